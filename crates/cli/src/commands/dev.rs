@@ -1,0 +1,90 @@
+//! `strata dev`: the whole product in one process.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use anyhow::Context as _;
+use strata_api::Application;
+use strata_core::config::{Overrides, ServerConfig};
+
+use crate::cli::DevArgs;
+use crate::context::{CliConfig, Context, config_path};
+use crate::failure::{Failure, internal, user};
+use crate::output::say;
+
+/// The context `strata dev` writes and selects.
+const DEV_CONTEXT: &str = "dev";
+/// The workspace every CLI command uses by default against `strata dev`.
+const DEFAULT_WORKSPACE: &str = "default";
+
+/// Loads configuration, starts every service and serves until SIGINT/SIGTERM.
+pub async fn run(args: DevArgs) -> Result<(), Failure> {
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+        object_store_url: args.object_store_url.clone(),
+        redis_url: args.redis_url.clone(),
+        log_format: args.log_format.clone(),
+        log_level: args.log_level.clone(),
+    };
+    let settings = ServerConfig::load(args.config.as_deref(), &overrides)?.resolve()?;
+    let _logging = strata_core::telemetry::init_logging(&settings.log)?;
+    // Handle signals from here on: one sent as soon as the URL is printed
+    // must stop the server gracefully, not kill it.
+    let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
+    let app = Application::build(&settings).await?;
+    let url = local_url(settings.listen, app.port());
+    tracing::info!(
+        %url,
+        database = %settings.database.redacted(),
+        object_store = %settings.object_store.describe(),
+        instance = %app.instance().id,
+        "strata dev is ready"
+    );
+    if !args.no_context {
+        write_dev_context(&url).map_err(user)?;
+    }
+    say(&format!("Strata is running at {url}"));
+    say(&format!("  GraphQL:  {url}/graphql    metrics: {url}/metrics"));
+    say("  Try `strata status` in another terminal; Ctrl-C stops the server.");
+    app.run_until_stopped(stop).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The URL clients on this machine should use: a wildcard listen address is
+/// reached through loopback.
+fn local_url(listen: SocketAddr, port: u16) -> String {
+    let host = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(host, port))
+}
+
+/// Creates or updates the `dev` context and makes it current, keeping any
+/// token a later login stored in it.
+fn write_dev_context(url: &str) -> anyhow::Result<()> {
+    let path = config_path()?;
+    let mut config = CliConfig::load(&path)?;
+    let token = config.contexts.get(DEV_CONTEXT).and_then(|c| c.token.clone());
+    let workspace = Some(DEFAULT_WORKSPACE.to_owned());
+    config.upsert_current(DEV_CONTEXT, Context { endpoint: url.to_owned(), workspace, token });
+    config.save(&path)?;
+    tracing::info!(path = %path.display(), "CLI context `dev` is now current");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_listen_address_is_reached_through_loopback() {
+        let any: SocketAddr = "0.0.0.0:0".parse().expect("addr");
+        assert_eq!(local_url(any, 8080), "http://127.0.0.1:8080");
+        let loopback6: SocketAddr = "[::1]:0".parse().expect("addr");
+        assert_eq!(local_url(loopback6, 9), "http://[::1]:9");
+    }
+}

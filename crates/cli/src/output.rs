@@ -1,0 +1,42 @@
+//! Printing results as aligned tables or JSON.
+
+#![allow(clippy::print_stdout, reason = "this module is where the CLI writes its results")]
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+
+/// Prints `value` as pretty JSON, or `rows` as two aligned columns.
+pub fn print_record(format: OutputFormat, value: &impl Serialize, rows: &[(&str, String)]) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        OutputFormat::Table => print!("{}", key_value_table(rows)),
+    }
+    Ok(())
+}
+
+/// A line for people, printed whatever the format (`-o json` users read
+/// stdout as JSON, so callers send these to stderr when JSON is selected).
+pub fn say(line: &str) {
+    use std::io::Write;
+    // A closed stdout (a pipe whose reader went away) must not take a
+    // server down with it, so write errors are ignored here.
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// Renders `key  value` lines with the values aligned.
+fn key_value_table(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
+    rows.iter().map(|(key, value)| format!("{key:<width$}  {value}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_line_up_after_the_longest_key() {
+        let text = key_value_table(&[("status", "ready".to_owned()), ("object_store", "ok".to_owned())]);
+        assert_eq!(text, "status        ready\nobject_store  ok\n");
+    }
+}

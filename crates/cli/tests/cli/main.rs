@@ -1,0 +1,6 @@
+//! The `strata` binary as users run it: exit codes, messages, `strata dev`
+//! start-up and shutdown, contexts, status and completions.
+
+mod dev;
+mod misconfiguration;
+mod support;

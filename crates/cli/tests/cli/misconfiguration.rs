@@ -1,0 +1,92 @@
+//! Each misconfiguration gives one clear line naming the problem and exit 1.
+
+use crate::support::{Sandbox, assert_user_error, path_str};
+
+#[test]
+fn an_unsupported_database_url_is_named() {
+    let sandbox = Sandbox::new();
+    let output =
+        sandbox.run(&["dev", "--data-dir", path_str(&sandbox.data_dir()), "--database-url", "mysql://root@db/strata"]);
+    assert_user_error(&output, &["database_url", "mysql://root@db/strata", "sqlite://"]);
+}
+
+#[test]
+fn a_database_password_is_never_echoed() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["dev", "--database-url", "mysql://root:hunter2@db/strata"]);
+    assert_user_error(&output, &["database_url"]);
+    assert!(!crate::support::stderr(&output).contains("hunter2"));
+}
+
+#[test]
+fn an_unsupported_object_store_url_is_named() {
+    let sandbox = Sandbox::new();
+    let output =
+        sandbox.run(&["dev", "--data-dir", path_str(&sandbox.data_dir()), "--object-store-url", "ftp://files/x"]);
+    assert_user_error(&output, &["object_store_url", "ftp"]);
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_named() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.dir.path().join("strata.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://x.db\"\n").expect("write");
+    let output = sandbox.run(&["dev", "--config", path_str(&file)]);
+    assert_user_error(&output, &["`database`", "database_url"]);
+}
+
+#[test]
+fn an_unknown_key_in_the_environment_is_ignored_but_a_bad_value_is_named() {
+    let sandbox = Sandbox::new();
+    let output = sandbox
+        .command(&["dev", "--data-dir", path_str(&sandbox.data_dir())])
+        .env("STRATA_LISTEN", "everywhere")
+        .output()
+        .expect("run");
+    assert_user_error(&output, &["`listen`", "everywhere"]);
+}
+
+#[test]
+fn an_unwritable_data_dir_is_named() {
+    let sandbox = Sandbox::new();
+    // A path below a regular file can never be created, even by root.
+    let file = sandbox.dir.path().join("a-file");
+    std::fs::write(&file, b"").expect("write");
+    let data_dir = file.join("data");
+    let output = sandbox.run(&["dev", "--listen", "127.0.0.1:0", "--data-dir", path_str(&data_dir)]);
+    assert_user_error(&output, &["data directory", path_str(&data_dir), "--data-dir"]);
+}
+
+#[test]
+fn a_port_in_use_is_named_with_what_to_do() {
+    let sandbox = Sandbox::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("addr").to_string();
+    let output = sandbox.run(&["dev", "--listen", &address, "--data-dir", path_str(&sandbox.data_dir())]);
+    assert_user_error(&output, &[&address, "already in use", "--listen"]);
+}
+
+#[test]
+fn a_bad_log_format_is_named() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["dev", "--log-format", "xml", "--data-dir", path_str(&sandbox.data_dir())]);
+    assert_user_error(&output, &["log_format", "pretty, json"]);
+}
+
+#[test]
+fn an_unknown_cli_context_lists_the_known_ones() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["status", "--context", "staging"]);
+    assert_user_error(&output, &["staging", "strata dev"]);
+}
+
+#[test]
+fn an_unreachable_server_is_a_server_error_with_a_hint() {
+    let sandbox = Sandbox::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let output = sandbox.run(&["status", "--endpoint", &endpoint]);
+    assert_eq!(output.status.code(), Some(2), "{}", crate::support::stderr(&output));
+    assert!(crate::support::stderr(&output).contains("strata dev"));
+}

@@ -1,0 +1,116 @@
+//! Running the real `strata` binary in a private environment.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A private home for one test: CLI config and data directory.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn cli_config(&self) -> PathBuf {
+        self.dir.path().join("cli/config.toml")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `strata ARGS` with this sandbox's CLI config and no inherited
+    /// `STRATA_*` settings.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+        command.args(args).env("STRATA_CONFIG", self.cli_config()).env("HOME", self.dir.path());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("STRATA_") {
+                command.env_remove(key);
+            }
+        }
+        command.env("STRATA_CONFIG", self.cli_config());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run strata")
+    }
+
+    /// Starts `strata dev` on a free port and waits for its URL line.
+    pub fn start_dev(&self, extra: &[&str]) -> DevServer {
+        let data_dir = self.data_dir();
+        let mut args = vec!["dev", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().expect("utf-8")];
+        args.extend_from_slice(extra);
+        let log = std::fs::File::create(self.dir.path().join("dev.log")).expect("log file");
+        let mut child = self.command(&args).stdout(Stdio::piped()).stderr(log).spawn().expect("spawn strata dev");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("read the URL line");
+        // Keep reading so the server never writes into a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = first
+            .trim()
+            .strip_prefix("Strata is running at ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+            .to_owned();
+        DevServer { child, url }
+    }
+}
+
+pub struct DevServer {
+    pub child: Child,
+    pub url: String,
+}
+
+impl DevServer {
+    /// Sends `signal` and waits for the exit status.
+    pub fn stop_with(mut self, signal: nix::sys::signal::Signal) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"));
+        nix::sys::signal::kill(pid, signal).expect("signal");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "strata dev did not stop within 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Asserts a user error: exit code 1 and exactly one line on stderr that
+/// contains every `needle`.
+pub fn assert_user_error(output: &Output, needles: &[&str]) {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "exit code; stderr: {text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {text}");
+    assert!(lines[0].starts_with("error: "), "{text}");
+    for needle in needles {
+        assert!(lines[0].contains(needle), "`{needle}` missing in: {text}");
+    }
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}

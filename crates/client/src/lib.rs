@@ -1,0 +1,10 @@
+//! A typed client for Strata's HTTP and GraphQL API.
+//!
+//! The CLI and the tests use it, so both speak to the server exactly the
+//! same way. The [`wire`] module holds the request and response bodies the
+//! server produces.
+
+mod client;
+pub mod wire;
+
+pub use client::{ClientError, StrataClient};

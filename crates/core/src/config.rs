@@ -1,0 +1,506 @@
+//! Server configuration.
+//!
+//! Loaded in layers, each overriding the one before: built-in defaults, an
+//! optional TOML file, `STRATA_*` environment variables, then command-line
+//! flags. [`ServerConfig::load`] merges the layers; [`ServerConfig::resolve`]
+//! validates the result into [`Settings`], whose types cannot hold an invalid
+//! value. Every error names the key at fault.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The keys that may be set, in files and as `STRATA_<KEY>` variables.
+pub const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "object_store_url",
+    "redis_url",
+    "log_format",
+    "log_level",
+    "shutdown_timeout_secs",
+];
+
+/// The environment variable that sets `key`.
+pub fn env_var(key: &str) -> String {
+    format!("STRATA_{}", key.to_uppercase())
+}
+
+/// Raw configuration as written by the user, before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP server binds, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// Directory for the embedded database, object store and logs.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; default: SQLite in the data dir.
+    pub database_url: Option<String>,
+    /// `file://DIR`, `memory://`, `s3://BUCKET/PREFIX`, `gs://...`, `az://...`;
+    /// default: a directory in the data dir.
+    pub object_store_url: Option<String>,
+    /// `redis://HOST:PORT`; default: in-process queues and limits.
+    pub redis_url: Option<String>,
+    /// `pretty` (humans) or `json` (log collectors).
+    pub log_format: String,
+    /// A `tracing` filter such as `info` or `strata_api=debug,info`.
+    pub log_level: String,
+    /// How long in-flight requests may take to finish after a stop signal.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from(".strata"),
+            database_url: None,
+            object_store_url: None,
+            redis_url: None,
+            log_format: "pretty".to_owned(),
+            log_level: "info".to_owned(),
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_store_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+}
+
+impl ServerConfig {
+    /// Merges defaults < `file` < `STRATA_*` environment < `overrides`.
+    ///
+    /// A file given explicitly must exist. Environment variables other than
+    /// the known [`KEYS`] are ignored, because `STRATA_TOKEN` and friends
+    /// belong to the CLI, not to the server.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self> {
+        Self::load_from(file, Env::prefixed("STRATA_").only(KEYS), overrides)
+    }
+
+    fn load_from(file: Option<&Path>, env: Env, overrides: &Overrides) -> Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(ServerConfig::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(Error::Config {
+                    key: "config".to_owned(),
+                    message: format!("file {} does not exist", path.display()),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment.merge(env).merge(Serialized::defaults(overrides)).extract().map_err(|error| figment_error(&error))
+    }
+
+    /// Validates every value and fills in the defaults that depend on the
+    /// data directory. Does not touch the disk or the network.
+    pub fn resolve(&self) -> Result<Settings> {
+        let listen = self.listen.parse::<SocketAddr>().map_err(|_| Error::Config {
+            key: "listen".to_owned(),
+            message: format!("`{}` is not an address such as 127.0.0.1:8080", self.listen),
+        })?;
+        let database = match &self.database_url {
+            Some(url) => DatabaseUrl::parse(url)?,
+            None => DatabaseUrl::Sqlite(self.data_dir.join("strata.db")),
+        };
+        let object_store = match &self.object_store_url {
+            Some(url) => ObjectStoreUrl::parse(url)?,
+            None => ObjectStoreUrl::Local(self.data_dir.join("objects")),
+        };
+        let redis = self.redis_url.as_deref().map(parse_redis_url).transpose()?;
+        let log_format = match self.log_format.as_str() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(Error::Config {
+                    key: "log_format".to_owned(),
+                    message: format!("`{other}` is not one of: pretty, json"),
+                });
+            }
+        };
+        tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|error| Error::Config {
+            key: "log_level".to_owned(),
+            message: format!("`{}` is not a log filter ({error})", self.log_level),
+        })?;
+        Ok(Settings {
+            listen,
+            data_dir: self.data_dir.clone(),
+            database,
+            object_store,
+            redis,
+            log: LogSettings { format: log_format, filter: self.log_level.clone() },
+            shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
+        })
+    }
+}
+
+/// Creates the data directory if needed and proves it is writable, so a
+/// bad `--data-dir` fails at start with its path rather than on first write.
+pub fn prepare_data_dir(path: &Path) -> Result<()> {
+    let unusable = |reason: String| Error::DataDir { path: path.to_path_buf(), reason };
+    std::fs::create_dir_all(path).map_err(|e| unusable(format!("cannot create it ({e})")))?;
+    let probe = path.join(format!(".write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"ok").map_err(|e| unusable(format!("cannot write to it ({e})")))?;
+    std::fs::remove_file(&probe).map_err(|e| unusable(format!("cannot delete from it ({e})")))?;
+    Ok(())
+}
+
+/// Turns figment's error into ours, keeping the key and where it came from.
+fn figment_error(error: &figment::Error) -> Error {
+    let key = if error.path.is_empty() {
+        match &error.kind {
+            figment::error::Kind::UnknownField(field, _) => field.clone(),
+            _ => "config".to_owned(),
+        }
+    } else {
+        error.path.join(".")
+    };
+    let origin = error
+        .metadata
+        .as_ref()
+        .map(|metadata| match &metadata.source {
+            Some(source) => format!(" (from {source})"),
+            // Name the exact variable rather than figment's generic "`STRATA_` environment variable(s)".
+            None if metadata.name.contains("environment") => format!(" (from ${})", env_var(&key)),
+            None => format!(" (from {})", metadata.name),
+        })
+        .unwrap_or_default();
+    Error::Config { key, message: format!("{}{origin}", error.kind) }
+}
+
+/// Validated configuration: every field is usable as it is.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub object_store: ObjectStoreUrl,
+    pub redis: Option<SecretUrl>,
+    pub log: LogSettings,
+    pub shutdown_timeout: std::time::Duration,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A valid `tracing_subscriber::EnvFilter` directive.
+    pub filter: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A URL that may carry a password: `Debug` and [`SecretUrl::redacted`] hide it.
+#[derive(Clone)]
+pub struct SecretUrl(SecretString);
+
+impl SecretUrl {
+    fn new(url: &str) -> Self {
+        Self(SecretString::from(url.to_owned()))
+    }
+
+    /// The full URL, for connecting. Never log this.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The URL with any password replaced by `***`, safe for logs and errors.
+    pub fn redacted(&self) -> String {
+        redact_url(self.expose())
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces the password of a URL, if any, with `***`.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Setting a password only fails for URLs that cannot have one,
+            // and this one has one.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<unparsable URL>".to_owned(),
+    }
+}
+
+/// Where metadata lives.
+#[derive(Debug, Clone)]
+pub enum DatabaseUrl {
+    /// An embedded SQLite file (created if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server.
+    Postgres(SecretUrl),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH`, `sqlite::memory:` or `postgres(ql)://...`.
+    pub fn parse(url: &str) -> Result<Self> {
+        let invalid = |message: String| Error::Config { key: "database_url".to_owned(), message };
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(invalid("`sqlite://` needs a file path, e.g. sqlite://./strata.db".to_owned()));
+            }
+            let path = path.split('?').next().unwrap_or(path);
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let parsed =
+                Url::parse(url).map_err(|error| invalid(format!("`{}` is not a URL: {error}", redact_url(url))))?;
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(invalid(
+                    "a postgres URL needs a host, e.g. postgres://user@127.0.0.1:5432/strata".to_owned(),
+                ));
+            }
+            return Ok(Self::Postgres(SecretUrl::new(url)));
+        }
+        Err(invalid(format!(
+            "`{}` is not supported; use sqlite://PATH or postgres://USER@HOST:PORT/DB",
+            redact_url(url)
+        )))
+    }
+
+    /// A description safe for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => url.redacted(),
+        }
+    }
+}
+
+/// Where file contents live.
+#[derive(Debug, Clone)]
+pub enum ObjectStoreUrl {
+    /// A directory on the local disk (created if missing).
+    Local(PathBuf),
+    /// Process memory; gone on exit. For tests.
+    Memory,
+    /// A cloud bucket (`s3://`, `gs://`, `az://`) with an optional prefix.
+    /// Credentials come from the provider's usual environment variables.
+    Cloud(Url),
+}
+
+impl ObjectStoreUrl {
+    /// Parses `file://DIR`, `memory://`, `s3://`, `gs://` or `az://` URLs.
+    pub fn parse(url: &str) -> Result<Self> {
+        let invalid = |message: String| Error::Config { key: "object_store_url".to_owned(), message };
+        if let Some(path) = url.strip_prefix("file://") {
+            if path.is_empty() {
+                return Err(invalid("`file://` needs a directory, e.g. file://./objects".to_owned()));
+            }
+            return Ok(Self::Local(PathBuf::from(path)));
+        }
+        if url == "memory://" || url == "memory:" {
+            return Ok(Self::Memory);
+        }
+        let parsed = Url::parse(url).map_err(|error| invalid(format!("`{url}` is not a URL: {error}")))?;
+        match parsed.scheme() {
+            "s3" | "gs" | "az" | "abfs" | "abfss" if parsed.host_str().is_some_and(|h| !h.is_empty()) => {
+                Ok(Self::Cloud(parsed))
+            }
+            "s3" | "gs" | "az" | "abfs" | "abfss" => {
+                Err(invalid(format!("`{url}` names no bucket, e.g. s3://my-bucket/strata")))
+            }
+            other => Err(invalid(format!(
+                "scheme `{other}` is not supported; use file://, memory://, s3://, gs:// or az://"
+            ))),
+        }
+    }
+
+    /// A description for logs and errors.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Local(path) => format!("file://{}", path.display()),
+            Self::Memory => "memory://".to_owned(),
+            Self::Cloud(url) => url.to_string(),
+        }
+    }
+}
+
+fn parse_redis_url(url: &str) -> Result<SecretUrl> {
+    let parsed = Url::parse(url).map_err(|error| Error::Config {
+        key: "redis_url".to_owned(),
+        message: format!("`{}` is not a URL: {error}", redact_url(url)),
+    })?;
+    if !matches!(parsed.scheme(), "redis" | "rediss" | "redis+unix") {
+        return Err(Error::Config {
+            key: "redis_url".to_owned(),
+            message: format!("scheme `{}` is not supported; use redis://HOST:PORT", parsed.scheme()),
+        });
+    }
+    Ok(SecretUrl::new(url))
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err, reason = "figment's Jail fixes the closures' error type")]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Env {
+        Env::prefixed("STRATA_TEST_NEVER_SET_").only(KEYS)
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let path = dir.path().join("strata.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    #[test]
+    fn defaults_give_embedded_sqlite_and_local_objects_under_the_data_dir() {
+        let settings = ServerConfig::load_from(None, no_env(), &Overrides::default())
+            .and_then(|config| config.resolve())
+            .expect("defaults are valid");
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert!(matches!(settings.database, DatabaseUrl::Sqlite(ref p) if p == Path::new(".strata/strata.db")));
+        assert!(matches!(settings.object_store, ObjectStoreUrl::Local(ref p) if p == Path::new(".strata/objects")));
+        assert!(settings.redis.is_none());
+    }
+
+    #[test]
+    fn layers_override_in_order_file_then_env_then_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write(&dir, "listen = \"127.0.0.1:1\"\nlog_level = \"debug\"\nlog_format = \"json\"\n");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STRATA_LISTEN", "127.0.0.1:2");
+            jail.set_env("STRATA_LOG_LEVEL", "warn");
+            let overrides = Overrides { listen: Some("127.0.0.1:3".to_owned()), ..Overrides::default() };
+            let config = ServerConfig::load(Some(&file), &overrides).expect("load");
+            assert_eq!(config.listen, "127.0.0.1:3", "flags beat env");
+            assert_eq!(config.log_level, "warn", "env beats file");
+            assert_eq!(config.log_format, "json", "file beats defaults");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unrelated_strata_variables_are_not_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STRATA_TOKEN", "stp_secret");
+            jail.set_env("STRATA_WORKSPACE", "default");
+            ServerConfig::load(None, &Overrides::default()).expect("ignored");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write(&dir, "listen = \"127.0.0.1:1\"\nlisten_port = 9\n");
+        let error = ServerConfig::load_from(Some(&file), no_env(), &Overrides::default()).expect_err("unknown key");
+        let text = error.to_string();
+        assert!(text.contains("`listen_port`"), "{text}");
+        assert!(!text.contains('\n'), "one line: {text}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_key_and_source() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STRATA_SHUTDOWN_TIMEOUT_SECS", "soon");
+            let error = ServerConfig::load(None, &Overrides::default()).expect_err("bad type");
+            let text = error.to_string();
+            assert!(text.contains("`shutdown_timeout_secs`"), "{text}");
+            assert!(text.contains("STRATA_SHUTDOWN_TIMEOUT_SECS"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let error =
+            ServerConfig::load_from(Some(Path::new("/nonexistent/strata.toml")), no_env(), &Overrides::default())
+                .expect_err("missing file");
+        assert!(error.to_string().contains("does not exist"));
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_their_key() {
+        let cases: [(&str, ServerConfig); 6] = [
+            ("listen", ServerConfig { listen: "localhost".into(), ..ServerConfig::default() }),
+            ("database_url", ServerConfig { database_url: Some("mysql://x".into()), ..ServerConfig::default() }),
+            ("database_url", ServerConfig { database_url: Some("postgres://".into()), ..ServerConfig::default() }),
+            (
+                "object_store_url",
+                ServerConfig { object_store_url: Some("ftp://x/y".into()), ..ServerConfig::default() },
+            ),
+            ("redis_url", ServerConfig { redis_url: Some("http://x".into()), ..ServerConfig::default() }),
+            ("log_format", ServerConfig { log_format: "xml".into(), ..ServerConfig::default() }),
+        ];
+        for (key, config) in cases {
+            let error = config.resolve().expect_err(key);
+            assert!(error.is_user_error());
+            assert!(error.to_string().contains(&format!("`{key}`")), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn passwords_never_appear_in_errors_or_debug_output() {
+        let url = "postgres://strata:hunter2@db.internal:5432/strata";
+        let database = DatabaseUrl::parse(url).expect("valid");
+        assert!(!format!("{database:?}").contains("hunter2"));
+        assert!(!database.redacted().contains("hunter2"));
+        let error = DatabaseUrl::parse("mysql://root:hunter2@db/x").expect_err("unsupported");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn a_data_dir_below_a_file_is_unusable_and_named() {
+        let file = tempfile::NamedTempFile::new().expect("file");
+        let path = file.path().join("data");
+        let error = prepare_data_dir(&path).expect_err("not creatable");
+        assert!(error.is_user_error());
+        assert!(error.to_string().contains(&path.display().to_string()), "{error}");
+    }
+
+    #[test]
+    fn a_data_dir_is_created_with_its_parents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a/b/c");
+        prepare_data_dir(&path).expect("created");
+        assert!(path.is_dir());
+        assert_eq!(std::fs::read_dir(&path).expect("read").count(), 0, "no probe left behind");
+    }
+
+    #[test]
+    fn cloud_object_stores_need_a_bucket() {
+        assert!(matches!(ObjectStoreUrl::parse("s3://bucket/prefix"), Ok(ObjectStoreUrl::Cloud(_))));
+        assert!(matches!(ObjectStoreUrl::parse("gs://bucket"), Ok(ObjectStoreUrl::Cloud(_))));
+        assert!(matches!(ObjectStoreUrl::parse("az://container/p"), Ok(ObjectStoreUrl::Cloud(_))));
+        assert!(ObjectStoreUrl::parse("s3://").is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! Errors of the api service, and how they look on the wire.
+
+use std::net::SocketAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use strata_client::wire::ErrorBody;
+
+/// Everything that can stop the api service from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Configuration, data directory, database or object store.
+    #[error(transparent)]
+    Core(#[from] strata_core::Error),
+
+    /// The listening address cannot be bound.
+    #[error("{}", bind_message(*addr, source))]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A database query failed while serving.
+    #[error("database query failed")]
+    Database(#[source] sea_orm::DbErr),
+
+    /// The HTTP server failed.
+    #[error("HTTP server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+fn bind_message(addr: SocketAddr, source: &std::io::Error) -> String {
+    match source.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!("address {addr} is already in use; stop the other server or pass --listen with a free address")
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!("address {addr} is not available on this machine; pass --listen with a local address")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            format!(
+                "not allowed to listen on {addr}; ports below 1024 need privileges, pass --listen with a higher port"
+            )
+        }
+        _ => format!("cannot listen on {addr}: {source}"),
+    }
+}
+
+impl Error {
+    /// True when the user can fix it by changing configuration.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            Error::Core(core) => core.is_user_error(),
+            Error::Bind { .. } => true,
+            Error::Database(_) | Error::Serve(_) => false,
+        }
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // The cause is logged where it is handled; the client learns only
+        // that it was ours, never internal details.
+        tracing::error!(error = %display_chain(self), "request failed");
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            code: "INTERNAL".to_owned(),
+            message: "internal error; the server log has details".to_owned(),
+        })
+    }
+}
+
+/// The error and all its sources, `: `-separated.
+fn display_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Unknown paths answer 404 with the JSON error shape.
+pub(crate) async fn not_found(request: actix_web::HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound().json(ErrorBody {
+        code: "NOT_FOUND".to_owned(),
+        message: format!("no such endpoint: {} {}", request.method(), request.path()),
+    })
+}

@@ -1,0 +1,58 @@
+//! Liveness, readiness and metrics endpoints.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpResponse, web};
+use strata_client::wire::{Check, Readiness};
+
+use crate::state::AppState;
+
+/// How long one dependency may take to answer a readiness check.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The process is up and serving. Checks nothing else, by design: a
+/// failing database must not get the process restarted.
+pub(crate) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The server can do its work: the database answers and the object store
+/// accepts a write. 503 with the failing checks otherwise.
+pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let (database, object_store) =
+        tokio::join!(timed(strata_core::db::ping(&state.db)), timed(strata_core::store::probe(state.store.as_ref())),);
+    let checks = BTreeMap::from([("database".to_owned(), database), ("object_store".to_owned(), object_store)]);
+    let ready = checks.values().all(|check| check.ok);
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" }.to_owned(),
+        version: strata_core::VERSION.to_owned(),
+        checks,
+    };
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        tracing::warn!(?body, "not ready");
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Runs one check with a timeout, keeping its latency and error.
+async fn timed<E: std::fmt::Display>(check: impl Future<Output = Result<(), E>>) -> Check {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(CHECK_TIMEOUT, check).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let error = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(_) => Some(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+    };
+    Check { ok: error.is_none(), latency_ms, error }
+}
+
+/// Prometheus text exposition of every metric of this process.
+pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, crate::Error> {
+    let text = state.metrics.render()?;
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
+}

@@ -1,0 +1,105 @@
+//! The HTTP front door of Strata.
+//!
+//! Serves health and readiness probes, Prometheus metrics and the GraphQL
+//! API. Later issues mount the hub and the workspace APIs here too.
+//! [`Application::build`] does all fallible start-up work (data directory,
+//! database, migrations, object store, binding the port) so that
+//! configuration mistakes are reported before anything is served.
+
+mod error;
+mod graphql;
+mod health;
+mod instance;
+mod middleware;
+pub mod migration;
+mod state;
+
+use std::net::TcpListener;
+
+use actix_web::{App, HttpServer, web};
+use strata_core::config::{DatabaseUrl, ObjectStoreUrl, Settings};
+use strata_core::telemetry::Metrics;
+use tokio_util::sync::CancellationToken;
+
+pub use error::Error;
+pub use graphql::{build_schema, schema_sdl};
+pub use instance::Instance;
+use state::AppState;
+
+/// A bound, ready-to-run server.
+#[derive(Debug)]
+pub struct Application {
+    port: u16,
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    shutdown_timeout: std::time::Duration,
+}
+
+impl Application {
+    /// Prepares storage, runs migrations and binds the listening socket.
+    pub async fn build(settings: &Settings) -> Result<Self, Error> {
+        if needs_data_dir(settings) {
+            strata_core::config::prepare_data_dir(&settings.data_dir)?;
+        }
+        let db = strata_core::db::connect(&settings.database).await?;
+        strata_core::db::migrate::<migration::Migrator>(&db, &settings.database).await?;
+        let instance = instance::instance_get_or_create(&db).await?;
+        let store = strata_core::store::open(&settings.object_store)?;
+        let metrics = Metrics::new()?;
+        let listener =
+            TcpListener::bind(settings.listen).map_err(|source| Error::Bind { addr: settings.listen, source })?;
+        let port = listener.local_addr().map_err(|source| Error::Bind { addr: settings.listen, source })?.port();
+        let state = web::Data::new(AppState::new(db, store, metrics, instance, settings));
+        Ok(Self { port, state, listener, shutdown_timeout: settings.shutdown_timeout })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The installation this server belongs to.
+    pub fn instance(&self) -> &Instance {
+        &self.state.instance
+    }
+
+    /// Serves until `stop` is cancelled, then lets in-flight requests finish
+    /// (up to the shutdown timeout) and returns.
+    pub async fn run_until_stopped(self, stop: CancellationToken) -> Result<(), Error> {
+        let state = self.state.clone();
+        let server = HttpServer::new(move || {
+            App::new().app_data(state.clone()).wrap(middleware::RequestTelemetry::new(&state.metrics)).configure(routes)
+        })
+        .listen(self.listener)
+        .map_err(Error::Serve)?
+        .disable_signals()
+        .shutdown_timeout(self.shutdown_timeout.as_secs())
+        .run();
+        let handle = server.handle();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            handle.stop(true).await;
+        });
+        let served = server.await.map_err(Error::Serve);
+        self.state.metrics.shutdown();
+        served
+    }
+}
+
+fn needs_data_dir(settings: &Settings) -> bool {
+    matches!(settings.database, DatabaseUrl::Sqlite(_)) || matches!(settings.object_store, ObjectStoreUrl::Local(_))
+}
+
+fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
+        .service(
+            web::resource("/graphql")
+                .route(web::get().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::graphiql))
+                .route(web::get().to(graphql::execute))
+                .route(web::post().to(graphql::execute)),
+        )
+        .default_service(web::to(error::not_found));
+}

@@ -1,0 +1,51 @@
+//! What every request handler can reach.
+
+use sea_orm::DatabaseConnection;
+use strata_core::config::Settings;
+use strata_core::store::DynObjectStore;
+use strata_core::telemetry::Metrics;
+
+use crate::graphql::StrataSchema;
+use crate::instance::Instance;
+
+/// Shared, immutable application state.
+pub(crate) struct AppState {
+    pub db: DatabaseConnection,
+    pub store: DynObjectStore,
+    pub metrics: Metrics,
+    pub instance: Instance,
+    pub schema: StrataSchema,
+    /// Safe-for-logs descriptions of where data lives.
+    pub database_description: String,
+    pub object_store_description: String,
+}
+
+impl AppState {
+    pub fn new(
+        db: DatabaseConnection,
+        store: DynObjectStore,
+        metrics: Metrics,
+        instance: Instance,
+        settings: &Settings,
+    ) -> Self {
+        Self {
+            db,
+            store,
+            metrics,
+            instance,
+            schema: crate::graphql::build_schema(),
+            database_description: settings.database.redacted(),
+            object_store_description: settings.object_store.describe(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("instance", &self.instance)
+            .field("database", &self.database_description)
+            .field("object_store", &self.object_store_description)
+            .finish_non_exhaustive()
+    }
+}

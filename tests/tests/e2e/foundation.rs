@@ -1,0 +1,158 @@
+//! The foundation every service builds on: probes, metrics, GraphQL,
+//! tracing headers, storage isolation and persistence across restarts.
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use strata_testkit::{Backend, TestApp, on_both_backends};
+
+async fn instance_ids(app: &TestApp) -> Vec<String> {
+    let backend = app.db.get_database_backend();
+    let rows =
+        app.db.query_all_raw(Statement::from_string(backend, "SELECT id FROM instance")).await.expect("query instance");
+    rows.iter()
+        .map(|row| match backend {
+            DbBackend::Postgres => row.try_get::<uuid::Uuid>("", "id").expect("uuid").to_string(),
+            // SQLite keeps UUIDs as 16-byte blobs.
+            _ => uuid::Uuid::from_slice(&row.try_get::<Vec<u8>>("", "id").expect("blob id")).expect("uuid").to_string(),
+        })
+        .collect()
+}
+
+on_both_backends! {
+    async fn readiness_reports_database_and_object_store_ready(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let readiness = app.client().readyz().await.expect("readyz");
+        assert_eq!(readiness.status, "ready");
+        assert_eq!(readiness.version, strata_core::VERSION);
+        for name in ["database", "object_store"] {
+            let check = &readiness.checks[name];
+            assert!(check.ok, "{name}: {:?}", check.error);
+        }
+    }
+}
+
+on_both_backends! {
+    async fn restarting_on_the_same_data_keeps_the_installation(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let before = instance_ids(&app).await;
+        assert_eq!(before.len(), 1, "exactly one installation row");
+        let app = app.restart().await;
+        assert_eq!(instance_ids(&app).await, before);
+        assert_eq!(app.client().readyz().await.expect("readyz").status, "ready");
+    }
+}
+
+on_both_backends! {
+    async fn each_test_gets_a_database_no_other_test_sees(backend: Backend) {
+        let (first, second) = tokio::join!(TestApp::spawn(backend), TestApp::spawn(backend));
+        assert_ne!(instance_ids(&first).await, instance_ids(&second).await);
+        first.db.execute_unprepared("CREATE TABLE scratch (note TEXT)").await.expect("create");
+        first.db.execute_unprepared("INSERT INTO scratch VALUES ('only in the first')").await.expect("insert");
+        let seen = second.db.execute_unprepared("SELECT note FROM scratch").await;
+        assert!(seen.is_err(), "the second database must not have the first one's table");
+    }
+}
+
+on_both_backends! {
+    async fn graphql_answers_the_server_version(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let version = app.client().version().await.expect("version");
+        assert_eq!(version.server, strata_core::VERSION);
+        assert_eq!(version.api, 1);
+    }
+}
+
+#[tokio::test]
+async fn graphql_also_answers_queries_sent_by_get() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let body: serde_json::Value = reqwest::get(format!("{}/graphql?query=%7Bversion%7Bserver%7D%7D", app.address))
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["data"]["version"]["server"], strata_core::VERSION);
+}
+
+#[tokio::test]
+async fn browsers_opening_graphql_get_graphiql() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/graphql", app.address))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("text");
+    assert!(page.to_lowercase().contains("graphiql"), "{page}");
+}
+
+#[tokio::test]
+async fn invalid_graphql_is_a_graphql_error_not_a_crash() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let error = app
+        .client()
+        .graphql::<serde_json::Value>("{ nosuchfield }", serde_json::json!({}))
+        .await
+        .expect_err("unknown field");
+    assert!(error.to_string().contains("nosuchfield"), "{error}");
+    assert!(error.is_user_error());
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_404_with_a_json_error() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = reqwest::get(format!("{}/no/such/thing", app.address)).await.expect("GET");
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["code"], "NOT_FOUND");
+    assert!(body["message"].as_str().expect("message").contains("/no/such/thing"));
+}
+
+#[tokio::test]
+async fn metrics_expose_request_durations_by_route() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.client().healthz().await.expect("healthz");
+    let text = reqwest::get(format!("{}/metrics", app.address)).await.expect("GET").text().await.expect("text");
+    assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"), "{text}");
+    let healthz_count = text
+        .lines()
+        .find(|line| {
+            line.starts_with("http_server_request_duration_seconds_count") && line.contains("http_route=\"/healthz\"")
+        })
+        .unwrap_or_else(|| panic!("no /healthz series in:\n{text}"));
+    assert!(healthz_count.contains("http_response_status_code=\"200\""), "{healthz_count}");
+}
+
+#[tokio::test]
+async fn an_incoming_trace_context_is_continued() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = reqwest::Client::new()
+        .get(format!("{}/healthz", app.address))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .expect("GET");
+    let traceresponse = response.headers()["traceresponse"].to_str().expect("ascii").to_owned();
+    let parts: Vec<&str> = traceresponse.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceresponse}");
+    assert_eq!(parts[1], trace_id, "the server span joins the caller's trace");
+    assert_ne!(parts[2], "00f067aa0ba902b7", "with a span of its own");
+}
+
+#[tokio::test]
+async fn a_broken_object_store_makes_the_server_unready_and_says_why() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // Replace the object directory with a plain file: writes now fail.
+    let objects = app.data_dir.join("objects");
+    std::fs::remove_dir_all(&objects).expect("remove objects");
+    std::fs::write(&objects, b"not a directory").expect("write file");
+    let response = reqwest::get(format!("{}/readyz", app.address)).await.expect("GET");
+    assert_eq!(response.status(), 503);
+    let readiness: strata_client::wire::Readiness = response.json().await.expect("json");
+    assert_eq!(readiness.status, "unavailable");
+    assert!(readiness.checks["database"].ok);
+    assert!(!readiness.checks["object_store"].ok);
+    assert!(readiness.checks["object_store"].error.is_some());
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests: the real application over HTTP, on SQLite and on
+//! PostgreSQL. One binary, one module per area.
+
+mod foundation;
