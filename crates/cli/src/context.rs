@@ -108,6 +108,8 @@ pub struct Target {
     pub endpoint: String,
     pub context_name: Option<String>,
     pub token: Option<String>,
+    /// The workspace from the context, if any.
+    pub workspace: Option<String>,
 }
 
 /// Resolves where a command talks to.
@@ -122,7 +124,8 @@ pub fn resolve_target(endpoint_flag: Option<&str>, context_flag: Option<&str>) -
         .map(str::to_owned)
         .or_else(|| selected.map(|(_, c)| c.endpoint.clone()))
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-    Ok(Target { endpoint, context_name: selected.map(|(name, _)| name.to_owned()), token })
+    let workspace = selected.and_then(|(_, c)| c.workspace.clone());
+    Ok(Target { endpoint, context_name: selected.map(|(name, _)| name.to_owned()), token, workspace })
 }
 
 #[cfg(test)]

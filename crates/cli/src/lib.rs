@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod context;
 mod failure;
+mod fileref;
 mod output;
 
 pub use cli::Cli;
@@ -18,5 +19,19 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Version => commands::version::run(&cli.global).await,
         Command::Status => commands::status::run(&cli.global).await,
         Command::Completion { shell } => commands::completion::run(shell),
+        Command::Repo(command) => commands::pfs::repo(&cli.global, command).await,
+        Command::Branch(command) => commands::pfs::branch(&cli.global, command).await,
+        Command::Commit(command) => commands::pfs::commit(&cli.global, command).await,
+        Command::Put { what: cli::PutCommand::File(args) } => commands::pfs::put_file(&cli.global, args).await,
+        Command::Get { what } => commands::pfs::get(&cli.global, what).await,
+        Command::List { what } => commands::pfs::list(&cli.global, what).await,
+        Command::Glob { what } => commands::pfs::glob(&cli.global, what).await,
+        Command::Diff { what } => commands::pfs::diff(&cli.global, what).await,
+        Command::Inspect { what } => commands::pfs::inspect(&cli.global, what).await,
+        Command::Delete { what } => commands::pfs::delete(&cli.global, what).await,
+        Command::Copy { what } => commands::pfs::copy(&cli.global, what).await,
+        Command::File(command) => commands::pfs::file(&cli.global, command).await,
+        Command::Fsck => commands::pfs::fsck(&cli.global).await,
+        Command::Gc { grace_secs } => commands::pfs::gc(&cli.global, grace_secs).await,
     }
 }

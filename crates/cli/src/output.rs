@@ -15,6 +15,44 @@ pub fn print_record(format: OutputFormat, value: &impl Serialize, rows: &[(&str,
     Ok(())
 }
 
+/// Prints `value` as JSON, or `rows` under `headers` as aligned columns.
+pub fn print_table(
+    format: OutputFormat,
+    value: &impl Serialize,
+    headers: &[&str],
+    rows: Vec<Vec<String>>,
+) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        OutputFormat::Table => print!("{}", columns_table(headers, rows)),
+    }
+    Ok(())
+}
+
+/// Renders rows under upper-case headers, columns separated by two spaces.
+fn columns_table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(headers.iter().map(|h| h.to_uppercase()).collect());
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// Bytes for people: `1.5 MiB`.
+pub fn bytes(size: u64) -> String {
+    humansize::format_size(size, humansize::BINARY)
+}
+
 /// A line for people, printed whatever the format (`-o json` users read
 /// stdout as JSON, so callers send these to stderr when JSON is selected).
 pub fn say(line: &str) {
@@ -33,6 +71,13 @@ fn key_value_table(rows: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_line_up_under_their_headers() {
+        let text =
+            columns_table(&["name", "size"], vec![vec!["images".into(), "1 KiB".into()], vec!["x".into(), "".into()]]);
+        assert_eq!(text, "NAME    SIZE\nimages  1 KiB\nx\n");
+    }
 
     #[test]
     fn values_line_up_after_the_longest_key() {

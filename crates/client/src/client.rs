@@ -136,6 +136,32 @@ impl StrataClient {
 
     fn request(&self, method: reqwest::Method, path: &str) -> Result<reqwest::RequestBuilder, ClientError> {
         let url = self.base.join(path).map_err(|_| ClientError::InvalidEndpoint(self.base.to_string()))?;
+        Ok(self.request_url(method, url))
+    }
+
+    /// A URL below the endpoint made of `segments`, each percent-encoded
+    /// (a segment may contain `/`, which is kept as a separator).
+    pub(crate) fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url.path_segments_mut().map_err(|()| ClientError::InvalidEndpoint(self.base.to_string()))?;
+            path.pop_if_empty();
+            for segment in segments {
+                let mut parts = segment.split('/').filter(|p| !p.is_empty()).peekable();
+                if parts.peek().is_none() {
+                    // The root path `/`: keep a trailing slash so routes
+                    // ending in `{path}` still match.
+                    path.push("");
+                }
+                for part in parts {
+                    path.push(part);
+                }
+            }
+        }
+        Ok(url)
+    }
+
+    pub(crate) fn request_url(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
         let mut headers = HeaderMap::new();
         let context = tracing::Span::current().context();
         opentelemetry::global::get_text_map_propagator(|propagator| {
@@ -145,10 +171,10 @@ impl StrataClient {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        Ok(request)
+        request
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
         request.send().await.map_err(|source| ClientError::Unreachable {
             endpoint: self.base.to_string(),
             reason: describe(&source),
@@ -157,7 +183,11 @@ impl StrataClient {
     }
 
     /// Decodes a JSON body when the status is expected, else the error body.
-    async fn json<T: DeserializeOwned>(&self, response: reqwest::Response, expected: &[u16]) -> Result<T, ClientError> {
+    pub(crate) async fn json<T: DeserializeOwned>(
+        &self,
+        response: reqwest::Response,
+        expected: &[u16],
+    ) -> Result<T, ClientError> {
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|e| self.protocol(&e.to_string()))?;
         if expected.contains(&status) {

@@ -5,6 +5,8 @@
 //! server produces.
 
 mod client;
+mod pfs;
 pub mod wire;
 
 pub use client::{ClientError, StrataClient};
+pub use pfs::Workspace;

@@ -21,6 +21,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// PFS could not be opened.
+    #[error("PFS could not start")]
+    Pfs(#[source] strata_pfs::PfsError),
+
     /// A database query failed while serving.
     #[error("database query failed")]
     Database(#[source] sea_orm::DbErr),
@@ -53,7 +57,7 @@ impl Error {
         match self {
             Error::Core(core) => core.is_user_error(),
             Error::Bind { .. } => true,
-            Error::Database(_) | Error::Serve(_) => false,
+            Error::Database(_) | Error::Serve(_) | Error::Pfs(_) => false,
         }
     }
 }

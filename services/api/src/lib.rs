@@ -18,7 +18,10 @@ use std::net::TcpListener;
 
 use actix_web::{App, HttpServer, web};
 use strata_core::config::{DatabaseUrl, ObjectStoreUrl, Settings};
+use strata_core::store::DynObjectStore;
 use strata_core::telemetry::Metrics;
+use strata_pfs::Pfs;
+use strata_pfs::http::Workspaces;
 use tokio_util::sync::CancellationToken;
 
 pub use error::Error;
@@ -31,6 +34,7 @@ use state::AppState;
 pub struct Application {
     port: u16,
     state: web::Data<AppState>,
+    workspaces: web::Data<Workspaces>,
     listener: TcpListener,
     shutdown_timeout: std::time::Duration,
 }
@@ -45,12 +49,19 @@ impl Application {
         strata_core::db::migrate::<migration::Migrator>(&db, &settings.database).await?;
         let instance = instance::instance_get_or_create(&db).await?;
         let store = strata_core::store::open(&settings.object_store)?;
+        let workspaces = embedded_workspaces(&db, &store).await?;
         let metrics = Metrics::new()?;
         let listener =
             TcpListener::bind(settings.listen).map_err(|source| Error::Bind { addr: settings.listen, source })?;
         let port = listener.local_addr().map_err(|source| Error::Bind { addr: settings.listen, source })?.port();
         let state = web::Data::new(AppState::new(db, store, metrics, instance, settings));
-        Ok(Self { port, state, listener, shutdown_timeout: settings.shutdown_timeout })
+        Ok(Self {
+            port,
+            state,
+            workspaces: web::Data::new(workspaces),
+            listener,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
     }
 
     /// The port actually bound (useful with port 0).
@@ -67,8 +78,13 @@ impl Application {
     /// (up to the shutdown timeout) and returns.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> Result<(), Error> {
         let state = self.state.clone();
+        let workspaces = self.workspaces.clone();
         let server = HttpServer::new(move || {
-            App::new().app_data(state.clone()).wrap(middleware::RequestTelemetry::new(&state.metrics)).configure(routes)
+            App::new()
+                .app_data(state.clone())
+                .app_data(workspaces.clone())
+                .wrap(middleware::RequestTelemetry::new(&state.metrics))
+                .configure(routes)
         })
         .listen(self.listener)
         .map_err(Error::Serve)?
@@ -86,6 +102,22 @@ impl Application {
     }
 }
 
+/// The slug of the workspace `strata dev` serves in-process.
+pub const EMBEDDED_WORKSPACE: &str = "default";
+
+/// The embedded workspace: PFS on the same database (its own `pfs_*`
+/// tables) and under its own object-store prefix. The provisioner issue
+/// moves workspaces to their own servers.
+async fn embedded_workspaces(db: &sea_orm::DatabaseConnection, store: &DynObjectStore) -> Result<Workspaces, Error> {
+    let prefix = format!("workspaces/{EMBEDDED_WORKSPACE}");
+    let scoped: DynObjectStore =
+        std::sync::Arc::new(object_store::prefix::PrefixStore::new(store.clone(), prefix.as_str()));
+    let pfs = Pfs::open(db.clone(), scoped).await.map_err(Error::Pfs)?;
+    let mut workspaces = Workspaces::default();
+    workspaces.insert(EMBEDDED_WORKSPACE, pfs);
+    Ok(workspaces)
+}
+
 fn needs_data_dir(settings: &Settings) -> bool {
     matches!(settings.database, DatabaseUrl::Sqlite(_)) || matches!(settings.object_store, ObjectStoreUrl::Local(_))
 }
@@ -101,5 +133,6 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(graphql::execute))
                 .route(web::post().to(graphql::execute)),
         )
+        .service(web::scope("/v1/workspaces/{workspace}").configure(strata_pfs::http::configure))
         .default_service(web::to(error::not_found));
 }

@@ -2,3 +2,4 @@
 //! PostgreSQL. One binary, one module per area.
 
 mod foundation;
+mod pfs;

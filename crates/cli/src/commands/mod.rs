@@ -2,5 +2,6 @@
 
 pub mod completion;
 pub mod dev;
+pub mod pfs;
 pub mod status;
 pub mod version;

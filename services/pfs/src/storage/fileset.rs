@@ -1,0 +1,312 @@
+//! File sets: sorted indexes of file entries, split into pages.
+//!
+//! A commit's content is a [`Root`]: an ordered list of page references,
+//! each page a sorted run of [`FileEntry`]s stored as one object. Listing,
+//! globbing and diffing walk pages one at a time, so memory stays bounded
+//! whatever the number of files; a lookup loads one page. Applying a small
+//! change to a large commit rewrites only the pages the change touches and
+//! reuses the others by reference.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::Hash;
+use super::chunks::{INDEX, ObjectArea};
+use crate::error::PfsError;
+
+/// Entries per page: ~100 bytes each, so pages are a few hundred KiB.
+pub const PAGE_ENTRIES: usize = 4096;
+
+/// Part of a file: `len` bytes at `offset` in `chunk`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub chunk: Hash,
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// One file of a file set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Absolute, validated path such as `/dir/file.csv`.
+    pub path: String,
+    pub size: u64,
+    /// BLAKE3 of the content.
+    pub hash: Hash,
+    pub spans: Vec<Span>,
+}
+
+/// A reference to one stored page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRef {
+    pub hash: Hash,
+    pub first: String,
+    pub last: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// The index of a whole file set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Root {
+    pub pages: Vec<PageRef>,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// What one change layer of an open commit does.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Layer {
+    /// Files written (sorted).
+    pub puts: Root,
+    /// Paths deleted, applied before `puts`; a path ending in `/` deletes a
+    /// whole directory.
+    pub deletes: Vec<String>,
+}
+
+/// The net effect of a commit's layers, applied to its parent in one pass.
+#[derive(Debug, Default)]
+pub struct Diff {
+    /// `Some` = written, `None` = deleted.
+    changes: BTreeMap<String, Option<FileEntry>>,
+    /// Deleted directories, each as a `/dir/` prefix.
+    deleted_dirs: Vec<String>,
+}
+
+impl Diff {
+    /// Records a write.
+    pub fn put(&mut self, entry: FileEntry) {
+        self.changes.insert(entry.path.clone(), Some(entry));
+    }
+
+    /// Records a deletion of a file, or of a directory when `path` ends in `/`.
+    pub fn delete(&mut self, path: &str) {
+        if path.ends_with('/') {
+            let doomed: Vec<String> = self
+                .changes
+                .range(path.to_owned()..)
+                .take_while(|(p, _)| p.starts_with(path))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for path in doomed {
+                self.changes.insert(path, None);
+            }
+            self.deleted_dirs.push(path.to_owned());
+        } else {
+            self.changes.insert(path.to_owned(), None);
+        }
+    }
+
+    /// True when nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.deleted_dirs.is_empty()
+    }
+
+    fn dir_deleted(&self, path: &str) -> bool {
+        self.deleted_dirs.iter().any(|dir| path.starts_with(dir.as_str()))
+    }
+
+    /// True when the diff may touch a path in `first..=last`.
+    fn touches(&self, first: &str, last: &str) -> bool {
+        let range = (Bound::Included(first.to_owned()), Bound::Included(last.to_owned()));
+        self.changes.range::<String, _>(range).next().is_some()
+            || self.deleted_dirs.iter().any(|dir| {
+                // Paths under `/a/` sort in [`/a/`, `/a0`): '0' follows '/'.
+                let end = format!("{}0", &dir[..dir.len() - 1]);
+                dir.as_str() <= last && first < end.as_str()
+            })
+    }
+}
+
+/// Reads and writes file sets in the object store.
+#[derive(Debug, Clone)]
+pub struct IndexStore {
+    objects: ObjectArea,
+}
+
+impl IndexStore {
+    pub fn new(objects: ObjectArea) -> Self {
+        Self { objects }
+    }
+
+    /// The object area underneath.
+    pub fn objects(&self) -> &ObjectArea {
+        &self.objects
+    }
+
+    async fn put_encoded<T: Serialize>(&self, value: &T) -> Result<Hash, PfsError> {
+        let bytes = postcard::to_stdvec(value).map_err(|e| PfsError::Internal(format!("encoding index: {e}")))?;
+        let hash = Hash::of(&bytes);
+        self.objects.put(INDEX, hash, Bytes::from(bytes)).await?;
+        Ok(hash)
+    }
+
+    async fn get_decoded<T: for<'de> Deserialize<'de>>(&self, hash: &Hash) -> Result<T, PfsError> {
+        let bytes = self.objects.get(INDEX, hash).await?;
+        postcard::from_bytes(&bytes)
+            .map_err(|e| PfsError::Corrupted { object: format!("{INDEX}/{hash}"), reason: format!("undecodable: {e}") })
+    }
+
+    /// Stores a root; its hash names the file set.
+    pub async fn put_root(&self, root: &Root) -> Result<Hash, PfsError> {
+        self.put_encoded(root).await
+    }
+
+    pub async fn get_root(&self, hash: &Hash) -> Result<Root, PfsError> {
+        self.get_decoded(hash).await
+    }
+
+    pub async fn put_layer(&self, layer: &Layer) -> Result<Hash, PfsError> {
+        self.put_encoded(layer).await
+    }
+
+    pub async fn get_layer(&self, hash: &Hash) -> Result<Layer, PfsError> {
+        self.get_decoded(hash).await
+    }
+
+    pub async fn get_page(&self, page: &PageRef) -> Result<Vec<FileEntry>, PfsError> {
+        self.get_decoded(&page.hash).await
+    }
+
+    /// Writes sorted entries as a new file set.
+    pub async fn write_sorted(&self, entries: Vec<FileEntry>) -> Result<Root, PfsError> {
+        let mut builder = RootBuilder::new(self);
+        for entry in entries {
+            builder.push(entry).await?;
+        }
+        builder.finish().await
+    }
+
+    /// The entry at `path`, loading at most one page.
+    pub async fn lookup(&self, root: &Root, path: &str) -> Result<Option<FileEntry>, PfsError> {
+        let Some(page) = root.pages.iter().find(|p| p.first.as_str() <= path && path <= p.last.as_str()) else {
+            return Ok(None);
+        };
+        let entries = self.get_page(page).await?;
+        Ok(entries.binary_search_by(|e| e.path.as_str().cmp(path)).ok().map(|i| entries[i].clone()))
+    }
+
+    /// A cursor over entries whose path is `>= from`, in order.
+    pub fn cursor<'a>(&'a self, root: &'a Root, from: &str) -> Cursor<'a> {
+        let page = root.pages.iter().position(|p| p.last.as_str() >= from).unwrap_or(root.pages.len());
+        Cursor { store: self, root, page, entries: Vec::new().into_iter(), from: from.to_owned() }
+    }
+
+    /// Applies `diff` to `base`, reusing every page the diff does not touch.
+    pub async fn apply(&self, base: &Root, diff: &Diff) -> Result<Root, PfsError> {
+        if diff.is_empty() {
+            return Ok(base.clone());
+        }
+        let mut builder = RootBuilder::new(self);
+        let mut changes = diff.changes.iter().peekable();
+        for page in &base.pages {
+            // Changes that sort before this page come first.
+            while let Some((path, change)) = changes.next_if(|(path, _)| path.as_str() < page.first.as_str()) {
+                if let Some(entry) = change {
+                    debug_assert_eq!(&entry.path, path);
+                    builder.push(entry.clone()).await?;
+                }
+            }
+            if !diff.touches(&page.first, &page.last) {
+                builder.push_page(page.clone()).await?;
+                continue;
+            }
+            for entry in self.get_page(page).await? {
+                while let Some((_, change)) = changes.next_if(|(path, _)| path.as_str() < entry.path.as_str()) {
+                    if let Some(new) = change {
+                        builder.push(new.clone()).await?;
+                    }
+                }
+                match changes.next_if(|(path, _)| **path == entry.path) {
+                    Some((_, Some(new))) => builder.push(new.clone()).await?,
+                    Some((_, None)) => {}
+                    None if diff.dir_deleted(&entry.path) => {}
+                    None => builder.push(entry).await?,
+                }
+            }
+        }
+        for (_, change) in changes {
+            if let Some(entry) = change {
+                builder.push(entry.clone()).await?;
+            }
+        }
+        builder.finish().await
+    }
+}
+
+/// Walks a file set in path order, one page in memory at a time.
+#[derive(Debug)]
+pub struct Cursor<'a> {
+    store: &'a IndexStore,
+    root: &'a Root,
+    page: usize,
+    entries: std::vec::IntoIter<FileEntry>,
+    from: String,
+}
+
+impl Cursor<'_> {
+    /// The next entry, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<FileEntry>, PfsError> {
+        loop {
+            if let Some(entry) = self.entries.next() {
+                if entry.path.as_str() >= self.from.as_str() {
+                    return Ok(Some(entry));
+                }
+                continue;
+            }
+            let Some(page) = self.root.pages.get(self.page) else { return Ok(None) };
+            self.page += 1;
+            self.entries = self.store.get_page(page).await?.into_iter();
+        }
+    }
+}
+
+/// Accumulates sorted entries into pages.
+struct RootBuilder<'a> {
+    store: &'a IndexStore,
+    root: Root,
+    current: Vec<FileEntry>,
+}
+
+impl<'a> RootBuilder<'a> {
+    fn new(store: &'a IndexStore) -> Self {
+        Self { store, root: Root::default(), current: Vec::with_capacity(PAGE_ENTRIES) }
+    }
+
+    async fn push(&mut self, entry: FileEntry) -> Result<(), PfsError> {
+        self.current.push(entry);
+        if self.current.len() >= PAGE_ENTRIES {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn push_page(&mut self, page: PageRef) -> Result<(), PfsError> {
+        self.flush().await?;
+        self.root.files += page.files;
+        self.root.bytes += page.bytes;
+        self.root.pages.push(page);
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), PfsError> {
+        let (Some(first), Some(last)) = (self.current.first(), self.current.last()) else { return Ok(()) };
+        let files = self.current.len() as u64;
+        let bytes = self.current.iter().map(|e| e.size).sum();
+        let (first, last) = (first.path.clone(), last.path.clone());
+        let hash = self.store.put_encoded(&self.current).await?;
+        self.current.clear();
+        self.root.files += files;
+        self.root.bytes += bytes;
+        self.root.pages.push(PageRef { hash, first, last, files, bytes });
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<Root, PfsError> {
+        self.flush().await?;
+        Ok(self.root)
+    }
+}
