@@ -297,3 +297,66 @@ async fn bad_names_and_paths_are_rejected_with_the_reason() {
     let other_workspace = app.client().workspace("elsewhere").repo_list().await.expect_err("unknown workspace");
     assert_eq!(code(&other_workspace), "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn an_object_store_failing_mid_upload_leaves_no_commit() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ws = ws(&app);
+    ws.repo_create("flaky", "").await.expect("create");
+    put(&ws, "flaky", "master", "/ok", "fine").await;
+    // Chunks live under chunks/<2 hex>/; turning half of those prefixes into
+    // plain files makes every other chunk write fail, as a disk or bucket
+    // that breaks partway through an upload would.
+    let chunks = app.data_dir.join("objects/workspaces/default/chunks");
+    let blocked: Vec<std::path::PathBuf> =
+        (0..=255u8).filter(|b| b % 2 == 0).map(|b| chunks.join(format!("{b:02x}"))).filter(|p| !p.exists()).collect();
+    for path in &blocked {
+        std::fs::write(path, b"blocked").expect("block prefix");
+    }
+    let error = ws
+        .put("flaky", "master", "/big", false, false, body(noise(24 * 1024 * 1024, 11)))
+        .await
+        .expect_err("store fails");
+    assert_eq!(code(&error), "STORAGE_UNAVAILABLE", "{error}");
+    let commits = ws.commit_list("flaky", 10).await.expect("list");
+    assert_eq!(commits.len(), 1, "the failed write left no commit");
+    assert!(ws.file_inspect("flaky", "master", "/big").await.is_err());
+    for path in &blocked {
+        std::fs::remove_file(path).expect("unblock");
+    }
+    put(&ws, "flaky", "master", "/big", noise(24 * 1024 * 1024, 11)).await;
+    assert_eq!(get_bytes(&ws, "flaky", "master", "/big").await, noise(24 * 1024 * 1024, 11));
+    assert!(ws.fsck().await.expect("fsck").problems.is_empty());
+}
+
+on_both_backends! {
+    async fn concurrent_writers_never_lose_an_acknowledged_write(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let ws = ws(&app);
+        ws.repo_create("busy", "").await.expect("create");
+        let writes = (0..8).map(|i| {
+            let ws = ws.clone();
+            async move { (i, ws.put("busy", "master", &format!("/w{i}"), false, false, body(format!("writer {i}"))).await) }
+        });
+        let results = futures::future::join_all(writes).await;
+        let mut acknowledged = Vec::new();
+        for (i, result) in results {
+            match result {
+                Ok(_) => acknowledged.push(i),
+                Err(error) => assert_eq!(code(&error), "CONFLICT", "writer {i}: {error}"),
+            }
+        }
+        assert!(!acknowledged.is_empty());
+        // Finish any commit a writer left open by joining another's.
+        if let Ok(head) = ws.commit_inspect("busy", "master").await {
+            if head.finished_at.is_none() {
+                ws.commit_finish("busy", &head.id, &FinishCommit::default()).await.expect("finish");
+            }
+        }
+        for i in acknowledged {
+            assert_eq!(get_bytes(&ws, "busy", "master", &format!("/w{i}")).await, format!("writer {i}").into_bytes());
+        }
+        let starts = futures::future::join_all((0..4).map(|_| ws.commit_start("busy", "master", ""))).await;
+        assert_eq!(starts.iter().filter(|r| r.is_ok()).count(), 1, "one open commit per branch");
+    }
+}

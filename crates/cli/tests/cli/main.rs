@@ -3,4 +3,5 @@
 
 mod dev;
 mod misconfiguration;
+mod pfs;
 mod support;

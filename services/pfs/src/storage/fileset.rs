@@ -310,3 +310,79 @@ impl<'a> RootBuilder<'a> {
         Ok(self.root)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> IndexStore {
+        IndexStore::new(ObjectArea::new(std::sync::Arc::new(object_store::memory::InMemory::new())))
+    }
+
+    fn entry(path: &str, size: u64) -> FileEntry {
+        FileEntry { path: path.to_owned(), size, hash: Hash::of(path.as_bytes()), spans: Vec::new() }
+    }
+
+    async fn paths(store: &IndexStore, root: &Root) -> Vec<String> {
+        let mut cursor = store.cursor(root, "");
+        let mut out = Vec::new();
+        while let Some(entry) = cursor.next().await.expect("next") {
+            out.push(entry.path);
+        }
+        out
+    }
+
+    fn many(count: usize) -> Vec<FileEntry> {
+        let mut entries: Vec<FileEntry> = (0..count).map(|i| entry(&format!("/d{}/f{i:06}", i % 7), 1)).collect();
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries
+    }
+
+    #[tokio::test]
+    async fn applying_a_diff_matches_a_simple_model() {
+        let store = store();
+        let base_entries = many(3 * PAGE_ENTRIES + 10);
+        let base = store.write_sorted(base_entries.clone()).await.expect("write");
+        assert_eq!(base.files, base_entries.len() as u64);
+        let mut diff = Diff::default();
+        diff.put(entry("/d0/f000000", 99));
+        diff.put(entry("/a-new-first", 1));
+        diff.put(entry("/zz-new-last", 1));
+        diff.delete("/d1/f000001");
+        diff.delete("/d3/");
+        diff.put(entry("/d3/reborn", 1));
+        let applied = store.apply(&base, &diff).await.expect("apply");
+
+        let mut model: BTreeMap<String, u64> = base_entries.iter().map(|e| (e.path.clone(), e.size)).collect();
+        model.insert("/d0/f000000".into(), 99);
+        model.insert("/a-new-first".into(), 1);
+        model.insert("/zz-new-last".into(), 1);
+        model.remove("/d1/f000001");
+        model.retain(|path, _| !path.starts_with("/d3/"));
+        model.insert("/d3/reborn".into(), 1);
+        assert_eq!(paths(&store, &applied).await, model.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(applied.bytes, model.values().sum::<u64>());
+        assert_eq!(store.lookup(&applied, "/d0/f000000").await.expect("lookup").map(|e| e.size), Some(99));
+    }
+
+    #[tokio::test]
+    async fn pages_a_diff_does_not_touch_are_reused() {
+        let store = store();
+        let base = store.write_sorted(many(4 * PAGE_ENTRIES)).await.expect("write");
+        let last_page = base.pages.last().expect("pages").clone();
+        let mut diff = Diff::default();
+        diff.put(entry(&format!("{}x", last_page.first), 5));
+        let applied = store.apply(&base, &diff).await.expect("apply");
+        let reused = applied.pages.iter().filter(|p| base.pages.contains(p)).count();
+        assert_eq!(reused, base.pages.len() - 1, "only the touched page is rewritten");
+    }
+
+    #[tokio::test]
+    async fn a_cursor_starts_at_its_prefix() {
+        let store = store();
+        let root = store.write_sorted(many(2 * PAGE_ENTRIES)).await.expect("write");
+        let mut cursor = store.cursor(&root, "/d5/");
+        let first = cursor.next().await.expect("next").expect("an entry");
+        assert!(first.path.starts_with("/d5/"), "{}", first.path);
+    }
+}
