@@ -1,6 +1,7 @@
 //! The `strata` binary as users run it: exit codes, messages, `strata dev`
 //! start-up and shutdown, contexts, status and completions.
 
+mod crash;
 mod dev;
 mod misconfiguration;
 mod pfs;
