@@ -78,6 +78,19 @@ pub mod pfs {
         pub branches: Vec<String>,
         /// Size of the largest branch head.
         pub size_bytes: u64,
+        /// Logical against stored bytes; only on inspect.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub storage: Option<RepoStorageInfo>,
+    }
+
+    /// What a repo's branch heads hold against what their chunks occupy.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct RepoStorageInfo {
+        /// Sum of the heads' file sizes.
+        pub logical_bytes: u64,
+        /// Compressed bytes of the distinct chunks the heads reference.
+        pub stored_bytes: u64,
+        pub chunks: u64,
     }
 
     /// `POST /repos/{repo}/branches`

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
 use strata_client::wire::pfs::{
-    BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, FinishCommit, RepoInfo, StartCommit,
+    BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, FinishCommit, RepoInfo, RepoStorageInfo, StartCommit,
 };
 use strata_core::id::CommitId;
 use tokio::sync::mpsc;
@@ -101,6 +101,7 @@ fn repo_info(summary: RepoSummary) -> RepoInfo {
         created_at: rfc3339(summary.repo.created_at),
         branches: summary.branches,
         size_bytes: summary.size_bytes,
+        storage: None,
     }
 }
 
@@ -170,7 +171,15 @@ async fn repo_create(
 
 async fn repo_inspect(ws: web::Data<Workspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    Ok(HttpResponse::Ok().json(repo_info(ws.get(&workspace)?.repo_inspect(&repo).await?)))
+    let pfs = ws.get(&workspace)?;
+    let mut info = repo_info(pfs.repo_inspect(&repo).await?);
+    let storage = pfs.repo_storage(&repo).await?;
+    info.storage = Some(RepoStorageInfo {
+        logical_bytes: storage.logical_bytes,
+        stored_bytes: storage.stored_bytes,
+        chunks: storage.chunks,
+    });
+    Ok(HttpResponse::Ok().json(info))
 }
 
 #[derive(Debug, Deserialize)]

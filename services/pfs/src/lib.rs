@@ -20,4 +20,4 @@ pub mod storage;
 mod upload;
 
 pub use error::PfsError;
-pub use service::{CommitTarget, Pfs, PutMode, RepoSummary};
+pub use service::{CommitTarget, Pfs, PutMode, RepoStorage, RepoSummary};

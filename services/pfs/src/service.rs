@@ -43,6 +43,14 @@ pub enum PutMode {
     Append,
 }
 
+/// Storage figures of a repo's branch heads.
+#[derive(Debug, Clone, Copy)]
+pub struct RepoStorage {
+    pub logical_bytes: u64,
+    pub stored_bytes: u64,
+    pub chunks: u64,
+}
+
 /// A repo with its branches and size.
 #[derive(Debug, Clone)]
 pub struct RepoSummary {
@@ -106,6 +114,33 @@ impl Pfs {
     pub async fn repo_inspect(&self, name: &str) -> Result<RepoSummary, PfsError> {
         let repo = self.repo(name).await?;
         self.summarise(repo).await
+    }
+
+    /// Logical bytes (what the branch heads hold) against stored bytes (the
+    /// compressed, deduplicated chunks they reference; chunks shared with
+    /// other repos count in full for each).
+    pub async fn repo_storage(&self, name: &str) -> Result<RepoStorage, PfsError> {
+        self.repo(name).await?;
+        let mut chunks = HashSet::new();
+        let mut pages = HashSet::new();
+        let mut logical_bytes = 0;
+        for branch in self.meta.branch_list(name).await? {
+            let head = self.commit_row(name, branch.head).await?;
+            let root = self.content(&head).await?;
+            logical_bytes += root.bytes;
+            for page in &root.pages {
+                if pages.insert(page.hash) {
+                    for entry in self.index.get_page(page).await? {
+                        chunks.extend(entry.spans.iter().map(|s| s.chunk));
+                    }
+                }
+            }
+        }
+        let mut stored_bytes = 0;
+        for chunk in &chunks {
+            stored_bytes += self.objects().stored_size(CHUNKS, chunk).await?;
+        }
+        Ok(RepoStorage { logical_bytes, stored_bytes, chunks: chunks.len() as u64 })
     }
 
     async fn summarise(&self, repo: Repo) -> Result<RepoSummary, PfsError> {

@@ -197,6 +197,9 @@ on_both_backends! {
         ws.file_copy("dup", "master", &copy).await.expect("copy");
         assert_eq!(ws.storage().await.expect("storage")["chunks"], before, "copy writes no chunk");
         assert_eq!(get_bytes(&ws, "dup", "master", "/three").await, data);
+        let storage = ws.repo_inspect("dup").await.expect("inspect").storage.expect("storage figures");
+        assert_eq!(storage.logical_bytes, 3 * data.len() as u64);
+        assert!(storage.stored_bytes <= data.len() as u64 + 1024, "three copies stored once: {storage:?}");
     }
 }
 

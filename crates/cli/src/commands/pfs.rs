@@ -121,10 +121,14 @@ pub async fn repo(global: &GlobalArgs, command: RepoCommand) -> Result<(), Failu
         RepoCommand::List => print_repos(format, &ws.repo_list().await?).map_err(internal),
         RepoCommand::Inspect { name } => {
             let repo = ws.repo_inspect(&name).await?;
+            let stored = repo.storage.as_ref().map_or_else(String::new, |s| {
+                format!("{} logical, {} stored in {} chunks", bytes(s.logical_bytes), bytes(s.stored_bytes), s.chunks)
+            });
             let rows = [
                 ("name", repo.name.clone()),
                 ("type", repo.kind.clone()),
                 ("size", bytes(repo.size_bytes)),
+                ("storage", stored),
                 ("branches", repo.branches.join(", ")),
                 ("created", when(Some(&repo.created_at))),
                 ("description", repo.description.clone()),

@@ -396,6 +396,19 @@ impl Meta {
     /// Inserts a new commit (with its provenance) and updates its branch as
     /// `head` says. Returns `false` when another writer moved the head first.
     pub async fn commit_start(&self, commit: &Commit, head: HeadUpdate) -> Result<bool, PfsError> {
+        // Two commits started at once in one repo can pick the same `seq`;
+        // the loser of that unique-key race simply takes the next one.
+        const ATTEMPTS: usize = 8;
+        for _ in 1..ATTEMPTS {
+            match self.commit_start_once(commit, head).await {
+                Err(PfsError::Database(error)) if self.is_unique_violation(&error) => continue,
+                other => return other,
+            }
+        }
+        self.commit_start_once(commit, head).await
+    }
+
+    async fn commit_start_once(&self, commit: &Commit, head: HeadUpdate) -> Result<bool, PfsError> {
         let txn = self.db.begin().await?;
         let seq: Option<i64> = commit::Entity::find()
             .select_only()

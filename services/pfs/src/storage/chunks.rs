@@ -137,6 +137,17 @@ impl ObjectArea {
             .map_err(|e| PfsError::Internal(format!("decode task failed: {e}")))?
     }
 
+    /// Bytes an object occupies in the store.
+    pub async fn stored_size(&self, area: &'static str, hash: &Hash) -> Result<u64, PfsError> {
+        match self.store.head(&object_path(area, hash)).await {
+            Ok(meta) => Ok(meta.size),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(PfsError::Corrupted { object: format!("{area}/{hash}"), reason: "missing".to_owned() })
+            }
+            Err(source) => Err(PfsError::ObjectStore { action: "check", source }),
+        }
+    }
+
     /// Forgets every cached "exists" answer (after GC deleted objects).
     pub fn forget_known(&self) {
         if let Ok(mut known) = self.known.lock() {
