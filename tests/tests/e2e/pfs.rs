@@ -351,10 +351,10 @@ on_both_backends! {
         }
         assert!(!acknowledged.is_empty());
         // Finish any commit a writer left open by joining another's.
-        if let Ok(head) = ws.commit_inspect("busy", "master").await {
-            if head.finished_at.is_none() {
-                ws.commit_finish("busy", &head.id, &FinishCommit::default()).await.expect("finish");
-            }
+        if let Ok(head) = ws.commit_inspect("busy", "master").await
+            && head.finished_at.is_none()
+        {
+            ws.commit_finish("busy", &head.id, &FinishCommit::default()).await.expect("finish");
         }
         for i in acknowledged {
             assert_eq!(get_bytes(&ws, "busy", "master", &format!("/w{i}")).await, format!("writer {i}").into_bytes());
