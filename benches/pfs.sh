@@ -97,7 +97,7 @@ echo
 echo "== (d) dedup"
 before=$(chunk_bytes)
 "$BIN" put file bench@master:/big-again.bin -f "$WORK/big.bin" -q >/dev/null
-"$BIN" put file bench@master:/small-again -f "$WORK/small" -r -p 1 -q >/dev/null
+"$BIN" put file bench@master:/small-again -f "$WORK/small" -r -q >/dev/null
 after=$(chunk_bytes)
 echo "re-put identical data:      $((after - before)) new bytes stored"
 python3 - "$WORK/big.bin" <<'PY'

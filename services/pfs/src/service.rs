@@ -767,8 +767,8 @@ impl Pfs {
         self.index.lookup(root, path).await
     }
 
-    /// Reads `len` bytes of a chunk span (verified).
-    pub async fn read_chunk(&self, hash: &Hash) -> Result<Vec<u8>, PfsError> {
+    /// Reads a whole chunk (verified).
+    pub async fn read_chunk(&self, hash: &Hash) -> Result<bytes::Bytes, PfsError> {
         self.objects().get(CHUNKS, hash).await
     }
 
@@ -974,6 +974,8 @@ impl Pfs {
 
     /// Verifies every reference and every hash, changing nothing.
     pub async fn fsck(&self) -> Result<FsckReport, PfsError> {
+        // Check what is stored, not what was cached.
+        self.objects().forget_known();
         let mut report = FsckReport::default();
         let mut checked: HashSet<(&str, Hash)> = HashSet::new();
         for repo in self.meta.repo_list().await? {

@@ -371,9 +371,14 @@ async fn put_directory(
     };
     let reference = opened.as_ref().map_or_else(|| target.reference.clone(), |c| c.id.clone());
     let bar = progress(global, Some(total), "uploading");
-    let mut groups: Vec<Vec<(PathBuf, String)>> = vec![Vec::new(); streams];
-    for (i, file) in files.into_iter().enumerate() {
-        groups[i % streams].push(file);
+    // Contiguous runs of the sorted files: the same tree always makes the
+    // same streams (so re-uploads dedup to nothing), and one added file
+    // shifts a boundary instead of reshuffling every stream.
+    let per_stream = files.len().div_ceil(streams);
+    let mut groups: Vec<Vec<(PathBuf, String)>> = Vec::with_capacity(streams);
+    let mut files = files.into_iter().peekable();
+    while files.peek().is_some() {
+        groups.push(files.by_ref().take(per_stream).collect());
     }
     let uploads = groups.into_iter().map(|group| {
         let body = body_from_writer(bar.clone(), move |writer| tar_files(group, writer));
@@ -438,11 +443,7 @@ async fn unpack_response(
     bar: indicatif::ProgressBar,
 ) -> Result<(), Failure> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Bytes, String>>(8);
-    let unpack = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&out)?;
-        let reader = ReceiverReader { rx, current: Bytes::new() };
-        tar::Archive::new(reader).unpack(&out)
-    });
+    let unpack = tokio::task::spawn_blocking(move || unpack_tar(ReceiverReader { rx, current: Bytes::new() }, &out));
     let mut stream = response.bytes_stream();
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(|e| e.to_string());
@@ -455,6 +456,37 @@ async fn unpack_response(
     }
     drop(tx);
     unpack.await.map_err(|e| internal(anyhow!("{e}")))?.map_err(|e| internal(anyhow!("cannot unpack: {e}")))
+}
+
+/// Writes the regular files of a tar stream below `out`. Entry names come
+/// from the server, so absolute paths and `..` are refused rather than
+/// followed.
+fn unpack_tar(reader: impl std::io::Read, out: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let mut made = std::collections::HashSet::new();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry.path()?.into_owned();
+        if name.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            return Err(std::io::Error::other(format!(
+                "refusing to unpack `{}`: not a plain relative path",
+                name.display()
+            )));
+        }
+        let target = out.join(&name);
+        if let Some(parent) = target.parent()
+            && made.insert(parent.to_path_buf())
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = std::fs::File::create(&target)?;
+        std::io::copy(&mut entry, &mut file)?;
+    }
+    Ok(())
 }
 
 struct ReceiverReader {

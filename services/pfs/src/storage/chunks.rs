@@ -1,6 +1,6 @@
 //! Chunk and index objects: encoding, verification, reads and writes.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -22,12 +22,18 @@ const ZSTD_LEVEL: i32 = 1;
 pub const CHUNKS: &str = "chunks";
 pub const INDEX: &str = "index";
 
+/// Decoded chunks kept in memory: small files share chunks, so reading
+/// files in path order reads each chunk once instead of once per file.
+const CACHED_CHUNKS: usize = 16;
+
 /// Content-addressed object storage with integrity checks.
 #[derive(Clone)]
 pub struct ObjectArea {
     store: DynObjectStore,
     /// Hashes known to exist, so re-uploads of identical data cost no I/O.
     known: Arc<Mutex<HashSet<Hash>>>,
+    /// Recently read, verified objects, most recent last.
+    recent: Arc<Mutex<VecDeque<(Hash, Bytes)>>>,
 }
 
 impl std::fmt::Debug for ObjectArea {
@@ -74,7 +80,7 @@ pub fn decode(stored: &[u8], expected: &Hash, area: &str) -> Result<Vec<u8>, Pfs
 
 impl ObjectArea {
     pub fn new(store: DynObjectStore) -> Self {
-        Self { store, known: Arc::default() }
+        Self { store, known: Arc::default(), recent: Arc::default() }
     }
 
     /// The underlying store (for GC listing and fsck).
@@ -122,7 +128,26 @@ impl ObjectArea {
     }
 
     /// Reads, decodes and verifies the object `hash` in `area`.
-    pub async fn get(&self, area: &'static str, hash: &Hash) -> Result<Vec<u8>, PfsError> {
+    pub async fn get(&self, area: &'static str, hash: &Hash) -> Result<Bytes, PfsError> {
+        if let Some(bytes) = self.cached(hash) {
+            return Ok(bytes);
+        }
+        let bytes = Bytes::from(self.read_verified(area, hash).await?);
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() >= CACHED_CHUNKS {
+                recent.pop_front();
+            }
+            recent.push_back((*hash, bytes.clone()));
+        }
+        Ok(bytes)
+    }
+
+    fn cached(&self, hash: &Hash) -> Option<Bytes> {
+        let recent = self.recent.lock().ok()?;
+        recent.iter().rev().find(|(h, _)| h == hash).map(|(_, bytes)| bytes.clone())
+    }
+
+    async fn read_verified(&self, area: &'static str, hash: &Hash) -> Result<Vec<u8>, PfsError> {
         let path = object_path(area, hash);
         let stored = match self.store.get(&path).await {
             Ok(result) => result.bytes().await.map_err(|source| PfsError::ObjectStore { action: "read", source })?,
@@ -148,10 +173,14 @@ impl ObjectArea {
         }
     }
 
-    /// Forgets every cached "exists" answer (after GC deleted objects).
+    /// Forgets every cached answer (after GC deleted objects, or to make
+    /// fsck read from the store).
     pub fn forget_known(&self) {
         if let Ok(mut known) = self.known.lock() {
             known.clear();
+        }
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.clear();
         }
     }
 
