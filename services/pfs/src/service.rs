@@ -371,7 +371,9 @@ impl Pfs {
         provenance: Vec<(String, CommitId)>,
     ) -> Result<(), PfsError> {
         let head = self.meta.branch_get(repo, branch).await?;
-        if let Some(head) = &head {
+        // Propagated (AUTO) commits stack on an open head: the job filling
+        // the older commit still finishes it, as in Pachyderm.
+        if let (Some(head), Origin::User) = (&head, origin) {
             let current = self.commit_row(repo, head.head).await?;
             if !current.is_finished() {
                 return Err(PfsError::Conflict(format!(
@@ -492,6 +494,7 @@ impl Pfs {
                 .commit_finish(repo, commit.id, layers, root_hash, root.bytes, root.files, description, error)
                 .await?
             {
+                self.finish_ready_auto_commits(commit.id).await?;
                 return self.commit_row(repo, commit.id).await;
             }
             let now = self.commit_row(repo, commit.id).await?;
@@ -500,6 +503,36 @@ impl Pfs {
             }
         }
         Err(PfsError::Conflict(format!("commit {repo}@{} kept changing while finishing; retry", commit.id)))
+    }
+
+    /// Finishes the AUTO commits of a commit set whose provenance is all
+    /// finished, in repos no pipeline fills (output repos are finished by
+    /// their jobs). They carry their parent's content forward, so a plain
+    /// `--provenance` branch follows its upstream without blocking it.
+    async fn finish_ready_auto_commits(&self, id: CommitId) -> Result<(), PfsError> {
+        loop {
+            let mut progressed = false;
+            for commit in self.meta.commit_set(id).await? {
+                if commit.is_finished() || commit.origin != Origin::Auto {
+                    continue;
+                }
+                let kind = self.meta.repo_get(&commit.repo).await?.map(|r| r.kind);
+                if kind == Some(RepoKind::Output) {
+                    continue;
+                }
+                let mut ready = true;
+                for (up_repo, up_id) in &commit.provenance {
+                    ready &= self.meta.commit_get(up_repo, *up_id).await?.is_some_and(|c| c.is_finished());
+                }
+                if ready {
+                    Box::pin(self.commit_finish(&commit.repo, &commit.id.to_string(), None, None)).await?;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return Ok(());
+            }
+        }
     }
 
     pub async fn commit_inspect(&self, repo: &str, reference: &str) -> Result<Commit, PfsError> {
@@ -605,8 +638,7 @@ impl Pfs {
             Ok(uploaded) => uploaded,
             Err(error) => {
                 if auto {
-                    // The commit this write made holds nothing: drop it.
-                    let _ = self.commit_drop(repo, &commit.id.to_string()).await;
+                    self.abandon(commit.id).await;
                 }
                 return Err(error);
             }
@@ -631,6 +663,18 @@ impl Pfs {
             stored_bytes: uploaded.stored_bytes,
             auto_committed: auto,
         })
+    }
+
+    /// Removes a commit set a failed write made (the write's own commit and
+    /// the AUTO commits it propagated), moving each branch back to where it
+    /// was. Best effort: what is left stays an open commit, which is safe.
+    async fn abandon(&self, id: CommitId) {
+        let Ok(commits) = self.meta.commit_set(id).await else { return };
+        for commit in commits {
+            if let Err(error) = self.meta.commit_delete(&commit.repo, id, commit.parent).await {
+                tracing::warn!(repo = %commit.repo, commit = %id, %error, "could not remove the commit of a failed write");
+            }
+        }
     }
 
     /// The open commit a write goes to, and whether it was made for it.
@@ -695,7 +739,7 @@ impl Pfs {
         let is_dir = self.index.cursor(&current, &prefix).next().await?.is_some_and(|e| e.path.starts_with(&prefix));
         if !exists && !is_dir {
             if auto {
-                let _ = self.commit_drop(repo, &commit.id.to_string()).await;
+                self.abandon(commit.id).await;
             }
             return Err(PfsError::not_found(format!("file `{repo}@{}:{path}`", commit.id)));
         }

@@ -157,6 +157,12 @@ on_both_backends! {
         assert_eq!(downstream.origin, "AUTO");
         assert_eq!(downstream.provenance, [format!("raw@{}", upstream.id)]);
         assert_eq!(ws.commit_set(&upstream.id).await.expect("set").len(), 2);
+        put(&ws, "raw", &upstream.id, "/y", "2").await;
+        ws.commit_finish("raw", &upstream.id, &FinishCommit::default()).await.expect("finish upstream");
+        let followed = ws.commit_inspect("clean", &upstream.id).await.expect("downstream");
+        assert!(followed.finished_at.is_some(), "a plain provenance branch follows its upstream");
+        let next = put(&ws, "raw", "master", "/z", "3").await;
+        assert_eq!(ws.commit_inspect("clean", "master").await.expect("head").id, next.commit, "and keeps following");
         let refused = ws.repo_delete("raw", false).await.expect_err("others depend on it");
         assert_eq!(code(&refused), "CONFLICT");
         let cycle = CreateBranch { name: "master".into(), head: None, provenance: vec!["clean@master".into()] };
@@ -323,6 +329,13 @@ async fn an_object_store_failing_mid_upload_leaves_no_commit() {
     assert_eq!(code(&error), "STORAGE_UNAVAILABLE", "{error}");
     let commits = ws.commit_list("flaky", 10).await.expect("list");
     assert_eq!(commits.len(), 1, "the failed write left no commit");
+    ws.repo_create("fresh", "").await.expect("create");
+    let first = ws
+        .put("fresh", "master", "/big", false, false, body(noise(24 * 1024 * 1024, 12)))
+        .await
+        .expect_err("store fails");
+    assert_eq!(code(&first), "STORAGE_UNAVAILABLE");
+    assert!(ws.branch_list("fresh").await.expect("branches").is_empty(), "a failed first write leaves no branch");
     assert!(ws.file_inspect("flaky", "master", "/big").await.is_err());
     for path in &blocked {
         std::fs::remove_file(path).expect("unblock");

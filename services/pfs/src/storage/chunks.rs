@@ -42,10 +42,25 @@ impl std::fmt::Debug for ObjectArea {
     }
 }
 
+/// Bytes compressed first to judge whether a chunk compresses at all.
+const PROBE: usize = 64 * 1024;
+
+/// True when a sample of `plain` shrinks by at least 3 %: already compressed
+/// data (media, archives, encrypted files) is stored raw without spending a
+/// full compression pass on it.
+fn worth_compressing(plain: &[u8]) -> bool {
+    if plain.len() <= PROBE {
+        return true;
+    }
+    let sample = &plain[..PROBE];
+    zstd::bulk::compress(sample, ZSTD_LEVEL).is_ok_and(|c| c.len() * 100 < sample.len() * 97)
+}
+
 /// Compresses `plain` when that pays off; returns the stored bytes.
 pub fn encode(plain: &[u8]) -> Vec<u8> {
-    match zstd::bulk::compress(plain, ZSTD_LEVEL) {
-        Ok(compressed) if compressed.len() + 1 < plain.len() => {
+    let compressed = if worth_compressing(plain) { zstd::bulk::compress(plain, ZSTD_LEVEL).ok() } else { None };
+    match compressed {
+        Some(compressed) if compressed.len() + 1 < plain.len() => {
             let mut out = Vec::with_capacity(compressed.len() + 1);
             out.push(CODEC_ZSTD);
             out.extend_from_slice(&compressed);
@@ -192,5 +207,33 @@ impl ObjectArea {
         if let Ok(mut known) = self.known.lock() {
             known.insert(hash);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressible_data_is_compressed_and_noise_is_stored_raw() {
+        let text = b"the same line again\n".repeat(20_000);
+        let stored = encode(&text);
+        assert_eq!(stored[0], CODEC_ZSTD);
+        assert!(stored.len() < text.len() / 10);
+        let noise: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let stored_noise = encode(&noise);
+        for (plain, stored) in [(&text[..], &stored), (&noise[..], &stored_noise)] {
+            assert_eq!(decode(stored, &Hash::of(plain), CHUNKS).expect("decode"), plain);
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_is_detected_on_read() {
+        let plain = b"precious data".repeat(100);
+        let mut stored = encode(&plain);
+        let last = stored.len() - 1;
+        stored[last] ^= 1;
+        let error = decode(&stored, &Hash::of(&plain), CHUNKS).expect_err("corrupt");
+        assert_eq!(error.code(), "DATA_CORRUPTED");
     }
 }

@@ -37,7 +37,10 @@ struct PendingFile {
 pub struct FileSetWriter<S> {
     sink: S,
     buffer: Vec<u8>,
-    /// Stream offset of `buffer[0]`: everything before it is chunked.
+    /// Bytes at the front of `buffer` already cut into chunks; dropped in
+    /// one move when they pile up, not after every cut.
+    consumed: usize,
+    /// Stream offset of `buffer[consumed]`: everything before it is chunked.
     chunked: u64,
     pending: VecDeque<PendingFile>,
     done: Vec<FileEntry>,
@@ -51,11 +54,23 @@ impl<S> std::fmt::Debug for FileSetWriter<S> {
 
 impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
     pub fn new(sink: S) -> Self {
-        Self { sink, buffer: Vec::with_capacity(MAX_CHUNK * 2), chunked: 0, pending: VecDeque::new(), done: Vec::new() }
+        Self {
+            sink,
+            buffer: Vec::with_capacity(MAX_CHUNK * 3),
+            consumed: 0,
+            chunked: 0,
+            pending: VecDeque::new(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Bytes written but not yet cut.
+    fn unchunked(&self) -> usize {
+        self.buffer.len() - self.consumed
     }
 
     fn stream_len(&self) -> u64 {
-        self.chunked + self.buffer.len() as u64
+        self.chunked + self.unchunked() as u64
     }
 
     /// Starts a file; the previous one must have been ended.
@@ -75,8 +90,12 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
         if let Some(file) = self.pending.back_mut() {
             file.hasher.update(bytes);
         }
+        if self.consumed >= MAX_CHUNK {
+            self.buffer.drain(..self.consumed);
+            self.consumed = 0;
+        }
         self.buffer.extend_from_slice(bytes);
-        while self.buffer.len() >= MAX_CHUNK {
+        while self.unchunked() >= MAX_CHUNK {
             self.cut(false)?;
         }
         Ok(())
@@ -94,7 +113,7 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
     /// Chunks what is left and returns every file, sorted by path; when a
     /// path was written twice the last write wins.
     pub fn finish(mut self) -> Result<Vec<FileEntry>, PfsError> {
-        while !self.buffer.is_empty() {
+        while self.unchunked() > 0 {
             self.cut(true)?;
         }
         self.complete_ready();
@@ -114,11 +133,12 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
     /// Cuts one chunk off the front of the buffer. Unless `at_end`, only a
     /// cut FastCDC is sure of (the buffer holds at least `MAX_CHUNK`).
     fn cut(&mut self, at_end: bool) -> Result<(), PfsError> {
-        let length = fastcdc::v2020::FastCDC::new(&self.buffer, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+        let pending = &self.buffer[self.consumed..];
+        let length = fastcdc::v2020::FastCDC::new(pending, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
             .next()
-            .map_or(self.buffer.len(), |chunk| chunk.length);
-        debug_assert!(at_end || length <= self.buffer.len());
-        let data = Bytes::copy_from_slice(&self.buffer[..length]);
+            .map_or(pending.len(), |chunk| chunk.length);
+        debug_assert!(at_end || length <= pending.len());
+        let data = Bytes::copy_from_slice(&pending[..length]);
         let hash = Hash::of(&data);
         let chunk_start = self.chunked;
         let chunk_end = chunk_start + length as u64;
@@ -133,7 +153,7 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
             }
         }
         (self.sink)(hash, data)?;
-        self.buffer.drain(..length);
+        self.consumed += length;
         self.chunked = chunk_end;
         self.complete_ready();
         Ok(())
