@@ -435,7 +435,7 @@ fn span_stream(pfs: Pfs, spans: Vec<crate::storage::fileset::Span>) -> impl futu
             let chunk = match cached {
                 Some((hash, bytes)) if hash == span.chunk => bytes,
                 _ => match pfs.read_chunk(&span.chunk).await {
-                    Ok(bytes) => Bytes::from(bytes),
+                    Ok(bytes) => bytes,
                     Err(error) => return Some((Err(error), (pfs, Vec::new().into_iter(), None))),
                 },
             };
