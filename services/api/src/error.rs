@@ -70,24 +70,12 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         // The cause is logged where it is handled; the client learns only
         // that it was ours, never internal details.
-        tracing::error!(error = %display_chain(self), "request failed");
+        tracing::error!(error = %strata_core::error::display_chain(self), "request failed");
         HttpResponse::build(self.status_code()).json(ErrorBody {
             code: "INTERNAL".to_owned(),
             message: "internal error; the server log has details".to_owned(),
         })
     }
-}
-
-/// The error and all its sources, `: `-separated.
-fn display_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Unknown paths answer 404 with the JSON error shape.

@@ -93,7 +93,7 @@ impl ResponseError for PfsError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let message = if status.is_server_error() {
-            tracing::error!(error = %chain(self), "PFS request failed");
+            tracing::error!(error = %strata_core::error::display_chain(self), "PFS request failed");
             match self {
                 // Corruption is the user's data: say which object.
                 PfsError::Corrupted { .. } | PfsError::ObjectStore { .. } => self.to_string(),
@@ -104,15 +104,4 @@ impl ResponseError for PfsError {
         };
         HttpResponse::build(status).json(ErrorBody { code: self.code().to_owned(), message })
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

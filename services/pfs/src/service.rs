@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use sea_orm::DatabaseConnection;
 use strata_client::wire::pfs::{DiffEntry, DiffKind, FileInfo, FileKind, FsckReport, GcReport, PutSummary};
@@ -960,14 +959,7 @@ impl Pfs {
         let cutoff = Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
         let mut report = GcReport::default();
         for area in [CHUNKS, INDEX] {
-            let prefix = object_store::path::Path::from(area);
-            let listing: Vec<_> = self
-                .objects()
-                .store()
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|source| PfsError::ObjectStore { action: "list", source })?;
+            let listing = self.objects().list(area).await?;
             for object in listing {
                 let name = object.location.filename().unwrap_or_default();
                 let referenced = Hash::from_hex(name).is_some_and(|h| live.contains(&(area, h)));
@@ -1129,14 +1121,7 @@ impl Pfs {
     pub async fn stored_bytes(&self) -> Result<BTreeMap<&'static str, u64>, PfsError> {
         let mut sizes = BTreeMap::new();
         for area in [CHUNKS, INDEX] {
-            let prefix = object_store::path::Path::from(area);
-            let listing: Vec<_> = self
-                .objects()
-                .store()
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|source| PfsError::ObjectStore { action: "list", source })?;
+            let listing = self.objects().list(area).await?;
             sizes.insert(area, listing.iter().map(|o| o.size).sum());
         }
         Ok(sizes)

@@ -5,6 +5,8 @@ use std::process::Stdio;
 
 use nix::sys::signal::Signal;
 
+use strata_testkit::{Backend, TestDatabase};
+
 use crate::support::{Sandbox, path_str, stderr, stdout};
 
 fn ok(sandbox: &Sandbox, args: &[&str]) -> String {
@@ -20,9 +22,21 @@ fn json(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
 }
 
 #[test]
-fn a_directory_goes_in_and_comes_back_identical() {
+fn a_directory_goes_in_and_comes_back_identical_on_sqlite() {
     let sandbox = Sandbox::new();
-    let server = sandbox.start_dev(&[]);
+    directory_round_trip(&sandbox, &[]);
+}
+
+#[test]
+fn a_directory_goes_in_and_comes_back_identical_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let sandbox = Sandbox::new();
+    let database = runtime.block_on(TestDatabase::create(Backend::Postgres, &sandbox.data_dir()));
+    directory_round_trip(&sandbox, &["--database-url", &database.url()]);
+}
+
+fn directory_round_trip(sandbox: &Sandbox, dev_args: &[&str]) {
+    let server = sandbox.start_dev(dev_args);
     let local = sandbox.dir.path().join("photos");
     for (path, content) in
         [("a.txt", "alpha"), ("nested/b.txt", "beta"), ("nested/deeper/c.bin", "gamma"), ("z.txt", "")]
@@ -31,23 +45,25 @@ fn a_directory_goes_in_and_comes_back_identical() {
         std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
         std::fs::write(file, content).expect("write");
     }
-    ok(&sandbox, &["repo", "create", "photos", "-d", "holiday pictures"]);
-    let summary = json(&sandbox, &["put", "file", "photos@master:/trip", "-f", path_str(&local), "-r", "-p", "3"]);
+    ok(sandbox, &["repo", "create", "photos", "-d", "holiday pictures"]);
+    let summary = json(sandbox, &["put", "file", "photos@master:/trip", "-f", path_str(&local), "-r", "-p", "3"]);
     assert_eq!(summary["files"], 4);
-    let commits = json(&sandbox, &["commit", "list", "photos"]);
+    let commits = json(sandbox, &["commit", "list", "photos"]);
     assert_eq!(commits.as_array().expect("array").len(), 1, "three streams, one commit");
 
-    let listing = json(&sandbox, &["list", "file", "photos@master:/trip"]);
+    let listing = json(sandbox, &["list", "file", "photos@master:/trip"]);
     let paths: Vec<&str> =
         listing.as_array().expect("array").iter().map(|f| f["path"].as_str().expect("path")).collect();
     assert_eq!(paths, ["/trip/a.txt", "/trip/nested", "/trip/z.txt"]);
 
     let out = sandbox.dir.path().join("restored");
-    ok(&sandbox, &["get", "file", "photos@master:/trip", "-r", "--out", path_str(&out)]);
+    ok(sandbox, &["get", "file", "photos@master:/trip", "-r", "--out", path_str(&out)]);
     for path in ["a.txt", "nested/b.txt", "nested/deeper/c.bin", "z.txt"] {
         assert_eq!(std::fs::read(out.join(path)).expect(path), std::fs::read(local.join(path)).expect(path), "{path}");
     }
-    assert_eq!(ok(&sandbox, &["get", "file", "photos@master:/trip/nested/b.txt"]), "beta");
+    assert_eq!(ok(sandbox, &["get", "file", "photos@master:/trip/nested/b.txt"]), "beta");
+    let fsck = json(sandbox, &["fsck"]);
+    assert_eq!(fsck["problems"].as_array().expect("array").len(), 0);
     server.stop_with(Signal::SIGTERM);
 }
 

@@ -177,6 +177,17 @@ impl ObjectArea {
             .map_err(|e| PfsError::Internal(format!("decode task failed: {e}")))?
     }
 
+    /// Every object of an area (for GC and storage figures).
+    pub async fn list(&self, area: &'static str) -> Result<Vec<object_store::ObjectMeta>, PfsError> {
+        use futures::TryStreamExt;
+        let prefix = object_store::path::Path::from(area);
+        self.store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|source| PfsError::ObjectStore { action: "list", source })
+    }
+
     /// Bytes an object occupies in the store.
     pub async fn stored_size(&self, area: &'static str, hash: &Hash) -> Result<u64, PfsError> {
         match self.store.head(&object_path(area, hash)).await {
