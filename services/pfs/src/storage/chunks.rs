@@ -56,34 +56,27 @@ fn worth_compressing(plain: &[u8]) -> bool {
     zstd::bulk::compress(sample, ZSTD_LEVEL).is_ok_and(|c| c.len() * 100 < sample.len() * 97)
 }
 
-/// Compresses `plain` when that pays off; returns the stored bytes.
-pub fn encode(plain: &[u8]) -> Vec<u8> {
+/// The stored form of a chunk: a codec byte and the payload, kept apart so
+/// a raw chunk is written from the caller's buffer without a copy.
+pub fn encode(plain: &Bytes) -> (u8, Bytes) {
     let compressed = if worth_compressing(plain) { zstd::bulk::compress(plain, ZSTD_LEVEL).ok() } else { None };
     match compressed {
-        Some(compressed) if compressed.len() + 1 < plain.len() => {
-            let mut out = Vec::with_capacity(compressed.len() + 1);
-            out.push(CODEC_ZSTD);
-            out.extend_from_slice(&compressed);
-            out
-        }
-        _ => {
-            let mut out = Vec::with_capacity(plain.len() + 1);
-            out.push(CODEC_RAW);
-            out.extend_from_slice(plain);
-            out
-        }
+        Some(compressed) if compressed.len() + 1 < plain.len() => (CODEC_ZSTD, Bytes::from(compressed)),
+        _ => (CODEC_RAW, plain.clone()),
     }
 }
 
 /// Decodes stored bytes and checks they hash to `expected`.
-pub fn decode(stored: &[u8], expected: &Hash, area: &str) -> Result<Vec<u8>, PfsError> {
+pub fn decode(stored: &Bytes, expected: &Hash, area: &str) -> Result<Bytes, PfsError> {
     let corrupt = |reason: String| PfsError::Corrupted { object: format!("{area}/{expected}"), reason };
-    let (codec, payload) = stored.split_first().ok_or_else(|| corrupt("empty object".to_owned()))?;
-    let plain = match *codec {
-        CODEC_RAW => payload.to_vec(),
+    let Some(&codec) = stored.first() else { return Err(corrupt("empty object".to_owned())) };
+    let plain = match codec {
+        CODEC_RAW => stored.slice(1..),
         // Chunks are at most a few MiB; the limit stops a corrupted frame
         // header from asking for gigabytes.
-        CODEC_ZSTD => zstd::bulk::decompress(payload, 64 << 20).map_err(|e| corrupt(format!("zstd: {e}")))?,
+        CODEC_ZSTD => {
+            Bytes::from(zstd::bulk::decompress(&stored[1..], 64 << 20).map_err(|e| corrupt(format!("zstd: {e}")))?)
+        }
         other => return Err(corrupt(format!("unknown codec {other}"))),
     };
     let actual = Hash::of(&plain);
@@ -118,13 +111,13 @@ impl ObjectArea {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(source) => return Err(PfsError::ObjectStore { action: "check", source }),
         }
-        let stored = tokio::task::spawn_blocking(move || encode(&plain))
+        let (codec, payload) = tokio::task::spawn_blocking(move || encode(&plain))
             .await
             .map_err(|e| PfsError::Internal(format!("compression task failed: {e}")))?;
-        let written = stored.len() as u64;
-        let stored = Bytes::from(stored);
+        let written = payload.len() as u64 + 1;
+        let stored = || PutPayload::from_iter([Bytes::copy_from_slice(&[codec]), payload.clone()]);
         let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match self.store.put_opts(&path, PutPayload::from(stored.clone()), options).await {
+        match self.store.put_opts(&path, stored(), options).await {
             Ok(_) => {}
             // Someone else stored the same content meanwhile: same bytes.
             Err(object_store::Error::AlreadyExists { .. }) => return Ok(0),
@@ -132,7 +125,7 @@ impl ObjectArea {
             // content is equally correct.
             Err(object_store::Error::NotImplemented { .. }) => {
                 self.store
-                    .put(&path, PutPayload::from(stored))
+                    .put(&path, stored())
                     .await
                     .map_err(|source| PfsError::ObjectStore { action: "write", source })?;
             }
@@ -147,7 +140,7 @@ impl ObjectArea {
         if let Some(bytes) = self.cached(hash) {
             return Ok(bytes);
         }
-        let bytes = Bytes::from(self.read_verified(area, hash).await?);
+        let bytes = self.read_verified(area, hash).await?;
         if let Ok(mut recent) = self.recent.lock() {
             if recent.len() >= CACHED_CHUNKS {
                 recent.pop_front();
@@ -162,7 +155,7 @@ impl ObjectArea {
         recent.iter().rev().find(|(h, _)| h == hash).map(|(_, bytes)| bytes.clone())
     }
 
-    async fn read_verified(&self, area: &'static str, hash: &Hash) -> Result<Vec<u8>, PfsError> {
+    async fn read_verified(&self, area: &'static str, hash: &Hash) -> Result<Bytes, PfsError> {
         let path = object_path(area, hash);
         let stored = match self.store.get(&path).await {
             Ok(result) => result.bytes().await.map_err(|source| PfsError::ObjectStore { action: "read", source })?,
@@ -225,26 +218,38 @@ impl ObjectArea {
 mod tests {
     use super::*;
 
+    fn stored_form(plain: &Bytes) -> Bytes {
+        let (codec, payload) = encode(plain);
+        [Bytes::copy_from_slice(&[codec]), payload].concat().into()
+    }
+
     #[test]
     fn compressible_data_is_compressed_and_noise_is_stored_raw() {
-        let text = b"the same line again\n".repeat(20_000);
-        let stored = encode(&text);
-        assert_eq!(stored[0], CODEC_ZSTD);
-        assert!(stored.len() < text.len() / 10);
-        let noise: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        let stored_noise = encode(&noise);
-        for (plain, stored) in [(&text[..], &stored), (&noise[..], &stored_noise)] {
-            assert_eq!(decode(stored, &Hash::of(plain), CHUNKS).expect("decode"), plain);
+        let text = Bytes::from(b"the same line again\n".repeat(20_000));
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Bytes = (0..300_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        for (plain, expected_codec) in [(&text, CODEC_ZSTD), (&noise, CODEC_RAW)] {
+            let stored = stored_form(plain);
+            assert_eq!(stored[0], expected_codec);
+            assert_eq!(decode(&stored, &Hash::of(plain), CHUNKS).expect("decode"), plain);
         }
+        assert!(stored_form(&text).len() < text.len() / 10);
     }
 
     #[test]
     fn a_flipped_byte_is_detected_on_read() {
-        let plain = b"precious data".repeat(100);
-        let mut stored = encode(&plain);
+        let plain = Bytes::from(b"precious data".repeat(100));
+        let mut stored = stored_form(&plain).to_vec();
         let last = stored.len() - 1;
         stored[last] ^= 1;
-        let error = decode(&stored, &Hash::of(&plain), CHUNKS).expect_err("corrupt");
+        let error = decode(&Bytes::from(stored), &Hash::of(&plain), CHUNKS).expect_err("corrupt");
         assert_eq!(error.code(), "DATA_CORRUPTED");
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::Hash;
 use super::fileset::{FileEntry, Span};
@@ -36,11 +36,10 @@ struct PendingFile {
 /// Chunks files; see the module docs. `S` receives each new chunk.
 pub struct FileSetWriter<S> {
     sink: S,
-    buffer: Vec<u8>,
-    /// Bytes at the front of `buffer` already cut into chunks; dropped in
-    /// one move when they pile up, not after every cut.
-    consumed: usize,
-    /// Stream offset of `buffer[consumed]`: everything before it is chunked.
+    /// Bytes written but not cut yet. Chunks are split off its front
+    /// without copying (`BytesMut::split_to`).
+    buffer: BytesMut,
+    /// Stream offset of `buffer[0]`: everything before it is chunked.
     chunked: u64,
     pending: VecDeque<PendingFile>,
     done: Vec<FileEntry>,
@@ -56,8 +55,7 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
     pub fn new(sink: S) -> Self {
         Self {
             sink,
-            buffer: Vec::with_capacity(MAX_CHUNK * 3),
-            consumed: 0,
+            buffer: BytesMut::with_capacity(MAX_CHUNK * 2),
             chunked: 0,
             pending: VecDeque::new(),
             done: Vec::new(),
@@ -66,7 +64,7 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
 
     /// Bytes written but not yet cut.
     fn unchunked(&self) -> usize {
-        self.buffer.len() - self.consumed
+        self.buffer.len()
     }
 
     fn stream_len(&self) -> u64 {
@@ -89,10 +87,6 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), PfsError> {
         if let Some(file) = self.pending.back_mut() {
             file.hasher.update(bytes);
-        }
-        if self.consumed >= MAX_CHUNK {
-            self.buffer.drain(..self.consumed);
-            self.consumed = 0;
         }
         self.buffer.extend_from_slice(bytes);
         while self.unchunked() >= MAX_CHUNK {
@@ -133,12 +127,11 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
     /// Cuts one chunk off the front of the buffer. Unless `at_end`, only a
     /// cut FastCDC is sure of (the buffer holds at least `MAX_CHUNK`).
     fn cut(&mut self, at_end: bool) -> Result<(), PfsError> {
-        let pending = &self.buffer[self.consumed..];
-        let length = fastcdc::v2020::FastCDC::new(pending, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+        let length = fastcdc::v2020::FastCDC::new(&self.buffer, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
             .next()
-            .map_or(pending.len(), |chunk| chunk.length);
-        debug_assert!(at_end || length <= pending.len());
-        let data = Bytes::copy_from_slice(&pending[..length]);
+            .map_or(self.buffer.len(), |chunk| chunk.length);
+        debug_assert!(at_end || length <= self.buffer.len());
+        let data = self.buffer.split_to(length).freeze();
         let hash = Hash::of(&data);
         let chunk_start = self.chunked;
         let chunk_end = chunk_start + length as u64;
@@ -153,7 +146,6 @@ impl<S: FnMut(Hash, Bytes) -> Result<(), PfsError>> FileSetWriter<S> {
             }
         }
         (self.sink)(hash, data)?;
-        self.consumed += length;
         self.chunked = chunk_end;
         self.complete_ready();
         Ok(())
