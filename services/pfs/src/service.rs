@@ -1247,9 +1247,15 @@ async fn diff_roots(index: &IndexStore, old: &Root, new: &Root, dir: &str) -> Re
     let mut b = next_within(&mut new_cursor, &within).await?;
     let mut out = Vec::new();
     loop {
-        match (&a, &b) {
+        // Which walk is behind; an exhausted walk is behind nothing.
+        let order = match (&a, &b) {
             (None, None) => break,
-            (Some(x), Some(y)) if x.path == y.path => {
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.path.cmp(&y.path),
+        };
+        match (order, &a, &b) {
+            (std::cmp::Ordering::Equal, Some(x), Some(y)) => {
                 if x.hash != y.hash {
                     out.push(DiffEntry {
                         path: y.path.clone(),
@@ -1261,7 +1267,7 @@ async fn diff_roots(index: &IndexStore, old: &Root, new: &Root, dir: &str) -> Re
                 a = next_within(&mut old_cursor, &within).await?;
                 b = next_within(&mut new_cursor, &within).await?;
             }
-            (Some(x), Some(y)) if x.path < y.path => {
+            (std::cmp::Ordering::Less, Some(x), _) => {
                 out.push(DiffEntry {
                     path: x.path.clone(),
                     change: DiffKind::Removed,
@@ -1270,16 +1276,7 @@ async fn diff_roots(index: &IndexStore, old: &Root, new: &Root, dir: &str) -> Re
                 });
                 a = next_within(&mut old_cursor, &within).await?;
             }
-            (Some(x), None) => {
-                out.push(DiffEntry {
-                    path: x.path.clone(),
-                    change: DiffKind::Removed,
-                    old_size: Some(x.size),
-                    new_size: None,
-                });
-                a = next_within(&mut old_cursor, &within).await?;
-            }
-            (_, Some(y)) => {
+            (_, _, Some(y)) => {
                 out.push(DiffEntry {
                     path: y.path.clone(),
                     change: DiffKind::Added,
@@ -1288,6 +1285,7 @@ async fn diff_roots(index: &IndexStore, old: &Root, new: &Root, dir: &str) -> Re
                 });
                 b = next_within(&mut new_cursor, &within).await?;
             }
+            (_, _, None) => break,
         }
     }
     Ok(out)
