@@ -497,16 +497,7 @@ async fn tar_get(ws: web::Data<Workspaces>, path: web::Path<(String, String, Str
     let pfs = ws.get(&workspace)?.clone();
     let dir = clean_path(&dir)?;
     let (commit, root) = pfs.snapshot(&repo, &reference).await?;
-    let mut entries = Vec::new();
-    if let Some(file) = pfs.file_entry(&root, &dir).await? {
-        entries.push(file);
-    } else {
-        pfs.walk(&root, &dir, |entry| {
-            entries.push(entry);
-            true
-        })
-        .await?;
-    }
+    let entries = pfs.file_or_tree(&root, &dir).await?;
     if entries.is_empty() && dir != "/" {
         return Err(PfsError::not_found(format!("file or directory `{repo}@{}:{dir}`", commit.id)));
     }

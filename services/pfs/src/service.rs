@@ -630,7 +630,7 @@ impl Pfs {
             return Err(PfsError::invalid("path", "a file needs a path other than `/`"));
         }
         let (commit, auto) = self.open_commit_for_write(repo, &target).await?;
-        let _shared = self.gc_lock.read().await;
+        let upload_guard = self.gc_lock.read().await;
         let source = if tar { Source::Tar(path) } else { Source::File(path) };
         let result = upload(self.objects(), source, reader).await;
         let uploaded = match result {
@@ -651,7 +651,7 @@ impl Pfs {
         let puts = self.index.write_sorted(entries).await?;
         let layer = self.index.put_layer(&Layer { puts, deletes: Vec::new() }).await?;
         self.meta.commit_add_layer(repo, commit.id, layer).await?;
-        drop(_shared);
+        drop(upload_guard);
         if auto {
             self.commit_finish(repo, &commit.id.to_string(), None, None).await?;
         }
@@ -765,21 +765,20 @@ impl Pfs {
         let dst_path = clean_path(dst_path)?;
         let source = self.resolve(src_repo, src_ref).await?;
         let content = self.content(&source).await?;
-        let mut entries = Vec::new();
-        if let Some(file) = self.index.lookup(&content, &src_path).await? {
-            entries.push(FileEntry { path: dst_path.clone(), ..file });
-        } else {
-            let prefix = dir_prefix(&src_path);
-            let mut cursor = self.index.cursor(&content, &prefix);
-            while let Some(entry) = cursor.next().await? {
-                if !entry.path.starts_with(&prefix) {
-                    break;
-                }
-                let relative = &entry.path[prefix.len()..];
-                let path = format!("{}{relative}", dir_prefix(&dst_path));
-                entries.push(FileEntry { path, ..entry });
-            }
-        }
+        let source_prefix = dir_prefix(&src_path);
+        let target_prefix = dir_prefix(&dst_path);
+        let mut entries: Vec<FileEntry> = self
+            .file_or_tree(&content, &src_path)
+            .await?
+            .into_iter()
+            .map(|entry| {
+                let path = match entry.path.strip_prefix(&source_prefix) {
+                    Some(relative) if entry.path != src_path => format!("{target_prefix}{relative}"),
+                    _ => dst_path.clone(),
+                };
+                FileEntry { path, ..entry }
+            })
+            .collect();
         if entries.is_empty() {
             return Err(PfsError::not_found(format!("file `{src_repo}@{src_ref}:{src_path}`")));
         }
@@ -813,6 +812,21 @@ impl Pfs {
     /// Reads a whole chunk (verified).
     pub async fn read_chunk(&self, hash: &Hash) -> Result<bytes::Bytes, PfsError> {
         self.objects().get(CHUNKS, hash).await
+    }
+
+    /// The file at `path`, or else every file below it as a directory, in
+    /// path order; empty when neither exists.
+    pub async fn file_or_tree(&self, root: &Root, path: &str) -> Result<Vec<FileEntry>, PfsError> {
+        if let Some(file) = self.index.lookup(root, path).await? {
+            return Ok(vec![file]);
+        }
+        let mut entries = Vec::new();
+        self.walk(root, path, |entry| {
+            entries.push(entry);
+            true
+        })
+        .await?;
+        Ok(entries)
     }
 
     /// Every file under `dir` (recursively), in path order.
@@ -924,13 +938,15 @@ impl Pfs {
     ) -> Result<Vec<Commit>, PfsError> {
         let path = clean_path(path)?;
         let mut commit = self.resolve(repo, reference).await?;
+        let mut here = self.index.lookup(&self.content(&commit).await?, &path).await?.map(|e| e.hash);
         let mut changes = Vec::new();
         loop {
-            let here = self.index.lookup(&self.content(&commit).await?, &path).await?.map(|e| e.hash);
             let parent = match commit.parent {
                 Some(parent) => Some(self.commit_row(repo, parent).await?),
                 None => None,
             };
+            // Each commit's version of the file is looked up once: as the
+            // parent here, it is `here` on the next step.
             let before = match &parent {
                 Some(parent) => self.index.lookup(&self.content(parent).await?, &path).await?.map(|e| e.hash),
                 None => None,
@@ -945,6 +961,7 @@ impl Pfs {
                 Some(parent) => commit = parent,
                 None => break,
             }
+            here = before;
         }
         Ok(changes)
     }
