@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Strata: versioned data and data-driven pipelines.
 ///
@@ -139,6 +139,21 @@ pub enum Command {
         #[arg(long, default_value_t = 3600)]
         grace_secs: u64,
     },
+
+    /// Pipelines: create, update, list, inspect, delete, stop, start.
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
+
+    /// Jobs (one run of a pipeline per output commit): list, inspect, wait, stop.
+    #[command(subcommand)]
+    Job(JobCommand),
+
+    /// The datums of a job: list, inspect (with the datum's log).
+    #[command(subcommand)]
+    Datum(DatumCommand),
+
+    /// Logs of a pipeline, a job or a datum: `strata logs -p PIPELINE [--job JOB] [-f]`.
+    Logs(LogsArgs),
 
     /// Print a shell completion script, e.g. `strata completion bash > /etc/bash_completion.d/strata`.
     Completion {
@@ -396,4 +411,172 @@ pub enum FileCommand {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
+}
+
+/// `PIPELINE@JOB`, as the job commands take it.
+const JOB_REF_HELP: &str = "PIPELINE@JOB, where JOB is a job id (the first 12 characters are enough) or `latest`";
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Create the pipelines of a spec file (JSON or YAML, one or more specs).
+    ///
+    /// The server checks the spec and names the field at fault. A pipeline
+    /// that already exists is refused: use `strata pipeline update`.
+    #[command(after_help = "Examples:\n  \
+        strata pipeline create -f edges.yaml\n  \
+        cat edges.json | strata pipeline create -f -")]
+    Create {
+        /// The spec file; `-` reads stdin.
+        #[arg(short, long, value_name = "FILE")]
+        file: String,
+    },
+    /// Replace existing pipelines with the specs of a file (new pipelines are created).
+    ///
+    /// Datums already processed with the same inputs are skipped, even when
+    /// the transform changed; --reprocess runs every datum again.
+    #[command(after_help = "Examples:\n  \
+        strata pipeline update -f edges.yaml\n  \
+        strata pipeline update -f edges.yaml --reprocess")]
+    Update {
+        /// The spec file; `-` reads stdin.
+        #[arg(short, long, value_name = "FILE")]
+        file: String,
+        /// Run every datum again instead of skipping those already processed.
+        #[arg(long)]
+        reprocess: bool,
+    },
+    /// List pipelines with their state and last job.
+    #[command(after_help = "Example:\n  strata pipeline list -o json")]
+    List,
+    /// Show a pipeline and its effective spec (defaults filled in).
+    #[command(after_help = "Example:\n  strata pipeline inspect edges")]
+    Inspect { pipeline: String },
+    /// Delete a pipeline.
+    #[command(after_help = "Example:\n  strata pipeline delete edges")]
+    Delete { pipeline: String },
+    /// Pause a pipeline: new input commits start no job until `strata pipeline start`.
+    #[command(after_help = "Example:\n  strata pipeline stop edges")]
+    Stop { pipeline: String },
+    /// Resume a paused pipeline.
+    #[command(after_help = "Example:\n  strata pipeline start edges")]
+    Start { pipeline: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// List jobs, newest first, of one pipeline or of all.
+    ///
+    /// PROGRESS reads processed+skipped/total datums.
+    #[command(after_help = "Examples:\n  \
+        strata job list\n  \
+        strata job list -p edges --limit 5")]
+    List {
+        /// Only the jobs of this pipeline.
+        #[arg(short, long, value_name = "PIPELINE")]
+        pipeline: Option<String>,
+        /// At most this many jobs.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Show a job: state, datum counts, time and bytes spent, failed datums with the end of their logs.
+    #[command(after_help = "Examples:\n  \
+        strata job inspect edges@latest\n  \
+        strata job inspect edges@1f2e3d4c5b6a -o json")]
+    Inspect {
+        #[arg(value_name = "PIPELINE@JOB", help = JOB_REF_HELP)]
+        job: String,
+    },
+    /// Wait until a job is done, print it as `job inspect` does, and exit 1 unless it succeeded.
+    ///
+    /// A job that ends FAILURE, KILLED or UNRUNNABLE makes the command fail
+    /// with its reason on stderr, so scripts can chain on it. Running out
+    /// of time also exits 1 and prints nothing on stdout.
+    #[command(after_help = "Examples:\n  \
+        strata job wait edges@1f2e3d4c5b6a\n  \
+        strata job wait -p edges            # the job of the newest output commit\n  \
+        strata job wait -p edges --timeout 60 -o json")]
+    #[command(group = ArgGroup::new("which").required(true).args(["job", "pipeline"]))]
+    Wait {
+        #[arg(value_name = "PIPELINE@JOB", help = JOB_REF_HELP)]
+        job: Option<String>,
+        /// Wait for the latest job of this pipeline (same as PIPELINE@latest).
+        #[arg(short, long, value_name = "PIPELINE")]
+        pipeline: Option<String>,
+        /// Give up after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 3600, alias = "timeout-secs")]
+        timeout: u64,
+    },
+    /// Stop a job that has not finished; it ends KILLED.
+    #[command(after_help = "Example:\n  strata job stop edges@1f2e3d4c5b6a")]
+    Stop {
+        #[arg(value_name = "PIPELINE@JOB", help = JOB_REF_HELP)]
+        job: String,
+    },
+}
+
+/// What a datum may have become, for `--state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatumStateArg {
+    /// Not done yet.
+    Pending,
+    /// Ran and succeeded in this job.
+    Processed,
+    /// Succeeded in an earlier job with the same inputs; its outputs were reused.
+    Skipped,
+    /// Failed every attempt.
+    Failed,
+    /// Failed, then the error handler (err_cmd) succeeded.
+    Recovered,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatumCommand {
+    /// List the datums of a job with their state, attempts and inputs.
+    #[command(after_help = "Examples:\n  \
+        strata datum list edges@latest\n  \
+        strata datum list edges@1f2e3d4c5b6a --state failed")]
+    List {
+        #[arg(value_name = "PIPELINE@JOB", help = JOB_REF_HELP)]
+        job: String,
+        /// Only datums in this state.
+        #[arg(long, value_enum)]
+        state: Option<DatumStateArg>,
+    },
+    /// Show one datum: inputs, outputs, timings and its log.
+    ///
+    /// Name the datum as a second argument or after a slash; its id may be
+    /// shortened to the 12 characters `datum list` shows.
+    #[command(after_help = "Examples:\n  \
+        strata datum inspect edges@1f2e3d4c5b6a 9a8b7c6d5e4f\n  \
+        strata datum inspect edges@latest/9a8b7c6d5e4f")]
+    Inspect {
+        /// PIPELINE@JOB, or PIPELINE@JOB/DATUM.
+        #[arg(value_name = "PIPELINE@JOB")]
+        job: String,
+        /// The datum id, unless given after a slash in PIPELINE@JOB/DATUM.
+        datum: Option<String>,
+    },
+}
+
+/// Flags of `strata logs`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+    strata logs -p edges\n  \
+    strata logs -p edges --job latest -f\n  \
+    strata logs -p edges --job 1f2e3d4c5b6a --datum 9a8b7c6d5e4f\n\n\
+    With -o json: one JSON array, or with -f one JSON object per line.")]
+pub struct LogsArgs {
+    /// The pipeline whose logs to print.
+    #[arg(short, long, value_name = "PIPELINE")]
+    pub pipeline: String,
+    /// Only this job's lines: a job id (or its first 12 characters) or `latest`.
+    #[arg(long, value_name = "JOB")]
+    pub job: Option<String>,
+    /// Only this datum's lines.
+    #[arg(long, value_name = "DATUM")]
+    pub datum: Option<String>,
+    /// Keep printing new lines (polling twice a second) until the job is
+    /// done, or until Ctrl-C when no job is given.
+    #[arg(short, long)]
+    pub follow: bool,
 }

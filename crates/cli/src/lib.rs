@@ -33,5 +33,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::File(command) => commands::pfs::file(&cli.global, command).await,
         Command::Fsck => commands::pfs::fsck(&cli.global).await,
         Command::Gc { grace_secs } => commands::pfs::gc(&cli.global, grace_secs).await,
+        Command::Pipeline(command) => commands::pps::pipeline(&cli.global, command).await,
+        Command::Job(command) => commands::pps::job(&cli.global, command).await,
+        Command::Datum(command) => commands::pps::datum(&cli.global, command).await,
+        Command::Logs(args) => commands::pps::logs(&cli.global, args).await,
     }
 }

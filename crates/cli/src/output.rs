@@ -53,6 +53,35 @@ pub fn bytes(size: u64) -> String {
     humansize::format_size(size, humansize::BINARY)
 }
 
+/// The first 12 characters of an id or hash: enough to tell them apart
+/// in a table.
+pub fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}
+
+/// An RFC 3339 time as `2024-05-01 12:30:00`, or `-` when there is none.
+pub fn when(time: Option<&str>) -> String {
+    time.map_or_else(|| "-".to_owned(), |t| t.replace('T', " ").chars().take(19).collect())
+}
+
+/// Seconds for people: `850ms`, `4.2s`, `3m 05s`, `2h 07m`.
+pub fn duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "-".to_owned();
+    }
+    if secs < 1.0 {
+        return format!("{:.0}ms", secs * 1000.0);
+    }
+    if secs < 60.0 {
+        return format!("{secs:.1}s");
+    }
+    // Whole seconds from here on: the fraction no longer matters. The value
+    // is finite and positive, so the cast cannot wrap.
+    let whole = secs.round() as u64;
+    let (hours, minutes, seconds) = (whole / 3600, whole / 60 % 60, whole % 60);
+    if hours == 0 { format!("{minutes}m {seconds:02}s") } else { format!("{hours}h {minutes:02}m") }
+}
+
 /// A line for people, printed whatever the format (`-o json` users read
 /// stdout as JSON, so callers send these to stderr when JSON is selected).
 pub fn say(line: &str) {
@@ -77,6 +106,29 @@ mod tests {
         let text =
             columns_table(&["name", "size"], vec![vec!["images".into(), "1 KiB".into()], vec!["x".into(), "".into()]]);
         assert_eq!(text, "NAME    SIZE\nimages  1 KiB\nx\n");
+    }
+
+    #[test]
+    fn durations_read_at_the_scale_that_matters() {
+        for (secs, text) in [
+            (0.25, "250ms"),
+            (4.24, "4.2s"),
+            (59.94, "59.9s"),
+            (185.0, "3m 05s"),
+            (7620.4, "2h 07m"),
+            (-1.0, "-"),
+            (f64::NAN, "-"),
+        ] {
+            assert_eq!(duration(secs), text, "{secs}");
+        }
+    }
+
+    #[test]
+    fn times_and_ids_shrink_to_what_a_table_needs() {
+        assert_eq!(when(Some("2024-05-01T12:30:00.123456Z")), "2024-05-01 12:30:00");
+        assert_eq!(when(None), "-");
+        assert_eq!(short("0123456789abcdef0123456789abcdef"), "0123456789ab");
+        assert_eq!(short("abc"), "abc");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 mod client;
 mod pfs;
+mod pps;
 pub mod wire;
 
 pub use client::{ClientError, StrataClient};
 pub use pfs::Workspace;
+pub use pps::LogQuery;

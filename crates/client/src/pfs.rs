@@ -31,7 +31,7 @@ impl Workspace {
         self.client.url(&all)
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
@@ -47,11 +47,20 @@ impl Workspace {
         self.client.json(response, ok).await
     }
 
-    async fn get<T: DeserializeOwned>(&self, segments: &[&str], query: &[(&str, String)]) -> Result<T, ClientError> {
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, ClientError> {
         self.call(Method::GET, segments, query, None::<&()>, &[200]).await
     }
 
-    async fn no_content(&self, method: Method, segments: &[&str], query: &[(&str, String)]) -> Result<(), ClientError> {
+    pub(crate) async fn no_content(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<(), ClientError> {
         let request = self.client.request_url(method, self.url(segments)?).query(query);
         let response = self.client.send(request).await?;
         if response.status().is_success() {

@@ -3,5 +3,6 @@
 pub mod completion;
 pub mod dev;
 pub mod pfs;
+pub mod pps;
 pub mod status;
 pub mod version;

@@ -20,7 +20,7 @@ use crate::cli::{
 use crate::context::resolve_target;
 use crate::failure::{Failure, internal, user};
 use crate::fileref::{FileRef, repo_branch};
-use crate::output::{bytes, print_record, print_table};
+use crate::output::{bytes, print_record, print_table, short, when};
 
 /// The workspace a command acts on.
 pub(crate) fn workspace(global: &GlobalArgs) -> Result<Workspace, Failure> {
@@ -31,14 +31,6 @@ pub(crate) fn workspace(global: &GlobalArgs) -> Result<Workspace, Failure> {
     }
     let slug = global.workspace.clone().or(target.workspace).unwrap_or_else(|| "default".to_owned());
     Ok(client.workspace(&slug))
-}
-
-fn short(id: &str) -> String {
-    id.chars().take(12).collect()
-}
-
-fn when(time: Option<&str>) -> String {
-    time.map_or_else(|| "-".to_owned(), |t| t.replace('T', " ").chars().take(19).collect())
 }
 
 fn print_repos(format: OutputFormat, repos: &[RepoInfo]) -> anyhow::Result<()> {

@@ -5,4 +5,5 @@ mod crash;
 mod dev;
 mod misconfiguration;
 mod pfs;
+mod pps;
 mod support;

@@ -1,0 +1,139 @@
+//! PPS calls, scoped to one workspace: pipelines, jobs, datums and logs.
+//!
+//! Every path is below `/v1/workspaces/{workspace}/pps`. A job is named by
+//! its id or by `latest`, the job of the pipeline's newest output commit.
+
+use reqwest::Method;
+
+use crate::client::ClientError;
+use crate::pfs::Workspace;
+use crate::wire::pps::{CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo};
+
+/// Which log lines [`Workspace::logs`] returns. Lines come back in cursor
+/// order; to follow a log, ask again with `after` set to the last cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    pub pipeline: String,
+    /// Only this job's lines (an id).
+    pub job: Option<String>,
+    /// Only this datum's lines.
+    pub datum: Option<String>,
+    /// Only lines after this cursor.
+    pub after: Option<u64>,
+    /// At most this many lines; the server's default when `None`.
+    pub limit: Option<u64>,
+}
+
+impl LogQuery {
+    /// All lines of `pipeline`.
+    pub fn pipeline(pipeline: &str) -> Self {
+        Self { pipeline: pipeline.to_owned(), ..Self::default() }
+    }
+
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![("pipeline", self.pipeline.clone())];
+        pairs.extend(self.job.clone().map(|job| ("job", job)));
+        pairs.extend(self.datum.clone().map(|datum| ("datum", datum)));
+        pairs.extend(self.after.map(|after| ("after", after.to_string())));
+        pairs.extend(self.limit.map(|limit| ("limit", limit.to_string())));
+        pairs
+    }
+}
+
+impl Workspace {
+    /// `POST /pps/pipelines`: creates (or with `update`, replaces) every
+    /// pipeline of a spec file.
+    pub async fn pipeline_create(&self, body: &CreatePipeline) -> Result<Vec<PipelineInfo>, ClientError> {
+        self.call(Method::POST, &["pps", "pipelines"], &[], Some(body), &[201]).await
+    }
+
+    /// Every pipeline of the workspace.
+    pub async fn pipeline_list(&self) -> Result<Vec<PipelineInfo>, ClientError> {
+        self.get(&["pps", "pipelines"], &[]).await
+    }
+
+    /// One pipeline with its effective spec.
+    pub async fn pipeline_inspect(&self, pipeline: &str) -> Result<PipelineInfo, ClientError> {
+        self.get(&["pps", "pipelines", pipeline], &[]).await
+    }
+
+    /// Deletes a pipeline.
+    pub async fn pipeline_delete(&self, pipeline: &str) -> Result<(), ClientError> {
+        self.no_content(Method::DELETE, &["pps", "pipelines", pipeline], &[]).await
+    }
+
+    /// Pauses a pipeline: no new jobs start until [`Self::pipeline_start`].
+    pub async fn pipeline_stop(&self, pipeline: &str) -> Result<PipelineInfo, ClientError> {
+        self.call(Method::POST, &["pps", "pipelines", pipeline, "stop"], &[], None::<&()>, &[200]).await
+    }
+
+    /// Resumes a paused pipeline.
+    pub async fn pipeline_start(&self, pipeline: &str) -> Result<PipelineInfo, ClientError> {
+        self.call(Method::POST, &["pps", "pipelines", pipeline, "start"], &[], None::<&()>, &[200]).await
+    }
+
+    /// Jobs, newest first; of one pipeline or of all.
+    pub async fn job_list(&self, pipeline: Option<&str>, limit: u64) -> Result<Vec<JobInfo>, ClientError> {
+        let mut query = vec![("limit", limit.to_string())];
+        query.extend(pipeline.map(|p| ("pipeline", p.to_owned())));
+        self.get(&["pps", "jobs"], &query).await
+    }
+
+    /// One job, by id or `latest`.
+    pub async fn job_inspect(&self, pipeline: &str, job: &str) -> Result<JobInfo, ClientError> {
+        self.get(&["pps", "pipelines", pipeline, "jobs", job], &[]).await
+    }
+
+    /// Waits until the job is terminal. The server holds the request up to
+    /// `timeout_secs` and then answers a `timeout` error; the client sets
+    /// no request timeout of its own, so nothing cuts the wait shorter.
+    pub async fn job_wait(&self, pipeline: &str, job: &str, timeout_secs: u64) -> Result<JobInfo, ClientError> {
+        self.get(&["pps", "pipelines", pipeline, "jobs", job, "wait"], &[("timeout_secs", timeout_secs.to_string())])
+            .await
+    }
+
+    /// Stops a job that has not finished; it ends KILLED.
+    pub async fn job_stop(&self, pipeline: &str, job: &str) -> Result<JobInfo, ClientError> {
+        self.call(Method::POST, &["pps", "pipelines", pipeline, "jobs", job, "stop"], &[], None::<&()>, &[200]).await
+    }
+
+    /// A job's datums, optionally only those in `state`.
+    pub async fn datum_list(
+        &self,
+        pipeline: &str,
+        job: &str,
+        state: Option<DatumState>,
+    ) -> Result<Vec<DatumInfo>, ClientError> {
+        let query: Vec<_> = state.map(|s| ("state", s.as_str().to_owned())).into_iter().collect();
+        self.get(&["pps", "pipelines", pipeline, "jobs", job, "datums"], &query).await
+    }
+
+    /// One datum, with its log.
+    pub async fn datum_inspect(&self, pipeline: &str, job: &str, datum: &str) -> Result<DatumInfo, ClientError> {
+        self.get(&["pps", "pipelines", pipeline, "jobs", job, "datums", datum], &[]).await
+    }
+
+    /// Log lines in cursor order.
+    pub async fn logs(&self, query: &LogQuery) -> Result<Vec<LogLine>, ClientError> {
+        self.get(&["pps", "logs"], &query.pairs()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_query_sends_only_what_is_set() {
+        assert_eq!(LogQuery::pipeline("edges").pairs(), [("pipeline", "edges".to_owned())]);
+        let query = LogQuery {
+            pipeline: "edges".into(),
+            job: Some("j".into()),
+            datum: Some("d".into()),
+            after: Some(7),
+            limit: Some(100),
+        };
+        let keys: Vec<&str> = query.pairs().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["pipeline", "job", "datum", "after", "limit"]);
+    }
+}
