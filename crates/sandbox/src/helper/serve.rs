@@ -1,0 +1,299 @@
+//! The helper's request loop, inside the namespace.
+//!
+//! Waiting is thread-free and has no polling delay: SIGCHLD is blocked and read from a
+//! signalfd, and one `poll` waits for the child's exit, room in its stdin pipe, the
+//! worker hanging up, or the timeout, whichever comes first.
+
+use std::fs;
+use std::io::{self, BufRead, ErrorKind, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use crate::launch::{self, group_of, kill_group};
+use crate::protocol::{Request, Response, WireError};
+use crate::{ExitKind, NAMESPACE_PFS};
+
+/// Longest single `poll`; only bounds how long a missed wake-up could go unnoticed.
+const MAX_POLL: Duration = Duration::from_secs(1);
+
+/// Serves requests until the worker closes our stdin.
+pub(super) fn serve() -> Result<(), String> {
+    let mut runner = Runner::new()?;
+    let stdin = io::stdin();
+    let mut lines = stdin.lock();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot read a request: {e}")),
+        }
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => match runner.run(&request) {
+                Step::Respond(response) => response,
+                Step::WorkerGone => return Ok(()),
+            },
+            Err(e) => Response::Failed(WireError::Internal { message: format!("cannot decode the request: {e}") }),
+        };
+        super::send(&response).map_err(|e| format!("cannot write to the worker: {e}"))?;
+    }
+}
+
+enum Step {
+    Respond(Response),
+    /// The worker closed our stdin mid-datum; the datum was killed and we should exit.
+    WorkerGone,
+}
+
+struct Runner {
+    sigchld: SignalFd,
+    pfs: PathBuf,
+}
+
+impl Runner {
+    fn new() -> Result<Runner, String> {
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        // Blocked so that it queues for the signalfd; std resets the mask in children.
+        mask.thread_block().map_err(|e| format!("cannot block SIGCHLD: {e}"))?;
+        let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| format!("cannot make a signalfd: {e}"))?;
+        Ok(Runner { sigchld, pfs: PathBuf::from(NAMESPACE_PFS) })
+    }
+
+    fn run(&mut self, request: &Request) -> Step {
+        // The previous datum's cleanup should have left nothing mounted on /pfs; make
+        // sure, so that one datum can never see another's files.
+        if let Err(error) = self.clear_pfs() {
+            // Reported as internal so that the worker replaces this helper (and its
+            // namespace) instead of sending it more datums.
+            let message = format!("/pfs cannot be cleared: {}", crate::SandboxError::from(error));
+            return Step::Respond(Response::Failed(WireError::Internal { message }));
+        }
+        let step = match self.mount_datum(request) {
+            Ok(()) => self.execute(request),
+            Err(error) => Step::Respond(Response::Failed(error)),
+        };
+        if let Err(error) = self.clear_pfs() {
+            // The next request tries again and reports it if it still fails.
+            super::report(&format!("after a datum: {}", crate::SandboxError::from(error)));
+        }
+        step
+    }
+
+    fn mount_datum(&self, request: &Request) -> Result<(), WireError> {
+        for (name, source) in launch::datum_dirs(request)? {
+            let target = self.pfs.join(name);
+            fs::create_dir(&target).map_err(|e| WireError::Mount { target: target.clone(), message: e.to_string() })?;
+            // Recursive, so that mounts inside the datum's root stay visible.
+            mount(Some(&source), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(
+                |e| WireError::Mount {
+                    target: target.clone(),
+                    message: format!("bind from {}: {e}", source.display()),
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Detaches and removes everything under `/pfs`: our mounts, and whatever the command
+    /// put there itself (it may, as root in the namespace, write or even mount next to
+    /// ours). Detaching (rather than a plain unmount) cannot fail with EBUSY while a
+    /// leftover process holds a file open.
+    ///
+    /// (A fresh tmpfs on `/pfs` per datum would make this one unmount, but mounting a
+    /// tmpfs costs several times what it saves.)
+    fn clear_pfs(&self) -> Result<(), WireError> {
+        let failed = |path: &Path, e: &dyn std::fmt::Display| WireError::Mount {
+            target: path.to_path_buf(),
+            message: format!("cannot clear: {e}"),
+        };
+        for entry in fs::read_dir(&self.pfs).map_err(|e| failed(&self.pfs, &e))? {
+            let path = entry.map_err(|e| failed(&self.pfs, &e))?.path();
+            // Usually this is our bind: removing it fails with EBUSY while something is
+            // mounted on it, so detach the top mount and try again (the command may have
+            // stacked mounts of its own).
+            loop {
+                match fs::remove_dir(&path) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == ErrorKind::ResourceBusy => {}
+                    Err(_) => {
+                        // A file, or a directory with the command's files in it.
+                        let device = fs::metadata(&self.pfs).map_err(|e| failed(&self.pfs, &e))?.dev();
+                        remove_anything(&path, device).map_err(|e| failed(&path, &e))?;
+                        break;
+                    }
+                }
+                umount2(&path, MntFlags::MNT_DETACH).map_err(|e| failed(&path, &e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self, request: &Request) -> Step {
+        let mut command = match launch::command(request) {
+            Ok(command) => command,
+            Err(error) => return Step::Respond(Response::Failed(error)),
+        };
+        let started = Instant::now();
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => return Step::Respond(Response::Failed(launch::spawn_error(request, &e))),
+        };
+        let group = group_of(child.id());
+        let mut feeder = Feeder::new(child.stdin.take(), request.stdin.as_deref());
+        // A timeout too large to add is no timeout at all.
+        let deadline = request.timeout().and_then(|limit| started.checked_add(limit));
+        let ended = self.wait(&mut child, &mut feeder, deadline);
+        drop(feeder);
+        kill_group(group);
+        let status = match ended {
+            Ok(Ended::Exited(status)) => status,
+            Ok(Ended::TimedOut) => ExitKind::TimedOut,
+            Ok(Ended::WorkerGone) => return Step::WorkerGone,
+            Err(message) => {
+                // Whatever broke, do not leave the datum running.
+                let _reaped = child.kill().and_then(|()| child.wait());
+                return Step::Respond(Response::Failed(WireError::Internal { message }));
+            }
+        };
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Step::Respond(Response::Finished { status, elapsed_us })
+    }
+
+    /// Waits for the child to exit, feeding its stdin meanwhile. Kills its group on
+    /// timeout or when the worker hangs up.
+    fn wait(&mut self, child: &mut Child, feeder: &mut Feeder, deadline: Option<Instant>) -> Result<Ended, String> {
+        let group = group_of(child.id());
+        loop {
+            // Drain first: a SIGCHLD from an earlier child must not count as this one's,
+            // and one that arrives after the drain will wake the poll below.
+            while let Ok(Some(_)) = self.sigchld.read_signal() {}
+            if let Some(status) = child.try_wait().map_err(|e| format!("waitpid: {e}"))? {
+                return Ok(Ended::Exited(launch::exit_kind(status)));
+            }
+            let mut wait_for = MAX_POLL;
+            if let Some(deadline) = deadline {
+                let now = Instant::now();
+                if now >= deadline {
+                    kill_group(group);
+                    child.wait().map_err(|e| format!("waitpid: {e}"))?;
+                    return Ok(Ended::TimedOut);
+                }
+                wait_for = wait_for.min(deadline - now);
+            }
+            // poll counts milliseconds; round up so a near deadline is not a busy loop.
+            let millis = wait_for.as_micros().div_ceil(1000);
+            let timeout = PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX);
+
+            let worker = io::stdin();
+            let mut fds = vec![
+                PollFd::new(self.sigchld.as_fd(), PollFlags::POLLIN),
+                // No events asked: POLLHUP is always reported, and data (there should be
+                // none mid-datum) must not make poll spin.
+                PollFd::new(worker.as_fd(), PollFlags::empty()),
+            ];
+            if let Some(pipe) = feeder.pending() {
+                fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLOUT));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            let hung_up =
+                |fd: &PollFd| fd.revents().is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR));
+            if hung_up(&fds[1]) {
+                kill_group(group);
+                let _reaped = child.wait();
+                return Ok(Ended::WorkerGone);
+            }
+            let writable = fds.get(2).is_some_and(|fd| fd.revents().is_some_and(|r| !r.is_empty()));
+            drop(fds);
+            if writable {
+                feeder.write_some();
+            }
+        }
+    }
+}
+
+enum Ended {
+    Exited(ExitKind),
+    TimedOut,
+    WorkerGone,
+}
+
+/// Writes the datum's stdin text without blocking, as the pipe makes room; closes the
+/// pipe when done so the program sees end of file.
+struct Feeder {
+    pipe: Option<ChildStdin>,
+    data: Vec<u8>,
+    written: usize,
+}
+
+impl Feeder {
+    fn new(pipe: Option<ChildStdin>, text: Option<&str>) -> Feeder {
+        let mut feeder = Feeder { pipe, data: text.map(|t| t.as_bytes().to_vec()).unwrap_or_default(), written: 0 };
+        if let Some(pipe) = &feeder.pipe
+            && fcntl(pipe, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_err()
+        {
+            // A blocking pipe could stall the helper behind a program that does not
+            // read; giving it no stdin at all is the lesser harm, and says so.
+            super::report("cannot make the stdin pipe non-blocking; the datum gets no stdin");
+            feeder.pipe = None;
+        }
+        // Most texts fit in the pipe at once; write before the first poll.
+        feeder.write_some();
+        feeder
+    }
+
+    fn pending(&self) -> Option<&ChildStdin> {
+        self.pipe.as_ref()
+    }
+
+    fn write_some(&mut self) {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return;
+        };
+        while self.written < self.data.len() {
+            match pipe.write(&self.data[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // Broken pipe: the program closed its stdin; the rest is not wanted.
+                Err(_) => break,
+            }
+        }
+        self.pipe = None;
+    }
+}
+
+/// Removes a file or a whole tree the command left directly in `/pfs`. Mounts inside
+/// that tree are detached first, since removal must not cross into them; anything on
+/// another device than `/pfs` itself (a mount we failed to detach) is left alone and
+/// reported, so that a cleanup can never delete host files.
+fn remove_anything(path: &Path, pfs_device: u64) -> std::io::Result<()> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.dev() != pfs_device {
+        return Err(std::io::Error::other(format!("{} is on another file system", path.display())));
+    }
+    if !meta.file_type().is_dir() {
+        return fs::remove_file(path);
+    }
+    for entry in fs::read_dir(path)? {
+        let inner = entry?.path();
+        while umount2(&inner, MntFlags::MNT_DETACH).is_ok() {}
+        remove_anything(&inner, pfs_device)?;
+    }
+    fs::remove_dir(path)
+}

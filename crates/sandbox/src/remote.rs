@@ -1,0 +1,115 @@
+//! The library's end of the helper process (see [`crate::protocol`]).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::protocol::{Hello, Request, Response};
+use crate::{HelperCommand, RunOutcome, SandboxError};
+
+/// Making the namespace takes milliseconds; a helper that says nothing for this long is
+/// not a helper (e.g. a wrong program path that waits on its stdin).
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a helper whose pipe closed gets to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// A running helper whose namespace is ready.
+///
+/// Dropping it closes the helper's stdin: an idle helper then exits, and a busy one kills
+/// its datum's process group first. It is not killed outright, because a SIGKILLed
+/// helper would leave its datum running.
+#[derive(Debug)]
+pub(crate) struct Helper {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    line: String,
+}
+
+impl Helper {
+    /// Starts a helper and waits for its namespace.
+    pub async fn start(command: &HelperCommand) -> Result<Helper, SandboxError> {
+        let mut child = Command::new(&command.program)
+            .args(&command.args)
+            .envs(command.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|source| SandboxError::HelperStart { program: command.program.clone(), source })?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(SandboxError::Protocol { message: "the helper's pipes were not set up".to_owned() });
+        };
+        let mut helper = Helper { child, stdin, stdout: BufReader::new(stdout), line: String::new() };
+        let hello = match tokio::time::timeout(HELLO_TIMEOUT, helper.receive::<Hello>()).await {
+            Ok(hello) => hello?,
+            Err(_) => {
+                return Err(SandboxError::Protocol {
+                    message: format!("{} did not report ready within {HELLO_TIMEOUT:?}", command.program.display()),
+                });
+            }
+        };
+        match hello {
+            Hello::Ready => Ok(helper),
+            Hello::Unavailable { reason } => {
+                helper.close().await;
+                Err(SandboxError::NamespaceUnavailable { reason })
+            }
+        }
+    }
+
+    /// Runs one datum in the helper.
+    pub async fn run(&mut self, request: &Request) -> Result<RunOutcome, SandboxError> {
+        let mut line = serde_json::to_vec(request)
+            .map_err(|e| SandboxError::Protocol { message: format!("cannot encode the request: {e}") })?;
+        line.push(b'\n');
+        if self.stdin.write_all(&line).await.is_err() || self.stdin.flush().await.is_err() {
+            // A broken pipe says only that the helper is gone; its exit status says why.
+            return Err(self.died().await);
+        }
+        match self.receive::<Response>().await? {
+            Response::Finished { status, elapsed_us } => {
+                Ok(RunOutcome { status, elapsed: Duration::from_micros(elapsed_us) })
+            }
+            Response::Failed(error) => Err(error.into()),
+        }
+    }
+
+    /// Reads one line and decodes it; end of file means the helper died.
+    async fn receive<T: DeserializeOwned>(&mut self) -> Result<T, SandboxError> {
+        self.line.clear();
+        match self.stdout.read_line(&mut self.line).await {
+            Ok(0) | Err(_) => return Err(self.died().await),
+            Ok(_) => {}
+        }
+        serde_json::from_str(&self.line)
+            .map_err(|e| SandboxError::Protocol { message: format!("unexpected line {:?}: {e}", self.line.trim_end()) })
+    }
+
+    /// Collects the exit status of a helper whose pipes closed.
+    async fn died(&mut self) -> SandboxError {
+        let status = match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
+            Ok(Ok(status)) => status.to_string(),
+            Ok(Err(e)) => format!("exit status unknown: {e}"),
+            Err(_) => {
+                let _already_gone = self.child.start_kill();
+                "its output closed but it did not exit; killed".to_owned()
+            }
+        };
+        SandboxError::HelperDied { status }
+    }
+
+    /// Closes the helper's stdin and waits for it to exit.
+    pub async fn close(self) {
+        let Helper { mut child, stdin, .. } = self;
+        drop(stdin);
+        if tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_err() {
+            let _already_gone = child.start_kill();
+            let _reaped = child.wait().await;
+        }
+    }
+}

@@ -1,0 +1,95 @@
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use strata_sandbox::{DatumRun, HelperCommand, IsolationMode, Sandbox};
+use tempfile::TempDir;
+
+pub fn helper() -> HelperCommand {
+    HelperCommand::new(env!("CARGO_BIN_EXE_strata-sandbox-helper"))
+}
+
+pub async fn sandbox(mode: IsolationMode) -> Sandbox {
+    Sandbox::start(mode, helper()).await.unwrap()
+}
+
+/// A datum's scratch root with input files, an `out/` dir and a log path beside it.
+pub struct Datum {
+    _dir: TempDir,
+    pub root: PathBuf,
+    pub log: PathBuf,
+    inputs: Vec<String>,
+}
+
+impl Datum {
+    /// `files` are `(input, path inside the input, content)`.
+    pub fn new(files: &[(&str, &str, &str)]) -> Datum {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("out")).unwrap();
+        let mut inputs: Vec<String> = Vec::new();
+        for (input, path, content) in files {
+            let file = root.join(input).join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(&file, content).unwrap();
+            if !inputs.iter().any(|i| i == input) {
+                inputs.push((*input).to_owned());
+            }
+        }
+        Datum { log: dir.path().join("datum.log"), root, _dir: dir, inputs }
+    }
+
+    /// Makes the whole tree usable by another uid (for the unprivileged helper).
+    pub fn open_to_everyone(&self) {
+        let status = std::process::Command::new("chmod")
+            .args(["-R", "a+rwX"])
+            .arg(self.root.parent().unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// A run of `sh -c script` over all of this datum's inputs.
+    pub fn sh(&self, script: &str) -> DatumRun {
+        DatumRun {
+            root: self.root.clone(),
+            inputs: self.inputs.clone(),
+            cmd: vec!["sh".into(), "-c".into(), script.into()],
+            log: self.log.clone(),
+            timeout: Some(Duration::from_secs(30)),
+            ..DatumRun::default()
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn out(&self, path: &str) -> String {
+        fs::read_to_string(self.root.join("out").join(path)).unwrap()
+    }
+}
+
+/// Whether a process is gone (or only a zombie waiting for its reaper).
+pub fn process_is_dead(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+/// Polls `check` for up to five seconds.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+pub fn read_pid(path: &Path) -> u32 {
+    fs::read_to_string(path).unwrap().trim().parse().unwrap()
+}

@@ -1,0 +1,171 @@
+//! Namespace mode: the literal `/pfs` paths of Pachyderm code.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use strata_sandbox::{ExitKind, Isolation, IsolationMode, SandboxError};
+
+use crate::helpers::{Datum, eventually, process_is_dead, read_pid, sandbox};
+
+#[tokio::test]
+async fn inputs_appear_at_their_literal_pfs_paths_and_output_lands_in_root_out() {
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    assert_eq!(sandbox.isolation(), Isolation::Namespace);
+    assert_eq!(sandbox.fallback_reason(), None);
+    let datum = Datum::new(&[("images", "a/b.csv", "1,2\n"), ("labels", "l.txt", "cat")]);
+
+    let outcome =
+        sandbox
+            .run(&datum.sh(
+                "cat /pfs/images/a/b.csv /pfs/labels/l.txt > /pfs/out/x && mkdir /pfs/out/d && echo y > /pfs/out/d/y",
+            ))
+            .await
+            .unwrap();
+
+    assert!(outcome.success(), "{outcome:?}: {}", datum.log_text());
+    assert_eq!(datum.out("x"), "1,2\ncat");
+    assert_eq!(datum.out("d/y"), "y\n");
+    sandbox.close().await;
+}
+
+#[tokio::test]
+async fn the_host_never_gets_a_pfs_directory_nor_a_staging_dir() {
+    let staging_before = staging_dirs();
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    let datum = Datum::new(&[("in", "f", "x")]);
+    let outcome = sandbox.run(&datum.sh("test -d /pfs/in && test -d /pfs/out")).await.unwrap();
+    assert!(outcome.success());
+    assert!(!Path::new("/pfs").exists(), "the host must not see /pfs while a helper runs");
+    sandbox.close().await;
+    assert!(!Path::new("/pfs").exists());
+    // Other tests' helpers may be starting concurrently; ours must not have left one.
+    let leftover: Vec<_> = staging_dirs().into_iter().filter(|d| !staging_before.contains(d)).collect();
+    assert!(
+        eventually(|| staging_dirs().iter().all(|d| !leftover.contains(d))).await,
+        "staging dirs left behind: {leftover:?}"
+    );
+}
+
+fn staging_dirs() -> Vec<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("strata-sandbox-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_second_datum_does_not_see_the_first_datums_inputs() {
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    let first = Datum::new(&[("a", "one", "1")]);
+    let second = Datum::new(&[("b", "two", "2")]);
+
+    assert!(sandbox.run(&first.sh("test -f /pfs/a/one")).await.unwrap().success());
+    let outcome =
+        sandbox.run(&second.sh("ls -A /pfs > /pfs/out/listing; ls -A /pfs/out >> /pfs/out/listing")).await.unwrap();
+
+    assert!(outcome.success(), "{}", second.log_text());
+    // Only its own input and output: not `a`, and not the first datum's output files.
+    assert_eq!(second.out("listing"), "b\nout\nlisting\n");
+    sandbox.close().await;
+}
+
+#[tokio::test]
+async fn what_a_command_leaves_directly_in_pfs_does_not_reach_the_next_datum() {
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    let datum = Datum::new(&[("in", "f", "x")]);
+    // As root in the namespace a command can write next to the mounts, or mount there.
+    let outcome = sandbox
+        .run(&datum.sh("touch /pfs/junk && mkdir -p /pfs/extra/deep /pfs/tree/d && touch /pfs/tree/d/f && mount -t tmpfs none /pfs/extra && mkdir /pfs/tree/m && mount --bind /pfs/in /pfs/tree/m && mount -t tmpfs none /pfs/in"))
+        .await
+        .unwrap();
+    assert!(outcome.success(), "{}", datum.log_text());
+
+    let outcome = sandbox.run(&datum.sh("ls -A /pfs > /pfs/out/listing")).await.unwrap();
+    assert!(outcome.success(), "{}", datum.log_text());
+    assert_eq!(datum.out("listing"), "in\nout\n");
+    // The input bound into the command's tree was detached, not emptied.
+    assert_eq!(std::fs::read_to_string(datum.root.join("in/f")).unwrap(), "x");
+    sandbox.close().await;
+}
+
+#[tokio::test]
+async fn pfs_is_slash_pfs_in_namespace_mode() {
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    assert_eq!(sandbox.pfs_root(Path::new("/somewhere")), Path::new("/pfs"));
+    let datum = Datum::new(&[("in", "f", "x")]);
+    let outcome = sandbox.run(&datum.sh(r#"printf %s "$PFS" > /pfs/out/pfs"#)).await.unwrap();
+    assert!(outcome.success());
+    assert_eq!(datum.out("pfs"), "/pfs");
+    sandbox.close().await;
+}
+
+#[tokio::test]
+async fn the_command_runs_without_a_shell() {
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    let datum = Datum::new(&[("in", "f", "x")]);
+    let mut run = datum.sh("");
+    // Without a shell the `$PFS` and `>` are plain arguments to echo.
+    run.cmd = vec!["echo".into(), "$PFS".into(), ">".into(), "/pfs/out/nope".into()];
+    assert!(sandbox.run(&run).await.unwrap().success());
+    assert_eq!(datum.log_text(), "$PFS > /pfs/out/nope\n");
+    sandbox.close().await;
+}
+
+#[tokio::test]
+async fn a_helper_that_dies_is_reported_and_replaced_on_the_next_run() {
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    let datum = Datum::new(&[("in", "f", "x")]);
+
+    // In namespace mode the command's parent is the helper.
+    let error = sandbox.run(&datum.sh("kill -9 $PPID; sleep 5")).await.unwrap_err();
+    assert!(matches!(error, SandboxError::HelperDied { .. }), "{error}");
+    assert!(!error.is_user_error());
+
+    let outcome = sandbox.run(&datum.sh("cat /pfs/in/f > /pfs/out/f")).await.unwrap();
+    assert!(outcome.success());
+    assert_eq!(datum.out("f"), "x");
+    sandbox.close().await;
+}
+
+#[tokio::test]
+async fn several_sandboxes_run_side_by_side_each_with_its_own_pfs() {
+    let (one, two) = tokio::join!(sandbox(IsolationMode::Namespace), sandbox(IsolationMode::Namespace));
+    let a = Datum::new(&[("in", "f", "a")]);
+    let b = Datum::new(&[("in", "f", "b")]);
+    let script = "sleep 0.2; cat /pfs/in/f > /pfs/out/f";
+    let (run_a, run_b) = (a.sh(script), b.sh(script));
+    let (ra, rb) = tokio::join!(one.run(&run_a), two.run(&run_b));
+    assert!(ra.unwrap().success() && rb.unwrap().success());
+    assert_eq!((a.out("f"), b.out("f")), ("a".to_owned(), "b".to_owned()));
+    tokio::join!(one.close(), two.close());
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_whole_group_quickly_in_namespace_mode() {
+    crate::scratch::check_timeout_kills_the_group(IsolationMode::Namespace).await;
+}
+
+#[tokio::test]
+async fn dropping_a_run_kills_its_command_in_namespace_mode() {
+    crate::scratch::check_dropping_a_run_kills_it(IsolationMode::Namespace).await;
+}
+
+#[tokio::test]
+async fn shared_behaviour_holds_in_namespace_mode() {
+    crate::scratch::check_shared_behaviour(IsolationMode::Namespace).await;
+}
+
+/// Kept here to show that one run's leftovers cannot outlive it.
+#[tokio::test]
+async fn background_processes_are_killed_when_the_datum_ends() {
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    let datum = Datum::new(&[("in", "f", "x")]);
+    let started = Instant::now();
+    let outcome = sandbox.run(&datum.sh("sleep 30 & echo $! > /pfs/out/bg; exit 0")).await.unwrap();
+    assert_eq!(outcome.status, ExitKind::Exited(0));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let pid = read_pid(&datum.root.join("out/bg"));
+    assert!(eventually(|| process_is_dead(pid)).await, "background sleep {pid} survived");
+    sandbox.close().await;
+}
