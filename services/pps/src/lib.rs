@@ -1,0 +1,3 @@
+//! PPS: data-driven pipelines.
+
+pub mod spec;
