@@ -506,18 +506,31 @@ async fn tar_get(ws: web::Data<Workspaces>, path: web::Path<(String, String, Str
     } else {
         crate::names::dir_prefix(&dir)
     };
-    let stream = futures::stream::iter(entries).flat_map(move |entry| {
-        let name = entry.path[strip.len()..].to_owned();
-        let header = futures::stream::once(futures::future::ready(tar_header(&name, entry.size)));
-        let padding = (512 - (entry.size % 512)) % 512;
-        let trailer = futures::stream::once(futures::future::ready(Ok(Bytes::from(vec![0u8; padding as usize]))));
-        header.chain(span_stream(pfs.clone(), entry.spans)).chain(trailer)
-    });
-    let end = futures::stream::once(futures::future::ready(Ok(Bytes::from(vec![0u8; 1024]))));
+    let named = entries.into_iter().map(move |entry| TarMember { name: entry.path[strip.len()..].to_owned(), entry });
     Ok(HttpResponse::Ok()
         .content_type("application/x-tar")
         .insert_header(("x-strata-commit", commit.id.to_string()))
-        .streaming(stream.chain(end)))
+        .streaming(tar_stream(pfs, named.collect())))
+}
+
+/// One file of a tar stream: its name in the archive and its content.
+#[derive(Debug)]
+pub struct TarMember {
+    pub name: String,
+    pub entry: FileEntry,
+}
+
+/// Streams `members` as a tar archive, reading each file's chunks as it
+/// goes. A member whose entry has no spans is written empty.
+pub fn tar_stream(pfs: Pfs, members: Vec<TarMember>) -> impl futures::Stream<Item = Result<Bytes>> + 'static {
+    let files = futures::stream::iter(members).flat_map(move |member| {
+        let size: u64 = member.entry.spans.iter().map(|s| u64::from(s.len)).sum();
+        let header = futures::stream::once(futures::future::ready(tar_header(&member.name, size)));
+        let padding = (512 - (size % 512)) % 512;
+        let trailer = futures::stream::once(futures::future::ready(Ok(Bytes::from(vec![0u8; padding as usize]))));
+        header.chain(span_stream(pfs.clone(), member.entry.spans)).chain(trailer)
+    });
+    files.chain(futures::stream::once(futures::future::ready(Ok(Bytes::from(vec![0u8; 1024])))))
 }
 
 fn parent_of(path: &str) -> &str {

@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 use strata_client::wire::pfs::{DiffEntry, DiffKind, FileInfo, FileKind, FsckReport, GcReport, PutSummary};
 use strata_core::id::CommitId;
 use strata_core::store::DynObjectStore;
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, watch};
 
 use crate::error::PfsError;
 use crate::glob::Glob;
@@ -19,7 +19,7 @@ use crate::meta::{Branch, Commit, HeadUpdate, Meta, Origin, Repo, RepoKind};
 use crate::names::{Ancestry, BranchName, CommitRef, RepoName, clean_path, dir_prefix};
 use crate::storage::Hash;
 use crate::storage::chunks::{CHUNKS, INDEX, ObjectArea};
-use crate::storage::fileset::{Diff, FileEntry, IndexStore, Layer, Root};
+use crate::storage::fileset::{Change, Diff, FileEntry, IndexStore, Layer, Root};
 use crate::upload::{Source, upload};
 
 /// How many times a finish retries when writers keep adding layers.
@@ -69,6 +69,9 @@ pub struct Pfs {
     /// references it. One workspace server owns a workspace's storage, so a
     /// process-local lock is enough.
     gc_lock: Arc<RwLock<()>>,
+    /// Bumped whenever a commit starts or finishes, so PPS can react at
+    /// once instead of polling.
+    changes: Arc<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Pfs {
@@ -82,7 +85,21 @@ impl Pfs {
     pub async fn open(db: DatabaseConnection, store: DynObjectStore) -> Result<Self, PfsError> {
         let meta = Meta::new(db);
         meta.migrate().await?;
-        Ok(Self { meta, index: IndexStore::new(ObjectArea::new(store)), gc_lock: Arc::default() })
+        Ok(Self {
+            meta,
+            index: IndexStore::new(ObjectArea::new(store)),
+            gc_lock: Arc::default(),
+            changes: Arc::new(watch::Sender::new(0)),
+        })
+    }
+
+    /// A receiver that sees a new value whenever a commit starts or finishes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn objects(&self) -> &ObjectArea {
@@ -360,6 +377,24 @@ impl Pfs {
         self.commit_row(repo, id).await
     }
 
+    /// Starts an AUTO commit on `repo@branch` whose provenance is the
+    /// current heads of the branch's provenance, and propagates it
+    /// downstream like any new commit. PPS uses it when a pipeline's spec
+    /// changes: the new commit set is the job that applies the new spec.
+    pub async fn commit_start_auto(&self, repo: &str, branch: &str) -> Result<Commit, PfsError> {
+        let current = self.branch_get(repo, branch).await?;
+        let mut provenance = Vec::new();
+        for (up_repo, up_branch) in &current.provenance {
+            if let Some(up) = self.meta.branch_get(up_repo, up_branch).await? {
+                provenance.push((up_repo.clone(), up.head));
+            }
+        }
+        let id = CommitId::new();
+        self.start_on_branch(repo, branch, id, Origin::Auto, "", provenance).await?;
+        self.propagate(repo, branch, id).await?;
+        self.commit_row(repo, id).await
+    }
+
     async fn start_on_branch(
         &self,
         repo: &str,
@@ -403,6 +438,7 @@ impl Pfs {
             None => HeadUpdate::Create,
         };
         if self.meta.commit_start(&commit, update).await? {
+            self.changed();
             Ok(())
         } else {
             Err(PfsError::Conflict(format!(
@@ -493,6 +529,7 @@ impl Pfs {
                 .commit_finish(repo, commit.id, layers, root_hash, root.bytes, root.files, description, error)
                 .await?
             {
+                self.changed();
                 self.finish_ready_auto_commits(commit.id).await?;
                 return self.commit_row(repo, commit.id).await;
             }
@@ -751,6 +788,21 @@ impl Pfs {
         Ok(commit.id)
     }
 
+    /// Deletes many files or directories (`/dir/`) of an open commit in one
+    /// layer. Paths that do not exist are ignored: PPS uses it to clear the
+    /// outputs of datums that run again, some of which may be gone already.
+    pub async fn delete_paths(&self, repo: &str, id: CommitId, paths: Vec<String>) -> Result<(), PfsError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let commit = self.commit_row(repo, id).await?;
+        if commit.is_finished() {
+            return Err(PfsError::Conflict(format!("commit {repo}@{id} is finished")));
+        }
+        let layer = self.index.put_layer(&Layer { puts: Root::default(), deletes: paths }).await?;
+        self.meta.commit_add_layer(repo, id, layer).await
+    }
+
     /// Copies a file or directory by reference (no data is copied).
     pub async fn copy(
         &self,
@@ -802,6 +854,37 @@ impl Pfs {
         let commit = self.resolve(repo, reference).await?;
         let root = self.content(&commit).await?;
         Ok((commit, root))
+    }
+
+    /// The content root of a commit, finished or not.
+    pub async fn commit_content(&self, commit: &Commit) -> Result<Root, PfsError> {
+        self.content(commit).await
+    }
+
+    /// Files and directories of `root` matching `glob`, in path order, with
+    /// directory hashes over their files.
+    pub async fn glob_root(&self, root: &Root, glob: &Glob) -> Result<Vec<FileInfo>, PfsError> {
+        glob_root(&self.index, root, glob).await
+    }
+
+    /// The file or directory at `path` with the hash `glob_root` gives it;
+    /// `None` when neither exists.
+    pub async fn path_info(&self, root: &Root, path: &str) -> Result<Option<FileInfo>, PfsError> {
+        if let Some(entry) = self.index.lookup(root, path).await? {
+            return Ok(Some(file_info(&entry)));
+        }
+        let mut dir = DirAccumulator::new(path.to_owned());
+        self.walk(root, path, |entry| {
+            dir.add(&entry);
+            true
+        })
+        .await?;
+        Ok((dir.files > 0).then(|| dir.finish()))
+    }
+
+    /// Paths that differ between two roots; cost follows the change.
+    pub async fn root_changes(&self, old: &Root, new: &Root) -> Result<Vec<Change>, PfsError> {
+        self.index.changes(old, new).await
     }
 
     /// The entry of one file.

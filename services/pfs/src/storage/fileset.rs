@@ -237,6 +237,100 @@ impl IndexStore {
     }
 }
 
+/// One path that differs between two file sets.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub path: String,
+    pub old: Option<FileEntry>,
+    pub new: Option<FileEntry>,
+}
+
+impl IndexStore {
+    /// Every path whose entry differs between `old` and `new`, in path
+    /// order. Pages both sets share (same hash at aligned positions, which
+    /// is what `apply` produces for untouched ranges) are skipped unread, so
+    /// the cost follows the size of the change, not of the sets.
+    pub async fn changes(&self, old: &Root, new: &Root) -> Result<Vec<Change>, PfsError> {
+        let mut a = PageWalk::new(self, &old.pages);
+        let mut b = PageWalk::new(self, &new.pages);
+        let mut out = Vec::new();
+        loop {
+            if a.at_page_start() && b.at_page_start() {
+                while let (Some(x), Some(y)) = (a.next_page(), b.next_page()) {
+                    if x.hash != y.hash {
+                        break;
+                    }
+                    a.skip_page();
+                    b.skip_page();
+                }
+            }
+            let order = match (a.peek().await?, b.peek().await?) {
+                (None, None) => return Ok(out),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(x), Some(y)) => x.path.cmp(&y.path),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let old = a.take();
+                    out.extend(old.map(|x| Change { path: x.path.clone(), old: Some(x), new: None }));
+                }
+                std::cmp::Ordering::Greater => {
+                    let new = b.take();
+                    out.extend(new.map(|y| Change { path: y.path.clone(), old: None, new: Some(y) }));
+                }
+                std::cmp::Ordering::Equal => {
+                    if let (Some(x), Some(y)) = (a.take(), b.take())
+                        && (x.hash != y.hash || x.size != y.size)
+                    {
+                        out.push(Change { path: y.path.clone(), old: Some(x), new: Some(y) });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A page-at-a-time walk that can skip whole pages.
+struct PageWalk<'a> {
+    store: &'a IndexStore,
+    pages: &'a [PageRef],
+    page: usize,
+    entries: std::collections::VecDeque<FileEntry>,
+}
+
+impl<'a> PageWalk<'a> {
+    fn new(store: &'a IndexStore, pages: &'a [PageRef]) -> Self {
+        Self { store, pages, page: 0, entries: std::collections::VecDeque::new() }
+    }
+
+    fn at_page_start(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn next_page(&self) -> Option<&'a PageRef> {
+        self.pages.get(self.page)
+    }
+
+    fn skip_page(&mut self) {
+        self.page += 1;
+    }
+
+    async fn peek(&mut self) -> Result<Option<&FileEntry>, PfsError> {
+        while self.entries.is_empty() {
+            let Some(page) = self.pages.get(self.page) else { return Ok(None) };
+            self.page += 1;
+            self.entries = self.store.get_page(page).await?.into();
+        }
+        Ok(self.entries.front())
+    }
+
+    /// The entry `peek` returned.
+    fn take(&mut self) -> Option<FileEntry> {
+        self.entries.pop_front()
+    }
+}
+
 /// Walks a file set in path order, one page in memory at a time.
 #[derive(Debug)]
 pub struct Cursor<'a> {
