@@ -27,6 +27,10 @@ pub const KEYS: &[&str] = &[
     "log_format",
     "log_level",
     "shutdown_timeout_secs",
+    "workers",
+    "sandbox",
+    "sandbox_helper",
+    "task_lease_secs",
 ];
 
 /// The environment variable that sets `key`.
@@ -55,6 +59,18 @@ pub struct ServerConfig {
     pub log_level: String,
     /// How long in-flight requests may take to finish after a stop signal.
     pub shutdown_timeout_secs: u64,
+    /// Workers the server runs itself for each pipeline: `auto` (the
+    /// pipeline's parallelism) or a number; `0` leaves the work to
+    /// `strata worker` processes.
+    pub workers: String,
+    /// How embedded workers isolate datums: `auto`, `namespace` or `scratch`.
+    pub sandbox: String,
+    /// The `strata` binary embedded workers run as `strata __sandbox`;
+    /// default: this executable.
+    pub sandbox_helper: Option<PathBuf>,
+    /// How long a worker may hold a datum task without a heartbeat before
+    /// another worker gets it.
+    pub task_lease_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +84,10 @@ impl Default for ServerConfig {
             log_format: "pretty".to_owned(),
             log_level: "info".to_owned(),
             shutdown_timeout_secs: 30,
+            workers: "auto".to_owned(),
+            sandbox: "auto".to_owned(),
+            sandbox_helper: None,
+            task_lease_secs: 30,
         }
     }
 }
@@ -115,6 +135,34 @@ impl ServerConfig {
         figment.merge(env).merge(Serialized::defaults(overrides)).extract().map_err(|error| figment_error(&error))
     }
 
+    fn pps_settings(&self) -> Result<PpsConfig> {
+        let workers = match self.workers.as_str() {
+            "auto" => EmbeddedWorkers::Auto,
+            number => EmbeddedWorkers::Fixed(number.parse().map_err(|_| Error::Config {
+                key: "workers".to_owned(),
+                message: format!("`{number}` is neither `auto` nor a number of workers"),
+            })?),
+        };
+        if !["auto", "namespace", "scratch"].contains(&self.sandbox.as_str()) {
+            return Err(Error::Config {
+                key: "sandbox".to_owned(),
+                message: format!("`{}` is not one of: auto, namespace, scratch", self.sandbox),
+            });
+        }
+        if self.task_lease_secs == 0 {
+            return Err(Error::Config {
+                key: "task_lease_secs".to_owned(),
+                message: "a task lease needs at least 1 second".to_owned(),
+            });
+        }
+        Ok(PpsConfig {
+            workers,
+            sandbox: self.sandbox.clone(),
+            sandbox_helper: self.sandbox_helper.clone(),
+            task_lease: std::time::Duration::from_secs(self.task_lease_secs),
+        })
+    }
+
     /// Validates every value and fills in the defaults that depend on the
     /// data directory. Does not touch the disk or the network.
     pub fn resolve(&self) -> Result<Settings> {
@@ -145,7 +193,9 @@ impl ServerConfig {
             key: "log_level".to_owned(),
             message: format!("`{}` is not a log filter ({error})", self.log_level),
         })?;
+        let pps = self.pps_settings()?;
         Ok(Settings {
+            pps,
             listen,
             data_dir: self.data_dir.clone(),
             database,
@@ -201,6 +251,27 @@ pub struct Settings {
     pub redis: Option<SecretUrl>,
     pub log: LogSettings,
     pub shutdown_timeout: std::time::Duration,
+    pub pps: PpsConfig,
+}
+
+/// How the server runs pipelines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PpsConfig {
+    /// Embedded workers per pipeline.
+    pub workers: EmbeddedWorkers,
+    /// `auto`, `namespace` or `scratch`.
+    pub sandbox: String,
+    pub sandbox_helper: Option<PathBuf>,
+    pub task_lease: std::time::Duration,
+}
+
+/// How many workers the server runs in-process per pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbeddedWorkers {
+    /// As many as the pipeline's parallelism.
+    Auto,
+    /// This many (0: none).
+    Fixed(u32),
 }
 
 /// How logs are written.

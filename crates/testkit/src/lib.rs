@@ -52,6 +52,19 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Settings a test may change; the rest are the test defaults.
+#[derive(Debug, Clone, Default)]
+pub struct TestOptions {
+    /// Queue datum tasks in this Redis instead of in-process.
+    pub redis_url: Option<String>,
+    /// The binary embedded workers run as `<helper> __sandbox`.
+    pub sandbox_helper: Option<PathBuf>,
+    /// Embedded workers per pipeline (`auto` when `None`).
+    pub workers: Option<String>,
+    /// Task lease in seconds (30 when `None`).
+    pub task_lease_secs: Option<u64>,
+}
+
 /// A running application with its own data directory and database.
 /// Dropping it stops the server and deletes the database.
 #[derive(Debug)]
@@ -68,6 +81,7 @@ pub struct TestApp {
     /// Stops the server when the app is dropped.
     _stop_on_drop: DropGuard,
     server: Option<JoinHandle<()>>,
+    options: TestOptions,
     // Field order matters: the database outlives the server on drop.
     database: TestDatabase,
     _scratch: tempfile::TempDir,
@@ -76,28 +90,43 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the app on a fresh database of the given backend.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with_options(backend, TestOptions::default()).await
+    }
+
+    /// Starts the app with some settings changed.
+    pub async fn spawn_with_options(backend: Backend, options: TestOptions) -> Self {
         let scratch = tempfile::tempdir().expect("create a scratch directory");
         let data_dir = scratch.path().join("data");
         let database = TestDatabase::create(backend, &data_dir).await;
-        Self::spawn_with(database, data_dir, scratch).await
+        Self::spawn_with(database, data_dir, scratch, options).await
     }
 
     /// Starts the app again on the same database and data directory, as a
     /// restart of `strata dev` would. The current server is stopped first.
     pub async fn restart(mut self) -> Self {
         self.stop_server().await;
-        let Self { database, data_dir, _scratch, .. } = self;
-        Self::spawn_with(database, data_dir, _scratch).await
+        let Self { database, data_dir, _scratch, options, .. } = self;
+        Self::spawn_with(database, data_dir, _scratch, options).await
     }
 
-    async fn spawn_with(database: TestDatabase, data_dir: PathBuf, scratch: tempfile::TempDir) -> Self {
+    async fn spawn_with(
+        database: TestDatabase,
+        data_dir: PathBuf,
+        scratch: tempfile::TempDir,
+        options: TestOptions,
+    ) -> Self {
         strata_core::telemetry::init_for_tests();
+        let defaults = ServerConfig::default();
         let config = ServerConfig {
             listen: "127.0.0.1:0".to_owned(),
             data_dir: data_dir.clone(),
             database_url: Some(database.url()),
             shutdown_timeout_secs: 5,
-            ..ServerConfig::default()
+            redis_url: options.redis_url.clone(),
+            sandbox_helper: options.sandbox_helper.clone(),
+            workers: options.workers.clone().unwrap_or(defaults.workers.clone()),
+            task_lease_secs: options.task_lease_secs.unwrap_or(defaults.task_lease_secs),
+            ..defaults
         };
         let settings = config.resolve().expect("test settings are valid");
         let app = Application::build(&settings).await.expect("the app starts");
@@ -109,7 +138,18 @@ impl TestApp {
             app.run_until_stopped(server_stop).await.expect("the server runs");
         });
         let _stop_on_drop = stop.clone().drop_guard();
-        Self { address, data_dir, db, settings, stop, _stop_on_drop, server: Some(server), database, _scratch: scratch }
+        Self {
+            address,
+            data_dir,
+            db,
+            settings,
+            stop,
+            _stop_on_drop,
+            server: Some(server),
+            options,
+            database,
+            _scratch: scratch,
+        }
     }
 
     /// A client for this app, without credentials.

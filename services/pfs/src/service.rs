@@ -98,6 +98,12 @@ impl Pfs {
         self.changes.subscribe()
     }
 
+    /// The workspace database, for services that keep their own tables
+    /// beside PFS's (PPS).
+    pub fn db(&self) -> &DatabaseConnection {
+        self.meta.db()
+    }
+
     fn changed(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }

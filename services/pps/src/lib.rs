@@ -1,3 +1,25 @@
 //! PPS: data-driven pipelines.
+//!
+//! * [`spec`]: parsing and validating pipeline specs.
+//! * [`datums`]: turning input commits into datums (glob, cross, union,
+//!   join, group) with stable ids and content hashes.
+//! * [`Pps`]: pipelines, jobs and the master loop that runs them; a job's
+//!   datum list lives in its plan object (`plan`), what ran in `meta`.
+//! * [`http`]: the HTTP API, including the worker protocol.
+//! * [`worker`]: the worker runtime behind `strata worker`.
 
+pub mod datums;
+pub mod error;
+pub mod http;
+mod jobs;
+mod master;
+pub mod meta;
+mod metrics;
+mod plan;
+mod service;
 pub mod spec;
+mod tasks;
+pub mod worker;
+
+pub use error::PpsError;
+pub use service::{Pps, PpsSettings};

@@ -1,0 +1,253 @@
+//! The PPS HTTP API, mounted at `/v1/workspaces/{workspace}/pps`.
+//!
+//! Pipelines, jobs, datums and logs for people and scripts; the task
+//! endpoints for workers. Errors are `{code, message}` with a 4xx/5xx status.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use strata_client::wire::pps::{CreatePipeline, DatumState, PullTask, TaskHeartbeat, TaskResult};
+use strata_pfs::http::tar_stream;
+
+use crate::error::PpsError;
+use crate::meta::LogFilter;
+use crate::service::Pps;
+
+/// Largest accepted JSON body (task results carry datum logs).
+const MAX_JSON: usize = 32 * 1024 * 1024;
+/// Longest `job wait` a single request may hold.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+/// Default and largest page of log lines.
+const LOG_PAGE: u64 = 1000;
+const LOG_PAGE_MAX: u64 = 10_000;
+
+/// The PPS of each workspace this server holds, by slug.
+#[derive(Debug, Clone, Default)]
+pub struct PpsWorkspaces {
+    by_slug: HashMap<String, Pps>,
+}
+
+impl PpsWorkspaces {
+    pub fn insert(&mut self, slug: &str, pps: Pps) {
+        self.by_slug.insert(slug.to_owned(), pps);
+    }
+
+    /// Every workspace with its PPS.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Pps)> {
+        self.by_slug.iter()
+    }
+
+    fn get(&self, slug: &str) -> Result<&Pps> {
+        self.by_slug.get(slug).ok_or_else(|| PpsError::not_found(format!("workspace `{slug}`"), ""))
+    }
+}
+
+type Result<T> = std::result::Result<T, PpsError>;
+
+/// Mounts the routes; the caller wraps them in `/v1/workspaces/{workspace}/pps`.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_JSON)
+                .error_handler(|error, _| PpsError::invalid("body", format!("{error}")).into()),
+        )
+        .app_data(
+            web::QueryConfig::default().error_handler(|error, _| PpsError::invalid("query", format!("{error}")).into()),
+        )
+        .route("/pipelines", web::get().to(pipeline_list))
+        .route("/pipelines", web::post().to(pipeline_create))
+        .route("/pipelines/{pipeline}", web::get().to(pipeline_inspect))
+        .route("/pipelines/{pipeline}", web::delete().to(pipeline_delete))
+        .route("/pipelines/{pipeline}/stop", web::post().to(pipeline_stop))
+        .route("/pipelines/{pipeline}/start", web::post().to(pipeline_start))
+        .route("/jobs", web::get().to(job_list))
+        .route("/pipelines/{pipeline}/jobs/{job}", web::get().to(job_inspect))
+        .route("/pipelines/{pipeline}/jobs/{job}/wait", web::get().to(job_wait))
+        .route("/pipelines/{pipeline}/jobs/{job}/stop", web::post().to(job_stop))
+        .route("/pipelines/{pipeline}/jobs/{job}/datums", web::get().to(datum_list))
+        .route("/pipelines/{pipeline}/jobs/{job}/datums/{datum}", web::get().to(datum_inspect))
+        .route("/logs", web::get().to(logs))
+        .route("/tasks/pull", web::post().to(task_pull))
+        .route("/tasks/heartbeat", web::post().to(task_heartbeat))
+        .route("/tasks/result", web::post().to(task_result))
+        .route("/tasks/{delivery}/inputs", web::get().to(task_inputs));
+}
+
+async fn pipeline_list(ws: web::Data<PpsWorkspaces>, path: web::Path<String>) -> Result<HttpResponse> {
+    let pps = ws.get(&path)?;
+    Ok(HttpResponse::Ok().json(pps.pipeline_list().await?))
+}
+
+async fn pipeline_create(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    body: web::Json<CreatePipeline>,
+) -> Result<HttpResponse> {
+    let pps = ws.get(&path)?;
+    let created = pps.pipeline_create(&body.spec, body.update, body.reprocess).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+async fn pipeline_inspect(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+    let (workspace, pipeline) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.pipeline_info(&pipeline).await?))
+}
+
+async fn pipeline_delete(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+    let (workspace, pipeline) = path.into_inner();
+    ws.get(&workspace)?.pipeline_delete(&pipeline).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn pipeline_stop(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+    let (workspace, pipeline) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.pipeline_set_stopped(&pipeline, true).await?))
+}
+
+async fn pipeline_start(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+    let (workspace, pipeline) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.pipeline_set_stopped(&pipeline, false).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct JobListQuery {
+    pipeline: Option<String>,
+    #[serde(default = "default_jobs")]
+    limit: u64,
+}
+
+fn default_jobs() -> u64 {
+    100
+}
+
+async fn job_list(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    query: web::Query<JobListQuery>,
+) -> Result<HttpResponse> {
+    let pps = ws.get(&path)?;
+    Ok(HttpResponse::Ok().json(pps.job_list(query.pipeline.as_deref(), query.limit).await?))
+}
+
+async fn job_inspect(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
+    let (workspace, pipeline, job) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.job_inspect(&pipeline, &job).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct WaitQuery {
+    #[serde(default = "default_wait")]
+    timeout_secs: u64,
+}
+
+fn default_wait() -> u64 {
+    600
+}
+
+async fn job_wait(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<WaitQuery>,
+) -> Result<HttpResponse> {
+    let (workspace, pipeline, job) = path.into_inner();
+    let timeout = Duration::from_secs(query.timeout_secs).min(MAX_WAIT);
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.job_wait(&pipeline, &job, timeout).await?))
+}
+
+async fn job_stop(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
+    let (workspace, pipeline, job) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.job_stop(&pipeline, &job).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct DatumQuery {
+    state: Option<String>,
+}
+
+fn parse_datum_state(text: &str) -> Result<DatumState> {
+    let all = [DatumState::Pending, DatumState::Processed, DatumState::Skipped, DatumState::Failed, DatumState::Recovered];
+    all.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text)).ok_or_else(|| {
+        PpsError::invalid("state", format!("`{text}` is not a datum state; use pending, processed, skipped, failed or recovered"))
+    })
+}
+
+async fn datum_list(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<DatumQuery>,
+) -> Result<HttpResponse> {
+    let (workspace, pipeline, job) = path.into_inner();
+    let state = query.state.as_deref().map(parse_datum_state).transpose()?;
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.datum_list(&pipeline, &job, state).await?))
+}
+
+async fn datum_inspect(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<(String, String, String, String)>,
+) -> Result<HttpResponse> {
+    let (workspace, pipeline, job, datum) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.datum_inspect(&pipeline, &job, &datum).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    pipeline: String,
+    job: Option<String>,
+    datum: Option<String>,
+    #[serde(default)]
+    after: u64,
+    limit: Option<u64>,
+}
+
+async fn logs(ws: web::Data<PpsWorkspaces>, path: web::Path<String>, query: web::Query<LogQuery>) -> Result<HttpResponse> {
+    let pps = ws.get(&path)?;
+    let query = query.into_inner();
+    let filter = LogFilter {
+        pipeline: query.pipeline,
+        job: query.job,
+        datum: query.datum,
+        after: i64::try_from(query.after).unwrap_or(i64::MAX),
+        limit: query.limit.unwrap_or(LOG_PAGE).clamp(1, LOG_PAGE_MAX),
+    };
+    Ok(HttpResponse::Ok().json(pps.logs(filter).await?))
+}
+
+async fn task_pull(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    body: web::Json<PullTask>,
+) -> Result<HttpResponse> {
+    let pps = ws.get(&path)?;
+    match pps.task_pull(&body).await? {
+        Some(assignment) => Ok(HttpResponse::Ok().json(assignment)),
+        None => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+async fn task_heartbeat(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    body: web::Json<TaskHeartbeat>,
+) -> Result<HttpResponse> {
+    ws.get(&path)?.task_heartbeat(&body).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn task_result(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    body: web::Json<TaskResult>,
+) -> Result<HttpResponse> {
+    ws.get(&path)?.task_result(body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn task_inputs(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+    let (workspace, delivery) = path.into_inner();
+    let pps = ws.get(&workspace)?;
+    let members = pps.task_inputs(&delivery).await?;
+    Ok(HttpResponse::Ok().content_type("application/x-tar").streaming(tar_stream(pps.pfs().clone(), members)))
+}

@@ -1,0 +1,126 @@
+//! PPS metadata schema. PPS keeps its own migration table so a workspace
+//! database can hold PPS beside PFS.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{
+    big_integer, big_pk_auto, boolean, integer, string, string_null, text, text_null, timestamp_with_time_zone,
+    timestamp_with_time_zone_null,
+};
+
+/// Applies the PPS migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001Pps)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "pps_migrations".into_iden()
+    }
+}
+
+#[derive(DeriveMigrationName)]
+struct M0001Pps;
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001Pps {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("pps_pipelines")
+                    .col(string("name").primary_key())
+                    .col(integer("version"))
+                    .col(text("spec"))
+                    .col(string("salt"))
+                    .col(boolean("stopped"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("pps_pipeline_versions")
+                    .col(string("pipeline"))
+                    .col(integer("version"))
+                    .col(text("spec"))
+                    .col(string("salt"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .primary_key(Index::create().col("pipeline").col("version"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("pps_jobs")
+                    .col(string("pipeline"))
+                    .col(string("id"))
+                    .col(big_integer("seq"))
+                    .col(string("state"))
+                    .col(text_null("reason"))
+                    .col(integer("spec_version"))
+                    .col(big_integer("total"))
+                    .col(big_integer("processed"))
+                    .col(big_integer("skipped"))
+                    .col(big_integer("failed"))
+                    .col(big_integer("recovered"))
+                    .col(text("stats"))
+                    .col(text("inputs"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("started_at"))
+                    .col(timestamp_with_time_zone_null("finished_at"))
+                    .primary_key(Index::create().col("pipeline").col("id"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create().name("pps_jobs_by_seq").table("pps_jobs").col("pipeline").col("seq").to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("pps_datums")
+                    .col(string("pipeline"))
+                    .col(string("job"))
+                    .col(string("id"))
+                    .col(string("state"))
+                    .col(integer("attempts"))
+                    .col(string_null("exit"))
+                    .col(text("stats"))
+                    .col(text("outputs"))
+                    .col(text("log"))
+                    .col(timestamp_with_time_zone("started_at"))
+                    .col(timestamp_with_time_zone("finished_at"))
+                    .primary_key(Index::create().col("pipeline").col("job").col("id"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("pps_logs")
+                    .col(big_pk_auto("cursor"))
+                    .col(timestamp_with_time_zone("ts"))
+                    .col(string("pipeline"))
+                    .col(string_null("job"))
+                    .col(string_null("datum"))
+                    .col(boolean("user"))
+                    .col(text("message"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create().name("pps_logs_by_pipeline").table("pps_logs").col("pipeline").col("cursor").to_owned(),
+            )
+            .await
+    }
+}

@@ -1,0 +1,526 @@
+//! PPS metadata: pipelines with their spec history, jobs, the datums that
+//! ran, and log lines, in the workspace database.
+//!
+//! Skipped datums have no rows: a job's full datum list lives in its plan
+//! object (see `plan`), so skipping 20,000 datums writes nothing here.
+
+mod entities;
+pub mod migration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use strata_client::wire::pps::{DatumCounts, DatumState, JobState, JobStats};
+
+use crate::error::PpsError;
+use entities::{datum, job, log_line, pipeline, pipeline_version};
+
+/// A pipeline's current row.
+#[derive(Debug, Clone)]
+pub struct PipelineRow {
+    pub name: String,
+    pub version: i32,
+    /// The normalised spec as JSON (see `PipelineSpec::to_json`).
+    pub spec: serde_json::Value,
+    /// Mixed into every datum hash; a new salt reprocesses everything.
+    pub salt: String,
+    pub stopped: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A job's row.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub pipeline: String,
+    pub id: String,
+    pub seq: i64,
+    pub state: JobState,
+    pub reason: Option<String>,
+    pub spec_version: i32,
+    pub counts: DatumCounts,
+    pub stats: JobStats,
+    /// `repo@commit` of every input commit.
+    pub inputs: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A datum that ran (processed, failed or recovered).
+#[derive(Debug, Clone)]
+pub struct DatumRow {
+    pub id: String,
+    pub state: DatumState,
+    pub attempts: u32,
+    pub exit: Option<String>,
+    pub stats: strata_client::wire::pps::DatumStats,
+    pub outputs: Vec<String>,
+    pub log: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// One stored log line.
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub cursor: i64,
+    pub ts: DateTime<Utc>,
+    pub pipeline: String,
+    pub job: Option<String>,
+    pub datum: Option<String>,
+    pub user: bool,
+    pub message: String,
+}
+
+/// Which log lines to read.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub pipeline: String,
+    pub job: Option<String>,
+    pub datum: Option<String>,
+    pub after: i64,
+    pub limit: u64,
+}
+
+/// The PPS tables.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    db: DatabaseConnection,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Meta {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn migrate(&self) -> Result<(), PpsError> {
+        use sea_orm_migration::MigratorTrait;
+        migration::Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    // ---- pipelines ---------------------------------------------------
+
+    pub async fn pipeline_get(&self, name: &str) -> Result<Option<PipelineRow>, PpsError> {
+        let row = pipeline::Entity::find_by_id(name.to_owned()).one(&self.db).await?;
+        row.map(pipeline_row).transpose()
+    }
+
+    pub async fn pipeline_list(&self) -> Result<Vec<PipelineRow>, PpsError> {
+        let rows = pipeline::Entity::find().order_by_asc(pipeline::Column::Name).all(&self.db).await?;
+        rows.into_iter().map(pipeline_row).collect()
+    }
+
+    /// Creates a pipeline at version 1, or records a new version of it.
+    pub async fn pipeline_save(
+        &self,
+        name: &str,
+        spec: &serde_json::Value,
+        salt: &str,
+    ) -> Result<PipelineRow, PpsError> {
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let current = pipeline::Entity::find_by_id(name.to_owned()).one(&txn).await?;
+        let version = current.as_ref().map_or(1, |row| row.version + 1);
+        let row = pipeline::ActiveModel {
+            name: Set(name.to_owned()),
+            version: Set(version),
+            spec: Set(spec.to_string()),
+            salt: Set(salt.to_owned()),
+            stopped: Set(current.as_ref().is_some_and(|row| row.stopped)),
+            created_at: Set(current.as_ref().map_or(now, |row| row.created_at)),
+            updated_at: Set(now),
+        };
+        pipeline::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(pipeline::Column::Name)
+                    .update_columns([
+                        pipeline::Column::Version,
+                        pipeline::Column::Spec,
+                        pipeline::Column::Salt,
+                        pipeline::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec(&txn)
+            .await?;
+        let history = pipeline_version::ActiveModel {
+            pipeline: Set(name.to_owned()),
+            version: Set(version),
+            spec: Set(spec.to_string()),
+            salt: Set(salt.to_owned()),
+            created_at: Set(now),
+        };
+        pipeline_version::Entity::insert(history).exec(&txn).await?;
+        txn.commit().await?;
+        self.pipeline_get(name).await?.ok_or_else(|| PpsError::internal("pipeline vanished after save"))
+    }
+
+    pub async fn pipeline_set_stopped(&self, name: &str, stopped: bool) -> Result<(), PpsError> {
+        pipeline::Entity::update_many()
+            .col_expr(pipeline::Column::Stopped, Expr::value(stopped))
+            .filter(pipeline::Column::Name.eq(name))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Number of versions recorded for a pipeline.
+    pub async fn pipeline_versions(&self, name: &str) -> Result<u64, PpsError> {
+        let rows = pipeline_version::Entity::find()
+            .filter(pipeline_version::Column::Pipeline.eq(name))
+            .all(&self.db)
+            .await?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Deletes a pipeline and everything PPS recorded about it.
+    pub async fn pipeline_delete(&self, name: &str) -> Result<(), PpsError> {
+        let txn = self.db.begin().await?;
+        log_line::Entity::delete_many().filter(log_line::Column::Pipeline.eq(name)).exec(&txn).await?;
+        datum::Entity::delete_many().filter(datum::Column::Pipeline.eq(name)).exec(&txn).await?;
+        job::Entity::delete_many().filter(job::Column::Pipeline.eq(name)).exec(&txn).await?;
+        pipeline_version::Entity::delete_many().filter(pipeline_version::Column::Pipeline.eq(name)).exec(&txn).await?;
+        pipeline::Entity::delete_by_id(name.to_owned()).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    // ---- jobs --------------------------------------------------------
+
+    pub async fn job_get(&self, pipeline: &str, id: &str) -> Result<Option<JobRow>, PpsError> {
+        let row = job::Entity::find_by_id((pipeline.to_owned(), id.to_owned())).one(&self.db).await?;
+        Ok(row.map(job_row))
+    }
+
+    /// Jobs newest first, of one pipeline or all.
+    pub async fn job_list(&self, pipeline: Option<&str>, limit: u64) -> Result<Vec<JobRow>, PpsError> {
+        let mut query = job::Entity::find();
+        if let Some(pipeline) = pipeline {
+            query = query.filter(job::Column::Pipeline.eq(pipeline));
+        }
+        let rows =
+            query.order_by_desc(job::Column::CreatedAt).order_by_desc(job::Column::Seq).limit(limit).all(&self.db).await?;
+        Ok(rows.into_iter().map(job_row).collect())
+    }
+
+    /// Jobs of a pipeline that are not over, oldest first.
+    pub async fn jobs_open(&self, pipeline: &str) -> Result<Vec<JobRow>, PpsError> {
+        let terminal: Vec<&str> = JobState::ALL.iter().filter(|s| s.is_terminal()).map(|s| s.as_str()).collect();
+        let rows = job::Entity::find()
+            .filter(job::Column::Pipeline.eq(pipeline))
+            .filter(job::Column::State.is_not_in(terminal))
+            .order_by_asc(job::Column::Seq)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(job_row).collect())
+    }
+
+    /// The newest successful job before `seq`.
+    pub async fn job_last_success(&self, pipeline: &str, before_seq: i64) -> Result<Option<JobRow>, PpsError> {
+        let row = job::Entity::find()
+            .filter(job::Column::Pipeline.eq(pipeline))
+            .filter(job::Column::State.eq(JobState::Success.as_str()))
+            .filter(job::Column::Seq.lt(before_seq))
+            .order_by_desc(job::Column::Seq)
+            .one(&self.db)
+            .await?;
+        Ok(row.map(job_row))
+    }
+
+    /// Jobs with `after_seq < seq < before_seq`, oldest first.
+    pub async fn jobs_between(&self, pipeline: &str, after_seq: i64, before_seq: i64) -> Result<Vec<JobRow>, PpsError> {
+        let rows = job::Entity::find()
+            .filter(job::Column::Pipeline.eq(pipeline))
+            .filter(job::Column::Seq.gt(after_seq))
+            .filter(job::Column::Seq.lt(before_seq))
+            .order_by_asc(job::Column::Seq)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(job_row).collect())
+    }
+
+    /// Records a job in CREATED unless it is already known.
+    pub async fn job_create(&self, job: &JobRow) -> Result<(), PpsError> {
+        let row = job::ActiveModel {
+            pipeline: Set(job.pipeline.clone()),
+            id: Set(job.id.clone()),
+            seq: Set(job.seq),
+            state: Set(job.state.as_str().to_owned()),
+            reason: Set(job.reason.clone()),
+            spec_version: Set(job.spec_version),
+            total: Set(0),
+            processed: Set(0),
+            skipped: Set(0),
+            failed: Set(0),
+            recovered: Set(0),
+            stats: Set(json(&job.stats)),
+            inputs: Set(json(&job.inputs)),
+            created_at: Set(job.created_at),
+            started_at: Set(None),
+            finished_at: Set(None),
+        };
+        job::Entity::insert(row)
+            .on_conflict_do_nothing_on([job::Column::Pipeline, job::Column::Id])
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a job to `state` unless it is already terminal; returns
+    /// whether it moved. Terminal states stamp `finished_at`.
+    pub async fn job_set_state(
+        &self,
+        pipeline: &str,
+        id: &str,
+        state: JobState,
+        reason: Option<&str>,
+    ) -> Result<bool, PpsError> {
+        let terminal: Vec<&str> = JobState::ALL.iter().filter(|s| s.is_terminal()).map(|s| s.as_str()).collect();
+        let mut update = job::Entity::update_many()
+            .col_expr(job::Column::State, Expr::value(state.as_str()))
+            .filter(job::Column::Pipeline.eq(pipeline))
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::State.is_not_in(terminal));
+        if let Some(reason) = reason {
+            update = update.col_expr(job::Column::Reason, Expr::value(reason));
+        }
+        if state == JobState::Running {
+            update = update.col_expr(job::Column::StartedAt, Expr::value(Utc::now()));
+        }
+        if state.is_terminal() {
+            update = update.col_expr(job::Column::FinishedAt, Expr::value(Utc::now()));
+        }
+        let result = update.exec(&self.db).await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Sets the job's planned counts (total and skipped).
+    pub async fn job_set_plan(
+        &self,
+        pipeline: &str,
+        id: &str,
+        total: u64,
+        skipped: u64,
+        inputs: &[String],
+    ) -> Result<(), PpsError> {
+        job::Entity::update_many()
+            .col_expr(job::Column::Total, Expr::value(signed(total)))
+            .col_expr(job::Column::Skipped, Expr::value(signed(skipped)))
+            .col_expr(job::Column::Inputs, Expr::value(json(&inputs)))
+            .filter(job::Column::Pipeline.eq(pipeline))
+            .filter(job::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores the results of datums that ran, once each: a datum already
+    /// recorded (a task redelivered after a lost heartbeat) is ignored.
+    /// Returns the rows actually added. One transaction.
+    pub async fn datums_record(&self, pipeline: &str, job_id: &str, rows: &[DatumRow]) -> Result<Vec<DatumRow>, PpsError> {
+        let txn = self.db.begin().await?;
+        let mut added = Vec::new();
+        for row in rows {
+            let known = datum::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned(), row.id.clone()))
+                .one(&txn)
+                .await?;
+            if known.is_some() {
+                continue;
+            }
+            datum::Entity::insert(datum_model(pipeline, job_id, row)).exec(&txn).await?;
+            added.push(row.clone());
+        }
+        if !added.is_empty() {
+            add_to_job(&txn, pipeline, job_id, &added).await?;
+        }
+        txn.commit().await?;
+        Ok(added)
+    }
+
+    pub async fn datum_rows(&self, pipeline: &str, job_id: &str) -> Result<Vec<DatumRow>, PpsError> {
+        let rows = datum::Entity::find()
+            .filter(datum::Column::Pipeline.eq(pipeline))
+            .filter(datum::Column::Job.eq(job_id))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(datum_row).collect())
+    }
+
+    pub async fn datum_get(&self, pipeline: &str, job_id: &str, id: &str) -> Result<Option<DatumRow>, PpsError> {
+        let row = datum::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned(), id.to_owned())).one(&self.db).await?;
+        Ok(row.map(datum_row))
+    }
+
+    // ---- logs --------------------------------------------------------
+
+    pub async fn log_append(&self, lines: Vec<LogRow>) -> Result<(), PpsError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let models = lines.into_iter().map(|line| log_line::ActiveModel {
+            cursor: sea_orm::ActiveValue::NotSet,
+            ts: Set(line.ts),
+            pipeline: Set(line.pipeline),
+            job: Set(line.job),
+            datum: Set(line.datum),
+            user: Set(line.user),
+            message: Set(line.message),
+        });
+        log_line::Entity::insert_many(models).exec(&self.db).await?;
+        Ok(())
+    }
+
+    pub async fn log_query(&self, filter: &LogFilter) -> Result<Vec<LogRow>, PpsError> {
+        let mut query = log_line::Entity::find()
+            .filter(log_line::Column::Pipeline.eq(filter.pipeline.as_str()))
+            .filter(log_line::Column::Cursor.gt(filter.after));
+        if let Some(job) = &filter.job {
+            query = query.filter(log_line::Column::Job.eq(job.as_str()));
+        }
+        if let Some(datum) = &filter.datum {
+            query = query.filter(log_line::Column::Datum.eq(datum.as_str()));
+        }
+        let rows = query.order_by_asc(log_line::Column::Cursor).limit(filter.limit).all(&self.db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| LogRow {
+                cursor: row.cursor,
+                ts: row.ts,
+                pipeline: row.pipeline,
+                job: row.job,
+                datum: row.datum,
+                user: row.user,
+                message: row.message,
+            })
+            .collect())
+    }
+}
+
+/// Adds freshly recorded datums to the job's counters and stats.
+async fn add_to_job(txn: &impl ConnectionTrait, pipeline: &str, job_id: &str, added: &[DatumRow]) -> Result<(), PpsError> {
+    let Some(row) = job::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned())).one(txn).await? else {
+        return Err(PpsError::not_found(format!("job {pipeline}@{job_id}"), ""));
+    };
+    let mut stats: JobStats = from_json(&row.stats);
+    let (mut processed, mut failed, mut recovered) = (row.processed, row.failed, row.recovered);
+    for datum in added {
+        match datum.state {
+            DatumState::Processed => processed += 1,
+            DatumState::Failed => failed += 1,
+            DatumState::Recovered => recovered += 1,
+            DatumState::Pending | DatumState::Skipped => {}
+        }
+        stats.bytes_in += datum.stats.bytes_in;
+        stats.bytes_out += datum.stats.bytes_out;
+        stats.download_secs += datum.stats.download_secs;
+        stats.process_secs += datum.stats.process_secs;
+        stats.upload_secs += datum.stats.upload_secs;
+    }
+    job::Entity::update_many()
+        .col_expr(job::Column::Processed, Expr::value(processed))
+        .col_expr(job::Column::Failed, Expr::value(failed))
+        .col_expr(job::Column::Recovered, Expr::value(recovered))
+        .col_expr(job::Column::Stats, Expr::value(json(&stats)))
+        .filter(job::Column::Pipeline.eq(pipeline))
+        .filter(job::Column::Id.eq(job_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+fn pipeline_row(row: pipeline::Model) -> Result<PipelineRow, PpsError> {
+    let spec = serde_json::from_str(&row.spec).map_err(|e| PpsError::internal(format!("stored spec of {}: {e}", row.name)))?;
+    Ok(PipelineRow {
+        name: row.name,
+        version: row.version,
+        spec,
+        salt: row.salt,
+        stopped: row.stopped,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn job_row(row: job::Model) -> JobRow {
+    JobRow {
+        state: JobState::parse(&row.state).unwrap_or(JobState::Created),
+        counts: DatumCounts {
+            total: count(row.total),
+            processed: count(row.processed),
+            skipped: count(row.skipped),
+            failed: count(row.failed),
+            recovered: count(row.recovered),
+        },
+        stats: from_json(&row.stats),
+        inputs: from_json(&row.inputs),
+        pipeline: row.pipeline,
+        id: row.id,
+        seq: row.seq,
+        reason: row.reason,
+        spec_version: row.spec_version,
+        created_at: row.created_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+    }
+}
+
+fn datum_state(text: &str) -> DatumState {
+    match text {
+        "processed" => DatumState::Processed,
+        "skipped" => DatumState::Skipped,
+        "failed" => DatumState::Failed,
+        "recovered" => DatumState::Recovered,
+        _ => DatumState::Pending,
+    }
+}
+
+fn datum_row(row: datum::Model) -> DatumRow {
+    DatumRow {
+        state: datum_state(&row.state),
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        stats: from_json(&row.stats),
+        outputs: from_json(&row.outputs),
+        id: row.id,
+        exit: row.exit,
+        log: row.log,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+    }
+}
+
+fn datum_model(pipeline: &str, job_id: &str, row: &DatumRow) -> datum::ActiveModel {
+    datum::ActiveModel {
+        pipeline: Set(pipeline.to_owned()),
+        job: Set(job_id.to_owned()),
+        id: Set(row.id.clone()),
+        state: Set(row.state.as_str().to_owned()),
+        attempts: Set(i32::try_from(row.attempts).unwrap_or(i32::MAX)),
+        exit: Set(row.exit.clone()),
+        stats: Set(json(&row.stats)),
+        outputs: Set(json(&row.outputs)),
+        log: Set(row.log.clone()),
+        started_at: Set(row.started_at),
+        finished_at: Set(row.finished_at),
+    }
+}

@@ -1,0 +1,341 @@
+//! [`Pps`]: pipelines and their spec history.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use strata_client::wire::pps::{JobSummary, PipelineInfo};
+use strata_core::store::DynObjectStore;
+use strata_pfs::meta::RepoKind;
+use strata_pfs::{Pfs, PfsError};
+use strata_queue::{Depth, TaskQueue};
+use tokio::sync::Notify;
+
+use crate::error::PpsError;
+use crate::meta::{LogRow, Meta, PipelineRow};
+use crate::metrics::PpsMetrics;
+use crate::plan::{self, Plan};
+use crate::spec::{self, PipelineSpec, Reprocess};
+use crate::tasks::Lease;
+
+/// Tunables of one workspace's PPS.
+#[derive(Debug, Clone)]
+pub struct PpsSettings {
+    /// How long a worker may hold a task without a heartbeat.
+    pub lease: Duration,
+}
+
+impl Default for PpsSettings {
+    fn default() -> Self {
+        Self { lease: Duration::from_secs(30) }
+    }
+}
+
+/// The pipeline system of one workspace. Cheap to clone.
+#[derive(Clone)]
+pub struct Pps {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub pfs: Pfs,
+    pub meta: Meta,
+    pub store: DynObjectStore,
+    pub queue: Arc<dyn TaskQueue>,
+    pub settings: PpsSettings,
+    /// Tasks handed to workers, by delivery token.
+    pub leases: Mutex<HashMap<String, Lease>>,
+    /// Plans of running jobs, by `(pipeline, job)`.
+    pub plans: Mutex<HashMap<(String, String), Arc<Plan>>>,
+    /// Queue depth per pipeline as last seen by the master (for metrics).
+    pub depths: Arc<Mutex<HashMap<String, Depth>>>,
+    /// Wakes the master when a result or a stop arrives.
+    pub wake: Notify,
+    pub metrics: PpsMetrics,
+}
+
+impl std::fmt::Debug for Pps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pps").field("settings", &self.inner.settings).finish_non_exhaustive()
+    }
+}
+
+/// A parsed pipeline row.
+pub(crate) struct Pipeline {
+    pub row: PipelineRow,
+    pub spec: PipelineSpec,
+}
+
+impl Pps {
+    /// Opens PPS on the workspace's database (running its migrations),
+    /// object store and task queue.
+    pub async fn open(
+        pfs: Pfs,
+        store: DynObjectStore,
+        queue: Arc<dyn TaskQueue>,
+        settings: PpsSettings,
+        meter: Option<opentelemetry::metrics::Meter>,
+    ) -> Result<Self, PpsError> {
+        let meta = Meta::new(pfs.db().clone());
+        meta.migrate().await?;
+        let depths = Arc::new(Mutex::new(HashMap::new()));
+        let metrics = PpsMetrics::new(meter, depths.clone());
+        let inner = Inner {
+            pfs,
+            meta,
+            store,
+            queue,
+            settings,
+            leases: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
+            depths,
+            wake: Notify::new(),
+            metrics,
+        };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    pub fn pfs(&self) -> &Pfs {
+        &self.inner.pfs
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.inner.meta
+    }
+
+    pub(crate) async fn pipeline(&self, name: &str) -> Result<Pipeline, PpsError> {
+        let row = self.meta().pipeline_get(name).await?.ok_or_else(|| {
+            PpsError::not_found(format!("pipeline `{name}`"), "`strata pipeline list` shows the pipelines")
+        })?;
+        let spec = PipelineSpec::from_json_value(&row.spec)?;
+        Ok(Pipeline { row, spec })
+    }
+
+    /// Creates the pipelines of a spec file, or with `update` replaces
+    /// existing ones. An update keeps the salt (so unchanged datums are
+    /// skipped) unless the transform changed or `reprocess` is set.
+    pub async fn pipeline_create(
+        &self,
+        text: &str,
+        update: bool,
+        reprocess: bool,
+    ) -> Result<Vec<PipelineInfo>, PpsError> {
+        let specs = spec::parse_specs(text)?;
+        for spec in &specs {
+            self.check_new_spec(spec, update).await?;
+        }
+        let mut created = Vec::new();
+        for spec in specs {
+            self.save_pipeline(&spec, reprocess).await?;
+            created.push(self.pipeline_info(&spec.name).await?);
+        }
+        self.inner.wake.notify_one();
+        Ok(created)
+    }
+
+    async fn check_new_spec(&self, spec: &PipelineSpec, update: bool) -> Result<(), PpsError> {
+        strata_pfs::names::RepoName::parse(&spec.name)?;
+        let existing = self.meta().pipeline_get(&spec.name).await?;
+        if existing.is_some() && !update {
+            return Err(PpsError::AlreadyExists {
+                what: format!("pipeline `{}`", spec.name),
+                hint: "; use `strata pipeline update -f FILE` to change it".to_owned(),
+            });
+        }
+        if existing.is_none() {
+            match self.pfs().repo_inspect(&spec.name).await {
+                Ok(_) => {
+                    return Err(PpsError::Conflict(format!(
+                        "repo `{}` already exists; a pipeline writes to a repo of its own name, so rename the pipeline or delete the repo",
+                        spec.name
+                    )));
+                }
+                Err(PfsError::NotFound { .. }) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        for leaf in spec.input.leaves() {
+            if matches!(leaf, spec::Leaf::Cron(_)) {
+                continue;
+            }
+            if leaf.repo() == spec.name {
+                return Err(PpsError::invalid(
+                    "input",
+                    format!("pipeline `{}` cannot read its own output repo", spec.name),
+                ));
+            }
+            self.pfs().repo_inspect(leaf.repo()).await.map_err(|error| match error {
+                PfsError::NotFound { .. } => PpsError::not_found(
+                    format!("input repo `{}` of pipeline `{}`", leaf.repo(), spec.name),
+                    format!("create it first with `strata repo create {}`", leaf.repo()),
+                ),
+                other => other.into(),
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn save_pipeline(&self, spec: &PipelineSpec, reprocess: bool) -> Result<(), PpsError> {
+        let existing = self.meta().pipeline_get(&spec.name).await?;
+        let salt = match &existing {
+            Some(row) if !reprocess && same_transform(row, spec) => row.salt.clone(),
+            _ => uuid::Uuid::new_v4().simple().to_string(),
+        };
+        self.prepare_repos(spec).await?;
+        let row = self.meta().pipeline_save(&spec.name, &spec.to_json(), &salt).await?;
+        self.log(&spec.name, None, format!("pipeline version {} saved", row.version)).await;
+        self.pfs().commit_start_auto(&spec.name, &spec.output_branch).await?;
+        Ok(())
+    }
+
+    /// Input branches, cron repos, the output repo and its branch with
+    /// provenance on every input branch (so new input commits propagate).
+    async fn prepare_repos(&self, spec: &PipelineSpec) -> Result<(), PpsError> {
+        for leaf in spec.input.leaves() {
+            if matches!(leaf, spec::Leaf::Cron(_)) {
+                self.ensure_repo(leaf.repo(), RepoKind::User, "cron ticks").await?;
+            }
+            if self.pfs().branch_get(leaf.repo(), leaf.branch()).await.is_err() {
+                self.pfs().branch_create(leaf.repo(), leaf.branch(), None, &[]).await?;
+            }
+        }
+        let description = format!("output of pipeline {}", spec.name);
+        self.ensure_repo(&spec.name, RepoKind::Output, &description).await?;
+        let provenance = spec.input_repos();
+        self.pfs().branch_create(&spec.name, &spec.output_branch, None, &provenance).await?;
+        Ok(())
+    }
+
+    async fn ensure_repo(&self, name: &str, kind: RepoKind, description: &str) -> Result<(), PpsError> {
+        match self.pfs().repo_create_kind(name, kind, description).await {
+            Ok(_) | Err(PfsError::AlreadyExists { .. }) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub async fn pipeline_list(&self) -> Result<Vec<PipelineInfo>, PpsError> {
+        let mut infos = Vec::new();
+        for row in self.meta().pipeline_list().await? {
+            infos.push(self.pipeline_info(&row.name).await?);
+        }
+        Ok(infos)
+    }
+
+    pub async fn pipeline_info(&self, name: &str) -> Result<PipelineInfo, PpsError> {
+        let Pipeline { row, spec } = self.pipeline(name).await?;
+        let last = self.meta().job_list(Some(name), 1).await?.into_iter().next();
+        let state = match (&last, row.stopped) {
+            (_, true) => "PAUSED",
+            (Some(job), false) if !job.state.is_terminal() => "RUNNING",
+            _ => "STANDBY",
+        };
+        Ok(PipelineInfo {
+            name: row.name.clone(),
+            description: spec.description.clone(),
+            state: state.to_owned(),
+            version: row.version,
+            spec: row.spec.clone(),
+            inputs: spec.input_repos().into_iter().map(|(repo, branch)| format!("{repo}@{branch}")).collect(),
+            output_repo: row.name.clone(),
+            parallelism: spec.parallelism,
+            created_at: row.created_at.to_rfc3339(),
+            updated_at: row.updated_at.to_rfc3339(),
+            last_job: last.map(|job| JobSummary { id: job.id, state: job.state }),
+        })
+    }
+
+    /// Deletes a pipeline, its output repo, cron repos, jobs and plans.
+    /// Refuses while another pipeline reads its output.
+    pub async fn pipeline_delete(&self, name: &str) -> Result<(), PpsError> {
+        let Pipeline { spec, .. } = self.pipeline(name).await?;
+        for other in self.meta().pipeline_list().await? {
+            let other_spec = PipelineSpec::from_json_value(&other.spec)?;
+            if other.name != name && other_spec.input.leaves().iter().any(|leaf| leaf.repo() == name) {
+                return Err(PpsError::Conflict(format!(
+                    "pipeline `{}` reads the output of `{name}`; delete `{}` first",
+                    other.name, other.name
+                )));
+            }
+        }
+        self.inner.queue.purge(name).await?;
+        self.meta().pipeline_delete(name).await?;
+        plan::delete_all(&self.inner.store, name).await?;
+        self.forget_pipeline(name);
+        match self.pfs().repo_delete(name, true).await {
+            Ok(_) | Err(PfsError::NotFound { .. }) => {}
+            Err(other) => return Err(other.into()),
+        }
+        for leaf in spec.input.leaves() {
+            if matches!(leaf, spec::Leaf::Cron(_)) {
+                match self.pfs().repo_delete(leaf.repo(), true).await {
+                    Ok(_) | Err(PfsError::NotFound { .. }) => {}
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn forget_pipeline(&self, name: &str) {
+        if let Ok(mut plans) = self.inner.plans.lock() {
+            plans.retain(|(pipeline, _), _| pipeline != name);
+        }
+        if let Ok(mut leases) = self.inner.leases.lock() {
+            leases.retain(|_, lease| lease.pipeline != name);
+        }
+        if let Ok(mut depths) = self.inner.depths.lock() {
+            depths.remove(name);
+        }
+    }
+
+    /// Pauses (`stopped`) or resumes a pipeline.
+    pub async fn pipeline_set_stopped(&self, name: &str, stopped: bool) -> Result<PipelineInfo, PpsError> {
+        self.pipeline(name).await?;
+        self.meta().pipeline_set_stopped(name, stopped).await?;
+        let what = if stopped { "stopped: no new jobs start" } else { "started" };
+        self.log(name, None, format!("pipeline {what}")).await;
+        self.inner.wake.notify_one();
+        self.pipeline_info(name).await
+    }
+
+    /// Appends a system log line; logging never fails the caller.
+    pub(crate) async fn log(&self, pipeline: &str, job: Option<&str>, message: String) {
+        let line = LogRow {
+            cursor: 0,
+            ts: Utc::now(),
+            pipeline: pipeline.to_owned(),
+            job: job.map(str::to_owned),
+            datum: None,
+            user: false,
+            message,
+        };
+        if let Err(error) = self.meta().log_append(vec![line]).await {
+            tracing::warn!(%error, pipeline, "could not store a PPS log line");
+        }
+    }
+
+    /// Every pipeline with its parallelism, for embedded workers.
+    pub async fn pipeline_parallelism(&self) -> Result<HashMap<String, u32>, PpsError> {
+        let mut wanted = HashMap::new();
+        for row in self.meta().pipeline_list().await? {
+            let spec = PipelineSpec::from_json_value(&row.spec)?;
+            wanted.insert(row.name, spec.parallelism);
+        }
+        Ok(wanted)
+    }
+
+    /// Names of every pipeline, for the master and embedded workers.
+    pub async fn pipeline_names(&self) -> Result<Vec<String>, PpsError> {
+        Ok(self.meta().pipeline_list().await?.into_iter().map(|row| row.name).collect())
+    }
+}
+
+/// The transform fingerprint decides whether old outputs stay valid.
+fn same_transform(row: &PipelineRow, spec: &PipelineSpec) -> bool {
+    let reprocess_every_job = spec.reprocess == Reprocess::EveryJob;
+    match PipelineSpec::from_json_value(&row.spec) {
+        Ok(old) => !reprocess_every_job && old.transform_fingerprint() == spec.transform_fingerprint(),
+        Err(_) => false,
+    }
+}

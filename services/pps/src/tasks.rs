@@ -1,0 +1,370 @@
+//! The server side of the worker protocol: handing out datum tasks,
+//! serving their inputs, heartbeats and results.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use strata_client::wire::pps::{
+    DatumResult, DatumState, DatumStats, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult,
+    TaskTransform,
+};
+use strata_pfs::http::TarMember;
+use strata_pfs::storage::fileset::Root;
+use strata_queue::{Delivery, QueueError, Task};
+
+use crate::error::PpsError;
+use crate::meta::{DatumRow, LogRow};
+use crate::plan::Plan;
+use crate::service::Pps;
+use crate::spec::{self, PipelineSpec};
+
+/// The most datums one task carries.
+const MAX_TASK_DATUMS: usize = 100;
+/// Longest single wait of a pull.
+const MAX_PULL_WAIT: Duration = Duration::from_secs(30);
+/// Log kept per datum in the database.
+const MAX_STORED_LOG: usize = 64 * 1024;
+
+/// What a task's payload names: plan positions of one job.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct TaskPayload {
+    pub job: String,
+    pub datums: Vec<u32>,
+}
+
+/// A task handed to a worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Lease {
+    pub pipeline: String,
+    pub job: String,
+    pub delivery: Delivery,
+    pub datums: Vec<u32>,
+}
+
+/// Delivery tokens carry pipeline and job so that a result arriving after
+/// a server restart (when the lease table is gone) is still recorded.
+fn token(pipeline: &str, job: &str) -> String {
+    format!("{pipeline}.{job}.{}", uuid::Uuid::new_v4().simple())
+}
+
+fn parse_token(token: &str) -> Option<(&str, &str)> {
+    let mut parts = token.splitn(3, '.');
+    Some((parts.next()?, parts.next()?))
+}
+
+impl Pps {
+    /// Splits the pending datums of a plan into tasks on the pipeline's queue.
+    pub(crate) async fn enqueue(
+        &self,
+        pipeline: &str,
+        job: &str,
+        pending: &[u32],
+        parallelism: u32,
+    ) -> Result<(), PpsError> {
+        let per_task = pending.len().div_ceil((parallelism.max(1) as usize) * 4).clamp(1, MAX_TASK_DATUMS);
+        for (n, batch) in pending.chunks(per_task).enumerate() {
+            let payload = TaskPayload { job: job.to_owned(), datums: batch.to_vec() };
+            let payload = serde_json::to_vec(&payload).map_err(PpsError::internal)?;
+            let datums = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+            self.inner.queue.push(pipeline, Task { id: format!("{job}:{n}"), datums, payload }).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits up to `wait_ms` for a task of the pipeline and hands it out.
+    pub async fn task_pull(&self, request: &PullTask) -> Result<Option<TaskAssignment>, PpsError> {
+        let pipeline = self.pipeline(&request.pipeline).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(request.wait_ms).min(MAX_PULL_WAIT);
+        loop {
+            let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(delivery) = self.inner.queue.pull(&request.pipeline, &request.worker, wait).await? else {
+                return Ok(None);
+            };
+            if let Some(assignment) = self.assign(&pipeline.spec, delivery).await? {
+                return Ok(Some(assignment));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Turns a delivery into an assignment, or drops it (`None`) when its
+    /// job is over or it was delivered too often.
+    async fn assign(&self, spec: &PipelineSpec, delivery: Delivery) -> Result<Option<TaskAssignment>, PpsError> {
+        let Ok(payload) = serde_json::from_slice::<TaskPayload>(&delivery.task.payload) else {
+            self.inner.queue.ack(&delivery).await?;
+            return Ok(None);
+        };
+        let job = self.meta().job_get(&spec.name, &payload.job).await?;
+        if job.is_none_or(|job| job.state.is_terminal()) {
+            self.inner.queue.ack(&delivery).await?;
+            return Ok(None);
+        }
+        let plan = self.plan_of(&spec.name, &payload.job).await?;
+        if delivery.attempt > spec.datum_tries.saturating_add(1) {
+            self.give_up(&spec.name, &payload, &plan, delivery.attempt).await?;
+            self.inner.queue.ack(&delivery).await?;
+            return Ok(None);
+        }
+        let datums = task_datums(&plan, &payload.datums);
+        let token = token(&spec.name, &payload.job);
+        let lease = Lease {
+            pipeline: spec.name.clone(),
+            job: payload.job.clone(),
+            delivery,
+            datums: payload.datums.clone(),
+        };
+        if let Ok(mut leases) = self.inner.leases.lock() {
+            leases.insert(token.clone(), lease);
+        }
+        Ok(Some(TaskAssignment {
+            delivery: token,
+            pipeline: spec.name.clone(),
+            job: payload.job,
+            output_repo: spec.name.clone(),
+            transform: TaskTransform {
+                cmd: spec.transform.cmd.clone(),
+                stdin: spec.transform.stdin.clone(),
+                env: spec.transform.env.clone(),
+                err_cmd: spec.transform.err_cmd.clone(),
+                err_stdin: spec.transform.err_stdin.clone(),
+            },
+            datum_tries: spec.datum_tries,
+            datum_timeout_ms: spec.datum_timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+            lease_ms: u64::try_from(self.inner.settings.lease.as_millis()).unwrap_or(u64::MAX),
+            datums,
+        }))
+    }
+
+    /// A task whose workers keep dying fails its datums instead of looping.
+    async fn give_up(&self, pipeline: &str, payload: &TaskPayload, plan: &Plan, attempt: u32) -> Result<(), PpsError> {
+        let now = Utc::now();
+        let message = format!("the worker was lost {} times while running this datum", attempt - 1);
+        let rows: Vec<DatumRow> = task_datums(plan, &payload.datums)
+            .into_iter()
+            .map(|datum| DatumRow {
+                id: datum.id,
+                state: DatumState::Failed,
+                attempts: attempt - 1,
+                exit: Some("worker lost".to_owned()),
+                stats: DatumStats::default(),
+                outputs: Vec::new(),
+                log: message.clone(),
+                started_at: now,
+                finished_at: now,
+            })
+            .collect();
+        self.meta().datums_record(pipeline, &payload.job, &rows).await?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// The plan of a running job, cached.
+    pub(crate) async fn plan_of(&self, pipeline: &str, job: &str) -> Result<Arc<Plan>, PpsError> {
+        let key = (pipeline.to_owned(), job.to_owned());
+        if let Some(plan) = self.inner.plans.lock().ok().and_then(|plans| plans.get(&key).cloned()) {
+            return Ok(plan);
+        }
+        let plan = crate::plan::load(&self.inner.store, pipeline, job)
+            .await?
+            .ok_or_else(|| PpsError::not_found(format!("datum plan of job {pipeline}@{job}"), ""))?;
+        let plan = Arc::new(plan);
+        if let Ok(mut plans) = self.inner.plans.lock() {
+            plans.insert(key, plan.clone());
+        }
+        Ok(plan)
+    }
+
+    fn lease(&self, token: &str) -> Result<Lease, PpsError> {
+        self.inner
+            .leases
+            .lock()
+            .ok()
+            .and_then(|leases| leases.get(token).cloned())
+            .ok_or_else(|| PpsError::Gone(format!("task {token} is no longer held; pull a new one")))
+    }
+
+    /// The files of a task's datums, as tar members named
+    /// `<index>/<input name>/<path>`.
+    pub async fn task_inputs(&self, token: &str) -> Result<Vec<TarMember>, PpsError> {
+        let lease = self.lease(token)?;
+        let pipeline = self.pipeline(&lease.pipeline).await?;
+        let empty: Vec<String> = pipeline
+            .spec
+            .input
+            .leaves()
+            .into_iter()
+            .filter_map(|leaf| match leaf {
+                spec::Leaf::Pfs(pfs) if pfs.empty_files => Some(pfs.name.clone()),
+                _ => None,
+            })
+            .collect();
+        let plan = self.plan_of(&lease.pipeline, &lease.job).await?;
+        let mut roots: HashMap<(String, String), Root> = HashMap::new();
+        let mut members = Vec::new();
+        for datum in task_datums(&plan, &lease.datums) {
+            for input in &datum.inputs {
+                let key = (input.repo.clone(), input.commit.clone());
+                if !roots.contains_key(&key) {
+                    let commit = self.pfs().commit_inspect(&input.repo, &input.commit).await?;
+                    roots.insert(key.clone(), self.pfs().commit_content(&commit).await?);
+                }
+                let Some(root) = roots.get(&key) else { continue };
+                for mut entry in self.pfs().file_or_tree(root, &input.path).await? {
+                    if empty.contains(&input.name) {
+                        entry.spans.clear();
+                        entry.size = 0;
+                    }
+                    members.push(TarMember { name: format!("{}/{}{}", datum.index, input.name, entry.path), entry });
+                }
+            }
+        }
+        Ok(members)
+    }
+
+    /// Keeps a task's lease; `Gone` when the job is over or the lease passed
+    /// to another worker.
+    pub async fn task_heartbeat(&self, beat: &TaskHeartbeat) -> Result<(), PpsError> {
+        let lease = self.lease(&beat.delivery)?;
+        let job = self.meta().job_get(&lease.pipeline, &lease.job).await?;
+        if job.is_none_or(|job| job.state.is_terminal()) {
+            self.drop_lease(&beat.delivery);
+            return Err(PpsError::Gone(format!("job {}@{} is over; abandon the task", lease.pipeline, lease.job)));
+        }
+        match self.inner.queue.heartbeat(&lease.delivery, &beat.worker).await {
+            Ok(()) => Ok(()),
+            Err(QueueError::LeaseLost { .. }) => {
+                self.drop_lease(&beat.delivery);
+                Err(PpsError::Gone("the task's lease passed to another worker; abandon it".to_owned()))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    fn drop_lease(&self, token: &str) -> Option<Lease> {
+        self.inner.leases.lock().ok().and_then(|mut leases| leases.remove(token))
+    }
+
+    /// Records a task's datum results (once per datum) and its logs, then
+    /// acks the task.
+    pub async fn task_result(&self, result: TaskResult) -> Result<(), PpsError> {
+        let lease = self.drop_lease(&result.delivery);
+        let (pipeline, job) = match &lease {
+            Some(lease) => (lease.pipeline.clone(), lease.job.clone()),
+            None => parse_token(&result.delivery)
+                .map(|(p, j)| (p.to_owned(), j.to_owned()))
+                .ok_or_else(|| PpsError::invalid("delivery", "not a task token"))?,
+        };
+        let plan = self.plan_of(&pipeline, &job).await?;
+        let known: std::collections::HashSet<&str> = plan.datums.iter().map(|d| d.id.as_str()).collect();
+        let rows: Vec<DatumRow> =
+            result.datums.iter().filter(|d| known.contains(d.id.as_str())).map(datum_row).collect();
+        let added = self.meta().datums_record(&pipeline, &job, &rows).await?;
+        self.record_logs(&pipeline, &job, &added, &result.notes).await?;
+        for row in &added {
+            self.inner.metrics.datums(&pipeline, row.state.as_str(), 1);
+            self.inner.metrics.datum_took(&pipeline, (row.finished_at - row.started_at).as_seconds_f64());
+        }
+        if let Some(lease) = lease {
+            self.inner.queue.ack(&lease.delivery).await?;
+        }
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    async fn record_logs(&self, pipeline: &str, job: &str, added: &[DatumRow], notes: &[String]) -> Result<(), PpsError> {
+        let now = Utc::now();
+        let mut lines: Vec<LogRow> = notes
+            .iter()
+            .map(|note| LogRow {
+                cursor: 0,
+                ts: now,
+                pipeline: pipeline.to_owned(),
+                job: Some(job.to_owned()),
+                datum: None,
+                user: false,
+                message: note.clone(),
+            })
+            .collect();
+        for row in added {
+            lines.extend(row.log.lines().map(|line| LogRow {
+                cursor: 0,
+                ts: row.finished_at,
+                pipeline: pipeline.to_owned(),
+                job: Some(job.to_owned()),
+                datum: Some(row.id.clone()),
+                user: true,
+                message: line.to_owned(),
+            }));
+        }
+        for chunk in lines.chunks(500) {
+            self.meta().log_append(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+}
+
+fn task_datums(plan: &Plan, indices: &[u32]) -> Vec<TaskDatum> {
+    indices
+        .iter()
+        .filter_map(|&index| {
+            let datum = plan.datums.get(index as usize)?;
+            Some(TaskDatum { id: datum.id.clone(), index, inputs: datum.inputs() })
+        })
+        .collect()
+}
+
+fn datum_row(result: &DatumResult) -> DatumRow {
+    let parse = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
+    let state = match result.state {
+        DatumState::Processed | DatumState::Failed | DatumState::Recovered => result.state,
+        DatumState::Pending | DatumState::Skipped => DatumState::Failed,
+    };
+    DatumRow {
+        id: result.id.clone(),
+        state,
+        attempts: result.attempts,
+        exit: result.exit.clone(),
+        stats: result.stats,
+        outputs: result.outputs.clone(),
+        log: tail(&result.log, MAX_STORED_LOG),
+        started_at: parse(&result.started_at),
+        finished_at: parse(&result.finished_at),
+    }
+}
+
+/// The last `max` bytes of `text`, cut at a character boundary.
+pub(crate) fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("… (earlier output cut)\n{}", &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_name_their_pipeline_and_job() {
+        let token = token("edges", "abc123");
+        assert_eq!(parse_token(&token), Some(("edges", "abc123")));
+        assert_eq!(parse_token("garbage"), None);
+    }
+
+    #[test]
+    fn tails_keep_the_end_and_say_so() {
+        assert_eq!(tail("short", 10), "short");
+        let cut = tail("0123456789", 4);
+        assert!(cut.ends_with("6789") && cut.starts_with('…'));
+        assert!(tail("ééééé", 3).ends_with('é'));
+    }
+}
