@@ -155,12 +155,41 @@ pub enum Command {
     /// Logs of a pipeline, a job or a datum: `strata logs -p PIPELINE [--job JOB] [-f]`.
     Logs(LogsArgs),
 
+    /// Run a worker for one pipeline: pull its datums, run them, upload the output.
+    Worker(WorkerArgs),
+
     /// Print a shell completion script, e.g. `strata completion bash > /etc/bash_completion.d/strata`.
     Completion {
         /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Flags of `strata worker`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+    strata worker --pipeline edges\n  \
+    strata worker --pipeline edges --isolation scratch --scratch /var/tmp/strata\n\n\
+    Run as many as you like, on any machine that reaches the server; each\n\
+    runs one datum at a time. The server should run with `workers = 0`\n\
+    when separate workers do the work. Ctrl-C stops after the current datum's\n\
+    task is handed back.")]
+pub struct WorkerArgs {
+    /// The pipeline whose datums to run.
+    #[arg(short, long, value_name = "PIPELINE")]
+    pub pipeline: String,
+    /// Datum isolation: `namespace` (literal /pfs paths), `scratch` ($PFS
+    /// only) or `auto` (namespace where possible).
+    #[arg(long, default_value = "auto", value_name = "MODE")]
+    pub isolation: String,
+    /// Where the worker keeps inputs and outputs while datums run
+    /// [default: the system's temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
+    /// The worker's name in the queue; unique per pipeline [default: host-pid].
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
 }
 
 /// Flags of `strata dev`. Each also reads `STRATA_<NAME>` and the config file.

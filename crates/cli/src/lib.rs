@@ -37,5 +37,6 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Job(command) => commands::pps::job(&cli.global, command).await,
         Command::Datum(command) => commands::pps::datum(&cli.global, command).await,
         Command::Logs(args) => commands::pps::logs(&cli.global, args).await,
+        Command::Worker(args) => commands::worker::run(&cli.global, args).await,
     }
 }

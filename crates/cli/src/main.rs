@@ -6,11 +6,24 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = strata_cli::Cli::parse();
-    match strata_cli::run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+fn main() -> ExitCode {
+    // The sandbox helper must start before any thread exists: it unshares
+    // its mount namespace, which a multi-threaded process cannot.
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == "__sandbox") {
+        return ExitCode::from(u8::try_from(strata_sandbox::helper_main()).unwrap_or(1));
     }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let cli = strata_cli::Cli::parse();
+        match strata_cli::run(cli).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => failure.report(),
+        }
+    })
 }

@@ -47,6 +47,18 @@ impl Workspace {
         self.client.json(response, ok).await
     }
 
+    /// A request to `segments` below the workspace, for answers the helpers
+    /// here do not decode (an empty 204 or a stream); see the worker calls in
+    /// `pps.rs`.
+    pub(crate) fn request(&self, method: Method, segments: &[&str]) -> Result<reqwest::RequestBuilder, ClientError> {
+        Ok(self.client.request_url(method, self.url(segments)?))
+    }
+
+    /// The connection, to send what [`Self::request`] built.
+    pub(crate) fn client(&self) -> &StrataClient {
+        &self.client
+    }
+
     pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         segments: &[&str],

@@ -7,7 +7,10 @@ use reqwest::Method;
 
 use crate::client::ClientError;
 use crate::pfs::Workspace;
-use crate::wire::pps::{CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo};
+use crate::wire::pps::{
+    CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo, PullTask, TaskAssignment, TaskHeartbeat,
+    TaskResult,
+};
 
 /// Which log lines [`Workspace::logs`] returns. Lines come back in cursor
 /// order; to follow a log, ask again with `after` set to the last cursor.
@@ -116,6 +119,65 @@ impl Workspace {
     /// Log lines in cursor order.
     pub async fn logs(&self, query: &LogQuery) -> Result<Vec<LogLine>, ClientError> {
         self.get(&["pps", "logs"], &query.pairs()).await
+    }
+}
+
+/// The worker protocol: what `strata worker` (and the server's embedded
+/// workers) call. A 410 (`ClientError::Api { status: 410, .. }`) from any of
+/// them means the task is no longer the worker's: its job is over or its
+/// lease passed to another worker.
+impl Workspace {
+    /// `POST /pps/tasks/pull`: a task of `request.pipeline`, or `None` when
+    /// none came within `request.wait_ms` (the server holds the request
+    /// that long, so no client timeout applies).
+    pub async fn task_pull(&self, request: &PullTask) -> Result<Option<TaskAssignment>, ClientError> {
+        let builder = self.request(Method::POST, &["pps", "tasks", "pull"])?.json(request);
+        let response = self.client().send(builder).await?;
+        if response.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        self.client().json(response, &[200]).await.map(Some)
+    }
+
+    /// `GET /pps/tasks/{delivery}/inputs`: the files of the task's datums as
+    /// a tar stream, members named `<datum index>/<input name>/<path>`.
+    pub async fn task_inputs(&self, delivery: &str) -> Result<reqwest::Response, ClientError> {
+        let builder = self.request(Method::GET, &["pps", "tasks", delivery, "inputs"])?;
+        let response = self.client().send(builder).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.error_of(response).await)
+    }
+
+    /// `POST /pps/tasks/heartbeat`: keeps the task's lease.
+    pub async fn task_heartbeat(&self, beat: &TaskHeartbeat) -> Result<(), ClientError> {
+        self.post_no_content(&["pps", "tasks", "heartbeat"], beat).await
+    }
+
+    /// `POST /pps/tasks/result`: the outcome of every datum of the task,
+    /// sent after their outputs were uploaded.
+    pub async fn task_result(&self, result: &TaskResult) -> Result<(), ClientError> {
+        self.post_no_content(&["pps", "tasks", "result"], result).await
+    }
+
+    async fn post_no_content(&self, segments: &[&str], body: &impl serde::Serialize) -> Result<(), ClientError> {
+        let builder = self.request(Method::POST, segments)?.json(body);
+        let response = self.client().send(builder).await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(self.error_of(response).await)
+    }
+
+    /// The error an unsuccessful response stands for.
+    async fn error_of(&self, response: reqwest::Response) -> ClientError {
+        let status = response.status().as_u16();
+        match self.client().json::<serde_json::Value>(response, &[]).await {
+            Err(error) => error,
+            // Unreachable: no status is expected, so `json` always fails.
+            Ok(_) => ClientError::Api { status, code: "UNKNOWN".to_owned(), message: String::new() },
+        }
     }
 }
 

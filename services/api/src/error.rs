@@ -25,6 +25,14 @@ pub enum Error {
     #[error("PFS could not start")]
     Pfs(#[source] strata_pfs::PfsError),
 
+    /// PPS could not be opened.
+    #[error("PPS could not start")]
+    Pps(#[source] strata_pps::PpsError),
+
+    /// The task queue could not be reached.
+    #[error("task queue could not start")]
+    Queue(#[source] strata_queue::QueueError),
+
     /// A database query failed while serving.
     #[error("database query failed")]
     Database(#[source] sea_orm::DbErr),
@@ -57,7 +65,7 @@ impl Error {
         match self {
             Error::Core(core) => core.is_user_error(),
             Error::Bind { .. } => true,
-            Error::Database(_) | Error::Serve(_) | Error::Pfs(_) => false,
+            Error::Database(_) | Error::Serve(_) | Error::Pfs(_) | Error::Pps(_) | Error::Queue(_) => false,
         }
     }
 }

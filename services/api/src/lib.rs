@@ -13,6 +13,7 @@ mod instance;
 mod middleware;
 pub mod migration;
 mod state;
+mod workers;
 
 use std::net::TcpListener;
 
@@ -22,6 +23,8 @@ use strata_core::store::DynObjectStore;
 use strata_core::telemetry::Metrics;
 use strata_pfs::Pfs;
 use strata_pfs::http::Workspaces;
+use strata_pps::http::PpsWorkspaces;
+use strata_pps::{Pps, PpsSettings};
 use tokio_util::sync::CancellationToken;
 
 pub use error::Error;
@@ -35,6 +38,9 @@ pub struct Application {
     port: u16,
     state: web::Data<AppState>,
     workspaces: web::Data<Workspaces>,
+    pipelines: web::Data<PpsWorkspaces>,
+    /// What runs beside the HTTP server: masters and embedded workers.
+    background: workers::Background,
     listener: TcpListener,
     shutdown_timeout: std::time::Duration,
 }
@@ -49,16 +55,20 @@ impl Application {
         strata_core::db::migrate::<migration::Migrator>(&db, &settings.database).await?;
         let instance = instance::instance_get_or_create(&db).await?;
         let store = strata_core::store::open(&settings.object_store)?;
-        let workspaces = embedded_workspaces(&db, &store).await?;
         let metrics = Metrics::new()?;
+        let (workspaces, pipelines) = embedded_workspaces(&db, &store, &metrics, &instance, settings).await?;
         let listener =
             TcpListener::bind(settings.listen).map_err(|source| Error::Bind { addr: settings.listen, source })?;
         let port = listener.local_addr().map_err(|source| Error::Bind { addr: settings.listen, source })?.port();
+        let scratch = settings.data_dir.join("scratch");
+        let background = workers::Background::new(&pipelines, port, &settings.pps, scratch);
         let state = web::Data::new(AppState::new(db, store, metrics, instance, settings));
         Ok(Self {
             port,
             state,
             workspaces: web::Data::new(workspaces),
+            pipelines: web::Data::new(pipelines),
+            background,
             listener,
             shutdown_timeout: settings.shutdown_timeout,
         })
@@ -79,10 +89,13 @@ impl Application {
     pub async fn run_until_stopped(self, stop: CancellationToken) -> Result<(), Error> {
         let state = self.state.clone();
         let workspaces = self.workspaces.clone();
+        let pipelines = self.pipelines.clone();
+        let background = self.background.start(stop.child_token());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(workspaces.clone())
+                .app_data(pipelines.clone())
                 .wrap(middleware::RequestTelemetry::new(&state.metrics))
                 .configure(routes)
         })
@@ -97,6 +110,7 @@ impl Application {
             handle.stop(true).await;
         });
         let served = server.await.map_err(Error::Serve);
+        background.stop().await;
         self.state.metrics.shutdown();
         served
     }
@@ -105,17 +119,33 @@ impl Application {
 /// The slug of the workspace `strata dev` serves in-process.
 pub const EMBEDDED_WORKSPACE: &str = "default";
 
-/// The embedded workspace: PFS on the same database (its own `pfs_*`
-/// tables) and under its own object-store prefix. The provisioner issue
-/// moves workspaces to their own servers.
-async fn embedded_workspaces(db: &sea_orm::DatabaseConnection, store: &DynObjectStore) -> Result<Workspaces, Error> {
+/// The embedded workspace: PFS and PPS on the same database (their own
+/// `pfs_*`/`pps_*` tables), under their own object-store prefix and Redis
+/// key prefix. The provisioner issue moves workspaces to their own servers.
+async fn embedded_workspaces(
+    db: &sea_orm::DatabaseConnection,
+    store: &DynObjectStore,
+    metrics: &Metrics,
+    instance: &Instance,
+    settings: &Settings,
+) -> Result<(Workspaces, PpsWorkspaces), Error> {
     let prefix = format!("workspaces/{EMBEDDED_WORKSPACE}");
     let scoped: DynObjectStore =
         std::sync::Arc::new(object_store::prefix::PrefixStore::new(store.clone(), prefix.as_str()));
-    let pfs = Pfs::open(db.clone(), scoped).await.map_err(Error::Pfs)?;
+    let pfs = Pfs::open(db.clone(), scoped.clone()).await.map_err(Error::Pfs)?;
+    let queue_prefix = format!("strata:{}:{EMBEDDED_WORKSPACE}:", instance.id);
+    let redis = settings.redis.as_ref().map(|url| url.expose());
+    let queue =
+        strata_queue::from_url(redis, &queue_prefix, settings.pps.task_lease).await.map_err(Error::Queue)?;
+    let pps_settings = PpsSettings { lease: settings.pps.task_lease };
+    let pps = Pps::open(pfs.clone(), scoped, queue, pps_settings, Some(metrics.meter("strata-pps")))
+        .await
+        .map_err(Error::Pps)?;
     let mut workspaces = Workspaces::default();
     workspaces.insert(EMBEDDED_WORKSPACE, pfs);
-    Ok(workspaces)
+    let mut pipelines = PpsWorkspaces::default();
+    pipelines.insert(EMBEDDED_WORKSPACE, pps);
+    Ok((workspaces, pipelines))
 }
 
 fn needs_data_dir(settings: &Settings) -> bool {
@@ -133,6 +163,7 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(graphql::execute))
                 .route(web::post().to(graphql::execute)),
         )
+        .service(web::scope("/v1/workspaces/{workspace}/pps").configure(strata_pps::http::configure))
         .service(web::scope("/v1/workspaces/{workspace}").configure(strata_pfs::http::configure))
         .default_service(web::to(error::not_found));
 }

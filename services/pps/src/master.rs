@@ -27,7 +27,7 @@ use crate::spec::{Leaf, Reprocess};
 /// The longest the master sleeps without being woken.
 const TICK: Duration = Duration::from_secs(1);
 /// How many newest output commits are checked for new jobs.
-const DISCOVER: u64 = 50;
+const DISCOVER: u64 = 20;
 
 impl Pps {
     /// Runs the master loop until `stop`.

@@ -259,6 +259,14 @@ impl Pps {
                 .map(|(p, j)| (p.to_owned(), j.to_owned()))
                 .ok_or_else(|| PpsError::invalid("delivery", "not a task token"))?,
         };
+        let over = self.meta().job_get(&pipeline, &job).await?.is_none_or(|row| row.state.is_terminal());
+        if over {
+            // The job was stopped or failed meanwhile: its results no longer count.
+            if let Some(lease) = lease {
+                self.inner.queue.ack(&lease.delivery).await?;
+            }
+            return Ok(());
+        }
         let plan = self.plan_of(&pipeline, &job).await?;
         let known: std::collections::HashSet<&str> = plan.datums.iter().map(|d| d.id.as_str()).collect();
         let rows: Vec<DatumRow> =

@@ -6,3 +6,4 @@ pub mod pfs;
 pub mod pps;
 pub mod status;
 pub mod version;
+pub mod worker;

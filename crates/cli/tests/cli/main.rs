@@ -5,5 +5,6 @@ mod crash;
 mod dev;
 mod misconfiguration;
 mod pfs;
+mod pipelines;
 mod pps;
 mod support;

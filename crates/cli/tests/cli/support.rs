@@ -43,11 +43,19 @@ impl Sandbox {
 
     /// Starts `strata dev` on a free port and waits for its URL line.
     pub fn start_dev(&self, extra: &[&str]) -> DevServer {
+        self.start_dev_with_env(extra, &[])
+    }
+
+    /// Starts `strata dev` with server settings given as `STRATA_*`
+    /// variables, e.g. `("STRATA_WORKERS", "0")`.
+    pub fn start_dev_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> DevServer {
         let data_dir = self.data_dir();
         let mut args = vec!["dev", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().expect("utf-8")];
         args.extend_from_slice(extra);
         let log = std::fs::File::create(self.dir.path().join("dev.log")).expect("log file");
-        let mut child = self.command(&args).stdout(Stdio::piped()).stderr(log).spawn().expect("spawn strata dev");
+        let mut command = self.command(&args);
+        command.envs(env.iter().copied());
+        let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().expect("spawn strata dev");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
         stdout.read_line(&mut first).expect("read the URL line");

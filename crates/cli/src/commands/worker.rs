@@ -1,0 +1,33 @@
+//! `strata worker`: runs one pipeline's datums until Ctrl-C.
+
+use anyhow::{Context as _, anyhow};
+use strata_core::config::{LogFormat, LogSettings};
+use strata_pps::worker::{WorkerConfig, default_worker_id};
+use strata_sandbox::{HelperCommand, IsolationMode};
+
+use crate::cli::{GlobalArgs, WorkerArgs};
+use crate::commands::pfs::workspace;
+use crate::failure::{Failure, internal, user};
+
+pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
+    let isolation: IsolationMode = args
+        .isolation
+        .parse()
+        .map_err(|_| user(anyhow!("--isolation `{}`: use auto, namespace or scratch", args.isolation)))?;
+    let ws = workspace(global)?;
+    let logging = LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() };
+    let _logging = strata_core::telemetry::init_logging(&logging)?;
+    let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
+    // The sandbox helper is this very binary, run as `strata __sandbox`.
+    let program = std::env::current_exe().context("cannot find the strata executable").map_err(internal)?;
+    let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(program).arg("__sandbox"));
+    config.isolation = isolation;
+    config.worker_id = args.id.unwrap_or_else(default_worker_id);
+    if let Some(scratch) = args.scratch {
+        config.scratch_dir = scratch;
+    }
+    strata_pps::worker::run(config, stop).await.map_err(|error| match error.is_user_error() {
+        true => user(error),
+        false => internal(error),
+    })
+}

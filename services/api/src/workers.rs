@@ -1,0 +1,146 @@
+//! What runs beside the HTTP server: each workspace's PPS master, and the
+//! embedded workers `strata dev` uses so pipelines run with no other
+//! process. Embedded workers talk to this server over loopback HTTP, the
+//! same protocol `strata worker` uses, so both paths are one code path.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use strata_client::StrataClient;
+use strata_core::config::{EmbeddedWorkers, PpsConfig};
+use strata_pps::Pps;
+use strata_pps::http::PpsWorkspaces;
+use strata_pps::worker::{WorkerConfig, spawn_embedded};
+use strata_sandbox::{HelperCommand, IsolationMode};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How often the supervisor matches workers to pipelines.
+const RECONCILE: Duration = Duration::from_secs(1);
+
+/// Masters and embedded workers, not yet started.
+#[derive(Debug)]
+pub(crate) struct Background {
+    workspaces: Vec<(String, Pps)>,
+    port: u16,
+    config: PpsConfig,
+    scratch: PathBuf,
+}
+
+/// Started background tasks.
+pub(crate) struct Running {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn new(pipelines: &PpsWorkspaces, port: u16, config: &PpsConfig, scratch: PathBuf) -> Self {
+        let workspaces = pipelines.iter().map(|(slug, pps)| (slug.clone(), pps.clone())).collect();
+        Self { workspaces, port, config: config.clone(), scratch }
+    }
+
+    pub fn start(&self, stop: CancellationToken) -> Running {
+        let mut tasks = Vec::new();
+        for (slug, pps) in &self.workspaces {
+            tasks.push(tokio::spawn(pps.clone().run_master(stop.child_token())));
+            if self.config.workers != EmbeddedWorkers::Fixed(0) {
+                let supervisor = Supervisor {
+                    slug: slug.clone(),
+                    pps: pps.clone(),
+                    address: format!("http://127.0.0.1:{}", self.port),
+                    config: self.config.clone(),
+                    scratch: self.scratch.join(slug),
+                    running: HashMap::new(),
+                };
+                tasks.push(tokio::spawn(supervisor.run(stop.child_token())));
+            }
+        }
+        Running { stop, tasks }
+    }
+}
+
+impl Running {
+    /// Stops everything and waits for it.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Keeps the embedded workers of one workspace in step with its pipelines.
+struct Supervisor {
+    slug: String,
+    pps: Pps,
+    address: String,
+    config: PpsConfig,
+    scratch: PathBuf,
+    /// Per pipeline: the workers' stop token and how many run.
+    running: HashMap<String, (CancellationToken, u32)>,
+}
+
+impl Supervisor {
+    async fn run(mut self, stop: CancellationToken) {
+        loop {
+            if let Err(error) = self.reconcile(&stop).await {
+                tracing::warn!(workspace = %self.slug, %error, "could not match embedded workers to pipelines");
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(RECONCILE) => {}
+            }
+        }
+        for (token, _) in self.running.values() {
+            token.cancel();
+        }
+    }
+
+    async fn reconcile(&mut self, stop: &CancellationToken) -> Result<(), strata_pps::PpsError> {
+        let wanted = self.pps.pipeline_parallelism().await?;
+        self.running.retain(|name, (token, count)| {
+            let keep = wanted.get(name).is_some_and(|want| workers_for(&self.config, *want) == *count);
+            if !keep {
+                token.cancel();
+            }
+            keep
+        });
+        for (name, parallelism) in wanted {
+            if self.running.contains_key(&name) {
+                continue;
+            }
+            let count = workers_for(&self.config, parallelism);
+            let token = stop.child_token();
+            for n in 0..count {
+                let config = self.worker_config(&name, n)?;
+                spawn_embedded(config, token.clone());
+            }
+            self.running.insert(name, (token, count));
+        }
+        Ok(())
+    }
+
+    fn worker_config(&self, pipeline: &str, n: u32) -> Result<WorkerConfig, strata_pps::PpsError> {
+        let client = StrataClient::new(&self.address).map_err(|e| strata_pps::PpsError::Internal(e.to_string()))?;
+        let helper = self.config.sandbox_helper.clone().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| PathBuf::from("strata"));
+        let isolation: IsolationMode = self.config.sandbox.parse().unwrap_or_default();
+        Ok(WorkerConfig {
+            workspace: client.workspace(&self.slug),
+            pipeline: pipeline.to_owned(),
+            worker_id: format!("embedded-{pipeline}-{n}-{}", std::process::id()),
+            isolation,
+            sandbox_helper: HelperCommand::new(helper).arg("__sandbox"),
+            scratch_dir: self.scratch.clone(),
+            wait: Duration::from_secs(5),
+        })
+    }
+}
+
+/// Workers for a pipeline of the given parallelism.
+fn workers_for(config: &PpsConfig, parallelism: u32) -> u32 {
+    match config.workers {
+        EmbeddedWorkers::Auto => parallelism.max(1),
+        EmbeddedWorkers::Fixed(count) => count,
+    }
+}

@@ -1,0 +1,223 @@
+//! Running one datum: its environment, its tries, `err_cmd` recovery and
+//! its captured log.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use strata_client::wire::pps::{DatumState, TaskAssignment, TaskDatum};
+use strata_sandbox::{DatumRun, ExitKind, RunOutcome, Sandbox};
+
+/// Log kept per datum (the end of it).
+const LOG_LIMIT: usize = 64 * 1024;
+
+/// How a datum's run went, before its output is uploaded.
+#[derive(Debug)]
+pub(super) struct Ran {
+    pub state: DatumState,
+    pub attempts: u32,
+    pub exit: Option<String>,
+    pub log: String,
+    pub process_secs: f64,
+}
+
+/// The environment of a datum, as Pachyderm sets it, plus Strata's names
+/// and the transform's own variables (which win).
+pub(super) fn environment(task: &TaskAssignment, datum: &TaskDatum, pfs: &Path) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("STRATA_JOB_ID".to_owned(), task.job.clone()),
+        ("STRATA_DATUM_ID".to_owned(), datum.id.clone()),
+        ("PACH_JOB_ID".to_owned(), task.job.clone()),
+        ("PACH_DATUM_ID".to_owned(), datum.id.clone()),
+        ("PACH_OUTPUT_COMMIT_ID".to_owned(), task.job.clone()),
+        ("PPS_PIPELINE_NAME".to_owned(), task.pipeline.clone()),
+    ];
+    for input in &datum.inputs {
+        let path = format!("{}/{}{}", pfs.display(), input.name, input.path);
+        env.push((input.name.clone(), path.trim_end_matches('/').to_owned()));
+        env.push((format!("{}_COMMIT", input.name), input.commit.clone()));
+        if let Some(key) = &input.key {
+            // The task does not say whether the key came from a join or a
+            // group, so both names are set; code reads the one it expects.
+            env.push((format!("PACH_DATUM_{}_JOIN_ON", input.name), key.clone()));
+            env.push((format!("PACH_DATUM_{}_GROUP_BY", input.name), key.clone()));
+        }
+    }
+    env.extend(task.transform.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// The distinct input names of a datum: the directories under `/pfs`.
+pub(super) fn input_names(datum: &TaskDatum) -> Vec<String> {
+    let mut names: Vec<String> = datum.inputs.iter().map(|i| i.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Runs the datum rooted at `root` up to `datum_tries` times, then its
+/// `err_cmd` if every try failed.
+pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDatum, root: &Path) -> Ran {
+    let log = root.with_extension("log");
+    let pfs = sandbox.pfs_root(root);
+    let mut run = DatumRun {
+        root: root.to_path_buf(),
+        inputs: input_names(datum),
+        cmd: task.transform.cmd.clone(),
+        stdin: joined(&task.transform.stdin),
+        env: environment(task, datum, &pfs),
+        timeout: task.datum_timeout_ms.map(Duration::from_millis),
+        log: log.clone(),
+        workdir: None,
+    };
+    let started = Instant::now();
+    let tries = task.datum_tries.max(1);
+    let mut exit = None;
+    for attempt in 1..=tries {
+        clear_out(root).await;
+        match sandbox.run(&run).await {
+            Ok(outcome) if outcome.success() => {
+                return finished(DatumState::Processed, attempt, None, &log, started).await;
+            }
+            Ok(outcome) => exit = Some(describe(&outcome, run.timeout)),
+            Err(error) => {
+                append(&log, &format!("strata: {error}\n")).await;
+                exit = Some(error.to_string());
+            }
+        }
+    }
+    if !task.transform.err_cmd.is_empty() {
+        clear_out(root).await;
+        run.cmd = task.transform.err_cmd.clone();
+        run.stdin = joined(&task.transform.err_stdin);
+        if matches!(sandbox.run(&run).await, Ok(outcome) if outcome.success()) {
+            clear_out(root).await;
+            return finished(DatumState::Recovered, tries, exit, &log, started).await;
+        }
+    }
+    finished(DatumState::Failed, tries, exit, &log, started).await
+}
+
+async fn finished(state: DatumState, attempts: u32, exit: Option<String>, log: &PathBuf, started: Instant) -> Ran {
+    let text = tokio::fs::read(log).await.unwrap_or_default();
+    Ran { state, attempts, exit, log: tail(&String::from_utf8_lossy(&text), LOG_LIMIT), process_secs: started.elapsed().as_secs_f64() }
+}
+
+fn joined(lines: &[String]) -> Option<String> {
+    (!lines.is_empty()).then(|| lines.iter().map(|line| format!("{line}\n")).collect())
+}
+
+/// Each try starts with an empty `/pfs/out`.
+async fn clear_out(root: &Path) {
+    let out = root.join("out");
+    let _ = tokio::fs::remove_dir_all(&out).await;
+    let _ = tokio::fs::create_dir_all(&out).await;
+}
+
+async fn append(log: &Path, text: &str) {
+    use tokio::io::AsyncWriteExt;
+    if let Ok(mut file) = tokio::fs::OpenOptions::new().create(true).append(true).open(log).await {
+        let _ = file.write_all(text.as_bytes()).await;
+    }
+}
+
+/// How a failed try ended, for people.
+pub(super) fn describe(outcome: &RunOutcome, timeout: Option<Duration>) -> String {
+    match outcome.status {
+        ExitKind::Exited(code) => format!("exit code {code}"),
+        ExitKind::Signalled(signal) => format!("killed by signal {signal}"),
+        ExitKind::TimedOut => match timeout {
+            Some(limit) => format!("timed out after {:.1} s (datum_timeout)", limit.as_secs_f64()),
+            None => "timed out".to_owned(),
+        },
+    }
+}
+
+/// The last `max` bytes of a log, cut at a character boundary.
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("… (earlier output cut)\n{}", &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use strata_client::wire::pps::{DatumInput, TaskTransform};
+
+    use super::*;
+
+    fn task() -> TaskAssignment {
+        TaskAssignment {
+            delivery: "d".into(),
+            pipeline: "edges".into(),
+            job: "j1".into(),
+            output_repo: "edges".into(),
+            transform: TaskTransform {
+                cmd: vec!["true".into()],
+                stdin: Vec::new(),
+                env: BTreeMap::from([("MODE".to_owned(), "fast".to_owned())]),
+                err_cmd: Vec::new(),
+                err_stdin: Vec::new(),
+            },
+            datum_tries: 3,
+            datum_timeout_ms: None,
+            lease_ms: 30_000,
+            datums: Vec::new(),
+        }
+    }
+
+    fn datum() -> TaskDatum {
+        TaskDatum {
+            id: "d1".into(),
+            index: 0,
+            inputs: vec![DatumInput {
+                name: "images".into(),
+                repo: "images".into(),
+                commit: "c1".into(),
+                path: "/a/b.png".into(),
+                key: Some("a".into()),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_environment_names_inputs_ids_and_keys_like_pachyderm() {
+        let env: BTreeMap<_, _> = environment(&task(), &datum(), Path::new("/pfs")).into_iter().collect();
+        assert_eq!(env["images"], "/pfs/images/a/b.png");
+        assert_eq!(env["images_COMMIT"], "c1");
+        assert_eq!(env["STRATA_JOB_ID"], "j1");
+        assert_eq!(env["PACH_DATUM_ID"], "d1");
+        assert_eq!(env["PACH_DATUM_images_JOIN_ON"], "a");
+        assert_eq!(env["PPS_PIPELINE_NAME"], "edges");
+        assert_eq!(env["MODE"], "fast");
+    }
+
+    #[test]
+    fn a_root_glob_input_points_at_the_input_directory() {
+        let mut whole = datum();
+        whole.inputs[0].path = "/".into();
+        let env: BTreeMap<_, _> = environment(&task(), &whole, Path::new("/pfs")).into_iter().collect();
+        assert_eq!(env["images"], "/pfs/images");
+    }
+
+    #[test]
+    fn failures_are_described_for_people() {
+        let outcome = |status| RunOutcome { status, elapsed: Duration::ZERO };
+        assert_eq!(describe(&outcome(ExitKind::Exited(3)), None), "exit code 3");
+        assert!(describe(&outcome(ExitKind::TimedOut), Some(Duration::from_secs(1))).contains("timed out"));
+        assert_eq!(joined(&["a".into(), "b".into()]).as_deref(), Some("a\nb\n"));
+        assert_eq!(joined(&[]), None);
+    }
+
+    #[test]
+    fn long_logs_keep_their_end() {
+        let cut = tail(&"x".repeat(100), 10);
+        assert!(cut.ends_with("xxxxxxxxxx") && cut.starts_with('…'));
+    }
+}

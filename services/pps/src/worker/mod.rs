@@ -1,0 +1,304 @@
+//! The worker runtime behind `strata worker`: pulls datum tasks of one
+//! pipeline from the server, runs each datum's command in a
+//! [`Sandbox`](strata_sandbox::Sandbox) with its inputs at `/pfs/<input>`
+//! and its output at `/pfs/out`, uploads the output and reports the result.
+//!
+//! One task at a time, one datum at a time: parallelism comes from running
+//! more workers. A task's life (see [`task`]):
+//!
+//! 1. `POST /tasks/pull` hands out a task; a heartbeat keeps its lease from
+//!    then until its result is posted.
+//! 2. The task's input tar is unpacked into `<scratch>/<worker>/task-<n>/`,
+//!    one directory per datum (`inputs/<index>/<input name>/<path>`), which
+//!    becomes that datum's sandbox root.
+//! 3. Each datum runs up to `datum_tries` times; on success its `out/` is
+//!    uploaded into the job's output commit right away, so outputs are
+//!    attributable per datum. After the last failed try `err_cmd` may
+//!    recover it (no outputs then).
+//! 4. The results of all datums are posted together; the scratch directory
+//!    is removed.
+//!
+//! A failed datum does not stop the task: the remaining datums still run,
+//! and the server decides what a failure means for the job. A 410 from any
+//! call of the task (the job is over, or the lease passed to another worker)
+//! abandons the task at once: the running command is killed and nothing is
+//! posted. So does the worker's stop token: a task cut short is delivered
+//! again by the server once its lease expires.
+
+mod datum;
+mod inputs;
+mod outputs;
+mod retry;
+mod task;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use strata_client::wire::pps::PullTask;
+use strata_client::{ClientError, Workspace};
+use strata_core::error::display_chain;
+use strata_sandbox::{HelperCommand, IsolationMode, Sandbox, SandboxError};
+use tokio_util::sync::CancellationToken;
+
+use retry::Backoff;
+
+/// How long a pull waits for work by default.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// How long [`spawn_embedded`] waits before running a failed worker again.
+const RESTART_AFTER: Duration = Duration::from_secs(5);
+
+/// Jobs remembered as already told about this worker's isolation; the set is
+/// cleared when it grows past this (the note is then repeated, harmlessly).
+const NOTED_JOBS: usize = 1024;
+
+/// Everything a worker needs. Build it with [`WorkerConfig::new`] and adjust
+/// the fields.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The server and workspace the pipeline lives in.
+    pub workspace: Workspace,
+    /// The pipeline whose tasks this worker runs.
+    pub pipeline: String,
+    /// Names this worker to the queue; unique among the pipeline's workers.
+    /// Also names its scratch directory, which it owns (see `scratch_dir`).
+    pub worker_id: String,
+    /// What isolation to ask the sandbox for.
+    pub isolation: IsolationMode,
+    /// How to start the sandbox's helper (`strata __sandbox`).
+    pub sandbox_helper: HelperCommand,
+    /// The worker keeps its files in `<scratch_dir>/<worker_id>/`, which it
+    /// empties when it starts and removes when it stops. Must not be a file
+    /// system mounted after the worker started (see `strata_sandbox`).
+    pub scratch_dir: PathBuf,
+    /// How long one pull may wait for work before asking again.
+    pub wait: Duration,
+}
+
+impl WorkerConfig {
+    /// A worker of `pipeline` with a [`default_worker_id`], automatic
+    /// isolation, scratch space in the system's temporary directory and
+    /// [`DEFAULT_WAIT`].
+    pub fn new(workspace: Workspace, pipeline: &str, sandbox_helper: HelperCommand) -> Self {
+        WorkerConfig {
+            workspace,
+            pipeline: pipeline.to_owned(),
+            worker_id: default_worker_id(),
+            isolation: IsolationMode::Auto,
+            sandbox_helper,
+            scratch_dir: std::env::temp_dir().join("strata-worker"),
+            wait: DEFAULT_WAIT,
+        }
+    }
+}
+
+/// `<host name>-<process id>`: unique per process on a machine and
+/// recognisable in logs.
+pub fn default_worker_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Why a worker stopped before it was told to.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The sandbox could not be started (e.g. `namespace` isolation where
+    /// mount namespaces are unavailable).
+    #[error("cannot start the sandbox")]
+    Sandbox(#[source] SandboxError),
+
+    /// The worker's scratch directory cannot be made or emptied.
+    #[error("cannot prepare the scratch directory {}", path.display())]
+    Scratch {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The server refused to hand out tasks for good (e.g. no such pipeline,
+    /// or not allowed); transient failures are retried instead.
+    #[error("the server refused tasks of pipeline `{pipeline}`")]
+    Pull {
+        pipeline: String,
+        #[source]
+        source: ClientError,
+    },
+}
+
+impl WorkerError {
+    /// Whether the operator can fix it (configuration, flags, permissions)
+    /// rather than the server or the machine having failed.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            WorkerError::Sandbox(error) => matches!(error, SandboxError::NamespaceUnavailable { .. }),
+            WorkerError::Scratch { .. } => true,
+            WorkerError::Pull { source, .. } => source.is_user_error(),
+        }
+    }
+}
+
+/// Runs a worker until `stop` is cancelled (then `Ok`) or it cannot go on.
+/// Transient server errors are retried with backoff, never returned.
+pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
+    let home = config.scratch_dir.join(dir_name(&config.worker_id));
+    empty_dir(&home).await?;
+    let sandbox = Sandbox::start(config.isolation, config.sandbox_helper.clone()).await.map_err(WorkerError::Sandbox)?;
+    let note = isolation_note(&sandbox, &home);
+    match &note {
+        Some(note) => tracing::warn!(worker = %config.worker_id, "{note}"),
+        None => tracing::info!(worker = %config.worker_id, isolation = %sandbox.isolation(), "worker started"),
+    }
+    let mut worker = Worker { config, sandbox, home, note, noted_jobs: HashSet::new(), tasks: 0 };
+    let result = worker.serve(&stop).await;
+    let Worker { sandbox, home, config, .. } = worker;
+    sandbox.close().await;
+    if let Err(error) = tokio::fs::remove_dir_all(&home).await {
+        tracing::warn!(path = %home.display(), error = %error, "cannot remove the worker's scratch directory");
+    }
+    tracing::info!(worker = %config.worker_id, "worker stopped");
+    result
+}
+
+/// Runs a worker in this process, e.g. inside the server, until `stop` is
+/// cancelled. A worker that fails is logged and started again after a pause.
+pub fn spawn_embedded(config: WorkerConfig, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match run(config.clone(), stop.clone()).await {
+                Ok(()) => return,
+                Err(error) => tracing::error!(
+                    pipeline = %config.pipeline,
+                    worker = %config.worker_id,
+                    error = %display_chain(&error),
+                    "embedded worker failed; restarting it in {}s",
+                    RESTART_AFTER.as_secs()
+                ),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RESTART_AFTER) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    })
+}
+
+/// A running worker: its configuration, sandbox and scratch space.
+#[derive(Debug)]
+struct Worker {
+    config: WorkerConfig,
+    sandbox: Sandbox,
+    home: PathBuf,
+    /// What to tell each job about this worker's isolation, if anything.
+    note: Option<String>,
+    /// Jobs already given `note`.
+    noted_jobs: HashSet<String>,
+    /// Tasks started so far; names their scratch directories.
+    tasks: u64,
+}
+
+impl Worker {
+    /// Pulls and runs tasks until `stop`.
+    async fn serve(&mut self, stop: &CancellationToken) -> Result<(), WorkerError> {
+        let mut backoff = Backoff::default();
+        let request = PullTask {
+            pipeline: self.config.pipeline.clone(),
+            worker: self.config.worker_id.clone(),
+            wait_ms: u64::try_from(self.config.wait.as_millis()).unwrap_or(u64::MAX),
+        };
+        loop {
+            let pulled = tokio::select! {
+                pulled = self.config.workspace.task_pull(&request) => pulled,
+                () = stop.cancelled() => return Ok(()),
+            };
+            match pulled {
+                Ok(Some(task)) => {
+                    backoff.reset();
+                    self.tasks += 1;
+                    self.run_task(task, stop).await;
+                }
+                Ok(None) => backoff.reset(),
+                Err(error) if retry::is_transient(&error) => {
+                    tracing::warn!(pipeline = %request.pipeline, error = %display_chain(&error), "cannot pull a task; retrying");
+                    if !backoff.wait(stop).await {
+                        return Ok(());
+                    }
+                }
+                Err(source) => return Err(WorkerError::Pull { pipeline: request.pipeline, source }),
+            }
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The notes for a task result of `job`: the isolation note the first
+    /// time this worker reports to the job.
+    fn notes_for(&mut self, job: &str) -> Vec<String> {
+        let Some(note) = &self.note else { return Vec::new() };
+        if self.noted_jobs.len() >= NOTED_JOBS {
+            self.noted_jobs.clear();
+        }
+        if self.noted_jobs.insert(job.to_owned()) {
+            vec![format!("worker {}: {note}", self.config.worker_id)]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The job-log line that says user code does not see a real `/pfs`.
+fn isolation_note(sandbox: &Sandbox, home: &Path) -> Option<String> {
+    let reason = sandbox.fallback_reason()?;
+    Some(format!(
+        "mount namespaces unavailable ({reason}); running datums with $PFS=<scratch> under {}",
+        home.display()
+    ))
+}
+
+/// Removes whatever a previous worker of the same id left and creates the
+/// directory afresh.
+async fn empty_dir(path: &Path) -> Result<(), WorkerError> {
+    let failed = |source| WorkerError::Scratch { path: path.to_path_buf(), source };
+    match tokio::fs::remove_dir_all(path).await {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(failed(error)),
+    }
+    tokio::fs::create_dir_all(path).await.map_err(failed)
+}
+
+/// A worker id as one safe path component.
+fn dir_name(worker_id: &str) -> String {
+    let name: String = worker_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .collect();
+    match name.as_str() {
+        "" | "." | ".." => format!("worker{name}"),
+        _ => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_ids_become_single_path_components() {
+        assert_eq!(dir_name("host-12"), "host-12");
+        assert_eq!(dir_name("a/b c"), "a_b_c");
+        assert_eq!(dir_name(".."), "worker..");
+        assert_eq!(dir_name(""), "worker");
+    }
+
+    #[test]
+    fn the_default_worker_id_names_the_process() {
+        assert!(default_worker_id().ends_with(&format!("-{}", std::process::id())));
+    }
+}

@@ -1,0 +1,167 @@
+//! One task: heartbeat, inputs, datums, outputs, result.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use strata_client::Workspace;
+use strata_client::wire::pps::{DatumResult, DatumState, DatumStats, TaskAssignment, TaskHeartbeat, TaskResult};
+use strata_core::error::display_chain;
+use tokio_util::sync::CancellationToken;
+
+use super::retry::{self, Backoff};
+use super::{Worker, datum, inputs, outputs};
+
+/// Attempts at posting a result before giving the task up to redelivery.
+const RESULT_TRIES: u32 = 8;
+
+impl Worker {
+    /// Runs a task to its result, or abandons it when the server says it is
+    /// over (410) or the worker stops.
+    pub(super) async fn run_task(&mut self, task: TaskAssignment, stop: &CancellationToken) {
+        let dir = self.home.join(format!("task-{}", self.tasks));
+        let abandon = stop.child_token();
+        let heartbeat = tokio::spawn(heartbeat(
+            self.config.workspace.clone(),
+            TaskHeartbeat { delivery: task.delivery.clone(), worker: self.config.worker_id.clone() },
+            Duration::from_millis(task.lease_ms / 3).max(Duration::from_millis(100)),
+            abandon.clone(),
+        ));
+        let results = tokio::select! {
+            results = self.process(&task, &dir) => Some(results),
+            () = abandon.cancelled() => None,
+        };
+        heartbeat.abort();
+        if let Err(error) = tokio::fs::remove_dir_all(&dir).await
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %dir.display(), %error, "cannot remove a task's scratch directory");
+        }
+        let Some(results) = results else {
+            tracing::info!(job = %task.job, "task abandoned");
+            return;
+        };
+        let result = TaskResult {
+            delivery: task.delivery.clone(),
+            worker: self.config.worker_id.clone(),
+            datums: results,
+            notes: self.notes_for(&task.job),
+        };
+        post_result(&self.config.workspace, &result, stop).await;
+    }
+
+    /// Downloads the inputs and runs every datum of the task.
+    async fn process(&self, task: &TaskAssignment, dir: &Path) -> Vec<DatumResult> {
+        let download_start = Instant::now();
+        let downloaded = inputs::download(&self.config.workspace, &task.delivery, dir).await;
+        let download_secs = download_start.elapsed().as_secs_f64() / task.datums.len().max(1) as f64;
+        let bytes_in = match downloaded {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let message = format!("could not download the inputs: {}", display_chain(&error));
+                tracing::warn!(job = %task.job, "{message}");
+                return task.datums.iter().map(|d| failed(&d.id, &message)).collect();
+            }
+        };
+        let mut results = Vec::with_capacity(task.datums.len());
+        for datum in &task.datums {
+            let root = inputs::datum_root(dir, datum.index);
+            for name in datum::input_names(datum) {
+                let _ = tokio::fs::create_dir_all(root.join(name)).await;
+            }
+            let started_at = Utc::now();
+            let ran = datum::run(&self.sandbox, task, datum, &root).await;
+            let mut stats = DatumStats {
+                bytes_in: bytes_in.get(&datum.index).copied().unwrap_or(0),
+                download_secs,
+                process_secs: ran.process_secs,
+                ..DatumStats::default()
+            };
+            let (mut state, mut exit, mut log, mut outputs) = (ran.state, ran.exit, ran.log, Vec::new());
+            if state == DatumState::Processed {
+                let upload_start = Instant::now();
+                let archive = dir.join(format!("{}.out.tar", datum.index));
+                match outputs::upload(&self.config.workspace, &task.output_repo, &task.job, &root.join("out"), &archive).await {
+                    Ok(uploaded) => {
+                        stats.bytes_out = uploaded.bytes;
+                        outputs = uploaded.paths;
+                    }
+                    Err(error) => {
+                        state = DatumState::Failed;
+                        let message = format!("could not upload /pfs/out: {}", display_chain(&error));
+                        log.push_str(&format!("\nstrata: {message}\n"));
+                        exit = Some(message);
+                    }
+                }
+                stats.upload_secs = upload_start.elapsed().as_secs_f64();
+            }
+            results.push(DatumResult {
+                id: datum.id.clone(),
+                state,
+                attempts: ran.attempts,
+                exit,
+                stats,
+                outputs,
+                log,
+                started_at: started_at.to_rfc3339(),
+                finished_at: Utc::now().to_rfc3339(),
+            });
+        }
+        results
+    }
+}
+
+fn failed(id: &str, message: &str) -> DatumResult {
+    let now = Utc::now().to_rfc3339();
+    DatumResult {
+        id: id.to_owned(),
+        state: DatumState::Failed,
+        attempts: 0,
+        exit: Some(message.to_owned()),
+        stats: DatumStats::default(),
+        outputs: Vec::new(),
+        log: format!("strata: {message}\n"),
+        started_at: now.clone(),
+        finished_at: now,
+    }
+}
+
+/// Keeps the task's lease until aborted; cancels `abandon` when the server
+/// answers 410 (the job is over or the lease passed to another worker).
+async fn heartbeat(ws: Workspace, beat: TaskHeartbeat, every: Duration, abandon: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = abandon.cancelled() => return,
+        }
+        match ws.task_heartbeat(&beat).await {
+            Ok(()) => {}
+            Err(error) if retry::is_gone(&error) => {
+                abandon.cancel();
+                return;
+            }
+            Err(error) => tracing::warn!(error = %display_chain(&error), "heartbeat failed; will try again"),
+        }
+    }
+}
+
+/// Posts a result, retrying transient failures; a task whose result cannot
+/// be posted is delivered again by the server once its lease runs out.
+async fn post_result(ws: &Workspace, result: &TaskResult, stop: &CancellationToken) {
+    let mut backoff = Backoff::default();
+    for _ in 0..RESULT_TRIES {
+        match ws.task_result(result).await {
+            Ok(()) => return,
+            Err(error) if retry::is_transient(&error) => {
+                tracing::warn!(error = %display_chain(&error), "cannot post a task result; retrying");
+                if !backoff.wait(stop).await {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %display_chain(&error), "the server refused a task result");
+                return;
+            }
+        }
+    }
+}

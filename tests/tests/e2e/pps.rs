@@ -1,0 +1,446 @@
+//! PPS end to end: pipelines over real repos, embedded workers running
+//! real commands in the sandbox, on SQLite with the in-process queue and
+//! on PostgreSQL with Redis Streams.
+
+use std::time::Duration;
+
+use strata_client::wire::pps::{CreatePipeline, DatumState, JobInfo, JobState};
+use strata_client::{ClientError, Workspace};
+use strata_testkit::{Backend, TestApp, TestOptions};
+
+/// SQLite runs with the in-process queue, PostgreSQL with Redis: the two
+/// deployments people run.
+macro_rules! on_both_setups {
+    (async fn $name:ident($app:ident: TestApp) $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn check($app: TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_in_process() {
+                check(spawn(Backend::Sqlite, false).await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis() {
+                check(spawn(Backend::Postgres, true).await).await
+            }
+        }
+    };
+}
+
+fn options(redis: bool) -> TestOptions {
+    TestOptions {
+        redis_url: redis.then(|| std::env::var("STRATA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())),
+        sandbox_helper: Some(env!("CARGO_BIN_EXE_strata-e2e-sandbox").into()),
+        workers: None,
+        task_lease_secs: Some(3),
+    }
+}
+
+async fn spawn(backend: Backend, redis: bool) -> TestApp {
+    TestApp::spawn_with_options(backend, options(redis)).await
+}
+
+fn ws(app: &TestApp) -> Workspace {
+    app.client().workspace("default")
+}
+
+async fn put(ws: &Workspace, repo: &str, path: &str, data: &str) {
+    ws.put(repo, "master", path, false, false, reqwest::Body::from(data.to_owned())).await.expect("put");
+}
+
+async fn read(ws: &Workspace, repo: &str, reference: &str, path: &str) -> String {
+    let response = ws.get_file(repo, reference, path, None, None).await.expect("get file");
+    String::from_utf8(response.bytes().await.expect("bytes").to_vec()).expect("utf-8")
+}
+
+async fn create(ws: &Workspace, spec: serde_json::Value) {
+    ws.pipeline_create(&CreatePipeline { spec: spec.to_string(), update: false, reprocess: false })
+        .await
+        .expect("create pipeline");
+}
+
+async fn wait(ws: &Workspace, pipeline: &str) -> JobInfo {
+    ws.job_wait(pipeline, "latest", 120).await.expect("job finishes")
+}
+
+fn code(error: &ClientError) -> String {
+    match error {
+        ClientError::Api { code, .. } => code.clone(),
+        other => format!("not an API error: {other}"),
+    }
+}
+
+/// A pipeline that writes the word count of each top-level file.
+fn count_spec() -> serde_json::Value {
+    serde_json::json!({
+        "pipeline": {"name": "count"},
+        "input": {"pfs": {"repo": "words", "glob": "/*"}},
+        "transform": {"cmd": ["sh", "-c", "for f in /pfs/words/*; do wc -w < \"$f\" | tr -d ' ' > /pfs/out/$(basename \"$f\"); done"]},
+        "datum_tries": 2
+    })
+}
+
+/// A second stage summing the counts into one file.
+fn total_spec() -> serde_json::Value {
+    serde_json::json!({
+        "pipeline": {"name": "total"},
+        "input": {"pfs": {"repo": "count", "glob": "/"}},
+        "transform": {"cmd": ["sh", "-c", "cat $PFS/count/* | awk '{s+=$1} END {print s}' > $PFS/out/total"]}
+    })
+}
+
+on_both_setups! {
+    async fn a_two_stage_pipeline_chains_and_runs_only_what_changed(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("words", "").await.expect("repo");
+        put(&ws, "words", "/a.txt", "one two three").await;
+        put(&ws, "words", "/b.txt", "four five").await;
+        create(&ws, count_spec()).await;
+        create(&ws, total_spec()).await;
+
+        let first = wait(&ws, "total").await;
+        assert_eq!(first.state, JobState::Success, "{first:?}");
+        assert_eq!(read(&ws, "count", "master", "/a.txt").await.trim(), "3");
+        assert_eq!(read(&ws, "total", "master", "/total").await.trim(), "5");
+
+        // One changed file: one datum runs, the other is skipped; both
+        // stages share the commit set id of the input commit.
+        put(&ws, "words", "/b.txt", "four five six seven").await;
+        let input = ws.branch_inspect("words", "master").await.expect("branch").head;
+        let count_job = wait(&ws, "count").await;
+        assert_eq!(count_job.id, input, "the job id is the commit set id");
+        assert_eq!(count_job.state, JobState::Success);
+        assert_eq!((count_job.datums.total, count_job.datums.processed, count_job.datums.skipped), (2, 1, 1));
+        let total_job = wait(&ws, "total").await;
+        assert_eq!(total_job.id, input);
+        assert_eq!(read(&ws, "total", "master", "/total").await.trim(), "7");
+
+        // A deleted input file takes its output with it.
+        ws.file_delete("words", "master", "/a.txt").await.expect("delete");
+        let after_delete = wait(&ws, "count").await;
+        assert_eq!(after_delete.state, JobState::Success);
+        assert_eq!(after_delete.datums.total, 1);
+        let outputs = ws.file_list("count", "master", "/").await.expect("list");
+        let names: Vec<_> = outputs.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(names, ["/b.txt"]);
+        assert_eq!(read(&ws, "total", &after_delete.id, "/total").await.trim(), "4");
+
+        // The output commit records provenance to the input commit.
+        let commit = ws.commit_inspect("count", &after_delete.id).await.expect("output commit");
+        assert!(commit.provenance.iter().any(|p| p.starts_with("words@")), "{:?}", commit.provenance);
+    }
+}
+
+on_both_setups! {
+    async fn a_failing_datum_fails_the_job_after_its_tries_and_downstream_is_unrunnable(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("words", "").await.expect("repo");
+        put(&ws, "words", "/good.txt", "fine").await;
+        put(&ws, "words", "/bad.txt", "boom").await;
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "count"},
+            "input": {"pfs": {"repo": "words", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "if grep -q boom $PFS/words/*; then echo exploding >&2; exit 3; fi; cp $PFS/words/* $PFS/out/"]},
+            "datum_tries": 2
+        })).await;
+        create(&ws, total_spec()).await;
+        let job = wait(&ws, "count").await;
+        assert_eq!(job.state, JobState::Failure, "{job:?}");
+        assert_eq!(job.datums.failed, 1);
+        let failed = &job.failed_datums[0];
+        assert!(failed.log_tail.contains("exploding"), "{failed:?}");
+        let datum = ws.datum_inspect("count", &job.id, &failed.id).await.expect("datum");
+        assert_eq!(datum.attempts, 2, "datum_tries attempts");
+        assert_eq!(datum.state, DatumState::Failed);
+        let downstream = wait(&ws, "total").await;
+        assert_eq!(downstream.state, JobState::Unrunnable, "{downstream:?}");
+        let commit = ws.commit_inspect("count", &job.id).await.expect("commit");
+        assert!(commit.error.is_some(), "the failed job's output commit carries the error");
+    }
+}
+
+on_both_setups! {
+    async fn err_cmd_recovers_timeouts_fail_and_stopped_jobs_are_killed(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("in", "").await.expect("repo");
+        put(&ws, "in", "/x", "1").await;
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "recover"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["false"], "err_cmd": ["true"]},
+            "datum_tries": 1
+        })).await;
+        let recovered = wait(&ws, "recover").await;
+        assert_eq!(recovered.state, JobState::Success, "{recovered:?}");
+        assert_eq!(recovered.datums.recovered, 1);
+
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "slow"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["sleep", "30"]},
+            "datum_timeout": "1s",
+            "datum_tries": 1
+        })).await;
+        let timed_out = wait(&ws, "slow").await;
+        assert_eq!(timed_out.state, JobState::Failure, "{timed_out:?}");
+        assert!(timed_out.failed_datums[0].exit.contains("time"), "{:?}", timed_out.failed_datums);
+
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "hang"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["sleep", "60"]}
+        })).await;
+        let running = ws.job_inspect("hang", "latest").await.expect("job");
+        let stopped = ws.job_stop("hang", &running.id).await.expect("stop");
+        assert_eq!(stopped.state, JobState::Killed);
+        let again = ws.job_stop("hang", &running.id).await.expect_err("a stopped job cannot stop again");
+        assert_eq!(code(&again), "CONFLICT");
+    }
+}
+
+on_both_setups! {
+    async fn two_datums_writing_one_path_fail_the_job_naming_both(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("in", "").await.expect("repo");
+        put(&ws, "in", "/a", "1").await;
+        put(&ws, "in", "/b", "2").await;
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "clash"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "echo hi > $PFS/out/same"]}
+        })).await;
+        let job = wait(&ws, "clash").await;
+        assert_eq!(job.state, JobState::Failure);
+        let reason = job.reason.clone().unwrap_or_default();
+        let datums = ws.datum_list("clash", &job.id, None).await.expect("datums");
+        assert_eq!(datums.len(), 2);
+        for datum in &datums {
+            assert!(reason.contains(&datum.id), "{reason} names {}", datum.id);
+        }
+        assert!(reason.contains("/same"), "{reason}");
+    }
+}
+
+on_both_setups! {
+    async fn updates_skip_unchanged_datums_unless_the_transform_or_reprocess_says_otherwise(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("words", "").await.expect("repo");
+        for n in 0..4 {
+            put(&ws, "words", &format!("/{n}.txt"), "a b").await;
+        }
+        create(&ws, count_spec()).await;
+        assert_eq!(wait(&ws, "count").await.datums.processed, 4);
+
+        let mut same = count_spec();
+        same["description"] = "only the description changed".into();
+        let update = |spec: serde_json::Value, reprocess| CreatePipeline { spec: spec.to_string(), update: true, reprocess };
+        ws.pipeline_create(&update(same.clone(), false)).await.expect("update");
+        let skipped = wait(&ws, "count").await;
+        assert_eq!((skipped.datums.processed, skipped.datums.skipped), (0, 4), "{skipped:?}");
+
+        ws.pipeline_create(&update(same, true)).await.expect("update --reprocess");
+        assert_eq!(wait(&ws, "count").await.datums.processed, 4);
+
+        let mut new_code = count_spec();
+        new_code["transform"]["cmd"] = serde_json::json!(["sh", "-c", "for f in $PFS/words/*; do echo changed > $PFS/out/$(basename $f); done"]);
+        ws.pipeline_create(&update(new_code, false)).await.expect("update transform");
+        assert_eq!(wait(&ws, "count").await.datums.processed, 4);
+        assert_eq!(read(&ws, "count", "master", "/0.txt").await.trim(), "changed");
+        let info = ws.pipeline_inspect("count").await.expect("inspect");
+        assert_eq!(info.version, 4, "every update is kept in the spec history");
+    }
+}
+
+on_both_setups! {
+    async fn cross_and_join_inputs_see_their_files_at_pfs_paths(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("left", "").await.expect("repo");
+        ws.repo_create("right", "").await.expect("repo");
+        put(&ws, "left", "/k1.txt", "L1").await;
+        put(&ws, "left", "/k2.txt", "L2").await;
+        put(&ws, "right", "/k1.csv", "R1").await;
+        put(&ws, "right", "/k3.csv", "R3").await;
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "pairs"},
+            "input": {"cross": [
+                {"pfs": {"repo": "left", "glob": "/*"}},
+                {"pfs": {"repo": "right", "glob": "/*"}}
+            ]},
+            "transform": {"cmd": ["sh", "-c", "cat $left $right > $PFS/out/$(basename $left)-$(basename $right)"]}
+        })).await;
+        let cross = wait(&ws, "pairs").await;
+        assert_eq!((cross.state, cross.datums.total), (JobState::Success, 4), "{cross:?}");
+        assert_eq!(read(&ws, "pairs", "master", "/k2.txt-k3.csv").await, "L2R3");
+
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "joined"},
+            "input": {"join": [
+                {"pfs": {"repo": "left", "glob": "/(*).txt", "join_on": "$1"}},
+                {"pfs": {"repo": "right", "glob": "/(*).csv", "join_on": "$1", "outer_join": true}}
+            ]},
+            "transform": {"cmd": ["sh", "-c", "cat $PFS/left/* $PFS/right/* 2>/dev/null > $PFS/out/$PACH_DATUM_right_JOIN_ON$PACH_DATUM_left_JOIN_ON"]}
+        })).await;
+        let join = wait(&ws, "joined").await;
+        assert_eq!((join.state, join.datums.total), (JobState::Success, 2), "inner k1 plus right-outer k3: {join:?}");
+        assert_eq!(read(&ws, "joined", "master", "/k1k1").await, "L1R1");
+    }
+}
+
+on_both_setups! {
+    async fn bad_specs_are_rejected_with_the_field_and_nothing_is_created(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("in", "").await.expect("repo");
+        let bad = CreatePipeline {
+            spec: r#"{"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "in", "glob": "/*"}}, "transform": {"cmd": ["true"]}, "paralelism_spec": {"constant": 2}}"#.into(),
+            update: false,
+            reprocess: false,
+        };
+        let error = ws.pipeline_create(&bad).await.expect_err("typo is rejected");
+        assert_eq!(code(&error), "INVALID_SPEC");
+        assert!(error.to_string().contains("paralelism_spec"), "{error}");
+        let missing = serde_json::json!({"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "nope", "glob": "/*"}}, "transform": {"cmd": ["true"]}});
+        let error = ws
+            .pipeline_create(&CreatePipeline { spec: missing.to_string(), update: false, reprocess: false })
+            .await
+            .expect_err("missing input repo");
+        assert_eq!(code(&error), "NOT_FOUND");
+        assert!(ws.pipeline_list().await.expect("list").is_empty());
+        assert!(ws.repo_inspect("p").await.is_err(), "no output repo was made");
+        create(&ws, count_spec_on("in")).await;
+        let twice = ws
+            .pipeline_create(&CreatePipeline { spec: count_spec_on("in").to_string(), update: false, reprocess: false })
+            .await
+            .expect_err("create twice");
+        assert_eq!(code(&twice), "ALREADY_EXISTS");
+    }
+}
+
+fn count_spec_on(repo: &str) -> serde_json::Value {
+    serde_json::json!({
+        "pipeline": {"name": "copy"},
+        "input": {"pfs": {"repo": repo, "glob": "/*"}},
+        "transform": {"cmd": ["sh", "-c", "cp -r $PFS/*/ $PFS/out/ 2>/dev/null; true"]}
+    })
+}
+
+on_both_setups! {
+    async fn a_job_survives_a_server_restart_mid_run(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("in", "").await.expect("repo");
+        for n in 0..6 {
+            put(&ws, "in", &format!("/{n}"), &n.to_string()).await;
+        }
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "slowcopy"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "sleep 0.5; cp $PFS/in/* $PFS/out/"]}
+        })).await;
+        let job = ws.job_inspect("slowcopy", "latest").await.expect("job");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while ws.job_inspect("slowcopy", &job.id).await.expect("job").datums.processed == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "no datum finished");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let app = app.restart().await;
+        let ws = super::ws(&app);
+        let done = ws.job_wait("slowcopy", &job.id, 120).await.expect("wait");
+        assert_eq!(done.state, JobState::Success, "{done:?}");
+        assert_eq!(done.datums.processed, 6);
+        let files = ws.file_list("slowcopy", "master", "/").await.expect("list");
+        assert_eq!(files.len(), 6);
+    }
+}
+
+on_both_setups! {
+    async fn logs_and_datums_are_listed_per_job(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("in", "").await.expect("repo");
+        put(&ws, "in", "/a", "x").await;
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "talk"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "echo hello from $STRATA_DATUM_ID in $STRATA_JOB_ID; echo data at $in"]}
+        })).await;
+        let job = wait(&ws, "talk").await;
+        assert_eq!(job.state, JobState::Success);
+        let datums = ws.datum_list("talk", &job.id, Some(DatumState::Processed)).await.expect("datums");
+        assert_eq!(datums.len(), 1);
+        let lines = ws.logs(&strata_client::LogQuery { job: Some(job.id.clone()), ..strata_client::LogQuery::pipeline("talk") }).await.expect("logs");
+        let user: Vec<_> = lines.iter().filter(|l| l.user).map(|l| l.message.as_str()).collect();
+        assert!(user.contains(&format!("hello from {} in {}", datums[0].id, job.id).as_str()), "{user:?}");
+        assert!(user.iter().any(|l| l.ends_with("/in/a")), "{user:?}");
+        assert!(lines.iter().any(|l| !l.user && l.message.contains("datums")), "system lines too");
+    }
+}
+
+/// A private Redis on a free port, to restart under a running job.
+struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/services.sh installs it)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { port, child }
+    }
+
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        Self::start_on(port)
+    }
+
+    /// Kills Redis (losing every queued task) and starts it again.
+    fn restart(mut self) -> Self {
+        self.child.kill().expect("kill redis");
+        self.child.wait().expect("reap redis");
+        Self::start_on(self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_survives_a_redis_restart_that_loses_its_queue() {
+    let redis = PrivateRedis::start();
+    let options = TestOptions { redis_url: Some(format!("redis://127.0.0.1:{}", redis.port)), ..options(false) };
+    let app = TestApp::spawn_with_options(Backend::Postgres, options).await;
+    let ws = ws(&app);
+    ws.repo_create("in", "").await.expect("repo");
+    for n in 0..6 {
+        put(&ws, "in", &format!("/{n}"), &n.to_string()).await;
+    }
+    create(&ws, serde_json::json!({
+        "pipeline": {"name": "slowcopy"},
+        "input": {"pfs": {"repo": "in", "glob": "/*"}},
+        "transform": {"cmd": ["sh", "-c", "sleep 0.5; cp $PFS/in/* $PFS/out/"]}
+    }))
+    .await;
+    let job = ws.job_inspect("slowcopy", "latest").await.expect("job");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while ws.job_inspect("slowcopy", &job.id).await.expect("job").datums.processed == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no datum finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _redis = redis.restart();
+    let done = ws.job_wait("slowcopy", &job.id, 120).await.expect("wait");
+    assert_eq!(done.state, JobState::Success, "{done:?}");
+    assert_eq!(done.datums.processed, 6);
+}
