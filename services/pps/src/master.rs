@@ -22,7 +22,7 @@ use crate::error::PpsError;
 use crate::meta::JobRow;
 use crate::plan::{self, LeafRecord, Plan, StoredState};
 use crate::service::{Pipeline, Pps};
-use crate::spec::{Leaf, Reprocess};
+use crate::spec::{Leaf, PipelineSpec, Reprocess};
 
 /// The longest the master sleeps without being woken.
 const TICK: Duration = Duration::from_secs(1);
@@ -147,11 +147,12 @@ impl Pps {
             Some(base) => plan::load(&self.inner.store, &job.pipeline, &base.id).await?,
             None => None,
         };
-        let leaves = self.list_leaves(pipeline, inputs, base_plan.as_ref()).await?;
+        let (spec, salt) = self.versioned(pipeline, job.spec_version).await?;
+        let leaves = self.list_leaves(&spec, inputs, base_plan.as_ref()).await?;
         let sets: Vec<LeafSet<'_>> =
             leaves.iter().map(|leaf| LeafSet { commit: &leaf.commit, matches: &leaf.matches }).collect();
-        let datums = combine(&pipeline.spec.input, &sets, &pipeline.row.salt);
-        let always = pipeline.spec.reprocess == Reprocess::EveryJob;
+        let datums = combine(&spec.input, &sets, &salt);
+        let always = spec.reprocess == Reprocess::EveryJob;
         let mut merge = plan::merge_with_base(datums, base_plan.as_ref(), always);
         let kept: HashSet<String> = merge
             .datums
@@ -195,16 +196,16 @@ impl Pps {
         if pending.is_empty() {
             self.meta().job_set_state(&job.pipeline, &job.id, JobState::Finishing, None).await?;
         } else {
-            self.enqueue(&job.pipeline, &job.id, &pending, pipeline.spec.parallelism).await?;
+            self.enqueue(&job.pipeline, &job.id, &pending, spec.parallelism).await?;
         }
         Ok(())
     }
 
     /// Lists every leaf input at its commit, incrementally from the base
     /// plan's listing of the same leaf.
-    async fn list_leaves(&self, pipeline: &Pipeline, inputs: &[Commit], base: Option<&Plan>) -> Result<Vec<LeafRecord>, PpsError> {
+    async fn list_leaves(&self, spec: &PipelineSpec, inputs: &[Commit], base: Option<&Plan>) -> Result<Vec<LeafRecord>, PpsError> {
         let mut leaves = Vec::new();
-        for (index, leaf) in pipeline.spec.input.leaves().into_iter().enumerate() {
+        for (index, leaf) in spec.input.leaves().into_iter().enumerate() {
             let commit = inputs.iter().find(|c| c.repo == leaf.repo()).ok_or_else(|| {
                 PpsError::internal(format!("output commit has no provenance on input repo {}", leaf.repo()))
             })?;

@@ -112,6 +112,18 @@ impl Pps {
         Ok(Pipeline { row, spec })
     }
 
+    /// The spec and salt a job runs with: those of the pipeline version
+    /// current when its commit was made, even if the pipeline changed since.
+    pub(crate) async fn versioned(&self, pipeline: &Pipeline, version: i32) -> Result<(PipelineSpec, String), PpsError> {
+        if version == pipeline.row.version {
+            return Ok((pipeline.spec.clone(), pipeline.row.salt.clone()));
+        }
+        match self.meta().pipeline_version(&pipeline.row.name, version).await? {
+            Some((spec, salt)) => Ok((PipelineSpec::from_json_value(&spec)?, salt)),
+            None => Ok((pipeline.spec.clone(), pipeline.row.salt.clone())),
+        }
+    }
+
     /// Creates the pipelines of a spec file, or with `update` replaces
     /// existing ones. An update keeps the salt (so unchanged datums are
     /// skipped) unless the transform changed or `reprocess` is set.

@@ -18,8 +18,8 @@ use strata_queue::{Delivery, QueueError, Task};
 use crate::error::PpsError;
 use crate::meta::{DatumRow, LogRow};
 use crate::plan::Plan;
-use crate::service::Pps;
-use crate::spec::{self, PipelineSpec};
+use crate::service::{Pipeline, Pps};
+use crate::spec;
 
 /// The most datums one task carries.
 const MAX_TASK_DATUMS: usize = 100;
@@ -76,14 +76,16 @@ impl Pps {
 
     /// Waits up to `wait_ms` for a task of the pipeline and hands it out.
     pub async fn task_pull(&self, request: &PullTask) -> Result<Option<TaskAssignment>, PpsError> {
-        let pipeline = self.pipeline(&request.pipeline).await?;
+        self.pipeline(&request.pipeline).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(request.wait_ms).min(MAX_PULL_WAIT);
         loop {
             let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
             let Some(delivery) = self.inner.queue.pull(&request.pipeline, &request.worker, wait).await? else {
                 return Ok(None);
             };
-            if let Some(assignment) = self.assign(&pipeline.spec, delivery).await? {
+            // The spec is read after the wait: the pipeline may have changed meanwhile.
+            let pipeline = self.pipeline(&request.pipeline).await?;
+            if let Some(assignment) = self.assign(&pipeline, delivery).await? {
                 return Ok(Some(assignment));
             }
             if tokio::time::Instant::now() >= deadline {
@@ -94,16 +96,18 @@ impl Pps {
 
     /// Turns a delivery into an assignment, or drops it (`None`) when its
     /// job is over or it was delivered too often.
-    async fn assign(&self, spec: &PipelineSpec, delivery: Delivery) -> Result<Option<TaskAssignment>, PpsError> {
+    async fn assign(&self, pipeline: &Pipeline, delivery: Delivery) -> Result<Option<TaskAssignment>, PpsError> {
         let Ok(payload) = serde_json::from_slice::<TaskPayload>(&delivery.task.payload) else {
             self.inner.queue.ack(&delivery).await?;
             return Ok(None);
         };
-        let job = self.meta().job_get(&spec.name, &payload.job).await?;
-        if job.is_none_or(|job| job.state.is_terminal()) {
+        let job = self.meta().job_get(&pipeline.row.name, &payload.job).await?;
+        let Some(job) = job.filter(|job| !job.state.is_terminal()) else {
             self.inner.queue.ack(&delivery).await?;
             return Ok(None);
-        }
+        };
+        let (spec, _) = self.versioned(pipeline, job.spec_version).await?;
+        let spec = &spec;
         let plan = self.plan_of(&spec.name, &payload.job).await?;
         if delivery.attempt > spec.datum_tries.saturating_add(1) {
             self.give_up(&spec.name, &payload, &plan, delivery.attempt).await?;

@@ -121,6 +121,7 @@ on_both_setups! {
         // A deleted input file takes its output with it.
         ws.file_delete("words", "master", "/a.txt").await.expect("delete");
         let after_delete = wait(&ws, "count").await;
+        wait(&ws, "total").await;
         assert_eq!(after_delete.state, JobState::Success);
         assert_eq!(after_delete.datums.total, 1);
         let outputs = ws.file_list("count", "master", "/").await.expect("list");
@@ -247,8 +248,9 @@ on_both_setups! {
         let mut new_code = count_spec();
         new_code["transform"]["cmd"] = serde_json::json!(["sh", "-c", "for f in $PFS/words/*; do echo changed > $PFS/out/$(basename $f); done"]);
         ws.pipeline_create(&update(new_code, false)).await.expect("update transform");
-        assert_eq!(wait(&ws, "count").await.datums.processed, 4);
-        assert_eq!(read(&ws, "count", "master", "/0.txt").await.trim(), "changed");
+        let changed = wait(&ws, "count").await;
+        assert_eq!(changed.datums.processed, 4);
+        assert_eq!(read(&ws, "count", &changed.id, "/0.txt").await.trim(), "changed");
         let info = ws.pipeline_inspect("count").await.expect("inspect");
         assert_eq!(info.version, 4, "every update is kept in the spec history");
     }
@@ -281,7 +283,7 @@ on_both_setups! {
                 {"pfs": {"repo": "left", "glob": "/(*).txt", "join_on": "$1"}},
                 {"pfs": {"repo": "right", "glob": "/(*).csv", "join_on": "$1", "outer_join": true}}
             ]},
-            "transform": {"cmd": ["sh", "-c", "cat $PFS/left/* $PFS/right/* 2>/dev/null > $PFS/out/$PACH_DATUM_right_JOIN_ON$PACH_DATUM_left_JOIN_ON"]}
+            "transform": {"cmd": ["sh", "-c", "cat $PFS/left/* $PFS/right/* 2>/dev/null > $PFS/out/$PACH_DATUM_right_JOIN_ON$PACH_DATUM_left_JOIN_ON; true"]}
         })).await;
         let join = wait(&ws, "joined").await;
         assert_eq!((join.state, join.datums.total), (JobState::Success, 2), "inner k1 plus right-outer k3: {join:?}");

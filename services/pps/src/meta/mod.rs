@@ -185,6 +185,17 @@ impl Meta {
         Ok(())
     }
 
+    /// The spec (JSON) and salt of one version of a pipeline.
+    pub async fn pipeline_version(&self, name: &str, version: i32) -> Result<Option<(serde_json::Value, String)>, PpsError> {
+        let row = pipeline_version::Entity::find_by_id((name.to_owned(), version)).one(&self.db).await?;
+        row.map(|row| {
+            let spec = serde_json::from_str(&row.spec)
+                .map_err(|e| PpsError::internal(format!("stored spec of {name} v{version}: {e}")))?;
+            Ok((spec, row.salt))
+        })
+        .transpose()
+    }
+
     /// Number of versions recorded for a pipeline.
     pub async fn pipeline_versions(&self, name: &str) -> Result<u64, PpsError> {
         let rows = pipeline_version::Entity::find()
