@@ -62,7 +62,7 @@ pub struct ServerConfig {
     /// Workers the server runs itself for each pipeline: `auto` (the
     /// pipeline's parallelism) or a number; `0` leaves the work to
     /// `strata worker` processes.
-    pub workers: String,
+    pub workers: WorkersSetting,
     /// How embedded workers isolate datums: `auto`, `namespace` or `scratch`.
     pub sandbox: String,
     /// The `strata` binary embedded workers run as `strata __sandbox`;
@@ -84,12 +84,20 @@ impl Default for ServerConfig {
             log_format: "pretty".to_owned(),
             log_level: "info".to_owned(),
             shutdown_timeout_secs: 30,
-            workers: "auto".to_owned(),
+            workers: WorkersSetting::Word("auto".to_owned()),
             sandbox: "auto".to_owned(),
             sandbox_helper: None,
             task_lease_secs: 30,
         }
     }
+}
+
+/// `workers` as written: a number (TOML, environment) or `auto`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WorkersSetting {
+    Count(u32),
+    Word(String),
 }
 
 /// Values given on the command line; `None` leaves the lower layers alone.
@@ -136,11 +144,12 @@ impl ServerConfig {
     }
 
     fn pps_settings(&self) -> Result<PpsConfig> {
-        let workers = match self.workers.as_str() {
-            "auto" => EmbeddedWorkers::Auto,
-            number => EmbeddedWorkers::Fixed(number.parse().map_err(|_| Error::Config {
+        let workers = match &self.workers {
+            WorkersSetting::Count(count) => EmbeddedWorkers::Fixed(*count),
+            WorkersSetting::Word(word) if word == "auto" => EmbeddedWorkers::Auto,
+            WorkersSetting::Word(word) => EmbeddedWorkers::Fixed(word.parse().map_err(|_| Error::Config {
                 key: "workers".to_owned(),
-                message: format!("`{number}` is neither `auto` nor a number of workers"),
+                message: format!("`{word}` is neither `auto` nor a number of workers"),
             })?),
         };
         if !["auto", "namespace", "scratch"].contains(&self.sandbox.as_str()) {
@@ -475,6 +484,28 @@ mod tests {
             assert_eq!(config.listen, "127.0.0.1:3", "flags beat env");
             assert_eq!(config.log_level, "warn", "env beats file");
             assert_eq!(config.log_format, "json", "file beats defaults");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn workers_are_auto_or_a_number_from_the_environment_or_a_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STRATA_WORKERS", "0");
+            jail.set_env("STRATA_TASK_LEASE_SECS", "2");
+            let settings = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect("valid");
+            assert_eq!(settings.pps.workers, EmbeddedWorkers::Fixed(0));
+            assert_eq!(settings.pps.task_lease, std::time::Duration::from_secs(2));
+            jail.set_env("STRATA_WORKERS", "auto");
+            let settings = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect("valid");
+            assert_eq!(settings.pps.workers, EmbeddedWorkers::Auto);
+            jail.set_env("STRATA_WORKERS", "many");
+            let error = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect_err("bad");
+            assert!(error.to_string().contains("`many`"), "{error}");
+            jail.set_env("STRATA_WORKERS", "1");
+            jail.set_env("STRATA_SANDBOX", "docker");
+            let error = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect_err("bad");
+            assert!(error.to_string().contains("auto, namespace, scratch"), "{error}");
             Ok(())
         });
     }

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use sea_orm::DatabaseConnection;
 use strata_api::Application;
 use strata_client::StrataClient;
-use strata_core::config::{ServerConfig, Settings};
+use strata_core::config::{ServerConfig, Settings, WorkersSetting};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -124,7 +124,7 @@ impl TestApp {
             shutdown_timeout_secs: 5,
             redis_url: options.redis_url.clone(),
             sandbox_helper: options.sandbox_helper.clone(),
-            workers: options.workers.clone().unwrap_or(defaults.workers.clone()),
+            workers: options.workers.clone().map(WorkersSetting::Word).unwrap_or(defaults.workers.clone()),
             task_lease_secs: options.task_lease_secs.unwrap_or(defaults.task_lease_secs),
             ..defaults
         };

@@ -58,7 +58,7 @@ fn job_inspect_and_wait_keep_their_json_contract_and_exit_codes() {
     put(&sandbox, "words@master:/b.txt", "three four five");
     let job = json(&sandbox, &["job", "wait", "-p", "count"]);
     let input_head = json(&sandbox, &["branch", "inspect", "words@master"]);
-    assert_eq!(job["id"], input_head["head"], "wait -p waits for the newest input commit's job");
+    assert_eq!(job["id"], input_head[0]["head"], "wait -p waits for the newest input commit's job");
     assert_eq!(job["pipeline"], "count");
     assert_eq!(job["state"], "SUCCESS");
     for key in ["total", "processed", "skipped", "failed", "recovered"] {
