@@ -15,8 +15,8 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(2);
+            let error = anyhow::Error::new(error).context("cannot start the async runtime");
+            return strata_cli::Failure::Internal(error).report();
         }
     };
     runtime.block_on(async {

@@ -134,9 +134,8 @@ async fn embedded_workspaces(
         std::sync::Arc::new(object_store::prefix::PrefixStore::new(store.clone(), prefix.as_str()));
     let pfs = Pfs::open(db.clone(), scoped.clone()).await.map_err(Error::Pfs)?;
     let queue_prefix = format!("strata:{}:{EMBEDDED_WORKSPACE}:", instance.id);
-    let redis = settings.redis.as_ref().map(|url| url.expose());
-    let queue =
-        strata_queue::from_url(redis, &queue_prefix, settings.pps.task_lease).await.map_err(Error::Queue)?;
+    let redis = settings.redis.as_ref().map(strata_core::config::SecretUrl::expose);
+    let queue = strata_queue::from_url(redis, &queue_prefix, settings.pps.task_lease).await.map_err(Error::Queue)?;
     let pps_settings = PpsSettings { lease: settings.pps.task_lease };
     let pps = Pps::open(pfs.clone(), scoped, queue, pps_settings, Some(metrics.meter("strata-pps")))
         .await

@@ -123,7 +123,12 @@ impl Supervisor {
 
     fn worker_config(&self, pipeline: &str, n: u32) -> Result<WorkerConfig, strata_pps::PpsError> {
         let client = StrataClient::new(&self.address).map_err(|e| strata_pps::PpsError::Internal(e.to_string()))?;
-        let helper = self.config.sandbox_helper.clone().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| PathBuf::from("strata"));
+        let helper = self
+            .config
+            .sandbox_helper
+            .clone()
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_else(|| PathBuf::from("strata"));
         let isolation: IsolationMode = self.config.sandbox.parse().unwrap_or_default();
         Ok(WorkerConfig {
             workspace: client.workspace(&self.slug),

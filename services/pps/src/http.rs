@@ -168,9 +168,13 @@ struct DatumQuery {
 }
 
 fn parse_datum_state(text: &str) -> Result<DatumState> {
-    let all = [DatumState::Pending, DatumState::Processed, DatumState::Skipped, DatumState::Failed, DatumState::Recovered];
+    let all =
+        [DatumState::Pending, DatumState::Processed, DatumState::Skipped, DatumState::Failed, DatumState::Recovered];
     all.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text)).ok_or_else(|| {
-        PpsError::invalid("state", format!("`{text}` is not a datum state; use pending, processed, skipped, failed or recovered"))
+        PpsError::invalid(
+            "state",
+            format!("`{text}` is not a datum state; use pending, processed, skipped, failed or recovered"),
+        )
     })
 }
 
@@ -202,7 +206,11 @@ struct LogQuery {
     limit: Option<u64>,
 }
 
-async fn logs(ws: web::Data<PpsWorkspaces>, path: web::Path<String>, query: web::Query<LogQuery>) -> Result<HttpResponse> {
+async fn logs(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    query: web::Query<LogQuery>,
+) -> Result<HttpResponse> {
     let pps = ws.get(&path)?;
     let query = query.into_inner();
     let filter = LogFilter {

@@ -149,9 +149,8 @@ impl Pps {
         let row = self.job_row(pipeline, job).await?;
         let ran: HashMap<String, DatumRow> =
             self.meta().datum_rows(pipeline, &row.id).await?.into_iter().map(|d| (d.id.clone(), d)).collect();
-        let plan = match crate::plan::load(&self.inner.store, pipeline, &row.id).await? {
-            Some(plan) => plan,
-            None => return Ok(Vec::new()),
+        let Some(plan) = crate::plan::load(&self.inner.store, pipeline, &row.id).await? else {
+            return Ok(Vec::new());
         };
         let mut infos = Vec::new();
         for planned in &plan.datums {
@@ -191,7 +190,12 @@ impl Pps {
                     format!("`strata datum list {pipeline}@{}` shows its datums", row.id),
                 ));
             }
-            _ => return Err(PpsError::invalid("datum", format!("`{datum}` matches several datums; give more of the id"))),
+            _ => {
+                return Err(PpsError::invalid(
+                    "datum",
+                    format!("`{datum}` matches several datums; give more of the id"),
+                ));
+            }
         };
         match self.meta().datum_get(pipeline, &row.id, &planned.id).await? {
             Some(done) => Ok(datum_info(&row.id, planned.inputs(), &done, true)),
@@ -250,7 +254,12 @@ fn job_info(row: JobRow, failed_datums: Vec<FailedDatum>) -> JobInfo {
     }
 }
 
-fn datum_info(job: &str, inputs: Vec<strata_client::wire::pps::DatumInput>, row: &DatumRow, with_log: bool) -> DatumInfo {
+fn datum_info(
+    job: &str,
+    inputs: Vec<strata_client::wire::pps::DatumInput>,
+    row: &DatumRow,
+    with_log: bool,
+) -> DatumInfo {
     DatumInfo {
         id: row.id.clone(),
         job: job.to_owned(),

@@ -140,7 +140,13 @@ impl Pps {
 
     /// Lists the datums, decides skips, clears stale outputs, queues the
     /// rest and moves the job to RUNNING (or straight to FINISHING).
-    async fn plan_job(&self, pipeline: &Pipeline, job: &JobRow, output: &Commit, inputs: &[Commit]) -> Result<(), PpsError> {
+    async fn plan_job(
+        &self,
+        pipeline: &Pipeline,
+        job: &JobRow,
+        output: &Commit,
+        inputs: &[Commit],
+    ) -> Result<(), PpsError> {
         let began = std::time::Instant::now();
         let base = self.meta().job_last_success(&job.pipeline, job.seq).await?;
         let base_plan = match &base {
@@ -203,7 +209,12 @@ impl Pps {
 
     /// Lists every leaf input at its commit, incrementally from the base
     /// plan's listing of the same leaf.
-    async fn list_leaves(&self, spec: &PipelineSpec, inputs: &[Commit], base: Option<&Plan>) -> Result<Vec<LeafRecord>, PpsError> {
+    async fn list_leaves(
+        &self,
+        spec: &PipelineSpec,
+        inputs: &[Commit],
+        base: Option<&Plan>,
+    ) -> Result<Vec<LeafRecord>, PpsError> {
         let mut leaves = Vec::new();
         for (index, leaf) in spec.input.leaves().into_iter().enumerate() {
             let commit = inputs.iter().find(|c| c.repo == leaf.repo()).ok_or_else(|| {
@@ -223,7 +234,10 @@ impl Pps {
         let depth = self.inner.queue.depth(&job.pipeline).await?;
         let Some(now) = self.meta().job_get(&job.pipeline, &job.id).await? else { return Ok(false) };
         if now.counts.failed > 0 {
-            let reason = format!("{} datum(s) failed; `strata job inspect {}@{}` shows them", now.counts.failed, job.pipeline, job.id);
+            let reason = format!(
+                "{} datum(s) failed; `strata job inspect {}@{}` shows them",
+                now.counts.failed, job.pipeline, job.id
+            );
             self.end_job(&now, JobState::Failure, &reason).await?;
             return Ok(true);
         }
@@ -232,12 +246,12 @@ impl Pps {
             self.meta().job_set_state(&job.pipeline, &job.id, JobState::Finishing, None).await?;
             return Ok(true);
         }
-        if let (Some(limit), Some(started)) = (pipeline.spec.job_timeout, now.started_at) {
-            if (Utc::now() - started).to_std().unwrap_or_default() > limit {
-                let reason = format!("job_timeout of {} exceeded", crate::spec::format_duration(limit));
-                self.end_job(&now, JobState::Killed, &reason).await?;
-                return Ok(true);
-            }
+        if let (Some(limit), Some(started)) = (pipeline.spec.job_timeout, now.started_at)
+            && (Utc::now() - started).to_std().unwrap_or_default() > limit
+        {
+            let reason = format!("job_timeout of {} exceeded", crate::spec::format_duration(limit));
+            self.end_job(&now, JobState::Killed, &reason).await?;
+            return Ok(true);
         }
         if depth.queued + depth.in_flight == 0 {
             self.requeue_lost(pipeline, &now).await?;
@@ -249,16 +263,15 @@ impl Pps {
     /// restarted empty, or the server restarted with an in-process queue).
     async fn requeue_lost(&self, pipeline: &Pipeline, job: &JobRow) -> Result<(), PpsError> {
         let plan = self.plan_of(&job.pipeline, &job.id).await?;
-        let ran: HashSet<String> = self.meta().datum_rows(&job.pipeline, &job.id).await?.into_iter().map(|d| d.id).collect();
-        let lost: Vec<u32> = plan
-            .pending()
-            .filter(|(_, d)| !ran.contains(&d.id))
-            .filter_map(|(i, _)| u32::try_from(i).ok())
-            .collect();
+        let ran: HashSet<String> =
+            self.meta().datum_rows(&job.pipeline, &job.id).await?.into_iter().map(|d| d.id).collect();
+        let lost: Vec<u32> =
+            plan.pending().filter(|(_, d)| !ran.contains(&d.id)).filter_map(|(i, _)| u32::try_from(i).ok()).collect();
         if lost.is_empty() {
             return Ok(());
         }
-        self.log(&job.pipeline, Some(&job.id), format!("re-queued {} datum(s) whose tasks were lost", lost.len())).await;
+        self.log(&job.pipeline, Some(&job.id), format!("re-queued {} datum(s) whose tasks were lost", lost.len()))
+            .await;
         self.enqueue(&job.pipeline, &job.id, &lost, pipeline.spec.parallelism).await
     }
 
@@ -309,7 +322,7 @@ impl Pps {
         }
         self.inner.queue.purge(&job.pipeline).await?;
         match self.pfs().commit_finish(&job.pipeline, &job.id, None, Some(reason)).await {
-            Ok(_) | Err(PfsError::Conflict(_)) | Err(PfsError::NotFound { .. }) => {}
+            Ok(_) | Err(PfsError::Conflict(_) | PfsError::NotFound { .. }) => {}
             Err(other) => return Err(other.into()),
         }
         self.inner.metrics.job_ended(&job.pipeline, state.as_str());
@@ -333,11 +346,7 @@ impl Pps {
                 continue;
             }
             let head = self.pfs().commit_inspect(&cron.repo, "master").await?;
-            let last = if head.files == 0 {
-                cron.start.unwrap_or(pipeline.row.created_at)
-            } else {
-                head.started_at
-            };
+            let last = if head.files == 0 { cron.start.unwrap_or(pipeline.row.created_at) } else { head.started_at };
             let Some(due) = cron.spec.next_after(last) else { continue };
             if due > Utc::now() {
                 continue;

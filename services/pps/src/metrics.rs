@@ -49,6 +49,9 @@ impl PpsMetrics {
                 meter
                     .f64_histogram("strata_pps_datum_duration_seconds")
                     .with_description("Wall time of processed datums")
+                    .with_boundaries(vec![
+                        0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+                    ])
                     .build(),
             ),
         }
@@ -62,7 +65,10 @@ impl PpsMetrics {
 
     pub fn datums(&self, pipeline: &str, state: &str, count: u64) {
         if let Some(datums) = &self.datums {
-            datums.add(count, &[KeyValue::new("pipeline", pipeline.to_owned()), KeyValue::new("state", state.to_owned())]);
+            datums.add(
+                count,
+                &[KeyValue::new("pipeline", pipeline.to_owned()), KeyValue::new("state", state.to_owned())],
+            );
         }
     }
 

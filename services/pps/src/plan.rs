@@ -142,10 +142,11 @@ pub async fn save(store: &DynObjectStore, pipeline: &str, job: &str, plan: &Plan
     let raw = postcard::to_stdvec(plan).map_err(|e| PpsError::internal(format!("encoding plan: {e}")))?;
     let packed = zstd::bulk::compress(&raw, 3).map_err(|e| PpsError::internal(format!("compressing plan: {e}")))?;
     let key = plan_key(pipeline, job);
-    store
-        .put(&key, packed.into())
-        .await
-        .map_err(|source| PpsError::ObjectStore { action: "write", key: key.to_string(), source })?;
+    store.put(&key, packed.into()).await.map_err(|source| PpsError::ObjectStore {
+        action: "write",
+        key: key.to_string(),
+        source,
+    })?;
     Ok(())
 }
 
@@ -153,10 +154,11 @@ pub async fn save(store: &DynObjectStore, pipeline: &str, job: &str, plan: &Plan
 pub async fn load(store: &DynObjectStore, pipeline: &str, job: &str) -> Result<Option<Plan>, PpsError> {
     let key = plan_key(pipeline, job);
     let bytes = match store.get(&key).await {
-        Ok(found) => found
-            .bytes()
-            .await
-            .map_err(|source| PpsError::ObjectStore { action: "read", key: key.to_string(), source })?,
+        Ok(found) => found.bytes().await.map_err(|source| PpsError::ObjectStore {
+            action: "read",
+            key: key.to_string(),
+            source,
+        })?,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
         Err(source) => return Err(PpsError::ObjectStore { action: "read", key: key.to_string(), source }),
     };
@@ -176,10 +178,11 @@ pub async fn delete_all(store: &DynObjectStore, pipeline: &str) -> Result<(), Pp
         .await
         .map_err(|source| PpsError::ObjectStore { action: "list", key: prefix.to_string(), source })?;
     for key in keys {
-        store
-            .delete(&key)
-            .await
-            .map_err(|source| PpsError::ObjectStore { action: "delete", key: key.to_string(), source })?;
+        store.delete(&key).await.map_err(|source| PpsError::ObjectStore {
+            action: "delete",
+            key: key.to_string(),
+            source,
+        })?;
     }
     Ok(())
 }
@@ -197,17 +200,17 @@ pub async fn list_leaf(
     let glob = Glob::new(glob_text)?;
     let root = pfs.commit_content(commit).await?;
     let id = commit.id.to_string();
-    let record = |matches| LeafRecord { repo: repo.to_owned(), glob: glob_text.to_owned(), commit: id.clone(), matches };
+    let record =
+        |matches| LeafRecord { repo: repo.to_owned(), glob: glob_text.to_owned(), commit: id.clone(), matches };
     let Some(base) = base.filter(|b| b.repo == repo && b.glob == glob_text) else {
         return Ok(record(full_listing(pfs, &root, &glob).await?));
     };
     if base.commit == id {
         return Ok(record(base.matches.clone()));
     }
-    let old_commit = match pfs.commit_inspect(repo, &base.commit).await {
-        Ok(old) => old,
-        // The base commit was squashed or dropped: list everything.
-        Err(_) => return Ok(record(full_listing(pfs, &root, &glob).await?)),
+    // A base commit that was squashed or dropped: list everything.
+    let Ok(old_commit) = pfs.commit_inspect(repo, &base.commit).await else {
+        return Ok(record(full_listing(pfs, &root, &glob).await?));
     };
     let old_root = pfs.commit_content(&old_commit).await?;
     let changes = pfs.root_changes(&old_root, &root).await?;
@@ -296,8 +299,11 @@ pub fn merge_with_base(datums: Vec<Datum>, base: Option<&Plan>, always_rerun: bo
             _ => planned.push(PlannedDatum::new(datum, StoredState::Pending, Vec::new())),
         }
     }
-    let kept: HashSet<&str> =
-        planned.iter().filter(|d| d.state == StoredState::Skipped).flat_map(|d| d.outputs.iter().map(String::as_str)).collect();
+    let kept: HashSet<&str> = planned
+        .iter()
+        .filter(|d| d.state == StoredState::Skipped)
+        .flat_map(|d| d.outputs.iter().map(String::as_str))
+        .collect();
     let mut stale: Vec<String> = previous
         .values()
         .filter(|old| !carried.contains(old.id.as_str()))
@@ -363,7 +369,8 @@ mod tests {
 
     #[test]
     fn unchanged_successful_datums_are_skipped_with_their_outputs() {
-        let merge = merge_with_base(vec![datum("a", "h1"), datum("b", "changed"), datum("c", "h3")], Some(&base_plan()), false);
+        let merge =
+            merge_with_base(vec![datum("a", "h1"), datum("b", "changed"), datum("c", "h3")], Some(&base_plan()), false);
         let states: Vec<_> = merge.datums.iter().map(|d| (d.id.as_str(), d.state)).collect();
         assert_eq!(states, [("a", StoredState::Skipped), ("b", StoredState::Pending), ("c", StoredState::Pending)]);
         assert_eq!(merge.datums[0].outputs, ["/out/a"]);

@@ -114,7 +114,11 @@ impl Pps {
 
     /// The spec and salt a job runs with: those of the pipeline version
     /// current when its commit was made, even if the pipeline changed since.
-    pub(crate) async fn versioned(&self, pipeline: &Pipeline, version: i32) -> Result<(PipelineSpec, String), PpsError> {
+    pub(crate) async fn versioned(
+        &self,
+        pipeline: &Pipeline,
+        version: i32,
+    ) -> Result<(PipelineSpec, String), PpsError> {
         if version == pipeline.row.version {
             return Ok((pipeline.spec.clone(), pipeline.row.salt.clone()));
         }

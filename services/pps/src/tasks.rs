@@ -8,8 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_client::wire::pps::{
-    DatumResult, DatumState, DatumStats, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult,
-    TaskTransform,
+    DatumResult, DatumState, DatumStats, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult, TaskTransform,
 };
 use strata_pfs::http::TarMember;
 use strata_pfs::storage::fileset::Root;
@@ -116,12 +115,8 @@ impl Pps {
         }
         let datums = task_datums(&plan, &payload.datums);
         let token = token(&spec.name, &payload.job);
-        let lease = Lease {
-            pipeline: spec.name.clone(),
-            job: payload.job.clone(),
-            delivery,
-            datums: payload.datums.clone(),
-        };
+        let lease =
+            Lease { pipeline: spec.name.clone(), job: payload.job.clone(), delivery, datums: payload.datums.clone() };
         if let Ok(mut leases) = self.inner.leases.lock() {
             leases.insert(token.clone(), lease);
         }
@@ -288,7 +283,13 @@ impl Pps {
         Ok(())
     }
 
-    async fn record_logs(&self, pipeline: &str, job: &str, added: &[DatumRow], notes: &[String]) -> Result<(), PpsError> {
+    async fn record_logs(
+        &self,
+        pipeline: &str,
+        job: &str,
+        added: &[DatumRow],
+        notes: &[String],
+    ) -> Result<(), PpsError> {
         let now = Utc::now();
         let mut lines: Vec<LogRow> = notes
             .iter()
@@ -331,7 +332,8 @@ fn task_datums(plan: &Plan, indices: &[u32]) -> Vec<TaskDatum> {
 }
 
 fn datum_row(result: &DatumResult) -> DatumRow {
-    let parse = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
+    let parse =
+        |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
     let state = match result.state {
         DatumState::Processed | DatumState::Failed | DatumState::Recovered => result.state,
         DatumState::Pending | DatumState::Skipped => DatumState::Failed,

@@ -32,7 +32,8 @@ macro_rules! on_both_setups {
 
 fn options(redis: bool) -> TestOptions {
     TestOptions {
-        redis_url: redis.then(|| std::env::var("STRATA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())),
+        redis_url: redis
+            .then(|| std::env::var("STRATA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())),
         sandbox_helper: Some(env!("CARGO_BIN_EXE_strata-e2e-sandbox").into()),
         workers: None,
         task_lease_secs: Some(3),
@@ -429,11 +430,14 @@ async fn a_job_survives_a_redis_restart_that_loses_its_queue() {
     for n in 0..6 {
         put(&ws, "in", &format!("/{n}"), &n.to_string()).await;
     }
-    create(&ws, serde_json::json!({
-        "pipeline": {"name": "slowcopy"},
-        "input": {"pfs": {"repo": "in", "glob": "/*"}},
-        "transform": {"cmd": ["sh", "-c", "sleep 0.5; cp $PFS/in/* $PFS/out/"]}
-    }))
+    create(
+        &ws,
+        serde_json::json!({
+            "pipeline": {"name": "slowcopy"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "sleep 0.5; cp $PFS/in/* $PFS/out/"]}
+        }),
+    )
     .await;
     let job = ws.job_inspect("slowcopy", "latest").await.expect("job");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

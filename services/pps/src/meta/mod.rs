@@ -186,7 +186,11 @@ impl Meta {
     }
 
     /// The spec (JSON) and salt of one version of a pipeline.
-    pub async fn pipeline_version(&self, name: &str, version: i32) -> Result<Option<(serde_json::Value, String)>, PpsError> {
+    pub async fn pipeline_version(
+        &self,
+        name: &str,
+        version: i32,
+    ) -> Result<Option<(serde_json::Value, String)>, PpsError> {
         let row = pipeline_version::Entity::find_by_id((name.to_owned(), version)).one(&self.db).await?;
         row.map(|row| {
             let spec = serde_json::from_str(&row.spec)
@@ -198,10 +202,8 @@ impl Meta {
 
     /// Number of versions recorded for a pipeline.
     pub async fn pipeline_versions(&self, name: &str) -> Result<u64, PpsError> {
-        let rows = pipeline_version::Entity::find()
-            .filter(pipeline_version::Column::Pipeline.eq(name))
-            .all(&self.db)
-            .await?;
+        let rows =
+            pipeline_version::Entity::find().filter(pipeline_version::Column::Pipeline.eq(name)).all(&self.db).await?;
         Ok(rows.len() as u64)
     }
 
@@ -230,8 +232,12 @@ impl Meta {
         if let Some(pipeline) = pipeline {
             query = query.filter(job::Column::Pipeline.eq(pipeline));
         }
-        let rows =
-            query.order_by_desc(job::Column::CreatedAt).order_by_desc(job::Column::Seq).limit(limit).all(&self.db).await?;
+        let rows = query
+            .order_by_desc(job::Column::CreatedAt)
+            .order_by_desc(job::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
         Ok(rows.into_iter().map(job_row).collect())
     }
 
@@ -349,13 +355,17 @@ impl Meta {
     /// Stores the results of datums that ran, once each: a datum already
     /// recorded (a task redelivered after a lost heartbeat) is ignored.
     /// Returns the rows actually added. One transaction.
-    pub async fn datums_record(&self, pipeline: &str, job_id: &str, rows: &[DatumRow]) -> Result<Vec<DatumRow>, PpsError> {
+    pub async fn datums_record(
+        &self,
+        pipeline: &str,
+        job_id: &str,
+        rows: &[DatumRow],
+    ) -> Result<Vec<DatumRow>, PpsError> {
         let txn = self.db.begin().await?;
         let mut added = Vec::new();
         for row in rows {
-            let known = datum::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned(), row.id.clone()))
-                .one(&txn)
-                .await?;
+            let known =
+                datum::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned(), row.id.clone())).one(&txn).await?;
             if known.is_some() {
                 continue;
             }
@@ -379,7 +389,8 @@ impl Meta {
     }
 
     pub async fn datum_get(&self, pipeline: &str, job_id: &str, id: &str) -> Result<Option<DatumRow>, PpsError> {
-        let row = datum::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned(), id.to_owned())).one(&self.db).await?;
+        let row =
+            datum::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned(), id.to_owned())).one(&self.db).await?;
         Ok(row.map(datum_row))
     }
 
@@ -429,7 +440,12 @@ impl Meta {
 }
 
 /// Adds freshly recorded datums to the job's counters and stats.
-async fn add_to_job(txn: &impl ConnectionTrait, pipeline: &str, job_id: &str, added: &[DatumRow]) -> Result<(), PpsError> {
+async fn add_to_job(
+    txn: &impl ConnectionTrait,
+    pipeline: &str,
+    job_id: &str,
+    added: &[DatumRow],
+) -> Result<(), PpsError> {
     let Some(row) = job::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned())).one(txn).await? else {
         return Err(PpsError::not_found(format!("job {pipeline}@{job_id}"), ""));
     };
@@ -461,7 +477,8 @@ async fn add_to_job(txn: &impl ConnectionTrait, pipeline: &str, job_id: &str, ad
 }
 
 fn pipeline_row(row: pipeline::Model) -> Result<PipelineRow, PpsError> {
-    let spec = serde_json::from_str(&row.spec).map_err(|e| PpsError::internal(format!("stored spec of {}: {e}", row.name)))?;
+    let spec =
+        serde_json::from_str(&row.spec).map_err(|e| PpsError::internal(format!("stored spec of {}: {e}", row.name)))?;
     Ok(PipelineRow {
         name: row.name,
         version: row.version,

@@ -99,7 +99,13 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
 
 async fn finished(state: DatumState, attempts: u32, exit: Option<String>, log: &PathBuf, started: Instant) -> Ran {
     let text = tokio::fs::read(log).await.unwrap_or_default();
-    Ran { state, attempts, exit, log: tail(&String::from_utf8_lossy(&text), LOG_LIMIT), process_secs: started.elapsed().as_secs_f64() }
+    Ran {
+        state,
+        attempts,
+        exit,
+        log: tail(&String::from_utf8_lossy(&text), LOG_LIMIT),
+        process_secs: started.elapsed().as_secs_f64(),
+    }
 }
 
 fn joined(lines: &[String]) -> Option<String> {

@@ -148,7 +148,8 @@ impl WorkerError {
 pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
     let home = config.scratch_dir.join(dir_name(&config.worker_id));
     empty_dir(&home).await?;
-    let sandbox = Sandbox::start(config.isolation, config.sandbox_helper.clone()).await.map_err(WorkerError::Sandbox)?;
+    let sandbox =
+        Sandbox::start(config.isolation, config.sandbox_helper.clone()).await.map_err(WorkerError::Sandbox)?;
     let note = isolation_note(&sandbox, &home);
     match &note {
         Some(note) => tracing::warn!(worker = %config.worker_id, "{note}"),

@@ -27,7 +27,13 @@ pub(super) enum OutputError {
 /// Packs every file under `out` (following symlinks, as Pachyderm uploads
 /// their targets) into `archive` and posts it into `repo@job`. Nothing is
 /// sent when `out` is empty.
-pub(super) async fn upload(ws: &Workspace, repo: &str, job: &str, out: &Path, archive: &Path) -> Result<Uploaded, OutputError> {
+pub(super) async fn upload(
+    ws: &Workspace,
+    repo: &str,
+    job: &str,
+    out: &Path,
+    archive: &Path,
+) -> Result<Uploaded, OutputError> {
     let (out_dir, tar_path) = (out.to_path_buf(), archive.to_path_buf());
     let uploaded = tokio::task::spawn_blocking(move || pack(&out_dir, &tar_path))
         .await

@@ -81,7 +81,9 @@ impl Worker {
             if state == DatumState::Processed {
                 let upload_start = Instant::now();
                 let archive = dir.join(format!("{}.out.tar", datum.index));
-                match outputs::upload(&self.config.workspace, &task.output_repo, &task.job, &root.join("out"), &archive).await {
+                match outputs::upload(&self.config.workspace, &task.output_repo, &task.job, &root.join("out"), &archive)
+                    .await
+                {
                     Ok(uploaded) => {
                         stats.bytes_out = uploaded.bytes;
                         outputs = uploaded.paths;
