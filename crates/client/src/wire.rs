@@ -403,6 +403,20 @@ pub mod pps {
                 DatumState::Recovered => "recovered",
             }
         }
+
+        /// Every state, in lifecycle order.
+        pub const ALL: [DatumState; 5] = [
+            DatumState::Pending,
+            DatumState::Processed,
+            DatumState::Skipped,
+            DatumState::Failed,
+            DatumState::Recovered,
+        ];
+
+        /// The state named `text` (any case).
+        pub fn parse(text: &str) -> Option<Self> {
+            Self::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text))
+        }
     }
 
     /// One input file or directory of a datum.

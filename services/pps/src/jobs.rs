@@ -9,6 +9,7 @@ use strata_pfs::meta::Commit;
 
 use crate::error::PpsError;
 use crate::meta::{DatumRow, JobRow, LogFilter};
+use crate::plan::PlannedDatum;
 use crate::service::{Pipeline, Pps};
 use crate::tasks::tail;
 
@@ -156,19 +157,7 @@ impl Pps {
         for planned in &plan.datums {
             let info = match ran.get(&planned.id) {
                 Some(done) => datum_info(&row.id, planned.inputs(), done, false),
-                None => DatumInfo {
-                    id: planned.id.clone(),
-                    job: row.id.clone(),
-                    state: planned.state.wire(),
-                    inputs: planned.inputs(),
-                    attempts: 0,
-                    exit: None,
-                    stats: Default::default(),
-                    outputs: planned.outputs.clone(),
-                    started_at: None,
-                    finished_at: None,
-                    log: None,
-                },
+                None => not_run_info(&row.id, planned),
             };
             if state.is_none_or(|wanted| wanted == info.state) {
                 infos.push(info);
@@ -199,19 +188,7 @@ impl Pps {
         };
         match self.meta().datum_get(pipeline, &row.id, &planned.id).await? {
             Some(done) => Ok(datum_info(&row.id, planned.inputs(), &done, true)),
-            None => Ok(DatumInfo {
-                id: planned.id.clone(),
-                job: row.id.clone(),
-                state: planned.state.wire(),
-                inputs: planned.inputs(),
-                attempts: 0,
-                exit: None,
-                stats: Default::default(),
-                outputs: planned.outputs.clone(),
-                started_at: None,
-                finished_at: None,
-                log: None,
-            }),
+            None => Ok(not_run_info(&row.id, planned)),
         }
     }
 
@@ -251,6 +228,24 @@ fn job_info(row: JobRow, failed_datums: Vec<FailedDatum>) -> JobInfo {
         finished_at: row.finished_at.map(|t| t.to_rfc3339()),
         duration_secs,
         failed_datums,
+    }
+}
+
+/// A datum that did not run in this job: pending, or skipped with its
+/// carried outputs.
+fn not_run_info(job: &str, planned: &PlannedDatum) -> DatumInfo {
+    DatumInfo {
+        id: planned.id.clone(),
+        job: job.to_owned(),
+        state: planned.state.wire(),
+        inputs: planned.inputs(),
+        attempts: 0,
+        exit: None,
+        stats: Default::default(),
+        outputs: planned.outputs.clone(),
+        started_at: None,
+        finished_at: None,
+        log: None,
     }
 }
 

@@ -7,19 +7,7 @@ use nix::sys::signal::Signal;
 
 use strata_testkit::{Backend, TestDatabase};
 
-use crate::support::{Sandbox, path_str, stderr, stdout};
-
-fn ok(sandbox: &Sandbox, args: &[&str]) -> String {
-    let output = sandbox.run(args);
-    assert_eq!(output.status.code(), Some(0), "strata {args:?}: {}", stderr(&output));
-    stdout(&output)
-}
-
-fn json(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
-    let mut with_json = args.to_vec();
-    with_json.extend(["-o", "json"]);
-    serde_json::from_str(&ok(sandbox, &with_json)).expect("json output")
-}
+use crate::support::{Sandbox, json, ok, path_str, stderr};
 
 #[test]
 fn a_directory_goes_in_and_comes_back_identical_on_sqlite() {

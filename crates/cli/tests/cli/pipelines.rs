@@ -8,19 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::{Sandbox, stderr, stdout};
-
-fn ok(sandbox: &Sandbox, args: &[&str]) -> String {
-    let output = sandbox.run(args);
-    assert_eq!(output.status.code(), Some(0), "strata {args:?}: {}", stderr(&output));
-    stdout(&output)
-}
-
-fn json(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
-    let mut with_json = args.to_vec();
-    with_json.extend(["-o", "json"]);
-    serde_json::from_str(&ok(sandbox, &with_json)).expect("json output")
-}
+use crate::support::{Sandbox, json, ok, stdout};
 
 fn write_spec(sandbox: &Sandbox, name: &str, text: &str) -> String {
     let path = sandbox.dir.path().join(name);

@@ -119,6 +119,20 @@ pub fn assert_user_error(output: &Output, needles: &[&str]) {
     }
 }
 
+/// Runs `strata ARGS`, asserts exit code 0 and returns stdout.
+pub fn ok(sandbox: &Sandbox, args: &[&str]) -> String {
+    let output = sandbox.run(args);
+    assert_eq!(output.status.code(), Some(0), "strata {args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+/// Runs `strata ARGS -o json` and parses its output.
+pub fn json(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
+    let mut with_json = args.to_vec();
+    with_json.extend(["-o", "json"]);
+    serde_json::from_str(&ok(sandbox, &with_json)).expect("json output")
+}
+
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }

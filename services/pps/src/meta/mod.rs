@@ -513,19 +513,9 @@ fn job_row(row: job::Model) -> JobRow {
     }
 }
 
-fn datum_state(text: &str) -> DatumState {
-    match text {
-        "processed" => DatumState::Processed,
-        "skipped" => DatumState::Skipped,
-        "failed" => DatumState::Failed,
-        "recovered" => DatumState::Recovered,
-        _ => DatumState::Pending,
-    }
-}
-
 fn datum_row(row: datum::Model) -> DatumRow {
     DatumRow {
-        state: datum_state(&row.state),
+        state: DatumState::parse(&row.state).unwrap_or(DatumState::Pending),
         attempts: u32::try_from(row.attempts).unwrap_or(0),
         stats: from_json(&row.stats),
         outputs: from_json(&row.outputs),

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use strata_client::wire::pps::{DatumState, TaskAssignment, TaskDatum};
 use strata_sandbox::{DatumRun, ExitKind, RunOutcome, Sandbox};
 
+use crate::tasks::tail;
+
 /// Log kept per datum (the end of it).
 const LOG_LIMIT: usize = 64 * 1024;
 
@@ -138,18 +140,6 @@ pub(super) fn describe(outcome: &RunOutcome, timeout: Option<Duration>) -> Strin
     }
 }
 
-/// The last `max` bytes of a log, cut at a character boundary.
-fn tail(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("… (earlier output cut)\n{}", &text[start..])
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -219,11 +209,5 @@ mod tests {
         assert!(describe(&outcome(ExitKind::TimedOut), Some(Duration::from_secs(1))).contains("timed out"));
         assert_eq!(joined(&["a".into(), "b".into()]).as_deref(), Some("a\nb\n"));
         assert_eq!(joined(&[]), None);
-    }
-
-    #[test]
-    fn long_logs_keep_their_end() {
-        let cut = tail(&"x".repeat(100), 10);
-        assert!(cut.ends_with("xxxxxxxxxx") && cut.starts_with('…'));
     }
 }
