@@ -57,7 +57,6 @@ pub fn combine(input: &Input, leaves: &[LeafSet<'_>], salt: &str) -> Vec<Datum> 
 /// The branch is left out so that moving a pipeline to another branch of the
 /// same data keeps its ids, and the content is left out so that the same
 /// paths in the next job give the same id (the hash tells whether they changed).
-#[allow(dead_code, reason = "public API; unused until `datums/mod.rs` re-exports it next to `combine`")]
 pub fn datum_id(inputs: &[DatumInput]) -> String {
     let parts = inputs.iter().map(|input| (input.name.as_str(), input.repo.as_str(), input.path.as_str()));
     id_of(parts, &mut Vec::new())

@@ -9,7 +9,7 @@ mod combine;
 use serde::{Deserialize, Serialize};
 use strata_client::wire::pps::DatumInput;
 
-pub use combine::combine;
+pub use combine::{combine, datum_id};
 
 /// One glob match of a leaf input: a file or a directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
