@@ -450,3 +450,39 @@ async fn a_job_survives_a_redis_restart_that_loses_its_queue() {
     assert_eq!(done.state, JobState::Success, "{done:?}");
     assert_eq!(done.datums.processed, 6);
 }
+
+on_both_setups! {
+    async fn cron_ticks_start_jobs_and_job_timeouts_kill_them(app: TestApp) {
+        let ws = ws(&app);
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "ticker"},
+            "input": {"cron": {"name": "tick", "spec": "@every 1s", "overwrite": true}},
+            "transform": {"cmd": ["sh", "-c", "ls $PFS/tick > $PFS/out/seen"]}
+        })).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let ticked = loop {
+            let jobs = ws.job_list(Some("ticker"), 20).await.expect("jobs");
+            if let Some(done) = jobs.into_iter().find(|j| j.state == JobState::Success && j.datums.processed == 1) {
+                break done;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no cron tick ran a datum");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let seen = read(&ws, "ticker", &ticked.id, "/seen").await;
+        assert!(seen.trim().ends_with('Z'), "the tick file is named by its RFC 3339 time: {seen}");
+        ws.pipeline_delete("ticker").await.expect("delete the cron pipeline");
+        assert!(ws.repo_inspect("ticker_tick").await.is_err(), "its cron repo goes with it");
+
+        ws.repo_create("in", "").await.expect("repo");
+        put(&ws, "in", "/a", "1").await;
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "long"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["sleep", "60"]},
+            "job_timeout": "1s"
+        })).await;
+        let killed = wait(&ws, "long").await;
+        assert_eq!(killed.state, JobState::Killed, "{killed:?}");
+        assert!(killed.reason.unwrap_or_default().contains("job_timeout"));
+    }
+}
