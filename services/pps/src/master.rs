@@ -158,20 +158,26 @@ impl Pps {
         let sets: Vec<LeafSet<'_>> =
             leaves.iter().map(|leaf| LeafSet { commit: &leaf.commit, matches: &leaf.matches }).collect();
         let datums = combine(&spec.input, &sets, &salt);
+        // Datums that ran in jobs after the base (which then failed or were
+        // killed) left outputs in the inherited commit: they run again.
+        let since = base.as_ref().map_or(0, |b| b.seq);
+        let mut ran_since = HashSet::new();
+        let mut written_since = Vec::new();
+        for between in self.meta().jobs_between(&job.pipeline, since, job.seq).await? {
+            for row in self.meta().datum_rows(&job.pipeline, &between.id).await? {
+                ran_since.insert(row.id);
+                written_since.extend(row.outputs);
+            }
+        }
         let always = spec.reprocess == Reprocess::EveryJob;
-        let mut merge = plan::merge_with_base(datums, base_plan.as_ref(), always);
+        let mut merge = plan::merge_with_base(datums, base_plan.as_ref(), always, &ran_since);
         let kept: HashSet<String> = merge
             .datums
             .iter()
             .filter(|d| d.state == StoredState::Skipped)
             .flat_map(|d| d.outputs.iter().cloned())
             .collect();
-        let since = base.as_ref().map_or(0, |b| b.seq);
-        for between in self.meta().jobs_between(&job.pipeline, since, job.seq).await? {
-            for row in self.meta().datum_rows(&job.pipeline, &between.id).await? {
-                merge.stale_outputs.extend(row.outputs.into_iter().filter(|path| !kept.contains(path)));
-            }
-        }
+        merge.stale_outputs.extend(written_since.into_iter().filter(|path| !kept.contains(path)));
         merge.stale_outputs.sort();
         merge.stale_outputs.dedup();
         if !merge.stale_outputs.is_empty() {

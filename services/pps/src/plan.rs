@@ -282,8 +282,14 @@ pub struct Merge {
 }
 
 /// Marks datums whose hash succeeded in `base` as skipped (carrying their
-/// outputs) unless `always_rerun`; the rest are pending.
-pub fn merge_with_base(datums: Vec<Datum>, base: Option<&Plan>, always_rerun: bool) -> Merge {
+/// outputs) unless `always_rerun` or they ran again since (`ran_since`);
+/// the rest are pending.
+pub fn merge_with_base(
+    datums: Vec<Datum>,
+    base: Option<&Plan>,
+    always_rerun: bool,
+    ran_since: &HashSet<String>,
+) -> Merge {
     let previous: HashMap<&str, &PlannedDatum> =
         base.map(|plan| plan.datums.iter().map(|d| (d.id.as_str(), d)).collect()).unwrap_or_default();
     let mut carried: HashSet<&str> = HashSet::new();
@@ -291,7 +297,12 @@ pub fn merge_with_base(datums: Vec<Datum>, base: Option<&Plan>, always_rerun: bo
     for datum in datums {
         let before = previous.get(datum.id.as_str()).copied();
         match before {
-            Some(old) if !always_rerun && old.hash == datum.hash && old.state.succeeded() => {
+            Some(old)
+                if !always_rerun
+                    && old.hash == datum.hash
+                    && old.state.succeeded()
+                    && !ran_since.contains(&datum.id) =>
+            {
                 carried.insert(old.id.as_str());
                 let outputs = old.outputs.clone();
                 planned.push(PlannedDatum::new(datum, StoredState::Skipped, outputs));
@@ -369,8 +380,12 @@ mod tests {
 
     #[test]
     fn unchanged_successful_datums_are_skipped_with_their_outputs() {
-        let merge =
-            merge_with_base(vec![datum("a", "h1"), datum("b", "changed"), datum("c", "h3")], Some(&base_plan()), false);
+        let merge = merge_with_base(
+            vec![datum("a", "h1"), datum("b", "changed"), datum("c", "h3")],
+            Some(&base_plan()),
+            false,
+            &HashSet::new(),
+        );
         let states: Vec<_> = merge.datums.iter().map(|d| (d.id.as_str(), d.state)).collect();
         assert_eq!(states, [("a", StoredState::Skipped), ("b", StoredState::Pending), ("c", StoredState::Pending)]);
         assert_eq!(merge.datums[0].outputs, ["/out/a"]);
@@ -379,7 +394,15 @@ mod tests {
 
     #[test]
     fn every_job_reprocessing_skips_nothing() {
-        let merge = merge_with_base(vec![datum("a", "h1")], Some(&base_plan()), true);
+        let merge = merge_with_base(vec![datum("a", "h1")], Some(&base_plan()), true, &HashSet::new());
+        assert_eq!(merge.datums[0].state, StoredState::Pending);
+        assert!(merge.stale_outputs.contains(&"/out/a".to_owned()));
+    }
+
+    #[test]
+    fn a_datum_rewritten_by_a_failed_job_since_the_base_runs_again() {
+        let ran_since = HashSet::from(["a".to_owned()]);
+        let merge = merge_with_base(vec![datum("a", "h1")], Some(&base_plan()), false, &ran_since);
         assert_eq!(merge.datums[0].state, StoredState::Pending);
         assert!(merge.stale_outputs.contains(&"/out/a".to_owned()));
     }
