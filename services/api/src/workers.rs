@@ -83,12 +83,14 @@ struct Supervisor {
 
 impl Supervisor {
     async fn run(mut self, stop: CancellationToken) {
+        let mut changes = self.pps.subscribe_pipelines();
         loop {
             if let Err(error) = self.reconcile(&stop).await {
                 tracing::warn!(workspace = %self.slug, %error, "could not match embedded workers to pipelines");
             }
             tokio::select! {
                 () = stop.cancelled() => break,
+                _ = changes.changed() => {}
                 () = tokio::time::sleep(RECONCILE) => {}
             }
         }

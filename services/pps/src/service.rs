@@ -52,6 +52,9 @@ pub(crate) struct Inner {
     pub depths: Arc<Mutex<HashMap<String, Depth>>>,
     /// Wakes the master when a result or a stop arrives.
     pub wake: Notify,
+    /// Bumped when pipelines are created, updated or deleted, so embedded
+    /// workers follow at once.
+    pub pipelines: tokio::sync::watch::Sender<u64>,
     pub metrics: PpsMetrics,
 }
 
@@ -91,9 +94,19 @@ impl Pps {
             plans: Mutex::new(HashMap::new()),
             depths,
             wake: Notify::new(),
+            pipelines: tokio::sync::watch::Sender::new(0),
             metrics,
         };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// A receiver that sees a new value whenever the set of pipelines changes.
+    pub fn subscribe_pipelines(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.pipelines.subscribe()
+    }
+
+    fn pipelines_changed(&self) {
+        self.inner.pipelines.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn pfs(&self) -> &Pfs {
@@ -146,6 +159,7 @@ impl Pps {
             self.save_pipeline(&spec, reprocess).await?;
             created.push(self.pipeline_info(&spec.name).await?);
         }
+        self.pipelines_changed();
         self.inner.wake.notify_one();
         Ok(created)
     }
@@ -278,6 +292,7 @@ impl Pps {
         self.meta().pipeline_delete(name).await?;
         plan::delete_all(&self.inner.store, name).await?;
         self.forget_pipeline(name);
+        self.pipelines_changed();
         match self.pfs().repo_delete(name, true).await {
             Ok(_) | Err(PfsError::NotFound { .. }) => {}
             Err(other) => return Err(other.into()),

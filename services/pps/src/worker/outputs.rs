@@ -1,4 +1,7 @@
-//! Uploading a datum's `/pfs/out` into the job's output commit.
+//! Uploading datums' `/pfs/out` into the job's output commit: the outputs of
+//! every successful datum of a task go up as one tar, so a task of many
+//! small datums costs one request and one commit layer, while each datum's
+//! paths are still known (the server checks them for conflicts).
 
 use std::path::{Path, PathBuf};
 
@@ -24,21 +27,21 @@ pub(super) enum OutputError {
     NotUtf8(PathBuf),
 }
 
-/// Packs every file under `out` (following symlinks, as Pachyderm uploads
-/// their targets) into `archive` and posts it into `repo@job`. Nothing is
-/// sent when `out` is empty.
+/// Packs every file under each of `outs` (following symlinks, as Pachyderm
+/// uploads their targets) into `archive` and posts it into `repo@job`.
+/// Returns what each directory held; nothing is sent when all are empty.
 pub(super) async fn upload(
     ws: &Workspace,
     repo: &str,
     job: &str,
-    out: &Path,
+    outs: Vec<PathBuf>,
     archive: &Path,
-) -> Result<Uploaded, OutputError> {
-    let (out_dir, tar_path) = (out.to_path_buf(), archive.to_path_buf());
-    let uploaded = tokio::task::spawn_blocking(move || pack(&out_dir, &tar_path))
+) -> Result<Vec<Uploaded>, OutputError> {
+    let tar_path = archive.to_path_buf();
+    let uploaded = tokio::task::spawn_blocking(move || pack(&outs, &tar_path))
         .await
         .map_err(|e| std::io::Error::other(format!("packing stopped: {e}")))??;
-    if uploaded.paths.is_empty() {
+    if uploaded.iter().all(|u| u.paths.is_empty()) {
         return Ok(uploaded);
     }
     let file = tokio::fs::File::open(archive).await?;
@@ -48,25 +51,34 @@ pub(super) async fn upload(
     Ok(uploaded)
 }
 
-fn pack(out: &Path, archive: &Path) -> Result<Uploaded, OutputError> {
-    let mut files = Vec::new();
-    collect(out, out, &mut files)?;
-    files.sort();
-    let mut uploaded = Uploaded::default();
-    if files.is_empty() {
-        return Ok(uploaded);
+fn pack(outs: &[PathBuf], archive: &Path) -> Result<Vec<Uploaded>, OutputError> {
+    let mut listed = Vec::with_capacity(outs.len());
+    for out in outs {
+        let mut files = Vec::new();
+        collect(out, out, &mut files)?;
+        files.sort();
+        listed.push(files);
+    }
+    let mut all = Vec::with_capacity(outs.len());
+    if listed.iter().all(Vec::is_empty) {
+        all.resize_with(outs.len(), Uploaded::default);
+        return Ok(all);
     }
     let mut builder = tar::Builder::new(std::fs::File::create(archive)?);
     builder.follow_symlinks(true);
-    for relative in files {
-        let text = relative.to_str().ok_or_else(|| OutputError::NotUtf8(relative.clone()))?.to_owned();
-        let full = out.join(&relative);
-        uploaded.bytes += std::fs::metadata(&full)?.len();
-        builder.append_path_with_name(&full, &relative)?;
-        uploaded.paths.push(format!("/{text}"));
+    for (out, files) in outs.iter().zip(listed) {
+        let mut uploaded = Uploaded::default();
+        for relative in files {
+            let text = relative.to_str().ok_or_else(|| OutputError::NotUtf8(relative.clone()))?.to_owned();
+            let full = out.join(&relative);
+            uploaded.bytes += std::fs::metadata(&full)?.len();
+            builder.append_path_with_name(&full, &relative)?;
+            uploaded.paths.push(format!("/{text}"));
+        }
+        all.push(uploaded);
     }
     builder.finish()?;
-    Ok(uploaded)
+    Ok(all)
 }
 
 /// Files (and symlinks to files) below `dir`, relative to `base`.
@@ -89,24 +101,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outputs_are_packed_with_their_relative_paths() {
+    fn each_directory_s_outputs_are_packed_with_their_relative_paths() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         std::fs::create_dir_all(out.join("deep")).unwrap();
         std::fs::write(out.join("a.txt"), "aa").unwrap();
         std::fs::write(out.join("deep/b.txt"), "bbb").unwrap();
         std::os::unix::fs::symlink(out.join("a.txt"), out.join("link")).unwrap();
-        let uploaded = pack(&out, &dir.path().join("out.tar")).unwrap();
-        assert_eq!(uploaded.paths, ["/a.txt", "/deep/b.txt", "/link"]);
-        assert_eq!(uploaded.bytes, 7);
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join("c.txt"), "c").unwrap();
+        let uploaded = pack(&[out, other], &dir.path().join("out.tar")).unwrap();
+        assert_eq!(uploaded[0].paths, ["/a.txt", "/deep/b.txt", "/link"]);
+        assert_eq!(uploaded[0].bytes, 7);
+        assert_eq!(uploaded[1].paths, ["/c.txt"]);
     }
 
     #[test]
     fn an_empty_output_packs_nothing() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("out")).unwrap();
-        let uploaded = pack(&dir.path().join("out"), &dir.path().join("out.tar")).unwrap();
-        assert!(uploaded.paths.is_empty());
+        let uploaded = pack(&[dir.path().join("out")], &dir.path().join("out.tar")).unwrap();
+        assert!(uploaded[0].paths.is_empty());
         assert!(!dir.path().join("out.tar").exists());
     }
 }

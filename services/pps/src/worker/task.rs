@@ -1,6 +1,6 @@
 //! One task: heartbeat, inputs, datums, outputs, result.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -64,6 +64,8 @@ impl Worker {
             }
         };
         let mut results = Vec::with_capacity(task.datums.len());
+        // Successful datums' output directories, by position in `results`.
+        let mut outs = Vec::new();
         for datum in &task.datums {
             let root = inputs::datum_root(dir, datum.index);
             for name in datum::input_names(datum) {
@@ -71,45 +73,69 @@ impl Worker {
             }
             let started_at = Utc::now();
             let ran = datum::run(&self.sandbox, task, datum, &root).await;
-            let mut stats = DatumStats {
+            let stats = DatumStats {
                 bytes_in: bytes_in.get(&datum.index).copied().unwrap_or(0),
                 download_secs,
                 process_secs: ran.process_secs,
                 ..DatumStats::default()
             };
-            let (mut state, mut exit, mut log, mut outputs) = (ran.state, ran.exit, ran.log, Vec::new());
-            if state == DatumState::Processed {
-                let upload_start = Instant::now();
-                let archive = dir.join(format!("{}.out.tar", datum.index));
-                match outputs::upload(&self.config.workspace, &task.output_repo, &task.job, &root.join("out"), &archive)
-                    .await
-                {
-                    Ok(uploaded) => {
-                        stats.bytes_out = uploaded.bytes;
-                        outputs = uploaded.paths;
-                    }
-                    Err(error) => {
-                        state = DatumState::Failed;
-                        let message = format!("could not upload /pfs/out: {}", display_chain(&error));
-                        log.push_str(&format!("\nstrata: {message}\n"));
-                        exit = Some(message);
-                    }
-                }
-                stats.upload_secs = upload_start.elapsed().as_secs_f64();
-            }
             results.push(DatumResult {
                 id: datum.id.clone(),
-                state,
+                state: ran.state,
                 attempts: ran.attempts,
-                exit,
+                exit: ran.exit,
                 stats,
-                outputs,
-                log,
+                outputs: Vec::new(),
+                log: ran.log,
                 started_at: started_at.to_rfc3339(),
                 finished_at: Utc::now().to_rfc3339(),
             });
+            if ran.state == DatumState::Processed {
+                outs.push((results.len() - 1, root.join("out")));
+            }
         }
+        self.upload_outputs(task, dir, outs, &mut results).await;
         results
+    }
+}
+
+impl Worker {
+    /// Uploads the outputs of the task's successful datums as one tar and
+    /// records each datum's paths; if the upload fails, they fail.
+    async fn upload_outputs(
+        &self,
+        task: &TaskAssignment,
+        dir: &Path,
+        outs: Vec<(usize, PathBuf)>,
+        results: &mut [DatumResult],
+    ) {
+        if outs.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let (positions, dirs): (Vec<usize>, Vec<PathBuf>) = outs.into_iter().unzip();
+        let archive = dir.join("outputs.tar");
+        let uploaded = outputs::upload(&self.config.workspace, &task.output_repo, &task.job, dirs, &archive).await;
+        let share = started.elapsed().as_secs_f64() / positions.len() as f64;
+        match uploaded {
+            Ok(uploaded) => {
+                for (position, done) in positions.into_iter().zip(uploaded) {
+                    let Some(result) = results.get_mut(position) else { continue };
+                    result.stats.bytes_out = done.bytes;
+                    result.stats.upload_secs = share;
+                    result.outputs = done.paths;
+                }
+            }
+            Err(error) => {
+                let message = format!("could not upload /pfs/out: {}", display_chain(&error));
+                for position in positions {
+                    let Some(result) = results.get_mut(position) else { continue };
+                    result.state = DatumState::Failed;
+                    result.log.push_str(&format!("\nstrata: {message}\n"));
+                    result.exit = Some(message.clone());
+                }
+            }
+        }
     }
 }
 
