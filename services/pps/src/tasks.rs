@@ -11,7 +11,6 @@ use strata_client::wire::pps::{
     DatumResult, DatumState, DatumStats, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult, TaskTransform,
 };
 use strata_pfs::http::TarMember;
-use strata_pfs::storage::fileset::Root;
 use strata_queue::{Delivery, QueueError, Task};
 
 use crate::error::PpsError;
@@ -33,6 +32,9 @@ pub(crate) struct TaskPayload {
     pub job: String,
     pub datums: Vec<u32>,
 }
+
+/// Where one datum input goes in a task's tar: datum index, input name, path.
+type InputPlace = (u32, String, String);
 
 /// A task handed to a worker.
 #[derive(Debug, Clone)]
@@ -203,22 +205,27 @@ impl Pps {
             })
             .collect();
         let plan = self.plan_of(&lease.pipeline, &lease.job).await?;
-        let mut roots: HashMap<(String, String), Root> = HashMap::new();
-        let mut members = Vec::new();
+        // Inputs grouped by commit, so each commit's index is read once.
+        let mut wanted: HashMap<(String, String), Vec<InputPlace>> = HashMap::new();
         for datum in task_datums(&plan, &lease.datums) {
-            for input in &datum.inputs {
-                let key = (input.repo.clone(), input.commit.clone());
-                if !roots.contains_key(&key) {
-                    let commit = self.pfs().commit_inspect(&input.repo, &input.commit).await?;
-                    roots.insert(key.clone(), self.pfs().commit_content(&commit).await?);
-                }
-                let Some(root) = roots.get(&key) else { continue };
-                for mut entry in self.pfs().file_or_tree(root, &input.path).await? {
-                    if empty.contains(&input.name) {
+            for input in datum.inputs {
+                let place = (datum.index, input.name, input.path);
+                wanted.entry((input.repo, input.commit)).or_default().push(place);
+            }
+        }
+        let mut members = Vec::new();
+        for ((repo, commit), places) in wanted {
+            let commit = self.pfs().commit_inspect(&repo, &commit).await?;
+            let root = self.pfs().commit_content(&commit).await?;
+            let paths: Vec<String> = places.iter().map(|(_, _, path)| path.clone()).collect();
+            let found = self.pfs().files_or_trees(&root, &paths).await?;
+            for ((index, name, _), entries) in places.into_iter().zip(found) {
+                for mut entry in entries {
+                    if empty.contains(&name) {
                         entry.spans.clear();
                         entry.size = 0;
                     }
-                    members.push(TarMember { name: format!("{}/{}{}", datum.index, input.name, entry.path), entry });
+                    members.push(TarMember { name: format!("{index}/{name}{}", entry.path), entry });
                 }
             }
         }
