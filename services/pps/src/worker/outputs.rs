@@ -70,7 +70,7 @@ fn pack(outs: &[PathBuf], archive: &Path) -> Result<Vec<Uploaded>, OutputError> 
         let mut uploaded = Uploaded::default();
         for relative in files {
             let text = relative.to_str().ok_or_else(|| OutputError::NotUtf8(relative.clone()))?.to_owned();
-            let full = out.join(&relative);
+            let full = host_path(out, &out.join(&relative));
             uploaded.bytes += std::fs::metadata(&full)?.len();
             builder.append_path_with_name(&full, &relative)?;
             uploaded.paths.push(format!("/{text}"));
@@ -82,11 +82,24 @@ fn pack(outs: &[PathBuf], archive: &Path) -> Result<Vec<Uploaded>, OutputError> 
 }
 
 /// Files (and symlinks to files) below `dir`, relative to `base`.
+/// Where the worker finds what `path` (below the datum's `out`) names. A
+/// symlink user code made to `/pfs/<input>/…` (Pachyderm's zero-copy
+/// pattern) points into the datum's private namespace, which the worker
+/// does not see: it is read from the same place under the datum's root.
+fn host_path(out: &Path, path: &Path) -> PathBuf {
+    let target = std::fs::read_link(path).ok();
+    let inside = target.as_deref().and_then(|t| t.strip_prefix("/pfs").ok());
+    match (inside, out.parent()) {
+        (Some(rest), Some(root)) => root.join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
 fn collect(base: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        let meta = std::fs::metadata(&path)?;
+        let meta = std::fs::metadata(host_path(base, &path))?;
         if meta.is_dir() {
             collect(base, &path, files)?;
         } else if meta.is_file() {
@@ -115,6 +128,19 @@ mod tests {
         assert_eq!(uploaded[0].paths, ["/a.txt", "/deep/b.txt", "/link"]);
         assert_eq!(uploaded[0].bytes, 7);
         assert_eq!(uploaded[1].paths, ["/c.txt"]);
+    }
+
+    #[test]
+    fn links_into_pfs_are_read_from_the_datum_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("in")).unwrap();
+        std::fs::write(dir.path().join("in/x"), "input").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        std::os::unix::fs::symlink("/pfs/in/x", out.join("x")).unwrap();
+        let uploaded = pack(&[out], &dir.path().join("out.tar")).unwrap();
+        assert_eq!(uploaded[0].paths, ["/x"]);
+        assert_eq!(uploaded[0].bytes, 5);
     }
 
     #[test]

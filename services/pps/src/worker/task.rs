@@ -28,7 +28,7 @@ impl Worker {
             abandon.clone(),
         ));
         let results = tokio::select! {
-            results = self.process(&task, &dir) => Some(results),
+            results = self.process(&task, &dir) => results,
             () = abandon.cancelled() => None,
         };
         heartbeat.abort();
@@ -50,17 +50,19 @@ impl Worker {
         post_result(&self.config.workspace, &result, stop).await;
     }
 
-    /// Downloads the inputs and runs every datum of the task.
-    async fn process(&self, task: &TaskAssignment, dir: &Path) -> Vec<DatumResult> {
+    /// Downloads the inputs and runs every datum of the task; `None` when
+    /// the inputs or outputs could not be moved, so the task is handed back
+    /// (its lease runs out and another try gets it) instead of failing
+    /// datums over a network blip.
+    async fn process(&self, task: &TaskAssignment, dir: &Path) -> Option<Vec<DatumResult>> {
         let download_start = Instant::now();
         let downloaded = inputs::download(&self.config.workspace, &task.delivery, dir).await;
         let download_secs = download_start.elapsed().as_secs_f64() / task.datums.len().max(1) as f64;
         let bytes_in = match downloaded {
             Ok(bytes) => bytes,
             Err(error) => {
-                let message = format!("could not download the inputs: {}", display_chain(&error));
-                tracing::warn!(job = %task.job, "{message}");
-                return task.datums.iter().map(|d| failed(&d.id, &message)).collect();
+                tracing::warn!(job = %task.job, error = %display_chain(&error), "could not download the inputs; handing the task back");
+                return None;
             }
         };
         let mut results = Vec::with_capacity(task.datums.len());
@@ -94,8 +96,8 @@ impl Worker {
                 outs.push((results.len() - 1, root.join("out")));
             }
         }
-        self.upload_outputs(task, dir, outs, &mut results).await;
-        results
+        self.upload_outputs(task, dir, outs, &mut results).await?;
+        Some(results)
     }
 }
 
@@ -108,9 +110,9 @@ impl Worker {
         dir: &Path,
         outs: Vec<(usize, PathBuf)>,
         results: &mut [DatumResult],
-    ) {
+    ) -> Option<()> {
         if outs.is_empty() {
-            return;
+            return Some(());
         }
         let started = Instant::now();
         let (positions, dirs): (Vec<usize>, Vec<PathBuf>) = outs.into_iter().unzip();
@@ -126,7 +128,12 @@ impl Worker {
                     result.outputs = done.paths;
                 }
             }
+            Err(outputs::OutputError::Client(error)) if retry::is_transient(&error) || retry::is_gone(&error) => {
+                tracing::warn!(job = %task.job, error = %display_chain(&error), "could not upload outputs; handing the task back");
+                return None;
+            }
             Err(error) => {
+                // The output itself is unusable (unreadable, a name that is not UTF-8).
                 let message = format!("could not upload /pfs/out: {}", display_chain(&error));
                 for position in positions {
                     let Some(result) = results.get_mut(position) else { continue };
@@ -136,21 +143,7 @@ impl Worker {
                 }
             }
         }
-    }
-}
-
-fn failed(id: &str, message: &str) -> DatumResult {
-    let now = Utc::now().to_rfc3339();
-    DatumResult {
-        id: id.to_owned(),
-        state: DatumState::Failed,
-        attempts: 0,
-        exit: Some(message.to_owned()),
-        stats: DatumStats::default(),
-        outputs: Vec::new(),
-        log: format!("strata: {message}\n"),
-        started_at: now.clone(),
-        finished_at: now,
+        Some(())
     }
 }
 
