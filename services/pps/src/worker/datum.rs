@@ -1,7 +1,7 @@
 //! Running one datum: its environment, its tries, `err_cmd` recovery and
 //! its captured log.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use strata_client::wire::pps::{DatumState, TaskAssignment, TaskDatum};
@@ -57,9 +57,17 @@ pub(super) fn input_names(datum: &TaskDatum) -> Vec<String> {
 }
 
 /// Runs the datum rooted at `root` up to `datum_tries` times, then its
-/// `err_cmd` if every try failed.
-pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDatum, root: &Path) -> Ran {
-    let log = root.with_extension("log");
+/// `err_cmd` if every try failed. `log` is the worker's one datum log: it is
+/// emptied here and reused by every datum, because a file created and
+/// deleted per datum costs more than a trivial datum's whole run on some
+/// file systems (ext4 without a journal scans recently deleted inodes on
+/// every allocation).
+pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDatum, root: &Path, log: &Path) -> Ran {
+    // Truncating keeps the inode; the sandbox appends to it.
+    if let Err(error) = tokio::fs::File::create(log).await {
+        tracing::warn!(path = %log.display(), %error, "cannot empty the datum log");
+    }
+    let log = log.to_path_buf();
     let pfs = sandbox.pfs_root(root);
     let mut run = DatumRun {
         root: root.to_path_buf(),
@@ -101,7 +109,7 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
     finished(DatumState::Failed, tries, exit, &log, started).await
 }
 
-async fn finished(state: DatumState, attempts: u32, exit: Option<String>, log: &PathBuf, started: Instant) -> Ran {
+async fn finished(state: DatumState, attempts: u32, exit: Option<String>, log: &Path, started: Instant) -> Ran {
     let text = tokio::fs::read(log).await.unwrap_or_default();
     Ran {
         state,

@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::retry::{self, Backoff};
 use super::{Worker, datum, inputs, outputs};
 
+/// The worker's datum log, in its home directory, reused by every datum.
+const DATUM_LOG: &str = "datum.log";
+
 /// Attempts at posting a result before giving the task up to redelivery.
 const RESULT_TRIES: u32 = 8;
 
@@ -74,7 +77,7 @@ impl Worker {
                 let _ = tokio::fs::create_dir_all(root.join(name)).await;
             }
             let started_at = Utc::now();
-            let ran = datum::run(&self.sandbox, task, datum, &root).await;
+            let ran = datum::run(&self.sandbox, task, datum, &root, &self.home.join(DATUM_LOG)).await;
             let stats = DatumStats {
                 bytes_in: bytes_in.get(&datum.index).copied().unwrap_or(0),
                 download_secs,
