@@ -1,0 +1,87 @@
+//! The hub's domain (DESIGN.md §5, docs/hub.md): people and how they log
+//! in, organisations and their members, workspaces, API tokens, roles and
+//! the audit log, on the control-plane database (SQLite or PostgreSQL).
+//!
+//! This crate knows nothing of HTTP or GraphQL; `strata-api` exposes it.
+//! Every operation that acts for someone takes the [`Principal`] and checks
+//! it here, so no transport can forget a permission check. Objects of
+//! another tenant are reported exactly as missing ones ([`UserError::not_found`]).
+
+mod api_tokens;
+mod audit;
+pub mod entities;
+pub mod error;
+mod identity;
+pub mod keys;
+pub mod mailer;
+pub mod migration;
+mod orgs;
+pub mod roles;
+mod secrets;
+pub mod validate;
+mod workspaces;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use sea_orm::DatabaseConnection;
+
+pub use api_tokens::{ApiToken, NewApiToken};
+pub use audit::{AuditEvent, AuditFilter};
+pub use error::{HubError, Result, UserError, UserErrorCode};
+pub use identity::{Session, SignUp, Tokens, User};
+pub use keys::{Jwks, KeyRing};
+pub use mailer::{Mail, Mailer, OutboxMailer};
+pub use orgs::{Invitation, Member, Org};
+pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
+pub use secrets::API_TOKEN_PREFIX;
+pub use workspaces::{NewWorkspace, Workspace, WorkspaceState};
+
+/// Settings of the hub.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// The public base URL of the web console, for links in emails.
+    pub public_url: String,
+    pub session_ttl: Duration,
+    pub email_link_ttl: Duration,
+    pub invitation_ttl: Duration,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        HubSettings {
+            public_url: "http://localhost:8080".to_owned(),
+            session_ttl: Duration::days(30),
+            email_link_ttl: Duration::hours(24),
+            invitation_ttl: Duration::days(7),
+        }
+    }
+}
+
+/// The hub: cheap to clone, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    db: DatabaseConnection,
+    keys: KeyRing,
+    mailer: Arc<dyn Mailer>,
+    settings: HubSettings,
+}
+
+impl Hub {
+    /// Applies the hub's migrations and loads (or makes) its signing keys.
+    pub async fn open(db: DatabaseConnection, mailer: Arc<dyn Mailer>, settings: HubSettings) -> Result<Hub> {
+        use sea_orm_migration::MigratorTrait;
+        migration::Migrator::up(&db, None).await?;
+        let keys = KeyRing::load(db.clone()).await?;
+        Ok(Hub { db, keys, mailer, settings })
+    }
+
+    /// The signing keys (for the JWKS endpoint and rotation).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    fn link(&self, path: &str, token: &str) -> String {
+        format!("{}/{path}?token={token}", self.settings.public_url.trim_end_matches('/'))
+    }
+}

@@ -1,0 +1,232 @@
+//! The hub's control-plane schema. The hub keeps its own migration table so
+//! that the control-plane database can also hold the embedded workspace's
+//! PFS and PPS tables in `strata dev`.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{
+    big_integer, big_pk_auto, binary, string, string_null, text, text_null, timestamp_with_time_zone,
+    timestamp_with_time_zone_null, uuid, uuid_null,
+};
+
+/// Applies the hub migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001Hub)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "hub_migrations".into_iden()
+    }
+}
+
+#[derive(DeriveMigrationName)]
+struct M0001Hub;
+
+fn unique(table: &str, name: &str, columns: &[&str]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table.to_owned()).unique();
+    for column in columns {
+        index.col((*column).to_owned());
+    }
+    index.to_owned()
+}
+
+fn index(table: &str, name: &str, columns: &[&str]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table.to_owned());
+    for column in columns {
+        index.col((*column).to_owned());
+    }
+    index.to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001Hub {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let tables = [
+            Table::create()
+                .table("hub_users")
+                .col(uuid("id").primary_key())
+                // Normalised (trimmed, lower-cased); see `validate::email`.
+                .col(string("email"))
+                .col(string("display_name"))
+                .col(text_null("password_hash"))
+                .col(timestamp_with_time_zone_null("email_verified_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("deleted_at"))
+                .to_owned(),
+            // Ways to log in besides a password (SSO comes later): one user may have several.
+            Table::create()
+                .table("hub_identities")
+                .col(uuid("id").primary_key())
+                .col(uuid("user_id"))
+                .col(string("provider"))
+                .col(string("subject"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+            // Single-use email links (verification, password reset); only hashes are kept.
+            Table::create()
+                .table("hub_email_tokens")
+                .col(string("token_hash").primary_key())
+                .col(uuid("user_id"))
+                .col(string("purpose"))
+                .col(timestamp_with_time_zone("expires_at"))
+                .col(timestamp_with_time_zone_null("used_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+            // Refresh sessions. A refresh rotates the hash; reuse of an old one revokes the family.
+            Table::create()
+                .table("hub_sessions")
+                .col(uuid("id").primary_key())
+                .col(uuid("user_id"))
+                .col(string("refresh_hash"))
+                .col(string_null("previous_hash"))
+                .col(timestamp_with_time_zone("expires_at"))
+                .col(timestamp_with_time_zone_null("revoked_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("last_used_at"))
+                .to_owned(),
+            Table::create()
+                .table("hub_signing_keys")
+                .col(string("kid").primary_key())
+                .col(binary("private_pkcs8"))
+                .col(binary("public_key"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("retired_at"))
+                .to_owned(),
+            Table::create()
+                .table("hub_orgs")
+                .col(uuid("id").primary_key())
+                .col(string("slug"))
+                .col(string("name"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+            Table::create()
+                .table("hub_memberships")
+                .col(uuid("org_id"))
+                .col(uuid("user_id"))
+                .col(string("role"))
+                .col(timestamp_with_time_zone("created_at"))
+                .primary_key(Index::create().col("org_id").col("user_id"))
+                .to_owned(),
+            Table::create()
+                .table("hub_invitations")
+                .col(uuid("id").primary_key())
+                .col(uuid("org_id"))
+                .col(string("email"))
+                .col(string("role"))
+                .col(string("token_hash"))
+                .col(uuid("invited_by"))
+                .col(timestamp_with_time_zone("expires_at"))
+                .col(timestamp_with_time_zone_null("accepted_at"))
+                .col(timestamp_with_time_zone_null("revoked_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+            Table::create()
+                .table("hub_workspaces")
+                .col(uuid("id").primary_key())
+                .col(uuid("org_id"))
+                .col(string("slug"))
+                // Cleared (NULL) when the workspace is DELETED so the slug can be reused.
+                .col(string_null("live_slug"))
+                .col(string("plan"))
+                .col(string("region"))
+                .col(string("state"))
+                .col(text_null("status_message"))
+                .col(string_null("endpoint"))
+                .col(big_integer("generation"))
+                .col(big_integer("observed_generation"))
+                .col(string_null("idempotency_key"))
+                .col(uuid("created_by"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+            Table::create()
+                .table("hub_api_tokens")
+                .col(uuid("id").primary_key())
+                .col(string("name"))
+                // The first characters of the secret, to recognise it in lists.
+                .col(string("prefix"))
+                .col(string("secret_hash"))
+                .col(uuid("user_id"))
+                .col(uuid("org_id"))
+                .col(uuid_null("workspace_id"))
+                .col(string("role"))
+                .col(timestamp_with_time_zone_null("expires_at"))
+                .col(timestamp_with_time_zone_null("last_used_at"))
+                .col(timestamp_with_time_zone_null("revoked_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+            // Workspace-wide bindings have repo = '' (not NULL, so the unique index holds).
+            Table::create()
+                .table("hub_role_bindings")
+                .col(uuid("id").primary_key())
+                .col(uuid("workspace_id"))
+                .col(string("repo"))
+                .col(uuid("user_id"))
+                .col(string("role"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+            Table::create()
+                .table("hub_audit_events")
+                .col(big_pk_auto("seq"))
+                .col(uuid_null("org_id"))
+                .col(uuid_null("actor_user_id"))
+                .col(uuid_null("actor_token_id"))
+                .col(string("action"))
+                .col(string("target"))
+                .col(string_null("ip"))
+                .col(text("detail"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        ];
+        for table in tables {
+            manager.create_table(table).await?;
+        }
+        let indexes = [
+            unique("hub_users", "hub_users_email", &["email"]),
+            unique("hub_identities", "hub_identities_subject", &["provider", "subject"]),
+            index("hub_identities", "hub_identities_user", &["user_id"]),
+            unique("hub_sessions", "hub_sessions_refresh", &["refresh_hash"]),
+            index("hub_sessions", "hub_sessions_previous", &["previous_hash"]),
+            unique("hub_orgs", "hub_orgs_slug", &["slug"]),
+            index("hub_memberships", "hub_memberships_user", &["user_id"]),
+            unique("hub_invitations", "hub_invitations_token", &["token_hash"]),
+            index("hub_invitations", "hub_invitations_org", &["org_id"]),
+            unique("hub_workspaces", "hub_workspaces_live_slug", &["org_id", "live_slug"]),
+            unique("hub_workspaces", "hub_workspaces_idempotency", &["org_id", "idempotency_key"]),
+            unique("hub_api_tokens", "hub_api_tokens_secret", &["secret_hash"]),
+            index("hub_api_tokens", "hub_api_tokens_user", &["user_id"]),
+            unique("hub_role_bindings", "hub_role_bindings_subject", &["workspace_id", "repo", "user_id"]),
+            index("hub_audit_events", "hub_audit_events_org", &["org_id", "seq"]),
+        ];
+        for index in indexes {
+            manager.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            "hub_audit_events",
+            "hub_role_bindings",
+            "hub_api_tokens",
+            "hub_workspaces",
+            "hub_invitations",
+            "hub_memberships",
+            "hub_orgs",
+            "hub_signing_keys",
+            "hub_sessions",
+            "hub_email_tokens",
+            "hub_identities",
+            "hub_users",
+        ] {
+            manager.drop_table(Table::drop().table(table.to_owned()).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

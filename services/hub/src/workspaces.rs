@@ -1,0 +1,325 @@
+//! Workspaces (the desired state the provisioner drives) and role bindings.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::entities::{role_binding, workspace};
+use crate::error::{HubError, Result, UserError, UserErrorCode};
+use crate::identity::is_unique_violation;
+use crate::roles::{OrgRole, Principal, WorkspaceRole};
+use crate::{Hub, validate};
+
+/// Where a workspace is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkspaceState {
+    Pending,
+    Provisioning,
+    Ready,
+    Failed,
+    Suspended,
+    Deleting,
+    Deleted,
+}
+
+impl WorkspaceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceState::Pending => "PENDING",
+            WorkspaceState::Provisioning => "PROVISIONING",
+            WorkspaceState::Ready => "READY",
+            WorkspaceState::Failed => "FAILED",
+            WorkspaceState::Suspended => "SUSPENDED",
+            WorkspaceState::Deleting => "DELETING",
+            WorkspaceState::Deleted => "DELETED",
+        }
+    }
+}
+
+impl fmt::Display for WorkspaceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WorkspaceState {
+    type Err = HubError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "PENDING" => WorkspaceState::Pending,
+            "PROVISIONING" => WorkspaceState::Provisioning,
+            "READY" => WorkspaceState::Ready,
+            "FAILED" => WorkspaceState::Failed,
+            "SUSPENDED" => WorkspaceState::Suspended,
+            "DELETING" => WorkspaceState::Deleting,
+            "DELETED" => WorkspaceState::Deleted,
+            other => return Err(HubError::Crypto(format!("unknown workspace state {other} in the database"))),
+        })
+    }
+}
+
+/// A workspace as its members see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub slug: String,
+    pub plan: String,
+    pub region: String,
+    pub state: WorkspaceState,
+    pub status_message: Option<String>,
+    pub endpoint: Option<String>,
+    pub generation: i64,
+    pub observed_generation: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The caller's role in it.
+    pub role: WorkspaceRole,
+}
+
+/// What `createWorkspace` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewWorkspace {
+    pub org_slug: String,
+    pub slug: String,
+    pub plan: Option<String>,
+    pub region: Option<String>,
+    /// Retries with the same key return the first result instead of failing.
+    pub idempotency_key: Option<String>,
+}
+
+const PLANS: &[&str] = &["free", "team", "enterprise"];
+const REGIONS: &[&str] = &["local", "eu-west", "us-east"];
+const IDEMPOTENCY_KEY_MAX: usize = 200;
+
+fn workspace_from(row: workspace::Model, role: WorkspaceRole) -> Result<Workspace> {
+    Ok(Workspace {
+        id: row.id,
+        org_id: row.org_id,
+        slug: row.slug,
+        plan: row.plan,
+        region: row.region,
+        state: row.state.parse()?,
+        status_message: row.status_message,
+        endpoint: row.endpoint,
+        generation: row.generation,
+        observed_generation: row.observed_generation,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        role,
+    })
+}
+
+fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<String, UserError> {
+    let value = value.map_or(allowed[0], str::trim);
+    if allowed.contains(&value) {
+        Ok(value.to_owned())
+    } else {
+        Err(UserError::invalid(field, format!("`{value}` is not available; use one of: {}", allowed.join(", "))))
+    }
+}
+
+impl Hub {
+    /// Asks for a new workspace: it starts PENDING and the provisioner
+    /// makes it READY. Owners and admins of the organisation may.
+    pub async fn create_workspace(&self, principal: &Principal, new: &NewWorkspace) -> Result<Workspace> {
+        let (org, role) = self.org_for(principal, &new.org_slug).await?;
+        if !role.manages_org() {
+            return Err(UserError::forbidden(format!("only owners and admins of `{}` can create workspaces", org.slug)).into());
+        }
+        let slug = validate::slug("slug", &new.slug)?;
+        let plan = one_of("plan", new.plan.as_deref(), PLANS)?;
+        let region = one_of("region", new.region.as_deref(), REGIONS)?;
+        let key = new.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        if key.is_some_and(|k| k.len() > IDEMPOTENCY_KEY_MAX) {
+            return Err(UserError::invalid("idempotencyKey", format!("at most {IDEMPOTENCY_KEY_MAX} characters")).into());
+        }
+        if let Some(key) = key
+            && let Some(earlier) = self.workspace_by_idempotency_key(org.id, key).await?
+        {
+            return workspace_from(earlier, WorkspaceRole::Admin);
+        }
+        let now = Utc::now();
+        let row = workspace::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            org_id: Set(org.id),
+            slug: Set(slug.clone()),
+            live_slug: Set(Some(slug.clone())),
+            plan: Set(plan),
+            region: Set(region),
+            state: Set(WorkspaceState::Pending.as_str().to_owned()),
+            status_message: Set(None),
+            endpoint: Set(None),
+            generation: Set(1),
+            observed_generation: Set(0),
+            idempotency_key: Set(key.map(str::to_owned)),
+            created_by: Set(principal.user_id),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let created = match workspace::Entity::insert(row).exec_with_returning(&self.db).await {
+            Ok(created) => created,
+            Err(error) if is_unique_violation(&error) => {
+                // A concurrent retry with the same key won the race: answer with its result.
+                if let Some(key) = key
+                    && let Some(earlier) = self.workspace_by_idempotency_key(org.id, key).await?
+                {
+                    return workspace_from(earlier, WorkspaceRole::Admin);
+                }
+                return Err(UserError::new(Some("slug"), UserErrorCode::Taken, format!("`{}` already has a workspace `{slug}`", org.slug)).into());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let workspace = workspace_from(created, WorkspaceRole::Admin)?;
+        let detail = serde_json::json!({ "slug": workspace.slug, "plan": workspace.plan, "region": workspace.region });
+        self.audit(principal, Some(org.id), "workspace.create", &format!("workspace:{}", workspace.id), detail).await?;
+        Ok(workspace)
+    }
+
+    async fn workspace_by_idempotency_key(&self, org_id: Uuid, key: &str) -> Result<Option<workspace::Model>> {
+        Ok(workspace::Entity::find()
+            .filter(workspace::Column::OrgId.eq(org_id))
+            .filter(workspace::Column::IdempotencyKey.eq(key))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// The workspaces of an organisation the caller can see, by slug.
+    pub async fn workspaces(&self, principal: &Principal, org_slug: &str) -> Result<Vec<Workspace>> {
+        let (org, _) = self.org_for(principal, org_slug).await?;
+        let org_role = self.org_role_of_user(org.id, principal.user_id).await?.unwrap_or(OrgRole::Member);
+        let rows = workspace::Entity::find()
+            .filter(workspace::Column::OrgId.eq(org.id))
+            .filter(workspace::Column::State.ne(WorkspaceState::Deleted.as_str()))
+            .order_by_asc(workspace::Column::Slug)
+            .all(&self.db)
+            .await?;
+        let bindings = self.bindings_of(principal.user_id, rows.iter().map(|w| w.id).collect()).await?;
+        let mut visible = Vec::with_capacity(rows.len());
+        for row in rows {
+            let bound = bindings.iter().filter(|b| b.workspace_id == row.id && b.repo.is_empty()).map(|b| b.role.parse());
+            let bound = bound.collect::<Result<Vec<WorkspaceRole>, _>>()?.into_iter().max();
+            if let Some(role) = effective_role(principal, org.id, row.id, org_role, bound) {
+                visible.push(workspace_from(row, role)?);
+            }
+        }
+        Ok(visible)
+    }
+
+    /// One workspace by org and slug, with the caller's role; invisible and
+    /// missing workspaces look the same.
+    pub async fn workspace(&self, principal: &Principal, org_slug: &str, slug: &str) -> Result<Workspace> {
+        let missing = || HubError::User(UserError::not_found("workspace"));
+        let (org, _) = self.org_for(principal, org_slug).await.map_err(|_| missing())?;
+        let org_role = self.org_role_of_user(org.id, principal.user_id).await?.unwrap_or(OrgRole::Member);
+        let row = workspace::Entity::find()
+            .filter(workspace::Column::OrgId.eq(org.id))
+            .filter(workspace::Column::LiveSlug.eq(slug.trim()))
+            .one(&self.db)
+            .await?
+            .ok_or_else(missing)?;
+        let bindings = self.bindings_of(principal.user_id, vec![row.id]).await?;
+        let bound = bindings.iter().filter(|b| b.repo.is_empty()).map(|b| b.role.parse());
+        let bound = bound.collect::<Result<Vec<WorkspaceRole>, _>>()?.into_iter().max();
+        let role = effective_role(principal, org.id, row.id, org_role, bound).ok_or_else(missing)?;
+        workspace_from(row, role)
+    }
+
+    async fn bindings_of(&self, user_id: Uuid, workspaces: Vec<Uuid>) -> Result<Vec<role_binding::Model>> {
+        Ok(role_binding::Entity::find()
+            .filter(role_binding::Column::UserId.eq(user_id))
+            .filter(role_binding::Column::WorkspaceId.is_in(workspaces))
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Starts deleting a workspace; `confirm` must repeat its slug.
+    pub async fn delete_workspace(&self, principal: &Principal, org_slug: &str, slug: &str, confirm: &str) -> Result<Workspace> {
+        let workspace = self.workspace(principal, org_slug, slug).await?;
+        if workspace.role != WorkspaceRole::Admin {
+            return Err(UserError::forbidden("only workspace admins can delete it").into());
+        }
+        if confirm.trim() != workspace.slug {
+            return Err(UserError::new(Some("confirm"), UserErrorCode::ConfirmationMismatch, format!("type the workspace's slug `{}` to confirm", workspace.slug)).into());
+        }
+        if matches!(workspace.state, WorkspaceState::Deleting | WorkspaceState::Deleted) {
+            return Ok(workspace);
+        }
+        let now = Utc::now();
+        workspace::Entity::update_many()
+            .col_expr(workspace::Column::State, Expr::value(WorkspaceState::Deleting.as_str()))
+            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
+            .col_expr(workspace::Column::UpdatedAt, Expr::value(now))
+            .filter(workspace::Column::Id.eq(workspace.id))
+            .exec(&self.db)
+            .await?;
+        self.audit(principal, Some(workspace.org_id), "workspace.delete", &format!("workspace:{}", workspace.id), serde_json::json!({ "slug": workspace.slug })).await?;
+        Ok(Workspace { state: WorkspaceState::Deleting, generation: workspace.generation + 1, updated_at: now, ..workspace })
+    }
+
+    /// Grants (or with `None` removes) a user's role on a workspace or on
+    /// one repo of it. Workspace admins may.
+    pub async fn set_role_binding(
+        &self,
+        principal: &Principal,
+        org_slug: &str,
+        workspace_slug: &str,
+        user_id: Uuid,
+        repo: Option<&str>,
+        role: Option<WorkspaceRole>,
+    ) -> Result<()> {
+        let workspace = self.workspace(principal, org_slug, workspace_slug).await?;
+        if workspace.role != WorkspaceRole::Admin {
+            return Err(UserError::forbidden("only workspace admins can change its roles").into());
+        }
+        if self.org_role_of_user(workspace.org_id, user_id).await?.is_none() {
+            return Err(UserError::new(Some("userId"), UserErrorCode::NotFound, "that user is not a member of the organisation; invite them first").into());
+        }
+        let repo = repo.map(str::trim).unwrap_or_default().to_owned();
+        role_binding::Entity::delete_many()
+            .filter(role_binding::Column::WorkspaceId.eq(workspace.id))
+            .filter(role_binding::Column::Repo.eq(repo.clone()))
+            .filter(role_binding::Column::UserId.eq(user_id))
+            .exec(&self.db)
+            .await?;
+        if let Some(role) = role {
+            role_binding::Entity::insert(role_binding::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                workspace_id: Set(workspace.id),
+                repo: Set(repo.clone()),
+                user_id: Set(user_id),
+                role: Set(role.as_str().to_owned()),
+                created_at: Set(Utc::now()),
+            })
+            .exec(&self.db)
+            .await?;
+        }
+        let detail = serde_json::json!({ "user": user_id, "repo": repo, "role": role.map(WorkspaceRole::as_str) });
+        self.audit(principal, Some(workspace.org_id), "role.bind", &format!("workspace:{}", workspace.id), detail).await
+    }
+
+    async fn org_role_of_user(&self, org_id: Uuid, user_id: Uuid) -> Result<Option<OrgRole>> {
+        use crate::entities::membership;
+        let row = membership::Entity::find_by_id((org_id, user_id)).one(&self.db).await?;
+        row.map(|row| row.role.parse().map_err(HubError::from)).transpose()
+    }
+}
+
+/// Org admins administer every workspace; others need a binding; the
+/// credential caps both. `org_role` is the member's own role, uncapped: a
+/// reader token of an org admin reads every workspace of the org.
+fn effective_role(
+    principal: &Principal,
+    org_id: Uuid,
+    workspace_id: Uuid,
+    org_role: OrgRole,
+    bound: Option<WorkspaceRole>,
+) -> Option<WorkspaceRole> {
+    let role = org_role.implied_workspace_role().max(bound)?;
+    principal.cap_workspace_role(org_id, workspace_id, role)
+}

@@ -1,0 +1,398 @@
+//! The hub's domain rules, run against SQLite and PostgreSQL alike.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use strata_core::config::DatabaseUrl;
+use strata_hub::keys::{AUDIENCE, AccessClaims, ISSUER};
+use strata_hub::{
+    Hub, HubSettings, NewWorkspace, OrgRole, OutboxMailer, Principal, SignUp, UserErrorCode, WorkspaceRole,
+    WorkspaceState,
+};
+use strata_testkit::{Backend, TestDatabase};
+
+struct Fixture {
+    hub: Hub,
+    db: DatabaseConnection,
+    outbox: OutboxMailer,
+    _database: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(backend, dir.path()).await;
+    let db = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
+    let outbox = OutboxMailer::new(dir.path().join("outbox"));
+    let settings = HubSettings { public_url: "https://strata.test".into(), ..HubSettings::default() };
+    let hub = Hub::open(db.clone(), Arc::new(outbox.clone()), settings).await.unwrap();
+    Fixture { hub, db, outbox, _database: database, _dir: dir }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(strata_testkit::Backend::Sqlite).await; })+
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(strata_testkit::Backend::Postgres).await; })+
+        }
+    };
+}
+
+on_both_backends!(
+    sign_up_verify_and_log_in,
+    refresh_tokens_rotate_and_reuse_revokes_the_session,
+    sign_up_refuses_bad_input_with_field_errors,
+    access_token_forgeries_are_refused,
+    organisations_and_invitations,
+    an_organisation_always_keeps_an_owner,
+    workspaces_are_private_to_their_organisation,
+    workspace_creation_is_idempotent_and_deletion_needs_confirmation,
+    api_tokens_are_scoped_capped_and_revocable,
+);
+
+fn code(result: Result<impl std::fmt::Debug, strata_hub::HubError>) -> UserErrorCode {
+    match result {
+        Ok(value) => panic!("expected a user error, got {value:?}"),
+        Err(error) => error.user_error().unwrap_or_else(|| panic!("not a user error: {error:?}")).code,
+    }
+}
+
+fn link_token(link: &str) -> String {
+    link.split("token=").nth(1).expect("a token in the link").to_owned()
+}
+
+/// Signs up, verifies through the outbox link and logs in.
+async fn person(f: &Fixture, email: &str) -> Principal {
+    f.hub.sign_up(SignUp { email: email.into(), password: "a long passphrase 42".into(), display_name: None }).await.unwrap();
+    let mail = f.outbox.messages_to(email).pop().expect("a verification mail");
+    f.hub.verify_email(&link_token(mail.link.as_deref().unwrap())).await.unwrap();
+    let tokens = f.hub.log_in(email, "a long passphrase 42", Some("203.0.113.9")).await.unwrap();
+    f.hub.authenticate(&tokens.access_token).await.unwrap()
+}
+
+async fn sign_up_verify_and_log_in(backend: Backend) {
+    let f = fixture(backend).await;
+    let user = f
+        .hub
+        .sign_up(SignUp { email: " Ada@Example.com".into(), password: "a long passphrase 42".into(), display_name: Some("Ada".into()) })
+        .await
+        .unwrap();
+    assert_eq!(user.email, "ada@example.com");
+    assert!(!user.email_verified);
+
+    let mail = f.outbox.messages_to("ada@example.com").pop().expect("verification mail");
+    let link = mail.link.unwrap();
+    assert!(link.starts_with("https://strata.test/verify-email?token="), "{link}");
+    assert!(f.hub.verify_email(&link_token(&link)).await.unwrap().email_verified);
+    assert_eq!(code(f.hub.verify_email(&link_token(&link)).await), UserErrorCode::Expired, "links work once");
+    assert_eq!(code(f.hub.verify_email("not-a-token").await), UserErrorCode::NotFound);
+
+    assert_eq!(code(f.hub.log_in("ada@example.com", "wrong password!!", None).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.log_in("nobody@example.com", "a long passphrase 42", None).await), UserErrorCode::Unauthenticated);
+    let tokens = f.hub.log_in("ADA@example.com", "a long passphrase 42", None).await.unwrap();
+    let principal = f.hub.authenticate(&tokens.access_token).await.unwrap();
+    assert_eq!(principal.user_id, user.id);
+    assert!(principal.email_verified);
+
+    f.hub.log_out(&principal).await.unwrap();
+    assert_eq!(code(f.hub.authenticate(&tokens.access_token).await), UserErrorCode::Unauthenticated, "logged out");
+
+    // Password reset: one link, old sessions end, the new password works.
+    let other = f.hub.log_in("ada@example.com", "a long passphrase 42", None).await.unwrap();
+    f.hub.request_password_reset("ada@example.com").await.unwrap();
+    f.hub.request_password_reset("nobody@example.com").await.unwrap();
+    let reset = f.outbox.messages_to("ada@example.com").pop().unwrap().link.unwrap();
+    assert!(reset.contains("/reset-password?token="));
+    f.hub.reset_password(&link_token(&reset), "another fine passphrase").await.unwrap();
+    assert_eq!(code(f.hub.authenticate(&other.access_token).await), UserErrorCode::Unauthenticated);
+    assert!(f.hub.log_in("ada@example.com", "another fine passphrase", None).await.is_ok());
+    assert!(f.outbox.messages_to("nobody@example.com").is_empty());
+}
+
+async fn refresh_tokens_rotate_and_reuse_revokes_the_session(backend: Backend) {
+    let f = fixture(backend).await;
+    let _ = person(&f, "grace@example.com").await;
+    let first = f.hub.log_in("grace@example.com", "a long passphrase 42", None).await.unwrap();
+    let second = f.hub.refresh(&first.refresh_token).await.unwrap();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(second.session_id, first.session_id);
+    assert!(f.hub.authenticate(&second.access_token).await.is_ok());
+    // The first refresh token was copied by someone: using it again ends the session for both.
+    assert_eq!(code(f.hub.refresh(&first.refresh_token).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.refresh(&second.refresh_token).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.authenticate(&second.access_token).await), UserErrorCode::Unauthenticated);
+}
+
+async fn sign_up_refuses_bad_input_with_field_errors(backend: Backend) {
+    let f = fixture(backend).await;
+    let attempt = |email: &str, password: &str| SignUp { email: email.into(), password: password.into(), display_name: None };
+    let _ = person(&f, "taken@example.com").await;
+    for (form, field, expected) in [
+        (attempt("not an email", "a long passphrase 42"), "email", UserErrorCode::Invalid),
+        (attempt("TAKEN@example.com", "a long passphrase 42"), "email", UserErrorCode::Taken),
+        (attempt("new@example.com", "short"), "password", UserErrorCode::WeakPassword),
+        (attempt("new@example.com", "password1234"), "password", UserErrorCode::WeakPassword),
+        (attempt(&format!("{}@example.com", "x".repeat(500)), "a long passphrase 42"), "email", UserErrorCode::Invalid),
+    ] {
+        let error = f.hub.sign_up(form).await.unwrap_err();
+        let error = error.user_error().unwrap();
+        assert_eq!((error.field.as_deref(), error.code), (Some(field), expected), "{error}");
+    }
+    assert_eq!(code(f.hub.log_in("taken@example.com", &"p".repeat(10_000), None).await), UserErrorCode::Invalid);
+}
+
+/// Reads the active private key from the database, as only an attacker
+/// with database access could, to forge tokens with chosen claims.
+async fn signing_key(db: &DatabaseConnection) -> (String, EncodingKey) {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT kid, private_pkcs8 FROM hub_signing_keys WHERE retired_at IS NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let kid: String = row.try_get("", "kid").unwrap();
+    let der: Vec<u8> = row.try_get("", "private_pkcs8").unwrap();
+    (kid, EncodingKey::from_ed_der(&der))
+}
+
+async fn access_token_forgeries_are_refused(backend: Backend) {
+    let f = fixture(backend).await;
+    let principal = person(&f, "eve@example.com").await;
+    let strata_hub::Credential::Session { session_id } = principal.credential else { panic!() };
+    let (kid, key) = signing_key(&f.db).await;
+    let now = Utc::now().timestamp();
+    let claims = |iss: &str, aud: &str, nbf: i64, exp: i64| AccessClaims {
+        iss: iss.into(),
+        aud: aud.into(),
+        sub: principal.user_id.to_string(),
+        sid: session_id.to_string(),
+        iat: now,
+        nbf,
+        exp,
+    };
+    let sign = |kid: &str, claims: &AccessClaims, key: &EncodingKey| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    };
+    let good = sign(&kid, &claims(ISSUER, AUDIENCE, now, now + 600), &key);
+    assert!(f.hub.authenticate(&good).await.is_ok(), "the control case passes");
+
+    let other_key = {
+        use aws_lc_rs::signature::Ed25519KeyPair;
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+        EncodingKey::from_ed_der(pkcs8.as_ref())
+    };
+    let unsigned = {
+        use base64::Engine;
+        let b64 = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let header = serde_json::json!({ "alg": "none", "typ": "JWT", "kid": kid });
+        let body = serde_json::to_value(claims(ISSUER, AUDIENCE, now, now + 600)).unwrap();
+        format!("{}.{}.", b64(&header), b64(&body))
+    };
+    let hs256 = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(&header, &claims(ISSUER, AUDIENCE, now, now + 600), &EncodingKey::from_secret(b"guess")).unwrap()
+    };
+    for (what, token) in [
+        ("alg none", unsigned),
+        ("HS256 with a guessed secret", hs256),
+        ("wrong signature", sign(&kid, &claims(ISSUER, AUDIENCE, now, now + 600), &other_key)),
+        ("unknown kid", sign("k000000000000", &claims(ISSUER, AUDIENCE, now, now + 600), &key)),
+        ("expired", sign(&kid, &claims(ISSUER, AUDIENCE, now - 7200, now - 3600), &key)),
+        ("not yet valid", sign(&kid, &claims(ISSUER, AUDIENCE, now + 3600, now + 7200), &key)),
+        ("wrong audience", sign(&kid, &claims(ISSUER, "someone-else", now, now + 600), &key)),
+        ("wrong issuer", sign(&kid, &claims("evil-hub", AUDIENCE, now, now + 600), &key)),
+        ("garbage", "a.b.c".to_owned()),
+    ] {
+        let error = f.hub.authenticate(&token).await.expect_err(what);
+        let error = error.user_error().expect(what);
+        assert_eq!(error.code, UserErrorCode::Unauthenticated, "{what}");
+        assert!(!error.message.contains(&token), "{what}: the token is not echoed");
+    }
+
+    // Rotation: old tokens keep working until they expire; new ones use the new key.
+    let new_kid = f.hub.keys().rotate().await.unwrap();
+    assert!(f.hub.authenticate(&good).await.is_ok());
+    let jwks = f.hub.keys().jwks().await;
+    let kids: Vec<&str> = jwks.keys.iter().map(|k| k.kid.as_str()).collect();
+    assert!(kids.contains(&kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
+    assert!(jwks.keys.iter().all(|k| k.kty == "OKP" && k.crv == "Ed25519" && k.alg == "EdDSA"));
+
+    // A deleted user's tokens stop working.
+    f.hub.delete_user(&principal).await.unwrap();
+    assert_eq!(code(f.hub.authenticate(&good).await), UserErrorCode::Unauthenticated);
+}
+
+async fn organisations_and_invitations(backend: Backend) {
+    let f = fixture(backend).await;
+    let owner = person(&f, "owner@example.com").await;
+    let org = f.hub.create_organization(&owner, "acme", Some("Acme Data")).await.unwrap();
+    assert_eq!(code(f.hub.create_organization(&owner, "acme", None).await), UserErrorCode::Taken);
+    assert_eq!(code(f.hub.create_organization(&owner, "Bad Slug", None).await), UserErrorCode::Invalid);
+
+    let unverified = {
+        f.hub.sign_up(SignUp { email: "new@example.com".into(), password: "a long passphrase 42".into(), display_name: None }).await.unwrap();
+        let tokens = f.hub.log_in("new@example.com", "a long passphrase 42", None).await.unwrap();
+        f.hub.authenticate(&tokens.access_token).await.unwrap()
+    };
+    assert_eq!(code(f.hub.create_organization(&unverified, "mine", None).await), UserErrorCode::Forbidden);
+
+    let member = person(&f, "member@example.com").await;
+    let stranger = person(&f, "stranger@example.com").await;
+    assert_eq!(code(f.hub.org_for(&stranger, "acme").await), UserErrorCode::NotFound);
+    assert_eq!(code(f.hub.org_for(&stranger, "no-such-org").await), UserErrorCode::NotFound);
+
+    f.hub.invite_member(&owner, "acme", "Member@Example.com", OrgRole::Admin).await.unwrap();
+    assert_eq!(code(f.hub.invite_member(&stranger, "acme", "x@example.com", OrgRole::Member).await), UserErrorCode::NotFound);
+    let link = f.outbox.messages_to("member@example.com").pop().unwrap().link.unwrap();
+    assert!(link.contains("/accept-invitation?token="));
+    let token = link_token(&link);
+    assert_eq!(code(f.hub.accept_invitation(&stranger, &token).await), UserErrorCode::NotFound, "not for them");
+    let (joined, role) = f.hub.accept_invitation(&member, &token).await.unwrap();
+    assert_eq!((joined.id, role), (org.id, OrgRole::Admin));
+    assert_eq!(code(f.hub.accept_invitation(&member, &token).await), UserErrorCode::Expired, "invitations work once");
+
+    let members = f.hub.members(&member, "acme").await.unwrap();
+    let emails: Vec<&str> = members.iter().map(|m| m.email.as_str()).collect();
+    assert_eq!(emails, ["member@example.com", "owner@example.com"]);
+    // An admin cannot make owners or invite one.
+    assert_eq!(code(f.hub.invite_member(&member, "acme", "x@example.com", OrgRole::Owner).await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.update_member_role(&member, "acme", member.user_id, OrgRole::Owner).await), UserErrorCode::Forbidden);
+
+    // Expired invitations are refused.
+    f.hub.invite_member(&owner, "acme", "stranger@example.com", OrgRole::Member).await.unwrap();
+    let late = link_token(&f.outbox.messages_to("stranger@example.com").pop().unwrap().link.unwrap());
+    f.db.execute_unprepared("UPDATE hub_invitations SET expires_at = '2000-01-01T00:00:00Z' WHERE accepted_at IS NULL").await.unwrap();
+    assert_eq!(code(f.hub.accept_invitation(&stranger, &late).await), UserErrorCode::Expired);
+
+    let events = f.hub.audit_events(&owner, "acme", &strata_hub::AuditFilter { limit: 50, ..Default::default() }).await.unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    for expected in ["org.create", "member.invite", "member.join"] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
+    assert!(events.iter().any(|e| e.ip.as_deref() == Some("203.0.113.9")) || events.iter().all(|e| e.ip.is_none()));
+    let plain = person(&f, "plain@example.com").await;
+    assert_eq!(code(f.hub.audit_events(&plain, "acme", &strata_hub::AuditFilter::default()).await), UserErrorCode::NotFound);
+}
+
+async fn an_organisation_always_keeps_an_owner(backend: Backend) {
+    let f = fixture(backend).await;
+    let owner = person(&f, "owner@example.com").await;
+    f.hub.create_organization(&owner, "solo", None).await.unwrap();
+    assert_eq!(code(f.hub.update_member_role(&owner, "solo", owner.user_id, OrgRole::Admin).await), UserErrorCode::LastOwner);
+    assert_eq!(code(f.hub.remove_member(&owner, "solo", owner.user_id).await), UserErrorCode::LastOwner);
+    let members = f.hub.members(&owner, "solo").await.unwrap();
+    assert_eq!(members[0].role, OrgRole::Owner, "the refused change left nothing behind");
+}
+
+async fn workspaces_are_private_to_their_organisation(backend: Backend) {
+    let f = fixture(backend).await;
+    let alice = person(&f, "alice@a.example").await;
+    let bob = person(&f, "bob@b.example").await;
+    f.hub.create_organization(&alice, "org-a", None).await.unwrap();
+    f.hub.create_organization(&bob, "org-b", None).await.unwrap();
+    let new = |org: &str, slug: &str| NewWorkspace { org_slug: org.into(), slug: slug.into(), ..Default::default() };
+    let ws = f.hub.create_workspace(&alice, &new("org-a", "prod")).await.unwrap();
+    assert_eq!((ws.state, ws.generation, ws.observed_generation), (WorkspaceState::Pending, 1, 0));
+
+    // Bob sees exactly what he would see if org-a or its workspace did not exist.
+    let foreign = f.hub.workspace(&bob, "org-a", "prod").await.unwrap_err();
+    let missing = f.hub.workspace(&bob, "org-a", "nothing-here").await.unwrap_err();
+    let no_org = f.hub.workspace(&bob, "no-such-org", "prod").await.unwrap_err();
+    assert_eq!(foreign.to_string(), missing.to_string());
+    assert_eq!(foreign.to_string(), no_org.to_string());
+    assert_eq!(code(f.hub.workspaces(&bob, "org-a").await), UserErrorCode::NotFound);
+    assert_eq!(code(f.hub.create_workspace(&bob, &new("org-a", "evil")).await), UserErrorCode::NotFound);
+    assert_eq!(code(f.hub.delete_workspace(&bob, "org-a", "prod", "prod").await), UserErrorCode::NotFound);
+    assert!(f.hub.workspaces(&bob, "org-b").await.unwrap().is_empty());
+
+    // Same slug in another org is fine; twice in one org is TAKEN.
+    f.hub.create_workspace(&bob, &new("org-b", "prod")).await.unwrap();
+    assert_eq!(code(f.hub.create_workspace(&alice, &new("org-a", "prod")).await), UserErrorCode::Taken);
+
+    // A plain member sees a workspace only once bound to it, with that role.
+    f.hub.invite_member(&alice, "org-a", "bob@b.example", OrgRole::Member).await.unwrap();
+    let link = f.outbox.messages_to("bob@b.example").pop().unwrap().link.unwrap();
+    f.hub.accept_invitation(&bob, &link_token(&link)).await.unwrap();
+    assert!(f.hub.workspaces(&bob, "org-a").await.unwrap().is_empty());
+    f.hub.set_role_binding(&alice, "org-a", "prod", bob.user_id, None, Some(WorkspaceRole::Reader)).await.unwrap();
+    let seen = f.hub.workspaces(&bob, "org-a").await.unwrap();
+    assert_eq!((seen.len(), seen[0].role), (1, WorkspaceRole::Reader));
+    assert_eq!(code(f.hub.delete_workspace(&bob, "org-a", "prod", "prod").await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.set_role_binding(&bob, "org-a", "prod", bob.user_id, None, Some(WorkspaceRole::Admin)).await), UserErrorCode::Forbidden);
+}
+
+async fn workspace_creation_is_idempotent_and_deletion_needs_confirmation(backend: Backend) {
+    let f = fixture(backend).await;
+    let alice = person(&f, "alice@example.com").await;
+    f.hub.create_organization(&alice, "acme", None).await.unwrap();
+    let new = NewWorkspace { org_slug: "acme".into(), slug: "ci".into(), idempotency_key: Some("run-42".into()), ..Default::default() };
+    let first = f.hub.create_workspace(&alice, &new).await.unwrap();
+    let retry = f.hub.create_workspace(&alice, &new).await.unwrap();
+    assert_eq!(first.id, retry.id, "a retry with the same key returns the first workspace");
+    let bad_plan = NewWorkspace { plan: Some("platinum".into()), slug: "x1".into(), ..new.clone() };
+    let error = f.hub.create_workspace(&alice, &NewWorkspace { idempotency_key: None, ..bad_plan }).await.unwrap_err();
+    assert_eq!(error.user_error().unwrap().field.as_deref(), Some("plan"));
+
+    assert_eq!(code(f.hub.delete_workspace(&alice, "acme", "ci", "c").await), UserErrorCode::ConfirmationMismatch);
+    assert_eq!(f.hub.workspace(&alice, "acme", "ci").await.unwrap().state, WorkspaceState::Pending);
+    let deleting = f.hub.delete_workspace(&alice, "acme", "ci", "ci").await.unwrap();
+    assert_eq!((deleting.state, deleting.generation), (WorkspaceState::Deleting, 2));
+}
+
+async fn api_tokens_are_scoped_capped_and_revocable(backend: Backend) {
+    let f = fixture(backend).await;
+    let alice = person(&f, "alice@example.com").await;
+    f.hub.create_organization(&alice, "acme", None).await.unwrap();
+    f.hub.create_organization(&alice, "other", None).await.unwrap();
+    let new = |slug: &str| NewWorkspace { org_slug: "acme".into(), slug: slug.into(), ..Default::default() };
+    f.hub.create_workspace(&alice, &new("prod")).await.unwrap();
+    f.hub.create_workspace(&alice, &new("dev")).await.unwrap();
+
+    let reader = f.hub.create_api_token(&alice, "acme", None, "ci reader", WorkspaceRole::Reader, Some(Duration::days(30))).await.unwrap();
+    assert!(reader.secret.starts_with("stp_") && reader.secret.len() > 60);
+    assert!(reader.secret.starts_with(&reader.token.prefix));
+    let as_reader = f.hub.authenticate(&reader.secret).await.unwrap();
+    assert_eq!(as_reader.user_id, alice.user_id);
+    let seen = f.hub.workspaces(&as_reader, "acme").await.unwrap();
+    assert!(seen.iter().all(|w| w.role == WorkspaceRole::Reader) && seen.len() == 2, "{seen:?}");
+    assert_eq!(code(f.hub.workspaces(&as_reader, "other").await), UserErrorCode::NotFound, "scoped to acme");
+    assert_eq!(code(f.hub.create_workspace(&as_reader, &new("more")).await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.create_organization(&as_reader, "third", None).await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.create_api_token(&as_reader, "acme", None, "x", WorkspaceRole::Reader, None).await), UserErrorCode::Forbidden);
+
+    let scoped = f.hub.create_api_token(&alice, "acme", Some("prod"), "deploy", WorkspaceRole::Writer, None).await.unwrap();
+    let as_scoped = f.hub.authenticate(&scoped.secret).await.unwrap();
+    let seen = f.hub.workspaces(&as_scoped, "acme").await.unwrap();
+    assert_eq!(seen.iter().map(|w| (w.slug.as_str(), w.role)).collect::<Vec<_>>(), [("prod", WorkspaceRole::Writer)]);
+    assert_eq!(code(f.hub.workspace(&as_scoped, "acme", "dev").await), UserErrorCode::NotFound);
+
+    // Lists never hold secrets; revocation is immediate.
+    let listed = f.hub.api_tokens(&alice, "acme").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(format!("{listed:?}").find(&reader.secret).is_none());
+    f.hub.revoke_api_token(&alice, reader.token.id).await.unwrap();
+    assert_eq!(code(f.hub.authenticate(&reader.secret).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.authenticate("stp_0000").await), UserErrorCode::Unauthenticated);
+
+    // Someone else cannot revoke (or learn of) alice's tokens.
+    let mallory = person(&f, "mallory@example.com").await;
+    assert_eq!(code(f.hub.revoke_api_token(&mallory, scoped.token.id).await), UserErrorCode::NotFound);
+    assert!(f.hub.authenticate(&scoped.secret).await.is_ok());
+
+    // Expired tokens are refused.
+    f.db.execute_unprepared("UPDATE hub_api_tokens SET expires_at = '2000-01-01T00:00:00Z'").await.unwrap();
+    assert_eq!(code(f.hub.authenticate(&scoped.secret).await), UserErrorCode::Unauthenticated);
+    assert_eq!(
+        code(f.hub.create_api_token(&alice, "acme", None, "forever?", WorkspaceRole::Reader, Some(Duration::days(999))).await),
+        UserErrorCode::Invalid
+    );
+}
