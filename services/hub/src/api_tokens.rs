@@ -137,7 +137,7 @@ impl Hub {
     pub async fn revoke_api_token(&self, principal: &Principal, token_id: Uuid) -> Result<ApiToken> {
         let missing = || UserError::not_found("API token");
         let row = api_token::Entity::find_by_id(token_id).one(&self.db).await?.ok_or_else(missing)?;
-        let manages = self.org_role(principal, row.org_id).await?.is_some_and(|role| role.manages_org());
+        let manages = self.org_role(principal, row.org_id).await?.is_some_and(crate::OrgRole::manages_org);
         let owns = row.user_id == principal.user_id && principal.cap_org_role(row.org_id, crate::OrgRole::Member).is_some();
         if !manages && !owns {
             return Err(missing().into());

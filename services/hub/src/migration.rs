@@ -32,7 +32,7 @@ fn unique(table: &str, name: &str, columns: &[&str]) -> IndexCreateStatement {
     for column in columns {
         index.col((*column).to_owned());
     }
-    index.to_owned()
+    index.clone()
 }
 
 fn index(table: &str, name: &str, columns: &[&str]) -> IndexCreateStatement {
@@ -41,7 +41,7 @@ fn index(table: &str, name: &str, columns: &[&str]) -> IndexCreateStatement {
     for column in columns {
         index.col((*column).to_owned());
     }
-    index.to_owned()
+    index.clone()
 }
 
 #[async_trait::async_trait]

@@ -1,4 +1,5 @@
 //! The hub's domain rules, run against SQLite and PostgreSQL alike.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 use std::sync::Arc;
 
