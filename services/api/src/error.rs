@@ -29,6 +29,10 @@ pub enum Error {
     #[error("PPS could not start")]
     Pps(#[source] strata_pps::PpsError),
 
+    /// The hub could not be opened.
+    #[error("the hub could not start")]
+    Hub(#[source] strata_hub::HubError),
+
     /// The task queue could not be reached.
     #[error("task queue could not start")]
     Queue(#[source] strata_queue::QueueError),
@@ -65,7 +69,9 @@ impl Error {
         match self {
             Error::Core(core) => core.is_user_error(),
             Error::Bind { .. } => true,
-            Error::Database(_) | Error::Serve(_) | Error::Pfs(_) | Error::Pps(_) | Error::Queue(_) => false,
+            Error::Database(_) | Error::Serve(_) | Error::Pfs(_) | Error::Pps(_) | Error::Queue(_) | Error::Hub(_) => {
+                false
+            }
         }
     }
 }

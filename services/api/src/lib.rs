@@ -12,6 +12,7 @@ mod health;
 mod instance;
 mod middleware;
 pub mod migration;
+mod session_cookies;
 mod state;
 mod workers;
 
@@ -39,6 +40,7 @@ pub struct Application {
     state: web::Data<AppState>,
     workspaces: web::Data<Workspaces>,
     pipelines: web::Data<PpsWorkspaces>,
+    hub: web::Data<strata_hub::Hub>,
     /// What runs beside the HTTP server: masters and embedded workers.
     background: workers::Background,
     listener: TcpListener,
@@ -60,6 +62,7 @@ impl Application {
         let listener =
             TcpListener::bind(settings.listen).map_err(|source| Error::Bind { addr: settings.listen, source })?;
         let port = listener.local_addr().map_err(|source| Error::Bind { addr: settings.listen, source })?.port();
+        let hub = open_hub(&db, settings, port).await?;
         let scratch = settings.data_dir.join("scratch");
         let background = workers::Background::new(&pipelines, port, &settings.pps, scratch);
         let state = web::Data::new(AppState::new(db, store, metrics, instance, settings));
@@ -68,6 +71,7 @@ impl Application {
             state,
             workspaces: web::Data::new(workspaces),
             pipelines: web::Data::new(pipelines),
+            hub: web::Data::new(hub),
             background,
             listener,
             shutdown_timeout: settings.shutdown_timeout,
@@ -77,6 +81,11 @@ impl Application {
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The hub (accounts, organisations, workspaces, tokens).
+    pub fn hub(&self) -> &strata_hub::Hub {
+        &self.hub
     }
 
     /// The installation this server belongs to.
@@ -90,12 +99,14 @@ impl Application {
         let state = self.state.clone();
         let workspaces = self.workspaces.clone();
         let pipelines = self.pipelines.clone();
+        let hub = self.hub.clone();
         let background = self.background.start(stop.child_token());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(workspaces.clone())
                 .app_data(pipelines.clone())
+                .app_data(hub.clone())
                 .wrap(middleware::RequestTelemetry::new(&state.metrics))
                 .configure(routes)
         })
@@ -147,6 +158,19 @@ async fn embedded_workspaces(
     Ok((workspaces, pipelines))
 }
 
+/// The hub on the control-plane database. Mail goes to the data
+/// directory's outbox until an SMTP mailer is configured.
+async fn open_hub(db: &sea_orm::DatabaseConnection, settings: &Settings, port: u16) -> Result<strata_hub::Hub, Error> {
+    let outbox = strata_hub::OutboxMailer::new(settings.data_dir.join("outbox"));
+    let host = match settings.listen.ip() {
+        ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
+        ip => ip.to_string(),
+    };
+    let hub_settings =
+        strata_hub::HubSettings { public_url: format!("http://{host}:{port}"), ..strata_hub::HubSettings::default() };
+    strata_hub::Hub::open(db.clone(), std::sync::Arc::new(outbox), hub_settings).await.map_err(Error::Hub)
+}
+
 fn needs_data_dir(settings: &Settings) -> bool {
     matches!(settings.database, DatabaseUrl::Sqlite(_)) || matches!(settings.object_store, ObjectStoreUrl::Local(_))
 }
@@ -156,6 +180,8 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
+        .route("/.well-known/jwks.json", web::get().to(session_cookies::jwks))
+        .route("/auth/refresh", web::post().to(session_cookies::refresh))
         .service(
             web::resource("/graphql")
                 .route(web::get().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::graphiql))

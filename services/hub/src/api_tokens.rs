@@ -82,20 +82,31 @@ impl Hub {
         if let Some(lifetime) = expires_in
             && (lifetime <= Duration::zero() || lifetime > MAX_LIFETIME)
         {
-            return Err(UserError::invalid("expiresInDays", "a token lives between 1 and 366 days (or without expiry)").into());
+            return Err(UserError::invalid(
+                "expiresInDays",
+                "a token lives between 1 and 366 days (or without expiry)",
+            )
+            .into());
         }
         let (org, org_role) = self.org_for(principal, org_slug).await?;
         let workspace_id = match workspace_slug {
             Some(slug) => {
                 let workspace = self.workspace(principal, org_slug, slug).await?;
                 if workspace.role < role {
-                    return Err(UserError::forbidden(format!("you are {} of `{slug}`; a token cannot be {role}", workspace.role)).into());
+                    return Err(UserError::forbidden(format!(
+                        "you are {} of `{slug}`; a token cannot be {role}",
+                        workspace.role
+                    ))
+                    .into());
                 }
                 Some(workspace.id)
             }
             None => {
                 if role == WorkspaceRole::Admin && !org_role.manages_org() {
-                    return Err(UserError::forbidden("only owners and admins of the organisation can make org-wide admin tokens").into());
+                    return Err(UserError::forbidden(
+                        "only owners and admins of the organisation can make org-wide admin tokens",
+                    )
+                    .into());
                 }
                 None
             }
@@ -138,7 +149,8 @@ impl Hub {
         let missing = || UserError::not_found("API token");
         let row = api_token::Entity::find_by_id(token_id).one(&self.db).await?.ok_or_else(missing)?;
         let manages = self.org_role(principal, row.org_id).await?.is_some_and(crate::OrgRole::manages_org);
-        let owns = row.user_id == principal.user_id && principal.cap_org_role(row.org_id, crate::OrgRole::Member).is_some();
+        let owns =
+            row.user_id == principal.user_id && principal.cap_org_role(row.org_id, crate::OrgRole::Member).is_some();
         if !manages && !owns {
             return Err(missing().into());
         }
@@ -149,7 +161,8 @@ impl Hub {
             .filter(api_token::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
-        self.audit(principal, Some(row.org_id), "token.revoke", &format!("token:{token_id}"), serde_json::Value::Null).await?;
+        self.audit(principal, Some(row.org_id), "token.revoke", &format!("token:{token_id}"), serde_json::Value::Null)
+            .await?;
         let mut token = token_from(row)?;
         token.revoked_at.get_or_insert(now);
         Ok(token)

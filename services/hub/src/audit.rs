@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use crate::Hub;
 use crate::entities::audit_event;
 use crate::error::{Result, UserError};
 use crate::roles::Principal;
-use crate::Hub;
 
 /// One recorded action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,21 +94,44 @@ impl Hub {
         target: &str,
         ip: Option<&str>,
     ) -> Result<()> {
-        self.record(Record { org_id, user: Some(user), token: None, action, target, ip, detail: serde_json::Value::Null })
-            .await
+        self.record(Record {
+            org_id,
+            user: Some(user),
+            token: None,
+            action,
+            target,
+            ip,
+            detail: serde_json::Value::Null,
+        })
+        .await
     }
 
     /// Records an action by nobody known yet (sign-up, failed login).
     pub(crate) async fn audit_anonymous(&self, action: &str, target: &str, ip: Option<&str>) -> Result<()> {
-        self.record(Record { org_id: None, user: None, token: None, action, target, ip, detail: serde_json::Value::Null })
-            .await
+        self.record(Record {
+            org_id: None,
+            user: None,
+            token: None,
+            action,
+            target,
+            ip,
+            detail: serde_json::Value::Null,
+        })
+        .await
     }
 
     /// The organisation's audit log, for its owners and admins.
-    pub async fn audit_events(&self, principal: &Principal, org_slug: &str, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+    pub async fn audit_events(
+        &self,
+        principal: &Principal,
+        org_slug: &str,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>> {
         let (org, role) = self.org_for(principal, org_slug).await?;
         if !role.manages_org() {
-            return Err(UserError::forbidden("only owners and admins of the organisation can read its audit log").into());
+            return Err(
+                UserError::forbidden("only owners and admins of the organisation can read its audit log").into()
+            );
         }
         let mut query = audit_event::Entity::find().filter(audit_event::Column::OrgId.eq(org.id));
         if let Some(prefix) = &filter.action_prefix {
@@ -120,7 +143,8 @@ impl Hub {
         if let Some(before) = filter.before {
             query = query.filter(audit_event::Column::Seq.lt(before));
         }
-        let rows = query.order_by_desc(audit_event::Column::Seq).limit(filter.limit.clamp(1, 101)).all(&self.db).await?;
+        let rows =
+            query.order_by_desc(audit_event::Column::Seq).limit(filter.limit.clamp(1, 101)).all(&self.db).await?;
         Ok(rows
             .into_iter()
             .map(|row| AuditEvent {

@@ -54,7 +54,10 @@ pub struct Tokens {
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").field("user", &self.user.id).field("session_id", &self.session_id).finish_non_exhaustive()
+        f.debug_struct("Tokens")
+            .field("user", &self.user.id)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,7 +117,12 @@ impl Hub {
             _ => email.split('@').next().unwrap_or_default().to_owned(),
         };
         if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&self.db).await?.is_some() {
-            return Err(UserError::new(Some("email"), UserErrorCode::Taken, "an account with this email exists; log in or reset the password").into());
+            return Err(UserError::new(
+                Some("email"),
+                UserErrorCode::Taken,
+                "an account with this email exists; log in or reset the password",
+            )
+            .into());
         }
         let password_hash = hash_password(&form.password)?;
         let now = Utc::now();
@@ -131,7 +139,9 @@ impl Hub {
             Ok(row) => row,
             // Two sign-ups racing for one email: the unique index decides.
             Err(error) if is_unique_violation(&error) => {
-                return Err(UserError::new(Some("email"), UserErrorCode::Taken, "an account with this email exists").into());
+                return Err(
+                    UserError::new(Some("email"), UserErrorCode::Taken, "an account with this email exists").into()
+                );
             }
             Err(error) => return Err(error.into()),
         };
@@ -185,7 +195,10 @@ impl Hub {
         .await?;
         let link = self.link(page, &secret);
         let hours = self.settings.email_link_ttl.num_hours();
-        let body = format!("Hello {},\n\nopen this link within {hours} hours:\n\n{link}\n\nIf you did not ask for it, ignore this message.\n", user.display_name);
+        let body = format!(
+            "Hello {},\n\nopen this link within {hours} hours:\n\n{link}\n\nIf you did not ask for it, ignore this message.\n",
+            user.display_name
+        );
         self.mailer.send(Mail { to: user.email.clone(), subject: subject.to_owned(), body, link: Some(link) }).await
     }
 
@@ -195,10 +208,20 @@ impl Hub {
         let now = Utc::now();
         let row = email_token::Entity::find_by_id(hash.clone()).one(&self.db).await?;
         let Some(row) = row.filter(|row| row.purpose == purpose) else {
-            return Err(UserError::new(Some("token"), UserErrorCode::NotFound, "this link is not valid; ask for a new one").into());
+            return Err(UserError::new(
+                Some("token"),
+                UserErrorCode::NotFound,
+                "this link is not valid; ask for a new one",
+            )
+            .into());
         };
         if row.used_at.is_some() || row.expires_at <= now {
-            return Err(UserError::new(Some("token"), UserErrorCode::Expired, "this link was used already or has expired; ask for a new one").into());
+            return Err(UserError::new(
+                Some("token"),
+                UserErrorCode::Expired,
+                "this link was used already or has expired; ask for a new one",
+            )
+            .into());
         }
         // Conditional update: of two concurrent uses, exactly one wins.
         let spent = email_token::Entity::update_many()
@@ -208,7 +231,12 @@ impl Hub {
             .exec(&self.db)
             .await?;
         if spent.rows_affected != 1 {
-            return Err(UserError::new(Some("token"), UserErrorCode::Expired, "this link was used already; ask for a new one").into());
+            return Err(UserError::new(
+                Some("token"),
+                UserErrorCode::Expired,
+                "this link was used already; ask for a new one",
+            )
+            .into());
         }
         Ok(row.user_id)
     }
@@ -307,7 +335,14 @@ impl Hub {
         .exec(&self.db)
         .await?;
         let (access_token, access_expires_at) = self.keys.issue(user.id, id).await?;
-        Ok(Tokens { user, session_id: id, access_token, access_expires_at, refresh_token: refresh, refresh_expires_at: expires })
+        Ok(Tokens {
+            user,
+            session_id: id,
+            access_token,
+            access_expires_at,
+            refresh_token: refresh,
+            refresh_expires_at: expires,
+        })
     }
 
     /// Trades a refresh token for new tokens; the old refresh token stops
@@ -317,11 +352,21 @@ impl Hub {
         let hash = secrets::hash(Purpose::Refresh, refresh_token.trim());
         let now = Utc::now();
         let expired = || HubError::User(UserError::unauthenticated("this session has ended; log in again"));
-        let Some(row) = session::Entity::find().filter(session::Column::RefreshHash.eq(&hash)).one(&self.db).await? else {
-            if let Some(stolen) = session::Entity::find().filter(session::Column::PreviousHash.eq(&hash)).one(&self.db).await? {
+        let Some(row) = session::Entity::find().filter(session::Column::RefreshHash.eq(&hash)).one(&self.db).await?
+        else {
+            if let Some(stolen) =
+                session::Entity::find().filter(session::Column::PreviousHash.eq(&hash)).one(&self.db).await?
+            {
                 tracing::warn!(session = %stolen.id, "a rotated refresh token was reused; revoking the session");
                 self.revoke_session(stolen.id).await?;
-                self.audit_user("session.reuse_detected", stolen.user_id, None, &format!("session:{}", stolen.id), None).await?;
+                self.audit_user(
+                    "session.reuse_detected",
+                    stolen.user_id,
+                    None,
+                    &format!("session:{}", stolen.id),
+                    None,
+                )
+                .await?;
             }
             return Err(expired());
         };
@@ -342,7 +387,14 @@ impl Hub {
         }
         let user = self.user(row.user_id).await?;
         let (access_token, access_expires_at) = self.keys.issue(user.id, row.id).await?;
-        Ok(Tokens { user, session_id: row.id, access_token, access_expires_at, refresh_token: next, refresh_expires_at: row.expires_at })
+        Ok(Tokens {
+            user,
+            session_id: row.id,
+            access_token,
+            access_expires_at,
+            refresh_token: next,
+            refresh_expires_at: row.expires_at,
+        })
     }
 
     /// Ends a session: its refresh token and access tokens stop working.
@@ -426,7 +478,8 @@ impl Hub {
     }
 
     async fn authenticate_api_token(&self, secret: &str) -> Result<Principal> {
-        let denied = || HubError::User(UserError::unauthenticated("API token is not valid (revoked, expired or mistyped)"));
+        let denied =
+            || HubError::User(UserError::unauthenticated("API token is not valid (revoked, expired or mistyped)"));
         let hash = secrets::hash(Purpose::ApiToken, secret);
         let now = Utc::now();
         let token = api_token::Entity::find()
@@ -448,7 +501,12 @@ impl Hub {
             user_id: user.id,
             email: user.email,
             email_verified: user.email_verified,
-            credential: Credential::ApiToken { token_id: token.id, org_id: token.org_id, workspace_id: token.workspace_id, role },
+            credential: Credential::ApiToken {
+                token_id: token.id,
+                org_id: token.org_id,
+                workspace_id: token.workspace_id,
+                role,
+            },
             ip: None,
         })
     }

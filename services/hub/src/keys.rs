@@ -176,7 +176,10 @@ impl KeyRing {
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "aud", "iss"]);
         let decoded = {
             let keys = self.keys.read().await;
-            let key = keys.iter().find(|key| key.kid == kid && verifies_now(key)).ok_or_else(|| rejected("names an unknown key"))?;
+            let key = keys
+                .iter()
+                .find(|key| key.kid == kid && verifies_now(key))
+                .ok_or_else(|| rejected("names an unknown key"))?;
             jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
         };
         decoded.map(|data| data.claims).map_err(|error| {

@@ -82,12 +82,22 @@ impl Hub {
             None => slug.clone(),
         };
         let now = Utc::now();
-        let row = org::ActiveModel { id: Set(Uuid::new_v4()), slug: Set(slug.clone()), name: Set(name), created_at: Set(now) };
+        let row = org::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            slug: Set(slug.clone()),
+            name: Set(name),
+            created_at: Set(now),
+        };
         let txn = self.db.begin().await?;
         let created = match org::Entity::insert(row).exec_with_returning(&txn).await {
             Ok(created) => created,
             Err(error) if is_unique_violation(&error) => {
-                return Err(UserError::new(Some("slug"), UserErrorCode::Taken, format!("the slug `{slug}` is taken; choose another")).into());
+                return Err(UserError::new(
+                    Some("slug"),
+                    UserErrorCode::Taken,
+                    format!("the slug `{slug}` is taken; choose another"),
+                )
+                .into());
             }
             Err(error) => return Err(error.into()),
         };
@@ -101,18 +111,21 @@ impl Hub {
         .await?;
         txn.commit().await?;
         let org = org_from(created);
-        self.audit(principal, Some(org.id), "org.create", &format!("org:{}", org.slug), serde_json::Value::Null).await?;
+        self.audit(principal, Some(org.id), "org.create", &format!("org:{}", org.slug), serde_json::Value::Null)
+            .await?;
         Ok(org)
     }
 
     /// The organisations the caller belongs to (an API token sees only its own).
     pub async fn organizations(&self, principal: &Principal) -> Result<Vec<(Org, OrgRole)>> {
-        let memberships = membership::Entity::find()
-            .filter(membership::Column::UserId.eq(principal.user_id))
+        let memberships =
+            membership::Entity::find().filter(membership::Column::UserId.eq(principal.user_id)).all(&self.db).await?;
+        let ids: Vec<Uuid> = memberships.iter().map(|m| m.org_id).collect();
+        let orgs = org::Entity::find()
+            .filter(org::Column::Id.is_in(ids))
+            .order_by_asc(org::Column::Slug)
             .all(&self.db)
             .await?;
-        let ids: Vec<Uuid> = memberships.iter().map(|m| m.org_id).collect();
-        let orgs = org::Entity::find().filter(org::Column::Id.is_in(ids)).order_by_asc(org::Column::Slug).all(&self.db).await?;
         let mut result = Vec::with_capacity(orgs.len());
         for row in orgs {
             let Some(membership) = memberships.iter().find(|m| m.org_id == row.id) else { continue };
@@ -174,14 +187,24 @@ impl Hub {
     }
 
     /// Invites someone by email; the link in the message accepts it.
-    pub async fn invite_member(&self, principal: &Principal, org_slug: &str, email: &str, role: OrgRole) -> Result<Invitation> {
+    pub async fn invite_member(
+        &self,
+        principal: &Principal,
+        org_slug: &str,
+        email: &str,
+        role: OrgRole,
+    ) -> Result<Invitation> {
         let (org, my_role) = self.managed_org(principal, org_slug, "invite members").await?;
         if role > my_role {
-            return Err(UserError::forbidden(format!("you cannot invite someone as {role}, a higher role than yours")).into());
+            return Err(
+                UserError::forbidden(format!("you cannot invite someone as {role}, a higher role than yours")).into()
+            );
         }
         let email = validate::email(email)?;
         if self.members(principal, org_slug).await?.iter().any(|m| m.email == email) {
-            return Err(UserError::new(Some("email"), UserErrorCode::Taken, format!("{email} is already a member")).into());
+            return Err(
+                UserError::new(Some("email"), UserErrorCode::Taken, format!("{email} is already a member")).into()
+            );
         }
         let secret = secrets::random_secret();
         let now = Utc::now();
@@ -242,7 +265,12 @@ impl Hub {
             return Err(invalid().into());
         }
         if row.accepted_at.is_some() || row.expires_at <= Utc::now() {
-            return Err(UserError::new(Some("token"), UserErrorCode::Expired, "this invitation was used already or has expired; ask for a new one").into());
+            return Err(UserError::new(
+                Some("token"),
+                UserErrorCode::Expired,
+                "this invitation was used already or has expired; ask for a new one",
+            )
+            .into());
         }
         let role: OrgRole = row.role.parse()?;
         let txn = self.db.begin().await?;
@@ -253,7 +281,9 @@ impl Hub {
             .exec(&txn)
             .await?;
         if spent.rows_affected != 1 {
-            return Err(UserError::new(Some("token"), UserErrorCode::Expired, "this invitation was used already").into());
+            return Err(
+                UserError::new(Some("token"), UserErrorCode::Expired, "this invitation was used already").into()
+            );
         }
         let joined = membership::Entity::insert(membership::ActiveModel {
             org_id: Set(row.org_id),
@@ -272,13 +302,26 @@ impl Hub {
         }
         txn.commit().await?;
         let org = org::Entity::find_by_id(row.org_id).one(&self.db).await?.map(org_from).ok_or_else(invalid)?;
-        self.audit(principal, Some(org.id), "member.join", &format!("user:{}", principal.user_id), serde_json::Value::Null).await?;
+        self.audit(
+            principal,
+            Some(org.id),
+            "member.join",
+            &format!("user:{}", principal.user_id),
+            serde_json::Value::Null,
+        )
+        .await?;
         Ok((org, role))
     }
 
     /// Changes a member's role. Admins manage members and admins; only
     /// owners make or unmake owners; there is always an owner left.
-    pub async fn update_member_role(&self, principal: &Principal, org_slug: &str, user_id: Uuid, role: OrgRole) -> Result<Member> {
+    pub async fn update_member_role(
+        &self,
+        principal: &Principal,
+        org_slug: &str,
+        user_id: Uuid,
+        role: OrgRole,
+    ) -> Result<Member> {
         let (org, my_role) = self.managed_org(principal, org_slug, "change roles").await?;
         let current = self.member(org.id, user_id).await?;
         if (role == OrgRole::Owner || current.role == OrgRole::Owner) && my_role != OrgRole::Owner {
@@ -340,7 +383,12 @@ async fn ensure_an_owner(txn: &sea_orm::DatabaseTransaction, org_id: Uuid) -> Re
         .count(txn)
         .await?;
     if owners == 0 {
-        return Err(UserError::new(None, UserErrorCode::LastOwner, "an organisation needs an owner; make someone else owner first").into());
+        return Err(UserError::new(
+            None,
+            UserErrorCode::LastOwner,
+            "an organisation needs an owner; make someone else owner first",
+        )
+        .into());
     }
     Ok(())
 }

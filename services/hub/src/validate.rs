@@ -168,7 +168,8 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused_with_an_example() {
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "ada@.com", "a da@example.com", "ada@exa_mple.com"]
+        for bad in
+            ["", "ada", "ada@", "@example.com", "ada@example", "ada@.com", "a da@example.com", "ada@exa_mple.com"]
         {
             let error = email(bad).unwrap_err();
             assert_eq!(error.field.as_deref(), Some("email"), "{bad}");

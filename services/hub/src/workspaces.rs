@@ -130,14 +130,20 @@ impl Hub {
     pub async fn create_workspace(&self, principal: &Principal, new: &NewWorkspace) -> Result<Workspace> {
         let (org, role) = self.org_for(principal, &new.org_slug).await?;
         if !role.manages_org() {
-            return Err(UserError::forbidden(format!("only owners and admins of `{}` can create workspaces", org.slug)).into());
+            return Err(UserError::forbidden(format!(
+                "only owners and admins of `{}` can create workspaces",
+                org.slug
+            ))
+            .into());
         }
         let slug = validate::slug("slug", &new.slug)?;
         let plan = one_of("plan", new.plan.as_deref(), PLANS)?;
         let region = one_of("region", new.region.as_deref(), REGIONS)?;
         let key = new.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
         if key.is_some_and(|k| k.len() > IDEMPOTENCY_KEY_MAX) {
-            return Err(UserError::invalid("idempotencyKey", format!("at most {IDEMPOTENCY_KEY_MAX} characters")).into());
+            return Err(
+                UserError::invalid("idempotencyKey", format!("at most {IDEMPOTENCY_KEY_MAX} characters")).into()
+            );
         }
         if let Some(key) = key
             && let Some(earlier) = self.workspace_by_idempotency_key(org.id, key).await?
@@ -171,7 +177,12 @@ impl Hub {
                 {
                     return workspace_from(earlier, WorkspaceRole::Admin);
                 }
-                return Err(UserError::new(Some("slug"), UserErrorCode::Taken, format!("`{}` already has a workspace `{slug}`", org.slug)).into());
+                return Err(UserError::new(
+                    Some("slug"),
+                    UserErrorCode::Taken,
+                    format!("`{}` already has a workspace `{slug}`", org.slug),
+                )
+                .into());
             }
             Err(error) => return Err(error.into()),
         };
@@ -202,7 +213,8 @@ impl Hub {
         let bindings = self.bindings_of(principal.user_id, rows.iter().map(|w| w.id).collect()).await?;
         let mut visible = Vec::with_capacity(rows.len());
         for row in rows {
-            let bound = bindings.iter().filter(|b| b.workspace_id == row.id && b.repo.is_empty()).map(|b| b.role.parse());
+            let bound =
+                bindings.iter().filter(|b| b.workspace_id == row.id && b.repo.is_empty()).map(|b| b.role.parse());
             let bound = bound.collect::<Result<Vec<WorkspaceRole>, _>>()?.into_iter().max();
             if let Some(role) = effective_role(principal, org.id, row.id, org_role, bound) {
                 visible.push(workspace_from(row, role)?);
@@ -239,13 +251,24 @@ impl Hub {
     }
 
     /// Starts deleting a workspace; `confirm` must repeat its slug.
-    pub async fn delete_workspace(&self, principal: &Principal, org_slug: &str, slug: &str, confirm: &str) -> Result<Workspace> {
+    pub async fn delete_workspace(
+        &self,
+        principal: &Principal,
+        org_slug: &str,
+        slug: &str,
+        confirm: &str,
+    ) -> Result<Workspace> {
         let workspace = self.workspace(principal, org_slug, slug).await?;
         if workspace.role != WorkspaceRole::Admin {
             return Err(UserError::forbidden("only workspace admins can delete it").into());
         }
         if confirm.trim() != workspace.slug {
-            return Err(UserError::new(Some("confirm"), UserErrorCode::ConfirmationMismatch, format!("type the workspace's slug `{}` to confirm", workspace.slug)).into());
+            return Err(UserError::new(
+                Some("confirm"),
+                UserErrorCode::ConfirmationMismatch,
+                format!("type the workspace's slug `{}` to confirm", workspace.slug),
+            )
+            .into());
         }
         if matches!(workspace.state, WorkspaceState::Deleting | WorkspaceState::Deleted) {
             return Ok(workspace);
@@ -258,8 +281,20 @@ impl Hub {
             .filter(workspace::Column::Id.eq(workspace.id))
             .exec(&self.db)
             .await?;
-        self.audit(principal, Some(workspace.org_id), "workspace.delete", &format!("workspace:{}", workspace.id), serde_json::json!({ "slug": workspace.slug })).await?;
-        Ok(Workspace { state: WorkspaceState::Deleting, generation: workspace.generation + 1, updated_at: now, ..workspace })
+        self.audit(
+            principal,
+            Some(workspace.org_id),
+            "workspace.delete",
+            &format!("workspace:{}", workspace.id),
+            serde_json::json!({ "slug": workspace.slug }),
+        )
+        .await?;
+        Ok(Workspace {
+            state: WorkspaceState::Deleting,
+            generation: workspace.generation + 1,
+            updated_at: now,
+            ..workspace
+        })
     }
 
     /// Grants (or with `None` removes) a user's role on a workspace or on
@@ -278,7 +313,12 @@ impl Hub {
             return Err(UserError::forbidden("only workspace admins can change its roles").into());
         }
         if self.org_role_of_user(workspace.org_id, user_id).await?.is_none() {
-            return Err(UserError::new(Some("userId"), UserErrorCode::NotFound, "that user is not a member of the organisation; invite them first").into());
+            return Err(UserError::new(
+                Some("userId"),
+                UserErrorCode::NotFound,
+                "that user is not a member of the organisation; invite them first",
+            )
+            .into());
         }
         let repo = repo.map(str::trim).unwrap_or_default().to_owned();
         role_binding::Entity::delete_many()

@@ -68,7 +68,10 @@ fn link_token(link: &str) -> String {
 
 /// Signs up, verifies through the outbox link and logs in.
 async fn person(f: &Fixture, email: &str) -> Principal {
-    f.hub.sign_up(SignUp { email: email.into(), password: "a long passphrase 42".into(), display_name: None }).await.unwrap();
+    f.hub
+        .sign_up(SignUp { email: email.into(), password: "a long passphrase 42".into(), display_name: None })
+        .await
+        .unwrap();
     let mail = f.outbox.messages_to(email).pop().expect("a verification mail");
     f.hub.verify_email(&link_token(mail.link.as_deref().unwrap())).await.unwrap();
     let tokens = f.hub.log_in(email, "a long passphrase 42", Some("203.0.113.9")).await.unwrap();
@@ -79,7 +82,11 @@ async fn sign_up_verify_and_log_in(backend: Backend) {
     let f = fixture(backend).await;
     let user = f
         .hub
-        .sign_up(SignUp { email: " Ada@Example.com".into(), password: "a long passphrase 42".into(), display_name: Some("Ada".into()) })
+        .sign_up(SignUp {
+            email: " Ada@Example.com".into(),
+            password: "a long passphrase 42".into(),
+            display_name: Some("Ada".into()),
+        })
         .await
         .unwrap();
     assert_eq!(user.email, "ada@example.com");
@@ -93,7 +100,10 @@ async fn sign_up_verify_and_log_in(backend: Backend) {
     assert_eq!(code(f.hub.verify_email("not-a-token").await), UserErrorCode::NotFound);
 
     assert_eq!(code(f.hub.log_in("ada@example.com", "wrong password!!", None).await), UserErrorCode::Unauthenticated);
-    assert_eq!(code(f.hub.log_in("nobody@example.com", "a long passphrase 42", None).await), UserErrorCode::Unauthenticated);
+    assert_eq!(
+        code(f.hub.log_in("nobody@example.com", "a long passphrase 42", None).await),
+        UserErrorCode::Unauthenticated
+    );
     let tokens = f.hub.log_in("ADA@example.com", "a long passphrase 42", None).await.unwrap();
     let principal = f.hub.authenticate(&tokens.access_token).await.unwrap();
     assert_eq!(principal.user_id, user.id);
@@ -130,7 +140,8 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session(backend: Backend) {
 
 async fn sign_up_refuses_bad_input_with_field_errors(backend: Backend) {
     let f = fixture(backend).await;
-    let attempt = |email: &str, password: &str| SignUp { email: email.into(), password: password.into(), display_name: None };
+    let attempt =
+        |email: &str, password: &str| SignUp { email: email.into(), password: password.into(), display_name: None };
     let _ = person(&f, "taken@example.com").await;
     for (form, field, expected) in [
         (attempt("not an email", "a long passphrase 42"), "email", UserErrorCode::Invalid),
@@ -200,7 +211,8 @@ async fn access_token_forgeries_are_refused(backend: Backend) {
     let hs256 = {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid.clone());
-        jsonwebtoken::encode(&header, &claims(ISSUER, AUDIENCE, now, now + 600), &EncodingKey::from_secret(b"guess")).unwrap()
+        jsonwebtoken::encode(&header, &claims(ISSUER, AUDIENCE, now, now + 600), &EncodingKey::from_secret(b"guess"))
+            .unwrap()
     };
     for (what, token) in [
         ("alg none", unsigned),
@@ -240,7 +252,14 @@ async fn organisations_and_invitations(backend: Backend) {
     assert_eq!(code(f.hub.create_organization(&owner, "Bad Slug", None).await), UserErrorCode::Invalid);
 
     let unverified = {
-        f.hub.sign_up(SignUp { email: "new@example.com".into(), password: "a long passphrase 42".into(), display_name: None }).await.unwrap();
+        f.hub
+            .sign_up(SignUp {
+                email: "new@example.com".into(),
+                password: "a long passphrase 42".into(),
+                display_name: None,
+            })
+            .await
+            .unwrap();
         let tokens = f.hub.log_in("new@example.com", "a long passphrase 42", None).await.unwrap();
         f.hub.authenticate(&tokens.access_token).await.unwrap()
     };
@@ -252,7 +271,10 @@ async fn organisations_and_invitations(backend: Backend) {
     assert_eq!(code(f.hub.org_for(&stranger, "no-such-org").await), UserErrorCode::NotFound);
 
     f.hub.invite_member(&owner, "acme", "Member@Example.com", OrgRole::Admin).await.unwrap();
-    assert_eq!(code(f.hub.invite_member(&stranger, "acme", "x@example.com", OrgRole::Member).await), UserErrorCode::NotFound);
+    assert_eq!(
+        code(f.hub.invite_member(&stranger, "acme", "x@example.com", OrgRole::Member).await),
+        UserErrorCode::NotFound
+    );
     let link = f.outbox.messages_to("member@example.com").pop().unwrap().link.unwrap();
     assert!(link.contains("/accept-invitation?token="));
     let token = link_token(&link);
@@ -265,30 +287,45 @@ async fn organisations_and_invitations(backend: Backend) {
     let emails: Vec<&str> = members.iter().map(|m| m.email.as_str()).collect();
     assert_eq!(emails, ["member@example.com", "owner@example.com"]);
     // An admin cannot make owners or invite one.
-    assert_eq!(code(f.hub.invite_member(&member, "acme", "x@example.com", OrgRole::Owner).await), UserErrorCode::Forbidden);
-    assert_eq!(code(f.hub.update_member_role(&member, "acme", member.user_id, OrgRole::Owner).await), UserErrorCode::Forbidden);
+    assert_eq!(
+        code(f.hub.invite_member(&member, "acme", "x@example.com", OrgRole::Owner).await),
+        UserErrorCode::Forbidden
+    );
+    assert_eq!(
+        code(f.hub.update_member_role(&member, "acme", member.user_id, OrgRole::Owner).await),
+        UserErrorCode::Forbidden
+    );
 
     // Expired invitations are refused.
     f.hub.invite_member(&owner, "acme", "stranger@example.com", OrgRole::Member).await.unwrap();
     let late = link_token(&f.outbox.messages_to("stranger@example.com").pop().unwrap().link.unwrap());
-    f.db.execute_unprepared("UPDATE hub_invitations SET expires_at = '2000-01-01T00:00:00Z' WHERE accepted_at IS NULL").await.unwrap();
+    f.db.execute_unprepared("UPDATE hub_invitations SET expires_at = '2000-01-01T00:00:00Z' WHERE accepted_at IS NULL")
+        .await
+        .unwrap();
     assert_eq!(code(f.hub.accept_invitation(&stranger, &late).await), UserErrorCode::Expired);
 
-    let events = f.hub.audit_events(&owner, "acme", &strata_hub::AuditFilter { limit: 50, ..Default::default() }).await.unwrap();
+    let events =
+        f.hub.audit_events(&owner, "acme", &strata_hub::AuditFilter { limit: 50, ..Default::default() }).await.unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     for expected in ["org.create", "member.invite", "member.join"] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
     assert!(events.iter().any(|e| e.ip.as_deref() == Some("203.0.113.9")) || events.iter().all(|e| e.ip.is_none()));
     let plain = person(&f, "plain@example.com").await;
-    assert_eq!(code(f.hub.audit_events(&plain, "acme", &strata_hub::AuditFilter::default()).await), UserErrorCode::NotFound);
+    assert_eq!(
+        code(f.hub.audit_events(&plain, "acme", &strata_hub::AuditFilter::default()).await),
+        UserErrorCode::NotFound
+    );
 }
 
 async fn an_organisation_always_keeps_an_owner(backend: Backend) {
     let f = fixture(backend).await;
     let owner = person(&f, "owner@example.com").await;
     f.hub.create_organization(&owner, "solo", None).await.unwrap();
-    assert_eq!(code(f.hub.update_member_role(&owner, "solo", owner.user_id, OrgRole::Admin).await), UserErrorCode::LastOwner);
+    assert_eq!(
+        code(f.hub.update_member_role(&owner, "solo", owner.user_id, OrgRole::Admin).await),
+        UserErrorCode::LastOwner
+    );
     assert_eq!(code(f.hub.remove_member(&owner, "solo", owner.user_id).await), UserErrorCode::LastOwner);
     let members = f.hub.members(&owner, "solo").await.unwrap();
     assert_eq!(members[0].role, OrgRole::Owner, "the refused change left nothing behind");
@@ -328,14 +365,22 @@ async fn workspaces_are_private_to_their_organisation(backend: Backend) {
     let seen = f.hub.workspaces(&bob, "org-a").await.unwrap();
     assert_eq!((seen.len(), seen[0].role), (1, WorkspaceRole::Reader));
     assert_eq!(code(f.hub.delete_workspace(&bob, "org-a", "prod", "prod").await), UserErrorCode::Forbidden);
-    assert_eq!(code(f.hub.set_role_binding(&bob, "org-a", "prod", bob.user_id, None, Some(WorkspaceRole::Admin)).await), UserErrorCode::Forbidden);
+    assert_eq!(
+        code(f.hub.set_role_binding(&bob, "org-a", "prod", bob.user_id, None, Some(WorkspaceRole::Admin)).await),
+        UserErrorCode::Forbidden
+    );
 }
 
 async fn workspace_creation_is_idempotent_and_deletion_needs_confirmation(backend: Backend) {
     let f = fixture(backend).await;
     let alice = person(&f, "alice@example.com").await;
     f.hub.create_organization(&alice, "acme", None).await.unwrap();
-    let new = NewWorkspace { org_slug: "acme".into(), slug: "ci".into(), idempotency_key: Some("run-42".into()), ..Default::default() };
+    let new = NewWorkspace {
+        org_slug: "acme".into(),
+        slug: "ci".into(),
+        idempotency_key: Some("run-42".into()),
+        ..Default::default()
+    };
     let first = f.hub.create_workspace(&alice, &new).await.unwrap();
     let retry = f.hub.create_workspace(&alice, &new).await.unwrap();
     assert_eq!(first.id, retry.id, "a retry with the same key returns the first workspace");
@@ -358,7 +403,11 @@ async fn api_tokens_are_scoped_capped_and_revocable(backend: Backend) {
     f.hub.create_workspace(&alice, &new("prod")).await.unwrap();
     f.hub.create_workspace(&alice, &new("dev")).await.unwrap();
 
-    let reader = f.hub.create_api_token(&alice, "acme", None, "ci reader", WorkspaceRole::Reader, Some(Duration::days(30))).await.unwrap();
+    let reader = f
+        .hub
+        .create_api_token(&alice, "acme", None, "ci reader", WorkspaceRole::Reader, Some(Duration::days(30)))
+        .await
+        .unwrap();
     assert!(reader.secret.starts_with("stp_") && reader.secret.len() > 60);
     assert!(reader.secret.starts_with(&reader.token.prefix));
     let as_reader = f.hub.authenticate(&reader.secret).await.unwrap();
@@ -368,9 +417,13 @@ async fn api_tokens_are_scoped_capped_and_revocable(backend: Backend) {
     assert_eq!(code(f.hub.workspaces(&as_reader, "other").await), UserErrorCode::NotFound, "scoped to acme");
     assert_eq!(code(f.hub.create_workspace(&as_reader, &new("more")).await), UserErrorCode::Forbidden);
     assert_eq!(code(f.hub.create_organization(&as_reader, "third", None).await), UserErrorCode::Forbidden);
-    assert_eq!(code(f.hub.create_api_token(&as_reader, "acme", None, "x", WorkspaceRole::Reader, None).await), UserErrorCode::Forbidden);
+    assert_eq!(
+        code(f.hub.create_api_token(&as_reader, "acme", None, "x", WorkspaceRole::Reader, None).await),
+        UserErrorCode::Forbidden
+    );
 
-    let scoped = f.hub.create_api_token(&alice, "acme", Some("prod"), "deploy", WorkspaceRole::Writer, None).await.unwrap();
+    let scoped =
+        f.hub.create_api_token(&alice, "acme", Some("prod"), "deploy", WorkspaceRole::Writer, None).await.unwrap();
     let as_scoped = f.hub.authenticate(&scoped.secret).await.unwrap();
     let seen = f.hub.workspaces(&as_scoped, "acme").await.unwrap();
     assert_eq!(seen.iter().map(|w| (w.slug.as_str(), w.role)).collect::<Vec<_>>(), [("prod", WorkspaceRole::Writer)]);
@@ -393,7 +446,11 @@ async fn api_tokens_are_scoped_capped_and_revocable(backend: Backend) {
     f.db.execute_unprepared("UPDATE hub_api_tokens SET expires_at = '2000-01-01T00:00:00Z'").await.unwrap();
     assert_eq!(code(f.hub.authenticate(&scoped.secret).await), UserErrorCode::Unauthenticated);
     assert_eq!(
-        code(f.hub.create_api_token(&alice, "acme", None, "forever?", WorkspaceRole::Reader, Some(Duration::days(999))).await),
+        code(
+            f.hub
+                .create_api_token(&alice, "acme", None, "forever?", WorkspaceRole::Reader, Some(Duration::days(999)))
+                .await
+        ),
         UserErrorCode::Invalid
     );
 }

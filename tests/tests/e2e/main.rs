@@ -2,5 +2,6 @@
 //! PostgreSQL. One binary, one module per area.
 
 mod foundation;
+mod hub;
 mod pfs;
 mod pps;

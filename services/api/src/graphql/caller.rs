@@ -1,0 +1,124 @@
+//! Who is asking: the principal behind a request, and how hub results turn
+//! into GraphQL answers (user errors in payloads, internal errors as a
+//! generic top-level error whose details stay in the server log).
+
+use async_graphql::{Context, Enum, ErrorExtensions, SimpleObject};
+use strata_hub::{Hub, HubError, Principal, UserError, UserErrorCode};
+
+/// The outcome of authenticating a request.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    Anonymous,
+    Authenticated(Principal),
+    /// Credentials were sent but are not valid: say why, never act on them.
+    Rejected(UserError),
+}
+
+impl Caller {
+    pub(crate) fn principal(&self) -> Result<&Principal, UserError> {
+        match self {
+            Caller::Authenticated(principal) => Ok(principal),
+            Caller::Rejected(error) => Err(error.clone()),
+            Caller::Anonymous => Err(UserError::unauthenticated(
+                "log in first: send `Authorization: Bearer <token>` (an access token or an stp_ API token)",
+            )),
+        }
+    }
+}
+
+pub(crate) fn hub<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Hub> {
+    ctx.data::<Hub>()
+}
+
+/// The principal, or a top-level `UNAUTHENTICATED` error (for queries).
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data::<Caller>()?.principal().map_err(|error| top_level(&error))
+}
+
+/// A user error as a top-level GraphQL error, for query fields.
+pub(crate) fn top_level(error: &UserError) -> async_graphql::Error {
+    async_graphql::Error::new(error.message.clone()).extend_with(|_, e| e.set("code", error.code.as_str()))
+}
+
+/// An internal failure: logged with its cause, reported without it.
+pub(crate) fn internal(error: &HubError) -> async_graphql::Error {
+    tracing::error!(error = %strata_core::error::display_chain(error), "GraphQL resolver failed");
+    async_graphql::Error::new("internal error; the server log has details")
+        .extend_with(|_, e| e.set("code", "INTERNAL"))
+}
+
+/// For query fields: user errors (e.g. NOT_FOUND) and internal ones are
+/// both top-level errors.
+pub(crate) fn query_result<T>(result: Result<T, HubError>) -> async_graphql::Result<T> {
+    result.map_err(|error| match error.user_error() {
+        Some(user) => top_level(user),
+        None => internal(&error),
+    })
+}
+
+/// For nullable lookups: "not found" is `null`, other user errors are errors.
+pub(crate) fn optional<T>(result: Result<T, HubError>) -> async_graphql::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.user_error().is_some_and(|e| e.code == UserErrorCode::NotFound) => Ok(None),
+        Err(error) => query_result(Err(error)),
+    }
+}
+
+/// Why an input was refused, in a mutation payload.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "UserError")]
+pub(crate) struct GqlUserError {
+    /// The input field at fault (e.g. `slug`), or null for the whole input.
+    pub field: Option<String>,
+    pub message: String,
+    pub code: ErrorCode,
+}
+
+/// Stable codes of expected failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "UserErrorCode")]
+pub(crate) enum ErrorCode {
+    Invalid,
+    Taken,
+    NotFound,
+    Forbidden,
+    Unauthenticated,
+    Expired,
+    LastOwner,
+    WeakPassword,
+    ConfirmationMismatch,
+    RateLimited,
+}
+
+impl From<&UserError> for GqlUserError {
+    fn from(error: &UserError) -> Self {
+        let code = match error.code {
+            UserErrorCode::Invalid => ErrorCode::Invalid,
+            UserErrorCode::Taken => ErrorCode::Taken,
+            UserErrorCode::NotFound => ErrorCode::NotFound,
+            UserErrorCode::Forbidden => ErrorCode::Forbidden,
+            UserErrorCode::Unauthenticated => ErrorCode::Unauthenticated,
+            UserErrorCode::Expired => ErrorCode::Expired,
+            UserErrorCode::LastOwner => ErrorCode::LastOwner,
+            UserErrorCode::WeakPassword => ErrorCode::WeakPassword,
+            UserErrorCode::ConfirmationMismatch => ErrorCode::ConfirmationMismatch,
+        };
+        GqlUserError { field: error.field.clone(), message: error.message.clone(), code }
+    }
+}
+
+/// Splits a hub result for a mutation payload: the value, or the user
+/// errors; internal failures stay top-level errors.
+pub(crate) fn payload<T>(result: Result<T, HubError>) -> async_graphql::Result<(Option<T>, Vec<GqlUserError>)> {
+    match result {
+        Ok(value) => Ok((Some(value), Vec::new())),
+        Err(HubError::User(error)) => Ok((None, vec![GqlUserError::from(&error)])),
+        Err(error) => Err(internal(&error)),
+    }
+}
+
+/// The principal for a mutation, or the user error to put in its payload.
+pub(crate) fn acting<'a>(ctx: &Context<'a>) -> async_graphql::Result<Result<&'a Principal, HubError>> {
+    Ok(ctx.data::<Caller>()?.principal().map_err(HubError::User))
+}

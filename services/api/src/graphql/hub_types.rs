@@ -1,0 +1,425 @@
+//! The hub's GraphQL types: the viewer, organisations, members,
+//! invitations, workspaces, API tokens and audit events.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use strata_hub::{AuditFilter, OrgRole, WorkspaceRole, WorkspaceState};
+
+use super::caller::{hub, principal, query_result};
+use super::ids::{self, Kind};
+use super::paging::{self, Page};
+
+/// A role in an organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "OrgRole")]
+pub(crate) enum GqlOrgRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl From<OrgRole> for GqlOrgRole {
+    fn from(role: OrgRole) -> Self {
+        match role {
+            OrgRole::Owner => GqlOrgRole::Owner,
+            OrgRole::Admin => GqlOrgRole::Admin,
+            OrgRole::Member => GqlOrgRole::Member,
+        }
+    }
+}
+
+impl From<GqlOrgRole> for OrgRole {
+    fn from(role: GqlOrgRole) -> Self {
+        match role {
+            GqlOrgRole::Owner => OrgRole::Owner,
+            GqlOrgRole::Admin => OrgRole::Admin,
+            GqlOrgRole::Member => OrgRole::Member,
+        }
+    }
+}
+
+/// A role on a workspace or repo: Pachyderm's repoOwner, repoWriter, repoReader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "WorkspaceRole")]
+pub(crate) enum GqlWorkspaceRole {
+    Admin,
+    Writer,
+    Reader,
+}
+
+impl From<WorkspaceRole> for GqlWorkspaceRole {
+    fn from(role: WorkspaceRole) -> Self {
+        match role {
+            WorkspaceRole::Admin => GqlWorkspaceRole::Admin,
+            WorkspaceRole::Writer => GqlWorkspaceRole::Writer,
+            WorkspaceRole::Reader => GqlWorkspaceRole::Reader,
+        }
+    }
+}
+
+impl From<GqlWorkspaceRole> for WorkspaceRole {
+    fn from(role: GqlWorkspaceRole) -> Self {
+        match role {
+            GqlWorkspaceRole::Admin => WorkspaceRole::Admin,
+            GqlWorkspaceRole::Writer => WorkspaceRole::Writer,
+            GqlWorkspaceRole::Reader => WorkspaceRole::Reader,
+        }
+    }
+}
+
+/// Where a workspace is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "WorkspaceState")]
+pub(crate) enum GqlWorkspaceState {
+    /// Asked for; the provisioner has not started on it.
+    Pending,
+    Provisioning,
+    Ready,
+    Failed,
+    Suspended,
+    Deleting,
+    Deleted,
+}
+
+impl From<WorkspaceState> for GqlWorkspaceState {
+    fn from(state: WorkspaceState) -> Self {
+        match state {
+            WorkspaceState::Pending => GqlWorkspaceState::Pending,
+            WorkspaceState::Provisioning => GqlWorkspaceState::Provisioning,
+            WorkspaceState::Ready => GqlWorkspaceState::Ready,
+            WorkspaceState::Failed => GqlWorkspaceState::Failed,
+            WorkspaceState::Suspended => GqlWorkspaceState::Suspended,
+            WorkspaceState::Deleting => GqlWorkspaceState::Deleting,
+            WorkspaceState::Deleted => GqlWorkspaceState::Deleted,
+        }
+    }
+}
+
+/// A person with an account.
+#[derive(Debug, Clone)]
+pub(crate) struct User(pub strata_hub::User);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::User, self.0.id)
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The organisations this person belongs to (an API token sees only its own).
+    async fn organizations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Organization>> {
+        let orgs = query_result(hub(ctx)?.organizations(principal(ctx)?).await)?;
+        paging::page(orgs.into_iter().map(|(org, role)| Organization { org, role }).collect(), first, after)
+    }
+}
+
+/// An organisation, as one of its members sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Organization {
+    pub org: strata_hub::Org,
+    pub role: OrgRole,
+}
+
+#[Object]
+impl Organization {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Organization, self.org.id)
+    }
+    async fn slug(&self) -> &str {
+        &self.org.slug
+    }
+    async fn name(&self) -> &str {
+        &self.org.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.org.created_at
+    }
+    /// The caller's role here.
+    async fn viewer_role(&self) -> GqlOrgRole {
+        self.role.into()
+    }
+
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Member>> {
+        let members = query_result(hub(ctx)?.members(principal(ctx)?, &self.org.slug).await)?;
+        paging::page(members.into_iter().map(Member).collect(), first, after)
+    }
+
+    /// Open invitations; for owners and admins.
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Invitation>> {
+        let invitations = query_result(hub(ctx)?.invitations(principal(ctx)?, &self.org.slug).await)?;
+        paging::page(invitations.into_iter().map(Invitation).collect(), first, after)
+    }
+
+    /// The workspaces the caller can see.
+    async fn workspaces(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Workspace>> {
+        let workspaces = query_result(hub(ctx)?.workspaces(principal(ctx)?, &self.org.slug).await)?;
+        let org_slug = self.org.slug.clone();
+        paging::page(
+            workspaces.into_iter().map(|ws| Workspace { ws, org_slug: org_slug.clone() }).collect(),
+            first,
+            after,
+        )
+    }
+
+    async fn workspace(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Workspace>> {
+        let found = hub(ctx)?.workspace(principal(ctx)?, &self.org.slug, &slug).await;
+        Ok(super::caller::optional(found)?.map(|ws| Workspace { ws, org_slug: self.org.slug.clone() }))
+    }
+
+    /// The caller's API tokens here; owners and admins see everyone's.
+    async fn api_tokens(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<ApiToken>> {
+        let tokens = query_result(hub(ctx)?.api_tokens(principal(ctx)?, &self.org.slug).await)?;
+        paging::page(tokens.into_iter().map(ApiToken).collect(), first, after)
+    }
+
+    /// The audit log, newest first; for owners and admins. `action` keeps
+    /// actions starting with it (e.g. `workspace.`).
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        action: Option<String>,
+    ) -> async_graphql::Result<Connection<String, AuditEvent>> {
+        let size = paging::page_size(first)?;
+        let before = match after {
+            Some(cursor) => Some(
+                cursor.parse::<i64>().map_err(|_| async_graphql::Error::new("`after` is not a cursor of this list"))?,
+            ),
+            None => None,
+        };
+        let filter = AuditFilter { action_prefix: action, actor_user_id: None, before, limit: size as u64 + 1 };
+        let mut events = query_result(hub(ctx)?.audit_events(principal(ctx)?, &self.org.slug, &filter).await)?;
+        let has_next = events.len() > size;
+        events.truncate(size);
+        let mut page = Connection::new(before.is_some(), has_next);
+        page.edges = events
+            .into_iter()
+            .map(|e| async_graphql::connection::Edge::new(e.seq.to_string(), AuditEvent(e)))
+            .collect();
+        Ok(page)
+    }
+}
+
+/// A member of an organisation.
+#[derive(Debug, Clone)]
+pub(crate) struct Member(pub strata_hub::Member);
+
+#[Object]
+impl Member {
+    /// The member's user id.
+    async fn user_id(&self) -> ID {
+        ids::encode(Kind::User, self.0.user_id)
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn role(&self) -> GqlOrgRole {
+        self.0.role.into()
+    }
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.joined_at
+    }
+}
+
+/// An invitation to join an organisation.
+#[derive(Debug, Clone)]
+pub(crate) struct Invitation(pub strata_hub::Invitation);
+
+#[Object]
+impl Invitation {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Invitation, self.0.id)
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn role(&self) -> GqlOrgRole {
+        self.0.role.into()
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A workspace: one isolated PFS + PPS instance.
+#[derive(Debug, Clone)]
+pub(crate) struct Workspace {
+    pub ws: strata_hub::Workspace,
+    pub org_slug: String,
+}
+
+#[Object]
+impl Workspace {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Workspace, self.ws.id)
+    }
+    async fn slug(&self) -> &str {
+        &self.ws.slug
+    }
+    /// The slug of the organisation it belongs to.
+    async fn organization_slug(&self) -> &str {
+        &self.org_slug
+    }
+    async fn plan(&self) -> &str {
+        &self.ws.plan
+    }
+    async fn region(&self) -> &str {
+        &self.ws.region
+    }
+    async fn state(&self) -> GqlWorkspaceState {
+        self.ws.state.into()
+    }
+    /// Why it is in its state, when that needs saying (e.g. FAILED).
+    async fn status_message(&self) -> Option<&str> {
+        self.ws.status_message.as_deref()
+    }
+    /// Where its server answers, once READY.
+    async fn endpoint(&self) -> Option<&str> {
+        self.ws.endpoint.as_deref()
+    }
+    /// Bumped by every change of desired state.
+    async fn generation(&self) -> i64 {
+        self.ws.generation
+    }
+    /// The generation the provisioner has carried out.
+    async fn observed_generation(&self) -> i64 {
+        self.ws.observed_generation
+    }
+    /// The caller's role here.
+    async fn viewer_role(&self) -> GqlWorkspaceRole {
+        self.ws.role.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.ws.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.ws.updated_at
+    }
+}
+
+/// An API token, without its secret (shown once, at creation).
+#[derive(Debug, Clone)]
+pub(crate) struct ApiToken(pub strata_hub::ApiToken);
+
+#[Object]
+impl ApiToken {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::ApiToken, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The start of the secret, to recognise it (`stp_1a2b3c4d`).
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    async fn role(&self) -> GqlWorkspaceRole {
+        self.0.role.into()
+    }
+    /// The workspace it is limited to, if any.
+    async fn workspace_id(&self) -> Option<ID> {
+        self.0.workspace_id.map(|id| ids::encode(Kind::Workspace, id))
+    }
+    async fn owner_id(&self) -> ID {
+        ids::encode(Kind::User, self.0.user_id)
+    }
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditEvent(pub strata_hub::AuditEvent);
+
+#[Object]
+impl AuditEvent {
+    async fn id(&self) -> ID {
+        ids::encode(Kind::AuditEvent, self.0.seq)
+    }
+    /// E.g. `workspace.create`, `token.revoke`, `member.role`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// E.g. `workspace:<uuid>`.
+    async fn target(&self) -> &str {
+        &self.0.target
+    }
+    async fn actor_id(&self) -> Option<ID> {
+        self.0.actor_user_id.map(|id| ids::encode(Kind::User, id))
+    }
+    /// Set when the actor used an API token.
+    async fn actor_token_id(&self) -> Option<ID> {
+        self.0.actor_token_id.map(|id| ids::encode(Kind::ApiToken, id))
+    }
+    async fn ip(&self) -> Option<&str> {
+        self.0.ip.as_deref()
+    }
+    async fn detail(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.0.detail.clone())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Access token returned by `logIn`.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct AccessToken {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}

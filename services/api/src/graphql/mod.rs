@@ -1,0 +1,196 @@
+//! The GraphQL API at `/graphql` (docs/graphql.md): the hub (viewer,
+//! organisations, members, workspaces, API tokens, audit) and, through it,
+//! each workspace.
+
+mod caller;
+mod hub_mutations;
+mod hub_types;
+mod ids;
+mod paging;
+
+use actix_web::guard::GuardContext;
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject};
+use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
+use strata_hub::Hub;
+
+use crate::session_cookies::RequestMeta;
+use crate::state::AppState;
+pub(crate) use caller::Caller;
+use caller::{hub, optional, principal, query_result};
+pub use hub_mutations::HubMutation;
+use hub_types::{Organization, User, Workspace};
+
+/// The schema type served at `/graphql`.
+pub type StrataSchema = Schema<Query, HubMutation, EmptySubscription>;
+
+/// Deeper queries are almost always mistakes or attacks.
+const MAX_DEPTH: usize = 12;
+/// Rough cost budget per query (one unit per field by default).
+const MAX_COMPLEXITY: usize = 1_000;
+/// Longest query text accepted; real queries are a few kilobytes.
+pub(crate) const MAX_QUERY_BYTES: usize = 32 * 1024;
+
+/// Builds the schema with its limits.
+pub fn build_schema() -> StrataSchema {
+    Schema::build(Query, HubMutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(20)
+        .finish()
+}
+
+/// The schema in SDL, as committed in `docs/schema.graphql`.
+pub fn schema_sdl() -> String {
+    build_schema().sdl()
+}
+
+/// The root of every query.
+#[derive(Debug, Default)]
+pub struct Query;
+
+/// What is running.
+#[derive(Debug, SimpleObject)]
+pub struct Version {
+    /// The server's release, e.g. `0.1.0`.
+    server: String,
+    /// The GraphQL API generation; bumped only on breaking changes.
+    api: i32,
+}
+
+#[Object]
+impl Query {
+    /// The server's version. Needs no authentication.
+    async fn version(&self) -> Version {
+        Version { server: strata_core::VERSION.to_owned(), api: 1 }
+    }
+
+    /// The person behind the request's token.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let principal = principal(ctx)?;
+        Ok(User(query_result(hub(ctx)?.user(principal.user_id).await)?))
+    }
+
+    /// An organisation the caller belongs to; null for any other slug.
+    async fn organization(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Organization>> {
+        let found = optional(hub(ctx)?.org_for(principal(ctx)?, &slug).await)?;
+        Ok(found.map(|(org, role)| Organization { org, role }))
+    }
+
+    /// A workspace by organisation and slug; null when it does not exist
+    /// or the caller has no role on it.
+    async fn workspace(
+        &self,
+        ctx: &Context<'_>,
+        organization: String,
+        slug: String,
+    ) -> async_graphql::Result<Option<Workspace>> {
+        let found = optional(hub(ctx)?.workspace(principal(ctx)?, &organization, &slug).await)?;
+        Ok(found.map(|ws| Workspace { ws, org_slug: organization }))
+    }
+}
+
+/// The caller of a request, from its `Authorization: Bearer` header.
+pub(crate) async fn caller_of(request: &HttpRequest, hub: &Hub) -> Caller {
+    let Some(value) = request.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        return Caller::Anonymous;
+    };
+    let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    let Some(bearer) = bearer.map(str::trim).filter(|b| !b.is_empty()) else {
+        return Caller::Rejected(strata_hub::UserError::unauthenticated(
+            "the Authorization header must be `Bearer <token>`",
+        ));
+    };
+    match hub.authenticate(bearer).await {
+        Ok(mut principal) => {
+            principal.ip = RequestMeta::of(request).ip;
+            Caller::Authenticated(principal)
+        }
+        Err(strata_hub::HubError::User(error)) => Caller::Rejected(error),
+        Err(error) => {
+            tracing::error!(error = %strata_core::error::display_chain(&error), "authentication failed");
+            Caller::Rejected(strata_hub::UserError::unauthenticated("cannot check credentials right now; try again"))
+        }
+    }
+}
+
+/// True when a browser asks for a page rather than data.
+pub(crate) fn accepts_html(context: &GuardContext<'_>) -> bool {
+    context
+        .head()
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// GraphiQL, the in-browser IDE, for people opening `/graphql`.
+pub(crate) async fn graphiql() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(GraphiQLSource::build().endpoint("/graphql").title("Strata GraphQL").finish())
+}
+
+/// Executes a query sent by POST (JSON body) or GET (query string), as
+/// the caller named by the request's bearer token.
+pub(crate) async fn execute(
+    state: web::Data<AppState>,
+    hub: web::Data<Hub>,
+    http: HttpRequest,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let request = request.into_inner();
+    if request.query.len() > MAX_QUERY_BYTES {
+        let error = async_graphql::ServerError::new(
+            format!("query is {} bytes; the limit is {MAX_QUERY_BYTES}", request.query.len()),
+            None,
+        );
+        return async_graphql::Response::from_errors(vec![error]).into();
+    }
+    let caller = caller_of(&http, &hub).await;
+    let request = request.data(hub.get_ref().clone()).data(caller).data(RequestMeta::of(&http));
+    state.schema.execute(request).await.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed SDL is what clients and reviewers read: it must match.
+    /// Run with `STRATA_UPDATE_SCHEMA=1` to rewrite it after a deliberate change.
+    #[test]
+    fn committed_schema_matches_the_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema.graphql");
+        let sdl = schema_sdl();
+        if std::env::var_os("STRATA_UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &sdl).expect("write schema");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == sdl,
+            "docs/schema.graphql is out of date; run `STRATA_UPDATE_SCHEMA=1 cargo nextest run -p strata-api committed_schema` and commit it"
+        );
+    }
+
+    #[tokio::test]
+    async fn version_answers_the_crate_version() {
+        let response = build_schema().execute("{ version { server api } }").await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let data = response.data.into_json().expect("json");
+        assert_eq!(data["version"]["server"], strata_core::VERSION);
+        assert_eq!(data["version"]["api"], 1);
+    }
+
+    #[tokio::test]
+    async fn overly_deep_queries_are_refused() {
+        let mut selection = String::from("name");
+        for _ in 0..MAX_DEPTH {
+            selection = format!("ofType {{ {selection} }}");
+        }
+        let query = format!("{{ __type(name: \"Query\") {{ fields {{ type {{ {selection} }} }} }} }}");
+        let response = build_schema().execute(query.as_str()).await;
+        let message = response.errors.first().map(|e| e.message.clone()).unwrap_or_default();
+        assert!(message.contains("too deep"), "{message}");
+    }
+}

@@ -1,0 +1,273 @@
+//! The hub over GraphQL: sign-up to API token, payload conventions, and a
+//! cross-tenant suite in which org B's people and tokens try to reach org A.
+
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
+use serde_json::{Value, json};
+use strata_testkit::{TestApp, on_both_backends};
+
+const PASSWORD: &str = "a long passphrase 42";
+
+/// Posts a GraphQL request and returns the whole response body.
+async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("POST /graphql");
+    assert_eq!(response.status(), 200, "GraphQL answers 200 even for errors");
+    response.json().await.expect("JSON body")
+}
+
+/// Runs a mutation, asserts no errors of any kind, returns its payload.
+async fn mutate(app: &TestApp, token: Option<&str>, name: &str, input: Value, selection: &str) -> Value {
+    let query = format!(
+        "mutation($input: {}Input!) {{ {name}(input: $input) {{ {selection} userErrors {{ field message code }} }} }}",
+        upper_first(name)
+    );
+    let body = gql(app, token, &query, json!({ "input": input })).await;
+    assert!(body["errors"].is_null(), "{name}: {body}");
+    let payload = body["data"][name].clone();
+    assert_eq!(payload["userErrors"], json!([]), "{name}: {payload}");
+    payload
+}
+
+/// Runs a mutation that must fail with exactly one user error; returns it.
+async fn refused(app: &TestApp, token: Option<&str>, name: &str, input: Value) -> Value {
+    let query = format!(
+        "mutation($input: {}Input!) {{ {name}(input: $input) {{ userErrors {{ field message code }} }} }}",
+        upper_first(name)
+    );
+    let body = gql(app, token, &query, json!({ "input": input })).await;
+    assert!(body["errors"].is_null(), "{name}: expected a user error, got top-level errors: {body}");
+    let errors = body["data"][name]["userErrors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{name}: {body}");
+    errors[0].clone()
+}
+
+fn upper_first(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The token in the newest mail to `to` (from the dev outbox).
+fn mailed_token(app: &TestApp, to: &str) -> String {
+    let outbox = strata_hub::OutboxMailer::new(app.data_dir.join("outbox"));
+    let mail = outbox.messages_to(to).pop().unwrap_or_else(|| panic!("no mail to {to}"));
+    mail.link.expect("a link").split("token=").nth(1).expect("a token").to_owned()
+}
+
+/// Signs up, verifies, logs in; returns the access token.
+async fn person(app: &TestApp, email: &str) -> String {
+    mutate(app, None, "signUp", json!({ "email": email, "password": PASSWORD }), "user { id }").await;
+    mutate(app, None, "verifyEmail", json!({ "token": mailed_token(app, email) }), "user { emailVerified }").await;
+    let login = mutate(
+        app,
+        None,
+        "logIn",
+        json!({ "email": email, "password": PASSWORD, "client": "CLI" }),
+        "accessToken { token }",
+    )
+    .await;
+    login["accessToken"]["token"].as_str().expect("an access token").to_owned()
+}
+
+on_both_backends! {
+    async fn sign_up_to_api_token_over_graphql(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let signed = mutate(&app, None, "signUp", json!({ "email": "Ada@Example.com", "password": PASSWORD, "displayName": "Ada" }), "user { email emailVerified }").await;
+        assert_eq!(signed["user"], json!({ "email": "ada@example.com", "emailVerified": false }));
+        mutate(&app, None, "verifyEmail", json!({ "token": mailed_token(&app, "ada@example.com") }), "user { id }").await;
+
+        // A web login sets the refresh cookie (HttpOnly, Secure, SameSite) and no refresh token in the body.
+        let response = reqwest::Client::new()
+            .post(format!("{}/graphql", app.address))
+            .json(&json!({ "query": "mutation($i: LogInInput!) { logIn(input: $i) { accessToken { token } refreshToken userErrors { code } } }",
+                           "variables": { "i": { "email": "ada@example.com", "password": PASSWORD } } }))
+            .send().await.unwrap();
+        let cookies: Vec<String> = response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        let body: Value = response.json().await.unwrap();
+        assert!(body["data"]["logIn"]["refreshToken"].is_null(), "{body}");
+        let refresh = cookies.iter().find(|c| c.starts_with("strata_refresh=")).expect("refresh cookie");
+        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/auth"] {
+            assert!(refresh.contains(attribute), "{attribute} in {refresh}");
+        }
+        let token = body["data"]["logIn"]["accessToken"]["token"].as_str().unwrap().to_owned();
+
+        let viewer = gql(&app, Some(&token), "{ viewer { email displayName emailVerified } }", json!({})).await;
+        assert_eq!(viewer["data"]["viewer"], json!({ "email": "ada@example.com", "displayName": "Ada", "emailVerified": true }));
+
+        let org = mutate(&app, Some(&token), "createOrganization", json!({ "slug": "acme", "name": "Acme" }), "organization { slug viewerRole }").await;
+        assert_eq!(org["organization"], json!({ "slug": "acme", "viewerRole": "OWNER" }));
+        let ws = mutate(&app, Some(&token), "createWorkspace", json!({ "organization": "acme", "slug": "ci", "idempotencyKey": "k1" }), "workspace { id slug state generation observedGeneration }").await;
+        assert_eq!(ws["workspace"]["state"], "PENDING");
+        let again = mutate(&app, Some(&token), "createWorkspace", json!({ "organization": "acme", "slug": "ci", "idempotencyKey": "k1" }), "workspace { id }").await;
+        assert_eq!(again["workspace"]["id"], ws["workspace"]["id"], "an idempotent retry");
+
+        let made = mutate(&app, Some(&token), "createApiToken", json!({ "organization": "acme", "name": "ci", "role": "WRITER", "expiresInDays": 30 }), "token apiToken { id prefix role }").await;
+        let secret = made["token"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("stp_"));
+        assert!(secret.starts_with(made["apiToken"]["prefix"].as_str().unwrap()));
+
+        // The token works like its maker, capped at its role.
+        let listed = gql(&app, Some(&secret), "{ organization(slug: \"acme\") { workspaces(first: 10) { totalCount edges { node { slug viewerRole } } } } }", json!({})).await;
+        assert_eq!(listed["data"]["organization"]["workspaces"]["edges"][0]["node"], json!({ "slug": "ci", "viewerRole": "WRITER" }));
+        let listed = gql(&app, Some(&token), "{ organization(slug: \"acme\") { apiTokens { edges { node { name lastUsedAt } } } } }", json!({})).await;
+        assert!(!listed.to_string().contains(&secret), "lists never show a secret");
+        assert!(listed["data"]["organization"]["apiTokens"]["edges"][0]["node"]["lastUsedAt"].is_string(), "{listed}");
+
+        mutate(&app, Some(&token), "revokeApiToken", json!({ "id": made["apiToken"]["id"] }), "apiToken { revokedAt }").await;
+        let after = gql(&app, Some(&secret), "{ viewer { email } }", json!({})).await;
+        assert_eq!(after["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{after}");
+
+        let audit = gql(&app, Some(&token), "{ organization(slug: \"acme\") { auditEvents(first: 50) { edges { node { action ip } } } } }", json!({})).await;
+        let actions: Vec<&str> = audit["data"]["organization"]["auditEvents"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["action"].as_str().unwrap()).collect();
+        for expected in ["org.create", "workspace.create", "token.create", "token.revoke"] {
+            assert!(actions.contains(&expected), "{expected} in {actions:?}");
+        }
+        assert_eq!(audit["data"]["organization"]["auditEvents"]["edges"][0]["node"]["ip"], "127.0.0.1");
+    }
+}
+
+on_both_backends! {
+    async fn expected_failures_are_typed_user_errors(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = person(&app, "grace@example.com").await;
+        mutate(&app, Some(&token), "createOrganization", json!({ "slug": "acme" }), "organization { id }").await;
+        for (name, input, field, code) in [
+            ("signUp", json!({ "email": "grace@example.com", "password": PASSWORD }), "email", "TAKEN"),
+            ("signUp", json!({ "email": "nope", "password": PASSWORD }), "email", "INVALID"),
+            ("signUp", json!({ "email": "x@example.com", "password": "short" }), "password", "WEAK_PASSWORD"),
+            ("createOrganization", json!({ "slug": "acme" }), "slug", "TAKEN"),
+            ("createOrganization", json!({ "slug": "x".repeat(5000) }), "slug", "INVALID"),
+            ("createWorkspace", json!({ "organization": "acme", "slug": "Not A Slug" }), "slug", "INVALID"),
+            ("createWorkspace", json!({ "organization": "acme", "slug": "ok", "plan": "gold" }), "plan", "INVALID"),
+            ("inviteMember", json!({ "organization": "acme", "email": "bad email" }), "email", "INVALID"),
+            ("acceptInvitation", json!({ "token": "0".repeat(64) }), "token", "NOT_FOUND"),
+        ] {
+            let error = refused(&app, Some(&token), name, input).await;
+            assert_eq!((error["field"].as_str(), error["code"].as_str()), (Some(field), Some(code)), "{name}: {error}");
+            assert!(error["message"].as_str().unwrap().len() < 400, "{name}: short message");
+        }
+        let error = refused(&app, Some(&token), "removeMember", json!({ "organization": "acme", "userId": gql(&app, Some(&token), "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"] })).await;
+        assert_eq!(error["code"], "LAST_OWNER");
+        mutate(&app, Some(&token), "createWorkspace", json!({ "organization": "acme", "slug": "prod" }), "workspace { id }").await;
+        let error = refused(&app, Some(&token), "deleteWorkspace", json!({ "organization": "acme", "slug": "prod", "confirm": "prd" })).await;
+        assert_eq!((error["field"].as_str(), error["code"].as_str()), (Some("confirm"), Some("CONFIRMATION_MISMATCH")));
+
+        // No credentials: mutations say so in userErrors, queries in errors.
+        let error = refused(&app, None, "createOrganization", json!({ "slug": "anon" })).await;
+        assert_eq!(error["code"], "UNAUTHENTICATED");
+        let body = gql(&app, None, "{ viewer { id } }", json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        let body = gql(&app, Some("not-a-token"), "{ viewer { id } }", json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert!(!body.to_string().contains("not-a-token"), "credentials are not echoed");
+
+        // Limits: page size, query size.
+        let body = gql(&app, Some(&token), "{ viewer { organizations(first: 1000) { totalCount } } }", json!({})).await;
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("between 1 and 100"), "{body}");
+        let huge = format!("{{ viewer {{ id }} }} # {}", "x".repeat(40_000));
+        let body = gql(&app, Some(&token), &huge, json!({})).await;
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("limit"), "{body}");
+    }
+}
+
+on_both_backends! {
+    async fn another_tenant_cannot_read_list_guess_or_change_anything(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let alice = person(&app, "alice@a.example").await;
+        let bob = person(&app, "bob@b.example").await;
+        mutate(&app, Some(&alice), "createOrganization", json!({ "slug": "org-a" }), "organization { id }").await;
+        mutate(&app, Some(&bob), "createOrganization", json!({ "slug": "org-b" }), "organization { id }").await;
+        let ws = mutate(&app, Some(&alice), "createWorkspace", json!({ "organization": "org-a", "slug": "secret-ws" }), "workspace { id }").await;
+        let token_a = mutate(&app, Some(&alice), "createApiToken", json!({ "organization": "org-a", "name": "a", "role": "ADMIN" }), "apiToken { id } token").await;
+        let bob_token = mutate(&app, Some(&bob), "createApiToken", json!({ "organization": "org-b", "name": "b", "role": "ADMIN" }), "token").await;
+        let bob_token = bob_token["token"].as_str().unwrap().to_owned();
+
+        for credential in [bob.as_str(), bob_token.as_str()] {
+            // Reads: exactly the answer for something that does not exist.
+            for (existing, missing) in [
+                ("{ organization(slug: \"org-a\") { slug members { totalCount } auditEvents { edges { node { action } } } } }",
+                 "{ organization(slug: \"org-zz\") { slug members { totalCount } auditEvents { edges { node { action } } } } }"),
+                ("{ workspace(organization: \"org-a\", slug: \"secret-ws\") { slug } }",
+                 "{ workspace(organization: \"org-a\", slug: \"nothing\") { slug } }"),
+                ("{ a: workspace(organization: \"org-a\", slug: \"secret-ws\") { slug } b: organization(slug: \"org-a\") { slug } }",
+                 "{ a: workspace(organization: \"org-zz\", slug: \"secret-ws\") { slug } b: organization(slug: \"org-zz\") { slug } }"),
+            ] {
+                let seen = gql(&app, Some(credential), existing, json!({})).await;
+                let control = gql(&app, Some(credential), missing, json!({})).await;
+                assert_eq!(seen, control, "{existing}");
+                assert!(!seen.to_string().contains("secret-ws"));
+            }
+            let listed = gql(&app, Some(credential), "{ viewer { organizations { edges { node { slug workspaces { edges { node { slug } } } } } } } }", json!({})).await;
+            assert!(!listed.to_string().contains("org-a"), "{listed}");
+
+            // Changes: the same NOT_FOUND as for a missing target.
+            for (name, input, control) in [
+                ("createWorkspace", json!({ "organization": "org-a", "slug": "mine" }), json!({ "organization": "org-zz", "slug": "mine" })),
+                ("deleteWorkspace", json!({ "organization": "org-a", "slug": "secret-ws", "confirm": "secret-ws" }), json!({ "organization": "org-a", "slug": "nothing", "confirm": "nothing" })),
+                ("inviteMember", json!({ "organization": "org-a", "email": "bob@b.example", "role": "OWNER" }), json!({ "organization": "org-zz", "email": "bob@b.example", "role": "OWNER" })),
+                ("revokeApiToken", json!({ "id": token_a["apiToken"]["id"] }), json!({ "id": "QXBpVG9rZW46MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw" })),
+            ] {
+                let error = refused(&app, Some(credential), name, input).await;
+                let control = refused(&app, Some(credential), name, control).await;
+                assert_eq!(error, control, "{name}");
+                assert_eq!(error["code"], "NOT_FOUND");
+            }
+        }
+        // Nothing changed in org A.
+        let seen = gql(&app, Some(&alice), "{ organization(slug: \"org-a\") { members { totalCount } workspaces { edges { node { id state } } } } }", json!({})).await;
+        assert_eq!(seen["data"]["organization"]["members"]["totalCount"], 1);
+        assert_eq!(seen["data"]["organization"]["workspaces"]["edges"][0]["node"], json!({ "id": ws["workspace"]["id"], "state": "PENDING" }));
+        assert!(gql(&app, Some(token_a["token"].as_str().unwrap()), "{ viewer { id } }", json!({})).await["errors"].is_null());
+    }
+}
+
+on_both_backends! {
+    async fn web_sessions_refresh_only_with_the_csrf_header(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let _ = person(&app, "web@example.com").await;
+        let client = reqwest::Client::new();
+        let response = client
+            .post(format!("{}/graphql", app.address))
+            .json(&json!({ "query": "mutation($i: LogInInput!) { logIn(input: $i) { userErrors { code } } }",
+                           "variables": { "i": { "email": "web@example.com", "password": PASSWORD } } }))
+            .send().await.unwrap();
+        let cookie = |name: &str| -> String {
+            response.headers().get_all("set-cookie").iter()
+                .map(|v| v.to_str().unwrap())
+                .find(|c| c.starts_with(&format!("{name}=")))
+                .map(|c| c.split(';').next().unwrap().split_once('=').unwrap().1.to_owned())
+                .unwrap_or_else(|| panic!("cookie {name}"))
+        };
+        let (refresh, csrf) = (cookie("strata_refresh"), cookie("strata_csrf"));
+        let cookies = format!("strata_refresh={refresh}; strata_csrf={csrf}");
+        let url = format!("{}/auth/refresh", app.address);
+
+        let forged = client.post(&url).header("cookie", &cookies).send().await.unwrap();
+        assert_eq!(forged.status(), 403, "no CSRF header");
+        let forged = client.post(&url).header("cookie", &cookies).header("x-csrf-token", "guess").send().await.unwrap();
+        assert_eq!(forged.status(), 403, "wrong CSRF header");
+        let foreign = client.post(&url).header("cookie", &cookies).header("x-csrf-token", &csrf).header("origin", "https://evil.example").send().await.unwrap();
+        assert_eq!(foreign.status(), 403, "foreign origin");
+        let body: Value = foreign.json().await.unwrap();
+        assert!(body["message"].is_string() && body["code"].is_string());
+
+        let ok = client.post(&url).header("cookie", &cookies).header("x-csrf-token", &csrf).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let body: Value = ok.json().await.unwrap();
+        let token = body["accessToken"].as_str().unwrap();
+        assert!(gql(&app, Some(token), "{ viewer { email } }", json!({})).await["errors"].is_null());
+        // The old refresh cookie was rotated: replaying it ends the session.
+        let replay = client.post(&url).header("cookie", &cookies).header("x-csrf-token", &csrf).send().await.unwrap();
+        assert_eq!(replay.status(), 401);
+
+        let jwks: Value = client.get(format!("{}/.well-known/jwks.json", app.address)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(jwks["keys"][0]["kty"], "OKP");
+        assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+        assert!(jwks["keys"][0]["d"].is_null(), "no private part");
+    }
+}
