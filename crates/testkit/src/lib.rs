@@ -77,6 +77,9 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// The settings the app was started with.
     pub settings: Settings,
+    /// An org-wide admin API token of the local administrator, which
+    /// [`TestApp::client`] sends.
+    pub admin_token: String,
     stop: CancellationToken,
     /// Stops the server when the app is dropped.
     _stop_on_drop: DropGuard,
@@ -131,6 +134,7 @@ impl TestApp {
         let settings = config.resolve().expect("test settings are valid");
         let app = Application::build(&settings).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let admin_token = app.hub().local_admin_token("tests").await.expect("a local admin token").secret;
         let db = strata_core::db::connect(&settings.database).await.expect("connect to the test database");
         let stop = CancellationToken::new();
         let server_stop = stop.clone();
@@ -143,6 +147,7 @@ impl TestApp {
             data_dir,
             db,
             settings,
+            admin_token,
             stop,
             _stop_on_drop,
             server: Some(server),
@@ -152,8 +157,13 @@ impl TestApp {
         }
     }
 
-    /// A client for this app, without credentials.
+    /// A client for this app, as the local administrator.
     pub fn client(&self) -> StrataClient {
+        self.anonymous_client().with_token(self.admin_token.clone())
+    }
+
+    /// A client for this app without credentials.
+    pub fn anonymous_client(&self) -> StrataClient {
         StrataClient::new(&self.address).expect("the test address is a URL")
     }
 

@@ -15,6 +15,7 @@ pub mod migration;
 mod session_cookies;
 mod state;
 mod workers;
+mod workspace_auth;
 
 use std::net::TcpListener;
 
@@ -41,6 +42,7 @@ pub struct Application {
     workspaces: web::Data<Workspaces>,
     pipelines: web::Data<PpsWorkspaces>,
     hub: web::Data<strata_hub::Hub>,
+    guard: web::Data<workspace_auth::WorkspaceGuard>,
     /// What runs beside the HTTP server: masters and embedded workers.
     background: workers::Background,
     listener: TcpListener,
@@ -63,8 +65,14 @@ impl Application {
             TcpListener::bind(settings.listen).map_err(|source| Error::Bind { addr: settings.listen, source })?;
         let port = listener.local_addr().map_err(|source| Error::Bind { addr: settings.listen, source })?.port();
         let hub = open_hub(&db, settings, port).await?;
+        let hosted = hub
+            .ensure_hosted_workspace(strata_hub::LOCAL_ORG, EMBEDDED_WORKSPACE, &format!("http://127.0.0.1:{port}"))
+            .await
+            .map_err(Error::Hub)?;
+        let guard = workspace_auth::WorkspaceGuard::new([(EMBEDDED_WORKSPACE.to_owned(), hosted)].into());
         let scratch = settings.data_dir.join("scratch");
-        let background = workers::Background::new(&pipelines, port, &settings.pps, scratch);
+        let token = guard.internal_token().to_owned();
+        let background = workers::Background::new(&pipelines, port, &settings.pps, scratch, token);
         let state = web::Data::new(AppState::new(db, store, metrics, instance, settings));
         Ok(Self {
             port,
@@ -72,6 +80,7 @@ impl Application {
             workspaces: web::Data::new(workspaces),
             pipelines: web::Data::new(pipelines),
             hub: web::Data::new(hub),
+            guard: web::Data::new(guard),
             background,
             listener,
             shutdown_timeout: settings.shutdown_timeout,
@@ -100,6 +109,7 @@ impl Application {
         let workspaces = self.workspaces.clone();
         let pipelines = self.pipelines.clone();
         let hub = self.hub.clone();
+        let guard = self.guard.clone();
         let background = self.background.start(stop.child_token());
         let server = HttpServer::new(move || {
             App::new()
@@ -107,6 +117,7 @@ impl Application {
                 .app_data(workspaces.clone())
                 .app_data(pipelines.clone())
                 .app_data(hub.clone())
+                .app_data(guard.clone())
                 .wrap(middleware::RequestTelemetry::new(&state.metrics))
                 .configure(routes)
         })
@@ -182,13 +193,22 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/.well-known/jwks.json", web::get().to(session_cookies::jwks))
         .route("/auth/refresh", web::post().to(session_cookies::refresh))
+        .route("/auth/link", web::get().to(session_cookies::login_link))
         .service(
             web::resource("/graphql")
                 .route(web::get().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::graphiql))
                 .route(web::get().to(graphql::execute))
                 .route(web::post().to(graphql::execute)),
         )
-        .service(web::scope("/v1/workspaces/{workspace}/pps").configure(strata_pps::http::configure))
-        .service(web::scope("/v1/workspaces/{workspace}").configure(strata_pfs::http::configure))
+        .service(
+            web::scope("/v1/workspaces/{workspace}/pps")
+                .wrap(actix_web::middleware::from_fn(workspace_auth::authorize))
+                .configure(strata_pps::http::configure),
+        )
+        .service(
+            web::scope("/v1/workspaces/{workspace}")
+                .wrap(actix_web::middleware::from_fn(workspace_auth::authorize))
+                .configure(strata_pfs::http::configure),
+        )
         .default_service(web::to(error::not_found));
 }

@@ -130,6 +130,40 @@ pub(crate) async fn refresh(request: HttpRequest, hub: web::Data<Hub>) -> HttpRe
     }
 }
 
+/// `GET /auth/link?token=…`: spends a one-time login link (`strata dev`
+/// prints one), sets the session cookies and opens the console.
+pub(crate) async fn login_link(hub: web::Data<Hub>, query: web::Query<LinkQuery>) -> HttpResponse {
+    match hub.use_login_link(&query.token).await {
+        Ok(tokens) => {
+            let mut response = HttpResponse::SeeOther();
+            for cookie in issue(&tokens) {
+                response.append_header((header::SET_COOKIE, cookie));
+            }
+            response.insert_header((header::LOCATION, "/")).finish()
+        }
+        Err(error) => match error.user_error() {
+            Some(user) => HttpResponse::BadRequest().json(ErrorBody {
+                code: user.code.as_str().to_owned(),
+                message: format!("{} (restart `strata dev` for a new link)", user.message),
+            }),
+            None => {
+                tracing::error!(error = %strata_core::error::display_chain(&error), "login link failed");
+                refused(
+                    actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "internal error; the server log has details",
+                )
+            }
+        },
+    }
+}
+
+/// The query of a login link.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct LinkQuery {
+    token: String,
+}
+
 /// `GET /.well-known/jwks.json`: the public keys that verify access tokens.
 pub(crate) async fn jwks(hub: web::Data<Hub>) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=300")).json(hub.keys().jwks().await)

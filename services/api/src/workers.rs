@@ -26,6 +26,8 @@ pub(crate) struct Background {
     port: u16,
     config: PpsConfig,
     scratch: PathBuf,
+    /// How embedded workers authenticate to this server.
+    token: String,
 }
 
 /// Started background tasks.
@@ -35,9 +37,9 @@ pub(crate) struct Running {
 }
 
 impl Background {
-    pub fn new(pipelines: &PpsWorkspaces, port: u16, config: &PpsConfig, scratch: PathBuf) -> Self {
+    pub fn new(pipelines: &PpsWorkspaces, port: u16, config: &PpsConfig, scratch: PathBuf, token: String) -> Self {
         let workspaces = pipelines.iter().map(|(slug, pps)| (slug.clone(), pps.clone())).collect();
-        Self { workspaces, port, config: config.clone(), scratch }
+        Self { workspaces, port, config: config.clone(), scratch, token }
     }
 
     pub fn start(&self, stop: CancellationToken) -> Running {
@@ -51,6 +53,7 @@ impl Background {
                     address: format!("http://127.0.0.1:{}", self.port),
                     config: self.config.clone(),
                     scratch: self.scratch.join(slug),
+                    token: self.token.clone(),
                     running: HashMap::new(),
                 };
                 tasks.push(tokio::spawn(supervisor.run(stop.child_token())));
@@ -77,6 +80,7 @@ struct Supervisor {
     address: String,
     config: PpsConfig,
     scratch: PathBuf,
+    token: String,
     /// Per pipeline: the workers' stop token and how many run.
     running: HashMap<String, (CancellationToken, u32)>,
 }
@@ -124,7 +128,9 @@ impl Supervisor {
     }
 
     fn worker_config(&self, pipeline: &str, n: u32) -> Result<WorkerConfig, strata_pps::PpsError> {
-        let client = StrataClient::new(&self.address).map_err(|e| strata_pps::PpsError::Internal(e.to_string()))?;
+        let client = StrataClient::new(&self.address)
+            .map_err(|e| strata_pps::PpsError::Internal(e.to_string()))?
+            .with_token(self.token.clone());
         let helper = self
             .config
             .sandbox_helper

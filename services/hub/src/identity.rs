@@ -180,7 +180,8 @@ impl Hub {
         Ok(row.map(user_from))
     }
 
-    async fn send_email_link(&self, user: &User, purpose: &str, page: &str, subject: &str) -> Result<()> {
+    /// Stores a new single-use link for `user` and returns its URL.
+    async fn new_link(&self, user: &User, purpose: &str, page: &str) -> Result<String> {
         let secret = secrets::random_secret();
         let now = Utc::now();
         email_token::Entity::insert(email_token::ActiveModel {
@@ -193,7 +194,11 @@ impl Hub {
         })
         .exec(&self.db)
         .await?;
-        let link = self.link(page, &secret);
+        Ok(self.link(page, &secret))
+    }
+
+    async fn send_email_link(&self, user: &User, purpose: &str, page: &str, subject: &str) -> Result<()> {
+        let link = self.new_link(user, purpose, page).await?;
         let hours = self.settings.email_link_ttl.num_hours();
         let body = format!(
             "Hello {},\n\nopen this link within {hours} hours:\n\n{link}\n\nIf you did not ask for it, ignore this message.\n",
@@ -239,6 +244,21 @@ impl Hub {
             .into());
         }
         Ok(row.user_id)
+    }
+
+    /// A single-use link that logs `user` in from a browser (`strata dev`
+    /// prints one for its local administrator).
+    pub async fn login_link_for(&self, user: &User) -> Result<String> {
+        self.new_link(user, "login", "auth/link").await
+    }
+
+    /// Spends a login link and opens a session.
+    pub async fn use_login_link(&self, token: &str) -> Result<Tokens> {
+        let user_id = self.use_email_link("login", token).await?;
+        let user = self.user(user_id).await?;
+        let tokens = self.open_session(user).await?;
+        self.audit_user("user.login_link", user_id, None, &format!("session:{}", tokens.session_id), None).await?;
+        Ok(tokens)
     }
 
     /// Marks the email of the link's user as verified.

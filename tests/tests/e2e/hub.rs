@@ -271,3 +271,76 @@ on_both_backends! {
         assert!(jwks["keys"][0]["d"].is_null(), "no private part");
     }
 }
+
+fn api_error(result: Result<impl std::fmt::Debug, strata_client::ClientError>) -> (u16, String, String) {
+    match result {
+        Err(strata_client::ClientError::Api { status, code, message }) => (status, code, message),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+on_both_backends! {
+    async fn workspace_endpoints_need_a_role_on_the_workspace(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.client().workspace("default");
+        admin.repo_create("images", "").await.expect("the local admin creates a repo");
+
+        // No credentials, bad credentials.
+        let (status, code, _) = api_error(app.anonymous_client().workspace("default").repo_list().await);
+        assert_eq!((status, code.as_str()), (401, "UNAUTHENTICATED"));
+        let forged = app.anonymous_client().with_token("stp_forged").workspace("default");
+        assert_eq!(api_error(forged.repo_list().await).0, 401);
+
+        // A person of another organisation: the same 404 as for a workspace that does not exist.
+        let bob = person(&app, "bob@b.example").await;
+        let as_bob = app.anonymous_client().with_token(bob.clone());
+        let (status, code, message) = api_error(as_bob.workspace("default").repo_inspect("images").await);
+        let missing = api_error(app.client().workspace("nothing").repo_inspect("images").await);
+        assert_eq!((status, code.as_str()), (404, "NOT_FOUND"));
+        assert_eq!((missing.0, missing.1.as_str()), (404, "NOT_FOUND"));
+        assert_eq!(message.replace("`default`", "`X`"), missing.2.replace("`nothing`", "`X`"));
+        assert!(!message.contains("images"));
+
+        // Invited as a member and bound as reader: reads work, writes are refused.
+        let invite = json!({ "organization": strata_hub::LOCAL_ORG, "email": "bob@b.example", "role": "MEMBER" });
+        mutate(&app, Some(&app.admin_token), "inviteMember", invite, "invitation { id }").await;
+        mutate(&app, Some(&bob), "acceptInvitation", json!({ "token": mailed_token(&app, "bob@b.example") }), "organization { slug }").await;
+        assert_eq!(api_error(as_bob.workspace("default").repo_list().await).0, 404, "membership alone gives no workspace role");
+        let bob_id = gql(&app, Some(&bob), "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"].clone();
+        let bind = json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default", "userId": bob_id, "role": "READER" });
+        mutate(&app, Some(&app.admin_token), "setRoleBinding", bind, "ok").await;
+        let repos = as_bob.workspace("default").repo_list().await.expect("a reader lists repos");
+        assert_eq!(repos.len(), 1);
+        let (status, code, message) = api_error(as_bob.workspace("default").repo_create("mine", "").await);
+        assert_eq!((status, code.as_str()), (403, "FORBIDDEN"));
+        assert!(message.contains("writer") && message.contains("reader"), "{message}");
+        assert_eq!(api_error(as_bob.workspace("default").repo_delete("images", false).await).0, 403);
+        assert_eq!(admin.repo_list().await.expect("list").len(), 1, "nothing changed");
+
+        // A reader API token of the admin is capped at reader too; revoking it is immediate.
+        let made = mutate(&app, Some(&person_admin_session(&app).await), "createApiToken",
+            json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default", "name": "ro", "role": "READER" }), "token apiToken { id }").await;
+        let ro = app.anonymous_client().with_token(made["token"].as_str().unwrap()).workspace("default");
+        assert!(ro.repo_list().await.is_ok());
+        assert_eq!(api_error(ro.repo_create("x", "").await).0, 403);
+        mutate(&app, Some(&app.admin_token), "revokeApiToken", json!({ "id": made["apiToken"]["id"] }), "apiToken { id }").await;
+        assert_eq!(api_error(ro.repo_list().await).0, 401);
+    }
+}
+
+/// A login session of the local administrator, through its one-time link
+/// (API tokens cannot make API tokens).
+async fn person_admin_session(app: &TestApp) -> String {
+    let hub = strata_hub_for(app).await;
+    let link = hub.local_admin_login_link().await.expect("a login link");
+    let token = link.split("token=").nth(1).unwrap();
+    hub.use_login_link(token).await.expect("the link logs in").access_token
+}
+
+/// A second handle on the app's hub (same database, same keys).
+async fn strata_hub_for(app: &TestApp) -> strata_hub::Hub {
+    let outbox = strata_hub::OutboxMailer::new(app.data_dir.join("outbox"));
+    strata_hub::Hub::open(app.db.clone(), std::sync::Arc::new(outbox), strata_hub::HubSettings::default())
+        .await
+        .expect("open the hub")
+}

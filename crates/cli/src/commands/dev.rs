@@ -42,10 +42,12 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
         "strata dev is ready"
     );
     if !args.no_context {
-        write_dev_context(&url).map_err(user)?;
+        write_dev_context(&app, &url).await?;
     }
+    let login = app.hub().local_admin_login_link().await.map_err(internal)?;
     say(&format!("Strata is running at {url}"));
     say(&format!("  GraphQL:  {url}/graphql    metrics: {url}/metrics"));
+    say(&format!("  Log in to the console as the local admin (one-time link): {login}"));
     say("  Try `strata status` in another terminal; Ctrl-C stops the server.");
     app.run_until_stopped(stop).await?;
     tracing::info!("stopped");
@@ -63,15 +65,21 @@ fn local_url(listen: SocketAddr, port: u16) -> String {
     format!("http://{}", SocketAddr::new(host, port))
 }
 
-/// Creates or updates the `dev` context and makes it current, keeping any
-/// token a later login stored in it.
-fn write_dev_context(url: &str) -> anyhow::Result<()> {
-    let path = config_path()?;
-    let mut config = CliConfig::load(&path)?;
-    let token = config.contexts.get(DEV_CONTEXT).and_then(|c| c.token.clone());
+/// Creates or updates the `dev` context and makes it current. A token
+/// already in it is kept while this server accepts it (a later `strata auth
+/// login` may have stored one); otherwise the local admin gets a new API
+/// token, so the CLI works without signing up.
+async fn write_dev_context(app: &Application, url: &str) -> Result<(), Failure> {
+    let path = config_path().map_err(user)?;
+    let mut config = CliConfig::load(&path).map_err(user)?;
+    let existing = config.contexts.get(DEV_CONTEXT).and_then(|c| c.token.clone());
+    let token = match existing {
+        Some(token) if app.hub().authenticate(&token).await.is_ok() => token,
+        _ => app.hub().local_admin_token("strata dev").await.map_err(internal)?.secret,
+    };
     let workspace = Some(DEFAULT_WORKSPACE.to_owned());
-    config.upsert_current(DEV_CONTEXT, Context { endpoint: url.to_owned(), workspace, token });
-    config.save(&path)?;
+    config.upsert_current(DEV_CONTEXT, Context { endpoint: url.to_owned(), workspace, token: Some(token) });
+    config.save(&path).map_err(user)?;
     tracing::info!(path = %path.display(), "CLI context `dev` is now current");
     Ok(())
 }

@@ -1,0 +1,226 @@
+//! Who may call a workspace's HTTP endpoints (`/v1/workspaces/{ws}/…`).
+//!
+//! Every request needs a bearer token (an access token or an API token),
+//! and the caller's role on the workspace decides what it may do: reading
+//! needs `reader`, changing data and running pipelines needs `writer`,
+//! deleting repos and storage maintenance need `admin`. A workspace the
+//! caller has no role on answers exactly like one that does not exist.
+//!
+//! The embedded workers of this process authenticate with a random secret
+//! made at start-up ([`WorkspaceGuard::internal_token`]), valid only here
+//! and only as a writer of the workspaces this process hosts.
+
+use std::collections::HashMap;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use strata_client::wire::ErrorBody;
+use strata_hub::{Hub, Principal, WorkspaceRole};
+use uuid::Uuid;
+
+/// The workspaces this process serves, and the embedded workers' secret.
+#[derive(Clone)]
+pub(crate) struct WorkspaceGuard {
+    /// Path slug (`default`) → hub workspace id.
+    hosted: HashMap<String, Uuid>,
+    internal_token: String,
+}
+
+impl std::fmt::Debug for WorkspaceGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkspaceGuard").field("hosted", &self.hosted).finish_non_exhaustive()
+    }
+}
+
+impl WorkspaceGuard {
+    pub(crate) fn new(hosted: HashMap<String, Uuid>) -> Self {
+        let internal_token = format!("sti_{}", Uuid::new_v4().simple());
+        WorkspaceGuard { hosted, internal_token }
+    }
+
+    /// The bearer token of this process's embedded workers.
+    pub(crate) fn internal_token(&self) -> &str {
+        &self.internal_token
+    }
+}
+
+/// Who is acting on a workspace request: a person (or their API token) on
+/// a workspace, or this process's own workers.
+#[derive(Debug, Clone)]
+enum WorkspaceCaller {
+    Internal,
+    Person { principal: Principal, workspace_id: Uuid },
+}
+
+/// Compares secrets without leaking, through timing, how much matched.
+fn same_secret(a: &str, b: &str) -> bool {
+    blake3::hash(a.as_bytes()) == blake3::hash(b.as_bytes())
+}
+
+/// The role a request needs, from its method and path (below the workspace).
+fn required_role(method: &Method, rest: &str) -> WorkspaceRole {
+    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    let maintenance = matches!(segments.as_slice(), ["fsck" | "gc"]);
+    let repo_delete = *method == Method::DELETE && matches!(segments.as_slice(), ["repos", _]);
+    let worker_task = matches!(segments.as_slice(), ["pps", "tasks", ..]);
+    if maintenance || repo_delete {
+        WorkspaceRole::Admin
+    } else if worker_task || !matches!(*method, Method::GET | Method::HEAD) {
+        WorkspaceRole::Writer
+    } else {
+        WorkspaceRole::Reader
+    }
+}
+
+fn reject(status: StatusCode, code: &str, message: String) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+    }
+    response.json(ErrorBody { code: code.to_owned(), message })
+}
+
+fn not_found(slug: &str) -> HttpResponse {
+    reject(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no workspace `{slug}`, or you do not have access to it"))
+}
+
+fn bearer(request: &ServiceRequest) -> Option<Result<&str, ()>> {
+    let value = request.headers().get(header::AUTHORIZATION)?;
+    let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    Some(token.map(str::trim).filter(|t| !t.is_empty()).ok_or(()))
+}
+
+/// Decides a request; `Ok` carries the caller for the handler.
+async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> Result<WorkspaceCaller, HttpResponse> {
+    let slug = request.match_info().get("workspace").unwrap_or_default().to_owned();
+    let token = match bearer(request) {
+        None => {
+            return Err(reject(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "log in first (`strata auth login`) or send `Authorization: Bearer <token>`".to_owned(),
+            ));
+        }
+        Some(Err(())) => {
+            return Err(reject(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "the Authorization header must be `Bearer <token>`".to_owned(),
+            ));
+        }
+        Some(Ok(token)) => token,
+    };
+    let hosted = guard.hosted.get(&slug).copied();
+    if same_secret(token, &guard.internal_token) {
+        return hosted.map(|_| WorkspaceCaller::Internal).ok_or_else(|| not_found(&slug));
+    }
+    let principal = match hub.authenticate(token).await {
+        Ok(principal) => principal,
+        Err(error) => {
+            let message = error
+                .user_error()
+                .map_or_else(|| "cannot check credentials right now; try again".to_owned(), |e| e.message.clone());
+            if error.user_error().is_none() {
+                tracing::error!(error = %strata_core::error::display_chain(&error), "authentication failed");
+            }
+            return Err(reject(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message));
+        }
+    };
+    let Some(workspace_id) = hosted else { return Err(not_found(&slug)) };
+    let role = match hub.workspace_role(&principal, workspace_id).await {
+        Ok(role) => role,
+        Err(error) => {
+            tracing::error!(error = %strata_core::error::display_chain(&error), "role lookup failed");
+            return Err(reject(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error; the server log has details".to_owned(),
+            ));
+        }
+    };
+    let Some(role) = role else { return Err(not_found(&slug)) };
+    let prefix = format!("/v1/workspaces/{slug}");
+    let rest = request.path().strip_prefix(&prefix).unwrap_or_default();
+    let needed = required_role(request.method(), rest);
+    if role < needed {
+        return Err(reject(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!("this needs the {needed} role on workspace `{slug}`; you are {role}. Ask a workspace admin."),
+        ));
+    }
+    Ok(WorkspaceCaller::Person { principal, workspace_id })
+}
+
+/// The middleware around every workspace endpoint.
+pub(crate) async fn authorize(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let (Some(guard), Some(hub)) =
+        (request.app_data::<web::Data<WorkspaceGuard>>().cloned(), request.app_data::<web::Data<Hub>>().cloned())
+    else {
+        let response =
+            reject(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "authorization is not configured".to_owned());
+        return Ok(request.into_response(response));
+    };
+    match decide(&request, &guard, &hub).await {
+        Ok(caller) => {
+            let audited = audited_action(request.method(), request.path());
+            let response = next.call(request).await?.map_into_boxed_body();
+            if let (Some((action, target)), WorkspaceCaller::Person { principal, workspace_id }) = (audited, caller)
+                && response.status().is_success()
+                && let Err(error) = hub.record_workspace_action(&principal, workspace_id, action, &target).await
+            {
+                tracing::error!(error = %strata_core::error::display_chain(&error), "cannot write an audit event");
+            }
+            Ok(response)
+        }
+        Err(response) => Ok(request.into_response(response)),
+    }
+}
+
+/// Security-relevant workspace actions that go to the audit log.
+fn audited_action(method: &Method, path: &str) -> Option<(&'static str, String)> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method.clone(), segments.as_slice()) {
+        (Method::POST, ["v1", "workspaces", _, "pps", "pipelines"]) => Some(("pipeline.create", "pipeline".to_owned())),
+        (Method::DELETE, ["v1", "workspaces", _, "pps", "pipelines", name]) => {
+            Some(("pipeline.delete", format!("pipeline:{name}")))
+        }
+        (Method::DELETE, ["v1", "workspaces", _, "repos", name]) => Some(("repo.delete", format!("repo:{name}"))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_need_reader_changes_writer_and_maintenance_admin() {
+        assert_eq!(required_role(&Method::GET, "/repos/images/refs/master/files/a.png"), WorkspaceRole::Reader);
+        assert_eq!(required_role(&Method::PUT, "/repos/images/refs/master/files/a.png"), WorkspaceRole::Writer);
+        assert_eq!(required_role(&Method::POST, "/pps/pipelines"), WorkspaceRole::Writer);
+        assert_eq!(required_role(&Method::GET, "/pps/tasks/abc/inputs"), WorkspaceRole::Writer);
+        assert_eq!(required_role(&Method::DELETE, "/repos/images"), WorkspaceRole::Admin);
+        assert_eq!(required_role(&Method::DELETE, "/repos/images/branches/dev"), WorkspaceRole::Writer);
+        assert_eq!(required_role(&Method::POST, "/gc"), WorkspaceRole::Admin);
+    }
+
+    #[test]
+    fn pipeline_changes_are_audited() {
+        assert_eq!(
+            audited_action(&Method::POST, "/v1/workspaces/default/pps/pipelines").map(|a| a.0),
+            Some("pipeline.create")
+        );
+        assert_eq!(
+            audited_action(&Method::DELETE, "/v1/workspaces/default/pps/pipelines/edges"),
+            Some(("pipeline.delete", "pipeline:edges".to_owned()))
+        );
+        assert_eq!(audited_action(&Method::GET, "/v1/workspaces/default/pps/pipelines"), None);
+    }
+}
