@@ -344,3 +344,49 @@ async fn strata_hub_for(app: &TestApp) -> strata_hub::Hub {
         .await
         .expect("open the hub")
 }
+
+on_both_backends! {
+    async fn workspace_data_and_changes_through_graphql(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.admin_token.clone();
+        let target = json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default" });
+        mutate(&app, Some(&admin), "createRepo", json!({ "target": target, "name": "words" }), "repo { name kind }").await;
+        let taken = refused(&app, Some(&admin), "createRepo", json!({ "target": target, "name": "words" })).await;
+        assert_eq!(taken["code"], "TAKEN");
+
+        let ws = app.client().workspace("default");
+        ws.put("words", "master", "/a.txt", false, false, reqwest::Body::from("one two")).await.expect("put");
+        let spec = r#"{"pipeline": {"name": "count"}, "input": {"pfs": {"repo": "words", "glob": "/*"}},
+                      "transform": {"cmd": ["sh", "-c", "wc -w < $PFS/words/a.txt > $PFS/out/n"]}}"#;
+        let made = mutate(&app, Some(&admin), "createPipeline", json!({ "target": target, "spec": spec }), "pipelines { name outputRepo }").await;
+        assert_eq!(made["pipelines"], json!([{ "name": "count", "outputRepo": "count" }]));
+        let bad = refused(&app, Some(&admin), "createPipeline", json!({ "target": target, "spec": "{\"pipeline\": {\"name\": \"x\"}, \"transfrom\": {}}" })).await;
+        assert_eq!(bad["code"], "INVALID");
+        assert!(bad["message"].as_str().unwrap().contains("transfrom"), "{bad}");
+
+        let job = ws.job_wait("count", "latest", 60).await.expect("the job finishes");
+        assert_eq!(job.state, strata_client::wire::pps::JobState::Success);
+
+        let query = r#"{ workspace(organization: "local", slug: "default") {
+            repos { name kind branches { name } commits(first: 5) { id finishedAt } files { path type sizeBytes } }
+            pipelines { name lastJobState jobs(first: 5) { id state datums { total processed skipped failed } datumList { state } } }
+            dag { nodes { id kind state } edges { from to } } } }"#;
+        let body = gql(&app, Some(&admin), query, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let ws_data = &body["data"]["workspace"];
+        let words = ws_data["repos"].as_array().unwrap().iter().find(|r| r["name"] == "words").expect("words");
+        assert_eq!(words["files"], json!([{ "path": "/a.txt", "type": "FILE", "sizeBytes": 7 }]));
+        assert_eq!(ws_data["pipelines"][0]["lastJobState"], "SUCCESS");
+        assert_eq!(ws_data["pipelines"][0]["jobs"][0]["datums"], json!({ "total": 1, "processed": 1, "skipped": 0, "failed": 0 }));
+        let edges = &ws_data["dag"]["edges"];
+        assert_eq!(edges, &json!([{ "from": "pipeline:count", "to": "repo:count" }, { "from": "repo:words", "to": "pipeline:count" }]));
+        assert!(ws_data["dag"]["nodes"].as_array().unwrap().iter().any(|n| n == &json!({ "id": "pipeline:count", "kind": "PIPELINE", "state": "SUCCESS" })));
+
+        // Another tenant sees no workspace; a reader cannot change one.
+        let bob = person(&app, "bob@b.example").await;
+        let body = gql(&app, Some(&bob), query, json!({})).await;
+        assert_eq!(body["data"]["workspace"], Value::Null, "{body}");
+        let error = refused(&app, Some(&bob), "createRepo", json!({ "target": target, "name": "mine" })).await;
+        assert_eq!(error["code"], "NOT_FOUND");
+    }
+}

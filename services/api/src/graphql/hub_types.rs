@@ -9,6 +9,7 @@ use strata_hub::{AuditFilter, OrgRole, WorkspaceRole, WorkspaceState};
 use super::caller::{hub, principal, query_result};
 use super::ids::{self, Kind};
 use super::paging::{self, Page};
+use super::workspace_types as data;
 
 /// A role in an organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -338,6 +339,58 @@ impl Workspace {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.ws.updated_at
+    }
+
+    /// Its repos (answered by the workspace's server, as are the fields below).
+    async fn repos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<data::Repo>> {
+        let place = self.place();
+        let repos = data::answer(place.client(ctx).await?.repo_list().await)?;
+        Ok(repos.into_iter().map(|info| data::Repo { info, place: place.clone() }).collect())
+    }
+
+    async fn repo(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<data::Repo>> {
+        let place = self.place();
+        let found = place.client(ctx).await?.repo_inspect(&name).await.map_err(data::from_client);
+        Ok(super::caller::optional(found)?.map(|info| data::Repo { info, place }))
+    }
+
+    async fn pipelines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<data::Pipeline>> {
+        let place = self.place();
+        let pipelines = data::answer(place.client(ctx).await?.pipeline_list().await)?;
+        Ok(pipelines.into_iter().map(|info| data::Pipeline { info, place: place.clone() }).collect())
+    }
+
+    async fn pipeline(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<data::Pipeline>> {
+        let place = self.place();
+        let found = place.client(ctx).await?.pipeline_inspect(&name).await.map_err(data::from_client);
+        Ok(super::caller::optional(found)?.map(|info| data::Pipeline { info, place }))
+    }
+
+    /// A job by pipeline and id (the commit set id).
+    async fn job(&self, ctx: &Context<'_>, pipeline: String, id: String) -> async_graphql::Result<Option<data::Job>> {
+        let place = self.place();
+        let found = place.client(ctx).await?.job_inspect(&pipeline, &id).await.map_err(data::from_client);
+        Ok(super::caller::optional(found)?.map(|info| data::Job { info, place }))
+    }
+
+    /// Every commit of a commit set: the input commits and the outputs
+    /// derived from them.
+    async fn commit_set(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Vec<data::Commit>> {
+        let commits = data::answer(self.place().client(ctx).await?.commit_set(&id).await)?;
+        Ok(commits.into_iter().map(data::Commit).collect())
+    }
+
+    /// The pipeline graph for the console.
+    async fn dag(&self, ctx: &Context<'_>) -> async_graphql::Result<data::Dag> {
+        let client = self.place().client(ctx).await?;
+        let (repos, pipelines) = futures::join!(client.repo_list(), client.pipeline_list());
+        Ok(data::dag(&data::answer(repos)?, &data::answer(pipelines)?))
+    }
+}
+
+impl Workspace {
+    fn place(&self) -> data::Place {
+        data::Place { org: self.org_slug.clone(), workspace: self.ws.slug.clone() }
     }
 }
 

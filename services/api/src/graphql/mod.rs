@@ -7,6 +7,8 @@ mod hub_mutations;
 mod hub_types;
 mod ids;
 mod paging;
+mod workspace_mutations;
+mod workspace_types;
 
 use actix_web::guard::GuardContext;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -23,7 +25,11 @@ pub use hub_mutations::HubMutation;
 use hub_types::{Organization, User, Workspace};
 
 /// The schema type served at `/graphql`.
-pub type StrataSchema = Schema<Query, HubMutation, EmptySubscription>;
+pub type StrataSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Every mutation: the hub's and the workspaces'.
+#[derive(Debug, Default, async_graphql::MergedObject)]
+pub struct Mutation(HubMutation, workspace_mutations::WorkspaceMutation);
 
 /// Deeper queries are almost always mistakes or attacks.
 const MAX_DEPTH: usize = 12;
@@ -34,7 +40,7 @@ pub(crate) const MAX_QUERY_BYTES: usize = 32 * 1024;
 
 /// Builds the schema with its limits.
 pub fn build_schema() -> StrataSchema {
-    Schema::build(Query, HubMutation, EmptySubscription)
+    Schema::build(Query, Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(20)
@@ -89,6 +95,12 @@ impl Query {
         let found = optional(hub(ctx)?.workspace(principal(ctx)?, &organization, &slug).await)?;
         Ok(found.map(|ws| Workspace { ws, org_slug: organization }))
     }
+}
+
+/// The raw bearer token of a request, passed on to workspace servers.
+fn bearer_of(request: &HttpRequest) -> Option<String> {
+    let value = request.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(|t| t.trim().to_owned())
 }
 
 /// The caller of a request, from its `Authorization: Bearer` header.
@@ -149,7 +161,8 @@ pub(crate) async fn execute(
         return async_graphql::Response::from_errors(vec![error]).into();
     }
     let caller = caller_of(&http, &hub).await;
-    let request = request.data(hub.get_ref().clone()).data(caller).data(RequestMeta::of(&http));
+    let bearer = workspace_types::Bearer(bearer_of(&http));
+    let request = request.data(hub.get_ref().clone()).data(caller).data(bearer).data(RequestMeta::of(&http));
     state.schema.execute(request).await.into()
 }
 

@@ -1,0 +1,507 @@
+//! What a workspace holds, as GraphQL sees it: repos, branches, commits,
+//! files, pipelines, jobs, datums and the DAG. Every field is answered by
+//! the workspace's own server over HTTP, with the caller's own token, so
+//! the workspace checks the caller's role itself.
+
+use async_graphql::{Context, Enum, Object, SimpleObject};
+use strata_client::ClientError;
+use strata_client::wire::pfs::{BranchInfo, CommitInfo, FileInfo, FileKind, RepoInfo};
+use strata_client::wire::pps::{DatumInfo, JobInfo, JobState, PipelineInfo};
+use strata_hub::{HubError, UserError, UserErrorCode};
+
+use super::caller::Caller;
+
+/// The caller's bearer token, passed on to workspace servers.
+#[derive(Debug, Clone)]
+pub(crate) struct Bearer(pub Option<String>);
+
+/// A client for the workspace `org/slug` acting as the caller.
+pub(crate) async fn workspace_client(
+    ctx: &Context<'_>,
+    org: &str,
+    slug: &str,
+) -> Result<strata_client::Workspace, HubError> {
+    let principal = ctx
+        .data::<Caller>()
+        .map_err(|_| HubError::User(UserError::unauthenticated("log in first")))?
+        .principal()
+        .map_err(HubError::User)?;
+    let hub = ctx.data::<strata_hub::Hub>().map_err(|e| HubError::Crypto(e.message))?;
+    let workspace = hub.workspace(principal, org, slug).await?;
+    let Some(endpoint) = workspace.endpoint.filter(|_| workspace.state == strata_hub::WorkspaceState::Ready) else {
+        return Err(UserError::new(
+            Some("workspace"),
+            UserErrorCode::Invalid,
+            format!("workspace `{slug}` is {}; it has no server yet", workspace.state),
+        )
+        .into());
+    };
+    let token = ctx.data::<Bearer>().ok().and_then(|b| b.0.clone()).unwrap_or_default();
+    let client = strata_client::StrataClient::new(&endpoint).map_err(|e| HubError::Crypto(e.to_string()))?;
+    Ok(client.with_token(token).workspace(&workspace.slug))
+}
+
+/// A workspace server's refusal as a hub user error; anything else is ours.
+pub(crate) fn from_client(error: ClientError) -> HubError {
+    match &error {
+        ClientError::Api { status, code, message } if (400..500).contains(status) => {
+            let code = match (code.as_str(), *status) {
+                ("NOT_FOUND", _) | (_, 404) => UserErrorCode::NotFound,
+                ("ALREADY_EXISTS", _) => UserErrorCode::Taken,
+                ("FORBIDDEN", _) | (_, 403) => UserErrorCode::Forbidden,
+                ("UNAUTHENTICATED", _) | (_, 401) => UserErrorCode::Unauthenticated,
+                _ => UserErrorCode::Invalid,
+            };
+            HubError::User(UserError::new(None, code, message.clone()))
+        }
+        _ => HubError::Crypto(format!("workspace server: {error}")),
+    }
+}
+
+/// For query fields of a workspace.
+pub(crate) fn answer<T>(result: Result<T, ClientError>) -> async_graphql::Result<T> {
+    super::caller::query_result(result.map_err(from_client))
+}
+
+/// The organisation and workspace a nested field belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    pub org: String,
+    pub workspace: String,
+}
+
+impl Place {
+    pub(crate) async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<strata_client::Workspace> {
+        super::caller::query_result(workspace_client(ctx, &self.org, &self.workspace).await)
+    }
+}
+
+/// A repo.
+#[derive(Debug, Clone)]
+pub(crate) struct Repo {
+    pub info: RepoInfo,
+    pub place: Place,
+}
+
+#[Object]
+impl Repo {
+    async fn name(&self) -> &str {
+        &self.info.name
+    }
+    /// `user`, `output` (a pipeline's) or `spec`.
+    async fn kind(&self) -> &str {
+        &self.info.kind
+    }
+    async fn description(&self) -> &str {
+        &self.info.description
+    }
+    async fn created_at(&self) -> &str {
+        &self.info.created_at
+    }
+    /// Size of its largest branch head, in bytes.
+    async fn size_bytes(&self) -> u64 {
+        self.info.size_bytes
+    }
+    async fn branches(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Branch>> {
+        let branches = answer(self.place.client(ctx).await?.branch_list(&self.info.name).await)?;
+        Ok(branches.into_iter().map(Branch).collect())
+    }
+    /// Newest first.
+    async fn commits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: u32,
+    ) -> async_graphql::Result<Vec<Commit>> {
+        let first = u64::from(first.clamp(1, 100));
+        let commits = answer(self.place.client(ctx).await?.commit_list(&self.info.name, first).await)?;
+        Ok(commits.into_iter().map(Commit).collect())
+    }
+    /// The entries of a directory at a branch or commit.
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = "master")] reference: String,
+        #[graphql(default = "/")] path: String,
+    ) -> async_graphql::Result<Vec<File>> {
+        let files = answer(self.place.client(ctx).await?.file_list(&self.info.name, &reference, &path).await)?;
+        Ok(files.into_iter().map(File).collect())
+    }
+}
+
+/// A branch.
+#[derive(Debug, Clone)]
+pub(crate) struct Branch(pub BranchInfo);
+
+#[Object]
+impl Branch {
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Its head commit's id.
+    async fn head(&self) -> &str {
+        &self.0.head
+    }
+    async fn created_at(&self) -> &str {
+        &self.0.created_at
+    }
+    /// `repo@branch` it derives from.
+    async fn provenance(&self) -> &[String] {
+        &self.0.provenance
+    }
+}
+
+/// A commit.
+#[derive(Debug, Clone)]
+pub(crate) struct Commit(pub CommitInfo);
+
+#[Object]
+impl Commit {
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+    async fn repo(&self) -> &str {
+        &self.0.repo
+    }
+    async fn branch(&self) -> Option<&str> {
+        self.0.branch.as_deref()
+    }
+    async fn parent(&self) -> Option<&str> {
+        self.0.parent.as_deref()
+    }
+    /// `USER` or `AUTO`.
+    async fn origin(&self) -> &str {
+        &self.0.origin
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn started_at(&self) -> &str {
+        &self.0.started_at
+    }
+    /// Null while the commit is open.
+    async fn finished_at(&self) -> Option<&str> {
+        self.0.finished_at.as_deref()
+    }
+    async fn size_bytes(&self) -> u64 {
+        self.0.size_bytes
+    }
+    async fn file_count(&self) -> u64 {
+        self.0.files
+    }
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    /// `repo@commit` it derives from.
+    async fn provenance(&self) -> &[String] {
+        &self.0.provenance
+    }
+}
+
+/// A file or directory.
+#[derive(Debug, Clone)]
+pub(crate) struct File(pub FileInfo);
+
+/// Whether an entry is a file or a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub(crate) enum FileType {
+    File,
+    Dir,
+}
+
+#[Object]
+impl File {
+    async fn path(&self) -> &str {
+        &self.0.path
+    }
+    #[graphql(name = "type")]
+    async fn file_type(&self) -> FileType {
+        match self.0.kind {
+            FileKind::File => FileType::File,
+            FileKind::Dir => FileType::Dir,
+        }
+    }
+    async fn size_bytes(&self) -> u64 {
+        self.0.size
+    }
+    /// BLAKE3 of the content (files) or of the children (directories).
+    async fn hash(&self) -> &str {
+        &self.0.hash
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "JobState")]
+pub(crate) enum GqlJobState {
+    Created,
+    Starting,
+    Running,
+    Finishing,
+    Success,
+    Failure,
+    Killed,
+    Unrunnable,
+}
+
+impl From<JobState> for GqlJobState {
+    fn from(state: JobState) -> Self {
+        match state {
+            JobState::Created => GqlJobState::Created,
+            JobState::Starting => GqlJobState::Starting,
+            JobState::Running => GqlJobState::Running,
+            JobState::Finishing => GqlJobState::Finishing,
+            JobState::Success => GqlJobState::Success,
+            JobState::Failure => GqlJobState::Failure,
+            JobState::Killed => GqlJobState::Killed,
+            JobState::Unrunnable => GqlJobState::Unrunnable,
+        }
+    }
+}
+
+/// A pipeline.
+#[derive(Debug, Clone)]
+pub(crate) struct Pipeline {
+    pub info: PipelineInfo,
+    pub place: Place,
+}
+
+#[Object]
+impl Pipeline {
+    async fn name(&self) -> &str {
+        &self.info.name
+    }
+    async fn description(&self) -> &str {
+        &self.info.description
+    }
+    /// `running` or `paused`.
+    async fn state(&self) -> &str {
+        &self.info.state
+    }
+    /// 1 when created, +1 per update.
+    async fn version(&self) -> i32 {
+        self.info.version
+    }
+    /// The effective spec, defaults filled in.
+    async fn spec(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.info.spec.clone())
+    }
+    /// `repo@branch` it reads.
+    async fn inputs(&self) -> &[String] {
+        &self.info.inputs
+    }
+    async fn output_repo(&self) -> &str {
+        &self.info.output_repo
+    }
+    async fn parallelism(&self) -> u32 {
+        self.info.parallelism
+    }
+    async fn created_at(&self) -> &str {
+        &self.info.created_at
+    }
+    async fn updated_at(&self) -> &str {
+        &self.info.updated_at
+    }
+    /// The state of its newest job, if it has one.
+    async fn last_job_state(&self) -> Option<GqlJobState> {
+        self.info.last_job.as_ref().map(|job| job.state.into())
+    }
+    /// Newest first.
+    async fn jobs(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: u32) -> async_graphql::Result<Vec<Job>> {
+        let first = u64::from(first.clamp(1, 100));
+        let jobs = answer(self.place.client(ctx).await?.job_list(Some(&self.info.name), first).await)?;
+        Ok(jobs.into_iter().map(|info| Job { info, place: self.place.clone() }).collect())
+    }
+}
+
+/// Datums of a job by state.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct DatumCounts {
+    pub total: u64,
+    pub processed: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub recovered: u64,
+}
+
+/// Time and bytes a job's (or datum's) work took.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct WorkStats {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub download_secs: f64,
+    pub process_secs: f64,
+    pub upload_secs: f64,
+}
+
+/// A job: one run of a pipeline for one commit set.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub info: JobInfo,
+    pub place: Place,
+}
+
+#[Object]
+impl Job {
+    /// The commit set id.
+    async fn id(&self) -> &str {
+        &self.info.id
+    }
+    async fn pipeline(&self) -> &str {
+        &self.info.pipeline
+    }
+    async fn state(&self) -> GqlJobState {
+        self.info.state.into()
+    }
+    async fn reason(&self) -> Option<&str> {
+        self.info.reason.as_deref()
+    }
+    async fn datums(&self) -> DatumCounts {
+        let d = self.info.datums;
+        DatumCounts {
+            total: d.total,
+            processed: d.processed,
+            skipped: d.skipped,
+            failed: d.failed,
+            recovered: d.recovered,
+        }
+    }
+    async fn stats(&self) -> WorkStats {
+        let s = self.info.stats;
+        WorkStats {
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            download_secs: s.download_secs,
+            process_secs: s.process_secs,
+            upload_secs: s.upload_secs,
+        }
+    }
+    /// `repo@commit` of every input.
+    async fn inputs(&self) -> &[String] {
+        &self.info.inputs
+    }
+    async fn output_commit(&self) -> &str {
+        &self.info.output_commit
+    }
+    async fn created_at(&self) -> &str {
+        &self.info.created_at
+    }
+    async fn started_at(&self) -> Option<&str> {
+        self.info.started_at.as_deref()
+    }
+    async fn finished_at(&self) -> Option<&str> {
+        self.info.finished_at.as_deref()
+    }
+    async fn duration_secs(&self) -> Option<f64> {
+        self.info.duration_secs
+    }
+    /// The datums that ran (skipped ones are counted, not listed).
+    async fn datum_list(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Datum>> {
+        let datums = answer(self.place.client(ctx).await?.datum_list(&self.info.pipeline, &self.info.id, None).await)?;
+        Ok(datums.into_iter().map(Datum).collect())
+    }
+}
+
+/// A datum of a job.
+#[derive(Debug, Clone)]
+pub(crate) struct Datum(pub DatumInfo);
+
+#[Object]
+impl Datum {
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+    /// `pending`, `processed`, `skipped`, `failed` or `recovered`.
+    async fn state(&self) -> &str {
+        self.0.state.as_str()
+    }
+    async fn attempts(&self) -> u32 {
+        self.0.attempts
+    }
+    async fn exit(&self) -> Option<&str> {
+        self.0.exit.as_deref()
+    }
+    async fn stats(&self) -> WorkStats {
+        let s = self.0.stats;
+        WorkStats {
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            download_secs: s.download_secs,
+            process_secs: s.process_secs,
+            upload_secs: s.upload_secs,
+        }
+    }
+    async fn outputs(&self) -> &[String] {
+        &self.0.outputs
+    }
+    async fn started_at(&self) -> Option<&str> {
+        self.0.started_at.as_deref()
+    }
+    async fn finished_at(&self) -> Option<&str> {
+        self.0.finished_at.as_deref()
+    }
+}
+
+/// What a DAG node stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub(crate) enum DagNodeKind {
+    Repo,
+    Pipeline,
+}
+
+/// A repo or pipeline in the DAG.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct DagNode {
+    /// `repo:<name>` or `pipeline:<name>`.
+    pub id: String,
+    pub kind: DagNodeKind,
+    pub name: String,
+    /// A pipeline's newest job state.
+    pub state: Option<GqlJobState>,
+}
+
+/// Data flowing from `from` to `to`.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct DagEdge {
+    pub from: String,
+    pub to: String,
+}
+
+/// The workspace's pipeline graph: repos feed pipelines, pipelines fill
+/// their output repos.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct Dag {
+    pub nodes: Vec<DagNode>,
+    pub edges: Vec<DagEdge>,
+}
+
+/// Builds the DAG from the repo and pipeline lists.
+pub(crate) fn dag(repos: &[RepoInfo], pipelines: &[PipelineInfo]) -> Dag {
+    let mut nodes: Vec<DagNode> = repos
+        .iter()
+        .filter(|repo| repo.kind != "spec")
+        .map(|repo| DagNode {
+            id: format!("repo:{}", repo.name),
+            kind: DagNodeKind::Repo,
+            name: repo.name.clone(),
+            state: None,
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for pipeline in pipelines {
+        let id = format!("pipeline:{}", pipeline.name);
+        nodes.push(DagNode {
+            id: id.clone(),
+            kind: DagNodeKind::Pipeline,
+            name: pipeline.name.clone(),
+            state: pipeline.last_job.as_ref().map(|job| job.state.into()),
+        });
+        for input in &pipeline.inputs {
+            let repo = input.split('@').next().unwrap_or(input);
+            edges.push(DagEdge { from: format!("repo:{repo}"), to: id.clone() });
+        }
+        edges.push(DagEdge { from: id, to: format!("repo:{}", pipeline.output_repo) });
+    }
+    edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+    edges.dedup_by(|a, b| a.from == b.from && a.to == b.to);
+    Dag { nodes, edges }
+}
