@@ -43,18 +43,18 @@ pub(crate) async fn workspace_client(
 
 /// A workspace server's refusal as a hub user error; anything else is ours.
 pub(crate) fn from_client(error: ClientError) -> HubError {
-    match &error {
-        ClientError::Api { status, code, message } if (400..500).contains(status) => {
-            let code = match (code.as_str(), *status) {
+    match error {
+        ClientError::Api { status, code, message } if (400..500).contains(&status) => {
+            let code = match (code.as_str(), status) {
                 ("NOT_FOUND", _) | (_, 404) => UserErrorCode::NotFound,
                 ("ALREADY_EXISTS", _) => UserErrorCode::Taken,
                 ("FORBIDDEN", _) | (_, 403) => UserErrorCode::Forbidden,
                 ("UNAUTHENTICATED", _) | (_, 401) => UserErrorCode::Unauthenticated,
                 _ => UserErrorCode::Invalid,
             };
-            HubError::User(UserError::new(None, code, message.clone()))
+            HubError::User(UserError::new(None, code, message))
         }
-        _ => HubError::Crypto(format!("workspace server: {error}")),
+        other => HubError::Crypto(format!("workspace server: {other}")),
     }
 }
 
