@@ -108,6 +108,10 @@ pub enum HubError {
 
     #[error("cannot deliver an email: {0}")]
     Mail(String),
+
+    /// A failure of something the hub calls (a workspace server, the runtime).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl HubError {

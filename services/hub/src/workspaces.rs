@@ -58,7 +58,7 @@ impl FromStr for WorkspaceState {
             "SUSPENDED" => WorkspaceState::Suspended,
             "DELETING" => WorkspaceState::Deleting,
             "DELETED" => WorkspaceState::Deleted,
-            other => return Err(HubError::Crypto(format!("unknown workspace state {other} in the database"))),
+            other => return Err(HubError::Internal(format!("unknown workspace state {other} in the database"))),
         })
     }
 }

@@ -26,7 +26,7 @@ pub(crate) async fn workspace_client(
         .map_err(|_| HubError::User(UserError::unauthenticated("log in first")))?
         .principal()
         .map_err(HubError::User)?;
-    let hub = ctx.data::<strata_hub::Hub>().map_err(|e| HubError::Crypto(e.message))?;
+    let hub = ctx.data::<strata_hub::Hub>().map_err(|e| HubError::Internal(e.message))?;
     let workspace = hub.workspace(principal, org, slug).await?;
     let Some(endpoint) = workspace.endpoint.filter(|_| workspace.state == strata_hub::WorkspaceState::Ready) else {
         return Err(UserError::new(
@@ -37,7 +37,7 @@ pub(crate) async fn workspace_client(
         .into());
     };
     let token = ctx.data::<Bearer>().ok().and_then(|b| b.0.clone()).unwrap_or_default();
-    let client = strata_client::StrataClient::new(&endpoint).map_err(|e| HubError::Crypto(e.to_string()))?;
+    let client = strata_client::StrataClient::new(&endpoint).map_err(|e| HubError::Internal(e.to_string()))?;
     Ok(client.with_token(token).workspace(&workspace.slug))
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn from_client(error: ClientError) -> HubError {
             };
             HubError::User(UserError::new(None, code, message))
         }
-        other => HubError::Crypto(format!("workspace server: {other}")),
+        other => HubError::Internal(format!("workspace server: {other}")),
     }
 }
 
