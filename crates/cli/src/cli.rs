@@ -158,6 +158,22 @@ pub enum Command {
     /// Run a worker for one pipeline: pull its datums, run them, upload the output.
     Worker(WorkerArgs),
 
+    /// Accounts: sign up, log in and out, see who you are.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+
+    /// Organisations: create, list, members, invitations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+
+    /// Workspaces: create, list, inspect, delete, and pick the one commands use.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+
+    /// API tokens for CI systems and scripts: create, list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+
     /// Print a shell completion script, e.g. `strata completion bash > /etc/bash_completion.d/strata`.
     Completion {
         /// The shell to complete for.
@@ -608,4 +624,145 @@ pub struct LogsArgs {
     /// done, or until Ctrl-C when no job is given.
     #[arg(short, long)]
     pub follow: bool,
+}
+
+/// How a command gets a password: never from a flag (it would end up in
+/// shell history and `ps`).
+#[derive(Debug, Clone, Args)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of stdin (else `STRATA_PASSWORD`,
+    /// else a prompt).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Create an account; a confirmation link is emailed (in `strata dev`,
+    /// written to the data directory's outbox).
+    Signup {
+        #[arg(long)]
+        email: String,
+        /// Your name as others see it.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Confirm your email with the token from the link.
+    Verify { token: String },
+    /// Log in; the session is stored in the current CLI context.
+    Login {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// End the session and forget its tokens.
+    Logout,
+    /// Show who the current credentials belong to.
+    Whoami,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation you own, and make it the context's default.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Organisations you belong to, with your role.
+    List,
+    /// Members of an organisation.
+    Members {
+        /// Default: the context's organisation.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Invite someone by email (they accept with `strata org accept TOKEN`).
+    Invite {
+        email: String,
+        /// owner, admin or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Accept an invitation with the token from its link.
+    Accept { token: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Ask for a new workspace (it starts PENDING; the provisioner makes it READY).
+    Create {
+        slug: String,
+        #[arg(long)]
+        org: Option<String>,
+        /// free, team or enterprise.
+        #[arg(long)]
+        plan: Option<String>,
+        /// local, eu-west or us-east.
+        #[arg(long)]
+        region: Option<String>,
+        /// Retries with the same key return the first workspace (for CI).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Wait until it is READY (exit 0) or FAILED (exit 1).
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, in seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Workspaces of an organisation with their state.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// One workspace: state, endpoint, generations, your role.
+    Inspect {
+        slug: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Delete a workspace and, after a grace period, its data.
+    Delete {
+        slug: String,
+        /// The slug again, to confirm.
+        #[arg(long)]
+        confirm: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Make ORG/SLUG (or SLUG in the context's organisation) the default of
+    /// data and pipeline commands.
+    Use { workspace: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token; its secret is printed once.
+    Create {
+        name: String,
+        /// reader, writer or admin.
+        #[arg(long, default_value = "reader")]
+        role: String,
+        /// Limit it to one workspace.
+        #[arg(long = "only-workspace", value_name = "SLUG")]
+        only_workspace: Option<String>,
+        /// Days until it expires (1–366); default: never.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Your tokens in the organisation (admins see everyone's).
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Revoke a token at once, by id.
+    Revoke { id: String },
 }

@@ -33,6 +33,12 @@ pub struct Context {
     /// Bearer token; `STRATA_TOKEN` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Organisation that hub commands act on unless told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// After `strata auth login`: renews `token` when it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// Where the CLI config lives.
@@ -110,22 +116,27 @@ pub struct Target {
     pub token: Option<String>,
     /// The workspace from the context, if any.
     pub workspace: Option<String>,
+    /// The organisation from the context, if any.
+    pub organization: Option<String>,
+    /// The context's refresh token, unless `STRATA_TOKEN` overrides the token.
+    pub refresh_token: Option<String>,
 }
 
 /// Resolves where a command talks to.
 pub fn resolve_target(endpoint_flag: Option<&str>, context_flag: Option<&str>) -> anyhow::Result<Target> {
     let config = CliConfig::load(&config_path()?)?;
     let selected = config.select(context_flag)?;
-    let token = std::env::var("STRATA_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .or_else(|| selected.and_then(|(_, c)| c.token.clone()));
+    let env_token = std::env::var("STRATA_TOKEN").ok().filter(|t| !t.is_empty());
+    let refresh_token = if env_token.is_some() { None } else { selected.and_then(|(_, c)| c.refresh_token.clone()) };
+    let token = env_token.or_else(|| selected.and_then(|(_, c)| c.token.clone()));
     let endpoint = endpoint_flag
         .map(str::to_owned)
         .or_else(|| selected.map(|(_, c)| c.endpoint.clone()))
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
     let workspace = selected.and_then(|(_, c)| c.workspace.clone());
-    Ok(Target { endpoint, context_name: selected.map(|(name, _)| name.to_owned()), token, workspace })
+    let organization = selected.and_then(|(_, c)| c.organization.clone());
+    let context_name = selected.map(|(name, _)| name.to_owned());
+    Ok(Target { endpoint, context_name, token, workspace, organization, refresh_token })
 }
 
 #[cfg(test)]
@@ -133,7 +144,13 @@ mod tests {
     use super::*;
 
     fn dev_context(port: u16) -> Context {
-        Context { endpoint: format!("http://127.0.0.1:{port}"), workspace: Some("default".to_owned()), token: None }
+        Context {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            workspace: Some("default".to_owned()),
+            token: None,
+            organization: None,
+            refresh_token: None,
+        }
     }
 
     #[test]
@@ -143,7 +160,13 @@ mod tests {
         let mut config = CliConfig::default();
         config.upsert_current(
             "prod",
-            Context { endpoint: "https://strata.example".into(), workspace: None, token: None },
+            Context {
+                endpoint: "https://strata.example".into(),
+                workspace: None,
+                token: None,
+                organization: None,
+                refresh_token: None,
+            },
         );
         config.save(&path).expect("save");
 

@@ -6,6 +6,7 @@ mod context;
 mod failure;
 mod fileref;
 mod output;
+mod session;
 
 pub use cli::Cli;
 pub use failure::Failure;
@@ -38,5 +39,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Datum(command) => commands::pps::datum(&cli.global, command).await,
         Command::Logs(args) => commands::pps::logs(&cli.global, args).await,
         Command::Worker(args) => commands::worker::run(&cli.global, args).await,
+        Command::Auth(command) => commands::hub::auth(&cli.global, command).await,
+        Command::Org(command) => commands::hub::org(&cli.global, command).await,
+        Command::Workspace(command) => commands::hub::workspace(&cli.global, command).await,
+        Command::Token(command) => commands::hub::token(&cli.global, command).await,
     }
 }

@@ -27,9 +27,20 @@ pub enum ClientError {
     /// The GraphQL query returned errors.
     #[error("{}", graphql_message(.0))]
     GraphQl(Vec<GraphQlError>),
+    /// A GraphQL mutation refused its input (`userErrors`).
+    #[error("{}", refused_message(.0))]
+    Refused(Vec<crate::hub::FieldError>),
     /// The endpoint URL is not usable.
     #[error("invalid endpoint `{0}`: expected a URL such as http://127.0.0.1:8080")]
     InvalidEndpoint(String),
+}
+
+fn refused_message(errors: &[crate::hub::FieldError]) -> String {
+    let each = |e: &crate::hub::FieldError| match &e.field {
+        Some(field) => format!("{field}: {} ({})", e.message, e.code),
+        None => format!("{} ({})", e.message, e.code),
+    };
+    errors.iter().map(each).collect::<Vec<_>>().join("; ")
 }
 
 fn graphql_message(errors: &[GraphQlError]) -> String {
@@ -43,7 +54,7 @@ impl ClientError {
     pub fn is_user_error(&self) -> bool {
         match self {
             ClientError::Api { status, .. } => (400..500).contains(status),
-            ClientError::GraphQl(_) | ClientError::InvalidEndpoint(_) => true,
+            ClientError::GraphQl(_) | ClientError::Refused(_) | ClientError::InvalidEndpoint(_) => true,
             ClientError::Unreachable { .. } | ClientError::Protocol { .. } => false,
         }
     }

@@ -5,6 +5,7 @@
 //! server produces.
 
 mod client;
+pub mod hub;
 mod pfs;
 mod pps;
 pub mod wire;

@@ -65,20 +65,33 @@ fn local_url(listen: SocketAddr, port: u16) -> String {
     format!("http://{}", SocketAddr::new(host, port))
 }
 
-/// Creates or updates the `dev` context and makes it current. A token
-/// already in it is kept while this server accepts it (a later `strata auth
-/// login` may have stored one); otherwise the local admin gets a new API
-/// token, so the CLI works without signing up.
+/// Creates or updates the `dev` context and makes it current. A login
+/// session already in it (the local admin's from an earlier start, or one
+/// of `strata auth login`) is renewed; otherwise the local admin gets a new
+/// session, so the CLI works without signing up.
 async fn write_dev_context(app: &Application, url: &str) -> Result<(), Failure> {
     let path = config_path().map_err(user)?;
     let mut config = CliConfig::load(&path).map_err(user)?;
-    let existing = config.contexts.get(DEV_CONTEXT).and_then(|c| c.token.clone());
-    let token = match existing {
-        Some(token) if app.hub().authenticate(&token).await.is_ok() => token,
-        _ => app.hub().local_admin_token("strata dev").await.map_err(internal)?.secret,
+    let old = config.contexts.get(DEV_CONTEXT).cloned();
+    let renewed = match old.as_ref().and_then(|c| c.refresh_token.as_deref()) {
+        Some(refresh) => app.hub().refresh(refresh).await.ok(),
+        None => None,
     };
-    let workspace = Some(DEFAULT_WORKSPACE.to_owned());
-    config.upsert_current(DEV_CONTEXT, Context { endpoint: url.to_owned(), workspace, token: Some(token) });
+    let (tokens, organization) = match renewed {
+        Some(tokens) => (tokens, old.and_then(|c| c.organization)),
+        None => {
+            let admin = app.hub().local_admin().await.map_err(internal)?;
+            (app.hub().open_session(admin).await.map_err(internal)?, Some(strata_hub::LOCAL_ORG.to_owned()))
+        }
+    };
+    let context = Context {
+        endpoint: url.to_owned(),
+        workspace: Some(DEFAULT_WORKSPACE.to_owned()),
+        token: Some(tokens.access_token),
+        organization,
+        refresh_token: Some(tokens.refresh_token),
+    };
+    config.upsert_current(DEV_CONTEXT, context);
     config.save(&path).map_err(user)?;
     tracing::info!(path = %path.display(), "CLI context `dev` is now current");
     Ok(())

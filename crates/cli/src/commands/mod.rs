@@ -2,6 +2,7 @@
 
 pub mod completion;
 pub mod dev;
+pub mod hub;
 pub mod pfs;
 pub mod pps;
 pub mod status;

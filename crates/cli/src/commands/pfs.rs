@@ -17,18 +17,13 @@ use crate::cli::{
     BranchCommand, CommitCommand, CopyCommand, DeleteCommand, DiffCommand, FileCommand, GetCommand, GlobCommand,
     GlobalArgs, InspectCommand, ListCommand, OutputFormat, PutFileArgs, RepoCommand,
 };
-use crate::context::resolve_target;
 use crate::failure::{Failure, internal, user};
 use crate::fileref::{FileRef, repo_branch};
 use crate::output::{bytes, print_record, print_table, short, when};
 
 /// The workspace a command acts on.
-pub(crate) fn workspace(global: &GlobalArgs) -> Result<Workspace, Failure> {
-    let target = resolve_target(global.endpoint.as_deref(), global.context.as_deref()).map_err(user)?;
-    let mut client = strata_client::StrataClient::new(&target.endpoint)?;
-    if let Some(token) = &target.token {
-        client = client.with_token(token.clone());
-    }
+pub(crate) async fn workspace(global: &GlobalArgs) -> Result<Workspace, Failure> {
+    let (client, target) = crate::session::connect(global).await?;
     let slug = global.workspace.clone().or(target.workspace).unwrap_or_else(|| "default".to_owned());
     Ok(client.workspace(&slug))
 }
@@ -103,7 +98,7 @@ fn print_files(format: OutputFormat, files: &[FileInfo]) -> anyhow::Result<()> {
 }
 
 pub async fn repo(global: &GlobalArgs, command: RepoCommand) -> Result<(), Failure> {
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let format = global.output;
     match command {
         RepoCommand::Create { name, description } => {
@@ -136,7 +131,7 @@ pub async fn repo(global: &GlobalArgs, command: RepoCommand) -> Result<(), Failu
 }
 
 pub async fn branch(global: &GlobalArgs, command: BranchCommand) -> Result<(), Failure> {
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let format = global.output;
     match command {
         BranchCommand::Create { branch, head, provenance } => {
@@ -158,7 +153,7 @@ pub async fn branch(global: &GlobalArgs, command: BranchCommand) -> Result<(), F
 }
 
 pub async fn commit(global: &GlobalArgs, command: CommitCommand) -> Result<(), Failure> {
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let format = global.output;
     let at = |text: &str| repo_branch(text).map_err(user);
     let commit = match command {
@@ -290,7 +285,7 @@ fn tar_files(files: Vec<(PathBuf, String)>, writer: &mut ChannelWriter) -> std::
 }
 
 pub async fn put_file(global: &GlobalArgs, args: PutFileArgs) -> Result<(), Failure> {
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let target = FileRef::parse(&args.target).map_err(user)?;
     let summary = if args.recursive {
         put_directory(global, &ws, &target, &args).await?
@@ -398,7 +393,7 @@ async fn put_directory(
 
 pub async fn get(global: &GlobalArgs, command: GetCommand) -> Result<(), Failure> {
     let GetCommand::File { source, out, recursive, offset, length } = command;
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let source = FileRef::parse(&source).map_err(user)?;
     let path = source.path_or("/");
     if recursive {
@@ -506,14 +501,14 @@ impl std::io::Read for ReceiverReader {
 pub async fn list(global: &GlobalArgs, command: ListCommand) -> Result<(), Failure> {
     let ListCommand::File { source } = command;
     let source = FileRef::parse(&source).map_err(user)?;
-    let files = workspace(global)?.file_list(&source.repo, &source.reference, &source.path_or("/")).await?;
+    let files = workspace(global).await?.file_list(&source.repo, &source.reference, &source.path_or("/")).await?;
     print_files(global.output, &files).map_err(internal)
 }
 
 pub async fn glob(global: &GlobalArgs, command: GlobCommand) -> Result<(), Failure> {
     let GlobCommand::File { pattern } = command;
     let source = FileRef::parse(&pattern).map_err(user)?;
-    let files = workspace(global)?.file_glob(&source.repo, &source.reference, &source.path_or("/")).await?;
+    let files = workspace(global).await?.file_glob(&source.repo, &source.reference, &source.path_or("/")).await?;
     print_files(global.output, &files).map_err(internal)
 }
 
@@ -521,7 +516,8 @@ pub async fn diff(global: &GlobalArgs, command: DiffCommand) -> Result<(), Failu
     let DiffCommand::File { new, old } = command;
     let new = FileRef::parse(&new).map_err(user)?;
     let old = old.map(|o| FileRef::parse(&o)).transpose().map_err(user)?;
-    let entries = workspace(global)?
+    let entries = workspace(global)
+        .await?
         .file_diff(
             &new.repo,
             &new.reference,
@@ -551,7 +547,7 @@ pub async fn diff(global: &GlobalArgs, command: DiffCommand) -> Result<(), Failu
 pub async fn inspect(global: &GlobalArgs, command: InspectCommand) -> Result<(), Failure> {
     let InspectCommand::File { source } = command;
     let source = FileRef::parse(&source).map_err(user)?;
-    let info = workspace(global)?.file_inspect(&source.repo, &source.reference, &source.path_or("/")).await?;
+    let info = workspace(global).await?.file_inspect(&source.repo, &source.reference, &source.path_or("/")).await?;
     let rows = [
         ("path", info.path.clone()),
         ("type", format!("{:?}", info.kind).to_lowercase()),
@@ -565,7 +561,7 @@ pub async fn delete(global: &GlobalArgs, command: DeleteCommand) -> Result<(), F
     let DeleteCommand::File { target } = command;
     let target = FileRef::parse(&target).map_err(user)?;
     let path = target.required_path().map_err(user)?;
-    let result = workspace(global)?.file_delete(&target.repo, &target.reference, &path).await?;
+    let result = workspace(global).await?.file_delete(&target.repo, &target.reference, &path).await?;
     print_record(global.output, &result, &[("commit", result["commit"].as_str().unwrap_or_default().to_owned())])
         .map_err(internal)
 }
@@ -580,7 +576,7 @@ pub async fn copy(global: &GlobalArgs, command: CopyCommand) -> Result<(), Failu
         src_path: source.required_path().map_err(user)?,
         dst_path: target.required_path().map_err(user)?,
     };
-    let summary = workspace(global)?.file_copy(&target.repo, &target.reference, &body).await?;
+    let summary = workspace(global).await?.file_copy(&target.repo, &target.reference, &body).await?;
     print_record(global.output, &summary, &[("commit", summary.commit.clone()), ("files", summary.files.to_string())])
         .map_err(internal)
 }
@@ -589,12 +585,12 @@ pub async fn file(global: &GlobalArgs, command: FileCommand) -> Result<(), Failu
     let FileCommand::History { source, limit } = command;
     let source = FileRef::parse(&source).map_err(user)?;
     let path = source.required_path().map_err(user)?;
-    let commits = workspace(global)?.file_history(&source.repo, &source.reference, &path, limit).await?;
+    let commits = workspace(global).await?.file_history(&source.repo, &source.reference, &path, limit).await?;
     print_commits(global.output, &commits).map_err(internal)
 }
 
 pub async fn fsck(global: &GlobalArgs) -> Result<(), Failure> {
-    let report = workspace(global)?.fsck().await?;
+    let report = workspace(global).await?.fsck().await?;
     let status =
         if report.problems.is_empty() { "clean".to_owned() } else { format!("{} problems", report.problems.len()) };
     let mut rows = vec![
@@ -612,7 +608,7 @@ pub async fn fsck(global: &GlobalArgs) -> Result<(), Failure> {
 }
 
 pub async fn gc(global: &GlobalArgs, grace_secs: u64) -> Result<(), Failure> {
-    let report = workspace(global)?.gc(grace_secs).await?;
+    let report = workspace(global).await?.gc(grace_secs).await?;
     let rows = [
         ("deleted", format!("{} objects, {}", report.objects_deleted, bytes(report.bytes_deleted))),
         ("kept", format!("{} objects, {}", report.objects_kept, bytes(report.bytes_kept))),

@@ -455,7 +455,7 @@ fn log_text(line: &LogLine) -> String {
 // ---- commands --------------------------------------------------------
 
 pub async fn pipeline(global: &GlobalArgs, command: PipelineCommand) -> Result<(), Failure> {
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let format = global.output;
     let info = match command {
         PipelineCommand::Create { file } => {
@@ -478,7 +478,7 @@ pub async fn pipeline(global: &GlobalArgs, command: PipelineCommand) -> Result<(
 }
 
 pub async fn job(global: &GlobalArgs, command: JobCommand) -> Result<(), Failure> {
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let format = global.output;
     match command {
         JobCommand::List { pipeline, limit } => {
@@ -510,7 +510,7 @@ pub async fn job(global: &GlobalArgs, command: JobCommand) -> Result<(), Failure
 }
 
 pub async fn datum(global: &GlobalArgs, command: DatumCommand) -> Result<(), Failure> {
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let format = global.output;
     match command {
         DatumCommand::List { job, state } => {
@@ -528,7 +528,7 @@ pub async fn datum(global: &GlobalArgs, command: DatumCommand) -> Result<(), Fai
 }
 
 pub async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<(), Failure> {
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let job = match &args.job {
         Some(job) => Some(pin_job(&ws, &JobRef { pipeline: args.pipeline.clone(), job: job.clone() }).await?),
         None => None,

@@ -14,7 +14,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
         .isolation
         .parse()
         .map_err(|_| user(anyhow!("--isolation `{}`: use auto, namespace or scratch", args.isolation)))?;
-    let ws = workspace(global)?;
+    let ws = workspace(global).await?;
     let logging = LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() };
     let _logging = strata_core::telemetry::init_logging(&logging)?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;

@@ -3,6 +3,7 @@
 
 mod crash;
 mod dev;
+mod hub;
 mod misconfiguration;
 mod pfs;
 mod pipelines;

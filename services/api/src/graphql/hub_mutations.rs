@@ -74,6 +74,26 @@ impl std::fmt::Debug for LogInPayload {
     }
 }
 
+#[derive(Debug, InputObject)]
+pub(crate) struct RefreshSessionInput {
+    /// The refresh token a CLI login returned.
+    refresh_token: String,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct RefreshSessionPayload {
+    access_token: Option<AccessToken>,
+    /// The next refresh token; the one sent stops working.
+    refresh_token: Option<String>,
+    user_errors: Vec<GqlUserError>,
+}
+
+impl std::fmt::Debug for RefreshSessionPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshSessionPayload").finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, SimpleObject)]
 pub(crate) struct OkPayload {
     ok: bool,
@@ -267,6 +287,24 @@ impl HubMutation {
             access_token: Some(AccessToken { token: tokens.access_token, expires_at: tokens.access_expires_at }),
             refresh_token,
             user_errors,
+        })
+    }
+
+    /// For CLI sessions: a new access token for a refresh token (the web
+    /// uses `POST /auth/refresh` with its cookie instead).
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RefreshSessionInput,
+    ) -> async_graphql::Result<RefreshSessionPayload> {
+        let (tokens, user_errors) = payload(hub(ctx)?.refresh(&input.refresh_token).await)?;
+        Ok(match tokens {
+            Some(tokens) => RefreshSessionPayload {
+                access_token: Some(AccessToken { token: tokens.access_token, expires_at: tokens.access_expires_at }),
+                refresh_token: Some(tokens.refresh_token),
+                user_errors,
+            },
+            None => RefreshSessionPayload { access_token: None, refresh_token: None, user_errors },
         })
     }
 

@@ -42,7 +42,7 @@ pub(super) fn is_transient(error: &ClientError) -> bool {
     match error {
         ClientError::Unreachable { .. } | ClientError::Protocol { .. } => true,
         ClientError::Api { status, .. } => *status >= 500 || *status == 408 || *status == 429,
-        ClientError::GraphQl(_) | ClientError::InvalidEndpoint(_) => false,
+        ClientError::GraphQl(_) | ClientError::Refused(_) | ClientError::InvalidEndpoint(_) => false,
     }
 }
 

@@ -1,0 +1,115 @@
+//! Accounts, organisations, workspaces and tokens through the `strata`
+//! binary, as a user and a CI script drive them.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use nix::sys::signal::Signal;
+
+use crate::support::{Sandbox, assert_user_error, json, ok};
+
+/// `strata ARGS` with `password` on stdin.
+fn with_password(sandbox: &Sandbox, args: &[&str], password: &str) -> std::process::Output {
+    let mut child = sandbox
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+/// The token of the newest mail to `to` in the dev outbox.
+fn mailed_token(sandbox: &Sandbox, to: &str) -> String {
+    let outbox = strata_hub::OutboxMailer::new(sandbox.data_dir().join("outbox"));
+    let link = outbox.messages_to(to).pop().expect("a mail").link.expect("a link");
+    link.split("token=").nth(1).expect("token").to_owned()
+}
+
+#[test]
+fn the_dev_admin_manages_tokens_that_ci_scripts_use() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_dev(&[]);
+    let me = json(&sandbox, &["auth", "whoami"]);
+    assert_eq!(me["email"], "admin@strata.localhost");
+    let workspaces = json(&sandbox, &["workspace", "list"]);
+    assert_eq!(workspaces[0]["slug"], "default");
+    assert_eq!(workspaces[0]["state"], "READY");
+
+    let made = json(&sandbox, &["token", "create", "ci", "--role", "writer", "--expires-in-days", "30"]);
+    let secret = made["token"].as_str().expect("the secret").to_owned();
+    assert!(secret.starts_with("stp_"));
+    let listed = ok(&sandbox, &["token", "list"]);
+    assert!(listed.contains("ci") && !listed.contains(&secret), "{listed}");
+
+    // A CI job has only STRATA_TOKEN and the endpoint.
+    let ci = |args: &[&str]| {
+        let mut command = sandbox.command(args);
+        command
+            .env("STRATA_TOKEN", &secret)
+            .env("STRATA_ENDPOINT", &server.url)
+            .env("STRATA_CONFIG", sandbox.dir.path().join("none.toml"));
+        command.output().expect("run")
+    };
+    let created = ci(&["repo", "create", "from-ci"]);
+    assert_eq!(created.status.code(), Some(0), "{}", String::from_utf8_lossy(&created.stderr));
+    let refused = ci(&["gc"]);
+    assert_user_error(&refused, &["admin", "writer"]);
+
+    let id = made["apiToken"]["id"].as_str().expect("id").to_owned();
+    ok(&sandbox, &["token", "revoke", &id]);
+    assert_user_error(&ci(&["repo", "list"]), &["not valid"]);
+    server.stop_with(Signal::SIGTERM);
+}
+
+#[test]
+fn a_new_user_signs_up_verifies_logs_in_and_creates_an_organisation() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_dev(&[]);
+    let weak = with_password(&sandbox, &["auth", "signup", "--email", "ada@example.com", "--password-stdin"], "short");
+    assert_user_error(&weak, &["password", "at least"]);
+    let signed = with_password(
+        &sandbox,
+        &["auth", "signup", "--email", "ada@example.com", "--password-stdin"],
+        "a long passphrase 42",
+    );
+    assert_eq!(signed.status.code(), Some(0), "{}", String::from_utf8_lossy(&signed.stderr));
+    ok(&sandbox, &["auth", "verify", &mailed_token(&sandbox, "ada@example.com")]);
+    let wrong = with_password(
+        &sandbox,
+        &["auth", "login", "--email", "ada@example.com", "--password-stdin"],
+        "not the password",
+    );
+    assert_user_error(&wrong, &["wrong email or password"]);
+    let login = with_password(
+        &sandbox,
+        &["auth", "login", "--email", "ada@example.com", "--password-stdin"],
+        "a long passphrase 42",
+    );
+    assert_eq!(login.status.code(), Some(0), "{}", String::from_utf8_lossy(&login.stderr));
+    assert_eq!(json(&sandbox, &["auth", "whoami"])["email"], "ada@example.com");
+
+    assert_user_error(&sandbox.run(&["org", "create", "Not A Slug"]), &["slug", "data-team"]);
+    ok(&sandbox, &["org", "create", "ada-labs"]);
+    assert_user_error(&sandbox.run(&["org", "create", "ada-labs"]), &["taken"]);
+    let ws = json(&sandbox, &["workspace", "create", "research", "--idempotency-key", "k1"]);
+    assert_eq!(ws["state"], "PENDING");
+    let again = json(&sandbox, &["workspace", "create", "research", "--idempotency-key", "k1"]);
+    assert_eq!(again["id"], ws["id"]);
+    let list = json(&sandbox, &["workspace", "list"]);
+    assert_eq!(list.as_array().expect("array").len(), 1);
+    assert_eq!((list[0]["slug"].as_str(), list[0]["state"].as_str()), (Some("research"), Some("PENDING")));
+    assert_user_error(
+        &sandbox.run(&["workspace", "delete", "research", "--confirm", "nope"]),
+        &["confirm", "research"],
+    );
+    assert_eq!(json(&sandbox, &["workspace", "delete", "research", "--confirm", "research"])["state"], "DELETING");
+
+    // Ada is not in the local organisation: its workspace is invisible to her.
+    assert_user_error(&sandbox.run(&["repo", "list"]), &["no workspace `default`"]);
+    ok(&sandbox, &["auth", "logout"]);
+    assert_user_error(&sandbox.run(&["auth", "whoami"]), &["log in"]);
+    server.stop_with(Signal::SIGTERM);
+}
