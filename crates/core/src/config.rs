@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "sandbox",
     "sandbox_helper",
     "task_lease_secs",
+    "rate_limit_per_minute",
 ];
 
 /// The environment variable that sets `key`.
@@ -71,6 +72,9 @@ pub struct ServerConfig {
     /// How long a worker may hold a datum task without a heartbeat before
     /// another worker gets it.
     pub task_lease_secs: u64,
+    /// Requests per minute one credential (or, without one, one address)
+    /// may make; 0 turns the limit off. Logins have their own, fixed limits.
+    pub rate_limit_per_minute: u32,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +92,7 @@ impl Default for ServerConfig {
             sandbox: "auto".to_owned(),
             sandbox_helper: None,
             task_lease_secs: 30,
+            rate_limit_per_minute: 6000,
         }
     }
 }
@@ -205,6 +210,7 @@ impl ServerConfig {
         let pps = self.pps_settings()?;
         Ok(Settings {
             pps,
+            rate_limit_per_minute: (self.rate_limit_per_minute > 0).then_some(self.rate_limit_per_minute),
             listen,
             data_dir: self.data_dir.clone(),
             database,
@@ -261,6 +267,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub shutdown_timeout: std::time::Duration,
     pub pps: PpsConfig,
+    /// Requests per minute per credential or address; `None`: unlimited.
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 /// How the server runs pipelines.

@@ -63,6 +63,8 @@ pub struct TestOptions {
     pub workers: Option<String>,
     /// Task lease in seconds (30 when `None`).
     pub task_lease_secs: Option<u64>,
+    /// Requests per minute per credential (the default when `None`).
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 /// A running application with its own data directory and database.
@@ -129,6 +131,7 @@ impl TestApp {
             sandbox_helper: options.sandbox_helper.clone(),
             workers: options.workers.clone().map(WorkersSetting::Word).unwrap_or(defaults.workers.clone()),
             task_lease_secs: options.task_lease_secs.unwrap_or(defaults.task_lease_secs),
+            rate_limit_per_minute: options.rate_limit_per_minute.unwrap_or(defaults.rate_limit_per_minute),
             ..defaults
         };
         let settings = config.resolve().expect("test settings are valid");

@@ -33,6 +33,10 @@ pub enum Error {
     #[error("the hub could not start")]
     Hub(#[source] strata_hub::HubError),
 
+    /// Redis for rate limits could not be reached.
+    #[error("rate limiter could not reach Redis")]
+    RateLimiter(#[source] redis::RedisError),
+
     /// The task queue could not be reached.
     #[error("task queue could not start")]
     Queue(#[source] strata_queue::QueueError),
@@ -69,9 +73,13 @@ impl Error {
         match self {
             Error::Core(core) => core.is_user_error(),
             Error::Bind { .. } => true,
-            Error::Database(_) | Error::Serve(_) | Error::Pfs(_) | Error::Pps(_) | Error::Queue(_) | Error::Hub(_) => {
-                false
-            }
+            Error::Database(_)
+            | Error::Serve(_)
+            | Error::Pfs(_)
+            | Error::Pps(_)
+            | Error::Queue(_)
+            | Error::Hub(_)
+            | Error::RateLimiter(_) => false,
         }
     }
 }

@@ -12,6 +12,7 @@ mod health;
 mod instance;
 mod middleware;
 pub mod migration;
+mod rate_limit;
 mod session_cookies;
 mod state;
 mod workers;
@@ -43,6 +44,7 @@ pub struct Application {
     pipelines: web::Data<PpsWorkspaces>,
     hub: web::Data<strata_hub::Hub>,
     guard: web::Data<workspace_auth::WorkspaceGuard>,
+    limiter: web::Data<rate_limit::RateLimiter>,
     /// What runs beside the HTTP server: masters and embedded workers.
     background: workers::Background,
     listener: TcpListener,
@@ -70,6 +72,14 @@ impl Application {
             .await
             .map_err(Error::Hub)?;
         let guard = workspace_auth::WorkspaceGuard::new([(EMBEDDED_WORKSPACE.to_owned(), hosted)].into());
+        let redis = settings.redis.as_ref().map(strata_core::config::SecretUrl::expose);
+        let limiter = rate_limit::RateLimiter::connect(
+            redis,
+            &format!("strata:{}:rl:", instance.id),
+            settings.rate_limit_per_minute,
+        )
+        .await
+        .map_err(Error::RateLimiter)?;
         let scratch = settings.data_dir.join("scratch");
         let token = guard.internal_token().to_owned();
         let background = workers::Background::new(&pipelines, port, &settings.pps, scratch, token);
@@ -81,6 +91,7 @@ impl Application {
             pipelines: web::Data::new(pipelines),
             hub: web::Data::new(hub),
             guard: web::Data::new(guard),
+            limiter: web::Data::new(limiter),
             background,
             listener,
             shutdown_timeout: settings.shutdown_timeout,
@@ -110,6 +121,7 @@ impl Application {
         let pipelines = self.pipelines.clone();
         let hub = self.hub.clone();
         let guard = self.guard.clone();
+        let limiter = self.limiter.clone();
         let background = self.background.start(stop.child_token());
         let server = HttpServer::new(move || {
             App::new()
@@ -118,6 +130,8 @@ impl Application {
                 .app_data(pipelines.clone())
                 .app_data(hub.clone())
                 .app_data(guard.clone())
+                .app_data(limiter.clone())
+                .wrap(actix_web::middleware::from_fn(rate_limit::limit_requests))
                 .wrap(middleware::RequestTelemetry::new(&state.metrics))
                 .configure(routes)
         })

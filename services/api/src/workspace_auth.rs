@@ -41,6 +41,11 @@ impl WorkspaceGuard {
         WorkspaceGuard { hosted, internal_token }
     }
 
+    /// True for this process's own workers' `Authorization` header.
+    pub(crate) fn is_internal(&self, authorization: &str) -> bool {
+        authorization.strip_prefix("Bearer ").is_some_and(|token| same_secret(token.trim(), &self.internal_token))
+    }
+
     /// The bearer token of this process's embedded workers.
     pub(crate) fn internal_token(&self) -> &str {
         &self.internal_token

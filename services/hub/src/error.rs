@@ -27,6 +27,8 @@ pub enum UserErrorCode {
     WeakPassword,
     /// The confirmation typed back does not match.
     ConfirmationMismatch,
+    /// Too many attempts; try again later.
+    RateLimited,
 }
 
 impl UserErrorCode {
@@ -42,6 +44,7 @@ impl UserErrorCode {
             UserErrorCode::LastOwner => "LAST_OWNER",
             UserErrorCode::WeakPassword => "WEAK_PASSWORD",
             UserErrorCode::ConfirmationMismatch => "CONFIRMATION_MISMATCH",
+            UserErrorCode::RateLimited => "RATE_LIMITED",
         }
     }
 }

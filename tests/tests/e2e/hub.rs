@@ -390,3 +390,61 @@ on_both_backends! {
         assert_eq!(error["code"], "NOT_FOUND");
     }
 }
+
+/// Ten wrong passwords for one account, then the eleventh attempt (even
+/// with the right password) is refused with a retry time.
+async fn logins_are_throttled(app: &TestApp) {
+    let _ = person(app, "target@example.com").await;
+    let attempt = |password: &'static str| {
+        let url = format!("{}/graphql", app.address);
+        async move {
+            let body = json!({ "query": "mutation($i: LogInInput!) { logIn(input: $i) { userErrors { code message } } }",
+                               "variables": { "i": { "email": "target@example.com", "password": password, "client": "CLI" } } });
+            let response = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = response.json().await.unwrap();
+            (body["data"]["logIn"]["userErrors"][0]["code"].as_str().map(str::to_owned), retry_after)
+        }
+    };
+    // person() logged in once already: nine more wrong ones reach the limit of ten.
+    for _ in 0..9 {
+        assert_eq!(attempt("wrong password 123").await.0.as_deref(), Some("UNAUTHENTICATED"));
+    }
+    let (code, retry_after) = attempt(PASSWORD).await;
+    assert_eq!(code.as_deref(), Some("RATE_LIMITED"));
+    let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=900).contains(&secs), "{secs}");
+}
+
+on_both_backends! {
+    async fn logins_are_throttled_in_memory(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        logins_are_throttled(&app).await;
+    }
+}
+
+on_both_backends! {
+    async fn logins_are_throttled_in_redis_and_requests_per_credential(backend: Backend) {
+        let redis = strata_testkit::TestRedis::new().await;
+        let options = strata_testkit::TestOptions { redis_url: Some(redis.url.clone()), rate_limit_per_minute: Some(20), ..Default::default() };
+        let app = TestApp::spawn_with_options(backend, options).await;
+        logins_are_throttled(&app).await;
+        let mut connection = redis.connection().await;
+        let keys: Vec<String> = redis::cmd("KEYS").arg("strata:*:rl:login-email:*").query_async(&mut connection).await.unwrap();
+        assert!(!keys.is_empty(), "the counts are in Redis");
+        assert!(keys.iter().all(|k| !k.contains("target@")), "subjects are hashed: {keys:?}");
+
+        // 20 requests a minute per credential: the 21st gets 429 with Retry-After; another credential is unaffected.
+        let ws = app.client().workspace("default");
+        let mut limited = None;
+        for _ in 0..25 {
+            if let Err(strata_client::ClientError::Api { status: 429, code, .. }) = ws.repo_list().await {
+                limited = Some(code);
+                break;
+            }
+        }
+        assert_eq!(limited.as_deref(), Some("RATE_LIMITED"));
+        let health = reqwest::get(format!("{}/healthz", app.address)).await.unwrap();
+        assert_eq!(health.status(), 200, "probes are never limited");
+    }
+}

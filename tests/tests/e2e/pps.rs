@@ -37,6 +37,7 @@ fn options(redis: bool) -> TestOptions {
         sandbox_helper: Some(env!("CARGO_BIN_EXE_strata-e2e-sandbox").into()),
         workers: None,
         task_lease_secs: Some(3),
+        rate_limit_per_minute: None,
     }
 }
 

@@ -103,6 +103,7 @@ impl From<&UserError> for GqlUserError {
             UserErrorCode::LastOwner => ErrorCode::LastOwner,
             UserErrorCode::WeakPassword => ErrorCode::WeakPassword,
             UserErrorCode::ConfirmationMismatch => ErrorCode::ConfirmationMismatch,
+            UserErrorCode::RateLimited => ErrorCode::RateLimited,
         };
         GqlUserError { field: error.field.clone(), message: error.message.clone(), code }
     }

@@ -10,7 +10,9 @@ use super::hub_types::{
     AccessToken, ApiToken, GqlOrgRole, GqlWorkspaceRole, Invitation, Member, Organization, User, Workspace,
 };
 use super::ids::{self, Kind};
+use crate::rate_limit;
 use crate::session_cookies::{self, RequestMeta};
+use actix_web::web;
 
 /// The hub's mutations.
 #[derive(Debug, Default)]
@@ -242,6 +244,24 @@ fn user_id(id: &ID, field: &str) -> Result<uuid::Uuid, HubError> {
     ids::decode_uuid(id, Kind::User).ok_or_else(|| HubError::User(UserError::invalid(field, "not a user id")))
 }
 
+/// Counts an attempt against `limits` (each with its subject); the first
+/// exceeded one refuses it with `RATE_LIMITED` and a `Retry-After` header.
+async fn throttle(ctx: &Context<'_>, limits: &[(rate_limit::Limit, &str)]) -> Result<(), HubError> {
+    let Ok(limiter) = ctx.data::<web::Data<rate_limit::RateLimiter>>() else { return Ok(()) };
+    for (limit, subject) in limits {
+        if let rate_limit::Decision::Limited(after) = limiter.check(*limit, subject).await {
+            let secs = after.as_secs() + 1;
+            ctx.insert_http_header("Retry-After", secs.to_string());
+            return Err(HubError::User(UserError::new(
+                None,
+                strata_hub::UserErrorCode::RateLimited,
+                format!("too many attempts; try again in {secs} s"),
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn ip(ctx: &Context<'_>) -> Option<String> {
     ctx.data::<RequestMeta>().ok().and_then(|meta| meta.ip.clone())
 }
@@ -256,7 +276,12 @@ impl HubMutation {
     /// Creates an account and emails a confirmation link.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> async_graphql::Result<SignUpPayload> {
         let form = SignUp { email: input.email, password: input.password, display_name: input.display_name };
-        let (user, user_errors) = payload(hub(ctx)?.sign_up(form).await)?;
+        let address = ip(ctx).unwrap_or_default();
+        let result = match throttle(ctx, &[(rate_limit::MAIL_PER_IP, &address)]).await {
+            Ok(()) => hub(ctx)?.sign_up(form).await,
+            Err(error) => Err(error),
+        };
+        let (user, user_errors) = payload(result)?;
         Ok(SignUpPayload { user: user.map(User), user_errors })
     }
 
@@ -268,7 +293,13 @@ impl HubMutation {
 
     /// Logs in with email and password.
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> async_graphql::Result<LogInPayload> {
-        let result = hub(ctx)?.log_in(&input.email, &input.password, ip(ctx).as_deref()).await;
+        let address = ip(ctx).unwrap_or_default();
+        let account = input.email.trim().to_lowercase();
+        let limits = [(rate_limit::LOGIN_PER_IP, address.as_str()), (rate_limit::LOGIN_PER_EMAIL, account.as_str())];
+        let result = match throttle(ctx, &limits).await {
+            Ok(()) => hub(ctx)?.log_in(&input.email, &input.password, ip(ctx).as_deref()).await,
+            Err(error) => Err(error),
+        };
         let (tokens, user_errors) = payload(result)?;
         let Some(tokens) = tokens else {
             return Ok(LogInPayload { user: None, access_token: None, refresh_token: None, user_errors });
@@ -328,7 +359,12 @@ impl HubMutation {
         ctx: &Context<'_>,
         input: RequestPasswordResetInput,
     ) -> async_graphql::Result<OkPayload> {
-        let (ok, user_errors) = payload(hub(ctx)?.request_password_reset(&input.email).await)?;
+        let address = ip(ctx).unwrap_or_default();
+        let result = match throttle(ctx, &[(rate_limit::MAIL_PER_IP, &address)]).await {
+            Ok(()) => hub(ctx)?.request_password_reset(&input.email).await,
+            Err(error) => Err(error),
+        };
+        let (ok, user_errors) = payload(result)?;
         Ok(OkPayload { ok: ok.is_some(), user_errors })
     }
 

@@ -149,6 +149,7 @@ pub(crate) async fn graphiql() -> HttpResponse {
 pub(crate) async fn execute(
     state: web::Data<AppState>,
     hub: web::Data<Hub>,
+    limiter: web::Data<crate::rate_limit::RateLimiter>,
     http: HttpRequest,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
@@ -162,7 +163,8 @@ pub(crate) async fn execute(
     }
     let caller = caller_of(&http, &hub).await;
     let bearer = workspace_types::Bearer(bearer_of(&http));
-    let request = request.data(hub.get_ref().clone()).data(caller).data(bearer).data(RequestMeta::of(&http));
+    let request =
+        request.data(hub.get_ref().clone()).data(caller).data(bearer).data(limiter).data(RequestMeta::of(&http));
     state.schema.execute(request).await.into()
 }
 
