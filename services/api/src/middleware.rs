@@ -108,8 +108,12 @@ where
                 let current = tracing::Span::current();
                 current.record("http.route", route.as_str());
                 current.record("http.status", status);
+                let elapsed = started.elapsed();
+                // The access log, at debug level: method, path (never the
+                // query string, which may hold a link's token), status, time.
+                tracing::debug!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request served");
                 duration.record(
-                    started.elapsed().as_secs_f64(),
+                    elapsed.as_secs_f64(),
                     &[
                         KeyValue::new("http.request.method", method),
                         KeyValue::new("http.route", route),

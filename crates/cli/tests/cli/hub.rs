@@ -113,3 +113,35 @@ fn a_new_user_signs_up_verifies_logs_in_and_creates_an_organisation() {
     assert_user_error(&sandbox.run(&["auth", "whoami"]), &["log in"]);
     server.stop_with(Signal::SIGTERM);
 }
+
+#[test]
+fn passwords_and_tokens_never_reach_the_server_log() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_dev(&["--log-level", "debug"]);
+    let password = "a very secret passphrase 77";
+    let signed = with_password(&sandbox, &["auth", "signup", "--email", "eve@example.com", "--password-stdin"], password);
+    assert_eq!(signed.status.code(), Some(0));
+    let verification = mailed_token(&sandbox, "eve@example.com");
+    ok(&sandbox, &["auth", "verify", &verification]);
+    let _ = with_password(&sandbox, &["auth", "login", "--email", "eve@example.com", "--password-stdin"], "wrong secret guess 1");
+    let login = with_password(&sandbox, &["auth", "login", "--email", "eve@example.com", "--password-stdin"], password);
+    assert_eq!(login.status.code(), Some(0));
+    ok(&sandbox, &["org", "create", "eve-org"]);
+    let made = json(&sandbox, &["token", "create", "ci", "--role", "writer"]);
+    let secret = made["token"].as_str().expect("secret").to_owned();
+    let config = std::fs::read_to_string(sandbox.cli_config()).expect("CLI config");
+    let stored = |key: &str| {
+        config.lines().find(|l| l.starts_with(key)).and_then(|l| l.split('"').nth(1)).expect(key).to_owned()
+    };
+    let (access, refresh) = (stored("token"), stored("refresh_token"));
+    let mut ci = sandbox.command(&["repo", "list"]);
+    ci.env("STRATA_TOKEN", &secret);
+    let _ = ci.output();
+    server.stop_with(Signal::SIGTERM);
+
+    let log = std::fs::read_to_string(sandbox.dir.path().join("dev.log")).expect("server log");
+    assert!(log.contains("request served") && log.contains("/graphql"), "the access log is on at debug level: {log}");
+    for (what, value) in [("password", password), ("verification token", verification.as_str()), ("API token", secret.as_str()), ("access token", access.as_str()), ("refresh token", refresh.as_str())] {
+        assert!(!log.contains(value), "the {what} appears in the server log");
+    }
+}
