@@ -57,11 +57,12 @@ impl Application {
         if needs_data_dir(settings) {
             strata_core::config::prepare_data_dir(&settings.data_dir)?;
         }
-        let db = strata_core::db::connect(&settings.database).await?;
+        let mut db = strata_core::db::connect(&settings.database).await?;
+        let metrics = Metrics::new()?;
+        count_queries(&mut db, &metrics);
         strata_core::db::migrate::<migration::Migrator>(&db, &settings.database).await?;
         let instance = instance::instance_get_or_create(&db).await?;
         let store = strata_core::store::open(&settings.object_store)?;
-        let metrics = Metrics::new()?;
         let (workspaces, pipelines) = embedded_workspaces(&db, &store, &metrics, &instance, settings).await?;
         let listener =
             TcpListener::bind(settings.listen).map_err(|source| Error::Bind { addr: settings.listen, source })?;
@@ -181,6 +182,19 @@ async fn embedded_workspaces(
     let mut pipelines = PpsWorkspaces::default();
     pipelines.insert(EMBEDDED_WORKSPACE, pps);
     Ok((workspaces, pipelines))
+}
+
+/// Counts every SQL statement (`strata_db_queries_total`, by success), so
+/// that N+1 query patterns show up on dashboards and in tests.
+fn count_queries(db: &mut sea_orm::DatabaseConnection, metrics: &Metrics) {
+    let counter = metrics
+        .meter("strata-db")
+        .u64_counter("strata_db_queries")
+        .with_description("SQL statements sent to the metadata database")
+        .build();
+    db.set_metric_callback(move |info| {
+        counter.add(1, &[opentelemetry::KeyValue::new("failed", info.failed)]);
+    });
 }
 
 /// The hub on the control-plane database. Mail goes to the data

@@ -37,7 +37,7 @@ pub use mailer::{Mail, Mailer, OutboxMailer};
 pub use orgs::{Invitation, Member, Org};
 pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
 pub use secrets::API_TOKEN_PREFIX;
-pub use workspaces::{NewWorkspace, Workspace, WorkspaceState};
+pub use workspaces::{NewWorkspace, RoleBinding, Workspace, WorkspaceState};
 
 /// Settings of the hub.
 #[derive(Debug, Clone)]

@@ -82,6 +82,18 @@ pub struct Workspace {
     pub role: WorkspaceRole,
 }
 
+/// Someone's explicit role on a workspace (or one of its repos).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleBinding {
+    pub workspace_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    /// Empty for the whole workspace.
+    pub repo: String,
+    pub role: WorkspaceRole,
+}
+
 /// What `createWorkspace` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct NewWorkspace {
@@ -341,6 +353,37 @@ impl Hub {
         }
         let detail = serde_json::json!({ "user": user_id, "repo": repo, "role": role.map(WorkspaceRole::as_str) });
         self.audit(principal, Some(workspace.org_id), "role.bind", &format!("workspace:{}", workspace.id), detail).await
+    }
+
+    /// The role bindings of many workspaces at once, in two queries whatever
+    /// their number (for GraphQL pages). The caller must already be allowed
+    /// to see the workspaces.
+    pub async fn role_bindings(&self, workspace_ids: &[Uuid]) -> Result<Vec<RoleBinding>> {
+        use crate::entities::user;
+        let bindings = role_binding::Entity::find()
+            .filter(role_binding::Column::WorkspaceId.is_in(workspace_ids.to_vec()))
+            .order_by_asc(role_binding::Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        let user_ids: Vec<Uuid> = bindings.iter().map(|b| b.user_id).collect();
+        let users = user::Entity::find()
+            .filter(user::Column::Id.is_in(user_ids))
+            .filter(user::Column::DeletedAt.is_null())
+            .all(&self.db)
+            .await?;
+        let mut result = Vec::with_capacity(bindings.len());
+        for binding in bindings {
+            let Some(person) = users.iter().find(|u| u.id == binding.user_id) else { continue };
+            result.push(RoleBinding {
+                workspace_id: binding.workspace_id,
+                user_id: person.id,
+                email: person.email.clone(),
+                display_name: person.display_name.clone(),
+                repo: binding.repo,
+                role: binding.role.parse()?,
+            });
+        }
+        Ok(result)
     }
 
     async fn org_role_of_user(&self, org_id: Uuid, user_id: Uuid) -> Result<Option<OrgRole>> {

@@ -448,3 +448,61 @@ on_both_backends! {
         assert_eq!(health.status(), 200, "probes are never limited");
     }
 }
+
+/// SQL statements the server has sent so far (`strata_db_queries_total`).
+async fn queries_so_far(app: &TestApp) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", app.address)).await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with("strata_db_queries_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// The fewest statements one run of `query` took over three runs (the
+/// pipeline master's own polling adds noise to some runs).
+async fn statements_for(app: &TestApp, token: &str, query: &str) -> u64 {
+    let mut fewest = u64::MAX;
+    for _ in 0..3 {
+        let before = queries_so_far(app).await;
+        let body = gql(app, Some(token), query, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+        fewest = fewest.min(queries_so_far(app).await - before);
+    }
+    fewest
+}
+
+on_both_backends! {
+    async fn a_page_of_workspaces_with_members_costs_the_same_queries_as_a_few(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let owner = person(&app, "owner@example.com").await;
+        let member = person(&app, "member@example.com").await;
+        mutate(&app, Some(&owner), "createOrganization", json!({ "slug": "big" }), "organization { id }").await;
+        mutate(&app, Some(&owner), "inviteMember", json!({ "organization": "big", "email": "member@example.com" }), "invitation { id }").await;
+        mutate(&app, Some(&member), "acceptInvitation", json!({ "token": mailed_token(&app, "member@example.com") }), "organization { id }").await;
+        let member_id = gql(&app, Some(&member), "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"].clone();
+        let add = |n: usize| {
+            let (app, owner, member_id) = (&app, owner.clone(), member_id.clone());
+            async move {
+                let slug = format!("ws-{n:03}");
+                mutate(app, Some(&owner), "createWorkspace", json!({ "organization": "big", "slug": slug }), "workspace { id }").await;
+                let bind = json!({ "organization": "big", "workspace": slug, "userId": member_id, "role": "READER" });
+                mutate(app, Some(&owner), "setRoleBinding", bind, "ok").await;
+            }
+        };
+        let page = "{ organization(slug: \"big\") { workspaces(first: 100) { totalCount edges { node { slug state members { email role } } } } } }";
+        for n in 0..5 {
+            add(n).await;
+        }
+        let few = statements_for(&app, &owner, page).await;
+        for n in 5..100 {
+            add(n).await;
+        }
+        let many = statements_for(&app, &owner, page).await;
+        let body = gql(&app, Some(&owner), page, json!({})).await;
+        let edges = body["data"]["organization"]["workspaces"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), 100);
+        assert_eq!(edges[99]["node"]["members"], json!([{ "email": "member@example.com", "role": "READER" }]));
+        assert!(many <= few + 2, "5 workspaces took {few} statements, 100 took {many}");
+        assert!(few <= 12, "{few} statements for one page");
+    }
+}

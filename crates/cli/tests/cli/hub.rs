@@ -119,11 +119,16 @@ fn passwords_and_tokens_never_reach_the_server_log() {
     let sandbox = Sandbox::new();
     let server = sandbox.start_dev(&["--log-level", "debug"]);
     let password = "a very secret passphrase 77";
-    let signed = with_password(&sandbox, &["auth", "signup", "--email", "eve@example.com", "--password-stdin"], password);
+    let signed =
+        with_password(&sandbox, &["auth", "signup", "--email", "eve@example.com", "--password-stdin"], password);
     assert_eq!(signed.status.code(), Some(0));
     let verification = mailed_token(&sandbox, "eve@example.com");
     ok(&sandbox, &["auth", "verify", &verification]);
-    let _ = with_password(&sandbox, &["auth", "login", "--email", "eve@example.com", "--password-stdin"], "wrong secret guess 1");
+    let _ = with_password(
+        &sandbox,
+        &["auth", "login", "--email", "eve@example.com", "--password-stdin"],
+        "wrong secret guess 1",
+    );
     let login = with_password(&sandbox, &["auth", "login", "--email", "eve@example.com", "--password-stdin"], password);
     assert_eq!(login.status.code(), Some(0));
     ok(&sandbox, &["org", "create", "eve-org"]);
@@ -141,7 +146,13 @@ fn passwords_and_tokens_never_reach_the_server_log() {
 
     let log = std::fs::read_to_string(sandbox.dir.path().join("dev.log")).expect("server log");
     assert!(log.contains("request served") && log.contains("/graphql"), "the access log is on at debug level: {log}");
-    for (what, value) in [("password", password), ("verification token", verification.as_str()), ("API token", secret.as_str()), ("access token", access.as_str()), ("refresh token", refresh.as_str())] {
+    for (what, value) in [
+        ("password", password),
+        ("verification token", verification.as_str()),
+        ("API token", secret.as_str()),
+        ("access token", access.as_str()),
+        ("refresh token", refresh.as_str()),
+    ] {
         assert!(!log.contains(value), "the {what} appears in the server log");
     }
 }

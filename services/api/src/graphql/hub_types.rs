@@ -341,6 +341,14 @@ impl Workspace {
         self.ws.updated_at
     }
 
+    /// Who has an explicit role here (org owners and admins have admin anyway).
+    /// Batched: a page of workspaces costs the same few queries as one.
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::loaders::WorkspaceMember>> {
+        let loader = ctx.data::<async_graphql::dataloader::DataLoader<super::loaders::BindingsLoader>>()?;
+        let members = loader.load_one(self.ws.id).await.map_err(|error| super::caller::internal(&error))?;
+        Ok(members.unwrap_or_default())
+    }
+
     /// Its repos (answered by the workspace's server, as are the fields below).
     async fn repos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<data::Repo>> {
         let place = self.place();

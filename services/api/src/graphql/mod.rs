@@ -6,6 +6,7 @@ mod caller;
 mod hub_mutations;
 mod hub_types;
 mod ids;
+mod loaders;
 mod paging;
 mod workspace_mutations;
 mod workspace_types;
@@ -165,6 +166,10 @@ pub(crate) async fn execute(
     let bearer = workspace_types::Bearer(bearer_of(&http));
     let request =
         request.data(hub.get_ref().clone()).data(caller).data(bearer).data(limiter).data(RequestMeta::of(&http));
+    // Per request: a loader batches within one query and must not cache across callers.
+    let bindings =
+        async_graphql::dataloader::DataLoader::new(loaders::BindingsLoader(hub.get_ref().clone()), tokio::spawn);
+    let request = request.data(bindings);
     state.schema.execute(request).await.into()
 }
 
