@@ -62,6 +62,19 @@ ensure_redis() {
   wait_for Redis redis_up
 }
 
+# The CI example (examples/ci) drives the API with curl and jq, as CI jobs do.
+ensure_tools() {
+  local missing=()
+  for tool in curl jq; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}
+
 ensure_postgres
 ensure_redis
-log "PostgreSQL and Redis are up"
+ensure_tools
+log "PostgreSQL, Redis, curl and jq are ready"

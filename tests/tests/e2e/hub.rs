@@ -506,3 +506,54 @@ on_both_backends! {
         assert!(few <= 12, "{few} statements for one page");
     }
 }
+
+on_both_backends! {
+    async fn from_sign_up_to_a_ci_script_that_runs_a_pipeline(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        // A team lead signs up, makes an organisation, invites a colleague and asks for a workspace.
+        let lead = person(&app, "lead@team.example").await;
+        mutate(&app, Some(&lead), "createOrganization", json!({ "slug": "team" }), "organization { id }").await;
+        let colleague = person(&app, "dev@team.example").await;
+        mutate(&app, Some(&lead), "inviteMember", json!({ "organization": "team", "email": "dev@team.example", "role": "ADMIN" }), "invitation { id }").await;
+        let joined = mutate(&app, Some(&colleague), "acceptInvitation", json!({ "token": mailed_token(&app, "dev@team.example") }), "organization { slug viewerRole }").await;
+        assert_eq!(joined["organization"], json!({ "slug": "team", "viewerRole": "ADMIN" }));
+        let ws = mutate(&app, Some(&lead), "createWorkspace", json!({ "organization": "team", "slug": "ci" }), "workspace { state }").await;
+        assert_eq!(ws["workspace"]["state"], "PENDING", "the provisioner (a later change) makes it READY");
+
+        // Until then the server's own workspace (local/default) is the READY one: the local admin
+        // lets the lead in, and the lead makes a CI token for it.
+        mutate(&app, Some(&app.admin_token), "inviteMember", json!({ "organization": "local", "email": "lead@team.example", "role": "ADMIN" }), "invitation { id }").await;
+        mutate(&app, Some(&lead), "acceptInvitation", json!({ "token": mailed_token(&app, "lead@team.example") }), "organization { slug }").await;
+        let made = mutate(&app, Some(&lead), "createApiToken",
+            json!({ "organization": "local", "workspace": "default", "name": "github-actions", "role": "WRITER", "expiresInDays": 90 }), "token").await;
+
+        let dir = app.data_dir.join("ci-job");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("words.txt"), "the quick brown fox\n").unwrap();
+        std::fs::write(dir.join("count.json"), r#"{"pipeline": {"name": "count"}, "input": {"pfs": {"repo": "docs", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "wc -w < $PFS/docs/words.txt > $PFS/out/words"]}}"#).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ci/strata-ci.sh");
+        let output = tokio::process::Command::new("bash")
+            .arg(script)
+            .args(["docs", dir.join("words.txt").to_str().unwrap(), dir.join("count.json").to_str().unwrap()])
+            .env("STRATA_ENDPOINT", &app.address)
+            .env("STRATA_TOKEN", made["token"].as_str().unwrap())
+            .env("STRATA_ORG", "local")
+            .env("STRATA_WORKSPACE", "default")
+            .output()
+            .await
+            .expect("run the CI script");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains("SUCCESS {\"total\":1,\"processed\":1,\"skipped\":0,\"failed\":0}"), "{stdout}");
+        let words = app.client().workspace("default").file_inspect("count", "master", "/words").await.expect("the output");
+        assert_eq!(words.size, 2, "`4\\n`");
+        // Running the same job again is idempotent: the repo exists (TAKEN is fine), the pipeline is updated.
+        let again = tokio::process::Command::new("bash").arg(script)
+            .args(["docs", dir.join("words.txt").to_str().unwrap(), dir.join("count.json").to_str().unwrap()])
+            .env("STRATA_ENDPOINT", &app.address).env("STRATA_TOKEN", made["token"].as_str().unwrap())
+            .env("STRATA_ORG", "local").env("STRATA_WORKSPACE", "default")
+            .output().await.unwrap();
+        assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    }
+}
