@@ -29,6 +29,8 @@ pub const AUDIENCE: &str = "strata";
 
 /// How long an access token is good for.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
+/// Unknown `kid`s reload the keys from the database at most this often.
+const RELOAD_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Clock skew tolerated between hub and workspace servers.
 const LEEWAY_SECS: u64 = 30;
 
@@ -85,12 +87,13 @@ pub struct Jwks {
 pub struct KeyRing {
     db: DatabaseConnection,
     keys: Arc<RwLock<Vec<SigningKey>>>,
+    last_reload: Arc<tokio::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl KeyRing {
     /// Loads the keys, making the first one if there is none.
     pub async fn load(db: DatabaseConnection) -> Result<KeyRing> {
-        let ring = KeyRing { db, keys: Arc::default() };
+        let ring = KeyRing { db, keys: Arc::default(), last_reload: Arc::default() };
         ring.reload().await?;
         if ring.keys.read().await.iter().all(|key| key.retired_at.is_some()) {
             ring.rotate().await?;
@@ -174,6 +177,9 @@ impl KeyRing {
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "aud", "iss"]);
+        if !self.knows(&kid).await {
+            self.reload_if_stale().await?;
+        }
         let decoded = {
             let keys = self.keys.read().await;
             let key = keys
@@ -193,6 +199,24 @@ impl KeyRing {
                 _ => rejected("is invalid"),
             }
         })
+    }
+
+    async fn knows(&self, kid: &str) -> bool {
+        self.keys.read().await.iter().any(|key| key.kid == kid)
+    }
+
+    /// Another replica may have rotated the keys: look again, but at most
+    /// every few seconds, so tokens with made-up `kid`s cannot make every
+    /// request a database query.
+    async fn reload_if_stale(&self) -> Result<()> {
+        {
+            let mut last = self.last_reload.lock().await;
+            if last.is_some_and(|at| at.elapsed() < RELOAD_AT_MOST_EVERY) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        self.reload().await
     }
 
     /// The public keys that verify tokens now.

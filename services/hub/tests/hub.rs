@@ -196,6 +196,13 @@ async fn access_token_forgeries_are_refused(backend: Backend) {
     let good = sign(&kid, &claims(ISSUER, AUDIENCE, now, now + 600), &key);
     assert!(f.hub.authenticate(&good).await.is_ok(), "the control case passes");
 
+    // A key rotated by another replica (another Hub on the same database) verifies here too
+    // (reloads for unknown keys happen at most every few seconds, so this comes first).
+    let other = Hub::open(f.db.clone(), Arc::new(f.outbox.clone()), HubSettings::default()).await.unwrap();
+    other.keys().rotate().await.unwrap();
+    let from_other = other.log_in("eve@example.com", "a long passphrase 42", None).await.unwrap();
+    assert!(f.hub.authenticate(&from_other.access_token).await.is_ok(), "a key rotated elsewhere is picked up");
+
     let other_key = {
         use aws_lc_rs::signature::Ed25519KeyPair;
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();

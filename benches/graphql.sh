@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# GraphQL benchmark: `viewer { id }` and a 20-item workspaces page with an
+# API token, against `strata dev` (release build) on PostgreSQL, driven by
+# wrk over loopback on the same machine. Prints requests/s and latency
+# percentiles, and the SQL statements each request costs (from
+# strata_db_queries_total).
+#
+#   benches/graphql.sh                       # 10 s per query, 32 connections
+#   DURATION=30s CONNECTIONS=64 benches/graphql.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}"
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+POSTGRES_ADMIN=${STRATA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+scripts/services.sh
+command -v wrk >/dev/null || { echo "installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --locked --bin strata -q
+BIN="$CARGO_TARGET_DIR/release/strata"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-graphql-bench.XXXXXX")
+DB="strata_bench_$(date +%s)_$$"
+export STRATA_CONFIG="$WORK/cli.toml"
+SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  psql -q "$POSTGRES_ADMIN" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+psql -q "$POSTGRES_ADMIN" -c "CREATE DATABASE \"$DB\"" >/dev/null
+DB_URL="${POSTGRES_ADMIN%/*}/$DB"
+# No request limit: the benchmark is one token asking as fast as it can.
+STRATA_RATE_LIMIT_PER_MINUTE=0 STRATA_WORKERS=0 "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+  --database-url "$DB_URL" --log-level warn > "$WORK/dev.out" 2> "$WORK/dev.err" &
+SERVER_PID=$!
+for _ in $(seq 1 200); do grep -q "running at" "$WORK/dev.out" 2>/dev/null && break; sleep 0.05; done
+URL=$(sed -n 's/^Strata is running at //p' "$WORK/dev.out" | head -1)
+[ -n "$URL" ] || { echo "strata dev did not start:"; cat "$WORK/dev.err"; exit 1; }
+
+"$BIN" org create bench >/dev/null
+for i in $(seq -w 1 20); do "$BIN" workspace create "ws-$i" --org bench >/dev/null; done
+TOKEN=$("$BIN" -o json token create bench --role reader --org bench | jq -r .token)
+
+queries() { curl -s "$URL/metrics" | awk '/^strata_db_queries_total/ { n += $2 } END { printf "%d", n }'; }
+
+run() { # NAME QUERY
+  local name=$1 query=$2 body
+  body=$(jq -cn --arg q "$query" '{query: $q}')
+  # One request first: it must succeed, and it shows the SQL statements.
+  local before after answer
+  before=$(queries)
+  answer=$(curl -s "$URL/graphql" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$body")
+  after=$(queries)
+  [ "$(jq '.errors | length' <<<"$answer")" = "0" ] || { echo "$name failed: $answer"; exit 1; }
+  cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.body = [[$body]]
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %.0f %.3f %.3f %.3f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+LUA
+  local line
+  line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$WORK/post.lua" "$URL/graphql" | grep '^RESULT')
+  read -r _ total errors rps p50 p99 max <<<"$line"
+  printf '%-34s %8s req/s  p50 %6s ms  p99 %6s ms  max %7s ms  (%s requests, %s errors, %s SQL statements each)\n' \
+    "$name" "$rps" "$p50" "$p99" "$max" "$total" "$errors" "$((after - before))"
+}
+
+echo "== GraphQL on PostgreSQL, $CONNECTIONS connections, $THREADS wrk threads, $DURATION each ($(nproc) cores shared with wrk)"
+run 'viewer { id }' '{ viewer { id } }'
+run 'workspaces page (20)' '{ organization(slug: "bench") { workspaces(first: 20) { totalCount edges { node { slug state viewerRole } } } } }'
+run 'workspaces page (20) with members' '{ organization(slug: "bench") { workspaces(first: 20) { edges { node { slug members { email role } } } } } }'
+echo "server peak RSS: $(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$SERVER_PID/status")"
