@@ -161,6 +161,8 @@ impl Hub {
             .filter(api_token::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
+        // After the write, so a concurrent request cannot cache the old state again.
+        self.principals.forget(|p| p.token_id() == Some(token_id));
         self.audit(principal, Some(row.org_id), "token.revoke", &format!("token:{token_id}"), serde_json::Value::Null)
             .await?;
         let mut token = token_from(row)?;

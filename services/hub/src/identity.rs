@@ -269,6 +269,7 @@ impl Hub {
             .filter(user::Column::Id.eq(user_id))
             .exec(&self.db)
             .await?;
+        self.forget_user(user_id);
         let user = self.user(user_id).await?;
         self.audit_anonymous("user.verify_email", &format!("user:{}", user.id), None).await?;
         Ok(user)
@@ -425,6 +426,8 @@ impl Hub {
             .filter(session::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
+        // After the write, so a concurrent request cannot cache the old state again.
+        self.principals.forget(|p| p.credential == Credential::Session { session_id });
         Ok(())
     }
 
@@ -444,17 +447,23 @@ impl Hub {
             .filter(session::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
+        self.forget_user(user_id);
         Ok(())
     }
 
     /// A user by id (deleted ones are not found).
     pub async fn user(&self, id: Uuid) -> Result<User> {
-        user::Entity::find_by_id(id)
+        if let Some(user) = self.users.get(&id) {
+            return Ok(user);
+        }
+        let user = user::Entity::find_by_id(id)
             .filter(user::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?
             .map(user_from)
-            .ok_or_else(|| UserError::not_found("user").into())
+            .ok_or_else(|| HubError::User(UserError::not_found("user")))?;
+        self.users.put(id, user.clone());
+        Ok(user)
     }
 
     /// Deletes an account: it can no longer log in, and its sessions and
@@ -472,9 +481,20 @@ impl Hub {
     /// Turns a bearer token into the principal it stands for.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
         let bearer = bearer.trim();
-        if bearer.starts_with(API_TOKEN_PREFIX) {
-            return self.authenticate_api_token(bearer).await;
+        let key = blake3::hash(bearer.as_bytes()).to_hex().to_string();
+        if let Some(principal) = self.principals.get(&key) {
+            return Ok(principal);
         }
+        let principal = if bearer.starts_with(API_TOKEN_PREFIX) {
+            self.authenticate_api_token(bearer).await?
+        } else {
+            self.authenticate_session(bearer).await?
+        };
+        self.principals.put(key, principal.clone());
+        Ok(principal)
+    }
+
+    async fn authenticate_session(&self, bearer: &str) -> Result<Principal> {
         let claims = self.keys.verify(bearer).await?;
         let denied = || HubError::User(UserError::unauthenticated("access token is no longer valid; log in again"));
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| denied())?;

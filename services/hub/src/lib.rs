@@ -9,6 +9,7 @@
 
 mod api_tokens;
 mod audit;
+mod cache;
 pub mod entities;
 pub mod error;
 mod identity;
@@ -67,6 +68,9 @@ pub struct Hub {
     keys: KeyRing,
     mailer: Arc<dyn Mailer>,
     settings: HubSettings,
+    /// Principals by bearer-token hash, and users by id (see `cache`).
+    principals: Arc<cache::TtlCache<String, Principal>>,
+    users: Arc<cache::TtlCache<uuid::Uuid, User>>,
 }
 
 impl Hub {
@@ -75,12 +79,18 @@ impl Hub {
         use sea_orm_migration::MigratorTrait;
         migration::Migrator::up(&db, None).await?;
         let keys = KeyRing::load(db.clone()).await?;
-        Ok(Hub { db, keys, mailer, settings })
+        Ok(Hub { db, keys, mailer, settings, principals: Arc::default(), users: Arc::default() })
     }
 
     /// The signing keys (for the JWKS endpoint and rotation).
     pub fn keys(&self) -> &KeyRing {
         &self.keys
+    }
+
+    /// Drops cached authentication of `user` (after a change to the account).
+    fn forget_user(&self, user: uuid::Uuid) {
+        self.principals.forget(|p| p.user_id == user);
+        self.users.forget(|u| u.id == user);
     }
 
     fn link(&self, path: &str, token: &str) -> String {
