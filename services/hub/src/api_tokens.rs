@@ -144,8 +144,8 @@ impl Hub {
         rows.into_iter().map(token_from).collect()
     }
 
-    /// Revokes a token at once. Its owner, or an org owner or admin, may.
-    pub async fn revoke_api_token(&self, principal: &Principal, token_id: Uuid) -> Result<ApiToken> {
+    /// A token its owner, or an owner or admin of its organisation, may see.
+    async fn visible_token(&self, principal: &Principal, token_id: Uuid) -> Result<api_token::Model> {
         let missing = || UserError::not_found("API token");
         let row = api_token::Entity::find_by_id(token_id).one(&self.db).await?.ok_or_else(missing)?;
         let manages = self.org_role(principal, row.org_id).await?.is_some_and(crate::OrgRole::manages_org);
@@ -154,6 +154,17 @@ impl Hub {
         if !manages && !owns {
             return Err(missing().into());
         }
+        Ok(row)
+    }
+
+    /// A token by id, for its owner and the organisation's owners and admins.
+    pub async fn api_token(&self, principal: &Principal, token_id: Uuid) -> Result<ApiToken> {
+        token_from(self.visible_token(principal, token_id).await?)
+    }
+
+    /// Revokes a token at once. Its owner, or an org owner or admin, may.
+    pub async fn revoke_api_token(&self, principal: &Principal, token_id: Uuid) -> Result<ApiToken> {
+        let row = self.visible_token(principal, token_id).await?;
         let now = Utc::now();
         api_token::Entity::update_many()
             .col_expr(api_token::Column::RevokedAt, Expr::value(Some(now)))

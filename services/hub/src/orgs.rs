@@ -146,6 +146,13 @@ impl Hub {
         Ok((org_from(row), role))
     }
 
+    /// The organisation with this id and the caller's role in it (for global ids).
+    pub async fn org_by_id(&self, principal: &Principal, id: Uuid) -> Result<(Org, OrgRole)> {
+        let row =
+            org::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| UserError::not_found("organisation"))?;
+        self.org_for(principal, &row.slug).await
+    }
+
     /// The caller's role in an organisation, capped by their credential.
     pub(crate) async fn org_role(&self, principal: &Principal, org_id: Uuid) -> Result<Option<OrgRole>> {
         let membership = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await?;

@@ -254,6 +254,17 @@ impl Hub {
         workspace_from(row, role)
     }
 
+    /// A workspace by id (for global ids), with its organisation's slug.
+    pub async fn workspace_by_id(&self, principal: &Principal, id: Uuid) -> Result<(Workspace, String)> {
+        use crate::entities::org;
+        let missing = || HubError::User(UserError::not_found("workspace"));
+        let row = workspace::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(missing)?;
+        let slug = row.live_slug.ok_or_else(missing)?;
+        let org = org::Entity::find_by_id(row.org_id).one(&self.db).await?.ok_or_else(missing)?;
+        let workspace = self.workspace(principal, &org.slug, &slug).await?;
+        Ok((workspace, org.slug))
+    }
+
     async fn bindings_of(&self, user_id: Uuid, workspaces: Vec<Uuid>) -> Result<Vec<role_binding::Model>> {
         Ok(role_binding::Entity::find()
             .filter(role_binding::Column::UserId.eq(user_id))

@@ -202,6 +202,14 @@ on_both_backends! {
                 assert_eq!(seen, control, "{existing}");
                 assert!(!seen.to_string().contains("secret-ws"));
             }
+            // By global id: another tenant's objects are as null as made-up ones.
+            let org_id = gql(&app, Some(&alice), "{ organization(slug: \"org-a\") { id } }", json!({})).await["data"]["organization"]["id"].clone();
+            for id in [&org_id, &ws["workspace"]["id"], &token_a["apiToken"]["id"]] {
+                let seen = gql(&app, Some(credential), "query($id: ID!) { node(id: $id) { id ... on Workspace { slug } ... on Organization { slug } } }", json!({ "id": id })).await;
+                assert_eq!(seen, json!({ "data": { "node": null } }), "{id}");
+            }
+            let made_up = gql(&app, Some(credential), "query($id: ID!) { node(id: $id) { id } }", json!({ "id": "V29ya3NwYWNlOjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA" })).await;
+            assert_eq!(made_up, json!({ "data": { "node": null } }));
             let listed = gql(&app, Some(credential), "{ viewer { organizations { edges { node { slug workspaces { edges { node { slug } } } } } } } }", json!({})).await;
             assert!(!listed.to_string().contains("org-a"), "{listed}");
 
@@ -218,6 +226,9 @@ on_both_backends! {
                 assert_eq!(error["code"], "NOT_FOUND");
             }
         }
+        // Alice reaches her own objects by global id.
+        let own = gql(&app, Some(&alice), "query($id: ID!) { node(id: $id) { ... on Workspace { slug state } } }", json!({ "id": ws["workspace"]["id"] })).await;
+        assert_eq!(own["data"]["node"], json!({ "slug": "secret-ws", "state": "PENDING" }));
         // Nothing changed in org A.
         let seen = gql(&app, Some(&alice), "{ organization(slug: \"org-a\") { members { totalCount } workspaces { edges { node { id state } } } } }", json!({})).await;
         assert_eq!(seen["data"]["organization"]["members"]["totalCount"], 1);
@@ -381,6 +392,13 @@ on_both_backends! {
         let edges = &ws_data["dag"]["edges"];
         assert_eq!(edges, &json!([{ "from": "pipeline:count", "to": "repo:count" }, { "from": "repo:words", "to": "pipeline:count" }]));
         assert!(ws_data["dag"]["nodes"].as_array().unwrap().iter().any(|n| n == &json!({ "id": "pipeline:count", "kind": "PIPELINE", "state": "SUCCESS" })));
+
+        // Pipeline changes are in the organisation's audit log, with the token that made them.
+        let audit = gql(&app, Some(&person_admin_session(&app).await), "{ organization(slug: \"local\") { auditEvents(first: 20, action: \"pipeline.\") { edges { node { action actorTokenId } } } } }", json!({})).await;
+        let events = audit["data"]["organization"]["auditEvents"]["edges"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{audit}");
+        assert_eq!(events[0]["node"]["action"], "pipeline.create");
+        assert!(events[0]["node"]["actorTokenId"].is_string());
 
         // Another tenant sees no workspace; a reader cannot change one.
         let bob = person(&app, "bob@b.example").await;

@@ -103,7 +103,7 @@ pub(crate) struct User(pub strata_hub::User);
 
 #[Object]
 impl User {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode(Kind::User, self.0.id)
     }
     async fn email(&self) -> &str {
@@ -140,7 +140,7 @@ pub(crate) struct Organization {
 
 #[Object]
 impl Organization {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode(Kind::Organization, self.org.id)
     }
     async fn slug(&self) -> &str {
@@ -269,7 +269,7 @@ pub(crate) struct Invitation(pub strata_hub::Invitation);
 
 #[Object]
 impl Invitation {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode(Kind::Invitation, self.0.id)
     }
     async fn email(&self) -> &str {
@@ -295,7 +295,7 @@ pub(crate) struct Workspace {
 
 #[Object]
 impl Workspace {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode(Kind::Workspace, self.ws.id)
     }
     async fn slug(&self) -> &str {
@@ -408,7 +408,7 @@ pub(crate) struct ApiToken(pub strata_hub::ApiToken);
 
 #[Object]
 impl ApiToken {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode(Kind::ApiToken, self.0.id)
     }
     async fn name(&self) -> &str {
@@ -448,7 +448,7 @@ pub(crate) struct AuditEvent(pub strata_hub::AuditEvent);
 
 #[Object]
 impl AuditEvent {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ids::encode(Kind::AuditEvent, self.0.seq)
     }
     /// E.g. `workspace.create`, `token.revoke`, `member.role`.

@@ -85,6 +85,28 @@ impl Query {
         Ok(found.map(|(org, role)| Organization { org, role }))
     }
 
+    /// Any object by its global id; null when it does not exist or is not
+    /// the caller's to see (the same answer).
+    async fn node(&self, ctx: &Context<'_>, id: async_graphql::ID) -> async_graphql::Result<Option<Node>> {
+        let principal = principal(ctx)?;
+        let hub = hub(ctx)?;
+        let Some((kind, raw)) = ids::decode(&id) else { return Ok(None) };
+        let Ok(uuid) = uuid::Uuid::parse_str(&raw) else { return Ok(None) };
+        Ok(match kind {
+            ids::Kind::User if uuid == principal.user_id => {
+                optional(hub.user(uuid).await)?.map(|u| Node::User(User(u)))
+            }
+            ids::Kind::Organization => optional(hub.org_by_id(principal, uuid).await)?
+                .map(|(org, role)| Node::Organization(Organization { org, role })),
+            ids::Kind::Workspace => optional(hub.workspace_by_id(principal, uuid).await)?
+                .map(|(ws, org_slug)| Node::Workspace(Workspace { ws, org_slug })),
+            ids::Kind::ApiToken => {
+                optional(hub.api_token(principal, uuid).await)?.map(|token| Node::ApiToken(hub_types::ApiToken(token)))
+            }
+            _ => None,
+        })
+    }
+
     /// A workspace by organisation and slug; null when it does not exist
     /// or the caller has no role on it.
     async fn workspace(
@@ -96,6 +118,16 @@ impl Query {
         let found = optional(hub(ctx)?.workspace(principal(ctx)?, &organization, &slug).await)?;
         Ok(found.map(|ws| Workspace { ws, org_slug: organization }))
     }
+}
+
+/// An object with a global id (Relay's `Node`).
+#[derive(async_graphql::Interface)]
+#[graphql(field(name = "id", ty = "async_graphql::ID"))]
+pub(crate) enum Node {
+    User(User),
+    Organization(Organization),
+    Workspace(Workspace),
+    ApiToken(hub_types::ApiToken),
 }
 
 /// The raw bearer token of a request, passed on to workspace servers.
