@@ -65,6 +65,16 @@ fn same_secret(a: &str, b: &str) -> bool {
     blake3::hash(a.as_bytes()) == blake3::hash(b.as_bytes())
 }
 
+/// The repo a request is about (`/repos/{repo}/…`), for repo role bindings.
+fn repo_of(rest: &str) -> Option<String> {
+    let mut segments = rest.trim_matches('/').split('/');
+    match (segments.next(), segments.next()) {
+        // Repo names are letters, digits, `-` and `_`: never percent-encoded.
+        (Some("repos"), Some(repo)) if !repo.is_empty() => Some(repo.to_owned()),
+        _ => None,
+    }
+}
+
 /// The role a request needs, from its method and path (below the workspace).
 fn required_role(method: &Method, rest: &str) -> WorkspaceRole {
     let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
@@ -135,7 +145,9 @@ async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> 
         }
     };
     let Some(workspace_id) = hosted else { return Err(not_found(&slug)) };
-    let role = match hub.workspace_role(&principal, workspace_id).await {
+    let prefix = format!("/v1/workspaces/{slug}");
+    let rest = request.path().strip_prefix(&prefix).unwrap_or_default();
+    let role = match hub.workspace_role(&principal, workspace_id, repo_of(rest).as_deref()).await {
         Ok(role) => role,
         Err(error) => {
             tracing::error!(error = %strata_core::error::display_chain(&error), "role lookup failed");
@@ -147,8 +159,6 @@ async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> 
         }
     };
     let Some(role) = role else { return Err(not_found(&slug)) };
-    let prefix = format!("/v1/workspaces/{slug}");
-    let rest = request.path().strip_prefix(&prefix).unwrap_or_default();
     let needed = required_role(request.method(), rest);
     if role < needed {
         return Err(reject(
@@ -214,6 +224,14 @@ mod tests {
         assert_eq!(required_role(&Method::DELETE, "/repos/images"), WorkspaceRole::Admin);
         assert_eq!(required_role(&Method::DELETE, "/repos/images/branches/dev"), WorkspaceRole::Writer);
         assert_eq!(required_role(&Method::POST, "/gc"), WorkspaceRole::Admin);
+    }
+
+    #[test]
+    fn repo_requests_name_their_repo() {
+        assert_eq!(repo_of("/repos/images/refs/master/files/a.png").as_deref(), Some("images"));
+        assert_eq!(repo_of("/repos/images").as_deref(), Some("images"));
+        assert_eq!(repo_of("/repos"), None);
+        assert_eq!(repo_of("/pps/pipelines"), None);
     }
 
     #[test]

@@ -132,23 +132,30 @@ impl Hub {
         self.audit(principal, org_id, action, target, detail).await
     }
 
-    /// The caller's role on a workspace given by id, or `None` when they
-    /// have none (or it does not exist).
-    pub async fn workspace_role(&self, principal: &Principal, workspace_id: Uuid) -> Result<Option<WorkspaceRole>> {
+    /// The caller's role on a workspace given by id (and, for a request about
+    /// one repo, on that repo: a binding on the repo adds to the workspace's),
+    /// or `None` when they have none (or it does not exist).
+    pub async fn workspace_role(
+        &self,
+        principal: &Principal,
+        workspace_id: Uuid,
+        repo: Option<&str>,
+    ) -> Result<Option<WorkspaceRole>> {
         let Some(row) = workspace::Entity::find_by_id(workspace_id).one(&self.db).await? else {
             return Ok(None);
         };
         let member = membership::Entity::find_by_id((row.org_id, principal.user_id)).one(&self.db).await?;
         let Some(member) = member else { return Ok(None) };
         let org_role: OrgRole = member.role.parse()?;
-        let bound = role_binding::Entity::find()
+        let scopes: Vec<&str> = std::iter::once("").chain(repo).collect();
+        let bindings = role_binding::Entity::find()
             .filter(role_binding::Column::WorkspaceId.eq(workspace_id))
             .filter(role_binding::Column::UserId.eq(principal.user_id))
-            .filter(role_binding::Column::Repo.eq(""))
-            .one(&self.db)
-            .await?
-            .map(|binding| binding.role.parse::<WorkspaceRole>())
-            .transpose()?;
+            .filter(role_binding::Column::Repo.is_in(scopes))
+            .all(&self.db)
+            .await?;
+        let bound =
+            bindings.iter().map(|b| b.role.parse::<WorkspaceRole>()).collect::<Result<Vec<_>, _>>()?.into_iter().max();
         let role = org_role.implied_workspace_role().max(bound);
         Ok(role.and_then(|role| principal.cap_workspace_role(row.org_id, workspace_id, role)))
     }

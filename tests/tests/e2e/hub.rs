@@ -328,6 +328,21 @@ on_both_backends! {
         assert_eq!(api_error(as_bob.workspace("default").repo_delete("images", false).await).0, 403);
         assert_eq!(admin.repo_list().await.expect("list").len(), 1, "nothing changed");
 
+        // A writer of one repo only: that repo's data, nothing else of the workspace.
+        let carol = person(&app, "carol@b.example").await;
+        mutate(&app, Some(&app.admin_token), "inviteMember", json!({ "organization": strata_hub::LOCAL_ORG, "email": "carol@b.example" }), "invitation { id }").await;
+        mutate(&app, Some(&carol), "acceptInvitation", json!({ "token": mailed_token(&app, "carol@b.example") }), "organization { slug }").await;
+        let carol_id = gql(&app, Some(&carol), "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"].clone();
+        admin.repo_create("secrets", "").await.expect("another repo");
+        let bind = json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default", "userId": carol_id, "repo": "images", "role": "WRITER" });
+        mutate(&app, Some(&app.admin_token), "setRoleBinding", bind, "ok").await;
+        let as_carol = app.anonymous_client().with_token(carol.clone()).workspace("default");
+        as_carol.put("images", "master", "/c.txt", false, false, reqwest::Body::from("carol")).await.expect("a repo writer writes");
+        assert_eq!(as_carol.repo_inspect("images").await.expect("and reads").name, "images");
+        assert_eq!(api_error(as_carol.repo_inspect("secrets").await).0, 404, "other repos are not hers");
+        assert_eq!(api_error(as_carol.repo_list().await).0, 404, "nor the workspace's list");
+        assert_eq!(api_error(as_carol.repo_delete("images", false).await).0, 403, "deleting needs admin");
+
         // A reader API token of the admin is capped at reader too; revoking it is immediate.
         let made = mutate(&app, Some(&person_admin_session(&app).await), "createApiToken",
             json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default", "name": "ro", "role": "READER" }), "token apiToken { id }").await;
