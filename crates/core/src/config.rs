@@ -32,6 +32,9 @@ pub const KEYS: &[&str] = &[
     "sandbox_helper",
     "task_lease_secs",
     "rate_limit_per_minute",
+    "public_url",
+    "smtp_url",
+    "mail_from",
 ];
 
 /// The environment variable that sets `key`.
@@ -75,6 +78,14 @@ pub struct ServerConfig {
     /// Requests per minute one credential (or, without one, one address)
     /// may make; 0 turns the limit off. Logins have their own, fixed limits.
     pub rate_limit_per_minute: u32,
+    /// The URL people reach the server at, for links in emails; default:
+    /// `http://localhost:<port>` (or the listen address).
+    pub public_url: Option<String>,
+    /// `smtps://USER:PASSWORD@HOST:465` or `smtp://...?tls=required`; default:
+    /// mail is written to `<data_dir>/outbox/` as JSON files.
+    pub smtp_url: Option<String>,
+    /// The sender of mail, e.g. `Strata <noreply@example.com>`.
+    pub mail_from: String,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +104,9 @@ impl Default for ServerConfig {
             sandbox_helper: None,
             task_lease_secs: 30,
             rate_limit_per_minute: 6000,
+            public_url: None,
+            smtp_url: None,
+            mail_from: "Strata <noreply@strata.localhost>".to_owned(),
         }
     }
 }
@@ -177,6 +191,45 @@ impl ServerConfig {
         })
     }
 
+    fn mail_settings(&self) -> Result<MailSettings> {
+        let public_url = match &self.public_url {
+            Some(text) => {
+                let url =
+                    Url::parse(text).ok().filter(|u| matches!(u.scheme(), "http" | "https")).ok_or_else(|| {
+                        Error::Config {
+                            key: "public_url".to_owned(),
+                            message: format!("`{text}` is not an http(s) URL such as https://strata.example.com"),
+                        }
+                    })?;
+                Some(url)
+            }
+            None => None,
+        };
+        let smtp = match &self.smtp_url {
+            Some(text) => {
+                let ok = Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps"));
+                if !ok {
+                    return Err(Error::Config {
+                        key: "smtp_url".to_owned(),
+                        message: format!(
+                            "`{}` is not an SMTP URL; use smtps://USER:PASSWORD@HOST:465 or smtp://HOST:587?tls=required",
+                            redact_url(text)
+                        ),
+                    });
+                }
+                Some(SecretUrl::new(text))
+            }
+            None => None,
+        };
+        if !self.mail_from.contains('@') {
+            return Err(Error::Config {
+                key: "mail_from".to_owned(),
+                message: format!("`{}` is not a sender such as `Strata <noreply@example.com>`", self.mail_from),
+            });
+        }
+        Ok(MailSettings { public_url, smtp, from: self.mail_from.clone() })
+    }
+
     /// Validates every value and fills in the defaults that depend on the
     /// data directory. Does not touch the disk or the network.
     pub fn resolve(&self) -> Result<Settings> {
@@ -208,8 +261,10 @@ impl ServerConfig {
             message: format!("`{}` is not a log filter ({error})", self.log_level),
         })?;
         let pps = self.pps_settings()?;
+        let mail = self.mail_settings()?;
         Ok(Settings {
             pps,
+            mail,
             rate_limit_per_minute: (self.rate_limit_per_minute > 0).then_some(self.rate_limit_per_minute),
             listen,
             data_dir: self.data_dir.clone(),
@@ -269,6 +324,17 @@ pub struct Settings {
     pub pps: PpsConfig,
     /// Requests per minute per credential or address; `None`: unlimited.
     pub rate_limit_per_minute: Option<u32>,
+    pub mail: MailSettings,
+}
+
+/// Where links point and how mail leaves.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Base of links in emails; `None`: derived from the listen address.
+    pub public_url: Option<Url>,
+    /// `None`: the data directory's outbox.
+    pub smtp: Option<SecretUrl>,
+    pub from: String,
 }
 
 /// How the server runs pipelines.
@@ -560,7 +626,7 @@ mod tests {
 
     #[test]
     fn invalid_values_are_rejected_with_their_key() {
-        let cases: [(&str, ServerConfig); 6] = [
+        let cases: [(&str, ServerConfig); 9] = [
             ("listen", ServerConfig { listen: "localhost".into(), ..ServerConfig::default() }),
             ("database_url", ServerConfig { database_url: Some("mysql://x".into()), ..ServerConfig::default() }),
             ("database_url", ServerConfig { database_url: Some("postgres://".into()), ..ServerConfig::default() }),
@@ -570,6 +636,12 @@ mod tests {
             ),
             ("redis_url", ServerConfig { redis_url: Some("http://x".into()), ..ServerConfig::default() }),
             ("log_format", ServerConfig { log_format: "xml".into(), ..ServerConfig::default() }),
+            ("public_url", ServerConfig { public_url: Some("strata.example.com".into()), ..ServerConfig::default() }),
+            (
+                "smtp_url",
+                ServerConfig { smtp_url: Some("https://user:hunter2@mail".into()), ..ServerConfig::default() },
+            ),
+            ("mail_from", ServerConfig { mail_from: "nobody".into(), ..ServerConfig::default() }),
         ];
         for (key, config) in cases {
             let error = config.resolve().expect_err(key);
@@ -586,6 +658,17 @@ mod tests {
         assert!(!database.redacted().contains("hunter2"));
         let error = DatabaseUrl::parse("mysql://root:hunter2@db/x").expect_err("unsupported");
         assert!(!error.to_string().contains("hunter2"), "{error}");
+        let smtp =
+            ServerConfig { smtp_url: Some("https://mailer:hunter2@mail.internal".into()), ..ServerConfig::default() };
+        let error = smtp.resolve().expect_err("not SMTP");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        let settings = ServerConfig {
+            smtp_url: Some("smtps://mailer:hunter2@mail.internal:465".into()),
+            ..ServerConfig::default()
+        }
+        .resolve()
+        .expect("valid");
+        assert!(!format!("{:?}", settings.mail).contains("hunter2"));
     }
 
     #[test]

@@ -197,17 +197,27 @@ fn count_queries(db: &mut sea_orm::DatabaseConnection, metrics: &Metrics) {
     });
 }
 
-/// The hub on the control-plane database. Mail goes to the data
-/// directory's outbox until an SMTP mailer is configured.
+/// The hub on the control-plane database. Mail goes through SMTP when
+/// `smtp_url` is set, else to the data directory's outbox.
 async fn open_hub(db: &sea_orm::DatabaseConnection, settings: &Settings, port: u16) -> Result<strata_hub::Hub, Error> {
-    let outbox = strata_hub::OutboxMailer::new(settings.data_dir.join("outbox"));
-    let host = match settings.listen.ip() {
-        ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
-        ip => ip.to_string(),
+    let mailer: std::sync::Arc<dyn strata_hub::Mailer> = match &settings.mail.smtp {
+        Some(url) => std::sync::Arc::new(
+            strata_hub::SmtpMailer::new(url.expose(), &url.redacted(), &settings.mail.from).map_err(Error::Hub)?,
+        ),
+        None => std::sync::Arc::new(strata_hub::OutboxMailer::new(settings.data_dir.join("outbox"))),
     };
-    let hub_settings =
-        strata_hub::HubSettings { public_url: format!("http://{host}:{port}"), ..strata_hub::HubSettings::default() };
-    strata_hub::Hub::open(db.clone(), std::sync::Arc::new(outbox), hub_settings).await.map_err(Error::Hub)
+    let public_url = match &settings.mail.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => {
+            let host = match settings.listen.ip() {
+                ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
+                ip => ip.to_string(),
+            };
+            format!("http://{host}:{port}")
+        }
+    };
+    let hub_settings = strata_hub::HubSettings { public_url, ..strata_hub::HubSettings::default() };
+    strata_hub::Hub::open(db.clone(), mailer, hub_settings).await.map_err(Error::Hub)
 }
 
 fn needs_data_dir(settings: &Settings) -> bool {

@@ -34,7 +34,7 @@ pub use error::{HubError, Result, UserError, UserErrorCode};
 pub use identity::{Session, SignUp, Tokens, User};
 pub use keys::{Jwks, KeyRing};
 pub use local::{LOCAL_ADMIN_EMAIL, LOCAL_ORG};
-pub use mailer::{Mail, Mailer, OutboxMailer};
+pub use mailer::{Mail, Mailer, OutboxMailer, SmtpMailer};
 pub use orgs::{Invitation, Member, Org};
 pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
 pub use secrets::API_TOKEN_PREFIX;

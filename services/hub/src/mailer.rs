@@ -61,3 +61,49 @@ impl Mailer for OutboxMailer {
         Ok(())
     }
 }
+
+/// Sends mail through an SMTP server: `smtps://USER:PASSWORD@HOST:465`
+/// (implicit TLS), `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS),
+/// or plain `smtp://HOST:25` for a relay on a trusted network.
+pub struct SmtpMailer {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::message::Mailbox,
+    /// The URL without its password, for logs and errors.
+    server: String,
+}
+
+impl std::fmt::Debug for SmtpMailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpMailer").field("server", &self.server).field("from", &self.from.to_string()).finish()
+    }
+}
+
+impl SmtpMailer {
+    /// `url` as above; `from` like `Strata <noreply@example.com>`.
+    pub fn new(url: &str, redacted_url: &str, from: &str) -> Result<Self> {
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map_err(|e| HubError::Mail(format!("SMTP server {redacted_url}: {e}")))?
+            .timeout(Some(std::time::Duration::from_secs(20)))
+            .build();
+        let from = from.parse().map_err(|e| HubError::Mail(format!("mail_from `{from}`: {e}")))?;
+        Ok(SmtpMailer { transport, from, server: redacted_url.to_owned() })
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, mail: Mail) -> Result<()> {
+        use lettre::AsyncTransport;
+        let to = mail.to.parse().map_err(|e| HubError::Mail(format!("recipient: {e}")))?;
+        let message = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(mail.body)
+            .map_err(|e| HubError::Mail(format!("cannot build the message: {e}")))?;
+        self.transport.send(message).await.map_err(|e| HubError::Mail(format!("{}: {e}", self.server)))?;
+        tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent");
+        Ok(())
+    }
+}

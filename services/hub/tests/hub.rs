@@ -463,3 +463,71 @@ async fn api_tokens_are_scoped_capped_and_revocable(backend: Backend) {
         UserErrorCode::Invalid
     );
 }
+
+/// A minimal SMTP server that accepts one connection's messages and hands
+/// their DATA back (enough of RFC 5321 for a real client).
+async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sent, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "DATA" => {
+                            write.write_all(b"354 end with .\r\n").await.unwrap();
+                            let mut data = String::new();
+                            while let Ok(Some(line)) = lines.next_line().await {
+                                if line == "." {
+                                    break;
+                                }
+                                data.push_str(&line);
+                                data.push('\n');
+                            }
+                            let _ = sent.send(data);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+#[tokio::test]
+async fn verification_mail_goes_out_over_smtp() {
+    let (port, mut received) = smtp_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(Backend::Sqlite, dir.path()).await;
+    let db = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let mailer = strata_hub::SmtpMailer::new(&url, &url, "Strata <noreply@strata.test>").unwrap();
+    let settings = HubSettings { public_url: "https://strata.test".into(), ..HubSettings::default() };
+    let hub = Hub::open(db, Arc::new(mailer), settings).await.unwrap();
+    hub.sign_up(SignUp {
+        email: "smtp@example.com".into(),
+        password: "a long passphrase 42".into(),
+        display_name: None,
+    })
+    .await
+    .unwrap();
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), received.recv()).await.unwrap().unwrap();
+    assert!(message.contains("To: smtp@example.com"), "{message}");
+    assert!(message.contains("From: Strata <noreply@strata.test>"), "{message}");
+    assert!(message.contains("Subject: Confirm your email for Strata"), "{message}");
+    assert!(message.contains("https://strata.test/verify-email?token="), "{message}");
+}
