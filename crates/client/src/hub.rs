@@ -208,14 +208,24 @@ impl StrataClient {
     }
 
     pub async fn members(&self, org: &str) -> Result<Vec<Member>, ClientError> {
+        self.org_list(org, "members", MEMBER).await
+    }
+
+    /// The first 100 nodes of the connection `field` of organisation `org`.
+    async fn org_list<T: DeserializeOwned>(
+        &self,
+        org: &str,
+        field: &str,
+        selection: &str,
+    ) -> Result<Vec<T>, ClientError> {
         let query = format!(
-            "query($org: String!) {{ organization(slug: $org) {{ members(first: 100) {{ edges {{ node {{ {MEMBER} }} }} }} }} }}"
+            "query($org: String!) {{ organization(slug: $org) {{ {field}(first: 100) {{ edges {{ node {{ {selection} }} }} }} }} }}"
         );
         let org_value: Value = self.query_field(&query, json!({ "org": org }), &["organization"]).await?;
         if org_value.is_null() {
             return Err(not_found_org(org));
         }
-        let edges = org_value["members"]["edges"].as_array().cloned().unwrap_or_default();
+        let edges = org_value[field]["edges"].as_array().cloned().unwrap_or_default();
         edges.iter().map(|edge| decode(self, &edge["node"])).collect()
     }
 
@@ -232,15 +242,7 @@ impl StrataClient {
     }
 
     pub async fn workspaces(&self, org: &str) -> Result<Vec<WorkspaceInfo>, ClientError> {
-        let query = format!(
-            "query($org: String!) {{ organization(slug: $org) {{ workspaces(first: 100) {{ edges {{ node {{ {WORKSPACE} }} }} }} }} }}"
-        );
-        let org_value: Value = self.query_field(&query, json!({ "org": org }), &["organization"]).await?;
-        if org_value.is_null() {
-            return Err(not_found_org(org));
-        }
-        let edges = org_value["workspaces"]["edges"].as_array().cloned().unwrap_or_default();
-        edges.iter().map(|edge| decode(self, &edge["node"])).collect()
+        self.org_list(org, "workspaces", WORKSPACE).await
     }
 
     /// The workspace, or `None` when it does not exist (or is not the caller's).
@@ -284,15 +286,7 @@ impl StrataClient {
     }
 
     pub async fn api_tokens(&self, org: &str) -> Result<Vec<ApiTokenInfo>, ClientError> {
-        let query = format!(
-            "query($org: String!) {{ organization(slug: $org) {{ apiTokens(first: 100) {{ edges {{ node {{ {TOKEN} }} }} }} }} }}"
-        );
-        let org_value: Value = self.query_field(&query, json!({ "org": org }), &["organization"]).await?;
-        if org_value.is_null() {
-            return Err(not_found_org(org));
-        }
-        let edges = org_value["apiTokens"]["edges"].as_array().cloned().unwrap_or_default();
-        edges.iter().map(|edge| decode(self, &edge["node"])).collect()
+        self.org_list(org, "apiTokens", TOKEN).await
     }
 
     pub async fn revoke_api_token(&self, id: &str) -> Result<ApiTokenInfo, ClientError> {

@@ -46,6 +46,13 @@ struct Record<'a> {
     detail: serde_json::Value,
 }
 
+impl<'a> Record<'a> {
+    /// An action without details or token.
+    fn plain(org_id: Option<Uuid>, user: Option<Uuid>, action: &'a str, target: &'a str, ip: Option<&'a str>) -> Self {
+        Record { org_id, user, token: None, action, target, ip, detail: serde_json::Value::Null }
+    }
+}
+
 impl Hub {
     async fn record(&self, record: Record<'_>) -> Result<()> {
         audit_event::Entity::insert(audit_event::ActiveModel {
@@ -94,30 +101,12 @@ impl Hub {
         target: &str,
         ip: Option<&str>,
     ) -> Result<()> {
-        self.record(Record {
-            org_id,
-            user: Some(user),
-            token: None,
-            action,
-            target,
-            ip,
-            detail: serde_json::Value::Null,
-        })
-        .await
+        self.record(Record::plain(org_id, Some(user), action, target, ip)).await
     }
 
     /// Records an action by nobody known yet (sign-up, failed login).
     pub(crate) async fn audit_anonymous(&self, action: &str, target: &str, ip: Option<&str>) -> Result<()> {
-        self.record(Record {
-            org_id: None,
-            user: None,
-            token: None,
-            action,
-            target,
-            ip,
-            detail: serde_json::Value::Null,
-        })
-        .await
+        self.record(Record::plain(None, None, action, target, ip)).await
     }
 
     /// The organisation's audit log, for its owners and admins.

@@ -248,9 +248,7 @@ pub async fn workspace(global: &GlobalArgs, command: WorkspaceCommand) -> Result
         }
         WorkspaceCommand::Inspect { slug, org } => {
             let org = organization(org.as_deref(), &target)?;
-            let ws = client.workspace_info(&org, &slug).await?.ok_or_else(|| {
-                user(anyhow!("no workspace {org}/{slug}, or you have no role on it (see `strata workspace list`)"))
-            })?;
+            let ws = existing_workspace(&client, &org, &slug).await?;
             print_workspace(global.output, &ws).map_err(internal)?;
         }
         WorkspaceCommand::Delete { slug, confirm, org } => {
@@ -263,14 +261,23 @@ pub async fn workspace(global: &GlobalArgs, command: WorkspaceCommand) -> Result
                 Some((org, slug)) => (org.to_owned(), slug.to_owned()),
                 None => (organization(None, &target)?, workspace.clone()),
             };
-            let ws = client.workspace_info(&org, &slug).await?.ok_or_else(|| {
-                user(anyhow!("no workspace {org}/{slug}, or you have no role on it (see `strata workspace list`)"))
-            })?;
+            let ws = existing_workspace(&client, &org, &slug).await?;
             use_in_context(global, &org, Some(&ws.slug)).map_err(user)?;
             say(&format!("commands now act on workspace {org}/{} ({})", ws.slug, ws.state));
         }
     }
     Ok(())
+}
+
+/// The workspace `org/slug`, or a user error that says where to look.
+async fn existing_workspace(
+    client: &strata_client::StrataClient,
+    org: &str,
+    slug: &str,
+) -> Result<WorkspaceInfo, Failure> {
+    client.workspace_info(org, slug).await?.ok_or_else(|| {
+        user(anyhow!("no workspace {org}/{slug}, or you have no role on it (see `strata workspace list`)"))
+    })
 }
 
 fn token_rows(tokens: &[ApiTokenInfo]) -> Vec<Vec<String>> {

@@ -333,6 +333,13 @@ pub(crate) struct WorkStats {
     pub upload_secs: f64,
 }
 
+impl WorkStats {
+    /// From bytes in and out and the download, process and upload seconds.
+    fn new(bytes_in: u64, bytes_out: u64, [download_secs, process_secs, upload_secs]: [f64; 3]) -> Self {
+        WorkStats { bytes_in, bytes_out, download_secs, process_secs, upload_secs }
+    }
+}
+
 /// A job: one run of a pipeline for one commit set.
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
@@ -367,13 +374,7 @@ impl Job {
     }
     async fn stats(&self) -> WorkStats {
         let s = self.info.stats;
-        WorkStats {
-            bytes_in: s.bytes_in,
-            bytes_out: s.bytes_out,
-            download_secs: s.download_secs,
-            process_secs: s.process_secs,
-            upload_secs: s.upload_secs,
-        }
+        WorkStats::new(s.bytes_in, s.bytes_out, [s.download_secs, s.process_secs, s.upload_secs])
     }
     /// `repo@commit` of every input.
     async fn inputs(&self) -> &[String] {
@@ -422,13 +423,7 @@ impl Datum {
     }
     async fn stats(&self) -> WorkStats {
         let s = self.0.stats;
-        WorkStats {
-            bytes_in: s.bytes_in,
-            bytes_out: s.bytes_out,
-            download_secs: s.download_secs,
-            process_secs: s.process_secs,
-            upload_secs: s.upload_secs,
-        }
+        WorkStats::new(s.bytes_in, s.bytes_out, [s.download_secs, s.process_secs, s.upload_secs])
     }
     async fn outputs(&self) -> &[String] {
         &self.0.outputs
