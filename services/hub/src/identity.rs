@@ -327,7 +327,9 @@ impl Hub {
         .await
         .map_err(|e| HubError::Crypto(format!("password check stopped: {e}")))?;
         let Some(row) = row.filter(|_| matches) else {
-            self.audit_anonymous("user.login_failed", &format!("email:{}", email.trim().to_lowercase()), ip).await?;
+            // What was typed, bounded: an attacker's megabyte "email" is not worth keeping.
+            let typed: String = email.trim().to_lowercase().chars().take(254).collect();
+            self.audit_anonymous("user.login_failed", &format!("email:{typed}"), ip).await?;
             return Err(bad_login());
         };
         let user = user_from(row);

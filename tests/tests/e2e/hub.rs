@@ -169,6 +169,18 @@ on_both_backends! {
         // Limits: page size, query size.
         let body = gql(&app, Some(&token), "{ viewer { organizations(first: 1000) { totalCount } } }", json!({})).await;
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("between 1 and 100"), "{body}");
+        let response = reqwest::Client::new()
+            .post(format!("{}/graphql", app.address))
+            .header("content-type", "application/json")
+            .body(format!("{{\"query\": \"{{ viewer {{ id }} }}\", \"variables\": {{\"x\": \"{}\"}}}}", "y".repeat(2 << 20)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413);
+        let refusal: Value = response.json().await.unwrap();
+        assert!(refusal["message"].as_str().unwrap().contains("at most"), "{refusal}");
+        let garbage = reqwest::Client::new().post(format!("{}/graphql", app.address)).body("not json").send().await.unwrap();
+        assert_eq!(garbage.status(), 400);
         let huge = format!("{{ viewer {{ id }} }} # {}", "x".repeat(40_000));
         let body = gql(&app, Some(&token), &huge, json!({})).await;
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("limit"), "{body}");

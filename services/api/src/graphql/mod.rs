@@ -15,7 +15,7 @@ use actix_web::guard::GuardContext;
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject};
-use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
+use async_graphql_actix_web::GraphQLResponse;
 use strata_hub::Hub;
 
 use crate::session_cookies::RequestMeta;
@@ -38,6 +38,8 @@ const MAX_DEPTH: usize = 12;
 const MAX_COMPLEXITY: usize = 1_000;
 /// Longest query text accepted; real queries are a few kilobytes.
 pub(crate) const MAX_QUERY_BYTES: usize = 32 * 1024;
+/// Largest request body (query and variables; pipeline specs are the big ones).
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Builds the schema with its limits.
 pub fn build_schema() -> StrataSchema {
@@ -184,15 +186,18 @@ pub(crate) async fn execute(
     hub: web::Data<Hub>,
     limiter: web::Data<crate::rate_limit::RateLimiter>,
     http: HttpRequest,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
-    let request = request.into_inner();
+    body: web::Payload,
+) -> actix_web::Either<GraphQLResponse, HttpResponse> {
+    let request = match read_request(&http, body).await {
+        Ok(request) => request,
+        Err(refusal) => return actix_web::Either::Right(refusal),
+    };
     if request.query.len() > MAX_QUERY_BYTES {
         let error = async_graphql::ServerError::new(
             format!("query is {} bytes; the limit is {MAX_QUERY_BYTES}", request.query.len()),
             None,
         );
-        return async_graphql::Response::from_errors(vec![error]).into();
+        return actix_web::Either::Left(async_graphql::Response::from_errors(vec![error]).into());
     }
     let caller = caller_of(&http, &hub).await;
     let bearer = workspace_types::Bearer(bearer_of(&http));
@@ -202,7 +207,40 @@ pub(crate) async fn execute(
     let bindings =
         async_graphql::dataloader::DataLoader::new(loaders::BindingsLoader(hub.get_ref().clone()), tokio::spawn);
     let request = request.data(bindings);
-    state.schema.execute(request).await.into()
+    actix_web::Either::Left(state.schema.execute(request).await.into())
+}
+
+/// The GraphQL request of a GET (query string) or POST (JSON body of at
+/// most [`MAX_BODY_BYTES`]); a refusal is a 4xx with the JSON error shape.
+async fn read_request(http: &HttpRequest, mut body: web::Payload) -> Result<async_graphql::Request, HttpResponse> {
+    use futures::StreamExt;
+    let refuse = |status: actix_web::http::StatusCode, message: String| {
+        HttpResponse::build(status).json(strata_client::wire::ErrorBody { code: "INVALID_REQUEST".to_owned(), message })
+    };
+    if http.method() == actix_web::http::Method::GET {
+        return async_graphql::http::parse_query_string(http.query_string())
+            .map_err(|e| refuse(actix_web::http::StatusCode::BAD_REQUEST, format!("bad GraphQL query string: {e}")));
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk
+            .map_err(|e| refuse(actix_web::http::StatusCode::BAD_REQUEST, format!("cannot read the body: {e}")))?;
+        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(refuse(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "a GraphQL request has at most {MAX_BODY_BYTES} bytes; send file contents over the HTTP file endpoints"
+                ),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        refuse(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            format!("the body is not a GraphQL request ({{\"query\": ..., \"variables\": ...}}): {e}"),
+        )
+    })
 }
 
 #[cfg(test)]
