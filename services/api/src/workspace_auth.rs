@@ -66,11 +66,14 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// The repo a request is about (`/repos/{repo}/…`), for repo role bindings.
+/// A copy names a second repo in its body (the source), so it is not about
+/// one repo and needs a role on the whole workspace.
 fn repo_of(rest: &str) -> Option<String> {
-    let mut segments = rest.trim_matches('/').split('/');
-    match (segments.next(), segments.next()) {
+    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["repos", _, "refs", _, "copy"] => None,
         // Repo names are letters, digits, `-` and `_`: never percent-encoded.
-        (Some("repos"), Some(repo)) if !repo.is_empty() => Some(repo.to_owned()),
+        ["repos", repo, ..] if !repo.is_empty() => Some((*repo).to_owned()),
         _ => None,
     }
 }
@@ -232,6 +235,7 @@ mod tests {
         assert_eq!(repo_of("/repos/images").as_deref(), Some("images"));
         assert_eq!(repo_of("/repos"), None);
         assert_eq!(repo_of("/pps/pipelines"), None);
+        assert_eq!(repo_of("/repos/images/refs/master/copy"), None, "a copy reads another repo too");
     }
 
     #[test]
