@@ -174,6 +174,10 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
 
+    /// The worker autoscaler: replay a queue trace through its policy.
+    #[command(subcommand)]
+    Autoscale(AutoscaleCommand),
+
     /// Print a shell completion script, e.g. `strata completion bash > /etc/bash_completion.d/strata`.
     Completion {
         /// The shell to complete for.
@@ -765,4 +769,19 @@ pub enum TokenCommand {
     },
     /// Revoke a token at once, by id.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AutoscaleCommand {
+    /// Replay a queue trace (jobs, their datums and durations) through the
+    /// autoscaling policy and two baselines (fixed workers, KEDA-like
+    /// 30 s polling); print worker-seconds, makespan and p95 job latency.
+    Simulate {
+        /// The trace, JSON (see examples/autoscale/).
+        #[arg(long, value_name = "FILE")]
+        trace: PathBuf,
+        /// Also draw queue depth and workers over time to this SVG file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod autoscale;
 pub mod completion;
 pub mod dev;
 pub mod hub;

@@ -156,3 +156,31 @@ fn passwords_and_tokens_never_reach_the_server_log() {
         assert!(!log.contains(value), "the {what} appears in the server log");
     }
 }
+
+#[test]
+fn the_autoscaling_simulator_compares_the_policy_with_its_baselines() {
+    let sandbox = Sandbox::new();
+    let trace = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/autoscale/bursty-ci.json");
+    let svg = sandbox.dir.path().join("plot.svg");
+    let rows = json(&sandbox, &["autoscale", "simulate", "--trace", trace, "--svg", svg.to_str().expect("utf-8")]);
+    let rows = rows.as_array().expect("one row per policy");
+    assert_eq!(rows.len(), 3);
+    let figure = |n: usize, key: &str| rows[n][key].as_f64().expect(key);
+    assert_eq!(rows[0]["policy"], "strata");
+    assert_eq!(rows[2]["policy"], "keda_like");
+    assert!(figure(0, "worker_seconds") < figure(1, "worker_seconds"), "cheaper than the fixed pool");
+    assert!(figure(0, "worker_seconds") < figure(2, "worker_seconds"), "cheaper than 30 s polling");
+    assert!(figure(0, "p95_job_latency_secs") < figure(2, "p95_job_latency_secs"), "and faster");
+    assert_eq!(figure(0, "busy_seconds"), figure(1, "busy_seconds"), "the same work under every policy");
+    let picture = std::fs::read_to_string(&svg).expect("the plot");
+    assert_eq!(picture.matches("<polyline").count(), 3);
+
+    let bad = sandbox.dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"name": "x", "worker_start_secs": 1, "max_workers": 2, "jobs": []}"#).expect("write");
+    assert_user_error(&sandbox.run(&["autoscale", "simulate", "--trace", bad.to_str().expect("utf-8")]), &["no jobs"]);
+    std::fs::write(&bad, r#"{"name": "x", "workers": 2}"#).expect("write");
+    assert_user_error(
+        &sandbox.run(&["autoscale", "simulate", "--trace", bad.to_str().expect("utf-8")]),
+        &["not a queue trace"],
+    );
+}

@@ -246,6 +246,8 @@ impl<'a> Run<'a> {
                 self.next_sample += SAMPLE_EVERY_SECS;
             }
             if self.all_done() && self.settled() {
+                // The last point, wherever the sampling clock stands.
+                self.samples.push(Sample { secs: self.now, queued: self.queue.len() as u64, workers: self.count() });
                 return Ok(());
             }
             self.worker_seconds += f64::from(self.count()) * STEP_SECS;
