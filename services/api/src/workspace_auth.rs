@@ -105,8 +105,11 @@ fn not_found(slug: &str) -> HttpResponse {
     reject(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no workspace `{slug}`, or you do not have access to it"))
 }
 
-fn bearer(request: &ServiceRequest) -> Option<Result<&str, ()>> {
-    let value = request.headers().get(header::AUTHORIZATION)?;
+/// The bearer token of an `Authorization` header: `None` without one,
+/// `Some(Err(()))` when it is not `Bearer <token>`. GraphQL and the
+/// workspace endpoints read credentials through this one function.
+pub(crate) fn bearer(headers: &actix_web::http::header::HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get(header::AUTHORIZATION)?;
     let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
     Some(token.map(str::trim).filter(|t| !t.is_empty()).ok_or(()))
 }
@@ -114,7 +117,7 @@ fn bearer(request: &ServiceRequest) -> Option<Result<&str, ()>> {
 /// Decides a request; `Ok` carries the caller for the handler.
 async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> Result<WorkspaceCaller, HttpResponse> {
     let slug = request.match_info().get("workspace").unwrap_or_default().to_owned();
-    let token = match bearer(request) {
+    let token = match bearer(request.headers()) {
         None => {
             return Err(reject(
                 StatusCode::UNAUTHORIZED,

@@ -154,9 +154,6 @@ impl Hub {
             .filter(role_binding::Column::Repo.is_in(scopes))
             .all(&self.db)
             .await?;
-        let bound =
-            bindings.iter().map(|b| b.role.parse::<WorkspaceRole>()).collect::<Result<Vec<_>, _>>()?.into_iter().max();
-        let role = org_role.implied_workspace_role().max(bound);
-        Ok(role.and_then(|role| principal.cap_workspace_role(row.org_id, workspace_id, role)))
+        crate::workspaces::effective_role(principal, row.org_id, workspace_id, org_role, bindings.iter())
     }
 }

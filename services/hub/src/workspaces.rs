@@ -225,10 +225,8 @@ impl Hub {
         let bindings = self.bindings_of(principal.user_id, rows.iter().map(|w| w.id).collect()).await?;
         let mut visible = Vec::with_capacity(rows.len());
         for row in rows {
-            let bound =
-                bindings.iter().filter(|b| b.workspace_id == row.id && b.repo.is_empty()).map(|b| b.role.parse());
-            let bound = bound.collect::<Result<Vec<WorkspaceRole>, _>>()?.into_iter().max();
-            if let Some(role) = effective_role(principal, org.id, row.id, org_role, bound) {
+            let own = bindings.iter().filter(|b| b.workspace_id == row.id && b.repo.is_empty());
+            if let Some(role) = effective_role(principal, org.id, row.id, org_role, own)? {
                 visible.push(workspace_from(row, role)?);
             }
         }
@@ -248,9 +246,8 @@ impl Hub {
             .await?
             .ok_or_else(missing)?;
         let bindings = self.bindings_of(principal.user_id, vec![row.id]).await?;
-        let bound = bindings.iter().filter(|b| b.repo.is_empty()).map(|b| b.role.parse());
-        let bound = bound.collect::<Result<Vec<WorkspaceRole>, _>>()?.into_iter().max();
-        let role = effective_role(principal, org.id, row.id, org_role, bound).ok_or_else(missing)?;
+        let whole = bindings.iter().filter(|b| b.repo.is_empty());
+        let role = effective_role(principal, org.id, row.id, org_role, whole)?.ok_or_else(missing)?;
         workspace_from(row, role)
     }
 
@@ -404,16 +401,18 @@ impl Hub {
     }
 }
 
-/// Org admins administer every workspace; others need a binding; the
-/// credential caps both. `org_role` is the member's own role, uncapped: a
-/// reader token of an org admin reads every workspace of the org.
-fn effective_role(
+/// Org admins administer every workspace; others need a binding (the
+/// strongest of `bindings` counts); the credential caps both. `org_role` is
+/// the member's own role, uncapped: a reader token of an org admin reads
+/// every workspace of the org.
+pub(crate) fn effective_role<'a>(
     principal: &Principal,
     org_id: Uuid,
     workspace_id: Uuid,
     org_role: OrgRole,
-    bound: Option<WorkspaceRole>,
-) -> Option<WorkspaceRole> {
-    let role = org_role.implied_workspace_role().max(bound)?;
-    principal.cap_workspace_role(org_id, workspace_id, role)
+    bindings: impl Iterator<Item = &'a role_binding::Model>,
+) -> Result<Option<WorkspaceRole>> {
+    let bound = bindings.map(|b| b.role.parse::<WorkspaceRole>()).collect::<Result<Vec<_>, _>>()?.into_iter().max();
+    let role = org_role.implied_workspace_role().max(bound);
+    Ok(role.and_then(|role| principal.cap_workspace_role(org_id, workspace_id, role)))
 }

@@ -134,20 +134,19 @@ pub(crate) enum Node {
 
 /// The raw bearer token of a request, passed on to workspace servers.
 fn bearer_of(request: &HttpRequest) -> Option<String> {
-    let value = request.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(|t| t.trim().to_owned())
+    crate::workspace_auth::bearer(request.headers())?.ok().map(str::to_owned)
 }
 
 /// The caller of a request, from its `Authorization: Bearer` header.
 pub(crate) async fn caller_of(request: &HttpRequest, hub: &Hub) -> Caller {
-    let Some(value) = request.headers().get(actix_web::http::header::AUTHORIZATION) else {
-        return Caller::Anonymous;
-    };
-    let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
-    let Some(bearer) = bearer.map(str::trim).filter(|b| !b.is_empty()) else {
-        return Caller::Rejected(strata_hub::UserError::unauthenticated(
-            "the Authorization header must be `Bearer <token>`",
-        ));
+    let bearer = match crate::workspace_auth::bearer(request.headers()) {
+        None => return Caller::Anonymous,
+        Some(Err(())) => {
+            return Caller::Rejected(strata_hub::UserError::unauthenticated(
+                "the Authorization header must be `Bearer <token>`",
+            ));
+        }
+        Some(Ok(bearer)) => bearer,
     };
     match hub.authenticate(bearer).await {
         Ok(mut principal) => {
