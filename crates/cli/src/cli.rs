@@ -178,6 +178,15 @@ pub enum Command {
     #[command(subcommand)]
     Autoscale(AutoscaleCommand),
 
+    /// The provisioner: runs created workspaces and scales their workers.
+    #[command(subcommand)]
+    Provisioner(ProvisionerCommand),
+
+    /// One workspace's server, as the local provisioner starts it (reads
+    /// its configuration from standard input).
+    #[command(name = "__workspace-server", hide = true)]
+    WorkspaceServer,
+
     /// Print a shell completion script, e.g. `strata completion bash > /etc/bash_completion.d/strata`.
     Completion {
         /// The shell to complete for.
@@ -210,6 +219,10 @@ pub struct WorkerArgs {
     /// The worker's name in the queue; unique per pipeline [default: host-pid].
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
+    /// Exit when standard input closes: set by the provisioner that starts
+    /// the worker, so workers never outlive it.
+    #[arg(long, hide = true)]
+    pub supervised: bool,
 }
 
 /// Flags of `strata dev`. Each also reads `STRATA_<NAME>` and the config file.
@@ -219,6 +232,18 @@ pub struct DevArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
 
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Do not create or update the `dev` CLI context.
+    #[arg(long)]
+    pub no_context: bool,
+}
+
+/// Where a server process keeps its data and how it logs; shared by
+/// `strata dev` and `strata provisioner run`.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
     /// Directory for the database, objects and logs [default: ./.strata].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -246,10 +271,29 @@ pub struct DevArgs {
     /// Log filter, e.g. `info` or `strata_api=debug,info`.
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+}
 
-    /// Do not create or update the `dev` CLI context.
-    #[arg(long)]
-    pub no_context: bool,
+#[derive(Debug, Subcommand)]
+pub enum ProvisionerCommand {
+    /// Run the provisioner as its own process against the control-plane
+    /// database (with `provisioner = "off"` on the servers). Replicas
+    /// share the work through a lease: one is active, the others wait.
+    #[command(
+        after_help = "Example:\n  strata provisioner run --backend local --database-url postgres://strata@127.0.0.1/strata"
+    )]
+    Run {
+        /// Where workspaces run: `local` (child processes of this one).
+        #[arg(long, value_enum, default_value_t = ProvisionerBackend::Local)]
+        backend: ProvisionerBackend,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// The provisioner backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProvisionerBackend {
+    Local,
 }
 
 #[derive(Debug, Subcommand)]

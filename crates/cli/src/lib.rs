@@ -46,5 +46,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Autoscale(cli::AutoscaleCommand::Simulate { trace, svg }) => {
             commands::autoscale::simulate(&cli.global, &trace, svg.as_deref())
         }
+        Command::Provisioner(cli::ProvisionerCommand::Run { backend, server }) => {
+            commands::provisioner::run(backend, &server).await
+        }
+        Command::WorkspaceServer => commands::provisioner::workspace_server().await,
     }
 }

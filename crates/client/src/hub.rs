@@ -71,8 +71,36 @@ pub struct WorkspaceInfo {
     pub endpoint: Option<String>,
     pub generation: i64,
     pub observed_generation: i64,
+    #[serde(default)]
+    pub conditions: Vec<ConditionInfo>,
     pub viewer_role: String,
     pub created_at: String,
+}
+
+/// One status condition of a workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionInfo {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+    pub last_transition_time: String,
+}
+
+/// The autoscaler's last decision for one pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineWorkersInfo {
+    pub pipeline: String,
+    pub desired: u32,
+    pub current: u32,
+    pub outstanding: u64,
+    pub max_workers: u32,
+    pub reason: String,
+    pub message: Option<String>,
+    pub updated_at: String,
 }
 
 /// An API token as listed (no secret).
@@ -109,7 +137,7 @@ pub struct Session {
 const VIEWER: &str = "id email displayName emailVerified";
 const ORG: &str = "id slug name viewerRole";
 const MEMBER: &str = "userId email displayName role joinedAt";
-const WORKSPACE: &str = "id slug organizationSlug plan region state statusMessage endpoint generation observedGeneration viewerRole createdAt";
+const WORKSPACE: &str = "id slug organizationSlug plan region state statusMessage endpoint generation observedGeneration conditions { type status reason message lastTransitionTime } viewerRole createdAt";
 const TOKEN: &str = "id name prefix role workspaceId expiresAt lastUsedAt revokedAt createdAt";
 
 fn input_type(name: &str) -> String {
@@ -251,6 +279,16 @@ impl StrataClient {
             "query($org: String!, $slug: String!) {{ workspace(organization: $org, slug: $slug) {{ {WORKSPACE} }} }}"
         );
         self.query_field(&query, json!({ "org": org, "slug": slug }), &["workspace"]).await
+    }
+
+    /// The autoscaler's view of a workspace's pipelines.
+    pub async fn workspace_workers(&self, org: &str, slug: &str) -> Result<Vec<PipelineWorkersInfo>, ClientError> {
+        let query = "query($org: String!, $slug: String!) { workspace(organization: $org, slug: $slug) { workers { pipeline desired current outstanding maxWorkers reason message updatedAt } } }";
+        let found: Option<Value> = self.query_field(query, json!({ "org": org, "slug": slug }), &["workspace"]).await?;
+        match found {
+            Some(workspace) => decode(self, &workspace["workers"]),
+            None => Ok(Vec::new()),
+        }
     }
 
     pub async fn create_workspace(

@@ -14,19 +14,29 @@ use crate::wire::pfs::{
 #[derive(Debug, Clone)]
 pub struct Workspace {
     client: StrataClient,
-    slug: String,
+    /// Path segments of the workspace's API root.
+    root: Vec<String>,
 }
 
 impl StrataClient {
-    /// The PFS/PPS API of workspace `slug`.
+    /// The PFS/PPS API of workspace `slug` as the server hosts it itself:
+    /// `/v1/workspaces/{slug}` (the `local` organisation of `strata dev`,
+    /// or a workspace server talking to its workers).
     pub fn workspace(&self, slug: &str) -> Workspace {
-        Workspace { client: self.clone(), slug: slug.to_owned() }
+        Workspace { client: self.clone(), root: vec!["v1".into(), "workspaces".into(), slug.to_owned()] }
+    }
+
+    /// The PFS/PPS API of any workspace, through the hub's gateway:
+    /// `/v1/orgs/{org}/workspaces/{slug}`.
+    pub fn org_workspace(&self, org: &str, slug: &str) -> Workspace {
+        let root = vec!["v1".into(), "orgs".into(), org.to_owned(), "workspaces".into(), slug.to_owned()];
+        Workspace { client: self.clone(), root }
     }
 }
 
 impl Workspace {
     fn url(&self, segments: &[&str]) -> Result<url::Url, ClientError> {
-        let mut all = vec!["v1", "workspaces", self.slug.as_str()];
+        let mut all: Vec<&str> = self.root.iter().map(String::as_str).collect();
         all.extend_from_slice(segments);
         self.client.url(&all)
     }
@@ -207,7 +217,7 @@ impl Workspace {
             Ok(response)
         } else {
             Err(self.client.json::<serde_json::Value>(response, &[]).await.err().unwrap_or(ClientError::Protocol {
-                endpoint: self.slug.clone(),
+                endpoint: self.root.join("/"),
                 reason: "error status without body".into(),
             }))
         }

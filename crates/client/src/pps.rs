@@ -55,6 +55,11 @@ impl Workspace {
         self.get(&["pps", "pipelines"], &[]).await
     }
 
+    /// The work waiting in each pipeline (for autoscalers).
+    pub async fn pipeline_load(&self) -> Result<Vec<crate::wire::pps::PipelineLoad>, ClientError> {
+        self.get(&["pps", "load"], &[]).await
+    }
+
     /// One pipeline with its effective spec.
     pub async fn pipeline_inspect(&self, pipeline: &str) -> Result<PipelineInfo, ClientError> {
         self.get(&["pps", "pipelines", pipeline], &[]).await

@@ -246,6 +246,21 @@ pub mod pps {
         pub reprocess: bool,
     }
 
+    /// `GET /pps/load`: the work waiting in one pipeline, which the
+    /// autoscaler turns into a number of workers.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PipelineLoad {
+        pub pipeline: String,
+        /// Datums of unfinished jobs not yet done (queued or in flight).
+        pub outstanding_datums: u64,
+        /// `parallelism_spec.constant`: the pipeline's most workers.
+        pub parallelism: u32,
+        /// Whether the pipeline may go down to zero workers while idle.
+        pub autoscaling: bool,
+        /// A stopped pipeline needs no workers.
+        pub stopped: bool,
+    }
+
     /// A pipeline.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub struct PipelineInfo {

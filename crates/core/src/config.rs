@@ -35,6 +35,10 @@ pub const KEYS: &[&str] = &[
     "public_url",
     "smtp_url",
     "mail_from",
+    "provisioner",
+    "datums_per_worker",
+    "scale_down_cooldown_secs",
+    "deletion_grace_secs",
 ];
 
 /// The environment variable that sets `key`.
@@ -86,6 +90,16 @@ pub struct ServerConfig {
     pub smtp_url: Option<String>,
     /// The sender of mail, e.g. `Strata <noreply@example.com>`.
     pub mail_from: String,
+    /// Which provisioner `strata dev` runs for created workspaces: `local`
+    /// (child processes) or `off` (they stay PENDING; run `strata
+    /// provisioner run` separately).
+    pub provisioner: String,
+    /// Outstanding datums one autoscaled worker takes care of.
+    pub datums_per_worker: u32,
+    /// How long fewer workers must have been enough before some are stopped.
+    pub scale_down_cooldown_secs: u64,
+    /// How long a deleted workspace's data is kept before it is freed.
+    pub deletion_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +121,10 @@ impl Default for ServerConfig {
             public_url: None,
             smtp_url: None,
             mail_from: "Strata <noreply@strata.localhost>".to_owned(),
+            provisioner: "local".to_owned(),
+            datums_per_worker: 1,
+            scale_down_cooldown_secs: 60,
+            deletion_grace_secs: 3600,
         }
     }
 }
@@ -191,6 +209,31 @@ impl ServerConfig {
         })
     }
 
+    fn provisioner_settings(&self) -> Result<ProvisionerSettings> {
+        let local = match self.provisioner.as_str() {
+            "local" => true,
+            "off" => false,
+            other => {
+                return Err(Error::Config {
+                    key: "provisioner".to_owned(),
+                    message: format!("`{other}` is not one of: local, off"),
+                });
+            }
+        };
+        if self.datums_per_worker == 0 {
+            return Err(Error::Config {
+                key: "datums_per_worker".to_owned(),
+                message: "a worker takes at least 1 datum".to_owned(),
+            });
+        }
+        Ok(ProvisionerSettings {
+            local,
+            datums_per_worker: self.datums_per_worker,
+            scale_down_cooldown: std::time::Duration::from_secs(self.scale_down_cooldown_secs),
+            deletion_grace: std::time::Duration::from_secs(self.deletion_grace_secs),
+        })
+    }
+
     fn mail_settings(&self) -> Result<MailSettings> {
         let public_url = match &self.public_url {
             Some(text) => {
@@ -262,9 +305,11 @@ impl ServerConfig {
         })?;
         let pps = self.pps_settings()?;
         let mail = self.mail_settings()?;
+        let provisioner = self.provisioner_settings()?;
         Ok(Settings {
             pps,
             mail,
+            provisioner,
             rate_limit_per_minute: (self.rate_limit_per_minute > 0).then_some(self.rate_limit_per_minute),
             listen,
             data_dir: self.data_dir.clone(),
@@ -325,6 +370,17 @@ pub struct Settings {
     /// Requests per minute per credential or address; `None`: unlimited.
     pub rate_limit_per_minute: Option<u32>,
     pub mail: MailSettings,
+    pub provisioner: ProvisionerSettings,
+}
+
+/// How workspaces other than the embedded one are run and scaled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionerSettings {
+    /// Run the local provisioner inside `strata dev`.
+    pub local: bool,
+    pub datums_per_worker: u32,
+    pub scale_down_cooldown: std::time::Duration,
+    pub deletion_grace: std::time::Duration,
 }
 
 /// Where links point and how mail leaves.

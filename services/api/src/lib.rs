@@ -7,6 +7,7 @@
 //! configuration mistakes are reported before anything is served.
 
 mod error;
+mod gateway;
 mod graphql;
 mod health;
 mod instance;
@@ -17,6 +18,7 @@ mod session_cookies;
 mod state;
 mod workers;
 mod workspace_auth;
+pub mod workspace_server;
 
 use std::net::TcpListener;
 
@@ -45,6 +47,7 @@ pub struct Application {
     hub: web::Data<strata_hub::Hub>,
     guard: web::Data<workspace_auth::WorkspaceGuard>,
     limiter: web::Data<rate_limit::RateLimiter>,
+    upstreams: web::Data<gateway::Upstreams>,
     /// What runs beside the HTTP server: masters and embedded workers.
     background: workers::Background,
     listener: TcpListener,
@@ -93,6 +96,7 @@ impl Application {
             hub: web::Data::new(hub),
             guard: web::Data::new(guard),
             limiter: web::Data::new(limiter),
+            upstreams: web::Data::new(gateway::Upstreams::new(port)?),
             background,
             listener,
             shutdown_timeout: settings.shutdown_timeout,
@@ -109,6 +113,21 @@ impl Application {
         &self.hub
     }
 
+    /// The control-plane database.
+    pub fn database(&self) -> &sea_orm::DatabaseConnection {
+        &self.state.db
+    }
+
+    /// The installation's object store (unprefixed).
+    pub fn object_store(&self) -> &DynObjectStore {
+        &self.state.store
+    }
+
+    /// This process's metrics registry (served at `/metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.state.metrics
+    }
+
     /// The installation this server belongs to.
     pub fn instance(&self) -> &Instance {
         &self.state.instance
@@ -123,6 +142,7 @@ impl Application {
         let hub = self.hub.clone();
         let guard = self.guard.clone();
         let limiter = self.limiter.clone();
+        let upstreams = self.upstreams.clone();
         let background = self.background.start(stop.child_token());
         let server = HttpServer::new(move || {
             App::new()
@@ -132,6 +152,7 @@ impl Application {
                 .app_data(hub.clone())
                 .app_data(guard.clone())
                 .app_data(limiter.clone())
+                .app_data(upstreams.clone())
                 .wrap(actix_web::middleware::from_fn(rate_limit::limit_requests))
                 .wrap(middleware::RequestTelemetry::new(&state.metrics))
                 .configure(routes)
@@ -158,7 +179,7 @@ pub const EMBEDDED_WORKSPACE: &str = "default";
 
 /// The embedded workspace: PFS and PPS on the same database (their own
 /// `pfs_*`/`pps_*` tables), under their own object-store prefix and Redis
-/// key prefix. The provisioner issue moves workspaces to their own servers.
+/// key prefix. Other workspaces get their own servers from the provisioner.
 async fn embedded_workspaces(
     db: &sea_orm::DatabaseConnection,
     store: &DynObjectStore,
@@ -166,27 +187,56 @@ async fn embedded_workspaces(
     instance: &Instance,
     settings: &Settings,
 ) -> Result<(Workspaces, PpsWorkspaces), Error> {
-    let prefix = format!("workspaces/{EMBEDDED_WORKSPACE}");
-    let scoped: DynObjectStore =
-        std::sync::Arc::new(object_store::prefix::PrefixStore::new(store.clone(), prefix.as_str()));
-    let pfs = Pfs::open(db.clone(), scoped.clone()).await.map_err(Error::Pfs)?;
+    let object_prefix = format!("workspaces/{EMBEDDED_WORKSPACE}");
     let queue_prefix = format!("strata:{}:{EMBEDDED_WORKSPACE}:", instance.id);
-    let redis = settings.redis.as_ref().map(strata_core::config::SecretUrl::expose);
-    let queue = strata_queue::from_url(redis, &queue_prefix, settings.pps.task_lease).await.map_err(Error::Queue)?;
-    let pps_settings = PpsSettings { lease: settings.pps.task_lease };
-    let pps = Pps::open(pfs.clone(), scoped, queue, pps_settings, Some(metrics.meter("strata-pps")))
-        .await
-        .map_err(Error::Pps)?;
-    let mut workspaces = Workspaces::default();
-    workspaces.insert(EMBEDDED_WORKSPACE, pfs);
-    let mut pipelines = PpsWorkspaces::default();
-    pipelines.insert(EMBEDDED_WORKSPACE, pps);
-    Ok((workspaces, pipelines))
+    OpenWorkspace {
+        slug: EMBEDDED_WORKSPACE,
+        object_prefix: &object_prefix,
+        queue_prefix: &queue_prefix,
+        redis: settings.redis.as_ref().map(strata_core::config::SecretUrl::expose),
+        task_lease: settings.pps.task_lease,
+    }
+    .open(db, store, metrics)
+    .await
+}
+
+/// Where one workspace's PFS and PPS keep their data.
+pub(crate) struct OpenWorkspace<'a> {
+    pub slug: &'a str,
+    pub object_prefix: &'a str,
+    pub queue_prefix: &'a str,
+    pub redis: Option<&'a str>,
+    pub task_lease: std::time::Duration,
+}
+
+impl OpenWorkspace<'_> {
+    /// Opens (and migrates) PFS and PPS on `db`, below the prefixes.
+    pub(crate) async fn open(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        store: &DynObjectStore,
+        metrics: &Metrics,
+    ) -> Result<(Workspaces, PpsWorkspaces), Error> {
+        let scoped: DynObjectStore =
+            std::sync::Arc::new(object_store::prefix::PrefixStore::new(store.clone(), self.object_prefix));
+        let pfs = Pfs::open(db.clone(), scoped.clone()).await.map_err(Error::Pfs)?;
+        let queue =
+            strata_queue::from_url(self.redis, self.queue_prefix, self.task_lease).await.map_err(Error::Queue)?;
+        let pps_settings = PpsSettings { lease: self.task_lease };
+        let pps = Pps::open(pfs.clone(), scoped, queue, pps_settings, Some(metrics.meter("strata-pps")))
+            .await
+            .map_err(Error::Pps)?;
+        let mut workspaces = Workspaces::default();
+        workspaces.insert(self.slug, pfs);
+        let mut pipelines = PpsWorkspaces::default();
+        pipelines.insert(self.slug, pps);
+        Ok((workspaces, pipelines))
+    }
 }
 
 /// Counts every SQL statement (`strata_db_queries_total`, by success), so
 /// that N+1 query patterns show up on dashboards and in tests.
-fn count_queries(db: &mut sea_orm::DatabaseConnection, metrics: &Metrics) {
+pub(crate) fn count_queries(db: &mut sea_orm::DatabaseConnection, metrics: &Metrics) {
     let counter = metrics
         .meter("strata-db")
         .u64_counter("strata_db_queries")
@@ -238,6 +288,7 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(graphql::execute))
                 .route(web::post().to(graphql::execute)),
         )
+        .route("/v1/orgs/{org}/workspaces/{workspace}/{tail:.*}", web::route().to(gateway::forward))
         .service(
             web::scope("/v1/workspaces/{workspace}/pps")
                 .wrap(actix_web::middleware::from_fn(workspace_auth::authorize))

@@ -61,14 +61,14 @@ enum WorkspaceCaller {
 }
 
 /// Compares secrets without leaking, through timing, how much matched.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     blake3::hash(a.as_bytes()) == blake3::hash(b.as_bytes())
 }
 
 /// The repo a request is about (`/repos/{repo}/…`), for repo role bindings.
 /// A copy names a second repo in its body (the source), so it is not about
 /// one repo and needs a role on the whole workspace.
-fn repo_of(rest: &str) -> Option<String> {
+pub(crate) fn repo_of(rest: &str) -> Option<String> {
     let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["repos", _, "refs", _, "copy"] => None,
@@ -79,7 +79,7 @@ fn repo_of(rest: &str) -> Option<String> {
 }
 
 /// The role a request needs, from its method and path (below the workspace).
-fn required_role(method: &Method, rest: &str) -> WorkspaceRole {
+pub(crate) fn required_role(method: &Method, rest: &str) -> WorkspaceRole {
     let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
     let maintenance = matches!(segments.as_slice(), ["fsck" | "gc"]);
     let repo_delete = *method == Method::DELETE && matches!(segments.as_slice(), ["repos", _]);
@@ -93,7 +93,7 @@ fn required_role(method: &Method, rest: &str) -> WorkspaceRole {
     }
 }
 
-fn reject(status: StatusCode, code: &str, message: String) -> HttpResponse {
+pub(crate) fn reject(status: StatusCode, code: &str, message: String) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     if status == StatusCode::UNAUTHORIZED {
         response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
@@ -114,10 +114,12 @@ pub(crate) fn bearer(headers: &actix_web::http::header::HeaderMap) -> Option<Res
     Some(token.map(str::trim).filter(|t| !t.is_empty()).ok_or(()))
 }
 
-/// Decides a request; `Ok` carries the caller for the handler.
-async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> Result<WorkspaceCaller, HttpResponse> {
-    let slug = request.match_info().get("workspace").unwrap_or_default().to_owned();
-    let token = match bearer(request.headers()) {
+/// The person behind a request's bearer token, or the 401 to answer.
+pub(crate) async fn authenticate(
+    headers: &actix_web::http::header::HeaderMap,
+    hub: &Hub,
+) -> Result<Principal, HttpResponse> {
+    let token = match bearer(headers) {
         None => {
             return Err(reject(
                 StatusCode::UNAUTHORIZED,
@@ -134,22 +136,27 @@ async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> 
         }
         Some(Ok(token)) => token,
     };
+    hub.authenticate(token).await.map_err(|error| {
+        let message = error
+            .user_error()
+            .map_or_else(|| "cannot check credentials right now; try again".to_owned(), |e| e.message.clone());
+        if error.user_error().is_none() {
+            tracing::error!(error = %strata_core::error::display_chain(&error), "authentication failed");
+        }
+        reject(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
+    })
+}
+
+/// Decides a request; `Ok` carries the caller for the handler.
+async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> Result<WorkspaceCaller, HttpResponse> {
+    let slug = request.match_info().get("workspace").unwrap_or_default().to_owned();
     let hosted = guard.hosted.get(&slug).copied();
-    if same_secret(token, &guard.internal_token) {
+    if let Some(Ok(token)) = bearer(request.headers())
+        && same_secret(token, &guard.internal_token)
+    {
         return hosted.map(|_| WorkspaceCaller::Internal).ok_or_else(|| not_found(&slug));
     }
-    let principal = match hub.authenticate(token).await {
-        Ok(principal) => principal,
-        Err(error) => {
-            let message = error
-                .user_error()
-                .map_or_else(|| "cannot check credentials right now; try again".to_owned(), |e| e.message.clone());
-            if error.user_error().is_none() {
-                tracing::error!(error = %strata_core::error::display_chain(&error), "authentication failed");
-            }
-            return Err(reject(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message));
-        }
-    };
+    let principal = authenticate(request.headers(), hub).await?;
     let Some(workspace_id) = hosted else { return Err(not_found(&slug)) };
     let prefix = format!("/v1/workspaces/{slug}");
     let rest = request.path().strip_prefix(&prefix).unwrap_or_default();
@@ -190,7 +197,9 @@ pub(crate) async fn authorize(
     };
     match decide(&request, &guard, &hub).await {
         Ok(caller) => {
-            let audited = audited_action(request.method(), request.path());
+            let slug = request.match_info().get("workspace").unwrap_or_default();
+            let rest = request.path().strip_prefix(&format!("/v1/workspaces/{slug}")).unwrap_or_default();
+            let audited = audited_action(request.method(), rest);
             let response = next.call(request).await?.map_into_boxed_body();
             if let (Some((action, target)), WorkspaceCaller::Person { principal, workspace_id }) = (audited, caller)
                 && response.status().is_success()
@@ -204,15 +213,14 @@ pub(crate) async fn authorize(
     }
 }
 
-/// Security-relevant workspace actions that go to the audit log.
-fn audited_action(method: &Method, path: &str) -> Option<(&'static str, String)> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+/// Security-relevant workspace actions that go to the audit log, from the
+/// method and the path below the workspace.
+pub(crate) fn audited_action(method: &Method, rest: &str) -> Option<(&'static str, String)> {
+    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
     match (method.clone(), segments.as_slice()) {
-        (Method::POST, ["v1", "workspaces", _, "pps", "pipelines"]) => Some(("pipeline.create", "pipeline".to_owned())),
-        (Method::DELETE, ["v1", "workspaces", _, "pps", "pipelines", name]) => {
-            Some(("pipeline.delete", format!("pipeline:{name}")))
-        }
-        (Method::DELETE, ["v1", "workspaces", _, "repos", name]) => Some(("repo.delete", format!("repo:{name}"))),
+        (Method::POST, ["pps", "pipelines"]) => Some(("pipeline.create", "pipeline".to_owned())),
+        (Method::DELETE, ["pps", "pipelines", name]) => Some(("pipeline.delete", format!("pipeline:{name}"))),
+        (Method::DELETE, ["repos", name]) => Some(("repo.delete", format!("repo:{name}"))),
         _ => None,
     }
 }
@@ -243,14 +251,11 @@ mod tests {
 
     #[test]
     fn pipeline_changes_are_audited() {
+        assert_eq!(audited_action(&Method::POST, "/pps/pipelines").map(|a| a.0), Some("pipeline.create"));
         assert_eq!(
-            audited_action(&Method::POST, "/v1/workspaces/default/pps/pipelines").map(|a| a.0),
-            Some("pipeline.create")
-        );
-        assert_eq!(
-            audited_action(&Method::DELETE, "/v1/workspaces/default/pps/pipelines/edges"),
+            audited_action(&Method::DELETE, "/pps/pipelines/edges"),
             Some(("pipeline.delete", "pipeline:edges".to_owned()))
         );
-        assert_eq!(audited_action(&Method::GET, "/v1/workspaces/default/pps/pipelines"), None);
+        assert_eq!(audited_action(&Method::GET, "/pps/pipelines"), None);
     }
 }

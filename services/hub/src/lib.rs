@@ -18,6 +18,7 @@ mod local;
 pub mod mailer;
 pub mod migration;
 mod orgs;
+pub mod provisioning;
 pub mod roles;
 mod secrets;
 pub mod validate;
@@ -36,6 +37,9 @@ pub use keys::{Jwks, KeyRing};
 pub use local::{LOCAL_ADMIN_EMAIL, LOCAL_ORG};
 pub use mailer::{Mail, Mailer, OutboxMailer, SmtpMailer};
 pub use orgs::{Invitation, Member, Org};
+pub use provisioning::{
+    Condition, ConditionType, DesiredWorkspace, ObservedStatus, PipelineWorkers, Upstream, WorkspaceRoute,
+};
 pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
 pub use secrets::API_TOKEN_PREFIX;
 pub use workspaces::{NewWorkspace, RoleBinding, Workspace, WorkspaceState};
@@ -71,6 +75,9 @@ pub struct Hub {
     /// Principals by bearer-token hash, and users by id (see `cache`).
     principals: Arc<cache::TtlCache<String, Principal>>,
     users: Arc<cache::TtlCache<uuid::Uuid, User>>,
+    /// Woken when a workspace is created or deleted, so a provisioner in
+    /// the same process starts at once instead of at its next poll.
+    workspace_changes: Arc<tokio::sync::Notify>,
 }
 
 impl Hub {
@@ -79,12 +86,25 @@ impl Hub {
         use sea_orm_migration::MigratorTrait;
         migration::Migrator::up(&db, None).await?;
         let keys = KeyRing::load(db.clone()).await?;
-        Ok(Hub { db, keys, mailer, settings, principals: Arc::default(), users: Arc::default() })
+        Ok(Hub {
+            db,
+            keys,
+            mailer,
+            settings,
+            principals: Arc::default(),
+            users: Arc::default(),
+            workspace_changes: Arc::default(),
+        })
     }
 
     /// The signing keys (for the JWKS endpoint and rotation).
     pub fn keys(&self) -> &KeyRing {
         &self.keys
+    }
+
+    /// Notified whenever a workspace's desired state changes here.
+    pub fn workspace_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.workspace_changes.clone()
     }
 
     /// Drops cached authentication of `user` (after a change to the account).

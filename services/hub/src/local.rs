@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::api_tokens::NewApiToken;
 use crate::entities::{membership, org, role_binding, workspace};
 use crate::error::Result;
+use crate::provisioning::{Condition, MANAGED_BY_SERVER};
 use crate::roles::{Credential, OrgRole, Principal, WorkspaceRole};
 use crate::workspaces::WorkspaceState;
 use crate::{Hub, User};
@@ -64,6 +65,10 @@ impl Hub {
             created_by: Set(Uuid::nil()),
             created_at: Set(now),
             updated_at: Set(now),
+            conditions: Set(Condition::ready_in_process(now)),
+            managed_by: Set(MANAGED_BY_SERVER.to_owned()),
+            service_secret: Set(None),
+            data_freed_at: Set(None),
         };
         Ok(workspace::Entity::insert(row).exec_with_returning(&self.db).await?.id)
     }

@@ -4,7 +4,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_pk_auto, binary, string, string_null, text, text_null, timestamp_with_time_zone,
+    big_integer, big_pk_auto, binary, integer, string, string_null, text, text_null, timestamp_with_time_zone,
     timestamp_with_time_zone_null, uuid, uuid_null,
 };
 
@@ -15,7 +15,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Hub)]
+        vec![Box::new(M0001Hub), Box::new(M0002Provisioning)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -226,6 +226,74 @@ impl MigrationTrait for M0001Hub {
             "hub_users",
         ] {
             manager.drop_table(Table::drop().table(table.to_owned()).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What the provisioner needs: status conditions, who runs a workspace, its
+/// service secret, when its data was freed, leases between provisioner
+/// replicas, and the autoscaler's last decision per pipeline.
+struct M0002Provisioning;
+
+// Named by hand: the derive takes the module's name, which M0001 already has.
+impl MigrationName for M0002Provisioning {
+    fn name(&self) -> &str {
+        "m0002_provisioning"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Provisioning {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        let columns = [
+            // JSON array of conditions (Ready, Progressing, Degraded).
+            ColumnDef::new("conditions").text().not_null().default("[]").to_owned(),
+            // `provisioner`, or `server` for the workspace `strata dev` serves itself.
+            ColumnDef::new("managed_by").string().not_null().default("provisioner").to_owned(),
+            // What the gateway and workers show the workspace server; made by the provisioner.
+            ColumnDef::new("service_secret").text().null().to_owned(),
+            ColumnDef::new("data_freed_at").timestamp_with_time_zone().null().to_owned(),
+        ];
+        for mut column in columns {
+            manager.alter_table(Table::alter().table("hub_workspaces").add_column(&mut column).to_owned()).await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table("hub_leases")
+                    .col(string("name").primary_key())
+                    .col(string("holder"))
+                    .col(timestamp_with_time_zone("expires_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("hub_workspace_workers")
+                    .col(uuid("workspace_id"))
+                    .col(string("pipeline"))
+                    .col(integer("desired"))
+                    .col(integer("current"))
+                    .col(big_integer("outstanding"))
+                    .col(integer("max_workers"))
+                    .col(string("reason"))
+                    .col(text_null("message"))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .primary_key(Index::create().col("workspace_id").col("pipeline"))
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table("hub_workspace_workers").to_owned()).await?;
+        manager.drop_table(Table::drop().table("hub_leases").to_owned()).await?;
+        for column in ["data_freed_at", "service_secret", "managed_by", "conditions"] {
+            manager.alter_table(Table::alter().table("hub_workspaces").drop_column(column).to_owned()).await?;
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::entities::{role_binding, workspace};
 use crate::error::{HubError, Result, UserError, UserErrorCode};
 use crate::identity::is_unique_violation;
+use crate::provisioning::{Condition, MANAGED_BY_PROVISIONER};
 use crate::roles::{OrgRole, Principal, WorkspaceRole};
 use crate::{Hub, validate};
 
@@ -76,6 +77,8 @@ pub struct Workspace {
     pub endpoint: Option<String>,
     pub generation: i64,
     pub observed_generation: i64,
+    /// What the provisioner last reported (Ready, Progressing, Degraded).
+    pub conditions: Vec<Condition>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The caller's role in it.
@@ -121,6 +124,7 @@ fn workspace_from(row: workspace::Model, role: WorkspaceRole) -> Result<Workspac
         endpoint: row.endpoint,
         generation: row.generation,
         observed_generation: row.observed_generation,
+        conditions: crate::provisioning::decode(&row.conditions),
         created_at: row.created_at,
         updated_at: row.updated_at,
         role,
@@ -179,6 +183,10 @@ impl Hub {
             created_by: Set(principal.user_id),
             created_at: Set(now),
             updated_at: Set(now),
+            conditions: Set(Condition::pending(now)),
+            managed_by: Set(MANAGED_BY_PROVISIONER.to_owned()),
+            service_secret: Set(None),
+            data_freed_at: Set(None),
         };
         let created = match workspace::Entity::insert(row).exec_with_returning(&self.db).await {
             Ok(created) => created,
@@ -199,6 +207,7 @@ impl Hub {
             Err(error) => return Err(error.into()),
         };
         let workspace = workspace_from(created, WorkspaceRole::Admin)?;
+        self.workspace_changes.notify_one();
         let detail = serde_json::json!({ "slug": workspace.slug, "plan": workspace.plan, "region": workspace.region });
         self.audit(principal, Some(org.id), "workspace.create", &format!("workspace:{}", workspace.id), detail).await?;
         Ok(workspace)
@@ -301,6 +310,7 @@ impl Hub {
             .filter(workspace::Column::Id.eq(workspace.id))
             .exec(&self.db)
             .await?;
+        self.workspace_changes.notify_one();
         self.audit(
             principal,
             Some(workspace.org_id),

@@ -69,6 +69,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/pipelines/{pipeline}/jobs/{job}/stop", web::post().to(job_stop))
         .route("/pipelines/{pipeline}/jobs/{job}/datums", web::get().to(datum_list))
         .route("/pipelines/{pipeline}/jobs/{job}/datums/{datum}", web::get().to(datum_inspect))
+        .route("/load", web::get().to(load))
         .route("/logs", web::get().to(logs))
         .route("/tasks/pull", web::post().to(task_pull))
         .route("/tasks/heartbeat", web::post().to(task_heartbeat))
@@ -79,6 +80,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
 async fn pipeline_list(ws: web::Data<PpsWorkspaces>, path: web::Path<String>) -> Result<HttpResponse> {
     let pps = ws.get(&path)?;
     Ok(HttpResponse::Ok().json(pps.pipeline_list().await?))
+}
+
+async fn load(ws: web::Data<PpsWorkspaces>, path: web::Path<String>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(ws.get(&path)?.pipeline_load().await?))
 }
 
 async fn pipeline_create(

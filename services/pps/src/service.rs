@@ -356,6 +356,28 @@ impl Pps {
         Ok(wanted)
     }
 
+    /// The outstanding datums and worker bounds of every pipeline, for the
+    /// autoscaler: datums of jobs not yet over minus those already done.
+    pub async fn pipeline_load(&self) -> Result<Vec<strata_client::wire::pps::PipelineLoad>, PpsError> {
+        let mut loads = Vec::new();
+        for row in self.meta().pipeline_list().await? {
+            let spec = PipelineSpec::from_json_value(&row.spec)?;
+            let mut outstanding = 0u64;
+            for job in self.meta().jobs_open(&row.name).await? {
+                let c = job.counts;
+                outstanding += c.total.saturating_sub(c.processed + c.skipped + c.failed + c.recovered);
+            }
+            loads.push(strata_client::wire::pps::PipelineLoad {
+                pipeline: row.name,
+                outstanding_datums: outstanding,
+                parallelism: spec.parallelism,
+                autoscaling: spec.autoscaling,
+                stopped: row.stopped,
+            });
+        }
+        Ok(loads)
+    }
+
     /// Names of every pipeline, for the master and embedded workers.
     pub async fn pipeline_names(&self) -> Result<Vec<String>, PpsError> {
         Ok(self.meta().pipeline_list().await?.into_iter().map(|row| row.name).collect())

@@ -1,5 +1,24 @@
-//! The provisioner (DESIGN.md §6): for now its autoscaling policy and the
-//! simulator that replays queue traces through it (docs/autoscaling.md).
-//! The reconciler and its local and Kubernetes backends join it later.
+//! The provisioner (DESIGN.md §6, docs/provisioning.md): makes every
+//! workspace the hub wants into a running, isolated instance, and scales
+//! its workers with the work.
+//!
+//! * [`reconciler`]: the level-triggered loop over workspace rows, with a
+//!   lease between replicas, backoff and status conditions.
+//! * [`backend::Backend`]: what runs workspaces; [`local::LocalBackend`]
+//!   runs them as child processes of this one.
+//! * [`autoscaler`]: the scaling policy, and the simulator that replays
+//!   queue traces through it (docs/autoscaling.md).
 
 pub mod autoscaler;
+pub mod backend;
+pub mod error;
+pub mod local;
+pub mod metrics;
+pub mod plans;
+pub mod reconciler;
+
+pub use backend::{Applied, Backend};
+pub use error::ProvisionerError;
+pub use local::{LocalBackend, LocalConfig};
+pub use metrics::ProvisionerMetrics;
+pub use reconciler::{Reconciler, ReconcilerConfig};

@@ -4,7 +4,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::Context as _;
 use strata_api::Application;
-use strata_core::config::{Overrides, ServerConfig};
 
 use crate::cli::DevArgs;
 use crate::context::{CliConfig, Context, config_path};
@@ -18,21 +17,16 @@ const DEFAULT_WORKSPACE: &str = "default";
 
 /// Loads configuration, starts every service and serves until SIGINT/SIGTERM.
 pub async fn run(args: DevArgs) -> Result<(), Failure> {
-    let overrides = Overrides {
-        listen: args.listen.clone(),
-        data_dir: args.data_dir.clone(),
-        database_url: args.database_url.clone(),
-        object_store_url: args.object_store_url.clone(),
-        redis_url: args.redis_url.clone(),
-        log_format: args.log_format.clone(),
-        log_level: args.log_level.clone(),
-    };
-    let settings = ServerConfig::load(args.config.as_deref(), &overrides)?.resolve()?;
+    let settings = crate::commands::provisioner::settings(&args.server, args.listen.clone())?;
     let _logging = strata_core::telemetry::init_logging(&settings.log)?;
     // Handle signals from here on: one sent as soon as the URL is printed
     // must stop the server gracefully, not kill it.
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
     let app = Application::build(&settings).await?;
+    let provisioner = match settings.provisioner.local {
+        true => Some(crate::commands::provisioner::start_local(&settings, &app, stop.child_token())?),
+        false => None,
+    };
     let url = local_url(settings.listen, app.port());
     tracing::info!(
         %url,
@@ -49,7 +43,11 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     say(&format!("  GraphQL:  {url}/graphql    metrics: {url}/metrics"));
     say(&format!("  Log in to the console as the local admin (one-time link): {login}"));
     say("  Try `strata status` in another terminal; Ctrl-C stops the server.");
-    app.run_until_stopped(stop).await?;
+    app.run_until_stopped(stop.clone()).await?;
+    stop.cancel();
+    if let Some(provisioner) = provisioner {
+        let _ = provisioner.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -202,6 +202,55 @@ fn print_workspace(format: OutputFormat, ws: &WorkspaceInfo) -> anyhow::Result<(
     print_record(format, ws, &rows)
 }
 
+/// A workspace with its conditions and its pipelines' workers.
+fn print_inspection(
+    format: OutputFormat,
+    ws: &WorkspaceInfo,
+    workers: &[strata_client::hub::PipelineWorkersInfo],
+) -> anyhow::Result<()> {
+    if format == OutputFormat::Json {
+        let mut value = serde_json::to_value(ws)?;
+        value["workers"] = serde_json::to_value(workers)?;
+        return print_record(format, &value, &[]);
+    }
+    print_workspace(format, ws)?;
+    let conditions: Vec<Vec<String>> = ws
+        .conditions
+        .iter()
+        .map(|c| {
+            vec![
+                c.kind.clone(),
+                c.status.to_string(),
+                c.reason.clone(),
+                c.message.clone(),
+                when(Some(&c.last_transition_time)),
+            ]
+        })
+        .collect();
+    if !conditions.is_empty() {
+        say("");
+        print_table(format, &ws.conditions, &["CONDITION", "STATUS", "REASON", "MESSAGE", "SINCE"], conditions)?;
+    }
+    if !workers.is_empty() {
+        let rows = workers
+            .iter()
+            .map(|w| {
+                vec![
+                    w.pipeline.clone(),
+                    format!("{}/{}", w.current, w.desired),
+                    w.max_workers.to_string(),
+                    w.outstanding.to_string(),
+                    w.reason.clone(),
+                    w.message.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        say("");
+        print_table(format, &workers, &["PIPELINE", "WORKERS", "MAX", "OUTSTANDING", "DECISION", "NOTE"], rows)?;
+    }
+    Ok(())
+}
+
 pub async fn workspace(global: &GlobalArgs, command: WorkspaceCommand) -> Result<(), Failure> {
     let (client, target) = connect(global).await?;
     match command {
@@ -249,7 +298,8 @@ pub async fn workspace(global: &GlobalArgs, command: WorkspaceCommand) -> Result
         WorkspaceCommand::Inspect { slug, org } => {
             let org = organization(org.as_deref(), &target)?;
             let ws = existing_workspace(&client, &org, &slug).await?;
-            print_workspace(global.output, &ws).map_err(internal)?;
+            let workers = client.workspace_workers(&org, &slug).await?;
+            print_inspection(global.output, &ws, &workers).map_err(internal)?;
         }
         WorkspaceCommand::Delete { slug, confirm, org } => {
             let org = organization(org.as_deref(), &target)?;

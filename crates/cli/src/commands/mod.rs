@@ -6,6 +6,7 @@ pub mod dev;
 pub mod hub;
 pub mod pfs;
 pub mod pps;
+pub mod provisioner;
 pub mod status;
 pub mod version;
 pub mod worker;

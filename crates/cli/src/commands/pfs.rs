@@ -21,11 +21,21 @@ use crate::failure::{Failure, internal, user};
 use crate::fileref::{FileRef, repo_branch};
 use crate::output::{bytes, print_record, print_table, short, when};
 
-/// The workspace a command acts on.
+/// The workspace a command acts on: `--workspace [ORG/]SLUG`, else the
+/// context's. With an organisation known, requests go through the hub's
+/// gateway (`/v1/orgs/{org}/workspaces/{slug}`); without one, to the
+/// workspaces the server hosts itself (`/v1/workspaces/{slug}`).
 pub(crate) async fn workspace(global: &GlobalArgs) -> Result<Workspace, Failure> {
     let (client, target) = crate::session::connect(global).await?;
-    let slug = global.workspace.clone().or(target.workspace).unwrap_or_else(|| "default".to_owned());
-    Ok(client.workspace(&slug))
+    let named = global.workspace.clone().or(target.workspace).unwrap_or_else(|| "default".to_owned());
+    let (org, slug) = match named.split_once('/') {
+        Some((org, slug)) => (Some(org.to_owned()), slug.to_owned()),
+        None => (target.organization, named),
+    };
+    Ok(match org {
+        Some(org) => client.org_workspace(&org, &slug),
+        None => client.workspace(&slug),
+    })
 }
 
 fn print_repos(format: OutputFormat, repos: &[RepoInfo]) -> anyhow::Result<()> {

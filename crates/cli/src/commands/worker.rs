@@ -18,6 +18,9 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     let logging = LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() };
     let _logging = strata_core::telemetry::init_logging(&logging)?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
+    if args.supervised {
+        tokio::spawn(stop_when_stdin_closes(stop.clone()));
+    }
     // The sandbox helper is this very binary, run as `strata __sandbox`.
     let program = std::env::current_exe().context("cannot find the strata executable").map_err(internal)?;
     let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(program).arg("__sandbox"));
@@ -30,4 +33,15 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
         true => user(error),
         false => internal(error),
     })
+}
+
+/// A supervised worker's parent holds its standard input open; when the
+/// parent goes (even by SIGKILL) the pipe closes and the worker stops.
+async fn stop_when_stdin_closes(stop: tokio_util::sync::CancellationToken) {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buffer = [0u8; 64];
+    while matches!(stdin.read(&mut buffer).await, Ok(n) if n > 0) {}
+    tracing::info!("the provisioner went away; stopping");
+    stop.cancel();
 }

@@ -330,6 +330,16 @@ impl Workspace {
     async fn observed_generation(&self) -> i64 {
         self.ws.observed_generation
     }
+    /// What the provisioner last found: `Ready`, `Progressing` and
+    /// `Degraded`, each with a reason and a message.
+    async fn conditions(&self) -> Vec<WorkspaceCondition> {
+        self.ws.conditions.iter().map(WorkspaceCondition::from).collect()
+    }
+    /// The autoscaler's last decision for each pipeline.
+    async fn workers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PipelineWorkers>> {
+        let found = hub(ctx)?.workspace_workers(principal(ctx)?, &self.org_slug, &self.ws.slug).await;
+        Ok(query_result(found)?.into_iter().map(PipelineWorkers::from).collect())
+    }
     /// The caller's role here.
     async fn viewer_role(&self) -> GqlWorkspaceRole {
         self.ws.role.into()
@@ -483,4 +493,61 @@ pub(crate) struct AccessToken {
     /// Send as `Authorization: Bearer <token>`.
     pub token: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// One status condition of a workspace.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct WorkspaceCondition {
+    /// `Ready`, `Progressing` or `Degraded`.
+    #[graphql(name = "type")]
+    kind: String,
+    status: bool,
+    /// A CamelCase word for programs, e.g. `Provisioned` or `ServerStartFailed`.
+    reason: String,
+    message: String,
+    last_transition_time: DateTime<Utc>,
+}
+
+impl From<&strata_hub::Condition> for WorkspaceCondition {
+    fn from(c: &strata_hub::Condition) -> Self {
+        WorkspaceCondition {
+            kind: format!("{:?}", c.kind),
+            status: c.status,
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+            last_transition_time: c.last_transition_time,
+        }
+    }
+}
+
+/// How many workers a pipeline has and why.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct PipelineWorkers {
+    pipeline: String,
+    desired: u32,
+    current: u32,
+    /// Datums queued or in flight.
+    outstanding: u64,
+    /// The most it may have (its spec and the plan's quota).
+    max_workers: u32,
+    /// `scale_up`, `steady`, `cooldown`, `scale_down` or `idle`.
+    reason: String,
+    /// Anything to know, e.g. a quota that clamped the pipeline.
+    message: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<strata_hub::PipelineWorkers> for PipelineWorkers {
+    fn from(w: strata_hub::PipelineWorkers) -> Self {
+        PipelineWorkers {
+            pipeline: w.pipeline,
+            desired: w.desired,
+            current: w.current,
+            outstanding: w.outstanding,
+            max_workers: w.max_workers,
+            reason: w.reason,
+            message: w.message,
+            updated_at: w.updated_at,
+        }
+    }
 }

@@ -184,6 +184,7 @@ pub(crate) async fn execute(
     state: web::Data<AppState>,
     hub: web::Data<Hub>,
     limiter: web::Data<crate::rate_limit::RateLimiter>,
+    upstreams: web::Data<crate::gateway::Upstreams>,
     http: HttpRequest,
     body: web::Payload,
 ) -> actix_web::Either<GraphQLResponse, HttpResponse> {
@@ -199,7 +200,7 @@ pub(crate) async fn execute(
         return actix_web::Either::Left(async_graphql::Response::from_errors(vec![error]).into());
     }
     let caller = caller_of(&http, &hub).await;
-    let bearer = workspace_types::Bearer(bearer_of(&http));
+    let bearer = workspace_types::Bearer { token: bearer_of(&http), gateway: upstreams.own().to_owned() };
     let request =
         request.data(hub.get_ref().clone()).data(caller).data(bearer).data(limiter).data(RequestMeta::of(&http));
     // Per request: a loader batches within one query and must not cache across callers.

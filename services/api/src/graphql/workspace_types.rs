@@ -1,7 +1,7 @@
 //! What a workspace holds, as GraphQL sees it: repos, branches, commits,
-//! files, pipelines, jobs, datums and the DAG. Every field is answered by
-//! the workspace's own server over HTTP, with the caller's own token, so
-//! the workspace checks the caller's role itself.
+//! files, pipelines, jobs, datums and the DAG. Every field is answered
+//! through the workspace gateway (`/v1/orgs/{org}/workspaces/{slug}`) with
+//! the caller's own token, so roles are checked in one place.
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use strata_client::ClientError;
@@ -11,9 +11,13 @@ use strata_hub::{HubError, UserError, UserErrorCode};
 
 use super::caller::Caller;
 
-/// The caller's bearer token, passed on to workspace servers.
+/// The caller's bearer token, passed on to the workspace gateway, and
+/// where that gateway listens (this very server).
 #[derive(Debug, Clone)]
-pub(crate) struct Bearer(pub Option<String>);
+pub(crate) struct Bearer {
+    pub token: Option<String>,
+    pub gateway: String,
+}
 
 /// A client for the workspace `org/slug` acting as the caller.
 pub(crate) async fn workspace_client(
@@ -28,7 +32,7 @@ pub(crate) async fn workspace_client(
         .map_err(HubError::User)?;
     let hub = ctx.data::<strata_hub::Hub>().map_err(|e| HubError::Internal(e.message))?;
     let workspace = hub.workspace(principal, org, slug).await?;
-    let Some(endpoint) = workspace.endpoint.filter(|_| workspace.state == strata_hub::WorkspaceState::Ready) else {
+    if workspace.state != strata_hub::WorkspaceState::Ready {
         return Err(UserError::new(
             Some("workspace"),
             UserErrorCode::Invalid,
@@ -36,9 +40,9 @@ pub(crate) async fn workspace_client(
         )
         .into());
     };
-    let token = ctx.data::<Bearer>().ok().and_then(|b| b.0.clone()).unwrap_or_default();
-    let client = strata_client::StrataClient::new(&endpoint).map_err(|e| HubError::Internal(e.to_string()))?;
-    Ok(client.with_token(token).workspace(&workspace.slug))
+    let bearer = ctx.data::<Bearer>().map_err(|e| HubError::Internal(e.message))?;
+    let client = strata_client::StrataClient::new(&bearer.gateway).map_err(|e| HubError::Internal(e.to_string()))?;
+    Ok(client.with_token(bearer.token.clone().unwrap_or_default()).org_workspace(org, &workspace.slug))
 }
 
 /// A workspace server's refusal as a hub user error; anything else is ours.

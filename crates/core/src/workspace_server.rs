@@ -1,0 +1,62 @@
+//! How the provisioner's local backend tells a workspace server process what
+//! to serve. The provisioner writes this as one JSON line on the child's
+//! standard input (never in its arguments or environment, where other local
+//! users could read the secrets) and keeps the pipe open: the child exits
+//! when it closes, so a provisioner killed with SIGKILL leaves no servers
+//! behind.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything one workspace server needs.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WorkspaceServerConfig {
+    /// The slug in request paths (`/v1/workspaces/{slug}/…`).
+    pub slug: String,
+    /// The workspace's own metadata database: a SQLite file, or PostgreSQL
+    /// with `options[search_path]` naming its schema.
+    pub database_url: String,
+    /// The installation's object store; the server keeps to `object_prefix`.
+    pub object_store_url: String,
+    pub object_prefix: String,
+    /// Redis for the task queue (`None`: the in-process queue).
+    pub redis_url: Option<String>,
+    pub queue_prefix: String,
+    pub listen: SocketAddr,
+    /// The bearer token the gateway and the workers send.
+    pub service_secret: String,
+    #[serde(with = "millis")]
+    pub task_lease: Duration,
+}
+
+impl std::fmt::Debug for WorkspaceServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkspaceServerConfig")
+            .field("slug", &self.slug)
+            .field("database_url", &crate::config::redact_url(&self.database_url))
+            .field("object_store_url", &self.object_store_url)
+            .field("object_prefix", &self.object_prefix)
+            .field("queue_prefix", &self.queue_prefix)
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The line a workspace server prints on standard output once it listens.
+pub const LISTENING_PREFIX: &str = "strata workspace server listening on ";
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(value.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(deserializer)?))
+    }
+}

@@ -1,0 +1,443 @@
+//! The provisioner's side of the workspace rows: what it must run (desired
+//! state), what it reports back (state, endpoint, conditions), the lease that
+//! keeps two provisioner replicas from fighting, and the autoscaler's last
+//! decision per pipeline. The gateway's route to a workspace server is here
+//! too, since it reads the same columns.
+//!
+//! These calls act for the system, not for a person: only the provisioner
+//! and the gateway (after their own checks) use them.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition as Where, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Hub;
+use crate::entities::{lease, org, workspace, workspace_workers};
+use crate::error::{HubError, Result, UserError};
+use crate::roles::{Principal, WorkspaceRole};
+use crate::workspaces::WorkspaceState;
+
+/// `managed_by` of workspaces the provisioner runs.
+pub const MANAGED_BY_PROVISIONER: &str = "provisioner";
+/// `managed_by` of the workspace a server hosts in-process (`strata dev`'s `default`).
+pub const MANAGED_BY_SERVER: &str = "server";
+
+/// The kinds of status condition, as in Kubernetes objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConditionType {
+    /// The workspace server answers and the workspace can be used.
+    Ready,
+    /// The provisioner is working towards the desired state.
+    Progressing,
+    /// Something went wrong; the provisioner keeps retrying.
+    Degraded,
+}
+
+/// One status condition of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: ConditionType,
+    pub status: bool,
+    /// A CamelCase word for programs (`Provisioned`, `BackendError`…).
+    pub reason: String,
+    /// A sentence for people.
+    pub message: String,
+    /// When `status` last changed.
+    pub last_transition_time: DateTime<Utc>,
+}
+
+impl Condition {
+    pub fn new(kind: ConditionType, status: bool, reason: &str, message: impl Into<String>) -> Self {
+        Condition { kind, status, reason: reason.to_owned(), message: message.into(), last_transition_time: Utc::now() }
+    }
+
+    pub(crate) fn pending(now: DateTime<Utc>) -> String {
+        let waiting = "waiting for the provisioner";
+        encode(&[
+            Condition { last_transition_time: now, ..Condition::new(ConditionType::Ready, false, "Pending", waiting) },
+            Condition {
+                last_transition_time: now,
+                ..Condition::new(ConditionType::Progressing, true, "Pending", waiting)
+            },
+        ])
+    }
+
+    pub(crate) fn ready_in_process(now: DateTime<Utc>) -> String {
+        let message = "served in-process by this server";
+        encode(&[Condition {
+            last_transition_time: now,
+            ..Condition::new(ConditionType::Ready, true, "InProcess", message)
+        }])
+    }
+
+    /// `fresh` conditions, keeping the transition time of those whose
+    /// status did not change since `previous`.
+    pub fn merge(previous: &[Condition], fresh: Vec<Condition>) -> Vec<Condition> {
+        fresh
+            .into_iter()
+            .map(|mut condition| {
+                if let Some(old) = previous.iter().find(|old| old.kind == condition.kind)
+                    && old.status == condition.status
+                {
+                    condition.last_transition_time = old.last_transition_time;
+                }
+                condition
+            })
+            .collect()
+    }
+}
+
+fn encode(conditions: &[Condition]) -> String {
+    serde_json::to_string(conditions).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Conditions as stored; unreadable JSON (never written by us) reads as none.
+pub(crate) fn decode(json: &str) -> Vec<Condition> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+/// A workspace as the provisioner sees it.
+#[derive(Clone)]
+pub struct DesiredWorkspace {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub org_slug: String,
+    pub slug: String,
+    pub plan: String,
+    pub region: String,
+    pub state: WorkspaceState,
+    pub generation: i64,
+    pub observed_generation: i64,
+    pub endpoint: Option<String>,
+    pub conditions: Vec<Condition>,
+    /// What the workspace server accepts from the gateway and the workers.
+    pub service_secret: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    pub data_freed_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for DesiredWorkspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesiredWorkspace")
+            .field("id", &self.id)
+            .field("workspace", &format_args!("{}/{}", self.org_slug, self.slug))
+            .field("plan", &self.plan)
+            .field("state", &self.state)
+            .field("generation", &self.generation)
+            .field("observed_generation", &self.observed_generation)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the provisioner found and did, written back to the workspace row.
+#[derive(Debug, Clone)]
+pub struct ObservedStatus {
+    pub state: WorkspaceState,
+    pub endpoint: Option<String>,
+    pub conditions: Vec<Condition>,
+}
+
+/// The autoscaler's last decision for one pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PipelineWorkers {
+    pub pipeline: String,
+    pub desired: u32,
+    pub current: u32,
+    /// Datums not yet done (queued and in flight).
+    pub outstanding: u64,
+    /// The most workers the pipeline may have (spec and plan quota).
+    pub max_workers: u32,
+    /// Why `desired` is what it is (`scale_up`, `cooldown`, `idle`…).
+    pub reason: String,
+    /// Anything people should know, e.g. a quota that clamped the pipeline.
+    pub message: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where the gateway sends a request for a workspace, and who may.
+#[derive(Clone)]
+pub struct WorkspaceRoute {
+    pub workspace_id: Uuid,
+    pub slug: String,
+    pub state: WorkspaceState,
+    /// `None` for the workspace this server hosts in-process.
+    pub upstream: Option<Upstream>,
+    /// The caller's role (with the repo's bindings when a repo was named).
+    pub role: WorkspaceRole,
+}
+
+/// A workspace server elsewhere, and the secret it accepts.
+#[derive(Clone)]
+pub struct Upstream {
+    pub endpoint: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for WorkspaceRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkspaceRoute")
+            .field("workspace_id", &self.workspace_id)
+            .field("slug", &self.slug)
+            .field("state", &self.state)
+            .field("endpoint", &self.upstream.as_ref().map(|u| u.endpoint.as_str()))
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// Every workspace the provisioner is responsible for: all but those
+    /// served in-process and those deleted whose data is already freed.
+    pub async fn provisioner_workspaces(&self) -> Result<Vec<DesiredWorkspace>> {
+        let rows = workspace::Entity::find()
+            .filter(workspace::Column::ManagedBy.eq(MANAGED_BY_PROVISIONER))
+            .filter(
+                Where::any()
+                    .add(workspace::Column::State.ne(WorkspaceState::Deleted.as_str()))
+                    .add(workspace::Column::DataFreedAt.is_null()),
+            )
+            .order_by_asc(workspace::Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        self.desired_from(rows).await
+    }
+
+    /// One workspace the provisioner runs, by id.
+    pub async fn provisioner_workspace(&self, id: Uuid) -> Result<Option<DesiredWorkspace>> {
+        let rows = workspace::Entity::find_by_id(id)
+            .filter(workspace::Column::ManagedBy.eq(MANAGED_BY_PROVISIONER))
+            .all(&self.db)
+            .await?;
+        Ok(self.desired_from(rows).await?.pop())
+    }
+
+    async fn desired_from(&self, rows: Vec<workspace::Model>) -> Result<Vec<DesiredWorkspace>> {
+        let org_ids: Vec<Uuid> = rows.iter().map(|row| row.org_id).collect();
+        let orgs = org::Entity::find().filter(org::Column::Id.is_in(org_ids)).all(&self.db).await?;
+        rows.into_iter()
+            .map(|row| {
+                let org_slug = orgs.iter().find(|o| o.id == row.org_id).map(|o| o.slug.clone()).unwrap_or_default();
+                Ok(DesiredWorkspace {
+                    id: row.id,
+                    org_id: row.org_id,
+                    org_slug,
+                    slug: row.slug,
+                    plan: row.plan,
+                    region: row.region,
+                    state: row.state.parse()?,
+                    generation: row.generation,
+                    observed_generation: row.observed_generation,
+                    endpoint: row.endpoint,
+                    conditions: decode(&row.conditions),
+                    service_secret: row.service_secret,
+                    updated_at: row.updated_at,
+                    data_freed_at: row.data_freed_at,
+                })
+            })
+            .collect()
+    }
+
+    /// The workspace's service secret, made on first call. Two provisioners
+    /// racing here agree: only the first write lands and both read it back.
+    pub async fn ensure_service_secret(&self, id: Uuid) -> Result<String> {
+        let fresh = format!("sts_{}", crate::secrets::random_secret());
+        workspace::Entity::update_many()
+            .col_expr(workspace::Column::ServiceSecret, Expr::value(Some(fresh)))
+            .filter(workspace::Column::Id.eq(id))
+            .filter(workspace::Column::ServiceSecret.is_null())
+            .exec(&self.db)
+            .await?;
+        workspace::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .and_then(|row| row.service_secret)
+            .ok_or_else(|| HubError::Internal(format!("workspace {id} vanished while making its secret")))
+    }
+
+    /// Writes what the provisioner observed for `generation`. Nothing is
+    /// written (and `false` returned) when the workspace was changed since
+    /// (a newer generation, e.g. a delete), so a slow reconcile can never
+    /// overwrite a newer wish.
+    pub async fn record_status(&self, id: Uuid, generation: i64, status: ObservedStatus) -> Result<bool> {
+        let Some(row) = workspace::Entity::find_by_id(id).one(&self.db).await? else { return Ok(false) };
+        let conditions = Condition::merge(&decode(&row.conditions), status.conditions);
+        let message = summary(&conditions);
+        let mut update = workspace::Entity::update_many()
+            .col_expr(workspace::Column::State, Expr::value(status.state.as_str()))
+            .col_expr(workspace::Column::Endpoint, Expr::value(status.endpoint))
+            .col_expr(workspace::Column::Conditions, Expr::value(encode(&conditions)))
+            .col_expr(workspace::Column::StatusMessage, Expr::value(message))
+            .col_expr(workspace::Column::ObservedGeneration, Expr::value(generation))
+            .col_expr(workspace::Column::UpdatedAt, Expr::value(Utc::now()));
+        if status.state == WorkspaceState::Deleted {
+            // The slug may be used again; the row stays for the audit trail.
+            update = update.col_expr(workspace::Column::LiveSlug, Expr::value(None::<String>));
+        }
+        let result = update
+            .filter(workspace::Column::Id.eq(id))
+            .filter(workspace::Column::Generation.eq(generation))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Notes that a deleted workspace's data (metadata, objects) is gone.
+    pub async fn mark_data_freed(&self, id: Uuid) -> Result<()> {
+        workspace::Entity::update_many()
+            .col_expr(workspace::Column::DataFreedAt, Expr::value(Some(Utc::now())))
+            .col_expr(workspace::Column::ServiceSecret, Expr::value(None::<String>))
+            .filter(workspace::Column::Id.eq(id))
+            .filter(workspace::Column::State.eq(WorkspaceState::Deleted.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `ttl` from now;
+    /// `false` while someone else holds an unexpired one.
+    pub async fn try_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(15));
+        let fresh =
+            lease::ActiveModel { name: Set(name.to_owned()), holder: Set(holder.to_owned()), expires_at: Set(until) };
+        lease::Entity::insert(fresh).on_conflict_do_nothing_on([lease::Column::Name]).exec(&self.db).await?;
+        let taken = lease::Entity::update_many()
+            .col_expr(lease::Column::Holder, Expr::value(holder))
+            .col_expr(lease::Column::ExpiresAt, Expr::value(until))
+            .filter(lease::Column::Name.eq(name))
+            .filter(Where::any().add(lease::Column::Holder.eq(holder)).add(lease::Column::ExpiresAt.lt(now)))
+            .exec(&self.db)
+            .await?;
+        Ok(taken.rows_affected == 1)
+    }
+
+    /// Gives a lease up (on shutdown), so another replica takes over at once.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        lease::Entity::delete_many()
+            .filter(lease::Column::Name.eq(name))
+            .filter(lease::Column::Holder.eq(holder))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores the autoscaler's decision for a pipeline.
+    pub async fn record_workers(&self, workspace_id: Uuid, workers: &PipelineWorkers) -> Result<()> {
+        let row = workspace_workers::ActiveModel {
+            workspace_id: Set(workspace_id),
+            pipeline: Set(workers.pipeline.clone()),
+            desired: Set(i32::try_from(workers.desired).unwrap_or(i32::MAX)),
+            current: Set(i32::try_from(workers.current).unwrap_or(i32::MAX)),
+            outstanding: Set(i64::try_from(workers.outstanding).unwrap_or(i64::MAX)),
+            max_workers: Set(i32::try_from(workers.max_workers).unwrap_or(i32::MAX)),
+            reason: Set(workers.reason.clone()),
+            message: Set(workers.message.clone()),
+            updated_at: Set(workers.updated_at),
+        };
+        use workspace_workers::Column as C;
+        let update = [C::Desired, C::Current, C::Outstanding, C::MaxWorkers, C::Reason, C::Message, C::UpdatedAt];
+        workspace_workers::Entity::insert(row)
+            .on_conflict(OnConflict::columns([C::WorkspaceId, C::Pipeline]).update_columns(update).to_owned())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops the autoscaler rows of pipelines that no longer exist.
+    pub async fn forget_workers(&self, workspace_id: Uuid, keep: &[String]) -> Result<()> {
+        workspace_workers::Entity::delete_many()
+            .filter(workspace_workers::Column::WorkspaceId.eq(workspace_id))
+            .filter(workspace_workers::Column::Pipeline.is_not_in(keep.iter().cloned()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The autoscaler's view of a workspace's pipelines, for its readers.
+    pub async fn workspace_workers(
+        &self,
+        principal: &Principal,
+        org: &str,
+        slug: &str,
+    ) -> Result<Vec<PipelineWorkers>> {
+        let workspace = self.workspace(principal, org, slug).await?;
+        let rows = workspace_workers::Entity::find()
+            .filter(workspace_workers::Column::WorkspaceId.eq(workspace.id))
+            .order_by_asc(workspace_workers::Column::Pipeline)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| PipelineWorkers {
+                pipeline: row.pipeline,
+                desired: u32::try_from(row.desired).unwrap_or(0),
+                current: u32::try_from(row.current).unwrap_or(0),
+                outstanding: u64::try_from(row.outstanding).unwrap_or(0),
+                max_workers: u32::try_from(row.max_workers).unwrap_or(0),
+                reason: row.reason,
+                message: row.message,
+                updated_at: row.updated_at,
+            })
+            .collect())
+    }
+
+    /// Where to send the caller's request for `org/slug` (about `repo`,
+    /// when it names one). Workspaces the caller has no role on, and
+    /// missing ones, are both `NOT_FOUND`.
+    pub async fn workspace_route(
+        &self,
+        principal: &Principal,
+        org_slug: &str,
+        slug: &str,
+        repo: Option<&str>,
+    ) -> Result<WorkspaceRoute> {
+        let missing = || HubError::User(UserError::not_found("workspace"));
+        let org =
+            org::Entity::find().filter(org::Column::Slug.eq(org_slug)).one(&self.db).await?.ok_or_else(missing)?;
+        let row = workspace::Entity::find()
+            .filter(workspace::Column::OrgId.eq(org.id))
+            .filter(workspace::Column::LiveSlug.eq(slug))
+            .one(&self.db)
+            .await?
+            .ok_or_else(missing)?;
+        let role = self.workspace_role(principal, row.id, repo).await?.ok_or_else(missing)?;
+        let upstream = match (row.managed_by.as_str(), row.endpoint, row.service_secret) {
+            (MANAGED_BY_SERVER, _, _) => None,
+            (_, Some(endpoint), Some(secret)) => Some(Upstream { endpoint, secret }),
+            _ => {
+                return Err(HubError::User(UserError::new(
+                    Some("workspace"),
+                    crate::UserErrorCode::Invalid,
+                    format!("workspace `{slug}` is {}; it has no server yet", row.state),
+                )));
+            }
+        };
+        Ok(WorkspaceRoute { workspace_id: row.id, slug: row.slug, state: row.state.parse()?, upstream, role })
+    }
+}
+
+/// The status message: the first condition that is wrong, else Ready's.
+fn summary(conditions: &[Condition]) -> Option<String> {
+    let wrong = |c: &&Condition| match c.kind {
+        ConditionType::Ready => !c.status,
+        ConditionType::Degraded => c.status,
+        ConditionType::Progressing => false,
+    };
+    conditions
+        .iter()
+        .find(|c| c.kind == ConditionType::Degraded && c.status)
+        .or_else(|| conditions.iter().find(wrong))
+        .or_else(|| conditions.iter().find(|c| c.kind == ConditionType::Ready))
+        .map(|c| c.message.clone())
+}

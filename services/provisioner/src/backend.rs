@@ -1,0 +1,37 @@
+//! What a backend does for the reconciler. Every call must be idempotent:
+//! the reconciler may repeat any of them after a crash, a timeout or a
+//! conflict, and the result must be the same as doing it once.
+
+use strata_hub::DesiredWorkspace;
+
+use crate::error::Result;
+
+/// A workspace brought to its running state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Where the gateway reaches the workspace server.
+    pub endpoint: String,
+    /// Anything the workspace's admins should read (a clamped quota…).
+    pub notes: Vec<String>,
+}
+
+/// Runs workspaces somewhere: local processes, or Kubernetes namespaces.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// `local` or `kubernetes`, for logs and metrics.
+    fn name(&self) -> &'static str;
+
+    /// Makes the workspace run as desired (server, workers, policies) with
+    /// `secret` as its service secret.
+    async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied>;
+
+    /// Stops everything the workspace runs. Its data stays.
+    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<()>;
+
+    /// Deletes the workspace's data (metadata, objects) for good.
+    async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()>;
+
+    /// Woken when something the backend runs changed on its own (a server
+    /// process exited), so the reconciler looks again at once.
+    fn changes(&self) -> std::sync::Arc<tokio::sync::Notify>;
+}

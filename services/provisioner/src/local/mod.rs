@@ -1,0 +1,225 @@
+//! The local backend: every workspace is a `strata __workspace-server`
+//! child process on its own loopback port, with its own metadata (a SQLite
+//! file, or a PostgreSQL schema), object-store prefix and queue prefix; its
+//! workers are `strata worker` child processes that the autoscaler
+//! ([`workers`]) starts and stops.
+//!
+//! Children read their configuration from standard input and exit when it
+//! closes, so whatever way the provisioner ends (even SIGKILL), its
+//! children follow, and the next provisioner starts fresh ones.
+
+mod process;
+mod workers;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use strata_core::config::DatabaseUrl;
+use strata_core::store::DynObjectStore;
+use strata_core::workspace_server::WorkspaceServerConfig;
+use strata_hub::{DesiredWorkspace, Hub};
+use tokio::sync::{Mutex, Notify};
+use uuid::Uuid;
+
+use crate::autoscaler::PolicyConfig;
+use crate::backend::{Applied, Backend};
+use crate::error::{ProvisionerError, Result};
+use crate::metrics::ProvisionerMetrics;
+use process::ServerProcess;
+
+/// How the local backend runs workspaces.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// The `strata` executable to run servers and workers with.
+    pub binary: PathBuf,
+    /// Workspaces keep their files under `<data_dir>/workspaces/<id>/`.
+    pub data_dir: PathBuf,
+    /// The control-plane database: SQLite gives each workspace its own
+    /// file, PostgreSQL its own schema.
+    pub database: DatabaseUrl,
+    /// The object store (as a URL); each workspace keeps to its prefix.
+    pub object_store_url: String,
+    pub redis_url: Option<String>,
+    pub task_lease: Duration,
+    /// Datum isolation of workers (`auto`, `namespace`, `scratch`).
+    pub isolation: String,
+    pub policy: PolicyConfig,
+    /// How often the autoscaler looks at each workspace's queues.
+    pub autoscale_every: Duration,
+    /// How long a server may take to start listening.
+    pub start_timeout: Duration,
+}
+
+/// The local backend.
+#[derive(Debug)]
+pub struct LocalBackend {
+    config: LocalConfig,
+    /// The control-plane database, for per-workspace PostgreSQL schemas.
+    db: DatabaseConnection,
+    store: DynObjectStore,
+    hub: Hub,
+    metrics: ProvisionerMetrics,
+    servers: Mutex<HashMap<Uuid, ServerProcess>>,
+    changes: Arc<Notify>,
+}
+
+impl LocalBackend {
+    pub fn new(
+        config: LocalConfig,
+        db: DatabaseConnection,
+        store: DynObjectStore,
+        hub: Hub,
+        metrics: ProvisionerMetrics,
+    ) -> Self {
+        LocalBackend { config, db, store, hub, metrics, servers: Mutex::default(), changes: Arc::default() }
+    }
+
+    fn workspace_dir(&self, id: Uuid) -> PathBuf {
+        self.config.data_dir.join("workspaces").join(id.to_string())
+    }
+
+    /// The workspace's own metadata database, created if missing.
+    async fn prepare_database(&self, id: Uuid) -> Result<String> {
+        match &self.config.database {
+            DatabaseUrl::Sqlite(_) => {
+                let path = self.workspace_dir(id).join("meta.sqlite");
+                Ok(format!("sqlite://{}", path.display()))
+            }
+            DatabaseUrl::Postgres(url) => {
+                let schema = schema_name(id);
+                self.db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await.map_err(
+                    |e| ProvisionerError::retryable("DatabaseError", format!("cannot create {schema}: {e}")),
+                )?;
+                let separator = if url.expose().contains('?') { '&' } else { '?' };
+                Ok(format!("{}{separator}options[search_path]={schema}", url.expose()))
+            }
+        }
+    }
+
+    fn server_config(&self, workspace: &DesiredWorkspace, database_url: String, secret: &str) -> WorkspaceServerConfig {
+        WorkspaceServerConfig {
+            slug: workspace.slug.clone(),
+            database_url,
+            object_store_url: self.config.object_store_url.clone(),
+            object_prefix: object_prefix(workspace.id),
+            redis_url: self.config.redis_url.clone(),
+            queue_prefix: format!("strata:ws:{}:", workspace.id.simple()),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            service_secret: secret.to_owned(),
+            task_lease: self.config.task_lease,
+        }
+    }
+
+    async fn start(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<ServerProcess> {
+        let dir = self.workspace_dir(workspace.id);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            ProvisionerError::retryable("StorageError", format!("cannot create {}: {e}", dir.display()))
+        })?;
+        let database_url = self.prepare_database(workspace.id).await?;
+        let server_config = self.server_config(workspace, database_url, secret);
+        let mut server = ServerProcess::spawn(&self.config, &server_config, &dir, self.changes.clone()).await?;
+        let pool = workers::Pool {
+            workspace_id: workspace.id,
+            label: format!("{}/{}", workspace.org_slug, workspace.slug),
+            slug: workspace.slug.clone(),
+            endpoint: server.endpoint.clone(),
+            secret: secret.to_owned(),
+            dir,
+            config: self.config.clone(),
+            quota: crate::plans::PlanQuota::of(&workspace.plan),
+            hub: self.hub.clone(),
+            metrics: self.metrics.clone(),
+        };
+        server.attach_pool(pool);
+        Ok(server)
+    }
+}
+
+fn schema_name(id: Uuid) -> String {
+    format!("ws_{}", id.simple())
+}
+
+fn object_prefix(id: Uuid) -> String {
+    format!("workspaces/{id}")
+}
+
+#[async_trait::async_trait]
+impl Backend for LocalBackend {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied> {
+        let mut servers = self.servers.lock().await;
+        if let Some(running) = servers.get(&workspace.id) {
+            if running.healthy(secret).await {
+                return Ok(Applied { endpoint: running.endpoint.clone(), notes: Vec::new() });
+            }
+            tracing::warn!(workspace = %workspace.id, "workspace server is gone or not answering; starting a new one");
+            if let Some(old) = servers.remove(&workspace.id) {
+                old.stop().await;
+            }
+        }
+        let server = self.start(workspace, secret).await?;
+        let endpoint = server.endpoint.clone();
+        servers.insert(workspace.id, server);
+        Ok(Applied { endpoint, notes: Vec::new() })
+    }
+
+    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<()> {
+        let server = self.servers.lock().await.remove(&workspace.id);
+        if let Some(server) = server {
+            server.stop().await;
+        }
+        Ok(())
+    }
+
+    async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()> {
+        if let DatabaseUrl::Postgres(_) = self.config.database {
+            let schema = schema_name(workspace.id);
+            self.db
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .await
+                .map_err(|e| ProvisionerError::retryable("DatabaseError", format!("cannot drop {schema}: {e}")))?;
+        }
+        let dir = self.workspace_dir(workspace.id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(ProvisionerError::retryable(
+                    "StorageError",
+                    format!("cannot remove {}: {error}", dir.display()),
+                ));
+            }
+        }
+        delete_prefix(&self.store, &object_prefix(workspace.id)).await
+    }
+
+    fn changes(&self) -> Arc<Notify> {
+        self.changes.clone()
+    }
+}
+
+/// Deletes every object below `prefix`.
+async fn delete_prefix(store: &DynObjectStore, prefix: &str) -> Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    let path = object_store::path::Path::from(prefix);
+    let locations = store.list(Some(&path)).map_ok(|meta| meta.location).boxed();
+    let mut deleted = store.delete_stream(locations);
+    while let Some(outcome) = deleted.next().await {
+        match outcome {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(error) => {
+                return Err(ProvisionerError::retryable(
+                    "ObjectStoreError",
+                    format!("cannot delete {prefix}: {error}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

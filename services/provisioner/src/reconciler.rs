@@ -1,0 +1,297 @@
+//! The reconcile loop: reads the workspaces the hub wants, drives the
+//! backend towards them, and writes what it found back as status.
+//!
+//! * Level-triggered: each pass looks at every workspace and decides from
+//!   its current row, so a crash after any step is repaired by the next
+//!   pass (of this or another replica).
+//! * One active replica: a lease row in the control-plane database; the
+//!   others wait and take over when it expires.
+//! * Status writes are conditional on the generation read, so a slow pass
+//!   never overwrites a newer wish (a delete that came meanwhile).
+//! * Failures back off per workspace (exponentially, capped) and show as a
+//!   `Degraded` condition with the reason.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_hub::{Condition, ConditionType, DesiredWorkspace, Hub, ObservedStatus, WorkspaceState};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::backend::Backend;
+use crate::error::{ProvisionerError, Result};
+use crate::metrics::ProvisionerMetrics;
+
+/// The lease all provisioner replicas of an installation compete for.
+pub const LEASE: &str = "provisioner";
+
+/// Timing of the loop.
+#[derive(Debug, Clone)]
+pub struct ReconcilerConfig {
+    /// How often to look for new wishes when nothing wakes the loop.
+    pub poll: Duration,
+    /// How often a workspace that looks fine is checked again anyway.
+    pub resync: Duration,
+    /// How long a lease lasts without renewal.
+    pub lease_ttl: Duration,
+    /// How long a deleted workspace's data is kept before it is freed.
+    pub deletion_grace: Duration,
+    /// Backoff after a failure: first delay, doubled each time up to `max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for ReconcilerConfig {
+    fn default() -> Self {
+        ReconcilerConfig {
+            poll: Duration::from_millis(200),
+            resync: Duration::from_secs(10),
+            lease_ttl: Duration::from_secs(15),
+            deletion_grace: Duration::from_secs(3600),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    until: Instant,
+}
+
+/// The loop's state.
+#[derive(Debug)]
+pub struct Reconciler {
+    hub: Hub,
+    backend: Arc<dyn Backend>,
+    config: ReconcilerConfig,
+    /// This replica's name in the lease.
+    holder: String,
+    backoff: HashMap<Uuid, Backoff>,
+    synced: HashMap<Uuid, Instant>,
+    metrics: ProvisionerMetrics,
+}
+
+impl Reconciler {
+    pub fn new(hub: Hub, backend: Arc<dyn Backend>, config: ReconcilerConfig, metrics: ProvisionerMetrics) -> Self {
+        let holder = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
+        Reconciler { hub, backend, config, holder, backoff: HashMap::new(), synced: HashMap::new(), metrics }
+    }
+
+    /// Runs until `stop`; then stops what the backend runs here and gives
+    /// the lease up so another replica takes over at once.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let changes = self.backend.changes();
+        let wishes = self.hub.workspace_changes();
+        let mut leading = false;
+        while !stop.is_cancelled() {
+            match self.hub.try_lease(LEASE, &self.holder, self.config.lease_ttl).await {
+                Ok(true) => {
+                    if !leading {
+                        tracing::info!(holder = %self.holder, backend = self.backend.name(), "provisioner leads");
+                        // A new leader trusts nothing it has not checked itself.
+                        self.synced.clear();
+                    }
+                    leading = true;
+                    self.pass().await;
+                }
+                Ok(false) => {
+                    if leading {
+                        tracing::warn!(holder = %self.holder, "lost the provisioner lease; standing by");
+                    }
+                    leading = false;
+                }
+                Err(error) => tracing::warn!(%error, "cannot reach the control plane for the lease"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = changes.notified() => {}
+                () = wishes.notified() => {}
+                () = tokio::time::sleep(self.config.poll) => {}
+            }
+        }
+        if leading && let Err(error) = self.hub.release_lease(LEASE, &self.holder).await {
+            tracing::warn!(%error, "could not release the provisioner lease");
+        }
+    }
+
+    /// One look at every workspace.
+    pub async fn pass(&mut self) {
+        let workspaces = match self.hub.provisioner_workspaces().await {
+            Ok(workspaces) => workspaces,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list workspaces");
+                return;
+            }
+        };
+        for workspace in workspaces {
+            if !self.due(&workspace) {
+                continue;
+            }
+            let started = Instant::now();
+            let outcome = self.reconcile(&workspace).await;
+            self.metrics.reconciled(self.backend.name(), outcome.as_ref().err(), started.elapsed());
+            match outcome {
+                Ok(()) => {
+                    self.backoff.remove(&workspace.id);
+                    self.synced.insert(workspace.id, Instant::now());
+                }
+                Err(error) => self.failed(&workspace, &error).await,
+            }
+        }
+    }
+
+    /// Whether a workspace needs work now.
+    fn due(&self, workspace: &DesiredWorkspace) -> bool {
+        if self.backoff.get(&workspace.id).is_some_and(|b| Instant::now() < b.until) {
+            return false;
+        }
+        let stale = self.synced.get(&workspace.id).is_none_or(|at| at.elapsed() >= self.config.resync);
+        match workspace.state {
+            WorkspaceState::Pending | WorkspaceState::Provisioning | WorkspaceState::Deleting => true,
+            WorkspaceState::Deleted => workspace.data_freed_at.is_none() && self.grace_over(workspace),
+            WorkspaceState::Ready | WorkspaceState::Suspended | WorkspaceState::Failed => {
+                workspace.generation > workspace.observed_generation || stale
+            }
+        }
+    }
+
+    fn grace_over(&self, workspace: &DesiredWorkspace) -> bool {
+        let grace = chrono::Duration::from_std(self.config.deletion_grace).unwrap_or(chrono::Duration::MAX);
+        chrono::Utc::now() >= workspace.updated_at + grace
+    }
+
+    async fn reconcile(&self, workspace: &DesiredWorkspace) -> Result<()> {
+        match workspace.state {
+            WorkspaceState::Deleting => self.delete(workspace).await,
+            WorkspaceState::Deleted => {
+                self.backend.free_data(workspace).await?;
+                self.hub.mark_data_freed(workspace.id).await?;
+                tracing::info!(workspace = %workspace.id, "freed the data of a deleted workspace");
+                Ok(())
+            }
+            WorkspaceState::Suspended => {
+                self.backend.teardown(workspace).await?;
+                let ready = Condition::new(ConditionType::Ready, false, "Suspended", "the workspace is suspended");
+                self.record(workspace, WorkspaceState::Suspended, None, vec![ready]).await
+            }
+            _ => self.provision(workspace).await,
+        }
+    }
+
+    async fn provision(&self, workspace: &DesiredWorkspace) -> Result<()> {
+        if workspace.state == WorkspaceState::Pending {
+            let working = "starting the workspace server";
+            let conditions = vec![
+                Condition::new(ConditionType::Ready, false, "Provisioning", working),
+                Condition::new(ConditionType::Progressing, true, "Provisioning", working),
+            ];
+            self.record(workspace, WorkspaceState::Provisioning, None, conditions).await?;
+        }
+        let secret = self.hub.ensure_service_secret(workspace.id).await?;
+        let applied = self.backend.apply(workspace, &secret).await?;
+        let message = match applied.notes.as_slice() {
+            [] => "the workspace server is running".to_owned(),
+            notes => format!("the workspace server is running; {}", notes.join("; ")),
+        };
+        let conditions = vec![
+            Condition::new(ConditionType::Ready, true, "Provisioned", message),
+            Condition::new(ConditionType::Progressing, false, "Provisioned", "nothing left to do"),
+            Condition::new(ConditionType::Degraded, false, "AsExpected", "no errors"),
+        ];
+        let state = WorkspaceState::Ready;
+        if workspace.state != state || workspace.endpoint.as_deref() != Some(applied.endpoint.as_str()) {
+            tracing::info!(workspace = %workspace.id, endpoint = %applied.endpoint, "workspace ready");
+        }
+        self.record(workspace, state, Some(applied.endpoint), conditions).await
+    }
+
+    /// Ordered teardown: stop workers and server, then mark DELETED; the
+    /// data goes after the grace period.
+    async fn delete(&self, workspace: &DesiredWorkspace) -> Result<()> {
+        self.backend.teardown(workspace).await?;
+        let ready = Condition::new(
+            ConditionType::Ready,
+            false,
+            "Deleted",
+            format!("deleted; data is kept for {} s", self.config.deletion_grace.as_secs()),
+        );
+        let progressing = Condition::new(ConditionType::Progressing, false, "Deleted", "nothing left to do");
+        self.record(workspace, WorkspaceState::Deleted, None, vec![ready, progressing]).await?;
+        tracing::info!(workspace = %workspace.id, "workspace deleted");
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        workspace: &DesiredWorkspace,
+        state: WorkspaceState,
+        endpoint: Option<String>,
+        conditions: Vec<Condition>,
+    ) -> Result<()> {
+        let status = ObservedStatus { state, endpoint, conditions };
+        if !self.hub.record_status(workspace.id, workspace.generation, status).await? {
+            // Changed meanwhile: the next pass sees the newer wish.
+            tracing::debug!(workspace = %workspace.id, "workspace changed during reconcile; looking again");
+        }
+        Ok(())
+    }
+
+    /// Backs off and reports the failure as conditions (FAILED when retrying
+    /// cannot help).
+    async fn failed(&mut self, workspace: &DesiredWorkspace, error: &ProvisionerError) {
+        let failures = self.backoff.get(&workspace.id).map_or(1, |b| b.failures + 1);
+        let delay = backoff_delay(&self.config, failures);
+        self.backoff.insert(workspace.id, Backoff { failures, until: Instant::now() + delay });
+        tracing::warn!(
+            workspace = %workspace.id, reason = error.reason(), %error, failures, retry_in_ms = delay.as_millis() as u64,
+            "reconcile failed"
+        );
+        let message = format!("{error} (attempt {failures}; next try in {} s)", delay.as_secs().max(1));
+        let degraded = Condition::new(ConditionType::Degraded, true, error.reason(), message.clone());
+        let (state, conditions) = match (workspace.state, error.is_retryable()) {
+            (WorkspaceState::Deleting | WorkspaceState::Deleted, _) => (workspace.state, vec![degraded]),
+            (_, false) => {
+                let ready = Condition::new(ConditionType::Ready, false, error.reason(), message);
+                (WorkspaceState::Failed, vec![ready, degraded])
+            }
+            // A READY workspace whose server died stays READY-but-Degraded
+            // only while retrying; never READY with a dead endpoint and no word.
+            (state, true) => {
+                let ready = Condition::new(ConditionType::Ready, false, error.reason(), message);
+                let progressing = Condition::new(ConditionType::Progressing, true, "Retrying", "trying again");
+                let state = if state == WorkspaceState::Pending { WorkspaceState::Provisioning } else { state };
+                let state = if state == WorkspaceState::Ready { WorkspaceState::Provisioning } else { state };
+                (state, vec![ready, progressing, degraded])
+            }
+        };
+        if let Err(error) = self.record(workspace, state, workspace.endpoint.clone(), conditions).await {
+            tracing::warn!(%error, "cannot record a failed reconcile");
+        }
+    }
+}
+
+/// `initial * 2^(failures-1)`, capped at `max`.
+fn backoff_delay(config: &ReconcilerConfig, failures: u32) -> Duration {
+    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+    config.backoff_initial.saturating_mul(factor).min(config.backoff_max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let config = ReconcilerConfig {
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(5),
+            ..ReconcilerConfig::default()
+        };
+        let delays: Vec<u128> = (1..=6).map(|n| backoff_delay(&config, n).as_millis()).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 5000, 5000]);
+        assert_eq!(backoff_delay(&config, u32::MAX), Duration::from_secs(5));
+    }
+}

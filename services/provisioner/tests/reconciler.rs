@@ -1,0 +1,306 @@
+//! The reconciler's rules, against a real hub on SQLite and PostgreSQL and
+//! a scripted backend (the local backend has its own end-to-end tests in
+//! the CLI suite; here each failure can be set up exactly).
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use strata_core::config::DatabaseUrl;
+use strata_hub::{
+    ConditionType, DesiredWorkspace, Hub, HubSettings, NewWorkspace, OutboxMailer, Principal, WorkspaceState,
+};
+use strata_provisioner::{Applied, Backend, ProvisionerError, ProvisionerMetrics, Reconciler, ReconcilerConfig};
+use strata_testkit::{Backend as Db, TestDatabase};
+use tokio::sync::Notify;
+
+/// What the scripted backend was asked to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Call {
+    Apply(String),
+    Teardown(String),
+    FreeData(String),
+}
+
+/// Answers `apply` from a script of failures, then succeeds.
+#[derive(Debug, Default)]
+struct ScriptedBackend {
+    calls: Mutex<Vec<Call>>,
+    failures: Mutex<VecDeque<ProvisionerError>>,
+    /// When set, `apply` waits for it (to change the hub mid-reconcile).
+    gate: Mutex<Option<Arc<Notify>>>,
+    changes: Arc<Notify>,
+}
+
+impl ScriptedBackend {
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn fail_next(&self, error: ProvisionerError) {
+        self.failures.lock().unwrap().push_back(error);
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for ScriptedBackend {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied, ProvisionerError> {
+        assert!(secret.starts_with("sts_"), "the reconciler hands over the workspace's service secret");
+        self.calls.lock().unwrap().push(Call::Apply(workspace.slug.clone()));
+        let gate = self.gate.lock().unwrap().clone();
+        if let Some(gate) = gate {
+            gate.notified().await;
+        }
+        if let Some(error) = self.failures.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        Ok(Applied { endpoint: format!("http://127.0.0.1:9/{}", workspace.slug), notes: Vec::new() })
+    }
+
+    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<(), ProvisionerError> {
+        self.calls.lock().unwrap().push(Call::Teardown(workspace.slug.clone()));
+        Ok(())
+    }
+
+    async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<(), ProvisionerError> {
+        self.calls.lock().unwrap().push(Call::FreeData(workspace.slug.clone()));
+        Ok(())
+    }
+
+    fn changes(&self) -> Arc<Notify> {
+        self.changes.clone()
+    }
+}
+
+struct Fixture {
+    hub: Hub,
+    admin: Principal,
+    backend: Arc<ScriptedBackend>,
+    _database: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(db: Db) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(db, dir.path()).await;
+    let connection = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
+    let mailer = Arc::new(OutboxMailer::new(dir.path().join("outbox")));
+    let hub = Hub::open(connection, mailer, HubSettings::default()).await.unwrap();
+    hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.unwrap();
+    let token = hub.local_admin_token("tests").await.unwrap();
+    let admin = hub.authenticate(&token.secret).await.unwrap();
+    Fixture { hub, admin, backend: Arc::default(), _database: database, _dir: dir }
+}
+
+fn config() -> ReconcilerConfig {
+    ReconcilerConfig {
+        poll: Duration::from_millis(20),
+        backoff_initial: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        deletion_grace: Duration::from_secs(3600),
+        ..ReconcilerConfig::default()
+    }
+}
+
+impl Fixture {
+    fn reconciler(&self, config: ReconcilerConfig) -> Reconciler {
+        Reconciler::new(self.hub.clone(), self.backend.clone(), config, ProvisionerMetrics::disabled())
+    }
+
+    async fn create(&self, slug: &str) -> strata_hub::Workspace {
+        let new = NewWorkspace { org_slug: strata_hub::LOCAL_ORG.into(), slug: slug.into(), ..Default::default() };
+        self.hub.create_workspace(&self.admin, &new).await.unwrap()
+    }
+
+    async fn get(&self, slug: &str) -> strata_hub::Workspace {
+        self.hub.workspace(&self.admin, strata_hub::LOCAL_ORG, slug).await.unwrap()
+    }
+
+    /// The workspace row by id, deleted ones included.
+    async fn row(&self, id: uuid::Uuid) -> DesiredWorkspace {
+        self.hub.provisioner_workspace(id).await.unwrap().unwrap()
+    }
+}
+
+fn condition(ws: &strata_hub::Workspace, kind: ConditionType) -> &strata_hub::Condition {
+    ws.conditions.iter().find(|c| c.kind == kind).unwrap_or_else(|| panic!("no {kind:?} in {:?}", ws.conditions))
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(strata_testkit::Backend::Sqlite).await; })+
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(strata_testkit::Backend::Postgres).await; })+
+        }
+    };
+}
+
+on_both_backends!(
+    a_new_workspace_becomes_ready_and_a_resync_changes_nothing,
+    failures_back_off_show_as_degraded_and_recover,
+    a_permanent_failure_marks_the_workspace_failed,
+    a_delete_during_provisioning_wins,
+    a_restarted_provisioner_resumes_where_the_last_stopped,
+    deleted_data_is_freed_after_the_grace_period,
+    one_provisioner_leads_at_a_time,
+);
+
+async fn a_new_workspace_becomes_ready_and_a_resync_changes_nothing(db: Db) {
+    let f = fixture(db).await;
+    let created = f.create("ci").await;
+    assert_eq!(created.state, WorkspaceState::Pending);
+    assert!(!condition(&created, ConditionType::Ready).status);
+
+    let mut reconciler = f.reconciler(config());
+    reconciler.pass().await;
+    let ready = f.get("ci").await;
+    assert_eq!(ready.state, WorkspaceState::Ready);
+    assert_eq!(ready.endpoint.as_deref(), Some("http://127.0.0.1:9/ci"));
+    assert_eq!(ready.observed_generation, ready.generation);
+    assert_eq!(condition(&ready, ConditionType::Ready).reason, "Provisioned");
+    assert!(!condition(&ready, ConditionType::Degraded).status);
+    assert_eq!(f.backend.calls(), [Call::Apply("ci".into())], "the in-process `default` is not the provisioner's");
+
+    reconciler.pass().await;
+    assert_eq!(f.backend.calls().len(), 1, "nothing is due until the resync interval");
+    let again = f.get("ci").await;
+    assert_eq!(again.updated_at, ready.updated_at, "no write without a change");
+}
+
+async fn failures_back_off_show_as_degraded_and_recover(db: Db) {
+    let f = fixture(db).await;
+    let created = f.create("flaky").await;
+    f.backend.fail_next(ProvisionerError::retryable("ServerStartFailed", "port taken"));
+    f.backend.fail_next(ProvisionerError::retryable("ServerStartFailed", "port taken"));
+    let mut reconciler = f.reconciler(config());
+
+    reconciler.pass().await;
+    let degraded = f.get("flaky").await;
+    assert_eq!(degraded.state, WorkspaceState::Provisioning, "never READY while the backend fails");
+    let condition = condition(&degraded, ConditionType::Degraded);
+    assert!(condition.status);
+    assert_eq!(condition.reason, "ServerStartFailed");
+    assert!(condition.message.contains("port taken") && condition.message.contains("attempt 1"), "{condition:?}");
+
+    reconciler.pass().await;
+    assert_eq!(f.backend.calls().len(), 1, "backing off: no retry at once");
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    reconciler.pass().await;
+    assert_eq!(f.backend.calls().len(), 2);
+    assert!(self::condition(&f.get("flaky").await, ConditionType::Degraded).message.contains("attempt 2"));
+    tokio::time::sleep(Duration::from_millis(110)).await;
+    reconciler.pass().await;
+    let ready = f.get("flaky").await;
+    assert_eq!(ready.state, WorkspaceState::Ready);
+    assert!(!self::condition(&ready, ConditionType::Degraded).status, "recovery clears Degraded");
+    assert_eq!(f.row(created.id).await.observed_generation, 1);
+}
+
+async fn a_permanent_failure_marks_the_workspace_failed(db: Db) {
+    let f = fixture(db).await;
+    f.create("broken").await;
+    f.backend.fail_next(ProvisionerError::permanent("ExecutableMissing", "cannot run /nowhere/strata"));
+    f.reconciler(config()).pass().await;
+    let failed = f.get("broken").await;
+    assert_eq!(failed.state, WorkspaceState::Failed);
+    assert_eq!(condition(&failed, ConditionType::Ready).reason, "ExecutableMissing");
+    assert!(failed.status_message.unwrap().contains("/nowhere/strata"));
+}
+
+async fn a_delete_during_provisioning_wins(db: Db) {
+    let f = fixture(db).await;
+    let created = f.create("short-lived").await;
+    let gate = Arc::new(Notify::new());
+    *f.backend.gate.lock().unwrap() = Some(gate.clone());
+    let mut reconciler = f.reconciler(config());
+    let hub = f.hub.clone();
+    let admin = f.admin.clone();
+    let deleter = tokio::spawn(async move {
+        // Wait until the reconciler is inside `apply`, then delete.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        hub.delete_workspace(&admin, strata_hub::LOCAL_ORG, "short-lived", "short-lived").await.unwrap();
+        gate.notify_one();
+    });
+    reconciler.pass().await;
+    deleter.await.unwrap();
+    let row = f.row(created.id).await;
+    assert_eq!(row.state, WorkspaceState::Deleting, "the slow apply did not overwrite the delete");
+    assert_eq!(row.observed_generation, 1);
+
+    *f.backend.gate.lock().unwrap() = None;
+    reconciler.pass().await;
+    let row = f.row(created.id).await;
+    assert_eq!(row.state, WorkspaceState::Deleted);
+    assert_eq!(row.observed_generation, 2);
+    assert_eq!(f.backend.calls(), [Call::Apply("short-lived".into()), Call::Teardown("short-lived".into())]);
+    // The slug is free again.
+    assert_eq!(f.create("short-lived").await.state, WorkspaceState::Pending);
+}
+
+async fn a_restarted_provisioner_resumes_where_the_last_stopped(db: Db) {
+    let f = fixture(db).await;
+    let created = f.create("resumed").await;
+    // The first provisioner "dies" inside apply: it got as far as
+    // PROVISIONING and never wrote READY.
+    f.backend.fail_next(ProvisionerError::retryable("Interrupted", "killed"));
+    f.reconciler(config()).pass().await;
+    assert_eq!(f.get("resumed").await.state, WorkspaceState::Provisioning);
+    let secret = f.row(created.id).await.service_secret.unwrap();
+
+    let mut second = f.reconciler(config());
+    second.pass().await;
+    let ready = f.row(created.id).await;
+    assert_eq!(ready.state, WorkspaceState::Ready);
+    assert_eq!(ready.service_secret.as_deref(), Some(secret.as_str()), "the secret is made once");
+    assert_eq!(f.hub.provisioner_workspaces().await.unwrap().len(), 1, "no duplicate rows");
+}
+
+async fn deleted_data_is_freed_after_the_grace_period(db: Db) {
+    let f = fixture(db).await;
+    let created = f.create("gone").await;
+    let mut kept = f.reconciler(config());
+    kept.pass().await;
+    f.hub.delete_workspace(&f.admin, strata_hub::LOCAL_ORG, "gone", "gone").await.unwrap();
+    kept.pass().await;
+    kept.pass().await;
+    assert!(!f.backend.calls().contains(&Call::FreeData("gone".into())), "the grace period keeps the data");
+
+    let mut eager = f.reconciler(ReconcilerConfig { deletion_grace: Duration::ZERO, ..config() });
+    eager.pass().await;
+    assert!(f.backend.calls().contains(&Call::FreeData("gone".into())));
+    let row = f.row(created.id).await;
+    assert!(row.data_freed_at.is_some());
+    assert!(row.service_secret.is_none(), "the secret dies with the data");
+    assert!(f.hub.provisioner_workspaces().await.unwrap().is_empty(), "nothing left to do for it");
+}
+
+async fn one_provisioner_leads_at_a_time(db: Db) {
+    let f = fixture(db).await;
+    let ttl = Duration::from_millis(300);
+    assert!(f.hub.try_lease("provisioner", "a", ttl).await.unwrap());
+    assert!(!f.hub.try_lease("provisioner", "b", ttl).await.unwrap(), "b waits while a holds it");
+    assert!(f.hub.try_lease("provisioner", "a", ttl).await.unwrap(), "a renews");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(f.hub.try_lease("provisioner", "b", ttl).await.unwrap(), "an expired lease passes on");
+    f.hub.release_lease("provisioner", "b").await.unwrap();
+    assert!(f.hub.try_lease("provisioner", "a", ttl).await.unwrap(), "a released lease is free at once");
+
+    // Two reconcilers running side by side: only the one holding the lease acts.
+    f.hub.release_lease("provisioner", "a").await.unwrap();
+    f.create("shared").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let first = tokio::spawn(f.reconciler(config()).run(stop.clone()));
+    let second = tokio::spawn(f.reconciler(config()).run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    first.await.unwrap();
+    second.await.unwrap();
+    assert_eq!(f.backend.calls(), [Call::Apply("shared".into())], "one apply, not one per replica");
+}
