@@ -33,7 +33,7 @@ trap cleanup EXIT
 psql -q "$POSTGRES_ADMIN" -c "CREATE DATABASE \"$DB\"" >/dev/null
 DB_URL="${POSTGRES_ADMIN%/*}/$DB"
 # No request limit: the benchmark is one token asking as fast as it can.
-STRATA_RATE_LIMIT_PER_MINUTE=0 STRATA_WORKERS=0 "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+STRATA_RATE_LIMIT_PER_MINUTE=0 STRATA_WORKERS=0 STRATA_PROVISIONER=off "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" \
   --database-url "$DB_URL" --log-level warn > "$WORK/dev.out" 2> "$WORK/dev.err" &
 SERVER_PID=$!
 for _ in $(seq 1 200); do grep -q "running at" "$WORK/dev.out" 2>/dev/null && break; sleep 0.05; done

@@ -71,7 +71,7 @@ pub(crate) async fn forward(
     let rest = format!("/{tail}");
     let route = match hub.workspace_route(&principal, &org, &slug, repo_of(&rest).as_deref()).await {
         Ok(route) => route,
-        Err(error) => return refusal(&error),
+        Err(error) => return refusal(&error, &org, &slug),
     };
     let needed = required_role(request.method(), &rest);
     if route.role < needed {
@@ -107,11 +107,13 @@ pub(crate) async fn forward(
 }
 
 /// The hub's refusal (missing workspace, no server yet) as an HTTP answer.
-fn refusal(error: &strata_hub::HubError) -> HttpResponse {
+fn refusal(error: &strata_hub::HubError, org: &str, slug: &str) -> HttpResponse {
     match error.user_error() {
-        Some(user) if user.code == strata_hub::UserErrorCode::NotFound => {
-            reject(StatusCode::NOT_FOUND, "NOT_FOUND", "no such workspace, or you do not have access to it".into())
-        }
+        Some(user) if user.code == strata_hub::UserErrorCode::NotFound => reject(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("no workspace `{slug}` in `{org}`, or you do not have access to it"),
+        ),
         Some(user) => reject(StatusCode::CONFLICT, "WORKSPACE_NOT_READY", user.message.clone()),
         None => {
             tracing::error!(error = %strata_core::error::display_chain(error), "workspace lookup failed");

@@ -47,7 +47,7 @@ impl Default for ReconcilerConfig {
         ReconcilerConfig {
             poll: Duration::from_millis(200),
             resync: Duration::from_secs(10),
-            lease_ttl: Duration::from_secs(15),
+            lease_ttl: Duration::from_secs(5),
             deletion_grace: Duration::from_secs(3600),
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(300),

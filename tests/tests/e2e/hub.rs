@@ -602,3 +602,50 @@ on_both_backends! {
         assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     }
 }
+
+on_both_backends! {
+    async fn the_gateway_checks_roles_like_the_workspace_endpoints(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let local = strata_hub::LOCAL_ORG;
+        let admin = app.client().org_workspace(local, "default");
+        admin.repo_create("images", "").await.expect("the admin creates a repo through the gateway");
+        assert_eq!(app.client().workspace("default").repo_list().await.expect("list").len(), 1, "same workspace");
+
+        let (status, code, _) = api_error(app.anonymous_client().org_workspace(local, "default").repo_list().await);
+        assert_eq!((status, code.as_str()), (401, "UNAUTHENTICATED"));
+
+        // Another organisation's person: the same answer as for nothing at all.
+        let bob = person(&app, "bob@b.example").await;
+        let as_bob = app.anonymous_client().with_token(bob.clone());
+        let foreign = api_error(as_bob.org_workspace(local, "default").repo_inspect("images").await);
+        let missing = api_error(as_bob.org_workspace("no-such-org", "nothing").repo_inspect("images").await);
+        assert_eq!((foreign.0, foreign.1.as_str()), (404, "NOT_FOUND"));
+        assert_eq!(foreign.2.replace("`default` in `local`", "X"), missing.2.replace("`nothing` in `no-such-org`", "X"));
+
+        // Bound as reader: reads pass through, writes stop at the gateway.
+        let invite = json!({ "organization": local, "email": "bob@b.example", "role": "MEMBER" });
+        mutate(&app, Some(&app.admin_token), "inviteMember", invite, "invitation { id }").await;
+        mutate(&app, Some(&bob), "acceptInvitation", json!({ "token": mailed_token(&app, "bob@b.example") }), "organization { slug }").await;
+        let bob_id = gql(&app, Some(&bob), "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"].clone();
+        let bind = json!({ "organization": local, "workspace": "default", "userId": bob_id, "role": "READER" });
+        mutate(&app, Some(&app.admin_token), "setRoleBinding", bind, "ok").await;
+        let reader = as_bob.org_workspace(local, "default");
+        assert_eq!(reader.repo_list().await.expect("a reader lists").len(), 1);
+        let (status, code, _) = api_error(reader.repo_create("mine", "").await);
+        assert_eq!((status, code.as_str()), (403, "FORBIDDEN"));
+        let body = reader.put("images", "master", "/x.txt", false, false, reqwest::Body::from("x")).await;
+        assert_eq!(api_error(body).0, 403, "uploads are checked before any byte is forwarded");
+
+        // Bytes stream both ways through the gateway.
+        let payload = vec![7u8; 3 * 1024 * 1024];
+        admin.put("images", "master", "/big.bin", false, false, reqwest::Body::from(payload.clone())).await.expect("upload");
+        let download = admin.get_file("images", "master", "/big.bin", None, None).await.expect("download");
+        assert_eq!(download.bytes().await.expect("bytes").as_ref(), payload.as_slice());
+
+        // A workspace without a server yet (no provisioner in this test app).
+        mutate(&app, Some(&app.admin_token), "createWorkspace", json!({ "organization": local, "slug": "later" }), "workspace { state }").await;
+        let (status, code, message) = api_error(app.client().org_workspace(local, "later").repo_list().await);
+        assert_eq!((status, code.as_str()), (409, "WORKSPACE_NOT_READY"), "{message}");
+        assert!(message.contains("PENDING"), "{message}");
+    }
+}

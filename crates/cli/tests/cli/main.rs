@@ -8,4 +8,5 @@ mod misconfiguration;
 mod pfs;
 mod pipelines;
 mod pps;
+mod provisioner;
 mod support;

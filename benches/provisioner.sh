@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Provisioner benchmark against `strata dev` (release build, SQLite, local
+# backend):
+#  1. READY latency of new workspaces: COUNT creations one after another;
+#     latency = the Ready condition's transition time minus the row's
+#     creation time, both stamped by the server, so client polling does not
+#     count. Prints the median and p95.
+#  2. Autoscaler reaction: a pipeline with autoscaling sits at zero
+#     workers; a commit of 8 files queues 8 datums; reaction = from the
+#     commit's upload returning to `workspace inspect` showing desired > 0
+#     (an upper bound: it includes job creation and the CLI's polling).
+#     ROUNDS rounds, each after the pipeline is back at zero. Prints the
+#     median and the worst, next to KEDA's default 30 s polling interval.
+#
+#   benches/provisioner.sh            # COUNT=50 ROUNDS=5
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}"
+COUNT=${COUNT:-50}
+ROUNDS=${ROUNDS:-5}
+
+scripts/services.sh >/dev/null
+cargo build --release --locked --bin strata -q
+BIN="$CARGO_TARGET_DIR/release/strata"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-provisioner-bench.XXXXXX")
+export STRATA_CONFIG="$WORK/cli.toml" HOME="$WORK"
+SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+STRATA_SCALE_DOWN_COOLDOWN_SECS=1 STRATA_SANDBOX=scratch "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+  --log-level warn > "$WORK/dev.out" 2> "$WORK/dev.err" &
+SERVER_PID=$!
+for _ in $(seq 1 200); do grep -q "running at" "$WORK/dev.out" 2>/dev/null && break; sleep 0.05; done
+grep -q "running at" "$WORK/dev.out" || { echo "strata dev did not start:"; cat "$WORK/dev.err"; exit 1; }
+
+# Seconds between two RFC 3339 times.
+seconds() { python3 -c 'import sys,datetime as d; p=lambda s: d.datetime.fromisoformat(s.replace("Z","+00:00")); print((p(sys.argv[2])-p(sys.argv[1])).total_seconds())' "$1" "$2"; }
+stats() { sort -n | awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.95 + 0.999)]; printf "median %.0f ms, p95 %.0f ms, max %.0f ms (n=%d)\n", m * 1000, p * 1000, v[NR] * 1000, NR }'; }
+
+echo "== READY latency, $COUNT workspaces created one after another"
+: > "$WORK/ready.txt"
+for i in $(seq -w 1 "$COUNT"); do
+  ws=$("$BIN" -o json workspace create "bench-$i" --org local --wait)
+  [ "$(jq -r .state <<<"$ws")" = READY ] || { echo "bench-$i: $ws"; exit 1; }
+  created=$("$BIN" -o json workspace list --org local | jq -r --arg s "bench-$i" '.[] | select(.slug == $s) | .createdAt')
+  ready=$(jq -r '.conditions[] | select(.type == "Ready") | .lastTransitionTime' <<<"$ws")
+  seconds "$created" "$ready" >> "$WORK/ready.txt"
+done
+stats < "$WORK/ready.txt"
+# Free the machine for the second part.
+for i in $(seq -w 1 "$COUNT"); do "$BIN" workspace delete "bench-$i" --org local --confirm "bench-$i" >/dev/null; done
+
+echo "== Autoscaler reaction to a queue jump (0 -> 8 datums), $ROUNDS rounds"
+"$BIN" -o json workspace create scale --org local --wait >/dev/null
+"$BIN" workspace use local/scale >/dev/null
+"$BIN" repo create numbers >/dev/null
+cat > "$WORK/spec.json" <<'JSON'
+{"pipeline": {"name": "count"}, "input": {"pfs": {"repo": "numbers", "glob": "/*"}},
+ "transform": {"cmd": ["sh", "-c", "cp $PFS/numbers/* $PFS/out/"]},
+ "parallelism_spec": {"constant": 4}, "autoscaling": true}
+JSON
+"$BIN" pipeline create -f "$WORK/spec.json" >/dev/null
+workers() { "$BIN" -o json workspace inspect scale --org local | jq -c '.workers[] | select(.pipeline == "count")'; }
+: > "$WORK/react.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  for _ in $(seq 1 300); do c=$(workers | jq .current); [ "${c:-0}" = 0 ] && break; sleep 0.1; done
+  mkdir -p "$WORK/in-$round"
+  for n in $(seq 1 8); do echo "$round-$n" > "$WORK/in-$round/$round-$n.txt"; done
+  "$BIN" put file numbers@master:/ -f "$WORK/in-$round" -r >/dev/null
+  started=$(date +%s.%N)
+  for _ in $(seq 1 200); do
+    d=$(workers | jq .desired); [ "${d:-0}" -gt 0 ] && break
+    sleep 0.02
+  done
+  awk -v from="$started" -v to="$(date +%s.%N)" 'BEGIN { print to - from }' >> "$WORK/react.txt"
+done
+stats < "$WORK/react.txt"
+echo "(KEDA's default polling interval: 30000 ms)"

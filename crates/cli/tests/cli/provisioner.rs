@@ -1,0 +1,121 @@
+//! The local provisioner inside `strata dev`: a created workspace becomes
+//! READY on its own server, its pipeline's workers follow the queue up and
+//! back to zero, it is isolated from its neighbours, deleting it stops its
+//! server, and no child outlives a killed `strata dev`.
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::support::{Sandbox, json, ok, path_str};
+
+/// True while something accepts connections at `http://HOST:PORT`.
+fn answers(endpoint: &str) -> bool {
+    let address = endpoint.trim_start_matches("http://");
+    TcpStream::connect_timeout(&address.parse().expect("socket address"), Duration::from_millis(200)).is_ok()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} did not happen within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// (desired, current) workers of `pipeline`, once the autoscaler has a row.
+fn workers(sandbox: &Sandbox, pipeline: &str) -> Option<(u64, u64)> {
+    let inspected = json(sandbox, &["workspace", "inspect", "ci", "--org", "local"]);
+    let rows = inspected["workers"].as_array()?.clone();
+    let row = rows.into_iter().find(|row| row["pipeline"] == pipeline)?;
+    Some((row["desired"].as_u64()?, row["current"].as_u64()?))
+}
+
+#[test]
+fn a_created_workspace_runs_on_its_own_server_and_its_workers_follow_the_queue() {
+    let sandbox = Sandbox::new();
+    let _dev =
+        sandbox.start_dev_with_env(&[], &[("STRATA_SCALE_DOWN_COOLDOWN_SECS", "2"), ("STRATA_SANDBOX", "scratch")]);
+
+    let created = json(&sandbox, &["workspace", "create", "ci", "--org", "local", "--wait"]);
+    assert_eq!(created["state"], "READY", "{created}");
+    let endpoint = created["endpoint"].as_str().expect("endpoint").to_owned();
+    assert!(answers(&endpoint), "the workspace server listens at {endpoint}");
+    let ready = created["conditions"].as_array().expect("conditions").iter().find(|c| c["type"] == "Ready").cloned();
+    assert_eq!(ready.map(|c| c["status"].clone()), Some(serde_json::Value::Bool(true)));
+
+    // Data goes through the hub's gateway into the new workspace only.
+    ok(&sandbox, &["workspace", "use", "local/ci"]);
+    ok(&sandbox, &["repo", "create", "numbers"]);
+    let inputs = sandbox.dir.path().join("inputs");
+    std::fs::create_dir_all(&inputs).expect("inputs dir");
+    for n in 0..9 {
+        std::fs::write(inputs.join(format!("{n}.txt")), format!("{n}\n")).expect("input file");
+    }
+    ok(&sandbox, &["put", "file", "numbers@master:/", "-f", path_str(&inputs), "-r"]);
+    let default_repos = json(&sandbox, &["repo", "list", "--workspace", "local/default"]);
+    assert_eq!(default_repos.as_array().map(Vec::len), Some(0), "the default workspace sees nothing of ci");
+
+    let spec = sandbox.dir.path().join("slow.json");
+    std::fs::write(
+        &spec,
+        r#"{"pipeline": {"name": "slow"},
+            "input": {"pfs": {"repo": "numbers", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "sleep 1; cp $PFS/numbers/* $PFS/out/"]},
+            "parallelism_spec": {"constant": 3},
+            "autoscaling": true}"#,
+    )
+    .expect("spec");
+    ok(&sandbox, &["pipeline", "create", "-f", path_str(&spec)]);
+
+    // Record the replica counts over time until the job is done and the
+    // workers are gone again.
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(counts) = workers(&sandbox, "slow")
+            && seen.last() != Some(&counts)
+        {
+            seen.push(counts);
+        }
+        let finished = seen.iter().any(|&(_, current)| current > 0) && seen.last() == Some(&(0, 0));
+        if finished {
+            break;
+        }
+        assert!(Instant::now() < deadline, "workers never went back to zero: {seen:?}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let peak = seen.iter().map(|&(_, current)| current).max().unwrap_or(0);
+    assert_eq!(peak, 3, "9 datums, parallelism 3: three workers at the peak ({seen:?})");
+    let jobs = json(&sandbox, &["job", "list"]);
+    assert_eq!(jobs[0]["state"], "SUCCESS", "{jobs}");
+    assert_eq!(jobs[0]["datums"]["processed"], 9, "{jobs}");
+    let output = ok(&sandbox, &["get", "file", "slow@master:/4.txt"]);
+    assert_eq!(output, "4\n");
+
+    // Deleting stops the server; the slug is free again.
+    ok(&sandbox, &["workspace", "delete", "ci", "--org", "local", "--confirm", "ci"]);
+    wait_until("the workspace server stopping", Duration::from_secs(20), || !answers(&endpoint));
+    wait_until("the workspace leaving the list", Duration::from_secs(10), || {
+        let listed = json(&sandbox, &["workspace", "list", "--org", "local"]);
+        let slugs: Vec<&str> = listed.as_array().expect("list").iter().filter_map(|w| w["slug"].as_str()).collect();
+        slugs == ["default"]
+    });
+}
+
+#[test]
+fn workspace_servers_do_not_outlive_a_killed_strata_dev() {
+    let sandbox = Sandbox::new();
+    let dev = sandbox.start_dev(&[]);
+    let created = json(&sandbox, &["workspace", "create", "orphan-check", "--org", "local", "--wait"]);
+    let endpoint = created["endpoint"].as_str().expect("endpoint").to_owned();
+    assert!(answers(&endpoint));
+    dev.stop_with(nix::sys::signal::Signal::SIGKILL);
+    wait_until("the orphaned workspace server exiting", Duration::from_secs(10), || !answers(&endpoint));
+
+    // A new `strata dev` on the same data starts the workspace again, with its data.
+    let _again = sandbox.start_dev(&[]);
+    wait_until("the workspace coming back", Duration::from_secs(20), || {
+        let inspected = json(&sandbox, &["workspace", "inspect", "orphan-check", "--org", "local"]);
+        inspected["state"] == "READY" && inspected["endpoint"].as_str().is_some_and(answers)
+    });
+}
