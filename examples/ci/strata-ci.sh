@@ -48,8 +48,9 @@ data=$(gql 'mutation($i: CreateRepoInput!) { createRepo(input: $i) { repo { name
 user_errors "$data" createRepo TAKEN
 echo "repo $repo is there"
 
-# Bytes go over HTTP, not GraphQL: one PUT makes and finishes a commit.
-put=$(curl -fsS -X PUT "$STRATA_ENDPOINT/v1/workspaces/$STRATA_WORKSPACE/repos/$repo/refs/master/files/$(basename "$file")" \
+# Bytes go over HTTP, not GraphQL: one PUT makes and finishes a commit. The
+# hub's gateway checks the token's role and streams it to the workspace.
+put=$(curl -fsS -X PUT "$STRATA_ENDPOINT/v1/orgs/$STRATA_ORG/workspaces/$STRATA_WORKSPACE/repos/$repo/refs/master/files/$(basename "$file")" \
   -H "Authorization: Bearer $STRATA_TOKEN" --data-binary "@$file")
 commit=$(jq -r .commit <<<"$put")
 echo "uploaded $(basename "$file") in commit $commit"

@@ -162,12 +162,7 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(self.shutdown_timeout.as_secs())
         .run();
-        let handle = server.handle();
-        tokio::spawn(async move {
-            stop.cancelled().await;
-            handle.stop(true).await;
-        });
-        let served = server.await.map_err(Error::Serve);
+        let served = serve_until(server, stop).await;
         background.stop().await;
         self.state.metrics.shutdown();
         served
@@ -232,6 +227,17 @@ impl OpenWorkspace<'_> {
         pipelines.insert(self.slug, pps);
         Ok((workspaces, pipelines))
     }
+}
+
+/// Runs `server` until it ends or `stop` is cancelled; then it finishes
+/// in-flight requests (within its shutdown timeout).
+pub(crate) async fn serve_until(server: actix_web::dev::Server, stop: CancellationToken) -> Result<(), Error> {
+    let handle = server.handle();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        handle.stop(true).await;
+    });
+    server.await.map_err(Error::Serve)
 }
 
 /// Counts every SQL statement (`strata_db_queries_total`, by success), so

@@ -116,12 +116,7 @@ impl WorkspaceServer {
         .map_err(Error::Serve)?
         .disable_signals()
         .run();
-        let handle = server.handle();
-        tokio::spawn(async move {
-            stop.cancelled().await;
-            handle.stop(true).await;
-        });
-        let served = server.await.map_err(Error::Serve);
+        let served = crate::serve_until(server, stop).await;
         for master in masters {
             let _ = master.await;
         }

@@ -31,6 +31,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Deletes the workspace's data (metadata, objects) for good.
     async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()>;
 
+    /// Stops what this process runs itself (local children) when the
+    /// provisioner shuts down; remote workspaces keep running.
+    async fn shutdown(&self) {}
+
     /// Woken when something the backend runs changed on its own (a server
     /// process exited), so the reconciler looks again at once.
     fn changes(&self) -> std::sync::Arc<tokio::sync::Notify>;

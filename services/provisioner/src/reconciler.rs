@@ -112,6 +112,7 @@ impl Reconciler {
                 () = tokio::time::sleep(self.config.poll) => {}
             }
         }
+        self.backend.shutdown().await;
         if leading && let Err(error) = self.hub.release_lease(LEASE, &self.holder).await {
             tracing::warn!(%error, "could not release the provisioner lease");
         }

@@ -33,7 +33,7 @@ fn workers(sandbox: &Sandbox, pipeline: &str) -> Option<(u64, u64)> {
 #[test]
 fn a_created_workspace_runs_on_its_own_server_and_its_workers_follow_the_queue() {
     let sandbox = Sandbox::new();
-    let _dev =
+    let dev =
         sandbox.start_dev_with_env(&[], &[("STRATA_SCALE_DOWN_COOLDOWN_SECS", "2"), ("STRATA_SANDBOX", "scratch")]);
 
     let created = json(&sandbox, &["workspace", "create", "ci", "--org", "local", "--wait"]);
@@ -91,6 +91,32 @@ fn a_created_workspace_runs_on_its_own_server_and_its_workers_follow_the_queue()
     assert_eq!(jobs[0]["datums"]["processed"], 9, "{jobs}");
     let output = ok(&sandbox, &["get", "file", "slow@master:/4.txt"]);
     assert_eq!(output, "4\n");
+
+    // A CI job with an API token drives the new workspace with curl and GraphQL alone.
+    let token = json(&sandbox, &["token", "create", "ci-job", "--role", "writer", "--org", "local"]);
+    let words = sandbox.dir.path().join("words.txt");
+    std::fs::write(&words, "the quick brown fox\n").expect("words");
+    let count = sandbox.dir.path().join("count.json");
+    std::fs::write(
+        &count,
+        r#"{"pipeline": {"name": "count"}, "input": {"pfs": {"repo": "docs", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "wc -w < $PFS/docs/words.txt > $PFS/out/words"]}}"#,
+    )
+    .expect("spec");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/ci/strata-ci.sh");
+    let ci = std::process::Command::new("bash")
+        .arg(script)
+        .args(["docs", path_str(&words), path_str(&count)])
+        .env("STRATA_ENDPOINT", &dev.url)
+        .env("STRATA_TOKEN", token["token"].as_str().expect("secret"))
+        .env("STRATA_ORG", "local")
+        .env("STRATA_WORKSPACE", "ci")
+        .output()
+        .expect("run the CI script");
+    let said = String::from_utf8_lossy(&ci.stdout);
+    assert!(ci.status.success(), "{said}\n{}", String::from_utf8_lossy(&ci.stderr));
+    assert!(said.contains("SUCCESS {\"total\":1,\"processed\":1"), "{said}");
+    assert_eq!(ok(&sandbox, &["get", "file", "count@master:/words"]).trim(), "4");
 
     // Deleting stops the server; the slug is free again.
     ok(&sandbox, &["workspace", "delete", "ci", "--org", "local", "--confirm", "ci"]);

@@ -199,6 +199,11 @@ impl Backend for LocalBackend {
         delete_prefix(&self.store, &object_prefix(workspace.id)).await
     }
 
+    async fn shutdown(&self) {
+        let servers: Vec<ServerProcess> = self.servers.lock().await.drain().map(|(_, server)| server).collect();
+        futures::future::join_all(servers.into_iter().map(ServerProcess::stop)).await;
+    }
+
     fn changes(&self) -> Arc<Notify> {
         self.changes.clone()
     }
