@@ -563,10 +563,12 @@ on_both_backends! {
         let joined = mutate(&app, Some(&colleague), "acceptInvitation", json!({ "token": mailed_token(&app, "dev@team.example") }), "organization { slug viewerRole }").await;
         assert_eq!(joined["organization"], json!({ "slug": "team", "viewerRole": "ADMIN" }));
         let ws = mutate(&app, Some(&lead), "createWorkspace", json!({ "organization": "team", "slug": "ci" }), "workspace { state }").await;
-        assert_eq!(ws["workspace"]["state"], "PENDING", "the provisioner (a later change) makes it READY");
+        assert_eq!(ws["workspace"]["state"], "PENDING", "the provisioner takes it from here");
 
-        // Until then the server's own workspace (local/default) is the READY one: the local admin
-        // lets the lead in, and the lead makes a CI token for it.
+        // This in-process test app runs no provisioner (the CLI suite runs the same script against
+        // a provisioned workspace: `provisioner::a_created_workspace_runs_on_its_own_server…`), so
+        // the job runs in the server's own workspace: the local admin lets the lead in, and the
+        // lead makes a CI token for it.
         mutate(&app, Some(&app.admin_token), "inviteMember", json!({ "organization": "local", "email": "lead@team.example", "role": "ADMIN" }), "invitation { id }").await;
         mutate(&app, Some(&lead), "acceptInvitation", json!({ "token": mailed_token(&app, "lead@team.example") }), "organization { slug }").await;
         let made = mutate(&app, Some(&lead), "createApiToken",
