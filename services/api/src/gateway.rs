@@ -24,13 +24,19 @@ pub(crate) struct Upstreams {
 }
 
 impl Upstreams {
-    pub(crate) fn new(port: u16) -> Result<Self, crate::Error> {
+    /// `listen` is this server's bound address: a wildcard is reached
+    /// through loopback, a specific address as it is.
+    pub(crate) fn new(listen: std::net::SocketAddr) -> Result<Self, crate::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .pool_idle_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| crate::Error::Serve(std::io::Error::other(e)))?;
-        Ok(Upstreams { http, own: format!("http://127.0.0.1:{port}") })
+        let host = match listen.ip() {
+            ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+            ip => ip,
+        };
+        Ok(Upstreams { http, own: format!("http://{}", std::net::SocketAddr::new(host, listen.port())) })
     }
 
     /// This server's loopback address.
@@ -85,7 +91,11 @@ pub(crate) async fn forward(
         Some(upstream) => (upstream.endpoint.clone(), upstream.secret.clone()),
         None => (upstreams.own.clone(), guard.internal_token().to_owned()),
     };
-    let mut url = format!("{}/v1/workspaces/{}{rest}", base.trim_end_matches('/'), route.slug);
+    // The path as sent (still percent-encoded), so that names with `?`, `#`
+    // or `%` reach the workspace server unchanged. Org and workspace slugs
+    // are plain ASCII, so the decoded prefix is also the raw one.
+    let raw = request.uri().path().strip_prefix(&format!("/v1/orgs/{org}/workspaces/{slug}")).unwrap_or(&rest);
+    let mut url = format!("{}/v1/workspaces/{}{raw}", base.trim_end_matches('/'), route.slug);
     if let Some(query) = request.uri().query() {
         url = format!("{url}?{query}");
     }

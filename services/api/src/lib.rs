@@ -96,7 +96,7 @@ impl Application {
             hub: web::Data::new(hub),
             guard: web::Data::new(guard),
             limiter: web::Data::new(limiter),
-            upstreams: web::Data::new(gateway::Upstreams::new(port)?),
+            upstreams: web::Data::new(gateway::Upstreams::new(std::net::SocketAddr::new(settings.listen.ip(), port))?),
             background,
             listener,
             shutdown_timeout: settings.shutdown_timeout,

@@ -643,6 +643,10 @@ on_both_backends! {
         admin.put("images", "master", "/big.bin", false, false, reqwest::Body::from(payload.clone())).await.expect("upload");
         let download = admin.get_file("images", "master", "/big.bin", None, None).await.expect("download");
         assert_eq!(download.bytes().await.expect("bytes").as_ref(), payload.as_slice());
+        // Names with characters that URLs escape arrive unchanged.
+        admin.put("images", "master", "/a b#50%.txt", false, false, reqwest::Body::from("odd")).await.expect("odd name");
+        let direct = app.client().workspace("default");
+        assert_eq!(direct.file_inspect("images", "master", "/a b#50%.txt").await.expect("same name").size, 3);
 
         // A workspace without a server yet (no provisioner in this test app).
         mutate(&app, Some(&app.admin_token), "createWorkspace", json!({ "organization": local, "slug": "later" }), "workspace { state }").await;
