@@ -31,8 +31,19 @@ pub use redis_prefix::TestRedis;
 
 /// Runs `$body` (an async block using the `backend` variable) once on
 /// SQLite and once on PostgreSQL, as two separately named tests.
+///
+/// Also takes a list of `async fn name(backend: Backend)` defined beside it:
+/// `on_both_backends!(a, b)` makes the tests `sqlite::a`, `postgres::a`, ….
 #[macro_export]
 macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name($crate::Backend::Sqlite).await; })+
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name($crate::Backend::Postgres).await; })+
+        }
+    };
     ($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block) => {
         mod $name {
             use super::*;

@@ -32,18 +32,7 @@ async fn fixture(backend: Backend) -> Fixture {
     Fixture { hub, db, outbox, _database: database, _dir: dir }
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(strata_testkit::Backend::Sqlite).await; })+
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(strata_testkit::Backend::Postgres).await; })+
-        }
-    };
-}
-
-on_both_backends!(
+strata_testkit::on_both_backends!(
     sign_up_verify_and_log_in,
     refresh_tokens_rotate_and_reuse_revokes_the_session,
     sign_up_refuses_bad_input_with_field_errors,

@@ -133,18 +133,7 @@ fn condition(ws: &strata_hub::Workspace, kind: ConditionType) -> &strata_hub::Co
     ws.conditions.iter().find(|c| c.kind == kind).unwrap_or_else(|| panic!("no {kind:?} in {:?}", ws.conditions))
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(strata_testkit::Backend::Sqlite).await; })+
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(strata_testkit::Backend::Postgres).await; })+
-        }
-    };
-}
-
-on_both_backends!(
+strata_testkit::on_both_backends!(
     a_new_workspace_becomes_ready_and_a_resync_changes_nothing,
     failures_back_off_show_as_degraded_and_recover,
     a_permanent_failure_marks_the_workspace_failed,
