@@ -373,6 +373,14 @@ pub struct Settings {
     pub provisioner: ProvisionerSettings,
 }
 
+impl Settings {
+    /// Whether anything lives in the data directory (the SQLite database or
+    /// local objects), so it must exist and be writable before start.
+    pub fn needs_data_dir(&self) -> bool {
+        matches!(self.database, DatabaseUrl::Sqlite(_)) || matches!(self.object_store, ObjectStoreUrl::Local(_))
+    }
+}
+
 /// How workspaces other than the embedded one are run and scaled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvisionerSettings {

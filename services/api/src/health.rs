@@ -53,6 +53,11 @@ async fn timed<E: std::fmt::Display>(check: impl Future<Output = Result<(), E>>)
 
 /// Prometheus text exposition of every metric of this process.
 pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, crate::Error> {
-    let text = state.metrics.render()?;
+    exposition(&state.metrics)
+}
+
+/// `metrics` in the Prometheus text format, as an answer.
+pub(crate) fn exposition(metrics: &strata_core::telemetry::Metrics) -> Result<HttpResponse, crate::Error> {
+    let text = metrics.render()?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
 }

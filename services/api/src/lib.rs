@@ -23,7 +23,7 @@ pub mod workspace_server;
 use std::net::TcpListener;
 
 use actix_web::{App, HttpServer, web};
-use strata_core::config::{DatabaseUrl, ObjectStoreUrl, Settings};
+use strata_core::config::Settings;
 use strata_core::store::DynObjectStore;
 use strata_core::telemetry::Metrics;
 use strata_pfs::Pfs;
@@ -57,7 +57,7 @@ pub struct Application {
 impl Application {
     /// Prepares storage, runs migrations and binds the listening socket.
     pub async fn build(settings: &Settings) -> Result<Self, Error> {
-        if needs_data_dir(settings) {
+        if settings.needs_data_dir() {
             strata_core::config::prepare_data_dir(&settings.data_dir)?;
         }
         let mut db = strata_core::db::connect(&settings.database).await?;
@@ -274,10 +274,6 @@ async fn open_hub(db: &sea_orm::DatabaseConnection, settings: &Settings, port: u
     };
     let hub_settings = strata_hub::HubSettings { public_url, ..strata_hub::HubSettings::default() };
     strata_hub::Hub::open(db.clone(), mailer, hub_settings).await.map_err(Error::Hub)
-}
-
-fn needs_data_dir(settings: &Settings) -> bool {
-    matches!(settings.database, DatabaseUrl::Sqlite(_)) || matches!(settings.object_store, ObjectStoreUrl::Local(_))
 }
 
 fn routes(config: &mut web::ServiceConfig) {

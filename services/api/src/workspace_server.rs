@@ -126,8 +126,7 @@ impl WorkspaceServer {
 }
 
 async fn render_metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, Error> {
-    let text = metrics.render()?;
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
+    crate::health::exposition(&metrics)
 }
 
 /// Lets through only the service secret, and only for this workspace.

@@ -149,6 +149,17 @@ impl Hub {
         let Some(row) = workspace::Entity::find_by_id(workspace_id).one(&self.db).await? else {
             return Ok(None);
         };
+        self.role_on(principal, &row, repo).await
+    }
+
+    /// [`Self::workspace_role`] for a workspace row already read.
+    pub(crate) async fn role_on(
+        &self,
+        principal: &Principal,
+        row: &workspace::Model,
+        repo: Option<&str>,
+    ) -> Result<Option<WorkspaceRole>> {
+        let workspace_id = row.id;
         let member = membership::Entity::find_by_id((row.org_id, principal.user_id)).one(&self.db).await?;
         let Some(member) = member else { return Ok(None) };
         let org_role: OrgRole = member.role.parse()?;

@@ -411,7 +411,7 @@ impl Hub {
             .one(&self.db)
             .await?
             .ok_or_else(missing)?;
-        let role = self.workspace_role(principal, row.id, repo).await?.ok_or_else(missing)?;
+        let role = self.role_on(principal, &row, repo).await?.ok_or_else(missing)?;
         let upstream = match (row.managed_by.as_str(), row.endpoint, row.service_secret) {
             (MANAGED_BY_SERVER, _, _) => None,
             (_, Some(endpoint), Some(secret)) => Some(Upstream { endpoint, secret }),

@@ -263,8 +263,10 @@ impl Reconciler {
             (state, true) => {
                 let ready = Condition::new(ConditionType::Ready, false, error.reason(), message);
                 let progressing = Condition::new(ConditionType::Progressing, true, "Retrying", "trying again");
-                let state = if state == WorkspaceState::Pending { WorkspaceState::Provisioning } else { state };
-                let state = if state == WorkspaceState::Ready { WorkspaceState::Provisioning } else { state };
+                let state = match state {
+                    WorkspaceState::Pending | WorkspaceState::Ready => WorkspaceState::Provisioning,
+                    other => other,
+                };
                 (state, vec![ready, progressing, degraded])
             }
         };

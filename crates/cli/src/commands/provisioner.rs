@@ -75,7 +75,7 @@ pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), F
     let settings = settings(args, None)?;
     let _logging = strata_core::telemetry::init_logging(&settings.log)?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
-    if matches!(settings.database, strata_core::config::DatabaseUrl::Sqlite(_)) {
+    if settings.needs_data_dir() {
         strata_core::config::prepare_data_dir(&settings.data_dir)?;
     }
     let db = strata_core::db::connect(&settings.database).await?;

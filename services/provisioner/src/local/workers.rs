@@ -58,9 +58,12 @@ impl Pool {
         };
         let started = Instant::now();
         let mut pipelines: BTreeMap<String, Pipeline> = BTreeMap::new();
+        // Rows of pipelines deleted while no provisioner ran are dropped on
+        // the first tick; after that only when a pipeline goes.
+        let mut rows_in_step = false;
         loop {
             match client.pipeline_load().await {
-                Ok(loads) => self.tick(&mut pipelines, &loads, started).await,
+                Ok(loads) => self.tick(&mut pipelines, &loads, started, &mut rows_in_step).await,
                 Err(error) => tracing::debug!(workspace = %self.label, %error, "cannot read pipeline load"),
             }
             tokio::select! {
@@ -73,16 +76,26 @@ impl Pool {
         }
     }
 
-    async fn tick(&self, pipelines: &mut BTreeMap<String, Pipeline>, loads: &[PipelineLoad], started: Instant) {
+    async fn tick(
+        &self,
+        pipelines: &mut BTreeMap<String, Pipeline>,
+        loads: &[PipelineLoad],
+        started: Instant,
+        rows_in_step: &mut bool,
+    ) {
         let gone: Vec<String> =
             pipelines.keys().filter(|name| !loads.iter().any(|l| &l.pipeline == *name)).cloned().collect();
+        *rows_in_step &= gone.is_empty();
         for name in gone {
             if let Some(pipeline) = pipelines.remove(&name) {
                 pipeline.workers.into_iter().for_each(WorkerProcess::stop);
             }
         }
-        if let Err(error) = self.hub.forget_workers(self.workspace_id, &pipelines_of(loads)).await {
-            tracing::warn!(%error, "cannot drop the autoscaler rows of deleted pipelines");
+        if !*rows_in_step {
+            match self.hub.forget_workers(self.workspace_id, &pipelines_of(loads)).await {
+                Ok(()) => *rows_in_step = true,
+                Err(error) => tracing::warn!(%error, "cannot drop the autoscaler rows of deleted pipelines"),
+            }
         }
         let mut wanted = HashMap::new();
         for load in loads {
