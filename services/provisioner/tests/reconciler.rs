@@ -102,8 +102,8 @@ fn config() -> ReconcilerConfig {
         poll: Duration::from_millis(20),
         // Wide enough that a slow database round trip under load cannot
         // outlast a backoff the test expects to still be running.
-        backoff_initial: Duration::from_millis(400),
-        backoff_max: Duration::from_millis(2000),
+        backoff_initial: Duration::from_millis(1500),
+        backoff_max: Duration::from_millis(5000),
         deletion_grace: Duration::from_secs(3600),
         ..ReconcilerConfig::default()
     }
@@ -182,11 +182,11 @@ async fn failures_back_off_show_as_degraded_and_recover(db: Db) {
 
     reconciler.pass().await;
     assert_eq!(f.backend.calls().len(), 1, "backing off: no retry at once");
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     reconciler.pass().await;
     assert_eq!(f.backend.calls().len(), 2);
     assert!(self::condition(&f.get("flaky").await, ConditionType::Degraded).message.contains("attempt 2"));
-    tokio::time::sleep(Duration::from_millis(850)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     reconciler.pass().await;
     let ready = f.get("flaky").await;
     assert_eq!(ready.state, WorkspaceState::Ready);
