@@ -259,6 +259,12 @@ pub mod pps {
         pub autoscaling: bool,
         /// A stopped pipeline needs no workers.
         pub stopped: bool,
+        /// `transform.image`: what the pipeline's workers run in.
+        #[serde(default)]
+        pub image: String,
+        /// Workers holding a datum now, sorted; scale-down spares them.
+        #[serde(default)]
+        pub busy_workers: Vec<String>,
     }
 
     /// A pipeline.

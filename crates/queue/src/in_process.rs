@@ -170,6 +170,18 @@ impl TaskQueue for InProcessQueue {
         Ok(Depth { queued: state.ready.len() as u64, in_flight: state.in_flight.len() as u64 })
     }
 
+    async fn busy_consumers(&self, queue: &str) -> Result<Vec<String>, QueueError> {
+        let inner = self.inner.lock().await;
+        let mut busy: Vec<String> = inner
+            .queues
+            .get(queue)
+            .map(|state| state.in_flight.values().map(|delivery| delivery.consumer.clone()).collect())
+            .unwrap_or_default();
+        busy.sort();
+        busy.dedup();
+        Ok(busy)
+    }
+
     async fn purge(&self, queue: &str) -> Result<(), QueueError> {
         let removed = self.inner.lock().await.queues.remove(queue);
         // Pullers waiting on the removed state must look again, or they would

@@ -116,6 +116,10 @@ pub trait TaskQueue: Send + Sync + std::fmt::Debug {
     /// How many tasks `queue` holds; zero for a queue never used.
     async fn depth(&self, queue: &str) -> Result<Depth, QueueError>;
 
+    /// The consumers that hold a delivery of `queue` now, sorted: the
+    /// autoscaler keeps these workers when it scales down.
+    async fn busy_consumers(&self, queue: &str) -> Result<Vec<String>, QueueError>;
+
     /// Drops every task of `queue`, delivered or not (the pipeline was
     /// deleted). Later acks of its deliveries are no-ops.
     async fn purge(&self, queue: &str) -> Result<(), QueueError>;

@@ -466,6 +466,32 @@ impl TaskQueue for RedisQueue {
         Ok(Depth { queued: length.saturating_sub(pending), in_flight: pending })
     }
 
+    async fn busy_consumers(&self, queue: &str) -> Result<Vec<String>, QueueError> {
+        // The XPENDING summary: [count, first id, last id, [[consumer, n]…]].
+        let summary: redis::RedisResult<redis::Value> =
+            redis::cmd("XPENDING").arg(self.key(queue)).arg(GROUP).query_async(&mut self.commands.clone()).await;
+        let summary = match summary {
+            Ok(summary) => summary,
+            Err(error) if error.code() == Some("NOGROUP") => return Ok(Vec::new()),
+            Err(error) => return Err(QueueError::redis("busy consumers", queue)(error)),
+        };
+        let mut busy: Vec<String> = match summary {
+            redis::Value::Array(fields) => match fields.get(3) {
+                Some(redis::Value::Array(consumers)) => consumers
+                    .iter()
+                    .filter_map(|pair| match pair {
+                        redis::Value::Array(pair) => pair.first().and_then(|c| redis::from_redis_value_ref(c).ok()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        busy.sort();
+        Ok(busy)
+    }
+
     async fn purge(&self, queue: &str) -> Result<(), QueueError> {
         let _: u64 = redis::cmd("DEL")
             .arg(self.key(queue))

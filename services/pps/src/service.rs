@@ -367,12 +367,15 @@ impl Pps {
                 let c = job.counts;
                 outstanding += c.total.saturating_sub(c.processed + c.skipped + c.failed + c.recovered);
             }
+            let busy_workers = self.inner.queue.busy_consumers(&row.name).await?;
             loads.push(strata_client::wire::pps::PipelineLoad {
                 pipeline: row.name,
                 outstanding_datums: outstanding,
                 parallelism: spec.parallelism,
                 autoscaling: spec.autoscaling,
                 stopped: row.stopped,
+                image: spec.transform.image.clone(),
+                busy_workers,
             });
         }
         Ok(loads)

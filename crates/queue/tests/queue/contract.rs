@@ -271,6 +271,23 @@ on_both_queues! {
 }
 
 on_both_queues! {
+    async fn busy_consumers_are_those_holding_a_delivery(kind: Kind) {
+        let queue = kind.queue(LEASE).await;
+        assert_eq!(queue.busy_consumers("pipeline").await.unwrap(), Vec::<String>::new(), "never used");
+        for n in 0..3 {
+            queue.push("pipeline", task(&format!("t{n}"))).await.unwrap();
+        }
+        let first = queue.pull("pipeline", "worker-b", PATIENCE).await.unwrap().expect("a task");
+        queue.pull("pipeline", "worker-a", PATIENCE).await.unwrap().expect("a task");
+        queue.pull("pipeline", "worker-a", PATIENCE).await.unwrap().expect("a task");
+        assert_eq!(queue.busy_consumers("pipeline").await.unwrap(), ["worker-a", "worker-b"]);
+        queue.ack(&first).await.unwrap();
+        assert_eq!(queue.busy_consumers("pipeline").await.unwrap(), ["worker-a"]);
+        assert_eq!(queue.busy_consumers("other").await.unwrap(), Vec::<String>::new());
+    }
+}
+
+on_both_queues! {
     async fn queues_are_independent(kind: Kind) {
         let queue = kind.queue(LEASE).await;
         queue.push("edges", task("e1")).await.unwrap();

@@ -290,7 +290,15 @@ mod tests {
     use crate::autoscaler::{Decision, Reason};
 
     fn load(parallelism: u32, autoscaling: bool, stopped: bool) -> PipelineLoad {
-        PipelineLoad { pipeline: "p".into(), outstanding_datums: 10, parallelism, autoscaling, stopped }
+        PipelineLoad {
+            pipeline: "p".into(),
+            outstanding_datums: 10,
+            parallelism,
+            autoscaling,
+            stopped,
+            image: "ubuntu:24.04".into(),
+            busy_workers: Vec::new(),
+        }
     }
 
     #[test]
