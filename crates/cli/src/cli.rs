@@ -182,10 +182,19 @@ pub enum Command {
     #[command(subcommand)]
     Provisioner(ProvisionerCommand),
 
-    /// One workspace's server, as the local provisioner starts it (reads
-    /// its configuration from standard input).
+    /// One workspace's server, as a provisioner starts it: the local
+    /// backend writes its configuration to standard input, the Kubernetes
+    /// backend mounts it as a file.
     #[command(name = "__workspace-server", hide = true)]
-    WorkspaceServer,
+    WorkspaceServer {
+        #[arg(long)]
+        config_file: Option<std::path::PathBuf>,
+    },
+
+    /// Copies this executable to DEST (the init container of a Kubernetes
+    /// worker pod hands it to the user's image this way).
+    #[command(name = "__install", hide = true)]
+    Install { dest: std::path::PathBuf },
 
     /// Print a shell completion script, e.g. `strata completion bash > /etc/bash_completion.d/strata`.
     Completion {

@@ -150,6 +150,22 @@ async fn service_only(
     Ok(next.call(request).await?.map_into_boxed_body())
 }
 
+/// `strata __workspace-server --config-file PATH`, as the Kubernetes
+/// backend runs it: the configuration comes from a mounted Secret and the
+/// server runs until `stop` (SIGTERM from the kubelet).
+pub async fn serve_from_file(path: &std::path::Path, stop: CancellationToken) -> Result<(), Error> {
+    let text = tokio::fs::read_to_string(path).await.map_err(|error| config_error(&format!("cannot read {}: {error}", path.display())))?;
+    let config: WorkspaceServerConfig =
+        serde_json::from_str(&text).map_err(|error| config_error(&format!("{} is not a workspace configuration: {error}", path.display())))?;
+    let server = WorkspaceServer::build(&config).await?;
+    tracing::info!(workspace = %config.slug, port = server.port(), "workspace server listening");
+    server.run_until_stopped(stop).await
+}
+
+fn config_error(message: &str) -> Error {
+    Error::Core(strata_core::Error::Config { key: "workspace server".to_owned(), message: message.to_owned() })
+}
+
 /// `strata __workspace-server`: reads its configuration as one JSON line
 /// from standard input, calls `announce` with the line the provisioner
 /// waits for ([`strata_core::workspace_server::LISTENING_PREFIX`] and the
@@ -160,12 +176,8 @@ pub async fn serve_from_stdin(stop: CancellationToken, announce: impl FnOnce(&st
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let mut line = String::new();
     stdin.read_line(&mut line).await.map_err(Error::Serve)?;
-    let config: WorkspaceServerConfig = serde_json::from_str(&line).map_err(|error| {
-        Error::Core(strata_core::Error::Config {
-            key: "workspace server".to_owned(),
-            message: format!("standard input must be one JSON configuration line: {error}"),
-        })
-    })?;
+    let config: WorkspaceServerConfig = serde_json::from_str(&line)
+        .map_err(|error| config_error(&format!("standard input must be one JSON configuration line: {error}")))?;
     let server = WorkspaceServer::build(&config).await?;
     announce(&format!("{}127.0.0.1:{}", strata_core::workspace_server::LISTENING_PREFIX, server.port()));
     let orphaned = stop.clone();

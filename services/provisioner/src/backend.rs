@@ -13,6 +13,27 @@ pub struct Applied {
     pub endpoint: String,
     /// Anything the workspace's admins should read (a clamped quota…).
     pub notes: Vec<String>,
+    /// Set while what was applied is not running yet (pods starting): the
+    /// workspace stays PROVISIONING with this as the reason, and the next
+    /// pass looks again.
+    pub waiting: Option<String>,
+}
+
+impl Applied {
+    /// Running at `endpoint`, nothing to report.
+    pub fn running(endpoint: String) -> Applied {
+        Applied { endpoint, notes: Vec::new(), waiting: None }
+    }
+}
+
+/// Where a teardown stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Teardown {
+    /// Nothing runs any more.
+    Done,
+    /// Asked to stop; still going (a namespace terminating). The next pass
+    /// asks again.
+    Waiting(String),
 }
 
 /// Runs workspaces somewhere: local processes, or Kubernetes namespaces.
@@ -25,8 +46,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// `secret` as its service secret.
     async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied>;
 
-    /// Stops everything the workspace runs. Its data stays.
-    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<()>;
+    /// Stops everything the workspace runs, in order (workers, then the
+    /// server, then what isolates it). Its data stays.
+    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<Teardown>;
 
     /// Deletes the workspace's data (metadata, objects) for good.
     async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()>;

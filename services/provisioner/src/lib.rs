@@ -11,13 +11,15 @@
 
 pub mod autoscaler;
 pub mod backend;
+mod data;
 pub mod error;
 pub mod local;
 pub mod metrics;
 pub mod plans;
 pub mod reconciler;
+mod scaling;
 
-pub use backend::{Applied, Backend};
+pub use backend::{Applied, Backend, Teardown};
 pub use error::ProvisionerError;
 pub use local::{LocalBackend, LocalConfig};
 pub use metrics::ProvisionerMetrics;

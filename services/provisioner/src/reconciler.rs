@@ -19,7 +19,7 @@ use strata_hub::{Condition, ConditionType, DesiredWorkspace, Hub, ObservedStatus
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Teardown};
 use crate::error::{ProvisionerError, Result};
 use crate::metrics::ProvisionerMetrics;
 
@@ -174,7 +174,9 @@ impl Reconciler {
                 Ok(())
             }
             WorkspaceState::Suspended => {
-                self.backend.teardown(workspace).await?;
+                if let Teardown::Waiting(why) = self.backend.teardown(workspace).await? {
+                    return self.still_going(workspace, "Suspending", why).await;
+                }
                 let ready = Condition::new(ConditionType::Ready, false, "Suspended", "the workspace is suspended");
                 self.record(workspace, WorkspaceState::Suspended, None, vec![ready]).await
             }
@@ -193,6 +195,9 @@ impl Reconciler {
         }
         let secret = self.hub.ensure_service_secret(workspace.id).await?;
         let applied = self.backend.apply(workspace, &secret).await?;
+        if let Some(why) = applied.waiting {
+            return self.still_going(workspace, "WaitingForServer", why).await;
+        }
         let message = match applied.notes.as_slice() {
             [] => "the workspace server is running".to_owned(),
             notes => format!("the workspace server is running; {}", notes.join("; ")),
@@ -212,7 +217,9 @@ impl Reconciler {
     /// Ordered teardown: stop workers and server, then mark DELETED; the
     /// data goes after the grace period.
     async fn delete(&self, workspace: &DesiredWorkspace) -> Result<()> {
-        self.backend.teardown(workspace).await?;
+        if let Teardown::Waiting(why) = self.backend.teardown(workspace).await? {
+            return self.still_going(workspace, "Deleting", why).await;
+        }
         let ready = Condition::new(
             ConditionType::Ready,
             false,
@@ -223,6 +230,18 @@ impl Reconciler {
         self.record(workspace, WorkspaceState::Deleted, None, vec![ready, progressing]).await?;
         tracing::info!(workspace = %workspace.id, "workspace deleted");
         Ok(())
+    }
+
+    /// The backend is on its way (pods starting, a namespace terminating):
+    /// the state stays, `Progressing` says why, and the next pass looks again.
+    async fn still_going(&self, workspace: &DesiredWorkspace, reason: &str, why: String) -> Result<()> {
+        let state = match workspace.state {
+            WorkspaceState::Pending | WorkspaceState::Ready | WorkspaceState::Failed => WorkspaceState::Provisioning,
+            other => other,
+        };
+        let ready = Condition::new(ConditionType::Ready, false, reason, why.clone());
+        let progressing = Condition::new(ConditionType::Progressing, true, reason, why);
+        self.record(workspace, state, None, vec![ready, progressing]).await
     }
 
     async fn record(

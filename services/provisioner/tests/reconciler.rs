@@ -11,7 +11,9 @@ use strata_core::config::DatabaseUrl;
 use strata_hub::{
     ConditionType, DesiredWorkspace, Hub, HubSettings, NewWorkspace, OutboxMailer, Principal, WorkspaceState,
 };
-use strata_provisioner::{Applied, Backend, ProvisionerError, ProvisionerMetrics, Reconciler, ReconcilerConfig};
+use strata_provisioner::{
+    Applied, Backend, ProvisionerError, ProvisionerMetrics, Reconciler, ReconcilerConfig, Teardown,
+};
 use strata_testkit::{Backend as Db, TestDatabase};
 use tokio::sync::Notify;
 
@@ -59,12 +61,12 @@ impl Backend for ScriptedBackend {
         if let Some(error) = self.failures.lock().unwrap().pop_front() {
             return Err(error);
         }
-        Ok(Applied { endpoint: format!("http://127.0.0.1:9/{}", workspace.slug), notes: Vec::new() })
+        Ok(Applied::running(format!("http://127.0.0.1:9/{}", workspace.slug)))
     }
 
-    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<(), ProvisionerError> {
+    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<Teardown, ProvisionerError> {
         self.calls.lock().unwrap().push(Call::Teardown(workspace.slug.clone()));
-        Ok(())
+        Ok(Teardown::Done)
     }
 
     async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<(), ProvisionerError> {

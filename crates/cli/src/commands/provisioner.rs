@@ -94,13 +94,31 @@ pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), F
 }
 
 /// `strata __workspace-server`: see `strata_api::workspace_server`.
-pub async fn workspace_server() -> Result<(), Failure> {
+pub async fn workspace_server(config_file: Option<&std::path::Path>) -> Result<(), Failure> {
     let logging = strata_core::config::LogSettings {
         format: strata_core::config::LogFormat::Pretty,
         filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
     };
     let _logging = strata_core::telemetry::init_logging(&logging)?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
-    strata_api::workspace_server::serve_from_stdin(stop, say).await?;
+    match config_file {
+        Some(path) => strata_api::workspace_server::serve_from_file(path, stop).await?,
+        None => strata_api::workspace_server::serve_from_stdin(stop, say).await?,
+    }
+    Ok(())
+}
+
+/// `strata __install DEST`: this executable, copied to DEST and made
+/// executable for everyone.
+pub fn install(dest: &std::path::Path) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt;
+    let me = std::env::current_exe().context("cannot find this executable").map_err(internal)?;
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display())).map_err(internal)?;
+    }
+    std::fs::copy(&me, dest).with_context(|| format!("cannot copy {} to {}", me.display(), dest.display())).map_err(internal)?;
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {} executable", dest.display()))
+        .map_err(internal)?;
     Ok(())
 }

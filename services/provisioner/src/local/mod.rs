@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use strata_core::config::DatabaseUrl;
 use strata_core::store::DynObjectStore;
 use strata_core::workspace_server::WorkspaceServerConfig;
@@ -25,9 +25,11 @@ use tokio::sync::{Mutex, Notify};
 use uuid::Uuid;
 
 use crate::autoscaler::PolicyConfig;
-use crate::backend::{Applied, Backend};
+use crate::backend::{Applied, Backend, Teardown};
+use crate::data;
 use crate::error::{ProvisionerError, Result};
 use crate::metrics::ProvisionerMetrics;
+use crate::scaling::Scaler;
 use process::ServerProcess;
 
 /// How the local backend runs workspaces.
@@ -88,14 +90,7 @@ impl LocalBackend {
                 let path = self.workspace_dir(id).join("meta.sqlite");
                 Ok(format!("sqlite://{}", path.display()))
             }
-            DatabaseUrl::Postgres(url) => {
-                let schema = schema_name(id);
-                self.db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await.map_err(
-                    |e| ProvisionerError::retryable("DatabaseError", format!("cannot create {schema}: {e}")),
-                )?;
-                let separator = if url.expose().contains('?') { '&' } else { '?' };
-                Ok(format!("{}{separator}options[search_path]={schema}", url.expose()))
-            }
+            DatabaseUrl::Postgres(url) => data::postgres_schema(&self.db, url, id).await,
         }
     }
 
@@ -104,9 +99,9 @@ impl LocalBackend {
             slug: workspace.slug.clone(),
             database_url,
             object_store_url: self.config.object_store_url.clone(),
-            object_prefix: object_prefix(workspace.id),
+            object_prefix: data::object_prefix(workspace.id),
             redis_url: self.config.redis_url.clone(),
-            queue_prefix: format!("strata:ws:{}:", workspace.id.simple()),
+            queue_prefix: data::queue_prefix(workspace.id),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             service_secret: secret.to_owned(),
             task_lease: self.config.task_lease,
@@ -121,29 +116,34 @@ impl LocalBackend {
         let database_url = self.prepare_database(workspace.id).await?;
         let server_config = self.server_config(workspace, database_url, secret);
         let mut server = ServerProcess::spawn(&self.config, &server_config, &dir, self.changes.clone()).await?;
-        let pool = workers::Pool {
+        let label = format!("{}/{}", workspace.org_slug, workspace.slug);
+        let client = strata_client::StrataClient::new(&server.endpoint)
+            .map_err(|e| ProvisionerError::retryable("ServerStartFailed", e.to_string()))?
+            .with_token(secret.to_owned())
+            .workspace(&workspace.slug);
+        let scaler = Scaler {
             workspace_id: workspace.id,
-            label: format!("{}/{}", workspace.org_slug, workspace.slug),
+            label: label.clone(),
+            client,
+            every: self.config.autoscale_every,
+            policy: self.config.policy,
+            quota: crate::plans::PlanQuota::of(&workspace.plan),
+            hub: self.hub.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let workers = workers::LocalWorkers {
+            workspace_id: workspace.id,
+            label,
             slug: workspace.slug.clone(),
             endpoint: server.endpoint.clone(),
             secret: secret.to_owned(),
             dir,
             config: self.config.clone(),
-            quota: crate::plans::PlanQuota::of(&workspace.plan),
-            hub: self.hub.clone(),
-            metrics: self.metrics.clone(),
+            pipelines: HashMap::new(),
         };
-        server.attach_pool(pool);
+        server.attach_scaler(scaler, workers);
         Ok(server)
     }
-}
-
-fn schema_name(id: Uuid) -> String {
-    format!("ws_{}", id.simple())
-}
-
-fn object_prefix(id: Uuid) -> String {
-    format!("workspaces/{id}")
 }
 
 #[async_trait::async_trait]
@@ -156,7 +156,7 @@ impl Backend for LocalBackend {
         let mut servers = self.servers.lock().await;
         if let Some(running) = servers.get(&workspace.id) {
             if running.healthy(secret).await {
-                return Ok(Applied { endpoint: running.endpoint.clone(), notes: Vec::new() });
+                return Ok(Applied::running(running.endpoint.clone()));
             }
             tracing::warn!(workspace = %workspace.id, "workspace server is gone or not answering; starting a new one");
             if let Some(old) = servers.remove(&workspace.id) {
@@ -166,24 +166,20 @@ impl Backend for LocalBackend {
         let server = self.start(workspace, secret).await?;
         let endpoint = server.endpoint.clone();
         servers.insert(workspace.id, server);
-        Ok(Applied { endpoint, notes: Vec::new() })
+        Ok(Applied::running(endpoint))
     }
 
-    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<()> {
+    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<Teardown> {
         let server = self.servers.lock().await.remove(&workspace.id);
         if let Some(server) = server {
             server.stop().await;
         }
-        Ok(())
+        Ok(Teardown::Done)
     }
 
     async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()> {
         if let DatabaseUrl::Postgres(_) = self.config.database {
-            let schema = schema_name(workspace.id);
-            self.db
-                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .await
-                .map_err(|e| ProvisionerError::retryable("DatabaseError", format!("cannot drop {schema}: {e}")))?;
+            data::drop_postgres_schema(&self.db, workspace.id).await?;
         }
         let dir = self.workspace_dir(workspace.id);
         match std::fs::remove_dir_all(&dir) {
@@ -196,7 +192,7 @@ impl Backend for LocalBackend {
                 ));
             }
         }
-        delete_prefix(&self.store, &object_prefix(workspace.id)).await
+        data::delete_objects(&self.store, workspace.id).await
     }
 
     async fn shutdown(&self) {
@@ -207,24 +203,4 @@ impl Backend for LocalBackend {
     fn changes(&self) -> Arc<Notify> {
         self.changes.clone()
     }
-}
-
-/// Deletes every object below `prefix`.
-async fn delete_prefix(store: &DynObjectStore, prefix: &str) -> Result<()> {
-    use futures::{StreamExt, TryStreamExt};
-    let path = object_store::path::Path::from(prefix);
-    let locations = store.list(Some(&path)).map_ok(|meta| meta.location).boxed();
-    let mut deleted = store.delete_stream(locations);
-    while let Some(outcome) = deleted.next().await {
-        match outcome {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(error) => {
-                return Err(ProvisionerError::retryable(
-                    "ObjectStoreError",
-                    format!("cannot delete {prefix}: {error}"),
-                ));
-            }
-        }
-    }
-    Ok(())
 }

@@ -14,8 +14,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::LocalConfig;
-use super::workers::Pool;
+use super::workers::LocalWorkers;
 use crate::error::{ProvisionerError, Result};
+use crate::scaling::Scaler;
 
 /// How long a child may take to exit after being asked to.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -93,8 +94,8 @@ impl ServerProcess {
     }
 
     /// Starts the worker autoscaler of this server.
-    pub fn attach_pool(&mut self, pool: Pool) {
-        self.pool = Some(tokio::spawn(pool.run(self.stop.child_token())));
+    pub fn attach_scaler(&mut self, scaler: Scaler, workers: LocalWorkers) {
+        self.pool = Some(tokio::spawn(scaler.run(workers, self.stop.child_token())));
     }
 
     /// The process runs and answers an authenticated request.

@@ -1,0 +1,265 @@
+//! The live autoscaler of one workspace, whatever runs its workers: every
+//! tick it reads each pipeline's outstanding datums from the workspace
+//! server, asks the policy how many workers that needs, shares the plan's
+//! quota between pipelines, and has the backend's [`Workers`] make it so.
+//! Each change of decision is logged with its inputs, stored for
+//! `strata workspace inspect` and GraphQL, and exported as metrics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use strata_client::wire::pps::PipelineLoad;
+use strata_hub::{Hub, PipelineWorkers};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::autoscaler::{Autoscaler, Bounds, Decision, Observation, PolicyConfig};
+use crate::error::Result;
+use crate::metrics::{ProvisionerMetrics, Scaling};
+use crate::plans::PlanQuota;
+
+/// What runs a workspace's workers: child processes or Deployments.
+#[async_trait::async_trait]
+pub(crate) trait Workers: Send {
+    /// How many workers of the pipeline exist now (starting or running);
+    /// workers that died are replaced by the next `resize`.
+    async fn current(&mut self, load: &PipelineLoad) -> u32;
+    /// Makes `desired` workers exist.
+    async fn resize(&mut self, load: &PipelineLoad, desired: u32) -> Result<()>;
+    /// The pipeline is gone: its workers go too.
+    async fn remove(&mut self, pipeline: &str);
+    /// The scaler stops: what the backend must stop with it.
+    async fn stop(&mut self);
+}
+
+/// One workspace's scaler.
+#[derive(Debug)]
+pub(crate) struct Scaler {
+    pub workspace_id: Uuid,
+    /// `org/slug`, for logs and metrics.
+    pub label: String,
+    /// The workspace server, with the service secret.
+    pub client: strata_client::Workspace,
+    pub every: Duration,
+    pub policy: PolicyConfig,
+    pub quota: PlanQuota,
+    pub hub: Hub,
+    pub metrics: ProvisionerMetrics,
+}
+
+/// One pipeline's policy state.
+#[derive(Debug)]
+struct Pipeline {
+    bounds: Bounds,
+    policy: Autoscaler,
+    /// The last decision stored: (desired, current, outstanding, reason).
+    stored: Option<(u32, u32, u64, String)>,
+}
+
+impl Scaler {
+    pub(crate) async fn run(self, mut workers: impl Workers, stop: CancellationToken) {
+        let started = Instant::now();
+        let mut pipelines: BTreeMap<String, Pipeline> = BTreeMap::new();
+        // Rows of pipelines deleted while no provisioner ran are dropped on
+        // the first tick; after that only when a pipeline goes.
+        let mut rows_in_step = false;
+        loop {
+            match self.client.pipeline_load().await {
+                Ok(loads) => self.tick(&mut workers, &mut pipelines, &loads, started, &mut rows_in_step).await,
+                Err(error) => tracing::debug!(workspace = %self.label, %error, "cannot read pipeline load"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(self.every) => {}
+            }
+        }
+        workers.stop().await;
+    }
+
+    async fn tick(
+        &self,
+        workers: &mut impl Workers,
+        pipelines: &mut BTreeMap<String, Pipeline>,
+        loads: &[PipelineLoad],
+        started: Instant,
+        rows_in_step: &mut bool,
+    ) {
+        let gone: Vec<String> =
+            pipelines.keys().filter(|name| !loads.iter().any(|l| &l.pipeline == *name)).cloned().collect();
+        *rows_in_step &= gone.is_empty();
+        for name in gone {
+            pipelines.remove(&name);
+            workers.remove(&name).await;
+        }
+        if !*rows_in_step {
+            let names: Vec<String> = loads.iter().map(|l| l.pipeline.clone()).collect();
+            match self.hub.forget_workers(self.workspace_id, &names).await {
+                Ok(()) => *rows_in_step = true,
+                Err(error) => tracing::warn!(%error, "cannot drop the autoscaler rows of deleted pipelines"),
+            }
+        }
+        let mut wanted = HashMap::new();
+        for load in loads {
+            let (bounds, note) = bounds_of(load, &self.quota);
+            let pipeline = pipelines.entry(load.pipeline.clone()).or_insert_with(|| Pipeline {
+                bounds,
+                policy: Autoscaler::new(self.policy, bounds),
+                stored: None,
+            });
+            if pipeline.bounds != bounds {
+                pipeline.bounds = bounds;
+                pipeline.policy = Autoscaler::new(self.policy, bounds);
+            }
+            let current = workers.current(load).await;
+            let observation =
+                Observation { now: started.elapsed(), queued: load.outstanding_datums, in_flight: 0, current };
+            wanted.insert(load.pipeline.clone(), (pipeline.policy.decide(observation), note));
+        }
+        let granted = share_quota(&wanted, self.quota.max_workers);
+        for load in loads {
+            let (Some(pipeline), Some((decision, note))) =
+                (pipelines.get_mut(&load.pipeline), wanted.get(&load.pipeline))
+            else {
+                continue;
+            };
+            let desired = granted.get(&load.pipeline).copied().unwrap_or(0);
+            let mut message = note.clone();
+            if desired < decision.desired {
+                message = Some(format!(
+                    "the {}-worker quota of this plan is shared by all pipelines; {desired} of {} granted",
+                    self.quota.max_workers, decision.desired
+                ));
+            }
+            if let Err(error) = workers.resize(load, desired).await {
+                tracing::warn!(workspace = %self.label, pipeline = %load.pipeline, %error, "cannot resize workers");
+                message = Some(format!("cannot resize the workers: {error}"));
+            }
+            let current = workers.current(load).await;
+            let reason = format!("{:?}", decision.reason).to_lowercase();
+            self.report(load, pipeline, (desired, current), &reason, message).await;
+        }
+    }
+
+    /// Logs, stores and exports the decision when it changed; exports
+    /// the gauges every tick.
+    async fn report(
+        &self,
+        load: &PipelineLoad,
+        pipeline: &mut Pipeline,
+        (desired, current): (u32, u32),
+        reason: &str,
+        message: Option<String>,
+    ) {
+        let key = (desired, current, load.outstanding_datums, reason.to_owned());
+        let changed = pipeline.stored.as_ref() != Some(&key);
+        let decided =
+            pipeline.stored.as_ref().is_none_or(|(d, c, _, r)| (*d, *c, r.as_str()) != (desired, current, reason));
+        let scaling = Scaling { desired, current, outstanding: load.outstanding_datums, reason, changed: decided };
+        self.metrics.scaled(&self.label, &load.pipeline, scaling);
+        if !changed {
+            return;
+        }
+        if decided {
+            tracing::info!(
+                workspace = %self.label, pipeline = %load.pipeline, outstanding = load.outstanding_datums,
+                min = pipeline.bounds.min, max = pipeline.bounds.max, desired, current, reason,
+                "autoscaler decision"
+            );
+        }
+        let row = PipelineWorkers {
+            pipeline: load.pipeline.clone(),
+            desired,
+            current,
+            outstanding: load.outstanding_datums,
+            max_workers: pipeline.bounds.max,
+            reason: reason.to_owned(),
+            message,
+            updated_at: chrono::Utc::now(),
+        };
+        match self.hub.record_workers(self.workspace_id, &row).await {
+            Ok(()) => pipeline.stored = Some(key),
+            Err(error) => tracing::warn!(%error, "cannot store an autoscaler decision"),
+        }
+    }
+}
+
+/// A pipeline's bounds: its spec (`parallelism_spec`, `autoscaling`,
+/// stopped) clamped to the plan's quota, with a note when clamped.
+pub(crate) fn bounds_of(load: &PipelineLoad, quota: &PlanQuota) -> (Bounds, Option<String>) {
+    if load.stopped {
+        return (Bounds { min: 0, max: 0 }, None);
+    }
+    let wanted = load.parallelism.max(1);
+    let max = wanted.min(quota.max_workers);
+    let min = if load.autoscaling { 0 } else { max };
+    let note = (max < wanted)
+        .then(|| format!("parallelism {wanted} is above this plan's quota of {} workers; clamped", quota.max_workers));
+    (Bounds { min, max }, note)
+}
+
+/// Shares the workspace's worker quota: each pipeline in turn gets one
+/// more worker until it has what it wants or the quota is used up, so a
+/// big pipeline cannot starve the others.
+pub(crate) fn share_quota<N: Clone + Ord + std::hash::Hash>(
+    wanted: &HashMap<N, (Decision, Option<String>)>,
+    quota: u32,
+) -> HashMap<N, u32> {
+    let mut names: Vec<&N> = wanted.keys().collect();
+    names.sort();
+    let mut granted: HashMap<N, u32> = names.iter().map(|n| ((*n).clone(), 0)).collect();
+    let mut left = quota;
+    loop {
+        let mut gave = false;
+        for name in &names {
+            let want = wanted[*name].0.desired;
+            let have = granted.entry((*name).clone()).or_default();
+            if left > 0 && *have < want {
+                *have += 1;
+                left -= 1;
+                gave = true;
+            }
+        }
+        if !gave {
+            return granted;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autoscaler::Reason;
+
+    fn load(parallelism: u32, autoscaling: bool, stopped: bool) -> PipelineLoad {
+        PipelineLoad {
+            pipeline: "p".into(),
+            outstanding_datums: 10,
+            parallelism,
+            autoscaling,
+            stopped,
+            image: "ubuntu:24.04".into(),
+            busy_workers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn bounds_follow_the_spec_within_the_quota() {
+        let free = PlanQuota::of("free");
+        assert_eq!(bounds_of(&load(3, true, false), &free), (Bounds { min: 0, max: 3 }, None));
+        assert_eq!(bounds_of(&load(3, false, false), &free).0, Bounds { min: 3, max: 3 });
+        assert_eq!(bounds_of(&load(3, true, true), &free).0, Bounds { min: 0, max: 0 }, "stopped");
+        let (clamped, note) = bounds_of(&load(50, true, false), &free);
+        assert_eq!(clamped, Bounds { min: 0, max: free.max_workers });
+        assert!(note.is_some_and(|n| n.contains("quota")));
+    }
+
+    #[test]
+    fn the_quota_is_shared_round_robin() {
+        let want = |n| (Decision { desired: n, target: n, reason: Reason::ScaleUp }, None);
+        let wanted: HashMap<&str, _> = [("a", want(10)), ("b", want(1)), ("c", want(3))].into();
+        let granted = share_quota(&wanted, 4);
+        assert_eq!((granted["a"], granted["b"], granted["c"]), (2, 1, 1));
+        let granted = share_quota(&wanted, 100);
+        assert_eq!((granted["a"], granted["b"], granted["c"]), (10, 1, 3));
+    }
+}
