@@ -35,7 +35,8 @@ kinds = [
 
 def strip(node):
     if isinstance(node, dict):
-        node = {k: strip(v) for k, v in node.items() if k != "description"}
+        # Documentation strings go; a property named "description" stays.
+        node = {k: strip(v) for k, v in node.items() if not (k == "description" and isinstance(v, str))}
         ref = node.get("$ref")
         if isinstance(ref, str):
             node["$ref"] = "#/$defs/" + ref.rsplit("/", 1)[-1]

@@ -49,7 +49,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Provisioner(cli::ProvisionerCommand::Run { backend, server }) => {
             commands::provisioner::run(backend, &server).await
         }
-        Command::WorkspaceServer { config_file } => commands::provisioner::workspace_server(config_file.as_deref()).await,
+        Command::WorkspaceServer { config_file } => {
+            commands::provisioner::workspace_server(config_file.as_deref()).await
+        }
         Command::Install { dest } => commands::provisioner::install(&dest),
     }
 }

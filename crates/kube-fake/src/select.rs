@@ -91,7 +91,10 @@ mod tests {
     use serde_json::json;
 
     fn labels(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().expect("an object")
+        match value {
+            Value::Object(map) => map,
+            other => panic!("labels must be an object, not {other}"),
+        }
     }
 
     #[test]

@@ -154,9 +154,11 @@ async fn service_only(
 /// backend runs it: the configuration comes from a mounted Secret and the
 /// server runs until `stop` (SIGTERM from the kubelet).
 pub async fn serve_from_file(path: &std::path::Path, stop: CancellationToken) -> Result<(), Error> {
-    let text = tokio::fs::read_to_string(path).await.map_err(|error| config_error(&format!("cannot read {}: {error}", path.display())))?;
-    let config: WorkspaceServerConfig =
-        serde_json::from_str(&text).map_err(|error| config_error(&format!("{} is not a workspace configuration: {error}", path.display())))?;
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|error| config_error(&format!("cannot read {}: {error}", path.display())))?;
+    let config: WorkspaceServerConfig = serde_json::from_str(&text)
+        .map_err(|error| config_error(&format!("{} is not a workspace configuration: {error}", path.display())))?;
     let server = WorkspaceServer::build(&config).await?;
     tracing::info!(workspace = %config.slug, port = server.port(), "workspace server listening");
     server.run_until_stopped(stop).await

@@ -372,8 +372,13 @@ impl Hub {
         slug: &str,
     ) -> Result<Vec<PipelineWorkers>> {
         let workspace = self.workspace(principal, org, slug).await?;
+        self.workers_of(workspace.id).await
+    }
+
+    /// The autoscaler's rows of a workspace, for the provisioner.
+    pub async fn workers_of(&self, workspace_id: Uuid) -> Result<Vec<PipelineWorkers>> {
         let rows = workspace_workers::Entity::find()
-            .filter(workspace_workers::Column::WorkspaceId.eq(workspace.id))
+            .filter(workspace_workers::Column::WorkspaceId.eq(workspace_id))
             .order_by_asc(workspace_workers::Column::Pipeline)
             .all(&self.db)
             .await?;

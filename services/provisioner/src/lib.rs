@@ -13,6 +13,7 @@ pub mod autoscaler;
 pub mod backend;
 mod data;
 pub mod error;
+pub mod kubernetes;
 pub mod local;
 pub mod metrics;
 pub mod plans;
@@ -21,6 +22,7 @@ mod scaling;
 
 pub use backend::{Applied, Backend, Teardown};
 pub use error::ProvisionerError;
+pub use kubernetes::{KubernetesBackend, KubernetesConfig};
 pub use local::{LocalBackend, LocalConfig};
 pub use metrics::ProvisionerMetrics;
 pub use reconciler::{Reconciler, ReconcilerConfig};

@@ -114,9 +114,13 @@ pub fn install(dest: &std::path::Path) -> Result<(), Failure> {
     use std::os::unix::fs::PermissionsExt;
     let me = std::env::current_exe().context("cannot find this executable").map_err(internal)?;
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display())).map_err(internal)?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))
+            .map_err(internal)?;
     }
-    std::fs::copy(&me, dest).with_context(|| format!("cannot copy {} to {}", me.display(), dest.display())).map_err(internal)?;
+    std::fs::copy(&me, dest)
+        .with_context(|| format!("cannot copy {} to {}", me.display(), dest.display()))
+        .map_err(internal)?;
     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("cannot make {} executable", dest.display()))
         .map_err(internal)?;

@@ -1,0 +1,474 @@
+//! The Kubernetes backend: every workspace is a namespace `ws-<id>` with
+//! its quota, network policies, Secret, workspace server and one worker
+//! Deployment per pipeline ([`render`] has the objects).
+//!
+//! * Server-side apply only, with field manager `strata-provisioner` and
+//!   `force` (the provisioner owns these objects; no read-modify-write).
+//! * A no-op reconcile writes nothing: each applied object carries the hash
+//!   of what was rendered, and one list per kind tells which objects are
+//!   missing or differ. Objects the provisioner made that are no longer
+//!   rendered are deleted.
+//! * Deleting goes in order: worker Deployments, the server, then the
+//!   namespace, and reports `Waiting` until the namespace is gone.
+//! * Every API call has a timeout; failures map to retryable conditions
+//!   (conflicts, 5xx, timeouts, a quota refusal) or, for an object the
+//!   server finds invalid, to a permanent one.
+
+pub mod render;
+mod workers;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+use strata_core::config::SecretUrl;
+use strata_core::store::DynObjectStore;
+use strata_core::workspace_server::WorkspaceServerConfig;
+use strata_hub::{DesiredWorkspace, Hub};
+use tokio::sync::{Mutex, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::autoscaler::PolicyConfig;
+use crate::backend::{Applied, Backend, Teardown};
+use crate::data;
+use crate::error::{ProvisionerError, Result};
+use crate::metrics::ProvisionerMetrics;
+use crate::plans::PlanQuota;
+use crate::scaling::Scaler;
+use render::{APPLIED_HASH, COMPONENT_LABEL, Cluster, MANAGER, Size, WorkspaceObjects};
+
+/// How the Kubernetes backend runs workspaces.
+#[derive(Debug, Clone)]
+pub struct KubernetesConfig {
+    pub cluster: Cluster,
+    /// The control-plane PostgreSQL: each workspace gets a schema in it.
+    pub database: SecretUrl,
+    pub object_store_url: String,
+    /// Environment of workspace servers (object-store credentials), kept
+    /// in each workspace's Secret.
+    pub server_env: BTreeMap<String, String>,
+    pub redis_url: Option<String>,
+    pub task_lease: Duration,
+    /// The longest one API call may take.
+    pub request_timeout: Duration,
+    pub policy: PolicyConfig,
+    pub autoscale_every: Duration,
+    /// Whether to run the worker autoscaler of READY workspaces (it reaches
+    /// their servers by cluster DNS, so only inside the cluster).
+    pub autoscale: bool,
+}
+
+/// A kind the backend applies, with its REST coordinates.
+#[derive(Debug, Clone, Copy)]
+struct Kind {
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    namespaced: bool,
+}
+
+const KINDS: &[Kind] = &[
+    Kind { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false },
+    Kind { group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true },
+    Kind { group: "", version: "v1", kind: "LimitRange", plural: "limitranges", namespaced: true },
+    Kind {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "NetworkPolicy",
+        plural: "networkpolicies",
+        namespaced: true,
+    },
+    Kind { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
+    Kind { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true },
+    Kind { group: "", version: "v1", kind: "Service", plural: "services", namespaced: true },
+    Kind {
+        group: "policy",
+        version: "v1",
+        kind: "PodDisruptionBudget",
+        plural: "poddisruptionbudgets",
+        namespaced: true,
+    },
+    Kind { group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true },
+    Kind { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true },
+    Kind {
+        group: "scheduling.k8s.io",
+        version: "v1",
+        kind: "PriorityClass",
+        plural: "priorityclasses",
+        namespaced: false,
+    },
+];
+
+fn kind_of(object: &Value) -> Result<&'static Kind> {
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
+    KINDS.iter().find(|k| k.kind == kind).ok_or_else(|| ProvisionerError::Config(format!("no API for kind {kind:?}")))
+}
+
+fn kind_named(kind: &str) -> &'static Kind {
+    // The table holds every kind the backend names.
+    KINDS.iter().find(|k| k.kind == kind).unwrap_or(&KINDS[0])
+}
+
+/// Kubernetes API calls with a timeout and errors mapped to conditions.
+#[derive(Clone)]
+pub(crate) struct KubeApi {
+    client: kube::Client,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for KubeApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeApi").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+impl KubeApi {
+    fn api(&self, kind: &Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+        let gvk = GroupVersionKind::gvk(kind.group, kind.version, kind.kind);
+        let resource = ApiResource::from_gvk_with_plural(&gvk, kind.plural);
+        match namespace {
+            Some(namespace) if kind.namespaced => Api::namespaced_with(self.client.clone(), namespace, &resource),
+            _ => Api::all_with(self.client.clone(), &resource),
+        }
+    }
+
+    async fn call<T>(&self, what: String, call: impl Future<Output = kube::Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(api_error(&what, &error)),
+            Err(_) => Err(ProvisionerError::retryable(
+                "ApiTimeout",
+                format!("{what}: the Kubernetes API did not answer within {:?}", self.timeout),
+            )),
+        }
+    }
+
+    async fn get(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<Option<Value>> {
+        let api = self.api(kind, namespace);
+        let found = self.call(format!("get {} {name}", kind.kind), api.get_opt(name)).await?;
+        Ok(found.map(to_value))
+    }
+
+    async fn list(&self, kind: &Kind, namespace: &str, selector: &str) -> Result<Vec<Value>> {
+        let api = self.api(kind, Some(namespace));
+        let params = ListParams::default().labels(selector);
+        let list = self.call(format!("list {} in {namespace}", kind.plural), api.list(&params)).await?;
+        Ok(list.items.into_iter().map(to_value).collect())
+    }
+
+    /// Server-side apply of a whole object.
+    async fn apply(&self, object: &Value) -> Result<Value> {
+        let kind = kind_of(object)?;
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str);
+        let api = self.api(kind, namespace);
+        let params = PatchParams::apply(MANAGER).force();
+        let applied =
+            self.call(format!("apply {} {name}", kind.kind), api.patch(name, &params, &Patch::Apply(object))).await?;
+        Ok(to_value(applied))
+    }
+
+    /// A JSON merge patch (annotations on pods the provisioner does not own).
+    async fn merge(&self, kind: &Kind, namespace: &str, name: &str, patch: &Value) -> Result<()> {
+        let api = self.api(kind, Some(namespace));
+        let params = PatchParams { field_manager: Some(MANAGER.to_owned()), ..PatchParams::default() };
+        self.call(format!("patch {} {name}", kind.kind), api.patch(name, &params, &Patch::Merge(patch))).await?;
+        Ok(())
+    }
+
+    /// Deletes an object; one that is already gone is fine.
+    async fn delete(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<()> {
+        let api = self.api(kind, namespace);
+        match tokio::time::timeout(self.timeout, api.delete(name, &DeleteParams::background())).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(kube::Error::Api(status))) if status.code == 404 => Ok(()),
+            Ok(Err(error)) => Err(api_error(&format!("delete {} {name}", kind.kind), &error)),
+            Err(_) => Err(ProvisionerError::retryable("ApiTimeout", format!("delete {} {name}: no answer", kind.kind))),
+        }
+    }
+}
+
+fn to_value(object: DynamicObject) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+/// An API failure as a condition reason; only an object the server finds
+/// invalid is not worth retrying as it is.
+fn api_error(what: &str, error: &kube::Error) -> ProvisionerError {
+    let kube::Error::Api(status) = error else {
+        return ProvisionerError::retryable("ApiUnreachable", format!("{what}: {error}"));
+    };
+    let message = format!("{what}: {} ({} {})", status.message, status.code, status.reason);
+    match status.code {
+        422 => ProvisionerError::permanent("InvalidObject", message),
+        409 => ProvisionerError::retryable("ApiConflict", message),
+        403 if status.message.contains("quota") => ProvisionerError::retryable("QuotaExceeded", message),
+        403 => ProvisionerError::retryable("Forbidden", message),
+        429 => ProvisionerError::retryable("ApiThrottled", message),
+        _ => ProvisionerError::retryable("ApiError", message),
+    }
+}
+
+fn hash_of(object: &Value) -> Option<&str> {
+    object.pointer("/metadata/annotations").and_then(|a| a.get(APPLIED_HASH)).and_then(Value::as_str)
+}
+
+fn name_of(object: &Value) -> &str {
+    object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The autoscaler of one READY workspace.
+#[derive(Debug)]
+struct RunningScaler {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// The backend.
+#[derive(Debug)]
+pub struct KubernetesBackend {
+    api: KubeApi,
+    config: KubernetesConfig,
+    db: DatabaseConnection,
+    store: DynObjectStore,
+    hub: Hub,
+    metrics: ProvisionerMetrics,
+    /// The hash of the cluster-wide objects once applied.
+    cluster_applied: Mutex<Option<String>>,
+    scalers: Mutex<HashMap<Uuid, RunningScaler>>,
+    changes: Arc<Notify>,
+}
+
+impl KubernetesBackend {
+    pub fn new(
+        client: kube::Client,
+        config: KubernetesConfig,
+        db: DatabaseConnection,
+        store: DynObjectStore,
+        hub: Hub,
+        metrics: ProvisionerMetrics,
+    ) -> Self {
+        let api = KubeApi { client, timeout: config.request_timeout };
+        KubernetesBackend {
+            api,
+            config,
+            db,
+            store,
+            hub,
+            metrics,
+            cluster_applied: Mutex::new(None),
+            scalers: Mutex::default(),
+            changes: Arc::default(),
+        }
+    }
+
+    /// The objects of a workspace as this backend would apply them.
+    pub fn render(&self, workspace: &DesiredWorkspace, secret: &str, database_url: String) -> Result<Vec<Value>> {
+        let server_config = WorkspaceServerConfig {
+            slug: workspace.slug.clone(),
+            database_url,
+            object_store_url: self.config.object_store_url.clone(),
+            object_prefix: data::object_prefix(workspace.id),
+            redis_url: self.config.redis_url.clone(),
+            queue_prefix: data::queue_prefix(workspace.id),
+            listen: std::net::SocketAddr::from(([0, 0, 0, 0], render::SERVER_PORT)),
+            service_secret: secret.to_owned(),
+            task_lease: self.config.task_lease,
+        };
+        let server_config =
+            serde_json::to_string(&server_config).map_err(|e| ProvisionerError::Config(e.to_string()))?;
+        let objects = WorkspaceObjects {
+            cluster: &self.config.cluster,
+            workspace,
+            quota: PlanQuota::of(&workspace.plan),
+            server_config,
+            service_secret: secret,
+            server_env: &self.config.server_env,
+        };
+        Ok(objects.render().into_iter().map(render::with_hash).collect())
+    }
+
+    /// The PriorityClass and placeholder pods, applied once per process
+    /// (and again if what they render changes).
+    async fn ensure_cluster_objects(&self) -> Result<()> {
+        let free = PlanQuota::of("team");
+        let worker = Size { cpu_millis: free.worker_cpu_millis, memory_mib: free.worker_memory_mib };
+        let objects: Vec<Value> =
+            render::cluster_objects(&self.config.cluster, worker).into_iter().map(render::with_hash).collect();
+        let hash = render::applied_hash(&Value::Array(objects.clone()));
+        let mut applied = self.cluster_applied.lock().await;
+        if applied.as_deref() == Some(hash.as_str()) {
+            return Ok(());
+        }
+        for object in &objects {
+            let kind = kind_of(object)?;
+            let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str);
+            let current = self.api.get(kind, namespace, name_of(object)).await?;
+            if current.as_ref().and_then(hash_of) != hash_of(object) {
+                self.api.apply(object).await?;
+            }
+        }
+        *applied = Some(hash);
+        Ok(())
+    }
+
+    /// Applies what is missing or differs and deletes what is no longer
+    /// rendered; returns the server Deployment as the API server has it.
+    async fn sync(&self, id: Uuid, objects: &[Value]) -> Result<Option<Value>> {
+        let namespace = render::namespace_of(id);
+        let namespace_kind = kind_named("Namespace");
+        let existing_namespace = self.api.get(namespace_kind, None, &namespace).await?;
+        let fresh = existing_namespace.is_none();
+        let mut existing: HashMap<(&str, String), Value> = HashMap::new();
+        if let Some(found) = existing_namespace {
+            existing.insert(("Namespace", namespace.clone()), found);
+        }
+        let selector = format!("app.kubernetes.io/managed-by={MANAGER},{COMPONENT_LABEL}!=worker");
+        let mut kinds: Vec<&'static Kind> = Vec::new();
+        for object in objects {
+            let kind = kind_of(object)?;
+            if kind.namespaced && !kinds.iter().any(|k| k.kind == kind.kind) {
+                kinds.push(kind);
+            }
+        }
+        if !fresh {
+            // A namespace created now holds nothing: no need to look.
+            for kind in &kinds {
+                for found in self.api.list(kind, &namespace, &selector).await? {
+                    existing.insert((kind.kind, name_of(&found).to_owned()), found);
+                }
+            }
+        }
+        let mut server = None;
+        for object in objects {
+            let kind = kind_of(object)?;
+            let key = (kind.kind, name_of(object).to_owned());
+            let current = existing.remove(&key);
+            let seen = match current {
+                Some(current) if hash_of(&current) == hash_of(object) => current,
+                _ => self.api.apply(object).await?,
+            };
+            if kind.kind == "Deployment" && name_of(object) == "server" {
+                server = Some(seen);
+            }
+        }
+        for ((kind, name), _) in existing {
+            if kind != "Namespace" {
+                tracing::info!(workspace = %id, kind, name, "deleting an object no longer rendered");
+                self.api.delete(kind_named(kind), Some(&namespace), &name).await?;
+            }
+        }
+        Ok(server)
+    }
+
+    async fn start_scaler(&self, workspace: &DesiredWorkspace, secret: &str, endpoint: &str) -> Result<()> {
+        let mut scalers = self.scalers.lock().await;
+        if !self.config.autoscale || scalers.get(&workspace.id).is_some_and(|s| !s.task.is_finished()) {
+            return Ok(());
+        }
+        let client = strata_client::StrataClient::new(endpoint)
+            .map_err(|e| ProvisionerError::Config(e.to_string()))?
+            .with_token(secret.to_owned())
+            .workspace(&workspace.slug);
+        let quota = PlanQuota::of(&workspace.plan);
+        let scaler = Scaler {
+            workspace_id: workspace.id,
+            label: format!("{}/{}", workspace.org_slug, workspace.slug),
+            client,
+            every: self.config.autoscale_every,
+            policy: self.config.policy,
+            quota,
+            hub: self.hub.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let workers = workers::KubeWorkers::new(self.api.clone(), self.config.cluster.clone(), workspace, quota);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(scaler.run(workers, stop.clone()));
+        scalers.insert(workspace.id, RunningScaler { stop, task });
+        Ok(())
+    }
+
+    async fn stop_scaler(&self, id: Uuid) {
+        let running = self.scalers.lock().await.remove(&id);
+        if let Some(running) = running {
+            running.stop.cancel();
+            let _ = running.task.await;
+        }
+    }
+}
+
+/// Why the server is not serving yet, if it is not.
+fn server_waiting(server: Option<&Value>) -> Option<String> {
+    let Some(server) = server else {
+        return Some("the workspace server Deployment is not there yet".to_owned());
+    };
+    let number = |pointer: &str| server.pointer(pointer).and_then(Value::as_i64).unwrap_or(0);
+    let current = number("/status/observedGeneration") >= number("/metadata/generation");
+    let available = number("/status/availableReplicas");
+    (!current || available < 1).then(|| format!("the workspace server pod is starting ({available} of 1 available)"))
+}
+
+#[async_trait::async_trait]
+impl Backend for KubernetesBackend {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied> {
+        self.ensure_cluster_objects().await?;
+        let database_url = data::postgres_schema(&self.db, &self.config.database, workspace.id).await?;
+        let objects = self.render(workspace, secret, database_url)?;
+        let server = self.sync(workspace.id, &objects).await?;
+        let endpoint = render::endpoint_of(workspace.id);
+        if let Some(waiting) = server_waiting(server.as_ref()) {
+            return Ok(Applied { endpoint, notes: Vec::new(), waiting: Some(waiting) });
+        }
+        self.start_scaler(workspace, secret, &endpoint).await?;
+        Ok(Applied::running(endpoint))
+    }
+
+    async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<Teardown> {
+        self.stop_scaler(workspace.id).await;
+        let namespace = render::namespace_of(workspace.id);
+        let Some(found) = self.api.get(kind_named("Namespace"), None, &namespace).await? else {
+            return Ok(Teardown::Done);
+        };
+        if found.pointer("/metadata/deletionTimestamp").is_none() {
+            let deployments = kind_named("Deployment");
+            let workers = format!("{COMPONENT_LABEL}=worker");
+            for worker in self.api.list(deployments, &namespace, &workers).await? {
+                self.api.delete(deployments, Some(&namespace), name_of(&worker)).await?;
+            }
+            self.api.delete(deployments, Some(&namespace), "server").await?;
+            self.api.delete(kind_named("Namespace"), None, &namespace).await?;
+        }
+        match self.api.get(kind_named("Namespace"), None, &namespace).await? {
+            None => Ok(Teardown::Done),
+            Some(_) => Ok(Teardown::Waiting(format!("namespace {namespace} is terminating"))),
+        }
+    }
+
+    async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()> {
+        data::drop_postgres_schema(&self.db, workspace.id).await?;
+        data::delete_objects(&self.store, workspace.id).await
+    }
+
+    async fn shutdown(&self) {
+        let running: Vec<RunningScaler> = self.scalers.lock().await.drain().map(|(_, s)| s).collect();
+        for scaler in running {
+            scaler.stop.cancel();
+            let _ = scaler.task.await;
+        }
+    }
+
+    fn changes(&self) -> Arc<Notify> {
+        self.changes.clone()
+    }
+}

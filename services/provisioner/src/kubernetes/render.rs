@@ -1,0 +1,608 @@
+//! The Kubernetes objects of a workspace, as pure functions of what the hub
+//! wants and the provisioner's configuration. Nothing here talks to a
+//! cluster, so the same objects are applied, tested against the official
+//! schemas, and printed into docs/provisioning.md.
+//!
+//! Every object carries the owner labels (managed-by, part-of, workspace),
+//! and pods meet the Pod Security `restricted` profile: non-root, no
+//! privilege escalation, every capability dropped, RuntimeDefault seccomp,
+//! read-only root filesystems with emptyDir scratch space.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use strata_hub::DesiredWorkspace;
+use uuid::Uuid;
+
+use crate::plans::PlanQuota;
+
+/// The field manager of every apply, and the `managed-by` label value.
+pub const MANAGER: &str = "strata-provisioner";
+/// The annotation holding the hash of what was applied, so a re-reconcile
+/// that would change nothing sends nothing.
+pub const APPLIED_HASH: &str = "strata.dev/applied-hash";
+pub const WORKSPACE_LABEL: &str = "strata.dev/workspace";
+pub const COMPONENT_LABEL: &str = "strata.dev/component";
+pub const PIPELINE_LABEL: &str = "strata.dev/pipeline";
+/// The Secret key of the service secret the workers present.
+pub const SERVICE_SECRET_KEY: &str = "service-secret";
+pub const CONFIG_SECRET: &str = "workspace-config";
+pub const SERVER_PORT: u16 = 8080;
+/// The user id of every Strata container (the distroless `nonroot` user).
+const NONROOT: u32 = 65532;
+/// Where the init container puts the `strata` binary for the user's image.
+const STRATA_BIN: &str = "/opt/strata/bin";
+
+/// What the objects depend on besides the workspace itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// The Strata image: the workspace server, and the binary worker pods
+    /// copy into the user's image.
+    pub image: String,
+    /// The namespace of the hub (api, gateway, provisioner), the only one
+    /// whose pods may reach workspace servers.
+    pub hub_namespace: String,
+    /// Where workspace servers may connect outside the cluster: the
+    /// database, Redis and the object store.
+    pub egress: Vec<Egress>,
+    /// Placeholder pods kept in the hub namespace so that a new job's first
+    /// workers find a node at once (0 turns them off).
+    pub placeholder_pods: u32,
+}
+
+/// Destinations as a CIDR and TCP ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Egress {
+    pub cidr: String,
+    pub ports: Vec<u16>,
+}
+
+/// CPU in millicores and memory in MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub cpu_millis: u32,
+    pub memory_mib: u32,
+}
+
+impl Size {
+    fn cpu(self) -> String {
+        format!("{}m", self.cpu_millis)
+    }
+
+    fn memory(self) -> String {
+        format!("{}Mi", self.memory_mib)
+    }
+}
+
+/// What the workspace server asks for, and may burst to.
+pub const SERVER_REQUEST: Size = Size { cpu_millis: 250, memory_mib: 512 };
+pub const SERVER_LIMIT: Size = Size { cpu_millis: 1000, memory_mib: 1024 };
+/// The init container that copies the binary.
+const INSTALL_SIZE: Size = Size { cpu_millis: 100, memory_mib: 64 };
+
+/// The namespace of a workspace.
+pub fn namespace_of(id: Uuid) -> String {
+    format!("ws-{id}")
+}
+
+/// Where the gateway and the provisioner reach the workspace server.
+pub fn endpoint_of(id: Uuid) -> String {
+    format!("http://server.{}.svc:{SERVER_PORT}", namespace_of(id))
+}
+
+/// Labels every object of the workspace carries.
+fn owner_labels(id: Uuid) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/managed-by".to_owned(), MANAGER.to_owned()),
+        ("app.kubernetes.io/part-of".to_owned(), "strata".to_owned()),
+        (WORKSPACE_LABEL.to_owned(), id.to_string()),
+    ])
+}
+
+fn labels_with(id: Uuid, extra: &[(&str, &str)]) -> Value {
+    let mut labels = owner_labels(id);
+    labels.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    json!(labels)
+}
+
+fn metadata(name: &str, namespace: &str, labels: &Value) -> Value {
+    json!({"name": name, "namespace": namespace, "labels": labels})
+}
+
+/// The selector labels of the server's pods, and of each role.
+fn role(component: &str) -> Value {
+    json!({ COMPONENT_LABEL: component })
+}
+
+/// Everything one workspace runs besides its workers, in apply order:
+/// the namespace first, the server Deployment last.
+#[derive(Debug)]
+pub struct WorkspaceObjects<'a> {
+    pub cluster: &'a Cluster,
+    pub workspace: &'a DesiredWorkspace,
+    pub quota: PlanQuota,
+    /// The workspace server's configuration (JSON), stored in its Secret.
+    pub server_config: String,
+    pub service_secret: &'a str,
+    /// Object-store credentials and such, as environment variables of the
+    /// server, stored in its Secret.
+    pub server_env: &'a BTreeMap<String, String>,
+}
+
+impl WorkspaceObjects<'_> {
+    pub fn render(&self) -> Vec<Value> {
+        let mut objects = vec![self.namespace(), self.quota(), self.limits()];
+        objects.extend(self.network_policies());
+        objects.extend([
+            self.service_account(),
+            self.secret(),
+            self.server_service(),
+            self.worker_disruption_budget(),
+            self.server_deployment(),
+        ]);
+        objects
+    }
+
+    fn ns(&self) -> String {
+        namespace_of(self.workspace.id)
+    }
+
+    fn namespace(&self) -> Value {
+        let id = self.workspace.id;
+        let mut labels = owner_labels(id);
+        labels.extend([
+            ("strata.dev/org".to_owned(), self.workspace.org_slug.clone()),
+            ("strata.dev/workspace-slug".to_owned(), self.workspace.slug.clone()),
+            ("strata.dev/plan".to_owned(), self.workspace.plan.clone()),
+        ]);
+        for mode in ["enforce", "audit", "warn"] {
+            labels.insert(format!("pod-security.kubernetes.io/{mode}"), "restricted".to_owned());
+            labels.insert(format!("pod-security.kubernetes.io/{mode}-version"), "latest".to_owned());
+        }
+        json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": self.ns(), "labels": labels},
+        })
+    }
+
+    /// The plan as hard limits: workers at full size plus the server (and
+    /// one surge pod of it during a rollout); no load balancers or node
+    /// ports, so nothing of the workspace is exposed outside the cluster.
+    fn quota(&self) -> Value {
+        let q = self.quota;
+        let workers = u64::from(q.max_workers);
+        let cpu = |server: Size| workers * u64::from(q.worker_cpu_millis) + 2 * u64::from(server.cpu_millis);
+        let memory = |server: Size| workers * u64::from(q.worker_memory_mib) + 2 * u64::from(server.memory_mib);
+        json!({
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": metadata("workspace-quota", &self.ns(), &labels_with(self.workspace.id, &[])),
+            "spec": {"hard": {
+                "pods": (workers + 2).to_string(),
+                "requests.cpu": format!("{}m", cpu(SERVER_REQUEST)),
+                "limits.cpu": format!("{}m", cpu(SERVER_LIMIT)),
+                "requests.memory": format!("{}Mi", memory(SERVER_REQUEST)),
+                "limits.memory": format!("{}Mi", memory(SERVER_LIMIT)),
+                "requests.storage": format!("{}Gi", q.storage_gib),
+                "services.loadbalancers": "0",
+                "services.nodeports": "0",
+            }},
+        })
+    }
+
+    /// Containers that say nothing get a worker's size; none may be bigger
+    /// than a worker or the server.
+    fn limits(&self) -> Value {
+        let worker = Size { cpu_millis: self.quota.worker_cpu_millis, memory_mib: self.quota.worker_memory_mib };
+        let max = Size {
+            cpu_millis: worker.cpu_millis.max(SERVER_LIMIT.cpu_millis),
+            memory_mib: worker.memory_mib.max(SERVER_LIMIT.memory_mib),
+        };
+        json!({
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": metadata("workspace-limits", &self.ns(), &labels_with(self.workspace.id, &[])),
+            "spec": {"limits": [{
+                "type": "Container",
+                "default": {"cpu": worker.cpu(), "memory": worker.memory()},
+                "defaultRequest": {"cpu": worker.cpu(), "memory": worker.memory()},
+                "max": {"cpu": max.cpu(), "memory": max.memory()},
+            }]},
+        })
+    }
+
+    /// Default deny both ways, then exactly the paths the workspace needs.
+    fn network_policies(&self) -> Vec<Value> {
+        let ns = self.ns();
+        let policy = |name: &str, spec: Value| {
+            json!({
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": metadata(name, &ns, &labels_with(self.workspace.id, &[])),
+                "spec": spec,
+            })
+        };
+        let server_port = json!([{"protocol": "TCP", "port": SERVER_PORT}]);
+        let hub_pods = json!({
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.cluster.hub_namespace}},
+            "podSelector": {"matchExpressions": [{
+                "key": "app.kubernetes.io/component", "operator": "In", "values": ["api", "provisioner"],
+            }]},
+        });
+        let egress: Vec<Value> = self
+            .cluster
+            .egress
+            .iter()
+            .map(|rule| {
+                let ports: Vec<Value> = rule.ports.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect();
+                json!({"to": [{"ipBlock": {"cidr": rule.cidr}}], "ports": ports})
+            })
+            .collect();
+        vec![
+            policy("default-deny", json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})),
+            policy(
+                "allow-dns",
+                json!({
+                    "podSelector": {},
+                    "policyTypes": ["Egress"],
+                    "egress": [{
+                        "to": [{
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }],
+                }),
+            ),
+            policy(
+                "allow-server-ingress",
+                json!({
+                    "podSelector": {"matchLabels": role("server")},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {"from": [hub_pods], "ports": server_port},
+                        {"from": [{"podSelector": {"matchLabels": role("worker")}}], "ports": server_port},
+                    ],
+                }),
+            ),
+            policy(
+                "allow-worker-egress",
+                json!({
+                    "podSelector": {"matchLabels": role("worker")},
+                    "policyTypes": ["Egress"],
+                    "egress": [{"to": [{"podSelector": {"matchLabels": role("server")}}], "ports": server_port}],
+                }),
+            ),
+            policy(
+                "allow-server-egress",
+                json!({"podSelector": {"matchLabels": role("server")}, "policyTypes": ["Egress"], "egress": egress}),
+            ),
+        ]
+    }
+
+    /// Pods run as this account; no API token is mounted, since nothing in
+    /// a workspace talks to Kubernetes.
+    fn service_account(&self) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": metadata("workspace", &self.ns(), &labels_with(self.workspace.id, &[])),
+            "automountServiceAccountToken": false,
+        })
+    }
+
+    fn secret(&self) -> Value {
+        use base64::Engine;
+        let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let mut data: BTreeMap<String, String> = self.server_env.iter().map(|(k, v)| (k.clone(), encode(v))).collect();
+        data.insert("workspace.json".to_owned(), encode(&self.server_config));
+        data.insert(SERVICE_SECRET_KEY.to_owned(), encode(self.service_secret));
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": metadata(CONFIG_SECRET, &self.ns(), &labels_with(self.workspace.id, &[])),
+            "type": "Opaque",
+            "immutable": false,
+            "data": data,
+        })
+    }
+
+    fn server_service(&self) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": metadata("server", &self.ns(), &labels_with(self.workspace.id, &[(COMPONENT_LABEL, "server")])),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": role("server"),
+                "ports": [{"name": "http", "protocol": "TCP", "port": SERVER_PORT, "targetPort": "http"}],
+            },
+        })
+    }
+
+    /// A node drain evicts workers one at a time: each evicted worker hands
+    /// its datum back, so this bounds the work redone. The server has no
+    /// budget: with one replica any budget would block drains for good.
+    fn worker_disruption_budget(&self) -> Value {
+        json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": metadata("workers", &self.ns(), &labels_with(self.workspace.id, &[])),
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": role("worker")}},
+        })
+    }
+
+    fn server_deployment(&self) -> Value {
+        let id = self.workspace.id;
+        let labels = labels_with(id, &[(COMPONENT_LABEL, "server")]);
+        let probe = |path: &str, period: u32| json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 2});
+        let container = json!({
+            "name": "server",
+            "image": self.cluster.image,
+            "args": ["__workspace-server", "--config-file", "/etc/strata/workspace.json"],
+            "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
+            "envFrom": [{"secretRef": {"name": CONFIG_SECRET}}],
+            "env": [{"name": "RUST_LOG", "value": "info"}],
+            "readinessProbe": probe("/healthz", 2),
+            "livenessProbe": probe("/healthz", 10),
+            "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1, "failureThreshold": 60},
+            "resources": resources(SERVER_REQUEST, SERVER_LIMIT),
+            "securityContext": container_security(),
+            "volumeMounts": [
+                {"name": "config", "mountPath": "/etc/strata", "readOnly": true},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        });
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata("server", &self.ns(), &labels),
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": role("server")},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": pod_spec(&[container], None, &json!([
+                        {"name": "config", "secret": {"secretName": CONFIG_SECRET, "items": [{"key": "workspace.json", "path": "workspace.json"}]}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+                    ])),
+                },
+            },
+        })
+    }
+}
+
+/// One pipeline's workers: the user's image runs `strata worker`, which
+/// the init container copied from the Strata image into a shared volume
+/// (the container runner, docs/provisioning.md).
+#[derive(Debug)]
+pub struct WorkerDeployment<'a> {
+    pub cluster: &'a Cluster,
+    pub workspace_id: Uuid,
+    pub workspace_slug: &'a str,
+    pub quota: PlanQuota,
+    pub pipeline: &'a str,
+    /// The pipeline's `transform.image`.
+    pub image: &'a str,
+    pub replicas: u32,
+}
+
+impl WorkerDeployment<'_> {
+    pub fn name(&self) -> String {
+        format!("worker-{}", dns_name(self.pipeline))
+    }
+
+    pub fn selector(&self) -> String {
+        format!("{COMPONENT_LABEL}=worker,{PIPELINE_LABEL}={}", dns_name(self.pipeline))
+    }
+
+    pub fn render(&self) -> Value {
+        let pipeline = dns_name(self.pipeline);
+        let labels = labels_with(self.workspace_id, &[(COMPONENT_LABEL, "worker"), (PIPELINE_LABEL, &pipeline)]);
+        let size = Size { cpu_millis: self.quota.worker_cpu_millis, memory_mib: self.quota.worker_memory_mib };
+        let install = json!({
+            "name": "install-strata",
+            "image": self.cluster.image,
+            "args": ["__install", format!("{STRATA_BIN}/strata")],
+            "resources": resources(INSTALL_SIZE, INSTALL_SIZE),
+            "securityContext": container_security(),
+            "volumeMounts": [{"name": "strata-bin", "mountPath": STRATA_BIN}],
+        });
+        let worker = json!({
+            "name": "worker",
+            "image": self.image,
+            "command": [format!("{STRATA_BIN}/strata")],
+            "args": [
+                "worker", "--endpoint", format!("http://server:{SERVER_PORT}"), "--workspace", self.workspace_slug,
+                "--pipeline", self.pipeline, "--id", "$(POD_NAME)", "--isolation", "scratch", "--scratch", "/scratch",
+            ],
+            "env": [
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "STRATA_TOKEN", "valueFrom": {"secretKeyRef": {"name": CONFIG_SECRET, "key": SERVICE_SECRET_KEY}}},
+            ],
+            "resources": resources(size, size),
+            "securityContext": container_security(),
+            "volumeMounts": [
+                {"name": "strata-bin", "mountPath": STRATA_BIN, "readOnly": true},
+                {"name": "scratch", "mountPath": "/scratch"},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        });
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": self.name(),
+                "namespace": namespace_of(self.workspace_id),
+                "labels": labels,
+                "annotations": {"strata.dev/pipeline": self.pipeline},
+            },
+            "spec": {
+                "replicas": self.replicas,
+                "selector": {"matchLabels": {COMPONENT_LABEL: "worker", PIPELINE_LABEL: pipeline}},
+                // Within the quota during a rollout: no surge pod.
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": pod_spec(&[worker], Some(install), &json!([
+                        {"name": "strata-bin", "emptyDir": {"sizeLimit": "256Mi"}},
+                        {"name": "scratch", "emptyDir": {"sizeLimit": format!("{}Gi", (self.quota.storage_gib / 4).max(1))}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+                    ])),
+                },
+            },
+        })
+    }
+}
+
+/// Objects shared by every workspace of a cluster: the PriorityClass of
+/// placeholder pods and the placeholders themselves (pause containers the
+/// size of a worker, preempted by any real pod).
+pub fn cluster_objects(cluster: &Cluster, worker: Size) -> Vec<Value> {
+    let labels = json!({
+        "app.kubernetes.io/managed-by": MANAGER,
+        "app.kubernetes.io/part-of": "strata",
+        "app.kubernetes.io/component": "placeholder",
+    });
+    let priority = json!({
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "strata-placeholder", "labels": labels},
+        "value": -10,
+        "globalDefault": false,
+        "preemptionPolicy": "Never",
+        "description": "Placeholder pods that keep room for Strata workers; any real pod preempts them.",
+    });
+    let container = json!({
+        "name": "pause",
+        "image": "registry.k8s.io/pause:3.10",
+        "resources": resources(worker, worker),
+        "securityContext": container_security(),
+    });
+    let mut spec = pod_spec(&[container], None, &json!([]));
+    spec["priorityClassName"] = json!("strata-placeholder");
+    spec["terminationGracePeriodSeconds"] = json!(0);
+    let placeholders = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "strata-placeholders", "namespace": cluster.hub_namespace, "labels": labels},
+        "spec": {
+            "replicas": cluster.placeholder_pods,
+            "selector": {"matchLabels": {"app.kubernetes.io/component": "placeholder"}},
+            "template": {"metadata": {"labels": labels}, "spec": spec},
+        },
+    });
+    if cluster.placeholder_pods == 0 { vec![priority] } else { vec![priority, placeholders] }
+}
+
+fn resources(request: Size, limit: Size) -> Value {
+    json!({
+        "requests": {"cpu": request.cpu(), "memory": request.memory()},
+        "limits": {"cpu": limit.cpu(), "memory": limit.memory()},
+    })
+}
+
+/// The container settings of the `restricted` Pod Security profile.
+fn container_security() -> Value {
+    json!({
+        "runAsNonRoot": true,
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
+fn pod_spec(containers: &[Value], init: Option<Value>, volumes: &Value) -> Value {
+    let mut spec = json!({
+        "serviceAccountName": "workspace",
+        "automountServiceAccountToken": false,
+        "enableServiceLinks": false,
+        "securityContext": {
+            "runAsNonRoot": true,
+            "runAsUser": NONROOT,
+            "runAsGroup": NONROOT,
+            "fsGroup": NONROOT,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": containers,
+        "volumes": volumes,
+    });
+    if let Some(init) = init {
+        spec["initContainers"] = json!([init]);
+    }
+    spec
+}
+
+/// A pipeline name as a DNS label part: lower case, `-` for anything else,
+/// and a hash suffix when that changed it or it is long, so two names
+/// never meet.
+pub fn dns_name(pipeline: &str) -> String {
+    let cleaned: String =
+        pipeline.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let cleaned = cleaned.trim_matches('-');
+    if cleaned == pipeline && pipeline.len() <= 40 {
+        return cleaned.to_owned();
+    }
+    let hash = blake3::hash(pipeline.as_bytes()).to_hex();
+    let short: String = cleaned.chars().take(40).collect();
+    let short = short.trim_end_matches('-');
+    if short.is_empty() { format!("p-{}", &hash[..8]) } else { format!("{short}-{}", &hash[..8]) }
+}
+
+/// The hash of an object as rendered, for [`APPLIED_HASH`].
+pub fn applied_hash(object: &Value) -> String {
+    let canonical = serde_json::to_vec(&sorted(object)).unwrap_or_default();
+    blake3::hash(&canonical).to_hex()[..16].to_owned()
+}
+
+/// The value with every map's keys in order, whatever map serde_json uses.
+fn sorted(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Object(map) => {
+            let ordered: BTreeMap<&String, Value> = map.iter().map(|(k, v)| (k, sorted(v))).collect();
+            json!(ordered)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The object with its hash annotation added.
+pub fn with_hash(mut object: Value) -> Value {
+    let hash = applied_hash(&object);
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        annotations[APPLIED_HASH] = json!(hash);
+    }
+    object
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_names_become_distinct_dns_labels() {
+        assert_eq!(dns_name("edges"), "edges");
+        let a = dns_name("Edges_v2");
+        let b = dns_name("edges-v2");
+        assert_ne!(a, b, "cleaning never makes two names meet");
+        assert!(a.starts_with("edges-v2-") && a.len() == "edges-v2-".len() + 8, "{a}");
+        let long = dns_name(&"x".repeat(100));
+        assert!(long.len() <= 49, "{long}");
+        assert!(dns_name("___").starts_with("p-"));
+    }
+
+    #[test]
+    fn the_hash_changes_with_the_object_and_not_with_key_order() {
+        let one = json!({"metadata": {"name": "a"}, "spec": {"x": 1, "y": 2}});
+        let same: Value =
+            serde_json::from_str(r#"{"spec": {"y": 2, "x": 1}, "metadata": {"name": "a"}}"#).expect("json");
+        assert_eq!(applied_hash(&one), applied_hash(&same));
+        assert_ne!(applied_hash(&one), applied_hash(&json!({"metadata": {"name": "a"}, "spec": {"x": 2}})));
+        assert!(with_hash(one)["metadata"]["annotations"][APPLIED_HASH].is_string());
+    }
+}

@@ -1,0 +1,377 @@
+//! The Kubernetes backend against the in-memory API server (kube-fake),
+//! which validates every object it is sent against the Kubernetes 1.37
+//! schemas, and a real hub on PostgreSQL (workspaces get schemas there).
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use strata_core::config::{DatabaseUrl, ObjectStoreUrl, SecretUrl};
+use strata_hub::{ConditionType, Hub, HubSettings, NewWorkspace, OutboxMailer, Principal, WorkspaceState};
+use strata_kube_fake::{Effect, FakeApiServer, Fault, Verb};
+use strata_provisioner::kubernetes::render::{Cluster, Egress};
+use strata_provisioner::{
+    Backend, KubernetesBackend, KubernetesConfig, ProvisionerMetrics, Reconciler, ReconcilerConfig,
+};
+use strata_testkit::{Backend as Db, TestDatabase};
+
+struct Fixture {
+    hub: Hub,
+    admin: Principal,
+    fake: FakeApiServer,
+    database_url: String,
+    db: sea_orm::DatabaseConnection,
+    dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+fn cluster() -> Cluster {
+    Cluster {
+        image: "ghcr.io/strata-dev/strata:0.1.0".into(),
+        hub_namespace: "strata".into(),
+        egress: vec![Egress { cidr: "10.0.0.0/8".into(), ports: vec![5432, 6379, 443] }],
+        placeholder_pods: 2,
+    }
+}
+
+async fn fixture(fake: FakeApiServer) -> Fixture {
+    // The hub's own namespace exists before any workspace.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(fake.client());
+    let hub_namespace = serde_json::from_value(json!({"metadata": {"name": "strata"}})).unwrap();
+    namespaces.create(&kube::api::PostParams::default(), &hub_namespace).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(Db::Postgres, dir.path()).await;
+    let db = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
+    let mailer = Arc::new(OutboxMailer::new(dir.path().join("outbox")));
+    let hub = Hub::open(db.clone(), mailer, HubSettings::default()).await.unwrap();
+    hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.unwrap();
+    let token = hub.local_admin_token("tests").await.unwrap();
+    let admin = hub.authenticate(&token.secret).await.unwrap();
+    Fixture { hub, admin, fake, database_url: database.url(), db, dir, _database: database }
+}
+
+fn postgres(url: &str) -> SecretUrl {
+    match DatabaseUrl::parse(url).unwrap() {
+        DatabaseUrl::Postgres(url) => url,
+        DatabaseUrl::Sqlite(path) => panic!("the Kubernetes backend needs PostgreSQL, not {}", path.display()),
+    }
+}
+
+fn reconciler_config() -> ReconcilerConfig {
+    ReconcilerConfig {
+        poll: Duration::from_millis(20),
+        resync: Duration::from_secs(3600),
+        backoff_initial: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(100),
+        ..ReconcilerConfig::default()
+    }
+}
+
+impl Fixture {
+    fn backend(&self) -> Arc<KubernetesBackend> {
+        let config = KubernetesConfig {
+            cluster: cluster(),
+            database: postgres(&self.database_url),
+            object_store_url: "s3://strata-workspaces".into(),
+            server_env: BTreeMap::from([("AWS_REGION".to_owned(), "eu-west-1".to_owned())]),
+            redis_url: Some("redis://10.0.0.5:6379".into()),
+            task_lease: Duration::from_secs(30),
+            request_timeout: Duration::from_millis(300),
+            policy: Default::default(),
+            autoscale_every: Duration::from_millis(500),
+            autoscale: false,
+        };
+        let store = strata_core::store::open(&ObjectStoreUrl::Local(self.dir.path().join("objects"))).unwrap();
+        let backend = KubernetesBackend::new(
+            self.fake.client(),
+            config,
+            self.db.clone(),
+            store,
+            self.hub.clone(),
+            ProvisionerMetrics::disabled(),
+        );
+        Arc::new(backend)
+    }
+
+    fn reconciler(&self, config: ReconcilerConfig) -> Reconciler {
+        Reconciler::new(self.hub.clone(), self.backend(), config, ProvisionerMetrics::disabled())
+    }
+
+    async fn create(&self, slug: &str) -> strata_hub::Workspace {
+        let new = NewWorkspace { org_slug: strata_hub::LOCAL_ORG.into(), slug: slug.into(), ..Default::default() };
+        self.hub.create_workspace(&self.admin, &new).await.unwrap()
+    }
+
+    async fn get(&self, slug: &str) -> strata_hub::Workspace {
+        self.hub.workspace(&self.admin, strata_hub::LOCAL_ORG, slug).await.unwrap()
+    }
+
+    /// The objects of one namespace as (kind, name).
+    fn objects_in(&self, namespace: &str) -> BTreeSet<(String, String)> {
+        self.fake
+            .objects()
+            .iter()
+            .filter(|o| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(namespace))
+            .map(|o| (o["kind"].as_str().unwrap().to_owned(), o["metadata"]["name"].as_str().unwrap().to_owned()))
+            .collect()
+    }
+}
+
+fn condition(ws: &strata_hub::Workspace, kind: ConditionType) -> strata_hub::Condition {
+    ws.conditions
+        .iter()
+        .find(|c| c.kind == kind)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind:?} in {:?}", ws.conditions))
+}
+
+fn the_objects_of_a_workspace() -> BTreeSet<(String, String)> {
+    [
+        ("ResourceQuota", "workspace-quota"),
+        ("LimitRange", "workspace-limits"),
+        ("NetworkPolicy", "default-deny"),
+        ("NetworkPolicy", "allow-dns"),
+        ("NetworkPolicy", "allow-server-ingress"),
+        ("NetworkPolicy", "allow-worker-egress"),
+        ("NetworkPolicy", "allow-server-egress"),
+        ("ServiceAccount", "workspace"),
+        ("Secret", "workspace-config"),
+        ("Service", "server"),
+        ("PodDisruptionBudget", "workers"),
+        ("Deployment", "server"),
+        ("Pod", "server"),
+    ]
+    .iter()
+    .map(|(k, n)| ((*k).to_owned(), (*n).to_owned()))
+    .collect()
+}
+
+/// Pods are named by the simulated controller; compare them by prefix.
+fn normalised(objects: BTreeSet<(String, String)>) -> BTreeSet<(String, String)> {
+    objects
+        .into_iter()
+        .map(
+            |(kind, name)| {
+                if kind == "Pod" { (kind, name.rsplit_once('-').unwrap().0.to_owned()) } else { (kind, name) }
+            },
+        )
+        .collect()
+}
+
+#[tokio::test]
+async fn a_created_workspace_becomes_ready_as_a_namespace_of_valid_objects() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    let mut reconciler = f.reconciler(reconciler_config());
+    reconciler.pass().await;
+
+    let ready = f.get("ci").await;
+    assert_eq!(ready.state, WorkspaceState::Ready, "{:?}", ready.conditions);
+    let namespace = format!("ws-{}", created.id);
+    assert_eq!(ready.endpoint, Some(format!("http://server.{namespace}.svc:8080")));
+    assert!(f.fake.rejected().is_empty(), "the API server refused: {:?}", f.fake.rejected());
+    assert_eq!(normalised(f.objects_in(&namespace)), the_objects_of_a_workspace());
+
+    let ns = f.fake.get("v1", "Namespace", None, &namespace).unwrap();
+    let labels = &ns["metadata"]["labels"];
+    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
+    assert_eq!(labels["strata.dev/workspace"], created.id.to_string());
+    assert_eq!(labels["strata.dev/org"], strata_hub::LOCAL_ORG);
+    assert_eq!(labels["strata.dev/plan"], "free");
+    assert_eq!(f.fake.managers("apps/v1", "Deployment", Some(&namespace), "server"), ["strata-provisioner"]);
+    assert!(f.fake.get("scheduling.k8s.io/v1", "PriorityClass", None, "strata-placeholder").is_some());
+    let placeholders = f.fake.get("apps/v1", "Deployment", Some("strata"), "strata-placeholders").unwrap();
+    assert_eq!(placeholders["spec"]["replicas"], 2);
+    assert_eq!(placeholders["spec"]["template"]["spec"]["priorityClassName"], "strata-placeholder");
+}
+
+#[tokio::test]
+async fn every_pod_meets_the_restricted_pod_security_profile() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    f.reconciler(reconciler_config()).pass().await;
+    let namespace = format!("ws-{}", created.id);
+    let server = f.fake.get("apps/v1", "Deployment", Some(&namespace), "server").unwrap();
+    let pod = &server["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    for container in pod["containers"].as_array().unwrap() {
+        let security = &container["securityContext"];
+        assert_eq!(security["allowPrivilegeEscalation"], false);
+        assert_eq!(security["readOnlyRootFilesystem"], true);
+        assert_eq!(security["capabilities"]["drop"], json!(["ALL"]));
+        assert!(container["resources"]["limits"]["memory"].is_string());
+        assert!(container["readinessProbe"].is_object() && container["livenessProbe"].is_object());
+    }
+}
+
+#[tokio::test]
+async fn a_no_op_reconcile_reads_and_never_writes() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    let backend = f.backend();
+    f.reconciler(reconciler_config()).pass().await;
+    assert_eq!(f.get("ci").await.state, WorkspaceState::Ready);
+
+    f.fake.clear_requests();
+    let desired = f.hub.provisioner_workspace(created.id).await.unwrap().unwrap();
+    let secret = desired.service_secret.clone().unwrap();
+    backend.apply(&desired, &secret).await.unwrap();
+    let requests = f.fake.requests();
+    let writes: Vec<_> = requests.iter().filter(|r| r.verb.is_write()).collect();
+    assert!(writes.is_empty(), "a no-op wrote: {writes:?}");
+    // The cluster-wide objects once per process; then one get and one
+    // list per namespaced kind.
+    assert!(requests.len() <= 12, "{} requests: {requests:?}", requests.len());
+}
+
+#[tokio::test]
+async fn until_the_server_pod_is_available_the_workspace_is_not_ready() {
+    // No deployment controller: pods never start.
+    let f = fixture(FakeApiServer::new()).await;
+    f.create("slow").await;
+    f.reconciler(reconciler_config()).pass().await;
+    let waiting = f.get("slow").await;
+    assert_eq!(waiting.state, WorkspaceState::Provisioning);
+    let progressing = condition(&waiting, ConditionType::Progressing);
+    assert!(progressing.status && progressing.reason == "WaitingForServer", "{progressing:?}");
+    assert!(progressing.message.contains("0 of 1"), "{progressing:?}");
+    assert!(waiting.endpoint.is_none(), "no endpoint before the server serves");
+}
+
+/// Each fault: the reason it shows, and whether the workspace is FAILED
+/// (retrying cannot help) rather than still provisioning.
+#[tokio::test]
+async fn api_faults_degrade_the_workspace_and_it_recovers_once_they_stop() {
+    let cases = [
+        (Effect::Status(409), "ApiConflict", WorkspaceState::Provisioning),
+        (Effect::Status(500), "ApiError", WorkspaceState::Provisioning),
+        (Effect::Status(429), "ApiThrottled", WorkspaceState::Provisioning),
+        (Effect::Status(422), "InvalidObject", WorkspaceState::Failed),
+        (Effect::Delay(Duration::from_secs(2)), "ApiTimeout", WorkspaceState::Provisioning),
+    ];
+    for (effect, reason, state) in cases {
+        let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+        let created = f.create("flaky").await;
+        f.fake.inject(Fault { verb: Some(Verb::Apply), kind: Some("Deployment"), effect: effect.clone(), times: 1 });
+        let mut reconciler = f.reconciler(reconciler_config());
+        reconciler.pass().await;
+        let failed = f.get("flaky").await;
+        assert_eq!(failed.state, state, "{effect:?}: {:?}", failed.conditions);
+        let degraded = condition(&failed, ConditionType::Degraded);
+        assert!(degraded.status && degraded.reason == reason, "{effect:?}: {degraded:?}");
+        assert!(!condition(&failed, ConditionType::Ready).status);
+
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        reconciler.pass().await;
+        let ready = f.get("flaky").await;
+        assert_eq!(ready.state, WorkspaceState::Ready, "{effect:?} then recovery: {:?}", ready.conditions);
+        assert!(!condition(&ready, ConditionType::Degraded).status);
+        assert_eq!(normalised(f.objects_in(&format!("ws-{}", created.id))), the_objects_of_a_workspace());
+    }
+}
+
+#[tokio::test]
+async fn a_provisioner_killed_mid_reconcile_is_resumed_by_the_next_with_the_same_objects() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    // The first provisioner hangs on the Secret and is killed there.
+    f.fake.inject(Fault {
+        verb: Some(Verb::Apply),
+        kind: Some("Secret"),
+        effect: Effect::Delay(Duration::from_secs(30)),
+        times: 1,
+    });
+    let mut first = f.reconciler(reconciler_config());
+    let killed = tokio::spawn(async move { first.pass().await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    killed.abort();
+    let namespace = format!("ws-{}", created.id);
+    let partial = f.objects_in(&namespace);
+    assert!(!partial.is_empty() && partial.len() < the_objects_of_a_workspace().len(), "{partial:?}");
+    assert_ne!(f.get("ci").await.state, WorkspaceState::Ready);
+
+    let mut second = f.reconciler(reconciler_config());
+    second.pass().await;
+    assert_eq!(f.get("ci").await.state, WorkspaceState::Ready);
+    assert_eq!(normalised(f.objects_in(&namespace)), the_objects_of_a_workspace());
+}
+
+#[tokio::test]
+async fn a_namespace_deleted_out_of_band_is_recreated_on_the_next_resync() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    let config = ReconcilerConfig { resync: Duration::ZERO, ..reconciler_config() };
+    let mut reconciler = f.reconciler(config);
+    reconciler.pass().await;
+    let namespace = format!("ws-{}", created.id);
+    f.fake.delete_namespace(&namespace).unwrap();
+    assert!(f.objects_in(&namespace).is_empty());
+
+    reconciler.pass().await;
+    assert_eq!(normalised(f.objects_in(&namespace)), the_objects_of_a_workspace());
+    assert_eq!(f.get("ci").await.state, WorkspaceState::Ready);
+}
+
+#[tokio::test]
+async fn deleting_removes_workers_then_the_server_then_the_namespace() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    let mut reconciler = f.reconciler(reconciler_config());
+    reconciler.pass().await;
+    let namespace = format!("ws-{}", created.id);
+    // A worker Deployment as the autoscaler makes them.
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(f.fake.client(), &namespace);
+    let worker = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "worker-edges", "labels": {"strata.dev/component": "worker", "app.kubernetes.io/managed-by": "strata-provisioner"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"strata.dev/component": "worker"}},
+                 "template": {"metadata": {"labels": {"strata.dev/component": "worker"}}, "spec": {"containers": [{"name": "w", "image": "busybox"}]}}}
+    });
+    deployments
+        .patch("worker-edges", &kube::api::PatchParams::apply("strata-provisioner"), &kube::api::Patch::Apply(&worker))
+        .await
+        .unwrap();
+
+    f.fake.clear_requests();
+    f.hub.delete_workspace(&f.admin, strata_hub::LOCAL_ORG, "ci", "ci").await.unwrap();
+    reconciler.pass().await;
+    let deleted = f.hub.provisioner_workspace(created.id).await.unwrap().unwrap();
+    assert_eq!(deleted.state, WorkspaceState::Deleted);
+    let deletes: Vec<(&str, String)> = f
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.verb == Verb::Delete)
+        .map(|r| (r.kind, r.name.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        deletes,
+        [
+            ("Deployment", "worker-edges".to_owned()),
+            ("Deployment", "server".to_owned()),
+            ("Namespace", namespace.clone())
+        ]
+    );
+    assert!(f.fake.get("v1", "Namespace", None, &namespace).is_none());
+}
+
+#[tokio::test]
+async fn a_workspace_deleted_while_provisioning_is_torn_down_without_becoming_ready() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    f.fake.inject(Fault { verb: Some(Verb::Apply), kind: Some("Service"), effect: Effect::Status(503), times: 1 });
+    let mut reconciler = f.reconciler(reconciler_config());
+    reconciler.pass().await;
+    assert_eq!(f.get("ci").await.state, WorkspaceState::Provisioning);
+    f.hub.delete_workspace(&f.admin, strata_hub::LOCAL_ORG, "ci", "ci").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    reconciler.pass().await;
+    let row = f.hub.provisioner_workspace(created.id).await.unwrap().unwrap();
+    assert_eq!(row.state, WorkspaceState::Deleted);
+    assert!(f.objects_in(&format!("ws-{}", created.id)).is_empty());
+}
