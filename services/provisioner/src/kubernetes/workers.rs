@@ -146,3 +146,111 @@ impl Workers for KubeWorkers {
     /// scaler takes them over.
     async fn stop(&mut self) {}
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
+    use std::time::Duration;
+
+    use strata_kube_fake::{FakeApiServer, Verb};
+
+    use super::*;
+    use crate::kubernetes::render::Egress;
+
+    fn load(busy: &[&str]) -> PipelineLoad {
+        PipelineLoad {
+            pipeline: "Edges_v2".into(),
+            outstanding_datums: 5,
+            parallelism: 4,
+            autoscaling: true,
+            stopped: false,
+            image: "python:3.13-slim".into(),
+            busy_workers: busy.iter().map(|b| (*b).to_owned()).collect(),
+        }
+    }
+
+    async fn workers(fake: &FakeApiServer) -> KubeWorkers {
+        let workspace = DesiredWorkspace {
+            id: Uuid::new_v4(),
+            org_id: Uuid::new_v4(),
+            org_slug: "acme".into(),
+            slug: "ci".into(),
+            plan: "team".into(),
+            region: "local".into(),
+            state: strata_hub::WorkspaceState::Ready,
+            generation: 1,
+            observed_generation: 1,
+            endpoint: None,
+            conditions: Vec::new(),
+            service_secret: None,
+            updated_at: chrono::Utc::now(),
+            data_freed_at: None,
+        };
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(fake.client());
+        let namespace = serde_json::from_value(json!({"metadata": {"name": render::namespace_of(workspace.id)}})).unwrap();
+        namespaces.create(&kube::api::PostParams::default(), &namespace).await.unwrap();
+        let cluster = Cluster {
+            image: "ghcr.io/strata-dev/strata:0.1.0".into(),
+            hub_namespace: "strata".into(),
+            egress: vec![Egress { cidr: "10.0.0.0/8".into(), ports: vec![443] }],
+            placeholder_pods: 0,
+        };
+        let api = KubeApi { client: fake.client(), timeout: Duration::from_secs(5) };
+        KubeWorkers::new(api, cluster, &workspace, PlanQuota::of("team"))
+    }
+
+    fn pods(fake: &FakeApiServer) -> Vec<String> {
+        let mut names: Vec<String> = fake
+            .objects()
+            .into_iter()
+            .filter(|o| o["kind"] == "Pod")
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn replicas_follow_the_decisions_and_a_steady_pipeline_costs_no_writes() {
+        let fake = FakeApiServer::new().with_deployment_controller();
+        let mut workers = workers(&fake).await;
+        assert_eq!(workers.current(&load(&[])).await, 0);
+        workers.resize(&load(&[]), 3).await.unwrap();
+        assert_eq!(workers.current(&load(&[])).await, 3);
+        assert_eq!(pods(&fake).len(), 3);
+        assert!(fake.rejected().is_empty(), "{:?}", fake.rejected());
+
+        fake.clear_requests();
+        workers.resize(&load(&[]), 3).await.unwrap();
+        assert!(fake.requests().is_empty(), "no change, no request: {:?}", fake.requests());
+
+        // A restarted provisioner finds the replicas it left.
+        let mut again = super::KubeWorkers { applied: HashMap::new(), ..workers };
+        assert_eq!(again.current(&load(&[])).await, 3);
+        again.resize(&load(&[]), 0).await.unwrap();
+        assert!(pods(&fake).is_empty());
+    }
+
+    #[tokio::test]
+    async fn scaling_down_removes_idle_workers_before_busy_ones() {
+        let fake = FakeApiServer::new().with_deployment_controller();
+        let mut workers = workers(&fake).await;
+        workers.resize(&load(&[]), 3).await.unwrap();
+        let before = pods(&fake);
+        let busy = before[1].clone();
+        workers.resize(&load(&[busy.as_str()]), 1).await.unwrap();
+        assert_eq!(pods(&fake), [busy], "the busy worker stays");
+        let patches = fake.requests().iter().filter(|r| r.verb == Verb::Patch).count();
+        assert_eq!(patches, 3, "each pod marked once");
+    }
+
+    #[tokio::test]
+    async fn a_deleted_pipeline_loses_its_deployment() {
+        let fake = FakeApiServer::new().with_deployment_controller();
+        let mut workers = workers(&fake).await;
+        workers.resize(&load(&[]), 2).await.unwrap();
+        workers.remove("Edges_v2").await;
+        assert!(fake.objects().iter().all(|o| o["kind"] != "Deployment"));
+    }
+}
