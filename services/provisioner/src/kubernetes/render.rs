@@ -482,6 +482,10 @@ pub fn cluster_objects(cluster: &Cluster, worker: Size) -> Vec<Value> {
         "securityContext": container_security(),
     });
     let mut spec = pod_spec(&[container], None, &json!([]));
+    if let Some(spec) = spec.as_object_mut() {
+        // The hub's namespace has its own accounts; a pause container needs none.
+        spec.remove("serviceAccountName");
+    }
     spec["priorityClassName"] = json!("strata-placeholder");
     spec["terminationGracePeriodSeconds"] = json!(0);
     let placeholders = json!({

@@ -188,7 +188,8 @@ mod tests {
             data_freed_at: None,
         };
         let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(fake.client());
-        let namespace = serde_json::from_value(json!({"metadata": {"name": render::namespace_of(workspace.id)}})).unwrap();
+        let namespace =
+            serde_json::from_value(json!({"metadata": {"name": render::namespace_of(workspace.id)}})).unwrap();
         namespaces.create(&kube::api::PostParams::default(), &namespace).await.unwrap();
         let cluster = Cluster {
             image: "ghcr.io/strata-dev/strata:0.1.0".into(),
