@@ -288,10 +288,15 @@ pub enum ProvisionerCommand {
     /// database (with `provisioner = "off"` on the servers). Replicas
     /// share the work through a lease: one is active, the others wait.
     #[command(
-        after_help = "Example:\n  strata provisioner run --backend local --database-url postgres://strata@127.0.0.1/strata"
+        after_help = "Examples:\n  strata provisioner run --backend local --database-url postgres://strata@127.0.0.1/strata\n  \
+            STRATA_KUBERNETES_EGRESS='10.0.0.0/16:5432,6379;0.0.0.0/0:443' \\\n    \
+            strata provisioner run --backend kubernetes --database-url postgres://strata@db/strata --object-store-url s3://bucket\n\n\
+            The Kubernetes backend uses the in-cluster service account, or KUBECONFIG outside a cluster;\n\
+            see docs/provisioning.md for the objects it creates and the RBAC it needs."
     )]
     Run {
-        /// Where workspaces run: `local` (child processes of this one).
+        /// Where workspaces run: `local` (child processes of this one) or
+        /// `kubernetes` (a namespace each, in the cluster it runs in).
         #[arg(long, value_enum, default_value_t = ProvisionerBackend::Local)]
         backend: ProvisionerBackend,
         #[command(flatten)]
@@ -303,6 +308,7 @@ pub enum ProvisionerCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProvisionerBackend {
     Local,
+    Kubernetes,
 }
 
 #[derive(Debug, Subcommand)]

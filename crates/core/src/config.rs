@@ -39,6 +39,10 @@ pub const KEYS: &[&str] = &[
     "datums_per_worker",
     "scale_down_cooldown_secs",
     "deletion_grace_secs",
+    "kubernetes_image",
+    "kubernetes_hub_namespace",
+    "kubernetes_egress",
+    "kubernetes_placeholder_pods",
 ];
 
 /// The environment variable that sets `key`.
@@ -100,6 +104,19 @@ pub struct ServerConfig {
     pub scale_down_cooldown_secs: u64,
     /// How long a deleted workspace's data is kept before it is freed.
     pub deletion_grace_secs: u64,
+    /// Kubernetes backend: the Strata image workspace servers run and
+    /// worker pods copy the binary from.
+    pub kubernetes_image: String,
+    /// Kubernetes backend: the namespace of the hub (api, provisioner),
+    /// the only one allowed to reach workspace servers.
+    pub kubernetes_hub_namespace: String,
+    /// Kubernetes backend: where workspace servers may connect, as
+    /// `CIDR:PORT,PORT` entries separated by `;` (the database, Redis and
+    /// the object store), e.g. `10.0.0.0/16:5432,6379;0.0.0.0/0:443`.
+    pub kubernetes_egress: String,
+    /// Kubernetes backend: low-priority placeholder pods kept so new
+    /// workers find room at once (0: none).
+    pub kubernetes_placeholder_pods: u32,
 }
 
 impl Default for ServerConfig {
@@ -125,6 +142,10 @@ impl Default for ServerConfig {
             datums_per_worker: 1,
             scale_down_cooldown_secs: 60,
             deletion_grace_secs: 3600,
+            kubernetes_image: format!("ghcr.io/strata-dev/strata:{}", env!("CARGO_PKG_VERSION")),
+            kubernetes_hub_namespace: "strata".to_owned(),
+            kubernetes_egress: String::new(),
+            kubernetes_placeholder_pods: 1,
         }
     }
 }
@@ -231,6 +252,12 @@ impl ServerConfig {
             datums_per_worker: self.datums_per_worker,
             scale_down_cooldown: std::time::Duration::from_secs(self.scale_down_cooldown_secs),
             deletion_grace: std::time::Duration::from_secs(self.deletion_grace_secs),
+            kubernetes: KubernetesSettings {
+                image: self.kubernetes_image.clone(),
+                hub_namespace: self.kubernetes_hub_namespace.clone(),
+                egress: parse_egress(&self.kubernetes_egress)?,
+                placeholder_pods: self.kubernetes_placeholder_pods,
+            },
         })
     }
 
@@ -389,6 +416,53 @@ pub struct ProvisionerSettings {
     pub datums_per_worker: u32,
     pub scale_down_cooldown: std::time::Duration,
     pub deletion_grace: std::time::Duration,
+    pub kubernetes: KubernetesSettings,
+}
+
+/// What `strata provisioner run --backend kubernetes` needs besides a
+/// cluster (docs/provisioning.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesSettings {
+    pub image: String,
+    pub hub_namespace: String,
+    pub egress: Vec<EgressRule>,
+    pub placeholder_pods: u32,
+}
+
+/// Destinations outside the cluster as a CIDR and TCP ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressRule {
+    pub cidr: String,
+    pub ports: Vec<u16>,
+}
+
+/// `CIDR:PORT,PORT;CIDR:PORT`.
+fn parse_egress(text: &str) -> Result<Vec<EgressRule>> {
+    let invalid = |entry: &str, why: &str| Error::Config {
+        key: "kubernetes_egress".to_owned(),
+        message: format!(
+            "`{entry}` {why}; write CIDR:PORT,PORT entries separated by `;`, e.g. 10.0.0.0/16:5432,6379;0.0.0.0/0:443"
+        ),
+    };
+    text.split(';')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (cidr, ports) = entry.rsplit_once(':').ok_or_else(|| invalid(entry, "has no ports"))?;
+            let (address, prefix) = cidr.split_once('/').ok_or_else(|| invalid(entry, "is not a CIDR"))?;
+            let address: std::net::IpAddr = address.parse().map_err(|_| invalid(entry, "has no valid address"))?;
+            let longest = if address.is_ipv4() { 32 } else { 128 };
+            if !prefix.parse::<u8>().is_ok_and(|p| p <= longest) {
+                return Err(invalid(entry, "has no valid prefix length"));
+            }
+            let ports = ports
+                .split(',')
+                .map(|port| port.trim().parse::<u16>().ok().filter(|p| *p > 0))
+                .collect::<Option<Vec<u16>>>()
+                .ok_or_else(|| invalid(entry, "has a port that is not 1-65535"))?;
+            Ok(EgressRule { cidr: cidr.to_owned(), ports })
+        })
+        .collect()
 }
 
 /// Where links point and how mail leaves.
@@ -597,6 +671,19 @@ mod tests {
         let path = dir.path().join("strata.toml");
         std::fs::write(&path, text).expect("write config");
         path
+    }
+
+    #[test]
+    fn kubernetes_egress_is_a_list_of_cidrs_with_ports() {
+        let rules = parse_egress("10.0.0.0/16:5432,6379; 0.0.0.0/0:443;fd00::/8:443").expect("valid");
+        assert_eq!(rules.len(), 3);
+        assert_eq!(rules[0], EgressRule { cidr: "10.0.0.0/16".into(), ports: vec![5432, 6379] });
+        assert_eq!(rules[2].cidr, "fd00::/8");
+        assert!(parse_egress("").expect("empty").is_empty());
+        for bad in ["10.0.0.0/16", "10.0.0.0:443", "10.0.0.0/33:443", "db:443", "10.0.0.0/8:0", "10.0.0.0/8:https"] {
+            let error = parse_egress(bad).expect_err(bad).to_string();
+            assert!(error.contains("kubernetes_egress") && error.contains("e.g."), "{bad}: {error}");
+        }
     }
 
     #[test]

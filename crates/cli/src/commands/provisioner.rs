@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use strata_api::Application;
-use strata_core::config::{Overrides, ServerConfig, Settings};
+use strata_core::config::{DatabaseUrl, ObjectStoreUrl, Overrides, ServerConfig, Settings};
 use strata_provisioner::autoscaler::PolicyConfig;
-use strata_provisioner::{LocalBackend, LocalConfig, ProvisionerMetrics, Reconciler, ReconcilerConfig};
+use strata_provisioner::kubernetes::render::Cluster;
+use strata_provisioner::{
+    KubernetesBackend, KubernetesConfig, LocalBackend, LocalConfig, ProvisionerMetrics, Reconciler, ReconcilerConfig,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -39,13 +42,83 @@ fn local_config(settings: &Settings) -> Result<LocalConfig, Failure> {
         redis_url: settings.redis.as_ref().map(|url| url.expose().to_owned()),
         task_lease: settings.pps.task_lease,
         isolation: settings.pps.sandbox.clone(),
-        policy: PolicyConfig {
-            datums_per_worker: settings.provisioner.datums_per_worker,
-            cooldown: settings.provisioner.scale_down_cooldown,
-        },
+        policy: policy_config(settings),
         autoscale_every: std::time::Duration::from_millis(500),
         start_timeout: std::time::Duration::from_secs(20),
     })
+}
+
+/// Object-store settings a workspace server needs in its pod, forwarded
+/// from the provisioner's environment when set.
+const FORWARDED_ENV: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_ENDPOINT",
+    "AWS_ALLOW_HTTP",
+    "GOOGLE_SERVICE_ACCOUNT",
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+];
+
+/// The in-cluster service account, or KUBECONFIG outside a cluster.
+async fn kube_client() -> Result<kube::Client, Failure> {
+    kube::Client::try_default().await.map_err(|error| {
+        Failure::User(anyhow::anyhow!(
+            "cannot reach Kubernetes ({error}); run the provisioner inside the cluster or point KUBECONFIG at it"
+        ))
+    })
+}
+
+fn kubernetes_config(settings: &Settings) -> Result<KubernetesConfig, Failure> {
+    let user = |message: &str| Failure::User(anyhow::anyhow!("{message}"));
+    let DatabaseUrl::Postgres(database) = &settings.database else {
+        return Err(user(
+            "the Kubernetes backend keeps each workspace's metadata in a PostgreSQL schema: \
+             set database_url to a postgres:// URL that pods can reach",
+        ));
+    };
+    if matches!(settings.object_store, ObjectStoreUrl::Local(_)) {
+        return Err(user(
+            "pods cannot see this machine's directories: set object_store_url to an s3://, gs:// or az:// bucket",
+        ));
+    }
+    let kubernetes = &settings.provisioner.kubernetes;
+    if kubernetes.egress.is_empty() {
+        return Err(user(
+            "workspace servers may only connect where kubernetes_egress allows: set it to the CIDRs and ports \
+             of the database, Redis and object store, e.g. STRATA_KUBERNETES_EGRESS='10.0.0.0/16:5432,6379;0.0.0.0/0:443'",
+        ));
+    }
+    let server_env = FORWARDED_ENV
+        .iter()
+        .filter_map(|key| std::env::var(key).ok().map(|value| ((*key).to_owned(), value)))
+        .collect();
+    Ok(KubernetesConfig {
+        cluster: Cluster {
+            image: kubernetes.image.clone(),
+            hub_namespace: kubernetes.hub_namespace.clone(),
+            egress: kubernetes.egress.clone(),
+            placeholder_pods: kubernetes.placeholder_pods,
+        },
+        database: database.clone(),
+        object_store_url: settings.object_store.describe(),
+        server_env,
+        redis_url: settings.redis.as_ref().map(|url| url.expose().to_owned()),
+        task_lease: settings.pps.task_lease,
+        request_timeout: std::time::Duration::from_secs(10),
+        policy: policy_config(settings),
+        autoscale_every: std::time::Duration::from_millis(500),
+        autoscale: true,
+    })
+}
+
+fn policy_config(settings: &Settings) -> PolicyConfig {
+    PolicyConfig {
+        datums_per_worker: settings.provisioner.datums_per_worker,
+        cooldown: settings.provisioner.scale_down_cooldown,
+    }
 }
 
 fn reconciler_config(settings: &Settings) -> ReconcilerConfig {
@@ -75,6 +148,11 @@ pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), F
     let settings = settings(args, None)?;
     let _logging = strata_core::telemetry::init_logging(&settings.log)?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
+    // Settings the cluster needs are checked before anything connects.
+    let kubernetes = match backend {
+        ProvisionerBackend::Kubernetes => Some((kubernetes_config(&settings)?, kube_client().await?)),
+        ProvisionerBackend::Local => None,
+    };
     if settings.needs_data_dir() {
         strata_core::config::prepare_data_dir(&settings.data_dir)?;
     }
@@ -83,9 +161,10 @@ pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), F
     let hub = strata_hub::Hub::open(db.clone(), mailer, strata_hub::HubSettings::default()).await.map_err(internal)?;
     let store = strata_core::store::open(&settings.object_store)?;
     let metrics = ProvisionerMetrics::disabled();
-    let backend: Arc<dyn strata_provisioner::Backend> = match backend {
-        ProvisionerBackend::Local => {
-            Arc::new(LocalBackend::new(local_config(&settings)?, db, store, hub.clone(), metrics.clone()))
+    let backend: Arc<dyn strata_provisioner::Backend> = match kubernetes {
+        None => Arc::new(LocalBackend::new(local_config(&settings)?, db, store, hub.clone(), metrics.clone())),
+        Some((config, client)) => {
+            Arc::new(KubernetesBackend::new(client, config, db, store, hub.clone(), metrics.clone()))
         }
     };
     tracing::info!(backend = backend.name(), database = %settings.database.redacted(), "provisioner starting");

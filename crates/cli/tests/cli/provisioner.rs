@@ -6,7 +6,7 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::{Sandbox, json, ok, path_str};
+use crate::support::{Sandbox, assert_user_error, json, ok, path_str};
 
 /// True while something accepts connections at `http://HOST:PORT`.
 fn answers(endpoint: &str) -> bool {
@@ -144,4 +144,28 @@ fn workspace_servers_do_not_outlive_a_killed_strata_dev() {
         let inspected = json(&sandbox, &["workspace", "inspect", "orphan-check", "--org", "local"]);
         inspected["state"] == "READY" && inspected["endpoint"].as_str().is_some_and(answers)
     });
+}
+
+#[test]
+fn the_kubernetes_backend_says_what_it_is_missing_before_it_starts() {
+    let sandbox = Sandbox::new();
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["provisioner", "run", "--backend", "kubernetes"];
+        args.extend_from_slice(extra);
+        let mut command = sandbox.command(&args);
+        command.env("KUBECONFIG", sandbox.dir.path().join("no-such-kubeconfig")).env_remove("KUBERNETES_SERVICE_HOST");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().expect("run strata")
+    };
+    let postgres = ["--database-url", "postgres://strata@127.0.0.1:1/strata"];
+    assert_user_error(&run(&[], &[]), &["PostgreSQL", "database_url"]);
+    assert_user_error(&run(&postgres, &[]), &["object_store_url", "s3://"]);
+    let bucket = [&postgres[..], &["--object-store-url", "s3://strata-workspaces"]].concat();
+    assert_user_error(&run(&bucket, &[]), &["kubernetes_egress", "e.g."]);
+    let egress = [("STRATA_KUBERNETES_EGRESS", "10.0.0.0/16:5432")];
+    assert_user_error(&run(&bucket, &egress), &["cannot reach Kubernetes", "KUBECONFIG"]);
+    let bad_egress = [("STRATA_KUBERNETES_EGRESS", "10.0.0.0:5432")];
+    assert_user_error(&run(&bucket, &bad_egress), &["kubernetes_egress", "not a CIDR"]);
 }

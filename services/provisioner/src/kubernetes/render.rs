@@ -50,12 +50,8 @@ pub struct Cluster {
     pub placeholder_pods: u32,
 }
 
-/// Destinations as a CIDR and TCP ports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Egress {
-    pub cidr: String,
-    pub ports: Vec<u16>,
-}
+/// Destinations as a CIDR and TCP ports (the `kubernetes_egress` setting).
+pub use strata_core::config::EgressRule as Egress;
 
 /// CPU in millicores and memory in MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
