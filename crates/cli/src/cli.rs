@@ -790,6 +790,15 @@ pub enum WorkspaceCommand {
         #[arg(long)]
         org: Option<String>,
     },
+    /// Move a workspace to another plan (free, team, enterprise). A smaller
+    /// plan deletes nothing; `strata workspace inspect` shows when usage is
+    /// above it.
+    SetPlan {
+        slug: String,
+        plan: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
     /// Delete a workspace and, after a grace period, its data.
     Delete {
         slug: String,

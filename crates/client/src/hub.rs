@@ -304,6 +304,12 @@ impl StrataClient {
         decode(self, &payload["workspace"])
     }
 
+    pub async fn set_workspace_plan(&self, org: &str, slug: &str, plan: &str) -> Result<WorkspaceInfo, ClientError> {
+        let input = json!({ "organization": org, "slug": slug, "plan": plan });
+        let payload = self.mutate("setWorkspacePlan", input, &format!("workspace {{ {WORKSPACE} }}")).await?;
+        decode(self, &payload["workspace"])
+    }
+
     pub async fn delete_workspace(&self, org: &str, slug: &str, confirm: &str) -> Result<WorkspaceInfo, ClientError> {
         let input = json!({ "organization": org, "slug": slug, "confirm": confirm });
         let payload = self.mutate("deleteWorkspace", input, &format!("workspace {{ {WORKSPACE} }}")).await?;

@@ -279,6 +279,46 @@ impl Hub {
             .await?)
     }
 
+    /// Moves a workspace to another plan (owners and admins of its
+    /// organisation). The provisioner applies the new quota; a plan below
+    /// what runs now deletes nothing: workers are brought down to the new
+    /// quota as they finish, and the workspace's status says so.
+    pub async fn set_workspace_plan(
+        &self,
+        principal: &Principal,
+        org_slug: &str,
+        slug: &str,
+        plan: &str,
+    ) -> Result<Workspace> {
+        let (org, role) = self.org_for(principal, org_slug).await?;
+        if !role.manages_org() {
+            return Err(
+                UserError::forbidden(format!("only owners and admins of `{}` can change plans", org.slug)).into()
+            );
+        }
+        let plan = one_of("plan", Some(plan), PLANS)?;
+        let workspace = self.workspace(principal, &org.slug, slug).await?;
+        if matches!(workspace.state, WorkspaceState::Deleting | WorkspaceState::Deleted) {
+            return Err(UserError::invalid("slug", format!("workspace `{slug}` is being deleted")).into());
+        }
+        if workspace.plan == plan {
+            return Ok(workspace);
+        }
+        let now = Utc::now();
+        workspace::Entity::update_many()
+            .col_expr(workspace::Column::Plan, Expr::value(plan.clone()))
+            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
+            .col_expr(workspace::Column::UpdatedAt, Expr::value(now))
+            .filter(workspace::Column::Id.eq(workspace.id))
+            .exec(&self.db)
+            .await?;
+        self.workspace_changes.notify_one();
+        let detail = serde_json::json!({ "slug": workspace.slug, "from": workspace.plan, "to": plan });
+        self.audit(principal, Some(workspace.org_id), "workspace.plan", &format!("workspace:{}", workspace.id), detail)
+            .await?;
+        Ok(Workspace { plan, generation: workspace.generation + 1, updated_at: now, ..workspace })
+    }
+
     /// Starts deleting a workspace; `confirm` must repeat its slug.
     pub async fn delete_workspace(
         &self,

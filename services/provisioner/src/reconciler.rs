@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::backend::{Backend, Teardown};
 use crate::error::{ProvisionerError, Result};
 use crate::metrics::ProvisionerMetrics;
+use crate::plans::PlanQuota;
 
 /// The lease all provisioner replicas of an installation compete for.
 pub const LEASE: &str = "provisioner";
@@ -202,16 +203,35 @@ impl Reconciler {
             [] => "the workspace server is running".to_owned(),
             notes => format!("the workspace server is running; {}", notes.join("; ")),
         };
+        let degraded = match self.usage_above_plan(workspace).await? {
+            Some(over) => Condition::new(ConditionType::Degraded, true, "PlanBelowUsage", over),
+            None => Condition::new(ConditionType::Degraded, false, "AsExpected", "no errors"),
+        };
         let conditions = vec![
             Condition::new(ConditionType::Ready, true, "Provisioned", message),
             Condition::new(ConditionType::Progressing, false, "Provisioned", "nothing left to do"),
-            Condition::new(ConditionType::Degraded, false, "AsExpected", "no errors"),
+            degraded,
         ];
         let state = WorkspaceState::Ready;
         if workspace.state != state || workspace.endpoint.as_deref() != Some(applied.endpoint.as_str()) {
             tracing::info!(workspace = %workspace.id, endpoint = %applied.endpoint, "workspace ready");
         }
         self.record(workspace, state, Some(applied.endpoint), conditions).await
+    }
+
+    /// After a move to a smaller plan, what runs may be above its quota.
+    /// Nothing is deleted for it: the autoscaler does not replace workers
+    /// above the quota as they finish; until then the status says so.
+    async fn usage_above_plan(&self, workspace: &DesiredWorkspace) -> Result<Option<String>> {
+        let quota = PlanQuota::of(&workspace.plan);
+        let running: u32 = self.hub.workers_of(workspace.id).await?.iter().map(|w| w.current).sum();
+        Ok((running > quota.max_workers).then(|| {
+            format!(
+                "the {} plan allows {} workers at once and {running} run now; nothing is deleted: \
+                 the autoscaler stops the workers above the quota and they hand their datums back",
+                workspace.plan, quota.max_workers
+            )
+        }))
     }
 
     /// Ordered teardown: stop workers and server, then mark DELETED; the

@@ -26,6 +26,8 @@ pub(crate) trait Workers: Send {
     async fn current(&mut self, load: &PipelineLoad) -> u32;
     /// Makes `desired` workers exist.
     async fn resize(&mut self, load: &PipelineLoad, desired: u32) -> Result<()>;
+    /// The workspace moved to another plan (worker sizes may change).
+    fn set_quota(&mut self, quota: PlanQuota);
     /// The pipeline is gone: its workers go too.
     async fn remove(&mut self, pipeline: &str);
     /// The scaler stops: what the backend must stop with it.
@@ -42,7 +44,8 @@ pub(crate) struct Scaler {
     pub client: strata_client::Workspace,
     pub every: Duration,
     pub policy: PolicyConfig,
-    pub quota: PlanQuota,
+    /// The plan's quota; the backend sends a new one when the plan changes.
+    pub quota: tokio::sync::watch::Receiver<PlanQuota>,
     pub hub: Hub,
     pub metrics: ProvisionerMetrics,
 }
@@ -98,9 +101,11 @@ impl Scaler {
                 Err(error) => tracing::warn!(%error, "cannot drop the autoscaler rows of deleted pipelines"),
             }
         }
+        let quota = *self.quota.borrow();
+        workers.set_quota(quota);
         let mut wanted = HashMap::new();
         for load in loads {
-            let (bounds, note) = bounds_of(load, &self.quota);
+            let (bounds, note) = bounds_of(load, &quota);
             let pipeline = pipelines.entry(load.pipeline.clone()).or_insert_with(|| Pipeline {
                 bounds,
                 policy: Autoscaler::new(self.policy, bounds),
@@ -115,7 +120,7 @@ impl Scaler {
                 Observation { now: started.elapsed(), queued: load.outstanding_datums, in_flight: 0, current };
             wanted.insert(load.pipeline.clone(), (pipeline.policy.decide(observation), note));
         }
-        let granted = share_quota(&wanted, self.quota.max_workers);
+        let granted = share_quota(&wanted, quota.max_workers);
         for load in loads {
             let (Some(pipeline), Some((decision, note))) =
                 (pipelines.get_mut(&load.pipeline), wanted.get(&load.pipeline))
@@ -127,7 +132,7 @@ impl Scaler {
             if desired < decision.desired {
                 message = Some(format!(
                     "the {}-worker quota of this plan is shared by all pipelines; {desired} of {} granted",
-                    self.quota.max_workers, decision.desired
+                    quota.max_workers, decision.desired
                 ));
             }
             if let Err(error) = workers.resize(load, desired).await {

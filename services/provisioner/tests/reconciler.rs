@@ -143,6 +143,7 @@ strata_testkit::on_both_backends!(
     a_restarted_provisioner_resumes_where_the_last_stopped,
     deleted_data_is_freed_after_the_grace_period,
     one_provisioner_leads_at_a_time,
+    a_plan_below_usage_is_reported_and_deletes_nothing,
 );
 
 async fn a_new_workspace_becomes_ready_and_a_resync_changes_nothing(db: Db) {
@@ -296,4 +297,47 @@ async fn one_provisioner_leads_at_a_time(db: Db) {
     first.await.unwrap();
     second.await.unwrap();
     assert_eq!(f.backend.calls(), [Call::Apply("shared".into())], "one apply, not one per replica");
+}
+
+async fn a_plan_below_usage_is_reported_and_deletes_nothing(db: Db) {
+    let f = fixture(db).await;
+    let new = NewWorkspace {
+        org_slug: strata_hub::LOCAL_ORG.into(),
+        slug: "big".into(),
+        plan: Some("team".into()),
+        ..Default::default()
+    };
+    let created = f.hub.create_workspace(&f.admin, &new).await.unwrap();
+    let config = ReconcilerConfig { resync: Duration::ZERO, ..config() };
+    let mut reconciler = f.reconciler(config);
+    reconciler.pass().await;
+    let running = |current: u32| strata_hub::PipelineWorkers {
+        pipeline: "edges".into(),
+        desired: current,
+        current,
+        outstanding: 40,
+        max_workers: 32,
+        reason: "scale_up".into(),
+        message: None,
+        updated_at: chrono::Utc::now(),
+    };
+    f.hub.record_workers(created.id, &running(10)).await.unwrap();
+
+    let moved = f.hub.set_workspace_plan(&f.admin, strata_hub::LOCAL_ORG, "big", "free").await.unwrap();
+    assert_eq!((moved.plan.as_str(), moved.generation), ("free", created.generation + 1));
+    reconciler.pass().await;
+    let downgraded = f.get("big").await;
+    assert_eq!(downgraded.state, WorkspaceState::Ready, "a smaller plan stops nothing that serves");
+    assert_eq!(downgraded.observed_generation, downgraded.generation);
+    let degraded = condition(&downgraded, ConditionType::Degraded);
+    assert!(degraded.status && degraded.reason == "PlanBelowUsage", "{degraded:?}");
+    assert!(degraded.message.contains("allows 4 workers") && degraded.message.contains("10 run now"), "{degraded:?}");
+    assert!(!f.backend.calls().iter().any(|c| matches!(c, Call::Teardown(_) | Call::FreeData(_))), "nothing deleted");
+
+    f.hub.record_workers(created.id, &running(4)).await.unwrap();
+    reconciler.pass().await;
+    assert!(!condition(&f.get("big").await, ConditionType::Degraded).status, "usage fits again");
+
+    let bad = f.hub.set_workspace_plan(&f.admin, strata_hub::LOCAL_ORG, "big", "platinum").await.unwrap_err();
+    assert!(bad.to_string().contains("plan"), "{bad}");
 }

@@ -156,6 +156,10 @@ on_both_backends! {
         mutate(&app, Some(&token), "createWorkspace", json!({ "organization": "acme", "slug": "prod" }), "workspace { id }").await;
         let error = refused(&app, Some(&token), "deleteWorkspace", json!({ "organization": "acme", "slug": "prod", "confirm": "prd" })).await;
         assert_eq!((error["field"].as_str(), error["code"].as_str()), (Some("confirm"), Some("CONFIRMATION_MISMATCH")));
+        let error = refused(&app, Some(&token), "setWorkspacePlan", json!({ "organization": "acme", "slug": "prod", "plan": "gold" })).await;
+        assert_eq!((error["field"].as_str(), error["code"].as_str()), (Some("plan"), Some("INVALID")));
+        let moved = mutate(&app, Some(&token), "setWorkspacePlan", json!({ "organization": "acme", "slug": "prod", "plan": "team" }), "workspace { plan generation }").await;
+        assert_eq!(moved["workspace"], json!({ "plan": "team", "generation": 2 }));
 
         // No credentials: mutations say so in userErrors, queries in errors.
         let error = refused(&app, None, "createOrganization", json!({ "slug": "anon" })).await;
@@ -229,6 +233,7 @@ on_both_backends! {
             for (name, input, control) in [
                 ("createWorkspace", json!({ "organization": "org-a", "slug": "mine" }), json!({ "organization": "org-zz", "slug": "mine" })),
                 ("deleteWorkspace", json!({ "organization": "org-a", "slug": "secret-ws", "confirm": "secret-ws" }), json!({ "organization": "org-a", "slug": "nothing", "confirm": "nothing" })),
+                ("setWorkspacePlan", json!({ "organization": "org-a", "slug": "secret-ws", "plan": "free" }), json!({ "organization": "org-zz", "slug": "secret-ws", "plan": "free" })),
                 ("inviteMember", json!({ "organization": "org-a", "email": "bob@b.example", "role": "OWNER" }), json!({ "organization": "org-zz", "email": "bob@b.example", "role": "OWNER" })),
                 ("revokeApiToken", json!({ "id": token_a["apiToken"]["id"] }), json!({ "id": "QXBpVG9rZW46MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw" })),
             ] {

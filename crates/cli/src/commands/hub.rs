@@ -301,6 +301,11 @@ pub async fn workspace(global: &GlobalArgs, command: WorkspaceCommand) -> Result
             let workers = client.workspace_workers(&org, &slug).await?;
             print_inspection(global.output, &ws, &workers).map_err(internal)?;
         }
+        WorkspaceCommand::SetPlan { slug, plan, org } => {
+            let org = organization(org.as_deref(), &target)?;
+            let ws = client.set_workspace_plan(&org, &slug, &plan).await?;
+            print_workspace(global.output, &ws).map_err(internal)?;
+        }
         WorkspaceCommand::Delete { slug, confirm, org } => {
             let org = organization(org.as_deref(), &target)?;
             let ws = client.delete_workspace(&org, &slug, &confirm).await?;

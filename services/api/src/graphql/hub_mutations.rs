@@ -192,6 +192,14 @@ pub(crate) struct DeleteWorkspaceInput {
 }
 
 #[derive(Debug, InputObject)]
+pub(crate) struct SetWorkspacePlanInput {
+    organization: String,
+    slug: String,
+    /// `free`, `team` or `enterprise`.
+    plan: String,
+}
+
+#[derive(Debug, InputObject)]
 pub(crate) struct CreateApiTokenInput {
     organization: String,
     /// Limit the token to this workspace (slug); otherwise it works in
@@ -473,6 +481,24 @@ impl HubMutation {
         let result = match with_ip(ctx)? {
             Ok(principal) => {
                 hub(ctx)?.delete_workspace(&principal, &input.organization, &input.slug, &input.confirm).await
+            }
+            Err(error) => Err(error),
+        };
+        let (ws, user_errors) = payload(result)?;
+        Ok(WorkspacePayload { workspace: ws.map(|ws| Workspace { ws, org_slug: input.organization }), user_errors })
+    }
+
+    /// Moves a workspace to another plan. A smaller plan deletes nothing:
+    /// workers above its quota finish their datums and are not replaced,
+    /// and the workspace's conditions say so until usage fits.
+    async fn set_workspace_plan(
+        &self,
+        ctx: &Context<'_>,
+        input: SetWorkspacePlanInput,
+    ) -> async_graphql::Result<WorkspacePayload> {
+        let result = match with_ip(ctx)? {
+            Ok(principal) => {
+                hub(ctx)?.set_workspace_plan(&principal, &input.organization, &input.slug, &input.plan).await
             }
             Err(error) => Err(error),
         };

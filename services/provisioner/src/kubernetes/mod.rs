@@ -229,6 +229,7 @@ fn name_of(object: &Value) -> &str {
 struct RunningScaler {
     stop: CancellationToken,
     task: JoinHandle<()>,
+    quota: tokio::sync::watch::Sender<PlanQuota>,
 }
 
 /// The backend.
@@ -370,28 +371,33 @@ impl KubernetesBackend {
 
     async fn start_scaler(&self, workspace: &DesiredWorkspace, secret: &str, endpoint: &str) -> Result<()> {
         let mut scalers = self.scalers.lock().await;
-        if !self.config.autoscale || scalers.get(&workspace.id).is_some_and(|s| !s.task.is_finished()) {
+        let quota = PlanQuota::of(&workspace.plan);
+        if let Some(running) = scalers.get(&workspace.id).filter(|s| !s.task.is_finished()) {
+            running.quota.send_if_modified(|current| std::mem::replace(current, quota) != quota);
+            return Ok(());
+        }
+        if !self.config.autoscale {
             return Ok(());
         }
         let client = strata_client::StrataClient::new(endpoint)
             .map_err(|e| ProvisionerError::Config(e.to_string()))?
             .with_token(secret.to_owned())
             .workspace(&workspace.slug);
-        let quota = PlanQuota::of(&workspace.plan);
+        let (quota_sender, quota_updates) = tokio::sync::watch::channel(quota);
         let scaler = Scaler {
             workspace_id: workspace.id,
             label: format!("{}/{}", workspace.org_slug, workspace.slug),
             client,
             every: self.config.autoscale_every,
             policy: self.config.policy,
-            quota,
+            quota: quota_updates,
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
         };
         let workers = workers::KubeWorkers::new(self.api.clone(), self.config.cluster.clone(), workspace, quota);
         let stop = CancellationToken::new();
         let task = tokio::spawn(scaler.run(workers, stop.clone()));
-        scalers.insert(workspace.id, RunningScaler { stop, task });
+        scalers.insert(workspace.id, RunningScaler { stop, task, quota: quota_sender });
         Ok(())
     }
 

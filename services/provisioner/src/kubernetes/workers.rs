@@ -134,6 +134,11 @@ impl Workers for KubeWorkers {
         Ok(())
     }
 
+    fn set_quota(&mut self, quota: PlanQuota) {
+        // The next resize renders the new worker size and applies it.
+        self.quota = quota;
+    }
+
     async fn remove(&mut self, pipeline: &str) {
         self.applied.remove(pipeline);
         let name = format!("worker-{}", render::dns_name(pipeline));

@@ -127,7 +127,7 @@ impl LocalBackend {
             client,
             every: self.config.autoscale_every,
             policy: self.config.policy,
-            quota: crate::plans::PlanQuota::of(&workspace.plan),
+            quota: server.quota_updates(crate::plans::PlanQuota::of(&workspace.plan)),
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
         };
@@ -156,6 +156,7 @@ impl Backend for LocalBackend {
         let mut servers = self.servers.lock().await;
         if let Some(running) = servers.get(&workspace.id) {
             if running.healthy(secret).await {
+                running.set_quota(crate::plans::PlanQuota::of(&workspace.plan));
                 return Ok(Applied::running(running.endpoint.clone()));
             }
             tracing::warn!(workspace = %workspace.id, "workspace server is gone or not answering; starting a new one");

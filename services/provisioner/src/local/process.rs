@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::LocalConfig;
 use super::workers::LocalWorkers;
 use crate::error::{ProvisionerError, Result};
+use crate::plans::PlanQuota;
 use crate::scaling::Scaler;
 
 /// How long a child may take to exit after being asked to.
@@ -47,6 +48,8 @@ pub(super) struct ServerProcess {
     exited: Arc<AtomicBool>,
     watcher: JoinHandle<()>,
     pool: Option<JoinHandle<()>>,
+    /// The plan's quota, as the autoscaler sees it.
+    quota: Option<tokio::sync::watch::Sender<PlanQuota>>,
     http: reqwest::Client,
 }
 
@@ -90,7 +93,29 @@ impl ServerProcess {
             .timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| ProvisionerError::Config(e.to_string()))?;
-        Ok(ServerProcess { endpoint: format!("http://{address}"), stop, exited, watcher, pool: None, http })
+        Ok(ServerProcess {
+            endpoint: format!("http://{address}"),
+            stop,
+            exited,
+            watcher,
+            pool: None,
+            quota: None,
+            http,
+        })
+    }
+
+    /// The channel through which the autoscaler learns of plan changes.
+    pub fn quota_updates(&mut self, quota: PlanQuota) -> tokio::sync::watch::Receiver<PlanQuota> {
+        let (sender, receiver) = tokio::sync::watch::channel(quota);
+        self.quota = Some(sender);
+        receiver
+    }
+
+    /// A new plan's quota for the autoscaler (no-op when unchanged).
+    pub fn set_quota(&self, quota: PlanQuota) {
+        if let Some(sender) = &self.quota {
+            sender.send_if_modified(|current| std::mem::replace(current, quota) != quota);
+        }
     }
 
     /// Starts the worker autoscaler of this server.

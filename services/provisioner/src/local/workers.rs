@@ -53,6 +53,9 @@ impl Workers for LocalWorkers {
         outcome
     }
 
+    /// Processes have no size to change.
+    fn set_quota(&mut self, _: crate::plans::PlanQuota) {}
+
     async fn remove(&mut self, pipeline: &str) {
         if let Some(processes) = self.pipelines.remove(pipeline) {
             processes.running.into_iter().for_each(WorkerProcess::stop);
