@@ -11,6 +11,10 @@
 #     (an upper bound: it includes job creation and the CLI's polling).
 #     ROUNDS rounds, each after the pipeline is back at zero. Prints the
 #     median and the worst, next to KEDA's default 30 s polling interval.
+#  3. Kubernetes backend (services/provisioner/benches/kubernetes.rs):
+#     time and API requests to reconcile COUNT new workspaces and then the
+#     same workspaces again with nothing to change, against kube-fake and
+#     PostgreSQL.
 #
 #   benches/provisioner.sh            # COUNT=50 ROUNDS=5
 set -euo pipefail
@@ -80,3 +84,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 stats < "$WORK/react.txt"
 echo "(KEDA's default polling interval: 30000 ms)"
+
+echo "== Kubernetes backend: reconcile cost, $COUNT workspaces (kube-fake + PostgreSQL)"
+COUNT="$COUNT" cargo bench --locked -q -p strata-provisioner --bench kubernetes 2>/dev/null
