@@ -258,6 +258,71 @@ mod tests {
         assert!(note.is_some_and(|n| n.contains("quota")));
     }
 
+    /// Remembers what the scaler asked for.
+    #[derive(Debug, Default)]
+    struct Recorded {
+        sizes: HashMap<String, u32>,
+        quota: Option<PlanQuota>,
+    }
+
+    #[async_trait::async_trait]
+    impl Workers for Recorded {
+        async fn current(&mut self, load: &PipelineLoad) -> u32 {
+            self.sizes.get(&load.pipeline).copied().unwrap_or(0)
+        }
+        async fn resize(&mut self, load: &PipelineLoad, desired: u32) -> Result<()> {
+            self.sizes.insert(load.pipeline.clone(), desired);
+            Ok(())
+        }
+        fn set_quota(&mut self, quota: PlanQuota) {
+            self.quota = Some(quota);
+        }
+        async fn remove(&mut self, pipeline: &str) {
+            self.sizes.remove(pipeline);
+        }
+        async fn stop(&mut self) {}
+    }
+
+    #[tokio::test]
+    async fn parallelism_above_the_quota_is_clamped_shared_and_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = strata_testkit::TestDatabase::create(strata_testkit::Backend::Sqlite, dir.path()).await;
+        let url = strata_core::config::DatabaseUrl::parse(&database.url()).expect("url");
+        let db = strata_core::db::connect(&url).await.expect("connect");
+        let mailer = std::sync::Arc::new(strata_hub::OutboxMailer::new(dir.path().join("outbox")));
+        let hub = Hub::open(db, mailer, strata_hub::HubSettings::default()).await.expect("hub");
+        let workspace =
+            hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.expect("ws");
+        let (_, updates) = tokio::sync::watch::channel(PlanQuota::of("free"));
+        let client = strata_client::StrataClient::new("http://127.0.0.1:9").expect("client").workspace("default");
+        let scaler = Scaler {
+            workspace_id: workspace,
+            label: "local/default".into(),
+            client,
+            every: Duration::from_millis(10),
+            policy: PolicyConfig::default(),
+            quota: updates,
+            hub: hub.clone(),
+            metrics: ProvisionerMetrics::disabled(),
+        };
+        let wide =
+            |name: &str| PipelineLoad { pipeline: name.into(), outstanding_datums: 100, ..load(50, true, false) };
+        let loads = [wide("a"), wide("b")];
+        let (mut workers, mut pipelines, mut in_step) = (Recorded::default(), BTreeMap::new(), false);
+        for _ in 0..3 {
+            scaler.tick(&mut workers, &mut pipelines, &loads, Instant::now(), &mut in_step).await;
+        }
+        assert_eq!((workers.sizes["a"], workers.sizes["b"]), (2, 2), "the free plan's 4 workers, shared");
+        assert_eq!(workers.quota, Some(PlanQuota::of("free")));
+        let rows = hub.workers_of(workspace).await.expect("rows");
+        assert_eq!(rows.len(), 2);
+        for row in rows {
+            assert_eq!((row.desired, row.current, row.max_workers), (2, 2, 4), "{row:?}");
+            let message = row.message.unwrap_or_default();
+            assert!(message.contains("quota") && message.contains("2 of 4 granted"), "{message}");
+        }
+    }
+
     #[test]
     fn the_quota_is_shared_round_robin() {
         let want = |n| (Decision { desired: n, target: n, reason: Reason::ScaleUp }, None);
