@@ -137,6 +137,11 @@ async fn faults_hit_matching_requests_a_given_number_of_times() {
     assert_eq!(counted, [(Verb::Create, 500), (Verb::Create, 201)]);
 }
 
+async fn pod_names(pods: &Api<k8s_openapi::api::core::v1::Pod>) -> Vec<String> {
+    let listed = pods.list(&ListParams::default().labels("app=w")).await.expect("pods");
+    listed.items.into_iter().filter_map(|p| p.metadata.name).collect()
+}
+
 #[tokio::test]
 async fn the_simulated_controller_runs_pods_and_removes_the_cheapest_first() {
     let fake = FakeApiServer::new().with_deployment_controller();
@@ -148,14 +153,7 @@ async fn the_simulated_controller_runs_pods_and_removes_the_cheapest_first() {
     let applied = deployments.patch("w", &params, &Patch::Apply(&three)).await.expect("applied");
     assert_eq!(applied.status.and_then(|s| s.available_replicas), Some(3));
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(fake.client(), "ws-a");
-    let names: Vec<String> = pods
-        .list(&ListParams::default().labels("app=w"))
-        .await
-        .expect("pods")
-        .items
-        .into_iter()
-        .filter_map(|p| p.metadata.name)
-        .collect();
+    let names = pod_names(&pods).await;
     assert_eq!(names.len(), 3);
     for (name, cost) in names.iter().zip(["100", "-5", "100"]) {
         let patch = json!({"metadata": {"annotations": {strata_kube_fake::DELETION_COST: cost}}});
@@ -163,14 +161,7 @@ async fn the_simulated_controller_runs_pods_and_removes_the_cheapest_first() {
     }
     three["spec"]["replicas"] = json!(2);
     deployments.patch("w", &params, &Patch::Apply(&three)).await.expect("scaled down");
-    let left: Vec<String> = pods
-        .list(&ListParams::default().labels("app=w"))
-        .await
-        .expect("pods")
-        .items
-        .into_iter()
-        .filter_map(|p| p.metadata.name)
-        .collect();
+    let left = pod_names(&pods).await;
     assert!(!left.contains(&names[1]), "the pod with the lowest deletion cost went first");
     assert_eq!(left.len(), 2);
 }

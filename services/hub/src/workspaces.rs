@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -304,19 +304,27 @@ impl Hub {
         if workspace.plan == plan {
             return Ok(workspace);
         }
-        let now = Utc::now();
-        workspace::Entity::update_many()
-            .col_expr(workspace::Column::Plan, Expr::value(plan.clone()))
-            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
-            .col_expr(workspace::Column::UpdatedAt, Expr::value(now))
-            .filter(workspace::Column::Id.eq(workspace.id))
-            .exec(&self.db)
-            .await?;
-        self.workspace_changes.notify_one();
+        let now = self.change_wish(workspace.id, workspace::Column::Plan, Expr::value(plan.clone())).await?;
         let detail = serde_json::json!({ "slug": workspace.slug, "from": workspace.plan, "to": plan });
         self.audit(principal, Some(workspace.org_id), "workspace.plan", &format!("workspace:{}", workspace.id), detail)
             .await?;
         Ok(Workspace { plan, generation: workspace.generation + 1, updated_at: now, ..workspace })
+    }
+
+    /// Sets one column of what is wanted of a workspace, bumps its
+    /// generation so the provisioner acts on it, and wakes the provisioner.
+    /// Returns the time of the change.
+    async fn change_wish(&self, id: Uuid, column: workspace::Column, value: SimpleExpr) -> Result<DateTime<Utc>> {
+        let now = Utc::now();
+        workspace::Entity::update_many()
+            .col_expr(column, value)
+            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
+            .col_expr(workspace::Column::UpdatedAt, Expr::value(now))
+            .filter(workspace::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        self.workspace_changes.notify_one();
+        Ok(now)
     }
 
     /// Starts deleting a workspace; `confirm` must repeat its slug.
@@ -342,15 +350,8 @@ impl Hub {
         if matches!(workspace.state, WorkspaceState::Deleting | WorkspaceState::Deleted) {
             return Ok(workspace);
         }
-        let now = Utc::now();
-        workspace::Entity::update_many()
-            .col_expr(workspace::Column::State, Expr::value(WorkspaceState::Deleting.as_str()))
-            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
-            .col_expr(workspace::Column::UpdatedAt, Expr::value(now))
-            .filter(workspace::Column::Id.eq(workspace.id))
-            .exec(&self.db)
-            .await?;
-        self.workspace_changes.notify_one();
+        let deleting = Expr::value(WorkspaceState::Deleting.as_str());
+        let now = self.change_wish(workspace.id, workspace::Column::State, deleting).await?;
         self.audit(
             principal,
             Some(workspace.org_id),

@@ -5,9 +5,41 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use strata_core::config::SecretUrl;
 use strata_core::store::DynObjectStore;
+use strata_core::workspace_server::WorkspaceServerConfig;
+use strata_hub::DesiredWorkspace;
 use uuid::Uuid;
 
 use crate::error::{ProvisionerError, Result};
+
+/// What every workspace server shares, whichever backend starts it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shared<'a> {
+    pub object_store_url: &'a str,
+    pub redis_url: Option<&'a str>,
+    pub task_lease: std::time::Duration,
+}
+
+/// A workspace server's configuration: its own metadata, prefixes and
+/// secret, and what all share.
+pub(crate) fn server_config(
+    workspace: &DesiredWorkspace,
+    database_url: String,
+    listen: std::net::SocketAddr,
+    secret: &str,
+    shared: Shared<'_>,
+) -> WorkspaceServerConfig {
+    WorkspaceServerConfig {
+        slug: workspace.slug.clone(),
+        database_url,
+        object_store_url: shared.object_store_url.to_owned(),
+        object_prefix: object_prefix(workspace.id),
+        redis_url: shared.redis_url.map(str::to_owned),
+        queue_prefix: queue_prefix(workspace.id),
+        listen,
+        service_secret: secret.to_owned(),
+        task_lease: shared.task_lease,
+    }
+}
 
 pub(crate) fn schema_name(id: Uuid) -> String {
     format!("ws_{}", id.simple())

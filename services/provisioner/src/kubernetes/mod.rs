@@ -27,7 +27,6 @@ use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use strata_core::config::SecretUrl;
 use strata_core::store::DynObjectStore;
-use strata_core::workspace_server::WorkspaceServerConfig;
 use strata_hub::{DesiredWorkspace, Hub};
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
@@ -216,7 +215,7 @@ fn api_error(what: &str, error: &kube::Error) -> ProvisionerError {
     }
 }
 
-fn hash_of(object: &Value) -> Option<&str> {
+pub(crate) fn hash_of(object: &Value) -> Option<&str> {
     object.pointer("/metadata/annotations").and_then(|a| a.get(APPLIED_HASH)).and_then(Value::as_str)
 }
 
@@ -272,17 +271,13 @@ impl KubernetesBackend {
 
     /// The objects of a workspace as this backend would apply them.
     pub fn render(&self, workspace: &DesiredWorkspace, secret: &str, database_url: String) -> Result<Vec<Value>> {
-        let server_config = WorkspaceServerConfig {
-            slug: workspace.slug.clone(),
-            database_url,
-            object_store_url: self.config.object_store_url.clone(),
-            object_prefix: data::object_prefix(workspace.id),
-            redis_url: self.config.redis_url.clone(),
-            queue_prefix: data::queue_prefix(workspace.id),
-            listen: std::net::SocketAddr::from(([0, 0, 0, 0], render::SERVER_PORT)),
-            service_secret: secret.to_owned(),
+        let shared = data::Shared {
+            object_store_url: &self.config.object_store_url,
+            redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
         };
+        let all_interfaces = std::net::SocketAddr::from(([0, 0, 0, 0], render::SERVER_PORT));
+        let server_config = data::server_config(workspace, database_url, all_interfaces, secret, shared);
         let server_config =
             serde_json::to_string(&server_config).map_err(|e| ProvisionerError::Config(e.to_string()))?;
         let objects = WorkspaceObjects {

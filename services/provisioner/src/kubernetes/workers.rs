@@ -13,7 +13,7 @@ use strata_hub::DesiredWorkspace;
 use uuid::Uuid;
 
 use super::render::{self, Cluster, WorkerDeployment};
-use super::{KubeApi, kind_named, name_of};
+use super::{KubeApi, hash_of, kind_named, name_of};
 use crate::error::Result;
 use crate::plans::PlanQuota;
 use crate::scaling::Workers;
@@ -97,12 +97,7 @@ impl Workers for KubeWorkers {
             Ok(Some(found)) => {
                 let replicas = found.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(0);
                 let replicas = u32::try_from(replicas).unwrap_or(u32::MAX);
-                let hash = found
-                    .pointer("/metadata/annotations")
-                    .and_then(|a| a.get(render::APPLIED_HASH))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
+                let hash = hash_of(&found).unwrap_or_default().to_owned();
                 self.applied.insert(load.pipeline.clone(), Applied { replicas, hash });
                 replicas
             }
@@ -116,12 +111,7 @@ impl Workers for KubeWorkers {
 
     async fn resize(&mut self, load: &PipelineLoad, desired: u32) -> Result<()> {
         let object = render::with_hash(self.deployment(load, desired).render());
-        let hash = object
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(render::APPLIED_HASH))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let hash = hash_of(&object).unwrap_or_default().to_owned();
         let before = self.applied.get(&load.pipeline);
         if before.is_some_and(|a| a.hash == hash) {
             return Ok(());

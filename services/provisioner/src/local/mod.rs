@@ -95,17 +95,13 @@ impl LocalBackend {
     }
 
     fn server_config(&self, workspace: &DesiredWorkspace, database_url: String, secret: &str) -> WorkspaceServerConfig {
-        WorkspaceServerConfig {
-            slug: workspace.slug.clone(),
-            database_url,
-            object_store_url: self.config.object_store_url.clone(),
-            object_prefix: data::object_prefix(workspace.id),
-            redis_url: self.config.redis_url.clone(),
-            queue_prefix: data::queue_prefix(workspace.id),
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            service_secret: secret.to_owned(),
+        let shared = data::Shared {
+            object_store_url: &self.config.object_store_url,
+            redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
-        }
+        };
+        let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        data::server_config(workspace, database_url, loopback, secret, shared)
     }
 
     async fn start(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<ServerProcess> {
