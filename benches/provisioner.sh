@@ -86,4 +86,4 @@ stats < "$WORK/react.txt"
 echo "(KEDA's default polling interval: 30000 ms)"
 
 echo "== Kubernetes backend: reconcile cost, $COUNT workspaces (kube-fake + PostgreSQL)"
-COUNT="$COUNT" cargo bench --locked -q -p strata-provisioner --bench kubernetes 2>/dev/null
+COUNT="$COUNT" cargo bench --locked -q -p strata-provisioner --bench kubernetes
