@@ -39,6 +39,7 @@ pub const KEYS: &[&str] = &[
     "datums_per_worker",
     "scale_down_cooldown_secs",
     "deletion_grace_secs",
+    "web_dir",
     "kubernetes_image",
     "kubernetes_hub_namespace",
     "kubernetes_egress",
@@ -104,6 +105,9 @@ pub struct ServerConfig {
     pub scale_down_cooldown_secs: u64,
     /// How long a deleted workspace's data is kept before it is freed.
     pub deletion_grace_secs: u64,
+    /// The built web console (`web/dist`); default: `web/dist` under the
+    /// working directory, else `share/strata/web` beside the executable.
+    pub web_dir: Option<PathBuf>,
     /// Kubernetes backend: the Strata image workspace servers run and
     /// worker pods copy the binary from.
     pub kubernetes_image: String,
@@ -142,6 +146,7 @@ impl Default for ServerConfig {
             datums_per_worker: 1,
             scale_down_cooldown_secs: 60,
             deletion_grace_secs: 3600,
+            web_dir: None,
             kubernetes_image: format!("ghcr.io/strata-dev/strata:{}", env!("CARGO_PKG_VERSION")),
             kubernetes_hub_namespace: "strata".to_owned(),
             kubernetes_egress: String::new(),
@@ -337,6 +342,7 @@ impl ServerConfig {
             pps,
             mail,
             provisioner,
+            web_dir: self.web_dir.clone(),
             rate_limit_per_minute: (self.rate_limit_per_minute > 0).then_some(self.rate_limit_per_minute),
             listen,
             data_dir: self.data_dir.clone(),
@@ -398,6 +404,8 @@ pub struct Settings {
     pub rate_limit_per_minute: Option<u32>,
     pub mail: MailSettings,
     pub provisioner: ProvisionerSettings,
+    /// Where the built web console is, if set.
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Settings {

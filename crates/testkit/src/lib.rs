@@ -76,6 +76,8 @@ pub struct TestOptions {
     pub task_lease_secs: Option<u64>,
     /// Requests per minute per credential (the default when `None`).
     pub rate_limit_per_minute: Option<u32>,
+    /// The built web console to serve.
+    pub web_dir: Option<PathBuf>,
 }
 
 /// A running application with its own data directory and database.
@@ -143,6 +145,7 @@ impl TestApp {
             workers: options.workers.clone().map(WorkersSetting::Word).unwrap_or(defaults.workers.clone()),
             task_lease_secs: options.task_lease_secs.unwrap_or(defaults.task_lease_secs),
             rate_limit_per_minute: options.rate_limit_per_minute.unwrap_or(defaults.rate_limit_per_minute),
+            web_dir: options.web_dir.clone(),
             ..defaults
         };
         let settings = config.resolve().expect("test settings are valid");

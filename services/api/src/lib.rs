@@ -6,6 +6,7 @@
 //! database, migrations, object store, binding the port) so that
 //! configuration mistakes are reported before anything is served.
 
+mod console;
 mod error;
 mod gateway;
 mod graphql;
@@ -48,6 +49,7 @@ pub struct Application {
     guard: web::Data<workspace_auth::WorkspaceGuard>,
     limiter: web::Data<rate_limit::RateLimiter>,
     upstreams: web::Data<gateway::Upstreams>,
+    console: web::Data<console::Console>,
     /// What runs beside the HTTP server: masters and embedded workers.
     background: workers::Background,
     listener: TcpListener,
@@ -97,6 +99,7 @@ impl Application {
             guard: web::Data::new(guard),
             limiter: web::Data::new(limiter),
             upstreams: web::Data::new(gateway::Upstreams::new(std::net::SocketAddr::new(settings.listen.ip(), port))?),
+            console: web::Data::new(console::Console::locate(settings.web_dir.as_deref())),
             background,
             listener,
             shutdown_timeout: settings.shutdown_timeout,
@@ -143,6 +146,7 @@ impl Application {
         let guard = self.guard.clone();
         let limiter = self.limiter.clone();
         let upstreams = self.upstreams.clone();
+        let console = self.console.clone();
         let background = self.background.start(stop.child_token());
         let server = HttpServer::new(move || {
             App::new()
@@ -153,6 +157,7 @@ impl Application {
                 .app_data(guard.clone())
                 .app_data(limiter.clone())
                 .app_data(upstreams.clone())
+                .app_data(console.clone())
                 .wrap(actix_web::middleware::from_fn(rate_limit::limit_requests))
                 .wrap(middleware::RequestTelemetry::new(&state.metrics))
                 .configure(routes)
@@ -292,6 +297,11 @@ fn routes(config: &mut web::ServiceConfig) {
         )
         .route("/v1/orgs/{org}/workspaces/{workspace}/{tail:.*}", web::route().to(gateway::forward))
         .service(
+            web::resource("/assets/{name}")
+                .wrap(actix_web::middleware::Compress::default())
+                .route(web::get().to(console::asset)),
+        )
+        .service(
             web::scope("/v1/workspaces/{workspace}/pps")
                 .wrap(actix_web::middleware::from_fn(workspace_auth::authorize))
                 .configure(strata_pps::http::configure),
@@ -301,5 +311,5 @@ fn routes(config: &mut web::ServiceConfig) {
                 .wrap(actix_web::middleware::from_fn(workspace_auth::authorize))
                 .configure(strata_pfs::http::configure),
         )
-        .default_service(web::to(error::not_found));
+        .default_service(web::to(console::page));
 }

@@ -2,7 +2,7 @@
 //! tracing headers, storage isolation and persistence across restarts.
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use strata_testkit::{Backend, TestApp, on_both_backends};
+use strata_testkit::{Backend, TestApp, TestOptions, on_both_backends};
 
 async fn instance_ids(app: &TestApp) -> Vec<String> {
     let backend = app.db.get_database_backend();
@@ -107,6 +107,51 @@ async fn unknown_paths_answer_404_with_a_json_error() {
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["code"], "NOT_FOUND");
     assert!(body["message"].as_str().expect("message").contains("/no/such/thing"));
+}
+
+#[tokio::test]
+async fn the_console_is_served_with_cache_headers_and_routes_to_index() {
+    let web = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(web.path().join("assets")).expect("assets");
+    std::fs::write(web.path().join("index.html"), "<!doctype html><title>Strata</title>").expect("index");
+    std::fs::write(web.path().join("assets/app-3f2a9c.js"), "console.log(1)").expect("asset");
+    std::fs::write(web.path().join("favicon.svg"), "<svg/>").expect("favicon");
+    let options = TestOptions { web_dir: Some(web.path().to_path_buf()), ..TestOptions::default() };
+    let app = TestApp::spawn_with_options(Backend::Sqlite, options).await;
+    let client = reqwest::Client::new();
+    let page = |path: &str| client.get(format!("{}{path}", app.address)).header("accept", "text/html,*/*").send();
+
+    for path in ["/", "/orgs/acme/workspaces", "/w/acme/ci/pipelines/edges"] {
+        let response = page(path).await.expect("GET");
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
+        assert!(response.text().await.expect("body").contains("<title>Strata</title>"), "{path}");
+    }
+    let asset = client.get(format!("{}/assets/app-3f2a9c.js", app.address)).send().await.expect("GET");
+    assert_eq!(asset.status(), 200);
+    assert_eq!(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert!(asset.headers()["content-type"].to_str().expect("type").starts_with("text/javascript"));
+    let favicon = client.get(format!("{}/favicon.svg", app.address)).send().await.expect("GET");
+    assert_eq!(favicon.headers()["content-type"], "image/svg+xml");
+
+    for missing in ["/assets/nope.js", "/assets/..%2Findex.html", "/nope.png"] {
+        let response = page(missing).await.expect("GET");
+        assert_eq!(response.status(), 404, "{missing}");
+    }
+    // API paths keep their JSON answers, even for a browser.
+    let api = page("/v1/nothing").await.expect("GET");
+    assert_eq!(api.status(), 404);
+    assert_eq!(api.json::<serde_json::Value>().await.expect("json")["code"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn without_a_built_console_pages_say_how_to_build_it() {
+    let options = TestOptions { web_dir: Some("/nonexistent/web/dist".into()), ..TestOptions::default() };
+    let app = TestApp::spawn_with_options(Backend::Sqlite, options).await;
+    let response = reqwest::Client::new().get(&app.address).header("accept", "text/html").send().await.expect("GET");
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("not built") && body.contains("scripts/web.sh"), "{body}");
 }
 
 #[tokio::test]

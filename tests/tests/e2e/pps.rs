@@ -35,9 +35,8 @@ fn options(redis: bool) -> TestOptions {
         redis_url: redis
             .then(|| std::env::var("STRATA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())),
         sandbox_helper: Some(env!("CARGO_BIN_EXE_strata-e2e-sandbox").into()),
-        workers: None,
         task_lease_secs: Some(3),
-        rate_limit_per_minute: None,
+        ..TestOptions::default()
     }
 }
 
