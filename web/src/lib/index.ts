@@ -1,0 +1,4 @@
+export * from "./api";
+export * from "./hooks";
+export * from "./format";
+export * from "./router";

@@ -1,0 +1,313 @@
+// Sign up, email verification, log in, password reset, invitations.
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { Field, FormErrors } from "../components/ui";
+import { graphql } from "../gql";
+import { errorFor, generalErrors, gql, Link, navigate, setSession, useLocation, type UserError } from "../lib/index";
+import { useSession } from "../session";
+
+function AuthFrame({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <main id="main" className="auth">
+      <p className="brand">Strata</p>
+      <h1>{title}</h1>
+      {children}
+    </main>
+  );
+}
+
+/** Runs a mutation for a form; keeps its user errors for the fields. */
+function useSubmit<T>(run: () => Promise<{ userErrors: UserError[] } & T>, done: (payload: T) => void | Promise<void>) {
+  const [errors, setErrors] = useState<UserError[]>([]);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      const payload = await run();
+      setErrors(payload.userErrors);
+      if (payload.userErrors.length === 0) await done(payload);
+    } catch (error) {
+      setErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { errors, busy, submit };
+}
+
+const LogIn = graphql(`
+  mutation LogIn($input: LogInInput!) {
+    logIn(input: $input) {
+      accessToken {
+        token
+        expiresAt
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export function LogInPage() {
+  const session = useSession();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const form = useSubmit(
+    async () => (await gql(LogIn, { input: { email, password, client: "WEB" } })).logIn,
+    async (payload) => {
+      if (payload.accessToken) setSession(payload.accessToken.token, payload.accessToken.expiresAt);
+      await session.reload();
+      navigate("/", true);
+    },
+  );
+  return (
+    <AuthFrame title="Log in">
+      <form onSubmit={form.submit} noValidate>
+        <FormErrors errors={generalErrors(form.errors, ["email", "password"])} />
+        <Field label="Email" name="email" type="email" autoComplete="username" value={email} onChange={setEmail} error={errorFor(form.errors, "email")} required />
+        <Field label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={setPassword} error={errorFor(form.errors, "password")} required />
+        <button type="submit" disabled={form.busy}>
+          Log in
+        </button>
+      </form>
+      <p>
+        New here? <Link to="/signup">Create an account</Link> · <Link to="/reset-password">Forgot your password?</Link>
+      </p>
+    </AuthFrame>
+  );
+}
+
+const SignUp = graphql(`
+  mutation SignUp($input: SignUpInput!) {
+    signUp(input: $input) {
+      user {
+        email
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export function SignUpPage() {
+  const [email, setEmail] = useState("");
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
+  const form = useSubmit(
+    async () => (await gql(SignUp, { input: { email, password, displayName: name || null } })).signUp,
+    () => navigate(`/check-email?email=${encodeURIComponent(email)}`),
+  );
+  return (
+    <AuthFrame title="Create your account">
+      <form onSubmit={form.submit} noValidate>
+        <FormErrors errors={generalErrors(form.errors, ["email", "password", "displayName"])} />
+        <Field label="Email" name="email" type="email" autoComplete="email" value={email} onChange={setEmail} error={errorFor(form.errors, "email")} required />
+        <Field label="Your name" name="displayName" autoComplete="name" value={name} onChange={setName} error={errorFor(form.errors, "displayName")} />
+        <Field label="Password" name="password" type="password" autoComplete="new-password" value={password} onChange={setPassword} error={errorFor(form.errors, "password")} hint="At least 12 characters." required />
+        <button type="submit" disabled={form.busy}>
+          Sign up
+        </button>
+      </form>
+      <p>
+        Have an account? <Link to="/login">Log in</Link>
+      </p>
+    </AuthFrame>
+  );
+}
+
+export function CheckEmailPage() {
+  const { query } = useLocation();
+  return (
+    <AuthFrame title="Check your email">
+      <p>
+        We sent a link to <strong>{query.get("email") ?? "your address"}</strong>. Open it to confirm your account, then log in.
+      </p>
+      <p className="hint">
+        Running <code>strata dev</code>? Mail is written to <code>.strata/outbox/</code> instead of being sent.
+      </p>
+      <p>
+        <Link to="/login">Log in</Link>
+      </p>
+    </AuthFrame>
+  );
+}
+
+const VerifyEmail = graphql(`
+  mutation VerifyEmail($input: VerifyEmailInput!) {
+    verifyEmail(input: $input) {
+      user {
+        email
+        emailVerified
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export function VerifyEmailPage() {
+  const { query } = useLocation();
+  const token = query.get("token") ?? "";
+  const [outcome, setOutcome] = useState<{ ok: boolean; message: string } | null>(null);
+  useEffect(() => {
+    gql(VerifyEmail, { input: { token } })
+      .then(({ verifyEmail }) =>
+        setOutcome(
+          verifyEmail.userErrors.length === 0
+            ? { ok: true, message: `${verifyEmail.user?.email ?? "Your email"} is confirmed.` }
+            : { ok: false, message: verifyEmail.userErrors[0].message },
+        ),
+      )
+      .catch((error: Error) => setOutcome({ ok: false, message: error.message }));
+  }, [token]);
+  return (
+    <AuthFrame title="Confirming your email">
+      {outcome === null ? <p aria-live="polite">One moment…</p> : null}
+      {outcome ? (
+        <div className={`banner ${outcome.ok ? "ok" : "error"}`} role="status">
+          <p>{outcome.message}</p>
+        </div>
+      ) : null}
+      {outcome?.ok ? (
+        <p>
+          <Link to="/login">Log in</Link>
+        </p>
+      ) : null}
+    </AuthFrame>
+  );
+}
+
+const RequestReset = graphql(`
+  mutation RequestPasswordReset($input: RequestPasswordResetInput!) {
+    requestPasswordReset(input: $input) {
+      ok
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+const ResetPassword = graphql(`
+  mutation ResetPassword($input: ResetPasswordInput!) {
+    resetPassword(input: $input) {
+      user {
+        email
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export function ResetPasswordPage() {
+  const { query } = useLocation();
+  const token = query.get("token");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [done, setDone] = useState<string | null>(null);
+  const request = useSubmit(
+    async () => (await gql(RequestReset, { input: { email } })).requestPasswordReset,
+    () => setDone("If that address has an account, a reset link is on its way."),
+  );
+  const reset = useSubmit(
+    async () => (await gql(ResetPassword, { input: { token: token ?? "", password } })).resetPassword,
+    () => setDone("Your password is changed. Log in with it."),
+  );
+  if (done) {
+    return (
+      <AuthFrame title="Password reset">
+        <div className="banner ok" role="status">
+          <p>{done}</p>
+        </div>
+        <p>
+          <Link to="/login">Log in</Link>
+        </p>
+      </AuthFrame>
+    );
+  }
+  return token ? (
+    <AuthFrame title="Choose a new password">
+      <form onSubmit={reset.submit} noValidate>
+        <FormErrors errors={generalErrors(reset.errors, ["password"])} />
+        <Field label="New password" name="password" type="password" autoComplete="new-password" value={password} onChange={setPassword} error={errorFor(reset.errors, "password")} required />
+        <button type="submit" disabled={reset.busy}>
+          Set password
+        </button>
+      </form>
+    </AuthFrame>
+  ) : (
+    <AuthFrame title="Reset your password">
+      <form onSubmit={request.submit} noValidate>
+        <FormErrors errors={generalErrors(request.errors, ["email"])} />
+        <Field label="Email" name="email" type="email" autoComplete="email" value={email} onChange={setEmail} error={errorFor(request.errors, "email")} required />
+        <button type="submit" disabled={request.busy}>
+          Send a reset link
+        </button>
+      </form>
+    </AuthFrame>
+  );
+}
+
+const AcceptInvitation = graphql(`
+  mutation AcceptInvitation($input: AcceptInvitationInput!) {
+    acceptInvitation(input: $input) {
+      organization {
+        slug
+      }
+      userErrors {
+        field
+        message
+        code
+      }
+    }
+  }
+`);
+
+export function AcceptInvitationPage() {
+  const session = useSession();
+  const { query } = useLocation();
+  const token = query.get("token") ?? "";
+  const form = useSubmit(
+    async () => (await gql(AcceptInvitation, { input: { token } })).acceptInvitation,
+    async (payload) => {
+      await session.reload();
+      navigate(`/orgs/${payload.organization?.slug ?? ""}`);
+    },
+  );
+  if (session.status !== "signed-in") {
+    return (
+      <AuthFrame title="You are invited">
+        <p>Log in (or sign up with the invited address) first, then open the invitation link again.</p>
+        <p>
+          <Link to={`/login`}>Log in</Link> · <Link to="/signup">Sign up</Link>
+        </p>
+      </AuthFrame>
+    );
+  }
+  return (
+    <AuthFrame title="Join the organisation">
+      <form onSubmit={form.submit}>
+        <FormErrors errors={form.errors} />
+        <p>You are logged in as {session.viewer?.email}.</p>
+        <button type="submit" disabled={form.busy}>
+          Accept the invitation
+        </button>
+      </form>
+    </AuthFrame>
+  );
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { ago, bytes, duration, parseCsv, previewKind } from "../../src/lib/format";
+
+describe("format", () => {
+  it("writes sizes in binary units", () => {
+    expect(bytes(0)).toBe("0 B");
+    expect(bytes(1023)).toBe("1023 B");
+    expect(bytes(1536)).toBe("1.5 KiB");
+    expect(bytes(200 * 1024 * 1024)).toBe("200 MiB");
+    expect(bytes(-1)).toBe("—");
+  });
+
+  it("writes durations at a readable precision", () => {
+    expect(duration(0.25)).toBe("250 ms");
+    expect(duration(4.25)).toBe("4.3 s");
+    expect(duration(125)).toBe("2 min 5 s");
+    expect(duration(3 * 3600 + 120)).toBe("3 h 2 min");
+    expect(duration(null)).toBe("—");
+  });
+
+  it("says how long ago", () => {
+    const now = Date.parse("2026-11-29T12:00:00Z");
+    expect(ago("2026-11-29T11:59:50Z", now)).toBe("just now");
+    expect(ago("2026-11-29T11:50:00Z", now)).toBe("10 min ago");
+    expect(ago("2026-11-27T12:00:00Z", now)).toBe("2 d ago");
+    expect(ago("not a time", now)).toBe("—");
+  });
+
+  it("parses CSV with quotes, doubled quotes and CRLF", () => {
+    expect(parseCsv('a,b\r\n"x, y","say ""hi"""\n1,2')).toEqual([
+      ["a", "b"],
+      ["x, y", 'say "hi"'],
+      ["1", "2"],
+    ]);
+    expect(parseCsv("a\nb\nc", 2)).toHaveLength(2);
+  });
+
+  it("previews by extension", () => {
+    expect(previewKind("/a/cat.PNG")).toBe("image");
+    expect(previewKind("/t.csv")).toBe("csv");
+    expect(previewKind("/x.json")).toBe("json");
+    expect(previewKind("/README")).toBe("text");
+  });
+});
