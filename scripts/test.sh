@@ -19,8 +19,15 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "web console: build (types from the schema, type check, size budget) and unit tests"
+scripts/web.sh
+(cd web && npm test --silent)
+
 step "tests"
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 cargo nextest run --workspace --locked --profile ci
+
+step "browser walk (Chromium)"
+scripts/browser.sh

@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../web"
 if ! command -v npm >/dev/null; then
-  echo "npm is missing: install Node.js 20 or later (Debian: apt-get install nodejs npm)" >&2
-  exit 1
+  echo "installing Node.js and npm with apt" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null || {
+    echo "npm is missing: install Node.js 20 or later" >&2
+    exit 1
+  }
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

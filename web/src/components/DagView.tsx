@@ -1,16 +1,31 @@
 // The pipeline DAG as SVG (lazy-loaded with its layout library).
-import { useMemo } from "react";
+import { useEffect, useLayoutEffect, useMemo } from "react";
 import { edgePath, layoutDag, type DagInput } from "../lib/dag";
 import { navigate } from "../lib/index";
 
 export default function DagView({ dag, base }: { dag: DagInput; base: string }) {
-  const placed = useMemo(() => layoutDag(dag), [dag]);
+  // The page polls; the graph is laid out again only when it changed.
+  const shape = JSON.stringify(dag);
+  const placed = useMemo(() => {
+    const started = performance.now();
+    const laidOut = layoutDag(JSON.parse(shape) as DagInput);
+    performance.measure("strata:dag-layout", { start: started, end: performance.now() });
+    return { ...laidOut, started };
+  }, [shape]);
+  // Layout plus render, up to the commit of the SVG: what the browser
+  // walk reports as the DAG's drawing time.
+  useLayoutEffect(() => {
+    performance.measure("strata:dag-commit", { start: placed.started, end: performance.now() });
+  }, [placed]);
+  useEffect(() => {
+    performance.measure("strata:dag", { start: placed.started, end: performance.now() });
+  }, [placed]);
   const open = (kind: string, name: string) =>
     navigate(kind === "PIPELINE" ? `${base}/pipelines/${encodeURIComponent(name)}` : `${base}/repos/${encodeURIComponent(name)}`);
   return (
     <figure className="dag">
       <svg
-        role="img"
+        role="group"
         aria-label={`Pipeline graph: ${dag.nodes.length} nodes, ${dag.edges.length} edges`}
         viewBox={`0 0 ${placed.width} ${placed.height}`}
         width={placed.width}

@@ -319,7 +319,26 @@ const RemoveMember = graphql(`
 
 type OrgRole = "OWNER" | "ADMIN" | "MEMBER";
 
+/** Whether the viewer manages `org` (owner or admin), from the session. */
+function useManages(org: string): boolean {
+  const session = useSession();
+  const role = session.viewer?.organizations.edges.find((e) => e.node.slug === org)?.node.viewerRole;
+  return role === "OWNER" || role === "ADMIN";
+}
+
 export function MembersPage({ org }: { org: string }) {
+  if (!useManages(org)) {
+    return (
+      <Layout org={org}>
+        <h1>Members</h1>
+        <Empty title="Only owners and admins manage members">Ask one of them to invite people or change roles.</Empty>
+      </Layout>
+    );
+  }
+  return <ManageMembers org={org} />;
+}
+
+function ManageMembers({ org }: { org: string }) {
   const state = useLoad(() => gql(Members, { org }), `members:${org}`);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<OrgRole>("MEMBER");
@@ -597,6 +616,18 @@ const Audit = graphql(`
 `);
 
 export function AuditPage({ org }: { org: string }) {
+  if (!useManages(org)) {
+    return (
+      <Layout org={org}>
+        <h1>Audit log</h1>
+        <Empty title="Only owners and admins read the audit log" />
+      </Layout>
+    );
+  }
+  return <ReadAudit org={org} />;
+}
+
+function ReadAudit({ org }: { org: string }) {
   const [action, setAction] = useState("");
   const state = useLoad(() => gql(Audit, { org, action: action || null }), `audit:${org}:${action}`);
   return (

@@ -1,6 +1,7 @@
 // A workspace: its DAG, repos and pipelines; a repo's branches, commits and
 // files; a pipeline's spec and jobs; a job's datums, timeline and logs.
-import { lazy, Suspense, useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useState, type ComponentType } from "react";
+import type { DagInput } from "../lib/dag";
 import { Layout } from "../components/Layout";
 import { Command, Empty, LoadState, StateBadge } from "../components/ui";
 import { graphql } from "../gql";
@@ -19,7 +20,24 @@ import {
   workspaceFetch,
 } from "../lib/index";
 
-const DagView = lazy(() => import("../components/DagView"));
+type DagViewType = ComponentType<{ dag: DagInput; base: string }>;
+
+/**
+ * The graph and its layout library, loaded beside the page's data rather
+ * than on first render: no Suspense fallback (whose reveal React throttles
+ * by up to 300 ms) stands between the data and the drawing.
+ */
+function useDagView(): DagViewType | null {
+  const [view, setView] = useState<DagViewType | null>(null);
+  useEffect(() => {
+    let alive = true;
+    import("../components/DagView").then((module) => alive && setView(() => module.default));
+    return () => {
+      alive = false;
+    };
+  }, []);
+  return view;
+}
 
 const Overview = graphql(`
   query WorkspaceOverview($org: String!, $ws: String!) {
@@ -78,6 +96,7 @@ function Crumbs({ items }: { items: { to?: string; label: string }[] }) {
 
 export function WorkspacePage({ org, ws }: { org: string; ws: string }) {
   const state = useLoad(() => gql(Overview, { org, ws }), `ws:${org}/${ws}`, 3000);
+  const DagView = useDagView();
   const base = `/w/${org}/${ws}`;
   return (
     <Layout org={org}>
@@ -103,9 +122,7 @@ export function WorkspacePage({ org, ws }: { org: string; ws: string }) {
               {w.dag.nodes.length > 0 ? (
                 <section aria-labelledby="dag-title">
                   <h2 id="dag-title">Pipeline graph</h2>
-                  <Suspense fallback={<p className="loading">Drawing the graph…</p>}>
-                    <DagView dag={w.dag} base={base} />
-                  </Suspense>
+                  {DagView ? <DagView dag={w.dag} base={base} /> : <p className="loading">Drawing the graph…</p>}
                 </section>
               ) : null}
               <div className="columns">
@@ -690,8 +707,12 @@ interface TimedDatum {
 function Timeline({ datums }: { datums: TimedDatum[] }) {
   const timed = datums.filter((d) => d.startedAt);
   if (timed.length === 0) return <p className="hint">No datum has started yet.</p>;
-  const start = Math.min(...timed.map((d) => Date.parse(d.startedAt as string)));
-  const end = Math.max(...timed.map((d) => (d.finishedAt ? Date.parse(d.finishedAt) : Date.now())));
+  const started = (d: TimedDatum) => Date.parse(d.startedAt as string);
+  const phases = (d: TimedDatum) => (d.stats.downloadSecs + d.stats.processSecs + d.stats.uploadSecs) * 1000;
+  const start = Math.min(...timed.map(started));
+  // A datum ends at its finish time, or where its phases end if later
+  // (the phases are the worker's own clock).
+  const end = Math.max(...timed.map((d) => Math.max(d.finishedAt ? Date.parse(d.finishedAt) : Date.now(), started(d) + phases(d))));
   const span = Math.max(1, end - start) / 1000;
   const width = 640;
   const row = 14;

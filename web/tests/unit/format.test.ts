@@ -5,6 +5,7 @@ describe("format", () => {
   it("writes sizes in binary units", () => {
     expect(bytes(0)).toBe("0 B");
     expect(bytes(1023)).toBe("1023 B");
+    expect(bytes(327.2454)).toBe("327 B");
     expect(bytes(1536)).toBe("1.5 KiB");
     expect(bytes(200 * 1024 * 1024)).toBe("200 MiB");
     expect(bytes(-1)).toBe("—");
