@@ -180,6 +180,17 @@ async function main() {
   await audit(ada, "workspaces");
   await shot(ada, "workspaces");
 
+  step("delete a workspace by typing its slug");
+  await ada.getByLabel("Slug").fill("scratch");
+  await ada.getByRole("button", { name: "Create workspace" }).click();
+  await ada.getByTestId("workspace-scratch").locator(".state-ready").waitFor({ timeout: 30_000 });
+  await ada.getByTestId("workspace-scratch").getByRole("button", { name: "Delete…" }).click();
+  const confirm = ada.locator(".danger-zone");
+  expect(await confirm.getByRole("button", { name: "Delete workspace" }).isDisabled(), "delete waits for the slug");
+  await confirm.getByLabel("Slug").fill("scratch");
+  await confirm.getByRole("button", { name: "Delete workspace" }).click();
+  await ada.getByTestId("workspace-scratch").locator(".state-deleted, .state-deleting").waitFor();
+
   step("an API token for the CLI (shown once), another revoked");
   await ada.goto(`${base}/orgs/acme/tokens`);
   await ada.getByLabel("Name").fill("ci");
@@ -317,12 +328,25 @@ async function main() {
   figures.push(`DAG of ${count} nodes (52 pipelines): layout + render median ${timings[2].toFixed(0)} ms, max ${timings[4].toFixed(0)} ms; layout alone median ${layouts[2].toFixed(0)} ms, to the DOM commit ${commits[2].toFixed(0)} ms (5 loads)`);
   await shot(ada, "dag-50");
 
-  step("log out");
+  step("log out; reset the password from the emailed link; log in with the new one");
   await ada.goto(`${base}/orgs/acme`);
   await ada.getByRole("button", { name: "Log out" }).click();
   await ada.getByRole("heading", { name: "Log in" }).waitFor();
   await ada.goto(`${base}/orgs/acme`);
   await ada.getByRole("heading", { name: "Log in" }).waitFor();
+  await ada.getByRole("link", { name: "Forgot your password?" }).click();
+  await ada.getByLabel("Email").fill("ada@example.com");
+  await ada.getByRole("button", { name: "Send a reset link" }).click();
+  await ada.getByText("a reset link is on its way").waitFor();
+  await ada.goto(mailLink("ada@example.com", "reset-password", base));
+  await ada.getByLabel("New password").fill(`${PASSWORD} again`);
+  await ada.getByRole("button", { name: "Set password" }).click();
+  await ada.getByText("Your password is changed").waitFor();
+  await ada.goto(`${base}/login`);
+  await ada.getByLabel("Email").fill("ada@example.com");
+  await ada.getByLabel("Password").fill(`${PASSWORD} again`);
+  await ada.getByRole("button", { name: "Log in" }).click();
+  await ada.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
 
   console.log("\nfigures:");
   for (const figure of figures) console.log(`  ${figure}`);
