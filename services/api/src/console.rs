@@ -19,6 +19,11 @@ pub struct Console {
     dir: Option<PathBuf>,
 }
 
+/// The app loads only its own scripts, styles and data; file previews
+/// show images as `blob:` URLs; nothing may frame it.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
+                   connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// Paths that belong to the APIs: never the console's.
 const API_PREFIXES: [&str; 7] = ["/v1/", "/graphql", "/auth/", "/healthz", "/readyz", "/metrics", "/.well-known/"];
 
@@ -83,7 +88,11 @@ pub(crate) async fn page(request: HttpRequest, console: web::Data<Console>) -> H
         return crate::error::not_found(request).await;
     }
     match tokio::fs::read(dir.join("index.html")).await {
-        Ok(bytes) => html(bytes),
+        Ok(bytes) => {
+            let mut response = html(bytes);
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(CSP));
+            response
+        }
         Err(error) => {
             tracing::error!(%error, "cannot read the console's index.html");
             not_built()

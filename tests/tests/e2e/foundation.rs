@@ -125,6 +125,8 @@ async fn the_console_is_served_with_cache_headers_and_routes_to_index() {
         let response = page(path).await.expect("GET");
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
+        let csp = response.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(response.text().await.expect("body").contains("<title>Strata</title>"), "{path}");
     }
     let asset = client.get(format!("{}/assets/app-3f2a9c.js", app.address)).send().await.expect("GET");
