@@ -9,6 +9,9 @@ const config: CodegenConfig = {
   generates: {
     "src/gql/": {
       preset: "client",
+      // Fragments are plain selections here (no masking): `...Problems`
+      // in a mutation types its userErrors fully.
+      presetConfig: { fragmentMasking: false },
       config: {
         documentMode: "string",
         useTypeImports: true,

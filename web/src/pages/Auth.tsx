@@ -1,8 +1,9 @@
 // Sign up, email verification, log in, password reset, invitations.
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { Field, FormErrors } from "../components/ui";
 import { graphql } from "../gql";
-import { errorFor, generalErrors, gql, Link, navigate, setSession, useLocation, type UserError } from "../lib/index";
+import { useSubmit } from "../lib/forms";
+import { errorFor, generalErrors, gql, Link, navigate, setSession, useLocation } from "../lib/index";
 import { useSession } from "../session";
 
 function AuthFrame({ title, children }: { title: string; children: ReactNode }) {
@@ -15,26 +16,6 @@ function AuthFrame({ title, children }: { title: string; children: ReactNode }) 
   );
 }
 
-/** Runs a mutation for a form; keeps its user errors for the fields. */
-function useSubmit<T>(run: () => Promise<{ userErrors: UserError[] } & T>, done: (payload: T) => void | Promise<void>) {
-  const [errors, setErrors] = useState<UserError[]>([]);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      const payload = await run();
-      setErrors(payload.userErrors);
-      if (payload.userErrors.length === 0) await done(payload);
-    } catch (error) {
-      setErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { errors, busy, submit };
-}
-
 const LogIn = graphql(`
   mutation LogIn($input: LogInInput!) {
     logIn(input: $input) {
@@ -43,9 +24,7 @@ const LogIn = graphql(`
         expiresAt
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -87,9 +66,7 @@ const SignUp = graphql(`
         email
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -146,9 +123,7 @@ const VerifyEmail = graphql(`
         emailVerified
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -191,9 +166,7 @@ const RequestReset = graphql(`
     requestPasswordReset(input: $input) {
       ok
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -206,9 +179,7 @@ const ResetPassword = graphql(`
         email
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -270,9 +241,7 @@ const AcceptInvitation = graphql(`
         slug
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }

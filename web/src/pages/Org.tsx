@@ -3,6 +3,7 @@ import { useState, type FormEvent } from "react";
 import { Layout } from "../components/Layout";
 import { Command, CopyButton, Empty, Field, FormErrors, LoadState, StateBadge } from "../components/ui";
 import { graphql } from "../gql";
+import { useForm } from "../lib/forms";
 import { ago, errorFor, generalErrors, gql, Link, navigate, useLoad, type UserError } from "../lib/index";
 import { useSession } from "../session";
 
@@ -14,30 +15,11 @@ const CreateOrganization = graphql(`
         slug
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
 `);
-
-function useForm() {
-  const [errors, setErrors] = useState<UserError[]>([]);
-  const [busy, setBusy] = useState(false);
-  const run = async (event: FormEvent, action: () => Promise<UserError[]>) => {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      setErrors(await action());
-    } catch (error) {
-      setErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { errors, busy, run };
-}
 
 export function CreateOrganizationPage() {
   const session = useSession();
@@ -97,9 +79,7 @@ const CreateWorkspace = graphql(`
         slug
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -113,9 +93,7 @@ const DeleteWorkspace = graphql(`
         state
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -281,9 +259,7 @@ const Invite = graphql(`
         id
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -296,9 +272,7 @@ const ChangeRole = graphql(`
         role
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -309,9 +283,7 @@ const RemoveMember = graphql(`
     removeMember(input: $input) {
       ok
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -473,9 +445,7 @@ const CreateToken = graphql(`
         id
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }
@@ -488,9 +458,7 @@ const RevokeToken = graphql(`
         revokedAt
       }
       userErrors {
-        field
-        message
-        code
+        ...Problems
       }
     }
   }

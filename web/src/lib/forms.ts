@@ -1,0 +1,46 @@
+// Forms that run a mutation and show its `userErrors` by field.
+import { useState, type FormEvent } from "react";
+import { graphql } from "../gql";
+import type { UserError } from "./api";
+
+/** The fields of a mutation's `userErrors`, shared by every form. */
+export const Problems = graphql(`
+  fragment Problems on UserError {
+    field
+    message
+    code
+  }
+`);
+
+/** A form's state: the errors of its last submit and whether one runs. */
+export function useForm() {
+  const [errors, setErrors] = useState<UserError[]>([]);
+  const [busy, setBusy] = useState(false);
+  const run = async (event: FormEvent, action: () => Promise<UserError[]>) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      setErrors(await action());
+    } catch (error) {
+      setErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { errors, busy, run };
+}
+
+/** A form whose mutation returns a payload: `done` runs when it succeeded. */
+export function useSubmit<T>(
+  mutate: () => Promise<{ userErrors: UserError[] } & T>,
+  done: (payload: T) => void | Promise<void>,
+) {
+  const form = useForm();
+  const submit = (event: FormEvent) =>
+    form.run(event, async () => {
+      const payload = await mutate();
+      if (payload.userErrors.length === 0) await done(payload);
+      return payload.userErrors;
+    });
+  return { errors: form.errors, busy: form.busy, submit };
+}
