@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useState, type ComponentType } from "react";
 import type { DagInput } from "../lib/dag";
 import { Layout } from "../components/Layout";
+import { AccessSection } from "./Access";
 import { Command, Empty, LoadState, StateBadge } from "../components/ui";
 import { graphql } from "../gql";
 import {
@@ -186,6 +187,7 @@ export function WorkspacePage({ org, ws }: { org: string; ws: string }) {
                   )}
                 </section>
               </div>
+              {w.viewerRole === "ADMIN" ? <AccessSection org={org} ws={ws} /> : null}
             </>
           );
         }}

@@ -269,7 +269,7 @@ async function main() {
   expect(/\d+ \w+/.test(preview), `top10.txt previews as text: ${preview.slice(0, 80)}`);
   await shot(ada, "file-preview");
 
-  step("invite Grace as a member, make her a reader of the workspace");
+  step("invite Grace as a member");
   await ada.goto(`${base}/orgs/acme/members`);
   await ada.getByLabel("Email").fill("grace@example.com");
   await ada.getByRole("button", { name: "Send invitation" }).click();
@@ -284,13 +284,13 @@ async function main() {
   await grace.getByRole("button", { name: "Accept the invitation" }).click();
   await grace.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
 
-  const graceId = (await gqlAs(grace, "{ viewer { id } }", {})).data.viewer.id;
-  const bound = await gqlAs(
-    ada,
-    "mutation($i: SetRoleBindingInput!) { setRoleBinding(input: $i) { ok userErrors { message } } }",
-    { i: { organization: "acme", workspace: "vision", userId: graceId, role: "READER" } },
-  );
-  expect(bound.data.setRoleBinding.ok, `role binding: ${JSON.stringify(bound)}`);
+  step("Ada makes Grace a reader of the workspace on its Access section");
+  await ada.goto(`${base}/w/acme/vision`);
+  await ada.getByLabel("Person").selectOption({ label: "grace@example.com" });
+  await ada.getByLabel("Role", { exact: true }).selectOption("READER");
+  await ada.getByRole("button", { name: "Give role" }).click();
+  await ada.getByTestId("binding-grace@example.com").waitFor();
+  await shot(ada, "access");
 
   step("Grace, a reader: no admin pages, no changes");
   await grace.reload();
@@ -313,6 +313,16 @@ async function main() {
   await grace.goto(`${base}/w/acme/vision`);
   await grace.getByTestId("dag").waitFor();
   await shot(grace, "reader-mobile");
+
+  step("Ada changes Grace's organisation role, then removes her");
+  await ada.goto(`${base}/orgs/acme/members`);
+  await ada.getByLabel("Role of grace@example.com").selectOption("ADMIN");
+  await ada.reload();
+  expect((await ada.getByLabel("Role of grace@example.com").inputValue()) === "ADMIN", "the new role is kept");
+  await ada.getByRole("row", { name: /grace@example.com/ }).getByRole("button", { name: "Remove" }).click();
+  await ada.getByRole("row", { name: /grace@example.com/ }).waitFor({ state: "detached" });
+  const gone = await gqlAs(grace, "{ organization(slug: \"acme\") { slug } }", {});
+  expect(gone.data.organization === null, `a removed member sees nothing of the organisation: ${JSON.stringify(gone)}`);
 
   step("a DAG of 50 pipelines: layout and render time");
   cli(base, secret, ["repo", "create", "raw"]);
