@@ -99,6 +99,21 @@ const DeleteWorkspace = graphql(`
   }
 `);
 
+const SetPlan = graphql(`
+  mutation SetWorkspacePlan($input: SetWorkspacePlanInput!) {
+    setWorkspacePlan(input: $input) {
+      workspace {
+        plan
+      }
+      userErrors {
+        ...Problems
+      }
+    }
+  }
+`);
+
+const PLANS = ["free", "team", "enterprise"];
+
 const SETTLED = ["READY", "FAILED", "SUSPENDED", "DELETED"];
 
 export function WorkspacesPage({ org }: { org: string }) {
@@ -114,6 +129,16 @@ export function WorkspacesPage({ org }: { org: string }) {
   const [confirm, setConfirm] = useState("");
   const create = useForm();
   const remove = useForm();
+  const [planErrors, setPlanErrors] = useState<UserError[]>([]);
+  const changePlan = async (slug: string, plan: string) => {
+    try {
+      const { setWorkspacePlan } = await gql(SetPlan, { input: { organization: org, slug, plan } });
+      setPlanErrors(setWorkspacePlan.userErrors);
+    } catch (error) {
+      setPlanErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
+    }
+    state.reload();
+  };
   const submit = (event: FormEvent) =>
     create.run(event, async () => {
       const { createWorkspace } = await gql(CreateWorkspace, { input: { organization: org, slug, plan } });
@@ -144,6 +169,7 @@ export function WorkspacesPage({ org }: { org: string }) {
           ) : (
             <>
               <h1>{data.organization.name || data.organization.slug}: workspaces</h1>
+              <FormErrors errors={planErrors} />
               {data.organization.workspaces.nodes.length === 0 ? (
                 <Empty title="No workspaces yet">
                   <p>A workspace is an isolated data and pipeline environment. Create one below, or from a terminal:</p>
@@ -171,7 +197,19 @@ export function WorkspacesPage({ org }: { org: string }) {
                         <td>
                           <StateBadge state={w.state} /> {w.statusMessage ? <span className="hint">{w.statusMessage}</span> : null}
                         </td>
-                        <td>{w.plan}</td>
+                        <td>
+                          {data.organization?.viewerRole !== "MEMBER" && w.state !== "DELETING" && w.state !== "DELETED" ? (
+                            <select aria-label={`Plan of ${w.slug}`} value={w.plan} onChange={(e) => changePlan(w.slug, e.target.value)}>
+                              {PLANS.map((p) => (
+                                <option key={p} value={p}>
+                                  {p}
+                                </option>
+                              ))}
+                            </select>
+                          ) : (
+                            w.plan
+                          )}
+                        </td>
                         <td>{w.viewerRole.toLowerCase()}</td>
                         <td>{ago(w.createdAt)}</td>
                         <td>

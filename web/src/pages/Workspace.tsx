@@ -47,6 +47,12 @@ const Overview = graphql(`
       state
       plan
       viewerRole
+      conditions {
+        type
+        status
+        reason
+        message
+      }
       repos {
         name
         kind
@@ -110,8 +116,9 @@ export function WorkspacePage({ org, ws }: { org: string; ws: string }) {
           return (
             <>
               <h1>
-                {w.slug} <StateBadge state={w.state} />
+                {w.slug} <StateBadge state={w.state} /> <span className="hint">{w.plan} plan</span>
               </h1>
+              <Conditions conditions={w.conditions} />
               {w.repos.length === 0 ? (
                 <Empty title="Put your first data in">
                   <p>From a terminal logged in to this server:</p>
@@ -193,6 +200,24 @@ export function WorkspacePage({ org, ws }: { org: string; ws: string }) {
         }}
       </LoadState>
     </Layout>
+  );
+}
+
+/**
+ * What the provisioner reports when it needs saying: a degraded workspace
+ * (a failing reconcile, a plan below current usage) or one not ready.
+ */
+function Conditions({ conditions }: { conditions: { type: string; status: boolean; reason: string; message: string }[] }) {
+  const shown = conditions.filter((c) => (c.type === "Degraded" && c.status) || (c.type === "Ready" && !c.status));
+  if (shown.length === 0) return null;
+  return (
+    <div className="banner warn" role="status" data-testid="conditions">
+      {shown.map((c) => (
+        <p key={c.type}>
+          <strong>{c.reason}</strong>: {c.message}
+        </p>
+      ))}
+    </div>
   );
 }
 

@@ -25,6 +25,7 @@ const database = `strata_browser_${process.pid}_${Date.now()}`;
 const figures = [];
 let server;
 let browser;
+let serverLog = "";
 
 function step(text) {
   console.log(`- ${text}`);
@@ -49,7 +50,10 @@ function startServer() {
   const args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", join(work, "data"), "--database-url", databaseUrl.href, "--log-level", "warn"];
   server = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
-  server.stderr.on("data", (chunk) => (stderr += chunk));
+  server.stderr.on("data", (chunk) => {
+    stderr += chunk;
+    serverLog = (serverLog + chunk).slice(-20_000);
+  });
   return new Promise((resolvePromise, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`strata dev did not start:\n${stderr}`)), 60_000);
@@ -82,7 +86,7 @@ function mailLink(to, page, base) {
 
 function cli(base, token, args) {
   const env = { ...process.env, HOME: work, STRATA_CONFIG: join(work, "ci-cli.toml"), STRATA_ENDPOINT: base, STRATA_TOKEN: token };
-  return execFileSync(bin, ["--workspace", "acme/vision", ...args], { env, cwd: root, encoding: "utf8" });
+  return execFileSync(bin, ["--workspace", "acme/vision", ...args], { env, cwd: root, encoding: "utf8", timeout: 120_000 });
 }
 
 async function gqlAs(page, query, variables) {
@@ -189,6 +193,12 @@ async function main() {
   await row.locator(".state-ready").waitFor({ timeout: 30_000 });
   await audit(ada, "workspaces");
   await shot(ada, "workspaces");
+
+  step("move the workspace to the team plan");
+  await ada.getByLabel("Plan of vision").selectOption("team");
+  await ada.waitForFunction(() => document.querySelector('[aria-label="Plan of vision"]')?.value === "team");
+  await ada.reload();
+  expect((await ada.getByLabel("Plan of vision").inputValue()) === "team", "the plan change is kept");
 
   step("delete a workspace by typing its slug");
   await ada.getByLabel("Slug").fill("scratch");
@@ -379,11 +389,34 @@ async function main() {
   console.log("the browser walk passed");
 }
 
+/** On failure: the end of every workspace's server and worker logs. */
+function printLogs() {
+  console.error(`--- strata dev (end of its log)\n${serverLog}`);
+  const dir = join(work, "data", "workspaces");
+  let workspaces = [];
+  try {
+    workspaces = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const id of workspaces) {
+    for (const log of ["server.log", "workers.log"]) {
+      try {
+        const lines = readFileSync(join(dir, id, log), "utf8").trimEnd().split("\n");
+        console.error(`--- ${id}/${log} (last 40 lines)\n${lines.slice(-40).join("\n")}`);
+      } catch {
+        // No such log.
+      }
+    }
+  }
+}
+
 try {
   await main();
 } catch (error) {
   console.error(error);
   process.exitCode = 1;
+  printLogs();
 } finally {
   await browser?.close().catch(() => {});
   server?.kill("SIGTERM");
