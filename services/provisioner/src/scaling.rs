@@ -140,8 +140,8 @@ impl Scaler {
                 message = Some(format!("cannot resize the workers: {error}"));
             }
             let current = workers.current(load).await;
-            let reason = format!("{:?}", decision.reason).to_lowercase();
-            self.report(load, pipeline, (desired, current), &reason, message).await;
+            let reason = decision.reason.as_str();
+            self.report(load, pipeline, (desired, current), reason, message).await;
         }
     }
 

@@ -63,6 +63,19 @@ pub enum Reason {
     Idle,
 }
 
+impl Reason {
+    /// The reason as logs, metrics and `strata workspace inspect` show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::ScaleUp => "scale_up",
+            Reason::Steady => "steady",
+            Reason::Cooldown => "cooldown",
+            Reason::ScaleDown => "scale_down",
+            Reason::Idle => "idle",
+        }
+    }
+}
+
 /// One decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Decision {
@@ -118,6 +131,13 @@ impl Autoscaler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_read_as_they_serialise() {
+        for reason in [Reason::ScaleUp, Reason::Steady, Reason::Cooldown, Reason::ScaleDown, Reason::Idle] {
+            assert_eq!(serde_json::to_value(reason).expect("json"), reason.as_str());
+        }
+    }
 
     fn at(secs: u64, queued: u64, in_flight: u64, current: u32) -> Observation {
         Observation { now: Duration::from_secs(secs), queued, in_flight, current }
