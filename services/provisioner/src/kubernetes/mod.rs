@@ -63,9 +63,10 @@ pub struct KubernetesConfig {
     pub autoscale: bool,
 }
 
-/// A kind the backend applies, with its REST coordinates.
-#[derive(Debug, Clone, Copy)]
-struct Kind {
+/// A kind the backend applies, with its REST coordinates as k8s-openapi
+/// knows them (no hand-written groups or plurals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Kind {
     group: &'static str,
     version: &'static str,
     kind: &'static str,
@@ -73,46 +74,38 @@ struct Kind {
     namespaced: bool,
 }
 
-const KINDS: &[Kind] = &[
-    Kind { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false },
-    Kind { group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true },
-    Kind { group: "", version: "v1", kind: "LimitRange", plural: "limitranges", namespaced: true },
-    Kind {
-        group: "networking.k8s.io",
-        version: "v1",
-        kind: "NetworkPolicy",
-        plural: "networkpolicies",
-        namespaced: true,
-    },
-    Kind { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
-    Kind { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true },
-    Kind { group: "", version: "v1", kind: "Service", plural: "services", namespaced: true },
-    Kind {
-        group: "policy",
-        version: "v1",
-        kind: "PodDisruptionBudget",
-        plural: "poddisruptionbudgets",
-        namespaced: true,
-    },
-    Kind { group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true },
-    Kind { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true },
-    Kind {
-        group: "scheduling.k8s.io",
-        version: "v1",
-        kind: "PriorityClass",
-        plural: "priorityclasses",
-        namespaced: false,
-    },
-];
-
-fn kind_of(object: &Value) -> Result<&'static Kind> {
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
-    KINDS.iter().find(|k| k.kind == kind).ok_or_else(|| ProvisionerError::Config(format!("no API for kind {kind:?}")))
+const fn kind<K: k8s_openapi::Resource>(namespaced: bool) -> Kind {
+    Kind { group: K::GROUP, version: K::VERSION, kind: K::KIND, plural: K::URL_PATH_SEGMENT, namespaced }
 }
 
-fn kind_named(kind: &str) -> &'static Kind {
-    // The table holds every kind the backend names.
-    KINDS.iter().find(|k| k.kind == kind).unwrap_or(&KINDS[0])
+use k8s_openapi::api::{apps, core, networking, policy, scheduling};
+
+pub(crate) const NAMESPACE: Kind = kind::<core::v1::Namespace>(false);
+pub(crate) const DEPLOYMENT: Kind = kind::<apps::v1::Deployment>(true);
+pub(crate) const POD: Kind = kind::<core::v1::Pod>(true);
+
+/// Every kind the backend sends, by the `kind` field of its objects.
+const KINDS: &[Kind] = &[
+    NAMESPACE,
+    kind::<core::v1::ResourceQuota>(true),
+    kind::<core::v1::LimitRange>(true),
+    kind::<networking::v1::NetworkPolicy>(true),
+    kind::<core::v1::ServiceAccount>(true),
+    kind::<core::v1::Secret>(true),
+    kind::<core::v1::Service>(true),
+    kind::<policy::v1::PodDisruptionBudget>(true),
+    DEPLOYMENT,
+    POD,
+    kind::<scheduling::v1::PriorityClass>(false),
+];
+
+fn kind_of(object: &Value) -> Result<Kind> {
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
+    KINDS
+        .iter()
+        .find(|k| k.kind == kind)
+        .copied()
+        .ok_or_else(|| ProvisionerError::Config(format!("no API for kind {kind:?}")))
 }
 
 /// Kubernetes API calls with a timeout and errors mapped to conditions.
@@ -129,7 +122,7 @@ impl std::fmt::Debug for KubeApi {
 }
 
 impl KubeApi {
-    fn api(&self, kind: &Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+    fn api(&self, kind: Kind, namespace: Option<&str>) -> Api<DynamicObject> {
         let gvk = GroupVersionKind::gvk(kind.group, kind.version, kind.kind);
         let resource = ApiResource::from_gvk_with_plural(&gvk, kind.plural);
         match namespace {
@@ -149,13 +142,13 @@ impl KubeApi {
         }
     }
 
-    async fn get(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<Option<Value>> {
+    async fn get(&self, kind: Kind, namespace: Option<&str>, name: &str) -> Result<Option<Value>> {
         let api = self.api(kind, namespace);
         let found = self.call(format!("get {} {name}", kind.kind), api.get_opt(name)).await?;
         Ok(found.map(to_value))
     }
 
-    async fn list(&self, kind: &Kind, namespace: &str, selector: &str) -> Result<Vec<Value>> {
+    async fn list(&self, kind: Kind, namespace: &str, selector: &str) -> Result<Vec<Value>> {
         let api = self.api(kind, Some(namespace));
         let params = ListParams::default().labels(selector);
         let list = self.call(format!("list {} in {namespace}", kind.plural), api.list(&params)).await?;
@@ -175,7 +168,7 @@ impl KubeApi {
     }
 
     /// A JSON merge patch (annotations on pods the provisioner does not own).
-    async fn merge(&self, kind: &Kind, namespace: &str, name: &str, patch: &Value) -> Result<()> {
+    async fn merge(&self, kind: Kind, namespace: &str, name: &str, patch: &Value) -> Result<()> {
         let api = self.api(kind, Some(namespace));
         let params = PatchParams { field_manager: Some(MANAGER.to_owned()), ..PatchParams::default() };
         self.call(format!("patch {} {name}", kind.kind), api.patch(name, &params, &Patch::Merge(patch))).await?;
@@ -183,7 +176,7 @@ impl KubeApi {
     }
 
     /// Deletes an object; one that is already gone is fine.
-    async fn delete(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<()> {
+    async fn delete(&self, kind: Kind, namespace: Option<&str>, name: &str) -> Result<()> {
         let api = self.api(kind, namespace);
         match tokio::time::timeout(self.timeout, api.delete(name, &DeleteParams::background())).await {
             Ok(Ok(_)) => Ok(()),
@@ -319,46 +312,45 @@ impl KubernetesBackend {
     /// rendered; returns the server Deployment as the API server has it.
     async fn sync(&self, id: Uuid, objects: &[Value]) -> Result<Option<Value>> {
         let namespace = render::namespace_of(id);
-        let namespace_kind = kind_named("Namespace");
-        let existing_namespace = self.api.get(namespace_kind, None, &namespace).await?;
+        let existing_namespace = self.api.get(NAMESPACE, None, &namespace).await?;
         let fresh = existing_namespace.is_none();
-        let mut existing: HashMap<(&str, String), Value> = HashMap::new();
+        let mut existing: HashMap<(Kind, String), Value> = HashMap::new();
         if let Some(found) = existing_namespace {
-            existing.insert(("Namespace", namespace.clone()), found);
+            existing.insert((NAMESPACE, namespace.clone()), found);
         }
         let selector = format!("app.kubernetes.io/managed-by={MANAGER},{COMPONENT_LABEL}!=worker");
-        let mut kinds: Vec<&'static Kind> = Vec::new();
+        let mut kinds: Vec<Kind> = Vec::new();
         for object in objects {
             let kind = kind_of(object)?;
-            if kind.namespaced && !kinds.iter().any(|k| k.kind == kind.kind) {
+            if kind.namespaced && !kinds.contains(&kind) {
                 kinds.push(kind);
             }
         }
         if !fresh {
             // A namespace created now holds nothing: no need to look.
-            for kind in &kinds {
+            for kind in kinds {
                 for found in self.api.list(kind, &namespace, &selector).await? {
-                    existing.insert((kind.kind, name_of(&found).to_owned()), found);
+                    existing.insert((kind, name_of(&found).to_owned()), found);
                 }
             }
         }
         let mut server = None;
         for object in objects {
             let kind = kind_of(object)?;
-            let key = (kind.kind, name_of(object).to_owned());
+            let key = (kind, name_of(object).to_owned());
             let current = existing.remove(&key);
             let seen = match current {
                 Some(current) if hash_of(&current) == hash_of(object) => current,
                 _ => self.api.apply(object).await?,
             };
-            if kind.kind == "Deployment" && name_of(object) == "server" {
+            if kind == DEPLOYMENT && name_of(object) == "server" {
                 server = Some(seen);
             }
         }
         for ((kind, name), _) in existing {
-            if kind != "Namespace" {
-                tracing::info!(workspace = %id, kind, name, "deleting an object no longer rendered");
-                self.api.delete(kind_named(kind), Some(&namespace), &name).await?;
+            if kind != NAMESPACE {
+                tracing::info!(workspace = %id, kind = kind.kind, name, "deleting an object no longer rendered");
+                self.api.delete(kind, Some(&namespace), &name).await?;
             }
         }
         Ok(server)
@@ -438,19 +430,18 @@ impl Backend for KubernetesBackend {
     async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<Teardown> {
         self.stop_scaler(workspace.id).await;
         let namespace = render::namespace_of(workspace.id);
-        let Some(found) = self.api.get(kind_named("Namespace"), None, &namespace).await? else {
+        let Some(found) = self.api.get(NAMESPACE, None, &namespace).await? else {
             return Ok(Teardown::Done);
         };
         if found.pointer("/metadata/deletionTimestamp").is_none() {
-            let deployments = kind_named("Deployment");
             let workers = format!("{COMPONENT_LABEL}=worker");
-            for worker in self.api.list(deployments, &namespace, &workers).await? {
-                self.api.delete(deployments, Some(&namespace), name_of(&worker)).await?;
+            for worker in self.api.list(DEPLOYMENT, &namespace, &workers).await? {
+                self.api.delete(DEPLOYMENT, Some(&namespace), name_of(&worker)).await?;
             }
-            self.api.delete(deployments, Some(&namespace), "server").await?;
-            self.api.delete(kind_named("Namespace"), None, &namespace).await?;
+            self.api.delete(DEPLOYMENT, Some(&namespace), "server").await?;
+            self.api.delete(NAMESPACE, None, &namespace).await?;
         }
-        match self.api.get(kind_named("Namespace"), None, &namespace).await? {
+        match self.api.get(NAMESPACE, None, &namespace).await? {
             None => Ok(Teardown::Done),
             Some(_) => Ok(Teardown::Waiting(format!("namespace {namespace} is terminating"))),
         }

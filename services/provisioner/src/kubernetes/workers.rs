@@ -13,7 +13,7 @@ use strata_hub::DesiredWorkspace;
 use uuid::Uuid;
 
 use super::render::{self, Cluster, WorkerDeployment};
-use super::{KubeApi, hash_of, kind_named, name_of};
+use super::{DEPLOYMENT, KubeApi, POD, hash_of, name_of};
 use crate::error::Result;
 use crate::plans::PlanQuota;
 use crate::scaling::Workers;
@@ -71,15 +71,14 @@ impl KubeWorkers {
     /// Marks each pod of the pipeline idle or busy, writing only changes.
     async fn mark_deletion_costs(&self, load: &PipelineLoad) -> Result<()> {
         let selector = self.deployment(load, 0).selector();
-        let pods = kind_named("Pod");
-        for pod in self.api.list(pods, &self.namespace(), &selector).await? {
+        for pod in self.api.list(POD, &self.namespace(), &selector).await? {
             let name = name_of(&pod);
             let cost = if load.busy_workers.iter().any(|w| w == name) { BUSY_COST } else { IDLE_COST };
             let current =
                 pod.pointer("/metadata/annotations").and_then(|a| a.get(DELETION_COST)).and_then(Value::as_str);
             if current != Some(cost) {
                 let patch = json!({"metadata": {"annotations": {DELETION_COST: cost}}});
-                self.api.merge(pods, &self.namespace(), name, &patch).await?;
+                self.api.merge(POD, &self.namespace(), name, &patch).await?;
             }
         }
         Ok(())
@@ -93,7 +92,7 @@ impl Workers for KubeWorkers {
             return applied.replicas;
         }
         let name = self.deployment(load, 0).name();
-        match self.api.get(kind_named("Deployment"), Some(&self.namespace()), &name).await {
+        match self.api.get(DEPLOYMENT, Some(&self.namespace()), &name).await {
             Ok(Some(found)) => {
                 let replicas = found.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(0);
                 let replicas = u32::try_from(replicas).unwrap_or(u32::MAX);
@@ -132,7 +131,7 @@ impl Workers for KubeWorkers {
     async fn remove(&mut self, pipeline: &str) {
         self.applied.remove(pipeline);
         let name = format!("worker-{}", render::dns_name(pipeline));
-        if let Err(error) = self.api.delete(kind_named("Deployment"), Some(&self.namespace()), &name).await {
+        if let Err(error) = self.api.delete(DEPLOYMENT, Some(&self.namespace()), &name).await {
             tracing::warn!(pipeline, %error, "cannot delete the worker Deployment of a deleted pipeline");
         }
     }
