@@ -53,15 +53,19 @@ pub(crate) fn queue_prefix(id: Uuid) -> String {
     format!("strata:ws:{}:", id.simple())
 }
 
-/// Creates the workspace's schema if missing; returns the database URL
-/// that puts the workspace server in it.
-pub(crate) async fn postgres_schema(db: &DatabaseConnection, url: &SecretUrl, id: Uuid) -> Result<String> {
+/// The database URL that puts the workspace server in its own schema.
+pub(crate) fn schema_url(url: &SecretUrl, id: Uuid) -> String {
+    let separator = if url.expose().contains('?') { '&' } else { '?' };
+    format!("{}{separator}options[search_path]={}", url.expose(), schema_name(id))
+}
+
+/// Creates the workspace's schema if missing.
+pub(crate) async fn create_postgres_schema(db: &DatabaseConnection, id: Uuid) -> Result<()> {
     let schema = schema_name(id);
     db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
         .await
         .map_err(|e| ProvisionerError::retryable("DatabaseError", format!("cannot create {schema}: {e}")))?;
-    let separator = if url.expose().contains('?') { '&' } else { '?' };
-    Ok(format!("{}{separator}options[search_path]={schema}", url.expose()))
+    Ok(())
 }
 
 pub(crate) async fn drop_postgres_schema(db: &DatabaseConnection, id: Uuid) -> Result<()> {

@@ -17,7 +17,7 @@
 pub mod render;
 mod workers;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -235,6 +235,9 @@ pub struct KubernetesBackend {
     metrics: ProvisionerMetrics,
     /// The hash of the cluster-wide objects once applied.
     cluster_applied: Mutex<Option<String>>,
+    /// Workspaces whose PostgreSQL schema this process has created (or
+    /// found), so a resync does not repeat the DDL.
+    schemas: Mutex<HashSet<Uuid>>,
     scalers: Mutex<HashMap<Uuid, RunningScaler>>,
     changes: Arc<Notify>,
 }
@@ -257,6 +260,7 @@ impl KubernetesBackend {
             hub,
             metrics,
             cluster_applied: Mutex::new(None),
+            schemas: Mutex::default(),
             scalers: Mutex::default(),
             changes: Arc::default(),
         }
@@ -282,6 +286,15 @@ impl KubernetesBackend {
             server_env: &self.config.server_env,
         };
         Ok(objects.render().into_iter().map(render::with_hash).collect())
+    }
+
+    async fn ensure_schema(&self, id: Uuid) -> Result<()> {
+        let mut schemas = self.schemas.lock().await;
+        if !schemas.contains(&id) {
+            data::create_postgres_schema(&self.db, id).await?;
+            schemas.insert(id);
+        }
+        Ok(())
     }
 
     /// The PriorityClass and placeholder pods, applied once per process
@@ -416,7 +429,8 @@ impl Backend for KubernetesBackend {
 
     async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied> {
         self.ensure_cluster_objects().await?;
-        let database_url = data::postgres_schema(&self.db, &self.config.database, workspace.id).await?;
+        self.ensure_schema(workspace.id).await?;
+        let database_url = data::schema_url(&self.config.database, workspace.id);
         let objects = self.render(workspace, secret, database_url)?;
         let server = self.sync(workspace.id, &objects).await?;
         let endpoint = render::endpoint_of(workspace.id);
@@ -448,6 +462,7 @@ impl Backend for KubernetesBackend {
     }
 
     async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()> {
+        self.schemas.lock().await.remove(&workspace.id);
         data::drop_postgres_schema(&self.db, workspace.id).await?;
         data::delete_objects(&self.store, workspace.id).await
     }

@@ -90,7 +90,10 @@ impl LocalBackend {
                 let path = self.workspace_dir(id).join("meta.sqlite");
                 Ok(format!("sqlite://{}", path.display()))
             }
-            DatabaseUrl::Postgres(url) => data::postgres_schema(&self.db, url, id).await,
+            DatabaseUrl::Postgres(url) => {
+                data::create_postgres_schema(&self.db, id).await?;
+                Ok(data::schema_url(url, id))
+            }
         }
     }
 
