@@ -64,21 +64,29 @@ interface Answer<R> {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
-async function send<R, V>(document: TypedDocumentString<R, V>, variables: V | undefined): Promise<Answer<R>> {
-  const headers: Record<string, string> = { "Content-Type": "application/json" };
-  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+/**
+ * `fetch` with the session's token; an unreachable server or a 5xx answer
+ * is a NetworkFailure (worth a retry).
+ */
+async function request(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (accessToken) headers.set("Authorization", `Bearer ${accessToken}`);
   let response: Response;
   try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      headers,
-      credentials: "same-origin",
-      body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
-    });
+    response = await fetch(url, { ...init, headers, credentials: "same-origin" });
   } catch (error) {
     throw new NetworkFailure(`cannot reach the server (${(error as Error).message})`);
   }
   if (response.status >= 500) throw new NetworkFailure(`the server answered ${response.status}`);
+  return response;
+}
+
+async function send<R, V>(document: TypedDocumentString<R, V>, variables: V | undefined): Promise<Answer<R>> {
+  const response = await request("/graphql", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
+  });
   try {
     return (await response.json()) as Answer<R>;
   } catch {
@@ -121,16 +129,8 @@ export function generalErrors(errors: UserError[] | undefined, fields: string[])
  */
 export async function workspaceFetch(org: string, ws: string, path: string): Promise<Response> {
   const url = `/v1/orgs/${encodeURIComponent(org)}/workspaces/${encodeURIComponent(ws)}/${path}`;
-  const once = async () => {
-    try {
-      return await fetch(url, { headers: accessToken ? { Authorization: `Bearer ${accessToken}` } : {} });
-    } catch (error) {
-      throw new NetworkFailure(`cannot reach the server (${(error as Error).message})`);
-    }
-  };
-  let response = await once();
-  if (response.status === 401 && (await refreshSession())) response = await once();
-  if (response.status >= 500) throw new NetworkFailure(`the server answered ${response.status}`);
+  const response = await request(url);
+  if (response.status === 401 && (await refreshSession())) return request(url);
   return response;
 }
 
