@@ -44,7 +44,8 @@ pub(crate) struct Scaler {
     pub client: strata_client::Workspace,
     pub every: Duration,
     pub policy: PolicyConfig,
-    /// The plan's quota; the backend sends a new one when the plan changes.
+    /// The plan's quota, read every tick; the backend replaces it when the
+    /// plan changes.
     pub quota: tokio::sync::watch::Receiver<PlanQuota>,
     pub hub: Hub,
     pub metrics: ProvisionerMetrics,

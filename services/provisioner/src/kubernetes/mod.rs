@@ -373,7 +373,7 @@ impl KubernetesBackend {
         let mut scalers = self.scalers.lock().await;
         let quota = PlanQuota::of(&workspace.plan);
         if let Some(running) = scalers.get(&workspace.id).filter(|s| !s.task.is_finished()) {
-            running.quota.send_if_modified(|current| std::mem::replace(current, quota) != quota);
+            running.quota.send_replace(quota);
             return Ok(());
         }
         if !self.config.autoscale {

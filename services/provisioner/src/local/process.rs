@@ -111,10 +111,10 @@ impl ServerProcess {
         receiver
     }
 
-    /// A new plan's quota for the autoscaler (no-op when unchanged).
+    /// A new plan's quota for the autoscaler, read at its next tick.
     pub fn set_quota(&self, quota: PlanQuota) {
         if let Some(sender) = &self.quota {
-            sender.send_if_modified(|current| std::mem::replace(current, quota) != quota);
+            sender.send_replace(quota);
         }
     }
 
