@@ -45,7 +45,7 @@ function startServer() {
     STRATA_CONFIG: join(work, "cli.toml"),
     STRATA_WEB_DIR: join(web, "dist"),
     STRATA_SCALE_DOWN_COOLDOWN_SECS: "2",
-    RUST_LOG: "warn",
+    RUST_LOG: process.env.WALK_RUST_LOG ?? "warn",
   };
   const args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", join(work, "data"), "--database-url", databaseUrl.href, "--log-level", "warn"];
   server = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
