@@ -9,7 +9,7 @@ use crate::client::ClientError;
 use crate::pfs::Workspace;
 use crate::wire::pps::{
     CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo, PullTask, TaskAssignment, TaskHeartbeat,
-    TaskResult,
+    TaskResult, WorkerLeaving,
 };
 
 /// Which log lines [`Workspace::logs`] returns. Lines come back in cursor
@@ -158,6 +158,18 @@ impl Workspace {
     /// `POST /pps/tasks/heartbeat`: keeps the task's lease.
     pub async fn task_heartbeat(&self, beat: &TaskHeartbeat) -> Result<(), ClientError> {
         self.post_no_content(&["pps", "tasks", "heartbeat"], beat).await
+    }
+
+    /// `POST /pps/tasks/leave`: this worker is stopping, so its waiting
+    /// pull should end without a task.
+    pub async fn task_leave(&self, leaving: &WorkerLeaving) -> Result<(), ClientError> {
+        self.post_no_content(&["pps", "tasks", "leave"], leaving).await
+    }
+
+    /// `POST /pps/tasks/release`: hands a task back unrun, for the next
+    /// worker to take at once.
+    pub async fn task_release(&self, release: &TaskHeartbeat) -> Result<(), ClientError> {
+        self.post_no_content(&["pps", "tasks", "release"], release).await
     }
 
     /// `POST /pps/tasks/result`: the outcome of every datum of the task,

@@ -509,6 +509,14 @@ pub mod pps {
         pub wait_ms: u64,
     }
 
+    /// `POST /pps/tasks/leave`: the worker is stopping; its waiting pull
+    /// should end without a task.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct WorkerLeaving {
+        pub pipeline: String,
+        pub worker: String,
+    }
+
     /// A set of datums of one job handed to a worker.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub struct TaskAssignment {
@@ -544,7 +552,8 @@ pub mod pps {
         pub inputs: Vec<DatumInput>,
     }
 
-    /// `POST /pps/tasks/heartbeat`
+    /// `POST /pps/tasks/heartbeat`, and `POST /pps/tasks/release` to hand
+    /// a task back unrun.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub struct TaskHeartbeat {
         pub delivery: String,

@@ -51,6 +51,8 @@ struct InFlight {
     consumer: String,
     attempt: u32,
     lease_ends: Instant,
+    /// Handed back by its consumer rather than lost.
+    released: bool,
 }
 
 impl InProcessQueue {
@@ -67,7 +69,12 @@ impl QueueState {
     fn take(&mut self, queue: &str, consumer: &str, now: Instant, lease: Duration) -> Option<Delivery> {
         let expired = self.in_flight.iter_mut().find(|(_, delivery)| delivery.lease_ends <= now);
         if let Some((&id, delivery)) = expired {
-            tracing::warn!(queue, task = %delivery.task.id, from = %delivery.consumer, to = consumer, "lease ran out; redelivering task");
+            if delivery.released {
+                tracing::debug!(queue, task = %delivery.task.id, from = %delivery.consumer, to = consumer, "redelivering a released task");
+            } else {
+                tracing::warn!(queue, task = %delivery.task.id, from = %delivery.consumer, to = consumer, "lease ran out; redelivering task");
+            }
+            delivery.released = false;
             delivery.consumer = consumer.to_owned();
             delivery.attempt = delivery.attempt.saturating_add(1);
             delivery.lease_ends = now + lease;
@@ -75,8 +82,10 @@ impl QueueState {
         }
         let (id, task) = self.ready.pop_front()?;
         let delivery = delivery_of(queue, id, &task, 1);
-        self.in_flight
-            .insert(id, InFlight { task, consumer: consumer.to_owned(), attempt: 1, lease_ends: now + lease });
+        self.in_flight.insert(
+            id,
+            InFlight { task, consumer: consumer.to_owned(), attempt: 1, lease_ends: now + lease, released: false },
+        );
         Some(delivery)
     }
 
@@ -158,6 +167,25 @@ impl TaskQueue for InProcessQueue {
         let mut inner = self.inner.lock().await;
         if let Some(state) = inner.queues.get_mut(&delivery.queue) {
             state.in_flight.remove(&id);
+        }
+        Ok(())
+    }
+
+    async fn release(&self, delivery: &Delivery, consumer: &str) -> Result<(), QueueError> {
+        let Ok(id) = delivery.delivery_id.parse::<u64>() else {
+            return Ok(());
+        };
+        let mut inner = self.inner.lock().await;
+        let Some(state) = inner.queues.get_mut(&delivery.queue) else {
+            return Ok(());
+        };
+        if let Some(held) = state.in_flight.get_mut(&id).filter(|held| held.consumer == consumer) {
+            // Expired now, one attempt fewer: the next `take` redelivers it
+            // and counts the same attempt again.
+            held.lease_ends = Instant::now();
+            held.attempt = held.attempt.saturating_sub(1);
+            held.released = true;
+            state.notify.notify_waiters();
         }
         Ok(())
     }

@@ -3,7 +3,8 @@
 //! The PPS master pushes one [`Task`] per batch of datums onto the queue of
 //! its pipeline; workers [`pull`](TaskQueue::pull) tasks, keep them alive with
 //! [`heartbeat`](TaskQueue::heartbeat) while they run, and
-//! [`ack`](TaskQueue::ack) them once the datums' results are durable. The
+//! [`ack`](TaskQueue::ack) them once the datums' results are durable, or
+//! [`release`](TaskQueue::release) them unrun when they stop. The
 //! queue's [`depth`](TaskQueue::depth) (queued + in flight) is the autoscaling
 //! signal.
 //!
@@ -112,6 +113,13 @@ pub trait TaskQueue: Send + Sync + std::fmt::Debug {
     /// A late ack from a worker whose lease passed to another also completes
     /// the task, since its results are as good as anyone's.
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError>;
+
+    /// Hands a delivery that `consumer` holds back without running it (its
+    /// worker is stopping): the next pull gets it at once, and the delivery
+    /// does not count as an attempt. A delivery the consumer no longer holds
+    /// (redelivered, acked, purged) is left alone. The consumer must not
+    /// heartbeat the delivery afterwards.
+    async fn release(&self, delivery: &Delivery, consumer: &str) -> Result<(), QueueError>;
 
     /// How many tasks `queue` holds; zero for a queue never used.
     async fn depth(&self, queue: &str) -> Result<Depth, QueueError>;

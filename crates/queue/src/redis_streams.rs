@@ -12,6 +12,10 @@
 //!   idle time without counting a delivery, inside a script that first checks
 //!   the consumer still owns it, so a slow worker cannot take a task back from
 //!   the worker it was redelivered to.
+//! * release: inside a script that checks ownership like heartbeat, `XCLAIM
+//!   ... IDLE <lease> RETRYCOUNT <count - 1> JUSTID` makes the entry look
+//!   expired to the next `XAUTOCLAIM` without counting the release as a
+//!   delivery (the reclaim counts the same attempt again).
 //! * ack: `XACK` + `XDEL` in one `MULTI`, so the stream holds exactly the
 //!   undelivered and the in-flight entries and does not grow without bound.
 //! * depth: `XLEN` and the `XPENDING` summary in one script (atomic):
@@ -101,6 +105,23 @@ redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
 return 1
 ";
 
+/// Atomically: if consumer ARGV[2] owns entry ARGV[3] in group ARGV[1],
+/// make it idle for ARGV[4] ms (one lease, so `XAUTOCLAIM` takes it at once)
+/// and take back the delivery it counted. Returns 1 when released, 0 when
+/// not owned.
+const RELEASE_SCRIPT: &str = r"
+local ok, owned = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if not ok then
+  local message = tostring(owned.err or owned)
+  if string.find(message, 'NOGROUP', 1, true) then return 0 end
+  return redis.error_reply(message)
+end
+if #owned == 0 then return 0 end
+local delivered = tonumber(owned[1][4])
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[4], 'RETRYCOUNT', math.max(delivered - 1, 0), 'JUSTID')
+return 1
+";
+
 /// Atomically: the stream's length and the group's pending count, so that
 /// `queued = length - pending` is never computed from two different moments.
 const DEPTH_SCRIPT: &str = r"
@@ -128,6 +149,7 @@ pub struct RedisQueue {
     lease_ms: u64,
     block_slice: Duration,
     heartbeat_script: Script,
+    release_script: Script,
     depth_script: Script,
     /// For `Debug` only, with the password redacted.
     redacted_url: String,
@@ -175,6 +197,7 @@ impl RedisQueue {
             lease_ms,
             block_slice,
             heartbeat_script: Script::new(HEARTBEAT_SCRIPT),
+            release_script: Script::new(RELEASE_SCRIPT),
             depth_script: Script::new(DEPTH_SCRIPT),
             redacted_url,
         })
@@ -453,6 +476,20 @@ impl TaskQueue for RedisQueue {
             .query_async::<()>(&mut self.commands.clone())
             .await
             .map_err(QueueError::redis("ack", &delivery.queue))
+    }
+
+    async fn release(&self, delivery: &Delivery, consumer: &str) -> Result<(), QueueError> {
+        let _released: i64 = self
+            .release_script
+            .key(self.key(&delivery.queue))
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(&delivery.delivery_id)
+            .arg(self.lease_ms)
+            .invoke_async(&mut self.commands.clone())
+            .await
+            .map_err(QueueError::redis("release", &delivery.queue))?;
+        Ok(())
     }
 
     async fn depth(&self, queue: &str) -> Result<Depth, QueueError> {

@@ -167,7 +167,7 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(self.shutdown_timeout.as_secs())
         .run();
-        let served = serve_until(server, stop).await;
+        let served = serve_until(server, stop, &self.pipelines).await;
         background.stop().await;
         self.state.metrics.shutdown();
         served
@@ -236,10 +236,18 @@ impl OpenWorkspace<'_> {
 
 /// Runs `server` until it ends or `stop` is cancelled; then it finishes
 /// in-flight requests (within its shutdown timeout).
-pub(crate) async fn serve_until(server: actix_web::dev::Server, stop: CancellationToken) -> Result<(), Error> {
+/// Serves until `stop`; then the long waits of `pipelines` (task pulls,
+/// `job wait`) end at once so the graceful stop does not wait for them.
+pub(crate) async fn serve_until(
+    server: actix_web::dev::Server,
+    stop: CancellationToken,
+    pipelines: &PpsWorkspaces,
+) -> Result<(), Error> {
     let handle = server.handle();
+    let closing: Vec<strata_pps::Pps> = pipelines.iter().map(|(_, pps)| pps.clone()).collect();
     tokio::spawn(async move {
         stop.cancelled().await;
+        closing.iter().for_each(strata_pps::Pps::close);
         handle.stop(true).await;
     });
     server.await.map_err(Error::Serve)

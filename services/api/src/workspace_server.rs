@@ -116,7 +116,7 @@ impl WorkspaceServer {
         .map_err(Error::Serve)?
         .disable_signals()
         .run();
-        let served = crate::serve_until(server, stop).await;
+        let served = crate::serve_until(server, stop, &self.pipelines).await;
         for master in masters {
             let _ = master.await;
         }

@@ -39,6 +39,10 @@ pub enum PpsError {
     #[error("{0}")]
     Timeout(String),
 
+    /// The server is shutting down; a long wait ended early.
+    #[error("the workspace server is stopping (deleted, suspended or restarting); try again shortly")]
+    Stopping,
+
     /// The file system refused or failed.
     #[error(transparent)]
     Pfs(#[from] PfsError),
@@ -90,6 +94,7 @@ impl PpsError {
             PpsError::Conflict(_) => "CONFLICT",
             PpsError::Gone(_) => "GONE",
             PpsError::Timeout(_) => "TIMEOUT",
+            PpsError::Stopping => "SERVER_STOPPING",
             PpsError::Pfs(inner) => inner.code(),
             PpsError::Queue(_) | PpsError::ObjectStore { .. } => "STORAGE_UNAVAILABLE",
             PpsError::Database(_) | PpsError::Internal(_) => "INTERNAL",
@@ -106,7 +111,7 @@ impl ResponseError for PpsError {
             PpsError::Gone(_) => StatusCode::GONE,
             PpsError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             PpsError::Pfs(inner) => inner.status_code(),
-            PpsError::Queue(_) | PpsError::ObjectStore { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            PpsError::Stopping | PpsError::Queue(_) | PpsError::ObjectStore { .. } => StatusCode::SERVICE_UNAVAILABLE,
             PpsError::Database(_) | PpsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use strata_client::wire::pps::{CreatePipeline, DatumState, PullTask, TaskHeartbeat, TaskResult};
+use strata_client::wire::pps::{CreatePipeline, DatumState, PullTask, TaskHeartbeat, TaskResult, WorkerLeaving};
 use strata_pfs::http::tar_stream;
 
 use crate::error::PpsError;
@@ -72,6 +72,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/load", web::get().to(load))
         .route("/logs", web::get().to(logs))
         .route("/tasks/pull", web::post().to(task_pull))
+        .route("/tasks/leave", web::post().to(task_leave))
+        .route("/tasks/release", web::post().to(task_release))
         .route("/tasks/heartbeat", web::post().to(task_heartbeat))
         .route("/tasks/result", web::post().to(task_result))
         .route("/tasks/{delivery}/inputs", web::get().to(task_inputs));
@@ -238,6 +240,24 @@ async fn task_pull(
         Some(assignment) => Ok(HttpResponse::Ok().json(assignment)),
         None => Ok(HttpResponse::NoContent().finish()),
     }
+}
+
+async fn task_leave(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    body: web::Json<WorkerLeaving>,
+) -> Result<HttpResponse> {
+    ws.get(&path)?.task_leave(&body);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn task_release(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    body: web::Json<TaskHeartbeat>,
+) -> Result<HttpResponse> {
+    ws.get(&path)?.task_release(&body).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn task_heartbeat(

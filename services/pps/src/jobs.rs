@@ -122,7 +122,10 @@ impl Pps {
                     timeout.as_secs()
                 )));
             }
-            tokio::time::sleep(WAIT_POLL).await;
+            tokio::select! {
+                () = tokio::time::sleep(WAIT_POLL) => {}
+                () = self.inner.closing.cancelled() => return Err(PpsError::Stopping),
+            }
         }
     }
 

@@ -46,6 +46,12 @@ pub(crate) struct Inner {
     pub settings: PpsSettings,
     /// Tasks handed to workers, by delivery token.
     pub leases: Mutex<HashMap<String, Lease>>,
+    /// Workers that said they are stopping, by `(pipeline, worker)`, with
+    /// when they said so: their waiting pull ends without a task.
+    pub leaving: Mutex<HashMap<(String, String), std::time::Instant>>,
+    /// Cancelled when the server stops: long waits (pulls, `job wait`) end
+    /// at once instead of holding the shutdown up.
+    pub closing: tokio_util::sync::CancellationToken,
     /// Plans of running jobs, by `(pipeline, job)`.
     pub plans: Mutex<HashMap<(String, String), Arc<Plan>>>,
     /// Queue depth per pipeline as last seen by the master (for metrics).
@@ -91,6 +97,8 @@ impl Pps {
             queue,
             settings,
             leases: Mutex::new(HashMap::new()),
+            leaving: Mutex::new(HashMap::new()),
+            closing: tokio_util::sync::CancellationToken::new(),
             plans: Mutex::new(HashMap::new()),
             depths,
             wake: Notify::new(),
@@ -98,6 +106,12 @@ impl Pps {
             metrics,
         };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Ends the long waits of requests in flight (task pulls, `job wait`)
+    /// so the server can stop at once; call it when it stops serving.
+    pub fn close(&self) {
+        self.inner.closing.cancel();
     }
 
     /// A receiver that sees a new value whenever the set of pipelines changes.

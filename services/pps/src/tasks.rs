@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_client::wire::pps::{
     DatumResult, DatumState, DatumStats, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult, TaskTransform,
+    WorkerLeaving,
 };
 use strata_pfs::http::TarMember;
 use strata_queue::{Delivery, QueueError, Task};
@@ -23,6 +24,9 @@ use crate::spec;
 const MAX_TASK_DATUMS: usize = 100;
 /// Longest single wait of a pull.
 const MAX_PULL_WAIT: Duration = Duration::from_secs(30);
+/// How often a waiting pull checks whether it should end early; on Redis
+/// each slice costs an idle worker two commands.
+const PULL_SLICE: Duration = Duration::from_secs(1);
 /// Log kept per datum in the database.
 const MAX_STORED_LOG: usize = 64 * 1024;
 
@@ -76,13 +80,26 @@ impl Pps {
     }
 
     /// Waits up to `wait_ms` for a task of the pipeline and hands it out.
+    ///
+    /// The wait goes in slices of [`PULL_SLICE`], and ends early, without a
+    /// task, when the server stops or the worker says it is leaving: a
+    /// handler keeps running after its client hung up, and a pull that
+    /// outlived its worker would hand the next task to no one (until the
+    /// lease ran out). A queue pull is never cut short mid-way, because on
+    /// Redis that could lose the delivery it was handing out.
     pub async fn task_pull(&self, request: &PullTask) -> Result<Option<TaskAssignment>, PpsError> {
         self.pipeline(&request.pipeline).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(request.wait_ms).min(MAX_PULL_WAIT);
         loop {
-            let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let Some(delivery) = self.inner.queue.pull(&request.pipeline, &request.worker, wait).await? else {
+            if self.pull_should_end(request) {
                 return Ok(None);
+            }
+            let wait = deadline.saturating_duration_since(tokio::time::Instant::now()).min(PULL_SLICE);
+            let Some(delivery) = self.inner.queue.pull(&request.pipeline, &request.worker, wait).await? else {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(None);
+                }
+                continue;
             };
             // The spec is read after the wait: the pipeline may have changed meanwhile.
             let pipeline = self.pipeline(&request.pipeline).await?;
@@ -93,6 +110,38 @@ impl Pps {
                 return Ok(None);
             }
         }
+    }
+
+    /// The server is stopping, or this worker said it is leaving (which is
+    /// forgotten once it ended the worker's pull).
+    fn pull_should_end(&self, request: &PullTask) -> bool {
+        if self.inner.closing.is_cancelled() {
+            return true;
+        }
+        let key = (request.pipeline.clone(), request.worker.clone());
+        self.inner.leaving.lock().is_ok_and(|mut leaving| leaving.remove(&key).is_some())
+    }
+
+    /// A worker is stopping: its pull in flight, if any, ends within a
+    /// slice without a task. Notes of workers that never pulled again are
+    /// dropped after the longest pull.
+    pub fn task_leave(&self, leaving: &WorkerLeaving) {
+        let now = std::time::Instant::now();
+        if let Ok(mut workers) = self.inner.leaving.lock() {
+            workers.retain(|_, since| now.duration_since(*since) < MAX_PULL_WAIT + PULL_SLICE);
+            workers.insert((leaving.pipeline.clone(), leaving.worker.clone()), now);
+        }
+    }
+
+    /// A stopping worker hands back a task it received but will not run:
+    /// the next pull gets it at once, without counting an attempt. Without
+    /// the lease (the server restarted meanwhile) the task comes back when
+    /// its lease runs out instead.
+    pub async fn task_release(&self, release: &TaskHeartbeat) -> Result<(), PpsError> {
+        if let Some(lease) = self.drop_lease(&release.delivery) {
+            self.inner.queue.release(&lease.delivery, &release.worker).await?;
+        }
+        Ok(())
     }
 
     /// Turns a delivery into an assignment, or drops it (`None`) when its

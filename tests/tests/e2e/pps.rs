@@ -486,3 +486,108 @@ on_both_setups! {
         assert!(killed.reason.unwrap_or_default().contains("job_timeout"));
     }
 }
+
+/// A worker of `pipeline` in this process, as `strata worker` runs one.
+fn worker(app: &TestApp, pipeline: &str, id: &str, scratch: &std::path::Path) -> strata_pps::worker::WorkerConfig {
+    let helper = strata_sandbox::HelperCommand::new(env!("CARGO_BIN_EXE_strata-e2e-sandbox")).arg("__sandbox");
+    let mut config = strata_pps::worker::WorkerConfig::new(ws(app), pipeline, helper);
+    config.worker_id = id.to_owned();
+    config.scratch_dir = scratch.to_path_buf();
+    config.wait = Duration::from_secs(10);
+    config
+}
+
+/// Starts a worker; cancel the token to stop it.
+fn start_worker(
+    config: strata_pps::worker::WorkerConfig,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<Result<(), strata_pps::worker::WorkerError>>) {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(strata_pps::worker::run(config, stop.clone()));
+    (stop, running)
+}
+
+/// The job of `pipeline` for the current head of `repo`, once the master
+/// has created it.
+async fn job_of_head(ws: &Workspace, pipeline: &str, repo: &str) -> String {
+    let head = ws.branch_inspect(repo, "master").await.expect("branch").head;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ws.job_inspect(pipeline, &head).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "no job of {pipeline} for {repo}@{head}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    head
+}
+
+/// A stopped worker takes no task with it, whether it was waiting for one
+/// or running one: the next worker gets the task at once instead of after
+/// the lease (a minute here) of a worker that is gone.
+async fn a_stopped_worker_takes_no_task_with_it(backend: Backend, redis: bool) {
+    let options = TestOptions { workers: Some("0".to_owned()), task_lease_secs: Some(60), ..options(redis) };
+    let app = TestApp::spawn_with_options(backend, options).await;
+    let ws = ws(&app);
+    let scratch = tempfile::tempdir().expect("scratch");
+    ws.repo_create("words", "").await.expect("repo");
+    put(&ws, "words", "/a.txt", "one two").await;
+    create(&ws, count_spec()).await;
+
+    // Stopped while its pull waits for work.
+    let (stop, first) = start_worker(worker(&app, "count", "first", scratch.path()));
+    assert_eq!(wait(&ws, "count").await.state, JobState::Success);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopping = tokio::time::Instant::now();
+    stop.cancel();
+    first.await.expect("join").expect("the first worker stops cleanly");
+    assert!(stopping.elapsed() < Duration::from_secs(3), "stopping took {:?}", stopping.elapsed());
+    put(&ws, "words", "/b.txt", "three four five").await;
+    let job = job_of_head(&ws, "count", "words").await;
+    let (stop, second) = start_worker(worker(&app, "count", "second", scratch.path()));
+    let done = ws.job_wait("count", &job, 20).await.expect("the next worker runs the new job");
+    assert_eq!(done.state, JobState::Success, "{done:?}");
+    stop.cancel();
+    second.await.expect("join").expect("the second worker stops cleanly");
+
+    // Stopped in the middle of a datum: the task goes back unrun and does
+    // not count as one of the datum's tries.
+    ws.repo_create("naps", "").await.expect("repo");
+    put(&ws, "naps", "/n", "1").await;
+    create(
+        &ws,
+        serde_json::json!({
+            "pipeline": {"name": "nap"},
+            "input": {"pfs": {"repo": "naps", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "sleep 2; cp $PFS/naps/* $PFS/out/"]},
+            "datum_tries": 1
+        }),
+    )
+    .await;
+    // A new pipeline's first job has a commit set of its own, not the input's.
+    let job = ws.job_inspect("nap", "latest").await.expect("the first job of nap").id;
+    let (stop, third) = start_worker(worker(&app, "nap", "third", scratch.path()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ws.job_inspect("nap", &job).await.expect("job").state != JobState::Running {
+        assert!(tokio::time::Instant::now() < deadline, "the nap job never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.cancel();
+    third.await.expect("join").expect("the third worker stops cleanly");
+    let (stop, fourth) = start_worker(worker(&app, "nap", "fourth", scratch.path()));
+    let done = ws.job_wait("nap", &job, 20).await.expect("the next worker runs the handed-back task");
+    assert_eq!((done.state, done.datums.processed), (JobState::Success, 1), "{done:?}");
+    stop.cancel();
+    fourth.await.expect("join").expect("the fourth worker stops cleanly");
+}
+
+mod a_stopped_worker_takes_no_task_with_it {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_in_process() {
+        a_stopped_worker_takes_no_task_with_it(Backend::Sqlite, false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_redis() {
+        a_stopped_worker_takes_no_task_with_it(Backend::Postgres, true).await;
+    }
+}

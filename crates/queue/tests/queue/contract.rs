@@ -156,6 +156,43 @@ on_both_queues! {
 }
 
 on_both_queues! {
+    async fn a_released_task_goes_to_the_next_puller_at_once_without_counting_an_attempt(kind: Kind) {
+        // No lease runs out during the test: only the release hands the task on.
+        let queue = kind.queue(NO_EXPIRY).await;
+        queue.push("pipeline", task("t")).await.unwrap();
+        let first = queue.pull("pipeline", "stopping", PATIENCE).await.unwrap().expect("a task");
+
+        queue.release(&first, "stopping").await.unwrap();
+        let released = Instant::now();
+        let second = queue.pull("pipeline", "next", PATIENCE).await.unwrap().expect("the released task");
+
+        assert!(released.elapsed() < Duration::from_secs(2), "handed on after {:?}", released.elapsed());
+        assert_eq!(second.task, first.task);
+        assert_eq!(second.delivery_id, first.delivery_id);
+        assert_eq!(second.attempt, 1, "a release is not a lost delivery");
+        assert_eq!(queue.busy_consumers("pipeline").await.unwrap(), ["next"]);
+        let error = queue.heartbeat(&first, "stopping").await.expect_err("released means no longer held");
+        assert!(matches!(error, QueueError::LeaseLost { .. }), "{error:?}");
+    }
+}
+
+on_both_queues! {
+    async fn releasing_a_task_held_by_another_consumer_changes_nothing(kind: Kind) {
+        let queue = kind.queue(NO_EXPIRY).await;
+        queue.push("pipeline", task("t")).await.unwrap();
+        let held = queue.pull("pipeline", "owner", PATIENCE).await.unwrap().expect("a task");
+
+        queue.release(&held, "someone-else").await.unwrap();
+
+        assert_eq!(queue.pull("pipeline", "someone-else", Duration::from_millis(300)).await.unwrap(), None);
+        queue.heartbeat(&held, "owner").await.unwrap();
+        queue.ack(&held).await.unwrap();
+        queue.release(&held, "owner").await.unwrap();
+        assert_eq!(queue.depth("pipeline").await.unwrap(), Depth::default());
+    }
+}
+
+on_both_queues! {
     async fn a_late_ack_from_the_first_consumer_completes_the_task(kind: Kind) {
         let queue = kind.queue(LEASE).await;
         queue.push("pipeline", task("t")).await.unwrap();

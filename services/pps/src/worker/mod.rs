@@ -35,7 +35,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use strata_client::wire::pps::PullTask;
+use strata_client::wire::pps::{PullTask, TaskAssignment, TaskHeartbeat, WorkerLeaving};
 use strata_client::{ClientError, Workspace};
 use strata_core::error::display_chain;
 use strata_sandbox::{HelperCommand, IsolationMode, Sandbox, SandboxError};
@@ -45,6 +45,10 @@ use retry::Backoff;
 
 /// How long a pull waits for work by default.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a stopping worker waits for its pull to end after saying it
+/// leaves (the server ends it within a second).
+const LEAVE_WITHIN: Duration = Duration::from_secs(5);
 
 /// How long [`spawn_embedded`] waits before running a failed worker again.
 const RESTART_AFTER: Duration = Duration::from_secs(5);
@@ -213,9 +217,16 @@ impl Worker {
             wait_ms: u64::try_from(self.config.wait.as_millis()).unwrap_or(u64::MAX),
         };
         loop {
-            let pulled = tokio::select! {
-                pulled = self.config.workspace.task_pull(&request) => pulled,
-                () = stop.cancelled() => return Ok(()),
+            let pulled = {
+                let pull = self.config.workspace.task_pull(&request);
+                tokio::pin!(pull);
+                tokio::select! {
+                    pulled = &mut pull => pulled,
+                    () = stop.cancelled() => {
+                        self.leave(&request, pull).await;
+                        return Ok(());
+                    }
+                }
             };
             match pulled {
                 Ok(Some(task)) => {
@@ -238,6 +249,29 @@ impl Worker {
         }
     }
 
+    /// Stops while a pull waits. Dropping the request would not end it: the
+    /// server would go on waiting and could hand the next task to this
+    /// worker after it is gone, where it would sit until its lease ran out.
+    /// So the worker tells the server it is leaving, lets the pull end, and
+    /// hands back a task that reached it meanwhile.
+    async fn leave(&self, request: &PullTask, pull: impl Future<Output = Result<Option<TaskAssignment>, ClientError>>) {
+        let ws = &self.config.workspace;
+        let leaving = WorkerLeaving { pipeline: request.pipeline.clone(), worker: request.worker.clone() };
+        let ended = async {
+            if let Err(error) = ws.task_leave(&leaving).await {
+                tracing::debug!(error = %display_chain(&error), "could not tell the server this worker is leaving");
+            }
+            pull.await
+        };
+        match tokio::time::timeout(LEAVE_WITHIN, ended).await {
+            Ok(Ok(Some(task))) => hand_back(ws, &task, &request.worker).await,
+            Ok(Ok(None) | Err(_)) => {}
+            Err(_) => {
+                tracing::warn!(worker = %request.worker, "the server did not end this worker's pull in time; leaving anyway");
+            }
+        }
+    }
+
     /// The notes for a task result of `job`: the isolation note the first
     /// time this worker reports to the job.
     fn notes_for(&mut self, job: &str) -> Vec<String> {
@@ -250,6 +284,19 @@ impl Worker {
         } else {
             Vec::new()
         }
+    }
+}
+
+/// Gives a task back unrun, so the next worker gets it at once. If that
+/// fails, the task comes back when its lease runs out.
+async fn hand_back(ws: &Workspace, task: &TaskAssignment, worker: &str) {
+    let release = TaskHeartbeat { delivery: task.delivery.clone(), worker: worker.to_owned() };
+    match ws.task_release(&release).await {
+        Ok(()) => tracing::info!(job = %task.job, worker, "handed a task back unrun"),
+        Err(error) => tracing::warn!(
+            job = %task.job, worker, error = %display_chain(&error),
+            "could not hand a task back; it is redelivered when its lease runs out"
+        ),
     }
 }
 

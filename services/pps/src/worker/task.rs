@@ -41,6 +41,10 @@ impl Worker {
             tracing::warn!(path = %dir.display(), %error, "cannot remove a task's scratch directory");
         }
         let Some(results) = results else {
+            if stop.is_cancelled() {
+                // Stopped, not failed: the next worker should not wait out the lease.
+                super::hand_back(&self.config.workspace, &task, &self.config.worker_id).await;
+            }
             tracing::info!(job = %task.job, "task abandoned");
             return;
         };
