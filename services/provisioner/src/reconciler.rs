@@ -62,6 +62,20 @@ struct Backoff {
     until: Instant,
 }
 
+/// Where a reconcile left a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// As wished (or recorded as failed): look again at the next resync.
+    Settled,
+    /// The backend is on its way (pods starting, a namespace terminating):
+    /// look again soon, less often the longer it takes.
+    Waiting,
+}
+
+/// The longest pause between looks at a workspace the backend is still
+/// working on; the first pause is the poll interval, doubling from there.
+const WAITING_MAX: Duration = Duration::from_secs(5);
+
 /// The loop's state.
 #[derive(Debug)]
 pub struct Reconciler {
@@ -71,6 +85,9 @@ pub struct Reconciler {
     /// This replica's name in the lease.
     holder: String,
     backoff: HashMap<Uuid, Backoff>,
+    /// Workspaces the backend is still working on, and when to look again
+    /// (`failures` counts the looks).
+    waiting: HashMap<Uuid, Backoff>,
     synced: HashMap<Uuid, Instant>,
     metrics: ProvisionerMetrics,
 }
@@ -78,7 +95,16 @@ pub struct Reconciler {
 impl Reconciler {
     pub fn new(hub: Hub, backend: Arc<dyn Backend>, config: ReconcilerConfig, metrics: ProvisionerMetrics) -> Self {
         let holder = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
-        Reconciler { hub, backend, config, holder, backoff: HashMap::new(), synced: HashMap::new(), metrics }
+        Reconciler {
+            hub,
+            backend,
+            config,
+            holder,
+            backoff: HashMap::new(),
+            waiting: HashMap::new(),
+            synced: HashMap::new(),
+            metrics,
+        }
     }
 
     /// Runs until `stop`; then stops what the backend runs here and gives
@@ -136,18 +162,39 @@ impl Reconciler {
             let outcome = self.reconcile(&workspace).await;
             self.metrics.reconciled(self.backend.name(), outcome.as_ref().err(), started.elapsed());
             match outcome {
-                Ok(()) => {
+                Ok(outcome) => {
                     self.backoff.remove(&workspace.id);
                     self.synced.insert(workspace.id, Instant::now());
+                    self.note_waiting(workspace.id, outcome);
                 }
-                Err(error) => self.failed(&workspace, &error).await,
+                Err(error) => {
+                    self.waiting.remove(&workspace.id);
+                    self.failed(&workspace, &error).await;
+                }
             }
         }
+    }
+
+    /// Spaces out the looks at a workspace the backend is still working on,
+    /// so a server that takes a minute to start costs a dozen looks, not
+    /// hundreds.
+    fn note_waiting(&mut self, id: Uuid, outcome: Outcome) {
+        if outcome == Outcome::Settled {
+            self.waiting.remove(&id);
+            return;
+        }
+        let looks = self.waiting.get(&id).map_or(1, |w| w.failures.saturating_add(1));
+        let pause = self.config.poll.saturating_mul(2u32.saturating_pow(looks.min(16))).min(WAITING_MAX);
+        self.waiting.insert(id, Backoff { failures: looks, until: Instant::now() + pause });
     }
 
     /// Whether a workspace needs work now.
     fn due(&self, workspace: &DesiredWorkspace) -> bool {
         if self.backoff.get(&workspace.id).is_some_and(|b| Instant::now() < b.until) {
+            return false;
+        }
+        let new_wish = workspace.generation > workspace.observed_generation;
+        if !new_wish && self.waiting.get(&workspace.id).is_some_and(|w| Instant::now() < w.until) {
             return false;
         }
         let stale = self.synced.get(&workspace.id).is_none_or(|at| at.elapsed() >= self.config.resync);
@@ -165,27 +212,28 @@ impl Reconciler {
         chrono::Utc::now() >= workspace.updated_at + grace
     }
 
-    async fn reconcile(&self, workspace: &DesiredWorkspace) -> Result<()> {
+    async fn reconcile(&self, workspace: &DesiredWorkspace) -> Result<Outcome> {
         match workspace.state {
             WorkspaceState::Deleting => self.delete(workspace).await,
             WorkspaceState::Deleted => {
                 self.backend.free_data(workspace).await?;
                 self.hub.mark_data_freed(workspace.id).await?;
                 tracing::info!(workspace = %workspace.id, "freed the data of a deleted workspace");
-                Ok(())
+                Ok(Outcome::Settled)
             }
             WorkspaceState::Suspended => {
                 if let Teardown::Waiting(why) = self.backend.teardown(workspace).await? {
                     return self.still_going(workspace, "Suspending", why).await;
                 }
                 let ready = Condition::new(ConditionType::Ready, false, "Suspended", "the workspace is suspended");
-                self.record(workspace, WorkspaceState::Suspended, None, vec![ready]).await
+                self.record(workspace, WorkspaceState::Suspended, None, vec![ready]).await?;
+                Ok(Outcome::Settled)
             }
             _ => self.provision(workspace).await,
         }
     }
 
-    async fn provision(&self, workspace: &DesiredWorkspace) -> Result<()> {
+    async fn provision(&self, workspace: &DesiredWorkspace) -> Result<Outcome> {
         if workspace.state == WorkspaceState::Pending {
             let working = "starting the workspace server";
             let conditions = vec![
@@ -216,7 +264,8 @@ impl Reconciler {
         if workspace.state != state || workspace.endpoint.as_deref() != Some(applied.endpoint.as_str()) {
             tracing::info!(workspace = %workspace.id, endpoint = %applied.endpoint, "workspace ready");
         }
-        self.record(workspace, state, Some(applied.endpoint), conditions).await
+        self.record(workspace, state, Some(applied.endpoint), conditions).await?;
+        Ok(Outcome::Settled)
     }
 
     /// After a move to a smaller plan, what runs may be above its quota.
@@ -236,7 +285,7 @@ impl Reconciler {
 
     /// Ordered teardown: stop workers and server, then mark DELETED; the
     /// data goes after the grace period.
-    async fn delete(&self, workspace: &DesiredWorkspace) -> Result<()> {
+    async fn delete(&self, workspace: &DesiredWorkspace) -> Result<Outcome> {
         if let Teardown::Waiting(why) = self.backend.teardown(workspace).await? {
             return self.still_going(workspace, "Deleting", why).await;
         }
@@ -249,19 +298,20 @@ impl Reconciler {
         let progressing = Condition::new(ConditionType::Progressing, false, "Deleted", "nothing left to do");
         self.record(workspace, WorkspaceState::Deleted, None, vec![ready, progressing]).await?;
         tracing::info!(workspace = %workspace.id, "workspace deleted");
-        Ok(())
+        Ok(Outcome::Settled)
     }
 
     /// The backend is on its way (pods starting, a namespace terminating):
     /// the state stays, `Progressing` says why, and the next pass looks again.
-    async fn still_going(&self, workspace: &DesiredWorkspace, reason: &str, why: String) -> Result<()> {
+    async fn still_going(&self, workspace: &DesiredWorkspace, reason: &str, why: String) -> Result<Outcome> {
         let state = match workspace.state {
             WorkspaceState::Pending | WorkspaceState::Ready | WorkspaceState::Failed => WorkspaceState::Provisioning,
             other => other,
         };
         let ready = Condition::new(ConditionType::Ready, false, reason, why.clone());
         let progressing = Condition::new(ConditionType::Progressing, true, reason, why);
-        self.record(workspace, state, None, vec![ready, progressing]).await
+        self.record(workspace, state, None, vec![ready, progressing]).await?;
+        Ok(Outcome::Waiting)
     }
 
     async fn record(

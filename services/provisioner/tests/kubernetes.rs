@@ -242,6 +242,32 @@ async fn until_the_server_pod_is_available_the_workspace_is_not_ready() {
     assert!(waiting.endpoint.is_none(), "no endpoint before the server serves");
 }
 
+/// A server that takes its time is looked at less and less often (each
+/// look lists every kind of object), while a new wish, here a delete, is
+/// acted on at once.
+#[tokio::test]
+async fn a_slow_server_is_looked_at_less_and_less_often_but_a_delete_goes_through_at_once() {
+    let f = fixture(FakeApiServer::new()).await;
+    let created = f.create("slow").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(f.reconciler(reconciler_config()).run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let looks = f.fake.requests().iter().filter(|r| r.verb == Verb::List && r.kind == "Deployment").count();
+    // Every poll (20 ms) would be 75 looks; pauses doubling from the poll
+    // interval make about 6.
+    assert!((3..=12).contains(&looks), "{looks} looks in 1.5 s");
+    assert_eq!(f.get("slow").await.state, WorkspaceState::Provisioning);
+
+    f.hub.delete_workspace(&f.admin, strata_hub::LOCAL_ORG, "slow", "slow").await.unwrap();
+    let deleting = tokio::time::Instant::now();
+    while f.hub.provisioner_workspace(created.id).await.unwrap().unwrap().state != WorkspaceState::Deleted {
+        assert!(deleting.elapsed() < Duration::from_millis(600), "the delete waited for the pause");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    running.await.unwrap();
+}
+
 /// Each fault: the reason it shows, and whether the workspace is FAILED
 /// (retrying cannot help) rather than still provisioning.
 #[tokio::test]

@@ -411,12 +411,32 @@ function printLogs() {
   }
 }
 
+/** The server's process tree with what each process waits on, for hangs. */
+function printProcesses() {
+  if (!server?.pid) {
+    return;
+  }
+  try {
+    const all = execFileSync("ps", ["-e", "-o", "pid,ppid,stat,wchan:28,etime,args", "--forest"], { encoding: "utf8" });
+    const tree = all.split("\n").filter((line, n) => n === 0 || line.includes(bin));
+    console.error(`--- strata processes\n${tree.join("\n")}`);
+  } catch {
+    // ps is missing or the group is gone.
+  }
+}
+
 try {
   await main();
 } catch (error) {
   console.error(error);
   process.exitCode = 1;
   printLogs();
+  printProcesses();
+  const hold = Number(process.env.WALK_HOLD_ON_FAILURE_SECS ?? 0);
+  if (hold > 0) {
+    console.error(`holding the server for ${hold} s for a look (HOME=${work})`);
+    await new Promise((r) => setTimeout(r, hold * 1000));
+  }
 } finally {
   await browser?.close().catch(() => {});
   server?.kill("SIGTERM");
