@@ -591,3 +591,68 @@ mod a_stopped_worker_takes_no_task_with_it {
         a_stopped_worker_takes_no_task_with_it(Backend::Postgres, true).await;
     }
 }
+
+/// Workers report their results at the same time; every datum must count,
+/// or the job waits for a datum that is long done and never finishes.
+async fn concurrent_results_all_count(backend: Backend) {
+    use strata_client::wire::pps::{DatumCounts, DatumStats, JobStats};
+    use strata_pps::meta::{DatumRow, JobRow, Meta};
+
+    let dir = tempfile::tempdir().expect("data dir");
+    let database = strata_testkit::TestDatabase::create(backend, dir.path()).await;
+    let url = strata_core::config::DatabaseUrl::parse(&database.url()).expect("database URL");
+    let meta = Meta::new(strata_core::db::connect(&url).await.expect("connect"));
+    meta.migrate().await.expect("migrate");
+    let now = chrono::Utc::now();
+    let job = JobRow {
+        pipeline: "count".to_owned(),
+        id: "j1".to_owned(),
+        seq: 1,
+        state: JobState::Running,
+        reason: None,
+        spec_version: 1,
+        counts: DatumCounts { total: 16, ..DatumCounts::default() },
+        stats: JobStats::default(),
+        inputs: Vec::new(),
+        created_at: now,
+        started_at: Some(now),
+        finished_at: None,
+    };
+    meta.job_create(&job).await.expect("job");
+    let reports = (0..16).map(|n| {
+        let meta = meta.clone();
+        let datum = DatumRow {
+            id: format!("d{n}"),
+            state: if n % 4 == 0 { DatumState::Failed } else { DatumState::Processed },
+            attempts: 1,
+            exit: None,
+            stats: DatumStats { bytes_in: 10, ..DatumStats::default() },
+            outputs: Vec::new(),
+            log: String::new(),
+            started_at: now,
+            finished_at: now,
+        };
+        tokio::spawn(async move { meta.datums_record("count", "j1", &[datum]).await })
+    });
+    for report in futures::future::join_all(reports).await {
+        report.expect("join").expect("recorded");
+    }
+
+    let job = meta.job_get("count", "j1").await.expect("read").expect("the job");
+    assert_eq!((job.counts.processed, job.counts.failed), (12, 4), "{job:?}");
+    assert_eq!(job.stats.bytes_in, 160, "{job:?}");
+}
+
+mod concurrent_results_all_count {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        concurrent_results_all_count(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        concurrent_results_all_count(Backend::Postgres).await;
+    }
+}

@@ -446,18 +446,29 @@ async fn add_to_job(
     job_id: &str,
     added: &[DatumRow],
 ) -> Result<(), PpsError> {
-    let Some(row) = job::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned())).one(txn).await? else {
+    use sea_orm::ExprTrait as _;
+    let count = |state: DatumState| added.iter().filter(|datum| datum.state == state).count() as i64;
+    // Counters go up in SQL, and that first write locks the job's row until
+    // the transaction ends, so the statistics read below are the latest:
+    // workers report concurrently, and a read-modify-write of the counters
+    // would lose one report's datums and leave its job running for ever.
+    let job_matches = || job::Column::Pipeline.eq(pipeline).and(job::Column::Id.eq(job_id));
+    let updated = job::Entity::update_many()
+        .col_expr(job::Column::Processed, Expr::col(job::Column::Processed).add(count(DatumState::Processed)))
+        .col_expr(job::Column::Failed, Expr::col(job::Column::Failed).add(count(DatumState::Failed)))
+        .col_expr(job::Column::Recovered, Expr::col(job::Column::Recovered).add(count(DatumState::Recovered)))
+        .filter(job_matches())
+        .exec(txn)
+        .await?;
+    let row = match updated.rows_affected {
+        0 => None,
+        _ => job::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned())).one(txn).await?,
+    };
+    let Some(row) = row else {
         return Err(PpsError::not_found(format!("job {pipeline}@{job_id}"), ""));
     };
     let mut stats: JobStats = from_json(&row.stats);
-    let (mut processed, mut failed, mut recovered) = (row.processed, row.failed, row.recovered);
     for datum in added {
-        match datum.state {
-            DatumState::Processed => processed += 1,
-            DatumState::Failed => failed += 1,
-            DatumState::Recovered => recovered += 1,
-            DatumState::Pending | DatumState::Skipped => {}
-        }
         stats.bytes_in += datum.stats.bytes_in;
         stats.bytes_out += datum.stats.bytes_out;
         stats.download_secs += datum.stats.download_secs;
@@ -465,12 +476,8 @@ async fn add_to_job(
         stats.upload_secs += datum.stats.upload_secs;
     }
     job::Entity::update_many()
-        .col_expr(job::Column::Processed, Expr::value(processed))
-        .col_expr(job::Column::Failed, Expr::value(failed))
-        .col_expr(job::Column::Recovered, Expr::value(recovered))
         .col_expr(job::Column::Stats, Expr::value(json(&stats)))
-        .filter(job::Column::Pipeline.eq(pipeline))
-        .filter(job::Column::Id.eq(job_id))
+        .filter(job_matches())
         .exec(txn)
         .await?;
     Ok(())
