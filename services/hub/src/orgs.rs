@@ -138,12 +138,22 @@ impl Hub {
     /// The organisation with this slug and the caller's role in it; one that
     /// exists but is not the caller's is reported exactly as a missing one.
     pub async fn org_for(&self, principal: &Principal, slug: &str) -> Result<(Org, OrgRole)> {
+        let (org, role, _) = self.org_with_roles(principal, slug).await?;
+        Ok((org, role))
+    }
+
+    /// The organisation, the caller's role in it capped by their credential,
+    /// and their own role as a member (uncapped: a reader token of an org
+    /// admin still reads every workspace), from one membership read.
+    pub(crate) async fn org_with_roles(&self, principal: &Principal, slug: &str) -> Result<(Org, OrgRole, OrgRole)> {
         let missing = || UserError::not_found("organisation");
         let Some(row) = org::Entity::find().filter(org::Column::Slug.eq(slug.trim())).one(&self.db).await? else {
             return Err(missing().into());
         };
-        let role = self.org_role(principal, row.id).await?.ok_or_else(missing)?;
-        Ok((org_from(row), role))
+        let membership = membership::Entity::find_by_id((row.id, principal.user_id)).one(&self.db).await?;
+        let own: OrgRole = membership.ok_or_else(missing)?.role.parse()?;
+        let capped = principal.cap_org_role(row.id, own).ok_or_else(missing)?;
+        Ok((org_from(row), capped, own))
     }
 
     /// The organisation with this id and the caller's role in it (for global ids).

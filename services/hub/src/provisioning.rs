@@ -364,18 +364,8 @@ impl Hub {
         Ok(())
     }
 
-    /// The autoscaler's view of a workspace's pipelines, for its readers.
-    pub async fn workspace_workers(
-        &self,
-        principal: &Principal,
-        org: &str,
-        slug: &str,
-    ) -> Result<Vec<PipelineWorkers>> {
-        let workspace = self.workspace(principal, org, slug).await?;
-        self.workers_of(workspace.id).await
-    }
-
-    /// The autoscaler's rows of a workspace, for the provisioner.
+    /// The autoscaler's rows of a workspace, for the provisioner and for
+    /// callers that already checked access to the workspace.
     pub async fn workers_of(&self, workspace_id: Uuid) -> Result<Vec<PipelineWorkers>> {
         let rows = workspace_workers::Entity::find()
             .filter(workspace_workers::Column::WorkspaceId.eq(workspace_id))

@@ -223,8 +223,7 @@ impl Hub {
 
     /// The workspaces of an organisation the caller can see, by slug.
     pub async fn workspaces(&self, principal: &Principal, org_slug: &str) -> Result<Vec<Workspace>> {
-        let (org, _) = self.org_for(principal, org_slug).await?;
-        let org_role = self.org_role_of_user(org.id, principal.user_id).await?.unwrap_or(OrgRole::Member);
+        let (org, _, org_role) = self.org_with_roles(principal, org_slug).await?;
         let rows = workspace::Entity::find()
             .filter(workspace::Column::OrgId.eq(org.id))
             .filter(workspace::Column::State.ne(WorkspaceState::Deleted.as_str()))
@@ -246,8 +245,7 @@ impl Hub {
     /// missing workspaces look the same.
     pub async fn workspace(&self, principal: &Principal, org_slug: &str, slug: &str) -> Result<Workspace> {
         let missing = || HubError::User(UserError::not_found("workspace"));
-        let (org, _) = self.org_for(principal, org_slug).await.map_err(|_| missing())?;
-        let org_role = self.org_role_of_user(org.id, principal.user_id).await?.unwrap_or(OrgRole::Member);
+        let (org, _, org_role) = self.org_with_roles(principal, org_slug).await.map_err(|_| missing())?;
         let row = workspace::Entity::find()
             .filter(workspace::Column::OrgId.eq(org.id))
             .filter(workspace::Column::LiveSlug.eq(slug.trim()))
