@@ -24,53 +24,37 @@ impl Resource {
     }
 }
 
-const fn core(plural: &'static str, kind: &'static str, namespaced: bool, definition: &'static str) -> Resource {
-    Resource { group: "", version: "v1", plural, kind, namespaced, definition }
+/// A kind's group, version, plural and name as k8s-openapi spells them,
+/// so the fake serves exactly the paths kube-rs asks for.
+const fn of<K: k8s_openapi::Resource>(namespaced: bool, definition: &'static str) -> Resource {
+    Resource {
+        group: K::GROUP,
+        version: K::VERSION,
+        plural: K::URL_PATH_SEGMENT,
+        kind: K::KIND,
+        namespaced,
+        definition,
+    }
 }
 
 /// Every kind the fake knows: those the provisioner uses, and pods (which
 /// the simulated deployment controller makes).
-pub const RESOURCES: &[Resource] = &[
-    core("namespaces", "Namespace", false, "io.k8s.api.core.v1.Namespace"),
-    core("resourcequotas", "ResourceQuota", true, "io.k8s.api.core.v1.ResourceQuota"),
-    core("limitranges", "LimitRange", true, "io.k8s.api.core.v1.LimitRange"),
-    core("serviceaccounts", "ServiceAccount", true, "io.k8s.api.core.v1.ServiceAccount"),
-    core("secrets", "Secret", true, "io.k8s.api.core.v1.Secret"),
-    core("services", "Service", true, "io.k8s.api.core.v1.Service"),
-    core("pods", "Pod", true, "io.k8s.api.core.v1.Pod"),
-    Resource {
-        group: "apps",
-        version: "v1",
-        plural: "deployments",
-        kind: "Deployment",
-        namespaced: true,
-        definition: "io.k8s.api.apps.v1.Deployment",
-    },
-    Resource {
-        group: "networking.k8s.io",
-        version: "v1",
-        plural: "networkpolicies",
-        kind: "NetworkPolicy",
-        namespaced: true,
-        definition: "io.k8s.api.networking.v1.NetworkPolicy",
-    },
-    Resource {
-        group: "policy",
-        version: "v1",
-        plural: "poddisruptionbudgets",
-        kind: "PodDisruptionBudget",
-        namespaced: true,
-        definition: "io.k8s.api.policy.v1.PodDisruptionBudget",
-    },
-    Resource {
-        group: "scheduling.k8s.io",
-        version: "v1",
-        plural: "priorityclasses",
-        kind: "PriorityClass",
-        namespaced: false,
-        definition: "io.k8s.api.scheduling.v1.PriorityClass",
-    },
-];
+pub const RESOURCES: &[Resource] = {
+    use k8s_openapi::api::{apps, core, networking, policy, scheduling};
+    &[
+        of::<core::v1::Namespace>(false, "io.k8s.api.core.v1.Namespace"),
+        of::<core::v1::ResourceQuota>(true, "io.k8s.api.core.v1.ResourceQuota"),
+        of::<core::v1::LimitRange>(true, "io.k8s.api.core.v1.LimitRange"),
+        of::<core::v1::ServiceAccount>(true, "io.k8s.api.core.v1.ServiceAccount"),
+        of::<core::v1::Secret>(true, "io.k8s.api.core.v1.Secret"),
+        of::<core::v1::Service>(true, "io.k8s.api.core.v1.Service"),
+        of::<core::v1::Pod>(true, "io.k8s.api.core.v1.Pod"),
+        of::<apps::v1::Deployment>(true, "io.k8s.api.apps.v1.Deployment"),
+        of::<networking::v1::NetworkPolicy>(true, "io.k8s.api.networking.v1.NetworkPolicy"),
+        of::<policy::v1::PodDisruptionBudget>(true, "io.k8s.api.policy.v1.PodDisruptionBudget"),
+        of::<scheduling::v1::PriorityClass>(false, "io.k8s.api.scheduling.v1.PriorityClass"),
+    ]
+};
 
 /// The resource of a kind, by `apiVersion` and `kind`.
 pub fn resource_of(api_version: &str, kind: &str) -> Option<&'static Resource> {
