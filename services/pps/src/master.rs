@@ -267,13 +267,27 @@ impl Pps {
 
     /// Queues again the pending datums no task holds any more (the queue
     /// restarted empty, or the server restarted with an in-process queue).
+    /// With nothing lost and nothing queued, the job's counts must already
+    /// add up; if they do not, they are set again from the datum rows rather
+    /// than leaving the job running for ever.
     async fn requeue_lost(&self, pipeline: &Pipeline, job: &JobRow) -> Result<(), PpsError> {
         let plan = self.plan_of(&job.pipeline, &job.id).await?;
-        let ran: HashSet<String> =
-            self.meta().datum_rows(&job.pipeline, &job.id).await?.into_iter().map(|d| d.id).collect();
-        let lost: Vec<u32> =
-            plan.pending().filter(|(_, d)| !ran.contains(&d.id)).filter_map(|(i, _)| u32::try_from(i).ok()).collect();
+        let rows = self.meta().datum_rows(&job.pipeline, &job.id).await?;
+        let ran: HashSet<&str> = rows.iter().map(|d| d.id.as_str()).collect();
+        let lost: Vec<u32> = plan
+            .pending()
+            .filter(|(_, d)| !ran.contains(d.id.as_str()))
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect();
         if lost.is_empty() {
+            let counted = |state: DatumState| rows.iter().filter(|d| d.state == state).count() as u64;
+            let recorded =
+                (counted(DatumState::Processed), counted(DatumState::Failed), counted(DatumState::Recovered));
+            if recorded != (job.counts.processed, job.counts.failed, job.counts.recovered) {
+                tracing::warn!(pipeline = %job.pipeline, job = %job.id, ?recorded, counts = ?job.counts, "job counts disagree with its datums; recounting");
+                self.meta().job_recount(&job.pipeline, &job.id).await?;
+                self.inner.wake.notify_one();
+            }
             return Ok(());
         }
         self.log(&job.pipeline, Some(&job.id), format!("re-queued {} datum(s) whose tasks were lost", lost.len()))

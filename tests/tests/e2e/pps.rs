@@ -641,6 +641,16 @@ async fn concurrent_results_all_count(backend: Backend) {
     let job = meta.job_get("count", "j1").await.expect("read").expect("the job");
     assert_eq!((job.counts.processed, job.counts.failed), (12, 4), "{job:?}");
     assert_eq!(job.stats.bytes_in, 160, "{job:?}");
+
+    // Counts that drifted anyway (a bug, a hand edit) are set again from
+    // the datum rows, which the master does when a job has nothing left to run.
+    let db = strata_core::db::connect(&url).await.expect("connect");
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE pps_jobs SET processed = 1, failed = 0")
+        .await
+        .expect("drift");
+    meta.job_recount("count", "j1").await.expect("recount");
+    let job = meta.job_get("count", "j1").await.expect("read").expect("the job");
+    assert_eq!((job.counts.processed, job.counts.failed, job.counts.recovered), (12, 4, 0), "{job:?}");
 }
 
 mod concurrent_results_all_count {

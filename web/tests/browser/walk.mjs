@@ -89,6 +89,19 @@ function cli(base, token, args) {
   return execFileSync(bin, ["--workspace", "acme/vision", ...args], { env, cwd: root, encoding: "utf8", timeout: 120_000 });
 }
 
+/**
+ * Does `action` (a select that saves on change) and waits until the server
+ * answered its GraphQL mutation `operation`, so a reload reads what it saved.
+ */
+async function saved(page, operation, action) {
+  const answered = page.waitForResponse(
+    (response) => response.url().endsWith("/graphql") && (response.request().postData() ?? "").includes(`mutation ${operation}`),
+  );
+  await action();
+  const response = await answered;
+  expect(response.ok(), `${operation} answered ${response.status()}`);
+}
+
 async function gqlAs(page, query, variables) {
   return page.evaluate(
     async ([q, v]) => {
@@ -195,8 +208,7 @@ async function main() {
   await shot(ada, "workspaces");
 
   step("move the workspace to the team plan");
-  await ada.getByLabel("Plan of vision").selectOption("team");
-  await ada.waitForFunction(() => document.querySelector('[aria-label="Plan of vision"]')?.value === "team");
+  await saved(ada, "SetWorkspacePlan", () => ada.getByLabel("Plan of vision").selectOption("team"));
   await ada.reload();
   expect((await ada.getByLabel("Plan of vision").inputValue()) === "team", "the plan change is kept");
 
@@ -326,7 +338,7 @@ async function main() {
 
   step("Ada changes Grace's organisation role, then removes her");
   await ada.goto(`${base}/orgs/acme/members`);
-  await ada.getByLabel("Role of grace@example.com").selectOption("ADMIN");
+  await saved(ada, "UpdateMemberRole", () => ada.getByLabel("Role of grace@example.com").selectOption("ADMIN"));
   await ada.reload();
   expect((await ada.getByLabel("Role of grace@example.com").inputValue()) === "ADMIN", "the new role is kept");
   await ada.getByRole("row", { name: /grace@example.com/ }).getByRole("button", { name: "Remove" }).click();

@@ -379,6 +379,33 @@ impl Meta {
         Ok(added)
     }
 
+    /// Sets a job's processed, failed and recovered counts to what its datum
+    /// rows say, in one statement. The rows are the record; the counts on
+    /// the job are a summary the master reads each tick.
+    pub async fn job_recount(&self, pipeline: &str, job_id: &str) -> Result<(), PpsError> {
+        use sea_orm::ExprTrait as _;
+        use sea_orm::sea_query::{Query, SimpleExpr};
+        let count_of = |state: DatumState| {
+            let query = Query::select()
+                .expr(Expr::col(datum::Column::Id).count())
+                .from(datum::Entity)
+                .and_where(Expr::col(datum::Column::Pipeline).eq(pipeline))
+                .and_where(Expr::col(datum::Column::Job).eq(job_id))
+                .and_where(Expr::col(datum::Column::State).eq(state.as_str()))
+                .to_owned();
+            SimpleExpr::SubQuery(None, Box::new(query.into()))
+        };
+        job::Entity::update_many()
+            .col_expr(job::Column::Processed, count_of(DatumState::Processed))
+            .col_expr(job::Column::Failed, count_of(DatumState::Failed))
+            .col_expr(job::Column::Recovered, count_of(DatumState::Recovered))
+            .filter(job::Column::Pipeline.eq(pipeline))
+            .filter(job::Column::Id.eq(job_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     pub async fn datum_rows(&self, pipeline: &str, job_id: &str) -> Result<Vec<DatumRow>, PpsError> {
         let rows = datum::Entity::find()
             .filter(datum::Column::Pipeline.eq(pipeline))
