@@ -90,10 +90,12 @@ const MIN_BLOCK: Duration = Duration::from_millis(10);
 /// connections that are closed afterwards.
 const MAX_IDLE_READERS: usize = 16;
 
-/// Atomically: extend the lease of entry ARGV[3] only if consumer ARGV[2]
-/// still owns it in group ARGV[1]. Returns 1 when extended, 0 when not owned
+/// The start of the scripts that act on a delivery only while its consumer
+/// owns it: `owned` is the delivery's pending entry
+/// `[id, consumer, idle ms, times delivered]` for entry ARGV[3], consumer
+/// ARGV[2] and group ARGV[1]; the script returns 0 when there is none
 /// (redelivered, acked, or the stream or group is gone).
-const HEARTBEAT_SCRIPT: &str = r"
+const IF_OWNED: &str = r"
 local ok, owned = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
 if not ok then
   local message = tostring(owned.err or owned)
@@ -101,22 +103,18 @@ if not ok then
   return redis.error_reply(message)
 end
 if #owned == 0 then return 0 end
+";
+
+/// After [`IF_OWNED`]: restart the lease. Returns 1.
+const HEARTBEAT: &str = r"
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
 return 1
 ";
 
-/// Atomically: if consumer ARGV[2] owns entry ARGV[3] in group ARGV[1],
-/// make it idle for ARGV[4] ms (one lease, so `XAUTOCLAIM` takes it at once)
-/// and take back the delivery it counted. Returns 1 when released, 0 when
-/// not owned.
-const RELEASE_SCRIPT: &str = r"
-local ok, owned = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
-if not ok then
-  local message = tostring(owned.err or owned)
-  if string.find(message, 'NOGROUP', 1, true) then return 0 end
-  return redis.error_reply(message)
-end
-if #owned == 0 then return 0 end
+/// After [`IF_OWNED`]: make the entry idle for ARGV[4] ms (one lease, so
+/// `XAUTOCLAIM` takes it at once) and take back the delivery it counted.
+/// Returns 1.
+const RELEASE: &str = r"
 local delivered = tonumber(owned[1][4])
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[4], 'RETRYCOUNT', math.max(delivered - 1, 0), 'JUSTID')
 return 1
@@ -196,8 +194,8 @@ impl RedisQueue {
             prefix: prefix.to_owned(),
             lease_ms,
             block_slice,
-            heartbeat_script: Script::new(HEARTBEAT_SCRIPT),
-            release_script: Script::new(RELEASE_SCRIPT),
+            heartbeat_script: Script::new(&format!("{IF_OWNED}{HEARTBEAT}")),
+            release_script: Script::new(&format!("{IF_OWNED}{RELEASE}")),
             depth_script: Script::new(DEPTH_SCRIPT),
             redacted_url,
         })
