@@ -184,7 +184,7 @@ impl Reconciler {
             return;
         }
         let looks = self.waiting.get(&id).map_or(1, |w| w.failures.saturating_add(1));
-        let pause = self.config.poll.saturating_mul(2u32.saturating_pow(looks.min(16))).min(WAITING_MAX);
+        let pause = self.config.poll.saturating_mul(2u32.saturating_pow((looks - 1).min(16))).min(WAITING_MAX);
         self.waiting.insert(id, Backoff { failures: looks, until: Instant::now() + pause });
     }
 

@@ -254,7 +254,7 @@ async fn a_slow_server_is_looked_at_less_and_less_often_but_a_delete_goes_throug
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let looks = f.fake.requests().iter().filter(|r| r.verb == Verb::List && r.kind == "Deployment").count();
     // Every poll (20 ms) would be 75 looks; pauses doubling from the poll
-    // interval make about 6.
+    // interval make about 7.
     assert!((3..=12).contains(&looks), "{looks} looks in 1.5 s");
     assert_eq!(f.get("slow").await.state, WorkspaceState::Provisioning);
 
