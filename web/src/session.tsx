@@ -77,3 +77,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 export function useSession(): Session {
   return useContext(SessionContext);
 }
+
+/** Whether the viewer manages organisation `org` (owner or admin), from the session. */
+export function useManages(org: string | undefined): boolean {
+  const role = useSession().viewer?.organizations.edges.find((e) => e.node.slug === org)?.node.viewerRole;
+  return role === "OWNER" || role === "ADMIN";
+}

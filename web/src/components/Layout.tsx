@@ -1,14 +1,13 @@
 import type { ReactNode } from "react";
 import { Link, navigate, useLocation } from "../lib/index";
-import { useSession } from "../session";
+import { useManages, useSession } from "../session";
 
 /** The frame of signed-in pages: brand, organisation switcher, sections. */
 export function Layout({ org, children }: { org?: string; children: ReactNode }) {
   const session = useSession();
   const { path } = useLocation();
   const orgs = session.viewer?.organizations.edges.map((e) => e.node) ?? [];
-  const current = orgs.find((o) => o.slug === org);
-  const admin = current?.viewerRole === "OWNER" || current?.viewerRole === "ADMIN";
+  const admin = useManages(org);
   const sections = org
     ? [
         { to: `/orgs/${org}`, label: "Workspaces" },

@@ -4,6 +4,7 @@
 import { useState, type FormEvent } from "react";
 import { FormErrors, LoadState } from "../components/ui";
 import { graphql } from "../gql";
+import type { WorkspaceRole as Role } from "../gql/graphql";
 import { useForm } from "../lib/forms";
 import { errorFor, generalErrors, gql, useLoad } from "../lib/index";
 
@@ -43,8 +44,6 @@ const Bind = graphql(`
     }
   }
 `);
-
-type Role = "READER" | "WRITER" | "ADMIN";
 
 export function AccessSection({ org, ws }: { org: string; ws: string }) {
   const state = useLoad(() => gql(AccessQuery, { org, ws }), `access:${org}/${ws}`);

@@ -3,9 +3,10 @@ import { useState, type FormEvent } from "react";
 import { Layout } from "../components/Layout";
 import { Command, CopyButton, Empty, Field, FormErrors, LoadState, StateBadge } from "../components/ui";
 import { graphql } from "../gql";
+import type { OrgRole, WorkspaceRole as Role } from "../gql/graphql";
 import { useForm } from "../lib/forms";
 import { ago, errorFor, generalErrors, gql, Link, navigate, useLoad, type UserError } from "../lib/index";
-import { useSession } from "../session";
+import { useManages, useSession } from "../session";
 
 
 const CreateOrganization = graphql(`
@@ -327,15 +328,6 @@ const RemoveMember = graphql(`
   }
 `);
 
-type OrgRole = "OWNER" | "ADMIN" | "MEMBER";
-
-/** Whether the viewer manages `org` (owner or admin), from the session. */
-function useManages(org: string): boolean {
-  const session = useSession();
-  const role = session.viewer?.organizations.edges.find((e) => e.node.slug === org)?.node.viewerRole;
-  return role === "OWNER" || role === "ADMIN";
-}
-
 export function MembersPage({ org }: { org: string }) {
   if (!useManages(org)) {
     return (
@@ -501,8 +493,6 @@ const RevokeToken = graphql(`
     }
   }
 `);
-
-type Role = "READER" | "WRITER" | "ADMIN";
 
 export function TokensPage({ org }: { org: string }) {
   const state = useLoad(() => gql(Tokens, { org }), `tokens:${org}`);
