@@ -387,7 +387,7 @@ pub struct WorkerDeployment<'a> {
 
 impl WorkerDeployment<'_> {
     pub fn name(&self) -> String {
-        format!("worker-{}", dns_name(self.pipeline))
+        worker_deployment_name(self.pipeline)
     }
 
     pub fn selector(&self) -> String {
@@ -534,6 +534,11 @@ fn pod_spec(containers: &[Value], init: Option<Value>, volumes: &Value) -> Value
         spec["initContainers"] = json!([init]);
     }
     spec
+}
+
+/// The name of a pipeline's worker Deployment.
+pub fn worker_deployment_name(pipeline: &str) -> String {
+    format!("worker-{}", dns_name(pipeline))
 }
 
 /// A pipeline name as a DNS label part: lower case, `-` for anything else,

@@ -130,7 +130,7 @@ impl Workers for KubeWorkers {
 
     async fn remove(&mut self, pipeline: &str) {
         self.applied.remove(pipeline);
-        let name = format!("worker-{}", render::dns_name(pipeline));
+        let name = render::worker_deployment_name(pipeline);
         if let Err(error) = self.api.delete(DEPLOYMENT, Some(&self.namespace()), &name).await {
             tracing::warn!(pipeline, %error, "cannot delete the worker Deployment of a deleted pipeline");
         }
