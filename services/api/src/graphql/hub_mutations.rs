@@ -183,6 +183,14 @@ pub(crate) struct WorkspacePayload {
     user_errors: Vec<GqlUserError>,
 }
 
+impl WorkspacePayload {
+    /// The payload of a mutation on a workspace of organisation `org_slug`.
+    fn of(result: Result<strata_hub::Workspace, HubError>, org_slug: String) -> async_graphql::Result<Self> {
+        let (ws, user_errors) = payload(result)?;
+        Ok(WorkspacePayload { workspace: ws.map(|ws| Workspace { ws, org_slug }), user_errors })
+    }
+}
+
 #[derive(Debug, InputObject)]
 pub(crate) struct DeleteWorkspaceInput {
     organization: String,
@@ -468,8 +476,7 @@ impl HubMutation {
             Ok(principal) => hub(ctx)?.create_workspace(&principal, &new).await,
             Err(error) => Err(error),
         };
-        let (ws, user_errors) = payload(result)?;
-        Ok(WorkspacePayload { workspace: ws.map(|ws| Workspace { ws, org_slug: input.organization }), user_errors })
+        WorkspacePayload::of(result, input.organization)
     }
 
     /// Starts deleting a workspace; `confirm` repeats its slug.
@@ -484,8 +491,7 @@ impl HubMutation {
             }
             Err(error) => Err(error),
         };
-        let (ws, user_errors) = payload(result)?;
-        Ok(WorkspacePayload { workspace: ws.map(|ws| Workspace { ws, org_slug: input.organization }), user_errors })
+        WorkspacePayload::of(result, input.organization)
     }
 
     /// Moves a workspace to another plan. A smaller plan deletes nothing:
@@ -502,8 +508,7 @@ impl HubMutation {
             }
             Err(error) => Err(error),
         };
-        let (ws, user_errors) = payload(result)?;
-        Ok(WorkspacePayload { workspace: ws.map(|ws| Workspace { ws, org_slug: input.organization }), user_errors })
+        WorkspacePayload::of(result, input.organization)
     }
 
     /// Makes an API token; its secret is in this payload only.
