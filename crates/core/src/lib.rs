@@ -12,6 +12,7 @@ pub mod id;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod workspace_credentials;
 pub mod workspace_server;
 
 pub use error::{Error, Result};

@@ -1,18 +1,21 @@
 //! The gateway to every workspace: `/v1/orgs/{org}/workspaces/{slug}/…`.
 //!
-//! It authenticates the caller, checks their role on the workspace (and
-//! on the repo a request names) exactly like the in-process endpoints, then
-//! streams the request to the workspace's server with the workspace's
-//! service secret, and streams the answer back. Workspace servers are never
-//! exposed to people, so they need not know about users at all (in
-//! Kubernetes, a NetworkPolicy admits only the hub and the workers).
+//! It parses the path once, authenticates the caller, checks their role on
+//! the workspace (and on the repo a request names) exactly like the
+//! in-process endpoints, then streams the request to the workspace's server
+//! with a short-lived credential that names the caller, their role and this
+//! one request (the server checks the role again and logs the actor), and
+//! streams the answer back. Workspace servers are never exposed to people
+//! (in Kubernetes, a NetworkPolicy admits only the hub and the workers).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::{SinkExt, StreamExt};
-use strata_hub::{Hub, Principal};
+use strata_core::workspace_credentials::{FORWARD_LIFETIME_SECS, ForwardedRequest};
+use strata_hub::{Hub, Principal, WorkspaceRoute};
 
-use crate::workspace_auth::{WorkspaceGuard, authenticate, reject, repo_of, required_role};
+use crate::workspace_auth::{WorkspaceGuard, authenticate, reject};
+use crate::workspace_path::{PathError, Refusal, Segments, WorkspacePath, encode_segment, upstream_method};
 
 /// The HTTP client for upstream calls: no overall timeout, since some calls
 /// wait on purpose (job and commit waits, worker task pulls).
@@ -61,25 +64,31 @@ const NOT_FORWARDED: &[&str] = &[
 ];
 
 /// Every method on `/v1/orgs/{org}/workspaces/{workspace}/{tail:.*}`.
+///
+/// The org, the workspace, the role needed, the repo, the audit action and
+/// the upstream URL all come from one parse of the raw request path
+/// ([`GatewayRequest::parse`]); actix's own captures are not used.
 pub(crate) async fn forward(
     request: HttpRequest,
     body: web::Payload,
-    path: web::Path<(String, String, String)>,
     hub: web::Data<Hub>,
     guard: web::Data<WorkspaceGuard>,
     upstreams: web::Data<Upstreams>,
 ) -> HttpResponse {
-    let (org, slug, tail) = path.into_inner();
+    let target = match GatewayRequest::parse(request.method(), request.uri().path()) {
+        Ok(target) => target,
+        Err(refusal) => return refusal.response(),
+    };
+    let GatewayRequest { org, slug, path, method } = &target;
     let principal = match authenticate(request.headers(), &hub).await {
         Ok(principal) => principal,
         Err(response) => return response,
     };
-    let rest = format!("/{tail}");
-    let route = match hub.workspace_route(&principal, &org, &slug, repo_of(&rest).as_deref()).await {
+    let route = match hub.workspace_route(&principal, org, slug, path.repo()).await {
         Ok(route) => route,
-        Err(error) => return refusal(&error, &org, &slug),
+        Err(error) => return refusal(&error, org, slug),
     };
-    let needed = required_role(request.method(), &rest);
+    let needed = path.required_role(request.method());
     if route.role < needed {
         let message = format!(
             "this needs the {needed} role on workspace `{org}/{slug}`; you are {}. Ask a workspace admin.",
@@ -87,19 +96,18 @@ pub(crate) async fn forward(
         );
         return reject(StatusCode::FORBIDDEN, "FORBIDDEN", message);
     }
-    let (base, secret) = match &route.upstream {
-        Some(upstream) => (upstream.endpoint.clone(), upstream.secret.clone()),
+    let (base, credential) = match &route.upstream {
+        Some(upstream) => (upstream.endpoint.clone(), vouch(&principal, &route, &target).seal(&upstream.secret)),
         None => (upstreams.own.clone(), guard.internal_token().to_owned()),
     };
-    // The path as sent (still percent-encoded), so that names with `?`, `#`
-    // or `%` reach the workspace server unchanged. Org and workspace slugs
-    // are plain ASCII, so the decoded prefix is also the raw one.
-    let raw = request.uri().path().strip_prefix(&format!("/v1/orgs/{org}/workspaces/{slug}")).unwrap_or(&rest);
-    let mut url = format!("{}/v1/workspaces/{}{raw}", base.trim_end_matches('/'), route.slug);
-    if let Some(query) = request.uri().query() {
-        url = format!("{url}?{query}");
-    }
-    let response = match send(&upstreams.http, &request, body, &url, &secret).await {
+    let url = match upstream_url(&base, &route.slug, path, request.uri().query()) {
+        Ok(url) => url,
+        Err(error) => {
+            tracing::error!(workspace = %format_args!("{org}/{slug}"), %error, "refusing to forward");
+            return reject(StatusCode::BAD_REQUEST, "INVALID_PATH", format!("cannot forward this path: {error}"));
+        }
+    };
+    let response = match send(&upstreams.http, &request, body, method.clone(), url, &credential).await {
         Ok(response) => response,
         Err(error) => {
             tracing::warn!(workspace = %format_args!("{org}/{slug}"), %error, "workspace server unreachable");
@@ -111,9 +119,75 @@ pub(crate) async fn forward(
         }
     };
     if response.status().is_success() {
-        audit(&hub, &principal, route.workspace_id, request.method(), &rest).await;
+        audit(&hub, &principal, route.workspace_id, request.method(), path).await;
     }
     relay(response)
+}
+
+/// A gateway request, parsed once from the raw path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GatewayRequest {
+    pub(crate) org: String,
+    pub(crate) slug: String,
+    pub(crate) path: WorkspacePath,
+    /// The method forwarded, converted from the one decided on.
+    pub(crate) method: reqwest::Method,
+}
+
+impl GatewayRequest {
+    /// Parses `/v1/orgs/{org}/workspaces/{slug}/…`.
+    pub(crate) fn parse(method: &actix_web::http::Method, raw_path: &str) -> Result<Self, Refusal> {
+        let upstream = upstream_method(method).ok_or_else(|| Refusal::Method(method.to_string()))?;
+        let prefix = [Some("v1"), Some("orgs"), None, Some("workspaces"), None];
+        let (captured, path) = Segments::parse(raw_path)?.below(&prefix)?;
+        let [org, slug] = <[String; 2]>::try_from(captured)
+            .map_err(|_| PathError::OutsidePrefix { expected: "/v1/orgs/{org}/workspaces/{slug}".into() })?;
+        Ok(GatewayRequest { org, slug, path, method: upstream })
+    }
+}
+
+/// What the gateway tells a workspace server about a request it has
+/// authorised: who asks, with which role, for exactly this method and path.
+fn vouch(principal: &Principal, route: &WorkspaceRoute, target: &GatewayRequest) -> ForwardedRequest {
+    ForwardedRequest {
+        workspace: route.slug.clone(),
+        actor: principal.user_id.to_string(),
+        token_id: principal.token_id().map(|id| id.to_string()),
+        role: route.role.as_str().to_owned(),
+        method: target.method.as_str().to_owned(),
+        path: target.path.encoded(),
+        expires: chrono::Utc::now().timestamp() + FORWARD_LIFETIME_SECS,
+    }
+}
+
+/// Why the gateway will not forward a path it has authorised.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UpstreamUrlError {
+    #[error("the workspace endpoint `{0}` is not a URL")]
+    Endpoint(String),
+    #[error("the URL parser reads the path as `{actual}`, not `{expected}`")]
+    Mismatch { expected: String, actual: String },
+}
+
+/// The URL a request goes to: the workspace server's endpoint, the
+/// workspace, and the authorised path re-encoded. Refuses when the URL
+/// parser (which reqwest sends as it is) would read another path, so what
+/// is forwarded is always what was authorised.
+pub(crate) fn upstream_url(
+    base: &str,
+    slug: &str,
+    path: &WorkspacePath,
+    query: Option<&str>,
+) -> Result<reqwest::Url, UpstreamUrlError> {
+    let mut url = reqwest::Url::parse(base).map_err(|_| UpstreamUrlError::Endpoint(base.to_owned()))?;
+    let expected =
+        format!("{}/v1/workspaces/{}{}", url.path().trim_end_matches('/'), encode_segment(slug), path.encoded());
+    url.set_path(&expected);
+    if url.path() != expected {
+        return Err(UpstreamUrlError::Mismatch { expected, actual: url.path().to_owned() });
+    }
+    url.set_query(query);
+    Ok(url)
 }
 
 /// The hub's refusal (missing workspace, no server yet) as an HTTP answer.
@@ -138,7 +212,8 @@ async fn send(
     http: &reqwest::Client,
     request: &HttpRequest,
     mut body: web::Payload,
-    url: &str,
+    method: reqwest::Method,
+    url: reqwest::Url,
     secret: &str,
 ) -> Result<reqwest::Response, reqwest::Error> {
     let (mut sender, receiver) = futures::channel::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
@@ -151,7 +226,6 @@ async fn send(
             }
         }
     });
-    let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut upstream = http.request(method, url).bearer_auth(secret);
     for (name, value) in request.headers() {
         if !NOT_FORWARDED.contains(&name.as_str()) {
@@ -186,9 +260,9 @@ async fn audit(
     principal: &Principal,
     workspace_id: uuid::Uuid,
     method: &actix_web::http::Method,
-    rest: &str,
+    path: &WorkspacePath,
 ) {
-    let Some((action, target)) = crate::workspace_auth::audited_action(method, rest) else { return };
+    let Some((action, target)) = path.audited_action(method) else { return };
     if let Err(error) = hub.record_workspace_action(principal, workspace_id, action, &target).await {
         tracing::error!(error = %strata_core::error::display_chain(&error), "cannot write an audit event");
     }

@@ -19,6 +19,7 @@ mod session_cookies;
 mod state;
 mod workers;
 mod workspace_auth;
+mod workspace_path;
 pub mod workspace_server;
 
 use std::net::TcpListener;

@@ -14,12 +14,14 @@ use std::collections::HashMap;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use strata_client::wire::ErrorBody;
-use strata_hub::{Hub, Principal, WorkspaceRole};
+use strata_hub::{Hub, Principal};
 use uuid::Uuid;
+
+use crate::workspace_path::{Refusal, Segments, WorkspacePath};
 
 /// The workspaces this process serves, and the embedded workers' secret.
 #[derive(Clone)]
@@ -63,34 +65,6 @@ enum WorkspaceCaller {
 /// Compares secrets without leaking, through timing, how much matched.
 pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     blake3::hash(a.as_bytes()) == blake3::hash(b.as_bytes())
-}
-
-/// The repo a request is about (`/repos/{repo}/…`), for repo role bindings.
-/// A copy names a second repo in its body (the source), so it is not about
-/// one repo and needs a role on the whole workspace.
-pub(crate) fn repo_of(rest: &str) -> Option<String> {
-    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["repos", _, "refs", _, "copy"] => None,
-        // Repo names are letters, digits, `-` and `_`: never percent-encoded.
-        ["repos", repo, ..] if !repo.is_empty() => Some((*repo).to_owned()),
-        _ => None,
-    }
-}
-
-/// The role a request needs, from its method and path (below the workspace).
-pub(crate) fn required_role(method: &Method, rest: &str) -> WorkspaceRole {
-    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    let maintenance = matches!(segments.as_slice(), ["fsck" | "gc"]);
-    let repo_delete = *method == Method::DELETE && matches!(segments.as_slice(), ["repos", _]);
-    let worker_task = matches!(segments.as_slice(), ["pps", "tasks", ..]);
-    if maintenance || repo_delete {
-        WorkspaceRole::Admin
-    } else if worker_task || !matches!(*method, Method::GET | Method::HEAD) {
-        WorkspaceRole::Writer
-    } else {
-        WorkspaceRole::Reader
-    }
 }
 
 pub(crate) fn reject(status: StatusCode, code: &str, message: String) -> HttpResponse {
@@ -147,20 +121,32 @@ pub(crate) async fn authenticate(
     })
 }
 
+/// A request below `/v1/workspaces/{workspace}`, parsed once from the raw
+/// path: the slug and the path its role and audit action come from.
+pub(crate) fn parse_workspace_request(request: &ServiceRequest) -> Result<(String, WorkspacePath), Refusal> {
+    let prefix = [Some("v1"), Some("workspaces"), None];
+    let (captured, path) = Segments::parse(request.path())?.below(&prefix)?;
+    let slug = captured.into_iter().next().unwrap_or_default();
+    Ok((slug, path))
+}
+
 /// Decides a request; `Ok` carries the caller for the handler.
-async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> Result<WorkspaceCaller, HttpResponse> {
-    let slug = request.match_info().get("workspace").unwrap_or_default().to_owned();
-    let hosted = guard.hosted.get(&slug).copied();
+async fn decide(
+    request: &ServiceRequest,
+    slug: &str,
+    path: &WorkspacePath,
+    guard: &WorkspaceGuard,
+    hub: &Hub,
+) -> Result<WorkspaceCaller, HttpResponse> {
+    let hosted = guard.hosted.get(slug).copied();
     if let Some(Ok(token)) = bearer(request.headers())
         && same_secret(token, &guard.internal_token)
     {
-        return hosted.map(|_| WorkspaceCaller::Internal).ok_or_else(|| not_found(&slug));
+        return hosted.map(|_| WorkspaceCaller::Internal).ok_or_else(|| not_found(slug));
     }
     let principal = authenticate(request.headers(), hub).await?;
-    let Some(workspace_id) = hosted else { return Err(not_found(&slug)) };
-    let prefix = format!("/v1/workspaces/{slug}");
-    let rest = request.path().strip_prefix(&prefix).unwrap_or_default();
-    let role = match hub.workspace_role(&principal, workspace_id, repo_of(rest).as_deref()).await {
+    let Some(workspace_id) = hosted else { return Err(not_found(slug)) };
+    let role = match hub.workspace_role(&principal, workspace_id, path.repo()).await {
         Ok(role) => role,
         Err(error) => {
             tracing::error!(error = %strata_core::error::display_chain(&error), "role lookup failed");
@@ -171,8 +157,8 @@ async fn decide(request: &ServiceRequest, guard: &WorkspaceGuard, hub: &Hub) -> 
             ));
         }
     };
-    let Some(role) = role else { return Err(not_found(&slug)) };
-    let needed = required_role(request.method(), rest);
+    let Some(role) = role else { return Err(not_found(slug)) };
+    let needed = path.required_role(request.method());
     if role < needed {
         return Err(reject(
             StatusCode::FORBIDDEN,
@@ -195,11 +181,13 @@ pub(crate) async fn authorize(
             reject(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "authorization is not configured".to_owned());
         return Ok(request.into_response(response));
     };
-    match decide(&request, &guard, &hub).await {
+    let (slug, path) = match parse_workspace_request(&request) {
+        Ok(parsed) => parsed,
+        Err(refusal) => return Ok(request.into_response(refusal.response())),
+    };
+    match decide(&request, &slug, &path, &guard, &hub).await {
         Ok(caller) => {
-            let slug = request.match_info().get("workspace").unwrap_or_default();
-            let rest = request.path().strip_prefix(&format!("/v1/workspaces/{slug}")).unwrap_or_default();
-            let audited = audited_action(request.method(), rest);
+            let audited = path.audited_action(request.method());
             let response = next.call(request).await?.map_into_boxed_body();
             if let (Some((action, target)), WorkspaceCaller::Person { principal, workspace_id }) = (audited, caller)
                 && response.status().is_success()
@@ -210,52 +198,5 @@ pub(crate) async fn authorize(
             Ok(response)
         }
         Err(response) => Ok(request.into_response(response)),
-    }
-}
-
-/// Security-relevant workspace actions that go to the audit log, from the
-/// method and the path below the workspace.
-pub(crate) fn audited_action(method: &Method, rest: &str) -> Option<(&'static str, String)> {
-    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    match (method.clone(), segments.as_slice()) {
-        (Method::POST, ["pps", "pipelines"]) => Some(("pipeline.create", "pipeline".to_owned())),
-        (Method::DELETE, ["pps", "pipelines", name]) => Some(("pipeline.delete", format!("pipeline:{name}"))),
-        (Method::DELETE, ["repos", name]) => Some(("repo.delete", format!("repo:{name}"))),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_need_reader_changes_writer_and_maintenance_admin() {
-        assert_eq!(required_role(&Method::GET, "/repos/images/refs/master/files/a.png"), WorkspaceRole::Reader);
-        assert_eq!(required_role(&Method::PUT, "/repos/images/refs/master/files/a.png"), WorkspaceRole::Writer);
-        assert_eq!(required_role(&Method::POST, "/pps/pipelines"), WorkspaceRole::Writer);
-        assert_eq!(required_role(&Method::GET, "/pps/tasks/abc/inputs"), WorkspaceRole::Writer);
-        assert_eq!(required_role(&Method::DELETE, "/repos/images"), WorkspaceRole::Admin);
-        assert_eq!(required_role(&Method::DELETE, "/repos/images/branches/dev"), WorkspaceRole::Writer);
-        assert_eq!(required_role(&Method::POST, "/gc"), WorkspaceRole::Admin);
-    }
-
-    #[test]
-    fn repo_requests_name_their_repo() {
-        assert_eq!(repo_of("/repos/images/refs/master/files/a.png").as_deref(), Some("images"));
-        assert_eq!(repo_of("/repos/images").as_deref(), Some("images"));
-        assert_eq!(repo_of("/repos"), None);
-        assert_eq!(repo_of("/pps/pipelines"), None);
-        assert_eq!(repo_of("/repos/images/refs/master/copy"), None, "a copy reads another repo too");
-    }
-
-    #[test]
-    fn pipeline_changes_are_audited() {
-        assert_eq!(audited_action(&Method::POST, "/pps/pipelines").map(|a| a.0), Some("pipeline.create"));
-        assert_eq!(
-            audited_action(&Method::DELETE, "/pps/pipelines/edges"),
-            Some(("pipeline.delete", "pipeline:edges".to_owned()))
-        );
-        assert_eq!(audited_action(&Method::GET, "/pps/pipelines"), None);
     }
 }

@@ -4,9 +4,11 @@
 //! child process (`strata __workspace-server`); in Kubernetes it is the
 //! workspace server Deployment.
 //!
-//! It trusts one bearer token, the workspace's service secret: the hub's
-//! gateway sends it after checking the caller's role, and the workspace's
-//! workers send it. People never talk to it directly.
+//! It never accepts its service secret as a bearer token: the gateway sends
+//! a short-lived credential derived from it that names the caller, their
+//! role and the one request it is for; workers send a credential for their
+//! own pipeline; the provisioner one for reading the load. People never
+//! talk to it directly.
 
 use std::net::TcpListener;
 
@@ -23,7 +25,13 @@ use strata_pps::http::PpsWorkspaces;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-use crate::workspace_auth::{bearer, reject, same_secret};
+use actix_web::HttpMessage;
+use actix_web::http::Method;
+use strata_core::workspace_credentials::{ForwardedRequest, ServiceScope};
+use strata_hub::WorkspaceRole;
+
+use crate::workspace_auth::{bearer, parse_workspace_request, reject};
+use crate::workspace_path::WorkspacePath;
 
 /// A bound workspace server.
 pub struct WorkspaceServer {
@@ -129,7 +137,11 @@ async fn render_metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, Err
     crate::health::exposition(&metrics)
 }
 
-/// Lets through only the service secret, and only for this workspace.
+/// Admits what the workspace's credentials allow (see
+/// [`strata_core::workspace_credentials`]): requests the gateway forwarded
+/// for a person, checked again against the role they carry and bound to
+/// their method and path; workers, for their own pipeline's tasks only; the
+/// provisioner, for the load. The service secret itself is not a credential.
 async fn service_only(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -138,16 +150,116 @@ async fn service_only(
         let response = reject(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "authorization is not configured".into());
         return Ok(request.into_response(response));
     };
-    let authorised = matches!(bearer(request.headers()), Some(Ok(token)) if same_secret(token, &identity.secret));
-    if !authorised {
-        let message = "this workspace server only answers its gateway and workers".to_owned();
-        return Ok(request.into_response(reject(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)));
-    }
-    if request.match_info().get("workspace") != Some(identity.slug.as_str()) {
+    let (slug, path) = match parse_workspace_request(&request) {
+        Ok(parsed) => parsed,
+        Err(refusal) => return Ok(request.into_response(refusal.response())),
+    };
+    if slug != identity.slug {
         let message = format!("this server hosts workspace `{}` only", identity.slug);
         return Ok(request.into_response(reject(StatusCode::NOT_FOUND, "NOT_FOUND", message)));
     }
+    let Some(Ok(token)) = bearer(request.headers()) else {
+        return Ok(request.into_response(Denial::Unauthenticated.response()));
+    };
+    match admit(&identity, request.method(), &path, token, chrono::Utc::now().timestamp()) {
+        Ok(ServiceCaller::Forwarded(forwarded)) => {
+            if let Some((action, target)) = path.audited_action(request.method()) {
+                tracing::info!(
+                    target: "strata::audit", workspace = %slug, actor = %forwarded.actor,
+                    token = forwarded.token_id.as_deref().unwrap_or("-"), role = %forwarded.role, action, target,
+                    "workspace action forwarded by the gateway"
+                );
+            }
+        }
+        Ok(ServiceCaller::Scoped(ServiceScope::Pipeline(pipeline))) => {
+            request.extensions_mut().insert(strata_pps::http::PipelineScope(pipeline));
+        }
+        Ok(ServiceCaller::Scoped(ServiceScope::Load)) => {}
+        Err(denial) => return Ok(request.into_response(denial.response())),
+    }
     Ok(next.call(request).await?.map_into_boxed_body())
+}
+
+/// Who a request comes from, once its credential has been checked.
+#[derive(Debug)]
+enum ServiceCaller {
+    Forwarded(ForwardedRequest),
+    Scoped(ServiceScope),
+}
+
+/// Checks a credential against the request it came with.
+fn admit(
+    identity: &ServiceIdentity,
+    method: &Method,
+    path: &WorkspacePath,
+    token: &str,
+    now: i64,
+) -> Result<ServiceCaller, Denial> {
+    if ForwardedRequest::looks_like(token) {
+        let forwarded = ForwardedRequest::open(token, &identity.secret, now).map_err(|_| Denial::Unauthenticated)?;
+        let same_request = forwarded.workspace == identity.slug
+            && forwarded.method == method.as_str()
+            && forwarded.path == path.encoded();
+        if !same_request {
+            return Err(Denial::Forbidden("the forwarded credential was issued for another request".to_owned()));
+        }
+        let role: WorkspaceRole = forwarded.role.parse().map_err(|_| Denial::Unauthenticated)?;
+        let needed = path.required_role(method);
+        if role < needed {
+            return Err(Denial::Forbidden(format!("this needs the {needed} role; the gateway vouched for {role}")));
+        }
+        return Ok(ServiceCaller::Forwarded(forwarded));
+    }
+    if ServiceScope::looks_like(token) {
+        let scope =
+            ServiceScope::verify(token, &identity.secret, &identity.slug).map_err(|_| Denial::Unauthenticated)?;
+        let segments: Vec<&str> = path.segments().iter().map(String::as_str).collect();
+        let allowed = match &scope {
+            ServiceScope::Pipeline(pipeline) => pipeline_may(pipeline, method, &segments),
+            ServiceScope::Load => *method == Method::GET && segments == ["pps", "load"],
+        };
+        if !allowed {
+            return Err(Denial::Forbidden(format!("a {scope} credential only serves its own tasks or load")));
+        }
+        return Ok(ServiceCaller::Scoped(scope));
+    }
+    Err(Denial::Unauthenticated)
+}
+
+/// What a pipeline's workers may call: the task protocol (the handlers
+/// keep them to their pipeline's tasks), and uploads of their outputs as a
+/// tar into a commit, by id, of the pipeline's output repo (which has the
+/// pipeline's name; PFS accepts writes to open commits only).
+fn pipeline_may(pipeline: &str, method: &Method, segments: &[&str]) -> bool {
+    match segments {
+        ["pps", "tasks", ..] => true,
+        ["repos", repo, "refs", commit, "tar", ..] => {
+            *method == Method::POST && repo == &pipeline && commit.parse::<strata_core::id::CommitId>().is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// Why a credential does not admit a request.
+#[derive(Debug)]
+enum Denial {
+    /// No credential of this workspace (the same answer whatever was wrong).
+    Unauthenticated,
+    /// A valid credential that does not cover this request.
+    Forbidden(String),
+}
+
+impl Denial {
+    fn response(self) -> HttpResponse {
+        match self {
+            Denial::Unauthenticated => reject(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "this workspace server only answers its gateway, its workers and its provisioner".to_owned(),
+            ),
+            Denial::Forbidden(message) => reject(StatusCode::FORBIDDEN, "FORBIDDEN", message),
+        }
+    }
 }
 
 /// `strata __workspace-server --config-file PATH`, as the Kubernetes

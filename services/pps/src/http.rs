@@ -14,6 +14,7 @@ use strata_pfs::http::tar_stream;
 use crate::error::PpsError;
 use crate::meta::LogFilter;
 use crate::service::Pps;
+use crate::tasks::delivery_pipeline;
 
 /// Largest accepted JSON body (task results carry datum logs).
 const MAX_JSON: usize = 32 * 1024 * 1024;
@@ -45,6 +46,23 @@ impl PpsWorkspaces {
 }
 
 type Result<T> = std::result::Result<T, PpsError>;
+
+/// Put in a request's extensions by the server in front of these routes
+/// when the caller is a worker of one pipeline: its task calls may concern
+/// that pipeline's tasks only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineScope(pub String);
+
+/// Refuses a scoped caller's request about another pipeline, exactly as a
+/// missing task is refused.
+fn within_scope(scope: Option<&web::ReqData<PipelineScope>>, pipeline: Option<&str>) -> Result<()> {
+    match scope {
+        Some(scope) if pipeline != Some(scope.0.as_str()) => {
+            Err(PpsError::not_found("task", " for this worker's pipeline"))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Mounts the routes; the caller wraps them in `/v1/workspaces/{workspace}/pps`.
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -234,7 +252,9 @@ async fn task_pull(
     ws: web::Data<PpsWorkspaces>,
     path: web::Path<String>,
     body: web::Json<PullTask>,
+    scope: Option<web::ReqData<PipelineScope>>,
 ) -> Result<HttpResponse> {
+    within_scope(scope.as_ref(), Some(&body.pipeline))?;
     let pps = ws.get(&path)?;
     match pps.task_pull(&body).await? {
         Some(assignment) => Ok(HttpResponse::Ok().json(assignment)),
@@ -246,7 +266,9 @@ async fn task_leave(
     ws: web::Data<PpsWorkspaces>,
     path: web::Path<String>,
     body: web::Json<WorkerLeaving>,
+    scope: Option<web::ReqData<PipelineScope>>,
 ) -> Result<HttpResponse> {
+    within_scope(scope.as_ref(), Some(&body.pipeline))?;
     ws.get(&path)?.task_leave(&body);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -255,7 +277,9 @@ async fn task_release(
     ws: web::Data<PpsWorkspaces>,
     path: web::Path<String>,
     body: web::Json<TaskHeartbeat>,
+    scope: Option<web::ReqData<PipelineScope>>,
 ) -> Result<HttpResponse> {
+    within_scope(scope.as_ref(), delivery_pipeline(&body.delivery))?;
     ws.get(&path)?.task_release(&body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -264,7 +288,9 @@ async fn task_heartbeat(
     ws: web::Data<PpsWorkspaces>,
     path: web::Path<String>,
     body: web::Json<TaskHeartbeat>,
+    scope: Option<web::ReqData<PipelineScope>>,
 ) -> Result<HttpResponse> {
+    within_scope(scope.as_ref(), delivery_pipeline(&body.delivery))?;
     ws.get(&path)?.task_heartbeat(&body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -273,13 +299,20 @@ async fn task_result(
     ws: web::Data<PpsWorkspaces>,
     path: web::Path<String>,
     body: web::Json<TaskResult>,
+    scope: Option<web::ReqData<PipelineScope>>,
 ) -> Result<HttpResponse> {
+    within_scope(scope.as_ref(), delivery_pipeline(&body.delivery))?;
     ws.get(&path)?.task_result(body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn task_inputs(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+async fn task_inputs(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<(String, String)>,
+    scope: Option<web::ReqData<PipelineScope>>,
+) -> Result<HttpResponse> {
     let (workspace, delivery) = path.into_inner();
+    within_scope(scope.as_ref(), delivery_pipeline(&delivery))?;
     let pps = ws.get(&workspace)?;
     let members = pps.task_inputs(&delivery).await?;
     Ok(HttpResponse::Ok().content_type("application/x-tar").streaming(tar_stream(pps.pfs().clone(), members)))

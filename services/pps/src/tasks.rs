@@ -55,6 +55,12 @@ fn token(pipeline: &str, job: &str) -> String {
     format!("{pipeline}.{job}.{}", uuid::Uuid::new_v4().simple())
 }
 
+/// The pipeline a delivery token names (it is checked against the lease
+/// or the database before anything is done with it).
+pub(crate) fn delivery_pipeline(token: &str) -> Option<&str> {
+    parse_token(token).map(|(pipeline, _)| pipeline)
+}
+
 fn parse_token(token: &str) -> Option<(&str, &str)> {
     let mut parts = token.splitn(3, '.');
     Some((parts.next()?, parts.next()?))

@@ -444,6 +444,7 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
         pipeline: "edges",
         image: "python:3.13-slim",
         replicas: 2,
+        credential: "stc_pipeline:edges.EXAMPLE",
     };
     let worker_size = render::Size { cpu_millis: quota.worker_cpu_millis, memory_mib: quota.worker_memory_mib };
     let mut all: Vec<Value> = render::cluster_objects(&cluster, worker_size);

@@ -9,7 +9,7 @@ use strata_testkit::{TestApp, on_both_backends};
 const PASSWORD: &str = "a long passphrase 42";
 
 /// Posts a GraphQL request and returns the whole response body.
-async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+pub(crate) async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
     let mut request = reqwest::Client::new()
         .post(format!("{}/graphql", app.address))
         .json(&json!({ "query": query, "variables": variables }));
@@ -22,7 +22,7 @@ async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) 
 }
 
 /// Runs a mutation, asserts no errors of any kind, returns its payload.
-async fn mutate(app: &TestApp, token: Option<&str>, name: &str, input: Value, selection: &str) -> Value {
+pub(crate) async fn mutate(app: &TestApp, token: Option<&str>, name: &str, input: Value, selection: &str) -> Value {
     let query = format!(
         "mutation($input: {}Input!) {{ {name}(input: $input) {{ {selection} userErrors {{ field message code }} }} }}",
         upper_first(name)
@@ -53,14 +53,14 @@ fn upper_first(name: &str) -> String {
 }
 
 /// The token in the newest mail to `to` (from the dev outbox).
-fn mailed_token(app: &TestApp, to: &str) -> String {
+pub(crate) fn mailed_token(app: &TestApp, to: &str) -> String {
     let outbox = strata_hub::OutboxMailer::new(app.data_dir.join("outbox"));
     let mail = outbox.messages_to(to).pop().unwrap_or_else(|| panic!("no mail to {to}"));
     mail.link.expect("a link").split("token=").nth(1).expect("a token").to_owned()
 }
 
 /// Signs up, verifies, logs in; returns the access token.
-async fn person(app: &TestApp, email: &str) -> String {
+pub(crate) async fn person(app: &TestApp, email: &str) -> String {
     mutate(app, None, "signUp", json!({ "email": email, "password": PASSWORD }), "user { id }").await;
     mutate(app, None, "verifyEmail", json!({ "token": mailed_token(app, email) }), "user { emailVerified }").await;
     let login = mutate(
@@ -373,7 +373,7 @@ on_both_backends! {
 
 /// A login session of the local administrator, through its one-time link
 /// (API tokens cannot make API tokens).
-async fn person_admin_session(app: &TestApp) -> String {
+pub(crate) async fn person_admin_session(app: &TestApp) -> String {
     let hub = strata_hub_for(app).await;
     let link = hub.local_admin_login_link().await.expect("a login link");
     let token = link.split("token=").nth(1).unwrap();

@@ -2,6 +2,7 @@
 //! PostgreSQL. One binary, one module per area.
 
 mod foundation;
+mod gateway_paths;
 mod hub;
 mod pfs;
 mod pps;

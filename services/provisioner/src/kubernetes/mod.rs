@@ -20,6 +20,7 @@ mod workers;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+use strata_core::workspace_credentials::CredentialIssuer;
 
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
@@ -379,9 +380,10 @@ impl KubernetesBackend {
         if !self.config.autoscale {
             return Ok(());
         }
+        let credentials = CredentialIssuer::new(secret, &workspace.slug);
         let client = strata_client::StrataClient::new(endpoint)
             .map_err(|e| ProvisionerError::Config(e.to_string()))?
-            .with_token(secret.to_owned())
+            .with_token(credentials.load_reader())
             .workspace(&workspace.slug);
         let (quota_sender, quota_updates) = tokio::sync::watch::channel(quota);
         let scaler = Scaler {
@@ -394,7 +396,8 @@ impl KubernetesBackend {
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
         };
-        let workers = workers::KubeWorkers::new(self.api.clone(), self.config.cluster.clone(), workspace, quota);
+        let workers =
+            workers::KubeWorkers::new(self.api.clone(), self.config.cluster.clone(), workspace, quota, credentials);
         let stop = CancellationToken::new();
         let task = tokio::spawn(scaler.run(workers, stop.clone()));
         scalers.insert(workspace.id, RunningScaler { stop, task, quota: quota_sender });

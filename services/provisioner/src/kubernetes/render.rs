@@ -383,6 +383,9 @@ pub struct WorkerDeployment<'a> {
     /// The pipeline's `transform.image`.
     pub image: &'a str,
     pub replicas: u32,
+    /// The workers' credential, good for this pipeline's tasks only
+    /// ([`strata_core::workspace_credentials`]); never the service secret.
+    pub credential: &'a str,
 }
 
 impl WorkerDeployment<'_> {
@@ -416,7 +419,7 @@ impl WorkerDeployment<'_> {
             ],
             "env": [
                 {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "STRATA_TOKEN", "valueFrom": {"secretKeyRef": {"name": CONFIG_SECRET, "key": SERVICE_SECRET_KEY}}},
+                {"name": "STRATA_TOKEN", "value": self.credential},
             ],
             "resources": resources(size, size),
             "securityContext": container_security(),

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 use strata_client::wire::pps::PipelineLoad;
+use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::DesiredWorkspace;
 use uuid::Uuid;
 
@@ -36,13 +37,22 @@ pub(crate) struct KubeWorkers {
     workspace_id: Uuid,
     workspace_slug: String,
     quota: PlanQuota,
+    /// Makes each pipeline's worker credential.
+    credentials: CredentialIssuer,
     /// What was last applied (or found) per pipeline.
     applied: HashMap<String, Applied>,
 }
 
 impl KubeWorkers {
-    pub(crate) fn new(api: KubeApi, cluster: Cluster, workspace: &DesiredWorkspace, quota: PlanQuota) -> Self {
+    pub(crate) fn new(
+        api: KubeApi,
+        cluster: Cluster,
+        workspace: &DesiredWorkspace,
+        quota: PlanQuota,
+        credentials: CredentialIssuer,
+    ) -> Self {
         KubeWorkers {
+            credentials,
             api,
             cluster,
             workspace_id: workspace.id,
@@ -52,8 +62,9 @@ impl KubeWorkers {
         }
     }
 
-    fn deployment<'a>(&'a self, load: &'a PipelineLoad, replicas: u32) -> WorkerDeployment<'a> {
+    fn deployment<'a>(&'a self, load: &'a PipelineLoad, replicas: u32, credential: &'a str) -> WorkerDeployment<'a> {
         WorkerDeployment {
+            credential,
             cluster: &self.cluster,
             workspace_id: self.workspace_id,
             workspace_slug: &self.workspace_slug,
@@ -70,7 +81,7 @@ impl KubeWorkers {
 
     /// Marks each pod of the pipeline idle or busy, writing only changes.
     async fn mark_deletion_costs(&self, load: &PipelineLoad) -> Result<()> {
-        let selector = self.deployment(load, 0).selector();
+        let selector = self.deployment(load, 0, "").selector();
         for pod in self.api.list(POD, &self.namespace(), &selector).await? {
             let name = name_of(&pod);
             let cost = if load.busy_workers.iter().any(|w| w == name) { BUSY_COST } else { IDLE_COST };
@@ -91,7 +102,7 @@ impl Workers for KubeWorkers {
         if let Some(applied) = self.applied.get(&load.pipeline) {
             return applied.replicas;
         }
-        let name = self.deployment(load, 0).name();
+        let name = render::worker_deployment_name(&load.pipeline);
         match self.api.get(DEPLOYMENT, Some(&self.namespace()), &name).await {
             Ok(Some(found)) => {
                 let replicas = found.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(0);
@@ -109,7 +120,8 @@ impl Workers for KubeWorkers {
     }
 
     async fn resize(&mut self, load: &PipelineLoad, desired: u32) -> Result<()> {
-        let object = render::with_hash(self.deployment(load, desired).render());
+        let credential = self.credentials.worker(&load.pipeline);
+        let object = render::with_hash(self.deployment(load, desired, &credential).render());
         let hash = hash_of(&object).unwrap_or_default().to_owned();
         let before = self.applied.get(&load.pipeline);
         if before.is_some_and(|a| a.hash == hash) {
@@ -192,7 +204,7 @@ mod tests {
             placeholder_pods: 0,
         };
         let api = KubeApi { client: fake.client(), timeout: Duration::from_secs(5) };
-        KubeWorkers::new(api, cluster, &workspace, PlanQuota::of("team"))
+        KubeWorkers::new(api, cluster, &workspace, PlanQuota::of("team"), CredentialIssuer::new("sts_test", "ci"))
     }
 
     fn pods(fake: &FakeApiServer) -> Vec<String> {

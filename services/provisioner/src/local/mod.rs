@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use strata_core::workspace_credentials::CredentialIssuer;
 
 use sea_orm::DatabaseConnection;
 use strata_core::config::DatabaseUrl;
@@ -118,7 +119,7 @@ impl LocalBackend {
         let label = format!("{}/{}", workspace.org_slug, workspace.slug);
         let client = strata_client::StrataClient::new(&server.endpoint)
             .map_err(|e| ProvisionerError::retryable("ServerStartFailed", e.to_string()))?
-            .with_token(secret.to_owned())
+            .with_token(CredentialIssuer::new(secret, &workspace.slug).load_reader())
             .workspace(&workspace.slug);
         let scaler = Scaler {
             workspace_id: workspace.id,
@@ -135,7 +136,7 @@ impl LocalBackend {
             label,
             slug: workspace.slug.clone(),
             endpoint: server.endpoint.clone(),
-            secret: secret.to_owned(),
+            credentials: CredentialIssuer::new(secret, &workspace.slug),
             dir,
             config: self.config.clone(),
             pipelines: HashMap::new(),
@@ -154,7 +155,7 @@ impl Backend for LocalBackend {
     async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied> {
         let mut servers = self.servers.lock().await;
         if let Some(running) = servers.get(&workspace.id) {
-            if running.healthy(secret).await {
+            if running.healthy().await {
                 running.set_quota(crate::plans::PlanQuota::of(&workspace.plan));
                 return Ok(Applied::running(running.endpoint.clone()));
             }

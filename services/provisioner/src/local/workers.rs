@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use strata_core::workspace_credentials::CredentialIssuer;
 
 use strata_client::wire::pps::PipelineLoad;
 use uuid::Uuid;
@@ -21,7 +22,8 @@ pub(crate) struct LocalWorkers {
     pub label: String,
     pub slug: String,
     pub endpoint: String,
-    pub secret: String,
+    /// Makes each pipeline's worker credential.
+    pub credentials: CredentialIssuer,
     pub dir: PathBuf,
     pub config: LocalConfig,
     pub pipelines: HashMap<String, Processes>,
@@ -105,7 +107,8 @@ impl LocalWorkers {
             .arg("--supervised")
             // The CLI's own config file is not for workers.
             .env("STRATA_CONFIG", self.dir.join("worker-cli.toml"))
-            .env("STRATA_TOKEN", &self.secret);
+            // A credential for this pipeline's tasks only, never the secret.
+            .env("STRATA_TOKEN", self.credentials.worker(pipeline));
         Ok(command)
     }
 }
