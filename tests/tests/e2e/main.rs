@@ -2,6 +2,7 @@
 //! PostgreSQL. One binary, one module per area.
 
 mod foundation;
+mod graphql_http;
 mod hub;
 mod pfs;
 mod pps;
