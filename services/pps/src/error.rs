@@ -121,9 +121,10 @@ impl ResponseError for PpsError {
             PpsError::Gone(_) => StatusCode::GONE,
             PpsError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             PpsError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            PpsError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             PpsError::Pfs(inner) => inner.status_code(),
-            PpsError::Stopping | PpsError::Queue(_) | PpsError::ObjectStore { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            PpsError::Stopping | PpsError::Busy(_) | PpsError::Queue(_) | PpsError::ObjectStore { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             PpsError::Database(_) | PpsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -777,12 +777,14 @@ async fn deeply_nested_specs_are_refused_before_parsing_and_health_stays_answeri
     let ws = ws(&app);
     let nested = format!("{}1{}", r#"{"a":"#.repeat(40_000), "}".repeat(40_000));
     assert!(nested.len() < strata_pps::spec::MAX_SPEC_BYTES, "under the size limit: the depth is what is refused");
-    let refusals = futures::future::join_all([
-        ws.pipeline_create(&create_body(nested.clone(), None)),
-        ws.pipeline_create(&create_body(nested.clone(), Some(SpecFormat::Yaml))),
-        ws.pipeline_create(&create_body(nested.clone(), Some(SpecFormat::Json))),
-    ]);
-    let (refusals, health) = tokio::join!(refusals, app.client().healthz());
+    let bodies = [
+        create_body(nested.clone(), None),
+        create_body(nested.clone(), Some(SpecFormat::Yaml)),
+        create_body(nested, Some(SpecFormat::Json)),
+    ];
+    let client = app.client();
+    let refusals = futures::future::join_all(bodies.iter().map(|body| ws.pipeline_create(body)));
+    let (refusals, health) = tokio::join!(refusals, client.healthz());
     assert!(health.expect("the health check answers while specs are refused"));
     for refusal in refusals {
         let error = refusal.expect_err("too deep");
