@@ -32,15 +32,19 @@ async fn a_mutation_sent_by_get_is_refused_and_changes_nothing() {
     assert_eq!(body["code"], "INVALID_REQUEST", "{body}");
     assert!(body["message"].as_str().unwrap().contains("POST"), "{body}");
     // Named operations and HEAD are no way around it.
-    let named = format!("query Q {{ version {{ api }} }} {mutation}");
-    let response = reqwest::Client::new()
-        .get(format!("{}/graphql", app.address))
-        .query(&[("query", named.as_str())])
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
+    let named = format!("query Q {{ version {{ api }} }} {}", mutation.replacen("mutation", "mutation M", 1));
+    for operation in [Some("M"), None] {
+        let mut query = vec![("query", named.as_str())];
+        query.extend(operation.map(|name| ("operationName", name)));
+        let response = reqwest::Client::new()
+            .get(format!("{}/graphql", app.address))
+            .query(&query)
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "operation {operation:?}");
+    }
     let head = reqwest::Client::new()
         .head(format!("{}/graphql", app.address))
         .query(&[("query", mutation.as_str())])
