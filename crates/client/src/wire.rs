@@ -244,6 +244,32 @@ pub mod pps {
         /// Give the pipeline a new salt so every datum runs again.
         #[serde(default)]
         pub reprocess: bool,
+        /// How `spec` is written; when absent, text starting with `{` or `[`
+        /// is JSON and anything else YAML. Only that parser is tried.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub format: Option<SpecFormat>,
+    }
+
+    /// The language of a spec's text: the server parses it with this parser
+    /// and no other, so a spec is never parsed twice.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum SpecFormat {
+        Json,
+        Yaml,
+    }
+
+    impl SpecFormat {
+        /// From a file name's extension: `.json`, `.yaml` or `.yml`
+        /// (any case); `None` for others, which leaves the choice to the server.
+        pub fn from_file_name(name: &str) -> Option<Self> {
+            let (_, extension) = name.rsplit_once('.')?;
+            match extension.to_ascii_lowercase().as_str() {
+                "json" => Some(SpecFormat::Json),
+                "yaml" | "yml" => Some(SpecFormat::Yaml),
+                _ => None,
+            }
+        }
     }
 
     /// `GET /pps/load`: the work waiting in one pipeline, which the

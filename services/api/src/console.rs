@@ -21,7 +21,7 @@ pub struct Console {
 
 /// The app loads only its own scripts, styles and data; file previews
 /// show images as `blob:` URLs; nothing may frame it.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
                    connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Paths that belong to the APIs: never the console's.
@@ -48,7 +48,7 @@ impl Console {
     }
 }
 
-/// `GET /assets/{name}`: a hashed, immutable file.
+/// `GET` (or `HEAD`) `/assets/{name}`: a hashed, immutable file.
 pub(crate) async fn asset(request: HttpRequest, console: web::Data<Console>, name: web::Path<String>) -> HttpResponse {
     let Some(dir) = &console.dir else { return crate::error::not_found(request).await };
     if !is_plain_file_name(&name) {
@@ -65,11 +65,12 @@ pub(crate) async fn asset(request: HttpRequest, console: web::Data<Console>, nam
 }
 
 /// Any other path: a file at the root such as `favicon.svg`; for a
-/// browser's page load (GET accepting HTML, outside the APIs) the app's
+/// browser's page load (GET or HEAD accepting HTML, outside the APIs) the app's
 /// `index.html`; else the API's JSON 404.
 pub(crate) async fn page(request: HttpRequest, console: web::Data<Console>) -> HttpResponse {
     let path = request.path().to_owned();
-    if request.method() != actix_web::http::Method::GET || API_PREFIXES.iter().any(|p| path.starts_with(p)) {
+    let readable = matches!(*request.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+    if !readable || API_PREFIXES.iter().any(|p| path.starts_with(p)) {
         return crate::error::not_found(request).await;
     }
     let root_file = path.trim_start_matches('/');
@@ -100,7 +101,7 @@ pub(crate) async fn page(request: HttpRequest, console: web::Data<Console>) -> H
     }
 }
 
-fn html(body: impl actix_web::body::MessageBody + 'static) -> HttpResponse {
+pub(crate) fn html(body: impl actix_web::body::MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))

@@ -300,15 +300,19 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/auth/link", web::get().to(session_cookies::login_link))
         .service(
             web::resource("/graphql")
-                .route(web::get().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::graphiql))
+                .route(web::get().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::explorer_page))
+                .route(web::head().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::explorer_page))
                 .route(web::get().to(graphql::execute))
+                .route(web::head().to(graphql::execute))
                 .route(web::post().to(graphql::execute)),
         )
+        .configure(graphql::configure_explorer)
         .route("/v1/orgs/{org}/workspaces/{workspace}/{tail:.*}", web::route().to(gateway::forward))
         .service(
             web::resource("/assets/{name}")
                 .wrap(actix_web::middleware::Compress::default())
-                .route(web::get().to(console::asset)),
+                .route(web::get().to(console::asset))
+                .route(web::head().to(console::asset)),
         )
         .service(
             web::scope("/v1/workspaces/{workspace}/pps")

@@ -188,7 +188,7 @@ impl KeyRing {
                 .ok_or_else(|| rejected("names an unknown key"))?;
             jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
         };
-        decoded.map(|data| data.claims).map_err(|error| {
+        let claims = decoded.map(|data| data.claims).map_err(|error| {
             use jsonwebtoken::errors::ErrorKind;
             match error.kind() {
                 ErrorKind::ExpiredSignature => rejected("has expired; log in again or refresh it"),
@@ -198,7 +198,18 @@ impl KeyRing {
                 ErrorKind::InvalidSignature => rejected("has an invalid signature"),
                 _ => rejected("is invalid"),
             }
-        })
+        })?;
+        // A signature only proves the hub signed these claims once: a token
+        // living longer than any the hub issues (or issued in the future)
+        // was forged with a stolen key or by a broken issuer.
+        let leeway = LEEWAY_SECS as i64;
+        if claims.exp.saturating_sub(claims.iat) > ACCESS_TOKEN_TTL.num_seconds() + leeway {
+            return Err(rejected("lives longer than the hub issues tokens for"));
+        }
+        if claims.iat > Utc::now().timestamp() + leeway {
+            return Err(rejected("is not valid yet"));
+        }
+        Ok(claims)
     }
 
     async fn knows(&self, kid: &str) -> bool {

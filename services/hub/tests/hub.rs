@@ -37,6 +37,7 @@ strata_testkit::on_both_backends!(
     refresh_tokens_rotate_and_reuse_revokes_the_session,
     sign_up_refuses_bad_input_with_field_errors,
     access_token_forgeries_are_refused,
+    signed_access_tokens_longer_lived_than_the_hub_issues_are_refused,
     organisations_and_invitations,
     an_organisation_always_keeps_an_owner,
     workspaces_are_private_to_their_organisation,
@@ -238,6 +239,42 @@ async fn access_token_forgeries_are_refused(backend: Backend) {
     // A deleted user's tokens stop working.
     f.hub.delete_user(&principal).await.unwrap();
     assert_eq!(code(f.hub.authenticate(&good).await), UserErrorCode::Unauthenticated);
+}
+
+/// A correctly signed token is still refused when its lifetime is longer
+/// than the hub ever issues (15 minutes, plus the clock skew allowed) or it
+/// claims to be issued in the future: such a token was forged with a stolen key.
+async fn signed_access_tokens_longer_lived_than_the_hub_issues_are_refused(backend: Backend) {
+    let f = fixture(backend).await;
+    let principal = person(&f, "mallory@example.com").await;
+    let strata_hub::Credential::Session { session_id } = principal.credential else { panic!() };
+    let (kid, key) = signing_key(&f.db).await;
+    let now = Utc::now().timestamp();
+    let token = |iat: i64, exp: i64| {
+        let claims = AccessClaims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: principal.user_id.to_string(),
+            sid: session_id.to_string(),
+            iat,
+            nbf: iat.min(now),
+            exp,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    };
+    let ttl = strata_hub::keys::ACCESS_TOKEN_TTL.num_seconds();
+    assert!(f.hub.authenticate(&token(now, now + ttl)).await.is_ok(), "the lifetime the hub issues passes");
+    for (what, forged) in [
+        ("a year", token(now, now + 365 * 24 * 3600)),
+        ("a day", token(now, now + 24 * 3600)),
+        ("the lifetime plus two minutes", token(now, now + ttl + 120)),
+        ("issued an hour ahead", token(now + 3600, now + 3600 + ttl)),
+    ] {
+        let error = f.hub.authenticate(&forged).await.expect_err(what);
+        assert_eq!(error.user_error().expect(what).code, UserErrorCode::Unauthenticated, "{what}");
+    }
 }
 
 async fn organisations_and_invitations(backend: Backend) {

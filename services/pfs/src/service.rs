@@ -35,6 +35,16 @@ pub enum CommitTarget {
     Commit(CommitId),
 }
 
+impl CommitTarget {
+    /// The branch or commit id, for messages.
+    fn name(&self) -> String {
+        match self {
+            CommitTarget::Branch(branch) => branch.to_string(),
+            CommitTarget::Commit(id) => id.to_string(),
+        }
+    }
+}
+
 /// Overwrite or append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutMode {
@@ -672,12 +682,19 @@ impl Pfs {
         if !tar && path == "/" {
             return Err(PfsError::invalid("path", "a file needs a path other than `/`"));
         }
-        let (commit, auto) = self.open_commit_for_write(repo, &target).await?;
+        self.check_writable(repo, &target).await?;
         let upload_guard = self.gc_lock.read().await;
         let source = if tar { Source::Tar(path) } else { Source::File(path) };
-        let result = upload(self.objects(), source, reader).await;
-        let uploaded = match result {
-            Ok(uploaded) => uploaded,
+        // The bytes are stored before any commit exists: a refused upload (a
+        // `../` tar entry, a broken stream) must leave nothing that a
+        // pipeline could see, not even a commit that is undone a moment
+        // later. Chunks of a refused upload are garbage that GC reclaims.
+        let uploaded = upload(self.objects(), source, reader).await?;
+        let (commit, auto) = self.open_commit_for_write(repo, &target).await?;
+        let layered = self.add_put_layer(&commit, uploaded.entries, mode).await;
+        drop(upload_guard);
+        let (files, bytes) = match layered {
+            Ok(counts) => counts,
             Err(error) => {
                 if auto {
                     self.abandon(commit.id).await;
@@ -685,16 +702,6 @@ impl Pfs {
                 return Err(error);
             }
         };
-        let mut entries = uploaded.entries;
-        if mode == PutMode::Append {
-            entries = self.appended(&commit, entries).await?;
-        }
-        let files = entries.len() as u64;
-        let bytes = entries.iter().map(|e| e.size).sum();
-        let puts = self.index.write_sorted(entries).await?;
-        let layer = self.index.put_layer(&Layer { puts, deletes: Vec::new() }).await?;
-        self.meta.commit_add_layer(repo, commit.id, layer).await?;
-        drop(upload_guard);
         if auto {
             self.commit_finish(repo, &commit.id.to_string(), None, None).await?;
         }
@@ -707,6 +714,25 @@ impl Pfs {
         })
     }
 
+    /// Records uploaded entries as a layer of the open `commit`; answers
+    /// the number of files and bytes written.
+    async fn add_put_layer(
+        &self,
+        commit: &Commit,
+        mut entries: Vec<FileEntry>,
+        mode: PutMode,
+    ) -> Result<(u64, u64), PfsError> {
+        if mode == PutMode::Append {
+            entries = self.appended(commit, entries).await?;
+        }
+        let files = entries.len() as u64;
+        let bytes = entries.iter().map(|e| e.size).sum();
+        let puts = self.index.write_sorted(entries).await?;
+        let layer = self.index.put_layer(&Layer { puts, deletes: Vec::new() }).await?;
+        self.meta.commit_add_layer(&commit.repo, commit.id, layer).await?;
+        Ok((files, bytes))
+    }
+
     /// Removes a commit set a failed write made (the write's own commit and
     /// the AUTO commits it propagated), moving each branch back to where it
     /// was. Best effort: what is left stays an open commit, which is safe.
@@ -717,6 +743,38 @@ impl Pfs {
                 tracing::warn!(repo = %commit.repo, commit = %id, %error, "could not remove the commit of a failed write");
             }
         }
+    }
+
+    /// Refuses a write that [`Self::open_commit_for_write`] would refuse,
+    /// without creating anything, so bad requests fail before their body is read.
+    async fn check_writable(&self, repo: &str, target: &CommitTarget) -> Result<(), PfsError> {
+        self.repo(repo).await?;
+        match target {
+            CommitTarget::Commit(id) => {
+                let commit = self.commit_row(repo, *id).await?;
+                if commit.is_finished() {
+                    return Err(PfsError::Conflict(format!(
+                        "commit {repo}@{id} is finished; start a new commit to write more"
+                    )));
+                }
+                Ok(())
+            }
+            // Parsed already; the commit is made (or found open) later.
+            CommitTarget::Branch(_) => Ok(()),
+        }
+    }
+
+    /// What a write to `target` starts from: the open commit's content, or
+    /// the branch head's that a new commit would inherit.
+    async fn target_content(&self, repo: &str, target: &CommitTarget) -> Result<Root, PfsError> {
+        let commit = match target {
+            CommitTarget::Commit(id) => self.commit_row(repo, *id).await?,
+            CommitTarget::Branch(branch) => match self.meta.branch_get(repo, branch.as_str()).await? {
+                Some(head) => self.commit_row(repo, head.head).await?,
+                None => return Ok(Root::default()),
+            },
+        };
+        self.content(&commit).await
     }
 
     /// The open commit a write goes to, and whether it was made for it.
@@ -774,17 +832,17 @@ impl Pfs {
     /// Deletes a file or, recursively, a directory.
     pub async fn delete(&self, repo: &str, target: CommitTarget, path: &str) -> Result<CommitId, PfsError> {
         let path = clean_path(path)?;
-        let (commit, auto) = self.open_commit_for_write(repo, &target).await?;
-        let current = self.content(&commit).await?;
+        self.check_writable(repo, &target).await?;
+        // Checked before a commit is made, so deleting a missing file on a
+        // branch leaves no commit behind for pipelines to see.
+        let current = self.target_content(repo, &target).await?;
         let exists = self.index.lookup(&current, &path).await?.is_some();
         let prefix = dir_prefix(&path);
         let is_dir = self.index.cursor(&current, &prefix).next().await?.is_some_and(|e| e.path.starts_with(&prefix));
         if !exists && !is_dir {
-            if auto {
-                self.abandon(commit.id).await;
-            }
-            return Err(PfsError::not_found(format!("file `{repo}@{}:{path}`", commit.id)));
+            return Err(PfsError::not_found(format!("file `{repo}@{}:{path}`", target.name())));
         }
+        let (commit, auto) = self.open_commit_for_write(repo, &target).await?;
         let deletes = if is_dir { vec![prefix] } else { vec![path] };
         let layer = self.index.put_layer(&Layer { puts: Root::default(), deletes }).await?;
         self.meta.commit_add_layer(repo, commit.id, layer).await?;

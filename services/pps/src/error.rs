@@ -39,6 +39,14 @@ pub enum PpsError {
     #[error("{0}")]
     Timeout(String),
 
+    /// The request is larger than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
+
+    /// Too much of this kind of work is in progress; try again shortly.
+    #[error("{0}")]
+    Busy(String),
+
     /// The server is shutting down; a long wait ended early.
     #[error("the workspace server is stopping (deleted, suspended or restarting); try again shortly")]
     Stopping,
@@ -94,6 +102,8 @@ impl PpsError {
             PpsError::Conflict(_) => "CONFLICT",
             PpsError::Gone(_) => "GONE",
             PpsError::Timeout(_) => "TIMEOUT",
+            PpsError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
+            PpsError::Busy(_) => "BUSY",
             PpsError::Stopping => "SERVER_STOPPING",
             PpsError::Pfs(inner) => inner.code(),
             PpsError::Queue(_) | PpsError::ObjectStore { .. } => "STORAGE_UNAVAILABLE",
@@ -110,8 +120,11 @@ impl ResponseError for PpsError {
             PpsError::AlreadyExists { .. } | PpsError::Conflict(_) => StatusCode::CONFLICT,
             PpsError::Gone(_) => StatusCode::GONE,
             PpsError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            PpsError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             PpsError::Pfs(inner) => inner.status_code(),
-            PpsError::Stopping | PpsError::Queue(_) | PpsError::ObjectStore { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            PpsError::Stopping | PpsError::Busy(_) | PpsError::Queue(_) | PpsError::ObjectStore { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             PpsError::Database(_) | PpsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -124,7 +137,7 @@ impl ResponseError for PpsError {
         let message = if status.is_server_error() {
             tracing::error!(error = %strata_core::error::display_chain(self), "PPS request failed");
             match self {
-                PpsError::Queue(_) | PpsError::ObjectStore { .. } => self.to_string(),
+                PpsError::Queue(_) | PpsError::ObjectStore { .. } | PpsError::Busy(_) => self.to_string(),
                 _ => "internal error; the server log has details".to_owned(),
             }
         } else {

@@ -8,16 +8,22 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use strata_client::wire::pps::{CreatePipeline, DatumState, PullTask, TaskHeartbeat, TaskResult, WorkerLeaving};
+use strata_client::wire::pps::{
+    CreatePipeline, DatumState, PullTask, SpecFormat, TaskHeartbeat, TaskResult, WorkerLeaving,
+};
 use strata_pfs::http::tar_stream;
 
 use crate::error::PpsError;
 use crate::meta::LogFilter;
 use crate::service::Pps;
+use crate::spec;
 use crate::tasks::delivery_pipeline;
 
 /// Largest accepted JSON body (task results carry datum logs).
 const MAX_JSON: usize = 32 * 1024 * 1024;
+/// Largest body of a pipeline creation: the spec text (at most
+/// [`spec::MAX_SPEC_BYTES`]) may grow when escaped as a JSON string.
+const MAX_CREATE_JSON: usize = 4 * spec::MAX_SPEC_BYTES;
 /// Longest `job wait` a single request may hold.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// Default and largest page of log lines.
@@ -67,16 +73,16 @@ fn within_scope(scope: Option<&web::ReqData<PipelineScope>>, pipeline: Option<&s
 /// Mounts the routes; the caller wraps them in `/v1/workspaces/{workspace}/pps`.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .app_data(
-            web::JsonConfig::default()
-                .limit(MAX_JSON)
-                .error_handler(|error, _| PpsError::invalid("body", format!("{error}")).into()),
-        )
+        .app_data(json_config(MAX_JSON))
         .app_data(
             web::QueryConfig::default().error_handler(|error, _| PpsError::invalid("query", format!("{error}")).into()),
         )
-        .route("/pipelines", web::get().to(pipeline_list))
-        .route("/pipelines", web::post().to(pipeline_create))
+        .service(
+            web::resource("/pipelines")
+                .app_data(json_config(MAX_CREATE_JSON))
+                .route(web::get().to(pipeline_list))
+                .route(web::post().to(pipeline_create)),
+        )
         .route("/pipelines/{pipeline}", web::get().to(pipeline_inspect))
         .route("/pipelines/{pipeline}", web::delete().to(pipeline_delete))
         .route("/pipelines/{pipeline}/stop", web::post().to(pipeline_stop))
@@ -97,6 +103,20 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/tasks/{delivery}/inputs", web::get().to(task_inputs));
 }
 
+/// JSON bodies of at most `limit` bytes; a larger one is a 413, any other
+/// problem a 400 naming it.
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(move |error, _| {
+        use actix_web::error::JsonPayloadError;
+        match error {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                PpsError::TooLarge(format!("the request body is larger than {} KiB", limit / 1024)).into()
+            }
+            other => PpsError::invalid("body", format!("{other}")).into(),
+        }
+    })
+}
+
 async fn pipeline_list(ws: web::Data<PpsWorkspaces>, path: web::Path<String>) -> Result<HttpResponse> {
     let pps = ws.get(&path)?;
     Ok(HttpResponse::Ok().json(pps.pipeline_list().await?))
@@ -112,7 +132,12 @@ async fn pipeline_create(
     body: web::Json<CreatePipeline>,
 ) -> Result<HttpResponse> {
     let pps = ws.get(&path)?;
-    let created = pps.pipeline_create(&body.spec, body.update, body.reprocess).await?;
+    let body = body.into_inner();
+    let format = body.format.map(|format| match format {
+        SpecFormat::Json => spec::Format::Json,
+        SpecFormat::Yaml => spec::Format::Yaml,
+    });
+    let created = pps.pipeline_create(body.spec, format, body.update, body.reprocess).await?;
     Ok(HttpResponse::Created().json(created))
 }
 

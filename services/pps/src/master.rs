@@ -109,9 +109,28 @@ impl Pps {
         Ok(self.pfs().commit_inspect(&job.pipeline, &job.id).await?)
     }
 
+    /// The job's output commit, or `None` once the job has been ended
+    /// because the commit is gone (a write that started it was undone, or
+    /// someone dropped it). Such a job can never finish, and as jobs of a
+    /// pipeline run in order, waiting on it would hold up every later one.
+    async fn output_or_end(&self, job: &JobRow) -> Result<Option<Commit>, PpsError> {
+        match self.output_commit(job).await {
+            Ok(commit) => Ok(Some(commit)),
+            Err(PpsError::Pfs(PfsError::NotFound { .. })) => {
+                let reason = format!(
+                    "its output commit {}@{} no longer exists (the write that started it was undone or the commit was dropped)",
+                    job.pipeline, job.id
+                );
+                self.end_job(job, JobState::Failure, &reason).await?;
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// CREATED/STARTING: waits for the input commits, then plans the datums.
     async fn start(&self, pipeline: &Pipeline, job: &JobRow) -> Result<bool, PpsError> {
-        let output = self.output_commit(job).await?;
+        let Some(output) = self.output_or_end(job).await? else { return Ok(true) };
         if output.is_finished() {
             let state = if output.error.is_some() { JobState::Killed } else { JobState::Success };
             self.meta().job_set_state(&job.pipeline, &job.id, state, output.error.as_deref()).await?;
@@ -119,7 +138,15 @@ impl Pps {
         }
         let mut inputs = Vec::new();
         for (repo, id) in &output.provenance {
-            let commit = self.pfs().commit_inspect(repo, &id.to_string()).await?;
+            let commit = match self.pfs().commit_inspect(repo, &id.to_string()).await {
+                Ok(commit) => commit,
+                Err(PfsError::NotFound { .. }) => {
+                    let reason = format!("input commit {repo}@{id} no longer exists");
+                    self.end_job(job, JobState::Unrunnable, &reason).await?;
+                    return Ok(true);
+                }
+                Err(other) => return Err(other.into()),
+            };
             if let Some(error) = &commit.error {
                 let reason = format!("input commit {repo}@{id} failed: {error}");
                 self.end_job(job, JobState::Unrunnable, &reason).await?;
@@ -318,6 +345,9 @@ impl Pps {
                     return self.end_job(job, JobState::Failure, &reason).await;
                 }
             }
+        }
+        if self.output_or_end(job).await?.is_none() {
+            return Ok(());
         }
         plan::save(&self.inner.store, &job.pipeline, &job.id, &final_plan).await?;
         match self.pfs().commit_finish(&job.pipeline, &job.id, None, None).await {

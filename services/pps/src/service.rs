@@ -160,11 +160,12 @@ impl Pps {
     /// skipped) unless the transform changed or `reprocess` is set.
     pub async fn pipeline_create(
         &self,
-        text: &str,
+        text: String,
+        format: Option<spec::Format>,
         update: bool,
         reprocess: bool,
     ) -> Result<Vec<PipelineInfo>, PpsError> {
-        let specs = spec::parse_specs(text)?;
+        let specs = parse_bounded(text, format).await?;
         for spec in &specs {
             self.check_new_spec(spec, update).await?;
         }
@@ -407,5 +408,43 @@ fn same_transform(row: &PipelineRow, spec: &PipelineSpec) -> bool {
     match PipelineSpec::from_json_value(&row.spec) {
         Ok(old) => !reprocess_every_job && old.transform_fingerprint() == spec.transform_fingerprint(),
         Err(_) => false,
+    }
+}
+
+/// How long parsing one spec text may take, waiting for a turn included.
+const PARSE_DEADLINE: Duration = Duration::from_secs(2);
+/// Spec texts parsed at once in this process; parsing is CPU-bound.
+static PARSING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Parses a spec text of at most [`spec::MAX_SPEC_BYTES`] on a blocking
+/// thread, a few at a time and within [`PARSE_DEADLINE`], so that hostile
+/// specs cannot stall the async runtime (and with it the health checks).
+async fn parse_bounded(text: String, format: Option<spec::Format>) -> Result<Vec<PipelineSpec>, PpsError> {
+    if text.len() > spec::MAX_SPEC_BYTES {
+        return Err(PpsError::TooLarge(format!(
+            "the spec text is {} bytes; the limit is {} KiB (split the file into several)",
+            text.len(),
+            spec::MAX_SPEC_BYTES / 1024
+        )));
+    }
+    let format = format.unwrap_or_else(|| spec::Format::detect(&text));
+    let deadline = tokio::time::Instant::now() + PARSE_DEADLINE;
+    let permit = tokio::time::timeout_at(deadline, PARSING.acquire())
+        .await
+        .map_err(|_| PpsError::Busy("too many pipeline specs are being parsed; try again shortly".to_owned()))?
+        .map_err(|_| PpsError::Stopping)?;
+    // The permit moves into the thread: a parse that outlives the deadline
+    // keeps its slot until it ends, so timed-out parses cannot pile up.
+    let parsing = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        spec::parse_specs_as(&text, format)
+    });
+    match tokio::time::timeout_at(deadline, parsing).await {
+        Ok(Ok(parsed)) => Ok(parsed?),
+        Ok(Err(join)) => Err(PpsError::internal(format!("spec parser failed: {join}"))),
+        Err(_) => Err(PpsError::Spec(spec::SpecError::new(
+            "",
+            format!("the spec took longer than {} s to parse", PARSE_DEADLINE.as_secs()),
+        ))),
     }
 }

@@ -74,17 +74,35 @@ async fn graphql_also_answers_queries_sent_by_get() {
 }
 
 #[tokio::test]
-async fn browsers_opening_graphql_get_graphiql() {
+async fn browsers_opening_graphql_get_an_explorer_that_loads_nothing_from_other_origins() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let response = reqwest::Client::new()
+    let client = reqwest::Client::new();
+    let response = client
         .get(format!("{}/graphql", app.address))
         .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
         .send()
         .await
         .expect("GET");
     assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"), "{csp}");
+    assert!(!csp.contains("unpkg") && !csp.contains("https:"), "{csp}");
     let page = response.text().await.expect("text");
-    assert!(page.to_lowercase().contains("graphiql"), "{page}");
+    assert!(!page.contains("://") && !page.contains("\"//"), "the page names another origin: {page}");
+    let mut referenced = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for value in page.split(attribute).skip(1) {
+            referenced.push(value.split('"').next().expect("a value").to_owned());
+        }
+    }
+    assert!(!referenced.is_empty(), "{page}");
+    for path in referenced {
+        assert!(path.starts_with('/') && !path.starts_with("//"), "{path}");
+        let file = client.get(format!("{}{path}", app.address)).send().await.expect("GET");
+        assert_eq!(file.status(), 200, "{path}");
+        let text = file.text().await.expect("text");
+        assert!(!text.contains("://"), "{path} names another origin");
+    }
 }
 
 #[tokio::test]

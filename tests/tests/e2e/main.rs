@@ -3,6 +3,7 @@
 
 mod foundation;
 mod gateway_paths;
+mod graphql_http;
 mod hub;
 mod pfs;
 mod pps;

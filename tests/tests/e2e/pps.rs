@@ -58,7 +58,7 @@ async fn read(ws: &Workspace, repo: &str, reference: &str, path: &str) -> String
 }
 
 async fn create(ws: &Workspace, spec: serde_json::Value) {
-    ws.pipeline_create(&CreatePipeline { spec: spec.to_string(), update: false, reprocess: false })
+    ws.pipeline_create(&CreatePipeline { spec: spec.to_string(), update: false, reprocess: false, format: None })
         .await
         .expect("create pipeline");
 }
@@ -238,7 +238,7 @@ on_both_setups! {
 
         let mut same = count_spec();
         same["description"] = "only the description changed".into();
-        let update = |spec: serde_json::Value, reprocess| CreatePipeline { spec: spec.to_string(), update: true, reprocess };
+        let update = |spec: serde_json::Value, reprocess| CreatePipeline { spec: spec.to_string(), update: true, reprocess, format: None };
         ws.pipeline_create(&update(same.clone(), false)).await.expect("update");
         let skipped = wait(&ws, "count").await;
         assert_eq!((skipped.datums.processed, skipped.datums.skipped), (0, 4), "{skipped:?}");
@@ -300,13 +300,14 @@ on_both_setups! {
             spec: r#"{"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "in", "glob": "/*"}}, "transform": {"cmd": ["true"]}, "paralelism_spec": {"constant": 2}}"#.into(),
             update: false,
             reprocess: false,
+            format: None,
         };
         let error = ws.pipeline_create(&bad).await.expect_err("typo is rejected");
         assert_eq!(code(&error), "INVALID_SPEC");
         assert!(error.to_string().contains("paralelism_spec"), "{error}");
         let missing = serde_json::json!({"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "nope", "glob": "/*"}}, "transform": {"cmd": ["true"]}});
         let error = ws
-            .pipeline_create(&CreatePipeline { spec: missing.to_string(), update: false, reprocess: false })
+            .pipeline_create(&CreatePipeline { spec: missing.to_string(), update: false, reprocess: false, format: None })
             .await
             .expect_err("missing input repo");
         assert_eq!(code(&error), "NOT_FOUND");
@@ -314,7 +315,7 @@ on_both_setups! {
         assert!(ws.repo_inspect("p").await.is_err(), "no output repo was made");
         create(&ws, count_spec_on("in")).await;
         let twice = ws
-            .pipeline_create(&CreatePipeline { spec: count_spec_on("in").to_string(), update: false, reprocess: false })
+            .pipeline_create(&CreatePipeline { spec: count_spec_on("in").to_string(), update: false, reprocess: false, format: None })
             .await
             .expect_err("create twice");
         assert_eq!(code(&twice), "ALREADY_EXISTS");
@@ -665,4 +666,168 @@ mod concurrent_results_all_count {
     async fn postgres() {
         concurrent_results_all_count(Backend::Postgres).await;
     }
+}
+
+/// One tar member with `name` written into the header as is: the `tar`
+/// crate refuses to write `..`, and these tests need archives an attacker
+/// would send.
+fn raw_tar_member(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = [0u8; 512];
+    header[..name.len()].copy_from_slice(name.as_bytes());
+    let octal = |field: &mut [u8], value: u64| {
+        let text = format!("{value:0width$o}\0", width = field.len() - 1);
+        field.copy_from_slice(text.as_bytes());
+    };
+    octal(&mut header[100..108], 0o644);
+    octal(&mut header[108..116], 0);
+    octal(&mut header[116..124], 0);
+    octal(&mut header[124..136], data.len() as u64);
+    octal(&mut header[136..148], 0);
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].fill(b' ');
+    let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut member = header.to_vec();
+    member.extend_from_slice(data);
+    member.resize(member.len().div_ceil(512) * 512, 0);
+    member
+}
+
+/// A tar whose second member climbs out with `../`. The first member is
+/// large, so the upload runs long enough for the master to see any commit
+/// made for it before the bad entry is read.
+fn escaping_tar() -> Vec<u8> {
+    let big: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut archive = raw_tar_member("fine.txt", &big);
+    archive.extend(raw_tar_member("../escaped.txt", b"out of the directory"));
+    archive.extend([0u8; 1024]);
+    archive
+}
+
+on_both_setups! {
+    async fn refused_tar_uploads_leave_no_trace_and_the_next_upload_runs_its_job(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("words", "").await.expect("repo");
+        put(&ws, "words", "/a.txt", "one two").await;
+        create(&ws, count_spec()).await;
+        assert_eq!(wait(&ws, "count").await.state, JobState::Success);
+        let words_before = ws.commit_list("words", 100).await.expect("commits").len();
+        let count_before = ws.commit_list("count", 100).await.expect("commits").len();
+
+        for attempt in 0..3 {
+            let refused = ws
+                .put("words", "master", "/", true, false, reqwest::Body::from(escaping_tar()))
+                .await
+                .expect_err("a `../` entry is refused");
+            assert_eq!(code(&refused), "INVALID_ARGUMENT", "attempt {attempt}: {refused}");
+        }
+        assert_eq!(ws.commit_list("words", 100).await.expect("commits").len(), words_before, "no input commit");
+        assert_eq!(ws.commit_list("count", 100).await.expect("commits").len(), count_before, "no output commit");
+        assert_eq!(ws.job_list(Some("count"), 100).await.expect("jobs").len(), 1, "no job for a refused upload");
+
+        put(&ws, "words", "/b.txt", "three four five").await;
+        let input = ws.branch_inspect("words", "master").await.expect("branch").head;
+        let job = ws.job_wait("count", &input, 120).await.expect("the valid upload's job ends");
+        assert_eq!(job.state, JobState::Success, "{job:?}");
+        assert_eq!(read(&ws, "count", "master", "/b.txt").await.trim(), "3");
+        let jobs = ws.job_list(Some("count"), 100).await.expect("jobs");
+        assert!(jobs.iter().all(|j| j.state == JobState::Success), "{jobs:?}");
+    }
+}
+
+on_both_setups! {
+    async fn a_job_whose_output_commit_is_gone_fails_with_a_reason_and_later_jobs_run(app: TestApp) {
+        let ws = ws(&app);
+        ws.repo_create("words", "").await.expect("repo");
+        put(&ws, "words", "/a.txt", "one two").await;
+        create(&ws, count_spec()).await;
+        assert_eq!(wait(&ws, "count").await.state, JobState::Success);
+
+        // An open input commit makes an output commit and a job waiting for it;
+        // then the output commit is dropped under the job.
+        let open = ws.commit_start("words", "master", "held open").await.expect("start");
+        let job = job_of_head(&ws, "count", "words").await;
+        assert_eq!(job, open.id);
+        ws.commit_drop("count", &job).await.expect("drop the output commit");
+        let ended = ws.job_wait("count", &job, 60).await.expect("the job ends instead of waiting for ever");
+        assert_eq!(ended.state, JobState::Failure, "{ended:?}");
+        let reason = ended.reason.clone().unwrap_or_default();
+        assert!(reason.contains("no longer exists"), "{reason}");
+
+        ws.commit_finish("words", &open.id, &strata_client::wire::pfs::FinishCommit::default()).await.expect("finish the input");
+        put(&ws, "words", "/b.txt", "three four five").await;
+        let next = wait(&ws, "count").await;
+        assert_eq!(next.state, JobState::Success, "{next:?}");
+        assert_eq!(read(&ws, "count", "master", "/b.txt").await.trim(), "3");
+    }
+}
+
+fn create_body(spec: String, format: Option<strata_client::wire::pps::SpecFormat>) -> CreatePipeline {
+    CreatePipeline { spec, update: false, reprocess: false, format }
+}
+
+/// The nesting from the penetration test (`{"a":` n times): YAML's scanner
+/// spends time proportional to depth × size on it, seconds per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_specs_are_refused_before_parsing_and_health_stays_answering() {
+    use strata_client::wire::pps::SpecFormat;
+    let app = spawn(Backend::Sqlite, false).await;
+    let ws = ws(&app);
+    let nested = format!("{}1{}", r#"{"a":"#.repeat(40_000), "}".repeat(40_000));
+    assert!(nested.len() < strata_pps::spec::MAX_SPEC_BYTES, "under the size limit: the depth is what is refused");
+    let bodies = [
+        create_body(nested.clone(), None),
+        create_body(nested.clone(), Some(SpecFormat::Yaml)),
+        create_body(nested, Some(SpecFormat::Json)),
+    ];
+    let client = app.client();
+    let refusals = futures::future::join_all(bodies.iter().map(|body| ws.pipeline_create(body)));
+    let (refusals, health) = tokio::join!(refusals, client.healthz());
+    assert!(health.expect("the health check answers while specs are refused"));
+    for refusal in refusals {
+        let error = refusal.expect_err("too deep");
+        assert_eq!(code(&error), "INVALID_SPEC", "{error}");
+        assert!(error.to_string().contains(&strata_pps::spec::MAX_SPEC_DEPTH.to_string()), "{error}");
+        assert!(matches!(error, ClientError::Api { status: 400, .. }), "{error}");
+    }
+    assert!(app.client().healthz().await.expect("and after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_specs_are_413_and_big_legal_ones_in_either_language_work() {
+    use strata_client::wire::pps::SpecFormat;
+    let app = spawn(Backend::Sqlite, false).await;
+    let ws = ws(&app);
+    ws.repo_create("words", "").await.expect("repo");
+    let with_description = |name: &str, bytes: usize| {
+        let mut spec = count_spec();
+        spec["pipeline"]["name"] = serde_json::json!(name);
+        spec["description"] = serde_json::json!("d".repeat(bytes));
+        spec.to_string()
+    };
+
+    let oversized = with_description("huge", strata_pps::spec::MAX_SPEC_BYTES + 1);
+    let error = ws.pipeline_create(&create_body(oversized, None)).await.expect_err("too large");
+    assert!(matches!(error, ClientError::Api { status: 413, .. }), "{error}");
+    assert_eq!(code(&error), "PAYLOAD_TOO_LARGE");
+    assert!(error.to_string().contains("256 KiB"), "{error}");
+
+    let big = with_description("big", 200 * 1024);
+    let created = ws.pipeline_create(&create_body(big, Some(SpecFormat::Json))).await.expect("a big legal spec");
+    assert_eq!(created[0].name, "big");
+
+    // YAML's flow style starts with `{` too: sent as YAML it is read as YAML;
+    // sent without a format it is JSON and gets the JSON error, not a second parse.
+    let flow_yaml =
+        "{pipeline: {name: flow}, input: {pfs: {repo: words, glob: /*}}, transform: {cmd: [sh, -c, \"exit 0\"]}}";
+    let error = ws.pipeline_create(&create_body(flow_yaml.to_owned(), None)).await.expect_err("not JSON");
+    assert_eq!(code(&error), "INVALID_SPEC");
+    assert!(error.to_string().contains("invalid JSON"), "{error}");
+    let created = ws
+        .pipeline_create(&create_body(flow_yaml.to_owned(), Some(SpecFormat::Yaml)))
+        .await
+        .expect("flow-style YAML sent as YAML");
+    assert_eq!(created[0].name, "flow");
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use strata_client::wire::pps::{
-    CreatePipeline, DatumCounts, DatumInfo, DatumState, JobInfo, JobState, LogLine, PipelineInfo,
+    CreatePipeline, DatumCounts, DatumInfo, DatumState, JobInfo, JobState, LogLine, PipelineInfo, SpecFormat,
 };
 use strata_client::{ClientError, LogQuery, Workspace};
 
@@ -225,6 +225,12 @@ fn require_success(job: &JobInfo) -> Result<(), Failure> {
 }
 
 /// A spec file's text; `-` is stdin.
+/// The spec's language from the file's extension (`.json`, `.yaml`, `.yml`);
+/// for stdin or another name the server decides from the first character.
+fn spec_format(file: &str) -> Option<SpecFormat> {
+    if file == "-" { None } else { SpecFormat::from_file_name(file) }
+}
+
 fn read_spec(file: &str) -> Result<String, Failure> {
     let text = if file == "-" {
         std::io::read_to_string(std::io::stdin()).context("cannot read the spec from stdin").map_err(user)?
@@ -459,11 +465,12 @@ pub async fn pipeline(global: &GlobalArgs, command: PipelineCommand) -> Result<(
     let format = global.output;
     let info = match command {
         PipelineCommand::Create { file } => {
-            let body = CreatePipeline { spec: read_spec(&file)?, update: false, reprocess: false };
+            let body =
+                CreatePipeline { spec: read_spec(&file)?, update: false, reprocess: false, format: spec_format(&file) };
             return print_pipelines(format, &ws.pipeline_create(&body).await?).map_err(internal);
         }
         PipelineCommand::Update { file, reprocess } => {
-            let body = CreatePipeline { spec: read_spec(&file)?, update: true, reprocess };
+            let body = CreatePipeline { spec: read_spec(&file)?, update: true, reprocess, format: spec_format(&file) };
             return print_pipelines(format, &ws.pipeline_create(&body).await?).map_err(internal);
         }
         PipelineCommand::List => return print_pipelines(format, &ws.pipeline_list().await?).map_err(internal),
@@ -619,6 +626,17 @@ mod tests {
     use strata_client::wire::pps::{DatumInput, DatumStats, FailedDatum, JobStats};
 
     use super::*;
+
+    #[test]
+    fn the_spec_language_goes_by_the_file_extension() {
+        assert_eq!(spec_format("edges.json"), Some(SpecFormat::Json));
+        assert_eq!(spec_format("dir.v2/edges.YAML"), Some(SpecFormat::Yaml));
+        assert_eq!(spec_format("edges.yml"), Some(SpecFormat::Yaml));
+        // stdin and other names leave it to the server (first character).
+        assert_eq!(spec_format("-"), None);
+        assert_eq!(spec_format("edges.spec"), None);
+        assert_eq!(spec_format("edges"), None);
+    }
 
     #[test]
     fn a_job_reference_splits_into_pipeline_and_job() {

@@ -3,6 +3,7 @@
 //! each workspace.
 
 mod caller;
+mod explorer;
 mod hub_mutations;
 mod hub_types;
 mod ids;
@@ -13,7 +14,6 @@ mod workspace_types;
 
 use actix_web::guard::GuardContext;
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject};
 use async_graphql_actix_web::GraphQLResponse;
 use strata_hub::Hub;
@@ -22,6 +22,7 @@ use crate::session_cookies::RequestMeta;
 use crate::state::AppState;
 pub(crate) use caller::Caller;
 use caller::{hub, optional, principal, query_result};
+pub(crate) use explorer::{configure as configure_explorer, page as explorer_page};
 pub use hub_mutations::HubMutation;
 use hub_types::{Organization, User, Workspace};
 
@@ -171,15 +172,8 @@ pub(crate) fn accepts_html(context: &GuardContext<'_>) -> bool {
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
-/// GraphiQL, the in-browser IDE, for people opening `/graphql`.
-pub(crate) async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").title("Strata GraphQL").finish())
-}
-
-/// Executes a query sent by POST (JSON body) or GET (query string), as
-/// the caller named by the request's bearer token.
+/// Executes an operation sent by POST (JSON body), or a query sent by GET
+/// or HEAD (query string), as the caller named by the request's bearer token.
 pub(crate) async fn execute(
     state: web::Data<AppState>,
     hub: web::Data<Hub>,
@@ -210,16 +204,30 @@ pub(crate) async fn execute(
     actix_web::Either::Left(state.schema.execute(request).await.into())
 }
 
-/// The GraphQL request of a GET (query string) or POST (JSON body of at
-/// most [`MAX_BODY_BYTES`]); a refusal is a 4xx with the JSON error shape.
+/// The GraphQL request of a GET or HEAD (query string; queries only) or a
+/// POST (JSON body of at most [`MAX_BODY_BYTES`]); a refusal is a 4xx with
+/// the JSON error shape.
 async fn read_request(http: &HttpRequest, mut body: web::Payload) -> Result<async_graphql::Request, HttpResponse> {
     use futures::StreamExt;
     let refuse = |status: actix_web::http::StatusCode, message: String| {
         HttpResponse::build(status).json(strata_client::wire::ErrorBody { code: "INVALID_REQUEST".to_owned(), message })
     };
-    if http.method() == actix_web::http::Method::GET {
-        return async_graphql::http::parse_query_string(http.query_string())
-            .map_err(|e| refuse(actix_web::http::StatusCode::BAD_REQUEST, format!("bad GraphQL query string: {e}")));
+    if matches!(*http.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
+        let request = async_graphql::http::parse_query_string(http.query_string())
+            .map_err(|e| refuse(actix_web::http::StatusCode::BAD_REQUEST, format!("bad GraphQL query string: {e}")))?;
+        if let Some(kind) = writing_operation(&request) {
+            // GET must be safe: a link or an <img> could otherwise change
+            // data with the victim's credentials, and caches may replay GETs.
+            let mut refusal = refuse(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                format!("a {kind} cannot be sent with GET; send it with POST"),
+            );
+            refusal
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, actix_web::http::header::HeaderValue::from_static("POST"));
+            return Err(refusal);
+        }
+        return Ok(request);
     }
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
@@ -243,9 +251,49 @@ async fn read_request(http: &HttpRequest, mut body: web::Payload) -> Result<asyn
     })
 }
 
+/// The kind of operation (`mutation`, `subscription`) the request could run
+/// that is not a query; `None` for a read. A document that does not parse
+/// is left to the executor, which reports it without running anything.
+fn writing_operation(request: &async_graphql::Request) -> Option<&'static str> {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    let kind = |ty: OperationType| match ty {
+        OperationType::Query => None,
+        OperationType::Mutation => Some("mutation"),
+        OperationType::Subscription => Some("subscription"),
+    };
+    match &document.operations {
+        DocumentOperations::Single(operation) => kind(operation.node.ty),
+        // With a name, only that operation runs; without one, the executor
+        // refuses a document of several, but refuse writes here regardless.
+        DocumentOperations::Multiple(operations) => operations
+            .iter()
+            .filter(|(name, _)| request.operation_name.as_deref().is_none_or(|wanted| name.as_str() == wanted))
+            .find_map(|(_, operation)| kind(operation.node.ty)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_queries_count_as_reads() {
+        let request = |query: &str, name: Option<&str>| {
+            let mut request = async_graphql::Request::new(query);
+            request.operation_name = name.map(str::to_owned);
+            request
+        };
+        assert_eq!(writing_operation(&request("{ version { api } }", None)), None);
+        assert_eq!(writing_operation(&request("query Q { version { api } }", None)), None);
+        assert_eq!(writing_operation(&request("mutation { logOut { ok } }", None)), Some("mutation"));
+        assert_eq!(writing_operation(&request("subscription { x }", None)), Some("subscription"));
+        let both = "query Q { version { api } } mutation M { logOut { ok } }";
+        assert_eq!(writing_operation(&request(both, Some("Q"))), None);
+        assert_eq!(writing_operation(&request(both, Some("M"))), Some("mutation"));
+        assert_eq!(writing_operation(&request(both, None)), Some("mutation"));
+        assert_eq!(writing_operation(&request("not graphql", None)), None, "left to the executor");
+    }
 
     /// The committed SDL is what clients and reviewers read: it must match.
     /// Run with `STRATA_UPDATE_SCHEMA=1` to rewrite it after a deliberate change.

@@ -26,6 +26,13 @@ pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<usize> {
     }
 }
 
+/// Checks `first` of a list a workspace server pages (commits, jobs):
+/// the same range and error as a connection's.
+pub(crate) fn list_limit(first: u32) -> async_graphql::Result<u64> {
+    let size = page_size(Some(i32::try_from(first).unwrap_or(i32::MAX)))?;
+    Ok(size as u64)
+}
+
 /// One page of `items` after the cursor `after`.
 pub(crate) fn page<T: OutputType>(
     items: Vec<T>,
@@ -46,4 +53,28 @@ pub(crate) fn page<T: OutputType>(
     connection.edges =
         items.into_iter().enumerate().skip(start).take(size).map(|(i, item)| Edge::new(i.to_string(), item)).collect();
     Ok(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(result: async_graphql::Result<impl std::fmt::Debug>) -> String {
+        let error = result.expect_err("refused");
+        let extensions = error.extensions.expect("extensions");
+        format!("{:?}", extensions.get("code").expect("a code"))
+    }
+
+    #[test]
+    fn page_sizes_outside_one_to_a_hundred_are_refused_with_a_typed_error() {
+        for first in [0, -1, MAX_PAGE + 1, i32::MAX] {
+            assert!(code(page_size(Some(first))).contains("INVALID"), "{first}");
+        }
+        for first in [0, 101, 2_147_483_647, u32::MAX] {
+            assert!(code(list_limit(first)).contains("INVALID"), "{first}");
+        }
+        assert_eq!(page_size(None).ok(), Some(20));
+        assert_eq!(list_limit(1).ok(), Some(1));
+        assert_eq!(list_limit(100).ok(), Some(100));
+    }
 }

@@ -3,9 +3,9 @@
 //! file endpoints, never GraphQL. Each is carried out by the workspace's
 //! server with the caller's token, which checks the caller's role.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use strata_client::wire::pfs::{CreateBranch, FinishCommit};
-use strata_client::wire::pps::CreatePipeline;
+use strata_client::wire::pps::{CreatePipeline, SpecFormat};
 use strata_hub::HubError;
 
 use super::caller::{GqlUserError, payload};
@@ -114,15 +114,37 @@ pub(crate) struct DeleteFileInput {
 #[derive(Debug, InputObject)]
 pub(crate) struct CreatePipelineInput {
     target: WorkspaceRef,
-    /// The spec file's text, JSON or YAML (Pachyderm-compatible).
+    /// The spec file's text, JSON or YAML (Pachyderm-compatible), at most 256 KiB.
     spec: String,
+    /// The spec's language; when null, text starting with `{` or `[` is JSON
+    /// and anything else YAML.
+    format: Option<GqlSpecFormat>,
+}
+
+/// The language a pipeline spec is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "SpecFormat")]
+pub(crate) enum GqlSpecFormat {
+    Json,
+    Yaml,
+}
+
+impl From<GqlSpecFormat> for SpecFormat {
+    fn from(format: GqlSpecFormat) -> Self {
+        match format {
+            GqlSpecFormat::Json => SpecFormat::Json,
+            GqlSpecFormat::Yaml => SpecFormat::Yaml,
+        }
+    }
 }
 
 #[derive(Debug, InputObject)]
 pub(crate) struct UpdatePipelineInput {
     target: WorkspaceRef,
-    /// The spec file's text, JSON or YAML (Pachyderm-compatible).
+    /// The spec file's text, JSON or YAML (Pachyderm-compatible), at most 256 KiB.
     spec: String,
+    /// The spec's language, as in `CreatePipelineInput`.
+    format: Option<GqlSpecFormat>,
     /// Run every datum again, not only those the change affects.
     #[graphql(default)]
     reprocess: bool,
@@ -212,7 +234,8 @@ impl WorkspaceMutation {
         ctx: &Context<'_>,
         input: CreatePipelineInput,
     ) -> async_graphql::Result<PipelinesPayload> {
-        let body = CreatePipeline { spec: input.spec, update: false, reprocess: false };
+        let body =
+            CreatePipeline { spec: input.spec, update: false, reprocess: false, format: input.format.map(Into::into) };
         pipelines(ctx, &input.target, &body).await
     }
 
@@ -222,7 +245,12 @@ impl WorkspaceMutation {
         ctx: &Context<'_>,
         input: UpdatePipelineInput,
     ) -> async_graphql::Result<PipelinesPayload> {
-        let body = CreatePipeline { spec: input.spec, update: true, reprocess: input.reprocess };
+        let body = CreatePipeline {
+            spec: input.spec,
+            update: true,
+            reprocess: input.reprocess,
+            format: input.format.map(Into::into),
+        };
         pipelines(ctx, &input.target, &body).await
     }
 

@@ -10,6 +10,7 @@ use strata_client::wire::pps::{DatumInfo, JobInfo, JobState, PipelineInfo};
 use strata_hub::{HubError, UserError, UserErrorCode};
 
 use super::caller::Caller;
+use super::paging;
 
 /// The caller's bearer token, passed on to the workspace gateway, and
 /// where that gateway listens (this very server).
@@ -116,7 +117,7 @@ impl Repo {
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: u32,
     ) -> async_graphql::Result<Vec<Commit>> {
-        let first = u64::from(first.clamp(1, 100));
+        let first = paging::list_limit(first)?;
         let commits = answer(self.place.client(ctx).await?.commit_list(&self.info.name, first).await)?;
         Ok(commits.into_iter().map(Commit).collect())
     }
@@ -311,7 +312,7 @@ impl Pipeline {
     }
     /// Newest first.
     async fn jobs(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: u32) -> async_graphql::Result<Vec<Job>> {
-        let first = u64::from(first.clamp(1, 100));
+        let first = paging::list_limit(first)?;
         let jobs = answer(self.place.client(ctx).await?.job_list(Some(&self.info.name), first).await)?;
         Ok(jobs.into_iter().map(|info| Job { info, place: self.place.clone() }).collect())
     }

@@ -1,7 +1,8 @@
 //! Pipeline specs: parsing and validation of the Pachyderm-compatible subset.
 //!
-//! [`parse_specs`] reads JSON or YAML (detected from the first character), a
-//! file may hold several specs: a JSON array, concatenated JSON objects or a
+//! [`parse_specs_as`] reads JSON or YAML, as the caller says (the CLI goes by
+//! the file's extension); [`parse_specs`] decides from the first character
+//! (`{` or `[` is JSON) and never tries the other parser. A file may hold several specs: a JSON array, concatenated JSON objects or a
 //! multi-document YAML stream. Field names are accepted in snake_case
 //! (`join_on`, Pachyderm before 2.8) and camelCase (`joinOn`, since 2.8);
 //! giving both spellings of one field is an error. Unknown fields are errors
@@ -41,6 +42,7 @@ mod build;
 mod check;
 mod duration;
 mod key;
+mod limits;
 mod node;
 mod quantity;
 mod schedule;
@@ -56,6 +58,7 @@ use serde_json::{Value, json};
 
 pub use duration::{format_duration, parse_duration};
 pub use key::{KeyTemplate, glob_capture_groups};
+pub use limits::{MAX_SPEC_BYTES, MAX_SPEC_DEPTH};
 pub use quantity::Quantity;
 pub use schedule::CronSchedule;
 
@@ -275,9 +278,32 @@ impl Problem {
     }
 }
 
-/// Parses every spec in `text` (JSON or YAML, one or several) and validates each.
+/// The language of a spec's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+impl Format {
+    /// JSON when the text starts with `{` or `[` (after blanks), else YAML.
+    pub fn detect(text: &str) -> Format {
+        let start = text.trim_start_matches('\u{feff}').trim_start();
+        if start.starts_with('{') || start.starts_with('[') { Format::Json } else { Format::Yaml }
+    }
+}
+
+/// Parses every spec in `text` (JSON or YAML by its first character, one or
+/// several) and validates each.
 pub fn parse_specs(text: &str) -> Result<Vec<PipelineSpec>, SpecError> {
-    let documents = node::documents(text)?;
+    parse_specs_as(text, Format::detect(text))
+}
+
+/// Parses every spec in `text`, written in `format`, and validates each.
+/// Nesting deeper than [`MAX_SPEC_DEPTH`] is refused before parsing; the
+/// caller bounds the size ([`MAX_SPEC_BYTES`]) and the time.
+pub fn parse_specs_as(text: &str, format: Format) -> Result<Vec<PipelineSpec>, SpecError> {
+    let documents = node::documents(text, format)?;
     if documents.is_empty() {
         return Err(SpecError::new("", "the text holds no pipeline spec").hint(
             "a spec is an object like {\"pipeline\": {\"name\": \"edges\"}, \"transform\": ..., \"input\": ...}",

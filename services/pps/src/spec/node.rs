@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::SpecError;
+use super::{Format, SpecError, limits};
 
 /// A parsed JSON or YAML value with keys in document order.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,26 +139,21 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 }
 
-/// Splits `text` into spec documents. JSON (text starting with `{` or `[`)
-/// may be an array of specs or several concatenated objects; anything else is
-/// read as a YAML stream. Top-level lists are flattened and empty documents
-/// skipped.
-pub(crate) fn documents(text: &str) -> Result<Vec<Node>, SpecError> {
+/// Splits `text` into spec documents, read as `format` only: a spec that
+/// fails as JSON is not tried again as YAML (YAML's flow style also starts
+/// with `{`, and a second parse doubled the cost of every bad request). JSON
+/// may be an array of specs or several concatenated objects; YAML a stream
+/// of documents. Top-level lists are flattened and empty documents skipped.
+pub(crate) fn documents(text: &str, format: Format) -> Result<Vec<Node>, SpecError> {
     let text = text.trim_start_matches('\u{feff}');
-    let trimmed = text.trim_start();
-    let roots = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        match json_documents(text) {
-            Ok(roots) => roots,
-            // YAML's flow style also starts with `{`; only fall back when
-            // YAML can make sense of it, otherwise the JSON error is the
-            // one that helps.
-            Err(json_error) => yaml_documents(text).map_err(|_| json_error)?,
-        }
-    } else {
-        yaml_documents(text)?
+    limits::check_flow_depth(text)?;
+    let roots = match format {
+        Format::Json => json_documents(text)?,
+        Format::Yaml => yaml_documents(text)?,
     };
     let mut specs = Vec::new();
     for root in roots {
+        limits::check_tree_depth(&root)?;
         match root {
             Node::Null => {}
             Node::Seq(items) => specs.extend(items),
@@ -169,10 +164,10 @@ pub(crate) fn documents(text: &str) -> Result<Vec<Node>, SpecError> {
 }
 
 fn json_documents(text: &str) -> Result<Vec<Node>, SpecError> {
-    serde_json::Deserializer::from_str(text)
-        .into_iter::<Node>()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| SpecError::new("", format!("invalid JSON: {e}")))
+    serde_json::Deserializer::from_str(text).into_iter::<Node>().collect::<Result<Vec<_>, _>>().map_err(|e| {
+        SpecError::new("", format!("invalid JSON: {e}"))
+            .hint("a spec in YAML's flow style is read as YAML only when sent as YAML (a `.yaml` file)")
+    })
 }
 
 fn yaml_documents(text: &str) -> Result<Vec<Node>, SpecError> {
@@ -439,13 +434,13 @@ mod tests {
 
     #[test]
     fn concatenated_json_objects_and_arrays_are_separate_specs() {
-        let docs = documents("{\"a\": 1} {\"b\": 2}\n[{\"c\": 3}, {\"d\": 4}]").expect("parses");
+        let docs = documents("{\"a\": 1} {\"b\": 2}\n[{\"c\": 3}, {\"d\": 4}]", Format::Json).expect("parses");
         assert_eq!(docs.len(), 4);
     }
 
     #[test]
     fn yaml_streams_skip_empty_documents() {
-        let docs = documents("---\na: 1\n---\n---\nb: 2\n").expect("parses");
+        let docs = documents("---\na: 1\n---\n---\nb: 2\n", Format::Yaml).expect("parses");
         assert_eq!(docs.len(), 2);
     }
 }
