@@ -217,10 +217,16 @@ pub struct WorkerArgs {
     /// The pipeline whose datums to run.
     #[arg(short, long, value_name = "PIPELINE")]
     pub pipeline: String,
-    /// Datum isolation: `namespace` (literal /pfs paths), `scratch` ($PFS
-    /// only) or `auto` (namespace where possible).
+    /// Datum isolation: `namespace` (user code confined: its workspace's uid,
+    /// no capabilities, no network, literal /pfs paths; needs root; without it
+    /// every datum fails), `scratch` (unconfined, $PFS only) or `auto`
+    /// (namespace where possible, else scratch: for a laptop only).
     #[arg(long, default_value = "auto", value_name = "MODE")]
     pub isolation: String,
+    /// The workspace's stable id, from which the uid of its user code is
+    /// derived [default: the workspace's slug].
+    #[arg(long, value_name = "ID")]
+    pub tenant: Option<String>,
     /// Where the worker keeps inputs and outputs while datums run
     /// [default: the system's temporary directory].
     #[arg(long, value_name = "DIR")]

@@ -35,6 +35,11 @@ impl StrataClient {
 }
 
 impl Workspace {
+    /// The workspace's slug, as this handle addresses it.
+    pub fn slug(&self) -> &str {
+        self.root.last().map_or("", String::as_str)
+    }
+
     fn url(&self, segments: &[&str]) -> Result<url::Url, ClientError> {
         let mut all: Vec<&str> = self.root.iter().map(String::as_str).collect();
         all.extend_from_slice(segments);

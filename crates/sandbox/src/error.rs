@@ -52,6 +52,15 @@ pub enum SandboxError {
     #[error("mount namespaces are unavailable: {reason}")]
     NamespaceUnavailable { reason: String },
 
+    /// User code must run confined and this sandbox cannot confine it (see
+    /// [`crate::Sandbox::refusing`]).
+    #[error(
+        "refusing to run user code unconfined: {reason}. Workers of provisioned workspaces run user code \
+         only as an unprivileged uid in private mount and network namespaces: run the worker as root on Linux \
+         with namespaces available (`strata worker --isolation namespace`)"
+    )]
+    Unconfined { reason: String },
+
     /// The helper program could not be started at all.
     #[error("cannot start the sandbox helper {}", program.display())]
     HelperStart {

@@ -34,10 +34,13 @@ pub(crate) fn datum_dirs(request: &Request) -> Result<Vec<(&str, PathBuf)>, Wire
     Ok(dirs)
 }
 
-/// Builds the command: its own process group (so a timeout can kill everything it
-/// started), stdout and stderr appended to the log through one open file so they
-/// interleave, stdin piped only if there is text for it.
-pub(crate) fn command(request: &Request) -> Result<Command, WireError> {
+/// Builds the command: exactly the request's environment (nothing inherited), its own
+/// process group (so a timeout can kill everything it started), stdout and stderr
+/// appended to the log through one open file so they interleave, stdin piped only if
+/// there is text for it. With `uid`, the child switches to that uid and gid with no
+/// supplementary groups before it executes the program; a root parent's child loses its
+/// effective and permitted capabilities with that switch.
+pub(crate) fn command(request: &Request, uid: Option<u32>) -> Result<Command, WireError> {
     let Some((program, args)) = request.cmd.split_first() else {
         return Err(WireError::EmptyCommand);
     };
@@ -50,11 +53,16 @@ pub(crate) fn command(request: &Request) -> Result<Command, WireError> {
     let mut command = Command::new(program);
     command
         .args(args)
+        .env_clear()
         .envs(request.env.iter().map(|(k, v)| (k, v)))
         .process_group(0)
         .stdin(if request.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(log)
         .stderr(log_too);
+    if let Some(uid) = uid {
+        // std drops the supplementary groups when it switches the uid of a root child.
+        command.uid(uid).gid(uid);
+    }
     if let Some(dir) = &request.workdir {
         // Checked here because a missing working directory fails the spawn with the same
         // `NotFound` as a missing program, and would be reported as "command not found".

@@ -2,24 +2,37 @@
 //!
 //! Unmodified Pachyderm pipeline code reads its inputs at the literal paths
 //! `/pfs/<input name>/<repo path>` and writes to `/pfs/out/`. This crate runs a datum's
-//! command so that those paths exist for it and for nobody else:
+//! command so that those paths exist for it, and so that tenant code reaches nothing of
+//! the platform:
 //!
-//! - [`Isolation::Namespace`]: a long-lived helper process (see [`helper_main`]) lives in a
-//!   private mount namespace whose root is a copy of the host's `/` plus an empty `/pfs`.
-//!   For each datum it bind-mounts `<root>/<input>` on `/pfs/<input>` and `<root>/out` on
-//!   `/pfs/out`, runs the command, and unmounts them again. The host's `/pfs` is never
-//!   created; host paths (scratch dirs, the log file, the working dir) stay visible at the
-//!   same path inside. `$PFS` is `/pfs`.
-//! - [`Isolation::Scratch`]: no namespace; the command runs directly and finds the same
-//!   layout under `$PFS` = the datum's scratch root. Used where namespaces cannot be made
-//!   (the reason is kept in [`Sandbox::fallback_reason`]) or when asked for.
+//! - [`Isolation::Namespace`]: a long-lived helper process (see [`helper_main`]), started
+//!   as root, makes private mount and network namespaces whose root is a fresh tmpfs
+//!   holding only read-only binds of the system directories (`/usr`, `/bin`, `/lib*`,
+//!   `/etc`, ...), a `/proc` that shows a process only its own, a minimal `/dev`, a
+//!   private `/tmp`, a private home, and an empty `/pfs` (see `helper/namespace.rs`).
+//!   The host's data directory, databases, home directories and other workspaces'
+//!   scratch directories do not exist there; the network namespace has only a `lo` that
+//!   is down, so no server of the platform (nor anything else) can be reached. For each
+//!   datum it bind-mounts `<root>/<input>` on `/pfs/<input>` and `<root>/out` (owned by
+//!   the workspace's uid) on `/pfs/out`, runs the command as the workspace's uid (see
+//!   [`tenant_uid`]) with no capabilities in any set and `no_new_privs`, and unmounts them
+//!   again. `$PFS` is `/pfs`.
+//! - [`Isolation::Scratch`]: no namespace; the command runs directly, as the worker's
+//!   user, and finds the same layout under `$PFS` = the datum's scratch root. Only for a
+//!   laptop's `strata dev`: chosen explicitly, or by [`IsolationMode::Auto`]'s fallback
+//!   where the namespace cannot be made (the reason is kept in
+//!   [`Sandbox::fallback_reason`] for the job's log).
+//!
+//! In both modes the command's environment is built from an allow-list (`PATH`, `HOME`,
+//! `LANG`, the caller's datum variables, `PFS`): nothing of the worker's environment,
+//! where its credential lives, reaches user code. The helper itself is started with an
+//! empty environment too.
 //!
 //! Code that uses `$PFS` works in both modes; code with `/pfs` hard-coded needs the first.
 //!
-//! This isolates paths, not privileges: the command runs as the worker's user and sees the
-//! worker's files. The namespace takes a copy of the host's mounts when the helper starts;
-//! files and directories created later are visible (same file systems), but file systems
-//! mounted on the host later are not, so datum roots must not be fresh mounts.
+//! The namespace takes its view of the worker's scratch directory when the helper starts:
+//! files and directories created in it later are visible (same file system), but file
+//! systems mounted there later are not, so datum roots must not be fresh mounts.
 //!
 //! `STRATA_SANDBOX_FORCE_FALLBACK=1` in the helper's environment (the worker's, or
 //! [`HelperCommand::env`]) makes the helper report namespaces as unavailable, so that
@@ -31,6 +44,7 @@ mod launch;
 mod protocol;
 mod remote;
 mod scratch;
+mod tenant;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -43,6 +57,7 @@ use tokio::sync::Mutex;
 
 pub use error::SandboxError;
 pub use helper::{FORCE_FALLBACK_ENV, helper_main};
+pub use tenant::{Confinement, FIRST_TENANT_UID, TENANT_UIDS, USER_PATH, tenant_uid};
 
 use protocol::Request;
 use remote::Helper;
@@ -57,9 +72,11 @@ const OUT_DIR: &str = "out";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Isolation {
-    /// A private mount namespace: inputs at `/pfs/<input>`, output at `/pfs/out`.
+    /// Confined: private mount and network namespaces, the workspace's uid, no
+    /// capabilities; inputs at `/pfs/<input>`, output at `/pfs/out`.
     Namespace,
-    /// No namespace: the same layout under `$PFS`, the datum's scratch root.
+    /// No namespace: the same layout under `$PFS`, the datum's scratch root, as the
+    /// worker's user. Only for a laptop's `strata dev`.
     Scratch,
 }
 
@@ -76,12 +93,14 @@ impl fmt::Display for Isolation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IsolationMode {
-    /// Try a namespace and fall back to scratch mode (with a reason) if it cannot be made.
+    /// Try the namespace and fall back to scratch mode (with a reason) if it cannot be
+    /// made: for `strata dev` on a laptop, never for provisioned workspaces.
     #[default]
     Auto,
-    /// A namespace or an error: for deployments whose pipelines hard-code `/pfs`.
+    /// The namespace or an error: what workers of provisioned workspaces use, so that
+    /// user code never runs unconfined (see [`Sandbox::refusing`]).
     Namespace,
-    /// Never start the helper.
+    /// Never start the helper; user code is not isolated.
     Scratch,
 }
 
@@ -144,13 +163,16 @@ pub struct DatumRun {
     pub cmd: Vec<String>,
     /// Text written to the program's stdin, which is then closed; `None` gives it `/dev/null`.
     pub stdin: Option<String>,
-    /// Variables added to the worker's environment (`PFS` is added after these).
+    /// The datum's variables. The command's environment is `PATH`, `HOME`, `LANG`, then
+    /// these (which may override the first three), then `PFS`; nothing of the worker's.
     pub env: Vec<(String, String)>,
     /// Kill the command's whole process group after this long.
     pub timeout: Option<Duration>,
     /// The datum's log: stdout and stderr are both appended to it, interleaved.
     pub log: PathBuf,
-    /// The working directory; the worker's own by default.
+    /// The working directory, as the command sees it (in namespace mode a path inside the
+    /// sandbox, e.g. `/pfs/in`). By default `$HOME` in namespace mode, the worker's own
+    /// in scratch mode.
     pub workdir: Option<PathBuf>,
 }
 
@@ -207,32 +229,48 @@ enum Runner {
     Scratch(Mutex<()>),
     /// `None` while no helper is running: before a restart, or after a run was cancelled
     /// (dropping the helper's stdin makes it kill that run and exit).
-    Namespace { command: HelperCommand, helper: Mutex<Option<Helper>> },
+    Namespace { command: HelperCommand, confinement: Confinement, helper: Mutex<Option<Helper>> },
+    /// Confinement was required and cannot be had: every run fails with this reason.
+    Refused(String),
 }
 
 impl Sandbox {
-    /// Starts a sandbox. In namespace mode (and `Auto`) this starts the helper and waits
-    /// until its namespace is ready; `Auto` falls back to scratch mode if it cannot be made.
-    pub async fn start(mode: IsolationMode, helper: HelperCommand) -> Result<Sandbox, SandboxError> {
+    /// Starts a sandbox whose user code runs as `confinement` says. In namespace mode (and
+    /// `Auto`) this starts the helper and waits until its namespace is ready; `Auto` falls
+    /// back to scratch mode if it cannot be made.
+    pub async fn start(
+        mode: IsolationMode,
+        helper: HelperCommand,
+        confinement: &Confinement,
+    ) -> Result<Sandbox, SandboxError> {
         let fallback_reason = match mode {
             IsolationMode::Scratch => None,
             IsolationMode::Namespace => {
-                let running = Helper::start(&helper).await?;
-                return Ok(Self::namespace(helper, running));
+                let running = Helper::start(&helper, confinement).await?;
+                return Ok(Self::namespace(helper, confinement, running));
             }
-            IsolationMode::Auto => match Helper::start(&helper).await {
-                Ok(running) => return Ok(Self::namespace(helper, running)),
+            IsolationMode::Auto => match Helper::start(&helper, confinement).await {
+                Ok(running) => return Ok(Self::namespace(helper, confinement, running)),
                 Err(error) => Some(error_chain(&error)),
             },
         };
         Ok(Sandbox { isolation: Isolation::Scratch, fallback_reason, runner: Runner::Scratch(Mutex::new(())) })
     }
 
-    fn namespace(command: HelperCommand, helper: Helper) -> Sandbox {
+    /// A sandbox that runs nothing: every [`Sandbox::run`] fails with
+    /// [`SandboxError::Unconfined`] and `reason`. For a worker that must confine user
+    /// code and cannot (namespace mode, helper unavailable): its jobs then fail with a
+    /// reason that says what to do, instead of the worker exiting and being restarted for
+    /// ever, or running tenant code unconfined.
+    pub fn refusing(reason: String) -> Sandbox {
+        Sandbox { isolation: Isolation::Namespace, fallback_reason: None, runner: Runner::Refused(reason) }
+    }
+
+    fn namespace(command: HelperCommand, confinement: &Confinement, helper: Helper) -> Sandbox {
         Sandbox {
             isolation: Isolation::Namespace,
             fallback_reason: None,
-            runner: Runner::Namespace { command, helper: Mutex::new(Some(helper)) },
+            runner: Runner::Namespace { command, confinement: confinement.clone(), helper: Mutex::new(Some(helper)) },
         }
     }
 
@@ -270,7 +308,8 @@ impl Sandbox {
                 let _one_at_a_time = lock.lock().await;
                 scratch::run(&request).await
             }
-            Runner::Namespace { command, helper } => {
+            Runner::Refused(reason) => Err(SandboxError::Unconfined { reason: reason.clone() }),
+            Runner::Namespace { command, confinement, helper } => {
                 let mut slot = helper.lock().await;
                 // Taken out for the duration of the call: if this future is dropped
                 // halfway, the helper is dropped with it rather than reused out of step.
@@ -278,7 +317,7 @@ impl Sandbox {
                     Some(running) => running,
                     None => {
                         tracing::info!(helper = %command.program.display(), "starting a new sandbox helper");
-                        Helper::start(command).await?
+                        Helper::start(command, confinement).await?
                     }
                 };
                 let outcome = running.run(&request).await;

@@ -20,13 +20,13 @@ pub(crate) enum Hello {
 
 /// One datum to run. Paths are absolute: the helper's working directory is not the
 /// worker's.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Request {
     pub root: PathBuf,
     pub inputs: Vec<String>,
     pub cmd: Vec<String>,
     pub stdin: Option<String>,
-    /// The caller's variables followed by `PFS`.
+    /// The command's whole environment (see [`crate::tenant`]).
     pub env: Vec<(String, String)>,
     pub timeout_us: Option<u64>,
     pub log: PathBuf,
@@ -36,9 +36,9 @@ pub(crate) struct Request {
 impl Request {
     pub fn new(run: &DatumRun, isolation: Isolation) -> Result<Request, SandboxError> {
         let root = absolute(&run.root)?;
-        let mut env = run.env.clone();
         let pfs = pfs_root_for(isolation, &root);
-        env.push(("PFS".to_owned(), pfs.to_string_lossy().into_owned()));
+        let lang = std::env::var("LANG").ok();
+        let env = crate::tenant::datum_env(isolation, &root, lang, &run.env, &pfs);
         Ok(Request {
             inputs: run.inputs.clone(),
             cmd: run.cmd.clone(),

@@ -7,8 +7,9 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use crate::helper::{FORCE_FALLBACK_ENV, UID_ENV, WORK_DIR_ENV};
 use crate::protocol::{Hello, Request, Response};
-use crate::{HelperCommand, RunOutcome, SandboxError};
+use crate::{Confinement, HelperCommand, RunOutcome, SandboxError};
 
 /// Making the namespace takes milliseconds; a helper that says nothing for this long is
 /// not a helper (e.g. a wrong program path that waits on its stdin).
@@ -32,8 +33,23 @@ pub(crate) struct Helper {
 
 impl Helper {
     /// Starts a helper and waits for its namespace.
-    pub async fn start(command: &HelperCommand) -> Result<Helper, SandboxError> {
-        let mut child = Command::new(&command.program)
+    ///
+    /// The helper gets an empty environment plus what it needs: the worker's holds the
+    /// worker's credential, and nothing the helper's commands could inherit by mistake
+    /// should carry it.
+    pub async fn start(command: &HelperCommand, confinement: &Confinement) -> Result<Helper, SandboxError> {
+        let mut child = Command::new(&command.program);
+        child.env_clear();
+        for name in [FORCE_FALLBACK_ENV, "LANG"] {
+            if let Some(value) = std::env::var_os(name) {
+                child.env(name, value);
+            }
+        }
+        let work_dir = std::path::absolute(&confinement.work_dir)
+            .map_err(|e| SandboxError::Prepare { path: confinement.work_dir.clone(), message: e.to_string() })?;
+        let mut child = child
+            .env(UID_ENV, confinement.uid.to_string())
+            .env(WORK_DIR_ENV, work_dir)
             .args(&command.args)
             .envs(command.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())

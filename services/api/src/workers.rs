@@ -143,6 +143,8 @@ impl Supervisor {
             pipeline: pipeline.to_owned(),
             worker_id: format!("embedded-{pipeline}-{n}-{}", std::process::id()),
             isolation,
+            // Embedded workspaces are this installation's own; their slug is their identity.
+            tenant: self.slug.clone(),
             sandbox_helper: HelperCommand::new(helper).arg("__sandbox"),
             scratch_dir: self.scratch.clone(),
             wait: Duration::from_secs(5),

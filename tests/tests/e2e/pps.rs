@@ -831,3 +831,142 @@ async fn oversized_specs_are_413_and_big_legal_ones_in_either_language_work() {
         .expect("flow-style YAML sent as YAML");
     assert_eq!(created[0].name, "flow");
 }
+
+/// Whether this test process runs as root: confining user code needs it.
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_owned))
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
+}
+
+/// A shell script that records in `/pfs/out/reached` each probe that succeeds.
+fn probes_script(probes: &[String]) -> String {
+    probes
+        .iter()
+        .map(|probe| format!("if {probe} >/dev/null 2>&1; then echo '{probe}' >> /pfs/out/reached; fi; "))
+        .collect()
+}
+
+on_both_setups! {
+    async fn user_code_runs_confined_and_reaches_nothing_of_the_platform(app: TestApp) {
+        if !running_as_root() {
+            #[allow(clippy::print_stderr, reason = "a skipped test says why")]
+            {
+                eprintln!("skipped: confining user code needs root, and this test runs unprivileged");
+            }
+            return;
+        }
+        let ws = ws(&app);
+        // Another workspace's scratch directory on this machine, and everything of the
+        // platform's: the data dir (the hub database on SQLite), the CLI's config under
+        // $HOME, the server's port, PostgreSQL's and Redis's.
+        let other = app.data_dir.join("scratch").join("tenant-b");
+        std::fs::create_dir_all(&other).expect("other workspace's scratch");
+        std::fs::write(other.join("secret.txt"), "tenant b's data").expect("other workspace's file");
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".to_owned());
+        let port = app.address.rsplit(':').next().expect("a port").to_owned();
+        let mut probes = vec![
+            format!("test -e {}", app.data_dir.display()),
+            format!("cat {}", app.data_dir.join("strata.db").display()),
+            format!("ls {}", other.display()),
+            format!("cat {}", other.join("secret.txt").display()),
+            format!("test -e {home}/.config/strata"),
+            format!("ls {home}"),
+        ];
+        for port in [port.as_str(), "5432", "6379"] {
+            probes.push(format!("bash -c 'echo > /dev/tcp/127.0.0.1/{port}'"));
+        }
+        let script = format!(
+            "{} id -u > /pfs/out/uid; \
+             grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status > /pfs/out/status; \
+             env | cut -d= -f1 | sort > /pfs/out/env; \
+             wc -w < /pfs/data/words.txt | tr -d ' ' > /pfs/out/count",
+            probes_script(&probes)
+        );
+        ws.repo_create("data", "").await.expect("repo");
+        put(&ws, "data", "/words.txt", "one two three").await;
+        create(&ws, serde_json::json!({
+            "pipeline": {"name": "probe"},
+            "input": {"pfs": {"repo": "data", "glob": "/"}},
+            "transform": {"cmd": ["sh", "-c", script], "env": {"MODE": "probe"}}
+        })).await;
+        let job = wait(&ws, "probe").await;
+        assert_eq!(job.state, JobState::Success, "{job:?}");
+
+        let reached = ws.get_file("probe", "master", "/reached", None, None).await;
+        assert!(reached.is_err(), "user code reached: {}", read(&ws, "probe", "master", "/reached").await);
+        assert_eq!(read(&ws, "probe", "master", "/uid").await.trim(), strata_sandbox::tenant_uid("default").to_string());
+        let status = read(&ws, "probe", "master", "/status").await;
+        for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert!(status.contains(&format!("{set}:\t0000000000000000")), "{set} not empty:\n{status}");
+        }
+        assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+        let env = read(&ws, "probe", "master", "/env").await;
+        let mut names: Vec<&str> = env.lines().filter(|n| !["PWD", "OLDPWD", "SHLVL", "_"].contains(n)).collect();
+        names.sort_unstable();
+        assert!(!names.contains(&"STRATA_TOKEN"), "{names:?}");
+        assert_eq!(
+            names,
+            [
+                "HOME", "LANG", "MODE", "PACH_DATUM_ID", "PACH_JOB_ID", "PACH_OUTPUT_COMMIT_ID", "PATH", "PFS",
+                "PPS_PIPELINE_NAME", "STRATA_DATUM_ID", "STRATA_JOB_ID", "data", "data_COMMIT",
+            ]
+        );
+        // Ordinary work still happens.
+        assert_eq!(read(&ws, "probe", "master", "/count").await.trim(), "3");
+    }
+}
+
+/// A worker of a provisioned workspace runs with `namespace` isolation; where it cannot
+/// confine user code it must not run it, and the job must fail saying why and what to do
+/// (not wait for ever while the worker exits and is restarted).
+async fn a_worker_that_must_confine_user_code_and_cannot_fails_the_job_saying_what_to_do(
+    backend: Backend,
+    redis: bool,
+) {
+    let options = TestOptions { workers: Some("0".to_owned()), ..options(redis) };
+    let app = TestApp::spawn_with_options(backend, options).await;
+    let ws = ws(&app);
+    let scratch = tempfile::tempdir().expect("scratch");
+    ws.repo_create("words", "").await.expect("repo");
+    put(&ws, "words", "/a.txt", "one two").await;
+    let marker = scratch.path().join("ran");
+    create(
+        &ws,
+        serde_json::json!({
+            "pipeline": {"name": "count"},
+            "input": {"pfs": {"repo": "words", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", format!("touch {}", marker.display())]},
+            "datum_tries": 1
+        }),
+    )
+    .await;
+    let mut config = worker(&app, "count", "provisioned", scratch.path());
+    config.isolation = strata_sandbox::IsolationMode::Namespace;
+    config.sandbox_helper = config.sandbox_helper.env(strata_sandbox::FORCE_FALLBACK_ENV, "1");
+    let (stop, running) = start_worker(config);
+
+    let job = ws.job_wait("count", "latest", 60).await.expect("the job fails instead of waiting");
+    assert_eq!(job.state, JobState::Failure, "{job:?}");
+    let failed = &job.failed_datums[0];
+    assert!(failed.log_tail.contains("refusing to run user code unconfined"), "{failed:?}");
+    assert!(failed.log_tail.contains("run the worker as root"), "{failed:?}");
+    assert!(!marker.exists(), "user code ran unconfined");
+    stop.cancel();
+    running.await.expect("join").expect("the worker stops cleanly");
+}
+
+mod a_worker_that_must_confine_user_code_and_cannot_fails_the_job_saying_what_to_do {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_in_process() {
+        a_worker_that_must_confine_user_code_and_cannot_fails_the_job_saying_what_to_do(Backend::Sqlite, false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_redis() {
+        a_worker_that_must_confine_user_code_and_cannot_fails_the_job_saying_what_to_do(Backend::Postgres, true).await;
+    }
+}

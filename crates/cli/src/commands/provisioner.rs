@@ -41,7 +41,6 @@ fn local_config(settings: &Settings) -> Result<LocalConfig, Failure> {
         object_store_url: settings.object_store.describe(),
         redis_url: settings.redis.as_ref().map(|url| url.expose().to_owned()),
         task_lease: settings.pps.task_lease,
-        isolation: settings.pps.sandbox.clone(),
         policy: policy_config(settings),
         autoscale_every: std::time::Duration::from_millis(500),
         start_timeout: std::time::Duration::from_secs(20),

@@ -25,6 +25,9 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     let program = std::env::current_exe().context("cannot find the strata executable").map_err(internal)?;
     let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(program).arg("__sandbox"));
     config.isolation = isolation;
+    if let Some(tenant) = args.tenant {
+        config.tenant = tenant;
+    }
     config.worker_id = args.id.unwrap_or_else(default_worker_id);
     if let Some(scratch) = args.scratch {
         config.scratch_dir = scratch;

@@ -1,9 +1,9 @@
-//! The helper process: makes the namespace once, then runs datums on request.
+//! The helper process: makes the namespaces once, then runs datums on request.
 //!
-//! Why a separate process: `unshare(CLONE_NEWUSER)` refuses a multi-threaded caller, and
-//! the worker runs tokio. The helper is single-threaded from its first instruction, lives
-//! as long as its [`crate::Sandbox`], and runs thousands of datums, so the namespace is
-//! paid for once.
+//! Why a separate process: the worker runs tokio, and a namespace, a root and the
+//! helper's own capability sets belong to a process, not to one of its threads. The
+//! helper is single-threaded from its first instruction, lives as long as its
+//! [`crate::Sandbox`], and runs thousands of datums, so the namespaces are paid for once.
 
 #[cfg(target_os = "linux")]
 mod namespace;
@@ -19,6 +19,36 @@ use crate::protocol::Hello;
 /// scratch mode. For tests, and for operators who want scratch mode without a config change.
 pub const FORCE_FALLBACK_ENV: &str = "STRATA_SANDBOX_FORCE_FALLBACK";
 
+/// The uid (and gid) user code runs as, set by [`crate::Sandbox::start`].
+pub(crate) const UID_ENV: &str = "STRATA_SANDBOX_UID";
+
+/// The worker's scratch directory, under which every datum root and log lies.
+pub(crate) const WORK_DIR_ENV: &str = "STRATA_SANDBOX_WORK_DIR";
+
+/// What the helper was asked for, from its environment.
+#[derive(Debug, Clone)]
+pub(crate) struct HelperConfig {
+    pub uid: u32,
+    pub work_dir: std::path::PathBuf,
+}
+
+impl HelperConfig {
+    fn from_env() -> Result<HelperConfig, String> {
+        let uid = std::env::var(UID_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(|| format!("{UID_ENV} is missing or not a uid"))?;
+        if uid == 0 {
+            return Err(format!("{UID_ENV} is 0: user code never runs as root"));
+        }
+        let work_dir = std::env::var_os(WORK_DIR_ENV)
+            .map(std::path::PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+            .ok_or_else(|| format!("{WORK_DIR_ENV} is missing or not an absolute path"))?;
+        Ok(HelperConfig { uid, work_dir })
+    }
+}
+
 /// The helper's entry point; returns the process exit code.
 ///
 /// Call it from `main` when the binary is started as the helper (`strata __sandbox`),
@@ -27,44 +57,44 @@ pub const FORCE_FALLBACK_ENV: &str = "STRATA_SANDBOX_FORCE_FALLBACK";
 /// on stdin/stdout and writes diagnostics to stderr.
 pub fn helper_main() -> i32 {
     let forced = std::env::var(FORCE_FALLBACK_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
-    let hello = if forced {
-        Hello::Unavailable { reason: format!("{FORCE_FALLBACK_ENV} is set") }
+    let entered = if forced {
+        Err(format!("{FORCE_FALLBACK_ENV} is set"))
     } else {
-        match enter_namespace() {
-            Ok(()) => Hello::Ready,
-            Err(reason) => Hello::Unavailable { reason },
-        }
+        HelperConfig::from_env().and_then(|config| enter_namespace(&config).map(|()| config))
     };
-    let ready = matches!(hello, Hello::Ready);
+    let (hello, config) = match entered {
+        Ok(config) => (Hello::Ready, Some(config)),
+        Err(reason) => (Hello::Unavailable { reason }, None),
+    };
     if let Err(e) = send(&hello) {
         return report(&format!("cannot write to the worker: {e}"));
     }
-    if !ready {
-        return 0;
+    match config {
+        Some(config) => serve(&config),
+        None => 0,
     }
-    serve()
 }
 
 #[cfg(target_os = "linux")]
-fn enter_namespace() -> Result<(), String> {
-    namespace::enter()
+fn enter_namespace(config: &HelperConfig) -> Result<(), String> {
+    namespace::enter(config)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn enter_namespace() -> Result<(), String> {
-    Err("mount namespaces exist only on Linux".to_owned())
+fn enter_namespace(_: &HelperConfig) -> Result<(), String> {
+    Err("confining user code needs Linux namespaces".to_owned())
 }
 
 #[cfg(target_os = "linux")]
-fn serve() -> i32 {
-    match serve::serve() {
+fn serve(config: &HelperConfig) -> i32 {
+    match serve::serve(config) {
         Ok(()) => 0,
         Err(message) => report(&message),
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn serve() -> i32 {
+fn serve(_: &HelperConfig) -> i32 {
     0
 }
 

@@ -18,7 +18,10 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::{Gid, Uid, chown};
 
+use super::HelperConfig;
+use super::namespace::WORK_DIR;
 use crate::launch::{self, group_of, kill_group};
 use crate::protocol::{Request, Response, WireError};
 use crate::{ExitKind, NAMESPACE_PFS};
@@ -27,8 +30,8 @@ use crate::{ExitKind, NAMESPACE_PFS};
 const MAX_POLL: Duration = Duration::from_secs(1);
 
 /// Serves requests until the worker closes our stdin.
-pub(super) fn serve() -> Result<(), String> {
-    let mut runner = Runner::new()?;
+pub(super) fn serve(config: &HelperConfig) -> Result<(), String> {
+    let mut runner = Runner::new(config)?;
     let stdin = io::stdin();
     let mut lines = stdin.lock();
     let mut line = String::new();
@@ -59,20 +62,46 @@ enum Step {
 struct Runner {
     sigchld: SignalFd,
     pfs: PathBuf,
+    config: HelperConfig,
 }
 
 impl Runner {
-    fn new() -> Result<Runner, String> {
+    fn new(config: &HelperConfig) -> Result<Runner, String> {
         let mut mask = SigSet::empty();
         mask.add(Signal::SIGCHLD);
         // Blocked so that it queues for the signalfd; std resets the mask in children.
         mask.thread_block().map_err(|e| format!("cannot block SIGCHLD: {e}"))?;
         let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .map_err(|e| format!("cannot make a signalfd: {e}"))?;
-        Ok(Runner { sigchld, pfs: PathBuf::from(NAMESPACE_PFS) })
+        Ok(Runner { sigchld, pfs: PathBuf::from(NAMESPACE_PFS), config: config.clone() })
     }
 
     fn run(&mut self, request: &Request) -> Step {
+        match self.localise(request) {
+            Ok(local) => self.run_local(&local),
+            Err(error) => Step::Respond(Response::Failed(error)),
+        }
+    }
+
+    /// The request with its host paths (root and log) turned into the paths that reach
+    /// them here, through the worker's scratch directory at [`WORK_DIR`]. Paths outside
+    /// that directory do not exist in the namespace and are refused.
+    fn localise(&self, request: &Request) -> Result<Request, WireError> {
+        let inside = |path: &Path| {
+            path.strip_prefix(&self.config.work_dir).map(|rest| Path::new(WORK_DIR).join(rest)).map_err(|_| {
+                WireError::Prepare {
+                    path: path.to_path_buf(),
+                    message: format!("not under the worker's scratch directory {}", self.config.work_dir.display()),
+                }
+            })
+        };
+        let mut local = request.clone();
+        local.root = inside(&request.root)?;
+        local.log = inside(&request.log)?;
+        Ok(local)
+    }
+
+    fn run_local(&mut self, request: &Request) -> Step {
         // The previous datum's cleanup should have left nothing mounted on /pfs; make
         // sure, so that one datum can never see another's files.
         if let Err(error) = self.clear_pfs() {
@@ -94,6 +123,12 @@ impl Runner {
 
     fn mount_datum(&self, request: &Request) -> Result<(), WireError> {
         for (name, source) in launch::datum_dirs(request)? {
+            if name == crate::OUT_DIR {
+                // The only place user code may write (besides /tmp and its home).
+                let owner = (Some(Uid::from_raw(self.config.uid)), Some(Gid::from_raw(self.config.uid)));
+                chown(&source, owner.0, owner.1)
+                    .map_err(|e| WireError::Prepare { path: source.clone(), message: format!("chown: {e}") })?;
+            }
             let target = self.pfs.join(name);
             fs::create_dir(&target).map_err(|e| WireError::Mount { target: target.clone(), message: e.to_string() })?;
             // Recursive, so that mounts inside the datum's root stay visible.
@@ -107,9 +142,9 @@ impl Runner {
         Ok(())
     }
 
-    /// Detaches and removes everything under `/pfs`: our mounts, and whatever the command
-    /// put there itself (it may, as root in the namespace, write or even mount next to
-    /// ours). Detaching (rather than a plain unmount) cannot fail with EBUSY while a
+    /// Detaches and removes everything under `/pfs`: our mounts, and whatever else is
+    /// there (user code cannot write or mount there itself, but a helper of an older
+    /// release ran it as root, and this must hold whatever a command did). Detaching (rather than a plain unmount) cannot fail with EBUSY while a
     /// leftover process holds a file open.
     ///
     /// (A fresh tmpfs on `/pfs` per datum would make this one unmount, but mounting a
@@ -142,7 +177,7 @@ impl Runner {
     }
 
     fn execute(&mut self, request: &Request) -> Step {
-        let mut command = match launch::command(request) {
+        let mut command = match launch::command(request, Some(self.config.uid)) {
             Ok(command) => command,
             Err(error) => return Step::Respond(Response::Failed(error)),
         };

@@ -2,15 +2,23 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use strata_sandbox::{DatumRun, HelperCommand, IsolationMode, Sandbox};
+use strata_sandbox::{Confinement, DatumRun, HelperCommand, IsolationMode, Sandbox};
 use tempfile::TempDir;
 
 pub fn helper() -> HelperCommand {
     HelperCommand::new(env!("CARGO_BIN_EXE_strata-sandbox-helper"))
 }
 
+/// The workspace these tests' user code belongs to.
+pub const WORKSPACE: &str = "sandbox-tests";
+
+/// Every [`Datum`] lives in a temporary directory, so that is the work dir.
+pub fn confinement() -> Confinement {
+    Confinement::for_workspace(WORKSPACE, std::env::temp_dir())
+}
+
 pub async fn sandbox(mode: IsolationMode) -> Sandbox {
-    Sandbox::start(mode, helper()).await.unwrap()
+    Sandbox::start(mode, helper(), &confinement()).await.unwrap()
 }
 
 /// A datum's scratch root with input files, an `out/` dir and a log path beside it.
@@ -37,16 +45,6 @@ impl Datum {
             }
         }
         Datum { log: dir.path().join("datum.log"), root, _dir: dir, inputs }
-    }
-
-    /// Makes the whole tree usable by another uid (for the unprivileged helper).
-    pub fn open_to_everyone(&self) {
-        let status = std::process::Command::new("chmod")
-            .args(["-R", "a+rwX"])
-            .arg(self.root.parent().unwrap())
-            .status()
-            .unwrap();
-        assert!(status.success());
     }
 
     /// A run of `sh -c script` over all of this datum's inputs.

@@ -5,6 +5,7 @@
 // `allow-unwrap-in-tests` covers `#[test]` functions only, not their shared helpers.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
+mod confinement;
 mod helpers;
 mod namespace;
 mod overhead;

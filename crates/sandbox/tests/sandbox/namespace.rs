@@ -71,20 +71,20 @@ async fn a_second_datum_does_not_see_the_first_datums_inputs() {
 }
 
 #[tokio::test]
-async fn what_a_command_leaves_directly_in_pfs_does_not_reach_the_next_datum() {
+async fn user_code_can_neither_write_nor_mount_in_pfs_and_nothing_reaches_the_next_datum() {
     let sandbox = sandbox(IsolationMode::Namespace).await;
     let datum = Datum::new(&[("in", "f", "x")]);
-    // As root in the namespace a command can write next to the mounts, or mount there.
-    let outcome = sandbox
-        .run(&datum.sh("touch /pfs/junk && mkdir -p /pfs/extra/deep /pfs/tree/d && touch /pfs/tree/d/f && mount -t tmpfs none /pfs/extra && mkdir /pfs/tree/m && mount --bind /pfs/in /pfs/tree/m && mount -t tmpfs none /pfs/in"))
-        .await
-        .unwrap();
+    // As root in the namespace (before confinement) a command could write next to the
+    // mounts, or mount there; as the workspace's uid it can do neither.
+    let script = "for try in 'touch /pfs/junk' 'mkdir /pfs/extra' 'mount -t tmpfs none /pfs/in' 'touch /pfs/in/new'; do \
+                  if sh -c \"$try\" 2>/dev/null; then echo \"$try\" >> /pfs/out/allowed; fi; done; true";
+    let outcome = sandbox.run(&datum.sh(script)).await.unwrap();
     assert!(outcome.success(), "{}", datum.log_text());
+    assert!(!datum.root.join("out/allowed").exists(), "user code did: {}", datum.out("allowed"));
 
     let outcome = sandbox.run(&datum.sh("ls -A /pfs > /pfs/out/listing")).await.unwrap();
     assert!(outcome.success(), "{}", datum.log_text());
     assert_eq!(datum.out("listing"), "in\nout\n");
-    // The input bound into the command's tree was detached, not emptied.
     assert_eq!(std::fs::read_to_string(datum.root.join("in/f")).unwrap(), "x");
     sandbox.close().await;
 }
@@ -117,8 +117,20 @@ async fn a_helper_that_dies_is_reported_and_replaced_on_the_next_run() {
     let sandbox = sandbox(IsolationMode::Namespace).await;
     let datum = Datum::new(&[("in", "f", "x")]);
 
-    // In namespace mode the command's parent is the helper.
-    let error = sandbox.run(&datum.sh("kill -9 $PPID; sleep 5")).await.unwrap_err();
+    // In namespace mode the command's parent is the helper. User code cannot signal it
+    // (another uid), so the test kills it.
+    let run = datum.sh("echo $$ > /pfs/out/group; echo $PPID > /pfs/out/helper; sleep 30");
+    let kill_helper = async {
+        let pid_file = datum.root.join("out/helper");
+        assert!(eventually(|| std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))).await);
+        let pid = read_pid(&pid_file);
+        assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    };
+    let (result, ()) = tokio::join!(sandbox.run(&run), kill_helper);
+    let error = result.unwrap_err();
+    // The orphaned command is the test's to clean up.
+    let group = read_pid(&datum.root.join("out/group"));
+    let _ = std::process::Command::new("kill").args(["-9", "--", &format!("-{group}")]).status();
     assert!(matches!(error, SandboxError::HelperDied { .. }), "{error}");
     assert!(!error.is_user_error());
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use strata_sandbox::{ExitKind, FORCE_FALLBACK_ENV, Isolation, IsolationMode, Sandbox, SandboxError, pfs_root_for};
 
-use crate::helpers::{Datum, eventually, helper, process_is_dead, read_pid, sandbox};
+use crate::helpers::{Datum, confinement, eventually, helper, process_is_dead, read_pid, sandbox};
 
 #[tokio::test]
 async fn scratch_mode_gives_the_same_layout_under_pfs() {
@@ -28,7 +28,8 @@ async fn scratch_mode_gives_the_same_layout_under_pfs() {
 
 #[tokio::test]
 async fn auto_falls_back_to_scratch_with_a_reason_when_namespaces_cannot_be_made() {
-    let sandbox = Sandbox::start(IsolationMode::Auto, helper().env(FORCE_FALLBACK_ENV, "1")).await.unwrap();
+    let sandbox =
+        Sandbox::start(IsolationMode::Auto, helper().env(FORCE_FALLBACK_ENV, "1"), &confinement()).await.unwrap();
     assert_eq!(sandbox.isolation(), Isolation::Scratch);
     let reason = sandbox.fallback_reason().unwrap();
     assert!(reason.contains(FORCE_FALLBACK_ENV), "{reason}");
@@ -49,14 +50,16 @@ async fn auto_uses_a_namespace_when_it_can() {
 
 #[tokio::test]
 async fn namespace_mode_is_an_error_when_namespaces_cannot_be_made() {
-    let error = Sandbox::start(IsolationMode::Namespace, helper().env(FORCE_FALLBACK_ENV, "1")).await.unwrap_err();
+    let error = Sandbox::start(IsolationMode::Namespace, helper().env(FORCE_FALLBACK_ENV, "1"), &confinement())
+        .await
+        .unwrap_err();
     assert!(matches!(error, SandboxError::NamespaceUnavailable { .. }), "{error}");
 }
 
 #[tokio::test]
 async fn auto_falls_back_when_the_helper_cannot_even_start() {
-    let sandbox =
-        Sandbox::start(IsolationMode::Auto, strata_sandbox::HelperCommand::new("/no/such/helper")).await.unwrap();
+    let helper = strata_sandbox::HelperCommand::new("/no/such/helper");
+    let sandbox = Sandbox::start(IsolationMode::Auto, helper, &confinement()).await.unwrap();
     assert_eq!(sandbox.isolation(), Isolation::Scratch);
     assert!(sandbox.fallback_reason().unwrap().contains("/no/such/helper"));
 }
@@ -141,15 +144,26 @@ pub async fn check_shared_behaviour(mode: IsolationMode) {
     run.stdin = Some(big);
     assert!(sandbox.run(&run).await.unwrap().success());
 
-    // Env vars arrive; the worker's own environment is kept.
-    let mut run = datum.sh(r#"printf '%s|%s|%s' "$in" "$STRATA_DATUM_ID" "${PATH:+has-path}" > "$PFS/out/env""#);
+    // Env vars arrive, with PATH, HOME and LANG; nothing of the worker's environment does
+    // (this test process has CARGO_* variables, for one).
+    let mut run = datum.sh(
+        r#"printf '%s|%s|%s|%s' "$in" "$STRATA_DATUM_ID" "$PATH" "${HOME:+has-home}" > "$PFS/out/env"; env > "$PFS/out/all""#,
+    );
     let pfs = sandbox.pfs_root(&datum.root);
     run.env = vec![
         ("in".to_owned(), pfs.join("in/f").display().to_string()),
         ("STRATA_DATUM_ID".to_owned(), "d1".to_owned()),
     ];
     assert!(sandbox.run(&run).await.unwrap().success());
-    assert_eq!(datum.out("env"), format!("{}|d1|has-path", pfs.join("in/f").display()));
+    let path = strata_sandbox::USER_PATH;
+    assert_eq!(datum.out("env"), format!("{}|d1|{path}|has-home", pfs.join("in/f").display()));
+    assert!(std::env::vars().any(|(name, _)| name.starts_with("CARGO")), "the test needs a variable of its own");
+    let mut names: Vec<String> =
+        datum.out("all").lines().filter_map(|line| line.split_once('=')).map(|(name, _)| name.to_owned()).collect();
+    // What `sh` adds itself.
+    names.retain(|name| !["PWD", "OLDPWD", "SHLVL", "_"].contains(&name.as_str()));
+    names.sort();
+    assert_eq!(names, ["HOME", "LANG", "PATH", "PFS", "STRATA_DATUM_ID", "in"]);
 
     // Stdout and stderr are both appended to the log, in order.
     std::fs::write(&datum.log, "before\n").unwrap();
@@ -169,15 +183,23 @@ pub async fn check_shared_behaviour(mode: IsolationMode) {
     let outcome = sandbox.run(&datum.sh("kill -TERM $$")).await.unwrap();
     assert_eq!(outcome.status, ExitKind::Signalled(15));
 
-    // The working directory: the worker's by default, or the one asked for.
-    let here = std::env::current_dir().unwrap();
+    // The working directory: by default the worker's (scratch) or the private home
+    // (namespace), or the one asked for, as the command sees it.
+    let default_dir = match sandbox.isolation() {
+        Isolation::Scratch => std::env::current_dir().unwrap().canonicalize().unwrap(),
+        Isolation::Namespace => "/home/strata".into(),
+    };
     let outcome = sandbox.run(&datum.sh(r#"pwd -P > "$PFS/out/pwd""#)).await.unwrap();
     assert!(outcome.success());
-    assert_eq!(Path::new(datum.out("pwd").trim()), here.canonicalize().unwrap());
+    assert_eq!(Path::new(datum.out("pwd").trim()), default_dir);
     let mut run = datum.sh(r#"pwd -P > "$PFS/out/pwd""#);
-    run.workdir = Some(datum.root.join("in"));
-    assert!(sandbox.run(&run).await.unwrap().success());
-    assert_eq!(Path::new(datum.out("pwd").trim()), datum.root.join("in").canonicalize().unwrap());
+    run.workdir = Some(pfs.join("in"));
+    assert!(sandbox.run(&run).await.unwrap().success(), "{}", datum.log_text());
+    let expected = match sandbox.isolation() {
+        Isolation::Scratch => datum.root.join("in").canonicalize().unwrap(),
+        Isolation::Namespace => "/pfs/in".into(),
+    };
+    assert_eq!(Path::new(datum.out("pwd").trim()), expected);
 
     // A missing program is an error the caller can log, not a crash.
     let mut run = datum.sh("");
@@ -190,7 +212,7 @@ pub async fn check_shared_behaviour(mode: IsolationMode) {
 
     // A missing working directory is not mistaken for a missing program.
     let mut run = datum.sh("exit 0");
-    run.workdir = Some(datum.root.join("nope"));
+    run.workdir = Some(pfs.join("nope"));
     let error = sandbox.run(&run).await.unwrap_err();
     assert!(matches!(error, SandboxError::Workdir { .. }), "{error}");
 

@@ -1,17 +1,17 @@
-//! The helper as an ordinary user: an unprivileged user namespace around the mount one.
+//! The helper as an ordinary user: it cannot confine user code, so it says so, and only
+//! `auto` (a laptop's `strata dev`) falls back to scratch mode.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-use strata_sandbox::{HelperCommand, Isolation, IsolationMode, Sandbox};
+use strata_sandbox::{HelperCommand, Isolation, IsolationMode, Sandbox, SandboxError};
 
-use crate::helpers::Datum;
+use crate::helpers::confinement;
 
 const NOBODY: &str = "65534";
 
 #[tokio::test]
 #[allow(clippy::print_stderr, reason = "a skipped test says why")]
-async fn an_unprivileged_helper_still_gives_literal_pfs_paths() {
+async fn an_unprivileged_helper_refuses_to_confine_and_only_auto_falls_back() {
     let Some(setpriv) = find_setpriv() else {
         eprintln!("skipped: setpriv (util-linux) is not installed");
         return;
@@ -38,23 +38,13 @@ async fn an_unprivileged_helper_still_gives_literal_pfs_paths() {
         .arg("--clear-groups")
         .arg(&helper);
 
-    let sandbox = Sandbox::start(IsolationMode::Namespace, command).await.unwrap();
-    assert_eq!(sandbox.isolation(), Isolation::Namespace);
-    let datum = Datum::new(&[("in", "dir/f", "hello")]);
-    datum.open_to_everyone();
-    let mut run =
-        datum.sh("cat /pfs/in/dir/f > /pfs/out/copy && id -u > /pfs/out/uid && printf %s \"$PFS\" > /pfs/out/pfs");
-    run.workdir = Some(datum.root.clone());
+    let error = Sandbox::start(IsolationMode::Namespace, command.clone(), &confinement()).await.unwrap_err();
+    assert!(matches!(error, SandboxError::NamespaceUnavailable { .. }), "{error}");
+    assert!(error.to_string().contains("needs root"), "{error}");
 
-    let outcome = sandbox.run(&run).await.unwrap();
-
-    assert!(outcome.success(), "{outcome:?}: {}", datum.log_text());
-    assert_eq!(datum.out("copy"), "hello");
-    // Our own uid maps to itself, so files written keep their owner.
-    assert_eq!(datum.out("uid").trim(), NOBODY);
-    assert_eq!(datum.out("pfs"), "/pfs");
-    sandbox.close().await;
-    assert!(!Path::new("/pfs").exists());
+    let sandbox = Sandbox::start(IsolationMode::Auto, command, &confinement()).await.unwrap();
+    assert_eq!(sandbox.isolation(), Isolation::Scratch);
+    assert!(sandbox.fallback_reason().unwrap().contains("needs root"));
 }
 
 fn find_setpriv() -> Option<std::path::PathBuf> {

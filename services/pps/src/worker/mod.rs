@@ -38,7 +38,7 @@ use std::time::Duration;
 use strata_client::wire::pps::{PullTask, TaskAssignment, TaskHeartbeat, WorkerLeaving};
 use strata_client::{ClientError, Workspace};
 use strata_core::error::display_chain;
-use strata_sandbox::{HelperCommand, IsolationMode, Sandbox, SandboxError};
+use strata_sandbox::{Confinement, HelperCommand, IsolationMode, Sandbox};
 use tokio_util::sync::CancellationToken;
 
 use retry::Backoff;
@@ -68,8 +68,13 @@ pub struct WorkerConfig {
     /// Names this worker to the queue; unique among the pipeline's workers.
     /// Also names its scratch directory, which it owns (see `scratch_dir`).
     pub worker_id: String,
-    /// What isolation to ask the sandbox for.
+    /// What isolation to ask the sandbox for. `Namespace` (what provisioned workspaces'
+    /// workers run with) never runs user code unconfined: if the sandbox cannot be made,
+    /// the worker still takes tasks and fails their datums with the reason.
     pub isolation: IsolationMode,
+    /// The workspace's stable identity (its id where known, else its slug): user code
+    /// runs as the uid derived from it (see [`strata_sandbox::tenant_uid`]).
+    pub tenant: String,
     /// How to start the sandbox's helper (`strata __sandbox`).
     pub sandbox_helper: HelperCommand,
     /// The worker keeps its files in `<scratch_dir>/<worker_id>/`, which it
@@ -82,10 +87,11 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     /// A worker of `pipeline` with a [`default_worker_id`], automatic
-    /// isolation, scratch space in the system's temporary directory and
-    /// [`DEFAULT_WAIT`].
+    /// isolation, the workspace's slug as its tenant, scratch space in the
+    /// system's temporary directory and [`DEFAULT_WAIT`].
     pub fn new(workspace: Workspace, pipeline: &str, sandbox_helper: HelperCommand) -> Self {
         WorkerConfig {
+            tenant: workspace.slug().to_owned(),
             workspace,
             pipeline: pipeline.to_owned(),
             worker_id: default_worker_id(),
@@ -112,11 +118,6 @@ pub fn default_worker_id() -> String {
 /// Why a worker stopped before it was told to.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    /// The sandbox could not be started (e.g. `namespace` isolation where
-    /// mount namespaces are unavailable).
-    #[error("cannot start the sandbox")]
-    Sandbox(#[source] SandboxError),
-
     /// The worker's scratch directory cannot be made or emptied.
     #[error("cannot prepare the scratch directory {}", path.display())]
     Scratch {
@@ -140,7 +141,6 @@ impl WorkerError {
     /// rather than the server or the machine having failed.
     pub fn is_user_error(&self) -> bool {
         match self {
-            WorkerError::Sandbox(error) => matches!(error, SandboxError::NamespaceUnavailable { .. }),
             WorkerError::Scratch { .. } => true,
             WorkerError::Pull { source, .. } => source.is_user_error(),
         }
@@ -152,8 +152,7 @@ impl WorkerError {
 pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
     let home = config.scratch_dir.join(dir_name(&config.worker_id));
     empty_dir(&home).await?;
-    let sandbox =
-        Sandbox::start(config.isolation, config.sandbox_helper.clone()).await.map_err(WorkerError::Sandbox)?;
+    let sandbox = start_sandbox(&config, &home).await;
     let note = isolation_note(&sandbox, &home);
     match &note {
         Some(note) => tracing::warn!(worker = %config.worker_id, "{note}"),
@@ -168,6 +167,25 @@ pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), Wo
     }
     tracing::info!(worker = %config.worker_id, "worker stopped");
     result
+}
+
+/// The worker's sandbox. Where confinement is required and cannot be had, a sandbox that
+/// refuses every datum: the worker goes on taking tasks so that their jobs fail with a
+/// reason that says what to do, rather than exiting (and being restarted for ever while
+/// the jobs wait) or running tenant code unconfined.
+async fn start_sandbox(config: &WorkerConfig, home: &Path) -> Sandbox {
+    let confinement = Confinement::for_workspace(&config.tenant, home);
+    match Sandbox::start(config.isolation, config.sandbox_helper.clone(), &confinement).await {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            let reason = display_chain(&error);
+            tracing::error!(
+                worker = %config.worker_id, pipeline = %config.pipeline, reason = %reason,
+                "cannot confine user code; this worker fails every datum until it is fixed"
+            );
+            Sandbox::refusing(reason)
+        }
+    }
 }
 
 /// Runs a worker in this process, e.g. inside the server, until `stop` is
@@ -300,11 +318,14 @@ async fn hand_back(ws: &Workspace, task: &TaskAssignment, worker: &str) {
     }
 }
 
-/// The job-log line that says user code does not see a real `/pfs`.
+/// The job-log line that says user code runs unconfined (scratch mode, chosen by `auto`).
 fn isolation_note(sandbox: &Sandbox, home: &Path) -> Option<String> {
     let reason = sandbox.fallback_reason()?;
     Some(format!(
-        "mount namespaces unavailable ({reason}); running datums with $PFS=<scratch> under {}",
+        "USER CODE IS NOT ISOLATED: the sandbox cannot confine it ({reason}), so it runs as the worker's \
+         user with the worker's files and network, and finds its datum under $PFS=<scratch> below {} \
+         instead of /pfs. Fine for a laptop's `strata dev`, never for a shared machine: run the worker \
+         as root on Linux, or with `--isolation namespace` to refuse instead",
         home.display()
     ))
 }

@@ -70,7 +70,8 @@ fn pack(outs: &[PathBuf], archive: &Path) -> Result<Vec<Uploaded>, OutputError> 
         let mut uploaded = Uploaded::default();
         for relative in files {
             let text = relative.to_str().ok_or_else(|| OutputError::NotUtf8(relative.clone()))?.to_owned();
-            let full = host_path(out, &out.join(&relative));
+            // Checked again: the listing is a moment old.
+            let full = confined(out, &out.join(&relative))?;
             uploaded.bytes += std::fs::metadata(&full)?.len();
             builder.append_path_with_name(&full, &relative)?;
             uploaded.paths.push(format!("/{text}"));
@@ -95,11 +96,32 @@ fn host_path(out: &Path, path: &Path) -> PathBuf {
     }
 }
 
+/// Where the worker reads `path` (below the datum's `out`), with every symlink resolved,
+/// which must be inside the datum's root. The worker reads outputs with more rights than
+/// user code has (in namespace mode it is another uid, and sees the host's files): a link
+/// to `/var/lib/strata/strata.db`, or `../../..` out of the datum, would otherwise upload
+/// a file user code itself cannot read.
+fn confined(out: &Path, path: &Path) -> std::io::Result<PathBuf> {
+    let root = out.parent().unwrap_or(out).canonicalize()?;
+    let resolved = host_path(out, path).canonicalize()?;
+    if resolved.starts_with(&root) {
+        Ok(resolved)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "output {} links outside the datum; only links into /pfs (the datum's inputs and output) are uploaded",
+                path.strip_prefix(out).unwrap_or(path).display()
+            ),
+        ))
+    }
+}
+
 fn collect(base: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        let meta = std::fs::metadata(host_path(base, &path))?;
+        let meta = std::fs::metadata(confined(base, &path)?)?;
         if meta.is_dir() {
             collect(base, &path, files)?;
         } else if meta.is_file() {
@@ -141,6 +163,28 @@ mod tests {
         let uploaded = pack(&[out], &dir.path().join("out.tar")).unwrap();
         assert_eq!(uploaded[0].paths, ["/x"]);
         assert_eq!(uploaded[0].bytes, 5);
+    }
+
+    #[test]
+    fn links_out_of_the_datum_are_refused_not_uploaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("strata.db");
+        std::fs::write(&secret, "signing keys").unwrap();
+        let root = dir.path().join("datum");
+        let out = root.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        for (name, target) in
+            [("abs", secret.clone()), ("rel", PathBuf::from("../../strata.db")), ("dir", dir.path().into())]
+        {
+            let link = out.join(name);
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let error = pack(std::slice::from_ref(&out), &root.join("out.tar")).unwrap_err();
+            assert!(error.to_string().contains("links outside the datum"), "{name}: {error}");
+            std::fs::remove_file(&link).unwrap();
+        }
+        // A link through /pfs that climbs out of the datum is refused too.
+        std::os::unix::fs::symlink("/pfs/out/../../strata.db", out.join("climb")).unwrap();
+        assert!(pack(std::slice::from_ref(&out), &root.join("out.tar")).is_err());
     }
 
     #[test]

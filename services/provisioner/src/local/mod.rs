@@ -47,8 +47,6 @@ pub struct LocalConfig {
     pub object_store_url: String,
     pub redis_url: Option<String>,
     pub task_lease: Duration,
-    /// Datum isolation of workers (`auto`, `namespace`, `scratch`).
-    pub isolation: String,
     pub policy: PolicyConfig,
     /// How often the autoscaler looks at each workspace's queues.
     pub autoscale_every: Duration,
