@@ -3,5 +3,6 @@
 
 mod foundation;
 mod hub;
+mod limits;
 mod pfs;
 mod pps;
