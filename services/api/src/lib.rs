@@ -164,10 +164,8 @@ impl Application {
         let upstreams = self.upstreams.clone();
         let console = self.console.clone();
         let background = self.background.start(stop.child_token());
-        let metrics_server = match self.metrics_listener {
-            Some(listener) => Some(tokio::spawn(serve_metrics(listener, state.clone(), stop.clone()))),
-            None => None,
-        };
+        let metrics_server =
+            self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), stop.clone())));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -192,7 +190,7 @@ impl Application {
         if let Some(metrics_server) = metrics_server {
             match metrics_server.await {
                 Ok(Err(error)) => {
-                    tracing::error!(error = %strata_core::error::display_chain(&error), "metrics listener failed")
+                    tracing::error!(error = %strata_core::error::display_chain(&error), "metrics listener failed");
                 }
                 Err(error) => tracing::error!(%error, "metrics listener panicked"),
                 Ok(Ok(())) => {}
