@@ -33,6 +33,9 @@ trap cleanup EXIT
 psql -q "$POSTGRES_ADMIN" -c "CREATE DATABASE \"$DB\"" >/dev/null
 DB_URL="${POSTGRES_ADMIN%/*}/$DB"
 # No request limit: the benchmark is one token asking as fast as it can.
+# The bench reads /metrics with its own token; the operator lets `bench` hold 20 workspaces.
+METRICS_TOKEN="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+STRATA_METRICS_TOKEN="$METRICS_TOKEN" STRATA_ORG_PLANS=bench=team \
 STRATA_RATE_LIMIT_PER_MINUTE=0 STRATA_WORKERS=0 STRATA_PROVISIONER=off "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" \
   --database-url "$DB_URL" --log-level warn > "$WORK/dev.out" 2> "$WORK/dev.err" &
 SERVER_PID=$!
@@ -44,7 +47,7 @@ URL=$(sed -n 's/^Strata is running at //p' "$WORK/dev.out" | head -1)
 for i in $(seq -w 1 20); do "$BIN" workspace create "ws-$i" --org bench >/dev/null; done
 TOKEN=$("$BIN" -o json token create bench --role reader --org bench | jq -r .token)
 
-queries() { curl -s "$URL/metrics" | awk '/^strata_db_queries_total/ { n += $2 } END { printf "%d", n }'; }
+queries() { curl -s -H "Authorization: Bearer $METRICS_TOKEN" "$URL/metrics" | awk '/^strata_db_queries_total/ { n += $2 } END { printf "%d", n }'; }
 
 run() { # NAME QUERY
   local name=$1 query=$2 body

@@ -37,7 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-STRATA_SCALE_DOWN_COOLDOWN_SECS=1 STRATA_SANDBOX=scratch "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+# The operator lets `local` hold the bench's workspaces (free allows 3).
+STRATA_ORG_PLANS=local=enterprise STRATA_SCALE_DOWN_COOLDOWN_SECS=1 STRATA_SANDBOX=scratch "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" \
   --log-level warn > "$WORK/dev.out" 2> "$WORK/dev.err" &
 SERVER_PID=$!
 for _ in $(seq 1 200); do grep -q "running at" "$WORK/dev.out" 2>/dev/null && break; sleep 0.05; done

@@ -44,6 +44,9 @@ pub const KEYS: &[&str] = &[
     "kubernetes_hub_namespace",
     "kubernetes_egress",
     "kubernetes_placeholder_pods",
+    "metrics_listen",
+    "metrics_token",
+    "org_plans",
 ];
 
 /// The environment variable that sets `key`.
@@ -121,6 +124,17 @@ pub struct ServerConfig {
     /// Kubernetes backend: low-priority placeholder pods kept so new
     /// workers find room at once (0: none).
     pub kubernetes_placeholder_pods: u32,
+    /// A second address that serves only `/metrics`, without credentials,
+    /// for a scraper on a private network, e.g. `10.0.0.5:9464`.
+    pub metrics_listen: Option<String>,
+    /// A bearer token that lets a scraper read `/metrics` on the public
+    /// address (at least 16 characters). Without it, and without
+    /// `metrics_listen`, the public address does not serve metrics.
+    pub metrics_token: Option<String>,
+    /// The plan each organisation may use, set by the operator until billing
+    /// assigns plans: `ORG=PLAN` entries separated by `,`, e.g.
+    /// `acme=team,bigco=enterprise`. Others get the `free` plan.
+    pub org_plans: String,
 }
 
 impl Default for ServerConfig {
@@ -151,6 +165,9 @@ impl Default for ServerConfig {
             kubernetes_hub_namespace: "strata".to_owned(),
             kubernetes_egress: String::new(),
             kubernetes_placeholder_pods: 1,
+            metrics_listen: None,
+            metrics_token: None,
+            org_plans: String::new(),
         }
     }
 }
@@ -305,6 +322,27 @@ impl ServerConfig {
         Ok(MailSettings { public_url, smtp, from: self.mail_from.clone() })
     }
 
+    fn metrics_settings(&self) -> Result<MetricsSettings> {
+        let listen = match &self.metrics_listen {
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| Error::Config {
+                key: "metrics_listen".to_owned(),
+                message: format!("`{text}` is not an address such as 127.0.0.1:9464"),
+            })?),
+            None => None,
+        };
+        let token = match &self.metrics_token {
+            Some(token) if token.trim().chars().count() < 16 => {
+                return Err(Error::Config {
+                    key: "metrics_token".to_owned(),
+                    message: "is too short; use at least 16 random characters (e.g. `openssl rand -hex 24`)".to_owned(),
+                });
+            }
+            Some(token) => Some(MetricsToken(SecretString::from(token.trim().to_owned()))),
+            None => None,
+        };
+        Ok(MetricsSettings { listen, token })
+    }
+
     /// Validates every value and fills in the defaults that depend on the
     /// data directory. Does not touch the disk or the network.
     pub fn resolve(&self) -> Result<Settings> {
@@ -338,7 +376,11 @@ impl ServerConfig {
         let pps = self.pps_settings()?;
         let mail = self.mail_settings()?;
         let provisioner = self.provisioner_settings()?;
+        let metrics = self.metrics_settings()?;
+        let org_plans = parse_org_plans(&self.org_plans)?;
         Ok(Settings {
+            metrics,
+            org_plans,
             pps,
             mail,
             provisioner,
@@ -389,9 +431,63 @@ fn figment_error(error: &figment::Error) -> Error {
     Error::Config { key, message: format!("{}{origin}", error.kind) }
 }
 
+/// `ORG=PLAN,ORG=PLAN`; the plan names are checked by the hub, which
+/// knows them.
+fn parse_org_plans(text: &str) -> Result<Vec<(String, String)>> {
+    text.split([',', ';'])
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let pair = entry.split_once('=').map(|(org, plan)| (org.trim(), plan.trim()));
+            match pair {
+                Some((org, plan)) if !org.is_empty() && !plan.is_empty() => Ok((org.to_owned(), plan.to_owned())),
+                _ => Err(Error::Config {
+                    key: "org_plans".to_owned(),
+                    message: format!("`{entry}` is not ORG=PLAN, e.g. acme=team"),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Where `/metrics` is served (docs/operations.md#metrics).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// A listener of its own for metrics only, without credentials.
+    pub listen: Option<SocketAddr>,
+    /// The bearer token that reads metrics on the public listener.
+    pub token: Option<MetricsToken>,
+}
+
+/// The metrics bearer token; `Debug` never shows it.
+#[derive(Clone)]
+pub struct MetricsToken(SecretString);
+
+impl MetricsToken {
+    /// A token given in code (`strata dev` makes one on first start).
+    pub fn new(token: &str) -> Self {
+        Self(SecretString::from(token.to_owned()))
+    }
+
+    /// The token, for comparing. Never log this.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(***)")
+    }
+}
+
 /// Validated configuration: every field is usable as it is.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Where `/metrics` is served.
+    pub metrics: MetricsSettings,
+    /// The plan each listed organisation may use (others: `free`).
+    pub org_plans: Vec<(String, String)>,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database: DatabaseUrl,

@@ -11,6 +11,17 @@ use crate::error::{Error, Result};
 /// Opens a connection pool. A missing SQLite file is created, in WAL mode
 /// with a busy timeout so concurrent writers wait instead of failing.
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection> {
+    open(url, None).await
+}
+
+/// A connection of its own for readiness probes: one connection, never
+/// shared with request handling, so a busy server whose pool is exhausted
+/// still answers its probes truthfully instead of looking dead.
+pub async fn connect_for_probes(url: &DatabaseUrl) -> Result<DatabaseConnection> {
+    open(url, Some(1)).await
+}
+
+async fn open(url: &DatabaseUrl, max_connections: Option<u32>) -> Result<DatabaseConnection> {
     let mut options = match url {
         DatabaseUrl::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -32,6 +43,9 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection> {
         DatabaseUrl::Postgres(secret) => ConnectOptions::new(secret.expose().to_owned()),
     };
     options.connect_timeout(Duration::from_secs(5)).acquire_timeout(Duration::from_secs(10)).sqlx_logging(false);
+    if let Some(max) = max_connections {
+        options.max_connections(max).min_connections(0);
+    }
     sea_orm::Database::connect(options).await.map_err(|source| Error::Database {
         url: url.redacted(),
         message: describe_connect_error(&source),

@@ -78,6 +78,10 @@ pub struct TestOptions {
     pub rate_limit_per_minute: Option<u32>,
     /// The built web console to serve.
     pub web_dir: Option<PathBuf>,
+    /// Serve `/metrics` on a second address of its own (`metrics_listen`).
+    pub metrics_listen: bool,
+    /// The operator's `org_plans` setting (`ORG=PLAN,...`).
+    pub org_plans: Option<String>,
 }
 
 /// A running application with its own data directory and database.
@@ -95,6 +99,14 @@ pub struct TestApp {
     /// An org-wide admin API token of the local administrator, which
     /// [`TestApp::client`] sends.
     pub admin_token: String,
+    /// The bearer token that reads `/metrics` (`metrics_token`); empty
+    /// with [`TestOptions::metrics_listen`].
+    pub metrics_token: String,
+    /// `http://127.0.0.1:<port>` of the `metrics_listen` address, if asked for.
+    pub metrics_address: Option<String>,
+    /// The app's own connection pool (the one requests use), for tests
+    /// that need to exhaust it; `db` is a separate one.
+    pub pool: DatabaseConnection,
     stop: CancellationToken,
     /// Stops the server when the app is dropped.
     _stop_on_drop: DropGuard,
@@ -146,12 +158,19 @@ impl TestApp {
             task_lease_secs: options.task_lease_secs.unwrap_or(defaults.task_lease_secs),
             rate_limit_per_minute: options.rate_limit_per_minute.unwrap_or(defaults.rate_limit_per_minute),
             web_dir: options.web_dir.clone(),
+            // With a metrics address of its own the public one serves no metrics.
+            metrics_token: (!options.metrics_listen).then(|| format!("metrics-{}", uuid::Uuid::new_v4().simple())),
+            metrics_listen: options.metrics_listen.then(|| "127.0.0.1:0".to_owned()),
+            org_plans: options.org_plans.clone().unwrap_or_default(),
             ..defaults
         };
         let settings = config.resolve().expect("test settings are valid");
         let app = Application::build(&settings).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let admin_token = app.hub().local_admin_token("tests").await.expect("a local admin token").secret;
+        let metrics_token = config.metrics_token.clone().unwrap_or_default();
+        let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
+        let pool = app.database().clone();
         let db = strata_core::db::connect(&settings.database).await.expect("connect to the test database");
         let stop = CancellationToken::new();
         let server_stop = stop.clone();
@@ -165,6 +184,9 @@ impl TestApp {
             db,
             settings,
             admin_token,
+            metrics_token,
+            metrics_address,
+            pool,
             stop,
             _stop_on_drop,
             server: Some(server),

@@ -24,12 +24,17 @@ pub(crate) struct Upstreams {
     http: reqwest::Client,
     /// This server's own address, for the workspaces it hosts in-process.
     own: String,
+    /// Calls in flight per organisation (see `upstream_limit`).
+    limit: std::sync::Arc<crate::upstream_limit::UpstreamLimit>,
 }
 
 impl Upstreams {
     /// `listen` is this server's bound address: a wildcard is reached
     /// through loopback, a specific address as it is.
-    pub(crate) fn new(listen: std::net::SocketAddr) -> Result<Self, crate::Error> {
+    pub(crate) fn new(
+        listen: std::net::SocketAddr,
+        metrics: &strata_core::telemetry::Metrics,
+    ) -> Result<Self, crate::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .pool_idle_timeout(std::time::Duration::from_secs(30))
@@ -39,7 +44,12 @@ impl Upstreams {
             ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
             ip => ip,
         };
-        Ok(Upstreams { http, own: format!("http://{}", std::net::SocketAddr::new(host, listen.port())) })
+        let limit = crate::upstream_limit::UpstreamLimit::new(crate::upstream_limit::CALLS_PER_ORG, metrics);
+        Ok(Upstreams {
+            http,
+            own: format!("http://{}", std::net::SocketAddr::new(host, listen.port())),
+            limit: std::sync::Arc::new(limit),
+        })
     }
 
     /// This server's loopback address.
@@ -107,7 +117,12 @@ pub(crate) async fn forward(
             return reject(StatusCode::BAD_REQUEST, "INVALID_PATH", format!("cannot forward this path: {error}"));
         }
     };
-    let response = match send(&upstreams.http, &request, body, method.clone(), url, &credential).await {
+    let Ok(permit) = upstreams.limit.acquire(org).await else {
+        return crate::rate_limit::too_many_calls(org);
+    };
+    let sent = send(&upstreams.http, &request, body, method.clone(), url, &credential).await;
+    drop(permit);
+    let response = match sent {
         Ok(response) => response,
         Err(error) => {
             tracing::warn!(workspace = %format_args!("{org}/{slug}"), %error, "workspace server unreachable");

@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use strata_client::wire::{Check, Readiness};
 
 use crate::state::AppState;
+use crate::workspace_auth::reject;
 
 /// How long one dependency may take to answer a readiness check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -19,10 +21,14 @@ pub(crate) async fn healthz() -> HttpResponse {
 }
 
 /// The server can do its work: the database answers and the object store
-/// accepts a write. 503 with the failing checks otherwise.
+/// accepts a write. 503 with the failing checks otherwise. The database is
+/// asked over the probe's own connection: a pool busy with requests says
+/// nothing about whether the database is up.
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let (database, object_store) =
-        tokio::join!(timed(strata_core::db::ping(&state.db)), timed(strata_core::store::probe(state.store.as_ref())),);
+    let (database, object_store) = tokio::join!(
+        timed(strata_core::db::ping(&state.probe_db)),
+        timed(strata_core::store::probe(state.store.as_ref())),
+    );
     let checks = BTreeMap::from([("database".to_owned(), database), ("object_store".to_owned(), object_store)]);
     let ready = checks.values().all(|check| check.ok);
     let body = Readiness {
@@ -51,8 +57,34 @@ async fn timed<E: std::fmt::Display>(check: impl Future<Output = Result<(), E>>)
     Check { ok: error.is_none(), latency_ms, error }
 }
 
-/// Prometheus text exposition of every metric of this process.
-pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, crate::Error> {
+/// `/metrics` on the public address: only for `Authorization: Bearer
+/// <metrics_token>`. Series name tenants' workspaces, so without a token
+/// configured the public address does not serve them at all (a scraper
+/// then uses `metrics_listen`).
+pub(crate) async fn metrics(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, crate::Error> {
+    let Some(expected) = &state.metrics_token else {
+        return Ok(reject(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "metrics are not served here; set `metrics_token` or `metrics_listen` (docs/operations.md#metrics)".into(),
+        ));
+    };
+    let given = crate::workspace_auth::bearer(request.headers()).and_then(Result::ok).unwrap_or_default();
+    // Equal hashes compare in constant time, so the answer time says
+    // nothing about how much of a guessed token was right.
+    if blake3::hash(given.as_bytes()) != blake3::hash(expected.expose().as_bytes()) {
+        return Ok(reject(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "metrics need `Authorization: Bearer <metrics_token>`".into(),
+        ));
+    }
+    exposition(&state.metrics)
+}
+
+/// `/metrics` on the `metrics_listen` address, which only a private
+/// network reaches: no credentials.
+pub(crate) async fn open_metrics(state: web::Data<AppState>) -> Result<HttpResponse, crate::Error> {
     exposition(&state.metrics)
 }
 

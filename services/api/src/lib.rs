@@ -17,6 +17,7 @@ pub mod migration;
 mod rate_limit;
 mod session_cookies;
 mod state;
+mod upstream_limit;
 mod workers;
 mod workspace_auth;
 mod workspace_path;
@@ -54,6 +55,8 @@ pub struct Application {
     /// What runs beside the HTTP server: masters and embedded workers.
     background: workers::Background,
     listener: TcpListener,
+    /// The `metrics_listen` socket, serving only `/metrics`.
+    metrics_listener: Option<TcpListener>,
     shutdown_timeout: std::time::Duration,
 }
 
@@ -73,6 +76,10 @@ impl Application {
         let listener =
             TcpListener::bind(settings.listen).map_err(|source| Error::Bind { addr: settings.listen, source })?;
         let port = listener.local_addr().map_err(|source| Error::Bind { addr: settings.listen, source })?.port();
+        let metrics_listener = match settings.metrics.listen {
+            Some(addr) => Some(TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?),
+            None => None,
+        };
         let hub = open_hub(&db, settings, port).await?;
         let hosted = hub
             .ensure_hosted_workspace(strata_hub::LOCAL_ORG, EMBEDDED_WORKSPACE, &format!("http://127.0.0.1:{port}"))
@@ -90,7 +97,10 @@ impl Application {
         let scratch = settings.data_dir.join("scratch");
         let token = guard.internal_token().to_owned();
         let background = workers::Background::new(&pipelines, port, &settings.pps, scratch, token);
-        let state = web::Data::new(AppState::new(db, store, metrics, instance, settings));
+        let probe_db = strata_core::db::connect_for_probes(&settings.database).await?;
+        let own = std::net::SocketAddr::new(settings.listen.ip(), port);
+        let upstreams = web::Data::new(gateway::Upstreams::new(own, &metrics)?);
+        let state = web::Data::new(AppState::new((db, probe_db), store, metrics, instance, settings));
         Ok(Self {
             port,
             state,
@@ -99,10 +109,11 @@ impl Application {
             hub: web::Data::new(hub),
             guard: web::Data::new(guard),
             limiter: web::Data::new(limiter),
-            upstreams: web::Data::new(gateway::Upstreams::new(std::net::SocketAddr::new(settings.listen.ip(), port))?),
+            upstreams,
             console: web::Data::new(console::Console::locate(settings.web_dir.as_deref())),
             background,
             listener,
+            metrics_listener,
             shutdown_timeout: settings.shutdown_timeout,
         })
     }
@@ -110,6 +121,11 @@ impl Application {
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `metrics_listen` address, when one is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok()).map(|addr| addr.port())
     }
 
     /// The hub (accounts, organisations, workspaces, tokens).
@@ -149,6 +165,8 @@ impl Application {
         let upstreams = self.upstreams.clone();
         let console = self.console.clone();
         let background = self.background.start(stop.child_token());
+        let metrics_server =
+            self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), stop.clone())));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -170,9 +188,44 @@ impl Application {
         .run();
         let served = serve_until(server, stop, &self.pipelines).await;
         background.stop().await;
+        if let Some(metrics_server) = metrics_server {
+            match metrics_server.await {
+                Ok(Err(error)) => {
+                    tracing::error!(error = %strata_core::error::display_chain(&error), "metrics listener failed");
+                }
+                Err(error) => tracing::error!(%error, "metrics listener panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
         self.state.metrics.shutdown();
         served
     }
+}
+
+/// Serves `/metrics` (and nothing else) on the `metrics_listen` socket
+/// until `stop`.
+async fn serve_metrics(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(health::open_metrics))
+            .default_service(web::to(error::not_found))
+    })
+    .workers(1)
+    .listen(listener)
+    .map_err(Error::Serve)?
+    .disable_signals()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        handle.stop(true).await;
+    });
+    server.await.map_err(Error::Serve)
 }
 
 /// The slug of the workspace `strata dev` serves in-process.
@@ -286,7 +339,8 @@ async fn open_hub(db: &sea_orm::DatabaseConnection, settings: &Settings, port: u
             format!("http://{host}:{port}")
         }
     };
-    let hub_settings = strata_hub::HubSettings { public_url, ..strata_hub::HubSettings::default() };
+    let org_plans = strata_hub::plans::OrgPlans::new(&settings.org_plans).map_err(Error::Hub)?;
+    let hub_settings = strata_hub::HubSettings { public_url, org_plans, ..strata_hub::HubSettings::default() };
     strata_hub::Hub::open(db.clone(), mailer, hub_settings).await.map_err(Error::Hub)
 }
 

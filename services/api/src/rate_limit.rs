@@ -45,10 +45,40 @@ pub(crate) struct Limit {
     pub window: Duration,
 }
 
-/// Logins per address, and per account being logged into (guessing one
-/// password from many addresses hits the second).
+/// Logins per address, whatever the account.
 pub(crate) const LOGIN_PER_IP: Limit = Limit { name: "login-ip", max: 30, window: Duration::from_secs(60) };
-pub(crate) const LOGIN_PER_EMAIL: Limit = Limit { name: "login-email", max: 10, window: Duration::from_secs(15 * 60) };
+
+/// Failed logins of one account from one address that cost nothing.
+const FREE_FAILURES: u32 = 3;
+/// The wait after the first failure beyond the free ones; it doubles with
+/// every further failure, up to [`LONGEST_WAIT`].
+const FIRST_WAIT: Duration = Duration::from_secs(1);
+const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
+/// Failures are forgotten after this long without another one.
+const FAILURES_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Records a failed login: one more failure, at `ARGV[1]` ms, kept `ARGV[2]` ms.
+const FAILURE_SCRIPT: &str = r"
+redis.call('HINCRBY', KEYS[1], 'f', 1)
+redis.call('HSET', KEYS[1], 't', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+";
+
+/// Milliseconds since the Unix epoch. Tests substitute a clock they move.
+pub(crate) type Clock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
+
+fn system_clock() -> Clock {
+    std::sync::Arc::new(|| {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+    })
+}
+
+/// How long to wait after `failures` failed logins (zero for the free ones).
+fn wait_after(failures: u32) -> Duration {
+    let Some(beyond) = failures.checked_sub(FREE_FAILURES) else { return Duration::ZERO };
+    FIRST_WAIT.saturating_mul(1_u32.checked_shl(beyond).unwrap_or(u32::MAX)).min(LONGEST_WAIT)
+}
 /// Sign-ups and reset mails per address.
 pub(crate) const MAIL_PER_IP: Limit = Limit { name: "mail-ip", max: 20, window: Duration::from_secs(60 * 60) };
 
@@ -67,11 +97,20 @@ struct Counter {
     previous: u32,
 }
 
+/// Failed logins of one (account, address): how many, the last one when.
+#[derive(Debug, Default, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last_ms: u64,
+}
+
 /// Where counts live.
 pub(crate) struct RateLimiter {
     redis: Option<(ConnectionManager, Script)>,
     memory: Mutex<HashMap<String, Counter>>,
+    failures: Mutex<HashMap<String, Failures>>,
     prefix: String,
+    clock: Clock,
     /// The general per-credential request limit, if any.
     pub requests: Option<Limit>,
 }
@@ -101,14 +140,26 @@ impl RateLimiter {
             None => None,
         };
         let requests = per_minute.map(|max| Limit { name: "requests", max, window: Duration::from_secs(60) });
-        Ok(RateLimiter { redis, memory: Mutex::default(), prefix: prefix.to_owned(), requests })
+        Ok(RateLimiter {
+            redis,
+            memory: Mutex::default(),
+            failures: Mutex::default(),
+            prefix: prefix.to_owned(),
+            clock: system_clock(),
+            requests,
+        })
+    }
+
+    /// The same limiter reading time from `clock` (tests).
+    #[cfg(test)]
+    pub(crate) fn with_clock(self, clock: Clock) -> Self {
+        RateLimiter { clock, ..self }
     }
 
     /// Counts one event of `subject` against `limit`.
     pub(crate) async fn check(&self, limit: Limit, subject: &str) -> Decision {
         let window_ms = u64::try_from(limit.window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let now_ms =
-            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        let now_ms = (self.clock)();
         let index = now_ms / window_ms;
         let elapsed = now_ms % window_ms;
         // The share of the previous window still inside the sliding one.
@@ -155,12 +206,103 @@ impl RateLimiter {
     }
 }
 
+/// Failed logins are counted per account *and* client address, and each one
+/// beyond the free few doubles the wait before that address may try that
+/// account again. A stranger's wrong guesses thus slow down only the
+/// stranger: the owner, from their own address, logs in as usual. There is
+/// no per-account lock anyone could trigger on purpose.
+impl RateLimiter {
+    /// Whether `address` may try to log into `account` now.
+    pub(crate) async fn login_allowed(&self, account: &str, address: &str) -> Decision {
+        let key = self.failures_key(account, address);
+        let failures = match self.redis_failures(&key).await {
+            Some(failures) => failures,
+            None => self.lock_failures().get(&key).copied().unwrap_or_default(),
+        };
+        let wait = u64::try_from(wait_after(failures.count).as_millis()).unwrap_or(u64::MAX);
+        let free_at = failures.last_ms.saturating_add(wait);
+        let now = (self.clock)();
+        if now >= free_at { Decision::Allowed } else { Decision::Limited(Duration::from_millis(free_at - now)) }
+    }
+
+    /// Counts a wrong password (or unknown account) from `address`.
+    pub(crate) async fn login_failed(&self, account: &str, address: &str) {
+        let key = self.failures_key(account, address);
+        let now = (self.clock)();
+        if let Some((connection, _)) = &self.redis {
+            let kept = u64::try_from(FAILURES_KEPT.as_millis()).unwrap_or(u64::MAX);
+            let done: Result<i64, _> =
+                Script::new(FAILURE_SCRIPT).key(&key).arg(now).arg(kept).invoke_async(&mut connection.clone()).await;
+            match done {
+                Ok(_) => return,
+                Err(error) => tracing::warn!(%error, "cannot count a failed login in Redis; counting in memory"),
+            }
+        }
+        let mut failures = self.lock_failures();
+        let horizon = now.saturating_sub(u64::try_from(FAILURES_KEPT.as_millis()).unwrap_or(u64::MAX));
+        if failures.len() > MEMORY_SWEEP_AT {
+            failures.retain(|_, f| f.last_ms >= horizon);
+        }
+        let entry = failures.entry(key).or_default();
+        if entry.last_ms < horizon {
+            *entry = Failures::default();
+        }
+        *entry = Failures { count: entry.count.saturating_add(1), last_ms: now };
+    }
+
+    /// Forgets the failures of `address` on `account` after a good login.
+    pub(crate) async fn login_succeeded(&self, account: &str, address: &str) {
+        let key = self.failures_key(account, address);
+        if let Some((connection, _)) = &self.redis {
+            let deleted: Result<i64, _> = redis::cmd("DEL").arg(&key).query_async(&mut connection.clone()).await;
+            if let Err(error) = deleted {
+                tracing::warn!(%error, "cannot clear failed logins in Redis");
+            }
+        }
+        self.lock_failures().remove(&key);
+    }
+
+    /// The failures stored in Redis, or `None` without Redis or when it fails
+    /// (the memory count is used then).
+    async fn redis_failures(&self, key: &str) -> Option<Failures> {
+        let (connection, _) = self.redis.as_ref()?;
+        let fields: Result<(Option<u32>, Option<u64>), _> =
+            redis::cmd("HMGET").arg(key).arg("f").arg("t").query_async(&mut connection.clone()).await;
+        match fields {
+            Ok((count, last_ms)) => Some(Failures { count: count.unwrap_or(0), last_ms: last_ms.unwrap_or(0) }),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read failed logins from Redis; using the memory count");
+                None
+            }
+        }
+    }
+
+    fn lock_failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failures>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Hashed, so no email or address is ever a key in Redis.
+    fn failures_key(&self, account: &str, address: &str) -> String {
+        let subject = blake3::hash(format!("{}\n{address}", account.trim().to_lowercase()).as_bytes()).to_hex();
+        format!("{}login-fail:{}", self.prefix, &subject[..32])
+    }
+}
+
 /// `429 Too Many Requests` with `Retry-After` (whole seconds, rounded up).
 pub(crate) fn too_many(retry_after: Duration) -> HttpResponse {
     let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     HttpResponse::TooManyRequests().insert_header((header::RETRY_AFTER, secs.to_string())).json(ErrorBody {
         code: "RATE_LIMITED".to_owned(),
         message: format!("too many requests; try again in {secs} s"),
+    })
+}
+
+/// `429` for a call that waited too long behind its organisation's other
+/// calls to workspace servers (`upstream_limit`).
+pub(crate) fn too_many_calls(org: &str) -> HttpResponse {
+    HttpResponse::TooManyRequests().insert_header((header::RETRY_AFTER, "1")).json(ErrorBody {
+        code: "RATE_LIMITED".to_owned(),
+        message: format!("too many calls to the workspaces of `{org}` at once; try again in 1 s"),
     })
 }
 
@@ -204,6 +346,72 @@ mod tests {
         let Decision::Limited(after) = limiter.check(limit, "a").await else { panic!("the fourth is limited") };
         assert!(after <= Duration::from_secs(60));
         assert_eq!(limiter.check(limit, "b").await, Decision::Allowed, "subjects are counted apart");
+    }
+
+    /// A clock the test moves by hand, and the handle that moves it.
+    fn manual_clock() -> (Clock, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        let now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1_700_000_000_000));
+        let read = now.clone();
+        (std::sync::Arc::new(move || read.load(std::sync::atomic::Ordering::SeqCst)), now)
+    }
+
+    /// Wrong passwords from X: free at first, then waits of 1, 2, 4 s; the
+    /// owner at Y is never held up; a good login from X starts X afresh.
+    async fn failures_grow_per_address(limiter: RateLimiter, now: &std::sync::atomic::AtomicU64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (account, x, y) = ("carol@example.com", "198.51.100.7", "203.0.113.9");
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(limiter.login_allowed(account, x).await, Decision::Allowed);
+            limiter.login_failed(account, x).await;
+        }
+        for wait in [1, 2, 4] {
+            let refused = limiter.login_allowed(account, x).await;
+            assert_eq!(refused, Decision::Limited(Duration::from_secs(wait)), "after a failure, wait {wait} s");
+            assert_eq!(limiter.login_allowed("CAROL@example.com ", y).await, Decision::Allowed, "other addresses");
+            now.fetch_add(wait * 1000 - 1, SeqCst);
+            assert!(matches!(limiter.login_allowed(account, x).await, Decision::Limited(_)), "not a moment early");
+            now.fetch_add(1, SeqCst);
+            assert_eq!(limiter.login_allowed(account, x).await, Decision::Allowed);
+            limiter.login_failed(account, x).await;
+        }
+        assert_eq!(limiter.login_allowed(account, x).await, Decision::Limited(Duration::from_secs(8)));
+        now.fetch_add(8000, SeqCst);
+        limiter.login_succeeded(account, x).await;
+        limiter.login_failed(account, x).await;
+        assert_eq!(limiter.login_allowed(account, x).await, Decision::Allowed, "a good login forgets the failures");
+        assert_eq!(wait_after(100), LONGEST_WAIT, "waits stop growing");
+    }
+
+    #[tokio::test]
+    async fn failed_logins_get_growing_waits_per_account_and_address_in_memory() {
+        let (clock, now) = manual_clock();
+        let limiter = RateLimiter::connect(None, "t:", None).await.unwrap().with_clock(clock);
+        failures_grow_per_address(limiter, &now).await;
+    }
+
+    #[tokio::test]
+    async fn failed_logins_get_growing_waits_per_account_and_address_in_redis() {
+        let url = std::env::var("STRATA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+        let (clock, now) = manual_clock();
+        let limiter = match RateLimiter::connect(Some(&url), &prefix, None).await {
+            Ok(limiter) => limiter.with_clock(clock),
+            Err(error) => {
+                #[allow(clippy::print_stdout, reason = "a skipped test says so in its output")]
+                {
+                    println!("SKIPPED: no Redis at {url} ({error}); scripts/services.sh starts one");
+                }
+                return;
+            }
+        };
+        let mut connection =
+            redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        failures_grow_per_address(limiter, &now).await;
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut connection).await.unwrap();
+        assert!(keys.iter().any(|k| k.contains("login-fail:")), "the counts are in Redis: {keys:?}");
+        assert!(keys.iter().all(|k| !k.contains("carol") && !k.contains("198.51")), "hashed: {keys:?}");
+        let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut connection).await.unwrap();
     }
 
     #[test]

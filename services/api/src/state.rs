@@ -11,10 +11,14 @@ use crate::instance::Instance;
 /// Shared, immutable application state.
 pub(crate) struct AppState {
     pub db: DatabaseConnection,
+    /// The readiness probe's own connection (never the shared pool).
+    pub probe_db: DatabaseConnection,
     pub store: DynObjectStore,
     pub metrics: Metrics,
     pub instance: Instance,
     pub schema: StrataSchema,
+    /// What reads `/metrics` on the public address, if anything does.
+    pub metrics_token: Option<strata_core::config::MetricsToken>,
     /// Safe-for-logs descriptions of where data lives.
     pub database_description: String,
     pub object_store_description: String,
@@ -22,7 +26,7 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub fn new(
-        db: DatabaseConnection,
+        (db, probe_db): (DatabaseConnection, DatabaseConnection),
         store: DynObjectStore,
         metrics: Metrics,
         instance: Instance,
@@ -30,10 +34,12 @@ impl AppState {
     ) -> Self {
         Self {
             db,
+            probe_db,
             store,
             metrics,
             instance,
             schema: crate::graphql::build_schema(),
+            metrics_token: settings.metrics.token.clone(),
             database_description: settings.database.redacted(),
             object_store_description: settings.object_store.describe(),
         }

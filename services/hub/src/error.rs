@@ -29,6 +29,9 @@ pub enum UserErrorCode {
     ConfirmationMismatch,
     /// Too many attempts; try again later.
     RateLimited,
+    /// The organisation's plan allows no more (the message names the limit
+    /// and the plan).
+    QuotaExceeded,
 }
 
 impl UserErrorCode {
@@ -45,6 +48,7 @@ impl UserErrorCode {
             UserErrorCode::WeakPassword => "WEAK_PASSWORD",
             UserErrorCode::ConfirmationMismatch => "CONFIRMATION_MISMATCH",
             UserErrorCode::RateLimited => "RATE_LIMITED",
+            UserErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
         }
     }
 }
@@ -111,6 +115,10 @@ pub enum HubError {
 
     #[error("cannot deliver an email: {0}")]
     Mail(String),
+
+    /// A setting the hub was opened with is wrong; the message names it.
+    #[error("configuration: {0}")]
+    Config(String),
 
     /// A failure of something the hub calls (a workspace server, the runtime).
     #[error("{0}")]

@@ -108,27 +108,27 @@ fn bad_login() -> HubError {
 }
 
 impl Hub {
-    /// Creates an account and mails the verification link.
-    pub async fn sign_up(&self, form: SignUp) -> Result<User> {
+    /// Creates an account and mails the verification link; `None` when the
+    /// email has an account already. Then its owner is mailed instead (a
+    /// fresh verification link if it was never confirmed), so the caller's
+    /// answer never says whether an address has an account. Both paths hash
+    /// the password, so they take about as long.
+    pub async fn sign_up(&self, form: SignUp) -> Result<Option<User>> {
         let email = validate::email(&form.email)?;
         validate::new_password(&form.password, &email)?;
         let display_name = match form.display_name.as_deref() {
             Some(name) if !name.trim().is_empty() => validate::name("displayName", name)?,
             _ => email.split('@').next().unwrap_or_default().to_owned(),
         };
-        if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&self.db).await?.is_some() {
-            return Err(UserError::new(
-                Some("email"),
-                UserErrorCode::Taken,
-                "an account with this email exists; log in or reset the password",
-            )
-            .into());
-        }
         let password_hash = hash_password(&form.password)?;
+        if let Some(existing) = user::Entity::find().filter(user::Column::Email.eq(&email)).one(&self.db).await? {
+            self.mail_existing_owner(user_from(existing)).await?;
+            return Ok(None);
+        }
         let now = Utc::now();
         let row = user::ActiveModel {
             id: Set(Uuid::new_v4()),
-            email: Set(email),
+            email: Set(email.clone()),
             display_name: Set(display_name),
             password_hash: Set(Some(password_hash)),
             email_verified_at: Set(None),
@@ -137,18 +137,39 @@ impl Hub {
         };
         let row = match user::Entity::insert(row).exec_with_returning(&self.db).await {
             Ok(row) => row,
-            // Two sign-ups racing for one email: the unique index decides.
+            // Two sign-ups racing for one email: the unique index decides, and
+            // the loser is answered like any sign-up with a taken email.
             Err(error) if is_unique_violation(&error) => {
-                return Err(
-                    UserError::new(Some("email"), UserErrorCode::Taken, "an account with this email exists").into()
-                );
+                if let Some(existing) =
+                    user::Entity::find().filter(user::Column::Email.eq(&email)).one(&self.db).await?
+                {
+                    self.mail_existing_owner(user_from(existing)).await?;
+                }
+                return Ok(None);
             }
             Err(error) => return Err(error.into()),
         };
         let user = user_from(row);
         self.send_email_link(&user, "verify", "verify-email", "Confirm your email for Strata").await?;
         self.audit_anonymous("user.sign_up", &format!("user:{}", user.id), None).await?;
-        Ok(user)
+        Ok(Some(user))
+    }
+
+    /// Tells the owner of `user`'s address that someone signed up with it.
+    async fn mail_existing_owner(&self, user: User) -> Result<()> {
+        self.audit_anonymous("user.sign_up_existing", &format!("user:{}", user.id), None).await?;
+        if !user.email_verified {
+            return self.send_email_link(&user, "verify", "verify-email", "Confirm your email for Strata").await;
+        }
+        let base = self.settings.public_url.trim_end_matches('/');
+        let body = format!(
+            "Hello {},\n\nsomeone, perhaps you, tried to create a Strata account with this address. You have one \
+             already: log in at {base}/login, or choose a new password at {base}/reset-password.\n\n\
+             If it was not you, ignore this message; nothing was changed.\n",
+            user.display_name
+        );
+        let subject = "You already have a Strata account".to_owned();
+        self.mailer.send(Mail { to: user.email, subject, body, link: Some(format!("{base}/login")) }).await
     }
 
     /// Creates an account that is verified already: the local admin of

@@ -18,6 +18,7 @@ mod local;
 pub mod mailer;
 pub mod migration;
 mod orgs;
+pub mod plans;
 pub mod provisioning;
 pub mod roles;
 mod secrets;
@@ -52,6 +53,8 @@ pub struct HubSettings {
     pub session_ttl: Duration,
     pub email_link_ttl: Duration,
     pub invitation_ttl: Duration,
+    /// The operator's plan per organisation (the `org_plans` setting).
+    pub org_plans: plans::OrgPlans,
 }
 
 impl Default for HubSettings {
@@ -61,6 +64,7 @@ impl Default for HubSettings {
             session_ttl: Duration::days(30),
             email_link_ttl: Duration::hours(24),
             invitation_ttl: Duration::days(7),
+            org_plans: plans::OrgPlans::default(),
         }
     }
 }
@@ -95,6 +99,12 @@ impl Hub {
             users: Arc::default(),
             workspace_changes: Arc::default(),
         })
+    }
+
+    /// The plan of the organisation `org_slug`, which bounds its workspaces'
+    /// plans and their number.
+    pub fn org_plan(&self, org_slug: &str) -> &'static plans::Plan {
+        self.settings.org_plans.of(org_slug)
     }
 
     /// The signing keys (for the JWKS endpoint and rotation).

@@ -163,13 +163,40 @@ impl Hub {
         let member = membership::Entity::find_by_id((row.org_id, principal.user_id)).one(&self.db).await?;
         let Some(member) = member else { return Ok(None) };
         let org_role: OrgRole = member.role.parse()?;
+        let bindings = self.caller_bindings(principal, workspace_id, repo).await?;
+        crate::workspaces::effective_role(principal, row.org_id, workspace_id, org_role, bindings.iter())
+    }
+
+    /// [`Hub::role_on`] that always sends both statements, even for a
+    /// missing workspace (a nil id) or a caller outside the organisation, so
+    /// that its duration does not tell what exists.
+    pub(crate) async fn role_lookup(
+        &self,
+        principal: &Principal,
+        org_id: Uuid,
+        workspace_id: Uuid,
+        repo: Option<&str>,
+    ) -> Result<Option<WorkspaceRole>> {
+        let member = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await?;
+        let bindings = self.caller_bindings(principal, workspace_id, repo).await?;
+        let Some(member) = member else { return Ok(None) };
+        let org_role: OrgRole = member.role.parse()?;
+        crate::workspaces::effective_role(principal, org_id, workspace_id, org_role, bindings.iter())
+    }
+
+    /// The caller's bindings on the workspace and on `repo` in it.
+    async fn caller_bindings(
+        &self,
+        principal: &Principal,
+        workspace_id: Uuid,
+        repo: Option<&str>,
+    ) -> Result<Vec<role_binding::Model>> {
         let scopes: Vec<&str> = std::iter::once("").chain(repo).collect();
-        let bindings = role_binding::Entity::find()
+        Ok(role_binding::Entity::find()
             .filter(role_binding::Column::WorkspaceId.eq(workspace_id))
             .filter(role_binding::Column::UserId.eq(principal.user_id))
             .filter(role_binding::Column::Repo.is_in(scopes))
             .all(&self.db)
-            .await?;
-        crate::workspaces::effective_role(principal, row.org_id, workspace_id, org_role, bindings.iter())
+            .await?)
     }
 }

@@ -389,7 +389,9 @@ impl Hub {
 
     /// Where to send the caller's request for `org/slug` (about `repo`,
     /// when it names one). Workspaces the caller has no role on, and
-    /// missing ones, are both `NOT_FOUND`.
+    /// missing ones, are both `NOT_FOUND`, after the same statements: a
+    /// missing organisation or workspace is looked up further with a nil
+    /// id, so the time an answer takes does not tell what exists.
     pub async fn workspace_route(
         &self,
         principal: &Principal,
@@ -398,15 +400,16 @@ impl Hub {
         repo: Option<&str>,
     ) -> Result<WorkspaceRoute> {
         let missing = || HubError::User(UserError::not_found("workspace"));
-        let org =
-            org::Entity::find().filter(org::Column::Slug.eq(org_slug)).one(&self.db).await?.ok_or_else(missing)?;
+        let org = org::Entity::find().filter(org::Column::Slug.eq(org_slug)).one(&self.db).await?;
+        let org_id = org.as_ref().map_or(Uuid::nil(), |org| org.id);
         let row = workspace::Entity::find()
-            .filter(workspace::Column::OrgId.eq(org.id))
+            .filter(workspace::Column::OrgId.eq(org_id))
             .filter(workspace::Column::LiveSlug.eq(slug))
             .one(&self.db)
-            .await?
-            .ok_or_else(missing)?;
-        let role = self.role_on(principal, &row, repo).await?.ok_or_else(missing)?;
+            .await?;
+        let workspace_id = row.as_ref().map_or(Uuid::nil(), |row| row.id);
+        let role = self.role_lookup(principal, org_id, workspace_id, repo).await?;
+        let (Some(row), Some(role)) = (row, role) else { return Err(missing()) };
         let upstream = match (row.managed_by.as_str(), row.endpoint, row.service_secret) {
             (MANAGED_BY_SERVER, _, _) => None,
             (_, Some(endpoint), Some(secret)) => Some(Upstream { endpoint, secret }),

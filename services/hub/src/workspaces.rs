@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::entities::{role_binding, workspace};
@@ -108,7 +108,10 @@ pub struct NewWorkspace {
     pub idempotency_key: Option<String>,
 }
 
-const PLANS: &[&str] = &["free", "team", "enterprise"];
+const PLANS: &[&str] = &{
+    let [free, team, enterprise] = crate::plans::PLANS;
+    [free.name, team.name, enterprise.name]
+};
 const REGIONS: &[&str] = &["local", "eu-west", "us-east"];
 const IDEMPOTENCY_KEY_MAX: usize = 200;
 
@@ -166,6 +169,7 @@ impl Hub {
         {
             return workspace_from(earlier, WorkspaceRole::Admin);
         }
+        self.check_plan(&org.slug, org.id, &plan, true).await?;
         let now = Utc::now();
         let row = workspace::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -277,6 +281,24 @@ impl Hub {
             .await?)
     }
 
+    /// Refuses a workspace `plan` above the organisation's, and (for a new
+    /// workspace) one more workspace than the organisation's plan allows.
+    async fn check_plan(&self, org_slug: &str, org_id: Uuid, plan: &str, new: bool) -> Result<()> {
+        let org_plan = self.org_plan(org_slug);
+        let wanted = crate::plans::Plan::named(plan)
+            .ok_or_else(|| HubError::Internal(format!("plan `{plan}` is listed but unknown")))?;
+        crate::plans::check_assignable(org_slug, org_plan, wanted)?;
+        if new {
+            let live = workspace::Entity::find()
+                .filter(workspace::Column::OrgId.eq(org_id))
+                .filter(workspace::Column::LiveSlug.is_not_null())
+                .count(&self.db)
+                .await?;
+            crate::plans::check_room(org_slug, org_plan, live)?;
+        }
+        Ok(())
+    }
+
     /// Moves a workspace to another plan (owners and admins of its
     /// organisation). The provisioner applies the new quota; a plan below
     /// what runs now deletes nothing: workers are brought down to the new
@@ -295,6 +317,7 @@ impl Hub {
             );
         }
         let plan = one_of("plan", Some(plan), PLANS)?;
+        self.check_plan(&org.slug, org.id, &plan, false).await?;
         let workspace = self.workspace(principal, &org.slug, slug).await?;
         if matches!(workspace.state, WorkspaceState::Deleting | WorkspaceState::Deleted) {
             return Err(UserError::invalid("slug", format!("workspace `{slug}` is being deleted")).into());

@@ -23,11 +23,15 @@ struct Fixture {
 }
 
 async fn fixture(backend: Backend) -> Fixture {
+    fixture_with(backend, HubSettings::default()).await
+}
+
+async fn fixture_with(backend: Backend, settings: HubSettings) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::create(backend, dir.path()).await;
     let db = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
     let outbox = OutboxMailer::new(dir.path().join("outbox"));
-    let settings = HubSettings { public_url: "https://strata.test".into(), ..HubSettings::default() };
+    let settings = HubSettings { public_url: "https://strata.test".into(), ..settings };
     let hub = Hub::open(db.clone(), Arc::new(outbox.clone()), settings).await.unwrap();
     Fixture { hub, db, outbox, _database: database, _dir: dir }
 }
@@ -43,6 +47,9 @@ strata_testkit::on_both_backends!(
     workspaces_are_private_to_their_organisation,
     workspace_creation_is_idempotent_and_deletion_needs_confirmation,
     api_tokens_are_scoped_capped_and_revocable,
+    signing_up_with_a_taken_email_creates_nothing_and_mails_its_owner,
+    organisations_get_the_plans_and_workspace_counts_the_operator_gave_them,
+    a_workspace_route_costs_the_same_statements_whatever_exists,
 );
 
 fn code(result: Result<impl std::fmt::Debug, strata_hub::HubError>) -> UserErrorCode {
@@ -78,7 +85,8 @@ async fn sign_up_verify_and_log_in(backend: Backend) {
             display_name: Some("Ada".into()),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .expect("a new account");
     assert_eq!(user.email, "ada@example.com");
     assert!(!user.email_verified);
 
@@ -135,7 +143,6 @@ async fn sign_up_refuses_bad_input_with_field_errors(backend: Backend) {
     let _ = person(&f, "taken@example.com").await;
     for (form, field, expected) in [
         (attempt("not an email", "a long passphrase 42"), "email", UserErrorCode::Invalid),
-        (attempt("TAKEN@example.com", "a long passphrase 42"), "email", UserErrorCode::Taken),
         (attempt("new@example.com", "short"), "password", UserErrorCode::WeakPassword),
         (attempt("new@example.com", "password1234"), "password", UserErrorCode::WeakPassword),
         (attempt(&format!("{}@example.com", "x".repeat(500)), "a long passphrase 42"), "email", UserErrorCode::Invalid),
@@ -556,4 +563,116 @@ async fn verification_mail_goes_out_over_smtp() {
     assert!(message.contains("From: Strata <noreply@strata.test>"), "{message}");
     assert!(message.contains("Subject: Confirm your email for Strata"), "{message}");
     assert!(message.contains("https://strata.test/verify-email?token="), "{message}");
+}
+
+/// Sign-up says nothing about whether an address has an account: a taken
+/// address gets the same (empty) answer, no second account, and its owner a
+/// note; an unconfirmed one a fresh confirmation link.
+async fn signing_up_with_a_taken_email_creates_nothing_and_mails_its_owner(backend: Backend) {
+    let f = fixture(backend).await;
+    let _ = person(&f, "carol@example.com").await;
+    let before = f.outbox.messages_to("carol@example.com").len();
+    let again =
+        SignUp { email: " CAROL@example.com".into(), password: "another passphrase 7".into(), display_name: None };
+    assert!(f.hub.sign_up(again).await.unwrap().is_none(), "no new account");
+    let mails = f.outbox.messages_to("carol@example.com");
+    assert_eq!(mails.len(), before + 1, "the owner is told");
+    let note = mails.last().unwrap();
+    assert_eq!(note.subject, "You already have a Strata account");
+    assert!(note.body.contains("https://strata.test/reset-password"), "{}", note.body);
+    assert!(f.hub.log_in("carol@example.com", "a long passphrase 42", None).await.is_ok(), "the password is unchanged");
+    assert!(f.hub.log_in("carol@example.com", "another passphrase 7", None).await.is_err());
+
+    let unconfirmed =
+        || SignUp { email: "dan@example.com".into(), password: "a long passphrase 42".into(), display_name: None };
+    assert!(f.hub.sign_up(unconfirmed()).await.unwrap().is_some());
+    assert!(f.hub.sign_up(unconfirmed()).await.unwrap().is_none());
+    let links = f.outbox.messages_to("dan@example.com");
+    assert_eq!(links.len(), 2, "an unconfirmed account gets a new link");
+    assert!(links.iter().all(|mail| mail.link.as_deref().is_some_and(|l| l.contains("/verify-email?token="))));
+    let users: i64 =
+        f.db.query_one_raw(Statement::from_string(f.db.get_database_backend(), "SELECT COUNT(*) AS n FROM hub_users"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "n")
+            .unwrap();
+    assert_eq!(users, 2, "carol and dan, once each");
+}
+
+/// A self-service organisation is on `free`: free workspaces only, three at
+/// most; the operator's `org_plans` allows more, up to the plan given.
+async fn organisations_get_the_plans_and_workspace_counts_the_operator_gave_them(backend: Backend) {
+    let org_plans = strata_hub::plans::OrgPlans::new(&[("big".to_owned(), "team".to_owned())]).unwrap();
+    let f = fixture_with(backend, HubSettings { org_plans, ..HubSettings::default() }).await;
+    let alice = person(&f, "alice@example.com").await;
+    f.hub.create_organization(&alice, "mine", None).await.unwrap();
+    f.hub.create_organization(&alice, "big", None).await.unwrap();
+    let new = |org: &str, slug: &str, plan: Option<&str>| NewWorkspace {
+        org_slug: org.into(),
+        slug: slug.into(),
+        plan: plan.map(str::to_owned),
+        ..Default::default()
+    };
+    let refused = f.hub.create_workspace(&alice, &new("mine", "huge", Some("enterprise"))).await.unwrap_err();
+    let refused = refused.user_error().unwrap();
+    assert_eq!((refused.field.as_deref(), refused.code), (Some("plan"), UserErrorCode::Forbidden), "{refused}");
+    assert!(refused.message.contains("free plan"), "{refused}");
+    for slug in ["ws-a", "ws-b", "ws-c"] {
+        f.hub.create_workspace(&alice, &new("mine", slug, None)).await.unwrap();
+    }
+    let full = f.hub.create_workspace(&alice, &new("mine", "ws-d", None)).await.unwrap_err();
+    let full = full.user_error().unwrap();
+    assert_eq!(full.code, UserErrorCode::QuotaExceeded);
+    assert!(full.message.contains("free plan") && full.message.contains("(3)"), "names the plan and the limit: {full}");
+    assert_eq!(code(f.hub.set_workspace_plan(&alice, "mine", "ws-a", "team").await), UserErrorCode::Forbidden);
+
+    let team = f.hub.create_workspace(&alice, &new("big", "ws-t", Some("team"))).await.unwrap();
+    assert_eq!(team.plan, "team");
+    assert_eq!(
+        code(f.hub.create_workspace(&alice, &new("big", "ws-e", Some("enterprise"))).await),
+        UserErrorCode::Forbidden
+    );
+    assert_eq!(code(f.hub.set_workspace_plan(&alice, "big", "ws-t", "enterprise").await), UserErrorCode::Forbidden);
+    assert_eq!(f.hub.org_plan("big").max_workspaces, strata_hub::plans::Plan::named("team").unwrap().max_workspaces);
+}
+
+/// Statements sent so far on `db` (its metric callback counts them).
+fn counting(db: &mut DatabaseConnection) -> Arc<std::sync::atomic::AtomicU64> {
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = count.clone();
+    db.set_metric_callback(move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    count
+}
+
+/// The gateway's lookup does the same work for a workspace the caller may
+/// use, one of another tenant, one that does not exist and an organisation
+/// that does not exist, so its answer time does not tell them apart.
+async fn a_workspace_route_costs_the_same_statements_whatever_exists(backend: Backend) {
+    let f = fixture(backend).await;
+    let alice = person(&f, "alice@example.com").await;
+    let bob = person(&f, "bob@example.com").await;
+    f.hub.create_organization(&alice, "org-a", None).await.unwrap();
+    f.hub.create_organization(&bob, "org-b", None).await.unwrap();
+    f.hub.ensure_hosted_workspace("org-a", "wa", "http://127.0.0.1:9").await.unwrap();
+    let mut db = f.db.clone();
+    let count = counting(&mut db);
+    let hub = Hub::open(db, Arc::new(f.outbox.clone()), HubSettings::default()).await.unwrap();
+    let mut costs = Vec::new();
+    for (who, org, slug) in [
+        (&alice, "org-a", "wa"),
+        (&bob, "org-a", "wa"),
+        (&bob, "org-a", "nothing"),
+        (&bob, "no-such-org", "wa"),
+        (&bob, "org-b", "nothing"),
+    ] {
+        let before = count.load(std::sync::atomic::Ordering::SeqCst);
+        let route = hub.workspace_route(who, org, slug, Some("repo")).await;
+        costs.push((format!("{org}/{slug}"), route.is_ok(), count.load(std::sync::atomic::Ordering::SeqCst) - before));
+    }
+    assert!(costs[0].1, "alice reaches her workspace: {costs:?}");
+    assert!(costs[1..].iter().all(|(_, ok, _)| !ok), "{costs:?}");
+    assert!(costs.iter().all(|(_, _, n)| *n == costs[0].2), "the same statements on every path: {costs:?}");
 }

@@ -36,6 +36,13 @@ fn cluster() -> Cluster {
     }
 }
 
+/// The operator lets the local organisation use every plan and hold the
+/// workspaces these tests make (`org_plans`).
+fn operator_settings() -> HubSettings {
+    let org_plans = strata_hub::plans::OrgPlans::new(&[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())]);
+    HubSettings { org_plans: org_plans.unwrap(), ..HubSettings::default() }
+}
+
 async fn fixture(fake: FakeApiServer) -> Fixture {
     // The hub's own namespace exists before any workspace.
     let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(fake.client());
@@ -45,7 +52,7 @@ async fn fixture(fake: FakeApiServer) -> Fixture {
     let database = TestDatabase::create(Db::Postgres, dir.path()).await;
     let db = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
     let mailer = Arc::new(OutboxMailer::new(dir.path().join("outbox")));
-    let hub = Hub::open(db.clone(), mailer, HubSettings::default()).await.unwrap();
+    let hub = Hub::open(db.clone(), mailer, operator_settings()).await.unwrap();
     hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.unwrap();
     let token = hub.local_admin_token("tests").await.unwrap();
     let admin = hub.authenticate(&token.secret).await.unwrap();

@@ -87,12 +87,19 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+/// The operator lets the local organisation use every plan and hold the
+/// workspaces these tests make (`org_plans`).
+fn operator_settings() -> HubSettings {
+    let org_plans = strata_hub::plans::OrgPlans::new(&[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())]);
+    HubSettings { org_plans: org_plans.unwrap(), ..HubSettings::default() }
+}
+
 async fn fixture(db: Db) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::create(db, dir.path()).await;
     let connection = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
     let mailer = Arc::new(OutboxMailer::new(dir.path().join("outbox")));
-    let hub = Hub::open(connection, mailer, HubSettings::default()).await.unwrap();
+    let hub = Hub::open(connection, mailer, operator_settings()).await.unwrap();
     hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.unwrap();
     let token = hub.local_admin_token("tests").await.unwrap();
     let admin = hub.authenticate(&token.secret).await.unwrap();

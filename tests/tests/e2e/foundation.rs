@@ -178,7 +178,7 @@ async fn without_a_built_console_pages_say_how_to_build_it() {
 async fn metrics_expose_request_durations_by_route() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.client().healthz().await.expect("healthz");
-    let text = reqwest::get(format!("{}/metrics", app.address)).await.expect("GET").text().await.expect("text");
+    let (_, text) = get_metrics(&app.address, Some(&app.metrics_token)).await;
     assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"), "{text}");
     let healthz_count = text
         .lines()
@@ -220,4 +220,72 @@ async fn a_broken_object_store_makes_the_server_unready_and_says_why() {
     assert!(readiness.checks["database"].ok);
     assert!(!readiness.checks["object_store"].ok);
     assert!(readiness.checks["object_store"].error.is_some());
+}
+
+/// The most connections the app's request pool holds.
+fn pool_size(app: &TestApp) -> u32 {
+    match app.backend() {
+        Backend::Postgres => app.pool.get_postgres_connection_pool().options().get_max_connections(),
+        Backend::Sqlite => app.pool.get_sqlite_connection_pool().options().get_max_connections(),
+    }
+}
+
+on_both_backends! {
+    /// Load that takes every connection of the request pool must not make a
+    /// healthy server look dead: the probe has a connection of its own.
+    async fn readiness_answers_while_the_request_pool_is_exhausted(backend: Backend) {
+        use sea_orm::TransactionTrait;
+        let app = TestApp::spawn(backend).await;
+        let mut held = Vec::new();
+        for _ in 0..pool_size(&app) {
+            held.push(app.pool.begin().await.expect("a pooled connection"));
+        }
+        let readiness = app.client().readyz().await.expect("readyz");
+        assert_eq!(readiness.status, "ready", "{:?}", readiness.checks);
+        assert!(readiness.checks["database"].ok, "{:?}", readiness.checks["database"]);
+        drop(held);
+    }
+}
+
+/// `GET /metrics` on `address` with `token`, if any: status and body.
+async fn get_metrics(address: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(format!("{address}/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("GET /metrics");
+    (response.status().as_u16(), response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn metrics_on_the_public_address_need_the_metrics_token() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, body) = get_metrics(&app.address, None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("strata_db_queries"), "{body}");
+    assert_eq!(get_metrics(&app.address, Some("a-guess-of-sixteen-chars")).await.0, 401);
+    assert_eq!(
+        get_metrics(&app.address, Some(&app.admin_token)).await.0,
+        401,
+        "an admin token is not the metrics token"
+    );
+    let (status, body) = get_metrics(&app.address, Some(&app.metrics_token)).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("strata_db_queries_total"), "{body}");
+}
+
+#[tokio::test]
+async fn with_metrics_listen_the_public_address_refuses_metrics_and_the_private_one_serves_them() {
+    let options = TestOptions { metrics_listen: true, ..TestOptions::default() };
+    let app = TestApp::spawn_with_options(Backend::Sqlite, options).await;
+    let private = app.metrics_address.clone().expect("a metrics address");
+    let (status, body) = get_metrics(&private, None).await;
+    assert_eq!(status, 200, "no credentials on the private address");
+    assert!(body.contains("strata_db_queries_total"), "{body}");
+    assert_eq!(get_metrics(&private, None).await.0, 200);
+    let other = reqwest::get(format!("{private}/graphql")).await.expect("GET");
+    assert_eq!(other.status(), 404, "the metrics address serves nothing else");
+    let (status, body) = get_metrics(&app.address, None).await;
+    assert_eq!(status, 404, "the public address serves no metrics: {body}");
+    assert!(!body.contains("strata_db_queries"), "{body}");
 }

@@ -5,5 +5,6 @@ mod foundation;
 mod gateway_paths;
 mod graphql_http;
 mod hub;
+mod limits;
 mod pfs;
 mod pps;

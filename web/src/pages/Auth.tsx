@@ -62,9 +62,7 @@ export function LogInPage() {
 const SignUp = graphql(`
   mutation SignUp($input: SignUpInput!) {
     signUp(input: $input) {
-      user {
-        email
-      }
+      ok
       userErrors {
         ...Problems
       }

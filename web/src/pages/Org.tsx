@@ -58,6 +58,9 @@ const Workspaces = graphql(`
       slug
       name
       viewerRole
+      plan
+      assignablePlans
+      workspaceLimit
       workspaces(first: 100) {
         nodes {
           id
@@ -113,7 +116,19 @@ const SetPlan = graphql(`
   }
 `);
 
-const PLANS = ["free", "team", "enterprise"];
+/** What each plan allows one workspace (docs/provisioning.md#plans). */
+const PLAN_WORKERS: Record<string, number> = { free: 4, team: 32, enterprise: 256 };
+
+/** The plans a workspace may move to; its current one stays listed even if the operator took it away. */
+function choicesFor(current: string, assignable: string[]): string[] {
+  return assignable.includes(current) ? assignable : [current, ...assignable];
+}
+
+function planLabel(plan: string): string {
+  const workers = PLAN_WORKERS[plan];
+  const name = plan.charAt(0).toUpperCase() + plan.slice(1);
+  return workers ? `${name}: up to ${workers} workers` : name;
+}
 
 const SETTLED = ["READY", "FAILED", "SUSPENDED", "DELETED"];
 
@@ -201,7 +216,7 @@ export function WorkspacesPage({ org }: { org: string }) {
                         <td>
                           {data.organization?.viewerRole !== "MEMBER" && w.state !== "DELETING" && w.state !== "DELETED" ? (
                             <select aria-label={`Plan of ${w.slug}`} value={w.plan} onChange={(e) => changePlan(w.slug, e.target.value)}>
-                              {PLANS.map((p) => (
+                              {choicesFor(w.plan, data.organization?.assignablePlans ?? []).map((p) => (
                                 <option key={p} value={p}>
                                   {p}
                                 </option>
@@ -247,10 +262,15 @@ export function WorkspacesPage({ org }: { org: string }) {
                   <div className="field">
                     <label htmlFor="plan">Plan</label>
                     <select id="plan" value={plan} onChange={(e) => setPlan(e.target.value)}>
-                      <option value="free">Free: up to 4 workers</option>
-                      <option value="team">Team: up to 32 workers</option>
-                      <option value="enterprise">Enterprise: up to 256 workers</option>
+                      {data.organization.assignablePlans.map((p) => (
+                        <option key={p} value={p}>
+                          {planLabel(p)}
+                        </option>
+                      ))}
                     </select>
+                    <p className="hint">
+                      {org} is on the {data.organization.plan} plan: up to {data.organization.workspaceLimit} workspaces. Bigger plans are set by the operator.
+                    </p>
                     {errorFor(create.errors, "plan") ? <p className="field-error">{errorFor(create.errors, "plan")}</p> : null}
                   </div>
                   <button type="submit" disabled={create.busy}>

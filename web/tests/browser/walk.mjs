@@ -45,6 +45,8 @@ function startServer() {
     STRATA_CONFIG: join(work, "cli.toml"),
     STRATA_WEB_DIR: join(web, "dist"),
     STRATA_SCALE_DOWN_COOLDOWN_SECS: "2",
+    // The operator gives acme the team plan, so the walk can move a workspace to it.
+    STRATA_ORG_PLANS: "acme=team",
     RUST_LOG: process.env.WALK_RUST_LOG ?? "warn",
   };
   const args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", join(work, "data"), "--database-url", databaseUrl.href, "--log-level", "warn"];

@@ -17,7 +17,8 @@ const DEFAULT_WORKSPACE: &str = "default";
 
 /// Loads configuration, starts every service and serves until SIGINT/SIGTERM.
 pub async fn run(args: DevArgs) -> Result<(), Failure> {
-    let settings = crate::commands::provisioner::settings(&args.server, args.listen.clone())?;
+    let mut settings = crate::commands::provisioner::settings(&args.server, args.listen.clone())?;
+    let metrics_token_file = dev_metrics_token(&mut settings)?;
     let _logging = strata_core::telemetry::init_logging(&settings.log)?;
     // Handle signals from here on: one sent as soon as the URL is printed
     // must stop the server gracefully, not kill it.
@@ -40,7 +41,8 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     }
     let login = app.hub().local_admin_login_link().await.map_err(internal)?;
     say(&format!("Strata is running at {url}"));
-    say(&format!("  GraphQL:  {url}/graphql    metrics: {url}/metrics"));
+    say(&format!("  GraphQL:  {url}/graphql"));
+    say(&format!("  Metrics:  {}", metrics_hint(&app, &url, metrics_token_file.as_deref())));
     say(&format!("  Log in to the console as the local admin (one-time link): {login}"));
     say("  Try `strata status` in another terminal; Ctrl-C stops the server.");
     app.run_until_stopped(stop.clone()).await?;
@@ -50,6 +52,52 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where the metrics token of `strata dev` is kept, in the data directory.
+const METRICS_TOKEN_FILE: &str = "metrics-token";
+
+/// Without `metrics_token` or `metrics_listen`, `strata dev` still serves
+/// metrics on its address, behind a token it makes on first start and keeps
+/// in the data directory (readable by its owner only). Returns that file.
+fn dev_metrics_token(settings: &mut strata_core::config::Settings) -> Result<Option<std::path::PathBuf>, Failure> {
+    if settings.metrics.token.is_some() || settings.metrics.listen.is_some() {
+        return Ok(None);
+    }
+    strata_core::config::prepare_data_dir(&settings.data_dir).map_err(user)?;
+    let path = settings.data_dir.join(METRICS_TOKEN_FILE);
+    let token = match std::fs::read_to_string(&path) {
+        Ok(token) if token.trim().len() >= 16 => token.trim().to_owned(),
+        _ => {
+            use base64::Engine as _;
+            let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>());
+            write_private(&path, &token)
+                .with_context(|| format!("cannot write {}", path.display()))
+                .map_err(internal)?;
+            token
+        }
+    };
+    settings.metrics.token = Some(strata_core::config::MetricsToken::new(&token));
+    Ok(Some(path))
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// How to read metrics, for the start-up banner.
+fn metrics_hint(app: &Application, url: &str, token_file: Option<&std::path::Path>) -> String {
+    if let Some(port) = app.metrics_port() {
+        return format!("http://127.0.0.1:{port}/metrics (metrics_listen)");
+    }
+    match token_file {
+        Some(file) => format!("curl -H \"Authorization: Bearer $(cat {})\" {url}/metrics", file.display()),
+        None => format!("curl -H \"Authorization: Bearer <metrics_token>\" {url}/metrics"),
+    }
 }
 
 /// The URL clients on this machine should use: a wildcard listen address is

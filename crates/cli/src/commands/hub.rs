@@ -38,11 +38,12 @@ pub async fn auth(global: &GlobalArgs, command: AuthCommand) -> Result<(), Failu
     match command {
         AuthCommand::Signup { email, name, password: args } => {
             let secret = password(&args)?;
-            let user = client.sign_up(&email, &secret, name.as_deref()).await?;
+            client.sign_up(&email, &secret, name.as_deref()).await?;
+            let next = "open the link we emailed you (or, if you have an account already, the note we sent)";
             print_record(
                 global.output,
-                &user,
-                &[("email", user.email.clone()), ("confirmed", "no: open the link we emailed you".to_owned())],
+                &serde_json::json!({ "email": email, "next": next }),
+                &[("email", email.clone()), ("next", next.to_owned())],
             )
             .map_err(internal)?;
         }

@@ -89,6 +89,7 @@ pub(crate) enum ErrorCode {
     WeakPassword,
     ConfirmationMismatch,
     RateLimited,
+    QuotaExceeded,
 }
 
 impl From<&UserError> for GqlUserError {
@@ -104,6 +105,7 @@ impl From<&UserError> for GqlUserError {
             UserErrorCode::WeakPassword => ErrorCode::WeakPassword,
             UserErrorCode::ConfirmationMismatch => ErrorCode::ConfirmationMismatch,
             UserErrorCode::RateLimited => ErrorCode::RateLimited,
+            UserErrorCode::QuotaExceeded => ErrorCode::QuotaExceeded,
         };
         GqlUserError { field: error.field.clone(), message: error.message.clone(), code }
     }

@@ -36,7 +36,13 @@ pub(crate) struct SignUpInput {
 
 #[derive(Debug, SimpleObject)]
 pub(crate) struct SignUpPayload {
-    /// The new account; it must confirm its email (a link was sent).
+    /// True when the form was accepted and a mail went to the address: a
+    /// confirmation link, or, when the address has an account already, a
+    /// note to its owner. The answer is the same in both cases, so it never
+    /// tells whether an address has an account.
+    ok: bool,
+    /// Always null: see `ok`.
+    #[graphql(deprecation = "always null, so that sign-up never tells whether an address has an account; use `ok`")]
     user: Option<User>,
     user_errors: Vec<GqlUserError>,
 }
@@ -266,16 +272,48 @@ async fn throttle(ctx: &Context<'_>, limits: &[(rate_limit::Limit, &str)]) -> Re
     let Ok(limiter) = ctx.data::<web::Data<rate_limit::RateLimiter>>() else { return Ok(()) };
     for (limit, subject) in limits {
         if let rate_limit::Decision::Limited(after) = limiter.check(*limit, subject).await {
-            let secs = after.as_secs() + 1;
-            ctx.insert_http_header("Retry-After", secs.to_string());
-            return Err(HubError::User(UserError::new(
-                None,
-                strata_hub::UserErrorCode::RateLimited,
-                format!("too many attempts; try again in {secs} s"),
-            )));
+            return Err(refused_for(ctx, after));
         }
     }
     Ok(())
+}
+
+/// Logs in unless this address failed too often on this account lately
+/// (`RATE_LIMITED` with `Retry-After` then), and counts the outcome.
+async fn log_in_unless_throttled(
+    ctx: &Context<'_>,
+    email: &str,
+    password: &str,
+    address: &str,
+) -> Result<strata_hub::Tokens, HubError> {
+    let hub = hub(ctx).map_err(|e| HubError::Internal(e.message))?;
+    let audit_ip = ip(ctx);
+    let Ok(limiter) = ctx.data::<web::Data<rate_limit::RateLimiter>>() else {
+        return hub.log_in(email, password, audit_ip.as_deref()).await;
+    };
+    if let rate_limit::Decision::Limited(after) = limiter.login_allowed(email, address).await {
+        return Err(refused_for(ctx, after));
+    }
+    let result = hub.log_in(email, password, audit_ip.as_deref()).await;
+    match &result {
+        Ok(_) => limiter.login_succeeded(email, address).await,
+        Err(error) if error.user_error().is_some_and(|e| e.code == strata_hub::UserErrorCode::Unauthenticated) => {
+            limiter.login_failed(email, address).await;
+        }
+        Err(_) => {}
+    }
+    result
+}
+
+/// `RATE_LIMITED`, with a `Retry-After` header of whole seconds.
+fn refused_for(ctx: &Context<'_>, after: std::time::Duration) -> HubError {
+    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+    ctx.insert_http_header("Retry-After", secs.to_string());
+    HubError::User(UserError::new(
+        None,
+        strata_hub::UserErrorCode::RateLimited,
+        format!("too many attempts; try again in {secs} s"),
+    ))
 }
 
 fn ip(ctx: &Context<'_>) -> Option<String> {
@@ -289,16 +327,17 @@ fn with_ip(ctx: &Context<'_>) -> async_graphql::Result<Result<strata_hub::Princi
 
 #[Object]
 impl HubMutation {
-    /// Creates an account and emails a confirmation link.
+    /// Creates an account and emails a confirmation link. An address that
+    /// has an account gets a note instead, and the answer is the same.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> async_graphql::Result<SignUpPayload> {
         let form = SignUp { email: input.email, password: input.password, display_name: input.display_name };
         let address = ip(ctx).unwrap_or_default();
         let result = match throttle(ctx, &[(rate_limit::MAIL_PER_IP, &address)]).await {
-            Ok(()) => hub(ctx)?.sign_up(form).await,
+            Ok(()) => hub(ctx)?.sign_up(form).await.map(drop),
             Err(error) => Err(error),
         };
-        let (user, user_errors) = payload(result)?;
-        Ok(SignUpPayload { user: user.map(User), user_errors })
+        let (done, user_errors) = payload(result)?;
+        Ok(SignUpPayload { ok: done.is_some(), user: None, user_errors })
     }
 
     /// Confirms an email address with the link's token.
@@ -310,10 +349,8 @@ impl HubMutation {
     /// Logs in with email and password.
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> async_graphql::Result<LogInPayload> {
         let address = ip(ctx).unwrap_or_default();
-        let account = input.email.trim().to_lowercase();
-        let limits = [(rate_limit::LOGIN_PER_IP, address.as_str()), (rate_limit::LOGIN_PER_EMAIL, account.as_str())];
-        let result = match throttle(ctx, &limits).await {
-            Ok(()) => hub(ctx)?.log_in(&input.email, &input.password, ip(ctx).as_deref()).await,
+        let result = match throttle(ctx, &[(rate_limit::LOGIN_PER_IP, address.as_str())]).await {
+            Ok(()) => log_in_unless_throttled(ctx, &input.email, &input.password, &address).await,
             Err(error) => Err(error),
         };
         let (tokens, user_errors) = payload(result)?;

@@ -156,6 +156,19 @@ impl Organization {
     async fn viewer_role(&self) -> GqlOrgRole {
         self.role.into()
     }
+    /// The organisation's plan, set by the operator (`org_plans`) until
+    /// billing assigns plans; `free` unless set.
+    async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<&'static str> {
+        Ok(hub(ctx)?.org_plan(&self.org.slug).name)
+    }
+    /// The plans its workspaces may use: its own plan and the smaller ones.
+    async fn assignable_plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<&'static str>> {
+        Ok(hub(ctx)?.org_plan(&self.org.slug).assignable().map(|plan| plan.name).collect())
+    }
+    /// How many live workspaces its plan allows.
+    async fn workspace_limit(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        Ok(hub(ctx)?.org_plan(&self.org.slug).max_workspaces)
+    }
 
     async fn members(
         &self,
@@ -362,24 +375,28 @@ impl Workspace {
     }
 
     /// Its repos (answered by the workspace's server, as are the fields below).
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn repos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<data::Repo>> {
         let place = self.place();
         let repos = data::answer(place.client(ctx).await?.repo_list().await)?;
         Ok(repos.into_iter().map(|info| data::Repo { info, place: place.clone() }).collect())
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn repo(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<data::Repo>> {
         let place = self.place();
         let found = place.client(ctx).await?.repo_inspect(&name).await.map_err(data::from_client);
         Ok(super::caller::optional(found)?.map(|info| data::Repo { info, place }))
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn pipelines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<data::Pipeline>> {
         let place = self.place();
         let pipelines = data::answer(place.client(ctx).await?.pipeline_list().await)?;
         Ok(pipelines.into_iter().map(|info| data::Pipeline { info, place: place.clone() }).collect())
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn pipeline(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<data::Pipeline>> {
         let place = self.place();
         let found = place.client(ctx).await?.pipeline_inspect(&name).await.map_err(data::from_client);
@@ -387,6 +404,7 @@ impl Workspace {
     }
 
     /// A job by pipeline and id (the commit set id).
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn job(&self, ctx: &Context<'_>, pipeline: String, id: String) -> async_graphql::Result<Option<data::Job>> {
         let place = self.place();
         let found = place.client(ctx).await?.job_inspect(&pipeline, &id).await.map_err(data::from_client);
@@ -395,12 +413,14 @@ impl Workspace {
 
     /// Every commit of a commit set: the input commits and the outputs
     /// derived from them.
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn commit_set(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Vec<data::Commit>> {
         let commits = data::answer(self.place().client(ctx).await?.commit_set(&id).await)?;
         Ok(commits.into_iter().map(data::Commit).collect())
     }
 
     /// The pipeline graph for the console.
+    #[graphql(complexity = "2 * super::limits::ONE_CALL + child_complexity")]
     async fn dag(&self, ctx: &Context<'_>) -> async_graphql::Result<data::Dag> {
         let client = self.place().client(ctx).await?;
         let (repos, pipelines) = futures::join!(client.repo_list(), client.pipeline_list());

@@ -7,6 +7,7 @@ mod explorer;
 mod hub_mutations;
 mod hub_types;
 mod ids;
+mod limits;
 mod loaders;
 mod paging;
 mod workspace_mutations;
@@ -35,8 +36,6 @@ pub struct Mutation(HubMutation, workspace_mutations::WorkspaceMutation);
 
 /// Deeper queries are almost always mistakes or attacks.
 const MAX_DEPTH: usize = 12;
-/// Rough cost budget per query (one unit per field by default).
-const MAX_COMPLEXITY: usize = 1_000;
 /// Longest query text accepted; real queries are a few kilobytes.
 pub(crate) const MAX_QUERY_BYTES: usize = 32 * 1024;
 /// Largest request body (query and variables; pipeline specs are the big ones).
@@ -46,7 +45,8 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn build_schema() -> StrataSchema {
     Schema::build(Query, Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        // The complexity limit, with upstream calls counted apart (see `limits`).
+        .extension(limits::RequestLimits)
         .limit_directives(20)
         .finish()
 }

@@ -187,18 +187,21 @@ macro_rules! on_workspace {
 
 #[Object]
 impl WorkspaceMutation {
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn create_repo(&self, ctx: &Context<'_>, input: CreateRepoInput) -> async_graphql::Result<RepoPayload> {
         let result = on_workspace!(ctx, input.target, |ws| ws.repo_create(&input.name, &input.description));
         let (info, user_errors) = payload(result)?;
         Ok(RepoPayload { repo: info.map(|info| Repo { info, place: input.target.place() }), user_errors })
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn delete_repo(&self, ctx: &Context<'_>, input: DeleteRepoInput) -> async_graphql::Result<DeletedPayload> {
         let result = on_workspace!(ctx, input.target, |ws| ws.repo_delete(&input.name, input.force));
         let (deleted, user_errors) = payload(result)?;
         Ok(DeletedPayload { deleted: deleted.unwrap_or_default(), user_errors })
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn create_branch(&self, ctx: &Context<'_>, input: CreateBranchInput) -> async_graphql::Result<BranchPayload> {
         let body =
             CreateBranch { name: input.name.clone(), head: input.head.clone(), provenance: input.provenance.clone() };
@@ -207,6 +210,7 @@ impl WorkspaceMutation {
         Ok(BranchPayload { branch: branch.map(Branch), user_errors })
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     /// Opens a commit on a branch; put files into it over HTTP, then finish it.
     async fn start_commit(&self, ctx: &Context<'_>, input: StartCommitInput) -> async_graphql::Result<CommitPayload> {
         let result =
@@ -215,6 +219,7 @@ impl WorkspaceMutation {
         Ok(CommitPayload { commit: commit.map(Commit), user_errors })
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn finish_commit(&self, ctx: &Context<'_>, input: FinishCommitInput) -> async_graphql::Result<CommitPayload> {
         let body = FinishCommit { description: input.description.clone(), error: None };
         let result = on_workspace!(ctx, input.target, |ws| ws.commit_finish(&input.repo, &input.commit, &body));
@@ -222,12 +227,14 @@ impl WorkspaceMutation {
         Ok(CommitPayload { commit: commit.map(Commit), user_errors })
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn delete_file(&self, ctx: &Context<'_>, input: DeleteFileInput) -> async_graphql::Result<DeletedPayload> {
         let result = on_workspace!(ctx, input.target, |ws| ws.file_delete(&input.repo, &input.reference, &input.path));
         let (done, user_errors) = payload(result)?;
         Ok(DeletedPayload { deleted: done.map(|_| vec![input.path.clone()]).unwrap_or_default(), user_errors })
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     /// Creates the pipelines of a spec file; the first job starts at once.
     async fn create_pipeline(
         &self,
@@ -239,6 +246,7 @@ impl WorkspaceMutation {
         pipelines(ctx, &input.target, &body).await
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     /// Updates pipelines; by default only what the change affects is reprocessed.
     async fn update_pipeline(
         &self,
@@ -254,6 +262,7 @@ impl WorkspaceMutation {
         pipelines(ctx, &input.target, &body).await
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn delete_pipeline(
         &self,
         ctx: &Context<'_>,
@@ -264,6 +273,7 @@ impl WorkspaceMutation {
         Ok(DeletedPayload { deleted: done.map(|()| vec![input.name.clone()]).unwrap_or_default(), user_errors })
     }
 
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn stop_job(&self, ctx: &Context<'_>, input: StopJobInput) -> async_graphql::Result<JobPayload> {
         let result = on_workspace!(ctx, input.target, |ws| ws.job_stop(&input.pipeline, &input.id));
         let (info, user_errors) = payload(result)?;

@@ -107,11 +107,13 @@ impl Repo {
     async fn size_bytes(&self) -> u64 {
         self.info.size_bytes
     }
+    #[graphql(complexity = "super::limits::PER_ITEM + child_complexity")]
     async fn branches(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Branch>> {
         let branches = answer(self.place.client(ctx).await?.branch_list(&self.info.name).await)?;
         Ok(branches.into_iter().map(Branch).collect())
     }
     /// Newest first.
+    #[graphql(complexity = "super::limits::PER_ITEM + child_complexity")]
     async fn commits(
         &self,
         ctx: &Context<'_>,
@@ -122,6 +124,7 @@ impl Repo {
         Ok(commits.into_iter().map(Commit).collect())
     }
     /// The entries of a directory at a branch or commit.
+    #[graphql(complexity = "super::limits::PER_ITEM + child_complexity")]
     async fn files(
         &self,
         ctx: &Context<'_>,
@@ -311,6 +314,7 @@ impl Pipeline {
         self.info.last_job.as_ref().map(|job| job.state.into())
     }
     /// Newest first.
+    #[graphql(complexity = "super::limits::PER_ITEM + child_complexity")]
     async fn jobs(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: u32) -> async_graphql::Result<Vec<Job>> {
         let first = paging::list_limit(first)?;
         let jobs = answer(self.place.client(ctx).await?.job_list(Some(&self.info.name), first).await)?;
@@ -401,6 +405,7 @@ impl Job {
         self.info.duration_secs
     }
     /// The datums that ran (skipped ones are counted, not listed).
+    #[graphql(complexity = "super::limits::PER_ITEM + child_complexity")]
     async fn datum_list(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Datum>> {
         let datums = answer(self.place.client(ctx).await?.datum_list(&self.info.pipeline, &self.info.id, None).await)?;
         Ok(datums.into_iter().map(Datum).collect())
