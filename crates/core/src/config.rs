@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
+pub use crate::master_key::{MASTER_KEY_ENV, MasterKeySource, MasterKeys};
 
 /// The keys that may be set, in files and as `STRATA_<KEY>` variables.
 pub const KEYS: &[&str] = &[
@@ -44,6 +45,8 @@ pub const KEYS: &[&str] = &[
     "kubernetes_hub_namespace",
     "kubernetes_egress",
     "kubernetes_placeholder_pods",
+    "master_key",
+    "master_key_file",
 ];
 
 /// The environment variable that sets `key`.
@@ -121,6 +124,13 @@ pub struct ServerConfig {
     /// Kubernetes backend: low-priority placeholder pods kept so new
     /// workers find room at once (0: none).
     pub kubernetes_placeholder_pods: u32,
+    /// The master key(s) themselves, base64, the encrypting one first
+    /// (`STRATA_MASTER_KEY`); never written back out.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// A file holding the master key(s); default
+    /// `<data_dir>/keys/master.key`.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -151,6 +161,8 @@ impl Default for ServerConfig {
             kubernetes_hub_namespace: "strata".to_owned(),
             kubernetes_egress: String::new(),
             kubernetes_placeholder_pods: 1,
+            master_key: None,
+            master_key_file: None,
         }
     }
 }
@@ -305,6 +317,21 @@ impl ServerConfig {
         Ok(MailSettings { public_url, smtp, from: self.mail_from.clone() })
     }
 
+    /// `master_key` or `master_key_file` (one of them), else the default file.
+    fn master_key_source(&self) -> Result<MasterKeySource> {
+        match (&self.master_key, &self.master_key_file) {
+            (Some(_), Some(_)) => Err(Error::Config {
+                key: "master_key".to_owned(),
+                message: format!("set either `master_key` ({MASTER_KEY_ENV}) or `master_key_file`, not both"),
+            }),
+            (Some(value), None) => Ok(MasterKeySource::Value(value.clone())),
+            (None, Some(path)) => Ok(MasterKeySource::File { path: path.clone(), explicit: true }),
+            (None, None) => {
+                Ok(MasterKeySource::File { path: self.data_dir.join("keys").join("master.key"), explicit: false })
+            }
+        }
+    }
+
     /// Validates every value and fills in the defaults that depend on the
     /// data directory. Does not touch the disk or the network.
     pub fn resolve(&self) -> Result<Settings> {
@@ -338,7 +365,9 @@ impl ServerConfig {
         let pps = self.pps_settings()?;
         let mail = self.mail_settings()?;
         let provisioner = self.provisioner_settings()?;
+        let master_key = self.master_key_source()?;
         Ok(Settings {
+            master_key,
             pps,
             mail,
             provisioner,
@@ -406,6 +435,8 @@ pub struct Settings {
     pub provisioner: ProvisionerSettings,
     /// Where the built web console is, if set.
     pub web_dir: Option<PathBuf>,
+    /// What the hub encrypts its signing keys and service secrets with.
+    pub master_key: MasterKeySource,
 }
 
 impl Settings {

@@ -92,7 +92,8 @@ async fn fixture(db: Db) -> Fixture {
     let database = TestDatabase::create(db, dir.path()).await;
     let connection = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
     let mailer = Arc::new(OutboxMailer::new(dir.path().join("outbox")));
-    let hub = Hub::open(connection, mailer, HubSettings::default()).await.unwrap();
+    let hub =
+        Hub::open(connection, mailer, HubSettings::new(strata_core::config::MasterKeys::generate())).await.unwrap();
     hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.unwrap();
     let token = hub.local_admin_token("tests").await.unwrap();
     let admin = hub.authenticate(&token.secret).await.unwrap();

@@ -22,6 +22,13 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     // Handle signals from here on: one sent as soon as the URL is printed
     // must stop the server gracefully, not kill it.
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
+    // First start: a master key of its own, in the data directory (0700 and
+    // 0600, so only this user reads it), reused on every later start.
+    if settings.master_key.create_default_if_missing()?
+        && let strata_core::config::MasterKeySource::File { path, .. } = &settings.master_key
+    {
+        tracing::info!(path = %path.display(), "made a master key for this data directory; back it up with the data");
+    }
     let app = Application::build(&settings).await?;
     let provisioner = match settings.provisioner.local {
         true => Some(crate::commands::provisioner::start_local(&settings, &app, stop.child_token())?),

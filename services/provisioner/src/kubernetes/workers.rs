@@ -36,18 +36,27 @@ pub(crate) struct KubeWorkers {
     workspace_id: Uuid,
     workspace_slug: String,
     quota: PlanQuota,
+    /// The digest of the service secret the workers get (rolls them when it changes).
+    secret_digest: String,
     /// What was last applied (or found) per pipeline.
     applied: HashMap<String, Applied>,
 }
 
 impl KubeWorkers {
-    pub(crate) fn new(api: KubeApi, cluster: Cluster, workspace: &DesiredWorkspace, quota: PlanQuota) -> Self {
+    pub(crate) fn new(
+        api: KubeApi,
+        cluster: Cluster,
+        workspace: &DesiredWorkspace,
+        quota: PlanQuota,
+        secret_digest: String,
+    ) -> Self {
         KubeWorkers {
             api,
             cluster,
             workspace_id: workspace.id,
             workspace_slug: workspace.slug.clone(),
             quota,
+            secret_digest,
             applied: HashMap::new(),
         }
     }
@@ -61,6 +70,7 @@ impl KubeWorkers {
             pipeline: &load.pipeline,
             image: &load.image,
             replicas,
+            secret_digest: &self.secret_digest,
         }
     }
 
@@ -192,7 +202,7 @@ mod tests {
             placeholder_pods: 0,
         };
         let api = KubeApi { client: fake.client(), timeout: Duration::from_secs(5) };
-        KubeWorkers::new(api, cluster, &workspace, PlanQuota::of("team"))
+        KubeWorkers::new(api, cluster, &workspace, PlanQuota::of("team"), "0123456789abcdef".to_owned())
     }
 
     fn pods(fake: &FakeApiServer) -> Vec<String> {
