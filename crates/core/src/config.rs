@@ -785,6 +785,26 @@ mod tests {
     }
 
     #[test]
+    fn the_master_key_comes_from_the_environment_or_a_file_never_both() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        figment::Jail::expect_with(|jail| {
+            let settings = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect("valid");
+            assert!(matches!(
+                settings.master_key,
+                MasterKeySource::File { ref path, explicit: false } if path == Path::new(".strata/keys/master.key")
+            ));
+            jail.set_env("STRATA_MASTER_KEY", key);
+            let settings = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect("valid");
+            assert_eq!(settings.master_key.load().expect("a key").expose().count(), 1);
+            assert!(!format!("{settings:?}").contains(key), "the key is not in Debug output");
+            jail.set_env("STRATA_MASTER_KEY_FILE", "/run/secrets/strata-master-key");
+            let error = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect_err("both");
+            assert!(error.to_string().contains("`master_key_file`") && !error.to_string().contains(key), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn an_unknown_key_in_the_file_is_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = write(&dir, "listen = \"127.0.0.1:1\"\nlisten_port = 9\n");
