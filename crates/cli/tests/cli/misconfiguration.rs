@@ -116,8 +116,9 @@ fn strata_dev_makes_a_private_master_key_once_and_a_wrong_one_is_named_never_sho
     assert_eq!(std::fs::read_to_string(&key_file).expect("key"), made, "the key is reused, not replaced");
     assert!(again.stop_with(nix::sys::signal::Signal::SIGTERM).success());
 
+    let data_dir = sandbox.data_dir();
     let start_with = |key: &str| {
-        let args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", path_str(&sandbox.data_dir())];
+        let args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", path_str(&data_dir)];
         sandbox.command(&args).env("STRATA_MASTER_KEY", key).output().expect("run strata dev")
     };
     // Another valid key cannot open what the first one encrypted.
