@@ -24,11 +24,8 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
     // First start: a master key of its own, in the data directory (0700 and
     // 0600, so only this user reads it), reused on every later start.
-    if settings.master_key.create_default_if_missing()?
-        && let strata_core::config::MasterKeySource::File { path, .. } = &settings.master_key
-    {
-        tracing::info!(path = %path.display(), "made a master key for this data directory; back it up with the data");
-    }
+    strata_core::config::prepare_data_dir(&settings.data_dir)?;
+    let made_key = settings.master_key.create_default_if_missing()?;
     let app = Application::build(&settings).await?;
     let provisioner = match settings.provisioner.local {
         true => Some(crate::commands::provisioner::start_local(&settings, &app, stop.child_token())?),
@@ -50,6 +47,9 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     say(&format!("  GraphQL:  {url}/graphql    metrics: {url}/metrics"));
     say(&format!("  Log in to the console as the local admin (one-time link): {login}"));
     say("  Try `strata status` in another terminal; Ctrl-C stops the server.");
+    if made_key && let strata_core::config::MasterKeySource::File { path, .. } = &settings.master_key {
+        say(&format!("  Made a master key for this data directory at {}; back it up apart from it.", path.display()));
+    }
     app.run_until_stopped(stop.clone()).await?;
     stop.cancel();
     if let Some(provisioner) = provisioner {
