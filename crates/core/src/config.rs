@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
+pub use crate::master_key::{MASTER_KEY_ENV, MasterKeySource, MasterKeys};
 
 /// The keys that may be set, in files and as `STRATA_<KEY>` variables.
 pub const KEYS: &[&str] = &[
@@ -47,6 +48,8 @@ pub const KEYS: &[&str] = &[
     "metrics_listen",
     "metrics_token",
     "org_plans",
+    "master_key",
+    "master_key_file",
 ];
 
 /// The environment variable that sets `key`.
@@ -135,6 +138,13 @@ pub struct ServerConfig {
     /// assigns plans: `ORG=PLAN` entries separated by `,`, e.g.
     /// `acme=team,bigco=enterprise`. Others get the `free` plan.
     pub org_plans: String,
+    /// The master key(s) themselves, base64, the encrypting one first
+    /// (`STRATA_MASTER_KEY`); never written back out.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// A file holding the master key(s); default
+    /// `<data_dir>/keys/master.key`.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -168,6 +178,8 @@ impl Default for ServerConfig {
             metrics_listen: None,
             metrics_token: None,
             org_plans: String::new(),
+            master_key: None,
+            master_key_file: None,
         }
     }
 }
@@ -343,6 +355,21 @@ impl ServerConfig {
         Ok(MetricsSettings { listen, token })
     }
 
+    /// `master_key` or `master_key_file` (one of them), else the default file.
+    fn master_key_source(&self) -> Result<MasterKeySource> {
+        match (&self.master_key, &self.master_key_file) {
+            (Some(_), Some(_)) => Err(Error::Config {
+                key: "master_key".to_owned(),
+                message: format!("set either `master_key` ({MASTER_KEY_ENV}) or `master_key_file`, not both"),
+            }),
+            (Some(value), None) => Ok(MasterKeySource::Value(value.clone())),
+            (None, Some(path)) => Ok(MasterKeySource::File { path: path.clone(), explicit: true }),
+            (None, None) => {
+                Ok(MasterKeySource::File { path: self.data_dir.join("keys").join("master.key"), explicit: false })
+            }
+        }
+    }
+
     /// Validates every value and fills in the defaults that depend on the
     /// data directory. Does not touch the disk or the network.
     pub fn resolve(&self) -> Result<Settings> {
@@ -378,9 +405,11 @@ impl ServerConfig {
         let provisioner = self.provisioner_settings()?;
         let metrics = self.metrics_settings()?;
         let org_plans = parse_org_plans(&self.org_plans)?;
+        let master_key = self.master_key_source()?;
         Ok(Settings {
             metrics,
             org_plans,
+            master_key,
             pps,
             mail,
             provisioner,
@@ -502,6 +531,8 @@ pub struct Settings {
     pub provisioner: ProvisionerSettings,
     /// Where the built web console is, if set.
     pub web_dir: Option<PathBuf>,
+    /// What the hub encrypts its signing keys and service secrets with.
+    pub master_key: MasterKeySource,
 }
 
 impl Settings {
@@ -845,6 +876,26 @@ mod tests {
             jail.set_env("STRATA_TOKEN", "stp_secret");
             jail.set_env("STRATA_WORKSPACE", "default");
             ServerConfig::load(None, &Overrides::default()).expect("ignored");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_master_key_comes_from_the_environment_or_a_file_never_both() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        figment::Jail::expect_with(|jail| {
+            let settings = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect("valid");
+            assert!(matches!(
+                settings.master_key,
+                MasterKeySource::File { ref path, explicit: false } if path == Path::new(".strata/keys/master.key")
+            ));
+            jail.set_env("STRATA_MASTER_KEY", key);
+            let settings = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect("valid");
+            assert_eq!(settings.master_key.load().expect("a key").expose().count(), 1);
+            assert!(!format!("{settings:?}").contains(key), "the key is not in Debug output");
+            jail.set_env("STRATA_MASTER_KEY_FILE", "/run/secrets/strata-master-key");
+            let error = ServerConfig::load(None, &Overrides::default()).expect("load").resolve().expect_err("both");
+            assert!(error.to_string().contains("`master_key_file`") && !error.to_string().contains(key), "{error}");
             Ok(())
         });
     }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod id;
+pub mod master_key;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

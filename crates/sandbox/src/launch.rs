@@ -51,6 +51,14 @@ pub(crate) fn command(request: &Request, uid: Option<u32>) -> Result<Command, Wi
         .map_err(|e| WireError::Log { path: request.log.clone(), message: e.to_string() })?;
     let log_too = log.try_clone().map_err(|e| WireError::Log { path: request.log.clone(), message: e.to_string() })?;
     let mut command = Command::new(program);
+    // Strata's own settings and credentials (`STRATA_MASTER_KEY`,
+    // `STRATA_TOKEN`…) stay with Strata's processes: the user's command gets
+    // only the `STRATA_*` variables the request names (job and datum ids).
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("STRATA_") {
+            command.env_remove(key);
+        }
+    }
     command
         .args(args)
         .env_clear()

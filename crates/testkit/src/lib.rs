@@ -165,6 +165,8 @@ impl TestApp {
             ..defaults
         };
         let settings = config.resolve().expect("test settings are valid");
+        // As `strata dev` does: a master key in the data directory, kept across restarts.
+        settings.master_key.create_default_if_missing().expect("a master key for the test");
         let app = Application::build(&settings).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let admin_token = app.hub().local_admin_token("tests").await.expect("a local admin token").secret;

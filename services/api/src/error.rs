@@ -73,12 +73,12 @@ impl Error {
         match self {
             Error::Core(core) => core.is_user_error(),
             Error::Bind { .. } => true,
+            Error::Hub(hub) => hub.is_configuration_error(),
             Error::Database(_)
             | Error::Serve(_)
             | Error::Pfs(_)
             | Error::Pps(_)
             | Error::Queue(_)
-            | Error::Hub(_)
             | Error::RateLimiter(_) => false,
         }
     }

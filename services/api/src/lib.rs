@@ -66,6 +66,9 @@ impl Application {
         if settings.needs_data_dir() {
             strata_core::config::prepare_data_dir(&settings.data_dir)?;
         }
+        // Read first: a missing or malformed master key is a configuration
+        // error, reported before anything connects.
+        let master_keys = settings.master_key.load()?;
         let mut db = strata_core::db::connect(&settings.database).await?;
         let metrics = Metrics::new()?;
         count_queries(&mut db, &metrics);
@@ -80,7 +83,7 @@ impl Application {
             Some(addr) => Some(TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?),
             None => None,
         };
-        let hub = open_hub(&db, settings, port).await?;
+        let hub = open_hub(&db, settings, master_keys, port).await?;
         let hosted = hub
             .ensure_hosted_workspace(strata_hub::LOCAL_ORG, EMBEDDED_WORKSPACE, &format!("http://127.0.0.1:{port}"))
             .await
@@ -322,7 +325,12 @@ pub(crate) fn count_queries(db: &mut sea_orm::DatabaseConnection, metrics: &Metr
 
 /// The hub on the control-plane database. Mail goes through SMTP when
 /// `smtp_url` is set, else to the data directory's outbox.
-async fn open_hub(db: &sea_orm::DatabaseConnection, settings: &Settings, port: u16) -> Result<strata_hub::Hub, Error> {
+async fn open_hub(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    master_keys: strata_core::config::MasterKeys,
+    port: u16,
+) -> Result<strata_hub::Hub, Error> {
     let mailer: std::sync::Arc<dyn strata_hub::Mailer> = match &settings.mail.smtp {
         Some(url) => std::sync::Arc::new(
             strata_hub::SmtpMailer::new(url.expose(), &url.redacted(), &settings.mail.from).map_err(Error::Hub)?,
@@ -340,7 +348,7 @@ async fn open_hub(db: &sea_orm::DatabaseConnection, settings: &Settings, port: u
         }
     };
     let org_plans = strata_hub::plans::OrgPlans::new(&settings.org_plans).map_err(Error::Hub)?;
-    let hub_settings = strata_hub::HubSettings { public_url, org_plans, ..strata_hub::HubSettings::default() };
+    let hub_settings = strata_hub::HubSettings { public_url, org_plans, ..strata_hub::HubSettings::new(master_keys) };
     strata_hub::Hub::open(db.clone(), mailer, hub_settings).await.map_err(Error::Hub)
 }
 

@@ -74,7 +74,10 @@ pub mod signing_key {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub kid: String,
-        pub private_pkcs8: Vec<u8>,
+        /// The PKCS#8 document, sealed (`sealing`); never stored in plain text.
+        pub private_sealed: Vec<u8>,
+        /// The master key that sealed it.
+        pub sealing_key: String,
         pub public_key: Vec<u8>,
         pub created_at: ChronoDateTimeUtc,
         pub retired_at: Option<ChronoDateTimeUtc>,
@@ -174,8 +177,11 @@ pub mod workspace {
         pub updated_at: ChronoDateTimeUtc,
         pub conditions: String,
         pub managed_by: String,
-        pub service_secret: Option<String>,
         pub data_freed_at: Option<ChronoDateTimeUtc>,
+        /// The service secret, sealed (`sealing`); never stored in plain text.
+        pub service_secret_sealed: Option<Vec<u8>>,
+        /// The master key that sealed it.
+        pub service_secret_key: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -113,6 +113,12 @@ pub enum HubError {
     #[error("cryptography failed: {0}")]
     Crypto(String),
 
+    /// A value encrypted at rest does not open with the configured master
+    /// keys: a wrong or missing key, or a tampered row. The operator fixes
+    /// it in the configuration, so the message names the setting (never a key).
+    #[error("{what} cannot be decrypted: {reason}; check `{setting}` (the master key)")]
+    MasterKey { what: String, setting: &'static str, reason: String },
+
     #[error("cannot deliver an email: {0}")]
     Mail(String),
 
@@ -126,6 +132,11 @@ pub enum HubError {
 }
 
 impl HubError {
+    /// True when the operator fixes it in the configuration (the master key).
+    pub fn is_configuration_error(&self) -> bool {
+        matches!(self, HubError::MasterKey { .. })
+    }
+
     /// The user error inside, if this is one.
     pub fn user_error(&self) -> Option<&UserError> {
         match self {

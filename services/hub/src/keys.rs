@@ -6,6 +6,10 @@
 //! `/.well-known/jwks.json` for workspace servers. Rotation adds a key that
 //! signs from then on; the old one keeps verifying until every token it
 //! signed has expired, then it leaves the JWKS.
+//!
+//! The private halves are stored sealed with the master key (see
+//! `sealing`), bound to their `kid`; a ring that cannot open them fails to
+//! load, naming the setting to fix.
 
 use std::sync::Arc;
 
@@ -22,6 +26,7 @@ use uuid::Uuid;
 
 use crate::entities::signing_key;
 use crate::error::{HubError, Result, UserError};
+use crate::sealing::{Purpose, Sealed, Sealer};
 
 /// Who issues and who accepts the hub's access tokens.
 pub const ISSUER: &str = "strata-hub";
@@ -86,15 +91,18 @@ pub struct Jwks {
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     db: DatabaseConnection,
+    sealer: Arc<Sealer>,
     keys: Arc<RwLock<Vec<SigningKey>>>,
     last_reload: Arc<tokio::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl KeyRing {
-    /// Loads the keys, making the first one if there is none.
-    pub async fn load(db: DatabaseConnection) -> Result<KeyRing> {
-        let ring = KeyRing { db, keys: Arc::default(), last_reload: Arc::default() };
+    /// Loads the keys, making the first one if there is none, and seals
+    /// again with the current master key those an older one sealed.
+    pub(crate) async fn load(db: DatabaseConnection, sealer: Arc<Sealer>) -> Result<KeyRing> {
+        let ring = KeyRing { db, sealer, keys: Arc::default(), last_reload: Arc::default() };
         ring.reload().await?;
+        ring.reseal().await?;
         if ring.keys.read().await.iter().all(|key| key.retired_at.is_some()) {
             ring.rotate().await?;
         }
@@ -103,7 +111,7 @@ impl KeyRing {
 
     async fn reload(&self) -> Result<()> {
         let rows = signing_key::Entity::find().order_by_asc(signing_key::Column::CreatedAt).all(&self.db).await?;
-        let keys = rows.into_iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
+        let keys = rows.into_iter().map(|row| key_from_row(&self.sealer, row)).collect::<Result<Vec<_>>>()?;
         *self.keys.write().await = keys;
         Ok(())
     }
@@ -117,6 +125,7 @@ impl KeyRing {
             .map_err(|e| HubError::Crypto(format!("generated key rejected: {e}")))?;
         let now = Utc::now();
         let kid = format!("k{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let sealed = self.sealer.seal(Purpose::SigningKey, &kid, pkcs8.as_ref())?;
         signing_key::Entity::update_many()
             .col_expr(signing_key::Column::RetiredAt, sea_orm::sea_query::Expr::value(Some(now)))
             .filter(signing_key::Column::RetiredAt.is_null())
@@ -124,7 +133,8 @@ impl KeyRing {
             .await?;
         signing_key::Entity::insert(signing_key::ActiveModel {
             kid: Set(kid.clone()),
-            private_pkcs8: Set(pkcs8.as_ref().to_vec()),
+            private_sealed: Set(sealed.bytes),
+            sealing_key: Set(sealed.key_id),
             public_key: Set(pair.public_key().as_ref().to_vec()),
             created_at: Set(now),
             retired_at: Set(None),
@@ -133,6 +143,29 @@ impl KeyRing {
         .await?;
         self.reload().await?;
         Ok(kid)
+    }
+
+    /// Seals again, with the current master key, the keys an older master
+    /// key sealed, so that the older one can leave the configuration.
+    async fn reseal(&self) -> Result<()> {
+        let stale = signing_key::Entity::find()
+            .filter(signing_key::Column::SealingKey.ne(self.sealer.sealing_key_id()))
+            .all(&self.db)
+            .await?;
+        for row in stale {
+            let pkcs8 = self.sealer.open(Purpose::SigningKey, &row.kid, &sealed_of(&row))?;
+            let fresh = self.sealer.seal(Purpose::SigningKey, &row.kid, &pkcs8)?;
+            // Conditional: a replica that resealed it meanwhile wins, which is as good.
+            signing_key::Entity::update_many()
+                .col_expr(signing_key::Column::PrivateSealed, sea_orm::sea_query::Expr::value(fresh.bytes))
+                .col_expr(signing_key::Column::SealingKey, sea_orm::sea_query::Expr::value(fresh.key_id))
+                .filter(signing_key::Column::Kid.eq(row.kid.as_str()))
+                .filter(signing_key::Column::SealingKey.eq(row.sealing_key.as_str()))
+                .exec(&self.db)
+                .await?;
+            tracing::info!(kid = %row.kid, "signing key sealed again with the current master key");
+        }
+        Ok(())
     }
 
     /// Signs an access token for `user` in `session`.
@@ -260,12 +293,17 @@ fn verifies_now(key: &SigningKey) -> bool {
     key.retired_at.is_none_or(|retired| Utc::now() < retired + ACCESS_TOKEN_TTL + Duration::seconds(60))
 }
 
-fn key_from_row(row: signing_key::Model) -> Result<SigningKey> {
+fn sealed_of(row: &signing_key::Model) -> Sealed {
+    Sealed { key_id: row.sealing_key.clone(), bytes: row.private_sealed.clone() }
+}
+
+fn key_from_row(sealer: &Sealer, row: signing_key::Model) -> Result<SigningKey> {
     let public_x = URL_SAFE_NO_PAD.encode(&row.public_key);
     let decoding = DecodingKey::from_ed_components(&public_x)
         .map_err(|e| HubError::Crypto(format!("stored public key {} is unusable: {e}", row.kid)))?;
+    let pkcs8 = sealer.open(Purpose::SigningKey, &row.kid, &sealed_of(&row))?;
     Ok(SigningKey {
-        encoding: EncodingKey::from_ed_der(&row.private_pkcs8),
+        encoding: EncodingKey::from_ed_der(&pkcs8),
         decoding,
         public_x,
         kid: row.kid,

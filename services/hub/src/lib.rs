@@ -21,6 +21,7 @@ mod orgs;
 pub mod plans;
 pub mod provisioning;
 pub mod roles;
+mod sealing;
 mod secrets;
 pub mod validate;
 mod workspaces;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use sea_orm::DatabaseConnection;
+use strata_core::config::MasterKeys;
 
 pub use api_tokens::{ApiToken, NewApiToken};
 pub use audit::{AuditEvent, AuditFilter};
@@ -55,16 +57,21 @@ pub struct HubSettings {
     pub invitation_ttl: Duration,
     /// The operator's plan per organisation (the `org_plans` setting).
     pub org_plans: plans::OrgPlans,
+    /// What signing keys and service secrets are encrypted with at rest.
+    pub master_keys: MasterKeys,
 }
 
-impl Default for HubSettings {
-    fn default() -> Self {
+impl HubSettings {
+    /// The default settings with these master keys; there is no default
+    /// master key, since one in the code would protect nothing.
+    pub fn new(master_keys: MasterKeys) -> Self {
         HubSettings {
             public_url: "http://localhost:8080".to_owned(),
             session_ttl: Duration::days(30),
             email_link_ttl: Duration::hours(24),
             invitation_ttl: Duration::days(7),
             org_plans: plans::OrgPlans::default(),
+            master_keys,
         }
     }
 }
@@ -74,6 +81,8 @@ impl Default for HubSettings {
 pub struct Hub {
     db: DatabaseConnection,
     keys: KeyRing,
+    /// Seals and opens the service secrets (the key ring has its own handle).
+    sealer: Arc<sealing::Sealer>,
     mailer: Arc<dyn Mailer>,
     settings: HubSettings,
     /// Principals by bearer-token hash, and users by id (see `cache`).
@@ -86,19 +95,30 @@ pub struct Hub {
 
 impl Hub {
     /// Applies the hub's migrations and loads (or makes) its signing keys.
+    /// Secrets sealed with an older master key are sealed again with the
+    /// current one. Fails with [`HubError::MasterKey`] when the configured
+    /// master keys cannot open what is stored.
     pub async fn open(db: DatabaseConnection, mailer: Arc<dyn Mailer>, settings: HubSettings) -> Result<Hub> {
         use sea_orm_migration::MigratorTrait;
+        let sealer = Arc::new(sealing::Sealer::new(&settings.master_keys)?);
+        let migrated = !migration::Migrator::get_pending_migrations(&db).await?.is_empty();
         migration::Migrator::up(&db, None).await?;
-        let keys = KeyRing::load(db.clone()).await?;
-        Ok(Hub {
+        if migrated {
+            forget_removed_bytes(&db).await;
+        }
+        let keys = KeyRing::load(db.clone(), sealer.clone()).await?;
+        let hub = Hub {
             db,
             keys,
+            sealer,
             mailer,
             settings,
             principals: Arc::default(),
             users: Arc::default(),
             workspace_changes: Arc::default(),
-        })
+        };
+        hub.reseal_service_secrets().await?;
+        Ok(hub)
     }
 
     /// The plan of the organisation `org_slug`, which bounds its workspaces'
@@ -125,5 +145,17 @@ impl Hub {
 
     fn link(&self, path: &str, token: &str) -> String {
         format!("{}/{path}?token={token}", self.settings.public_url.trim_end_matches('/'))
+    }
+}
+
+/// After a migration removed plain secrets from SQLite, empties the
+/// write-ahead log, which may still hold the pages they were written in.
+/// Best effort: a busy reader only delays it to SQLite's next checkpoint.
+async fn forget_removed_bytes(db: &DatabaseConnection) {
+    use sea_orm::ConnectionTrait;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
+        && let Err(error) = db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await
+    {
+        tracing::debug!(%error, "could not truncate the write-ahead log after a migration");
     }
 }

@@ -67,7 +67,8 @@ impl Hub {
             updated_at: Set(now),
             conditions: Set(Condition::ready_in_process(now)),
             managed_by: Set(MANAGED_BY_SERVER.to_owned()),
-            service_secret: Set(None),
+            service_secret_sealed: Set(None),
+            service_secret_key: Set(None),
             data_freed_at: Set(None),
         };
         Ok(workspace::Entity::insert(row).exec_with_returning(&self.db).await?.id)

@@ -15,7 +15,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Hub), Box::new(M0002Provisioning)]
+        vec![Box::new(M0001Hub), Box::new(M0002Provisioning), Box::new(M0003SealedSecrets)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -295,6 +295,118 @@ impl MigrationTrait for M0002Provisioning {
         for column in ["data_freed_at", "service_secret", "managed_by", "conditions"] {
             manager.alter_table(Table::alter().table("hub_workspaces").drop_column(column).to_owned()).await?;
         }
+        Ok(())
+    }
+}
+
+/// Secrets the hub reads back are kept encrypted (see `sealing`), and the
+/// ones stored in plain text before are rotated, since anyone who read the
+/// database may have them:
+/// - every signing key is dropped (the table is made anew with a sealed
+///   column), so every access token signed before stops verifying; the hub
+///   makes a new key when it opens, sealed;
+/// - every refresh session is revoked: people log in again;
+/// - every workspace's plain service secret is removed and its generation
+///   bumped, so the provisioner makes a new, sealed secret and hands it to
+///   the workspace server (the local backend restarts the server, the
+///   Kubernetes one rolls its pods) before the gateway uses it.
+///
+/// The migration needs no master key: it only removes; the hub seals what
+/// it makes afterwards. On SQLite, `secure_delete` zeroes the removed bytes
+/// in the file instead of leaving them in free pages.
+struct M0003SealedSecrets;
+
+impl MigrationName for M0003SealedSecrets {
+    fn name(&self) -> &str {
+        "m0003_sealed_secrets"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003SealedSecrets {
+    /// One transaction on SQLite too: the pragma then holds for the
+    /// connection that runs every statement below.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let sqlite = manager.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+        if sqlite {
+            db.execute_unprepared("PRAGMA secure_delete = ON").await?;
+        }
+        manager.drop_table(Table::drop().table("hub_signing_keys").to_owned()).await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("hub_signing_keys")
+                    .col(string("kid").primary_key())
+                    // PKCS#8 of the Ed25519 key, sealed; bound to `kid`.
+                    .col(binary("private_sealed"))
+                    // The id of the master key that sealed it.
+                    .col(string("sealing_key"))
+                    .col(binary("public_key"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("retired_at"))
+                    .to_owned(),
+            )
+            .await?;
+        let revoke = Query::update()
+            .table("hub_sessions")
+            .value("revoked_at", chrono::Utc::now())
+            .and_where(Expr::col("revoked_at").is_null())
+            .to_owned();
+        db.execute(&revoke).await?;
+        let bump = Query::update()
+            .table("hub_workspaces")
+            .value("generation", Expr::col("generation").add(1))
+            .and_where(Expr::col("service_secret").is_not_null())
+            .to_owned();
+        db.execute(&bump).await?;
+        let columns = [
+            // The service secret, sealed; bound to the workspace id.
+            ColumnDef::new("service_secret_sealed").binary().null().to_owned(),
+            ColumnDef::new("service_secret_key").string().null().to_owned(),
+        ];
+        for mut column in columns {
+            manager.alter_table(Table::alter().table("hub_workspaces").add_column(&mut column).to_owned()).await?;
+        }
+        // Emptied first, so that the rewrite of the table drops no plain secret into free pages.
+        let clear = Query::update()
+            .table("hub_workspaces")
+            .value("service_secret", Option::<String>::None)
+            .and_where(Expr::col("service_secret").is_not_null())
+            .to_owned();
+        db.execute(&clear).await?;
+        manager.alter_table(Table::alter().table("hub_workspaces").drop_column("service_secret").to_owned()).await?;
+        if sqlite {
+            db.execute_unprepared("PRAGMA secure_delete = OFF").await?;
+        }
+        Ok(())
+    }
+
+    /// Back to plain columns, empty: secrets made since cannot be decrypted
+    /// here, so the provisioner makes new ones under the old code.
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["service_secret_key", "service_secret_sealed"] {
+            manager.alter_table(Table::alter().table("hub_workspaces").drop_column(column).to_owned()).await?;
+        }
+        let mut plain = ColumnDef::new("service_secret").text().null().to_owned();
+        manager.alter_table(Table::alter().table("hub_workspaces").add_column(&mut plain).to_owned()).await?;
+        manager.drop_table(Table::drop().table("hub_signing_keys").to_owned()).await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("hub_signing_keys")
+                    .col(string("kid").primary_key())
+                    .col(binary("private_pkcs8"))
+                    .col(binary("public_key"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone_null("retired_at"))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use crate::Hub;
 use crate::entities::{lease, org, workspace, workspace_workers};
 use crate::error::{HubError, Result, UserError};
 use crate::roles::{Principal, WorkspaceRole};
+use crate::sealing::{Purpose, Sealed};
 use crate::workspaces::WorkspaceState;
 
 /// `managed_by` of workspaces the provisioner runs.
@@ -228,6 +229,12 @@ impl Hub {
         rows.into_iter()
             .map(|row| {
                 let org_slug = orgs.iter().find(|o| o.id == row.org_id).map(|o| o.slug.clone()).unwrap_or_default();
+                // One unreadable secret must not stop the provisioner for every
+                // workspace: this one's reconcile fails in `ensure_service_secret`.
+                let service_secret = self.service_secret_of(&row).unwrap_or_else(|error| {
+                    tracing::error!(workspace = %row.id, error = %error, "cannot read the service secret");
+                    None
+                });
                 Ok(DesiredWorkspace {
                     id: row.id,
                     org_id: row.org_id,
@@ -240,7 +247,7 @@ impl Hub {
                     observed_generation: row.observed_generation,
                     endpoint: row.endpoint,
                     conditions: decode(&row.conditions),
-                    service_secret: row.service_secret,
+                    service_secret,
                     updated_at: row.updated_at,
                     data_freed_at: row.data_freed_at,
                 })
@@ -248,21 +255,61 @@ impl Hub {
             .collect()
     }
 
-    /// The workspace's service secret, made on first call. Two provisioners
-    /// racing here agree: only the first write lands and both read it back.
+    /// The workspace's service secret, made on first call and stored
+    /// sealed. Two provisioners racing here agree: only the first write
+    /// lands and both read it back.
     pub async fn ensure_service_secret(&self, id: Uuid) -> Result<String> {
         let fresh = format!("sts_{}", crate::secrets::random_secret());
+        let sealed = self.sealer.seal(Purpose::ServiceSecret, &id.to_string(), fresh.as_bytes())?;
         workspace::Entity::update_many()
-            .col_expr(workspace::Column::ServiceSecret, Expr::value(Some(fresh)))
+            .col_expr(workspace::Column::ServiceSecretSealed, Expr::value(Some(sealed.bytes)))
+            .col_expr(workspace::Column::ServiceSecretKey, Expr::value(Some(sealed.key_id)))
             .filter(workspace::Column::Id.eq(id))
-            .filter(workspace::Column::ServiceSecret.is_null())
+            .filter(workspace::Column::ServiceSecretSealed.is_null())
             .exec(&self.db)
             .await?;
-        workspace::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .and_then(|row| row.service_secret)
+        let row = workspace::Entity::find_by_id(id).one(&self.db).await?;
+        row.as_ref()
+            .map(|row| self.service_secret_of(row))
+            .transpose()?
+            .flatten()
             .ok_or_else(|| HubError::Internal(format!("workspace {id} vanished while making its secret")))
+    }
+
+    /// Opens the row's sealed service secret, if it has one.
+    fn service_secret_of(&self, row: &workspace::Model) -> Result<Option<String>> {
+        let (Some(bytes), Some(key_id)) = (&row.service_secret_sealed, &row.service_secret_key) else {
+            return Ok(None);
+        };
+        let sealed = Sealed { key_id: key_id.clone(), bytes: bytes.clone() };
+        let plain = self.sealer.open(Purpose::ServiceSecret, &row.id.to_string(), &sealed)?;
+        String::from_utf8(plain)
+            .map(Some)
+            .map_err(|_| HubError::Crypto(format!("the service secret of workspace {} is not text", row.id)))
+    }
+
+    /// Seals again, with the current master key, the service secrets an
+    /// older master key sealed (the secrets themselves stay the same, so
+    /// running workspace servers are not disturbed).
+    pub(crate) async fn reseal_service_secrets(&self) -> Result<()> {
+        let stale = workspace::Entity::find()
+            .filter(workspace::Column::ServiceSecretKey.is_not_null())
+            .filter(workspace::Column::ServiceSecretKey.ne(self.sealer.sealing_key_id()))
+            .all(&self.db)
+            .await?;
+        for row in stale {
+            let Some(secret) = self.service_secret_of(&row)? else { continue };
+            let fresh = self.sealer.seal(Purpose::ServiceSecret, &row.id.to_string(), secret.as_bytes())?;
+            workspace::Entity::update_many()
+                .col_expr(workspace::Column::ServiceSecretSealed, Expr::value(Some(fresh.bytes)))
+                .col_expr(workspace::Column::ServiceSecretKey, Expr::value(Some(fresh.key_id)))
+                .filter(workspace::Column::Id.eq(row.id))
+                .filter(workspace::Column::ServiceSecretKey.eq(row.service_secret_key.clone()))
+                .exec(&self.db)
+                .await?;
+            tracing::info!(workspace = %row.id, "service secret sealed again with the current master key");
+        }
+        Ok(())
     }
 
     /// Writes what the provisioner observed for `generation`. Nothing is
@@ -296,7 +343,8 @@ impl Hub {
     pub async fn mark_data_freed(&self, id: Uuid) -> Result<()> {
         workspace::Entity::update_many()
             .col_expr(workspace::Column::DataFreedAt, Expr::value(Some(Utc::now())))
-            .col_expr(workspace::Column::ServiceSecret, Expr::value(None::<String>))
+            .col_expr(workspace::Column::ServiceSecretSealed, Expr::value(None::<Vec<u8>>))
+            .col_expr(workspace::Column::ServiceSecretKey, Expr::value(None::<String>))
             .filter(workspace::Column::Id.eq(id))
             .filter(workspace::Column::State.eq(WorkspaceState::Deleted.as_str()))
             .exec(&self.db)
@@ -410,7 +458,11 @@ impl Hub {
         let workspace_id = row.as_ref().map_or(Uuid::nil(), |row| row.id);
         let role = self.role_lookup(principal, org_id, workspace_id, repo).await?;
         let (Some(row), Some(role)) = (row, role) else { return Err(missing()) };
-        let upstream = match (row.managed_by.as_str(), row.endpoint, row.service_secret) {
+        let secret = match row.managed_by.as_str() {
+            MANAGED_BY_SERVER => None,
+            _ => self.service_secret_of(&row)?,
+        };
+        let upstream = match (row.managed_by.as_str(), row.endpoint, secret) {
             (MANAGED_BY_SERVER, _, _) => None,
             (_, Some(endpoint), Some(secret)) => Some(Upstream { endpoint, secret }),
             _ => {

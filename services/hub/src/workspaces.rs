@@ -189,7 +189,8 @@ impl Hub {
             updated_at: Set(now),
             conditions: Set(Condition::pending(now)),
             managed_by: Set(MANAGED_BY_PROVISIONER.to_owned()),
-            service_secret: Set(None),
+            service_secret_sealed: Set(None),
+            service_secret_key: Set(None),
             data_freed_at: Set(None),
         };
         let created = match workspace::Entity::insert(row).exec_with_returning(&self.db).await {

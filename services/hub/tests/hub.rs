@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use strata_core::config::DatabaseUrl;
+use strata_core::config::{DatabaseUrl, MasterKeys};
 use strata_hub::keys::{AUDIENCE, AccessClaims, ISSUER};
 use strata_hub::{
     Hub, HubSettings, NewWorkspace, OrgRole, OutboxMailer, Principal, SignUp, UserErrorCode, WorkspaceRole,
@@ -18,22 +18,50 @@ struct Fixture {
     hub: Hub,
     db: DatabaseConnection,
     outbox: OutboxMailer,
-    _database: TestDatabase,
-    _dir: tempfile::TempDir,
+    /// The master key the hub encrypts with, as configured (base64).
+    master_key: String,
+    database: TestDatabase,
+    dir: tempfile::TempDir,
+}
+
+/// A fresh master key as an operator would write it: 32 random bytes, base64.
+fn new_master_key() -> String {
+    use aws_lc_rs::rand::SecureRandom;
+    use base64::Engine;
+    let mut key = [0u8; 32];
+    aws_lc_rs::rand::SystemRandom::new().fill(&mut key).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+fn master_keys(text: &str) -> MasterKeys {
+    MasterKeys::parse(text, "master_key_file").unwrap()
 }
 
 async fn fixture(backend: Backend) -> Fixture {
-    fixture_with(backend, HubSettings::default()).await
+    fixture_with(backend, |settings| settings).await
 }
 
-async fn fixture_with(backend: Backend, settings: HubSettings) -> Fixture {
+async fn fixture_with(backend: Backend, customize: impl FnOnce(HubSettings) -> HubSettings) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::create(backend, dir.path()).await;
     let db = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
     let outbox = OutboxMailer::new(dir.path().join("outbox"));
-    let settings = HubSettings { public_url: "https://strata.test".into(), ..settings };
+    let master_key = new_master_key();
+    let settings = customize(HubSettings {
+        public_url: "https://strata.test".into(),
+        ..HubSettings::new(master_keys(&master_key))
+    });
     let hub = Hub::open(db.clone(), Arc::new(outbox.clone()), settings).await.unwrap();
-    Fixture { hub, db, outbox, _database: database, _dir: dir }
+    Fixture { hub, db, outbox, master_key, database, dir }
+}
+
+impl Fixture {
+    /// Another hub on the same database and master key (another replica).
+    async fn replica(&self) -> Hub {
+        Hub::open(self.db.clone(), Arc::new(self.outbox.clone()), HubSettings::new(master_keys(&self.master_key)))
+            .await
+            .unwrap()
+    }
 }
 
 strata_testkit::on_both_backends!(
@@ -50,6 +78,9 @@ strata_testkit::on_both_backends!(
     signing_up_with_a_taken_email_creates_nothing_and_mails_its_owner,
     organisations_get_the_plans_and_workspace_counts_the_operator_gave_them,
     a_workspace_route_costs_the_same_statements_whatever_exists,
+    signing_keys_and_service_secrets_are_stored_encrypted_and_bound_to_their_row,
+    a_wrong_master_key_stops_the_hub_naming_the_setting_and_an_old_one_rotates_out,
+    an_upgrade_rotates_every_plain_secret_and_signing_key,
 );
 
 fn code(result: Result<impl std::fmt::Debug, strata_hub::HubError>) -> UserErrorCode {
@@ -154,27 +185,45 @@ async fn sign_up_refuses_bad_input_with_field_errors(backend: Backend) {
     assert_eq!(code(f.hub.log_in("taken@example.com", &"p".repeat(10_000), None).await), UserErrorCode::Invalid);
 }
 
-/// Reads the active private key from the database, as only an attacker
-/// with database access could, to forge tokens with chosen claims.
-async fn signing_key(db: &DatabaseConnection) -> (String, EncodingKey) {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT kid, private_pkcs8 FROM hub_signing_keys WHERE retired_at IS NULL",
+/// Reads the active private key from the database and decrypts it with the
+/// master key, as only someone with both could, to forge tokens with chosen
+/// claims.
+async fn signing_key(f: &Fixture) -> (String, EncodingKey) {
+    let row =
+        f.db.query_one_raw(Statement::from_string(
+            f.db.get_database_backend(),
+            "SELECT kid, private_sealed, sealing_key FROM hub_signing_keys WHERE retired_at IS NULL",
         ))
         .await
         .unwrap()
         .unwrap();
     let kid: String = row.try_get("", "kid").unwrap();
-    let der: Vec<u8> = row.try_get("", "private_pkcs8").unwrap();
+    let sealed: Vec<u8> = row.try_get("", "private_sealed").unwrap();
+    let key_id: String = row.try_get("", "sealing_key").unwrap();
+    let der = unseal(&f.master_key, "hub_signing_keys.private_sealed", &kid, &key_id, &sealed).unwrap();
     (kid, EncodingKey::from_ed_der(&der))
+}
+
+/// Decrypts a sealed column as documented (docs/configuration.md#master-key):
+/// AES-256-GCM, `nonce || ciphertext || tag`, the column, row and master key
+/// id as associated data.
+fn unseal(master_key: &str, column: &str, row: &str, key_id: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD.decode(master_key).unwrap();
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).unwrap());
+    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+    let aad = format!("strata 2026 sealed\0{column}\0{row}\0{key_id}");
+    let mut in_out = ciphertext.to_vec();
+    let nonce = Nonce::try_assume_unique_for_key(nonce).unwrap();
+    key.open_in_place(nonce, Aad::from(aad.as_bytes()), &mut in_out).ok().map(|plain| plain.to_vec())
 }
 
 async fn access_token_forgeries_are_refused(backend: Backend) {
     let f = fixture(backend).await;
     let principal = person(&f, "eve@example.com").await;
     let strata_hub::Credential::Session { session_id } = principal.credential else { panic!() };
-    let (kid, key) = signing_key(&f.db).await;
+    let (kid, key) = signing_key(&f).await;
     let now = Utc::now().timestamp();
     let claims = |iss: &str, aud: &str, nbf: i64, exp: i64| AccessClaims {
         iss: iss.into(),
@@ -195,7 +244,7 @@ async fn access_token_forgeries_are_refused(backend: Backend) {
 
     // A key rotated by another replica (another Hub on the same database) verifies here too
     // (reloads for unknown keys happen at most every few seconds, so this comes first).
-    let other = Hub::open(f.db.clone(), Arc::new(f.outbox.clone()), HubSettings::default()).await.unwrap();
+    let other = f.replica().await;
     other.keys().rotate().await.unwrap();
     let from_other = other.log_in("eve@example.com", "a long passphrase 42", None).await.unwrap();
     assert!(f.hub.authenticate(&from_other.access_token).await.is_ok(), "a key rotated elsewhere is picked up");
@@ -255,7 +304,7 @@ async fn signed_access_tokens_longer_lived_than_the_hub_issues_are_refused(backe
     let f = fixture(backend).await;
     let principal = person(&f, "mallory@example.com").await;
     let strata_hub::Credential::Session { session_id } = principal.credential else { panic!() };
-    let (kid, key) = signing_key(&f.db).await;
+    let (kid, key) = signing_key(&f).await;
     let now = Utc::now().timestamp();
     let token = |iat: i64, exp: i64| {
         let claims = AccessClaims {
@@ -485,7 +534,7 @@ async fn api_tokens_are_scoped_capped_and_revocable(backend: Backend) {
     // Expired tokens are refused. (Time is moved in the database, which this hub's
     // two-second authentication cache cannot see; a fresh hub on the same database can.)
     f.db.execute_unprepared("UPDATE hub_api_tokens SET expires_at = '2000-01-01T00:00:00Z'").await.unwrap();
-    let fresh = Hub::open(f.db.clone(), Arc::new(f.outbox.clone()), HubSettings::default()).await.unwrap();
+    let fresh = f.replica().await;
     assert_eq!(code(fresh.authenticate(&scoped.secret).await), UserErrorCode::Unauthenticated);
     assert_eq!(
         code(
@@ -549,7 +598,8 @@ async fn verification_mail_goes_out_over_smtp() {
     let db = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
     let url = format!("smtp://127.0.0.1:{port}");
     let mailer = strata_hub::SmtpMailer::new(&url, &url, "Strata <noreply@strata.test>").unwrap();
-    let settings = HubSettings { public_url: "https://strata.test".into(), ..HubSettings::default() };
+    let settings =
+        HubSettings { public_url: "https://strata.test".into(), ..HubSettings::new(master_keys(&new_master_key())) };
     let hub = Hub::open(db, Arc::new(mailer), settings).await.unwrap();
     hub.sign_up(SignUp {
         email: "smtp@example.com".into(),
@@ -604,7 +654,7 @@ async fn signing_up_with_a_taken_email_creates_nothing_and_mails_its_owner(backe
 /// most; the operator's `org_plans` allows more, up to the plan given.
 async fn organisations_get_the_plans_and_workspace_counts_the_operator_gave_them(backend: Backend) {
     let org_plans = strata_hub::plans::OrgPlans::new(&[("big".to_owned(), "team".to_owned())]).unwrap();
-    let f = fixture_with(backend, HubSettings { org_plans, ..HubSettings::default() }).await;
+    let f = fixture_with(backend, |settings| HubSettings { org_plans, ..settings }).await;
     let alice = person(&f, "alice@example.com").await;
     f.hub.create_organization(&alice, "mine", None).await.unwrap();
     f.hub.create_organization(&alice, "big", None).await.unwrap();
@@ -659,7 +709,7 @@ async fn a_workspace_route_costs_the_same_statements_whatever_exists(backend: Ba
     f.hub.ensure_hosted_workspace("org-a", "wa", "http://127.0.0.1:9").await.unwrap();
     let mut db = f.db.clone();
     let count = counting(&mut db);
-    let hub = Hub::open(db, Arc::new(f.outbox.clone()), HubSettings::default()).await.unwrap();
+    let hub = Hub::open(db, Arc::new(f.outbox.clone()), HubSettings::new(master_keys(&f.master_key))).await.unwrap();
     let mut costs = Vec::new();
     for (who, org, slug) in [
         (&alice, "org-a", "wa"),
@@ -675,4 +725,277 @@ async fn a_workspace_route_costs_the_same_statements_whatever_exists(backend: Ba
     assert!(costs[0].1, "alice reaches her workspace: {costs:?}");
     assert!(costs[1..].iter().all(|(_, ok, _)| !ok), "{costs:?}");
     assert!(costs.iter().all(|(_, _, n)| *n == costs[0].2), "the same statements on every path: {costs:?}");
+}
+
+/// Runs a query whose rows have one column, as an attacker reading the
+/// database would.
+async fn raw_rows(db: &DatabaseConnection, sql: &str) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// The DER of the Ed25519 algorithm identifier, in every PKCS#8 key.
+const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+
+/// Two workspaces in `acme` and their service secrets.
+async fn two_workspaces(f: &Fixture) -> [(uuid::Uuid, String); 2] {
+    let alice = person(f, "alice@example.com").await;
+    f.hub.create_organization(&alice, "acme", None).await.unwrap();
+    let mut made = Vec::new();
+    for slug in ["one", "two"] {
+        let new = NewWorkspace { org_slug: "acme".into(), slug: slug.into(), ..Default::default() };
+        let id = f.hub.create_workspace(&alice, &new).await.unwrap().id;
+        made.push((id, f.hub.ensure_service_secret(id).await.unwrap()));
+    }
+    made.try_into().unwrap()
+}
+
+async fn signing_keys_and_service_secrets_are_stored_encrypted_and_bound_to_their_row(backend: Backend) {
+    let f = fixture(backend).await;
+    let [(one, one_secret), (two, two_secret)] = two_workspaces(&f).await;
+    assert!(one_secret.starts_with("sts_") && one_secret != two_secret);
+    assert_eq!(f.hub.ensure_service_secret(one).await.unwrap(), one_secret, "made once, read back");
+    f.hub.keys().rotate().await.unwrap();
+
+    // What the database holds: no secret, no key, only ciphertexts and key ids.
+    let rows =
+        raw_rows(&f.db, "SELECT id, service_secret_sealed, service_secret_key FROM hub_workspaces").await.unwrap();
+    let mut sealed_secrets = 0;
+    for row in &rows {
+        let Some(sealed) = row.try_get::<Option<Vec<u8>>>("", "service_secret_sealed").unwrap() else { continue };
+        sealed_secrets += 1;
+        for secret in [&one_secret, &two_secret] {
+            assert!(!contains(&sealed, secret.as_bytes()) && !contains(&sealed, b"sts_"), "plain secret stored");
+        }
+        let key_id: String = row.try_get("", "service_secret_key").unwrap();
+        assert!(key_id.starts_with("mk_"), "{key_id}");
+    }
+    assert_eq!(sealed_secrets, 2);
+    let keys =
+        raw_rows(&f.db, "SELECT kid, private_sealed, sealing_key, public_key FROM hub_signing_keys").await.unwrap();
+    assert_eq!(keys.len(), 2);
+    for row in &keys {
+        let kid: String = row.try_get("", "kid").unwrap();
+        let sealed: Vec<u8> = row.try_get("", "private_sealed").unwrap();
+        let key_id: String = row.try_get("", "sealing_key").unwrap();
+        let public: Vec<u8> = row.try_get("", "public_key").unwrap();
+        assert!(!contains(&sealed, ED25519_OID) && !contains(&sealed, &public), "a plain PKCS#8 key is stored");
+        // With the master key it is the key pair whose public half is published.
+        let pkcs8 = unseal(&f.master_key, "hub_signing_keys.private_sealed", &kid, &key_id, &sealed).unwrap();
+        let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap();
+        assert_eq!(aws_lc_rs::signature::KeyPair::public_key(&pair).as_ref(), public.as_slice());
+        // Bound to its row: the same bytes do not open as another kid's.
+        assert!(unseal(&f.master_key, "hub_signing_keys.private_sealed", "k-other", &key_id, &sealed).is_none());
+    }
+    assert!(raw_rows(&f.db, "SELECT private_pkcs8 FROM hub_signing_keys").await.is_err(), "no plain key column");
+    assert!(raw_rows(&f.db, "SELECT service_secret FROM hub_workspaces").await.is_err(), "no plain secret column");
+
+    // A ciphertext copied into another row does not open there, and says what to check.
+    for column in ["service_secret_sealed", "service_secret_key"] {
+        let sql = format!(
+            "UPDATE hub_workspaces SET {column} = (SELECT {column} FROM hub_workspaces WHERE id = $1) WHERE id = $2"
+        );
+        execute(&f.db, &sql, vec![one.into(), two.into()]).await;
+    }
+    let error = f.hub.ensure_service_secret(two).await.unwrap_err();
+    assert!(error.is_configuration_error(), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains(&two.to_string()) && message.contains("`master_key_file`"), "{message}");
+    assert!(!message.contains(&one_secret) && !message.contains(&f.master_key), "{message}");
+    assert_eq!(f.hub.ensure_service_secret(one).await.unwrap(), one_secret, "the original row still opens");
+
+    // The same for signing keys: a key copied into another key's row stops the hub from loading.
+    let [first, second] = [0, 1].map(|i| keys[i].try_get::<String>("", "kid").unwrap());
+    f.db.execute_unprepared(&format!(
+        "UPDATE hub_signing_keys SET private_sealed = (SELECT private_sealed FROM hub_signing_keys WHERE kid = '{first}') WHERE kid = '{second}'"
+    ))
+    .await
+    .unwrap();
+    let error = Hub::open(f.db.clone(), Arc::new(f.outbox.clone()), HubSettings::new(master_keys(&f.master_key)))
+        .await
+        .unwrap_err();
+    assert!(error.is_configuration_error() && error.to_string().contains(&second), "{error}");
+}
+
+/// Runs hand-written SQL with `$1, $2…` placeholders (in order) on either backend.
+async fn execute(db: &DatabaseConnection, sql: &str, values: Vec<sea_orm::Value>) {
+    let backend = db.get_database_backend();
+    let mut sql = sql.to_owned();
+    if backend == sea_orm::DatabaseBackend::Sqlite {
+        for i in (1..=values.len()).rev() {
+            sql = sql.replace(&format!("${i}"), "?");
+        }
+    }
+    db.execute_raw(Statement::from_sql_and_values(backend, &sql, values)).await.unwrap();
+}
+
+async fn a_wrong_master_key_stops_the_hub_naming_the_setting_and_an_old_one_rotates_out(backend: Backend) {
+    let f = fixture(backend).await;
+    let [(one, one_secret), _] = two_workspaces(&f).await;
+    let principal = person(&f, "bob@example.com").await;
+    let open = |keys: String| {
+        let db = f.db.clone();
+        let outbox = f.outbox.clone();
+        async move { Hub::open(db, Arc::new(outbox), HubSettings::new(master_keys(&keys))).await }
+    };
+
+    // Another key: the hub does not start, names the setting and shows no key.
+    let wrong = new_master_key();
+    let error = open(wrong.clone()).await.unwrap_err();
+    assert!(error.is_configuration_error(), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("`master_key_file`") && message.contains("not configured"), "{message}");
+    assert!(!message.contains(&wrong) && !message.contains(&f.master_key), "a key in the error: {message}");
+
+    // Rotation: the new key first and the old one after it; everything is sealed
+    // again with the new key, nothing changes for users, and the old key can go.
+    let rotated = open(format!("{wrong}\n{}", f.master_key)).await.unwrap();
+    assert_eq!(rotated.ensure_service_secret(one).await.unwrap(), one_secret, "the secret itself stays");
+    let tokens = rotated.log_in("bob@example.com", "a long passphrase 42", None).await.unwrap();
+    let only_new = open(wrong.clone()).await.unwrap();
+    assert_eq!(only_new.ensure_service_secret(one).await.unwrap(), one_secret);
+    assert_eq!(only_new.authenticate(&tokens.access_token).await.unwrap().user_id, principal.user_id);
+    let error = open(f.master_key.clone()).await.unwrap_err();
+    assert!(error.is_configuration_error(), "the old key alone no longer opens anything: {error:?}");
+}
+
+async fn an_upgrade_rotates_every_plain_secret_and_signing_key(backend: Backend) {
+    use sea_orm_migration::MigratorTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(backend, dir.path()).await;
+    let url = DatabaseUrl::parse(&database.url()).unwrap();
+    let db = strata_core::db::connect(&url).await.unwrap();
+    // The schema of the release before, with what its code stored in plain text.
+    strata_hub::migration::Migrator::up(&db, Some(2)).await.unwrap();
+    let old = OldSecrets::insert(&db).await;
+
+    let outbox = OutboxMailer::new(dir.path().join("outbox"));
+    let master_key = new_master_key();
+    let settings =
+        HubSettings { public_url: "https://strata.test".into(), ..HubSettings::new(master_keys(&master_key)) };
+    let hub = Hub::open(db.clone(), Arc::new(outbox.clone()), settings).await.unwrap();
+
+    // The old key is gone and tokens it signed are refused for it.
+    let error = hub.authenticate(&old.access_token).await.unwrap_err();
+    let error = error.user_error().unwrap();
+    assert_eq!(error.code, UserErrorCode::Unauthenticated);
+    assert!(error.message.contains("unknown key"), "{}", error.message);
+    let kids = raw_rows(&db, "SELECT kid, sealing_key FROM hub_signing_keys").await.unwrap();
+    assert_eq!(kids.len(), 1, "one new key");
+    assert_ne!(kids[0].try_get::<String>("", "kid").unwrap(), OldSecrets::KID);
+    // Sessions are revoked: people log in again.
+    let sessions = raw_rows(&db, "SELECT revoked_at FROM hub_sessions").await.unwrap();
+    assert!(sessions[0].try_get::<Option<chrono::DateTime<Utc>>>("", "revoked_at").unwrap().is_some());
+    // The workspace's plain secret is gone and its generation bumped, so the
+    // provisioner makes a new one and hands it to the server.
+    let workspace = hub.provisioner_workspace(old.workspace).await.unwrap().unwrap();
+    assert_eq!((workspace.generation, workspace.service_secret.as_deref()), (8, None));
+    let fresh = hub.ensure_service_secret(old.workspace).await.unwrap();
+    assert!(fresh.starts_with("sts_") && fresh != OldSecrets::SERVICE_SECRET);
+    let route_secret = raw_rows(&db, "SELECT service_secret_sealed FROM hub_workspaces").await.unwrap();
+    let sealed: Vec<u8> = route_secret[0].try_get::<Option<Vec<u8>>>("", "service_secret_sealed").unwrap().unwrap();
+    assert!(!contains(&sealed, fresh.as_bytes()));
+
+    // New logins work with the new key.
+    let f = Fixture { hub, db, outbox, master_key, database, dir };
+    person(&f, "carol@example.com").await;
+
+    // On SQLite the old plain values are not left in the file's free pages or its log.
+    if let DatabaseUrl::Sqlite(path) = DatabaseUrl::parse(&f.database.url()).unwrap() {
+        for file in [path.clone(), path.with_extension("db-wal")] {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !contains(&bytes, OldSecrets::SERVICE_SECRET.as_bytes()),
+                "{} keeps the old secret",
+                file.display()
+            );
+            assert!(!contains(&bytes, &old.pkcs8), "{} keeps the old signing key", file.display());
+        }
+    }
+    let _ = &f.dir;
+}
+
+/// What the code before sealing stored in plain text.
+struct OldSecrets {
+    workspace: uuid::Uuid,
+    pkcs8: Vec<u8>,
+    access_token: String,
+}
+
+impl OldSecrets {
+    const KID: &str = "kold00000000";
+    const SERVICE_SECRET: &str = "sts_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    async fn insert(db: &DatabaseConnection) -> OldSecrets {
+        use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+        use sea_orm::Value;
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap().as_ref().to_vec();
+        let public = Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap().public_key().as_ref().to_vec();
+        let now = Utc::now();
+        let (org, workspace, user, session) =
+            (uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let run = |sql: String, values: Vec<Value>| async move { execute(db, &sql, values).await };
+        let placeholders = |n: usize| (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        run(
+            format!(
+                "INSERT INTO hub_signing_keys (kid, private_pkcs8, public_key, created_at) VALUES ({})",
+                placeholders(4)
+            ),
+            vec![Self::KID.into(), pkcs8.clone().into(), public.into(), now.into()],
+        )
+        .await;
+        run(
+            format!("INSERT INTO hub_orgs (id, slug, name, created_at) VALUES ({})", placeholders(4)),
+            vec![org.into(), "acme".into(), "acme".into(), now.into()],
+        )
+        .await;
+        run(
+            format!(
+                "INSERT INTO hub_workspaces (id, org_id, slug, live_slug, plan, region, state, endpoint, generation, \
+                 observed_generation, created_by, created_at, updated_at, service_secret) VALUES ({})",
+                placeholders(14)
+            ),
+            vec![
+                workspace.into(),
+                org.into(),
+                "prod".into(),
+                "prod".into(),
+                "free".into(),
+                "local".into(),
+                "READY".into(),
+                "http://127.0.0.1:9".into(),
+                7i64.into(),
+                7i64.into(),
+                user.into(),
+                now.into(),
+                now.into(),
+                Self::SERVICE_SECRET.into(),
+            ],
+        )
+        .await;
+        run(
+            format!(
+                "INSERT INTO hub_sessions (id, user_id, refresh_hash, expires_at, created_at, last_used_at) VALUES ({})",
+                placeholders(6)
+            ),
+            vec![session.into(), user.into(), "hash".into(), (now + Duration::days(30)).into(), now.into(), now.into()],
+        )
+        .await;
+        let claims = AccessClaims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: user.to_string(),
+            sid: session.to_string(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: now.timestamp() + 600,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(Self::KID.to_owned());
+        let access_token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&pkcs8)).unwrap();
+        OldSecrets { workspace, pkcs8, access_token }
+    }
 }

@@ -34,9 +34,13 @@ async fn main() {
     let url = DatabaseUrl::parse(&database.url()).unwrap();
     let DatabaseUrl::Postgres(postgres) = url.clone() else { panic!("PostgreSQL expected") };
     let db = strata_core::db::connect(&url).await.unwrap();
-    let hub = Hub::open(db.clone(), Arc::new(OutboxMailer::new(dir.path().join("outbox"))), HubSettings::default())
-        .await
-        .unwrap();
+    let hub = Hub::open(
+        db.clone(),
+        Arc::new(OutboxMailer::new(dir.path().join("outbox"))),
+        HubSettings::new(strata_core::config::MasterKeys::generate()),
+    )
+    .await
+    .unwrap();
     hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.unwrap();
     let admin = hub.authenticate(&hub.local_admin_token("bench").await.unwrap().secret).await.unwrap();
 

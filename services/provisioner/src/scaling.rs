@@ -291,7 +291,9 @@ mod tests {
         let url = strata_core::config::DatabaseUrl::parse(&database.url()).expect("url");
         let db = strata_core::db::connect(&url).await.expect("connect");
         let mailer = std::sync::Arc::new(strata_hub::OutboxMailer::new(dir.path().join("outbox")));
-        let hub = Hub::open(db, mailer, strata_hub::HubSettings::default()).await.expect("hub");
+        let hub = Hub::open(db, mailer, strata_hub::HubSettings::new(strata_core::config::MasterKeys::generate()))
+            .await
+            .expect("hub");
         let workspace =
             hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.expect("ws");
         let (_, updates) = tokio::sync::watch::channel(PlanQuota::of("free"));

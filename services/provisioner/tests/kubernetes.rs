@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use strata_core::config::{DatabaseUrl, ObjectStoreUrl, SecretUrl};
 use strata_hub::{ConditionType, Hub, HubSettings, NewWorkspace, OutboxMailer, Principal, WorkspaceState};
 use strata_kube_fake::{Effect, FakeApiServer, Fault, Verb};
-use strata_provisioner::kubernetes::render::{Cluster, Egress};
+use strata_provisioner::kubernetes::render::{self, Cluster, Egress};
 use strata_provisioner::{
     Backend, KubernetesBackend, KubernetesConfig, ProvisionerMetrics, Reconciler, ReconcilerConfig,
 };
@@ -40,7 +40,7 @@ fn cluster() -> Cluster {
 /// workspaces these tests make (`org_plans`).
 fn operator_settings() -> HubSettings {
     let org_plans = strata_hub::plans::OrgPlans::new(&[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())]);
-    HubSettings { org_plans: org_plans.unwrap(), ..HubSettings::default() }
+    HubSettings { org_plans: org_plans.unwrap(), ..HubSettings::new(strata_core::config::MasterKeys::generate()) }
 }
 
 async fn fixture(fake: FakeApiServer) -> Fixture {
@@ -414,7 +414,7 @@ async fn a_workspace_deleted_while_provisioning_is_torn_down_without_becoming_re
 /// object in it passes the API server's schema validation.
 #[tokio::test]
 async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
-    use strata_provisioner::kubernetes::render::{self, WorkerDeployment, WorkspaceObjects};
+    use strata_provisioner::kubernetes::render::{WorkerDeployment, WorkspaceObjects};
     let workspace = strata_hub::DesiredWorkspace {
         id: "3f2b8c1e-5d4a-4e6b-9c7d-2a1b0c9d8e7f".parse().unwrap(),
         org_id: uuid::Uuid::nil(),
@@ -452,6 +452,7 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
         image: "python:3.13-slim",
         replicas: 2,
         credential: "stc_pipeline:edges.EXAMPLE",
+        secret_digest: &render::secret_digest("sts_EXAMPLE"),
     };
     let worker_size = render::Size { cpu_millis: quota.worker_cpu_millis, memory_mib: quota.worker_memory_mib };
     let mut all: Vec<Value> = render::cluster_objects(&cluster, worker_size);
@@ -500,4 +501,51 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
     }
     let documented = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(documented == yaml, "docs/kubernetes/workspace.yaml is stale; rerun with STRATA_UPDATE_DOCS=1");
+}
+
+/// What the upgrade to sealed secrets does to a workspace row (hub migration
+/// `m0003_sealed_secrets`): its secret removed and its generation bumped.
+async fn drop_the_secret_as_the_upgrade_does(f: &Fixture, id: uuid::Uuid) {
+    use sea_orm::ConnectionTrait;
+    let sql = "UPDATE hub_workspaces SET service_secret_sealed = NULL, service_secret_key = NULL, \
+               generation = generation + 1 WHERE id = $1";
+    let statement = sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, [id.into()]);
+    f.db.execute_raw(statement).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rotated_service_secret_reaches_the_server_and_rolls_its_pods() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("rotating").await;
+    let mut reconciler = f.reconciler(reconciler_config());
+    reconciler.pass().await;
+    assert_eq!(f.get("rotating").await.state, WorkspaceState::Ready);
+    let namespace = strata_provisioner::kubernetes::render::namespace_of(created.id);
+    let find = |kind: &str, name: &str| {
+        f.fake
+            .objects()
+            .into_iter()
+            .find(|o| {
+                o["kind"] == kind && o["metadata"]["name"] == name && o["metadata"]["namespace"] == namespace.as_str()
+            })
+            .unwrap()
+    };
+    let digest_of =
+        |deployment: &Value| deployment["spec"]["template"]["metadata"]["annotations"][render::SECRET_DIGEST].clone();
+    let old_secret = f.hub.provisioner_workspace(created.id).await.unwrap().unwrap().service_secret.unwrap();
+    let old_digest = digest_of(&find("Deployment", "server"));
+    assert_eq!(old_digest, json!(render::secret_digest(&old_secret)));
+    assert!(!old_digest.as_str().unwrap().contains(&old_secret[4..20]), "the digest reveals nothing of the secret");
+
+    drop_the_secret_as_the_upgrade_does(&f, created.id).await;
+    reconciler.pass().await;
+    let rotated = f.get("rotating").await;
+    assert_eq!((rotated.state, rotated.generation, rotated.observed_generation), (WorkspaceState::Ready, 2, 2));
+    let new_secret = f.hub.provisioner_workspace(created.id).await.unwrap().unwrap().service_secret.unwrap();
+    assert_ne!(new_secret, old_secret);
+    // The server's Secret holds the new one, and its pods roll to read it.
+    use base64::Engine;
+    let stored = find("Secret", "workspace-config")["data"][render::SERVICE_SECRET_KEY].as_str().unwrap().to_owned();
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(stored).unwrap(), new_secret.as_bytes());
+    assert_eq!(digest_of(&find("Deployment", "server")), json!(render::secret_digest(&new_secret)));
 }

@@ -91,7 +91,7 @@ struct Fixture {
 /// workspaces these tests make (`org_plans`).
 fn operator_settings() -> HubSettings {
     let org_plans = strata_hub::plans::OrgPlans::new(&[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())]);
-    HubSettings { org_plans: org_plans.unwrap(), ..HubSettings::default() }
+    HubSettings { org_plans: org_plans.unwrap(), ..HubSettings::new(strata_core::config::MasterKeys::generate()) }
 }
 
 async fn fixture(db: Db) -> Fixture {

@@ -23,6 +23,10 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     // Handle signals from here on: one sent as soon as the URL is printed
     // must stop the server gracefully, not kill it.
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
+    // First start: a master key of its own, in the data directory (0700 and
+    // 0600, so only this user reads it), reused on every later start.
+    strata_core::config::prepare_data_dir(&settings.data_dir)?;
+    let made_key = settings.master_key.create_default_if_missing()?;
     let app = Application::build(&settings).await?;
     let provisioner = match settings.provisioner.local {
         true => Some(crate::commands::provisioner::start_local(&settings, &app, stop.child_token())?),
@@ -45,6 +49,9 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     say(&format!("  Metrics:  {}", metrics_hint(&app, &url, metrics_token_file.as_deref())));
     say(&format!("  Log in to the console as the local admin (one-time link): {login}"));
     say("  Try `strata status` in another terminal; Ctrl-C stops the server.");
+    if made_key && let strata_core::config::MasterKeySource::File { path, .. } = &settings.master_key {
+        say(&format!("  Made a master key for this data directory at {}; back it up apart from it.", path.display()));
+    }
     app.run_until_stopped(stop.clone()).await?;
     stop.cancel();
     if let Some(provisioner) = provisioner {

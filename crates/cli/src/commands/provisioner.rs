@@ -155,9 +155,12 @@ pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), F
     if settings.needs_data_dir() {
         strata_core::config::prepare_data_dir(&settings.data_dir)?;
     }
+    let master_keys = settings.master_key.load()?;
     let db = strata_core::db::connect(&settings.database).await?;
     let mailer = Arc::new(strata_hub::OutboxMailer::new(settings.data_dir.join("outbox")));
-    let hub = strata_hub::Hub::open(db.clone(), mailer, strata_hub::HubSettings::default()).await.map_err(internal)?;
+    let hub = strata_hub::Hub::open(db.clone(), mailer, strata_hub::HubSettings::new(master_keys))
+        .await
+        .map_err(|error| if error.is_configuration_error() { crate::failure::user(error) } else { internal(error) })?;
     let store = strata_core::store::open(&settings.object_store)?;
     let metrics = ProvisionerMetrics::disabled();
     let backend: Arc<dyn strata_provisioner::Backend> = match kubernetes {

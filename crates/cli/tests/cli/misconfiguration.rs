@@ -90,3 +90,47 @@ fn an_unreachable_server_is_a_server_error_with_a_hint() {
     assert_eq!(output.status.code(), Some(2), "{}", crate::support::stderr(&output));
     assert!(crate::support::stderr(&output).contains("strata dev"));
 }
+
+/// The last line of stderr, which `strata` prints its error on (start-up
+/// logs may come before it).
+fn error_line(output: &std::process::Output) -> String {
+    let text = crate::support::stderr(output);
+    assert_eq!(output.status.code(), Some(1), "exit code; stderr: {text}");
+    let last = text.lines().last().unwrap_or_default().to_owned();
+    assert!(last.starts_with("error: "), "{text}");
+    last
+}
+
+#[test]
+fn strata_dev_makes_a_private_master_key_once_and_a_wrong_one_is_named_never_shown() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sandbox = Sandbox::new();
+    let key_file = sandbox.data_dir().join("keys/master.key");
+    let first = sandbox.start_dev(&[]);
+    let made = std::fs::read_to_string(&key_file).expect("strata dev made a master key");
+    assert_eq!(std::fs::metadata(&key_file).expect("key").permissions().mode() & 0o777, 0o600);
+    let keys_dir = key_file.parent().expect("dir");
+    assert_eq!(std::fs::metadata(keys_dir).expect("dir").permissions().mode() & 0o777, 0o700);
+    assert!(first.stop_with(nix::sys::signal::Signal::SIGTERM).success());
+    let again = sandbox.start_dev(&[]);
+    assert_eq!(std::fs::read_to_string(&key_file).expect("key"), made, "the key is reused, not replaced");
+    assert!(again.stop_with(nix::sys::signal::Signal::SIGTERM).success());
+
+    let data_dir = sandbox.data_dir();
+    let start_with = |key: &str| {
+        let args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", path_str(&data_dir)];
+        sandbox.command(&args).env("STRATA_MASTER_KEY", key).output().expect("run strata dev")
+    };
+    // Another valid key cannot open what the first one encrypted.
+    let wrong = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let line = error_line(&start_with(wrong));
+    assert!(line.contains("`master_key`") && line.contains("cannot be decrypted"), "{line}");
+    // Something that is no key at all.
+    let line = error_line(&start_with("hunter2"));
+    assert!(line.contains("`master_key`") && line.contains("openssl rand -base64 32"), "{line}");
+    for shown in [wrong, made.trim(), "hunter2"] {
+        assert!(!line.contains(shown), "a key in the error: {line}");
+    }
+    let wrong_line = error_line(&start_with(wrong));
+    assert!(!wrong_line.contains(wrong) && !wrong_line.contains(made.trim()), "{wrong_line}");
+}

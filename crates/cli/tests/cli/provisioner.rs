@@ -169,3 +169,89 @@ fn the_kubernetes_backend_says_what_it_is_missing_before_it_starts() {
     let bad_egress = [("STRATA_KUBERNETES_EGRESS", "10.0.0.0:5432")];
     assert_user_error(&run(&bucket, &bad_egress), &["kubernetes_egress", "not a CIDR"]);
 }
+
+/// A valid master key (32 bytes, base64) that this test passes in the environment.
+const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// Every process below `pid`, with its command line.
+fn descendants(pid: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(child) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            // `pid (comm) state ppid …`; comm may hold spaces, so split after its `)`.
+            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            if ppid == Some(parent) {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                found.push((child, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+                parents.push(child);
+            }
+        }
+    }
+    found
+}
+
+fn environment_of(pid: u32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).expect("environ")).replace('\0', "\n")
+}
+
+/// Runs a pipeline in `workspace` that writes its environment to its output.
+fn environment_of_tenant_code(sandbox: &Sandbox, workspace: &str) -> String {
+    ok(sandbox, &["workspace", "use", workspace]);
+    ok(sandbox, &["repo", "create", "numbers"]);
+    let input = sandbox.dir.path().join("1.txt");
+    std::fs::write(&input, "1\n").expect("input");
+    ok(sandbox, &["put", "file", "numbers@master:/1.txt", "-f", path_str(&input)]);
+    let spec = sandbox.dir.path().join("env.json");
+    std::fs::write(
+        &spec,
+        r#"{"pipeline": {"name": "env"}, "input": {"pfs": {"repo": "numbers", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "env > $PFS/out/env.txt"]}, "autoscaling": true}"#,
+    )
+    .expect("spec");
+    ok(sandbox, &["pipeline", "create", "-f", path_str(&spec)]);
+    let job = json(sandbox, &["job", "wait", "env@latest", "--timeout", "120"]);
+    assert_eq!(job["state"], "SUCCESS", "{workspace}: {job}");
+    ok(sandbox, &["get", "file", "env@master:/env.txt"])
+}
+
+#[test]
+fn the_master_key_reaches_no_workspace_server_worker_or_tenant_code() {
+    let sandbox = Sandbox::new();
+    let dev = sandbox.start_dev_with_env(
+        &[],
+        &[
+            ("STRATA_MASTER_KEY", MASTER_KEY),
+            ("STRATA_SANDBOX", "scratch"),
+            // Workers stay after the job, so the test can look at them.
+            ("STRATA_SCALE_DOWN_COOLDOWN_SECS", "600"),
+        ],
+    );
+    assert!(!sandbox.data_dir().join("keys/master.key").exists(), "with STRATA_MASTER_KEY set, no key file is made");
+    let created = json(&sandbox, &["workspace", "create", "envcheck", "--org", "local", "--wait"]);
+    assert_eq!(created["state"], "READY", "{created}");
+    // Tenant code of the embedded workspace (run by `strata dev` itself) and
+    // of the provisioned one (run by a `strata worker`) dumps its environment.
+    for workspace in ["local/default", "local/envcheck"] {
+        let seen = environment_of_tenant_code(&sandbox, workspace);
+        assert!(seen.contains("PFS="), "the dump is the datum's environment: {seen}");
+        for secret in ["STRATA_MASTER_KEY", MASTER_KEY, "STRATA_TOKEN"] {
+            assert!(!seen.contains(secret), "tenant code in {workspace} got {secret}: {seen}");
+        }
+    }
+
+    // The workspace server and the worker `strata dev` started.
+    let children = descendants(dev.child.id());
+    let server = children.iter().find(|(_, cmd)| cmd.contains("__workspace-server")).expect("a workspace server");
+    let worker = children.iter().find(|(_, cmd)| cmd.contains(" worker ")).expect("a worker");
+    for (pid, cmd) in [server, worker] {
+        let environment = environment_of(*pid);
+        assert!(
+            !environment.contains("STRATA_MASTER_KEY") && !environment.contains(MASTER_KEY),
+            "{cmd} got the master key"
+        );
+    }
+    assert!(environment_of(dev.child.id()).contains(MASTER_KEY), "the control case: strata dev itself has it");
+}

@@ -223,6 +223,8 @@ struct RunningScaler {
     stop: CancellationToken,
     task: JoinHandle<()>,
     quota: tokio::sync::watch::Sender<PlanQuota>,
+    /// The digest of the secret its client presents.
+    secret_digest: String,
 }
 
 /// The backend.
@@ -373,9 +375,18 @@ impl KubernetesBackend {
     async fn start_scaler(&self, workspace: &DesiredWorkspace, secret: &str, endpoint: &str) -> Result<()> {
         let mut scalers = self.scalers.lock().await;
         let quota = PlanQuota::of(&workspace.plan);
+        let secret_digest = render::secret_digest(secret);
         if let Some(running) = scalers.get(&workspace.id).filter(|s| !s.task.is_finished()) {
-            running.quota.send_replace(quota);
-            return Ok(());
+            if running.secret_digest == secret_digest {
+                running.quota.send_replace(quota);
+                return Ok(());
+            }
+            // A rotated secret: the old client would be refused, and the
+            // workers it renders must roll to the new secret.
+            if let Some(old) = scalers.remove(&workspace.id) {
+                old.stop.cancel();
+                let _ = old.task.await;
+            }
         }
         if !self.config.autoscale {
             return Ok(());
@@ -396,11 +407,17 @@ impl KubernetesBackend {
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
         };
-        let workers =
-            workers::KubeWorkers::new(self.api.clone(), self.config.cluster.clone(), workspace, quota, credentials);
+        let workers = workers::KubeWorkers::new(
+            self.api.clone(),
+            self.config.cluster.clone(),
+            workspace,
+            quota,
+            credentials,
+            secret_digest.clone(),
+        );
         let stop = CancellationToken::new();
         let task = tokio::spawn(scaler.run(workers, stop.clone()));
-        scalers.insert(workspace.id, RunningScaler { stop, task, quota: quota_sender });
+        scalers.insert(workspace.id, RunningScaler { stop, task, quota: quota_sender, secret_digest });
         Ok(())
     }
 

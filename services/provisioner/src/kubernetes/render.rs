@@ -27,6 +27,10 @@ pub const PIPELINE_LABEL: &str = "strata.dev/pipeline";
 /// The Secret key of the service secret the workers present.
 pub const SERVICE_SECRET_KEY: &str = "service-secret";
 pub const CONFIG_SECRET: &str = "workspace-config";
+/// A pod-template annotation naming the service secret the pods were
+/// started with (a digest), so a new secret (rotation) rolls the server
+/// and the workers, which read it only when they start.
+pub const SECRET_DIGEST: &str = "strata.dev/service-secret-digest";
 pub const SERVER_PORT: u16 = 8080;
 /// The user id of every Strata container (the distroless `nonroot` user).
 const NONROOT: u32 = 65532;
@@ -359,7 +363,7 @@ impl WorkspaceObjects<'_> {
                 "selector": {"matchLabels": role("server")},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": labels, "annotations": {SECRET_DIGEST: secret_digest(self.service_secret)}},
                     "spec": pod_spec(&[container], None, &json!([
                         {"name": "config", "secret": {"secretName": CONFIG_SECRET, "items": [{"key": "workspace.json", "path": "workspace.json"}]}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
@@ -386,6 +390,8 @@ pub struct WorkerDeployment<'a> {
     /// The workers' credential, good for this pipeline's tasks only
     /// ([`strata_core::workspace_credentials`]); never the service secret.
     pub credential: &'a str,
+    /// [`secret_digest`] of the service secret the workers present.
+    pub secret_digest: &'a str,
 }
 
 impl WorkerDeployment<'_> {
@@ -444,7 +450,7 @@ impl WorkerDeployment<'_> {
                 // Within the quota during a rollout: no surge pod.
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": labels, "annotations": {SECRET_DIGEST: self.secret_digest}},
                     "spec": pod_spec(&[worker], Some(install), &json!([
                         {"name": "strata-bin", "emptyDir": {"sizeLimit": "256Mi"}},
                         {"name": "scratch", "emptyDir": {"sizeLimit": format!("{}Gi", (self.quota.storage_gib / 4).max(1))}},
@@ -576,6 +582,13 @@ fn sorted(value: &Value) -> serde_json::Value {
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
     }
+}
+
+/// Names a service secret without revealing it: a keyed hash of 256
+/// random bits, cut to 64.
+pub fn secret_digest(secret: &str) -> String {
+    let digest = blake3::derive_key("strata 2026 service secret digest", secret.as_bytes());
+    blake3::Hash::from(digest).to_hex()[..16].to_owned()
 }
 
 /// The object with its hash annotation added.

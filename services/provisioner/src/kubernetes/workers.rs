@@ -39,6 +39,8 @@ pub(crate) struct KubeWorkers {
     quota: PlanQuota,
     /// Makes each pipeline's worker credential.
     credentials: CredentialIssuer,
+    /// The digest of the service secret the workers get (rolls them when it changes).
+    secret_digest: String,
     /// What was last applied (or found) per pipeline.
     applied: HashMap<String, Applied>,
 }
@@ -50,6 +52,7 @@ impl KubeWorkers {
         workspace: &DesiredWorkspace,
         quota: PlanQuota,
         credentials: CredentialIssuer,
+        secret_digest: String,
     ) -> Self {
         KubeWorkers {
             credentials,
@@ -58,6 +61,7 @@ impl KubeWorkers {
             workspace_id: workspace.id,
             workspace_slug: workspace.slug.clone(),
             quota,
+            secret_digest,
             applied: HashMap::new(),
         }
     }
@@ -72,6 +76,7 @@ impl KubeWorkers {
             pipeline: &load.pipeline,
             image: &load.image,
             replicas,
+            secret_digest: &self.secret_digest,
         }
     }
 
@@ -204,7 +209,14 @@ mod tests {
             placeholder_pods: 0,
         };
         let api = KubeApi { client: fake.client(), timeout: Duration::from_secs(5) };
-        KubeWorkers::new(api, cluster, &workspace, PlanQuota::of("team"), CredentialIssuer::new("sts_test", "ci"))
+        KubeWorkers::new(
+            api,
+            cluster,
+            &workspace,
+            PlanQuota::of("team"),
+            CredentialIssuer::new("sts_test", "ci"),
+            "0123456789abcdef".to_owned(),
+        )
     }
 
     fn pods(fake: &FakeApiServer) -> Vec<String> {

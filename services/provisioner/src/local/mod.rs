@@ -153,11 +153,16 @@ impl Backend for LocalBackend {
     async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied> {
         let mut servers = self.servers.lock().await;
         if let Some(running) = servers.get(&workspace.id) {
-            if running.healthy().await {
+            let current = running.holds_secret(secret);
+            if current && running.healthy().await {
                 running.set_quota(crate::plans::PlanQuota::of(&workspace.plan));
                 return Ok(Applied::running(running.endpoint.clone()));
             }
-            tracing::warn!(workspace = %workspace.id, "workspace server is gone or not answering; starting a new one");
+            if current {
+                tracing::warn!(workspace = %workspace.id, "workspace server is gone or not answering; starting a new one");
+            } else {
+                tracing::info!(workspace = %workspace.id, "the service secret changed; restarting the workspace server");
+            }
             if let Some(old) = servers.remove(&workspace.id) {
                 old.stop().await;
             }

@@ -51,6 +51,9 @@ pub(super) struct ServerProcess {
     /// The plan's quota, as the autoscaler sees it.
     quota: Option<tokio::sync::watch::Sender<PlanQuota>>,
     http: reqwest::Client,
+    /// A hash of the service secret the server was started with: a rotated
+    /// secret needs a new server (and new worker credentials).
+    secret_digest: blake3::Hash,
 }
 
 impl ServerProcess {
@@ -94,6 +97,7 @@ impl ServerProcess {
             .build()
             .map_err(|e| ProvisionerError::Config(e.to_string()))?;
         Ok(ServerProcess {
+            secret_digest: blake3::hash(server.service_secret.as_bytes()),
             endpoint: format!("http://{address}"),
             stop,
             exited,
@@ -121,6 +125,11 @@ impl ServerProcess {
     /// Starts the worker autoscaler of this server.
     pub fn attach_scaler(&mut self, scaler: Scaler, workers: LocalWorkers) {
         self.pool = Some(tokio::spawn(scaler.run(workers, self.stop.child_token())));
+    }
+
+    /// True when the server was started with `secret` (compared as hashes).
+    pub fn holds_secret(&self, secret: &str) -> bool {
+        self.secret_digest == blake3::hash(secret.as_bytes())
     }
 
     /// The process runs and answers its health check (which needs no
