@@ -745,20 +745,23 @@ impl Pfs {
         }
     }
 
+    /// The commit `repo@id` while it is open; writing to a finished one is a conflict.
+    async fn unfinished_commit(&self, repo: &str, id: CommitId) -> Result<Commit, PfsError> {
+        let commit = self.commit_row(repo, id).await?;
+        if commit.is_finished() {
+            return Err(PfsError::Conflict(format!(
+                "commit {repo}@{id} is finished; start a new commit to write more"
+            )));
+        }
+        Ok(commit)
+    }
+
     /// Refuses a write that [`Self::open_commit_for_write`] would refuse,
     /// without creating anything, so bad requests fail before their body is read.
     async fn check_writable(&self, repo: &str, target: &CommitTarget) -> Result<(), PfsError> {
         self.repo(repo).await?;
         match target {
-            CommitTarget::Commit(id) => {
-                let commit = self.commit_row(repo, *id).await?;
-                if commit.is_finished() {
-                    return Err(PfsError::Conflict(format!(
-                        "commit {repo}@{id} is finished; start a new commit to write more"
-                    )));
-                }
-                Ok(())
-            }
+            CommitTarget::Commit(id) => self.unfinished_commit(repo, *id).await.map(drop),
             // Parsed already; the commit is made (or found open) later.
             CommitTarget::Branch(_) => Ok(()),
         }
@@ -781,12 +784,7 @@ impl Pfs {
     async fn open_commit_for_write(&self, repo: &str, target: &CommitTarget) -> Result<(Commit, bool), PfsError> {
         match target {
             CommitTarget::Commit(id) => {
-                let commit = self.commit_row(repo, *id).await?;
-                if commit.is_finished() {
-                    return Err(PfsError::Conflict(format!(
-                        "commit {repo}@{id} is finished; start a new commit to write more"
-                    )));
-                }
+                let commit = self.unfinished_commit(repo, *id).await?;
                 Ok((commit, false))
             }
             CommitTarget::Branch(branch) => {

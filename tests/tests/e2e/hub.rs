@@ -521,19 +521,7 @@ on_both_backends! {
 
 /// SQL statements the server has sent so far (`strata_db_queries_total`).
 async fn queries_so_far(app: &TestApp) -> u64 {
-    let text = reqwest::Client::new()
-        .get(format!("{}/metrics", app.address))
-        .bearer_auth(&app.metrics_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|line| line.starts_with("strata_db_queries_total"))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    crate::limits::metric(app, "strata_db_queries_total", "").await as u64
 }
 
 /// The fewest statements one run of `query` took over three runs (the

@@ -24,7 +24,7 @@ async fn gql(app: &TestApp, query: &str) -> Value {
 }
 
 /// Sum of the series of `name` on `/metrics` whose line contains `filter`.
-async fn metric(app: &TestApp, name: &str, filter: &str) -> f64 {
+pub(crate) async fn metric(app: &TestApp, name: &str, filter: &str) -> f64 {
     let text = reqwest::Client::new()
         .get(format!("{}/metrics", app.address))
         .bearer_auth(&app.metrics_token)
