@@ -457,6 +457,7 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
     let worker_size = render::Size { cpu_millis: quota.worker_cpu_millis, memory_mib: quota.worker_memory_mib };
     let mut all: Vec<Value> = render::cluster_objects(&cluster, worker_size);
     all.extend(objects.render());
+    all.push(worker.credential_secret());
     all.push(worker.render());
     let all: Vec<Value> = all.into_iter().map(render::with_hash).collect();
 

@@ -84,6 +84,7 @@ use k8s_openapi::api::{apps, core, networking, policy, scheduling};
 pub(crate) const NAMESPACE: Kind = kind::<core::v1::Namespace>(false);
 pub(crate) const DEPLOYMENT: Kind = kind::<apps::v1::Deployment>(true);
 pub(crate) const POD: Kind = kind::<core::v1::Pod>(true);
+pub(crate) const SECRET: Kind = kind::<core::v1::Secret>(true);
 
 /// Every kind the backend sends, by the `kind` field of its objects.
 const KINDS: &[Kind] = &[

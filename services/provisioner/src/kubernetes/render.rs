@@ -26,6 +26,8 @@ pub const COMPONENT_LABEL: &str = "strata.dev/component";
 pub const PIPELINE_LABEL: &str = "strata.dev/pipeline";
 /// The Secret key of the service secret the workers present.
 pub const SERVICE_SECRET_KEY: &str = "service-secret";
+/// The key of a worker Secret that holds its pipeline's credential.
+pub const WORKER_TOKEN_KEY: &str = "token";
 pub const CONFIG_SECRET: &str = "workspace-config";
 /// A pod-template annotation naming the service secret the pods were
 /// started with (a digest), so a new secret (rotation) rolls the server
@@ -399,6 +401,23 @@ impl WorkerDeployment<'_> {
         worker_deployment_name(self.pipeline)
     }
 
+    /// The Secret the workers read their pipeline's credential from (named
+    /// like the Deployment), so the credential never stands in the
+    /// Deployment itself; the service secret's digest on the pod template
+    /// rolls the pods when it changes.
+    pub fn credential_secret(&self) -> Value {
+        use base64::Engine;
+        let pipeline = dns_name(self.pipeline);
+        let labels = labels_with(self.workspace_id, &[(COMPONENT_LABEL, "worker"), (PIPELINE_LABEL, &pipeline)]);
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": metadata(&self.name(), &namespace_of(self.workspace_id), &labels),
+            "type": "Opaque",
+            "data": {WORKER_TOKEN_KEY: base64::engine::general_purpose::STANDARD.encode(self.credential)},
+        })
+    }
+
     pub fn selector(&self) -> String {
         format!("{COMPONENT_LABEL}=worker,{PIPELINE_LABEL}={}", dns_name(self.pipeline))
     }
@@ -425,7 +444,7 @@ impl WorkerDeployment<'_> {
             ],
             "env": [
                 {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "STRATA_TOKEN", "value": self.credential},
+                {"name": "STRATA_TOKEN", "valueFrom": {"secretKeyRef": {"name": self.name(), "key": WORKER_TOKEN_KEY}}},
             ],
             "resources": resources(size, size),
             "securityContext": container_security(),

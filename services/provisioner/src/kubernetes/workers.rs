@@ -14,7 +14,7 @@ use strata_hub::DesiredWorkspace;
 use uuid::Uuid;
 
 use super::render::{self, Cluster, WorkerDeployment};
-use super::{DEPLOYMENT, KubeApi, POD, hash_of, name_of};
+use super::{DEPLOYMENT, KubeApi, POD, SECRET, hash_of, name_of};
 use crate::error::Result;
 use crate::plans::PlanQuota;
 use crate::scaling::Workers;
@@ -126,7 +126,8 @@ impl Workers for KubeWorkers {
 
     async fn resize(&mut self, load: &PipelineLoad, desired: u32) -> Result<()> {
         let credential = self.credentials.worker(&load.pipeline);
-        let object = render::with_hash(self.deployment(load, desired, &credential).render());
+        let deployment = self.deployment(load, desired, &credential);
+        let object = render::with_hash(deployment.render());
         let hash = hash_of(&object).unwrap_or_default().to_owned();
         let before = self.applied.get(&load.pipeline);
         if before.is_some_and(|a| a.hash == hash) {
@@ -135,6 +136,8 @@ impl Workers for KubeWorkers {
         if before.is_some_and(|a| desired < a.replicas) {
             self.mark_deletion_costs(load).await?;
         }
+        // The credential first, so new pods find it.
+        self.api.apply(&deployment.credential_secret()).await?;
         self.api.apply(&object).await?;
         self.applied.insert(load.pipeline.clone(), Applied { replicas: desired, hash });
         Ok(())
@@ -148,8 +151,10 @@ impl Workers for KubeWorkers {
     async fn remove(&mut self, pipeline: &str) {
         self.applied.remove(pipeline);
         let name = render::worker_deployment_name(pipeline);
-        if let Err(error) = self.api.delete(DEPLOYMENT, Some(&self.namespace()), &name).await {
-            tracing::warn!(pipeline, %error, "cannot delete the worker Deployment of a deleted pipeline");
+        for kind in [DEPLOYMENT, SECRET] {
+            if let Err(error) = self.api.delete(kind, Some(&self.namespace()), &name).await {
+                tracing::warn!(pipeline, kind = kind.kind, %error, "cannot delete a worker object of a deleted pipeline");
+            }
         }
     }
 
@@ -265,11 +270,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_deleted_pipeline_loses_its_deployment() {
+    async fn a_pipelines_credential_lives_in_its_own_secret_and_goes_with_the_pipeline() {
         let fake = FakeApiServer::new().with_deployment_controller();
         let mut workers = workers(&fake).await;
         workers.resize(&load(&[]), 2).await.unwrap();
+        let secret = fake.objects().into_iter().find(|o| o["kind"] == "Secret").expect("the workers' credential");
+        let token = secret["data"][render::WORKER_TOKEN_KEY].as_str().unwrap();
+        use base64::Engine;
+        let token = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(token).unwrap()).unwrap();
+        assert!(token.starts_with("stc_pipeline:Edges_v2."), "{token}");
+        let deployment = fake.objects().into_iter().find(|o| o["kind"] == "Deployment").unwrap();
+        assert!(!deployment.to_string().contains("stc_"), "the credential is not in the Deployment");
         workers.remove("Edges_v2").await;
-        assert!(fake.objects().iter().all(|o| o["kind"] != "Deployment"));
+        assert!(fake.objects().iter().all(|o| o["kind"] != "Deployment" && o["kind"] != "Secret"));
     }
 }
