@@ -112,9 +112,17 @@ pub(crate) async fn forward(
     };
     let url = match upstream_url(&base, &route.slug, path, request.uri().query()) {
         Ok(url) => url,
-        Err(error) => {
+        Err(error @ UpstreamUrlError::Mismatch { .. }) => {
             tracing::error!(workspace = %format_args!("{org}/{slug}"), %error, "refusing to forward");
             return reject(StatusCode::BAD_REQUEST, "INVALID_PATH", format!("cannot forward this path: {error}"));
+        }
+        Err(error @ UpstreamUrlError::Endpoint(_)) => {
+            tracing::error!(workspace = %format_args!("{org}/{slug}"), %error, "workspace endpoint unusable");
+            return reject(
+                StatusCode::BAD_GATEWAY,
+                "WORKSPACE_UNAVAILABLE",
+                format!("workspace `{org}/{slug}` is not reachable right now; try again shortly"),
+            );
         }
     };
     let Ok(permit) = upstreams.limit.acquire(org).await else {
