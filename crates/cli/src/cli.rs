@@ -546,8 +546,9 @@ pub enum PipelineCommand {
     },
     /// Replace existing pipelines with the specs of a file (new pipelines are created).
     ///
-    /// Datums already processed with the same inputs are skipped, even when
-    /// the transform changed; --reprocess runs every datum again.
+    /// Datums already processed with the same inputs are skipped while the
+    /// transform stays the same; a changed transform (it changes the
+    /// pipeline's salt) runs every datum again, and so does --reprocess.
     #[command(after_help = "Examples:\n  \
         strata pipeline update -f edges.yaml\n  \
         strata pipeline update -f edges.yaml --reprocess")]

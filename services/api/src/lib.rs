@@ -1,7 +1,8 @@
 //! The HTTP front door of Strata.
 //!
-//! Serves health and readiness probes, Prometheus metrics and the GraphQL
-//! API. Later issues mount the hub and the workspace APIs here too.
+//! Serves health and readiness probes, Prometheus metrics, GraphQL (the hub
+//! and every workspace's data), the gateway to every workspace, the
+//! embedded workspace's own endpoints and the web console.
 //! [`Application::build`] does all fallible start-up work (data directory,
 //! database, migrations, object store, binding the port) so that
 //! configuration mistakes are reported before anything is served.
@@ -291,10 +292,9 @@ impl OpenWorkspace<'_> {
     }
 }
 
-/// Runs `server` until it ends or `stop` is cancelled; then it finishes
-/// in-flight requests (within its shutdown timeout).
-/// Serves until `stop`; then the long waits of `pipelines` (task pulls,
-/// `job wait`) end at once so the graceful stop does not wait for them.
+/// Runs `server` until it ends or `stop` is cancelled; then the long waits
+/// of `pipelines` (task pulls, `job wait`) end at once, so the graceful stop
+/// (in-flight requests, within the shutdown timeout) does not wait for them.
 pub(crate) async fn serve_until(
     server: actix_web::dev::Server,
     stop: CancellationToken,

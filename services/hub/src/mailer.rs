@@ -1,4 +1,4 @@
-//! Outgoing email. Production sends through SMTP (a later change); `strata
+//! Outgoing email. Production sends through SMTP ([`SmtpMailer`]); `strata
 //! dev` and the tests use [`OutboxMailer`], which writes each message as a
 //! JSON file that people and tests can open to follow the link.
 
