@@ -186,7 +186,8 @@ impl Backend for LocalBackend {
             data::drop_postgres_schema(&self.db, workspace.id).await?;
         }
         let dir = self.workspace_dir(workspace.id);
-        match std::fs::remove_dir_all(&dir) {
+        // A workspace directory can be large: remove it off the runtime.
+        match tokio::fs::remove_dir_all(&dir).await {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => {
