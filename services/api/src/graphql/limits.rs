@@ -138,18 +138,31 @@ fn expanded_fields(document: &ExecutableDocument) -> usize {
     document
         .operations
         .iter()
-        .map(|(_, op)| fields_in(document, &op.node.selection_set.node, &mut memo))
+        .map(|(_, op)| tally(document, &op.node.selection_set.node, &mut memo, Tally::Fields))
         .max()
         .unwrap_or(0)
 }
 
-fn fields_in(document: &ExecutableDocument, set: &SelectionSet, memo: &mut HashMap<String, usize>) -> usize {
+/// What [`tally`] counts.
+#[derive(Debug, Clone, Copy)]
+enum Tally {
+    /// Every field, nested ones included.
+    Fields,
+    /// Top-level auth mutation fields (aliases count apart: each runs).
+    AuthMutations,
+}
+
+/// Counts `what` in `set`, through inline fragments and fragment spreads;
+/// each fragment is counted once and memoised, so a fragment bomb costs
+/// linear time.
+fn tally(document: &ExecutableDocument, set: &SelectionSet, memo: &mut HashMap<String, usize>, what: Tally) -> usize {
     set.items.iter().fold(0_usize, |total, item| {
         let n = match &item.node {
-            Selection::Field(field) => {
-                1_usize.saturating_add(fields_in(document, &field.node.selection_set.node, memo))
-            }
-            Selection::InlineFragment(fragment) => fields_in(document, &fragment.node.selection_set.node, memo),
+            Selection::Field(field) => match what {
+                Tally::Fields => 1_usize.saturating_add(tally(document, &field.node.selection_set.node, memo, what)),
+                Tally::AuthMutations => usize::from(AUTH_MUTATIONS.contains(&field.node.name.node.as_str())),
+            },
+            Selection::InlineFragment(fragment) => tally(document, &fragment.node.selection_set.node, memo, what),
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
                 if let Some(known) = memo.get(name) {
@@ -157,7 +170,7 @@ fn fields_in(document: &ExecutableDocument, set: &SelectionSet, memo: &mut HashM
                 } else if let Some(fragment) = document.fragments.get(name) {
                     // A cycle meets its own zero here; validation rejects cycles.
                     memo.insert(name.to_owned(), 0);
-                    let n = fields_in(document, &fragment.node.selection_set.node, memo);
+                    let n = tally(document, &fragment.node.selection_set.node, memo, what);
                     memo.insert(name.to_owned(), n);
                     n
                 } else {
@@ -177,34 +190,9 @@ fn most_auth_mutations(document: &ExecutableDocument) -> usize {
         .operations
         .iter()
         .filter(|(_, op)| op.node.ty == OperationType::Mutation)
-        .map(|(_, op)| count_auth(document, &op.node.selection_set.node, &mut memo))
+        .map(|(_, op)| tally(document, &op.node.selection_set.node, &mut memo, Tally::AuthMutations))
         .max()
         .unwrap_or(0)
-}
-
-/// Top-level auth mutation fields of `set`, through fragments (memoised
-/// per fragment, like [`fields_in`]).
-fn count_auth(document: &ExecutableDocument, set: &SelectionSet, memo: &mut HashMap<String, usize>) -> usize {
-    set.items.iter().fold(0_usize, |total, item| {
-        let n = match &item.node {
-            Selection::Field(field) => usize::from(AUTH_MUTATIONS.contains(&field.node.name.node.as_str())),
-            Selection::InlineFragment(fragment) => count_auth(document, &fragment.node.selection_set.node, memo),
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                if let Some(known) = memo.get(name) {
-                    *known
-                } else if let Some(fragment) = document.fragments.get(name) {
-                    memo.insert(name.to_owned(), 0);
-                    let n = count_auth(document, &fragment.node.selection_set.node, memo);
-                    memo.insert(name.to_owned(), n);
-                    n
-                } else {
-                    0
-                }
-            }
-        };
-        total.saturating_add(n)
-    })
 }
 
 #[cfg(test)]
