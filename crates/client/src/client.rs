@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use url::Url;
 
-use crate::wire::{ErrorBody, GraphQlError, GraphQlResponse, Readiness, ServerVersion};
+use strata_api_types::{ErrorBody, GraphQlError, GraphQlResponse, Readiness, ServerVersion};
 
 /// Why a call failed. The CLI maps these to exit codes and messages.
 #[derive(Debug, thiserror::Error)]

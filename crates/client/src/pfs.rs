@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::client::{ClientError, StrataClient};
-use crate::wire::pfs::{
+use strata_api_types::pfs::{
     BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, DiffEntry, FileInfo, FinishCommit, FsckReport,
     GcReport, PutSummary, RepoInfo, StartCommit,
 };

@@ -7,7 +7,7 @@ use reqwest::Method;
 
 use crate::client::ClientError;
 use crate::pfs::Workspace;
-use crate::wire::pps::{
+use strata_api_types::pps::{
     CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo, PullTask, TaskAssignment, TaskHeartbeat,
     TaskResult, WorkerLeaving,
 };
@@ -56,7 +56,7 @@ impl Workspace {
     }
 
     /// The work waiting in each pipeline (for autoscalers).
-    pub async fn pipeline_load(&self) -> Result<Vec<crate::wire::pps::PipelineLoad>, ClientError> {
+    pub async fn pipeline_load(&self) -> Result<Vec<strata_api_types::pps::PipelineLoad>, ClientError> {
         self.get(&["pps", "load"], &[]).await
     }
 

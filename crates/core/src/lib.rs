@@ -13,6 +13,7 @@ pub mod master_key;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod workspace_credentials;
 pub mod workspace_server;
 

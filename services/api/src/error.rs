@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use strata_client::wire::ErrorBody;
+use strata_api_types::ErrorBody;
 
 /// Everything that can stop the api service from starting or serving.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use strata_client::wire::{Check, Readiness};
+use strata_api_types::{Check, Readiness};
 
 use crate::state::AppState;
 use crate::workspace_auth::reject;

@@ -22,7 +22,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use redis::Script;
 use redis::aio::ConnectionManager;
-use strata_client::wire::ErrorBody;
+use strata_api_types::ErrorBody;
 
 /// Counts `INCR`ed only while under the limit; answers 1 (allowed) or 0.
 const WINDOW_SCRIPT: &str = r"

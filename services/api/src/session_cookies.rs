@@ -13,7 +13,7 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use strata_client::wire::ErrorBody;
+use strata_api_types::ErrorBody;
 use strata_hub::{Hub, Tokens};
 
 const REFRESH_COOKIE: &str = "strata_refresh";

@@ -11,8 +11,8 @@ use strata_client::StrataClient;
 use strata_core::config::{EmbeddedWorkers, PpsConfig};
 use strata_pps::Pps;
 use strata_pps::http::PpsWorkspaces;
-use strata_pps::worker::{WorkerConfig, spawn_embedded};
 use strata_sandbox::{HelperCommand, IsolationMode};
+use strata_worker::{WorkerConfig, spawn_embedded};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -17,7 +17,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
-use strata_client::wire::ErrorBody;
+use strata_api_types::ErrorBody;
 use strata_hub::{Hub, Principal};
 use uuid::Uuid;
 

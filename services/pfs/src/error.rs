@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use strata_client::wire::ErrorBody;
+use strata_api_types::ErrorBody;
 
 /// Everything a PFS operation can fail with. Messages say what to do next.
 #[derive(Debug, thiserror::Error)]

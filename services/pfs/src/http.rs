@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
-use strata_client::wire::pfs::{
+use strata_api_types::pfs::{
     BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, FinishCommit, RepoInfo, RepoStorageInfo, StartCommit,
 };
 use strata_core::id::CommitId;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use object_store::ObjectStoreExt;
 use sea_orm::DatabaseConnection;
-use strata_client::wire::pfs::{DiffEntry, DiffKind, FileInfo, FileKind, FsckReport, GcReport, PutSummary};
+use strata_api_types::pfs::{DiffEntry, DiffKind, FileInfo, FileKind, FsckReport, GcReport, PutSummary};
 use strata_core::id::CommitId;
 use strata_core::store::DynObjectStore;
 use tokio::sync::{RwLock, watch};

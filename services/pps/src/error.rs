@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use strata_client::wire::ErrorBody;
+use strata_api_types::ErrorBody;
 use strata_pfs::PfsError;
 use strata_queue::QueueError;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use strata_client::wire::pps::{
+use strata_api_types::pps::{
     CreatePipeline, DatumState, PullTask, SpecFormat, TaskHeartbeat, TaskResult, WorkerLeaving,
 };
 use strata_pfs::http::tar_stream;

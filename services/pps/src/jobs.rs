@@ -4,14 +4,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use strata_client::wire::pps::{DatumInfo, DatumState, FailedDatum, JobInfo, JobState, LogLine};
+use strata_api_types::pps::{DatumInfo, DatumState, FailedDatum, JobInfo, JobState, LogLine};
 use strata_pfs::meta::Commit;
 
 use crate::error::PpsError;
 use crate::meta::{DatumRow, JobRow, LogFilter};
 use crate::plan::PlannedDatum;
 use crate::service::{Pipeline, Pps};
-use crate::tasks::tail;
+use strata_core::text::tail;
 
 /// How often a wait re-reads the job.
 const WAIT_POLL: Duration = Duration::from_millis(50);
@@ -252,12 +252,7 @@ fn not_run_info(job: &str, planned: &PlannedDatum) -> DatumInfo {
     }
 }
 
-fn datum_info(
-    job: &str,
-    inputs: Vec<strata_client::wire::pps::DatumInput>,
-    row: &DatumRow,
-    with_log: bool,
-) -> DatumInfo {
+fn datum_info(job: &str, inputs: Vec<strata_api_types::pps::DatumInput>, row: &DatumRow, with_log: bool) -> DatumInfo {
     DatumInfo {
         id: row.id.clone(),
         job: job.to_owned(),

@@ -5,8 +5,8 @@
 //!   join, group) with stable ids and content hashes.
 //! * [`Pps`]: pipelines, jobs and the master loop that runs them; a job's
 //!   datum list lives in its plan object (`plan`), what ran in `meta`.
-//! * [`http`]: the HTTP API, including the worker protocol.
-//! * [`worker`]: the worker runtime behind `strata worker`.
+//! * [`http`]: the HTTP API, including the server side of the worker
+//!   protocol (the worker itself is `strata-worker`).
 
 pub mod datums;
 pub mod error;
@@ -19,7 +19,6 @@ mod plan;
 mod service;
 pub mod spec;
 mod tasks;
-pub mod worker;
 
 pub use error::PpsError;
 pub use service::{Pps, PpsSettings};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use strata_client::wire::pps::{DatumState, JobState};
+use strata_api_types::pps::{DatumState, JobState};
 use strata_pfs::PfsError;
 use strata_pfs::meta::Commit;
 use tokio_util::sync::CancellationToken;

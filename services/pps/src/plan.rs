@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
-use strata_client::wire::pps::{DatumInput, DatumState};
+use strata_api_types::pps::{DatumInput, DatumState};
 use strata_core::store::DynObjectStore;
 use strata_pfs::Pfs;
 use strata_pfs::glob::Glob;

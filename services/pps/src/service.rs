@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use strata_client::wire::pps::{JobSummary, PipelineInfo};
+use strata_api_types::pps::{JobSummary, PipelineInfo};
 use strata_core::store::DynObjectStore;
 use strata_pfs::meta::RepoKind;
 use strata_pfs::{Pfs, PfsError};
@@ -373,7 +373,7 @@ impl Pps {
 
     /// The outstanding datums and worker bounds of every pipeline, for the
     /// autoscaler: datums of jobs not yet over minus those already done.
-    pub async fn pipeline_load(&self) -> Result<Vec<strata_client::wire::pps::PipelineLoad>, PpsError> {
+    pub async fn pipeline_load(&self) -> Result<Vec<strata_api_types::pps::PipelineLoad>, PpsError> {
         let mut loads = Vec::new();
         for row in self.meta().pipeline_list().await? {
             let spec = PipelineSpec::from_json_value(&row.spec)?;
@@ -383,7 +383,7 @@ impl Pps {
                 outstanding += c.total.saturating_sub(c.processed + c.skipped + c.failed + c.recovered);
             }
             let busy_workers = self.inner.queue.busy_consumers(&row.name).await?;
-            loads.push(strata_client::wire::pps::PipelineLoad {
+            loads.push(strata_api_types::pps::PipelineLoad {
                 pipeline: row.name,
                 outstanding_datums: outstanding,
                 parallelism: spec.parallelism,

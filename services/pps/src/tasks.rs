@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use strata_client::wire::pps::{
+use strata_api_types::pps::{
     DatumResult, DatumState, DatumStats, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult, TaskTransform,
     WorkerLeaving,
 };
+use strata_core::text::tail;
 use strata_pfs::http::TarMember;
 use strata_queue::{Delivery, QueueError, Task};
 
@@ -413,18 +414,6 @@ fn datum_row(result: &DatumResult) -> DatumRow {
     }
 }
 
-/// The last `max` bytes of `text`, cut at a character boundary.
-pub(crate) fn tail(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("… (earlier output cut)\n{}", &text[start..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,13 +423,5 @@ mod tests {
         let token = token("edges", "abc123");
         assert_eq!(parse_token(&token), Some(("edges", "abc123")));
         assert_eq!(parse_token("garbage"), None);
-    }
-
-    #[test]
-    fn tails_keep_the_end_and_say_so() {
-        assert_eq!(tail("short", 10), "short");
-        let cut = tail("0123456789", 4);
-        assert!(cut.ends_with("6789") && cut.starts_with('…'));
-        assert!(tail("ééééé", 3).ends_with('é'));
     }
 }

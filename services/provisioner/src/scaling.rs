@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use strata_client::wire::pps::PipelineLoad;
+use strata_api_types::pps::PipelineLoad;
 use strata_hub::{Hub, PipelineWorkers};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

@@ -215,7 +215,7 @@ async fn a_broken_object_store_makes_the_server_unready_and_says_why() {
     std::fs::write(&objects, b"not a directory").expect("write file");
     let response = reqwest::get(format!("{}/readyz", app.address)).await.expect("GET");
     assert_eq!(response.status(), 503);
-    let readiness: strata_client::wire::Readiness = response.json().await.expect("json");
+    let readiness: strata_api_types::Readiness = response.json().await.expect("json");
     assert_eq!(readiness.status, "unavailable");
     assert!(readiness.checks["database"].ok);
     assert!(!readiness.checks["object_store"].ok);

@@ -420,7 +420,7 @@ on_both_backends! {
         assert!(bad["message"].as_str().unwrap().contains("transfrom"), "{bad}");
 
         let job = ws.job_wait("count", "latest", 60).await.expect("the job finishes");
-        assert_eq!(job.state, strata_client::wire::pps::JobState::Success);
+        assert_eq!(job.state, strata_api_types::pps::JobState::Success);
 
         let query = r#"{ workspace(organization: "local", slug: "default") {
             repos { name kind branches { name } commits(first: 5) { id finishedAt } files { path type sizeBytes } }

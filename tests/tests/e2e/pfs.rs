@@ -1,7 +1,7 @@
 //! PFS through its HTTP API: repos, branches, commits, files, provenance,
 //! dedup, GC and fsck, on SQLite and PostgreSQL.
 
-use strata_client::wire::pfs::{CreateBranch, DiffKind, FileKind, FinishCommit};
+use strata_api_types::pfs::{CreateBranch, DiffKind, FileKind, FinishCommit};
 use strata_client::{ClientError, Workspace};
 use strata_testkit::{Backend, TestApp, on_both_backends};
 
@@ -43,7 +43,7 @@ async fn put(
     reference: &str,
     path: &str,
     data: impl Into<Vec<u8>>,
-) -> strata_client::wire::pfs::PutSummary {
+) -> strata_api_types::pfs::PutSummary {
     ws.put(repo, reference, path, false, false, body(data)).await.expect("put")
 }
 
@@ -199,7 +199,7 @@ on_both_backends! {
         let second = put(&ws, "dup", "master", "/two", data.clone()).await;
         assert_eq!(second.stored_bytes, 0, "the same bytes are stored once");
         let before = ws.storage().await.expect("storage")["chunks"];
-        let copy = strata_client::wire::pfs::CopyFile { src_repo: "dup".into(), src_ref: "master".into(), src_path: "/one".into(), dst_path: "/three".into() };
+        let copy = strata_api_types::pfs::CopyFile { src_repo: "dup".into(), src_ref: "master".into(), src_path: "/one".into(), dst_path: "/three".into() };
         ws.file_copy("dup", "master", &copy).await.expect("copy");
         assert_eq!(ws.storage().await.expect("storage")["chunks"], before, "copy writes no chunk");
         assert_eq!(get_bytes(&ws, "dup", "master", "/three").await, data);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use strata_client::wire::pps::{CreatePipeline, DatumState, JobInfo, JobState};
+use strata_api_types::pps::{CreatePipeline, DatumState, JobInfo, JobState};
 use strata_client::{ClientError, Workspace};
 use strata_testkit::{Backend, TestApp, TestOptions};
 
@@ -489,9 +489,9 @@ on_both_setups! {
 }
 
 /// A worker of `pipeline` in this process, as `strata worker` runs one.
-fn worker(app: &TestApp, pipeline: &str, id: &str, scratch: &std::path::Path) -> strata_pps::worker::WorkerConfig {
+fn worker(app: &TestApp, pipeline: &str, id: &str, scratch: &std::path::Path) -> strata_worker::WorkerConfig {
     let helper = strata_sandbox::HelperCommand::new(env!("CARGO_BIN_EXE_strata-e2e-sandbox")).arg("__sandbox");
-    let mut config = strata_pps::worker::WorkerConfig::new(ws(app), pipeline, helper);
+    let mut config = strata_worker::WorkerConfig::new(ws(app), pipeline, helper);
     config.worker_id = id.to_owned();
     config.scratch_dir = scratch.to_path_buf();
     config.wait = Duration::from_secs(10);
@@ -500,10 +500,10 @@ fn worker(app: &TestApp, pipeline: &str, id: &str, scratch: &std::path::Path) ->
 
 /// Starts a worker; cancel the token to stop it.
 fn start_worker(
-    config: strata_pps::worker::WorkerConfig,
-) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<Result<(), strata_pps::worker::WorkerError>>) {
+    config: strata_worker::WorkerConfig,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<Result<(), strata_worker::WorkerError>>) {
     let stop = tokio_util::sync::CancellationToken::new();
-    let running = tokio::spawn(strata_pps::worker::run(config, stop.clone()));
+    let running = tokio::spawn(strata_worker::run(config, stop.clone()));
     (stop, running)
 }
 
@@ -596,7 +596,7 @@ mod a_stopped_worker_takes_no_task_with_it {
 /// Workers report their results at the same time; every datum must count,
 /// or the job waits for a datum that is long done and never finishes.
 async fn concurrent_results_all_count(backend: Backend) {
-    use strata_client::wire::pps::{DatumCounts, DatumStats, JobStats};
+    use strata_api_types::pps::{DatumCounts, DatumStats, JobStats};
     use strata_pps::meta::{DatumRow, JobRow, Meta};
 
     let dir = tempfile::tempdir().expect("data dir");
@@ -756,7 +756,7 @@ on_both_setups! {
         let reason = ended.reason.clone().unwrap_or_default();
         assert!(reason.contains("no longer exists"), "{reason}");
 
-        ws.commit_finish("words", &open.id, &strata_client::wire::pfs::FinishCommit::default()).await.expect("finish the input");
+        ws.commit_finish("words", &open.id, &strata_api_types::pfs::FinishCommit::default()).await.expect("finish the input");
         put(&ws, "words", "/b.txt", "three four five").await;
         let next = wait(&ws, "count").await;
         assert_eq!(next.state, JobState::Success, "{next:?}");
@@ -764,7 +764,7 @@ on_both_setups! {
     }
 }
 
-fn create_body(spec: String, format: Option<strata_client::wire::pps::SpecFormat>) -> CreatePipeline {
+fn create_body(spec: String, format: Option<strata_api_types::pps::SpecFormat>) -> CreatePipeline {
     CreatePipeline { spec, update: false, reprocess: false, format }
 }
 
@@ -772,7 +772,7 @@ fn create_body(spec: String, format: Option<strata_client::wire::pps::SpecFormat
 /// spends time proportional to depth × size on it, seconds per request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deeply_nested_specs_are_refused_before_parsing_and_health_stays_answering() {
-    use strata_client::wire::pps::SpecFormat;
+    use strata_api_types::pps::SpecFormat;
     let app = spawn(Backend::Sqlite, false).await;
     let ws = ws(&app);
     let nested = format!("{}1{}", r#"{"a":"#.repeat(40_000), "}".repeat(40_000));
@@ -797,7 +797,7 @@ async fn deeply_nested_specs_are_refused_before_parsing_and_health_stays_answeri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_specs_are_413_and_big_legal_ones_in_either_language_work() {
-    use strata_client::wire::pps::SpecFormat;
+    use strata_api_types::pps::SpecFormat;
     let app = spawn(Backend::Sqlite, false).await;
     let ws = ws(&app);
     ws.repo_create("words", "").await.expect("repo");

@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use bytes::Bytes;
 use futures::StreamExt;
-use strata_client::Workspace;
-use strata_client::wire::pfs::{
+use strata_api_types::pfs::{
     BranchInfo, CommitInfo, CopyFile, CreateBranch, FileInfo, FinishCommit, PutSummary, RepoInfo,
 };
+use strata_client::Workspace;
 use tokio::sync::mpsc;
 
 use crate::cli::{
@@ -539,9 +539,9 @@ pub async fn diff(global: &GlobalArgs, command: DiffCommand) -> Result<(), Failu
         .iter()
         .map(|e| {
             let sign = match e.change {
-                strata_client::wire::pfs::DiffKind::Added => "+",
-                strata_client::wire::pfs::DiffKind::Removed => "-",
-                strata_client::wire::pfs::DiffKind::Modified => "~",
+                strata_api_types::pfs::DiffKind::Added => "+",
+                strata_api_types::pfs::DiffKind::Removed => "-",
+                strata_api_types::pfs::DiffKind::Modified => "~",
             };
             vec![
                 sign.to_owned(),

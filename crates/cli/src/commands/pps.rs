@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
-use strata_client::wire::pps::{
+use strata_api_types::pps::{
     CreatePipeline, DatumCounts, DatumInfo, DatumState, JobInfo, JobState, LogLine, PipelineInfo, SpecFormat,
 };
 use strata_client::{ClientError, LogQuery, Workspace};
@@ -623,7 +623,7 @@ fn write_log_lines(lines: &[LogLine], format: OutputFormat) -> anyhow::Result<bo
 
 #[cfg(test)]
 mod tests {
-    use strata_client::wire::pps::{DatumInput, DatumStats, FailedDatum, JobStats};
+    use strata_api_types::pps::{DatumInput, DatumStats, FailedDatum, JobStats};
 
     use super::*;
 

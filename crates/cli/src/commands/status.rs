@@ -1,7 +1,7 @@
 //! `strata status`
 
 use serde::Serialize;
-use strata_client::wire::Readiness;
+use strata_api_types::Readiness;
 
 use crate::cli::GlobalArgs;
 use crate::context::resolve_target;

@@ -2,8 +2,8 @@
 
 use anyhow::{Context as _, anyhow};
 use strata_core::config::{LogFormat, LogSettings};
-use strata_pps::worker::{WorkerConfig, default_worker_id};
 use strata_sandbox::{HelperCommand, IsolationMode};
+use strata_worker::{WorkerConfig, default_worker_id};
 
 use crate::cli::{GlobalArgs, WorkerArgs};
 use crate::commands::pfs::workspace;
@@ -32,7 +32,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     if let Some(scratch) = args.scratch {
         config.scratch_dir = scratch;
     }
-    strata_pps::worker::run(config, stop).await.map_err(|error| match error.is_user_error() {
+    strata_worker::run(config, stop).await.map_err(|error| match error.is_user_error() {
         true => user(error),
         false => internal(error),
     })

@@ -210,7 +210,7 @@ pub(crate) async fn execute(
 async fn read_request(http: &HttpRequest, mut body: web::Payload) -> Result<async_graphql::Request, HttpResponse> {
     use futures::StreamExt;
     let refuse = |status: actix_web::http::StatusCode, message: String| {
-        HttpResponse::build(status).json(strata_client::wire::ErrorBody { code: "INVALID_REQUEST".to_owned(), message })
+        HttpResponse::build(status).json(strata_api_types::ErrorBody { code: "INVALID_REQUEST".to_owned(), message })
     };
     if matches!(*http.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
         let request = async_graphql::http::parse_query_string(http.query_string())

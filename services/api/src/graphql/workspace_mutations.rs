@@ -4,8 +4,8 @@
 //! server with the caller's token, which checks the caller's role.
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
-use strata_client::wire::pfs::{CreateBranch, FinishCommit};
-use strata_client::wire::pps::{CreatePipeline, SpecFormat};
+use strata_api_types::pfs::{CreateBranch, FinishCommit};
+use strata_api_types::pps::{CreatePipeline, SpecFormat};
 use strata_hub::HubError;
 
 use super::caller::{GqlUserError, payload};

@@ -4,9 +4,9 @@
 //! the caller's own token, so roles are checked in one place.
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
+use strata_api_types::pfs::{BranchInfo, CommitInfo, FileInfo, FileKind, RepoInfo};
+use strata_api_types::pps::{DatumInfo, JobInfo, JobState, PipelineInfo};
 use strata_client::ClientError;
-use strata_client::wire::pfs::{BranchInfo, CommitInfo, FileInfo, FileKind, RepoInfo};
-use strata_client::wire::pps::{DatumInfo, JobInfo, JobState, PipelineInfo};
 use strata_hub::{HubError, UserError, UserErrorCode};
 
 use super::caller::Caller;

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::thread;
 
-use strata_client::wire::pps::DatumInput;
+use strata_api_types::pps::DatumInput;
 use strata_pfs::glob::Glob;
 
 use super::{Datum, LeafMatch, LeafSet};

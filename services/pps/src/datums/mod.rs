@@ -7,7 +7,7 @@
 mod combine;
 
 use serde::{Deserialize, Serialize};
-use strata_client::wire::pps::DatumInput;
+use strata_api_types::pps::DatumInput;
 
 pub use combine::{combine, datum_id};
 

@@ -13,7 +13,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
 };
-use strata_client::wire::pps::{DatumCounts, DatumState, JobState, JobStats};
+use strata_api_types::pps::{DatumCounts, DatumState, JobState, JobStats};
 
 use crate::error::PpsError;
 use entities::{datum, job, log_line, pipeline, pipeline_version};
@@ -57,7 +57,7 @@ pub struct DatumRow {
     pub state: DatumState,
     pub attempts: u32,
     pub exit: Option<String>,
-    pub stats: strata_client::wire::pps::DatumStats,
+    pub stats: strata_api_types::pps::DatumStats,
     pub outputs: Vec<String>,
     pub log: String,
     pub started_at: DateTime<Utc>,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
-use strata_client::wire::pps::PipelineLoad;
+use strata_api_types::pps::PipelineLoad;
 use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::DesiredWorkspace;
 use uuid::Uuid;

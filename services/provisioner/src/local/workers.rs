@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use strata_core::workspace_credentials::CredentialIssuer;
 
-use strata_client::wire::pps::PipelineLoad;
+use strata_api_types::pps::PipelineLoad;
 use uuid::Uuid;
 
 use super::LocalConfig;

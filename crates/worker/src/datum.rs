@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use strata_client::wire::pps::{DatumState, TaskAssignment, TaskDatum};
+use strata_api_types::pps::{DatumState, TaskAssignment, TaskDatum};
 use strata_sandbox::{DatumRun, ExitKind, RunOutcome, Sandbox};
 
-use crate::tasks::tail;
+use strata_core::text::tail;
 
 /// Log kept per datum (the end of it).
 const LOG_LIMIT: usize = 64 * 1024;
@@ -155,7 +155,7 @@ pub(super) fn describe(outcome: &RunOutcome, timeout: Option<Duration>) -> Strin
 mod tests {
     use std::collections::BTreeMap;
 
-    use strata_client::wire::pps::{DatumInput, TaskTransform};
+    use strata_api_types::pps::{DatumInput, TaskTransform};
 
     use super::*;
 

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use strata_api_types::pps::{DatumResult, DatumState, DatumStats, TaskAssignment, TaskHeartbeat, TaskResult};
 use strata_client::Workspace;
-use strata_client::wire::pps::{DatumResult, DatumState, DatumStats, TaskAssignment, TaskHeartbeat, TaskResult};
 use strata_core::error::display_chain;
 use tokio_util::sync::CancellationToken;
 

@@ -35,7 +35,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use strata_client::wire::pps::{PullTask, TaskAssignment, TaskHeartbeat, WorkerLeaving};
+use strata_api_types::pps::{PullTask, TaskAssignment, TaskHeartbeat, WorkerLeaving};
 use strata_client::{ClientError, Workspace};
 use strata_core::error::display_chain;
 use strata_sandbox::{Confinement, HelperCommand, IsolationMode, Sandbox};
