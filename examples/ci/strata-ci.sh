@@ -45,7 +45,7 @@ target=$(jq -n --arg o "$STRATA_ORG" --arg w "$STRATA_WORKSPACE" '{organization:
 
 data=$(gql 'mutation($i: CreateRepoInput!) { createRepo(input: $i) { repo { name } userErrors { field message code } } }' \
   "$(jq -n --argjson t "$target" --arg n "$repo" '{i: {target: $t, name: $n}}')")
-user_errors "$data" createRepo TAKEN
+user_errors "$data" createRepo ALREADY_EXISTS
 echo "repo $repo is there"
 
 # Bytes go over HTTP, not GraphQL: one PUT makes and finishes a commit. The

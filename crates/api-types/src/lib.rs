@@ -7,20 +7,15 @@
 //! (a job's state in the database is PPS's, not this crate's) and convert
 //! at their HTTP edge.
 
+mod error;
 pub mod pfs;
 pub mod pps;
+
+pub use error::{ErrorBody, ErrorCode};
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-/// Every HTTP error answers with this body. `code` is stable and documented
-/// in `docs/api-errors.md`; `message` is for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub code: String,
-    pub message: String,
-}
 
 /// The answer of `GET /readyz`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -71,12 +71,28 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
+/// Chooses the bearer token of each request from its method and URL: for
+/// callers that hand out a credential bound to one request (the hub's
+/// GraphQL reaching a workspace server). Refusing is how such a caller
+/// keeps a request it has not authorised from being sent at all.
+pub trait RequestCredentials: Send + Sync + std::fmt::Debug {
+    fn bearer(&self, method: &reqwest::Method, url: &Url) -> Result<String, ClientError>;
+}
+
+/// How requests authenticate.
+#[derive(Debug, Clone)]
+enum Credentials {
+    None,
+    Token(String),
+    PerRequest(std::sync::Arc<dyn RequestCredentials>),
+}
+
 /// A connection to one Strata endpoint, optionally with a bearer token.
 #[derive(Debug, Clone)]
 pub struct StrataClient {
     base: Url,
     http: reqwest::Client,
-    token: Option<String>,
+    credentials: Credentials,
 }
 
 impl StrataClient {
@@ -95,13 +111,35 @@ impl StrataClient {
                 reason: "cannot set up HTTP".to_owned(),
                 source,
             })?;
-        Ok(Self { base, http, token: None })
+        Ok(Self::with_http(base, http))
+    }
+
+    /// A client for `endpoint` that sends through `http`, a pooled client
+    /// shared with other callers (a server reaching many workspaces keeps
+    /// one pool rather than one per call).
+    pub fn with_http_client(endpoint: &str, http: reqwest::Client) -> Result<Self, ClientError> {
+        let base = Url::parse(endpoint).map_err(|_| ClientError::InvalidEndpoint(endpoint.to_owned()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(ClientError::InvalidEndpoint(endpoint.to_owned()));
+        }
+        Ok(Self::with_http(base, http))
+    }
+
+    fn with_http(base: Url, http: reqwest::Client) -> Self {
+        Self { base, http, credentials: Credentials::None }
     }
 
     /// Sends `token` as `Authorization: Bearer` on every request.
     #[must_use]
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
+        self.credentials = Credentials::Token(token.into());
+        self
+    }
+
+    /// Asks `credentials` for the bearer token of each request.
+    #[must_use]
+    pub fn with_request_credentials(mut self, credentials: std::sync::Arc<dyn RequestCredentials>) -> Self {
+        self.credentials = Credentials::PerRequest(credentials);
         self
     }
 
@@ -147,7 +185,7 @@ impl StrataClient {
 
     fn request(&self, method: reqwest::Method, path: &str) -> Result<reqwest::RequestBuilder, ClientError> {
         let url = self.base.join(path).map_err(|_| ClientError::InvalidEndpoint(self.base.to_string()))?;
-        Ok(self.request_url(method, url))
+        self.request_url(method, url)
     }
 
     /// A URL below the endpoint made of `segments`, each percent-encoded
@@ -172,17 +210,26 @@ impl StrataClient {
         Ok(url)
     }
 
-    pub(crate) fn request_url(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+    pub(crate) fn request_url(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
         let mut headers = HeaderMap::new();
         let context = tracing::Span::current().context();
         opentelemetry::global::get_text_map_propagator(|propagator| {
             propagator.inject_context(&context, &mut HeaderInjector(&mut headers));
         });
-        let mut request = self.http.request(method, url).headers(headers);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        request
+        let bearer = match &self.credentials {
+            Credentials::None => None,
+            Credentials::Token(token) => Some(token.clone()),
+            Credentials::PerRequest(credentials) => Some(credentials.bearer(&method, &url)?),
+        };
+        let request = self.http.request(method, url).headers(headers);
+        Ok(match bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        })
     }
 
     pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
@@ -205,7 +252,14 @@ impl StrataClient {
             return serde_json::from_slice(&bytes).map_err(|e| self.protocol(&e.to_string()));
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ClientError::Api { status, code: body.code, message: body.message }),
+            Ok(body) => {
+                // A server failure is logged under this id; the user quotes it.
+                let message = match body.request_id {
+                    Some(id) => format!("{} (request id {id})", body.message),
+                    None => body.message,
+                };
+                Err(ClientError::Api { status, code: body.code.as_str().to_owned(), message })
+            }
             Err(_) => Err(ClientError::Api {
                 status,
                 code: "UNKNOWN".to_owned(),

@@ -8,6 +8,6 @@ pub mod hub;
 mod pfs;
 mod pps;
 
-pub use client::{ClientError, StrataClient};
+pub use client::{ClientError, RequestCredentials, StrataClient};
 pub use pfs::Workspace;
 pub use pps::LogQuery;

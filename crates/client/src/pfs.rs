@@ -54,7 +54,7 @@ impl Workspace {
         body: Option<&(impl Serialize + ?Sized)>,
         ok: &[u16],
     ) -> Result<T, ClientError> {
-        let mut request = self.client.request_url(method, self.url(segments)?).query(query);
+        let mut request = self.client.request_url(method, self.url(segments)?)?.query(query);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -66,7 +66,7 @@ impl Workspace {
     /// here do not decode (an empty 204 or a stream); see the worker calls in
     /// `pps.rs`.
     pub(crate) fn request(&self, method: Method, segments: &[&str]) -> Result<reqwest::RequestBuilder, ClientError> {
-        Ok(self.client.request_url(method, self.url(segments)?))
+        self.client.request_url(method, self.url(segments)?)
     }
 
     /// The connection, to send what [`Self::request`] built.
@@ -88,7 +88,7 @@ impl Workspace {
         segments: &[&str],
         query: &[(&str, String)],
     ) -> Result<(), ClientError> {
-        let request = self.client.request_url(method, self.url(segments)?).query(query);
+        let request = self.client.request_url(method, self.url(segments)?)?.query(query);
         let response = self.client.send(request).await?;
         if response.status().is_success() {
             return Ok(());
@@ -186,7 +186,7 @@ impl Workspace {
         // One file is a PUT of its bytes; a tar is POSTed and unpacked.
         let (kind, method) = if tar { ("tar", Method::POST) } else { ("files", Method::PUT) };
         let url = self.url(&["repos", repo, "refs", reference, kind, path])?;
-        let request = self.client.request_url(method, url).query(&[("append", append.to_string())]).body(body);
+        let request = self.client.request_url(method, url)?.query(&[("append", append.to_string())]).body(body);
         let response = self.client.send(request).await?;
         self.client.json(response, &[201]).await
     }
@@ -216,7 +216,7 @@ impl Workspace {
     }
 
     async fn stream(&self, segments: &[&str], query: &[(&str, String)]) -> Result<reqwest::Response, ClientError> {
-        let request = self.client.request_url(Method::GET, self.url(segments)?).query(query);
+        let request = self.client.request_url(Method::GET, self.url(segments)?)?.query(query);
         let response = self.client.send(request).await?;
         if response.status().is_success() {
             Ok(response)

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use strata_api_types::ErrorBody;
+use strata_api_types::ErrorCode;
 
 /// Everything that can stop the api service from starting or serving.
 #[derive(Debug, thiserror::Error)]
@@ -92,18 +92,11 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         // The cause is logged where it is handled; the client learns only
         // that it was ours, never internal details.
-        tracing::error!(error = %strata_core::error::display_chain(self), "request failed");
-        HttpResponse::build(self.status_code()).json(ErrorBody {
-            code: "INTERNAL".to_owned(),
-            message: "internal error; the server log has details".to_owned(),
-        })
+        strata_http::error_response(ErrorCode::Internal, self, strata_http::Disclosure::Withheld)
     }
 }
 
 /// Unknown paths answer 404 with the JSON error shape.
 pub(crate) async fn not_found(request: actix_web::HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound().json(ErrorBody {
-        code: "NOT_FOUND".to_owned(),
-        message: format!("no such endpoint: {} {}", request.method(), request.path()),
-    })
+    strata_http::reject(ErrorCode::NotFound, format!("no such endpoint: {} {}", request.method(), request.path()))
 }

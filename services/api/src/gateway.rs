@@ -12,9 +12,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::{SinkExt, StreamExt};
 use strata_core::workspace_credentials::{FORWARD_LIFETIME_SECS, ForwardedRequest};
-use strata_hub::{Hub, Principal, WorkspaceRoute};
+use strata_hub::{Hub, Principal, WorkspaceAccess, WorkspaceRoute};
 
-use crate::workspace_auth::{WorkspaceGuard, authenticate, reject};
+use strata_api_types::ErrorCode;
+use strata_http::reject;
+
+use crate::workspace_auth::{WorkspaceGuard, authenticate};
 use crate::workspace_path::{PathError, Refusal, Segments, WorkspacePath, encode_segment, upstream_method};
 
 /// The HTTP client for upstream calls: no overall timeout, since some calls
@@ -56,6 +59,16 @@ impl Upstreams {
     pub(crate) fn own(&self) -> &str {
         &self.own
     }
+
+    /// The pooled client every call to a workspace server goes through.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Calls in flight per organisation.
+    pub(crate) fn limit(&self) -> &crate::upstream_limit::UpstreamLimit {
+        &self.limit
+    }
 }
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus
@@ -94,33 +107,25 @@ pub(crate) async fn forward(
         Ok(principal) => principal,
         Err(response) => return response,
     };
-    let route = match hub.workspace_route(&principal, org, slug, path.repo()).await {
-        Ok(route) => route,
+    let access = match hub.workspace_access(&principal, org, slug).await {
+        Ok(access) => access,
         Err(error) => return refusal(&error, org, slug),
     };
-    let needed = path.required_role(request.method());
-    if route.role < needed {
-        let message = format!(
-            "this needs the {needed} role on workspace `{org}/{slug}`; you are {}. Ask a workspace admin.",
-            route.role
-        );
-        return reject(StatusCode::FORBIDDEN, "FORBIDDEN", message);
-    }
-    let (base, credential) = match &route.upstream {
-        Some(upstream) => (upstream.endpoint.clone(), vouch(&principal, &route, &target).seal(&upstream.secret)),
-        None => (upstreams.own.clone(), guard.internal_token().to_owned()),
-    };
+    let Forward { base, bearer: credential, route } =
+        match authorize(&principal, &access, org, &target.method, path, &upstreams.own, guard.internal_token()) {
+            Ok(forward) => forward,
+            Err((code, message)) => return reject(code, message),
+        };
     let url = match upstream_url(&base, &route.slug, path, request.uri().query()) {
         Ok(url) => url,
         Err(error @ UpstreamUrlError::Mismatch { .. }) => {
             tracing::error!(workspace = %format_args!("{org}/{slug}"), %error, "refusing to forward");
-            return reject(StatusCode::BAD_REQUEST, "INVALID_PATH", format!("cannot forward this path: {error}"));
+            return reject(ErrorCode::InvalidPath, format!("cannot forward this path: {error}"));
         }
         Err(error @ UpstreamUrlError::Endpoint(_)) => {
             tracing::error!(workspace = %format_args!("{org}/{slug}"), %error, "workspace endpoint unusable");
             return reject(
-                StatusCode::BAD_GATEWAY,
-                "WORKSPACE_UNAVAILABLE",
+                ErrorCode::WorkspaceUnavailable,
                 format!("workspace `{org}/{slug}` is not reachable right now; try again shortly"),
             );
         }
@@ -135,8 +140,7 @@ pub(crate) async fn forward(
         Err(error) => {
             tracing::warn!(workspace = %format_args!("{org}/{slug}"), %error, "workspace server unreachable");
             return reject(
-                StatusCode::BAD_GATEWAY,
-                "WORKSPACE_UNAVAILABLE",
+                ErrorCode::WorkspaceUnavailable,
                 format!("workspace `{org}/{slug}` is not answering right now ({}); try again shortly", route.state),
             );
         }
@@ -169,16 +173,70 @@ impl GatewayRequest {
     }
 }
 
+/// Where and how a request the caller may make is sent.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    /// The server's address: the workspace's own server, or this one.
+    pub(crate) base: String,
+    /// A credential for exactly this request (or, in-process, the
+    /// internal token: the check here is then the only one).
+    pub(crate) bearer: String,
+    pub(crate) route: WorkspaceRoute,
+}
+
+/// The one decision on a request to a workspace, made for the gateway and
+/// for GraphQL's workspace fields alike: the caller's role for the repo the
+/// path names, against the role the method and path need. A refusal is the
+/// code and message to answer with.
+pub(crate) fn authorize(
+    principal: &Principal,
+    access: &WorkspaceAccess,
+    org: &str,
+    method: &reqwest::Method,
+    path: &WorkspacePath,
+    own: &str,
+    internal_token: &str,
+) -> Result<Forward, (ErrorCode, String)> {
+    let slug = &access.slug;
+    let route = access.route(path.repo()).map_err(|error| match error.user_error() {
+        Some(user) if user.code == ErrorCode::NotFound => {
+            (ErrorCode::NotFound, format!("no workspace `{slug}` in `{org}`, or you do not have access to it"))
+        }
+        Some(user) => (user.code, user.message.clone()),
+        None => (ErrorCode::Internal, strata_http::INTERNAL_MESSAGE.to_owned()),
+    })?;
+    let needed = actix_web::http::Method::from_bytes(method.as_str().as_bytes())
+        .map(|method| path.required_role(&method))
+        .map_err(|_| (ErrorCode::MethodNotAllowed, format!("workspace endpoints do not serve {method}")))?;
+    if route.role < needed {
+        let message = format!(
+            "this needs the {needed} role on workspace `{org}/{slug}`; you are {}. Ask a workspace admin.",
+            route.role
+        );
+        return Err((ErrorCode::Forbidden, message));
+    }
+    let (base, bearer) = match &route.upstream {
+        Some(upstream) => (upstream.endpoint.clone(), vouch(principal, &route, method, path).seal(&upstream.secret)),
+        None => (own.to_owned(), internal_token.to_owned()),
+    };
+    Ok(Forward { base, bearer, route })
+}
+
 /// What the gateway tells a workspace server about a request it has
 /// authorised: who asks, with which role, for exactly this method and path.
-fn vouch(principal: &Principal, route: &WorkspaceRoute, target: &GatewayRequest) -> ForwardedRequest {
+fn vouch(
+    principal: &Principal,
+    route: &WorkspaceRoute,
+    method: &reqwest::Method,
+    path: &WorkspacePath,
+) -> ForwardedRequest {
     ForwardedRequest {
         workspace: route.slug.clone(),
         actor: principal.user_id.to_string(),
         token_id: principal.token_id().map(|id| id.to_string()),
         role: route.role.as_str().to_owned(),
-        method: target.method.as_str().to_owned(),
-        path: target.path.encoded(),
+        method: method.as_str().to_owned(),
+        path: path.encoded(),
         expires: chrono::Utc::now().timestamp() + FORWARD_LIFETIME_SECS,
     }
 }
@@ -216,16 +274,11 @@ pub(crate) fn upstream_url(
 /// The hub's refusal (missing workspace, no server yet) as an HTTP answer.
 fn refusal(error: &strata_hub::HubError, org: &str, slug: &str) -> HttpResponse {
     match error.user_error() {
-        Some(user) if user.code == strata_hub::UserErrorCode::NotFound => reject(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("no workspace `{slug}` in `{org}`, or you do not have access to it"),
-        ),
-        Some(user) => reject(StatusCode::CONFLICT, "WORKSPACE_NOT_READY", user.message.clone()),
-        None => {
-            tracing::error!(error = %strata_core::error::display_chain(error), "workspace lookup failed");
-            reject(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error; the server log has details".into())
+        Some(user) if user.code == ErrorCode::NotFound => {
+            reject(ErrorCode::NotFound, format!("no workspace `{slug}` in `{org}`, or you do not have access to it"))
         }
+        Some(user) => reject(user.code, user.message.clone()),
+        None => strata_http::error_response(error.code(), error, strata_http::Disclosure::Withheld),
     }
 }
 

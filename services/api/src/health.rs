@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use strata_api_types::{Check, Readiness};
 
 use crate::state::AppState;
-use crate::workspace_auth::reject;
+use strata_api_types::ErrorCode;
+use strata_http::reject;
 
 /// How long one dependency may take to answer a readiness check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -64,18 +64,13 @@ async fn timed<E: std::fmt::Display>(check: impl Future<Output = Result<(), E>>)
 pub(crate) async fn metrics(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, crate::Error> {
     let Some(expected) = &state.metrics_token else {
         return Ok(reject(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "metrics are not served here; set `metrics_token` or `metrics_listen` (docs/operations.md#metrics)".into(),
+            ErrorCode::NotFound,
+            "metrics are not served here; set `metrics_token` or `metrics_listen` (docs/operations.md#metrics)",
         ));
     };
     let given = crate::workspace_auth::bearer(request.headers()).and_then(Result::ok).unwrap_or_default();
     if !crate::workspace_auth::same_secret(given, expected.expose()) {
-        return Ok(reject(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "metrics need `Authorization: Bearer <metrics_token>`".into(),
-        ));
+        return Ok(reject(ErrorCode::Unauthenticated, "metrics need `Authorization: Bearer <metrics_token>`"));
     }
     exposition(&state.metrics)
 }

@@ -22,7 +22,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use redis::Script;
 use redis::aio::ConnectionManager;
-use strata_api_types::ErrorBody;
+use strata_api_types::ErrorCode;
 
 /// Counts `INCR`ed only while under the limit; answers 1 (allowed) or 0.
 const WINDOW_SCRIPT: &str = r"
@@ -291,19 +291,22 @@ impl RateLimiter {
 /// `429 Too Many Requests` with `Retry-After` (whole seconds, rounded up).
 pub(crate) fn too_many(retry_after: Duration) -> HttpResponse {
     let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-    HttpResponse::TooManyRequests().insert_header((header::RETRY_AFTER, secs.to_string())).json(ErrorBody {
-        code: "RATE_LIMITED".to_owned(),
-        message: format!("too many requests; try again in {secs} s"),
-    })
+    retry_after_secs(
+        strata_http::reject(ErrorCode::RateLimited, format!("too many requests; try again in {secs} s")),
+        secs,
+    )
 }
 
 /// `429` for a call that waited too long behind its organisation's other
 /// calls to workspace servers (`upstream_limit`).
 pub(crate) fn too_many_calls(org: &str) -> HttpResponse {
-    HttpResponse::TooManyRequests().insert_header((header::RETRY_AFTER, "1")).json(ErrorBody {
-        code: "RATE_LIMITED".to_owned(),
-        message: format!("too many calls to the workspaces of `{org}` at once; try again in 1 s"),
-    })
+    let message = format!("too many calls to the workspaces of `{org}` at once; try again in 1 s");
+    retry_after_secs(strata_http::reject(ErrorCode::RateLimited, message), 1)
+}
+
+fn retry_after_secs(mut response: HttpResponse, secs: u64) -> HttpResponse {
+    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    response
 }
 
 /// The general limit, per bearer token (hashed) or, without one, per address.

@@ -13,7 +13,8 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use strata_api_types::ErrorBody;
+use strata_api_types::ErrorCode;
+use strata_http::reject;
 use strata_hub::{Hub, Tokens};
 
 const REFRESH_COOKIE: &str = "strata_refresh";
@@ -74,10 +75,6 @@ struct Refreshed {
     expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-fn refused(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorBody { code: code.to_owned(), message: message.to_owned() })
-}
-
 /// True when the request's `Origin` (if any) is this server itself.
 fn same_origin(request: &HttpRequest) -> bool {
     let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
@@ -90,21 +87,16 @@ fn same_origin(request: &HttpRequest) -> bool {
 /// `POST /auth/refresh`: a new access token (and rotated cookies) for the
 /// web session in the cookies.
 pub(crate) async fn refresh(request: HttpRequest, hub: web::Data<Hub>) -> HttpResponse {
-    use actix_web::http::StatusCode;
     if !same_origin(&request) {
-        return refused(StatusCode::FORBIDDEN, "FORBIDDEN", "cross-site requests cannot refresh a session");
+        return reject(ErrorCode::Forbidden, "cross-site requests cannot refresh a session");
     }
     let csrf_cookie = request.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
     let csrf_header = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if csrf_cookie.is_none() || csrf_cookie != csrf_header {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "CSRF",
-            "missing or wrong X-CSRF-Token header; reload the page and log in again",
-        );
+        return reject(ErrorCode::Csrf, "missing or wrong X-CSRF-Token header; reload the page and log in again");
     }
     let Some(refresh) = request.cookie(REFRESH_COOKIE) else {
-        return refused(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "no session; log in");
+        return reject(ErrorCode::Unauthenticated, "no session; log in");
     };
     match hub.refresh(refresh.value()).await {
         Ok(tokens) => {
@@ -116,16 +108,15 @@ pub(crate) async fn refresh(request: HttpRequest, hub: web::Data<Hub>) -> HttpRe
         }
         Err(error) => match error.user_error() {
             Some(user) => {
-                let mut response = HttpResponse::Unauthorized();
+                let mut response = reject(user.code, user.message.clone());
                 for cookie in clear() {
-                    response.append_header((header::SET_COOKIE, cookie));
+                    if let Ok(value) = header::HeaderValue::from_str(&cookie) {
+                        response.headers_mut().append(header::SET_COOKIE, value);
+                    }
                 }
-                response.json(ErrorBody { code: user.code.as_str().to_owned(), message: user.message.clone() })
+                response
             }
-            None => {
-                tracing::error!(error = %strata_core::error::display_chain(&error), "session refresh failed");
-                refused(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error; the server log has details")
-            }
+            None => strata_http::error_response(ErrorCode::Internal, &error, strata_http::Disclosure::Withheld),
         },
     }
 }
@@ -142,18 +133,8 @@ pub(crate) async fn login_link(hub: web::Data<Hub>, query: web::Query<LinkQuery>
             response.insert_header((header::LOCATION, "/")).finish()
         }
         Err(error) => match error.user_error() {
-            Some(user) => HttpResponse::BadRequest().json(ErrorBody {
-                code: user.code.as_str().to_owned(),
-                message: format!("{} (restart `strata dev` for a new link)", user.message),
-            }),
-            None => {
-                tracing::error!(error = %strata_core::error::display_chain(&error), "login link failed");
-                refused(
-                    actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    "internal error; the server log has details",
-                )
-            }
+            Some(user) => reject(user.code, format!("{} (restart `strata dev` for a new link)", user.message)),
+            None => strata_http::error_response(ErrorCode::Internal, &error, strata_http::Disclosure::Withheld),
         },
     }
 }

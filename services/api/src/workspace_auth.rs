@@ -14,10 +14,11 @@ use std::collections::HashMap;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
-use strata_api_types::ErrorBody;
+use strata_api_types::ErrorCode;
+use strata_http::reject;
 use strata_hub::{Hub, Principal};
 use uuid::Uuid;
 
@@ -67,16 +68,8 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     blake3::hash(a.as_bytes()) == blake3::hash(b.as_bytes())
 }
 
-pub(crate) fn reject(status: StatusCode, code: &str, message: String) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    if status == StatusCode::UNAUTHORIZED {
-        response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-    }
-    response.json(ErrorBody { code: code.to_owned(), message })
-}
-
 fn not_found(slug: &str) -> HttpResponse {
-    reject(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no workspace `{slug}`, or you do not have access to it"))
+    reject(ErrorCode::NotFound, format!("no workspace `{slug}`, or you do not have access to it"))
 }
 
 /// The bearer token of an `Authorization` header: `None` without one,
@@ -96,17 +89,12 @@ pub(crate) async fn authenticate(
     let token = match bearer(headers) {
         None => {
             return Err(reject(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "log in first (`strata auth login`) or send `Authorization: Bearer <token>`".to_owned(),
+                ErrorCode::Unauthenticated,
+                "log in first (`strata auth login`) or send `Authorization: Bearer <token>`",
             ));
         }
         Some(Err(())) => {
-            return Err(reject(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "the Authorization header must be `Bearer <token>`".to_owned(),
-            ));
+            return Err(reject(ErrorCode::Unauthenticated, "the Authorization header must be `Bearer <token>`"));
         }
         Some(Ok(token)) => token,
     };
@@ -117,7 +105,7 @@ pub(crate) async fn authenticate(
         if error.user_error().is_none() {
             tracing::error!(error = %strata_core::error::display_chain(&error), "authentication failed");
         }
-        reject(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
+        reject(ErrorCode::Unauthenticated, message)
     })
 }
 
@@ -150,19 +138,14 @@ async fn decide(
         Ok(role) => role,
         Err(error) => {
             tracing::error!(error = %strata_core::error::display_chain(&error), "role lookup failed");
-            return Err(reject(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error; the server log has details".to_owned(),
-            ));
+            return Err(reject(ErrorCode::Internal, "internal error; the server log has details"));
         }
     };
     let Some(role) = role else { return Err(not_found(slug)) };
     let needed = path.required_role(request.method());
     if role < needed {
         return Err(reject(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            ErrorCode::Forbidden,
             format!("this needs the {needed} role on workspace `{slug}`; you are {role}. Ask a workspace admin."),
         ));
     }
@@ -177,8 +160,7 @@ pub(crate) async fn authorize(
     let (Some(guard), Some(hub)) =
         (request.app_data::<web::Data<WorkspaceGuard>>().cloned(), request.app_data::<web::Data<Hub>>().cloned())
     else {
-        let response =
-            reject(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "authorization is not configured".to_owned());
+        let response = reject(ErrorCode::Internal, "authorization is not configured");
         return Ok(request.into_response(response));
     };
     let (slug, path) = match parse_workspace_request(&request) {

@@ -10,8 +10,9 @@
 //! (`%252e`). What is forwarded is re-encoded from the decoded segments, so
 //! the workspace server decodes exactly the segments that were authorised.
 
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::Method;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use strata_api_types::ErrorCode;
 use strata_hub::WorkspaceRole;
 
 /// Characters a segment keeps as they are when re-encoded: RFC 3986's
@@ -71,11 +72,11 @@ pub(crate) enum Refusal {
 impl Refusal {
     /// 400 `INVALID_PATH` or 405 `METHOD_NOT_ALLOWED`.
     pub(crate) fn response(&self) -> actix_web::HttpResponse {
-        let (status, code) = match self {
-            Refusal::Path(_) => (StatusCode::BAD_REQUEST, "INVALID_PATH"),
-            Refusal::Method(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+        let code = match self {
+            Refusal::Path(_) => ErrorCode::InvalidPath,
+            Refusal::Method(_) => ErrorCode::MethodNotAllowed,
         };
-        crate::workspace_auth::reject(status, code, self.to_string())
+        strata_http::reject(code, self.to_string())
     }
 }
 

@@ -14,7 +14,7 @@ use std::net::TcpListener;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
+
 use actix_web::middleware::Next;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
@@ -30,7 +30,10 @@ use actix_web::http::Method;
 use strata_core::workspace_credentials::{ForwardedRequest, ServiceScope};
 use strata_hub::WorkspaceRole;
 
-use crate::workspace_auth::{bearer, parse_workspace_request, reject};
+use strata_api_types::ErrorCode;
+use strata_http::reject;
+
+use crate::workspace_auth::{bearer, parse_workspace_request};
 use crate::workspace_path::WorkspacePath;
 
 /// A bound workspace server.
@@ -147,7 +150,7 @@ async fn service_only(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(identity) = request.app_data::<web::Data<ServiceIdentity>>().cloned() else {
-        let response = reject(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "authorization is not configured".into());
+        let response = reject(ErrorCode::Internal, "authorization is not configured");
         return Ok(request.into_response(response));
     };
     let (slug, path) = match parse_workspace_request(&request) {
@@ -156,7 +159,7 @@ async fn service_only(
     };
     if slug != identity.slug {
         let message = format!("this server hosts workspace `{}` only", identity.slug);
-        return Ok(request.into_response(reject(StatusCode::NOT_FOUND, "NOT_FOUND", message)));
+        return Ok(request.into_response(reject(ErrorCode::NotFound, message)));
     }
     let Some(Ok(token)) = bearer(request.headers()) else {
         return Ok(request.into_response(Denial::Unauthenticated.response()));
@@ -253,11 +256,10 @@ impl Denial {
     fn response(self) -> HttpResponse {
         match self {
             Denial::Unauthenticated => reject(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "this workspace server only answers its gateway, its workers and its provisioner".to_owned(),
+                ErrorCode::Unauthenticated,
+                "this workspace server only answers its gateway, its workers and its provisioner",
             ),
-            Denial::Forbidden(message) => reject(StatusCode::FORBIDDEN, "FORBIDDEN", message),
+            Denial::Forbidden(message) => reject(ErrorCode::Forbidden, message),
         }
     }
 }

@@ -4,90 +4,38 @@
 
 use std::fmt;
 
-/// The machine-readable kind of an expected failure, stable for clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserErrorCode {
-    /// The value is malformed or out of range.
-    Invalid,
-    /// Another object already has this unique value (a slug, an email).
-    Taken,
-    /// Nothing of that name exists, or the caller may not know that it does.
-    /// Denials on other tenants' objects use this code too, so that nothing
-    /// can be inferred from the answer.
-    NotFound,
-    /// The caller can see the object but may not do this to it.
-    Forbidden,
-    /// Credentials are missing, wrong, expired or revoked.
-    Unauthenticated,
-    /// A link or invitation is past its expiry or already used.
-    Expired,
-    /// The organisation would be left without an owner.
-    LastOwner,
-    /// The password is too weak or too common.
-    WeakPassword,
-    /// The confirmation typed back does not match.
-    ConfirmationMismatch,
-    /// Too many attempts; try again later.
-    RateLimited,
-    /// The organisation's plan allows no more (the message names the limit
-    /// and the plan).
-    QuotaExceeded,
-}
-
-impl UserErrorCode {
-    /// The code as clients see it, e.g. `TAKEN`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserErrorCode::Invalid => "INVALID",
-            UserErrorCode::Taken => "TAKEN",
-            UserErrorCode::NotFound => "NOT_FOUND",
-            UserErrorCode::Forbidden => "FORBIDDEN",
-            UserErrorCode::Unauthenticated => "UNAUTHENTICATED",
-            UserErrorCode::Expired => "EXPIRED",
-            UserErrorCode::LastOwner => "LAST_OWNER",
-            UserErrorCode::WeakPassword => "WEAK_PASSWORD",
-            UserErrorCode::ConfirmationMismatch => "CONFIRMATION_MISMATCH",
-            UserErrorCode::RateLimited => "RATE_LIMITED",
-            UserErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
-        }
-    }
-}
-
-impl fmt::Display for UserErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use strata_api_types::ErrorCode;
 
 /// An expected failure, about one input field (or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserError {
     /// The input field it concerns, e.g. `slug`; `None` for the whole request.
     pub field: Option<String>,
-    pub code: UserErrorCode,
+    /// Why, in the one vocabulary of codes every interface shares.
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl UserError {
-    pub fn new(field: Option<&str>, code: UserErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(field: Option<&str>, code: ErrorCode, message: impl Into<String>) -> Self {
         UserError { field: field.map(str::to_owned), code, message: message.into() }
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        UserError::new(Some(field), UserErrorCode::Invalid, message)
+        UserError::new(Some(field), ErrorCode::InvalidArgument, message)
     }
 
     /// The one answer for "does not exist" and "not yours to see".
     pub fn not_found(what: &str) -> Self {
-        UserError::new(None, UserErrorCode::NotFound, format!("no such {what}, or you do not have access to it"))
+        UserError::new(None, ErrorCode::NotFound, format!("no such {what}, or you do not have access to it"))
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        UserError::new(None, UserErrorCode::Forbidden, message)
+        UserError::new(None, ErrorCode::Forbidden, message)
     }
 
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        UserError::new(None, UserErrorCode::Unauthenticated, message)
+        UserError::new(None, ErrorCode::Unauthenticated, message)
     }
 }
 
@@ -126,15 +74,30 @@ pub enum HubError {
     #[error("configuration: {0}")]
     Config(String),
 
-    /// A failure of something the hub calls (a workspace server, the runtime).
+    /// A failure of something the hub calls (the runtime, a task).
     #[error("{0}")]
     Internal(String),
+
+    /// A workspace server's own failure, reached on a caller's behalf: its
+    /// code and message are the server's answer, already safe to show
+    /// (that server logged the cause under the request id in the message).
+    #[error("workspace server: {message}")]
+    Remote { code: ErrorCode, message: String },
 }
 
 impl HubError {
     /// True when the operator fixes it in the configuration (the master key).
     pub fn is_configuration_error(&self) -> bool {
         matches!(self, HubError::MasterKey { .. })
+    }
+
+    /// The code clients see for this failure.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            HubError::User(error) => error.code,
+            HubError::Remote { code, .. } => *code,
+            _ => ErrorCode::Internal,
+        }
     }
 
     /// The user error inside, if this is one.

@@ -12,7 +12,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::{api_token, email_token, session, user};
-use crate::error::{HubError, Result, UserError, UserErrorCode};
+use strata_api_types::ErrorCode;
+
+use crate::error::{HubError, Result, UserError};
 use crate::mailer::Mail;
 use crate::roles::{Credential, Principal};
 use crate::secrets::{self, API_TOKEN_PREFIX, Purpose};
@@ -247,7 +249,7 @@ impl Hub {
         let Some(row) = row.filter(|row| row.purpose == purpose) else {
             return Err(UserError::new(
                 Some("token"),
-                UserErrorCode::NotFound,
+                ErrorCode::NotFound,
                 "this link is not valid; ask for a new one",
             )
             .into());
@@ -255,7 +257,7 @@ impl Hub {
         if row.used_at.is_some() || row.expires_at <= now {
             return Err(UserError::new(
                 Some("token"),
-                UserErrorCode::Expired,
+                ErrorCode::Expired,
                 "this link was used already or has expired; ask for a new one",
             )
             .into());
@@ -270,7 +272,7 @@ impl Hub {
         if spent.rows_affected != 1 {
             return Err(UserError::new(
                 Some("token"),
-                UserErrorCode::Expired,
+                ErrorCode::Expired,
                 "this link was used already; ask for a new one",
             )
             .into());

@@ -34,14 +34,15 @@ use strata_core::config::MasterKeys;
 
 pub use api_tokens::{ApiToken, NewApiToken};
 pub use audit::{AuditEvent, AuditFilter};
-pub use error::{HubError, Result, UserError, UserErrorCode};
+pub use error::{HubError, Result, UserError};
 pub use identity::{Session, SignUp, Tokens, User};
 pub use keys::{Jwks, KeyRing};
 pub use local::{LOCAL_ADMIN_EMAIL, LOCAL_ORG};
 pub use mailer::{Mail, Mailer, OutboxMailer, SmtpMailer};
 pub use orgs::{Invitation, Member, Org};
 pub use provisioning::{
-    Condition, ConditionType, DesiredWorkspace, ObservedStatus, PipelineWorkers, Upstream, WorkspaceRoute,
+    Condition, ConditionType, DesiredWorkspace, ObservedStatus, PipelineWorkers, Upstream, WorkspaceAccess,
+    WorkspaceRoles, WorkspaceRoute,
 };
 pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
 pub use secrets::API_TOKEN_PREFIX;

@@ -168,21 +168,40 @@ impl Hub {
         crate::workspaces::effective_role(principal, row.org_id, workspace_id, org_role, bindings.iter())
     }
 
-    /// [`Hub::role_on`] that always sends both statements, even for a
-    /// missing workspace (a nil id) or a caller outside the organisation, so
-    /// that its duration does not tell what exists.
-    pub(crate) async fn role_lookup(
+    /// The caller's roles on the workspace and on each repo in it they
+    /// hold a binding for; `None` without any role there. Always sends
+    /// both statements, even for a missing workspace (a nil id) or a caller
+    /// outside the organisation, so that its duration does not tell what
+    /// exists.
+    pub(crate) async fn roles_on_workspace(
         &self,
         principal: &Principal,
         org_id: Uuid,
         workspace_id: Uuid,
-        repo: Option<&str>,
-    ) -> Result<Option<WorkspaceRole>> {
+    ) -> Result<Option<crate::provisioning::WorkspaceRoles>> {
         let member = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await?;
-        let bindings = self.caller_bindings(principal, workspace_id, repo).await?;
+        let bindings = role_binding::Entity::find()
+            .filter(role_binding::Column::WorkspaceId.eq(workspace_id))
+            .filter(role_binding::Column::UserId.eq(principal.user_id))
+            .all(&self.db)
+            .await?;
         let Some(member) = member else { return Ok(None) };
         let org_role: OrgRole = member.role.parse()?;
-        crate::workspaces::effective_role(principal, org_id, workspace_id, org_role, bindings.iter())
+        let role_with = |scope: &str| {
+            let relevant = bindings.iter().filter(|b| b.repo.is_empty() || b.repo == scope);
+            crate::workspaces::effective_role(principal, org_id, workspace_id, org_role, relevant)
+        };
+        let workspace = role_with("")?;
+        let mut repos = std::collections::BTreeMap::new();
+        for binding in bindings.iter().filter(|b| !b.repo.is_empty()) {
+            if let Some(role) = role_with(&binding.repo)? {
+                repos.insert(binding.repo.clone(), role);
+            }
+        }
+        if workspace.is_none() && repos.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(crate::provisioning::WorkspaceRoles::new(workspace, repos)))
     }
 
     /// The caller's bindings on the workspace and on `repo` in it.

@@ -6,7 +6,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use uuid::Uuid;
 
 use crate::entities::{invitation, membership, org, user};
-use crate::error::{Result, UserError, UserErrorCode};
+use strata_api_types::ErrorCode;
+
+use crate::error::{Result, UserError};
 use crate::identity::is_unique_violation;
 use crate::mailer::Mail;
 use crate::roles::{OrgRole, Principal};
@@ -94,7 +96,7 @@ impl Hub {
             Err(error) if is_unique_violation(&error) => {
                 return Err(UserError::new(
                     Some("slug"),
-                    UserErrorCode::Taken,
+                    ErrorCode::AlreadyExists,
                     format!("the slug `{slug}` is taken; choose another"),
                 )
                 .into());
@@ -219,9 +221,12 @@ impl Hub {
         }
         let email = validate::email(email)?;
         if self.members(principal, org_slug).await?.iter().any(|m| m.email == email) {
-            return Err(
-                UserError::new(Some("email"), UserErrorCode::Taken, format!("{email} is already a member")).into()
-            );
+            return Err(UserError::new(
+                Some("email"),
+                ErrorCode::AlreadyExists,
+                format!("{email} is already a member"),
+            )
+            .into());
         }
         let secret = secrets::random_secret();
         let now = Utc::now();
@@ -274,7 +279,7 @@ impl Hub {
         }
         must_be_verified(principal)?;
         let hash = secrets::hash(Purpose::Invitation, token.trim());
-        let invalid = || UserError::new(Some("token"), UserErrorCode::NotFound, "this invitation is not valid");
+        let invalid = || UserError::new(Some("token"), ErrorCode::NotFound, "this invitation is not valid");
         let row = invitation::Entity::find().filter(invitation::Column::TokenHash.eq(&hash)).one(&self.db).await?;
         let row = row.filter(|row| row.revoked_at.is_none()).ok_or_else(invalid)?;
         if row.email != principal.email {
@@ -284,7 +289,7 @@ impl Hub {
         if row.accepted_at.is_some() || row.expires_at <= Utc::now() {
             return Err(UserError::new(
                 Some("token"),
-                UserErrorCode::Expired,
+                ErrorCode::Expired,
                 "this invitation was used already or has expired; ask for a new one",
             )
             .into());
@@ -298,9 +303,7 @@ impl Hub {
             .exec(&txn)
             .await?;
         if spent.rows_affected != 1 {
-            return Err(
-                UserError::new(Some("token"), UserErrorCode::Expired, "this invitation was used already").into()
-            );
+            return Err(UserError::new(Some("token"), ErrorCode::Expired, "this invitation was used already").into());
         }
         let joined = membership::Entity::insert(membership::ActiveModel {
             org_id: Set(row.org_id),
@@ -313,7 +316,7 @@ impl Hub {
         match joined {
             Ok(_) => {}
             Err(error) if is_unique_violation(&error) => {
-                return Err(UserError::new(Some("token"), UserErrorCode::Taken, "you are a member already").into());
+                return Err(UserError::new(Some("token"), ErrorCode::AlreadyExists, "you are a member already").into());
             }
             Err(error) => return Err(error.into()),
         }
@@ -402,7 +405,7 @@ async fn ensure_an_owner(txn: &sea_orm::DatabaseTransaction, org_id: Uuid) -> Re
     if owners == 0 {
         return Err(UserError::new(
             None,
-            UserErrorCode::LastOwner,
+            ErrorCode::LastOwner,
             "an organisation needs an owner; make someone else owner first",
         )
         .into());

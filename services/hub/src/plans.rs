@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use crate::error::{HubError, Result, UserError, UserErrorCode};
+use strata_api_types::ErrorCode;
+
+use crate::error::{HubError, Result, UserError};
 
 /// One plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +86,7 @@ pub(crate) fn check_assignable(org_slug: &str, org_plan: &Plan, plan: &Plan) -> 
     let choices: Vec<&str> = org_plan.assignable().map(|p| p.name).collect();
     Err(UserError::new(
         Some("plan"),
-        UserErrorCode::Forbidden,
+        ErrorCode::Forbidden,
         format!(
             "`{org_slug}` is on the {} plan, so its workspaces may use: {}; bigger plans are assigned by the operator",
             org_plan.name,
@@ -100,7 +102,7 @@ pub(crate) fn check_room(org_slug: &str, org_plan: &Plan, live: u64) -> Result<(
     }
     Err(UserError::new(
         Some("slug"),
-        UserErrorCode::QuotaExceeded,
+        ErrorCode::QuotaExceeded,
         format!(
             "`{org_slug}` has {live} workspaces, the most the {} plan allows ({}); delete one or ask the operator for a bigger plan",
             org_plan.name, org_plan.max_workspaces

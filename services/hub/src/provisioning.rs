@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition as Where, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
+use strata_api_types::ErrorCode;
 use uuid::Uuid;
 
 use crate::Hub;
@@ -170,6 +171,72 @@ pub struct WorkspaceRoute {
     pub upstream: Option<Upstream>,
     /// The caller's role (with the repo's bindings when a repo was named).
     pub role: WorkspaceRole,
+}
+
+/// The caller's roles on one workspace: on the workspace itself, and on
+/// each repo they hold a binding for (bindings add up, so a repo's role is
+/// never below the workspace's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceRoles {
+    workspace: Option<WorkspaceRole>,
+    repos: std::collections::BTreeMap<String, WorkspaceRole>,
+}
+
+impl WorkspaceRoles {
+    pub(crate) fn new(
+        workspace: Option<WorkspaceRole>,
+        repos: std::collections::BTreeMap<String, WorkspaceRole>,
+    ) -> Self {
+        WorkspaceRoles { workspace, repos }
+    }
+
+    /// The role for a request about `repo` (or about no repo).
+    pub fn for_repo(&self, repo: Option<&str>) -> Option<WorkspaceRole> {
+        let on_repo = repo.and_then(|repo| self.repos.get(repo).copied());
+        self.workspace.max(on_repo)
+    }
+}
+
+/// A workspace as one caller may reach it; see [`Hub::workspace_access`].
+#[derive(Debug, Clone)]
+pub struct WorkspaceAccess {
+    pub workspace_id: Uuid,
+    pub slug: String,
+    pub state: WorkspaceState,
+    /// `None` for the workspace this server hosts in-process, and for one
+    /// without a server (see `hosted`).
+    pub upstream: Option<Upstream>,
+    /// Whether requests can be served: hosted in-process, or a server is up.
+    hosted: bool,
+    roles: WorkspaceRoles,
+}
+
+impl WorkspaceAccess {
+    /// The caller's role for a request about `repo`; `None` when they may
+    /// not even learn the workspace exists for it.
+    pub fn role(&self, repo: Option<&str>) -> Option<WorkspaceRole> {
+        self.roles.for_repo(repo)
+    }
+
+    /// Where a request about `repo` goes: `NOT_FOUND` without a role for
+    /// it, `WORKSPACE_NOT_READY` while the workspace has no server.
+    pub fn route(&self, repo: Option<&str>) -> Result<WorkspaceRoute> {
+        let role = self.role(repo).ok_or_else(|| HubError::User(UserError::not_found("workspace")))?;
+        if !self.hosted {
+            return Err(HubError::User(UserError::new(
+                Some("workspace"),
+                ErrorCode::WorkspaceNotReady,
+                format!("workspace `{}` is {}; it has no server yet", self.slug, self.state),
+            )));
+        }
+        Ok(WorkspaceRoute {
+            workspace_id: self.workspace_id,
+            slug: self.slug.clone(),
+            state: self.state,
+            upstream: self.upstream.clone(),
+            role,
+        })
+    }
 }
 
 /// A workspace server elsewhere, and the secret it accepts.
@@ -436,10 +503,7 @@ impl Hub {
     }
 
     /// Where to send the caller's request for `org/slug` (about `repo`,
-    /// when it names one). Workspaces the caller has no role on, and
-    /// missing ones, are both `NOT_FOUND`, after the same statements: a
-    /// missing organisation or workspace is looked up further with a nil
-    /// id, so the time an answer takes does not tell what exists.
+    /// when it names one): [`Self::workspace_access`] narrowed to one repo.
     pub async fn workspace_route(
         &self,
         principal: &Principal,
@@ -447,6 +511,16 @@ impl Hub {
         slug: &str,
         repo: Option<&str>,
     ) -> Result<WorkspaceRoute> {
+        self.workspace_access(principal, org_slug, slug).await?.route(repo)
+    }
+
+    /// The caller's access to `org/slug`, resolved once for any number of
+    /// requests: its server and the caller's role on the workspace and on
+    /// each repo they hold a binding for. Workspaces the caller has no role
+    /// on, and missing ones, are both `NOT_FOUND`, after the same
+    /// statements: a missing organisation or workspace is looked up further
+    /// with a nil id, so the time an answer takes does not tell what exists.
+    pub async fn workspace_access(&self, principal: &Principal, org_slug: &str, slug: &str) -> Result<WorkspaceAccess> {
         let missing = || HubError::User(UserError::not_found("workspace"));
         let org = org::Entity::find().filter(org::Column::Slug.eq(org_slug)).one(&self.db).await?;
         let org_id = org.as_ref().map_or(Uuid::nil(), |org| org.id);
@@ -456,8 +530,9 @@ impl Hub {
             .one(&self.db)
             .await?;
         let workspace_id = row.as_ref().map_or(Uuid::nil(), |row| row.id);
-        let role = self.role_lookup(principal, org_id, workspace_id, repo).await?;
-        let (Some(row), Some(role)) = (row, role) else { return Err(missing()) };
+        let roles = self.roles_on_workspace(principal, org_id, workspace_id).await?;
+        let Some(row) = row else { return Err(missing()) };
+        let Some(roles) = roles else { return Err(missing()) };
         let secret = match row.managed_by.as_str() {
             MANAGED_BY_SERVER => None,
             _ => self.service_secret_of(&row)?,
@@ -465,15 +540,11 @@ impl Hub {
         let upstream = match (row.managed_by.as_str(), row.endpoint, secret) {
             (MANAGED_BY_SERVER, _, _) => None,
             (_, Some(endpoint), Some(secret)) => Some(Upstream { endpoint, secret }),
-            _ => {
-                return Err(HubError::User(UserError::new(
-                    Some("workspace"),
-                    crate::UserErrorCode::Invalid,
-                    format!("workspace `{slug}` is {}; it has no server yet", row.state),
-                )));
-            }
+            _ => None,
         };
-        Ok(WorkspaceRoute { workspace_id: row.id, slug: row.slug, state: row.state.parse()?, upstream, role })
+        let state: WorkspaceState = row.state.parse()?;
+        let hosted = row.managed_by == MANAGED_BY_SERVER || upstream.is_some();
+        Ok(WorkspaceAccess { workspace_id: row.id, slug: row.slug, state, upstream, hosted, roles })
     }
 }
 

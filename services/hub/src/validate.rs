@@ -1,6 +1,8 @@
 //! Input rules for everything people type: emails, slugs, names, passwords.
 
-use crate::error::{UserError, UserErrorCode};
+use strata_api_types::ErrorCode;
+
+use crate::error::UserError;
 
 /// Longest email address SMTP allows.
 const EMAIL_MAX: usize = 254;
@@ -111,7 +113,7 @@ pub fn name(field: &str, raw: &str) -> Result<String, UserError> {
 /// Checks a new password: long enough, not absurdly long, not a breach-list
 /// favourite, not the email address.
 pub fn new_password(password: &str, email: &str) -> Result<(), UserError> {
-    let weak = |message: String| Err(UserError::new(Some("password"), UserErrorCode::WeakPassword, message));
+    let weak = |message: String| Err(UserError::new(Some("password"), ErrorCode::WeakPassword, message));
     let length = password.chars().count();
     if length < PASSWORD_MIN {
         return weak(format!("use at least {PASSWORD_MIN} characters"));
@@ -182,7 +184,7 @@ mod tests {
         assert_eq!(slug("slug", "data-team").unwrap(), "data-team");
         for bad in ["a", "Data", "-x", "x-", "a--b", "a_b", "ü-x", &"a".repeat(41)] {
             let error = slug("slug", bad).unwrap_err();
-            assert_eq!(error.code, UserErrorCode::Invalid, "{bad}");
+            assert_eq!(error.code, ErrorCode::InvalidArgument, "{bad}");
             assert!(error.message.contains("data-team"), "{}", error.message);
         }
     }
@@ -205,7 +207,7 @@ mod tests {
             ("grace-secret-1", "email"),
         ] {
             let error = new_password(bad, email).unwrap_err();
-            assert_eq!(error.code, UserErrorCode::WeakPassword);
+            assert_eq!(error.code, ErrorCode::WeakPassword);
             assert!(error.message.contains(reason), "{bad}: {}", error.message);
         }
         assert!(new_password(&"x1y2".repeat(100), email).is_err());

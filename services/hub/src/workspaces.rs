@@ -9,7 +9,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use uuid::Uuid;
 
 use crate::entities::{role_binding, workspace};
-use crate::error::{HubError, Result, UserError, UserErrorCode};
+use strata_api_types::ErrorCode;
+
+use crate::error::{HubError, Result, UserError};
 use crate::identity::is_unique_violation;
 use crate::provisioning::{Condition, MANAGED_BY_PROVISIONER};
 use crate::roles::{OrgRole, Principal, WorkspaceRole};
@@ -204,7 +206,7 @@ impl Hub {
                 }
                 return Err(UserError::new(
                     Some("slug"),
-                    UserErrorCode::Taken,
+                    ErrorCode::AlreadyExists,
                     format!("`{}` already has a workspace `{slug}`", org.slug),
                 )
                 .into());
@@ -364,7 +366,7 @@ impl Hub {
         if confirm.trim() != workspace.slug {
             return Err(UserError::new(
                 Some("confirm"),
-                UserErrorCode::ConfirmationMismatch,
+                ErrorCode::ConfirmationMismatch,
                 format!("type the workspace's slug `{}` to confirm", workspace.slug),
             )
             .into());
@@ -408,7 +410,7 @@ impl Hub {
         if self.org_role_of_user(workspace.org_id, user_id).await?.is_none() {
             return Err(UserError::new(
                 Some("userId"),
-                UserErrorCode::NotFound,
+                ErrorCode::NotFound,
                 "that user is not a member of the organisation; invite them first",
             )
             .into());

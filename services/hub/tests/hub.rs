@@ -6,11 +6,11 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use strata_api_types::ErrorCode;
 use strata_core::config::{DatabaseUrl, MasterKeys};
 use strata_hub::keys::{AUDIENCE, AccessClaims, ISSUER};
 use strata_hub::{
-    Hub, HubSettings, NewWorkspace, OrgRole, OutboxMailer, Principal, SignUp, UserErrorCode, WorkspaceRole,
-    WorkspaceState,
+    Hub, HubSettings, NewWorkspace, OrgRole, OutboxMailer, Principal, SignUp, WorkspaceRole, WorkspaceState,
 };
 use strata_testkit::{Backend, TestDatabase};
 
@@ -83,7 +83,7 @@ strata_testkit::on_both_backends!(
     an_upgrade_rotates_every_plain_secret_and_signing_key,
 );
 
-fn code(result: Result<impl std::fmt::Debug, strata_hub::HubError>) -> UserErrorCode {
+fn code(result: Result<impl std::fmt::Debug, strata_hub::HubError>) -> ErrorCode {
     match result {
         Ok(value) => panic!("expected a user error, got {value:?}"),
         Err(error) => error.user_error().unwrap_or_else(|| panic!("not a user error: {error:?}")).code,
@@ -125,13 +125,13 @@ async fn sign_up_verify_and_log_in(backend: Backend) {
     let link = mail.link.unwrap();
     assert!(link.starts_with("https://strata.test/verify-email?token="), "{link}");
     assert!(f.hub.verify_email(&link_token(&link)).await.unwrap().email_verified);
-    assert_eq!(code(f.hub.verify_email(&link_token(&link)).await), UserErrorCode::Expired, "links work once");
-    assert_eq!(code(f.hub.verify_email("not-a-token").await), UserErrorCode::NotFound);
+    assert_eq!(code(f.hub.verify_email(&link_token(&link)).await), ErrorCode::Expired, "links work once");
+    assert_eq!(code(f.hub.verify_email("not-a-token").await), ErrorCode::NotFound);
 
-    assert_eq!(code(f.hub.log_in("ada@example.com", "wrong password!!", None).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.log_in("ada@example.com", "wrong password!!", None).await), ErrorCode::Unauthenticated);
     assert_eq!(
         code(f.hub.log_in("nobody@example.com", "a long passphrase 42", None).await),
-        UserErrorCode::Unauthenticated
+        ErrorCode::Unauthenticated
     );
     let tokens = f.hub.log_in("ADA@example.com", "a long passphrase 42", None).await.unwrap();
     let principal = f.hub.authenticate(&tokens.access_token).await.unwrap();
@@ -139,7 +139,7 @@ async fn sign_up_verify_and_log_in(backend: Backend) {
     assert!(principal.email_verified);
 
     f.hub.log_out(&principal).await.unwrap();
-    assert_eq!(code(f.hub.authenticate(&tokens.access_token).await), UserErrorCode::Unauthenticated, "logged out");
+    assert_eq!(code(f.hub.authenticate(&tokens.access_token).await), ErrorCode::Unauthenticated, "logged out");
 
     // Password reset: one link, old sessions end, the new password works.
     let other = f.hub.log_in("ada@example.com", "a long passphrase 42", None).await.unwrap();
@@ -148,7 +148,7 @@ async fn sign_up_verify_and_log_in(backend: Backend) {
     let reset = f.outbox.messages_to("ada@example.com").pop().unwrap().link.unwrap();
     assert!(reset.contains("/reset-password?token="));
     f.hub.reset_password(&link_token(&reset), "another fine passphrase").await.unwrap();
-    assert_eq!(code(f.hub.authenticate(&other.access_token).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.authenticate(&other.access_token).await), ErrorCode::Unauthenticated);
     assert!(f.hub.log_in("ada@example.com", "another fine passphrase", None).await.is_ok());
     assert!(f.outbox.messages_to("nobody@example.com").is_empty());
 }
@@ -162,9 +162,9 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session(backend: Backend) {
     assert_eq!(second.session_id, first.session_id);
     assert!(f.hub.authenticate(&second.access_token).await.is_ok());
     // The first refresh token was copied by someone: using it again ends the session for both.
-    assert_eq!(code(f.hub.refresh(&first.refresh_token).await), UserErrorCode::Unauthenticated);
-    assert_eq!(code(f.hub.refresh(&second.refresh_token).await), UserErrorCode::Unauthenticated);
-    assert_eq!(code(f.hub.authenticate(&second.access_token).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.refresh(&first.refresh_token).await), ErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.refresh(&second.refresh_token).await), ErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.authenticate(&second.access_token).await), ErrorCode::Unauthenticated);
 }
 
 async fn sign_up_refuses_bad_input_with_field_errors(backend: Backend) {
@@ -173,16 +173,20 @@ async fn sign_up_refuses_bad_input_with_field_errors(backend: Backend) {
         |email: &str, password: &str| SignUp { email: email.into(), password: password.into(), display_name: None };
     let _ = person(&f, "taken@example.com").await;
     for (form, field, expected) in [
-        (attempt("not an email", "a long passphrase 42"), "email", UserErrorCode::Invalid),
-        (attempt("new@example.com", "short"), "password", UserErrorCode::WeakPassword),
-        (attempt("new@example.com", "password1234"), "password", UserErrorCode::WeakPassword),
-        (attempt(&format!("{}@example.com", "x".repeat(500)), "a long passphrase 42"), "email", UserErrorCode::Invalid),
+        (attempt("not an email", "a long passphrase 42"), "email", ErrorCode::InvalidArgument),
+        (attempt("new@example.com", "short"), "password", ErrorCode::WeakPassword),
+        (attempt("new@example.com", "password1234"), "password", ErrorCode::WeakPassword),
+        (
+            attempt(&format!("{}@example.com", "x".repeat(500)), "a long passphrase 42"),
+            "email",
+            ErrorCode::InvalidArgument,
+        ),
     ] {
         let error = f.hub.sign_up(form).await.unwrap_err();
         let error = error.user_error().unwrap();
         assert_eq!((error.field.as_deref(), error.code), (Some(field), expected), "{error}");
     }
-    assert_eq!(code(f.hub.log_in("taken@example.com", &"p".repeat(10_000), None).await), UserErrorCode::Invalid);
+    assert_eq!(code(f.hub.log_in("taken@example.com", &"p".repeat(10_000), None).await), ErrorCode::InvalidArgument);
 }
 
 /// Reads the active private key from the database and decrypts it with the
@@ -280,7 +284,7 @@ async fn access_token_forgeries_are_refused(backend: Backend) {
     ] {
         let error = f.hub.authenticate(&token).await.expect_err(what);
         let error = error.user_error().expect(what);
-        assert_eq!(error.code, UserErrorCode::Unauthenticated, "{what}");
+        assert_eq!(error.code, ErrorCode::Unauthenticated, "{what}");
         assert!(!error.message.contains(&token), "{what}: the token is not echoed");
     }
 
@@ -294,7 +298,7 @@ async fn access_token_forgeries_are_refused(backend: Backend) {
 
     // A deleted user's tokens stop working.
     f.hub.delete_user(&principal).await.unwrap();
-    assert_eq!(code(f.hub.authenticate(&good).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.authenticate(&good).await), ErrorCode::Unauthenticated);
 }
 
 /// A correctly signed token is still refused when its lifetime is longer
@@ -329,7 +333,7 @@ async fn signed_access_tokens_longer_lived_than_the_hub_issues_are_refused(backe
         ("issued an hour ahead", token(now + 3600, now + 3600 + ttl)),
     ] {
         let error = f.hub.authenticate(&forged).await.expect_err(what);
-        assert_eq!(error.user_error().expect(what).code, UserErrorCode::Unauthenticated, "{what}");
+        assert_eq!(error.user_error().expect(what).code, ErrorCode::Unauthenticated, "{what}");
     }
 }
 
@@ -337,8 +341,8 @@ async fn organisations_and_invitations(backend: Backend) {
     let f = fixture(backend).await;
     let owner = person(&f, "owner@example.com").await;
     let org = f.hub.create_organization(&owner, "acme", Some("Acme Data")).await.unwrap();
-    assert_eq!(code(f.hub.create_organization(&owner, "acme", None).await), UserErrorCode::Taken);
-    assert_eq!(code(f.hub.create_organization(&owner, "Bad Slug", None).await), UserErrorCode::Invalid);
+    assert_eq!(code(f.hub.create_organization(&owner, "acme", None).await), ErrorCode::AlreadyExists);
+    assert_eq!(code(f.hub.create_organization(&owner, "Bad Slug", None).await), ErrorCode::InvalidArgument);
 
     let unverified = {
         f.hub
@@ -352,37 +356,34 @@ async fn organisations_and_invitations(backend: Backend) {
         let tokens = f.hub.log_in("new@example.com", "a long passphrase 42", None).await.unwrap();
         f.hub.authenticate(&tokens.access_token).await.unwrap()
     };
-    assert_eq!(code(f.hub.create_organization(&unverified, "mine", None).await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.create_organization(&unverified, "mine", None).await), ErrorCode::Forbidden);
 
     let member = person(&f, "member@example.com").await;
     let stranger = person(&f, "stranger@example.com").await;
-    assert_eq!(code(f.hub.org_for(&stranger, "acme").await), UserErrorCode::NotFound);
-    assert_eq!(code(f.hub.org_for(&stranger, "no-such-org").await), UserErrorCode::NotFound);
+    assert_eq!(code(f.hub.org_for(&stranger, "acme").await), ErrorCode::NotFound);
+    assert_eq!(code(f.hub.org_for(&stranger, "no-such-org").await), ErrorCode::NotFound);
 
     f.hub.invite_member(&owner, "acme", "Member@Example.com", OrgRole::Admin).await.unwrap();
     assert_eq!(
         code(f.hub.invite_member(&stranger, "acme", "x@example.com", OrgRole::Member).await),
-        UserErrorCode::NotFound
+        ErrorCode::NotFound
     );
     let link = f.outbox.messages_to("member@example.com").pop().unwrap().link.unwrap();
     assert!(link.contains("/accept-invitation?token="));
     let token = link_token(&link);
-    assert_eq!(code(f.hub.accept_invitation(&stranger, &token).await), UserErrorCode::NotFound, "not for them");
+    assert_eq!(code(f.hub.accept_invitation(&stranger, &token).await), ErrorCode::NotFound, "not for them");
     let (joined, role) = f.hub.accept_invitation(&member, &token).await.unwrap();
     assert_eq!((joined.id, role), (org.id, OrgRole::Admin));
-    assert_eq!(code(f.hub.accept_invitation(&member, &token).await), UserErrorCode::Expired, "invitations work once");
+    assert_eq!(code(f.hub.accept_invitation(&member, &token).await), ErrorCode::Expired, "invitations work once");
 
     let members = f.hub.members(&member, "acme").await.unwrap();
     let emails: Vec<&str> = members.iter().map(|m| m.email.as_str()).collect();
     assert_eq!(emails, ["member@example.com", "owner@example.com"]);
     // An admin cannot make owners or invite one.
-    assert_eq!(
-        code(f.hub.invite_member(&member, "acme", "x@example.com", OrgRole::Owner).await),
-        UserErrorCode::Forbidden
-    );
+    assert_eq!(code(f.hub.invite_member(&member, "acme", "x@example.com", OrgRole::Owner).await), ErrorCode::Forbidden);
     assert_eq!(
         code(f.hub.update_member_role(&member, "acme", member.user_id, OrgRole::Owner).await),
-        UserErrorCode::Forbidden
+        ErrorCode::Forbidden
     );
 
     // Expired invitations are refused.
@@ -391,7 +392,7 @@ async fn organisations_and_invitations(backend: Backend) {
     f.db.execute_unprepared("UPDATE hub_invitations SET expires_at = '2000-01-01T00:00:00Z' WHERE accepted_at IS NULL")
         .await
         .unwrap();
-    assert_eq!(code(f.hub.accept_invitation(&stranger, &late).await), UserErrorCode::Expired);
+    assert_eq!(code(f.hub.accept_invitation(&stranger, &late).await), ErrorCode::Expired);
 
     let events =
         f.hub.audit_events(&owner, "acme", &strata_hub::AuditFilter { limit: 50, ..Default::default() }).await.unwrap();
@@ -403,7 +404,7 @@ async fn organisations_and_invitations(backend: Backend) {
     let plain = person(&f, "plain@example.com").await;
     assert_eq!(
         code(f.hub.audit_events(&plain, "acme", &strata_hub::AuditFilter::default()).await),
-        UserErrorCode::NotFound
+        ErrorCode::NotFound
     );
 }
 
@@ -413,9 +414,9 @@ async fn an_organisation_always_keeps_an_owner(backend: Backend) {
     f.hub.create_organization(&owner, "solo", None).await.unwrap();
     assert_eq!(
         code(f.hub.update_member_role(&owner, "solo", owner.user_id, OrgRole::Admin).await),
-        UserErrorCode::LastOwner
+        ErrorCode::LastOwner
     );
-    assert_eq!(code(f.hub.remove_member(&owner, "solo", owner.user_id).await), UserErrorCode::LastOwner);
+    assert_eq!(code(f.hub.remove_member(&owner, "solo", owner.user_id).await), ErrorCode::LastOwner);
     let members = f.hub.members(&owner, "solo").await.unwrap();
     assert_eq!(members[0].role, OrgRole::Owner, "the refused change left nothing behind");
 }
@@ -436,14 +437,14 @@ async fn workspaces_are_private_to_their_organisation(backend: Backend) {
     let no_org = f.hub.workspace(&bob, "no-such-org", "prod").await.unwrap_err();
     assert_eq!(foreign.to_string(), missing.to_string());
     assert_eq!(foreign.to_string(), no_org.to_string());
-    assert_eq!(code(f.hub.workspaces(&bob, "org-a").await), UserErrorCode::NotFound);
-    assert_eq!(code(f.hub.create_workspace(&bob, &new("org-a", "evil")).await), UserErrorCode::NotFound);
-    assert_eq!(code(f.hub.delete_workspace(&bob, "org-a", "prod", "prod").await), UserErrorCode::NotFound);
+    assert_eq!(code(f.hub.workspaces(&bob, "org-a").await), ErrorCode::NotFound);
+    assert_eq!(code(f.hub.create_workspace(&bob, &new("org-a", "evil")).await), ErrorCode::NotFound);
+    assert_eq!(code(f.hub.delete_workspace(&bob, "org-a", "prod", "prod").await), ErrorCode::NotFound);
     assert!(f.hub.workspaces(&bob, "org-b").await.unwrap().is_empty());
 
     // Same slug in another org is fine; twice in one org is TAKEN.
     f.hub.create_workspace(&bob, &new("org-b", "prod")).await.unwrap();
-    assert_eq!(code(f.hub.create_workspace(&alice, &new("org-a", "prod")).await), UserErrorCode::Taken);
+    assert_eq!(code(f.hub.create_workspace(&alice, &new("org-a", "prod")).await), ErrorCode::AlreadyExists);
 
     // A plain member sees a workspace only once bound to it, with that role.
     f.hub.invite_member(&alice, "org-a", "bob@b.example", OrgRole::Member).await.unwrap();
@@ -453,10 +454,10 @@ async fn workspaces_are_private_to_their_organisation(backend: Backend) {
     f.hub.set_role_binding(&alice, "org-a", "prod", bob.user_id, None, Some(WorkspaceRole::Reader)).await.unwrap();
     let seen = f.hub.workspaces(&bob, "org-a").await.unwrap();
     assert_eq!((seen.len(), seen[0].role), (1, WorkspaceRole::Reader));
-    assert_eq!(code(f.hub.delete_workspace(&bob, "org-a", "prod", "prod").await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.delete_workspace(&bob, "org-a", "prod", "prod").await), ErrorCode::Forbidden);
     assert_eq!(
         code(f.hub.set_role_binding(&bob, "org-a", "prod", bob.user_id, None, Some(WorkspaceRole::Admin)).await),
-        UserErrorCode::Forbidden
+        ErrorCode::Forbidden
     );
 }
 
@@ -477,7 +478,7 @@ async fn workspace_creation_is_idempotent_and_deletion_needs_confirmation(backen
     let error = f.hub.create_workspace(&alice, &NewWorkspace { idempotency_key: None, ..bad_plan }).await.unwrap_err();
     assert_eq!(error.user_error().unwrap().field.as_deref(), Some("plan"));
 
-    assert_eq!(code(f.hub.delete_workspace(&alice, "acme", "ci", "c").await), UserErrorCode::ConfirmationMismatch);
+    assert_eq!(code(f.hub.delete_workspace(&alice, "acme", "ci", "c").await), ErrorCode::ConfirmationMismatch);
     assert_eq!(f.hub.workspace(&alice, "acme", "ci").await.unwrap().state, WorkspaceState::Pending);
     let deleting = f.hub.delete_workspace(&alice, "acme", "ci", "ci").await.unwrap();
     assert_eq!((deleting.state, deleting.generation), (WorkspaceState::Deleting, 2));
@@ -503,12 +504,12 @@ async fn api_tokens_are_scoped_capped_and_revocable(backend: Backend) {
     assert_eq!(as_reader.user_id, alice.user_id);
     let seen = f.hub.workspaces(&as_reader, "acme").await.unwrap();
     assert!(seen.iter().all(|w| w.role == WorkspaceRole::Reader) && seen.len() == 2, "{seen:?}");
-    assert_eq!(code(f.hub.workspaces(&as_reader, "other").await), UserErrorCode::NotFound, "scoped to acme");
-    assert_eq!(code(f.hub.create_workspace(&as_reader, &new("more")).await), UserErrorCode::Forbidden);
-    assert_eq!(code(f.hub.create_organization(&as_reader, "third", None).await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.workspaces(&as_reader, "other").await), ErrorCode::NotFound, "scoped to acme");
+    assert_eq!(code(f.hub.create_workspace(&as_reader, &new("more")).await), ErrorCode::Forbidden);
+    assert_eq!(code(f.hub.create_organization(&as_reader, "third", None).await), ErrorCode::Forbidden);
     assert_eq!(
         code(f.hub.create_api_token(&as_reader, "acme", None, "x", WorkspaceRole::Reader, None).await),
-        UserErrorCode::Forbidden
+        ErrorCode::Forbidden
     );
 
     let scoped =
@@ -516,33 +517,33 @@ async fn api_tokens_are_scoped_capped_and_revocable(backend: Backend) {
     let as_scoped = f.hub.authenticate(&scoped.secret).await.unwrap();
     let seen = f.hub.workspaces(&as_scoped, "acme").await.unwrap();
     assert_eq!(seen.iter().map(|w| (w.slug.as_str(), w.role)).collect::<Vec<_>>(), [("prod", WorkspaceRole::Writer)]);
-    assert_eq!(code(f.hub.workspace(&as_scoped, "acme", "dev").await), UserErrorCode::NotFound);
+    assert_eq!(code(f.hub.workspace(&as_scoped, "acme", "dev").await), ErrorCode::NotFound);
 
     // Lists never hold secrets; revocation is immediate.
     let listed = f.hub.api_tokens(&alice, "acme").await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(format!("{listed:?}").find(&reader.secret).is_none());
     f.hub.revoke_api_token(&alice, reader.token.id).await.unwrap();
-    assert_eq!(code(f.hub.authenticate(&reader.secret).await), UserErrorCode::Unauthenticated);
-    assert_eq!(code(f.hub.authenticate("stp_0000").await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.authenticate(&reader.secret).await), ErrorCode::Unauthenticated);
+    assert_eq!(code(f.hub.authenticate("stp_0000").await), ErrorCode::Unauthenticated);
 
     // Someone else cannot revoke (or learn of) alice's tokens.
     let mallory = person(&f, "mallory@example.com").await;
-    assert_eq!(code(f.hub.revoke_api_token(&mallory, scoped.token.id).await), UserErrorCode::NotFound);
+    assert_eq!(code(f.hub.revoke_api_token(&mallory, scoped.token.id).await), ErrorCode::NotFound);
     assert!(f.hub.authenticate(&scoped.secret).await.is_ok());
 
     // Expired tokens are refused. (Time is moved in the database, which this hub's
     // two-second authentication cache cannot see; a fresh hub on the same database can.)
     f.db.execute_unprepared("UPDATE hub_api_tokens SET expires_at = '2000-01-01T00:00:00Z'").await.unwrap();
     let fresh = f.replica().await;
-    assert_eq!(code(fresh.authenticate(&scoped.secret).await), UserErrorCode::Unauthenticated);
+    assert_eq!(code(fresh.authenticate(&scoped.secret).await), ErrorCode::Unauthenticated);
     assert_eq!(
         code(
             f.hub
                 .create_api_token(&alice, "acme", None, "forever?", WorkspaceRole::Reader, Some(Duration::days(999)))
                 .await
         ),
-        UserErrorCode::Invalid
+        ErrorCode::InvalidArgument
     );
 }
 
@@ -666,24 +667,24 @@ async fn organisations_get_the_plans_and_workspace_counts_the_operator_gave_them
     };
     let refused = f.hub.create_workspace(&alice, &new("mine", "huge", Some("enterprise"))).await.unwrap_err();
     let refused = refused.user_error().unwrap();
-    assert_eq!((refused.field.as_deref(), refused.code), (Some("plan"), UserErrorCode::Forbidden), "{refused}");
+    assert_eq!((refused.field.as_deref(), refused.code), (Some("plan"), ErrorCode::Forbidden), "{refused}");
     assert!(refused.message.contains("free plan"), "{refused}");
     for slug in ["ws-a", "ws-b", "ws-c"] {
         f.hub.create_workspace(&alice, &new("mine", slug, None)).await.unwrap();
     }
     let full = f.hub.create_workspace(&alice, &new("mine", "ws-d", None)).await.unwrap_err();
     let full = full.user_error().unwrap();
-    assert_eq!(full.code, UserErrorCode::QuotaExceeded);
+    assert_eq!(full.code, ErrorCode::QuotaExceeded);
     assert!(full.message.contains("free plan") && full.message.contains("(3)"), "names the plan and the limit: {full}");
-    assert_eq!(code(f.hub.set_workspace_plan(&alice, "mine", "ws-a", "team").await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.set_workspace_plan(&alice, "mine", "ws-a", "team").await), ErrorCode::Forbidden);
 
     let team = f.hub.create_workspace(&alice, &new("big", "ws-t", Some("team"))).await.unwrap();
     assert_eq!(team.plan, "team");
     assert_eq!(
         code(f.hub.create_workspace(&alice, &new("big", "ws-e", Some("enterprise"))).await),
-        UserErrorCode::Forbidden
+        ErrorCode::Forbidden
     );
-    assert_eq!(code(f.hub.set_workspace_plan(&alice, "big", "ws-t", "enterprise").await), UserErrorCode::Forbidden);
+    assert_eq!(code(f.hub.set_workspace_plan(&alice, "big", "ws-t", "enterprise").await), ErrorCode::Forbidden);
     assert_eq!(f.hub.org_plan("big").max_workspaces, strata_hub::plans::Plan::named("team").unwrap().max_workspaces);
 }
 
@@ -881,7 +882,7 @@ async fn an_upgrade_rotates_every_plain_secret_and_signing_key(backend: Backend)
     // The old key is gone and tokens it signed are refused for it.
     let error = hub.authenticate(&old.access_token).await.unwrap_err();
     let error = error.user_error().unwrap();
-    assert_eq!(error.code, UserErrorCode::Unauthenticated);
+    assert_eq!(error.code, ErrorCode::Unauthenticated);
     assert!(error.message.contains("unknown key"), "{}", error.message);
     let kids = raw_rows(&db, "SELECT kid, sealing_key FROM hub_signing_keys").await.unwrap();
     assert_eq!(kids.len(), 1, "one new key");

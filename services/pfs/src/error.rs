@@ -1,8 +1,7 @@
-//! The error type of PFS, with stable codes for the wire.
+//! The error type of PFS. Each failure names its [`ErrorCode`]; the HTTP
+//! edge (`http.rs`, through `strata_http`) turns that into an answer.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use strata_api_types::ErrorBody;
+use strata_api_types::ErrorCode;
 
 /// Everything a PFS operation can fail with. Messages say what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +22,10 @@ pub enum PfsError {
     /// (an open commit, a finished commit, dependants).
     #[error("{0}")]
     Conflict(String),
+
+    /// A wait ran out of time; what was awaited may still happen.
+    #[error("{0}")]
+    Timeout(String),
 
     /// Stored data does not match its hash, or is missing.
     #[error("data corrupted: {object}: {reason}; run `strata fsck`")]
@@ -63,45 +66,23 @@ impl PfsError {
     }
 
     /// The stable code clients match on (documented in docs/api-errors.md).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PfsError::NotFound { .. } => "NOT_FOUND",
-            PfsError::InvalidArgument { .. } => "INVALID_ARGUMENT",
-            PfsError::AlreadyExists { .. } => "ALREADY_EXISTS",
-            PfsError::Conflict(_) => "CONFLICT",
-            PfsError::Corrupted { .. } => "DATA_CORRUPTED",
-            PfsError::ObjectStore { .. } => "STORAGE_UNAVAILABLE",
-            PfsError::Upload(_) => "UPLOAD_INTERRUPTED",
-            PfsError::Database(_) | PfsError::Internal(_) => "INTERNAL",
-        }
-    }
-}
-
-impl ResponseError for PfsError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            PfsError::NotFound { .. } => StatusCode::NOT_FOUND,
-            PfsError::InvalidArgument { .. } | PfsError::Upload(_) => StatusCode::BAD_REQUEST,
-            PfsError::AlreadyExists { .. } | PfsError::Conflict(_) => StatusCode::CONFLICT,
-            PfsError::ObjectStore { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            PfsError::Corrupted { .. } | PfsError::Database(_) | PfsError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            PfsError::NotFound { .. } => ErrorCode::NotFound,
+            PfsError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            PfsError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            PfsError::Conflict(_) => ErrorCode::Conflict,
+            PfsError::Timeout(_) => ErrorCode::Timeout,
+            PfsError::Corrupted { .. } => ErrorCode::DataCorrupted,
+            PfsError::ObjectStore { .. } => ErrorCode::StorageUnavailable,
+            PfsError::Upload(_) => ErrorCode::UploadInterrupted,
+            PfsError::Database(_) | PfsError::Internal(_) => ErrorCode::Internal,
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %strata_core::error::display_chain(self), "PFS request failed");
-            match self {
-                // Corruption is the user's data: say which object.
-                PfsError::Corrupted { .. } | PfsError::ObjectStore { .. } => self.to_string(),
-                _ => "internal error; the server log has details".to_owned(),
-            }
-        } else {
-            self.to_string()
-        };
-        HttpResponse::build(status).json(ErrorBody { code: self.code().to_owned(), message })
+    /// Whether the message is safe to show in full even for a server
+    /// failure: corruption and storage failures name the user's object.
+    pub fn message_is_public(&self) -> bool {
+        !self.code().is_server_error() || matches!(self, PfsError::Corrupted { .. } | PfsError::ObjectStore { .. })
     }
 }

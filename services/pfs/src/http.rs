@@ -652,3 +652,8 @@ async fn gc(ws: web::Data<Workspaces>, path: web::Path<String>, query: web::Quer
 async fn storage(ws: web::Data<Workspaces>, path: web::Path<String>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(ws.get(&path)?.stored_bytes().await?))
 }
+
+// ---- errors ------------------------------------------------------------
+
+// The status, body and logging of every PfsError come from its code.
+strata_http::coded_error_responses!(PfsError);

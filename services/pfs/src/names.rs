@@ -183,7 +183,7 @@ mod tests {
         assert!(RepoName::parse("images_2024-raw").is_ok());
         for bad in ["", "has space", "dot.ted", "slash/ed", "ünï", &"x".repeat(101)] {
             let error = RepoName::parse(bad).expect_err(bad);
-            assert_eq!(error.code(), "INVALID_ARGUMENT");
+            assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
         }
     }
 
@@ -199,7 +199,7 @@ mod tests {
     fn paths_reject_glob_characters_dots_and_control_characters() {
         for bad in ["/a/*.csv", "/a/../b", "/./a", "/tab\there", "/x?", "/[x]", "/caf\u{e9}"] {
             let error = clean_path(bad).expect_err(bad);
-            assert_eq!(error.code(), "INVALID_ARGUMENT", "{bad}");
+            assert_eq!(error.code().as_str(), "INVALID_ARGUMENT", "{bad}");
         }
     }
 

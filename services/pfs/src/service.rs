@@ -615,7 +615,7 @@ impl Pfs {
                 return Ok(commit);
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(PfsError::Conflict(format!(
+                return Err(PfsError::Timeout(format!(
                     "commit {repo}@{id} did not finish within {} s",
                     timeout.as_secs()
                 )));

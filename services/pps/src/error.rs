@@ -1,8 +1,7 @@
-//! The error type of PPS, with stable codes for the wire.
+//! The error type of PPS. Each failure names its [`ErrorCode`]; the HTTP
+//! edge (`http.rs`, through `strata_http`) turns that into an answer.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use strata_api_types::ErrorBody;
+use strata_api_types::ErrorCode;
 use strata_pfs::PfsError;
 use strata_queue::QueueError;
 
@@ -93,56 +92,31 @@ impl PpsError {
     }
 
     /// The stable code clients match on (documented in docs/api-errors.md).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PpsError::Spec(_) => "INVALID_SPEC",
-            PpsError::NotFound { .. } => "NOT_FOUND",
-            PpsError::InvalidArgument { .. } => "INVALID_ARGUMENT",
-            PpsError::AlreadyExists { .. } => "ALREADY_EXISTS",
-            PpsError::Conflict(_) => "CONFLICT",
-            PpsError::Gone(_) => "GONE",
-            PpsError::Timeout(_) => "TIMEOUT",
-            PpsError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
-            PpsError::Busy(_) => "BUSY",
-            PpsError::Stopping => "SERVER_STOPPING",
+            PpsError::Spec(_) => ErrorCode::InvalidSpec,
+            PpsError::NotFound { .. } => ErrorCode::NotFound,
+            PpsError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            PpsError::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+            PpsError::Conflict(_) => ErrorCode::Conflict,
+            PpsError::Gone(_) => ErrorCode::Gone,
+            PpsError::Timeout(_) => ErrorCode::Timeout,
+            PpsError::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            PpsError::Busy(_) => ErrorCode::Busy,
+            PpsError::Stopping => ErrorCode::ServerStopping,
             PpsError::Pfs(inner) => inner.code(),
-            PpsError::Queue(_) | PpsError::ObjectStore { .. } => "STORAGE_UNAVAILABLE",
-            PpsError::Database(_) | PpsError::Internal(_) => "INTERNAL",
+            PpsError::Queue(_) | PpsError::ObjectStore { .. } => ErrorCode::StorageUnavailable,
+            PpsError::Database(_) | PpsError::Internal(_) => ErrorCode::Internal,
         }
     }
-}
 
-impl ResponseError for PpsError {
-    fn status_code(&self) -> StatusCode {
+    /// Whether the message is safe to show in full even for a server
+    /// failure: it says what is unavailable, not how the server is built.
+    pub fn message_is_public(&self) -> bool {
         match self {
-            PpsError::Spec(_) | PpsError::InvalidArgument { .. } => StatusCode::BAD_REQUEST,
-            PpsError::NotFound { .. } => StatusCode::NOT_FOUND,
-            PpsError::AlreadyExists { .. } | PpsError::Conflict(_) => StatusCode::CONFLICT,
-            PpsError::Gone(_) => StatusCode::GONE,
-            PpsError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            PpsError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            PpsError::Pfs(inner) => inner.status_code(),
-            PpsError::Stopping | PpsError::Busy(_) | PpsError::Queue(_) | PpsError::ObjectStore { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            PpsError::Database(_) | PpsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PpsError::Pfs(inner) => inner.message_is_public(),
+            PpsError::Queue(_) | PpsError::ObjectStore { .. } | PpsError::Busy(_) | PpsError::Stopping => true,
+            other => !other.code().is_server_error(),
         }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let PpsError::Pfs(inner) = self {
-            return inner.error_response();
-        }
-        let status = self.status_code();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %strata_core::error::display_chain(self), "PPS request failed");
-            match self {
-                PpsError::Queue(_) | PpsError::ObjectStore { .. } | PpsError::Busy(_) => self.to_string(),
-                _ => "internal error; the server log has details".to_owned(),
-            }
-        } else {
-            self.to_string()
-        };
-        HttpResponse::build(status).json(ErrorBody { code: self.code().to_owned(), message })
     }
 }

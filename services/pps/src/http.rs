@@ -342,3 +342,8 @@ async fn task_inputs(
     let members = pps.task_inputs(&delivery).await?;
     Ok(HttpResponse::Ok().content_type("application/x-tar").streaming(tar_stream(pps.pfs().clone(), members)))
 }
+
+// ---- errors ------------------------------------------------------------
+
+// The status, body and logging of every PpsError come from its code.
+strata_http::coded_error_responses!(PpsError);

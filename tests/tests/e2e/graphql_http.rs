@@ -29,7 +29,7 @@ async fn a_mutation_sent_by_get_is_refused_and_changes_nothing() {
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "POST");
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], "INVALID_REQUEST", "{body}");
+    assert_eq!(body["code"], "METHOD_NOT_ALLOWED", "{body}");
     assert!(body["message"].as_str().unwrap().contains("POST"), "{body}");
     // Named operations and HEAD are no way around it.
     let named = format!("query Q {{ version {{ api }} }} {}", mutation.replacen("mutation", "mutation M", 1));
@@ -131,7 +131,7 @@ async fn page_sizes_outside_the_documented_range_are_a_typed_error() {
     for first in [0, 101, 2_147_483_647] {
         let body = run(commits(first)).await;
         let error = &body["errors"][0];
-        assert_eq!(error["extensions"]["code"], "INVALID", "first: {first}: {body}");
+        assert_eq!(error["extensions"]["code"], "INVALID_ARGUMENT", "first: {first}: {body}");
         assert!(error["message"].as_str().unwrap().contains("between 1 and 100"), "{body}");
     }
     let body = run(commits(2)).await;
@@ -141,6 +141,6 @@ async fn page_sizes_outside_the_documented_range_are_a_typed_error() {
     let orgs = |first: i64| format!("{{ viewer {{ organizations(first: {first}) {{ totalCount }} }} }}");
     for first in [0, 2_147_483_647] {
         let body = run(orgs(first)).await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID", "first: {first}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_ARGUMENT", "first: {first}: {body}");
     }
 }

@@ -138,13 +138,13 @@ on_both_backends! {
         let token = person(&app, "grace@example.com").await;
         mutate(&app, Some(&token), "createOrganization", json!({ "slug": "acme" }), "organization { id }").await;
         for (name, input, field, code) in [
-            ("signUp", json!({ "email": "nope", "password": PASSWORD }), "email", "INVALID"),
+            ("signUp", json!({ "email": "nope", "password": PASSWORD }), "email", "INVALID_ARGUMENT"),
             ("signUp", json!({ "email": "x@example.com", "password": "short" }), "password", "WEAK_PASSWORD"),
-            ("createOrganization", json!({ "slug": "acme" }), "slug", "TAKEN"),
-            ("createOrganization", json!({ "slug": "x".repeat(5000) }), "slug", "INVALID"),
-            ("createWorkspace", json!({ "organization": "acme", "slug": "Not A Slug" }), "slug", "INVALID"),
-            ("createWorkspace", json!({ "organization": "acme", "slug": "ok", "plan": "gold" }), "plan", "INVALID"),
-            ("inviteMember", json!({ "organization": "acme", "email": "bad email" }), "email", "INVALID"),
+            ("createOrganization", json!({ "slug": "acme" }), "slug", "ALREADY_EXISTS"),
+            ("createOrganization", json!({ "slug": "x".repeat(5000) }), "slug", "INVALID_ARGUMENT"),
+            ("createWorkspace", json!({ "organization": "acme", "slug": "Not A Slug" }), "slug", "INVALID_ARGUMENT"),
+            ("createWorkspace", json!({ "organization": "acme", "slug": "ok", "plan": "gold" }), "plan", "INVALID_ARGUMENT"),
+            ("inviteMember", json!({ "organization": "acme", "email": "bad email" }), "email", "INVALID_ARGUMENT"),
             ("acceptInvitation", json!({ "token": "0".repeat(64) }), "token", "NOT_FOUND"),
         ] {
             let error = refused(&app, Some(&token), name, input).await;
@@ -157,7 +157,7 @@ on_both_backends! {
         let error = refused(&app, Some(&token), "deleteWorkspace", json!({ "organization": "acme", "slug": "prod", "confirm": "prd" })).await;
         assert_eq!((error["field"].as_str(), error["code"].as_str()), (Some("confirm"), Some("CONFIRMATION_MISMATCH")));
         let error = refused(&app, Some(&token), "setWorkspacePlan", json!({ "organization": "acme", "slug": "prod", "plan": "gold" })).await;
-        assert_eq!((error["field"].as_str(), error["code"].as_str()), (Some("plan"), Some("INVALID")));
+        assert_eq!((error["field"].as_str(), error["code"].as_str()), (Some("plan"), Some("INVALID_ARGUMENT")));
         let moved = mutate(&app, Some(&token), "setWorkspacePlan", json!({ "organization": "acme", "slug": "prod", "plan": "team" }), "workspace { plan generation }").await;
         assert_eq!(moved["workspace"], json!({ "plan": "team", "generation": 2 }));
         let error = refused(&app, Some(&token), "setWorkspacePlan", json!({ "organization": "acme", "slug": "prod", "plan": "enterprise" })).await;
@@ -407,7 +407,7 @@ on_both_backends! {
         let target = json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default" });
         mutate(&app, Some(&admin), "createRepo", json!({ "target": target, "name": "words" }), "repo { name kind }").await;
         let taken = refused(&app, Some(&admin), "createRepo", json!({ "target": target, "name": "words" })).await;
-        assert_eq!(taken["code"], "TAKEN");
+        assert_eq!(taken["code"], "ALREADY_EXISTS");
 
         let ws = app.client().workspace("default");
         ws.put("words", "master", "/a.txt", false, false, reqwest::Body::from("one two")).await.expect("put");
@@ -416,7 +416,7 @@ on_both_backends! {
         let made = mutate(&app, Some(&admin), "createPipeline", json!({ "target": target, "spec": spec }), "pipelines { name outputRepo }").await;
         assert_eq!(made["pipelines"], json!([{ "name": "count", "outputRepo": "count" }]));
         let bad = refused(&app, Some(&admin), "createPipeline", json!({ "target": target, "spec": "{\"pipeline\": {\"name\": \"x\"}, \"transfrom\": {}}" })).await;
-        assert_eq!(bad["code"], "INVALID");
+        assert_eq!(bad["code"], "INVALID_SPEC", "the workspace server's own code: {bad}");
         assert!(bad["message"].as_str().unwrap().contains("transfrom"), "{bad}");
 
         let job = ws.job_wait("count", "latest", 60).await.expect("the job finishes");
@@ -618,7 +618,7 @@ on_both_backends! {
         assert!(stdout.contains("SUCCESS {\"total\":1,\"processed\":1,\"skipped\":0,\"failed\":0}"), "{stdout}");
         let words = app.client().workspace("default").file_inspect("count", "master", "/words").await.expect("the output");
         assert_eq!(words.size, 2, "`4\\n`");
-        // Running the same job again is idempotent: the repo exists (TAKEN is fine), the pipeline is updated.
+        // Running the same job again is idempotent: the repo exists (ALREADY_EXISTS is fine), the pipeline is updated.
         let again = tokio::process::Command::new("bash").arg(script)
             .args(["docs", dir.join("words.txt").to_str().unwrap(), dir.join("count.json").to_str().unwrap()])
             .env("STRATA_ENDPOINT", &app.address).env("STRATA_TOKEN", made["token"].as_str().unwrap())

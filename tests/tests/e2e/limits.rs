@@ -40,9 +40,10 @@ pub(crate) async fn metric(app: &TestApp, name: &str, filter: &str) -> f64 {
         .sum()
 }
 
-/// Requests the gateway has answered so far (each is one upstream call).
-async fn gateway_requests(app: &TestApp) -> f64 {
-    metric(app, "http_server_request_duration_seconds_count", "/v1/orgs/{org}/workspaces/").await
+/// Requests the embedded workspace's server has answered so far: every
+/// call GraphQL makes to a workspace (or the gateway forwards) is one.
+async fn workspace_server_requests(app: &TestApp) -> f64 {
+    metric(app, "http_server_request_duration_seconds_count", "/v1/workspaces/{workspace}").await
 }
 
 /// `n` aliased `workspace { repos { name } }` fields.
@@ -56,25 +57,25 @@ fn fan_out(n: usize) -> String {
 #[tokio::test]
 async fn a_query_with_more_upstream_calls_than_the_cap_is_refused_before_any_call() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let before = gateway_requests(&app).await;
+    let before = workspace_server_requests(&app).await;
     let body = gql(&app, &fan_out(330)).await;
     let error = &body["errors"][0];
     assert_eq!(error["extensions"]["code"], "TOO_COMPLEX", "{body}");
     assert_eq!((error["extensions"]["cost"].as_i64(), error["extensions"]["limit"].as_i64()), (Some(330), Some(100)));
     assert!(body["data"].is_null(), "nothing ran: {body}");
-    assert_eq!(gateway_requests(&app).await, before, "no workspace server was called");
+    assert_eq!(workspace_server_requests(&app).await, before, "no workspace server was called");
 
     // Fields that run once per item of a list count ten calls each: 52 per copy.
     let nested = "workspace(organization: \"local\", slug: \"default\") { repos { branches { name } commits { id } files { path } } pipelines { jobs { id datumList { id } } } }";
     let body = gql(&app, &format!("{{ a: {nested} b: {nested} }}")).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "TOO_COMPLEX", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["cost"], 104);
-    assert_eq!(gateway_requests(&app).await, before, "still no workspace server was called");
+    assert_eq!(workspace_server_requests(&app).await, before, "still no workspace server was called");
 
     // Under the cap, the query runs and calls the workspace.
     let body = gql(&app, &fan_out(40)).await;
     assert!(body["errors"].is_null(), "{body}");
-    assert_eq!(gateway_requests(&app).await, before + 40.0);
+    assert_eq!(workspace_server_requests(&app).await, before + 40.0);
 }
 
 #[tokio::test]

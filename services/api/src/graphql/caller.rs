@@ -3,7 +3,8 @@
 //! generic top-level error whose details stay in the server log).
 
 use async_graphql::{Context, Enum, ErrorExtensions, SimpleObject};
-use strata_hub::{Hub, HubError, Principal, UserError, UserErrorCode};
+use strata_api_types::ErrorCode;
+use strata_hub::{Hub, HubError, Principal, UserError};
 
 /// The outcome of authenticating a request.
 #[derive(Debug, Clone)]
@@ -35,16 +36,26 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Prin
     ctx.data::<Caller>()?.principal().map_err(|error| top_level(&error))
 }
 
-/// A user error as a top-level GraphQL error, for query fields.
-pub(crate) fn top_level(error: &UserError) -> async_graphql::Error {
-    async_graphql::Error::new(error.message.clone()).extend_with(|_, e| e.set("code", error.code.as_str()))
+/// A top-level GraphQL error: every `extensions.code` is set here.
+pub(crate) fn coded(code: ErrorCode, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
 }
 
-/// An internal failure: logged with its cause, reported without it.
+/// A user error as a top-level GraphQL error, for query fields.
+pub(crate) fn top_level(error: &UserError) -> async_graphql::Error {
+    coded(error.code, error.message.clone())
+}
+
+/// A failure of ours: logged here with its whole cause and a request id,
+/// reported with the code and that id only. A workspace server's failure
+/// keeps its own code and message (that server logged the cause).
 pub(crate) fn internal(error: &HubError) -> async_graphql::Error {
-    tracing::error!(error = %strata_core::error::display_chain(error), "GraphQL resolver failed");
-    async_graphql::Error::new("internal error; the server log has details")
-        .extend_with(|_, e| e.set("code", "INTERNAL"))
+    if let HubError::Remote { code, message } = error {
+        return coded(*code, message.clone());
+    }
+    let id = strata_http::request_id();
+    tracing::error!(request_id = %id, error = %strata_core::error::display_chain(error), "GraphQL resolver failed");
+    coded(ErrorCode::Internal, strata_http::INTERNAL_MESSAGE).extend_with(|_, e| e.set("requestId", id))
 }
 
 /// For query fields: user errors (e.g. NOT_FOUND) and internal ones are
@@ -60,7 +71,7 @@ pub(crate) fn query_result<T>(result: Result<T, HubError>) -> async_graphql::Res
 pub(crate) fn optional<T>(result: Result<T, HubError>) -> async_graphql::Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
-        Err(error) if error.user_error().is_some_and(|e| e.code == UserErrorCode::NotFound) => Ok(None),
+        Err(error) if error.user_error().is_some_and(|e| e.code == ErrorCode::NotFound) => Ok(None),
         Err(error) => query_result(Err(error)),
     }
 }
@@ -72,42 +83,51 @@ pub(crate) struct GqlUserError {
     /// The input field at fault (e.g. `slug`), or null for the whole input.
     pub field: Option<String>,
     pub message: String,
-    pub code: ErrorCode,
+    pub code: GqlErrorCode,
 }
 
-/// Stable codes of expected failures.
+/// `strata_api_types::ErrorCode` as a GraphQL enum, for `userErrors.code`
+/// (top-level errors carry the same names in `extensions.code`). The
+/// compiler keeps the two lists equal: `remote` converts both ways with
+/// exhaustive matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "UserErrorCode")]
-pub(crate) enum ErrorCode {
-    Invalid,
-    Taken,
-    NotFound,
-    Forbidden,
+#[graphql(name = "ErrorCode", remote = "strata_api_types::ErrorCode")]
+pub(crate) enum GqlErrorCode {
     Unauthenticated,
-    Expired,
-    LastOwner,
+    Forbidden,
+    Csrf,
+    InvalidPath,
+    MethodNotAllowed,
+    InvalidRequest,
+    TooComplex,
+    TooManyAuthMutations,
+    WorkspaceNotReady,
+    WorkspaceUnavailable,
+    RateLimited,
+    NotFound,
+    InvalidSpec,
+    PayloadTooLarge,
+    Busy,
+    InvalidArgument,
     WeakPassword,
     ConfirmationMismatch,
-    RateLimited,
+    UploadInterrupted,
+    AlreadyExists,
+    Conflict,
+    LastOwner,
     QuotaExceeded,
+    Expired,
+    Gone,
+    Timeout,
+    ServerStopping,
+    StorageUnavailable,
+    DataCorrupted,
+    Internal,
 }
 
 impl From<&UserError> for GqlUserError {
     fn from(error: &UserError) -> Self {
-        let code = match error.code {
-            UserErrorCode::Invalid => ErrorCode::Invalid,
-            UserErrorCode::Taken => ErrorCode::Taken,
-            UserErrorCode::NotFound => ErrorCode::NotFound,
-            UserErrorCode::Forbidden => ErrorCode::Forbidden,
-            UserErrorCode::Unauthenticated => ErrorCode::Unauthenticated,
-            UserErrorCode::Expired => ErrorCode::Expired,
-            UserErrorCode::LastOwner => ErrorCode::LastOwner,
-            UserErrorCode::WeakPassword => ErrorCode::WeakPassword,
-            UserErrorCode::ConfirmationMismatch => ErrorCode::ConfirmationMismatch,
-            UserErrorCode::RateLimited => ErrorCode::RateLimited,
-            UserErrorCode::QuotaExceeded => ErrorCode::QuotaExceeded,
-        };
-        GqlUserError { field: error.field.clone(), message: error.message.clone(), code }
+        GqlUserError { field: error.field.clone(), message: error.message.clone(), code: error.code.into() }
     }
 }
 

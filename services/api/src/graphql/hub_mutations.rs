@@ -297,7 +297,7 @@ async fn log_in_unless_throttled(
     let result = hub.log_in(email, password, audit_ip.as_deref()).await;
     match &result {
         Ok(_) => limiter.login_succeeded(email, address).await,
-        Err(error) if error.user_error().is_some_and(|e| e.code == strata_hub::UserErrorCode::Unauthenticated) => {
+        Err(error) if error.user_error().is_some_and(|e| e.code == strata_api_types::ErrorCode::Unauthenticated) => {
             limiter.login_failed(email, address).await;
         }
         Err(_) => {}
@@ -311,7 +311,7 @@ fn refused_for(ctx: &Context<'_>, after: std::time::Duration) -> HubError {
     ctx.insert_http_header("Retry-After", secs.to_string());
     HubError::User(UserError::new(
         None,
-        strata_hub::UserErrorCode::RateLimited,
+        strata_api_types::ErrorCode::RateLimited,
         format!("too many attempts; try again in {secs} s"),
     ))
 }

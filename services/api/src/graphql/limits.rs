@@ -16,6 +16,7 @@ use std::sync::Arc;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Variables};
+use strata_api_types::ErrorCode;
 
 /// The complexity one upstream call adds. Ordinary fields add 1 each, and a
 /// 32 KiB query has far fewer than this many, so the two never mix.
@@ -102,7 +103,7 @@ fn check_document(document: &ExecutableDocument) -> ServerResult<()> {
     let most = most_auth_mutations(document);
     if most > 1 {
         let message = format!("a request may carry one sign-up, log-in or password mutation; this one has {most}");
-        return Err(coded(message, "TOO_MANY_AUTH_MUTATIONS", |_| {}));
+        return Err(coded(message, ErrorCode::TooManyAuthMutations, |_| {}));
     }
     Ok(())
 }
@@ -114,16 +115,16 @@ pub(crate) fn split(complexity: usize) -> (usize, usize) {
 
 fn too_complex(message: String, cost: usize, limit: usize) -> ServerError {
     let as_value = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    coded(message, "TOO_COMPLEX", |extensions| {
+    coded(message, ErrorCode::TooComplex, |extensions| {
         extensions.set("cost", as_value(cost));
         extensions.set("limit", as_value(limit));
     })
 }
 
 /// A request error with `extensions.code` (and whatever `more` adds).
-fn coded(message: String, code: &str, more: impl FnOnce(&mut ErrorExtensionValues)) -> ServerError {
+fn coded(message: String, code: ErrorCode, more: impl FnOnce(&mut ErrorExtensionValues)) -> ServerError {
     let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
+    extensions.set("code", code.as_str());
     more(&mut extensions);
     ServerError { extensions: Some(extensions), ..ServerError::new(message, None) }
 }

@@ -10,6 +10,7 @@ mod ids;
 mod limits;
 mod loaders;
 mod paging;
+mod reach;
 mod workspace_mutations;
 mod workspace_types;
 
@@ -17,6 +18,7 @@ use actix_web::guard::GuardContext;
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject};
 use async_graphql_actix_web::GraphQLResponse;
+use strata_api_types::ErrorCode;
 use strata_hub::Hub;
 
 use crate::session_cookies::RequestMeta;
@@ -133,11 +135,6 @@ pub(crate) enum Node {
     ApiToken(hub_types::ApiToken),
 }
 
-/// The raw bearer token of a request, passed on to workspace servers.
-fn bearer_of(request: &HttpRequest) -> Option<String> {
-    crate::workspace_auth::bearer(request.headers())?.ok().map(str::to_owned)
-}
-
 /// The caller of a request, from its `Authorization: Bearer` header.
 pub(crate) async fn caller_of(request: &HttpRequest, hub: &Hub) -> Caller {
     let bearer = match crate::workspace_auth::bearer(request.headers()) {
@@ -179,6 +176,7 @@ pub(crate) async fn execute(
     hub: web::Data<Hub>,
     limiter: web::Data<crate::rate_limit::RateLimiter>,
     upstreams: web::Data<crate::gateway::Upstreams>,
+    guard: web::Data<crate::workspace_auth::WorkspaceGuard>,
     http: HttpRequest,
     body: web::Payload,
 ) -> actix_web::Either<GraphQLResponse, HttpResponse> {
@@ -194,9 +192,9 @@ pub(crate) async fn execute(
         return actix_web::Either::Left(async_graphql::Response::from_errors(vec![error]).into());
     }
     let caller = caller_of(&http, &hub).await;
-    let bearer = workspace_types::Bearer { token: bearer_of(&http), gateway: upstreams.own().to_owned() };
+    let reaches = reach::Reaches::new(upstreams.get_ref().clone(), guard.internal_token().to_owned());
     let request =
-        request.data(hub.get_ref().clone()).data(caller).data(bearer).data(limiter).data(RequestMeta::of(&http));
+        request.data(hub.get_ref().clone()).data(caller).data(reaches).data(limiter).data(RequestMeta::of(&http));
     // Per request: a loader batches within one query and must not cache across callers.
     let bindings =
         async_graphql::dataloader::DataLoader::new(loaders::BindingsLoader(hub.get_ref().clone()), tokio::spawn);
@@ -209,19 +207,15 @@ pub(crate) async fn execute(
 /// the JSON error shape.
 async fn read_request(http: &HttpRequest, mut body: web::Payload) -> Result<async_graphql::Request, HttpResponse> {
     use futures::StreamExt;
-    let refuse = |status: actix_web::http::StatusCode, message: String| {
-        HttpResponse::build(status).json(strata_api_types::ErrorBody { code: "INVALID_REQUEST".to_owned(), message })
-    };
+    let refuse = |code: ErrorCode, message: String| strata_http::reject(code, message);
     if matches!(*http.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
         let request = async_graphql::http::parse_query_string(http.query_string())
-            .map_err(|e| refuse(actix_web::http::StatusCode::BAD_REQUEST, format!("bad GraphQL query string: {e}")))?;
+            .map_err(|e| refuse(ErrorCode::InvalidRequest, format!("bad GraphQL query string: {e}")))?;
         if let Some(kind) = writing_operation(&request) {
             // GET must be safe: a link or an <img> could otherwise change
             // data with the victim's credentials, and caches may replay GETs.
-            let mut refusal = refuse(
-                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-                format!("a {kind} cannot be sent with GET; send it with POST"),
-            );
+            let mut refusal =
+                refuse(ErrorCode::MethodNotAllowed, format!("a {kind} cannot be sent with GET; send it with POST"));
             refusal
                 .headers_mut()
                 .insert(actix_web::http::header::ALLOW, actix_web::http::header::HeaderValue::from_static("POST"));
@@ -231,11 +225,10 @@ async fn read_request(http: &HttpRequest, mut body: web::Payload) -> Result<asyn
     }
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| refuse(actix_web::http::StatusCode::BAD_REQUEST, format!("cannot read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| refuse(ErrorCode::InvalidRequest, format!("cannot read the body: {e}")))?;
         if bytes.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(refuse(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
                 format!(
                     "a GraphQL request has at most {MAX_BODY_BYTES} bytes; send file contents over the HTTP file endpoints"
                 ),
@@ -245,7 +238,7 @@ async fn read_request(http: &HttpRequest, mut body: web::Payload) -> Result<asyn
     }
     serde_json::from_slice(&bytes).map_err(|e| {
         refuse(
-            actix_web::http::StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
             format!("the body is not a GraphQL request ({{\"query\": ..., \"variables\": ...}}): {e}"),
         )
     })

@@ -1,8 +1,10 @@
 //! Relay connections over lists the hub returns whole (a person's orgs, an
 //! org's members and workspaces are small): cursors are positions.
 
+use async_graphql::OutputType;
+use async_graphql::SimpleObject;
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{ErrorExtensions, OutputType, SimpleObject};
+use strata_api_types::ErrorCode;
 
 /// Largest page; the default is [`DEFAULT_PAGE`].
 pub(crate) const MAX_PAGE: i32 = 100;
@@ -21,8 +23,10 @@ pub(crate) type Page<T> = Connection<String, T, Totals>;
 pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<usize> {
     match first.unwrap_or(DEFAULT_PAGE) {
         n @ 1..=MAX_PAGE => Ok(usize::try_from(n).unwrap_or(1)),
-        n => Err(async_graphql::Error::new(format!("`first` must be between 1 and {MAX_PAGE}, not {n}"))
-            .extend_with(|_, e| e.set("code", "INVALID"))),
+        n => Err(super::caller::coded(
+            ErrorCode::InvalidArgument,
+            format!("`first` must be between 1 and {MAX_PAGE}, not {n}"),
+        )),
     }
 }
 
@@ -42,10 +46,10 @@ pub(crate) fn page<T: OutputType>(
     let size = page_size(first)?;
     let start = match after {
         None => 0,
-        Some(cursor) => cursor.parse::<usize>().map(|position| position + 1).map_err(|_| {
-            async_graphql::Error::new("`after` is not a cursor of this list")
-                .extend_with(|_, e| e.set("code", "INVALID"))
-        })?,
+        Some(cursor) => cursor
+            .parse::<usize>()
+            .map(|position| position + 1)
+            .map_err(|_| super::caller::coded(ErrorCode::InvalidArgument, "`after` is not a cursor of this list"))?,
     };
     let total = items.len();
     let mut connection =
@@ -68,10 +72,10 @@ mod tests {
     #[test]
     fn page_sizes_outside_one_to_a_hundred_are_refused_with_a_typed_error() {
         for first in [0, -1, MAX_PAGE + 1, i32::MAX] {
-            assert!(code(page_size(Some(first))).contains("INVALID"), "{first}");
+            assert!(code(page_size(Some(first))).contains("INVALID_ARGUMENT"), "{first}");
         }
         for first in [0, 101, 2_147_483_647, u32::MAX] {
-            assert!(code(list_limit(first)).contains("INVALID"), "{first}");
+            assert!(code(list_limit(first)).contains("INVALID_ARGUMENT"), "{first}");
         }
         assert_eq!(page_size(None).ok(), Some(20));
         assert_eq!(list_limit(1).ok(), Some(1));

@@ -179,7 +179,15 @@ pub(crate) struct JobPayload {
 macro_rules! on_workspace {
     ($ctx:expr, $target:expr, |$ws:ident| $call:expr) => {{
         match workspace_client($ctx, &$target.organization, &$target.workspace).await {
-            Ok($ws) => $call.await.map_err(from_client),
+            Ok($ws) => {
+                let result = $call.await.map_err(from_client);
+                if result.is_ok()
+                    && let Ok(hub) = $ctx.data::<strata_hub::Hub>()
+                {
+                    $ws.audit(hub).await;
+                }
+                result
+            }
             Err(error) => Err::<_, HubError>(error),
         }
     }};

@@ -1,63 +1,41 @@
 //! What a workspace holds, as GraphQL sees it: repos, branches, commits,
-//! files, pipelines, jobs, datums and the DAG. Every field is answered
-//! through the workspace gateway (`/v1/orgs/{org}/workspaces/{slug}`) with
-//! the caller's own token, so roles are checked in one place.
+//! files, pipelines, jobs, datums and the DAG. Every field is answered by
+//! the workspace's server, reached as [`super::reach`] describes: the
+//! workspace resolved once per request, one pooled client, and the
+//! gateway's own role check on every call.
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
+use strata_api_types::ErrorCode;
 use strata_api_types::pfs::{BranchInfo, CommitInfo, FileInfo, FileKind, RepoInfo};
 use strata_api_types::pps::{DatumInfo, JobInfo, JobState, PipelineInfo};
 use strata_client::ClientError;
-use strata_hub::{HubError, UserError, UserErrorCode};
+use strata_hub::{HubError, UserError};
 
-use super::caller::Caller;
 use super::paging;
-
-/// The caller's bearer token, passed on to the workspace gateway, and
-/// where that gateway listens (this very server).
-#[derive(Debug, Clone)]
-pub(crate) struct Bearer {
-    pub token: Option<String>,
-    pub gateway: String,
-}
+use super::reach::Reach;
 
 /// A client for the workspace `org/slug` acting as the caller.
-pub(crate) async fn workspace_client(
-    ctx: &Context<'_>,
-    org: &str,
-    slug: &str,
-) -> Result<strata_client::Workspace, HubError> {
-    let principal = ctx
-        .data::<Caller>()
-        .map_err(|_| HubError::User(UserError::unauthenticated("log in first")))?
-        .principal()
-        .map_err(HubError::User)?;
-    let hub = ctx.data::<strata_hub::Hub>().map_err(|e| HubError::Internal(e.message))?;
-    let workspace = hub.workspace(principal, org, slug).await?;
-    if workspace.state != strata_hub::WorkspaceState::Ready {
-        return Err(UserError::new(
-            Some("workspace"),
-            UserErrorCode::Invalid,
-            format!("workspace `{slug}` is {}; it has no server yet", workspace.state),
-        )
-        .into());
-    };
-    let bearer = ctx.data::<Bearer>().map_err(|e| HubError::Internal(e.message))?;
-    let client = strata_client::StrataClient::new(&bearer.gateway).map_err(|e| HubError::Internal(e.to_string()))?;
-    Ok(client.with_token(bearer.token.clone().unwrap_or_default()).org_workspace(org, &workspace.slug))
+pub(crate) async fn workspace_client(ctx: &Context<'_>, org: &str, slug: &str) -> Result<Reach, HubError> {
+    super::reach::reach(ctx, org, slug).await
 }
 
-/// A workspace server's refusal as a hub user error; anything else is ours.
+/// A workspace server's answer as a hub error, keeping its code: a refusal
+/// is a user error, a failure of that server stays its failure.
 pub(crate) fn from_client(error: ClientError) -> HubError {
     match error {
-        ClientError::Api { status, code, message } if (400..500).contains(&status) => {
-            let code = match (code.as_str(), status) {
-                ("NOT_FOUND", _) | (_, 404) => UserErrorCode::NotFound,
-                ("ALREADY_EXISTS", _) => UserErrorCode::Taken,
-                ("FORBIDDEN", _) | (_, 403) => UserErrorCode::Forbidden,
-                ("UNAUTHENTICATED", _) | (_, 401) => UserErrorCode::Unauthenticated,
-                _ => UserErrorCode::Invalid,
-            };
-            HubError::User(UserError::new(None, code, message))
+        ClientError::Api { status, code, message } => {
+            let code = ErrorCode::parse(&code).unwrap_or(match status {
+                401 => ErrorCode::Unauthenticated,
+                403 => ErrorCode::Forbidden,
+                404 => ErrorCode::NotFound,
+                400..500 => ErrorCode::InvalidArgument,
+                _ => ErrorCode::Internal,
+            });
+            if code.is_server_error() {
+                HubError::Remote { code, message }
+            } else {
+                HubError::User(UserError::new(None, code, message))
+            }
         }
         other => HubError::Internal(format!("workspace server: {other}")),
     }
@@ -76,7 +54,7 @@ pub(crate) struct Place {
 }
 
 impl Place {
-    pub(crate) async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<strata_client::Workspace> {
+    pub(crate) async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<Reach> {
         super::caller::query_result(workspace_client(ctx, &self.org, &self.workspace).await)
     }
 }

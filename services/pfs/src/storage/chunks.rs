@@ -250,6 +250,6 @@ mod tests {
         let last = stored.len() - 1;
         stored[last] ^= 1;
         let error = decode(&Bytes::from(stored), &Hash::of(&plain), CHUNKS).expect_err("corrupt");
-        assert_eq!(error.code(), "DATA_CORRUPTED");
+        assert_eq!(error.code().as_str(), "DATA_CORRUPTED");
     }
 }
