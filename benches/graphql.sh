@@ -3,7 +3,8 @@
 # API token, against `strata dev` (release build) on PostgreSQL, driven by
 # wrk over loopback on the same machine. Prints requests/s and latency
 # percentiles, and the SQL statements each request costs (from
-# strata_db_queries_total).
+# strata_db_queries_total). Fails instead if any answer is not 2xx, or a
+# sampled body (every SAMPLE_EVERY-th) has no `data` or has `errors`.
 #
 #   benches/graphql.sh                       # 10 s per query, 32 connections
 #   DURATION=30s CONNECTIONS=64 benches/graphql.sh
@@ -13,6 +14,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}"
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
+# Every SAMPLE_EVERY-th answer of each wrk thread has its body checked.
+SAMPLE_EVERY=${SAMPLE_EVERY:-20}
 POSTGRES_ADMIN=${STRATA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 scripts/services.sh
@@ -57,22 +60,59 @@ run() { # NAME QUERY
   before=$(queries)
   answer=$(curl -s "$URL/graphql" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$body")
   after=$(queries)
-  [ "$(jq '.errors | length' <<<"$answer")" = "0" ] || { echo "$name failed: $answer"; exit 1; }
+  jq -e '.data != null and (.errors | length) == 0' <<<"$answer" >/dev/null 2>&1 || { echo "$name failed: $answer"; exit 1; }
+  # GraphQL errors come with HTTP 200, which wrk counts as a success: the
+  # script checks every status and every SAMPLE_EVERY-th body itself.
   cat > "$WORK/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 wrk.body = [[$body]]
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) seen = 0; sampled = 0; bad_status = 0; bad_body = 0; first_bad = "" end
+function response(status, headers, body)
+  seen = seen + 1
+  if status < 200 or status > 299 then
+    bad_status = bad_status + 1
+    if first_bad == "" then first_bad = status .. " " .. string.sub(body, 1, 300) end
+  elseif seen % $SAMPLE_EVERY == 1 then
+    sampled = sampled + 1
+    if not string.find(body, '"data":{', 1, true) or string.find(body, '"errors"', 1, true) then
+      bad_body = bad_body + 1
+      if first_bad == "" then first_bad = string.sub(body, 1, 300) end
+    end
+  end
+end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %.0f %.3f %.3f %.3f\n", summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+  local sampled, bad_status, bad_body, first_bad = 0, 0, 0, ""
+  for _, thread in ipairs(threads) do
+    sampled = sampled + thread:get("sampled")
+    bad_status = bad_status + thread:get("bad_status")
+    bad_body = bad_body + thread:get("bad_body")
+    if first_bad == "" then first_bad = thread:get("first_bad") end
+  end
+  local transport = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %d %d %.0f %.3f %.3f %.3f\n", summary.requests, transport,
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+  io.write(string.format("CHECKED %d %d %d\n", sampled, bad_status, bad_body))
+  if first_bad ~= "" then io.write("FIRST_BAD " .. string.gsub(first_bad, "\n", " ") .. "\n") end
 end
 LUA
-  local line
-  line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$WORK/post.lua" "$URL/graphql" | grep '^RESULT')
-  read -r _ total errors rps p50 p99 max <<<"$line"
-  printf '%-34s %8s req/s  p50 %6s ms  p99 %6s ms  max %7s ms  (%s requests, %s errors, %s SQL statements each)\n' \
-    "$name" "$rps" "$p50" "$p99" "$max" "$total" "$errors" "$((after - before))"
+  local report line checked
+  report=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$WORK/post.lua" "$URL/graphql")
+  line=$(grep '^RESULT' <<<"$report") || { echo "$name: wrk printed no result:"; echo "$report"; exit 1; }
+  checked=$(grep '^CHECKED' <<<"$report") || { echo "$name: wrk printed no checks:"; echo "$report"; exit 1; }
+  read -r _ total transport rps p50 p99 max <<<"$line"
+  read -r _ sampled bad_status bad_body <<<"$checked"
+  if [ "$total" -eq 0 ] || [ "$transport" -ne 0 ] || [ "$bad_status" -ne 0 ] || [ "$bad_body" -ne 0 ] || [ "$sampled" -eq 0 ]; then
+    echo "$name FAILED: $total requests, $transport transport errors, $bad_status non-2xx answers," \
+      "$bad_body of $sampled sampled bodies without data or with errors"
+    grep '^FIRST_BAD' <<<"$report" || true
+    exit 1
+  fi
+  printf '%-34s %8s req/s  p50 %6s ms  p99 %6s ms  max %7s ms  (%s requests, all 2xx, %s bodies checked, %s SQL statements each)\n' \
+    "$name" "$rps" "$p50" "$p99" "$max" "$total" "$sampled" "$((after - before))"
 }
 
 echo "== GraphQL on PostgreSQL, $CONNECTIONS connections, $THREADS wrk threads, $DURATION each ($(nproc) cores shared with wrk)"

@@ -5,6 +5,9 @@
 #
 #   benches/pfs.sh            # full run (needs ~4 GiB of free disk)
 #   SMALL_FILES=2000 BIG_MIB=128 MANY_FILES=20000 benches/pfs.sh   # quick run
+#
+# Every answer is checked (bytes read back, entries listed and matched); a
+# wrong one fails the benchmark instead of printing a figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}"
@@ -29,6 +32,9 @@ elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 per_sec() { python3 -c "print(f'{$1 / ($3 - $2):,.0f}')"; }
 mb_per_sec() { python3 -c "print(f'{$1 / 1e6 / ($3 - $2):,.0f}')"; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+# Entries of a JSON list of files (stdin) whose path matches the regex $1.
+count_paths() { python3 -c "import json,re,sys; print(sum(1 for e in json.load(sys.stdin) if re.fullmatch(sys.argv[1], e['path'])))" "$1"; }
 
 start_server() {
   "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" --log-level warn > "$WORK/dev.out" 2> "$WORK/dev.err" &
@@ -85,13 +91,13 @@ echo "strata put file:            $PUT MB/s  (x$(ratio "${PUT//,/}" "${SHA//,/}"
 echo
 echo "== (c) get both back"
 t0=$(now); "$BIN" get file bench@master:/big.bin --out "$WORK/big-back.bin" -q; t1=$(now); GET=$(mb_per_sec "$BIG_BYTES" "$t0" "$t1")
-cmp -s "$WORK/big.bin" "$WORK/big-back.bin" && SAME=identical || SAME=DIFFERENT
+cmp -s "$WORK/big.bin" "$WORK/big-back.bin" || fail "get file: the $BIG_MIB MiB file came back with different bytes"
 rm -f "$WORK/big-back.bin"
-echo "strata get file:            $GET MB/s ($SAME; x$(ratio "${GET//,/}" "${PUT//,/}") put)"
+echo "strata get file:            $GET MB/s (identical; x$(ratio "${GET//,/}" "${PUT//,/}") put)"
 t0=$(now); "$BIN" get file bench@master:/small -r --out "$WORK/small-back" -q; t1=$(now)
-diff -r -q "$WORK/small" "$WORK/small-back" >/dev/null && SAME=identical || SAME=DIFFERENT
+diff -r -q "$WORK/small" "$WORK/small-back" >/dev/null || fail "get file -r: the small files came back different"
 rm -rf "$WORK/small-back"
-echo "strata get file -r:         $(per_sec "$SMALL_FILES" "$t0" "$t1") files/s ($SAME)"
+echo "strata get file -r:         $(per_sec "$SMALL_FILES" "$t0" "$t1") files/s (identical)"
 
 echo
 echo "== (d) dedup"
@@ -134,10 +140,20 @@ PY
 t0=$(now); "$BIN" put file wide@master:/ -f "$WORK/many" -r -q >/dev/null; t1=$(now)
 echo "put of $MANY_FILES files:     $(per_sec "$MANY_FILES" "$t0" "$t1") files/s"
 stop_server; start_server
-t0=$(now); n=$("$BIN" -o json list file wide@master:/ | python3 -c "import json,sys; print(len(json.load(sys.stdin)))"); t1=$(now)
+# What each answer must hold: the directories p000..p199 (fewer when
+# there are fewer files), and file i in p<i % 200>.
+DIRS=$(( MANY_FILES < 200 ? MANY_FILES : 200 ))
+IN_P1=$(python3 -c "print(sum(1 for i in range($MANY_FILES) if 100 <= i % 200 <= 199))")
+t0=$(now); "$BIN" -o json list file wide@master:/ > "$WORK/listed.json"; t1=$(now)
+n=$(count_paths '/p[0-9]{3}/?' < "$WORK/listed.json")
+[ "$n" = "$DIRS" ] || fail "list file / found $n of the $DIRS directories"
 echo "list file / ($n dirs):       $(elapsed "$t0" "$t1") s"
-t0=$(now); n=$("$BIN" -o json glob file 'wide@master:/p1*/*' | python3 -c "import json,sys; print(len(json.load(sys.stdin)))"); t1=$(now)
+t0=$(now); "$BIN" -o json glob file 'wide@master:/p1*/*' > "$WORK/globbed.json"; t1=$(now)
+n=$(count_paths '/p1[0-9]{2}/f[0-9]{7}\.txt' < "$WORK/globbed.json")
+[ "$n" = "$IN_P1" ] || fail "glob /p1*/* matched $n of the $IN_P1 files"
 echo "glob /p1*/* ($n matches):  $(elapsed "$t0" "$t1") s"
-t0=$(now); n=$("$BIN" -o json glob file 'wide@master:/**' | python3 -c "import json,sys; print(len(json.load(sys.stdin)))"); t1=$(now)
+t0=$(now); "$BIN" -o json glob file 'wide@master:/**' > "$WORK/globbed.json"; t1=$(now)
+n=$(count_paths '/p[0-9]{3}/f[0-9]{7}\.txt' < "$WORK/globbed.json")
+[ "$n" = "$MANY_FILES" ] || fail "glob /** matched $n of the $MANY_FILES files"
 echo "glob /** ($n matches):     $(elapsed "$t0" "$t1") s"
 echo "server peak RSS:            $(peak_rss_mib) MiB"

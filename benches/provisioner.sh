@@ -17,6 +17,9 @@
 #     PostgreSQL.
 #
 #   benches/provisioner.sh            # COUNT=50 ROUNDS=5
+#   COUNT=5 ROUNDS=2 benches/provisioner.sh   # quick run
+#
+# A wait that runs out fails the benchmark: a timeout is never a figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}"
@@ -46,15 +49,17 @@ grep -q "running at" "$WORK/dev.out" || { echo "strata dev did not start:"; cat 
 
 # Seconds between two RFC 3339 times.
 seconds() { python3 -c 'import sys,datetime as d; p=lambda s: d.datetime.fromisoformat(s.replace("Z","+00:00")); print((p(sys.argv[2])-p(sys.argv[1])).total_seconds())' "$1" "$2"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
 stats() { sort -n | awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.95 + 0.999)]; printf "median %.0f ms, p95 %.0f ms, max %.0f ms (n=%d)\n", m * 1000, p * 1000, v[NR] * 1000, NR }'; }
 
 echo "== READY latency, $COUNT workspaces created one after another"
 : > "$WORK/ready.txt"
 for i in $(seq -w 1 "$COUNT"); do
   ws=$("$BIN" -o json workspace create "bench-$i" --org local --wait)
-  [ "$(jq -r .state <<<"$ws")" = READY ] || { echo "bench-$i: $ws"; exit 1; }
+  [ "$(jq -r .state <<<"$ws")" = READY ] || fail "bench-$i did not become READY: $ws"
   created=$("$BIN" -o json workspace list --org local | jq -r --arg s "bench-$i" '.[] | select(.slug == $s) | .createdAt')
   ready=$(jq -r '.conditions[] | select(.type == "Ready") | .lastTransitionTime' <<<"$ws")
+  [ -n "$created" ] && [ -n "$ready" ] || fail "bench-$i: no creation or Ready time (created '$created', ready '$ready')"
   seconds "$created" "$ready" >> "$WORK/ready.txt"
 done
 stats < "$WORK/ready.txt"
@@ -74,15 +79,20 @@ JSON
 workers() { "$BIN" -o json workspace inspect scale --org local | jq -c '.workers[] | select(.pipeline == "count")'; }
 : > "$WORK/react.txt"
 for round in $(seq 1 "$ROUNDS"); do
-  for _ in $(seq 1 300); do c=$(workers | jq .current); [ "${c:-0}" = 0 ] && break; sleep 0.1; done
+  # Each round starts from zero workers, or it measures nothing.
+  idle=
+  for _ in $(seq 1 300); do c=$(workers | jq .current); [ "${c:-0}" = 0 ] && { idle=yes; break; }; sleep 0.1; done
+  [ -n "$idle" ] || fail "round $round: the workers did not go back to zero within 30 s (current $c)"
   mkdir -p "$WORK/in-$round"
   for n in $(seq 1 8); do echo "$round-$n" > "$WORK/in-$round/$round-$n.txt"; done
   "$BIN" put file numbers@master:/ -f "$WORK/in-$round" -r >/dev/null
   started=$(date +%s.%N)
+  reacted=
   for _ in $(seq 1 200); do
-    d=$(workers | jq .desired); [ "${d:-0}" -gt 0 ] && break
+    d=$(workers | jq .desired); [ "${d:-0}" -gt 0 ] && { reacted=yes; break; }
     sleep 0.02
   done
+  [ -n "$reacted" ] || fail "round $round: the autoscaler did not ask for workers after 200 looks (desired ${d:-none})"
   awk -v from="$started" -v to="$(date +%s.%N)" 'BEGIN { print to - from }' >> "$WORK/react.txt"
 done
 stats < "$WORK/react.txt"

@@ -19,7 +19,8 @@
 //! controller ([`FakeApiServer::with_deployment_controller`]).
 //!
 //! Tests can count requests ([`FakeApiServer::requests`]) and inject
-//! faults ([`Fault`]): error statuses or delays for matching requests.
+//! faults ([`Fault`]): error statuses or delays for matching requests, and
+//! wait until a fault has taken effect ([`FakeApiServer::faults_taken`]).
 
 mod apply;
 mod controller;
@@ -99,6 +100,8 @@ struct State {
     store: Store,
     requests: Vec<Recorded>,
     faults: Vec<Fault>,
+    /// Injected faults that have taken effect so far.
+    faults_taken: usize,
     rejected: Vec<String>,
 }
 
@@ -106,6 +109,8 @@ struct State {
 #[derive(Debug, Clone, Default)]
 pub struct FakeApiServer {
     state: Arc<Mutex<State>>,
+    /// Notified each time an injected fault takes effect.
+    fault_taken: Arc<tokio::sync::Notify>,
 }
 
 impl FakeApiServer {
@@ -147,6 +152,21 @@ impl FakeApiServer {
 
     pub fn inject(&self, fault: Fault) {
         self.lock().faults.push(fault);
+    }
+
+    /// Resolves once `count` injected faults have taken effect: a request
+    /// given a [`Effect::Delay`] is then waiting out its delay.
+    pub async fn faults_taken(&self, count: usize) {
+        loop {
+            let taken = self.fault_taken.notified();
+            tokio::pin!(taken);
+            // Registered before the check, so a fault taken in between is not missed.
+            taken.as_mut().enable();
+            if self.lock().faults_taken >= count {
+                return;
+            }
+            taken.await;
+        }
     }
 
     /// Every stored object.
@@ -192,6 +212,7 @@ impl FakeApiServer {
                     self.record(verb, &target, code);
                     return respond_error(&error);
                 }
+                // The injected fault itself (a slow server), not synchronisation.
                 Effect::Delay(delay) => tokio::time::sleep(delay).await,
             }
         }
@@ -262,6 +283,9 @@ impl FakeApiServer {
         if fault.times == 0 {
             state.faults.remove(index);
         }
+        state.faults_taken += 1;
+        drop(state);
+        self.fault_taken.notify_waiters();
         Some(effect)
     }
 

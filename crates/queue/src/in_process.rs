@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,24 @@ pub struct InProcessQueue {
     // a concern at `strata dev` scale. tokio's mutex rather than std's so that
     // a panic elsewhere cannot poison the queue.
     inner: Mutex<Inner>,
+    /// Pulls waiting for a task right now, over all queues.
+    waiting: AtomicUsize,
+}
+
+/// Counts a pull as waiting for as long as it lives (a cancelled pull too).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn start(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -60,7 +79,17 @@ impl InProcessQueue {
     /// without heartbeat or ack (rounded up to whole milliseconds, like on
     /// Redis).
     pub fn new(lease: Duration) -> Self {
-        Self { lease: Duration::from_millis(lease_millis(lease)), inner: Mutex::default() }
+        Self {
+            lease: Duration::from_millis(lease_millis(lease)),
+            inner: Mutex::default(),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many pulls wait for a task right now, registered to be woken by
+    /// the next push: what tests wait for before pushing.
+    pub fn waiting_pulls(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 }
 
@@ -133,6 +162,7 @@ impl TaskQueue for InProcessQueue {
             tokio::pin!(notified);
             notified.as_mut().enable();
             drop(inner);
+            let _waiting = Waiting::start(&self.waiting);
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep_until(wake_at) => {}

@@ -40,7 +40,7 @@ use async_trait::async_trait;
 
 pub use error::QueueError;
 pub use in_process::InProcessQueue;
-pub use redis_streams::RedisQueue;
+pub use redis_streams::{RedisQueue, reader_name};
 
 /// One unit of work: a batch of datums of one job.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -143,6 +143,8 @@ pub struct RedisQueue {
     client: redis::Client,
     reader_config: AsyncConnectionConfig,
     idle_readers: Mutex<Vec<MultiplexedConnection>>,
+    /// The client name of the blocking-read connections, see [`reader_name`].
+    reader_name: String,
     prefix: String,
     lease_ms: u64,
     block_slice: Duration,
@@ -191,6 +193,7 @@ impl RedisQueue {
             client,
             reader_config,
             idle_readers: Mutex::default(),
+            reader_name: reader_name(prefix),
             prefix: prefix.to_owned(),
             lease_ms,
             block_slice,
@@ -333,7 +336,13 @@ impl RedisQueue {
                 result => return result,
             }
         }
-        let connection = self.client.get_multiplexed_async_connection_with_config(&self.reader_config).await?;
+        let mut connection = self.client.get_multiplexed_async_connection_with_config(&self.reader_config).await?;
+        let named: RedisResult<()> =
+            redis::cmd("CLIENT").arg("SETNAME").arg(&self.reader_name).query_async(&mut connection).await;
+        if let Err(error) = named {
+            // Only a label for `CLIENT LIST`; the read works without it.
+            tracing::debug!(error = %error, name = %self.reader_name, "cannot name a reader connection");
+        }
         self.read_on(connection, command).await
     }
 
@@ -358,6 +367,13 @@ impl RedisQueue {
         }
         result
     }
+}
+
+/// The client name of a queue's blocking-read connections, so that `CLIENT
+/// LIST` shows whose connections wait in `XREADGROUP` (`flags=b`) on a
+/// shared Redis; tests wait for it before pushing.
+pub fn reader_name(prefix: &str) -> String {
+    format!("strata-queue-reader:{prefix}")
 }
 
 /// `XREADGROUP` for one new entry, blocking for `block` if given.

@@ -310,8 +310,9 @@ pub(crate) async fn serve_until(
     server.await.map_err(Error::Serve)
 }
 
-/// Counts every SQL statement (`strata_db_queries_total`, by success), so
-/// that N+1 query patterns show up on dashboards and in tests.
+/// Counts every SQL statement (`strata_db_queries_total`, by success and by
+/// origin, a request or background work), so that N+1 query patterns show up
+/// on dashboards and in tests.
 pub(crate) fn count_queries(db: &mut sea_orm::DatabaseConnection, metrics: &Metrics) {
     let counter = metrics
         .meter("strata-db")
@@ -319,7 +320,11 @@ pub(crate) fn count_queries(db: &mut sea_orm::DatabaseConnection, metrics: &Metr
         .with_description("SQL statements sent to the metadata database")
         .build();
     db.set_metric_callback(move |info| {
-        counter.add(1, &[opentelemetry::KeyValue::new("failed", info.failed)]);
+        let labels = [
+            opentelemetry::KeyValue::new("failed", info.failed),
+            opentelemetry::KeyValue::new("origin", middleware::origin()),
+        ];
+        counter.add(1, &labels);
     });
 }
 

@@ -10,12 +10,35 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use futures::future::LocalBoxFuture;
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::Histogram;
+use opentelemetry::metrics::{Histogram, UpDownCounter};
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::TraceContextExt;
 use strata_core::telemetry::Metrics;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+tokio::task_local! {
+    /// Set while a request is being answered, so that what it causes (SQL
+    /// statements) can be told from what background tasks do.
+    static SERVING: ();
+}
+
+/// `request` inside the answering of an HTTP request, `background` for the
+/// rest (masters, embedded workers, the provisioner): the `origin` label of
+/// `strata_db_queries_total`.
+pub(crate) fn origin() -> &'static str {
+    if SERVING.try_with(|()| ()).is_ok() { "request" } else { "background" }
+}
+
+/// Spawns `work` that a request asked for and waits on (a DataLoader's
+/// batch), so that its statements count as the request's.
+pub(crate) fn spawn_for_request<F>(work: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(SERVING.scope((), work))
+}
 
 /// Reads propagation headers from actix's header map.
 struct HeaderExtractor<'a>(&'a HeaderMap);
@@ -34,6 +57,7 @@ impl Extractor for HeaderExtractor<'_> {
 #[derive(Clone)]
 pub(crate) struct RequestTelemetry {
     duration: Histogram<f64>,
+    active: UpDownCounter<i64>,
 }
 
 impl RequestTelemetry {
@@ -45,7 +69,12 @@ impl RequestTelemetry {
             .with_description("Time to answer HTTP requests, by method, route and status")
             .with_boundaries(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
             .build();
-        Self { duration }
+        let active = metrics
+            .meter("strata-api")
+            .i64_up_down_counter("http.server.active_requests")
+            .with_description("HTTP requests being answered now, by method and route (long polls included)")
+            .build();
+        Self { duration, active }
     }
 }
 
@@ -61,7 +90,11 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestTelemetryService { service: Rc::new(service), duration: self.duration.clone() }))
+        ready(Ok(RequestTelemetryService {
+            service: Rc::new(service),
+            duration: self.duration.clone(),
+            active: self.active.clone(),
+        }))
     }
 }
 
@@ -69,6 +102,28 @@ where
 pub(crate) struct RequestTelemetryService<S> {
     service: Rc<S>,
     duration: Histogram<f64>,
+    active: UpDownCounter<i64>,
+}
+
+/// Counts a request as active for as long as its answer is being made; a
+/// request whose client went away is dropped, and stops counting, too.
+struct Active {
+    counter: UpDownCounter<i64>,
+    labels: [KeyValue; 2],
+}
+
+impl Active {
+    fn start(counter: UpDownCounter<i64>, method: &str, route: String) -> Self {
+        let labels = [KeyValue::new("http.request.method", method.to_owned()), KeyValue::new("http.route", route)];
+        counter.add(1, &labels);
+        Active { counter, labels }
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.counter.add(-1, &self.labels);
+    }
 }
 
 impl<S, B> Service<ServiceRequest> for RequestTelemetryService<S>
@@ -99,10 +154,12 @@ where
         let _ = span.set_parent(parent);
         let service = Rc::clone(&self.service);
         let duration = self.duration.clone();
+        let pattern = request.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        let active = Active::start(self.active.clone(), &method, pattern);
         let started = Instant::now();
         Box::pin(
             async move {
-                let mut response = service.call(request).await?;
+                let mut response = SERVING.scope((), service.call(request)).await?;
                 let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
                 let status = response.status().as_u16();
                 let current = tracing::Span::current();
@@ -123,6 +180,7 @@ where
                 if let Some(value) = traceresponse(&current) {
                     response.headers_mut().insert(HeaderName::from_static("traceresponse"), value);
                 }
+                drop(active);
                 Ok(response)
             }
             .instrument(span),

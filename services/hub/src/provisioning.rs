@@ -422,7 +422,18 @@ impl Hub {
     /// Takes or renews the lease `name` for `holder` until `ttl` from now;
     /// `false` while someone else holds an unexpired one.
     pub async fn try_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
-        let now = Utc::now();
+        self.try_lease_at(name, holder, ttl, Utc::now()).await
+    }
+
+    /// [`Self::try_lease`] as seen at `now`, which lets tests watch a lease
+    /// run out without waiting for it.
+    pub async fn try_lease_at(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(15));
         let fresh =
             lease::ActiveModel { name: Set(name.to_owned()), holder: Set(holder.to_owned()), expires_at: Set(until) };

@@ -11,6 +11,7 @@
 
 pub mod autoscaler;
 pub mod backend;
+pub mod clock;
 mod data;
 pub mod error;
 pub mod kubernetes;
@@ -21,8 +22,9 @@ pub mod reconciler;
 mod scaling;
 
 pub use backend::{Applied, Backend, Teardown};
+pub use clock::{Clock, SystemClock};
 pub use error::ProvisionerError;
 pub use kubernetes::{KubernetesBackend, KubernetesConfig};
 pub use local::{LocalBackend, LocalConfig};
 pub use metrics::ProvisionerMetrics;
-pub use reconciler::{Reconciler, ReconcilerConfig};
+pub use reconciler::{Reconciler, ReconcilerConfig, Role};

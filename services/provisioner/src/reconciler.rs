@@ -16,16 +16,29 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata_hub::{Condition, ConditionType, DesiredWorkspace, Hub, ObservedStatus, WorkspaceState};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::backend::{Backend, Teardown};
+use crate::clock::{Clock, SystemClock};
 use crate::error::{ProvisionerError, Result};
 use crate::metrics::ProvisionerMetrics;
 use crate::plans::PlanQuota;
 
 /// The lease all provisioner replicas of an installation compete for.
 pub const LEASE: &str = "provisioner";
+
+/// What a running replica last learnt from the lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// It has not asked for the lease yet.
+    Starting,
+    /// It holds the lease and reconciles.
+    Leading,
+    /// Another replica holds the lease; this one waits to take over.
+    Standby,
+}
 
 /// Timing of the loop.
 #[derive(Debug, Clone)]
@@ -90,6 +103,8 @@ pub struct Reconciler {
     waiting: HashMap<Uuid, Backoff>,
     synced: HashMap<Uuid, Instant>,
     metrics: ProvisionerMetrics,
+    clock: Arc<dyn Clock>,
+    role: watch::Sender<Role>,
 }
 
 impl Reconciler {
@@ -104,7 +119,27 @@ impl Reconciler {
             waiting: HashMap::new(),
             synced: HashMap::new(),
             metrics,
+            clock: Arc::new(SystemClock),
+            role: watch::Sender::new(Role::Starting),
         }
+    }
+
+    /// Measures backoffs, pauses and resyncs on `clock` instead of the
+    /// system's (tests move a manual clock on rather than sleep).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// This replica's role, updated each time `run` asks for the lease;
+    /// take it before calling `run`.
+    pub fn role(&self) -> watch::Receiver<Role> {
+        self.role.subscribe()
+    }
+
+    /// Records what the lease said; answers the role it replaces.
+    fn take_role(&self, role: Role) -> Role {
+        self.role.send_replace(role)
     }
 
     /// Runs until `stop`; then stops what the backend runs here and gives
@@ -112,23 +147,20 @@ impl Reconciler {
     pub async fn run(mut self, stop: CancellationToken) {
         let changes = self.backend.changes();
         let wishes = self.hub.workspace_changes();
-        let mut leading = false;
         while !stop.is_cancelled() {
             match self.hub.try_lease(LEASE, &self.holder, self.config.lease_ttl).await {
                 Ok(true) => {
-                    if !leading {
+                    if self.take_role(Role::Leading) != Role::Leading {
                         tracing::info!(holder = %self.holder, backend = self.backend.name(), "provisioner leads");
                         // A new leader trusts nothing it has not checked itself.
                         self.synced.clear();
                     }
-                    leading = true;
                     self.pass().await;
                 }
                 Ok(false) => {
-                    if leading {
+                    if self.take_role(Role::Standby) == Role::Leading {
                         tracing::warn!(holder = %self.holder, "lost the provisioner lease; standing by");
                     }
-                    leading = false;
                 }
                 Err(error) => tracing::warn!(%error, "cannot reach the control plane for the lease"),
             }
@@ -140,6 +172,7 @@ impl Reconciler {
             }
         }
         self.backend.shutdown().await;
+        let leading = *self.role.borrow() == Role::Leading;
         if leading && let Err(error) = self.hub.release_lease(LEASE, &self.holder).await {
             tracing::warn!(%error, "could not release the provisioner lease");
         }
@@ -158,13 +191,14 @@ impl Reconciler {
             if !self.due(&workspace) {
                 continue;
             }
+            // Real time, not the clock's: this is a measurement for metrics.
             let started = Instant::now();
             let outcome = self.reconcile(&workspace).await;
             self.metrics.reconciled(self.backend.name(), outcome.as_ref().err(), started.elapsed());
             match outcome {
                 Ok(outcome) => {
                     self.backoff.remove(&workspace.id);
-                    self.synced.insert(workspace.id, Instant::now());
+                    self.synced.insert(workspace.id, self.clock.now());
                     self.note_waiting(workspace.id, outcome);
                 }
                 Err(error) => {
@@ -185,19 +219,21 @@ impl Reconciler {
         }
         let looks = self.waiting.get(&id).map_or(1, |w| w.failures.saturating_add(1));
         let pause = self.config.poll.saturating_mul(2u32.saturating_pow((looks - 1).min(16))).min(WAITING_MAX);
-        self.waiting.insert(id, Backoff { failures: looks, until: Instant::now() + pause });
+        self.waiting.insert(id, Backoff { failures: looks, until: self.clock.now() + pause });
     }
 
     /// Whether a workspace needs work now.
     fn due(&self, workspace: &DesiredWorkspace) -> bool {
-        if self.backoff.get(&workspace.id).is_some_and(|b| Instant::now() < b.until) {
+        let now = self.clock.now();
+        if self.backoff.get(&workspace.id).is_some_and(|b| now < b.until) {
             return false;
         }
         let new_wish = workspace.generation > workspace.observed_generation;
-        if !new_wish && self.waiting.get(&workspace.id).is_some_and(|w| Instant::now() < w.until) {
+        if !new_wish && self.waiting.get(&workspace.id).is_some_and(|w| now < w.until) {
             return false;
         }
-        let stale = self.synced.get(&workspace.id).is_none_or(|at| at.elapsed() >= self.config.resync);
+        let stale =
+            self.synced.get(&workspace.id).is_none_or(|at| now.saturating_duration_since(*at) >= self.config.resync);
         match workspace.state {
             WorkspaceState::Pending | WorkspaceState::Provisioning | WorkspaceState::Deleting => true,
             WorkspaceState::Deleted => workspace.data_freed_at.is_none() && self.grace_over(workspace),
@@ -334,7 +370,7 @@ impl Reconciler {
     async fn failed(&mut self, workspace: &DesiredWorkspace, error: &ProvisionerError) {
         let failures = self.backoff.get(&workspace.id).map_or(1, |b| b.failures + 1);
         let delay = backoff_delay(&self.config, failures);
-        self.backoff.insert(workspace.id, Backoff { failures, until: Instant::now() + delay });
+        self.backoff.insert(workspace.id, Backoff { failures, until: self.clock.now() + delay });
         tracing::warn!(
             workspace = %workspace.id, reason = error.reason(), %error, failures, retry_in_ms = delay.as_millis() as u64,
             "reconcile failed"

@@ -3,6 +3,8 @@
 //! schemas, and a real hub on PostgreSQL (workspaces get schemas there).
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +19,8 @@ use strata_provisioner::{
 };
 use strata_testkit::{Backend as Db, TestDatabase};
 
+use crate::common::ManualClock;
+
 struct Fixture {
     hub: Hub,
     admin: Principal,
@@ -24,6 +28,8 @@ struct Fixture {
     database_url: String,
     db: sea_orm::DatabaseConnection,
     dir: tempfile::TempDir,
+    /// The reconcilers' time, moved on by the tests.
+    clock: Arc<ManualClock>,
     _database: TestDatabase,
 }
 
@@ -56,7 +62,8 @@ async fn fixture(fake: FakeApiServer) -> Fixture {
     hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.unwrap();
     let token = hub.local_admin_token("tests").await.unwrap();
     let admin = hub.authenticate(&token.secret).await.unwrap();
-    Fixture { hub, admin, fake, database_url: database.url(), db, dir, _database: database }
+    let clock = Arc::new(ManualClock::new());
+    Fixture { hub, admin, fake, database_url: database.url(), db, dir, clock, _database: database }
 }
 
 fn postgres(url: &str) -> SecretUrl {
@@ -104,6 +111,7 @@ impl Fixture {
 
     fn reconciler(&self, config: ReconcilerConfig) -> Reconciler {
         Reconciler::new(self.hub.clone(), self.backend(), config, ProvisionerMetrics::disabled())
+            .with_clock(self.clock.clone())
     }
 
     async fn create(&self, slug: &str) -> strata_hub::Workspace {
@@ -256,9 +264,15 @@ async fn until_the_server_pod_is_available_the_workspace_is_not_ready() {
 async fn a_slow_server_is_looked_at_less_and_less_often_but_a_delete_goes_through_at_once() {
     let f = fixture(FakeApiServer::new()).await;
     let created = f.create("slow").await;
-    let stop = tokio_util::sync::CancellationToken::new();
-    let running = tokio::spawn(f.reconciler(reconciler_config()).run(stop.clone()));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let config = reconciler_config();
+    let poll = config.poll;
+    let mut reconciler = f.reconciler(config);
+    // What the loop does when nothing wakes it: a pass every poll interval,
+    // here on the manual clock, for 1.5 s.
+    for _ in 0..75 {
+        reconciler.pass().await;
+        f.clock.advance(poll);
+    }
     let looks = f.fake.requests().iter().filter(|r| r.verb == Verb::List && r.kind == "Deployment").count();
     // Every poll (20 ms) would be 75 looks; pauses doubling from the poll
     // interval make about 7.
@@ -266,13 +280,16 @@ async fn a_slow_server_is_looked_at_less_and_less_often_but_a_delete_goes_throug
     assert_eq!(f.get("slow").await.state, WorkspaceState::Provisioning);
 
     f.hub.delete_workspace(&f.admin, strata_hub::LOCAL_ORG, "slow", "slow").await.unwrap();
-    let deleting = tokio::time::Instant::now();
-    while f.hub.provisioner_workspace(created.id).await.unwrap().unwrap().state != WorkspaceState::Deleted {
-        assert!(deleting.elapsed() < Duration::from_millis(600), "the delete waited for the pause");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut waited = Duration::ZERO;
+    loop {
+        reconciler.pass().await;
+        if f.hub.provisioner_workspace(created.id).await.unwrap().unwrap().state == WorkspaceState::Deleted {
+            break;
+        }
+        assert!(waited < Duration::from_millis(600), "the delete waited for the pause");
+        f.clock.advance(poll);
+        waited += poll;
     }
-    stop.cancel();
-    running.await.unwrap();
 }
 
 /// Each fault: the reason it shows, and whether the workspace is FAILED
@@ -298,7 +315,7 @@ async fn api_faults_degrade_the_workspace_and_it_recovers_once_they_stop() {
         assert!(degraded.status && degraded.reason == reason, "{effect:?}: {degraded:?}");
         assert!(!condition(&failed, ConditionType::Ready).status);
 
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        f.clock.advance(Duration::from_millis(120));
         reconciler.pass().await;
         let ready = f.get("flaky").await;
         assert_eq!(ready.state, WorkspaceState::Ready, "{effect:?} then recovery: {:?}", ready.conditions);
@@ -320,7 +337,8 @@ async fn a_provisioner_killed_mid_reconcile_is_resumed_by_the_next_with_the_same
     });
     let mut first = f.reconciler(reconciler_config());
     let killed = tokio::spawn(async move { first.pass().await });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let hanging = f.fake.faults_taken(1);
+    tokio::time::timeout(Duration::from_secs(30), hanging).await.expect("the first provisioner reaches the Secret");
     killed.abort();
     let namespace = format!("ws-{}", created.id);
     let partial = f.objects_in(&namespace);
@@ -402,7 +420,8 @@ async fn a_workspace_deleted_while_provisioning_is_torn_down_without_becoming_re
     reconciler.pass().await;
     assert_eq!(f.get("ci").await.state, WorkspaceState::Provisioning);
     f.hub.delete_workspace(&f.admin, strata_hub::LOCAL_ORG, "ci", "ci").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    // Past the backoff of the failed apply.
+    f.clock.advance(Duration::from_millis(120));
     reconciler.pass().await;
     let row = f.hub.provisioner_workspace(created.id).await.unwrap().unwrap();
     assert_eq!(row.state, WorkspaceState::Deleted);

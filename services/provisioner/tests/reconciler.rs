@@ -3,6 +3,8 @@
 //! the CLI suite; here each failure can be set up exactly).
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,10 +14,12 @@ use strata_hub::{
     ConditionType, DesiredWorkspace, Hub, HubSettings, NewWorkspace, OutboxMailer, Principal, WorkspaceState,
 };
 use strata_provisioner::{
-    Applied, Backend, ProvisionerError, ProvisionerMetrics, Reconciler, ReconcilerConfig, Teardown,
+    Applied, Backend, ProvisionerError, ProvisionerMetrics, Reconciler, ReconcilerConfig, Role, Teardown,
 };
 use strata_testkit::{Backend as Db, TestDatabase};
 use tokio::sync::Notify;
+
+use crate::common::ManualClock;
 
 /// What the scripted backend was asked to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +36,8 @@ struct ScriptedBackend {
     failures: Mutex<VecDeque<ProvisionerError>>,
     /// When set, `apply` waits for it (to change the hub mid-reconcile).
     gate: Mutex<Option<Arc<Notify>>>,
+    /// Notified when `apply` has begun, before it waits for the gate.
+    applying: Notify,
     changes: Arc<Notify>,
 }
 
@@ -54,6 +60,7 @@ impl Backend for ScriptedBackend {
     async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied, ProvisionerError> {
         assert!(secret.starts_with("sts_"), "the reconciler hands over the workspace's service secret");
         self.calls.lock().unwrap().push(Call::Apply(workspace.slug.clone()));
+        self.applying.notify_one();
         let gate = self.gate.lock().unwrap().clone();
         if let Some(gate) = gate {
             gate.notified().await;
@@ -83,6 +90,8 @@ struct Fixture {
     hub: Hub,
     admin: Principal,
     backend: Arc<ScriptedBackend>,
+    /// The reconcilers' time, moved on by the tests.
+    clock: Arc<ManualClock>,
     _database: TestDatabase,
     _dir: tempfile::TempDir,
 }
@@ -103,14 +112,14 @@ async fn fixture(db: Db) -> Fixture {
     hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.unwrap();
     let token = hub.local_admin_token("tests").await.unwrap();
     let admin = hub.authenticate(&token.secret).await.unwrap();
-    Fixture { hub, admin, backend: Arc::default(), _database: database, _dir: dir }
+    let clock = Arc::new(ManualClock::new());
+    Fixture { hub, admin, backend: Arc::default(), clock, _database: database, _dir: dir }
 }
 
 fn config() -> ReconcilerConfig {
     ReconcilerConfig {
         poll: Duration::from_millis(20),
-        // Wide enough that a slow database round trip under load cannot
-        // outlast a backoff the test expects to still be running.
+        // On the manual clock: only the tests move time on.
         backoff_initial: Duration::from_millis(1500),
         backoff_max: Duration::from_millis(5000),
         deletion_grace: Duration::from_secs(3600),
@@ -121,6 +130,7 @@ fn config() -> ReconcilerConfig {
 impl Fixture {
     fn reconciler(&self, config: ReconcilerConfig) -> Reconciler {
         Reconciler::new(self.hub.clone(), self.backend.clone(), config, ProvisionerMetrics::disabled())
+            .with_clock(self.clock.clone())
     }
 
     async fn create(&self, slug: &str) -> strata_hub::Workspace {
@@ -192,11 +202,11 @@ async fn failures_back_off_show_as_degraded_and_recover(db: Db) {
 
     reconciler.pass().await;
     assert_eq!(f.backend.calls().len(), 1, "backing off: no retry at once");
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    f.clock.advance(Duration::from_millis(1600));
     reconciler.pass().await;
     assert_eq!(f.backend.calls().len(), 2);
     assert!(self::condition(&f.get("flaky").await, ConditionType::Degraded).message.contains("attempt 2"));
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    f.clock.advance(Duration::from_millis(3100));
     reconciler.pass().await;
     let ready = f.get("flaky").await;
     assert_eq!(ready.state, WorkspaceState::Ready);
@@ -223,9 +233,10 @@ async fn a_delete_during_provisioning_wins(db: Db) {
     let mut reconciler = f.reconciler(config());
     let hub = f.hub.clone();
     let admin = f.admin.clone();
+    let backend = f.backend.clone();
     let deleter = tokio::spawn(async move {
         // Wait until the reconciler is inside `apply`, then delete.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        backend.applying.notified().await;
         hub.delete_workspace(&admin, strata_hub::LOCAL_ORG, "short-lived", "short-lived").await.unwrap();
         gate.notify_one();
     });
@@ -284,26 +295,50 @@ async fn deleted_data_is_freed_after_the_grace_period(db: Db) {
 
 async fn one_provisioner_leads_at_a_time(db: Db) {
     let f = fixture(db).await;
-    let ttl = Duration::from_millis(300);
-    assert!(f.hub.try_lease("provisioner", "a", ttl).await.unwrap());
-    assert!(!f.hub.try_lease("provisioner", "b", ttl).await.unwrap(), "b waits while a holds it");
-    assert!(f.hub.try_lease("provisioner", "a", ttl).await.unwrap(), "a renews");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(f.hub.try_lease("provisioner", "b", ttl).await.unwrap(), "an expired lease passes on");
+    // Leases are stamped with explicit times: one ends when the test says so,
+    // not when the machine is slow enough.
+    let ttl = Duration::from_secs(30);
+    let start = chrono::Utc::now();
+    let lease = |holder: &'static str, at: chrono::DateTime<chrono::Utc>| {
+        let hub = f.hub.clone();
+        async move { hub.try_lease_at("provisioner", holder, ttl, at).await.unwrap() }
+    };
+    assert!(lease("a", start).await);
+    assert!(!lease("b", start).await, "b waits while a holds it");
+    assert!(lease("a", start).await, "a renews");
+    let after_expiry = start + chrono::Duration::seconds(31);
+    assert!(lease("b", after_expiry).await, "an expired lease passes on");
     f.hub.release_lease("provisioner", "b").await.unwrap();
-    assert!(f.hub.try_lease("provisioner", "a", ttl).await.unwrap(), "a released lease is free at once");
+    assert!(lease("a", after_expiry).await, "a released lease is free at once");
 
     // Two reconcilers running side by side: only the one holding the lease acts.
     f.hub.release_lease("provisioner", "a").await.unwrap();
     f.create("shared").await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let first = tokio::spawn(f.reconciler(config()).run(stop.clone()));
-    let second = tokio::spawn(f.reconciler(config()).run(stop.clone()));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (first, second) = (f.reconciler(config()), f.reconciler(config()));
+    let mut roles = [first.role(), second.role()];
+    let first = tokio::spawn(first.run(stop.clone()));
+    let second = tokio::spawn(second.run(stop.clone()));
+    // Both have asked for the lease, and the leader has done its work.
+    for role in &mut roles {
+        role.wait_for(|role| *role != Role::Starting).await.unwrap();
+    }
+    wait_until_ready(&f, "shared").await;
     stop.cancel();
     first.await.unwrap();
     second.await.unwrap();
     assert_eq!(f.backend.calls(), [Call::Apply("shared".into())], "one apply, not one per replica");
+}
+
+/// Polls the hub until `slug` is READY; a generous deadline, only reached
+/// when the reconciler is broken.
+async fn wait_until_ready(f: &Fixture, slug: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while f.get(slug).await.state != WorkspaceState::Ready {
+        assert!(tokio::time::Instant::now() < deadline, "{slug} never became READY");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn a_plan_below_usage_is_reported_and_deletes_nothing(db: Db) {

@@ -271,7 +271,7 @@ fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test]
 async fn an_upload_cut_off_mid_stream_commits_nothing() {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn(Backend::Sqlite).await;
     let ws = ws(&app);
     ws.repo_create("cut", "").await.expect("create");
@@ -281,8 +281,12 @@ async fn an_upload_cut_off_mid_stream_commits_nothing() {
     let request = "PUT /v1/workspaces/default/repos/cut/refs/master/files/partial HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n";
     stream.write_all(request.as_bytes()).await.expect("headers");
     stream.write_all(&[7u8; 1000]).await.expect("some body");
-    drop(stream);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The body ends here; the server's end of the connection closes once it
+    // has given up on the request, and then nothing more can come of it.
+    stream.shutdown().await.expect("cut the body off");
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "the server still holds the cut-off upload open");
     let commits = ws.commit_list("cut", 10).await.expect("list");
     assert_eq!(commits.len(), 1, "no commit for the broken upload: {commits:?}");
     assert!(commits.iter().all(|c| c.finished_at.is_some()));

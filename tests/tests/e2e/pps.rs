@@ -346,6 +346,7 @@ on_both_setups! {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while ws.job_inspect("slowcopy", &job.id).await.expect("job").datums.processed == 0 {
             assert!(tokio::time::Instant::now() < deadline, "no datum finished");
+            // Poll interval of a wait-for-condition loop, not synchronisation.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let app = app.restart().await;
@@ -396,6 +397,7 @@ impl PrivateRedis {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            // Poll interval of a wait-for-condition loop, not synchronisation.
             std::thread::sleep(Duration::from_millis(20));
         }
         Self { port, child }
@@ -444,6 +446,7 @@ async fn a_job_survives_a_redis_restart_that_loses_its_queue() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while ws.job_inspect("slowcopy", &job.id).await.expect("job").datums.processed == 0 {
         assert!(tokio::time::Instant::now() < deadline, "no datum finished");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _redis = redis.restart();
@@ -467,6 +470,7 @@ on_both_setups! {
                 break done;
             }
             assert!(tokio::time::Instant::now() < deadline, "no cron tick ran a datum");
+            // Poll interval of a wait-for-condition loop, not synchronisation.
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         let seen = read(&ws, "ticker", &ticked.id, "/seen").await;
@@ -514,9 +518,20 @@ async fn job_of_head(ws: &Workspace, pipeline: &str, repo: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while ws.job_inspect(pipeline, &head).await.is_err() {
         assert!(tokio::time::Instant::now() < deadline, "no job of {pipeline} for {repo}@{head}");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     head
+}
+
+/// Waits until a worker's pull for a task is in flight at the server.
+async fn until_a_pull_waits(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while crate::limits::metric(app, "http_server_active_requests", "/tasks/pull").await < 1.0 {
+        assert!(tokio::time::Instant::now() < deadline, "no worker is waiting for a task");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A stopped worker takes no task with it, whether it was waiting for one
@@ -534,7 +549,7 @@ async fn a_stopped_worker_takes_no_task_with_it(backend: Backend, redis: bool) {
     // Stopped while its pull waits for work.
     let (stop, first) = start_worker(worker(&app, "count", "first", scratch.path()));
     assert_eq!(wait(&ws, "count").await.state, JobState::Success);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until_a_pull_waits(&app).await;
     let stopping = tokio::time::Instant::now();
     stop.cancel();
     first.await.expect("join").expect("the first worker stops cleanly");
@@ -556,7 +571,7 @@ async fn a_stopped_worker_takes_no_task_with_it(backend: Backend, redis: bool) {
         serde_json::json!({
             "pipeline": {"name": "nap"},
             "input": {"pfs": {"repo": "naps", "glob": "/*"}},
-            "transform": {"cmd": ["sh", "-c", "sleep 2; cp $PFS/naps/* $PFS/out/"]},
+            "transform": {"cmd": ["sh", "-c", "echo napping; sleep 2; cp $PFS/naps/* $PFS/out/"]},
             "datum_tries": 1
         }),
     )
@@ -564,12 +579,14 @@ async fn a_stopped_worker_takes_no_task_with_it(backend: Backend, redis: bool) {
     // A new pipeline's first job has a commit set of its own, not the input's.
     let job = ws.job_inspect("nap", "latest").await.expect("the first job of nap").id;
     let (stop, third) = start_worker(worker(&app, "nap", "third", scratch.path()));
+    // The datum's own first words in the worker's datum log: it is running.
+    let log = scratch.path().join("third").join("datum.log");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while ws.job_inspect("nap", &job).await.expect("job").state != JobState::Running {
-        assert!(tokio::time::Instant::now() < deadline, "the nap job never ran");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("napping") {
+        assert!(tokio::time::Instant::now() < deadline, "the nap datum never started");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
     stop.cancel();
     third.await.expect("join").expect("the third worker stops cleanly");
     let (stop, fourth) = start_worker(worker(&app, "nap", "fourth", scratch.path()));

@@ -91,6 +91,7 @@ fn kill_9_at_random_points_never_corrupts_the_store() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn put");
+        // A random moment for the kill, the fault under test; nothing waits for anything.
         std::thread::sleep(Duration::from_millis(rng.next() % 250));
         server.stop_with(Signal::SIGKILL);
         let output = writer.wait_with_output().expect("writer ends");

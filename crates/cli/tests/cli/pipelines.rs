@@ -68,9 +68,12 @@ fn job_inspect_and_wait_keep_their_json_contract_and_exit_codes() {
     assert_eq!(failed["state"], "FAILURE");
 }
 
-fn spawn_worker(sandbox: &Sandbox, pipeline: &str) -> Child {
+/// `strata worker` for `pipeline`, named `id`, with its scratch space (and
+/// so its datum log, `<scratch>/<id>/datum.log`) in the sandbox.
+fn spawn_worker(sandbox: &Sandbox, pipeline: &str, id: &str) -> Child {
+    let scratch = sandbox.dir.path().join("scratch");
     sandbox
-        .command(&["worker", "--pipeline", pipeline])
+        .command(&["worker", "--pipeline", pipeline, "--id", id, "--scratch", scratch.to_str().expect("utf-8")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -89,19 +92,21 @@ fn a_datum_held_by_a_killed_worker_is_finished_by_another() {
         &sandbox,
         "slow.json",
         r#"{"pipeline": {"name": "slow"}, "input": {"pfs": {"repo": "in", "glob": "/*"}},
-            "transform": {"cmd": ["sh", "-c", "sleep 2; cp /pfs/in/* /pfs/out/"]}}"#,
+            "transform": {"cmd": ["sh", "-c", "echo napping; sleep 2; cp /pfs/in/* /pfs/out/"]}}"#,
     );
     ok(&sandbox, &["pipeline", "create", "-f", &spec]);
-    let mut first = spawn_worker(&sandbox, "slow");
+    let mut first = spawn_worker(&sandbox, "slow", "first");
+    // The datum's own first words in the worker's datum log: it is running.
+    let log = sandbox.dir.path().join("scratch/first/datum.log");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while json(&sandbox, &["job", "inspect", "slow@latest"])["state"] != "RUNNING" {
-        assert!(Instant::now() < deadline, "the job did not start");
-        std::thread::sleep(Duration::from_millis(100));
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("napping") {
+        assert!(Instant::now() < deadline, "no datum started");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
+        std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(800));
     kill(Pid::from_raw(i32::try_from(first.id()).expect("pid")), Signal::SIGKILL).expect("kill -9");
     first.wait().expect("reap");
-    let mut second = spawn_worker(&sandbox, "slow");
+    let mut second = spawn_worker(&sandbox, "slow", "second");
     let job = json(&sandbox, &["job", "wait", "slow@latest", "--timeout", "120"]);
     let _ = second.kill();
     let _ = second.wait();

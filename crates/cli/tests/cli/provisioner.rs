@@ -18,6 +18,7 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {
         assert!(Instant::now() < deadline, "{what} did not happen within {timeout:?}");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -82,6 +83,7 @@ fn a_created_workspace_runs_on_its_own_server_and_its_workers_follow_the_queue()
             break;
         }
         assert!(Instant::now() < deadline, "workers never went back to zero: {seen:?}");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
         std::thread::sleep(Duration::from_millis(150));
     }
     let peak = seen.iter().map(|&(_, current)| current).max().unwrap_or(0);

@@ -86,6 +86,7 @@ impl DevServer {
                 return status;
             }
             assert!(Instant::now() < deadline, "strata dev did not stop within 20 s");
+            // Poll interval of a wait-for-condition loop, not synchronisation.
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -78,9 +78,7 @@ on_both_queues! {
         let queue = kind.queue(NO_EXPIRY).await;
         let waiting = Arc::clone(&queue.queue);
         let puller = tokio::spawn(async move { waiting.pull("pipeline", "worker", Duration::from_secs(30)).await });
-        // Give the puller time to start waiting; the test holds either way,
-        // it only exercises the wake-up path more reliably.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        queue.until_a_pull_waits().await;
 
         let pushed = Instant::now();
         queue.push("pipeline", task("t")).await.unwrap();
@@ -222,6 +220,7 @@ on_both_queues! {
                 beating.heartbeat(&held, "busy").await.expect("the busy worker keeps its lease");
                 tokio::select! {
                     _ = &mut stopped => return,
+                    // A worker's heartbeat period, not synchronisation.
                     () = tokio::time::sleep(lease / 10) => {}
                 }
             }
@@ -261,6 +260,7 @@ on_both_queues! {
                 }
                 tokio::select! {
                     _ = &mut stopped => return,
+                    // A worker's heartbeat period, not synchronisation.
                     () = tokio::time::sleep(lease / 10) => {}
                 }
             }
@@ -377,7 +377,7 @@ on_both_queues! {
         let queue = kind.queue(NO_EXPIRY).await;
         let waiting = Arc::clone(&queue.queue);
         let puller = tokio::spawn(async move { waiting.pull("pipeline", "worker", Duration::from_secs(30)).await });
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        queue.until_a_pull_waits().await;
 
         queue.purge("pipeline").await.unwrap();
         queue.push("pipeline", task("after purge")).await.unwrap();

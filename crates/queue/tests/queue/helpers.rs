@@ -4,7 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_queue::{InProcessQueue, RedisQueue, Task, TaskQueue};
+use strata_queue::{InProcessQueue, RedisQueue, Task, TaskQueue, reader_name};
 use strata_testkit::TestRedis;
 
 /// Short, so redelivery tests are fast, yet long enough that a loaded
@@ -29,12 +29,15 @@ impl Kind {
     /// A fresh, empty queue set of this kind with the given lease.
     pub async fn queue(self, lease: Duration) -> TestQueue {
         match self {
-            Self::InProcess => TestQueue { queue: Arc::new(InProcessQueue::new(lease)), redis: None },
+            Self::InProcess => {
+                let queue = Arc::new(InProcessQueue::new(lease));
+                TestQueue { queue: queue.clone(), redis: None, in_process: Some(queue) }
+            }
             Self::Redis => {
                 let redis = TestRedis::new().await;
                 let queue =
                     RedisQueue::connect(&redis.url, &redis.prefix, lease).await.expect("connect to the test Redis");
-                TestQueue { queue: Arc::new(queue), redis: Some(redis) }
+                TestQueue { queue: Arc::new(queue), redis: Some(redis), in_process: None }
             }
         }
     }
@@ -46,6 +49,38 @@ pub struct TestQueue {
     pub queue: Arc<dyn TaskQueue>,
     /// The key space of a Redis queue, deleted when the test ends.
     pub redis: Option<TestRedis>,
+    /// The same queue as `queue` when it is the in-process one.
+    in_process: Option<Arc<InProcessQueue>>,
+}
+
+impl TestQueue {
+    /// Waits until a pull is waiting for a task, so that what the test does
+    /// next (a push, a purge, Redis losing its data) meets a waiting puller:
+    /// on Redis one of this queue's reader connections blocked in
+    /// `XREADGROUP`, in process a pull registered for wake-ups.
+    pub async fn until_a_pull_waits(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.a_pull_waits().await {
+            assert!(tokio::time::Instant::now() < deadline, "no pull started waiting within {PATIENCE:?}");
+            // Poll interval of a wait-for-condition loop, not synchronisation.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn a_pull_waits(&self) -> bool {
+        if let Some(queue) = &self.in_process {
+            return queue.waiting_pulls() > 0;
+        }
+        let redis = self.redis.as_ref().expect("a queue is in process or on Redis");
+        let clients: String =
+            redis::cmd("CLIENT").arg("LIST").query_async(&mut redis.connection().await).await.expect("CLIENT LIST");
+        let name = format!("name={}", reader_name(&redis.prefix));
+        clients.lines().any(|client| {
+            let fields: Vec<&str> = client.split(' ').collect();
+            let blocked = fields.iter().any(|f| f.strip_prefix("flags=").is_some_and(|flags| flags.contains('b')));
+            fields.contains(&name.as_str()) && blocked
+        })
+    }
 }
 
 impl Deref for TestQueue {

@@ -95,11 +95,11 @@ async fn a_puller_blocked_while_redis_loses_its_data_gets_the_next_task() {
     queue.ack(&before).await.unwrap();
     let waiting = Arc::clone(&queue.queue);
     let puller = tokio::spawn(async move { waiting.pull("pipeline", "worker", Duration::from_secs(30)).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    queue.until_a_pull_waits().await;
 
     forget_everything(test_redis(&queue)).await;
-    // Give the puller the moment it needs to recreate the group, then push.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Unblocked by the loss, the puller recreates the group and waits again.
+    queue.until_a_pull_waits().await;
     queue.push("pipeline", task("after")).await.unwrap();
 
     let delivery = timeout(PATIENCE, puller).await.expect("the puller is not stuck").unwrap().unwrap();

@@ -83,6 +83,7 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
         if check() {
             return true;
         }
+        // Poll interval of a wait-for-condition loop, not synchronisation.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false

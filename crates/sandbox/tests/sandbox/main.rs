@@ -8,6 +8,5 @@
 mod confinement;
 mod helpers;
 mod namespace;
-mod overhead;
 mod scratch;
 mod unprivileged;

@@ -196,8 +196,10 @@ pub(crate) async fn execute(
     let request =
         request.data(hub.get_ref().clone()).data(caller).data(reaches).data(limiter).data(RequestMeta::of(&http));
     // Per request: a loader batches within one query and must not cache across callers.
-    let bindings =
-        async_graphql::dataloader::DataLoader::new(loaders::BindingsLoader(hub.get_ref().clone()), tokio::spawn);
+    let bindings = async_graphql::dataloader::DataLoader::new(
+        loaders::BindingsLoader(hub.get_ref().clone()),
+        crate::middleware::spawn_for_request,
+    );
     let request = request.data(bindings);
     actix_web::Either::Left(state.schema.execute(request).await.into())
 }
