@@ -68,6 +68,18 @@ pub enum PpsError {
         source: object_store::Error,
     },
 
+    /// A stored value does not read back: a damaged row, or one no version
+    /// of Strata wrote. Nothing is decided on it (no default stands in for
+    /// it); a person must look at the row the message names.
+    #[error("the stored row {key} of {table} is corrupt: its `{column}` does not read back")]
+    Corrupted {
+        table: &'static str,
+        key: String,
+        column: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// The metadata database failed.
     #[error("metadata database failed")]
     Database(#[from] sea_orm::DbErr),
@@ -107,6 +119,7 @@ impl PpsError {
             PpsError::Stopping => "SERVER_STOPPING",
             PpsError::Pfs(inner) => inner.code(),
             PpsError::Queue(_) | PpsError::ObjectStore { .. } => "STORAGE_UNAVAILABLE",
+            PpsError::Corrupted { .. } => "DATA_CORRUPTED",
             PpsError::Database(_) | PpsError::Internal(_) => "INTERNAL",
         }
     }
@@ -125,7 +138,9 @@ impl ResponseError for PpsError {
             PpsError::Stopping | PpsError::Busy(_) | PpsError::Queue(_) | PpsError::ObjectStore { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            PpsError::Database(_) | PpsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PpsError::Corrupted { .. } | PpsError::Database(_) | PpsError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -137,7 +152,10 @@ impl ResponseError for PpsError {
         let message = if status.is_server_error() {
             tracing::error!(error = %strata_core::error::display_chain(self), "PPS request failed");
             match self {
-                PpsError::Queue(_) | PpsError::ObjectStore { .. } | PpsError::Busy(_) => self.to_string(),
+                // Corruption is the user's data: say which row.
+                PpsError::Queue(_) | PpsError::ObjectStore { .. } | PpsError::Busy(_) | PpsError::Corrupted { .. } => {
+                    self.to_string()
+                }
                 _ => "internal error; the server log has details".to_owned(),
             }
         } else {
