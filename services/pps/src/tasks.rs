@@ -412,6 +412,48 @@ fn datum_row(result: &DatumResult) -> DatumRow {
 mod tests {
     use super::*;
 
+    /// A PPS on a fresh SQLite database (its directory removed on drop)
+    /// and memory objects.
+    struct Scratch {
+        pps: Pps,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    async fn scratch() -> Scratch {
+        use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
+        let dir = std::env::temp_dir().join(format!("strata-pps-{}", uuid::Uuid::new_v4().simple()));
+        let db = strata_core::db::connect(&DatabaseUrl::Sqlite(dir.join("strata.db"))).await.unwrap();
+        let store = strata_core::store::open(&ObjectStoreUrl::Memory).unwrap();
+        let pfs = strata_pfs::Pfs::open(db, store.clone()).await.unwrap();
+        let queue = Arc::new(strata_queue::InProcessQueue::new(Duration::from_secs(30)));
+        let pps = Pps::open(pfs, store, queue, crate::PpsSettings::default(), None).await.unwrap();
+        Scratch { pps, dir }
+    }
+
+    /// With `std::sync::Mutex`, a panic while the table was held poisoned
+    /// it, and every later leave note was silently dropped: the worker's
+    /// pull then held its next task until the lease ran out.
+    #[tokio::test]
+    async fn a_panic_while_a_table_is_held_makes_no_later_caller_skip_its_work() {
+        let scratch = scratch().await;
+        let inner = scratch.pps.inner.clone();
+        let panicked = std::thread::spawn(move || {
+            let _held = inner.leaving.lock();
+            panic!("a bug while the table is held");
+        })
+        .join();
+        assert!(panicked.is_err(), "the thread panicked holding the lock");
+        scratch.pps.task_leave(&WorkerLeaving { pipeline: "p".to_owned(), worker: "w".to_owned() });
+        let pull = PullTask { pipeline: "p".to_owned(), worker: "w".to_owned(), wait_ms: 0 };
+        assert!(scratch.pps.pull_should_end(&pull), "the leave note was kept");
+    }
+
     #[test]
     fn tokens_name_their_pipeline_and_job() {
         let token = token("edges", "abc123");
