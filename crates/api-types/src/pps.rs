@@ -106,17 +106,7 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub const ALL: [JobState; 8] = [
-        JobState::Created,
-        JobState::Starting,
-        JobState::Running,
-        JobState::Finishing,
-        JobState::Success,
-        JobState::Failure,
-        JobState::Killed,
-        JobState::Unrunnable,
-    ];
-
+    /// The name as in JSON, e.g. `RUNNING`.
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Created => "CREATED",
@@ -130,11 +120,8 @@ impl JobState {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text))
-    }
-
-    /// True once the job can no longer change.
+    /// True once the job can no longer change (what a client waiting on a
+    /// job checks; PPS decides with its own `JobState`).
     pub fn is_terminal(self) -> bool {
         matches!(self, JobState::Success | JobState::Failure | JobState::Killed | JobState::Unrunnable)
     }
@@ -212,6 +199,7 @@ pub enum DatumState {
 }
 
 impl DatumState {
+    /// The name as in JSON and in `?state=`, e.g. `failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             DatumState::Pending => "pending",
@@ -220,15 +208,6 @@ impl DatumState {
             DatumState::Failed => "failed",
             DatumState::Recovered => "recovered",
         }
-    }
-
-    /// Every state, in lifecycle order.
-    pub const ALL: [DatumState; 5] =
-        [DatumState::Pending, DatumState::Processed, DatumState::Skipped, DatumState::Failed, DatumState::Recovered];
-
-    /// The state named `text` (any case).
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text))
     }
 }
 

@@ -67,6 +67,18 @@ pub enum HubError {
     #[error("{what} cannot be decrypted: {reason}; check `{setting}` (the master key)")]
     MasterKey { what: String, setting: &'static str, reason: String },
 
+    /// A stored value does not read back: a damaged row, or one no version
+    /// of Strata wrote. No default stands in for it; a person must look at
+    /// the row the message names.
+    #[error("the stored row {key} of {table} is corrupt: its `{column}` does not read back")]
+    Corrupted {
+        table: &'static str,
+        key: String,
+        column: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
     #[error("cannot deliver an email: {0}")]
     Mail(String),
 
@@ -96,6 +108,7 @@ impl HubError {
         match self {
             HubError::User(error) => error.code,
             HubError::Remote { code, .. } => *code,
+            HubError::Corrupted { .. } => ErrorCode::DataCorrupted,
             _ => ErrorCode::Internal,
         }
     }

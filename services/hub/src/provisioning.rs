@@ -97,9 +97,17 @@ fn encode(conditions: &[Condition]) -> String {
     serde_json::to_string(conditions).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// Conditions as stored; unreadable JSON (never written by us) reads as none.
-pub(crate) fn decode(json: &str) -> Vec<Condition> {
-    serde_json::from_str(json).unwrap_or_default()
+/// The stored conditions of workspace `id`. Unreadable JSON (never written
+/// by us) is an error, not "no conditions": the provisioner would merge
+/// fresh conditions into nothing and lose their transition times, and
+/// people would see a workspace that reports nothing wrong.
+pub(crate) fn decode(id: Uuid, json: &str) -> Result<Vec<Condition>> {
+    serde_json::from_str(json).map_err(|source| HubError::Corrupted {
+        table: "hub_workspaces",
+        key: id.to_string(),
+        column: "conditions",
+        source,
+    })
 }
 
 /// A workspace as the provisioner sees it.
@@ -313,7 +321,7 @@ impl Hub {
                     generation: row.generation,
                     observed_generation: row.observed_generation,
                     endpoint: row.endpoint,
-                    conditions: decode(&row.conditions),
+                    conditions: decode(row.id, &row.conditions)?,
                     service_secret,
                     updated_at: row.updated_at,
                     data_freed_at: row.data_freed_at,
@@ -385,7 +393,7 @@ impl Hub {
     /// overwrite a newer wish.
     pub async fn record_status(&self, id: Uuid, generation: i64, status: ObservedStatus) -> Result<bool> {
         let Some(row) = workspace::Entity::find_by_id(id).one(&self.db).await? else { return Ok(false) };
-        let conditions = Condition::merge(&decode(&row.conditions), status.conditions);
+        let conditions = Condition::merge(&decode(id, &row.conditions)?, status.conditions);
         let message = summary(&conditions);
         let mut update = workspace::Entity::update_many()
             .col_expr(workspace::Column::State, Expr::value(status.state.as_str()))

@@ -129,7 +129,7 @@ fn workspace_from(row: workspace::Model, role: WorkspaceRole) -> Result<Workspac
         endpoint: row.endpoint,
         generation: row.generation,
         observed_generation: row.observed_generation,
-        conditions: crate::provisioning::decode(&row.conditions),
+        conditions: crate::provisioning::decode(row.id, &row.conditions)?,
         created_at: row.created_at,
         updated_at: row.updated_at,
         role,

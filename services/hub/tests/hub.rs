@@ -81,6 +81,7 @@ strata_testkit::on_both_backends!(
     signing_keys_and_service_secrets_are_stored_encrypted_and_bound_to_their_row,
     a_wrong_master_key_stops_the_hub_naming_the_setting_and_an_old_one_rotates_out,
     an_upgrade_rotates_every_plain_secret_and_signing_key,
+    corrupt_workspace_conditions_are_an_error_naming_the_row,
 );
 
 fn code(result: Result<impl std::fmt::Debug, strata_hub::HubError>) -> ErrorCode {
@@ -999,4 +1000,30 @@ impl OldSecrets {
         let access_token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&pkcs8)).unwrap();
         OldSecrets { workspace, pkcs8, access_token }
     }
+}
+
+/// Conditions that do not read back are an error naming the table and the
+/// workspace, for people and for the provisioner alike, never "no
+/// conditions" (which would hide what went wrong and lose transition times).
+async fn corrupt_workspace_conditions_are_an_error_naming_the_row(backend: Backend) {
+    let f = fixture(backend).await;
+    let alice = person(&f, "alice@a.example").await;
+    f.hub.create_organization(&alice, "org-a", None).await.unwrap();
+    let new = NewWorkspace { org_slug: "org-a".into(), slug: "prod".into(), ..Default::default() };
+    let ws = f.hub.create_workspace(&alice, &new).await.unwrap();
+    assert!(!ws.conditions.is_empty(), "a new workspace says it waits for the provisioner");
+    f.db.execute_unprepared("UPDATE hub_workspaces SET conditions = '[{\"type\": \"Ready\"'").await.unwrap();
+
+    let corrupted = |result: strata_hub::Result<()>| match result {
+        Err(error @ strata_hub::HubError::Corrupted { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("hub_workspaces") && message.contains(&ws.id.to_string()), "{message}");
+        }
+        other => panic!("expected Corrupted, got {other:?}"),
+    };
+    corrupted(f.hub.workspace(&alice, "org-a", "prod").await.map(drop));
+    corrupted(f.hub.workspaces(&alice, "org-a").await.map(drop));
+    corrupted(f.hub.provisioner_workspaces().await.map(drop));
+    let status = strata_hub::ObservedStatus { state: WorkspaceState::Ready, endpoint: None, conditions: Vec::new() };
+    corrupted(f.hub.record_status(ws.id, ws.generation, status).await.map(drop));
 }

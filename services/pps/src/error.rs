@@ -67,6 +67,18 @@ pub enum PpsError {
         source: object_store::Error,
     },
 
+    /// A stored value does not read back: a damaged row, or one no version
+    /// of Strata wrote. Nothing is decided on it (no default stands in for
+    /// it); a person must look at the row the message names.
+    #[error("the stored row {key} of {table} is corrupt: its `{column}` does not read back")]
+    Corrupted {
+        table: &'static str,
+        key: String,
+        column: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// The metadata database failed.
     #[error("metadata database failed")]
     Database(#[from] sea_orm::DbErr),
@@ -106,6 +118,7 @@ impl PpsError {
             PpsError::Stopping => ErrorCode::ServerStopping,
             PpsError::Pfs(inner) => inner.code(),
             PpsError::Queue(_) | PpsError::ObjectStore { .. } => ErrorCode::StorageUnavailable,
+            PpsError::Corrupted { .. } => ErrorCode::DataCorrupted,
             PpsError::Database(_) | PpsError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -115,7 +128,12 @@ impl PpsError {
     pub fn message_is_public(&self) -> bool {
         match self {
             PpsError::Pfs(inner) => inner.message_is_public(),
-            PpsError::Queue(_) | PpsError::ObjectStore { .. } | PpsError::Busy(_) | PpsError::Stopping => true,
+            // Corruption is the user's data: say which row.
+            PpsError::Queue(_)
+            | PpsError::ObjectStore { .. }
+            | PpsError::Busy(_)
+            | PpsError::Stopping
+            | PpsError::Corrupted { .. } => true,
             other => !other.code().is_server_error(),
         }
     }

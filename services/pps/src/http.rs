@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use strata_api_types::pps::{
-    CreatePipeline, DatumState, PullTask, SpecFormat, TaskHeartbeat, TaskResult, WorkerLeaving,
-};
+use strata_api_types::pps::{CreatePipeline, PullTask, SpecFormat, TaskHeartbeat, TaskResult, WorkerLeaving};
 use strata_pfs::http::tar_stream;
 
 use crate::error::PpsError;
 use crate::meta::LogFilter;
 use crate::service::Pps;
 use crate::spec;
+use crate::state::DatumState;
 use crate::tasks::delivery_pipeline;
 
 /// Largest accepted JSON body (task results carry datum logs).
@@ -218,9 +217,7 @@ struct DatumQuery {
 }
 
 fn parse_datum_state(text: &str) -> Result<DatumState> {
-    let all =
-        [DatumState::Pending, DatumState::Processed, DatumState::Skipped, DatumState::Failed, DatumState::Recovered];
-    all.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text)).ok_or_else(|| {
+    DatumState::parse(text).ok_or_else(|| {
         PpsError::invalid(
             "state",
             format!("`{text}` is not a datum state; use pending, processed, skipped, failed or recovered"),

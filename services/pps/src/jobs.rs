@@ -4,21 +4,22 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use strata_api_types::pps::{DatumInfo, DatumState, FailedDatum, JobInfo, JobState, LogLine};
+use strata_api_types::pps::{DatumInfo, FailedDatum, JobInfo, LogLine};
 use strata_pfs::meta::Commit;
 
 use crate::error::PpsError;
 use crate::meta::{DatumRow, JobRow, LogFilter};
 use crate::plan::PlannedDatum;
 use crate::service::{Pipeline, Pps};
+use crate::state::{DatumInput, DatumState, JobState};
 use strata_core::text::tail;
 
 /// How often a wait re-reads the job.
 const WAIT_POLL: Duration = Duration::from_millis(50);
 /// Log tail shown for a failed datum in `job inspect`.
-const FAILED_LOG_TAIL: usize = 2048;
+const FAILED_LOG_TAIL: u32 = 2048;
 /// Failed datums listed in `job inspect`.
-const FAILED_SHOWN: usize = 5;
+const FAILED_SHOWN: u64 = 5;
 
 impl Pps {
     /// Jobs, newest first.
@@ -34,7 +35,13 @@ impl Pps {
     /// commit, so it is never older than the newest input commit).
     pub async fn job_inspect(&self, pipeline: &str, job: &str) -> Result<JobInfo, PpsError> {
         let row = self.job_row(pipeline, job).await?;
-        let failed = if row.counts.failed > 0 { self.failed_datums(pipeline, &row.id).await? } else { Vec::new() };
+        self.job_answer(row).await
+    }
+
+    /// What `job inspect` shows of a job: its row, with its first failed
+    /// datums when some failed.
+    async fn job_answer(&self, row: JobRow) -> Result<JobInfo, PpsError> {
+        let failed = if row.counts.failed > 0 { self.failed_datums(&row.pipeline, &row.id).await? } else { Vec::new() };
         Ok(job_info(row, failed))
     }
 
@@ -91,15 +98,15 @@ impl Pps {
     }
 
     async fn failed_datums(&self, pipeline: &str, job: &str) -> Result<Vec<FailedDatum>, PpsError> {
-        let rows = self.meta().datum_rows(pipeline, job).await?;
+        let rows = self.meta().datums_failed(pipeline, job, FAILED_SHOWN, FAILED_LOG_TAIL).await?;
         Ok(rows
             .into_iter()
-            .filter(|row| row.state == DatumState::Failed)
-            .take(FAILED_SHOWN)
             .map(|row| FailedDatum {
                 id: row.id,
                 exit: row.exit.unwrap_or_else(|| "unknown".to_owned()),
-                log_tail: tail(&row.log, FAILED_LOG_TAIL),
+                // The row holds one character more than the tail, so a
+                // longer log is still marked as cut.
+                log_tail: tail(&row.log_end, FAILED_LOG_TAIL as usize),
             })
             .collect())
     }
@@ -109,16 +116,17 @@ impl Pps {
         let id = self.job_row(pipeline, job).await?.id;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let info = self.job_inspect(pipeline, &id).await?;
-            if info.state.is_terminal() {
-                return Ok(info);
+            let row = self.job_row(pipeline, &id).await?;
+            if row.state.is_terminal() {
+                return self.job_answer(row).await;
             }
             if tokio::time::Instant::now() >= deadline {
-                let done = info.datums.processed + info.datums.skipped + info.datums.failed + info.datums.recovered;
+                let c = row.counts;
+                let done = c.processed + c.skipped + c.failed + c.recovered;
                 return Err(PpsError::Timeout(format!(
                     "job {pipeline}@{id} is still {} ({done}/{} datums) after {} s",
-                    info.state,
-                    info.datums.total,
+                    row.state,
+                    c.total,
                     timeout.as_secs()
                 )));
             }
@@ -159,10 +167,10 @@ impl Pps {
         let mut infos = Vec::new();
         for planned in &plan.datums {
             let info = match ran.get(&planned.id) {
-                Some(done) => datum_info(&row.id, planned.inputs(), done, false),
+                Some(done) => datum_info(&row.id, &planned.inputs, done, false),
                 None => not_run_info(&row.id, planned),
             };
-            if state.is_none_or(|wanted| wanted == info.state) {
+            if state.is_none_or(|wanted| info.state == wanted.into()) {
                 infos.push(info);
             }
         }
@@ -190,7 +198,7 @@ impl Pps {
             }
         };
         match self.meta().datum_get(pipeline, &row.id, &planned.id).await? {
-            Some(done) => Ok(datum_info(&row.id, planned.inputs(), &done, true)),
+            Some(done) => Ok(datum_info(&row.id, &planned.inputs, &done, true)),
             None => Ok(not_run_info(&row.id, planned)),
         }
     }
@@ -220,11 +228,11 @@ fn job_info(row: JobRow, failed_datums: Vec<FailedDatum>) -> JobInfo {
         output_commit: format!("{}@{}", row.pipeline, row.id),
         id: row.id,
         pipeline: row.pipeline,
-        state: row.state,
+        state: row.state.into(),
         reason: row.reason,
         spec_version: row.spec_version,
-        datums: row.counts,
-        stats: row.stats,
+        datums: row.counts.into(),
+        stats: row.stats.into(),
         inputs: row.inputs,
         created_at: row.created_at.to_rfc3339(),
         started_at: row.started_at.map(|t| t.to_rfc3339()),
@@ -240,8 +248,8 @@ fn not_run_info(job: &str, planned: &PlannedDatum) -> DatumInfo {
     DatumInfo {
         id: planned.id.clone(),
         job: job.to_owned(),
-        state: planned.state.wire(),
-        inputs: planned.inputs(),
+        state: planned.state.into(),
+        inputs: wire_inputs(&planned.inputs),
         attempts: 0,
         exit: None,
         stats: Default::default(),
@@ -252,18 +260,22 @@ fn not_run_info(job: &str, planned: &PlannedDatum) -> DatumInfo {
     }
 }
 
-fn datum_info(job: &str, inputs: Vec<strata_api_types::pps::DatumInput>, row: &DatumRow, with_log: bool) -> DatumInfo {
+fn datum_info(job: &str, inputs: &[DatumInput], row: &DatumRow, with_log: bool) -> DatumInfo {
     DatumInfo {
         id: row.id.clone(),
         job: job.to_owned(),
-        state: row.state,
-        inputs,
+        state: row.state.into(),
+        inputs: wire_inputs(inputs),
         attempts: row.attempts,
         exit: row.exit.clone(),
-        stats: row.stats,
+        stats: row.stats.into(),
         outputs: row.outputs.clone(),
         started_at: Some(row.started_at.to_rfc3339()),
         finished_at: Some(row.finished_at.to_rfc3339()),
         log: with_log.then(|| row.log.clone()),
     }
+}
+
+fn wire_inputs(inputs: &[DatumInput]) -> Vec<strata_api_types::pps::DatumInput> {
+    inputs.iter().cloned().map(Into::into).collect()
 }

@@ -5,6 +5,8 @@
 //!   join, group) with stable ids and content hashes.
 //! * [`Pps`]: pipelines, jobs and the master loop that runs them; a job's
 //!   datum list lives in its plan object (`plan`), what ran in `meta`.
+//! * [`state`]: job and datum states, counts and stats as PPS stores them;
+//!   the wire types are made from them at the edge.
 //! * [`http`]: the HTTP API, including the server side of the worker
 //!   protocol (the worker itself is `strata-worker`).
 
@@ -18,6 +20,7 @@ mod metrics;
 mod plan;
 mod service;
 pub mod spec;
+pub mod state;
 mod tasks;
 
 pub use error::PpsError;

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use strata_api_types::pps::{DatumState, JobState};
 use strata_pfs::PfsError;
 use strata_pfs::meta::Commit;
 use tokio_util::sync::CancellationToken;
@@ -20,9 +19,10 @@ use tokio_util::sync::CancellationToken;
 use crate::datums::{LeafSet, combine};
 use crate::error::PpsError;
 use crate::meta::JobRow;
-use crate::plan::{self, LeafRecord, Plan, StoredState};
+use crate::plan::{self, LeafRecord, Plan};
 use crate::service::{Pipeline, Pps};
 use crate::spec::{Leaf, PipelineSpec, Reprocess};
+use crate::state::{DatumState, JobState};
 
 /// The longest the master sleeps without being woken.
 const TICK: Duration = Duration::from_secs(1);
@@ -54,8 +54,15 @@ impl Pps {
                 Err(PpsError::NotFound { .. }) => continue,
                 Err(other) => return Err(other),
             };
-            if let Err(error) = self.tick_pipeline(&pipeline).await {
-                tracing::warn!(pipeline = %name, error = %strata_core::error::display_chain(&error), "PPS pipeline pass failed");
+            match self.tick_pipeline(&pipeline).await {
+                Ok(()) => {}
+                // A corrupt row stops the pipeline until a person repairs it.
+                Err(error @ PpsError::Corrupted { .. }) => {
+                    tracing::error!(pipeline = %name, error = %strata_core::error::display_chain(&error), "PPS pipeline stopped on a corrupt row");
+                }
+                Err(error) => {
+                    tracing::warn!(pipeline = %name, error = %strata_core::error::display_chain(&error), "PPS pipeline pass failed");
+                }
             }
         }
         Ok(())
@@ -63,9 +70,7 @@ impl Pps {
 
     async fn tick_pipeline(&self, pipeline: &Pipeline) -> Result<(), PpsError> {
         let depth = self.inner.queue.depth(&pipeline.row.name).await?;
-        if let Ok(mut depths) = self.inner.depths.lock() {
-            depths.insert(pipeline.row.name.clone(), depth);
-        }
+        self.inner.depths.lock().insert(pipeline.row.name.clone(), depth);
         if !pipeline.row.stopped {
             self.tick_cron(pipeline).await?;
         }
@@ -190,18 +195,16 @@ impl Pps {
         let since = base.as_ref().map_or(0, |b| b.seq);
         let mut ran_since = HashSet::new();
         let mut written_since = Vec::new();
-        for between in self.meta().jobs_between(&job.pipeline, since, job.seq).await? {
-            for row in self.meta().datum_rows(&job.pipeline, &between.id).await? {
-                ran_since.insert(row.id);
-                written_since.extend(row.outputs);
-            }
+        for ran in self.meta().datums_ran_between(&job.pipeline, since, job.seq).await? {
+            ran_since.insert(ran.id);
+            written_since.extend(ran.outputs);
         }
         let always = spec.reprocess == Reprocess::EveryJob;
         let mut merge = plan::merge_with_base(datums, base_plan.as_ref(), always, &ran_since);
         let kept: HashSet<String> = merge
             .datums
             .iter()
-            .filter(|d| d.state == StoredState::Skipped)
+            .filter(|d| d.state == DatumState::Skipped)
             .flat_map(|d| d.outputs.iter().cloned())
             .collect();
         merge.stale_outputs.extend(written_since.into_iter().filter(|path| !kept.contains(path)));
@@ -218,9 +221,7 @@ impl Pps {
         let input_names: Vec<String> = inputs.iter().map(|c| format!("{}@{}", c.repo, c.id)).collect();
         self.meta().job_set_plan(&job.pipeline, &job.id, total, skipped, &input_names).await?;
         self.inner.metrics.datums(&job.pipeline, "skipped", skipped);
-        if let Ok(mut plans) = self.inner.plans.lock() {
-            plans.insert((job.pipeline.clone(), job.id.clone()), Arc::new(plan));
-        }
+        self.inner.plans.lock().insert((job.pipeline.clone(), job.id.clone()), Arc::new(plan));
         self.log(
             &job.pipeline,
             Some(&job.id),
@@ -333,7 +334,7 @@ impl Pps {
         let mut writers: BTreeMap<String, String> = BTreeMap::new();
         for datum in &mut final_plan.datums {
             if let Some(row) = rows.remove(&datum.id) {
-                datum.state = StoredState::from_wire(row.state);
+                datum.state = row.state;
                 datum.outputs = if row.state == DatumState::Processed { row.outputs } else { Vec::new() };
             }
             for path in &datum.outputs {
@@ -383,9 +384,7 @@ impl Pps {
     }
 
     fn forget_plan(&self, job: &JobRow) {
-        if let Ok(mut plans) = self.inner.plans.lock() {
-            plans.remove(&(job.pipeline.clone(), job.id.clone()));
-        }
+        self.inner.plans.lock().remove(&(job.pipeline.clone(), job.id.clone()));
     }
 
     /// Commits a tick file to each cron input whose next tick is due.

@@ -1,10 +1,11 @@
 //! Prometheus metrics of PPS (through OpenTelemetry).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
+use parking_lot::Mutex;
 use strata_queue::Depth;
 
 /// Counters for jobs and datums; gauges for queue depth, read from the
@@ -24,10 +25,8 @@ impl PpsMetrics {
             .u64_observable_gauge("strata_pps_queue_tasks")
             .with_description("Datum tasks waiting in a pipeline's queue")
             .with_callback(move |observer| {
-                if let Ok(depths) = queued.lock() {
-                    for (pipeline, depth) in depths.iter() {
-                        observer.observe(depth.queued, &[KeyValue::new("pipeline", pipeline.clone())]);
-                    }
+                for (pipeline, depth) in queued.lock().iter() {
+                    observer.observe(depth.queued, &[KeyValue::new("pipeline", pipeline.clone())]);
                 }
             })
             .build();
@@ -35,10 +34,8 @@ impl PpsMetrics {
             .u64_observable_gauge("strata_pps_in_flight_tasks")
             .with_description("Datum tasks held by workers")
             .with_callback(move |observer| {
-                if let Ok(depths) = depths.lock() {
-                    for (pipeline, depth) in depths.iter() {
-                        observer.observe(depth.in_flight, &[KeyValue::new("pipeline", pipeline.clone())]);
-                    }
+                for (pipeline, depth) in depths.lock().iter() {
+                    observer.observe(depth.in_flight, &[KeyValue::new("pipeline", pipeline.clone())]);
                 }
             })
             .build();

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
-use strata_api_types::pps::{DatumInput, DatumState};
 use strata_core::store::DynObjectStore;
 use strata_pfs::Pfs;
 use strata_pfs::glob::Glob;
@@ -21,6 +20,7 @@ use strata_pfs::storage::fileset::Root;
 
 use crate::datums::{Datum, LeafMatch};
 use crate::error::PpsError;
+use crate::state::{DatumInput, DatumState};
 
 /// Above this many changed paths a full listing is cheaper than lookups.
 const FULL_LISTING_ABOVE: usize = 4096;
@@ -34,85 +34,20 @@ pub struct LeafRecord {
     pub matches: Vec<LeafMatch>,
 }
 
-/// A datum input as stored (postcard needs every field present).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredInput {
-    name: String,
-    repo: String,
-    commit: String,
-    path: String,
-    key: Option<String>,
-}
-
 /// One datum of a plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlannedDatum {
     pub id: String,
     pub hash: String,
-    inputs: Vec<StoredInput>,
-    pub state: StoredState,
+    pub inputs: Vec<DatumInput>,
+    pub state: DatumState,
     /// Output paths the datum wrote (or, when skipped, carried forward).
     pub outputs: Vec<String>,
 }
 
-/// Datum states as stored in plans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StoredState {
-    Pending,
-    Processed,
-    Skipped,
-    Failed,
-    Recovered,
-}
-
-impl StoredState {
-    pub fn wire(self) -> DatumState {
-        match self {
-            StoredState::Pending => DatumState::Pending,
-            StoredState::Processed => DatumState::Processed,
-            StoredState::Skipped => DatumState::Skipped,
-            StoredState::Failed => DatumState::Failed,
-            StoredState::Recovered => DatumState::Recovered,
-        }
-    }
-
-    pub fn from_wire(state: DatumState) -> Self {
-        match state {
-            DatumState::Pending => StoredState::Pending,
-            DatumState::Processed => StoredState::Processed,
-            DatumState::Skipped => StoredState::Skipped,
-            DatumState::Failed => StoredState::Failed,
-            DatumState::Recovered => StoredState::Recovered,
-        }
-    }
-
-    /// The datum's output is in the commit and its hash may be skipped next time.
-    pub fn succeeded(self) -> bool {
-        matches!(self, StoredState::Processed | StoredState::Skipped)
-    }
-}
-
 impl PlannedDatum {
-    pub fn new(datum: Datum, state: StoredState, outputs: Vec<String>) -> Self {
-        let inputs = datum
-            .inputs
-            .into_iter()
-            .map(|i| StoredInput { name: i.name, repo: i.repo, commit: i.commit, path: i.path, key: i.key })
-            .collect();
-        Self { id: datum.id, hash: datum.hash, inputs, state, outputs }
-    }
-
-    pub fn inputs(&self) -> Vec<DatumInput> {
-        self.inputs
-            .iter()
-            .map(|i| DatumInput {
-                name: i.name.clone(),
-                repo: i.repo.clone(),
-                commit: i.commit.clone(),
-                path: i.path.clone(),
-                key: i.key.clone(),
-            })
-            .collect()
+    pub fn new(datum: Datum, state: DatumState, outputs: Vec<String>) -> Self {
+        Self { id: datum.id, hash: datum.hash, inputs: datum.inputs, state, outputs }
     }
 }
 
@@ -125,11 +60,11 @@ pub struct Plan {
 
 impl Plan {
     pub fn pending(&self) -> impl Iterator<Item = (usize, &PlannedDatum)> {
-        self.datums.iter().enumerate().filter(|(_, d)| d.state == StoredState::Pending)
+        self.datums.iter().enumerate().filter(|(_, d)| d.state == DatumState::Pending)
     }
 
     pub fn skipped(&self) -> usize {
-        self.datums.iter().filter(|d| d.state == StoredState::Skipped).count()
+        self.datums.iter().filter(|d| d.state == DatumState::Skipped).count()
     }
 }
 
@@ -305,14 +240,14 @@ pub fn merge_with_base(
             {
                 carried.insert(old.id.as_str());
                 let outputs = old.outputs.clone();
-                planned.push(PlannedDatum::new(datum, StoredState::Skipped, outputs));
+                planned.push(PlannedDatum::new(datum, DatumState::Skipped, outputs));
             }
-            _ => planned.push(PlannedDatum::new(datum, StoredState::Pending, Vec::new())),
+            _ => planned.push(PlannedDatum::new(datum, DatumState::Pending, Vec::new())),
         }
     }
     let kept: HashSet<&str> = planned
         .iter()
-        .filter(|d| d.state == StoredState::Skipped)
+        .filter(|d| d.state == DatumState::Skipped)
         .flat_map(|d| d.outputs.iter().map(String::as_str))
         .collect();
     let mut stale: Vec<String> = previous
@@ -365,15 +300,15 @@ mod tests {
     }
 
     fn base_plan() -> Plan {
-        let mut done = PlannedDatum::new(datum("a", "h1"), StoredState::Processed, vec!["/out/a".into()]);
+        let mut done = PlannedDatum::new(datum("a", "h1"), DatumState::Processed, vec!["/out/a".into()]);
         done.outputs = vec!["/out/a".into()];
         Plan {
             leaves: Vec::new(),
             datums: vec![
                 done,
-                PlannedDatum::new(datum("b", "h2"), StoredState::Processed, vec!["/out/b".into()]),
-                PlannedDatum::new(datum("c", "h3"), StoredState::Failed, Vec::new()),
-                PlannedDatum::new(datum("gone", "h4"), StoredState::Skipped, vec!["/out/gone".into()]),
+                PlannedDatum::new(datum("b", "h2"), DatumState::Processed, vec!["/out/b".into()]),
+                PlannedDatum::new(datum("c", "h3"), DatumState::Failed, Vec::new()),
+                PlannedDatum::new(datum("gone", "h4"), DatumState::Skipped, vec!["/out/gone".into()]),
             ],
         }
     }
@@ -387,7 +322,7 @@ mod tests {
             &HashSet::new(),
         );
         let states: Vec<_> = merge.datums.iter().map(|d| (d.id.as_str(), d.state)).collect();
-        assert_eq!(states, [("a", StoredState::Skipped), ("b", StoredState::Pending), ("c", StoredState::Pending)]);
+        assert_eq!(states, [("a", DatumState::Skipped), ("b", DatumState::Pending), ("c", DatumState::Pending)]);
         assert_eq!(merge.datums[0].outputs, ["/out/a"]);
         assert_eq!(merge.stale_outputs, ["/out/b", "/out/gone"]);
     }
@@ -395,7 +330,7 @@ mod tests {
     #[test]
     fn every_job_reprocessing_skips_nothing() {
         let merge = merge_with_base(vec![datum("a", "h1")], Some(&base_plan()), true, &HashSet::new());
-        assert_eq!(merge.datums[0].state, StoredState::Pending);
+        assert_eq!(merge.datums[0].state, DatumState::Pending);
         assert!(merge.stale_outputs.contains(&"/out/a".to_owned()));
     }
 
@@ -403,8 +338,39 @@ mod tests {
     fn a_datum_rewritten_by_a_failed_job_since_the_base_runs_again() {
         let ran_since = HashSet::from(["a".to_owned()]);
         let merge = merge_with_base(vec![datum("a", "h1")], Some(&base_plan()), false, &ran_since);
-        assert_eq!(merge.datums[0].state, StoredState::Pending);
+        assert_eq!(merge.datums[0].state, DatumState::Pending);
         assert!(merge.stale_outputs.contains(&"/out/a".to_owned()));
+    }
+
+    /// A plan as servers wrote it before PPS had state types of its own
+    /// (postcard: lengths as varints, every field in order, the datum
+    /// state by position): one leaf with one match, a processed datum and a
+    /// recovered one whose input has a key.
+    const PLAN_WRITTEN_EARLIER: &[u8] = b"\x01\x02in\x02/*\x02c1\x01\x02/a\x01h\x03\
+        \x02\x02d1\x01x\x01\x02in\x02in\x02c1\x02/a\x00\x01\x01\x06/out/a\
+        \x02d2\x01y\x01\x01k\x01r\x02c2\x02/b\x01\x01j\x04\x00";
+
+    #[test]
+    fn plans_written_earlier_read_back_and_are_written_the_same_way() {
+        let plan: Plan = postcard::from_bytes(PLAN_WRITTEN_EARLIER).unwrap();
+        assert_eq!(plan.leaves.len(), 1);
+        assert_eq!((plan.leaves[0].repo.as_str(), plan.leaves[0].glob.as_str()), ("in", "/*"));
+        assert_eq!(plan.leaves[0].matches, [LeafMatch { path: "/a".into(), hash: "h".into(), size: 3 }]);
+        let [first, second] = &plan.datums[..] else { panic!("two datums: {plan:?}") };
+        assert_eq!((first.id.as_str(), first.hash.as_str(), first.state), ("d1", "x", DatumState::Processed));
+        assert_eq!(first.outputs, ["/out/a"]);
+        let input = |name: &str, repo: &str, commit: &str, path: &str, key: Option<&str>| DatumInput {
+            name: name.into(),
+            repo: repo.into(),
+            commit: commit.into(),
+            path: path.into(),
+            key: key.map(str::to_owned),
+        };
+        assert_eq!(first.inputs, [input("in", "in", "c1", "/a", None)]);
+        assert_eq!((second.id.as_str(), second.state), ("d2", DatumState::Recovered));
+        assert_eq!(second.inputs, [input("k", "r", "c2", "/b", Some("j"))]);
+        assert!(second.outputs.is_empty());
+        assert_eq!(postcard::to_stdvec(&plan).unwrap(), PLAN_WRITTEN_EARLIER, "older servers read what we write");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! [`Pps`]: pipelines and their spec history.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use parking_lot::Mutex;
 use strata_api_types::pps::{JobSummary, PipelineInfo};
 use strata_core::store::DynObjectStore;
 use strata_pfs::meta::RepoKind;
@@ -38,6 +39,10 @@ pub struct Pps {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// The tables below are `parking_lot` mutexes, which do not poison: a
+/// panic while one is held leaves a table whose every entry is whole (each
+/// critical section is one insert, remove or lookup), so later callers go on
+/// using it instead of skipping their work.
 pub(crate) struct Inner {
     pub pfs: Pfs,
     pub meta: Meta,
@@ -286,7 +291,7 @@ impl Pps {
             parallelism: spec.parallelism,
             created_at: row.created_at.to_rfc3339(),
             updated_at: row.updated_at.to_rfc3339(),
-            last_job: last.map(|job| JobSummary { id: job.id, state: job.state }),
+            last_job: last.map(|job| JobSummary { id: job.id, state: job.state.into() }),
         })
     }
 
@@ -324,15 +329,9 @@ impl Pps {
     }
 
     fn forget_pipeline(&self, name: &str) {
-        if let Ok(mut plans) = self.inner.plans.lock() {
-            plans.retain(|(pipeline, _), _| pipeline != name);
-        }
-        if let Ok(mut leases) = self.inner.leases.lock() {
-            leases.retain(|_, lease| lease.pipeline != name);
-        }
-        if let Ok(mut depths) = self.inner.depths.lock() {
-            depths.remove(name);
-        }
+        self.inner.plans.lock().retain(|(pipeline, _), _| pipeline != name);
+        self.inner.leases.lock().retain(|_, lease| lease.pipeline != name);
+        self.inner.depths.lock().remove(name);
     }
 
     /// Pauses (`stopped`) or resumes a pipeline.
@@ -379,8 +378,7 @@ impl Pps {
             let spec = PipelineSpec::from_json_value(&row.spec)?;
             let mut outstanding = 0u64;
             for job in self.meta().jobs_open(&row.name).await? {
-                let c = job.counts;
-                outstanding += c.total.saturating_sub(c.processed + c.skipped + c.failed + c.recovered);
+                outstanding += job.counts.outstanding();
             }
             let busy_workers = self.inner.queue.busy_consumers(&row.name).await?;
             loads.push(strata_api_types::pps::PipelineLoad {

@@ -8,8 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_api_types::pps::{
-    DatumResult, DatumState, DatumStats, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult, TaskTransform,
-    WorkerLeaving,
+    DatumResult, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult, TaskTransform, WorkerLeaving,
 };
 use strata_core::text::tail;
 use strata_pfs::http::TarMember;
@@ -20,6 +19,7 @@ use crate::meta::{DatumRow, LogRow};
 use crate::plan::Plan;
 use crate::service::{Pipeline, Pps};
 use crate::spec;
+use crate::state::{DatumState, DatumStats};
 
 /// The most datums one task carries.
 const MAX_TASK_DATUMS: usize = 100;
@@ -126,7 +126,7 @@ impl Pps {
             return true;
         }
         let key = (request.pipeline.clone(), request.worker.clone());
-        self.inner.leaving.lock().is_ok_and(|mut leaving| leaving.remove(&key).is_some())
+        self.inner.leaving.lock().remove(&key).is_some()
     }
 
     /// A worker is stopping: its pull in flight, if any, ends within a
@@ -134,10 +134,9 @@ impl Pps {
     /// dropped after the longest pull.
     pub fn task_leave(&self, leaving: &WorkerLeaving) {
         let now = std::time::Instant::now();
-        if let Ok(mut workers) = self.inner.leaving.lock() {
-            workers.retain(|_, since| now.duration_since(*since) < MAX_PULL_WAIT + PULL_SLICE);
-            workers.insert((leaving.pipeline.clone(), leaving.worker.clone()), now);
-        }
+        let mut workers = self.inner.leaving.lock();
+        workers.retain(|_, since| now.duration_since(*since) < MAX_PULL_WAIT + PULL_SLICE);
+        workers.insert((leaving.pipeline.clone(), leaving.worker.clone()), now);
     }
 
     /// A stopping worker hands back a task it received but will not run:
@@ -175,9 +174,7 @@ impl Pps {
         let token = token(&spec.name, &payload.job);
         let lease =
             Lease { pipeline: spec.name.clone(), job: payload.job.clone(), delivery, datums: payload.datums.clone() };
-        if let Ok(mut leases) = self.inner.leases.lock() {
-            leases.insert(token.clone(), lease);
-        }
+        self.inner.leases.lock().insert(token.clone(), lease);
         Ok(Some(TaskAssignment {
             delivery: token,
             pipeline: spec.name.clone(),
@@ -223,26 +220,21 @@ impl Pps {
     /// The plan of a running job, cached.
     pub(crate) async fn plan_of(&self, pipeline: &str, job: &str) -> Result<Arc<Plan>, PpsError> {
         let key = (pipeline.to_owned(), job.to_owned());
-        if let Some(plan) = self.inner.plans.lock().ok().and_then(|plans| plans.get(&key).cloned()) {
+        let cached = self.inner.plans.lock().get(&key).cloned();
+        if let Some(plan) = cached {
             return Ok(plan);
         }
         let plan = crate::plan::load(&self.inner.store, pipeline, job)
             .await?
             .ok_or_else(|| PpsError::not_found(format!("datum plan of job {pipeline}@{job}"), ""))?;
         let plan = Arc::new(plan);
-        if let Ok(mut plans) = self.inner.plans.lock() {
-            plans.insert(key, plan.clone());
-        }
+        self.inner.plans.lock().insert(key, plan.clone());
         Ok(plan)
     }
 
     fn lease(&self, token: &str) -> Result<Lease, PpsError> {
-        self.inner
-            .leases
-            .lock()
-            .ok()
-            .and_then(|leases| leases.get(token).cloned())
-            .ok_or_else(|| PpsError::Gone(format!("task {token} is no longer held; pull a new one")))
+        let held = self.inner.leases.lock().get(token).cloned();
+        held.ok_or_else(|| PpsError::Gone(format!("task {token} is no longer held; pull a new one")))
     }
 
     /// The files of a task's datums, as tar members named
@@ -308,7 +300,7 @@ impl Pps {
     }
 
     fn drop_lease(&self, token: &str) -> Option<Lease> {
-        self.inner.leases.lock().ok().and_then(|mut leases| leases.remove(token))
+        self.inner.leases.lock().remove(token)
     }
 
     /// Records a task's datum results (once per datum) and its logs, then
@@ -389,7 +381,8 @@ fn task_datums(plan: &Plan, indices: &[u32]) -> Vec<TaskDatum> {
         .iter()
         .filter_map(|&index| {
             let datum = plan.datums.get(index as usize)?;
-            Some(TaskDatum { id: datum.id.clone(), index, inputs: datum.inputs() })
+            let inputs = datum.inputs.iter().cloned().map(Into::into).collect();
+            Some(TaskDatum { id: datum.id.clone(), index, inputs })
         })
         .collect()
 }
@@ -397,8 +390,9 @@ fn task_datums(plan: &Plan, indices: &[u32]) -> Vec<TaskDatum> {
 fn datum_row(result: &DatumResult) -> DatumRow {
     let parse =
         |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
-    let state = match result.state {
-        DatumState::Processed | DatumState::Failed | DatumState::Recovered => result.state,
+    // A worker reports what ran; any other state it claims is a failure.
+    let state = match DatumState::from(result.state) {
+        state @ (DatumState::Processed | DatumState::Failed | DatumState::Recovered) => state,
         DatumState::Pending | DatumState::Skipped => DatumState::Failed,
     };
     DatumRow {
@@ -406,7 +400,7 @@ fn datum_row(result: &DatumResult) -> DatumRow {
         state,
         attempts: result.attempts,
         exit: result.exit.clone(),
-        stats: result.stats,
+        stats: result.stats.into(),
         outputs: result.outputs.clone(),
         log: tail(&result.log, MAX_STORED_LOG),
         started_at: parse(&result.started_at),
@@ -417,6 +411,48 @@ fn datum_row(result: &DatumResult) -> DatumRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PPS on a fresh SQLite database (its directory removed on drop)
+    /// and memory objects.
+    struct Scratch {
+        pps: Pps,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    async fn scratch() -> Scratch {
+        use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
+        let dir = std::env::temp_dir().join(format!("strata-pps-{}", uuid::Uuid::new_v4().simple()));
+        let db = strata_core::db::connect(&DatabaseUrl::Sqlite(dir.join("strata.db"))).await.unwrap();
+        let store = strata_core::store::open(&ObjectStoreUrl::Memory).unwrap();
+        let pfs = strata_pfs::Pfs::open(db, store.clone()).await.unwrap();
+        let queue = Arc::new(strata_queue::InProcessQueue::new(Duration::from_secs(30)));
+        let pps = Pps::open(pfs, store, queue, crate::PpsSettings::default(), None).await.unwrap();
+        Scratch { pps, dir }
+    }
+
+    /// With `std::sync::Mutex`, a panic while the table was held poisoned
+    /// it, and every later leave note was silently dropped: the worker's
+    /// pull then held its next task until the lease ran out.
+    #[tokio::test]
+    async fn a_panic_while_a_table_is_held_makes_no_later_caller_skip_its_work() {
+        let scratch = scratch().await;
+        let inner = scratch.pps.inner.clone();
+        let panicked = std::thread::spawn(move || {
+            let _held = inner.leaving.lock();
+            panic!("a bug while the table is held");
+        })
+        .join();
+        assert!(panicked.is_err(), "the thread panicked holding the lock");
+        scratch.pps.task_leave(&WorkerLeaving { pipeline: "p".to_owned(), worker: "w".to_owned() });
+        let pull = PullTask { pipeline: "p".to_owned(), worker: "w".to_owned(), wait_ms: 0 };
+        assert!(scratch.pps.pull_should_end(&pull), "the leave note was kept");
+    }
 
     #[test]
     fn tokens_name_their_pipeline_and_job() {

@@ -8,3 +8,4 @@ mod hub;
 mod limits;
 mod pfs;
 mod pps;
+mod pps_store;

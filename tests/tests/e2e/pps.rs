@@ -613,8 +613,8 @@ mod a_stopped_worker_takes_no_task_with_it {
 /// Workers report their results at the same time; every datum must count,
 /// or the job waits for a datum that is long done and never finishes.
 async fn concurrent_results_all_count(backend: Backend) {
-    use strata_api_types::pps::{DatumCounts, DatumStats, JobStats};
     use strata_pps::meta::{DatumRow, JobRow, Meta};
+    use strata_pps::state::{DatumCounts, DatumState, DatumStats, JobState, JobStats};
 
     let dir = tempfile::tempdir().expect("data dir");
     let database = strata_testkit::TestDatabase::create(backend, dir.path()).await;

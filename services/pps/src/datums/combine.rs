@@ -22,11 +22,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::thread;
 
-use strata_api_types::pps::DatumInput;
 use strata_pfs::glob::Glob;
 
 use super::{Datum, LeafMatch, LeafSet};
 use crate::spec::{Input, KeyTemplate, Leaf};
+use crate::state::DatumInput;
 
 #[cfg(test)]
 #[path = "combine_tests.rs"]

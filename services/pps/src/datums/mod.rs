@@ -6,8 +6,8 @@
 
 mod combine;
 
+use crate::state::DatumInput;
 use serde::{Deserialize, Serialize};
-use strata_api_types::pps::DatumInput;
 
 pub use combine::{combine, datum_id};
 

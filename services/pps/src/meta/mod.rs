@@ -13,9 +13,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
 };
-use strata_api_types::pps::{DatumCounts, DatumState, JobState, JobStats};
 
 use crate::error::PpsError;
+use crate::state::{DatumCounts, DatumState, DatumStats, JobState, JobStats};
 use entities::{datum, job, log_line, pipeline, pipeline_version};
 
 /// A pipeline's current row.
@@ -57,11 +57,28 @@ pub struct DatumRow {
     pub state: DatumState,
     pub attempts: u32,
     pub exit: Option<String>,
-    pub stats: strata_api_types::pps::DatumStats,
+    pub stats: DatumStats,
     pub outputs: Vec<String>,
     pub log: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+}
+
+/// A failed datum as `job inspect` shows it: the end of its log only.
+#[derive(Debug, Clone)]
+pub struct FailedDatumRow {
+    pub id: String,
+    pub exit: Option<String>,
+    /// At most the last `log_tail` characters and one more (see
+    /// [`Meta::datums_failed`]).
+    pub log_end: String,
+}
+
+/// A datum that ran in some job, with the output paths it wrote.
+#[derive(Debug, Clone)]
+pub struct RanDatum {
+    pub id: String,
+    pub outputs: Vec<String>,
 }
 
 /// One stored log line.
@@ -96,12 +113,52 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn from_json<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
-    serde_json::from_str(text).unwrap_or_default()
+/// Where a stored value came from, so that one that does not read back is
+/// reported as [`PpsError::Corrupted`] naming its table, row and column.
+#[derive(Debug, Clone, Copy)]
+struct Stored<'a> {
+    table: &'static str,
+    key: &'a str,
 }
 
-fn count(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
+/// A stored name (a state) that no value of its type has.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a name PPS stores there")]
+struct UnknownName(String);
+
+/// A stored count or attempt number below zero or too large.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is out of range")]
+struct OutOfRange(i64);
+
+impl Stored<'_> {
+    fn corrupted(self, column: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> PpsError {
+        PpsError::Corrupted { table: self.table, key: self.key.to_owned(), column, source: Box::new(source) }
+    }
+
+    /// Parses a JSON column. Never a default: a corrupt `outputs` read as
+    /// "none" would decide which outputs are stale and get deleted.
+    fn json<T: serde::de::DeserializeOwned>(self, column: &'static str, text: &str) -> Result<T, PpsError> {
+        serde_json::from_str(text).map_err(|source| self.corrupted(column, source))
+    }
+
+    fn named<T>(self, column: &'static str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, PpsError> {
+        parse(text).ok_or_else(|| self.corrupted(column, UnknownName(text.to_owned())))
+    }
+
+    fn count<T: TryFrom<i64>>(self, column: &'static str, value: i64) -> Result<T, PpsError> {
+        T::try_from(value).map_err(|_| self.corrupted(column, OutOfRange(value)))
+    }
+}
+
+/// The key of a job in errors and logs: `pipeline@job`.
+fn job_key(pipeline: &str, job: &str) -> String {
+    format!("{pipeline}@{job}")
+}
+
+/// The key of a datum in errors and logs: `pipeline@job/datum`.
+fn datum_key(pipeline: &str, job: &str, datum: &str) -> String {
+    format!("{pipeline}@{job}/{datum}")
 }
 
 fn signed(value: u64) -> i64 {
@@ -193,8 +250,8 @@ impl Meta {
     ) -> Result<Option<(serde_json::Value, String)>, PpsError> {
         let row = pipeline_version::Entity::find_by_id((name.to_owned(), version)).one(&self.db).await?;
         row.map(|row| {
-            let spec = serde_json::from_str(&row.spec)
-                .map_err(|e| PpsError::internal(format!("stored spec of {name} v{version}: {e}")))?;
+            let key = format!("{name} v{version}");
+            let spec = Stored { table: PIPELINE_VERSIONS, key: &key }.json("spec", &row.spec)?;
             Ok((spec, row.salt))
         })
         .transpose()
@@ -223,7 +280,7 @@ impl Meta {
 
     pub async fn job_get(&self, pipeline: &str, id: &str) -> Result<Option<JobRow>, PpsError> {
         let row = job::Entity::find_by_id((pipeline.to_owned(), id.to_owned())).one(&self.db).await?;
-        Ok(row.map(job_row))
+        row.map(job_row).transpose()
     }
 
     /// Jobs newest first, of one pipeline or all.
@@ -238,19 +295,18 @@ impl Meta {
             .limit(limit)
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(job_row).collect())
+        rows.into_iter().map(job_row).collect()
     }
 
     /// Jobs of a pipeline that are not over, oldest first.
     pub async fn jobs_open(&self, pipeline: &str) -> Result<Vec<JobRow>, PpsError> {
-        let terminal: Vec<&str> = JobState::ALL.iter().filter(|s| s.is_terminal()).map(|s| s.as_str()).collect();
         let rows = job::Entity::find()
             .filter(job::Column::Pipeline.eq(pipeline))
-            .filter(job::Column::State.is_not_in(terminal))
+            .filter(job::Column::State.is_not_in(JobState::terminal_names()))
             .order_by_asc(job::Column::Seq)
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(job_row).collect())
+        rows.into_iter().map(job_row).collect()
     }
 
     /// The newest successful job before `seq`.
@@ -262,19 +318,43 @@ impl Meta {
             .order_by_desc(job::Column::Seq)
             .one(&self.db)
             .await?;
-        Ok(row.map(job_row))
+        row.map(job_row).transpose()
     }
 
-    /// Jobs with `after_seq < seq < before_seq`, oldest first.
-    pub async fn jobs_between(&self, pipeline: &str, after_seq: i64, before_seq: i64) -> Result<Vec<JobRow>, PpsError> {
-        let rows = job::Entity::find()
-            .filter(job::Column::Pipeline.eq(pipeline))
-            .filter(job::Column::Seq.gt(after_seq))
-            .filter(job::Column::Seq.lt(before_seq))
-            .order_by_asc(job::Column::Seq)
+    /// Every datum that ran in a job of the pipeline with
+    /// `after_seq < seq < before_seq`, with its outputs: one statement,
+    /// however many jobs lie between.
+    pub async fn datums_ran_between(
+        &self,
+        pipeline: &str,
+        after_seq: i64,
+        before_seq: i64,
+    ) -> Result<Vec<RanDatum>, PpsError> {
+        use sea_orm::sea_query::Query;
+        let jobs_between = Query::select()
+            .column(job::Column::Id)
+            .from(job::Entity)
+            .and_where(job::Column::Pipeline.eq(pipeline))
+            .and_where(job::Column::Seq.gt(after_seq))
+            .and_where(job::Column::Seq.lt(before_seq))
+            .to_owned();
+        let rows: Vec<(String, String, String)> = datum::Entity::find()
+            .select_only()
+            .column(datum::Column::Job)
+            .column(datum::Column::Id)
+            .column(datum::Column::Outputs)
+            .filter(datum::Column::Pipeline.eq(pipeline))
+            .filter(datum::Column::Job.in_subquery(jobs_between))
+            .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(job_row).collect())
+        rows.into_iter()
+            .map(|(job, id, outputs)| {
+                let key = datum_key(pipeline, &job, &id);
+                let stored = Stored { table: DATUMS, key: &key };
+                Ok(RanDatum { outputs: stored.json("outputs", &outputs)?, id })
+            })
+            .collect()
     }
 
     /// Records a job in CREATED unless it is already known.
@@ -313,12 +393,11 @@ impl Meta {
         state: JobState,
         reason: Option<&str>,
     ) -> Result<bool, PpsError> {
-        let terminal: Vec<&str> = JobState::ALL.iter().filter(|s| s.is_terminal()).map(|s| s.as_str()).collect();
         let mut update = job::Entity::update_many()
             .col_expr(job::Column::State, Expr::value(state.as_str()))
             .filter(job::Column::Pipeline.eq(pipeline))
             .filter(job::Column::Id.eq(id))
-            .filter(job::Column::State.is_not_in(terminal));
+            .filter(job::Column::State.is_not_in(JobState::terminal_names()));
         if let Some(reason) = reason {
             update = update.col_expr(job::Column::Reason, Expr::value(reason));
         }
@@ -412,13 +491,52 @@ impl Meta {
             .filter(datum::Column::Job.eq(job_id))
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(datum_row).collect())
+        rows.into_iter().map(datum_row).collect()
     }
 
     pub async fn datum_get(&self, pipeline: &str, job_id: &str, id: &str) -> Result<Option<DatumRow>, PpsError> {
         let row =
             datum::Entity::find_by_id((pipeline.to_owned(), job_id.to_owned(), id.to_owned())).one(&self.db).await?;
-        Ok(row.map(datum_row))
+        row.map(datum_row).transpose()
+    }
+
+    /// The first `limit` failed datums of a job (by finishing time), each
+    /// with only the end of its log: the last `log_tail` characters and
+    /// one more, cut in SQL so that logs of up to 64 KiB per datum are not
+    /// read to show two. The extra character lets the caller see whether
+    /// the log was longer than it shows (a character is at least a byte).
+    pub async fn datums_failed(
+        &self,
+        pipeline: &str,
+        job_id: &str,
+        limit: u64,
+        log_tail: u32,
+    ) -> Result<Vec<FailedDatumRow>, PpsError> {
+        let rows: Vec<(String, Option<String>, String)> = datum::Entity::find()
+            .select_only()
+            .column(datum::Column::Id)
+            .column(datum::Column::Exit)
+            .column_as(self.log_end(log_tail.saturating_add(1)), "log_end")
+            .filter(datum::Column::Pipeline.eq(pipeline))
+            .filter(datum::Column::Job.eq(job_id))
+            .filter(datum::Column::State.eq(DatumState::Failed.as_str()))
+            .order_by_asc(datum::Column::FinishedAt)
+            .order_by_asc(datum::Column::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|(id, exit, log_end)| FailedDatumRow { id, exit, log_end }).collect())
+    }
+
+    /// The last `chars` characters of a datum's log, in this backend's SQL.
+    fn log_end(&self, chars: u32) -> sea_orm::sea_query::SimpleExpr {
+        // Both count characters, not bytes; `chars` is a number, so the
+        // text below holds nothing that came from outside.
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => Expr::cust(format!("right(\"log\", {chars})")),
+            _ => Expr::cust(format!("substr(\"log\", -{chars})")),
+        }
     }
 
     // ---- logs --------------------------------------------------------
@@ -494,13 +612,10 @@ async fn add_to_job(
     let Some(row) = row else {
         return Err(PpsError::not_found(format!("job {pipeline}@{job_id}"), ""));
     };
-    let mut stats: JobStats = from_json(&row.stats);
+    let key = job_key(pipeline, job_id);
+    let mut stats: JobStats = Stored { table: JOBS, key: &key }.json("stats", &row.stats)?;
     for datum in added {
-        stats.bytes_in += datum.stats.bytes_in;
-        stats.bytes_out += datum.stats.bytes_out;
-        stats.download_secs += datum.stats.download_secs;
-        stats.process_secs += datum.stats.process_secs;
-        stats.upload_secs += datum.stats.upload_secs;
+        stats.add(&datum.stats);
     }
     job::Entity::update_many()
         .col_expr(job::Column::Stats, Expr::value(json(&stats)))
@@ -511,8 +626,7 @@ async fn add_to_job(
 }
 
 fn pipeline_row(row: pipeline::Model) -> Result<PipelineRow, PpsError> {
-    let spec =
-        serde_json::from_str(&row.spec).map_err(|e| PpsError::internal(format!("stored spec of {}: {e}", row.name)))?;
+    let spec = Stored { table: PIPELINES, key: &row.name }.json("spec", &row.spec)?;
     Ok(PipelineRow {
         name: row.name,
         version: row.version,
@@ -524,18 +638,26 @@ fn pipeline_row(row: pipeline::Model) -> Result<PipelineRow, PpsError> {
     })
 }
 
-fn job_row(row: job::Model) -> JobRow {
-    JobRow {
-        state: JobState::parse(&row.state).unwrap_or(JobState::Created),
+/// Table names in `Corrupted` errors.
+const PIPELINES: &str = "pps_pipelines";
+const PIPELINE_VERSIONS: &str = "pps_pipeline_versions";
+const JOBS: &str = "pps_jobs";
+const DATUMS: &str = "pps_datums";
+
+fn job_row(row: job::Model) -> Result<JobRow, PpsError> {
+    let key = job_key(&row.pipeline, &row.id);
+    let stored = Stored { table: JOBS, key: &key };
+    Ok(JobRow {
+        state: stored.named("state", &row.state, JobState::parse)?,
         counts: DatumCounts {
-            total: count(row.total),
-            processed: count(row.processed),
-            skipped: count(row.skipped),
-            failed: count(row.failed),
-            recovered: count(row.recovered),
+            total: stored.count("total", row.total)?,
+            processed: stored.count("processed", row.processed)?,
+            skipped: stored.count("skipped", row.skipped)?,
+            failed: stored.count("failed", row.failed)?,
+            recovered: stored.count("recovered", row.recovered)?,
         },
-        stats: from_json(&row.stats),
-        inputs: from_json(&row.inputs),
+        stats: stored.json("stats", &row.stats)?,
+        inputs: stored.json("inputs", &row.inputs)?,
         pipeline: row.pipeline,
         id: row.id,
         seq: row.seq,
@@ -544,21 +666,23 @@ fn job_row(row: job::Model) -> JobRow {
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
-    }
+    })
 }
 
-fn datum_row(row: datum::Model) -> DatumRow {
-    DatumRow {
-        state: DatumState::parse(&row.state).unwrap_or(DatumState::Pending),
-        attempts: u32::try_from(row.attempts).unwrap_or(0),
-        stats: from_json(&row.stats),
-        outputs: from_json(&row.outputs),
+fn datum_row(row: datum::Model) -> Result<DatumRow, PpsError> {
+    let key = datum_key(&row.pipeline, &row.job, &row.id);
+    let stored = Stored { table: DATUMS, key: &key };
+    Ok(DatumRow {
+        state: stored.named("state", &row.state, DatumState::parse)?,
+        attempts: stored.count("attempts", i64::from(row.attempts))?,
+        stats: stored.json("stats", &row.stats)?,
+        outputs: stored.json("outputs", &row.outputs)?,
         id: row.id,
         exit: row.exit,
         log: row.log,
         started_at: row.started_at,
         finished_at: row.finished_at,
-    }
+    })
 }
 
 fn datum_model(pipeline: &str, job_id: &str, row: &DatumRow) -> datum::ActiveModel {
