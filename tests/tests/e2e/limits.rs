@@ -54,6 +54,45 @@ fn fan_out(n: usize) -> String {
     format!("{{ {} }}", fields.join(" "))
 }
 
+/// SQL statements the server ran answering requests so far.
+async fn request_statements(app: &TestApp) -> f64 {
+    metric(app, "strata_db_queries_total", "origin=\"request\"").await
+}
+
+/// The statements one GraphQL query costs.
+async fn statements_of(app: &TestApp, query: &str) -> f64 {
+    let before = request_statements(app).await;
+    let body = gql(app, query).await;
+    assert!(body["errors"].is_null(), "{body}");
+    request_statements(app).await - before
+}
+
+#[tokio::test]
+async fn a_workspace_is_resolved_once_per_request_however_many_fields_name_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let aliased = |n: usize| {
+        let fields: Vec<String> = (0..n).map(|i| format!("r{i}: repos {{ name }}")).collect();
+        format!("{{ workspace(organization: \"local\", slug: \"default\") {{ {} }} }}", fields.join(" "))
+    };
+    let one = statements_of(&app, &aliased(1)).await;
+    let eight = statements_of(&app, &aliased(8)).await;
+    // Each further field costs the workspace server's own statements for
+    // listing repos, and nothing else: no second lookup of the caller, the
+    // organisation, the workspace or the caller's roles in the hub (those
+    // were four or more statements per field when every field went through
+    // the gateway).
+    let rest = app.client().workspace("default");
+    let before = request_statements(&app).await;
+    rest.repo_list().await.unwrap();
+    let listing_with_auth = request_statements(&app).await - before;
+    let per_field = (eight - one) / 7.0;
+    assert!(
+        per_field < listing_with_auth,
+        "each further field cost {per_field} statements; a whole authenticated REST listing costs {listing_with_auth}"
+    );
+    assert!(per_field <= 3.0, "each further field cost {per_field} statements (one: {one}, eight: {eight})");
+}
+
 #[tokio::test]
 async fn a_query_with_more_upstream_calls_than_the_cap_is_refused_before_any_call() {
     let app = TestApp::spawn(Backend::Sqlite).await;
