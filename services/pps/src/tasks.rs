@@ -12,7 +12,7 @@ use strata_api_types::pps::{
     WorkerLeaving,
 };
 use strata_core::text::tail;
-use strata_pfs::http::TarMember;
+use strata_pfs::{RepoName, TarMember};
 use strata_queue::{Delivery, QueueError, Task};
 
 use crate::error::PpsError;
@@ -271,17 +271,16 @@ impl Pps {
         }
         let mut members = Vec::new();
         for ((repo, commit), places) in wanted {
-            let commit = self.pfs().commit_inspect(&repo, &commit).await?;
-            let root = self.pfs().commit_content(&commit).await?;
+            let commit = self.pfs().commit_inspect(&RepoName::parse(&repo)?, &commit).await?;
+            let snapshot = self.pfs().commit_content(&commit).await?;
             let paths: Vec<String> = places.iter().map(|(_, _, path)| path.clone()).collect();
-            let found = self.pfs().files_or_trees(&root, &paths).await?;
+            let found = self.pfs().files_at(&snapshot, &paths).await?;
             for ((index, name, _), entries) in places.into_iter().zip(found) {
-                for mut entry in entries {
+                for mut file in entries {
                     if empty.contains(&name) {
-                        entry.spans.clear();
-                        entry.size = 0;
+                        file = file.without_content();
                     }
-                    members.push(TarMember { name: format!("{index}/{name}{}", entry.path), entry });
+                    members.push(TarMember { name: format!("{index}/{name}{}", file.path), file });
                 }
             }
         }
