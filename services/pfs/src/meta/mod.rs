@@ -234,7 +234,7 @@ impl Meta {
         let sizes: Vec<(String, String, i64)> = commits
             .select_only()
             .columns([commit::Column::Repo, commit::Column::Id, commit::Column::SizeBytes])
-            .filter(commit::Column::Id.in_subquery(heads.to_owned()))
+            .filter(commit::Column::Id.in_subquery(heads))
             .into_tuple()
             .all(&self.db)
             .await?;
@@ -350,7 +350,7 @@ impl Meta {
             description: Set(commit.description.clone()),
             started_at: Set(commit.started_at),
             finished_at: Set(commit.finished_at),
-            root: Set(commit.root.map(|r| r.to_hex())),
+            root: Set(commit.root.map(Hash::to_hex)),
             size_bytes: Set(to_i64(commit.size_bytes)),
             files: Set(to_i64(commit.files)),
             layers: Set(0),

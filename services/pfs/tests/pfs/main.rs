@@ -1,5 +1,6 @@
 //! Integration tests of the PFS API on a real SQLite database and an
 //! in-memory object store, counting the SQL statements each call sends.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 mod history;
 mod listing;
