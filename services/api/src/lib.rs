@@ -281,7 +281,7 @@ impl OpenWorkspace<'_> {
         let queue =
             strata_queue::from_url(self.redis, self.queue_prefix, self.task_lease).await.map_err(Error::Queue)?;
         let pps_settings = PpsSettings { lease: self.task_lease };
-        let pps = Pps::open(pfs.clone(), scoped, queue, pps_settings, Some(metrics.meter("strata-pps")))
+        let pps = Pps::open(pfs.clone(), db.clone(), scoped, queue, pps_settings, Some(metrics.meter("strata-pps")))
             .await
             .map_err(Error::Pps)?;
         let mut workspaces = Workspaces::default();

@@ -118,7 +118,7 @@ impl Glob {
     }
 
     /// Directory prefix (ending in `/`) every match lies in.
-    pub fn literal_prefix(&self) -> &str {
+    pub(crate) fn literal_prefix(&self) -> &str {
         &self.literal_prefix
     }
 }

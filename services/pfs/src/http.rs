@@ -7,20 +7,24 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
+use strata_api_types::pfs as wire;
 use strata_api_types::pfs::{
-    BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, FinishCommit, RepoInfo, RepoStorageInfo, StartCommit,
+    BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, FinishCommit, RepoInfo, StartCommit,
 };
 use strata_core::id::CommitId;
 use tokio::sync::mpsc;
 
+use crate::archive::span_stream;
 use crate::error::PfsError;
-use crate::meta::{Branch, Commit};
-use crate::names::{BranchName, clean_path};
-use crate::service::{CommitTarget, Pfs, PutMode, RepoSummary};
-use crate::storage::fileset::FileEntry;
+use crate::model::{
+    Branch, BranchRef, Commit, CommitTarget, DiffEntry, DiffKind, FileInfo, FileKind, FsckReport, GcReport, PutFormat,
+    PutMode, PutSummary, RepoStorage, RepoSummary, TarMember, WhenDependedOn,
+};
+use crate::names::{BranchName, RepoName, clean_path};
+use crate::service::Pfs;
+use crate::storage::fileset::{FileEntry, Span};
 use crate::upload::ChannelReader;
 
 /// Largest accepted JSON body.
@@ -93,51 +97,141 @@ fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn repo_info(summary: RepoSummary) -> RepoInfo {
-    RepoInfo {
-        name: summary.repo.name,
-        kind: summary.repo.kind.as_str().to_owned(),
-        description: summary.repo.description,
-        created_at: rfc3339(summary.repo.created_at),
-        branches: summary.branches,
-        size_bytes: summary.size_bytes,
-        storage: None,
+impl From<RepoSummary> for RepoInfo {
+    fn from(summary: RepoSummary) -> Self {
+        RepoInfo {
+            name: summary.repo.name.to_string(),
+            kind: summary.repo.kind.as_str().to_owned(),
+            description: summary.repo.description,
+            created_at: rfc3339(summary.repo.created_at),
+            branches: summary.branches,
+            size_bytes: summary.size_bytes,
+            storage: None,
+        }
     }
 }
 
-fn branch_info(branch: Branch) -> BranchInfo {
-    BranchInfo {
-        repo: branch.repo,
-        name: branch.name,
-        head: branch.head.to_string(),
-        created_at: rfc3339(branch.created_at),
-        provenance: branch.provenance.into_iter().map(|(r, b)| format!("{r}@{b}")).collect(),
+impl From<RepoStorage> for wire::RepoStorageInfo {
+    fn from(storage: RepoStorage) -> Self {
+        wire::RepoStorageInfo {
+            logical_bytes: storage.logical_bytes,
+            stored_bytes: storage.stored_bytes,
+            chunks: storage.chunks,
+        }
     }
 }
 
-fn commit_info(commit: Commit) -> CommitInfo {
-    CommitInfo {
-        repo: commit.repo,
-        id: commit.id.to_string(),
-        branch: commit.branch,
-        parent: commit.parent.map(|p| p.to_string()),
-        origin: commit.origin.as_str().to_owned(),
-        description: commit.description,
-        started_at: rfc3339(commit.started_at),
-        finished_at: commit.finished_at.map(rfc3339),
-        size_bytes: commit.size_bytes,
-        files: commit.files,
-        error: commit.error,
-        provenance: commit.provenance.into_iter().map(|(r, c)| format!("{r}@{c}")).collect(),
+impl From<Branch> for BranchInfo {
+    fn from(branch: Branch) -> Self {
+        BranchInfo {
+            repo: branch.repo.to_string(),
+            name: branch.name,
+            head: branch.head.to_string(),
+            created_at: rfc3339(branch.created_at),
+            provenance: branch.provenance.iter().map(BranchRef::to_string).collect(),
+        }
     }
+}
+
+impl From<Commit> for CommitInfo {
+    fn from(commit: Commit) -> Self {
+        CommitInfo {
+            repo: commit.repo.to_string(),
+            id: commit.id.to_string(),
+            branch: commit.branch,
+            parent: commit.parent.map(|p| p.to_string()),
+            origin: commit.origin.as_str().to_owned(),
+            description: commit.description,
+            started_at: rfc3339(commit.started_at),
+            finished_at: commit.finished_at.map(rfc3339),
+            size_bytes: commit.size_bytes,
+            files: commit.files,
+            error: commit.error,
+            provenance: commit.provenance.into_iter().map(|(r, c)| format!("{r}@{c}")).collect(),
+        }
+    }
+}
+
+impl From<PutSummary> for wire::PutSummary {
+    fn from(summary: PutSummary) -> Self {
+        wire::PutSummary {
+            commit: summary.commit.to_string(),
+            files: summary.files,
+            bytes: summary.bytes,
+            stored_bytes: summary.stored_bytes,
+            auto_committed: summary.auto_committed,
+        }
+    }
+}
+
+impl From<FileKind> for wire::FileKind {
+    fn from(kind: FileKind) -> Self {
+        match kind {
+            FileKind::File => wire::FileKind::File,
+            FileKind::Dir => wire::FileKind::Dir,
+        }
+    }
+}
+
+impl From<FileInfo> for wire::FileInfo {
+    fn from(info: FileInfo) -> Self {
+        wire::FileInfo { path: info.path, kind: info.kind.into(), size: info.size, hash: info.hash }
+    }
+}
+
+impl From<DiffKind> for wire::DiffKind {
+    fn from(kind: DiffKind) -> Self {
+        match kind {
+            DiffKind::Added => wire::DiffKind::Added,
+            DiffKind::Removed => wire::DiffKind::Removed,
+            DiffKind::Modified => wire::DiffKind::Modified,
+        }
+    }
+}
+
+impl From<DiffEntry> for wire::DiffEntry {
+    fn from(entry: DiffEntry) -> Self {
+        wire::DiffEntry {
+            path: entry.path,
+            change: entry.change.into(),
+            old_size: entry.old_size,
+            new_size: entry.new_size,
+        }
+    }
+}
+
+impl From<GcReport> for wire::GcReport {
+    fn from(report: GcReport) -> Self {
+        wire::GcReport {
+            objects_kept: report.objects_kept,
+            objects_deleted: report.objects_deleted,
+            bytes_deleted: report.bytes_deleted,
+            bytes_kept: report.bytes_kept,
+        }
+    }
+}
+
+impl From<FsckReport> for wire::FsckReport {
+    fn from(report: FsckReport) -> Self {
+        wire::FsckReport {
+            commits_checked: report.commits_checked,
+            objects_checked: report.objects_checked,
+            problems: report.problems,
+        }
+    }
+}
+
+/// Converts each item of a domain list to its wire form.
+fn wire_list<T, W: From<T>>(items: Vec<T>) -> Vec<W> {
+    items.into_iter().map(W::from).collect()
 }
 
 /// `repo@branch` → the pair, validated.
-fn parse_branch_ref(text: &str) -> Result<(String, String)> {
+fn parse_branch_ref(text: &str) -> Result<BranchRef> {
     let (repo, branch) = text
         .split_once('@')
         .ok_or_else(|| PfsError::invalid("provenance", format!("`{text}` is not `repo@branch`")))?;
-    Ok((repo.to_owned(), BranchName::parse(branch)?.to_string()))
+    Ok(BranchRef { repo: RepoName::parse(repo)?, branch: BranchName::parse(branch)? })
 }
 
 /// A write goes to a branch or to an open commit by id.
@@ -154,8 +248,7 @@ fn target(reference: &str) -> Result<CommitTarget> {
 
 async fn repo_list(ws: web::Data<Workspaces>, path: web::Path<String>) -> Result<HttpResponse> {
     let pfs = ws.get(&path)?;
-    let repos: Vec<RepoInfo> = pfs.repo_list().await?.into_iter().map(repo_info).collect();
-    Ok(HttpResponse::Ok().json(repos))
+    Ok(HttpResponse::Ok().json(wire_list::<_, RepoInfo>(pfs.repo_list().await?)))
 }
 
 async fn repo_create(
@@ -164,21 +257,18 @@ async fn repo_create(
     body: web::Json<CreateRepo>,
 ) -> Result<HttpResponse> {
     let pfs = ws.get(&path)?;
-    let repo = pfs.repo_create(&body.name, &body.description).await?;
+    let name = RepoName::parse(&body.name)?;
+    let repo = pfs.repo_create(&name, &body.description).await?;
     let summary = pfs.repo_inspect(&repo.name).await?;
-    Ok(HttpResponse::Created().json(repo_info(summary)))
+    Ok(HttpResponse::Created().json(RepoInfo::from(summary)))
 }
 
 async fn repo_inspect(ws: web::Data<Workspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
     let pfs = ws.get(&workspace)?;
-    let mut info = repo_info(pfs.repo_inspect(&repo).await?);
-    let storage = pfs.repo_storage(&repo).await?;
-    info.storage = Some(RepoStorageInfo {
-        logical_bytes: storage.logical_bytes,
-        stored_bytes: storage.stored_bytes,
-        chunks: storage.chunks,
-    });
+    let repo = RepoName::parse(&repo)?;
+    let mut info = RepoInfo::from(pfs.repo_inspect(&repo).await?);
+    info.storage = Some(pfs.repo_storage(&repo).await?.into());
     Ok(HttpResponse::Ok().json(info))
 }
 
@@ -188,13 +278,21 @@ struct ForceQuery {
     force: bool,
 }
 
+impl ForceQuery {
+    fn when_depended_on(&self) -> WhenDependedOn {
+        if self.force { WhenDependedOn::DeleteAnyway } else { WhenDependedOn::Refuse }
+    }
+}
+
 async fn repo_delete(
     ws: web::Data<Workspaces>,
     path: web::Path<(String, String)>,
     query: web::Query<ForceQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let deleted = ws.get(&workspace)?.repo_delete(&repo, query.force).await?;
+    let pfs = ws.get(&workspace)?;
+    let deleted = pfs.repo_delete(&RepoName::parse(&repo)?, query.when_depended_on()).await?;
+    let deleted: Vec<String> = deleted.iter().map(RepoName::to_string).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": deleted })))
 }
 
@@ -202,9 +300,9 @@ async fn repo_delete(
 
 async fn branch_list(ws: web::Data<Workspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let branches: Vec<BranchInfo> =
-        ws.get(&workspace)?.branch_list(&repo).await?.into_iter().map(branch_info).collect();
-    Ok(HttpResponse::Ok().json(branches))
+    let pfs = ws.get(&workspace)?;
+    let branches = pfs.branch_list(&RepoName::parse(&repo)?).await?;
+    Ok(HttpResponse::Ok().json(wire_list::<_, BranchInfo>(branches)))
 }
 
 async fn branch_create(
@@ -213,14 +311,18 @@ async fn branch_create(
     body: web::Json<CreateBranch>,
 ) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
+    let pfs = ws.get(&workspace)?;
+    let repo = RepoName::parse(&repo)?;
     let provenance = body.provenance.iter().map(|p| parse_branch_ref(p)).collect::<Result<Vec<_>>>()?;
-    let branch = ws.get(&workspace)?.branch_create(&repo, &body.name, body.head.as_deref(), &provenance).await?;
-    Ok(HttpResponse::Created().json(branch_info(branch)))
+    let branch = pfs.branch_create(&repo, &body.name, body.head.as_deref(), &provenance).await?;
+    Ok(HttpResponse::Created().json(BranchInfo::from(branch)))
 }
 
 async fn branch_inspect(ws: web::Data<Workspaces>, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (workspace, repo, branch) = path.into_inner();
-    Ok(HttpResponse::Ok().json(branch_info(ws.get(&workspace)?.branch_get(&repo, &branch).await?)))
+    let pfs = ws.get(&workspace)?;
+    let branch = pfs.branch_get(&RepoName::parse(&repo)?, &branch).await?;
+    Ok(HttpResponse::Ok().json(BranchInfo::from(branch)))
 }
 
 async fn branch_delete(
@@ -229,7 +331,8 @@ async fn branch_delete(
     query: web::Query<ForceQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, branch) = path.into_inner();
-    ws.get(&workspace)?.branch_delete(&repo, &branch, query.force).await?;
+    let pfs = ws.get(&workspace)?;
+    pfs.branch_delete(&RepoName::parse(&repo)?, &branch, query.when_depended_on()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -251,9 +354,9 @@ async fn commit_list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let commits: Vec<CommitInfo> =
-        ws.get(&workspace)?.commit_list(&repo, query.limit).await?.into_iter().map(commit_info).collect();
-    Ok(HttpResponse::Ok().json(commits))
+    let pfs = ws.get(&workspace)?;
+    let commits = pfs.commit_list(&RepoName::parse(&repo)?, query.limit).await?;
+    Ok(HttpResponse::Ok().json(wire_list::<_, CommitInfo>(commits)))
 }
 
 async fn commit_start(
@@ -262,13 +365,16 @@ async fn commit_start(
     body: web::Json<StartCommit>,
 ) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let commit = ws.get(&workspace)?.commit_start(&repo, &body.branch, &body.description).await?;
-    Ok(HttpResponse::Created().json(commit_info(commit)))
+    let pfs = ws.get(&workspace)?;
+    let commit = pfs.commit_start(&RepoName::parse(&repo)?, &body.branch, &body.description).await?;
+    Ok(HttpResponse::Created().json(CommitInfo::from(commit)))
 }
 
 async fn commit_inspect(ws: web::Data<Workspaces>, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (workspace, repo, reference) = path.into_inner();
-    Ok(HttpResponse::Ok().json(commit_info(ws.get(&workspace)?.commit_inspect(&repo, &reference).await?)))
+    let pfs = ws.get(&workspace)?;
+    let commit = pfs.commit_inspect(&RepoName::parse(&repo)?, &reference).await?;
+    Ok(HttpResponse::Ok().json(CommitInfo::from(commit)))
 }
 
 async fn commit_finish(
@@ -277,12 +383,12 @@ async fn commit_finish(
     body: Option<web::Json<FinishCommit>>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference) = path.into_inner();
+    let pfs = ws.get(&workspace)?;
     let body = body.map(web::Json::into_inner).unwrap_or_default();
-    let commit = ws
-        .get(&workspace)?
-        .commit_finish(&repo, &reference, body.description.as_deref(), body.error.as_deref())
+    let commit = pfs
+        .commit_finish(&RepoName::parse(&repo)?, &reference, body.description.as_deref(), body.error.as_deref())
         .await?;
-    Ok(HttpResponse::Ok().json(commit_info(commit)))
+    Ok(HttpResponse::Ok().json(CommitInfo::from(commit)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -301,27 +407,31 @@ async fn commit_wait(
     query: web::Query<WaitQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference) = path.into_inner();
+    let pfs = ws.get(&workspace)?;
     let timeout = Duration::from_secs(query.timeout_secs.min(3600));
-    Ok(HttpResponse::Ok().json(commit_info(ws.get(&workspace)?.commit_wait(&repo, &reference, timeout).await?)))
+    let commit = pfs.commit_wait(&RepoName::parse(&repo)?, &reference, timeout).await?;
+    Ok(HttpResponse::Ok().json(CommitInfo::from(commit)))
 }
 
 async fn commit_squash(ws: web::Data<Workspaces>, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (workspace, repo, reference) = path.into_inner();
-    ws.get(&workspace)?.commit_squash(&repo, &reference).await?;
+    let pfs = ws.get(&workspace)?;
+    pfs.commit_squash(&RepoName::parse(&repo)?, &reference).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn commit_drop(ws: web::Data<Workspaces>, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (workspace, repo, reference) = path.into_inner();
-    ws.get(&workspace)?.commit_drop(&repo, &reference).await?;
+    let pfs = ws.get(&workspace)?;
+    pfs.commit_drop(&RepoName::parse(&repo)?, &reference).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn commit_set(ws: web::Data<Workspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (workspace, id) = path.into_inner();
     let id = id.parse::<CommitId>().map_err(|e| PfsError::invalid("commit set id", e.to_string()))?;
-    let commits: Vec<CommitInfo> = ws.get(&workspace)?.commit_set(id).await?.into_iter().map(commit_info).collect();
-    Ok(HttpResponse::Ok().json(commits))
+    let commits = ws.get(&workspace)?.commit_set(id).await?;
+    Ok(HttpResponse::Ok().json(wire_list::<_, CommitInfo>(commits)))
 }
 
 // ---- files: writes ---------------------------------------------------
@@ -330,6 +440,12 @@ async fn commit_set(ws: web::Data<Workspaces>, path: web::Path<(String, String)>
 struct PutQuery {
     #[serde(default)]
     append: bool,
+}
+
+impl PutQuery {
+    fn mode(&self) -> PutMode {
+        if self.append { PutMode::Append } else { PutMode::Overwrite }
+    }
 }
 
 /// Feeds the request body to a blocking reader; returns the reader.
@@ -355,10 +471,7 @@ async fn file_put(
     payload: web::Payload,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, file) = path.into_inner();
-    let pfs = ws.get(&workspace)?.clone();
-    let mode = if query.append { PutMode::Append } else { PutMode::Overwrite };
-    let summary = pfs.put(&repo, target(&reference)?, &file, false, mode, body_reader(payload)).await?;
-    Ok(HttpResponse::Created().json(summary))
+    put(&ws, &workspace, &repo, &reference, &file, PutFormat::File, query.mode(), payload).await
 }
 
 async fn tar_put(
@@ -368,10 +481,24 @@ async fn tar_put(
     payload: web::Payload,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, dir) = path.into_inner();
-    let pfs = ws.get(&workspace)?.clone();
-    let mode = if query.append { PutMode::Append } else { PutMode::Overwrite };
-    let summary = pfs.put(&repo, target(&reference)?, &dir, true, mode, body_reader(payload)).await?;
-    Ok(HttpResponse::Created().json(summary))
+    put(&ws, &workspace, &repo, &reference, &dir, PutFormat::Tar, query.mode(), payload).await
+}
+
+#[allow(clippy::too_many_arguments, reason = "the parsed parts of one request, passed through once")]
+async fn put(
+    ws: &Workspaces,
+    workspace: &str,
+    repo: &str,
+    reference: &str,
+    path: &str,
+    format: PutFormat,
+    mode: PutMode,
+    payload: web::Payload,
+) -> Result<HttpResponse> {
+    let pfs = ws.get(workspace)?.clone();
+    let repo = RepoName::parse(repo)?;
+    let summary = pfs.put(&repo, target(reference)?, path, format, mode, body_reader(payload)).await?;
+    Ok(HttpResponse::Created().json(wire::PutSummary::from(summary)))
 }
 
 async fn file_delete(
@@ -379,7 +506,8 @@ async fn file_delete(
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, file) = path.into_inner();
-    let commit = ws.get(&workspace)?.delete(&repo, target(&reference)?, &file).await?;
+    let pfs = ws.get(&workspace)?;
+    let commit = pfs.delete(&RepoName::parse(&repo)?, target(&reference)?, &file).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "commit": commit.to_string() })))
 }
 
@@ -389,11 +517,12 @@ async fn file_copy(
     body: web::Json<CopyFile>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference) = path.into_inner();
-    let summary = ws
-        .get(&workspace)?
-        .copy(&body.src_repo, &body.src_ref, &body.src_path, &repo, target(&reference)?, &body.dst_path)
-        .await?;
-    Ok(HttpResponse::Created().json(summary))
+    let pfs = ws.get(&workspace)?;
+    let repo = RepoName::parse(&repo)?;
+    let src_repo = RepoName::parse(&body.src_repo)?;
+    let summary =
+        pfs.copy(&src_repo, &body.src_ref, &body.src_path, &repo, target(&reference)?, &body.dst_path).await?;
+    Ok(HttpResponse::Created().json(wire::PutSummary::from(summary)))
 }
 
 // ---- files: reads ----------------------------------------------------
@@ -405,7 +534,7 @@ struct RangeQuery {
 }
 
 /// The spans of `entry` covering `offset..offset+length`, trimmed.
-fn spans_in_range(entry: &FileEntry, offset: u64, length: u64) -> Vec<crate::storage::fileset::Span> {
+fn spans_in_range(entry: &FileEntry, offset: u64, length: u64) -> Vec<Span> {
     let end = offset.saturating_add(length).min(entry.size);
     let mut at = 0u64;
     let mut out = Vec::new();
@@ -414,7 +543,7 @@ fn spans_in_range(entry: &FileEntry, offset: u64, length: u64) -> Vec<crate::sto
         if span_end > offset && at < end {
             let skip = offset.saturating_sub(at);
             let take = span_end.min(end) - at - skip;
-            out.push(crate::storage::fileset::Span {
+            out.push(Span {
                 chunk: span.chunk,
                 offset: span.offset + u32::try_from(skip).unwrap_or(0),
                 len: u32::try_from(take).unwrap_or(0),
@@ -425,35 +554,6 @@ fn spans_in_range(entry: &FileEntry, offset: u64, length: u64) -> Vec<crate::sto
     out
 }
 
-/// Streams the bytes of spans, reading each chunk once even when several
-/// consecutive spans (small files) share it.
-fn span_stream(pfs: Pfs, spans: Vec<crate::storage::fileset::Span>) -> impl futures::Stream<Item = Result<Bytes>> {
-    futures::stream::unfold(
-        (pfs, spans.into_iter(), None::<(crate::storage::Hash, Bytes)>),
-        |(pfs, mut spans, cached)| async move {
-            let span = spans.next()?;
-            let chunk = match cached {
-                Some((hash, bytes)) if hash == span.chunk => bytes,
-                _ => match pfs.read_chunk(&span.chunk).await {
-                    Ok(bytes) => bytes,
-                    Err(error) => return Some((Err(error), (pfs, Vec::new().into_iter(), None))),
-                },
-            };
-            let start = span.offset as usize;
-            let end = start + span.len as usize;
-            let piece = if end <= chunk.len() {
-                Ok(chunk.slice(start..end))
-            } else {
-                Err(PfsError::Corrupted {
-                    object: format!("chunks/{}", span.chunk),
-                    reason: "shorter than the file's span".into(),
-                })
-            };
-            Some((piece, (pfs, spans, Some((span.chunk, chunk)))))
-        },
-    )
-}
-
 async fn file_get(
     ws: web::Data<Workspaces>,
     path: web::Path<(String, String, String, String)>,
@@ -462,8 +562,8 @@ async fn file_get(
     let (workspace, repo, reference, file) = path.into_inner();
     let pfs = ws.get(&workspace)?.clone();
     let file = clean_path(&file)?;
-    let (commit, root) = pfs.snapshot(&repo, &reference).await?;
-    let entry = pfs.file_entry(&root, &file).await?.ok_or_else(|| {
+    let (commit, snapshot) = pfs.snapshot(&RepoName::parse(&repo)?, &reference).await?;
+    let entry = pfs.file_entry(&snapshot, &file).await?.ok_or_else(|| {
         PfsError::not_found_hint(
             format!("file `{repo}@{}:{file}`", commit.id),
             "for a directory use `strata get file -r`",
@@ -496,41 +596,21 @@ async fn tar_get(ws: web::Data<Workspaces>, path: web::Path<(String, String, Str
     let (workspace, repo, reference, dir) = path.into_inner();
     let pfs = ws.get(&workspace)?.clone();
     let dir = clean_path(&dir)?;
-    let (commit, root) = pfs.snapshot(&repo, &reference).await?;
-    let entries = pfs.file_or_tree(&root, &dir).await?;
-    if entries.is_empty() && dir != "/" {
+    let (commit, snapshot) = pfs.snapshot(&RepoName::parse(&repo)?, &reference).await?;
+    let files = pfs.files_at(&snapshot, std::slice::from_ref(&dir)).await?.pop().unwrap_or_default();
+    if files.is_empty() && dir != "/" {
         return Err(PfsError::not_found(format!("file or directory `{repo}@{}:{dir}`", commit.id)));
     }
-    let strip = if dir == "/" || entries.len() == 1 && entries[0].path == dir {
+    let strip = if dir == "/" || files.len() == 1 && files[0].path == dir {
         crate::names::dir_prefix(parent_of(&dir))
     } else {
         crate::names::dir_prefix(&dir)
     };
-    let named = entries.into_iter().map(move |entry| TarMember { name: entry.path[strip.len()..].to_owned(), entry });
+    let members = files.into_iter().map(|file| TarMember { name: file.path[strip.len()..].to_owned(), file }).collect();
     Ok(HttpResponse::Ok()
         .content_type("application/x-tar")
         .insert_header(("x-strata-commit", commit.id.to_string()))
-        .streaming(tar_stream(pfs, named.collect())))
-}
-
-/// One file of a tar stream: its name in the archive and its content.
-#[derive(Debug)]
-pub struct TarMember {
-    pub name: String,
-    pub entry: FileEntry,
-}
-
-/// Streams `members` as a tar archive, reading each file's chunks as it
-/// goes. A member whose entry has no spans is written empty.
-pub fn tar_stream(pfs: Pfs, members: Vec<TarMember>) -> impl futures::Stream<Item = Result<Bytes>> + 'static {
-    let files = futures::stream::iter(members).flat_map(move |member| {
-        let size: u64 = member.entry.spans.iter().map(|s| u64::from(s.len)).sum();
-        let header = futures::stream::once(futures::future::ready(tar_header(&member.name, size)));
-        let padding = (512 - (size % 512)) % 512;
-        let trailer = futures::stream::once(futures::future::ready(Ok(Bytes::from(vec![0u8; padding as usize]))));
-        header.chain(span_stream(pfs.clone(), member.entry.spans)).chain(trailer)
-    });
-    files.chain(futures::stream::once(futures::future::ready(Ok(Bytes::from(vec![0u8; 1024])))))
+        .streaming(pfs.tar_stream(members)))
 }
 
 fn parent_of(path: &str) -> &str {
@@ -540,41 +620,14 @@ fn parent_of(path: &str) -> &str {
     }
 }
 
-fn tar_header(name: &str, size: u64) -> Result<Bytes> {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(size);
-    header.set_mode(0o644);
-    header.set_entry_type(tar::EntryType::Regular);
-    header.set_mtime(0);
-    let mut out = Vec::with_capacity(1536);
-    if name.len() > 99 {
-        // GNU long name: a pseudo-entry carrying the full path.
-        let mut long = tar::Header::new_gnu();
-        long.set_entry_type(tar::EntryType::GNULongName);
-        long.set_size(name.len() as u64 + 1);
-        if let Some(gnu) = long.as_gnu_mut() {
-            gnu.name[..13].copy_from_slice(b"././@LongLink");
-        }
-        long.set_cksum();
-        out.extend_from_slice(long.as_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-        header.set_path(&name[..99]).map_err(|e| PfsError::Internal(format!("tar header: {e}")))?;
-    } else {
-        header.set_path(name).map_err(|e| PfsError::Internal(format!("tar header: {e}")))?;
-    }
-    header.set_cksum();
-    out.extend_from_slice(header.as_bytes());
-    Ok(Bytes::from(out))
-}
-
 async fn file_list(
     ws: web::Data<Workspaces>,
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, dir) = path.into_inner();
-    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.file_list(&repo, &reference, &dir).await?))
+    let pfs = ws.get(&workspace)?;
+    let files = pfs.file_list(&RepoName::parse(&repo)?, &reference, &dir).await?;
+    Ok(HttpResponse::Ok().json(wire_list::<_, wire::FileInfo>(files)))
 }
 
 async fn file_inspect(
@@ -582,7 +635,9 @@ async fn file_inspect(
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, file) = path.into_inner();
-    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.file_inspect(&repo, &reference, &file).await?))
+    let pfs = ws.get(&workspace)?;
+    let info = pfs.file_inspect(&RepoName::parse(&repo)?, &reference, &file).await?;
+    Ok(HttpResponse::Ok().json(wire::FileInfo::from(info)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -596,7 +651,9 @@ async fn file_glob(
     query: web::Query<GlobQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference) = path.into_inner();
-    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.file_glob(&repo, &reference, &query.pattern).await?))
+    let pfs = ws.get(&workspace)?;
+    let files = pfs.file_glob(&RepoName::parse(&repo)?, &reference, &query.pattern).await?;
+    Ok(HttpResponse::Ok().json(wire_list::<_, wire::FileInfo>(files)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -611,9 +668,15 @@ async fn file_diff(
     query: web::Query<DiffQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, file) = path.into_inner();
-    let old_repo = query.old_repo.clone().unwrap_or_else(|| repo.clone());
-    let old = query.old_ref.as_deref().map(|old_ref| (old_repo.as_str(), old_ref));
-    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.file_diff(&repo, &reference, &file, old).await?))
+    let pfs = ws.get(&workspace)?;
+    let repo = RepoName::parse(&repo)?;
+    let old_repo = match &query.old_repo {
+        Some(old_repo) => RepoName::parse(old_repo)?,
+        None => repo.clone(),
+    };
+    let old = query.old_ref.as_deref().map(|old_ref| (&old_repo, old_ref));
+    let diff = pfs.file_diff(&repo, &reference, &file, old).await?;
+    Ok(HttpResponse::Ok().json(wire_list::<_, wire::DiffEntry>(diff)))
 }
 
 async fn file_history(
@@ -622,16 +685,16 @@ async fn file_history(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, file) = path.into_inner();
+    let pfs = ws.get(&workspace)?;
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
-    let commits: Vec<CommitInfo> =
-        ws.get(&workspace)?.file_history(&repo, &reference, &file, limit).await?.into_iter().map(commit_info).collect();
-    Ok(HttpResponse::Ok().json(commits))
+    let commits = pfs.file_history(&RepoName::parse(&repo)?, &reference, &file, limit).await?;
+    Ok(HttpResponse::Ok().json(wire_list::<_, CommitInfo>(commits)))
 }
 
 // ---- maintenance -----------------------------------------------------
 
 async fn fsck(ws: web::Data<Workspaces>, path: web::Path<String>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(ws.get(&path)?.fsck().await?))
+    Ok(HttpResponse::Ok().json(wire::FsckReport::from(ws.get(&path)?.fsck().await?)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -646,7 +709,8 @@ fn default_grace() -> u64 {
 }
 
 async fn gc(ws: web::Data<Workspaces>, path: web::Path<String>, query: web::Query<GcQuery>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(ws.get(&path)?.gc(Duration::from_secs(query.grace_secs)).await?))
+    let report = ws.get(&path)?.gc(Duration::from_secs(query.grace_secs)).await?;
+    Ok(HttpResponse::Ok().json(wire::GcReport::from(report)))
 }
 
 async fn storage(ws: web::Data<Workspaces>, path: web::Path<String>) -> Result<HttpResponse> {

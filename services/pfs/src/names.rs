@@ -8,7 +8,7 @@ use crate::error::PfsError;
 /// which become Kubernetes object names, so stay well below 253.
 const MAX_NAME: usize = 100;
 /// Longest file path, in bytes.
-pub const MAX_PATH: usize = 4096;
+pub(crate) const MAX_PATH: usize = 4096;
 /// Characters with a meaning in glob patterns, forbidden in file paths.
 const GLOB_CHARS: &[char] = &['*', '?', '[', ']', '{', '}', '!', '(', ')', '@', '+', '^'];
 
@@ -41,8 +41,26 @@ macro_rules! name_type {
                 Ok(Self(name.to_owned()))
             }
 
+            /// A name read back from the database, where only validated
+            /// names are written.
+            pub(crate) fn from_stored(name: String) -> Self {
+                Self(name)
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
             }
         }
 
@@ -68,7 +86,7 @@ name_type!(
 /// Normalises and validates a file path: printable ASCII, no glob
 /// characters, no `.` or `..` elements; returns it with one leading `/`,
 /// no trailing `/` and no empty elements. The root is `/`.
-pub fn clean_path(path: &str) -> Result<String, PfsError> {
+pub(crate) fn clean_path(path: &str) -> Result<String, PfsError> {
     if path.len() > MAX_PATH {
         return Err(PfsError::invalid("path", format!("longer than {MAX_PATH} bytes")));
     }
@@ -102,13 +120,13 @@ pub fn clean_path(path: &str) -> Result<String, PfsError> {
 }
 
 /// The directory prefix under which a directory's files live: `/a` → `/a/`, `/` → `/`.
-pub fn dir_prefix(dir: &str) -> String {
+pub(crate) fn dir_prefix(dir: &str) -> String {
     if dir == "/" { "/".to_owned() } else { format!("{dir}/") }
 }
 
 /// How far to move from the base of a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ancestry {
+pub(crate) enum Ancestry {
     /// `^N` / `~N`: the N-th ancestor (0 = the commit itself).
     Back(u32),
     /// `.N` on a branch: the N-th commit counted from the oldest (1 = oldest).
@@ -118,7 +136,7 @@ pub enum Ancestry {
 /// A commit reference: a branch or commit id, with optional ancestry, such
 /// as `master`, `master^`, `master~3`, `master.1` or a 32-hex commit id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitRef {
+pub(crate) struct CommitRef {
     /// A branch name or a commit id; resolved by trying a branch first.
     pub base: String,
     pub ancestry: Ancestry,

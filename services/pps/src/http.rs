@@ -9,7 +9,6 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use strata_api_types::pps::{CreatePipeline, PullTask, SpecFormat, TaskHeartbeat, TaskResult, WorkerLeaving};
-use strata_pfs::http::tar_stream;
 
 use crate::error::PpsError;
 use crate::meta::LogFilter;
@@ -337,7 +336,7 @@ async fn task_inputs(
     within_scope(scope.as_ref(), delivery_pipeline(&delivery))?;
     let pps = ws.get(&workspace)?;
     let members = pps.task_inputs(&delivery).await?;
-    Ok(HttpResponse::Ok().content_type("application/x-tar").streaming(tar_stream(pps.pfs().clone(), members)))
+    Ok(HttpResponse::Ok().content_type("application/x-tar").streaming(pps.pfs().tar_stream(members)))
 }
 
 // ---- errors ------------------------------------------------------------

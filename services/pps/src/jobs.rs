@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use strata_api_types::pps::{DatumInfo, FailedDatum, JobInfo, LogLine};
-use strata_pfs::meta::Commit;
+use strata_pfs::{Commit, RepoName};
 
 use crate::error::PpsError;
 use crate::meta::{DatumRow, JobRow, LogFilter};
@@ -48,11 +48,11 @@ impl Pps {
     pub(crate) async fn job_row(&self, pipeline: &str, job: &str) -> Result<JobRow, PpsError> {
         let loaded = self.pipeline(pipeline).await?;
         let commit = if job == "latest" {
-            self.pfs().commit_inspect(pipeline, &loaded.spec.output_branch).await?
+            self.pfs().commit_inspect(&RepoName::parse(pipeline)?, &loaded.spec.output_branch).await?
         } else {
             match self.meta().job_get(pipeline, job).await? {
                 Some(row) => return Ok(row),
-                None => self.pfs().commit_inspect(pipeline, job).await.map_err(|_| {
+                None => self.pfs().commit_inspect(&RepoName::parse(pipeline)?, job).await.map_err(|_| {
                     PpsError::not_found(
                         format!("job {pipeline}@{job}"),
                         format!("`strata job list -p {pipeline}` shows its jobs"),

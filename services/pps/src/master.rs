@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use strata_pfs::PfsError;
-use strata_pfs::meta::Commit;
+use strata_pfs::{Commit, CommitTarget, PfsError, PutFormat, PutMode, RepoName};
 use tokio_util::sync::CancellationToken;
 
 use crate::datums::{LeafSet, combine};
@@ -89,7 +88,7 @@ impl Pps {
 
     /// Creates job rows for output commits that have none yet.
     async fn discover_jobs(&self, pipeline: &Pipeline) -> Result<(), PpsError> {
-        let commits = self.pfs().commit_list(&pipeline.row.name, DISCOVER).await?;
+        let commits = self.pfs().commit_list(&RepoName::parse(&pipeline.row.name)?, DISCOVER).await?;
         for commit in commits.iter().rev() {
             let on_branch = commit.branch.as_deref() == Some(pipeline.spec.output_branch.as_str());
             if !commit.is_finished() && on_branch && !commit.provenance.is_empty() {
@@ -111,7 +110,7 @@ impl Pps {
     }
 
     async fn output_commit(&self, job: &JobRow) -> Result<Commit, PpsError> {
-        Ok(self.pfs().commit_inspect(&job.pipeline, &job.id).await?)
+        Ok(self.pfs().commit_inspect(&RepoName::parse(&job.pipeline)?, &job.id).await?)
     }
 
     /// The job's output commit, or `None` once the job has been ended
@@ -211,7 +210,7 @@ impl Pps {
         merge.stale_outputs.sort();
         merge.stale_outputs.dedup();
         if !merge.stale_outputs.is_empty() {
-            self.pfs().delete_paths(&job.pipeline, output.id, merge.stale_outputs.clone()).await?;
+            self.pfs().delete_paths(&RepoName::parse(&job.pipeline)?, output.id, merge.stale_outputs.clone()).await?;
         }
         let plan = Plan { leaves, datums: merge.datums };
         plan::save(&self.inner.store, &job.pipeline, &job.id, &plan).await?;
@@ -351,7 +350,7 @@ impl Pps {
             return Ok(());
         }
         plan::save(&self.inner.store, &job.pipeline, &job.id, &final_plan).await?;
-        match self.pfs().commit_finish(&job.pipeline, &job.id, None, None).await {
+        match self.pfs().commit_finish(&RepoName::parse(&job.pipeline)?, &job.id, None, None).await {
             Ok(_) => {}
             // A crash after finishing the commit: the job is done.
             Err(PfsError::Conflict(_)) if self.output_commit(job).await?.is_finished() => {}
@@ -372,7 +371,7 @@ impl Pps {
             return Ok(());
         }
         self.inner.queue.purge(&job.pipeline).await?;
-        match self.pfs().commit_finish(&job.pipeline, &job.id, None, Some(reason)).await {
+        match self.pfs().commit_finish(&RepoName::parse(&job.pipeline)?, &job.id, None, Some(reason)).await {
             Ok(_) | Err(PfsError::Conflict(_) | PfsError::NotFound { .. }) => {}
             Err(other) => return Err(other.into()),
         }
@@ -394,7 +393,7 @@ impl Pps {
             if cron.spec.is_never() {
                 continue;
             }
-            let head = self.pfs().commit_inspect(&cron.repo, "master").await?;
+            let head = self.pfs().commit_inspect(&RepoName::parse(&cron.repo)?, "master").await?;
             let last = if head.files == 0 { cron.start.unwrap_or(pipeline.row.created_at) } else { head.started_at };
             let Some(due) = cron.spec.next_after(last) else { continue };
             if due > Utc::now() {
@@ -406,13 +405,14 @@ impl Pps {
     }
 
     async fn commit_tick(&self, repo: &str, overwrite: bool, due: chrono::DateTime<Utc>) -> Result<(), PpsError> {
+        let repo = &RepoName::parse(repo)?;
         let commit = self.pfs().commit_start(repo, "master", "cron tick").await?;
         if overwrite {
-            let (_, root) = self.pfs().snapshot(repo, &commit.id.to_string()).await?;
+            let (_, snapshot) = self.pfs().snapshot(repo, &commit.id.to_string()).await?;
             let mut old = Vec::new();
             self.pfs()
-                .walk(&root, "/", |entry| {
-                    old.push(entry.path);
+                .walk(&snapshot, "/", |file| {
+                    old.push(file.path);
                     true
                 })
                 .await?;
@@ -422,8 +422,8 @@ impl Pps {
         }
         let name = format!("/{}", due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         let body = std::io::Cursor::new(due.to_rfc3339().into_bytes());
-        let target = strata_pfs::CommitTarget::Commit(commit.id);
-        self.pfs().put(repo, target, &name, false, strata_pfs::PutMode::Overwrite, body).await?;
+        let target = CommitTarget::Commit(commit.id);
+        self.pfs().put(repo, target, &name, PutFormat::File, PutMode::Overwrite, body).await?;
         self.pfs().commit_finish(repo, &commit.id.to_string(), None, None).await?;
         Ok(())
     }

@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use strata_core::store::DynObjectStore;
 use strata_pfs::Pfs;
 use strata_pfs::glob::Glob;
-use strata_pfs::meta::Commit;
-use strata_pfs::storage::fileset::Root;
+use strata_pfs::{Commit, RepoName, Snapshot};
 
 use crate::datums::{Datum, LeafMatch};
 use crate::error::PpsError;
@@ -133,24 +132,24 @@ pub async fn list_leaf(
     base: Option<&LeafRecord>,
 ) -> Result<LeafRecord, PpsError> {
     let glob = Glob::new(glob_text)?;
-    let root = pfs.commit_content(commit).await?;
+    let snapshot = pfs.commit_content(commit).await?;
     let id = commit.id.to_string();
     let record =
         |matches| LeafRecord { repo: repo.to_owned(), glob: glob_text.to_owned(), commit: id.clone(), matches };
     let Some(base) = base.filter(|b| b.repo == repo && b.glob == glob_text) else {
-        return Ok(record(full_listing(pfs, &root, &glob).await?));
+        return Ok(record(full_listing(pfs, &snapshot, &glob).await?));
     };
     if base.commit == id {
         return Ok(record(base.matches.clone()));
     }
     // A base commit that was squashed or dropped: list everything.
-    let Ok(old_commit) = pfs.commit_inspect(repo, &base.commit).await else {
-        return Ok(record(full_listing(pfs, &root, &glob).await?));
+    let Ok(old_commit) = pfs.commit_inspect(&RepoName::parse(repo)?, &base.commit).await else {
+        return Ok(record(full_listing(pfs, &snapshot, &glob).await?));
     };
-    let old_root = pfs.commit_content(&old_commit).await?;
-    let changes = pfs.root_changes(&old_root, &root).await?;
+    let old_snapshot = pfs.commit_content(&old_commit).await?;
+    let changes = pfs.changes(&old_snapshot, &snapshot).await?;
     if changes.len() > FULL_LISTING_ABOVE {
-        return Ok(record(full_listing(pfs, &root, &glob).await?));
+        return Ok(record(full_listing(pfs, &snapshot, &glob).await?));
     }
     let mut touched: BTreeMap<String, Option<LeafMatch>> = BTreeMap::new();
     for change in &changes {
@@ -158,7 +157,7 @@ pub async fn list_leaf(
             if touched.contains_key(&candidate) {
                 continue;
             }
-            let now = pfs.path_info(&root, &candidate).await?;
+            let now = pfs.path_info(&snapshot, &candidate).await?;
             let found = now.map(|info| LeafMatch { path: info.path, hash: info.hash, size: info.size });
             touched.insert(candidate, found);
         }
@@ -166,8 +165,8 @@ pub async fn list_leaf(
     Ok(record(apply_touched(&base.matches, touched)))
 }
 
-async fn full_listing(pfs: &Pfs, root: &Root, glob: &Glob) -> Result<Vec<LeafMatch>, PpsError> {
-    let infos = pfs.glob_root(root, glob).await?;
+async fn full_listing(pfs: &Pfs, snapshot: &Snapshot, glob: &Glob) -> Result<Vec<LeafMatch>, PpsError> {
+    let infos = pfs.glob(snapshot, glob).await?;
     Ok(infos.into_iter().map(|info| LeafMatch { path: info.path, hash: info.hash, size: info.size }).collect())
 }
 

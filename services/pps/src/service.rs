@@ -8,8 +8,8 @@ use chrono::Utc;
 use parking_lot::Mutex;
 use strata_api_types::pps::{JobSummary, PipelineInfo};
 use strata_core::store::DynObjectStore;
-use strata_pfs::meta::RepoKind;
-use strata_pfs::{Pfs, PfsError};
+use strata_pfs::names::BranchName;
+use strata_pfs::{BranchRef, Pfs, PfsError, RepoKind, RepoName, WhenDependedOn};
 use strata_queue::{Depth, TaskQueue};
 use tokio::sync::Notify;
 
@@ -83,15 +83,17 @@ pub(crate) struct Pipeline {
 
 impl Pps {
     /// Opens PPS on the workspace's database (running its migrations),
-    /// object store and task queue.
+    /// object store and task queue. `db` is the same database as PFS's,
+    /// given by whoever composes the two; PPS keeps its own tables there.
     pub async fn open(
         pfs: Pfs,
+        db: sea_orm::DatabaseConnection,
         store: DynObjectStore,
         queue: Arc<dyn TaskQueue>,
         settings: PpsSettings,
         meter: Option<opentelemetry::metrics::Meter>,
     ) -> Result<Self, PpsError> {
-        let meta = Meta::new(pfs.db().clone());
+        let meta = Meta::new(db);
         meta.migrate().await?;
         let depths = Arc::new(Mutex::new(HashMap::new()));
         let metrics = PpsMetrics::new(meter, depths.clone());
@@ -185,7 +187,7 @@ impl Pps {
     }
 
     async fn check_new_spec(&self, spec: &PipelineSpec, update: bool) -> Result<(), PpsError> {
-        strata_pfs::names::RepoName::parse(&spec.name)?;
+        let name = RepoName::parse(&spec.name)?;
         let existing = self.meta().pipeline_get(&spec.name).await?;
         if existing.is_some() && !update {
             return Err(PpsError::AlreadyExists {
@@ -194,7 +196,7 @@ impl Pps {
             });
         }
         if existing.is_none() {
-            match self.pfs().repo_inspect(&spec.name).await {
+            match self.pfs().repo_inspect(&name).await {
                 Ok(_) => {
                     return Err(PpsError::Conflict(format!(
                         "repo `{}` already exists; a pipeline writes to a repo of its own name, so rename the pipeline or delete the repo",
@@ -215,7 +217,7 @@ impl Pps {
                     format!("pipeline `{}` cannot read its own output repo", spec.name),
                 ));
             }
-            self.pfs().repo_inspect(leaf.repo()).await.map_err(|error| match error {
+            self.pfs().repo_inspect(&RepoName::parse(leaf.repo())?).await.map_err(|error| match error {
                 PfsError::NotFound { .. } => PpsError::not_found(
                     format!("input repo `{}` of pipeline `{}`", leaf.repo(), spec.name),
                     format!("create it first with `strata repo create {}`", leaf.repo()),
@@ -235,7 +237,7 @@ impl Pps {
         self.prepare_repos(spec).await?;
         let row = self.meta().pipeline_save(&spec.name, &spec.to_json(), &salt).await?;
         self.log(&spec.name, None, format!("pipeline version {} saved", row.version)).await;
-        self.pfs().commit_start_auto(&spec.name, &spec.output_branch).await?;
+        self.pfs().commit_start_auto(&RepoName::parse(&spec.name)?, &spec.output_branch).await?;
         Ok(())
     }
 
@@ -246,19 +248,24 @@ impl Pps {
             if matches!(leaf, spec::Leaf::Cron(_)) {
                 self.ensure_repo(leaf.repo(), RepoKind::User, "cron ticks").await?;
             }
-            if self.pfs().branch_get(leaf.repo(), leaf.branch()).await.is_err() {
-                self.pfs().branch_create(leaf.repo(), leaf.branch(), None, &[]).await?;
+            let repo = RepoName::parse(leaf.repo())?;
+            if self.pfs().branch_get(&repo, leaf.branch()).await.is_err() {
+                self.pfs().branch_create(&repo, leaf.branch(), None, &[]).await?;
             }
         }
         let description = format!("output of pipeline {}", spec.name);
         self.ensure_repo(&spec.name, RepoKind::Output, &description).await?;
-        let provenance = spec.input_repos();
-        self.pfs().branch_create(&spec.name, &spec.output_branch, None, &provenance).await?;
+        let provenance = spec
+            .input_repos()
+            .into_iter()
+            .map(|(repo, branch)| Ok(BranchRef { repo: RepoName::parse(&repo)?, branch: BranchName::parse(&branch)? }))
+            .collect::<Result<Vec<_>, PfsError>>()?;
+        self.pfs().branch_create(&RepoName::parse(&spec.name)?, &spec.output_branch, None, &provenance).await?;
         Ok(())
     }
 
     async fn ensure_repo(&self, name: &str, kind: RepoKind, description: &str) -> Result<(), PpsError> {
-        match self.pfs().repo_create_kind(name, kind, description).await {
+        match self.pfs().repo_create_kind(&RepoName::parse(name)?, kind, description).await {
             Ok(_) | Err(PfsError::AlreadyExists { .. }) => Ok(()),
             Err(other) => Err(other.into()),
         }
@@ -313,13 +320,13 @@ impl Pps {
         plan::delete_all(&self.inner.store, name).await?;
         self.forget_pipeline(name);
         self.pipelines_changed();
-        match self.pfs().repo_delete(name, true).await {
+        match self.pfs().repo_delete(&RepoName::parse(name)?, WhenDependedOn::DeleteAnyway).await {
             Ok(_) | Err(PfsError::NotFound { .. }) => {}
             Err(other) => return Err(other.into()),
         }
         for leaf in spec.input.leaves() {
             if matches!(leaf, spec::Leaf::Cron(_)) {
-                match self.pfs().repo_delete(leaf.repo(), true).await {
+                match self.pfs().repo_delete(&RepoName::parse(leaf.repo())?, WhenDependedOn::DeleteAnyway).await {
                     Ok(_) | Err(PfsError::NotFound { .. }) => {}
                     Err(other) => return Err(other.into()),
                 }

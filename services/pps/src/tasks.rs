@@ -11,7 +11,7 @@ use strata_api_types::pps::{
     DatumResult, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult, TaskTransform, WorkerLeaving,
 };
 use strata_core::text::tail;
-use strata_pfs::http::TarMember;
+use strata_pfs::{RepoName, TarMember};
 use strata_queue::{Delivery, QueueError, Task};
 
 use crate::error::PpsError;
@@ -263,17 +263,16 @@ impl Pps {
         }
         let mut members = Vec::new();
         for ((repo, commit), places) in wanted {
-            let commit = self.pfs().commit_inspect(&repo, &commit).await?;
-            let root = self.pfs().commit_content(&commit).await?;
+            let commit = self.pfs().commit_inspect(&RepoName::parse(&repo)?, &commit).await?;
+            let snapshot = self.pfs().commit_content(&commit).await?;
             let paths: Vec<String> = places.iter().map(|(_, _, path)| path.clone()).collect();
-            let found = self.pfs().files_or_trees(&root, &paths).await?;
+            let found = self.pfs().files_at(&snapshot, &paths).await?;
             for ((index, name, _), entries) in places.into_iter().zip(found) {
-                for mut entry in entries {
+                for mut file in entries {
                     if empty.contains(&name) {
-                        entry.spans.clear();
-                        entry.size = 0;
+                        file = file.without_content();
                     }
-                    members.push(TarMember { name: format!("{index}/{name}{}", entry.path), entry });
+                    members.push(TarMember { name: format!("{index}/{name}{}", file.path), file });
                 }
             }
         }
@@ -430,9 +429,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("strata-pps-{}", uuid::Uuid::new_v4().simple()));
         let db = strata_core::db::connect(&DatabaseUrl::Sqlite(dir.join("strata.db"))).await.unwrap();
         let store = strata_core::store::open(&ObjectStoreUrl::Memory).unwrap();
-        let pfs = strata_pfs::Pfs::open(db, store.clone()).await.unwrap();
+        let pfs = strata_pfs::Pfs::open(db.clone(), store.clone()).await.unwrap();
         let queue = Arc::new(strata_queue::InProcessQueue::new(Duration::from_secs(30)));
-        let pps = Pps::open(pfs, store, queue, crate::PpsSettings::default(), None).await.unwrap();
+        let pps = Pps::open(pfs, db, store, queue, crate::PpsSettings::default(), None).await.unwrap();
         Scratch { pps, dir }
     }
 

@@ -9,7 +9,9 @@
 mod entities;
 pub mod migration;
 
-use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -19,109 +21,9 @@ use strata_core::id::CommitId;
 
 use self::entities::{branch, branch_provenance, commit, commit_provenance, layer, repo};
 use crate::error::PfsError;
+use crate::model::{Branch, BranchRef, Commit, Origin, Repo, RepoKind};
+use crate::names::{BranchName, RepoName};
 use crate::storage::Hash;
-
-/// What a repo holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RepoKind {
-    /// Data people put in.
-    User,
-    /// A pipeline's output.
-    Output,
-    /// A pipeline's spec history.
-    Spec,
-}
-
-impl RepoKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RepoKind::User => "user",
-            RepoKind::Output => "output",
-            RepoKind::Spec => "spec",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self, PfsError> {
-        match text {
-            "user" => Ok(RepoKind::User),
-            "output" => Ok(RepoKind::Output),
-            "spec" => Ok(RepoKind::Spec),
-            other => Err(PfsError::invalid("repo type", format!("`{other}` is not one of: user, output, spec"))),
-        }
-    }
-}
-
-/// A repo row.
-#[derive(Debug, Clone)]
-pub struct Repo {
-    pub name: String,
-    pub kind: RepoKind,
-    pub description: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// A branch row with its direct provenance.
-#[derive(Debug, Clone)]
-pub struct Branch {
-    pub repo: String,
-    pub name: String,
-    pub head: CommitId,
-    pub created_at: DateTime<Utc>,
-    /// `(repo, branch)` pairs this branch is derived from.
-    pub provenance: Vec<(String, String)>,
-}
-
-/// How a commit came to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// Started by a person or a program.
-    User,
-    /// Created by provenance propagation (a pipeline's output).
-    Auto,
-}
-
-impl Origin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::User => "USER",
-            Origin::Auto => "AUTO",
-        }
-    }
-
-    fn parse(text: &str) -> Self {
-        if text == "AUTO" { Origin::Auto } else { Origin::User }
-    }
-}
-
-/// A commit row.
-#[derive(Debug, Clone)]
-pub struct Commit {
-    pub repo: String,
-    pub id: CommitId,
-    /// Order of creation within the repo.
-    pub seq: i64,
-    pub branch: Option<String>,
-    pub parent: Option<CommitId>,
-    pub origin: Origin,
-    pub description: String,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    /// The file-set root; `None` while open.
-    pub root: Option<Hash>,
-    pub size_bytes: u64,
-    pub files: u64,
-    /// Number of change layers written so far.
-    pub layers: i32,
-    pub error: Option<String>,
-    /// `(repo, commit)` pairs this commit was derived from.
-    pub provenance: Vec<(String, CommitId)>,
-}
-
-impl Commit {
-    pub fn is_finished(&self) -> bool {
-        self.finished_at.is_some()
-    }
-}
 
 fn parse_commit_id(text: &str) -> Result<CommitId, PfsError> {
     text.parse().map_err(|e| PfsError::Internal(format!("stored commit id: {e}")))
@@ -135,12 +37,65 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn commit_from_row(row: commit::Model, provenance: Vec<(String, CommitId)>) -> Result<Commit, PfsError> {
+/// Deletes one commit row with its layers and provenance, within `txn`.
+async fn delete_commit_rows(txn: &impl ConnectionTrait, repo: &str, id: CommitId) -> Result<(), PfsError> {
+    let key = id.to_string();
+    layer::Entity::delete_many()
+        .filter(layer::Column::Repo.eq(repo))
+        .filter(layer::Column::Commit.eq(&key))
+        .exec(txn)
+        .await?;
+    commit_provenance::Entity::delete_many()
+        .filter(commit_provenance::Column::Repo.eq(repo))
+        .filter(commit_provenance::Column::Commit.eq(&key))
+        .exec(txn)
+        .await?;
+    commit::Entity::delete_by_id((repo.to_owned(), key)).exec(txn).await?;
+    Ok(())
+}
+
+fn repo_from_row(row: repo::Model) -> Result<Repo, PfsError> {
+    Ok(Repo {
+        kind: RepoKind::parse(&row.kind)?,
+        name: RepoName::from_stored(row.name),
+        description: row.description,
+        created_at: row.created_at,
+    })
+}
+
+/// Branch rows joined with their provenance rows (read in one statement
+/// for all of them).
+fn branches_with_provenance(
+    rows: Vec<branch::Model>,
+    provenance: Vec<branch_provenance::Model>,
+) -> Result<Vec<Branch>, PfsError> {
+    let mut by_branch: HashMap<(String, String), Vec<BranchRef>> = HashMap::new();
+    for row in provenance {
+        let upstream = BranchRef {
+            repo: RepoName::from_stored(row.upstream_repo),
+            branch: BranchName::from_stored(row.upstream_branch),
+        };
+        by_branch.entry((row.repo, row.branch)).or_default().push(upstream);
+    }
+    rows.into_iter()
+        .map(|row| {
+            Ok(Branch {
+                head: parse_commit_id(&row.head)?,
+                provenance: by_branch.remove(&(row.repo.clone(), row.name.clone())).unwrap_or_default(),
+                repo: RepoName::from_stored(row.repo),
+                name: row.name,
+                created_at: row.created_at,
+            })
+        })
+        .collect()
+}
+
+fn commit_from_row(row: commit::Model, provenance: Vec<(RepoName, CommitId)>) -> Result<Commit, PfsError> {
     Ok(Commit {
         id: parse_commit_id(&row.id)?,
         parent: row.parent.as_deref().map(parse_commit_id).transpose()?,
         root: row.root.as_deref().map(parse_hash).transpose()?,
-        repo: row.repo,
+        repo: RepoName::from_stored(row.repo),
         seq: row.seq,
         branch: row.branch,
         origin: Origin::parse(&row.origin),
@@ -149,7 +104,6 @@ fn commit_from_row(row: commit::Model, provenance: Vec<(String, CommitId)>) -> R
         finished_at: row.finished_at,
         size_bytes: u64::try_from(row.size_bytes).unwrap_or(0),
         files: u64::try_from(row.files).unwrap_or(0),
-        layers: row.layers,
         error: row.error,
         provenance,
     })
@@ -175,10 +129,6 @@ pub struct Meta {
 impl Meta {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
-    }
-
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
     }
 
     // ---- repos -------------------------------------------------------
@@ -208,29 +158,12 @@ impl Meta {
 
     pub async fn repo_get(&self, name: &str) -> Result<Option<Repo>, PfsError> {
         let row = repo::Entity::find_by_id(name.to_owned()).one(&self.db).await?;
-        row.map(|row| {
-            Ok(Repo {
-                kind: RepoKind::parse(&row.kind)?,
-                name: row.name,
-                description: row.description,
-                created_at: row.created_at,
-            })
-        })
-        .transpose()
+        row.map(repo_from_row).transpose()
     }
 
     pub async fn repo_list(&self) -> Result<Vec<Repo>, PfsError> {
         let rows = repo::Entity::find().order_by_asc(repo::Column::Name).all(&self.db).await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Repo {
-                    kind: RepoKind::parse(&row.kind)?,
-                    name: row.name,
-                    description: row.description,
-                    created_at: row.created_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(repo_from_row).collect()
     }
 
     /// Deletes a repo with all its branches, commits and layers, in one
@@ -259,48 +192,56 @@ impl Meta {
 
     // ---- branches ----------------------------------------------------
 
-    async fn branch_provenance_of(&self, repo: &str, name: &str) -> Result<Vec<(String, String)>, PfsError> {
-        let rows = branch_provenance::Entity::find()
+    pub async fn branch_get(&self, repo: &str, name: &str) -> Result<Option<Branch>, PfsError> {
+        let Some(row) = branch::Entity::find_by_id((repo.to_owned(), name.to_owned())).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let provenance = branch_provenance::Entity::find()
             .filter(branch_provenance::Column::Repo.eq(repo))
             .filter(branch_provenance::Column::Branch.eq(name))
             .order_by_asc(branch_provenance::Column::UpstreamRepo)
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|r| (r.upstream_repo, r.upstream_branch)).collect())
+        Ok(branches_with_provenance(vec![row], provenance)?.pop())
     }
 
-    pub async fn branch_get(&self, repo: &str, name: &str) -> Result<Option<Branch>, PfsError> {
-        let Some(row) = branch::Entity::find_by_id((repo.to_owned(), name.to_owned())).one(&self.db).await? else {
-            return Ok(None);
-        };
-        let provenance = self.branch_provenance_of(repo, name).await?;
-        Ok(Some(Branch {
-            head: parse_commit_id(&row.head)?,
-            repo: row.repo,
-            name: row.name,
-            created_at: row.created_at,
-            provenance,
-        }))
+    /// The branches of `repo` (or of every repo when `None`), by repo and
+    /// name, in two statements whatever their number.
+    pub async fn branch_list(&self, repo: Option<&str>) -> Result<Vec<Branch>, PfsError> {
+        let mut branches = branch::Entity::find();
+        let mut provenance = branch_provenance::Entity::find();
+        if let Some(repo) = repo {
+            branches = branches.filter(branch::Column::Repo.eq(repo));
+            provenance = provenance.filter(branch_provenance::Column::Repo.eq(repo));
+        }
+        let rows = branches.order_by_asc(branch::Column::Repo).order_by_asc(branch::Column::Name).all(&self.db).await?;
+        let provenance = provenance.order_by_asc(branch_provenance::Column::UpstreamRepo).all(&self.db).await?;
+        branches_with_provenance(rows, provenance)
     }
 
-    pub async fn branch_list(&self, repo: &str) -> Result<Vec<Branch>, PfsError> {
-        let rows = branch::Entity::find()
-            .filter(branch::Column::Repo.eq(repo))
-            .order_by_asc(branch::Column::Name)
+    /// The size of every branch head of `repo` (of every repo when `None`),
+    /// by `(repo, head)`, in one statement.
+    pub async fn branch_head_sizes(&self, repo: Option<&str>) -> Result<HashMap<(String, CommitId), u64>, PfsError> {
+        let mut heads = sea_orm::sea_query::Query::select();
+        heads.column(branch::Column::Head).from(branch::Entity);
+        let mut commits = commit::Entity::find();
+        if let Some(repo) = repo {
+            heads.and_where(Expr::col(branch::Column::Repo).eq(repo));
+            commits = commits.filter(commit::Column::Repo.eq(repo));
+        }
+        // Commits of one commit set share an id across repos; the caller
+        // looks sizes up by repo and id, so the extra rows are harmless.
+        let sizes: Vec<(String, String, i64)> = commits
+            .select_only()
+            .columns([commit::Column::Repo, commit::Column::Id, commit::Column::SizeBytes])
+            .filter(commit::Column::Id.in_subquery(heads))
+            .into_tuple()
             .all(&self.db)
             .await?;
-        let mut branches = Vec::with_capacity(rows.len());
-        for row in rows {
-            let provenance = self.branch_provenance_of(repo, &row.name).await?;
-            branches.push(Branch {
-                head: parse_commit_id(&row.head)?,
-                repo: row.repo,
-                name: row.name,
-                created_at: row.created_at,
-                provenance,
-            });
-        }
-        Ok(branches)
+        sizes
+            .into_iter()
+            .map(|(repo, id, size)| Ok(((repo, parse_commit_id(&id)?), u64::try_from(size).unwrap_or(0))))
+            .collect()
     }
 
     /// Points a branch at `head`, creating it if needed, and replaces its
@@ -310,7 +251,7 @@ impl Meta {
         repo: &str,
         name: &str,
         head: CommitId,
-        provenance: Option<&[(String, String)]>,
+        provenance: Option<&[BranchRef]>,
     ) -> Result<(), PfsError> {
         let txn = self.db.begin().await?;
         let existing = branch::Entity::find_by_id((repo.to_owned(), name.to_owned())).one(&txn).await?;
@@ -336,37 +277,18 @@ impl Meta {
                 .filter(branch_provenance::Column::Branch.eq(name))
                 .exec(&txn)
                 .await?;
-            for (upstream_repo, upstream_branch) in provenance {
+            for upstream in provenance {
                 let row = branch_provenance::ActiveModel {
                     repo: Set(repo.to_owned()),
                     branch: Set(name.to_owned()),
-                    upstream_repo: Set(upstream_repo.clone()),
-                    upstream_branch: Set(upstream_branch.clone()),
+                    upstream_repo: Set(upstream.repo.to_string()),
+                    upstream_branch: Set(upstream.branch.to_string()),
                 };
                 branch_provenance::Entity::insert(row).exec(&txn).await?;
             }
         }
         txn.commit().await?;
         Ok(())
-    }
-
-    /// Moves the head only if it is still `expected`: the loser of a race
-    /// between two writers learns it lost.
-    pub async fn branch_move_head(
-        &self,
-        repo: &str,
-        name: &str,
-        expected: CommitId,
-        head: CommitId,
-    ) -> Result<bool, PfsError> {
-        let result = branch::Entity::update_many()
-            .col_expr(branch::Column::Head, Expr::value(head.to_string()))
-            .filter(branch::Column::Repo.eq(repo))
-            .filter(branch::Column::Name.eq(name))
-            .filter(branch::Column::Head.eq(expected.to_string()))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected == 1)
     }
 
     pub async fn branch_delete(&self, repo: &str, name: &str) -> Result<(), PfsError> {
@@ -413,13 +335,13 @@ impl Meta {
         let seq: Option<i64> = commit::Entity::find()
             .select_only()
             .column_as(commit::Column::Seq.max(), "max")
-            .filter(commit::Column::Repo.eq(&commit.repo))
+            .filter(commit::Column::Repo.eq(commit.repo.as_str()))
             .into_tuple()
             .one(&txn)
             .await?
             .flatten();
         let row = commit::ActiveModel {
-            repo: Set(commit.repo.clone()),
+            repo: Set(commit.repo.to_string()),
             id: Set(commit.id.to_string()),
             seq: Set(seq.unwrap_or(0) + 1),
             branch: Set(commit.branch.clone()),
@@ -428,7 +350,7 @@ impl Meta {
             description: Set(commit.description.clone()),
             started_at: Set(commit.started_at),
             finished_at: Set(commit.finished_at),
-            root: Set(commit.root.map(|r| r.to_hex())),
+            root: Set(commit.root.map(Hash::to_hex)),
             size_bytes: Set(to_i64(commit.size_bytes)),
             files: Set(to_i64(commit.files)),
             layers: Set(0),
@@ -437,9 +359,9 @@ impl Meta {
         commit::Entity::insert(row).exec(&txn).await?;
         for (upstream_repo, upstream_commit) in &commit.provenance {
             let row = commit_provenance::ActiveModel {
-                repo: Set(commit.repo.clone()),
+                repo: Set(commit.repo.to_string()),
                 commit: Set(commit.id.to_string()),
-                upstream_repo: Set(upstream_repo.clone()),
+                upstream_repo: Set(upstream_repo.to_string()),
                 upstream_commit: Set(upstream_commit.to_string()),
             };
             commit_provenance::Entity::insert(row).exec(&txn).await?;
@@ -450,7 +372,7 @@ impl Meta {
                 HeadUpdate::Move(expected) => {
                     branch::Entity::update_many()
                         .col_expr(branch::Column::Head, Expr::value(commit.id.to_string()))
-                        .filter(branch::Column::Repo.eq(&commit.repo))
+                        .filter(branch::Column::Repo.eq(commit.repo.as_str()))
                         .filter(branch::Column::Name.eq(branch_name))
                         .filter(branch::Column::Head.eq(expected.to_string()))
                         .exec(&txn)
@@ -460,7 +382,7 @@ impl Meta {
                 }
                 HeadUpdate::Create => {
                     let row = branch::ActiveModel {
-                        repo: Set(commit.repo.clone()),
+                        repo: Set(commit.repo.to_string()),
                         name: Set(branch_name.clone()),
                         head: Set(commit.id.to_string()),
                         created_at: Set(Utc::now()),
@@ -481,17 +403,31 @@ impl Meta {
         let Some(row) = commit::Entity::find_by_id((repo.to_owned(), id.to_string())).one(&self.db).await? else {
             return Ok(None);
         };
-        let provenance = self.commit_provenance_of(repo, id).await?;
-        commit_from_row(row, provenance).map(Some)
+        Ok(self.with_provenance(vec![row]).await?.pop())
     }
 
-    async fn commit_provenance_of(&self, repo: &str, id: CommitId) -> Result<Vec<(String, CommitId)>, PfsError> {
-        let rows = commit_provenance::Entity::find()
-            .filter(commit_provenance::Column::Repo.eq(repo))
-            .filter(commit_provenance::Column::Commit.eq(id.to_string()))
+    /// Commit rows with their provenance, read in one more statement.
+    async fn with_provenance(&self, rows: Vec<commit::Model>) -> Result<Vec<Commit>, PfsError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut by_commit: HashMap<(String, String), Vec<(RepoName, CommitId)>> = HashMap::new();
+        let provenance = commit_provenance::Entity::find()
+            .filter(commit_provenance::Column::Commit.is_in(ids))
+            .order_by_asc(commit_provenance::Column::UpstreamRepo)
             .all(&self.db)
             .await?;
-        rows.into_iter().map(|r| Ok((r.upstream_repo, parse_commit_id(&r.upstream_commit)?))).collect()
+        for row in provenance {
+            let upstream = (RepoName::from_stored(row.upstream_repo), parse_commit_id(&row.upstream_commit)?);
+            by_commit.entry((row.repo, row.commit)).or_default().push(upstream);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let provenance = by_commit.remove(&(row.repo.clone(), row.id.clone())).unwrap_or_default();
+                commit_from_row(row, provenance)
+            })
+            .collect()
     }
 
     /// Commits of a repo, newest first.
@@ -503,13 +439,29 @@ impl Meta {
             .limit(Ord::min(limit, i64::MAX.unsigned_abs()))
             .all(&self.db)
             .await?;
-        let mut commits = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id = parse_commit_id(&row.id)?;
-            let provenance = self.commit_provenance_of(repo, id).await?;
-            commits.push(commit_from_row(row, provenance)?);
-        }
-        Ok(commits)
+        self.with_provenance(rows).await
+    }
+
+    /// Up to `limit` commits of `repo` created no later than `commit`
+    /// (itself included), newest first. A parent is always older than its
+    /// child, so a commit's ancestors are among them: history is read a
+    /// batch at a time instead of a commit at a time.
+    pub async fn commit_list_from(&self, repo: &str, commit: CommitId, limit: u64) -> Result<Vec<Commit>, PfsError> {
+        let seq = commit::Entity::find_by_id((repo.to_owned(), commit.to_string()))
+            .select_only()
+            .column(commit::Column::Seq)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        let Some(seq) = seq else { return Ok(Vec::new()) };
+        let rows = commit::Entity::find()
+            .filter(commit::Column::Repo.eq(repo))
+            .filter(commit::Column::Seq.lte(seq))
+            .order_by_desc(commit::Column::Seq)
+            .limit(Ord::min(limit, i64::MAX.unsigned_abs()))
+            .all(&self.db)
+            .await?;
+        self.with_provenance(rows).await
     }
 
     /// Every commit that shares `id` (a commit set), in any repo.
@@ -519,12 +471,7 @@ impl Meta {
             .order_by_asc(commit::Column::Repo)
             .all(&self.db)
             .await?;
-        let mut commits = Vec::with_capacity(rows.len());
-        for row in rows {
-            let provenance = self.commit_provenance_of(&row.repo, id).await?;
-            commits.push(commit_from_row(row, provenance)?);
-        }
-        Ok(commits)
+        self.with_provenance(rows).await
     }
 
     pub async fn commit_children(&self, repo: &str, id: CommitId) -> Result<Vec<CommitId>, PfsError> {
@@ -625,27 +572,19 @@ impl Meta {
         Ok(true)
     }
 
-    /// Replaces a commit's parent (squash folds a commit into its children).
-    pub async fn commit_set_parent_and_root(
-        &self,
-        repo: &str,
-        id: CommitId,
-        parent: Option<CommitId>,
-        root: Option<(Hash, u64, u64)>,
-    ) -> Result<(), PfsError> {
-        let mut update =
-            commit::Entity::update_many().col_expr(commit::Column::Parent, Expr::value(parent.map(|p| p.to_string())));
-        if let Some((root, size, files)) = root {
-            update = update
-                .col_expr(commit::Column::Root, Expr::value(root.to_hex()))
-                .col_expr(commit::Column::SizeBytes, Expr::value(to_i64(size)))
-                .col_expr(commit::Column::Files, Expr::value(to_i64(files)));
-        }
-        update
+    /// Removes commit `id` from history in one transaction: its children
+    /// take `parent` as theirs, then its row goes with its layers and
+    /// provenance. The caller has checked that no branch points at it.
+    pub async fn commit_squash(&self, repo: &str, id: CommitId, parent: Option<CommitId>) -> Result<(), PfsError> {
+        let txn = self.db.begin().await?;
+        commit::Entity::update_many()
+            .col_expr(commit::Column::Parent, Expr::value(parent.map(|p| p.to_string())))
             .filter(commit::Column::Repo.eq(repo))
-            .filter(commit::Column::Id.eq(id.to_string()))
-            .exec(&self.db)
+            .filter(commit::Column::Parent.eq(id.to_string()))
+            .exec(&txn)
             .await?;
+        delete_commit_rows(&txn, repo, id).await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -671,17 +610,7 @@ impl Meta {
                     .await?;
             }
         }
-        layer::Entity::delete_many()
-            .filter(layer::Column::Repo.eq(repo))
-            .filter(layer::Column::Commit.eq(&key))
-            .exec(&txn)
-            .await?;
-        commit_provenance::Entity::delete_many()
-            .filter(commit_provenance::Column::Repo.eq(repo))
-            .filter(commit_provenance::Column::Commit.eq(&key))
-            .exec(&txn)
-            .await?;
-        commit::Entity::delete_by_id((repo.to_owned(), key)).exec(&txn).await?;
+        delete_commit_rows(&txn, repo, id).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -702,12 +631,6 @@ impl Meta {
     pub async fn migrate(&self) -> Result<(), PfsError> {
         use sea_orm_migration::MigratorTrait;
         migration::Migrator::up(&self.db, None).await?;
-        Ok(())
-    }
-
-    /// For tests and fsck: the database backend answers.
-    pub async fn ping(&self) -> Result<(), PfsError> {
-        self.db.execute_unprepared("SELECT 1").await?;
         Ok(())
     }
 }

@@ -241,8 +241,6 @@ impl IndexStore {
 #[derive(Debug, Clone)]
 pub struct Change {
     pub path: String,
-    pub old: Option<FileEntry>,
-    pub new: Option<FileEntry>,
 }
 
 impl IndexStore {
@@ -273,17 +271,17 @@ impl IndexStore {
             match order {
                 std::cmp::Ordering::Less => {
                     let old = a.take();
-                    out.extend(old.map(|x| Change { path: x.path.clone(), old: Some(x), new: None }));
+                    out.extend(old.map(|x| Change { path: x.path }));
                 }
                 std::cmp::Ordering::Greater => {
                     let new = b.take();
-                    out.extend(new.map(|y| Change { path: y.path.clone(), old: None, new: Some(y) }));
+                    out.extend(new.map(|y| Change { path: y.path }));
                 }
                 std::cmp::Ordering::Equal => {
                     if let (Some(x), Some(y)) = (a.take(), b.take())
                         && (x.hash != y.hash || x.size != y.size)
                     {
-                        out.push(Change { path: y.path.clone(), old: Some(x), new: Some(y) });
+                        out.push(Change { path: y.path });
                     }
                 }
             }

@@ -29,7 +29,7 @@ impl Hash {
     }
 
     /// Lowercase hex, 64 characters.
-    pub fn to_hex(&self) -> String {
+    pub fn to_hex(self) -> String {
         hex::encode(self.0)
     }
 
