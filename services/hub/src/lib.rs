@@ -10,6 +10,7 @@
 mod api_tokens;
 mod audit;
 mod cache;
+pub mod config;
 pub mod entities;
 pub mod error;
 mod identity;

@@ -21,4 +21,4 @@ pub mod spec;
 mod tasks;
 
 pub use error::PpsError;
-pub use service::{Pps, PpsSettings};
+pub use service::{Pps, PpsConfig, PpsSettings};

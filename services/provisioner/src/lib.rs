@@ -11,6 +11,7 @@
 
 pub mod autoscaler;
 pub mod backend;
+pub mod config;
 mod data;
 pub mod error;
 pub mod kubernetes;
@@ -21,6 +22,7 @@ pub mod reconciler;
 mod scaling;
 
 pub use backend::{Applied, Backend, Teardown};
+pub use config::{ProvisionerConfig, ProvisionerSettings};
 pub use error::ProvisionerError;
 pub use kubernetes::{KubernetesBackend, KubernetesConfig};
 pub use local::{LocalBackend, LocalConfig};

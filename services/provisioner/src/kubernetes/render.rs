@@ -57,7 +57,7 @@ pub struct Cluster {
 }
 
 /// Destinations as a CIDR and TCP ports (the `kubernetes_egress` setting).
-pub use strata_core::config::EgressRule as Egress;
+pub use crate::config::EgressRule as Egress;
 
 /// CPU in millicores and memory in MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
