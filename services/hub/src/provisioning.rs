@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition as Where, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
+use strata_core::id::{OrganizationId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::Hub;
@@ -104,8 +105,8 @@ pub(crate) fn decode(json: &str) -> Vec<Condition> {
 /// A workspace as the provisioner sees it.
 #[derive(Clone)]
 pub struct DesiredWorkspace {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    pub id: WorkspaceId,
+    pub org_id: OrganizationId,
     pub org_slug: String,
     pub slug: String,
     pub plan: String,
@@ -163,7 +164,7 @@ pub struct PipelineWorkers {
 /// Where the gateway sends a request for a workspace, and who may.
 #[derive(Clone)]
 pub struct WorkspaceRoute {
-    pub workspace_id: Uuid,
+    pub workspace_id: WorkspaceId,
     pub slug: String,
     pub state: WorkspaceState,
     /// `None` for the workspace this server hosts in-process.
@@ -215,7 +216,7 @@ impl Hub {
     }
 
     /// One workspace the provisioner runs, by id.
-    pub async fn provisioner_workspace(&self, id: Uuid) -> Result<Option<DesiredWorkspace>> {
+    pub async fn provisioner_workspace(&self, id: WorkspaceId) -> Result<Option<DesiredWorkspace>> {
         let rows = workspace::Entity::find_by_id(id)
             .filter(workspace::Column::ManagedBy.eq(MANAGED_BY_PROVISIONER))
             .all(&self.db)
@@ -224,7 +225,7 @@ impl Hub {
     }
 
     async fn desired_from(&self, rows: Vec<workspace::Model>) -> Result<Vec<DesiredWorkspace>> {
-        let org_ids: Vec<Uuid> = rows.iter().map(|row| row.org_id).collect();
+        let org_ids: Vec<OrganizationId> = rows.iter().map(|row| row.org_id).collect();
         let orgs = org::Entity::find().filter(org::Column::Id.is_in(org_ids)).all(&self.db).await?;
         rows.into_iter()
             .map(|row| {
@@ -258,7 +259,7 @@ impl Hub {
     /// The workspace's service secret, made on first call and stored
     /// sealed. Two provisioners racing here agree: only the first write
     /// lands and both read it back.
-    pub async fn ensure_service_secret(&self, id: Uuid) -> Result<String> {
+    pub async fn ensure_service_secret(&self, id: WorkspaceId) -> Result<String> {
         let fresh = format!("sts_{}", crate::secrets::random_secret());
         let sealed = self.sealer.seal(Purpose::ServiceSecret, &id.to_string(), fresh.as_bytes())?;
         workspace::Entity::update_many()
@@ -316,7 +317,7 @@ impl Hub {
     /// written (and `false` returned) when the workspace was changed since
     /// (a newer generation, e.g. a delete), so a slow reconcile can never
     /// overwrite a newer wish.
-    pub async fn record_status(&self, id: Uuid, generation: i64, status: ObservedStatus) -> Result<bool> {
+    pub async fn record_status(&self, id: WorkspaceId, generation: i64, status: ObservedStatus) -> Result<bool> {
         let Some(row) = workspace::Entity::find_by_id(id).one(&self.db).await? else { return Ok(false) };
         let conditions = Condition::merge(&decode(&row.conditions), status.conditions);
         let message = summary(&conditions);
@@ -340,7 +341,7 @@ impl Hub {
     }
 
     /// Notes that a deleted workspace's data (metadata, objects) is gone.
-    pub async fn mark_data_freed(&self, id: Uuid) -> Result<()> {
+    pub async fn mark_data_freed(&self, id: WorkspaceId) -> Result<()> {
         workspace::Entity::update_many()
             .col_expr(workspace::Column::DataFreedAt, Expr::value(Some(Utc::now())))
             .col_expr(workspace::Column::ServiceSecretSealed, Expr::value(None::<Vec<u8>>))
@@ -381,7 +382,7 @@ impl Hub {
     }
 
     /// Stores the autoscaler's decision for a pipeline.
-    pub async fn record_workers(&self, workspace_id: Uuid, workers: &PipelineWorkers) -> Result<()> {
+    pub async fn record_workers(&self, workspace_id: WorkspaceId, workers: &PipelineWorkers) -> Result<()> {
         let row = workspace_workers::ActiveModel {
             workspace_id: Set(workspace_id),
             pipeline: Set(workers.pipeline.clone()),
@@ -403,7 +404,7 @@ impl Hub {
     }
 
     /// Drops the autoscaler rows of pipelines that no longer exist.
-    pub async fn forget_workers(&self, workspace_id: Uuid, keep: &[String]) -> Result<()> {
+    pub async fn forget_workers(&self, workspace_id: WorkspaceId, keep: &[String]) -> Result<()> {
         workspace_workers::Entity::delete_many()
             .filter(workspace_workers::Column::WorkspaceId.eq(workspace_id))
             .filter(workspace_workers::Column::Pipeline.is_not_in(keep.iter().cloned()))
@@ -414,7 +415,7 @@ impl Hub {
 
     /// The autoscaler's rows of a workspace, for the provisioner and for
     /// callers that already checked access to the workspace.
-    pub async fn workers_of(&self, workspace_id: Uuid) -> Result<Vec<PipelineWorkers>> {
+    pub async fn workers_of(&self, workspace_id: WorkspaceId) -> Result<Vec<PipelineWorkers>> {
         let rows = workspace_workers::Entity::find()
             .filter(workspace_workers::Column::WorkspaceId.eq(workspace_id))
             .order_by_asc(workspace_workers::Column::Pipeline)
@@ -449,13 +450,13 @@ impl Hub {
     ) -> Result<WorkspaceRoute> {
         let missing = || HubError::User(UserError::not_found("workspace"));
         let org = org::Entity::find().filter(org::Column::Slug.eq(org_slug)).one(&self.db).await?;
-        let org_id = org.as_ref().map_or(Uuid::nil(), |org| org.id);
+        let org_id = org.as_ref().map_or(OrganizationId::from_uuid(Uuid::nil()), |org| org.id);
         let row = workspace::Entity::find()
             .filter(workspace::Column::OrgId.eq(org_id))
             .filter(workspace::Column::LiveSlug.eq(slug))
             .one(&self.db)
             .await?;
-        let workspace_id = row.as_ref().map_or(Uuid::nil(), |row| row.id);
+        let workspace_id = row.as_ref().map_or(WorkspaceId::from_uuid(Uuid::nil()), |row| row.id);
         let role = self.role_lookup(principal, org_id, workspace_id, repo).await?;
         let (Some(row), Some(role)) = (row, role) else { return Err(missing()) };
         let secret = match row.managed_by.as_str() {
