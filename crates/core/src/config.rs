@@ -137,10 +137,10 @@ fn check_file_keys(path: &Path, keys: &[&str]) -> Result<()> {
     let written: figment::value::Dict =
         Figment::from(Toml::file_exact(path)).extract().map_err(|error| figment_error(&error))?;
     match written.keys().find(|key| !keys.contains(&key.as_str())) {
-        Some(unknown) => Err(invalid(
-            unknown,
-            format!("unknown key (from {}); docs/configuration.md lists the keys", path.display()),
-        )),
+        Some(unknown) => {
+            let expected = keys.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", ");
+            Err(invalid(unknown, format!("unknown key (from {}); expected one of {expected}", path.display())))
+        }
         None => Ok(()),
     }
 }
@@ -550,6 +550,7 @@ mod tests {
         let error = server_config(Some(&file), no_env(), &NoFlags {}).expect_err("unknown key");
         let text = error.to_string();
         assert!(text.contains("`listen_port`"), "{text}");
+        assert!(text.contains("expected one of `listen`, `data_dir`"), "the keys are listed: {text}");
         assert!(!text.contains('\n'), "one line: {text}");
     }
 
