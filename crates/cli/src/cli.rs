@@ -256,34 +256,42 @@ pub struct DevArgs {
 }
 
 /// Where a server process keeps its data and how it logs; shared by
-/// `strata dev` and `strata provisioner run`.
-#[derive(Debug, Clone, Args)]
+/// `strata dev` and `strata provisioner run`. Each flag is named after the
+/// configuration key it sets, and serializes as that key when given.
+#[derive(Debug, Clone, Args, serde::Serialize)]
 pub struct ServerArgs {
     /// Directory for the database, objects and logs [default: ./.strata].
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     /// A TOML configuration file (keys as in docs/configuration.md).
+    #[serde(skip)]
     #[arg(long, env = "STRATA_CONFIG_FILE", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Metadata database: sqlite://PATH or postgres://USER@HOST/DB.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 
     /// Object store: file://DIR, memory://, s3://BUCKET/PREFIX, gs://..., az://....
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "URL")]
     pub object_store_url: Option<String>,
 
     /// Redis for queues and rate limits (default: in-process).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
 
     /// Log format: pretty or json.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
 
     /// Log filter, e.g. `info` or `strata_api=debug,info`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
 }

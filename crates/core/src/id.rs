@@ -2,7 +2,9 @@
 //!
 //! Every entity has its own id type so a `WorkspaceId` can never be passed
 //! where an `OrganizationId` is expected. Ids are parsed once at the edge
-//! (HTTP path, GraphQL argument, CLI flag) and stay typed inside.
+//! (HTTP path, GraphQL argument, CLI flag) and stay typed inside, down to
+//! the database: UUID ids are column types of their own
+//! (`sea_orm::DeriveValueType`), stored as plain UUIDs.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,9 +24,19 @@ pub struct ParseIdError {
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sea_orm::DeriveValueType,
+        )]
         #[serde(transparent)]
         pub struct $name(uuid::Uuid);
+
+        /// A UUID key is never made from a number; sea-orm asks primary
+        /// keys for this only for auto-increment columns.
+        impl sea_orm::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
 
         impl $name {
             /// A new random id.

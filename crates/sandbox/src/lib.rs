@@ -38,6 +38,7 @@
 //! [`HelperCommand::env`]) makes the helper report namespaces as unavailable, so that
 //! [`IsolationMode::Auto`] falls back to scratch mode: a test hook, and an operator's switch.
 
+pub mod config;
 mod error;
 mod helper;
 mod launch;

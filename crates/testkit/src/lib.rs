@@ -21,8 +21,10 @@ use std::path::PathBuf;
 
 use sea_orm::DatabaseConnection;
 use strata_api::Application;
+use strata_api::config::{
+    ApiConfig, AppConfig, AppSettings, HubConfig, PpsConfig, SandboxConfig, ServerConfig, WorkersSetting,
+};
 use strata_client::StrataClient;
-use strata_core::config::{ServerConfig, Settings, WorkersSetting};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -95,7 +97,7 @@ pub struct TestApp {
     /// A direct connection to the app's database, for assertions.
     pub db: DatabaseConnection,
     /// The settings the app was started with.
-    pub settings: Settings,
+    pub settings: AppSettings,
     /// An org-wide admin API token of the local administrator, which
     /// [`TestApp::client`] sends.
     pub admin_token: String,
@@ -115,6 +117,36 @@ pub struct TestApp {
     // Field order matters: the database outlives the server on drop.
     database: TestDatabase,
     _scratch: tempfile::TempDir,
+}
+
+/// The defaults, changed where tests need it: port 0, the test database
+/// and data directory, a short shutdown, and the options.
+fn test_config(database: &TestDatabase, data_dir: &std::path::Path, options: &TestOptions) -> AppConfig {
+    let server = ServerConfig {
+        listen: "127.0.0.1:0".to_owned(),
+        data_dir: data_dir.to_path_buf(),
+        database_url: Some(database.url()),
+        shutdown_timeout_secs: 5,
+        redis_url: options.redis_url.clone(),
+        ..ServerConfig::default()
+    };
+    let defaults = ApiConfig::default();
+    let api = ApiConfig {
+        workers: options.workers.clone().map(WorkersSetting::Word).unwrap_or(defaults.workers.clone()),
+        rate_limit_per_minute: options.rate_limit_per_minute.unwrap_or(defaults.rate_limit_per_minute),
+        web_dir: options.web_dir.clone(),
+        // With a metrics address of its own the public one serves no metrics.
+        metrics_token: (!options.metrics_listen).then(|| format!("metrics-{}", uuid::Uuid::new_v4().simple())),
+        metrics_listen: options.metrics_listen.then(|| "127.0.0.1:0".to_owned()),
+    };
+    let pps = PpsConfig { task_lease_secs: options.task_lease_secs.unwrap_or(PpsConfig::default().task_lease_secs) };
+    AppConfig {
+        server,
+        hub: HubConfig { org_plans: options.org_plans.clone().unwrap_or_default(), ..HubConfig::default() },
+        api,
+        pps,
+        sandbox: SandboxConfig { sandbox_helper: options.sandbox_helper.clone(), ..SandboxConfig::default() },
+    }
 }
 
 impl TestApp {
@@ -146,34 +178,17 @@ impl TestApp {
         options: TestOptions,
     ) -> Self {
         strata_core::telemetry::init_for_tests();
-        let defaults = ServerConfig::default();
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".to_owned(),
-            data_dir: data_dir.clone(),
-            database_url: Some(database.url()),
-            shutdown_timeout_secs: 5,
-            redis_url: options.redis_url.clone(),
-            sandbox_helper: options.sandbox_helper.clone(),
-            workers: options.workers.clone().map(WorkersSetting::Word).unwrap_or(defaults.workers.clone()),
-            task_lease_secs: options.task_lease_secs.unwrap_or(defaults.task_lease_secs),
-            rate_limit_per_minute: options.rate_limit_per_minute.unwrap_or(defaults.rate_limit_per_minute),
-            web_dir: options.web_dir.clone(),
-            // With a metrics address of its own the public one serves no metrics.
-            metrics_token: (!options.metrics_listen).then(|| format!("metrics-{}", uuid::Uuid::new_v4().simple())),
-            metrics_listen: options.metrics_listen.then(|| "127.0.0.1:0".to_owned()),
-            org_plans: options.org_plans.clone().unwrap_or_default(),
-            ..defaults
-        };
+        let config = test_config(&database, &data_dir, &options);
         let settings = config.resolve().expect("test settings are valid");
         // As `strata dev` does: a master key in the data directory, kept across restarts.
-        settings.master_key.create_default_if_missing().expect("a master key for the test");
+        settings.hub.master_key.create_default_if_missing().expect("a master key for the test");
         let app = Application::build(&settings).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let admin_token = app.hub().local_admin_token("tests").await.expect("a local admin token").secret;
-        let metrics_token = config.metrics_token.clone().unwrap_or_default();
+        let metrics_token = config.api.metrics_token.clone().unwrap_or_default();
         let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
         let pool = app.database().clone();
-        let db = strata_core::db::connect(&settings.database).await.expect("connect to the test database");
+        let db = strata_core::db::connect(&settings.server.database).await.expect("connect to the test database");
         let stop = CancellationToken::new();
         let server_stop = stop.clone();
         let server = tokio::spawn(async move {

@@ -334,7 +334,7 @@ fn relay(response: reqwest::Response) -> HttpResponse {
 async fn audit(
     hub: &Hub,
     principal: &Principal,
-    workspace_id: uuid::Uuid,
+    workspace_id: strata_core::id::WorkspaceId,
     method: &actix_web::http::Method,
     path: &WorkspacePath,
 ) {

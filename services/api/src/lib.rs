@@ -7,6 +7,7 @@
 //! database, migrations, object store, binding the port) so that
 //! configuration mistakes are reported before anything is served.
 
+pub mod config;
 mod console;
 mod error;
 mod gateway;
@@ -26,8 +27,8 @@ pub mod workspace_server;
 
 use std::net::TcpListener;
 
+use crate::config::AppSettings;
 use actix_web::{App, HttpServer, web};
-use strata_core::config::Settings;
 use strata_core::store::DynObjectStore;
 use strata_core::telemetry::Metrics;
 use strata_pfs::Pfs;
@@ -63,24 +64,25 @@ pub struct Application {
 
 impl Application {
     /// Prepares storage, runs migrations and binds the listening socket.
-    pub async fn build(settings: &Settings) -> Result<Self, Error> {
-        if settings.needs_data_dir() {
-            strata_core::config::prepare_data_dir(&settings.data_dir)?;
+    pub async fn build(settings: &AppSettings) -> Result<Self, Error> {
+        let server = &settings.server;
+        if server.needs_data_dir() {
+            strata_core::config::prepare_data_dir(&server.data_dir)?;
         }
         // Read first: a missing or malformed master key is a configuration
         // error, reported before anything connects.
-        let master_keys = settings.master_key.load()?;
-        let mut db = strata_core::db::connect(&settings.database).await?;
+        let master_keys = settings.hub.master_key.load()?;
+        let mut db = strata_core::db::connect(&server.database).await?;
         let metrics = Metrics::new()?;
         count_queries(&mut db, &metrics);
-        strata_core::db::migrate::<migration::Migrator>(&db, &settings.database).await?;
+        strata_core::db::migrate::<migration::Migrator>(&db, &server.database).await?;
         let instance = instance::instance_get_or_create(&db).await?;
-        let store = strata_core::store::open(&settings.object_store)?;
+        let store = strata_core::store::open(&server.object_store)?;
         let (workspaces, pipelines) = embedded_workspaces(&db, &store, &metrics, &instance, settings).await?;
         let listener =
-            TcpListener::bind(settings.listen).map_err(|source| Error::Bind { addr: settings.listen, source })?;
-        let port = listener.local_addr().map_err(|source| Error::Bind { addr: settings.listen, source })?.port();
-        let metrics_listener = match settings.metrics.listen {
+            TcpListener::bind(server.listen).map_err(|source| Error::Bind { addr: server.listen, source })?;
+        let port = listener.local_addr().map_err(|source| Error::Bind { addr: server.listen, source })?.port();
+        let metrics_listener = match settings.api.metrics.listen {
             Some(addr) => Some(TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?),
             None => None,
         };
@@ -90,19 +92,19 @@ impl Application {
             .await
             .map_err(Error::Hub)?;
         let guard = workspace_auth::WorkspaceGuard::new([(EMBEDDED_WORKSPACE.to_owned(), hosted)].into());
-        let redis = settings.redis.as_ref().map(strata_core::config::SecretUrl::expose);
+        let redis = server.redis.as_ref().map(strata_core::config::SecretUrl::expose);
         let limiter = rate_limit::RateLimiter::connect(
             redis,
             &format!("strata:{}:rl:", instance.id),
-            settings.rate_limit_per_minute,
+            settings.api.rate_limit_per_minute,
         )
         .await
         .map_err(Error::RateLimiter)?;
-        let scratch = settings.data_dir.join("scratch");
+        let scratch = server.data_dir.join("scratch");
         let token = guard.internal_token().to_owned();
-        let background = workers::Background::new(&pipelines, port, &settings.pps, scratch, token);
-        let probe_db = strata_core::db::connect_for_probes(&settings.database).await?;
-        let own = std::net::SocketAddr::new(settings.listen.ip(), port);
+        let background = workers::Background::new(&pipelines, port, settings.embedded_workers(), scratch, token);
+        let probe_db = strata_core::db::connect_for_probes(&server.database).await?;
+        let own = std::net::SocketAddr::new(server.listen.ip(), port);
         let upstreams = web::Data::new(gateway::Upstreams::new(own, &metrics)?);
         let state = web::Data::new(AppState::new((db, probe_db), store, metrics, instance, settings));
         Ok(Self {
@@ -114,11 +116,11 @@ impl Application {
             guard: web::Data::new(guard),
             limiter: web::Data::new(limiter),
             upstreams,
-            console: web::Data::new(console::Console::locate(settings.web_dir.as_deref())),
+            console: web::Data::new(console::Console::locate(settings.api.web_dir.as_deref())),
             background,
             listener,
             metrics_listener,
-            shutdown_timeout: settings.shutdown_timeout,
+            shutdown_timeout: server.shutdown_timeout,
         })
     }
 
@@ -243,7 +245,7 @@ async fn embedded_workspaces(
     store: &DynObjectStore,
     metrics: &Metrics,
     instance: &Instance,
-    settings: &Settings,
+    settings: &AppSettings,
 ) -> Result<(Workspaces, PpsWorkspaces), Error> {
     let object_prefix = format!("workspaces/{EMBEDDED_WORKSPACE}");
     let queue_prefix = format!("strata:{}:{EMBEDDED_WORKSPACE}:", instance.id);
@@ -251,8 +253,8 @@ async fn embedded_workspaces(
         slug: EMBEDDED_WORKSPACE,
         object_prefix: &object_prefix,
         queue_prefix: &queue_prefix,
-        redis: settings.redis.as_ref().map(strata_core::config::SecretUrl::expose),
-        task_lease: settings.pps.task_lease,
+        redis: settings.server.redis.as_ref().map(strata_core::config::SecretUrl::expose),
+        task_lease: settings.pps.lease,
     }
     .open(db, store, metrics)
     .await
@@ -332,27 +334,28 @@ pub(crate) fn count_queries(db: &mut sea_orm::DatabaseConnection, metrics: &Metr
 /// `smtp_url` is set, else to the data directory's outbox.
 async fn open_hub(
     db: &sea_orm::DatabaseConnection,
-    settings: &Settings,
+    settings: &AppSettings,
     master_keys: strata_core::config::MasterKeys,
     port: u16,
 ) -> Result<strata_hub::Hub, Error> {
-    let mailer: std::sync::Arc<dyn strata_hub::Mailer> = match &settings.mail.smtp {
+    let mail = &settings.hub.mail;
+    let mailer: std::sync::Arc<dyn strata_hub::Mailer> = match &mail.smtp {
         Some(url) => std::sync::Arc::new(
-            strata_hub::SmtpMailer::new(url.expose(), &url.redacted(), &settings.mail.from).map_err(Error::Hub)?,
+            strata_hub::SmtpMailer::new(url.expose(), &url.redacted(), &mail.from).map_err(Error::Hub)?,
         ),
-        None => std::sync::Arc::new(strata_hub::OutboxMailer::new(settings.data_dir.join("outbox"))),
+        None => std::sync::Arc::new(strata_hub::OutboxMailer::new(settings.server.data_dir.join("outbox"))),
     };
-    let public_url = match &settings.mail.public_url {
+    let public_url = match &mail.public_url {
         Some(url) => url.as_str().trim_end_matches('/').to_owned(),
         None => {
-            let host = match settings.listen.ip() {
+            let host = match settings.server.listen.ip() {
                 ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
                 ip => ip.to_string(),
             };
             format!("http://{host}:{port}")
         }
     };
-    let org_plans = strata_hub::plans::OrgPlans::new(&settings.org_plans).map_err(Error::Hub)?;
+    let org_plans = settings.hub.org_plans.clone();
     let hub_settings = strata_hub::HubSettings { public_url, org_plans, ..strata_hub::HubSettings::new(master_keys) };
     strata_hub::Hub::open(db.clone(), mailer, hub_settings).await.map_err(Error::Hub)
 }

@@ -1,7 +1,7 @@
 //! What every request handler can reach.
 
+use crate::config::AppSettings;
 use sea_orm::DatabaseConnection;
-use strata_core::config::Settings;
 use strata_core::store::DynObjectStore;
 use strata_core::telemetry::Metrics;
 
@@ -18,7 +18,7 @@ pub(crate) struct AppState {
     pub instance: Instance,
     pub schema: StrataSchema,
     /// What reads `/metrics` on the public address, if anything does.
-    pub metrics_token: Option<strata_core::config::MetricsToken>,
+    pub metrics_token: Option<crate::config::MetricsToken>,
     /// Safe-for-logs descriptions of where data lives.
     pub database_description: String,
     pub object_store_description: String,
@@ -30,7 +30,7 @@ impl AppState {
         store: DynObjectStore,
         metrics: Metrics,
         instance: Instance,
-        settings: &Settings,
+        settings: &AppSettings,
     ) -> Self {
         Self {
             db,
@@ -39,9 +39,9 @@ impl AppState {
             metrics,
             instance,
             schema: crate::graphql::build_schema(),
-            metrics_token: settings.metrics.token.clone(),
-            database_description: settings.database.redacted(),
-            object_store_description: settings.object_store.describe(),
+            metrics_token: settings.api.metrics.token.clone(),
+            database_description: settings.server.database.redacted(),
+            object_store_description: settings.server.object_store.describe(),
         }
     }
 }

@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use strata_client::StrataClient;
-use strata_core::config::{EmbeddedWorkers, PpsConfig};
+use strata_sandbox::config::SandboxSettings;
+
+use crate::config::EmbeddedWorkers;
 use strata_pps::Pps;
 use strata_pps::http::PpsWorkspaces;
-use strata_sandbox::{HelperCommand, IsolationMode};
+use strata_sandbox::HelperCommand;
 use strata_worker::{WorkerConfig, spawn_embedded};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,12 +21,19 @@ use tokio_util::sync::CancellationToken;
 /// How often the supervisor matches workers to pipelines.
 const RECONCILE: Duration = Duration::from_secs(1);
 
+/// How many embedded workers run per pipeline, and how they isolate datums.
+#[derive(Debug, Clone)]
+pub(crate) struct EmbeddedWorkerSettings {
+    pub workers: EmbeddedWorkers,
+    pub sandbox: SandboxSettings,
+}
+
 /// Masters and embedded workers, not yet started.
 #[derive(Debug)]
 pub(crate) struct Background {
     workspaces: Vec<(String, Pps)>,
     port: u16,
-    config: PpsConfig,
+    config: EmbeddedWorkerSettings,
     scratch: PathBuf,
     /// How embedded workers authenticate to this server.
     token: String,
@@ -37,9 +46,15 @@ pub(crate) struct Running {
 }
 
 impl Background {
-    pub fn new(pipelines: &PpsWorkspaces, port: u16, config: &PpsConfig, scratch: PathBuf, token: String) -> Self {
+    pub fn new(
+        pipelines: &PpsWorkspaces,
+        port: u16,
+        config: EmbeddedWorkerSettings,
+        scratch: PathBuf,
+        token: String,
+    ) -> Self {
         let workspaces = pipelines.iter().map(|(slug, pps)| (slug.clone(), pps.clone())).collect();
-        Self { workspaces, port, config: config.clone(), scratch, token }
+        Self { workspaces, port, config, scratch, token }
     }
 
     pub fn start(&self, stop: CancellationToken) -> Running {
@@ -78,7 +93,7 @@ struct Supervisor {
     slug: String,
     pps: Pps,
     address: String,
-    config: PpsConfig,
+    config: EmbeddedWorkerSettings,
     scratch: PathBuf,
     token: String,
     /// Per pipeline: the workers' stop token and how many run.
@@ -133,16 +148,16 @@ impl Supervisor {
             .with_token(self.token.clone());
         let helper = self
             .config
-            .sandbox_helper
+            .sandbox
+            .helper
             .clone()
             .or_else(|| std::env::current_exe().ok())
             .unwrap_or_else(|| PathBuf::from("strata"));
-        let isolation: IsolationMode = self.config.sandbox.parse().unwrap_or_default();
         Ok(WorkerConfig {
             workspace: client.workspace(&self.slug),
             pipeline: pipeline.to_owned(),
             worker_id: format!("embedded-{pipeline}-{n}-{}", std::process::id()),
-            isolation,
+            isolation: self.config.sandbox.isolation,
             // Embedded workspaces are this installation's own; their slug is their identity.
             tenant: self.slug.clone(),
             sandbox_helper: HelperCommand::new(helper).arg("__sandbox"),
@@ -153,7 +168,7 @@ impl Supervisor {
 }
 
 /// Workers for a pipeline of the given parallelism.
-fn workers_for(config: &PpsConfig, parallelism: u32) -> u32 {
+fn workers_for(config: &EmbeddedWorkerSettings, parallelism: u32) -> u32 {
     match config.workers {
         EmbeddedWorkers::Auto => parallelism.max(1),
         EmbeddedWorkers::Fixed(count) => count,

@@ -18,6 +18,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use strata_api_types::ErrorCode;
+use strata_core::id::WorkspaceId;
 use strata_http::reject;
 use strata_hub::{Hub, Principal};
 use uuid::Uuid;
@@ -28,7 +29,7 @@ use crate::workspace_path::{Refusal, Segments, WorkspacePath};
 #[derive(Clone)]
 pub(crate) struct WorkspaceGuard {
     /// Path slug (`default`) → hub workspace id.
-    hosted: HashMap<String, Uuid>,
+    hosted: HashMap<String, WorkspaceId>,
     internal_token: String,
 }
 
@@ -39,7 +40,7 @@ impl std::fmt::Debug for WorkspaceGuard {
 }
 
 impl WorkspaceGuard {
-    pub(crate) fn new(hosted: HashMap<String, Uuid>) -> Self {
+    pub(crate) fn new(hosted: HashMap<String, WorkspaceId>) -> Self {
         let internal_token = format!("sti_{}", Uuid::new_v4().simple());
         WorkspaceGuard { hosted, internal_token }
     }
@@ -60,7 +61,7 @@ impl WorkspaceGuard {
 #[derive(Debug, Clone)]
 enum WorkspaceCaller {
     Internal,
-    Person { principal: Principal, workspace_id: Uuid },
+    Person { principal: Principal, workspace_id: WorkspaceId },
 }
 
 /// Compares secrets without leaking, through timing, how much matched.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use uuid::Uuid;
+use strata_core::id::{ApiTokenId, OrganizationId, UserId, WorkspaceId};
 
 use crate::entities::api_token;
 use crate::error::{Result, UserError};
@@ -19,13 +19,13 @@ const MAX_LIFETIME: Duration = Duration::days(366);
 /// A token as lists show it (never with its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
-    pub id: Uuid,
+    pub id: ApiTokenId,
     pub name: String,
     /// `stp_` and the first characters of the secret.
     pub prefix: String,
-    pub user_id: Uuid,
-    pub org_id: Uuid,
-    pub workspace_id: Option<Uuid>,
+    pub user_id: UserId,
+    pub org_id: OrganizationId,
+    pub workspace_id: Option<WorkspaceId>,
     pub role: WorkspaceRole,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -114,7 +114,7 @@ impl Hub {
         let secret = format!("{API_TOKEN_PREFIX}{}", secrets::random_secret());
         let now = Utc::now();
         let row = api_token::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(ApiTokenId::new()),
             name: Set(name),
             prefix: Set(secret.chars().take(API_TOKEN_PREFIX.len() + SHOWN_PREFIX).collect()),
             secret_hash: Set(secrets::hash(Purpose::ApiToken, &secret)),
@@ -145,7 +145,7 @@ impl Hub {
     }
 
     /// A token its owner, or an owner or admin of its organisation, may see.
-    async fn visible_token(&self, principal: &Principal, token_id: Uuid) -> Result<api_token::Model> {
+    async fn visible_token(&self, principal: &Principal, token_id: ApiTokenId) -> Result<api_token::Model> {
         let missing = || UserError::not_found("API token");
         let row = api_token::Entity::find_by_id(token_id).one(&self.db).await?.ok_or_else(missing)?;
         let manages = self.org_role(principal, row.org_id).await?.is_some_and(crate::OrgRole::manages_org);
@@ -158,12 +158,12 @@ impl Hub {
     }
 
     /// A token by id, for its owner and the organisation's owners and admins.
-    pub async fn api_token(&self, principal: &Principal, token_id: Uuid) -> Result<ApiToken> {
+    pub async fn api_token(&self, principal: &Principal, token_id: ApiTokenId) -> Result<ApiToken> {
         token_from(self.visible_token(principal, token_id).await?)
     }
 
     /// Revokes a token at once. Its owner, or an org owner or admin, may.
-    pub async fn revoke_api_token(&self, principal: &Principal, token_id: Uuid) -> Result<ApiToken> {
+    pub async fn revoke_api_token(&self, principal: &Principal, token_id: ApiTokenId) -> Result<ApiToken> {
         let row = self.visible_token(principal, token_id).await?;
         let now = Utc::now();
         api_token::Entity::update_many()

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use uuid::Uuid;
+use strata_core::id::{ApiTokenId, OrganizationId, UserId};
 
 use crate::Hub;
 use crate::entities::audit_event;
@@ -13,9 +13,9 @@ use crate::roles::Principal;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub seq: i64,
-    pub org_id: Option<Uuid>,
-    pub actor_user_id: Option<Uuid>,
-    pub actor_token_id: Option<Uuid>,
+    pub org_id: Option<OrganizationId>,
+    pub actor_user_id: Option<UserId>,
+    pub actor_token_id: Option<ApiTokenId>,
     /// E.g. `workspace.create`, `token.revoke`, `user.login_failed`.
     pub action: String,
     /// E.g. `workspace:<id>`.
@@ -30,16 +30,16 @@ pub struct AuditEvent {
 pub struct AuditFilter {
     /// Only actions starting with this, e.g. `workspace.`.
     pub action_prefix: Option<String>,
-    pub actor_user_id: Option<Uuid>,
+    pub actor_user_id: Option<UserId>,
     /// Events with a smaller `seq` than this.
     pub before: Option<i64>,
     pub limit: u64,
 }
 
 struct Record<'a> {
-    org_id: Option<Uuid>,
-    user: Option<Uuid>,
-    token: Option<Uuid>,
+    org_id: Option<OrganizationId>,
+    user: Option<UserId>,
+    token: Option<ApiTokenId>,
     action: &'a str,
     target: &'a str,
     ip: Option<&'a str>,
@@ -48,7 +48,13 @@ struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// An action without details or token.
-    fn plain(org_id: Option<Uuid>, user: Option<Uuid>, action: &'a str, target: &'a str, ip: Option<&'a str>) -> Self {
+    fn plain(
+        org_id: Option<OrganizationId>,
+        user: Option<UserId>,
+        action: &'a str,
+        target: &'a str,
+        ip: Option<&'a str>,
+    ) -> Self {
         Record { org_id, user, token: None, action, target, ip, detail: serde_json::Value::Null }
     }
 }
@@ -75,7 +81,7 @@ impl Hub {
     pub(crate) async fn audit(
         &self,
         principal: &Principal,
-        org_id: Option<Uuid>,
+        org_id: Option<OrganizationId>,
         action: &str,
         target: &str,
         detail: serde_json::Value,
@@ -96,8 +102,8 @@ impl Hub {
     pub(crate) async fn audit_user(
         &self,
         action: &str,
-        user: Uuid,
-        org_id: Option<Uuid>,
+        user: UserId,
+        org_id: Option<OrganizationId>,
         target: &str,
         ip: Option<&str>,
     ) -> Result<()> {

@@ -2,12 +2,13 @@
 
 pub mod user {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::UserId;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_users")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
+        pub id: UserId,
         pub email: String,
         pub display_name: String,
         pub password_hash: Option<String>,
@@ -24,13 +25,14 @@ pub mod user {
 
 pub mod email_token {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::UserId;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_email_tokens")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub token_hash: String,
-        pub user_id: Uuid,
+        pub user_id: UserId,
         pub purpose: String,
         pub expires_at: ChronoDateTimeUtc,
         pub used_at: Option<ChronoDateTimeUtc>,
@@ -45,13 +47,14 @@ pub mod email_token {
 
 pub mod session {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::UserId;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_sessions")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
-        pub user_id: Uuid,
+        pub user_id: UserId,
         pub refresh_hash: String,
         pub previous_hash: Option<String>,
         pub expires_at: ChronoDateTimeUtc,
@@ -91,12 +94,13 @@ pub mod signing_key {
 
 pub mod org {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::OrganizationId;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_orgs")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
+        pub id: OrganizationId,
         pub slug: String,
         pub name: String,
         pub created_at: ChronoDateTimeUtc,
@@ -110,14 +114,15 @@ pub mod org {
 
 pub mod membership {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::{OrganizationId, UserId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_memberships")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub org_id: Uuid,
+        pub org_id: OrganizationId,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub user_id: Uuid,
+        pub user_id: UserId,
         pub role: String,
         pub created_at: ChronoDateTimeUtc,
     }
@@ -130,17 +135,18 @@ pub mod membership {
 
 pub mod invitation {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::{OrganizationId, UserId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_invitations")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
-        pub org_id: Uuid,
+        pub org_id: OrganizationId,
         pub email: String,
         pub role: String,
         pub token_hash: String,
-        pub invited_by: Uuid,
+        pub invited_by: UserId,
         pub expires_at: ChronoDateTimeUtc,
         pub accepted_at: Option<ChronoDateTimeUtc>,
         pub revoked_at: Option<ChronoDateTimeUtc>,
@@ -155,13 +161,14 @@ pub mod invitation {
 
 pub mod workspace {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::{OrganizationId, UserId, WorkspaceId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_workspaces")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        pub org_id: Uuid,
+        pub id: WorkspaceId,
+        pub org_id: OrganizationId,
         pub slug: String,
         pub live_slug: Option<String>,
         pub plan: String,
@@ -172,7 +179,7 @@ pub mod workspace {
         pub generation: i64,
         pub observed_generation: i64,
         pub idempotency_key: Option<String>,
-        pub created_by: Uuid,
+        pub created_by: UserId,
         pub created_at: ChronoDateTimeUtc,
         pub updated_at: ChronoDateTimeUtc,
         pub conditions: String,
@@ -192,18 +199,19 @@ pub mod workspace {
 
 pub mod api_token {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::{ApiTokenId, OrganizationId, UserId, WorkspaceId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_api_tokens")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
+        pub id: ApiTokenId,
         pub name: String,
         pub prefix: String,
         pub secret_hash: String,
-        pub user_id: Uuid,
-        pub org_id: Uuid,
-        pub workspace_id: Option<Uuid>,
+        pub user_id: UserId,
+        pub org_id: OrganizationId,
+        pub workspace_id: Option<WorkspaceId>,
         pub role: String,
         pub expires_at: Option<ChronoDateTimeUtc>,
         pub last_used_at: Option<ChronoDateTimeUtc>,
@@ -219,15 +227,16 @@ pub mod api_token {
 
 pub mod role_binding {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::{UserId, WorkspaceId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_role_bindings")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
-        pub workspace_id: Uuid,
+        pub workspace_id: WorkspaceId,
         pub repo: String,
-        pub user_id: Uuid,
+        pub user_id: UserId,
         pub role: String,
         pub created_at: ChronoDateTimeUtc,
     }
@@ -240,15 +249,16 @@ pub mod role_binding {
 
 pub mod audit_event {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::{ApiTokenId, OrganizationId, UserId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_audit_events")]
     pub struct Model {
         #[sea_orm(primary_key)]
         pub seq: i64,
-        pub org_id: Option<Uuid>,
-        pub actor_user_id: Option<Uuid>,
-        pub actor_token_id: Option<Uuid>,
+        pub org_id: Option<OrganizationId>,
+        pub actor_user_id: Option<UserId>,
+        pub actor_token_id: Option<ApiTokenId>,
         pub action: String,
         pub target: String,
         pub ip: Option<String>,
@@ -282,12 +292,13 @@ pub mod lease {
 
 pub mod workspace_workers {
     use sea_orm::entity::prelude::*;
+    use strata_core::id::WorkspaceId;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_workspace_workers")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub workspace_id: Uuid,
+        pub workspace_id: WorkspaceId,
         #[sea_orm(primary_key, auto_increment = false)]
         pub pipeline: String,
         pub desired: i32,

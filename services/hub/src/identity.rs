@@ -9,6 +9,7 @@ use argon2::{Argon2, Params};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use strata_core::id::UserId;
 use uuid::Uuid;
 
 use crate::entities::{api_token, email_token, session, user};
@@ -27,7 +28,7 @@ const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
 /// A person with an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub email_verified: bool,
@@ -139,7 +140,7 @@ impl Hub {
         }
         let now = Utc::now();
         let row = user::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(UserId::new()),
             email: Set(email.clone()),
             display_name: Set(display_name),
             password_hash: Set(Some(password_hash)),
@@ -192,7 +193,7 @@ impl Hub {
         let password_hash = hash_password_off_runtime(password).await?;
         let now = Utc::now();
         let row = user::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(UserId::new()),
             email: Set(email.clone()),
             display_name: Set(email.split('@').next().unwrap_or_default().to_owned()),
             password_hash: Set(Some(password_hash)),
@@ -242,7 +243,7 @@ impl Hub {
     }
 
     /// Spends a single-use email link; returns its user.
-    async fn use_email_link(&self, purpose: &str, secret: &str) -> Result<Uuid> {
+    async fn use_email_link(&self, purpose: &str, secret: &str) -> Result<UserId> {
         let hash = secrets::hash(Purpose::EmailLink, secret.trim());
         let now = Utc::now();
         let row = email_token::Entity::find_by_id(hash.clone()).one(&self.db).await?;
@@ -477,7 +478,7 @@ impl Hub {
         Ok(())
     }
 
-    async fn revoke_sessions_of(&self, user_id: Uuid) -> Result<()> {
+    async fn revoke_sessions_of(&self, user_id: UserId) -> Result<()> {
         session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(Some(Utc::now())))
             .filter(session::Column::UserId.eq(user_id))
@@ -489,7 +490,7 @@ impl Hub {
     }
 
     /// A user by id (deleted ones are not found).
-    pub async fn user(&self, id: Uuid) -> Result<User> {
+    pub async fn user(&self, id: UserId) -> Result<User> {
         if let Some(user) = self.users.get(&id) {
             return Ok(user);
         }
@@ -534,7 +535,7 @@ impl Hub {
     async fn authenticate_session(&self, bearer: &str) -> Result<Principal> {
         let claims = self.keys.verify(bearer).await?;
         let denied = || HubError::User(UserError::unauthenticated("access token is no longer valid; log in again"));
-        let user_id = Uuid::parse_str(&claims.sub).map_err(|_| denied())?;
+        let user_id: UserId = claims.sub.parse().map_err(|_| denied())?;
         let session_id = Uuid::parse_str(&claims.sid).map_err(|_| denied())?;
         let live = session::Entity::find_by_id(session_id)
             .filter(session::Column::UserId.eq(user_id))

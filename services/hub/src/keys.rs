@@ -21,6 +21,7 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
+use strata_core::id::UserId;
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
@@ -169,7 +170,7 @@ impl KeyRing {
     }
 
     /// Signs an access token for `user` in `session`.
-    pub async fn issue(&self, user: Uuid, session: Uuid) -> Result<(String, DateTime<Utc>)> {
+    pub async fn issue(&self, user: UserId, session: Uuid) -> Result<(String, DateTime<Utc>)> {
         let now = Utc::now();
         let expires = now + ACCESS_TOKEN_TTL;
         let claims = AccessClaims {

@@ -10,6 +10,7 @@
 mod api_tokens;
 mod audit;
 mod cache;
+pub mod config;
 pub mod entities;
 pub mod error;
 mod identity;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use sea_orm::DatabaseConnection;
 use strata_core::config::MasterKeys;
+use strata_core::id::UserId;
 
 pub use api_tokens::{ApiToken, NewApiToken};
 pub use audit::{AuditEvent, AuditFilter};
@@ -88,7 +90,7 @@ pub struct Hub {
     settings: HubSettings,
     /// Principals by bearer-token hash, and users by id (see `cache`).
     principals: Arc<cache::TtlCache<String, Principal>>,
-    users: Arc<cache::TtlCache<uuid::Uuid, User>>,
+    users: Arc<cache::TtlCache<UserId, User>>,
     /// Woken when a workspace is created or deleted, so a provisioner in
     /// the same process starts at once instead of at its next poll.
     workspace_changes: Arc<tokio::sync::Notify>,
@@ -139,7 +141,7 @@ impl Hub {
     }
 
     /// Drops cached authentication of `user` (after a change to the account).
-    fn forget_user(&self, user: uuid::Uuid) {
+    fn forget_user(&self, user: UserId) {
         self.principals.forget(|p| p.user_id == user);
         self.users.forget(|u| u.id == user);
     }

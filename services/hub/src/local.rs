@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use strata_core::id::{OrganizationId, UserId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::api_tokens::NewApiToken;
@@ -21,13 +22,13 @@ pub const LOCAL_ADMIN_EMAIL: &str = "admin@strata.localhost";
 impl Hub {
     /// Makes sure `org/slug` exists and is READY at `endpoint` (the server
     /// hosting it in-process). Returns the workspace id. Idempotent.
-    pub async fn ensure_hosted_workspace(&self, org_slug: &str, slug: &str, endpoint: &str) -> Result<Uuid> {
+    pub async fn ensure_hosted_workspace(&self, org_slug: &str, slug: &str, endpoint: &str) -> Result<WorkspaceId> {
         let now = Utc::now();
         let org_id = match org::Entity::find().filter(org::Column::Slug.eq(org_slug)).one(&self.db).await? {
             Some(existing) => existing.id,
             None => {
                 let row = org::ActiveModel {
-                    id: Set(Uuid::new_v4()),
+                    id: Set(OrganizationId::new()),
                     slug: Set(org_slug.to_owned()),
                     name: Set("Local".to_owned()),
                     created_at: Set(now),
@@ -50,7 +51,7 @@ impl Hub {
             return Ok(existing.id);
         }
         let row = workspace::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(WorkspaceId::new()),
             org_id: Set(org_id),
             slug: Set(slug.to_owned()),
             live_slug: Set(Some(slug.to_owned())),
@@ -62,7 +63,8 @@ impl Hub {
             generation: Set(1),
             observed_generation: Set(1),
             idempotency_key: Set(None),
-            created_by: Set(Uuid::nil()),
+            // Made by the server itself, not by a person.
+            created_by: Set(UserId::from_uuid(Uuid::nil())),
             created_at: Set(now),
             updated_at: Set(now),
             conditions: Set(Condition::ready_in_process(now)),
@@ -129,7 +131,7 @@ impl Hub {
     pub async fn record_workspace_action(
         &self,
         principal: &Principal,
-        workspace_id: Uuid,
+        workspace_id: WorkspaceId,
         action: &str,
         target: &str,
     ) -> Result<()> {
@@ -144,7 +146,7 @@ impl Hub {
     pub async fn workspace_role(
         &self,
         principal: &Principal,
-        workspace_id: Uuid,
+        workspace_id: WorkspaceId,
         repo: Option<&str>,
     ) -> Result<Option<WorkspaceRole>> {
         let Some(row) = workspace::Entity::find_by_id(workspace_id).one(&self.db).await? else {
@@ -176,8 +178,8 @@ impl Hub {
     pub(crate) async fn roles_on_workspace(
         &self,
         principal: &Principal,
-        org_id: Uuid,
-        workspace_id: Uuid,
+        org_id: OrganizationId,
+        workspace_id: WorkspaceId,
     ) -> Result<Option<crate::provisioning::WorkspaceRoles>> {
         let member = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await?;
         let bindings = role_binding::Entity::find()
@@ -208,7 +210,7 @@ impl Hub {
     async fn caller_bindings(
         &self,
         principal: &Principal,
-        workspace_id: Uuid,
+        workspace_id: WorkspaceId,
         repo: Option<&str>,
     ) -> Result<Vec<role_binding::Model>> {
         let scopes: Vec<&str> = std::iter::once("").chain(repo).collect();

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use strata_core::id::{OrganizationId, UserId};
 use uuid::Uuid;
 
 use crate::entities::{invitation, membership, org, user};
@@ -18,7 +19,7 @@ use crate::{Hub, validate};
 /// An organisation: the tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
-    pub id: Uuid,
+    pub id: OrganizationId,
     pub slug: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -27,8 +28,8 @@ pub struct Org {
 /// A member of an organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
-    pub org_id: Uuid,
-    pub user_id: Uuid,
+    pub org_id: OrganizationId,
+    pub user_id: UserId,
     pub email: String,
     pub display_name: String,
     pub role: OrgRole,
@@ -39,7 +40,7 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
     pub id: Uuid,
-    pub org_id: Uuid,
+    pub org_id: OrganizationId,
     pub email: String,
     pub role: OrgRole,
     pub expires_at: DateTime<Utc>,
@@ -85,7 +86,7 @@ impl Hub {
         };
         let now = Utc::now();
         let row = org::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(OrganizationId::new()),
             slug: Set(slug.clone()),
             name: Set(name),
             created_at: Set(now),
@@ -122,7 +123,7 @@ impl Hub {
     pub async fn organizations(&self, principal: &Principal) -> Result<Vec<(Org, OrgRole)>> {
         let memberships =
             membership::Entity::find().filter(membership::Column::UserId.eq(principal.user_id)).all(&self.db).await?;
-        let ids: Vec<Uuid> = memberships.iter().map(|m| m.org_id).collect();
+        let ids: Vec<OrganizationId> = memberships.iter().map(|m| m.org_id).collect();
         let orgs = org::Entity::find()
             .filter(org::Column::Id.is_in(ids))
             .order_by_asc(org::Column::Slug)
@@ -159,14 +160,14 @@ impl Hub {
     }
 
     /// The organisation with this id and the caller's role in it (for global ids).
-    pub async fn org_by_id(&self, principal: &Principal, id: Uuid) -> Result<(Org, OrgRole)> {
+    pub async fn org_by_id(&self, principal: &Principal, id: OrganizationId) -> Result<(Org, OrgRole)> {
         let row =
             org::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| UserError::not_found("organisation"))?;
         self.org_for(principal, &row.slug).await
     }
 
     /// The caller's role in an organisation, capped by their credential.
-    pub(crate) async fn org_role(&self, principal: &Principal, org_id: Uuid) -> Result<Option<OrgRole>> {
+    pub(crate) async fn org_role(&self, principal: &Principal, org_id: OrganizationId) -> Result<Option<OrgRole>> {
         let membership = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await?;
         let Some(membership) = membership else { return Ok(None) };
         Ok(principal.cap_org_role(org_id, membership.role.parse()?))
@@ -339,7 +340,7 @@ impl Hub {
         &self,
         principal: &Principal,
         org_slug: &str,
-        user_id: Uuid,
+        user_id: UserId,
         role: OrgRole,
     ) -> Result<Member> {
         let (org, my_role) = self.managed_org(principal, org_slug, "change roles").await?;
@@ -362,7 +363,7 @@ impl Hub {
     }
 
     /// Removes a member (or lets a member leave); never the last owner.
-    pub async fn remove_member(&self, principal: &Principal, org_slug: &str, user_id: Uuid) -> Result<()> {
+    pub async fn remove_member(&self, principal: &Principal, org_slug: &str, user_id: UserId) -> Result<()> {
         let (org, my_role) = if user_id == principal.user_id {
             self.org_for(principal, org_slug).await?
         } else {
@@ -379,7 +380,7 @@ impl Hub {
         self.audit(principal, Some(org.id), "member.remove", &format!("user:{user_id}"), serde_json::Value::Null).await
     }
 
-    async fn member(&self, org_id: Uuid, user_id: Uuid) -> Result<Member> {
+    async fn member(&self, org_id: OrganizationId, user_id: UserId) -> Result<Member> {
         let row = membership::Entity::find_by_id((org_id, user_id)).one(&self.db).await?;
         let row = row.ok_or_else(|| UserError::not_found("member"))?;
         let user = self.user(user_id).await?;
@@ -395,7 +396,7 @@ impl Hub {
 }
 
 /// Fails (rolling the transaction back) when a change left no owner.
-async fn ensure_an_owner(txn: &sea_orm::DatabaseTransaction, org_id: Uuid) -> Result<()> {
+async fn ensure_an_owner(txn: &sea_orm::DatabaseTransaction, org_id: OrganizationId) -> Result<()> {
     use sea_orm::PaginatorTrait;
     let owners = membership::Entity::find()
         .filter(membership::Column::OrgId.eq(org_id))

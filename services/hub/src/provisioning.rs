@@ -12,6 +12,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition as Where, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use strata_api_types::ErrorCode;
+use strata_core::id::{OrganizationId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::Hub;
@@ -101,7 +102,7 @@ fn encode(conditions: &[Condition]) -> String {
 /// by us) is an error, not "no conditions": the provisioner would merge
 /// fresh conditions into nothing and lose their transition times, and
 /// people would see a workspace that reports nothing wrong.
-pub(crate) fn decode(id: Uuid, json: &str) -> Result<Vec<Condition>> {
+pub(crate) fn decode(id: WorkspaceId, json: &str) -> Result<Vec<Condition>> {
     serde_json::from_str(json).map_err(|source| HubError::Corrupted {
         table: "hub_workspaces",
         key: id.to_string(),
@@ -113,8 +114,8 @@ pub(crate) fn decode(id: Uuid, json: &str) -> Result<Vec<Condition>> {
 /// A workspace as the provisioner sees it.
 #[derive(Clone)]
 pub struct DesiredWorkspace {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    pub id: WorkspaceId,
+    pub org_id: OrganizationId,
     pub org_slug: String,
     pub slug: String,
     pub plan: String,
@@ -172,7 +173,7 @@ pub struct PipelineWorkers {
 /// Where the gateway sends a request for a workspace, and who may.
 #[derive(Clone)]
 pub struct WorkspaceRoute {
-    pub workspace_id: Uuid,
+    pub workspace_id: WorkspaceId,
     pub slug: String,
     pub state: WorkspaceState,
     /// `None` for the workspace this server hosts in-process.
@@ -208,7 +209,7 @@ impl WorkspaceRoles {
 /// A workspace as one caller may reach it; see [`Hub::workspace_access`].
 #[derive(Debug, Clone)]
 pub struct WorkspaceAccess {
-    pub workspace_id: Uuid,
+    pub workspace_id: WorkspaceId,
     pub slug: String,
     pub state: WorkspaceState,
     /// `None` for the workspace this server hosts in-process, and for one
@@ -290,7 +291,7 @@ impl Hub {
     }
 
     /// One workspace the provisioner runs, by id.
-    pub async fn provisioner_workspace(&self, id: Uuid) -> Result<Option<DesiredWorkspace>> {
+    pub async fn provisioner_workspace(&self, id: WorkspaceId) -> Result<Option<DesiredWorkspace>> {
         let rows = workspace::Entity::find_by_id(id)
             .filter(workspace::Column::ManagedBy.eq(MANAGED_BY_PROVISIONER))
             .all(&self.db)
@@ -299,7 +300,7 @@ impl Hub {
     }
 
     async fn desired_from(&self, rows: Vec<workspace::Model>) -> Result<Vec<DesiredWorkspace>> {
-        let org_ids: Vec<Uuid> = rows.iter().map(|row| row.org_id).collect();
+        let org_ids: Vec<OrganizationId> = rows.iter().map(|row| row.org_id).collect();
         let orgs = org::Entity::find().filter(org::Column::Id.is_in(org_ids)).all(&self.db).await?;
         rows.into_iter()
             .map(|row| {
@@ -333,7 +334,7 @@ impl Hub {
     /// The workspace's service secret, made on first call and stored
     /// sealed. Two provisioners racing here agree: only the first write
     /// lands and both read it back.
-    pub async fn ensure_service_secret(&self, id: Uuid) -> Result<String> {
+    pub async fn ensure_service_secret(&self, id: WorkspaceId) -> Result<String> {
         let fresh = format!("sts_{}", crate::secrets::random_secret());
         let sealed = self.sealer.seal(Purpose::ServiceSecret, &id.to_string(), fresh.as_bytes())?;
         workspace::Entity::update_many()
@@ -391,7 +392,7 @@ impl Hub {
     /// written (and `false` returned) when the workspace was changed since
     /// (a newer generation, e.g. a delete), so a slow reconcile can never
     /// overwrite a newer wish.
-    pub async fn record_status(&self, id: Uuid, generation: i64, status: ObservedStatus) -> Result<bool> {
+    pub async fn record_status(&self, id: WorkspaceId, generation: i64, status: ObservedStatus) -> Result<bool> {
         let Some(row) = workspace::Entity::find_by_id(id).one(&self.db).await? else { return Ok(false) };
         let conditions = Condition::merge(&decode(id, &row.conditions)?, status.conditions);
         let message = summary(&conditions);
@@ -415,7 +416,7 @@ impl Hub {
     }
 
     /// Notes that a deleted workspace's data (metadata, objects) is gone.
-    pub async fn mark_data_freed(&self, id: Uuid) -> Result<()> {
+    pub async fn mark_data_freed(&self, id: WorkspaceId) -> Result<()> {
         workspace::Entity::update_many()
             .col_expr(workspace::Column::DataFreedAt, Expr::value(Some(Utc::now())))
             .col_expr(workspace::Column::ServiceSecretSealed, Expr::value(None::<Vec<u8>>))
@@ -467,7 +468,7 @@ impl Hub {
     }
 
     /// Stores the autoscaler's decision for a pipeline.
-    pub async fn record_workers(&self, workspace_id: Uuid, workers: &PipelineWorkers) -> Result<()> {
+    pub async fn record_workers(&self, workspace_id: WorkspaceId, workers: &PipelineWorkers) -> Result<()> {
         let row = workspace_workers::ActiveModel {
             workspace_id: Set(workspace_id),
             pipeline: Set(workers.pipeline.clone()),
@@ -489,7 +490,7 @@ impl Hub {
     }
 
     /// Drops the autoscaler rows of pipelines that no longer exist.
-    pub async fn forget_workers(&self, workspace_id: Uuid, keep: &[String]) -> Result<()> {
+    pub async fn forget_workers(&self, workspace_id: WorkspaceId, keep: &[String]) -> Result<()> {
         workspace_workers::Entity::delete_many()
             .filter(workspace_workers::Column::WorkspaceId.eq(workspace_id))
             .filter(workspace_workers::Column::Pipeline.is_not_in(keep.iter().cloned()))
@@ -500,7 +501,7 @@ impl Hub {
 
     /// The autoscaler's rows of a workspace, for the provisioner and for
     /// callers that already checked access to the workspace.
-    pub async fn workers_of(&self, workspace_id: Uuid) -> Result<Vec<PipelineWorkers>> {
+    pub async fn workers_of(&self, workspace_id: WorkspaceId) -> Result<Vec<PipelineWorkers>> {
         let rows = workspace_workers::Entity::find()
             .filter(workspace_workers::Column::WorkspaceId.eq(workspace_id))
             .order_by_asc(workspace_workers::Column::Pipeline)
@@ -542,13 +543,13 @@ impl Hub {
     pub async fn workspace_access(&self, principal: &Principal, org_slug: &str, slug: &str) -> Result<WorkspaceAccess> {
         let missing = || HubError::User(UserError::not_found("workspace"));
         let org = org::Entity::find().filter(org::Column::Slug.eq(org_slug)).one(&self.db).await?;
-        let org_id = org.as_ref().map_or(Uuid::nil(), |org| org.id);
+        let org_id = org.as_ref().map_or(OrganizationId::from_uuid(Uuid::nil()), |org| org.id);
         let row = workspace::Entity::find()
             .filter(workspace::Column::OrgId.eq(org_id))
             .filter(workspace::Column::LiveSlug.eq(slug))
             .one(&self.db)
             .await?;
-        let workspace_id = row.as_ref().map_or(Uuid::nil(), |row| row.id);
+        let workspace_id = row.as_ref().map_or(WorkspaceId::from_uuid(Uuid::nil()), |row| row.id);
         let roles = self.roles_on_workspace(principal, org_id, workspace_id).await?;
         let Some(row) = row else { return Err(missing()) };
         let Some(roles) = roles else { return Err(missing()) };

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use strata_core::id::{ApiTokenId, OrganizationId, UserId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::error::UserError;
@@ -73,13 +74,13 @@ pub enum Credential {
     Session { session_id: Uuid },
     /// An API token: limited to one organisation (and maybe one workspace)
     /// and to at most `role`, whatever more its owner may do.
-    ApiToken { token_id: Uuid, org_id: Uuid, workspace_id: Option<Uuid>, role: WorkspaceRole },
+    ApiToken { token_id: ApiTokenId, org_id: OrganizationId, workspace_id: Option<WorkspaceId>, role: WorkspaceRole },
 }
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub email: String,
     pub email_verified: bool,
     pub credential: Credential,
@@ -89,7 +90,7 @@ pub struct Principal {
 
 impl Principal {
     /// The API token's id, for audit records.
-    pub fn token_id(&self) -> Option<Uuid> {
+    pub fn token_id(&self) -> Option<ApiTokenId> {
         match self.credential {
             Credential::ApiToken { token_id, .. } => Some(token_id),
             Credential::Session { .. } => None,
@@ -99,7 +100,7 @@ impl Principal {
     /// Caps an org role by what the credential allows: a token limited to
     /// another org has none, a workspace token acts as a plain member, and
     /// only admin tokens may manage the org.
-    pub fn cap_org_role(&self, org_id: Uuid, role: OrgRole) -> Option<OrgRole> {
+    pub fn cap_org_role(&self, org_id: OrganizationId, role: OrgRole) -> Option<OrgRole> {
         match &self.credential {
             Credential::Session { .. } => Some(role),
             Credential::ApiToken { org_id: scope, .. } if *scope != org_id => None,
@@ -111,7 +112,12 @@ impl Principal {
     }
 
     /// Caps a workspace role by the credential's scope and role.
-    pub fn cap_workspace_role(&self, org_id: Uuid, workspace_id: Uuid, role: WorkspaceRole) -> Option<WorkspaceRole> {
+    pub fn cap_workspace_role(
+        &self,
+        org_id: OrganizationId,
+        workspace_id: WorkspaceId,
+        role: WorkspaceRole,
+    ) -> Option<WorkspaceRole> {
         match &self.credential {
             Credential::Session { .. } => Some(role),
             Credential::ApiToken { org_id: scope, .. } if *scope != org_id => None,
@@ -125,12 +131,17 @@ impl Principal {
 mod tests {
     use super::*;
 
-    fn token(org: Uuid, workspace: Option<Uuid>, role: WorkspaceRole) -> Principal {
+    fn token(org: OrganizationId, workspace: Option<WorkspaceId>, role: WorkspaceRole) -> Principal {
         Principal {
-            user_id: Uuid::new_v4(),
+            user_id: UserId::new(),
             email: "ci@example.com".into(),
             email_verified: true,
-            credential: Credential::ApiToken { token_id: Uuid::new_v4(), org_id: org, workspace_id: workspace, role },
+            credential: Credential::ApiToken {
+                token_id: ApiTokenId::new(),
+                org_id: org,
+                workspace_id: workspace,
+                role,
+            },
             ip: None,
         }
     }
@@ -145,7 +156,8 @@ mod tests {
 
     #[test]
     fn a_token_never_grants_more_than_its_role_or_outside_its_scope() {
-        let (org, other_org, ws, other_ws) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (org, other_org, ws, other_ws) =
+            (OrganizationId::new(), OrganizationId::new(), WorkspaceId::new(), WorkspaceId::new());
         let reader = token(org, None, WorkspaceRole::Reader);
         assert_eq!(reader.cap_workspace_role(org, ws, WorkspaceRole::Admin), Some(WorkspaceRole::Reader));
         assert_eq!(reader.cap_workspace_role(other_org, ws, WorkspaceRole::Admin), None);

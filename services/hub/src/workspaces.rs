@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use strata_core::id::{OrganizationId, UserId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::entities::{role_binding, workspace};
@@ -69,8 +70,8 @@ impl FromStr for WorkspaceState {
 /// A workspace as its members see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    pub id: WorkspaceId,
+    pub org_id: OrganizationId,
     pub slug: String,
     pub plan: String,
     pub region: String,
@@ -90,8 +91,8 @@ pub struct Workspace {
 /// Someone's explicit role on a workspace (or one of its repos).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleBinding {
-    pub workspace_id: Uuid,
-    pub user_id: Uuid,
+    pub workspace_id: WorkspaceId,
+    pub user_id: UserId,
     pub email: String,
     pub display_name: String,
     /// Empty for the whole workspace.
@@ -174,7 +175,7 @@ impl Hub {
         self.check_plan(&org.slug, org.id, &plan, true).await?;
         let now = Utc::now();
         let row = workspace::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(WorkspaceId::new()),
             org_id: Set(org.id),
             slug: Set(slug.clone()),
             live_slug: Set(Some(slug.clone())),
@@ -220,7 +221,11 @@ impl Hub {
         Ok(workspace)
     }
 
-    async fn workspace_by_idempotency_key(&self, org_id: Uuid, key: &str) -> Result<Option<workspace::Model>> {
+    async fn workspace_by_idempotency_key(
+        &self,
+        org_id: OrganizationId,
+        key: &str,
+    ) -> Result<Option<workspace::Model>> {
         Ok(workspace::Entity::find()
             .filter(workspace::Column::OrgId.eq(org_id))
             .filter(workspace::Column::IdempotencyKey.eq(key))
@@ -266,7 +271,7 @@ impl Hub {
     }
 
     /// A workspace by id (for global ids), with its organisation's slug.
-    pub async fn workspace_by_id(&self, principal: &Principal, id: Uuid) -> Result<(Workspace, String)> {
+    pub async fn workspace_by_id(&self, principal: &Principal, id: WorkspaceId) -> Result<(Workspace, String)> {
         use crate::entities::org;
         let missing = || HubError::User(UserError::not_found("workspace"));
         let row = workspace::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(missing)?;
@@ -276,7 +281,7 @@ impl Hub {
         Ok((workspace, org.slug))
     }
 
-    async fn bindings_of(&self, user_id: Uuid, workspaces: Vec<Uuid>) -> Result<Vec<role_binding::Model>> {
+    async fn bindings_of(&self, user_id: UserId, workspaces: Vec<WorkspaceId>) -> Result<Vec<role_binding::Model>> {
         Ok(role_binding::Entity::find()
             .filter(role_binding::Column::UserId.eq(user_id))
             .filter(role_binding::Column::WorkspaceId.is_in(workspaces))
@@ -286,7 +291,7 @@ impl Hub {
 
     /// Refuses a workspace `plan` above the organisation's, and (for a new
     /// workspace) one more workspace than the organisation's plan allows.
-    async fn check_plan(&self, org_slug: &str, org_id: Uuid, plan: &str, new: bool) -> Result<()> {
+    async fn check_plan(&self, org_slug: &str, org_id: OrganizationId, plan: &str, new: bool) -> Result<()> {
         let org_plan = self.org_plan(org_slug);
         let wanted = crate::plans::Plan::named(plan)
             .ok_or_else(|| HubError::Internal(format!("plan `{plan}` is listed but unknown")))?;
@@ -338,7 +343,12 @@ impl Hub {
     /// Sets one column of what is wanted of a workspace, bumps its
     /// generation so the provisioner acts on it, and wakes the provisioner.
     /// Returns the time of the change.
-    async fn change_wish(&self, id: Uuid, column: workspace::Column, value: SimpleExpr) -> Result<DateTime<Utc>> {
+    async fn change_wish(
+        &self,
+        id: WorkspaceId,
+        column: workspace::Column,
+        value: SimpleExpr,
+    ) -> Result<DateTime<Utc>> {
         let now = Utc::now();
         workspace::Entity::update_many()
             .col_expr(column, value)
@@ -399,7 +409,7 @@ impl Hub {
         principal: &Principal,
         org_slug: &str,
         workspace_slug: &str,
-        user_id: Uuid,
+        user_id: UserId,
         repo: Option<&str>,
         role: Option<WorkspaceRole>,
     ) -> Result<()> {
@@ -441,14 +451,14 @@ impl Hub {
     /// The role bindings of many workspaces at once, in two queries whatever
     /// their number (for GraphQL pages). The caller must already be allowed
     /// to see the workspaces.
-    pub async fn role_bindings(&self, workspace_ids: &[Uuid]) -> Result<Vec<RoleBinding>> {
+    pub async fn role_bindings(&self, workspace_ids: &[WorkspaceId]) -> Result<Vec<RoleBinding>> {
         use crate::entities::user;
         let bindings = role_binding::Entity::find()
             .filter(role_binding::Column::WorkspaceId.is_in(workspace_ids.to_vec()))
             .order_by_asc(role_binding::Column::CreatedAt)
             .all(&self.db)
             .await?;
-        let user_ids: Vec<Uuid> = bindings.iter().map(|b| b.user_id).collect();
+        let user_ids: Vec<UserId> = bindings.iter().map(|b| b.user_id).collect();
         let users = user::Entity::find()
             .filter(user::Column::Id.is_in(user_ids))
             .filter(user::Column::DeletedAt.is_null())
@@ -469,7 +479,7 @@ impl Hub {
         Ok(result)
     }
 
-    async fn org_role_of_user(&self, org_id: Uuid, user_id: Uuid) -> Result<Option<OrgRole>> {
+    async fn org_role_of_user(&self, org_id: OrganizationId, user_id: UserId) -> Result<Option<OrgRole>> {
         use crate::entities::membership;
         let row = membership::Entity::find_by_id((org_id, user_id)).one(&self.db).await?;
         row.map(|row| row.role.parse().map_err(HubError::from)).transpose()
@@ -482,8 +492,8 @@ impl Hub {
 /// every workspace of the org.
 pub(crate) fn effective_role<'a>(
     principal: &Principal,
-    org_id: Uuid,
-    workspace_id: Uuid,
+    org_id: OrganizationId,
+    workspace_id: WorkspaceId,
     org_role: OrgRole,
     bindings: impl Iterator<Item = &'a role_binding::Model>,
 ) -> Result<Option<WorkspaceRole>> {

@@ -8,6 +8,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use strata_api_types::ErrorCode;
 use strata_core::config::{DatabaseUrl, MasterKeys};
+use strata_core::id::WorkspaceId;
 use strata_hub::keys::{AUDIENCE, AccessClaims, ISSUER};
 use strata_hub::{
     Hub, HubSettings, NewWorkspace, OrgRole, OutboxMailer, Principal, SignUp, WorkspaceRole, WorkspaceState,
@@ -743,7 +744,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 
 /// Two workspaces in `acme` and their service secrets.
-async fn two_workspaces(f: &Fixture) -> [(uuid::Uuid, String); 2] {
+async fn two_workspaces(f: &Fixture) -> [(WorkspaceId, String); 2] {
     let alice = person(f, "alice@example.com").await;
     f.hub.create_organization(&alice, "acme", None).await.unwrap();
     let mut made = Vec::new();
@@ -922,7 +923,7 @@ async fn an_upgrade_rotates_every_plain_secret_and_signing_key(backend: Backend)
 
 /// What the code before sealing stored in plain text.
 struct OldSecrets {
-    workspace: uuid::Uuid,
+    workspace: WorkspaceId,
     pkcs8: Vec<u8>,
     access_token: String,
 }
@@ -998,7 +999,7 @@ impl OldSecrets {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(Self::KID.to_owned());
         let access_token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&pkcs8)).unwrap();
-        OldSecrets { workspace, pkcs8, access_token }
+        OldSecrets { workspace: WorkspaceId::from_uuid(workspace), pkcs8, access_token }
     }
 }
 

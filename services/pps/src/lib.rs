@@ -24,4 +24,4 @@ pub mod state;
 mod tasks;
 
 pub use error::PpsError;
-pub use service::{Pps, PpsSettings};
+pub use service::{Pps, PpsConfig, PpsSettings};

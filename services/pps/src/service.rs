@@ -33,6 +33,31 @@ impl Default for PpsSettings {
     }
 }
 
+/// PPS's section of the server configuration (docs/configuration.md).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PpsConfig {
+    /// How long a worker may hold a datum task without a heartbeat before
+    /// another worker gets it.
+    pub task_lease_secs: u64,
+}
+
+impl Default for PpsConfig {
+    fn default() -> Self {
+        Self { task_lease_secs: PpsSettings::default().lease.as_secs() }
+    }
+}
+
+impl PpsConfig {
+    /// Checks the values; a lease of zero would hand every task out twice.
+    pub fn resolve(&self) -> strata_core::Result<PpsSettings> {
+        if self.task_lease_secs == 0 {
+            return Err(strata_core::config::invalid("task_lease_secs", "a task lease needs at least 1 second"));
+        }
+        Ok(PpsSettings { lease: Duration::from_secs(self.task_lease_secs) })
+    }
+}
+
 /// The pipeline system of one workspace. Cheap to clone.
 #[derive(Clone)]
 pub struct Pps {

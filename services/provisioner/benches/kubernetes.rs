@@ -13,9 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata_core::config::{DatabaseUrl, EgressRule, ObjectStoreUrl};
+use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
 use strata_hub::{Hub, HubSettings, NewWorkspace, OutboxMailer};
 use strata_kube_fake::FakeApiServer;
+use strata_provisioner::config::EgressRule;
 use strata_provisioner::kubernetes::render::Cluster;
 use strata_provisioner::{Backend, KubernetesBackend, KubernetesConfig, ProvisionerMetrics};
 use strata_testkit::{Backend as Db, TestDatabase};

@@ -4,10 +4,10 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use strata_core::config::SecretUrl;
+use strata_core::id::WorkspaceId;
 use strata_core::store::DynObjectStore;
 use strata_core::workspace_server::WorkspaceServerConfig;
 use strata_hub::DesiredWorkspace;
-use uuid::Uuid;
 
 use crate::error::{ProvisionerError, Result};
 
@@ -41,26 +41,26 @@ pub(crate) fn server_config(
     }
 }
 
-pub(crate) fn schema_name(id: Uuid) -> String {
-    format!("ws_{}", id.simple())
+pub(crate) fn schema_name(id: WorkspaceId) -> String {
+    format!("ws_{}", id.as_uuid().simple())
 }
 
-pub(crate) fn object_prefix(id: Uuid) -> String {
+pub(crate) fn object_prefix(id: WorkspaceId) -> String {
     format!("workspaces/{id}")
 }
 
-pub(crate) fn queue_prefix(id: Uuid) -> String {
-    format!("strata:ws:{}:", id.simple())
+pub(crate) fn queue_prefix(id: WorkspaceId) -> String {
+    format!("strata:ws:{}:", id.as_uuid().simple())
 }
 
 /// The database URL that puts the workspace server in its own schema.
-pub(crate) fn schema_url(url: &SecretUrl, id: Uuid) -> String {
+pub(crate) fn schema_url(url: &SecretUrl, id: WorkspaceId) -> String {
     let separator = if url.expose().contains('?') { '&' } else { '?' };
     format!("{}{separator}options[search_path]={}", url.expose(), schema_name(id))
 }
 
 /// Creates the workspace's schema if missing.
-pub(crate) async fn create_postgres_schema(db: &DatabaseConnection, id: Uuid) -> Result<()> {
+pub(crate) async fn create_postgres_schema(db: &DatabaseConnection, id: WorkspaceId) -> Result<()> {
     let schema = schema_name(id);
     db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
         .await
@@ -68,7 +68,7 @@ pub(crate) async fn create_postgres_schema(db: &DatabaseConnection, id: Uuid) ->
     Ok(())
 }
 
-pub(crate) async fn drop_postgres_schema(db: &DatabaseConnection, id: Uuid) -> Result<()> {
+pub(crate) async fn drop_postgres_schema(db: &DatabaseConnection, id: WorkspaceId) -> Result<()> {
     let schema = schema_name(id);
     db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
         .await
@@ -77,7 +77,7 @@ pub(crate) async fn drop_postgres_schema(db: &DatabaseConnection, id: Uuid) -> R
 }
 
 /// Deletes every object below the workspace's prefix.
-pub(crate) async fn delete_objects(store: &DynObjectStore, id: Uuid) -> Result<()> {
+pub(crate) async fn delete_objects(store: &DynObjectStore, id: WorkspaceId) -> Result<()> {
     use futures::{StreamExt, TryStreamExt};
     let prefix = object_prefix(id);
     let path = object_store::path::Path::from(prefix.as_str());

@@ -12,6 +12,7 @@
 pub mod autoscaler;
 pub mod backend;
 pub mod clock;
+pub mod config;
 mod data;
 pub mod error;
 pub mod kubernetes;
@@ -23,6 +24,7 @@ mod scaling;
 
 pub use backend::{Applied, Backend, Teardown};
 pub use clock::{Clock, SystemClock};
+pub use config::{ProvisionerConfig, ProvisionerSettings};
 pub use error::ProvisionerError;
 pub use kubernetes::{KubernetesBackend, KubernetesConfig};
 pub use local::{LocalBackend, LocalConfig};

@@ -15,10 +15,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use strata_core::id::WorkspaceId;
 use strata_hub::{Condition, ConditionType, DesiredWorkspace, Hub, ObservedStatus, WorkspaceState};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::backend::{Backend, Teardown};
 use crate::clock::{Clock, SystemClock};
@@ -97,11 +97,11 @@ pub struct Reconciler {
     config: ReconcilerConfig,
     /// This replica's name in the lease.
     holder: String,
-    backoff: HashMap<Uuid, Backoff>,
+    backoff: HashMap<WorkspaceId, Backoff>,
     /// Workspaces the backend is still working on, and when to look again
     /// (`failures` counts the looks).
-    waiting: HashMap<Uuid, Backoff>,
-    synced: HashMap<Uuid, Instant>,
+    waiting: HashMap<WorkspaceId, Backoff>,
+    synced: HashMap<WorkspaceId, Instant>,
     metrics: ProvisionerMetrics,
     clock: Arc<dyn Clock>,
     role: watch::Sender<Role>,
@@ -109,7 +109,7 @@ pub struct Reconciler {
 
 impl Reconciler {
     pub fn new(hub: Hub, backend: Arc<dyn Backend>, config: ReconcilerConfig, metrics: ProvisionerMetrics) -> Self {
-        let holder = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
+        let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         Reconciler {
             hub,
             backend,
@@ -212,7 +212,7 @@ impl Reconciler {
     /// Spaces out the looks at a workspace the backend is still working on,
     /// so a server that takes a minute to start costs a dozen looks, not
     /// hundreds.
-    fn note_waiting(&mut self, id: Uuid, outcome: Outcome) {
+    fn note_waiting(&mut self, id: WorkspaceId, outcome: Outcome) {
         if outcome == Outcome::Settled {
             self.waiting.remove(&id);
             return;

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use strata_api_types::pps::PipelineLoad;
+use strata_core::id::WorkspaceId;
 use strata_hub::{Hub, PipelineWorkers};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::autoscaler::{Autoscaler, Bounds, Decision, Observation, PolicyConfig};
 use crate::error::Result;
@@ -37,7 +37,7 @@ pub(crate) trait Workers: Send {
 /// One workspace's scaler.
 #[derive(Debug)]
 pub(crate) struct Scaler {
-    pub workspace_id: Uuid,
+    pub workspace_id: WorkspaceId,
     /// `org/slug`, for logs and metrics.
     pub label: String,
     /// The workspace server, with the service secret.

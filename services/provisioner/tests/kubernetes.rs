@@ -436,7 +436,7 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
     use strata_provisioner::kubernetes::render::{WorkerDeployment, WorkspaceObjects};
     let workspace = strata_hub::DesiredWorkspace {
         id: "3f2b8c1e-5d4a-4e6b-9c7d-2a1b0c9d8e7f".parse().unwrap(),
-        org_id: uuid::Uuid::nil(),
+        org_id: strata_core::id::OrganizationId::from_uuid(uuid::Uuid::nil()),
         org_slug: "acme".into(),
         slug: "vision".into(),
         plan: "team".into(),
@@ -525,7 +525,7 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
 
 /// What the upgrade to sealed secrets does to a workspace row (hub migration
 /// `m0003_sealed_secrets`): its secret removed and its generation bumped.
-async fn drop_the_secret_as_the_upgrade_does(f: &Fixture, id: uuid::Uuid) {
+async fn drop_the_secret_as_the_upgrade_does(f: &Fixture, id: strata_core::id::WorkspaceId) {
     use sea_orm::ConnectionTrait;
     let sql = "UPDATE hub_workspaces SET service_secret_sealed = NULL, service_secret_key = NULL, \
                generation = generation + 1 WHERE id = $1";

@@ -143,7 +143,7 @@ impl Fixture {
     }
 
     /// The workspace row by id, deleted ones included.
-    async fn row(&self, id: uuid::Uuid) -> DesiredWorkspace {
+    async fn row(&self, id: strata_core::id::WorkspaceId) -> DesiredWorkspace {
         self.hub.provisioner_workspace(id).await.unwrap().unwrap()
     }
 }

@@ -194,7 +194,7 @@ async fn serve_workspace_at(app: &TestApp, slug: &str, endpoint: &str) {
     let hub = strata_hub::Hub::open(
         app.db.clone(),
         Arc::new(strata_hub::OutboxMailer::new(app.data_dir.join("outbox"))),
-        strata_hub::HubSettings::new(app.settings.master_key.load().expect("the app's master key")),
+        strata_hub::HubSettings::new(app.settings.hub.master_key.load().expect("the app's master key")),
     )
     .await
     .unwrap();

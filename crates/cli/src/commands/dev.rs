@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::Context as _;
 use strata_api::Application;
+use strata_api::config::{AppSettings, MetricsToken};
 
 use crate::cli::DevArgs;
 use crate::context::{CliConfig, Context, config_path};
@@ -17,26 +18,27 @@ const DEFAULT_WORKSPACE: &str = "default";
 
 /// Loads configuration, starts every service and serves until SIGINT/SIGTERM.
 pub async fn run(args: DevArgs) -> Result<(), Failure> {
-    let mut settings = crate::commands::provisioner::settings(&args.server, args.listen.clone())?;
-    let metrics_token_file = dev_metrics_token(&mut settings)?;
-    let _logging = strata_core::telemetry::init_logging(&settings.log)?;
+    let mut settings = crate::commands::provisioner::settings(&args.server, args.listen.as_deref())?;
+    let metrics_token_file = dev_metrics_token(&mut settings.app)?;
+    let server = settings.app.server.clone();
+    let _logging = strata_core::telemetry::init_logging(&server.log)?;
     // Handle signals from here on: one sent as soon as the URL is printed
     // must stop the server gracefully, not kill it.
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
     // First start: a master key of its own, in the data directory (0700 and
     // 0600, so only this user reads it), reused on every later start.
-    strata_core::config::prepare_data_dir(&settings.data_dir)?;
-    let made_key = settings.master_key.create_default_if_missing()?;
-    let app = Application::build(&settings).await?;
+    strata_core::config::prepare_data_dir(&server.data_dir)?;
+    let made_key = settings.app.hub.master_key.create_default_if_missing()?;
+    let app = Application::build(&settings.app).await?;
     let provisioner = match settings.provisioner.local {
         true => Some(crate::commands::provisioner::start_local(&settings, &app, stop.child_token())?),
         false => None,
     };
-    let url = local_url(settings.listen, app.port());
+    let url = local_url(server.listen, app.port());
     tracing::info!(
         %url,
-        database = %settings.database.redacted(),
-        object_store = %settings.object_store.describe(),
+        database = %server.database.redacted(),
+        object_store = %server.object_store.describe(),
         instance = %app.instance().id,
         "strata dev is ready"
     );
@@ -49,7 +51,7 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     say(&format!("  Metrics:  {}", metrics_hint(&app, &url, metrics_token_file.as_deref())));
     say(&format!("  Log in to the console as the local admin (one-time link): {login}"));
     say("  Try `strata status` in another terminal; Ctrl-C stops the server.");
-    if made_key && let strata_core::config::MasterKeySource::File { path, .. } = &settings.master_key {
+    if made_key && let strata_core::config::MasterKeySource::File { path, .. } = &settings.app.hub.master_key {
         say(&format!("  Made a master key for this data directory at {}; back it up apart from it.", path.display()));
     }
     app.run_until_stopped(stop.clone()).await?;
@@ -67,12 +69,13 @@ const METRICS_TOKEN_FILE: &str = "metrics-token";
 /// Without `metrics_token` or `metrics_listen`, `strata dev` still serves
 /// metrics on its address, behind a token it makes on first start and keeps
 /// in the data directory (readable by its owner only). Returns that file.
-fn dev_metrics_token(settings: &mut strata_core::config::Settings) -> Result<Option<std::path::PathBuf>, Failure> {
-    if settings.metrics.token.is_some() || settings.metrics.listen.is_some() {
+fn dev_metrics_token(settings: &mut AppSettings) -> Result<Option<std::path::PathBuf>, Failure> {
+    let metrics = &mut settings.api.metrics;
+    if metrics.token.is_some() || metrics.listen.is_some() {
         return Ok(None);
     }
-    strata_core::config::prepare_data_dir(&settings.data_dir).map_err(user)?;
-    let path = settings.data_dir.join(METRICS_TOKEN_FILE);
+    strata_core::config::prepare_data_dir(&settings.server.data_dir).map_err(user)?;
+    let path = settings.server.data_dir.join(METRICS_TOKEN_FILE);
     let token = match std::fs::read_to_string(&path) {
         Ok(token) if token.trim().len() >= 16 => token.trim().to_owned(),
         _ => {
@@ -84,7 +87,7 @@ fn dev_metrics_token(settings: &mut strata_core::config::Settings) -> Result<Opt
             token
         }
     };
-    settings.metrics.token = Some(strata_core::config::MetricsToken::new(&token));
+    metrics.token = Some(MetricsToken::new(&token));
     Ok(Some(path))
 }
 

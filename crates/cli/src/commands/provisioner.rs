@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use strata_api::Application;
-use strata_core::config::{DatabaseUrl, ObjectStoreUrl, Overrides, ServerConfig, Settings};
+use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
 use strata_provisioner::autoscaler::PolicyConfig;
 use strata_provisioner::kubernetes::render::Cluster;
 use strata_provisioner::{
@@ -15,32 +15,25 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ProvisionerBackend, ServerArgs};
+use crate::config::{StrataConfig, StrataSettings};
 use crate::failure::{Failure, internal};
 use crate::output::say;
 
 /// Server settings from the config file, `STRATA_*` and the flags.
-pub(crate) fn settings(args: &ServerArgs, listen: Option<String>) -> Result<Settings, Failure> {
-    let overrides = Overrides {
-        listen,
-        data_dir: args.data_dir.clone(),
-        database_url: args.database_url.clone(),
-        object_store_url: args.object_store_url.clone(),
-        redis_url: args.redis_url.clone(),
-        log_format: args.log_format.clone(),
-        log_level: args.log_level.clone(),
-    };
-    Ok(ServerConfig::load(args.config.as_deref(), &overrides)?.resolve()?)
+pub(crate) fn settings(args: &ServerArgs, listen: Option<&str>) -> Result<StrataSettings, Failure> {
+    Ok(StrataConfig::load(args, listen)?.resolve()?)
 }
 
-fn local_config(settings: &Settings) -> Result<LocalConfig, Failure> {
+fn local_config(settings: &StrataSettings) -> Result<LocalConfig, Failure> {
     let binary = std::env::current_exe().context("cannot find the strata executable").map_err(internal)?;
+    let server = &settings.app.server;
     Ok(LocalConfig {
         binary,
-        data_dir: settings.data_dir.clone(),
-        database: settings.database.clone(),
-        object_store_url: settings.object_store.describe(),
-        redis_url: settings.redis.as_ref().map(|url| url.expose().to_owned()),
-        task_lease: settings.pps.task_lease,
+        data_dir: server.data_dir.clone(),
+        database: server.database.clone(),
+        object_store_url: server.object_store.describe(),
+        redis_url: server.redis.as_ref().map(|url| url.expose().to_owned()),
+        task_lease: settings.app.pps.lease,
         policy: policy_config(settings),
         autoscale_every: std::time::Duration::from_millis(500),
         start_timeout: std::time::Duration::from_secs(20),
@@ -70,15 +63,16 @@ async fn kube_client() -> Result<kube::Client, Failure> {
     })
 }
 
-fn kubernetes_config(settings: &Settings) -> Result<KubernetesConfig, Failure> {
+fn kubernetes_config(settings: &StrataSettings) -> Result<KubernetesConfig, Failure> {
     let user = |message: &str| Failure::User(anyhow::anyhow!("{message}"));
-    let DatabaseUrl::Postgres(database) = &settings.database else {
+    let server = &settings.app.server;
+    let DatabaseUrl::Postgres(database) = &server.database else {
         return Err(user(
             "the Kubernetes backend keeps each workspace's metadata in a PostgreSQL schema: \
              set database_url to a postgres:// URL that pods can reach",
         ));
     };
-    if matches!(settings.object_store, ObjectStoreUrl::Local(_)) {
+    if matches!(server.object_store, ObjectStoreUrl::Local(_)) {
         return Err(user(
             "pods cannot see this machine's directories: set object_store_url to an s3://, gs:// or az:// bucket",
         ));
@@ -102,10 +96,10 @@ fn kubernetes_config(settings: &Settings) -> Result<KubernetesConfig, Failure> {
             placeholder_pods: kubernetes.placeholder_pods,
         },
         database: database.clone(),
-        object_store_url: settings.object_store.describe(),
+        object_store_url: server.object_store.describe(),
         server_env,
-        redis_url: settings.redis.as_ref().map(|url| url.expose().to_owned()),
-        task_lease: settings.pps.task_lease,
+        redis_url: server.redis.as_ref().map(|url| url.expose().to_owned()),
+        task_lease: settings.app.pps.lease,
         request_timeout: std::time::Duration::from_secs(10),
         policy: policy_config(settings),
         autoscale_every: std::time::Duration::from_millis(500),
@@ -113,20 +107,20 @@ fn kubernetes_config(settings: &Settings) -> Result<KubernetesConfig, Failure> {
     })
 }
 
-fn policy_config(settings: &Settings) -> PolicyConfig {
+fn policy_config(settings: &StrataSettings) -> PolicyConfig {
     PolicyConfig {
         datums_per_worker: settings.provisioner.datums_per_worker,
         cooldown: settings.provisioner.scale_down_cooldown,
     }
 }
 
-fn reconciler_config(settings: &Settings) -> ReconcilerConfig {
+fn reconciler_config(settings: &StrataSettings) -> ReconcilerConfig {
     ReconcilerConfig { deletion_grace: settings.provisioner.deletion_grace, ..ReconcilerConfig::default() }
 }
 
 /// Starts the local provisioner beside `strata dev`'s server.
 pub(crate) fn start_local(
-    settings: &Settings,
+    settings: &StrataSettings,
     app: &Application,
     stop: CancellationToken,
 ) -> Result<JoinHandle<()>, Failure> {
@@ -145,23 +139,24 @@ pub(crate) fn start_local(
 /// `strata provisioner run`: the reconciler as its own process.
 pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), Failure> {
     let settings = settings(args, None)?;
-    let _logging = strata_core::telemetry::init_logging(&settings.log)?;
+    let server = &settings.app.server;
+    let _logging = strata_core::telemetry::init_logging(&server.log)?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
     // Settings the cluster needs are checked before anything connects.
     let kubernetes = match backend {
         ProvisionerBackend::Kubernetes => Some((kubernetes_config(&settings)?, kube_client().await?)),
         ProvisionerBackend::Local => None,
     };
-    if settings.needs_data_dir() {
-        strata_core::config::prepare_data_dir(&settings.data_dir)?;
+    if server.needs_data_dir() {
+        strata_core::config::prepare_data_dir(&server.data_dir)?;
     }
-    let master_keys = settings.master_key.load()?;
-    let db = strata_core::db::connect(&settings.database).await?;
-    let mailer = Arc::new(strata_hub::OutboxMailer::new(settings.data_dir.join("outbox")));
+    let master_keys = settings.app.hub.master_key.load()?;
+    let db = strata_core::db::connect(&server.database).await?;
+    let mailer = Arc::new(strata_hub::OutboxMailer::new(server.data_dir.join("outbox")));
     let hub = strata_hub::Hub::open(db.clone(), mailer, strata_hub::HubSettings::new(master_keys))
         .await
         .map_err(|error| if error.is_configuration_error() { crate::failure::user(error) } else { internal(error) })?;
-    let store = strata_core::store::open(&settings.object_store)?;
+    let store = strata_core::store::open(&server.object_store)?;
     let metrics = ProvisionerMetrics::disabled();
     let backend: Arc<dyn strata_provisioner::Backend> = match kubernetes {
         None => Arc::new(LocalBackend::new(local_config(&settings)?, db, store, hub.clone(), metrics.clone())),
@@ -169,7 +164,7 @@ pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), F
             Arc::new(KubernetesBackend::new(client, config, db, store, hub.clone(), metrics.clone()))
         }
     };
-    tracing::info!(backend = backend.name(), database = %settings.database.redacted(), "provisioner starting");
+    tracing::info!(backend = backend.name(), database = %server.database.redacted(), "provisioner starting");
     Reconciler::new(hub, backend, reconciler_config(&settings), metrics).run(stop).await;
     Ok(())
 }

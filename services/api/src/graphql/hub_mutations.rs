@@ -262,8 +262,8 @@ pub(crate) struct SetRoleBindingInput {
     role: Option<GqlWorkspaceRole>,
 }
 
-fn user_id(id: &ID, field: &str) -> Result<uuid::Uuid, HubError> {
-    ids::decode_uuid(id, Kind::User).ok_or_else(|| HubError::User(UserError::invalid(field, "not a user id")))
+fn user_id(id: &ID, field: &str) -> Result<strata_core::id::UserId, HubError> {
+    ids::decode_id(id, Kind::User).ok_or_else(|| HubError::User(UserError::invalid(field, "not a user id")))
 }
 
 /// Counts an attempt against `limits` (each with its subject); the first
@@ -583,7 +583,7 @@ impl HubMutation {
         ctx: &Context<'_>,
         input: RevokeApiTokenInput,
     ) -> async_graphql::Result<ApiTokenPayload> {
-        let id = ids::decode_uuid(&input.id, Kind::ApiToken)
+        let id = ids::decode_id::<strata_core::id::ApiTokenId>(&input.id, Kind::ApiToken)
             .ok_or_else(|| HubError::User(UserError::not_found("API token")));
         let result = match (with_ip(ctx)?, id) {
             (Ok(principal), Ok(id)) => hub(ctx)?.revoke_api_token(&principal, id).await,

@@ -3,7 +3,6 @@
 use async_graphql::ID;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use uuid::Uuid;
 
 /// The kinds of object that have global ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,24 +44,27 @@ pub(crate) fn decode(id: &str) -> Option<(Kind, String)> {
     Some((kind, raw.to_owned()))
 }
 
-/// The uuid inside a global id of the expected kind.
-pub(crate) fn decode_uuid(id: &str, expected: Kind) -> Option<Uuid> {
+/// The typed id (`UserId`, `WorkspaceId`, ...) inside a global id of the
+/// expected kind.
+pub(crate) fn decode_id<T: std::str::FromStr>(id: &str, expected: Kind) -> Option<T> {
     match decode(id)? {
-        (kind, raw) if kind == expected => Uuid::parse_str(&raw).ok(),
+        (kind, raw) if kind == expected => raw.parse().ok(),
         _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use strata_core::id::{OrganizationId, WorkspaceId};
+
     use super::*;
 
     #[test]
     fn global_ids_round_trip_and_keep_their_kind() {
-        let id = Uuid::new_v4();
+        let id = WorkspaceId::new();
         let global = encode(Kind::Workspace, id);
-        assert_eq!(decode_uuid(&global, Kind::Workspace), Some(id));
-        assert_eq!(decode_uuid(&global, Kind::Organization), None);
+        assert_eq!(decode_id(&global, Kind::Workspace), Some(id));
+        assert_eq!(decode_id::<OrganizationId>(&global, Kind::Organization), None);
         assert_eq!(decode("not base64 at all!"), None);
         assert_eq!(decode(&URL_SAFE_NO_PAD.encode("Secret:1")), None);
     }

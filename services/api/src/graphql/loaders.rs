@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_graphql::SimpleObject;
 use async_graphql::dataloader::Loader;
+use strata_core::id::WorkspaceId;
 use strata_hub::Hub;
-use uuid::Uuid;
 
 use super::hub_types::GqlWorkspaceRole;
 use super::ids::{self, Kind};
@@ -26,13 +26,13 @@ pub(crate) struct WorkspaceMember {
 /// Role bindings by workspace id.
 pub(crate) struct BindingsLoader(pub Hub);
 
-impl Loader<Uuid> for BindingsLoader {
+impl Loader<WorkspaceId> for BindingsLoader {
     type Value = Vec<WorkspaceMember>;
     type Error = Arc<strata_hub::HubError>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[WorkspaceId]) -> Result<HashMap<WorkspaceId, Self::Value>, Self::Error> {
         let bindings = self.0.role_bindings(keys).await.map_err(Arc::new)?;
-        let mut by_workspace: HashMap<Uuid, Vec<WorkspaceMember>> = HashMap::new();
+        let mut by_workspace: HashMap<WorkspaceId, Vec<WorkspaceMember>> = HashMap::new();
         for binding in bindings {
             by_workspace.entry(binding.workspace_id).or_default().push(WorkspaceMember {
                 user_id: ids::encode(Kind::User, binding.user_id),

@@ -19,6 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::{Context, EmptySubscription, Object, Schema, SimpleObject};
 use async_graphql_actix_web::GraphQLResponse;
 use strata_api_types::ErrorCode;
+use strata_core::id::{ApiTokenId, OrganizationId, UserId, WorkspaceId};
 use strata_hub::Hub;
 
 use crate::session_cookies::RequestMeta;
@@ -98,16 +99,15 @@ impl Query {
         let Some((kind, raw)) = ids::decode(&id) else { return Ok(None) };
         let Ok(uuid) = uuid::Uuid::parse_str(&raw) else { return Ok(None) };
         Ok(match kind {
-            ids::Kind::User if uuid == principal.user_id => {
-                optional(hub.user(uuid).await)?.map(|u| Node::User(User(u)))
+            ids::Kind::User if UserId::from_uuid(uuid) == principal.user_id => {
+                optional(hub.user(principal.user_id).await)?.map(|u| Node::User(User(u)))
             }
-            ids::Kind::Organization => optional(hub.org_by_id(principal, uuid).await)?
+            ids::Kind::Organization => optional(hub.org_by_id(principal, OrganizationId::from_uuid(uuid)).await)?
                 .map(|(org, role)| Node::Organization(Organization { org, role })),
-            ids::Kind::Workspace => optional(hub.workspace_by_id(principal, uuid).await)?
+            ids::Kind::Workspace => optional(hub.workspace_by_id(principal, WorkspaceId::from_uuid(uuid)).await)?
                 .map(|(ws, org_slug)| Node::Workspace(Workspace { ws, org_slug })),
-            ids::Kind::ApiToken => {
-                optional(hub.api_token(principal, uuid).await)?.map(|token| Node::ApiToken(hub_types::ApiToken(token)))
-            }
+            ids::Kind::ApiToken => optional(hub.api_token(principal, ApiTokenId::from_uuid(uuid)).await)?
+                .map(|token| Node::ApiToken(hub_types::ApiToken(token))),
             _ => None,
         })
     }

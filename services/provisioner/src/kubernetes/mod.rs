@@ -20,6 +20,7 @@ mod workers;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+use strata_core::id::WorkspaceId;
 use strata_core::workspace_credentials::CredentialIssuer;
 
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -32,7 +33,6 @@ use strata_hub::{DesiredWorkspace, Hub};
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::autoscaler::PolicyConfig;
 use crate::backend::{Applied, Backend, Teardown};
@@ -241,8 +241,8 @@ pub struct KubernetesBackend {
     cluster_applied: Mutex<Option<String>>,
     /// Workspaces whose PostgreSQL schema this process has created (or
     /// found), so a resync does not repeat the DDL.
-    schemas: Mutex<HashSet<Uuid>>,
-    scalers: Mutex<HashMap<Uuid, RunningScaler>>,
+    schemas: Mutex<HashSet<WorkspaceId>>,
+    scalers: Mutex<HashMap<WorkspaceId, RunningScaler>>,
     changes: Arc<Notify>,
 }
 
@@ -292,7 +292,7 @@ impl KubernetesBackend {
         Ok(objects.render().into_iter().map(render::with_hash).collect())
     }
 
-    async fn ensure_schema(&self, id: Uuid) -> Result<()> {
+    async fn ensure_schema(&self, id: WorkspaceId) -> Result<()> {
         let mut schemas = self.schemas.lock().await;
         if !schemas.contains(&id) {
             data::create_postgres_schema(&self.db, id).await?;
@@ -327,7 +327,7 @@ impl KubernetesBackend {
 
     /// Applies what is missing or differs and deletes what is no longer
     /// rendered; returns the server Deployment as the API server has it.
-    async fn sync(&self, id: Uuid, objects: &[Value]) -> Result<Option<Value>> {
+    async fn sync(&self, id: WorkspaceId, objects: &[Value]) -> Result<Option<Value>> {
         let namespace = render::namespace_of(id);
         let existing_namespace = self.api.get(NAMESPACE, None, &namespace).await?;
         let fresh = existing_namespace.is_none();
@@ -422,7 +422,7 @@ impl KubernetesBackend {
         Ok(())
     }
 
-    async fn stop_scaler(&self, id: Uuid) {
+    async fn stop_scaler(&self, id: WorkspaceId) {
         let running = self.scalers.lock().await.remove(&id);
         if let Some(running) = running {
             running.stop.cancel();

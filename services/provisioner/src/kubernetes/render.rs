@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use strata_core::id::WorkspaceId;
 use strata_hub::DesiredWorkspace;
-use uuid::Uuid;
 
 use crate::plans::PlanQuota;
 
@@ -57,7 +57,7 @@ pub struct Cluster {
 }
 
 /// Destinations as a CIDR and TCP ports (the `kubernetes_egress` setting).
-pub use strata_core::config::EgressRule as Egress;
+pub use crate::config::EgressRule as Egress;
 
 /// CPU in millicores and memory in MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,17 +83,17 @@ pub const SERVER_LIMIT: Size = Size { cpu_millis: 1000, memory_mib: 1024 };
 const INSTALL_SIZE: Size = Size { cpu_millis: 100, memory_mib: 64 };
 
 /// The namespace of a workspace.
-pub fn namespace_of(id: Uuid) -> String {
+pub fn namespace_of(id: WorkspaceId) -> String {
     format!("ws-{id}")
 }
 
 /// Where the gateway and the provisioner reach the workspace server.
-pub fn endpoint_of(id: Uuid) -> String {
+pub fn endpoint_of(id: WorkspaceId) -> String {
     format!("http://server.{}.svc:{SERVER_PORT}", namespace_of(id))
 }
 
 /// Labels every object of the workspace carries.
-fn owner_labels(id: Uuid) -> BTreeMap<String, String> {
+fn owner_labels(id: WorkspaceId) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/managed-by".to_owned(), MANAGER.to_owned()),
         ("app.kubernetes.io/part-of".to_owned(), "strata".to_owned()),
@@ -101,7 +101,7 @@ fn owner_labels(id: Uuid) -> BTreeMap<String, String> {
     ])
 }
 
-fn labels_with(id: Uuid, extra: &[(&str, &str)]) -> Value {
+fn labels_with(id: WorkspaceId, extra: &[(&str, &str)]) -> Value {
     let mut labels = owner_labels(id);
     labels.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     json!(labels)
@@ -382,7 +382,7 @@ impl WorkspaceObjects<'_> {
 #[derive(Debug)]
 pub struct WorkerDeployment<'a> {
     pub cluster: &'a Cluster,
-    pub workspace_id: Uuid,
+    pub workspace_id: WorkspaceId,
     pub workspace_slug: &'a str,
     pub quota: PlanQuota,
     pub pipeline: &'a str,

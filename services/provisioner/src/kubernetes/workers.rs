@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 use strata_api_types::pps::PipelineLoad;
+use strata_core::id::WorkspaceId;
 use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::DesiredWorkspace;
-use uuid::Uuid;
 
 use super::render::{self, Cluster, WorkerDeployment};
 use super::{DEPLOYMENT, KubeApi, POD, SECRET, hash_of, name_of};
@@ -34,7 +34,7 @@ struct Applied {
 pub(crate) struct KubeWorkers {
     api: KubeApi,
     cluster: Cluster,
-    workspace_id: Uuid,
+    workspace_id: WorkspaceId,
     workspace_slug: String,
     quota: PlanQuota,
     /// Makes each pipeline's worker credential.
@@ -169,6 +169,7 @@ mod tests {
 
     use std::time::Duration;
 
+    use strata_core::id::OrganizationId;
     use strata_kube_fake::{FakeApiServer, Verb};
 
     use super::*;
@@ -188,8 +189,8 @@ mod tests {
 
     async fn workers(fake: &FakeApiServer) -> KubeWorkers {
         let workspace = DesiredWorkspace {
-            id: Uuid::new_v4(),
-            org_id: Uuid::new_v4(),
+            id: WorkspaceId::new(),
+            org_id: OrganizationId::new(),
             org_slug: "acme".into(),
             slug: "ci".into(),
             plan: "team".into(),

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use strata_core::id::WorkspaceId;
 use strata_core::workspace_credentials::CredentialIssuer;
 
 use sea_orm::DatabaseConnection;
@@ -23,7 +24,6 @@ use strata_core::store::DynObjectStore;
 use strata_core::workspace_server::WorkspaceServerConfig;
 use strata_hub::{DesiredWorkspace, Hub};
 use tokio::sync::{Mutex, Notify};
-use uuid::Uuid;
 
 use crate::autoscaler::PolicyConfig;
 use crate::backend::{Applied, Backend, Teardown};
@@ -63,7 +63,7 @@ pub struct LocalBackend {
     store: DynObjectStore,
     hub: Hub,
     metrics: ProvisionerMetrics,
-    servers: Mutex<HashMap<Uuid, ServerProcess>>,
+    servers: Mutex<HashMap<WorkspaceId, ServerProcess>>,
     changes: Arc<Notify>,
 }
 
@@ -78,12 +78,12 @@ impl LocalBackend {
         LocalBackend { config, db, store, hub, metrics, servers: Mutex::default(), changes: Arc::default() }
     }
 
-    fn workspace_dir(&self, id: Uuid) -> PathBuf {
+    fn workspace_dir(&self, id: WorkspaceId) -> PathBuf {
         self.config.data_dir.join("workspaces").join(id.to_string())
     }
 
     /// The workspace's own metadata database, created if missing.
-    async fn prepare_database(&self, id: Uuid) -> Result<String> {
+    async fn prepare_database(&self, id: WorkspaceId) -> Result<String> {
         match &self.config.database {
             DatabaseUrl::Sqlite(_) => {
                 let path = self.workspace_dir(id).join("meta.sqlite");

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use strata_core::id::WorkspaceId;
 use strata_core::workspace_credentials::CredentialIssuer;
 
 use strata_api_types::pps::PipelineLoad;
-use uuid::Uuid;
 
 use super::LocalConfig;
 use super::process::{WorkerProcess, strata};
@@ -17,7 +17,7 @@ use crate::scaling::Workers;
 /// The processes of one workspace's pipelines.
 #[derive(Debug)]
 pub(crate) struct LocalWorkers {
-    pub workspace_id: Uuid,
+    pub workspace_id: WorkspaceId,
     /// `org/slug`, for logs.
     pub label: String,
     pub slug: String,
@@ -88,7 +88,8 @@ impl LocalWorkers {
         }
         while processes.running.len() < desired {
             processes.spawned += 1;
-            let id = format!("{}-{pipeline}-{}", &self.workspace_id.simple().to_string()[..8], processes.spawned);
+            let id =
+                format!("{}-{pipeline}-{}", &self.workspace_id.as_uuid().simple().to_string()[..8], processes.spawned);
             let worker = WorkerProcess::spawn(self.worker_command(pipeline, &id)?, id)?;
             processes.running.push(worker);
         }

@@ -1,0 +1,168 @@
+//! The provisioner's section of the configuration (docs/configuration.md):
+//! whether `strata dev` runs it, the autoscaler, deletion, and what the
+//! Kubernetes backend needs besides a cluster.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use strata_core::config::invalid;
+
+/// The provisioner's keys as written by the user, before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProvisionerConfig {
+    /// Which provisioner `strata dev` runs for created workspaces: `local`
+    /// (child processes) or `off` (they stay PENDING; run `strata
+    /// provisioner run` separately).
+    pub provisioner: String,
+    /// Outstanding datums one autoscaled worker takes care of.
+    pub datums_per_worker: u32,
+    /// How long fewer workers must have been enough before some are stopped.
+    pub scale_down_cooldown_secs: u64,
+    /// How long a deleted workspace's data is kept before it is freed.
+    pub deletion_grace_secs: u64,
+    /// Kubernetes backend: the Strata image workspace servers run and
+    /// worker pods copy the binary from.
+    pub kubernetes_image: String,
+    /// Kubernetes backend: the namespace of the hub (api, provisioner),
+    /// the only one allowed to reach workspace servers.
+    pub kubernetes_hub_namespace: String,
+    /// Kubernetes backend: where workspace servers may connect, as
+    /// `CIDR:PORT,PORT` entries separated by `;` (the database, Redis and
+    /// the object store), e.g. `10.0.0.0/16:5432,6379;0.0.0.0/0:443`.
+    pub kubernetes_egress: String,
+    /// Kubernetes backend: low-priority placeholder pods kept so new
+    /// workers find room at once (0: none).
+    pub kubernetes_placeholder_pods: u32,
+}
+
+impl Default for ProvisionerConfig {
+    fn default() -> Self {
+        Self {
+            provisioner: "local".to_owned(),
+            datums_per_worker: 1,
+            scale_down_cooldown_secs: 60,
+            deletion_grace_secs: 3600,
+            kubernetes_image: format!("ghcr.io/strata-dev/strata:{}", env!("CARGO_PKG_VERSION")),
+            kubernetes_hub_namespace: "strata".to_owned(),
+            kubernetes_egress: String::new(),
+            kubernetes_placeholder_pods: 1,
+        }
+    }
+}
+
+/// [`ProvisionerConfig`] validated: how workspaces other than the embedded
+/// one are run and scaled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionerSettings {
+    /// Run the local provisioner inside `strata dev`.
+    pub local: bool,
+    pub datums_per_worker: u32,
+    pub scale_down_cooldown: Duration,
+    pub deletion_grace: Duration,
+    pub kubernetes: KubernetesSettings,
+}
+
+/// What `strata provisioner run --backend kubernetes` needs besides a
+/// cluster (docs/provisioning.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesSettings {
+    pub image: String,
+    pub hub_namespace: String,
+    pub egress: Vec<EgressRule>,
+    pub placeholder_pods: u32,
+}
+
+/// Destinations outside the cluster as a CIDR and TCP ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressRule {
+    pub cidr: String,
+    pub ports: Vec<u16>,
+}
+
+impl ProvisionerConfig {
+    /// Validates every value, naming the key at fault.
+    pub fn resolve(&self) -> strata_core::Result<ProvisionerSettings> {
+        let local = match self.provisioner.as_str() {
+            "local" => true,
+            "off" => false,
+            other => return Err(invalid("provisioner", format!("`{other}` is not one of: local, off"))),
+        };
+        if self.datums_per_worker == 0 {
+            return Err(invalid("datums_per_worker", "a worker takes at least 1 datum"));
+        }
+        Ok(ProvisionerSettings {
+            local,
+            datums_per_worker: self.datums_per_worker,
+            scale_down_cooldown: Duration::from_secs(self.scale_down_cooldown_secs),
+            deletion_grace: Duration::from_secs(self.deletion_grace_secs),
+            kubernetes: KubernetesSettings {
+                image: self.kubernetes_image.clone(),
+                hub_namespace: self.kubernetes_hub_namespace.clone(),
+                egress: parse_egress(&self.kubernetes_egress)?,
+                placeholder_pods: self.kubernetes_placeholder_pods,
+            },
+        })
+    }
+}
+
+/// `CIDR:PORT,PORT;CIDR:PORT`.
+fn parse_egress(text: &str) -> strata_core::Result<Vec<EgressRule>> {
+    text.split(';').map(str::trim).filter(|entry| !entry.is_empty()).map(parse_egress_rule).collect()
+}
+
+fn parse_egress_rule(entry: &str) -> strata_core::Result<EgressRule> {
+    let wrong = |why: &str| {
+        invalid(
+            "kubernetes_egress",
+            format!(
+                "`{entry}` {why}; write CIDR:PORT,PORT entries separated by `;`, e.g. 10.0.0.0/16:5432,6379;0.0.0.0/0:443"
+            ),
+        )
+    };
+    let (cidr, ports) = entry.rsplit_once(':').ok_or_else(|| wrong("has no ports"))?;
+    let (address, prefix) = cidr.split_once('/').ok_or_else(|| wrong("is not a CIDR"))?;
+    let address: std::net::IpAddr = address.parse().map_err(|_| wrong("has no valid address"))?;
+    let longest = if address.is_ipv4() { 32 } else { 128 };
+    if !prefix.parse::<u8>().is_ok_and(|p| p <= longest) {
+        return Err(wrong("has no valid prefix length"));
+    }
+    let ports = ports
+        .split(',')
+        .map(|port| port.trim().parse::<u16>().ok().filter(|p| *p > 0))
+        .collect::<Option<Vec<u16>>>()
+        .ok_or_else(|| wrong("has a port that is not 1-65535"))?;
+    Ok(EgressRule { cidr: cidr.to_owned(), ports })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_egress_is_a_list_of_cidrs_with_ports() {
+        let rules = parse_egress("10.0.0.0/16:5432,6379; 0.0.0.0/0:443;fd00::/8:443").expect("valid");
+        assert_eq!(rules.len(), 3);
+        assert_eq!(rules[0], EgressRule { cidr: "10.0.0.0/16".into(), ports: vec![5432, 6379] });
+        assert_eq!(rules[2].cidr, "fd00::/8");
+        assert!(parse_egress("").expect("empty").is_empty());
+        for bad in ["10.0.0.0/16", "10.0.0.0:443", "10.0.0.0/33:443", "db:443", "10.0.0.0/8:0", "10.0.0.0/8:https"] {
+            let error = parse_egress(bad).expect_err(bad).to_string();
+            assert!(error.contains("kubernetes_egress") && error.contains("e.g."), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_their_key() {
+        let cases: [(&str, ProvisionerConfig); 3] = [
+            ("provisioner", ProvisionerConfig { provisioner: "remote".into(), ..ProvisionerConfig::default() }),
+            ("datums_per_worker", ProvisionerConfig { datums_per_worker: 0, ..ProvisionerConfig::default() }),
+            ("kubernetes_egress", ProvisionerConfig { kubernetes_egress: "db".into(), ..ProvisionerConfig::default() }),
+        ];
+        for (key, config) in cases {
+            let error = config.resolve().expect_err(key);
+            assert!(error.is_user_error());
+            assert!(error.to_string().contains(&format!("`{key}`")), "{key}: {error}");
+        }
+    }
+}
