@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 /// Every HTTP error answers with this body. `code` is stable and documented
 /// in `docs/api-errors.md`; `message` is for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
