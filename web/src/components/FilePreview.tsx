@@ -2,7 +2,7 @@
 // commit through the workspace's HTTP API.
 import { useEffect, useMemo, useState } from "react";
 import type { DiffEntry } from "../generated/rest";
-import { ApiFailure, bytes, encodePath, parseCsv, previewKind, workspaceFetch } from "../lib/index";
+import { bytes, downloadFile, encodePath, parseCsv, previewKind, refusal, workspaceFetch } from "../lib/index";
 
 /** Text previews stop at this size. */
 const PREVIEW_LIMIT = 256 * 1024;
@@ -14,12 +14,13 @@ export function FilePreview(props: { org: string; ws: string; repo: string; refe
   const [content, setContent] = useState<{ text?: string; image?: string; error?: string; truncated?: boolean }>({});
   const [against, setAgainst] = useState("");
   const [diff, setDiff] = useState<DiffEntry[] | string | null>(null);
+  const [downloadError, setDownloadError] = useState<string | null>(null);
   useEffect(() => {
     let image: string | undefined;
     const load = async () => {
       const limit = kind === "image" ? "" : `?offset=0&length=${PREVIEW_LIMIT}`;
       const response = await workspaceFetch(org, ws, url + limit);
-      if (!response.ok) throw new ApiFailure(`cannot read the file (${response.status})`);
+      if (!response.ok) throw await refusal(response, "cannot read the file");
       if (kind === "image") {
         image = URL.createObjectURL(await response.blob());
         setContent({ image });
@@ -30,18 +31,15 @@ export function FilePreview(props: { org: string; ws: string; repo: string; refe
       if (image) URL.revokeObjectURL(image);
     };
   }, [org, ws, url, kind, file.sizeBytes]);
-  const download = async () => {
-    const response = await workspaceFetch(org, ws, url);
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(await response.blob());
-    link.download = file.path.split("/").pop() ?? "file";
-    link.click();
-    URL.revokeObjectURL(link.href);
+  const download = () => {
+    setDownloadError(null);
+    downloadFile(org, ws, url, file.path.split("/").pop() ?? "file").catch((error: Error) => setDownloadError(error.message));
   };
   const compare = async () => {
     const query = `?old_ref=${encodeURIComponent(against)}`;
     const response = await workspaceFetch(org, ws, `repos/${encodeURIComponent(repo)}/refs/${encodeURIComponent(reference)}/diff/${encodePath(file.path)}${query}`);
-    setDiff(response.ok ? ((await response.json()) as DiffEntry[]) : ((await response.json()) as { message: string }).message);
+    if (!response.ok) throw await refusal(response, "cannot compare");
+    setDiff((await response.json()) as DiffEntry[]);
   };
   const json = useMemo(() => {
     if (kind !== "json" || content.text === undefined || content.truncated) return null;
@@ -60,6 +58,11 @@ export function FilePreview(props: { org: string; ws: string; repo: string; refe
           Download
         </button>
       </header>
+      {downloadError ? (
+        <div className="banner error" role="alert" data-testid="download-error">
+          {downloadError}
+        </div>
+      ) : null}
       {content.error ? <div className="banner error">{content.error}</div> : null}
       {content.image ? <img src={content.image} alt={file.path} className="preview-image" /> : null}
       {content.text !== undefined && kind === "csv" ? (
@@ -85,7 +88,7 @@ export function FilePreview(props: { org: string; ws: string; repo: string; refe
         className="inline-form"
         onSubmit={(event) => {
           event.preventDefault();
-          void compare();
+          compare().catch((error: Error) => setDiff(error.message));
         }}
       >
         <label htmlFor="diff-against">Compare with commit or branch</label>
