@@ -1,6 +1,6 @@
 import { duration, shortId } from "../lib/index";
 
-export interface TimedDatum {
+interface TimedDatum {
   id: string;
   state: string;
   startedAt?: string | null;
