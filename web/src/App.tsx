@@ -3,7 +3,11 @@ import { ErrorBoundary } from "./components/ui";
 import { match, navigate, useLocation } from "./lib/index";
 import { AcceptInvitationPage, CheckEmailPage, LogInPage, ResetPasswordPage, SignUpPage, VerifyEmailPage } from "./pages/Auth";
 import { AuditPage, CreateOrganizationPage, MembersPage, TokensPage, WorkspacesPage } from "./pages/Org";
-import { FilesPage, JobPage, PipelinePage, RepoPage, WorkspacePage } from "./pages/Workspace";
+import { FilesPage } from "./pages/workspace/FilesPage";
+import { JobPage } from "./pages/workspace/JobPage";
+import { PipelinePage } from "./pages/workspace/PipelinePage";
+import { RepoPage } from "./pages/workspace/RepoPage";
+import { WorkspacePage } from "./pages/workspace/WorkspacePage";
 import { useSession } from "./session";
 
 /** Pages anyone may open. */

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// A stable, machine-readable reason for a failure. Messages are for
 /// people and may change; codes do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     /// No credentials, or ones that are malformed, expired or revoked.
@@ -190,6 +191,7 @@ impl std::fmt::Display for ErrorCode {
 
 /// Every HTTP error answers with this body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,

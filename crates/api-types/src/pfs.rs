@@ -136,6 +136,7 @@ pub struct FileInfo {
 
 /// How a path differs between two commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum DiffKind {
     Added,
@@ -145,6 +146,7 @@ pub enum DiffKind {
 
 /// One line of a diff.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct DiffEntry {
     pub path: String,
     pub change: DiffKind,

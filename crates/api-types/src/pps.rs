@@ -256,6 +256,7 @@ pub struct DatumInfo {
 
 /// One log line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct LogLine {
     /// Position for `?after=` when following.
     pub cursor: u64,

@@ -78,9 +78,9 @@ async fn a_workspace_is_resolved_once_per_request_however_many_fields_name_it() 
     let eight = statements_of(&app, &aliased(8)).await;
     // Each further field costs the workspace server's own statements for
     // listing repos, and nothing else: no second lookup of the caller, the
-    // organisation, the workspace or the caller's roles in the hub (those
-    // were four or more statements per field when every field went through
-    // the gateway).
+    // organisation, the workspace or the caller's roles in the hub (four or
+    // more statements per field when every field went through the
+    // gateway), so less than a REST listing, which authenticates its caller.
     let rest = app.client().workspace("default");
     let before = request_statements(&app).await;
     rest.repo_list().await.unwrap();
@@ -88,9 +88,9 @@ async fn a_workspace_is_resolved_once_per_request_however_many_fields_name_it() 
     let per_field = (eight - one) / 7.0;
     assert!(
         per_field < listing_with_auth,
-        "each further field cost {per_field} statements; a whole authenticated REST listing costs {listing_with_auth}"
+        "each further field cost {per_field} statements (one: {one}, eight: {eight}); \
+         an authenticated REST listing costs {listing_with_auth}"
     );
-    assert!(per_field <= 3.0, "each further field cost {per_field} statements (one: {one}, eight: {eight})");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 // GraphQL over fetch with the session: the access token lives in memory
 // only; the refresh token is an HttpOnly cookie the page cannot read, spent
 // at POST /auth/refresh with the CSRF double-submit header.
+import type { ErrorBody } from "../generated/rest";
 import type { TypedDocumentString } from "../gql/graphql";
 
 let accessToken: string | null = null;
@@ -132,6 +133,21 @@ export async function workspaceFetch(org: string, ws: string, path: string): Pro
   const response = await request(url);
   if (response.status === 401 && (await refreshSession())) return request(url);
   return response;
+}
+
+/**
+ * A refused workspace request as an error saying what failed: the server's
+ * message when its body is the documented error body, else the status.
+ */
+export async function refusal(response: Response, what: string): Promise<ApiFailure> {
+  let body: Partial<ErrorBody> = {};
+  try {
+    body = (await response.json()) as ErrorBody;
+  } catch {
+    // Not JSON (a proxy's page, an empty body): the status is all there is.
+  }
+  const reason = body.message ? `: ${body.message}` : "";
+  return new ApiFailure(`${what}${reason} (${response.status})`, body.code);
 }
 
 /** A file path as the PFS HTTP API takes it: each segment encoded. */

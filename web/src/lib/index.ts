@@ -1,4 +1,5 @@
 export * from "./api";
+export * from "./files";
 export * from "./hooks";
 export * from "./format";
 export * from "./router";

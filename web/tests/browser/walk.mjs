@@ -1,8 +1,9 @@
 // The console in a real browser (Debian's Chromium through playwright-core)
 // against a real `strata dev` on PostgreSQL with a fresh data directory:
 // sign up → verify → create an organisation → create a workspace → READY →
-// files and a two-stage pipeline (CLI) → DAG → job → file preview → API
-// tokens → a second user invited as a reader, in a second browser context.
+// files and a two-stage pipeline (CLI) → DAG → job → file preview and
+// download → API tokens → a second user invited as a reader, in a second
+// browser context.
 // Screenshots of the main pages go to docs/images/; figures are printed.
 //
 //   STRATA_BIN=path/to/strata node tests/browser/walk.mjs
@@ -292,6 +293,14 @@ async function main() {
   const preview = await ada.getByTestId("text-preview").innerText();
   expect(/\d+ \w+/.test(preview), `top10.txt previews as text: ${preview.slice(0, 80)}`);
   await shot(ada, "file-preview");
+
+  step("download it: the browser saves the file's bytes under its name");
+  const [download] = await Promise.all([ada.waitForEvent("download"), ada.getByRole("button", { name: "Download" }).click()]);
+  expect(download.suggestedFilename() === "top10.txt", `the download is named top10.txt, not ${download.suggestedFilename()}`);
+  const downloadFailure = await download.failure();
+  expect(downloadFailure === null, `the download completes: ${downloadFailure}`);
+  const downloaded = readFileSync(await download.path(), "utf8");
+  expect(downloaded.trim() === preview.trim(), `the saved file is the previewed one: ${downloaded.slice(0, 80)}`);
 
   step("invite Grace as a member");
   await ada.goto(`${base}/orgs/acme/members`);

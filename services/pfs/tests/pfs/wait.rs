@@ -18,8 +18,8 @@ async fn a_wait_that_times_out_reads_the_commit_as_often_however_long_it_waited(
     let (waited, waited_statements) =
         test.counting(test.pfs.commit_wait(&name, "master", Duration::from_millis(600))).await;
 
-    assert!(matches!(immediate, Err(PfsError::Conflict(_))), "{immediate:?}");
-    assert!(matches!(waited, Err(PfsError::Conflict(_))), "{waited:?}");
+    assert!(matches!(immediate, Err(PfsError::Timeout(_))), "{immediate:?}");
+    assert!(matches!(waited, Err(PfsError::Timeout(_))), "{waited:?}");
     // Polling every 50 ms would have read the commit a dozen more times.
     assert_eq!(waited_statements, immediate_statements);
 }
