@@ -18,6 +18,9 @@ use super::caller::Caller;
 use crate::gateway::{self, Upstreams};
 use crate::workspace_path::Segments;
 
+/// A workspace's link, made by the first field that needs it.
+type LinkCell = Arc<OnceCell<Arc<Link>>>;
+
 /// The workspaces one GraphQL request has reached, by organisation and
 /// slug. Lives as long as the request, so a role change applies to the
 /// next request.
@@ -25,7 +28,7 @@ use crate::workspace_path::Segments;
 pub(crate) struct Reaches {
     upstreams: Upstreams,
     internal_token: String,
-    resolved: Mutex<HashMap<(String, String), Arc<OnceCell<Arc<Link>>>>>,
+    resolved: Mutex<HashMap<(String, String), LinkCell>>,
 }
 
 impl Reaches {
