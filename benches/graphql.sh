@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# GraphQL benchmark: `viewer { id }` and a 20-item workspaces page with an
-# API token, against `strata dev` (release build) on PostgreSQL, driven by
+# GraphQL benchmark: `viewer { id }`, a 20-item workspaces page, and a
+# workspace's data (repos with branches, pipelines with their last job, as
+# the console's workspace page asks) with an API token, against `strata dev` (release build) on PostgreSQL, driven by
 # wrk over loopback on the same machine. Prints requests/s and latency
 # percentiles, and the SQL statements each request costs (from
 # strata_db_queries_total). Fails instead if any answer is not 2xx, or a
 # sampled body (every SAMPLE_EVERY-th) has no `data` or has `errors`.
 #
 #   benches/graphql.sh                       # 10 s per query, 32 connections
+#   STRATA_BIN=/path/to/strata benches/graphql.sh   # another build, to compare
 #   DURATION=30s CONNECTIONS=64 benches/graphql.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +22,14 @@ POSTGRES_ADMIN=${STRATA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/po
 
 scripts/services.sh
 command -v wrk >/dev/null || { echo "installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked --bin strata -q
-BIN="$CARGO_TARGET_DIR/release/strata"
+# STRATA_BIN runs another build of strata (e.g. an earlier release, to
+# compare); by default the current source is built.
+if [ -n "${STRATA_BIN:-}" ]; then
+  BIN=$STRATA_BIN
+else
+  cargo build --release --locked --bin strata -q
+  BIN="$CARGO_TARGET_DIR/release/strata"
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-graphql-bench.XXXXXX")
 DB="strata_bench_$(date +%s)_$$"
 export STRATA_CONFIG="$WORK/cli.toml"
@@ -50,15 +58,29 @@ URL=$(sed -n 's/^Strata is running at //p' "$WORK/dev.out" | head -1)
 for i in $(seq -w 1 20); do "$BIN" workspace create "ws-$i" --org bench >/dev/null; done
 TOKEN=$("$BIN" -o json token create bench --role reader --org bench | jq -r .token)
 
+# The embedded workspace local/default, as a console user sees it: 10 repos
+# with two branches each and 3 pipelines, read with a reader token of `local`.
+for i in $(seq -w 1 10); do
+  "$BIN" repo create "data-$i" >/dev/null
+  echo "row $i" | "$BIN" put file "data-$i@master:/rows.txt" -f - >/dev/null
+  "$BIN" branch create "data-$i@staging" --head master >/dev/null
+done
+for i in 1 2 3; do
+  printf '{"pipeline": {"name": "p%s"}, "input": {"pfs": {"repo": "data-0%s", "glob": "/*"}}, "transform": {"cmd": ["cp", "-r", "/pfs/data-0%s", "/pfs/out/"]}}' \
+    "$i" "$i" "$i" > "$WORK/p$i.json"
+  "$BIN" pipeline create -f "$WORK/p$i.json" >/dev/null
+done
+LOCAL_TOKEN=$("$BIN" -o json token create bench-local --role reader --org local | jq -r .token)
+
 queries() { curl -s -H "Authorization: Bearer $METRICS_TOKEN" "$URL/metrics" | awk '/^strata_db_queries_total/ { n += $2 } END { printf "%d", n }'; }
 
-run() { # NAME QUERY
-  local name=$1 query=$2 body
+run() { # NAME QUERY [TOKEN]
+  local name=$1 query=$2 token=${3:-$TOKEN} body
   body=$(jq -cn --arg q "$query" '{query: $q}')
   # One request first: it must succeed, and it shows the SQL statements.
   local before after answer
   before=$(queries)
-  answer=$(curl -s "$URL/graphql" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$body")
+  answer=$(curl -s "$URL/graphql" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$body")
   after=$(queries)
   jq -e '.data != null and (.errors | length) == 0' <<<"$answer" >/dev/null 2>&1 || { echo "$name failed: $answer"; exit 1; }
   # GraphQL errors come with HTTP 200, which wrk counts as a success: the
@@ -66,7 +88,7 @@ run() { # NAME QUERY
   cat > "$WORK/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.headers["Authorization"] = "Bearer $token"
 wrk.body = [[$body]]
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
@@ -119,4 +141,12 @@ echo "== GraphQL on PostgreSQL, $CONNECTIONS connections, $THREADS wrk threads, 
 run 'viewer { id }' '{ viewer { id } }'
 run 'workspaces page (20)' '{ organization(slug: "bench") { workspaces(first: 20) { totalCount edges { node { slug state viewerRole } } } } }'
 run 'workspaces page (20) with members' '{ organization(slug: "bench") { workspaces(first: 20) { edges { node { slug members { email role } } } } } }'
+WORKSPACE_QUERY='{ organization(slug: "local") { workspace(slug: "default") { repos { name branches { name head } } pipelines { name state lastJobState } } } }'
+run 'workspace: repos with branches, pipelines with last job' "$WORKSPACE_QUERY" "$LOCAL_TOKEN"
+# Every build compared must give the same answer: the 10 repos with their
+# two branches each, and the 3 pipelines.
+shape=$(curl -s "$URL/graphql" -H "Authorization: Bearer $LOCAL_TOKEN" -H 'Content-Type: application/json' \
+  -d "$(jq -cn --arg q "$WORKSPACE_QUERY" '{query: $q}')" |
+  jq -c '.data.organization.workspace | [([.repos[] | select(.branches | length == 2)] | length), (.pipelines | length)]')
+[ "$shape" = '[10,3]' ] || { echo "workspace query answered $shape, expected [10,3] (repos with 2 branches, pipelines)"; exit 1; }
 echo "server peak RSS: $(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$SERVER_PID/status")"
