@@ -86,10 +86,11 @@ pub(crate) struct GqlUserError {
     pub code: GqlErrorCode,
 }
 
-/// `strata_api_types::ErrorCode` as a GraphQL enum, for `userErrors.code`
-/// (top-level errors carry the same names in `extensions.code`). The
-/// compiler keeps the two lists equal: `remote` converts both ways with
-/// exhaustive matches.
+// `strata_api_types::ErrorCode` as a GraphQL enum: `remote` converts both
+// ways with exhaustive matches, so the compiler keeps the lists equal.
+/// Why something failed, in the same codes as the HTTP API
+/// (docs/api-errors.md): `userErrors.code`, and by name in a top-level
+/// error's `extensions.code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[graphql(name = "ErrorCode", remote = "strata_api_types::ErrorCode")]
 pub(crate) enum GqlErrorCode {

@@ -215,9 +215,11 @@ impl File {
     }
 }
 
+// `strata_api_types::pps::JobState` as a GraphQL enum: `remote` converts
+// both ways with exhaustive matches, so the compiler keeps the lists equal.
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "JobState")]
+#[graphql(name = "JobState", remote = "strata_api_types::pps::JobState")]
 pub(crate) enum GqlJobState {
     Created,
     Starting,
@@ -227,21 +229,6 @@ pub(crate) enum GqlJobState {
     Failure,
     Killed,
     Unrunnable,
-}
-
-impl From<JobState> for GqlJobState {
-    fn from(state: JobState) -> Self {
-        match state {
-            JobState::Created => GqlJobState::Created,
-            JobState::Starting => GqlJobState::Starting,
-            JobState::Running => GqlJobState::Running,
-            JobState::Finishing => GqlJobState::Finishing,
-            JobState::Success => GqlJobState::Success,
-            JobState::Failure => GqlJobState::Failure,
-            JobState::Killed => GqlJobState::Killed,
-            JobState::Unrunnable => GqlJobState::Unrunnable,
-        }
-    }
 }
 
 /// A pipeline.
