@@ -7,7 +7,7 @@
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use strata_api_types::ErrorCode;
 use strata_api_types::pfs::{BranchInfo, CommitInfo, FileInfo, FileKind, RepoInfo};
-use strata_api_types::pps::{DatumInfo, JobInfo, JobState, PipelineInfo};
+use strata_api_types::pps::{DatumInfo, JobInfo, PipelineInfo};
 use strata_client::ClientError;
 use strata_hub::{HubError, UserError};
 
