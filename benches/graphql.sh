@@ -54,12 +54,9 @@ for _ in $(seq 1 200); do grep -q "running at" "$WORK/dev.out" 2>/dev/null && br
 URL=$(sed -n 's/^Strata is running at //p' "$WORK/dev.out" | head -1)
 [ -n "$URL" ] || { echo "strata dev did not start:"; cat "$WORK/dev.err"; exit 1; }
 
-"$BIN" org create bench >/dev/null
-for i in $(seq -w 1 20); do "$BIN" workspace create "ws-$i" --org bench >/dev/null; done
-TOKEN=$("$BIN" -o json token create bench --role reader --org bench | jq -r .token)
-
-# The embedded workspace local/default, as a console user sees it: 10 repos
-# with two branches each and 3 pipelines, read with a reader token of `local`.
+# The embedded workspace local/default (the CLI's context until `org create`
+# below), as a console user sees it: 10 repos with two branches each and 3
+# pipelines, read with a reader token of `local`.
 for i in $(seq -w 1 10); do
   "$BIN" repo create "data-$i" >/dev/null
   echo "row $i" | "$BIN" put file "data-$i@master:/rows.txt" -f - >/dev/null
@@ -70,6 +67,10 @@ for i in 1 2 3; do
     "$i" "$i" "$i" > "$WORK/p$i.json"
   "$BIN" pipeline create -f "$WORK/p$i.json" >/dev/null
 done
+"$BIN" org create bench >/dev/null
+for i in $(seq -w 1 20); do "$BIN" workspace create "ws-$i" --org bench >/dev/null; done
+TOKEN=$("$BIN" -o json token create bench --role reader --org bench | jq -r .token)
+
 LOCAL_TOKEN=$("$BIN" -o json token create bench-local --role reader --org local | jq -r .token)
 
 queries() { curl -s -H "Authorization: Bearer $METRICS_TOKEN" "$URL/metrics" | awk '/^strata_db_queries_total/ { n += $2 } END { printf "%d", n }'; }
