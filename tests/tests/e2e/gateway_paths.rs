@@ -117,3 +117,25 @@ on_both_backends! {
         assert_eq!(events[0]["node"]["target"], "repo:victim", "{audit}");
     }
 }
+
+on_both_backends! {
+    async fn a_repo_deleted_through_graphql_is_audited_and_a_refused_delete_is_not(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.client().workspace("default").repo_create("gone", "").await.expect("a repo");
+        let delete = "mutation($name: String!) { deleteRepo(input: { target: { organization: \"local\", workspace: \"default\" }, name: $name }) { deleted userErrors { code } } }";
+        let refused = gql(&app, Some(&app.admin_token), delete, json!({ "name": "ghost" })).await;
+        assert_eq!(refused["data"]["deleteRepo"]["userErrors"][0]["code"], "NOT_FOUND", "{refused}");
+        let deleted = gql(&app, Some(&app.admin_token), delete, json!({ "name": "gone" })).await;
+        assert_eq!(deleted["data"]["deleteRepo"]["userErrors"], json!([]), "{deleted}");
+
+        let query = "{ organization(slug: \"local\") { auditEvents(first: 10, action: \"repo.\") { edges { node { action target } } } } }";
+        let audit = gql(&app, Some(&person_admin_session(&app).await), query, json!({})).await;
+        let targets: Vec<&str> = audit["data"]["organization"]["auditEvents"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|edge| edge["node"]["target"].as_str().unwrap())
+            .collect();
+        assert_eq!(targets, ["repo:gone"], "the delete that was refused is not recorded: {audit}");
+    }
+}

@@ -117,11 +117,16 @@ impl std::ops::Deref for Reach {
 }
 
 impl Reach {
-    /// Records in the hub's audit log the audited actions (deleting a repo
-    /// or a pipeline, ...) this workspace carried out for the caller, as
-    /// the gateway does for the same requests. Call after a success.
-    pub(crate) async fn audit(&self, hub: &Hub) {
+    /// Settles the audited actions (deleting a repo or a pipeline, ...)
+    /// this workspace was asked to carry out for the caller: recorded in the
+    /// hub's audit log, as the gateway does for the same requests, when the
+    /// call `succeeded`; forgotten otherwise, so that a failed call is never
+    /// recorded by a later one.
+    pub(crate) async fn settle_audit(&self, hub: &Hub, succeeded: bool) {
         let actions = std::mem::take(&mut *self.link.vouching.audited.lock().unwrap_or_else(PoisonError::into_inner));
+        if !succeeded {
+            return;
+        }
         let vouching = &self.link.vouching;
         for (action, target) in actions {
             let recorded =

@@ -181,10 +181,8 @@ macro_rules! on_workspace {
         match workspace_client($ctx, &$target.organization, &$target.workspace).await {
             Ok($ws) => {
                 let result = $call.await.map_err(from_client);
-                if result.is_ok()
-                    && let Ok(hub) = $ctx.data::<strata_hub::Hub>()
-                {
-                    $ws.audit(hub).await;
+                if let Ok(hub) = $ctx.data::<strata_hub::Hub>() {
+                    $ws.settle_audit(hub, result.is_ok()).await;
                 }
                 result
             }
