@@ -24,11 +24,17 @@ type LinkCell = Arc<OnceCell<Arc<Link>>>;
 /// The workspaces one GraphQL request has reached, by organisation and
 /// slug. Lives as long as the request, so a role change applies to the
 /// next request.
-#[derive(Debug)]
 pub(crate) struct Reaches {
     upstreams: Upstreams,
     internal_token: String,
     resolved: Mutex<HashMap<(String, String), LinkCell>>,
+}
+
+// Written by hand so that the internal token never reaches a log line.
+impl std::fmt::Debug for Reaches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reaches").field("upstreams", &self.upstreams).finish_non_exhaustive()
+    }
 }
 
 impl Reaches {
@@ -139,7 +145,6 @@ impl Reach {
 }
 
 /// Decides each call's credential with the gateway's decision.
-#[derive(Debug)]
 struct Vouching {
     /// The path of the server's endpoint, before `/v1/workspaces/…`.
     base_path: String,
@@ -150,6 +155,17 @@ struct Vouching {
     internal_token: String,
     /// Audited actions vouched for, recorded once they succeed.
     audited: Mutex<Vec<(&'static str, String)>>,
+}
+
+// Written by hand so that the internal token never reaches a log line.
+impl std::fmt::Debug for Vouching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vouching")
+            .field("org", &self.org)
+            .field("workspace", &self.access.slug)
+            .field("user", &self.principal.user_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RequestCredentials for Vouching {
@@ -187,4 +203,18 @@ impl RequestCredentials for Vouching {
 pub(crate) async fn reach(ctx: &Context<'_>, org: &str, slug: &str) -> Result<Reach, HubError> {
     let reaches = ctx.data::<Reaches>().map_err(|e| HubError::Internal(e.message))?;
     reaches.reach(ctx, org, slug).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_internal_token_never_shows_in_debug_output() {
+        let reaches = format!("{:?}", super::Reaches::new(test_upstreams(), "sti_secret-value".to_owned()));
+        assert!(!reaches.contains("secret-value"), "{reaches}");
+    }
+
+    fn test_upstreams() -> crate::gateway::Upstreams {
+        let metrics = strata_core::telemetry::Metrics::new().expect("metrics");
+        crate::gateway::Upstreams::new("127.0.0.1:0".parse().expect("an address"), &metrics).expect("upstreams")
+    }
 }
