@@ -566,6 +566,8 @@ async fn a_stopped_worker_takes_no_task_with_it(backend: Backend, redis: bool) {
     // not count as one of the datum's tries.
     ws.repo_create("naps", "").await.expect("repo");
     put(&ws, "naps", "/n", "1").await;
+    // The user program naps 2 s so that the stop lands while it runs (the
+    // test waits for "napping" in its log, not for time).
     create(
         &ws,
         serde_json::json!({

@@ -88,6 +88,8 @@ fn a_datum_held_by_a_killed_worker_is_finished_by_another() {
     for n in 0..3 {
         put(&sandbox, &format!("in@master:/{n}"), &n.to_string());
     }
+    // The user program naps 2 s: a datum long enough for the kill to land
+    // while it runs (the test waits for "napping", not for time).
     let spec = write_spec(
         &sandbox,
         "slow.json",

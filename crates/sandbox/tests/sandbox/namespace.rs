@@ -118,7 +118,8 @@ async fn a_helper_that_dies_is_reported_and_replaced_on_the_next_run() {
     let datum = Datum::new(&[("in", "f", "x")]);
 
     // In namespace mode the command's parent is the helper. User code cannot signal it
-    // (another uid), so the test kills it.
+    // (another uid), so the test kills it. The user program's `sleep 30` only
+    // keeps it running until then; the test waits for its pid files.
     let run = datum.sh("echo $$ > /pfs/out/group; echo $PPID > /pfs/out/helper; sleep 30");
     let kill_helper = async {
         let pid_file = datum.root.join("out/helper");
