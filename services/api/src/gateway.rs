@@ -199,10 +199,7 @@ pub(crate) fn authorize(
 ) -> Result<Forward, (ErrorCode, String)> {
     let slug = &access.slug;
     let route = access.route(path.repo()).map_err(|error| match error.user_error() {
-        Some(user) if user.code == ErrorCode::NotFound => {
-            (ErrorCode::NotFound, format!("no workspace `{slug}` in `{org}`, or you do not have access to it"))
-        }
-        Some(user) => (user.code, user.message.clone()),
+        Some(user) => user_refusal(user, org, slug),
         None => (ErrorCode::Internal, strata_http::INTERNAL_MESSAGE.to_owned()),
     })?;
     let needed = actix_web::http::Method::from_bytes(method.as_str().as_bytes())
@@ -274,11 +271,21 @@ pub(crate) fn upstream_url(
 /// The hub's refusal (missing workspace, no server yet) as an HTTP answer.
 fn refusal(error: &strata_hub::HubError, org: &str, slug: &str) -> HttpResponse {
     match error.user_error() {
-        Some(user) if user.code == ErrorCode::NotFound => {
-            reject(ErrorCode::NotFound, format!("no workspace `{slug}` in `{org}`, or you do not have access to it"))
+        Some(user) => {
+            let (code, message) = user_refusal(user, org, slug);
+            reject(code, message)
         }
-        Some(user) => reject(user.code, user.message.clone()),
         None => strata_http::error_response(error.code(), error, strata_http::Disclosure::Withheld),
+    }
+}
+
+/// The code and message for the hub's refusal of a workspace request: a
+/// missing workspace and one the caller has no role for read the same.
+fn user_refusal(user: &strata_hub::UserError, org: &str, slug: &str) -> (ErrorCode, String) {
+    if user.code == ErrorCode::NotFound {
+        (ErrorCode::NotFound, format!("no workspace `{slug}` in `{org}`, or you do not have access to it"))
+    } else {
+        (user.code, user.message.clone())
     }
 }
 
