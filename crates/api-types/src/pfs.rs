@@ -106,6 +106,19 @@ pub struct PutSummary {
     pub auto_committed: bool,
 }
 
+/// The answer of `DELETE .../repos/{repo}`: the repos deleted (with
+/// `force`, the repo and what depended on it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReposDeleted {
+    pub deleted: Vec<String>,
+}
+
+/// The answer of `DELETE .../files/{path}`: the commit the deletion is in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileDeleted {
+    pub commit: String,
+}
+
 /// `POST .../copy`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CopyFile {

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::client::{ClientError, StrataClient};
 use strata_api_types::pfs::{
-    BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, DiffEntry, FileInfo, FinishCommit, FsckReport,
-    GcReport, PutSummary, RepoInfo, StartCommit,
+    BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, DiffEntry, FileDeleted, FileInfo, FinishCommit,
+    FsckReport, GcReport, PutSummary, RepoInfo, ReposDeleted, StartCommit,
 };
 
 /// PFS of one workspace: `client.workspace("default").repo_list()`.
@@ -110,11 +110,7 @@ impl Workspace {
     }
 
     pub async fn repo_delete(&self, repo: &str, force: bool) -> Result<Vec<String>, ClientError> {
-        #[derive(serde::Deserialize)]
-        struct Deleted {
-            deleted: Vec<String>,
-        }
-        let deleted: Deleted =
+        let deleted: ReposDeleted =
             self.call(Method::DELETE, &["repos", repo], &[("force", force.to_string())], None::<&()>, &[200]).await?;
         Ok(deleted.deleted)
     }
@@ -265,7 +261,7 @@ impl Workspace {
         self.get(&["repos", repo, "refs", reference, "history", path], &[("limit", limit.to_string())]).await
     }
 
-    pub async fn file_delete(&self, repo: &str, reference: &str, path: &str) -> Result<serde_json::Value, ClientError> {
+    pub async fn file_delete(&self, repo: &str, reference: &str, path: &str) -> Result<FileDeleted, ClientError> {
         self.call(Method::DELETE, &["repos", repo, "refs", reference, "files", path], &[], None::<&()>, &[200]).await
     }
 

@@ -25,10 +25,15 @@ use crate::workspace_path::{PathError, Refusal, Segments, WorkspacePath, encode_
 #[derive(Debug, Clone)]
 pub(crate) struct Upstreams {
     http: reqwest::Client,
-    /// This server's own address, for the workspaces it hosts in-process.
+    /// This server's own address, where the gateway sends requests for
+    /// the workspaces it hosts.
     own: String,
+    /// The workspaces this server hosts, which GraphQL calls in-process.
+    hosted: crate::graphql::Hosted,
     /// Calls in flight per organisation (see `upstream_limit`).
     limit: std::sync::Arc<crate::upstream_limit::UpstreamLimit>,
+    /// GraphQL's calls to workspaces, by how they were reached.
+    graphql_calls: opentelemetry::metrics::Counter<u64>,
 }
 
 impl Upstreams {
@@ -36,6 +41,7 @@ impl Upstreams {
     /// through loopback, a specific address as it is.
     pub(crate) fn new(
         listen: std::net::SocketAddr,
+        hosted: crate::graphql::Hosted,
         metrics: &strata_core::telemetry::Metrics,
     ) -> Result<Self, crate::Error> {
         let http = reqwest::Client::builder()
@@ -48,8 +54,15 @@ impl Upstreams {
             ip => ip,
         };
         let limit = crate::upstream_limit::UpstreamLimit::new(crate::upstream_limit::CALLS_PER_ORG, metrics);
+        let graphql_calls = metrics
+            .meter("strata-api")
+            .u64_counter("strata_graphql_workspace_calls")
+            .with_description("Calls GraphQL made to workspaces, by `reached`: in_process (hosted here) or remote")
+            .build();
         Ok(Upstreams {
             http,
+            hosted,
+            graphql_calls,
             own: format!("http://{}", std::net::SocketAddr::new(host, listen.port())),
             limit: std::sync::Arc::new(limit),
         })
@@ -60,9 +73,19 @@ impl Upstreams {
         &self.own
     }
 
+    /// The workspaces this server hosts.
+    pub(crate) fn hosted(&self) -> &crate::graphql::Hosted {
+        &self.hosted
+    }
+
     /// The pooled client every call to a workspace server goes through.
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// Counts GraphQL's calls to workspaces.
+    pub(crate) fn graphql_calls(&self) -> &opentelemetry::metrics::Counter<u64> {
+        &self.graphql_calls
     }
 
     /// Calls in flight per organisation.

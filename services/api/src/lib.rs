@@ -105,13 +105,15 @@ impl Application {
         let background = workers::Background::new(&pipelines, port, settings.embedded_workers(), scratch, token);
         let probe_db = strata_core::db::connect_for_probes(&server.database).await?;
         let own = std::net::SocketAddr::new(server.listen.ip(), port);
-        let upstreams = web::Data::new(gateway::Upstreams::new(own, &metrics)?);
+        let (workspaces, pipelines) = (web::Data::new(workspaces), web::Data::new(pipelines));
+        let hosted = graphql::Hosted { pfs: workspaces.clone().into_inner(), pps: pipelines.clone().into_inner() };
+        let upstreams = web::Data::new(gateway::Upstreams::new(own, hosted, &metrics)?);
         let state = web::Data::new(AppState::new((db, probe_db), store, metrics, instance, settings));
         Ok(Self {
             port,
             state,
-            workspaces: web::Data::new(workspaces),
-            pipelines: web::Data::new(pipelines),
+            workspaces,
+            pipelines,
             hub: web::Data::new(hub),
             guard: web::Data::new(guard),
             limiter: web::Data::new(limiter),

@@ -1,9 +1,9 @@
-//! A bound on the calls one tenant has in flight to workspace servers.
+//! A bound on the calls one tenant has in flight to its workspaces.
 //!
-//! Every call the gateway forwards (whether a person's HTTP request or a
-//! GraphQL workspace field, which goes through the gateway too) holds a
-//! permit of its organisation's semaphore until the workspace server has
-//! answered with its status and headers. A tenant that fans out therefore
+//! Every call the gateway forwards, and every call a GraphQL workspace
+//! field makes (in-process or to a workspace server), holds a permit of its
+//! organisation's semaphore until the workspace has answered (over HTTP:
+//! with its status and headers). A tenant that fans out therefore
 //! queues behind itself instead of taking every connection, database
 //! statement and thread that other tenants need. Calls that wait longer
 //! than [`QUEUE_TIMEOUT`] are refused with 429.

@@ -177,6 +177,13 @@ pub(crate) struct WorkspacePath {
 }
 
 impl WorkspacePath {
+    /// The path of a call made in-process, from its decoded segments: what
+    /// the call will be answered on is exactly what is decided on, so there
+    /// is no encoding to check.
+    pub(crate) fn from_segments(segments: &[&str]) -> Self {
+        WorkspacePath { segments: segments.iter().map(|segment| (*segment).to_owned()).collect() }
+    }
+
     /// The decoded segments, e.g. `["repos", "images", "refs", "master", "files", "a b.txt"]`.
     pub(crate) fn segments(&self) -> &[String] {
         &self.segments

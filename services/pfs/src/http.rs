@@ -10,19 +10,14 @@ use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 use serde::Deserialize;
 use strata_api_types::pfs as wire;
-use strata_api_types::pfs::{
-    BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, FinishCommit, RepoInfo, StartCommit,
-};
-use strata_core::id::CommitId;
+use strata_api_types::pfs::{BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, FinishCommit, StartCommit};
 use tokio::sync::mpsc;
 
+use crate::api;
 use crate::archive::span_stream;
 use crate::error::PfsError;
-use crate::model::{
-    Branch, BranchRef, Commit, CommitTarget, DiffEntry, DiffKind, FileInfo, FileKind, FsckReport, GcReport, PutFormat,
-    PutMode, PutSummary, RepoStorage, RepoSummary, TarMember, WhenDependedOn,
-};
-use crate::names::{BranchName, RepoName, clean_path};
+use crate::model::{PutFormat, PutMode, TarMember, WhenDependedOn};
+use crate::names::{RepoName, clean_path};
 use crate::service::Pfs;
 use crate::storage::fileset::{FileEntry, Span};
 use crate::upload::ChannelReader;
@@ -43,7 +38,8 @@ impl Workspaces {
         self.by_slug.insert(slug.to_owned(), pfs);
     }
 
-    fn get(&self, slug: &str) -> Result<&Pfs> {
+    /// The PFS of workspace `slug`.
+    pub fn get(&self, slug: &str) -> Result<&Pfs> {
         self.by_slug.get(slug).ok_or_else(|| PfsError::not_found(format!("workspace `{slug}`")))
     }
 }
@@ -93,162 +89,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/storage", web::get().to(storage));
 }
 
-fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-impl From<RepoSummary> for RepoInfo {
-    fn from(summary: RepoSummary) -> Self {
-        RepoInfo {
-            name: summary.repo.name.to_string(),
-            kind: summary.repo.kind.as_str().to_owned(),
-            description: summary.repo.description,
-            created_at: rfc3339(summary.repo.created_at),
-            branches: summary.branches,
-            size_bytes: summary.size_bytes,
-            storage: None,
-        }
-    }
-}
-
-impl From<RepoStorage> for wire::RepoStorageInfo {
-    fn from(storage: RepoStorage) -> Self {
-        wire::RepoStorageInfo {
-            logical_bytes: storage.logical_bytes,
-            stored_bytes: storage.stored_bytes,
-            chunks: storage.chunks,
-        }
-    }
-}
-
-impl From<Branch> for BranchInfo {
-    fn from(branch: Branch) -> Self {
-        BranchInfo {
-            repo: branch.repo.to_string(),
-            name: branch.name,
-            head: branch.head.to_string(),
-            created_at: rfc3339(branch.created_at),
-            provenance: branch.provenance.iter().map(BranchRef::to_string).collect(),
-        }
-    }
-}
-
-impl From<Commit> for CommitInfo {
-    fn from(commit: Commit) -> Self {
-        CommitInfo {
-            repo: commit.repo.to_string(),
-            id: commit.id.to_string(),
-            branch: commit.branch,
-            parent: commit.parent.map(|p| p.to_string()),
-            origin: commit.origin.as_str().to_owned(),
-            description: commit.description,
-            started_at: rfc3339(commit.started_at),
-            finished_at: commit.finished_at.map(rfc3339),
-            size_bytes: commit.size_bytes,
-            files: commit.files,
-            error: commit.error,
-            provenance: commit.provenance.into_iter().map(|(r, c)| format!("{r}@{c}")).collect(),
-        }
-    }
-}
-
-impl From<PutSummary> for wire::PutSummary {
-    fn from(summary: PutSummary) -> Self {
-        wire::PutSummary {
-            commit: summary.commit.to_string(),
-            files: summary.files,
-            bytes: summary.bytes,
-            stored_bytes: summary.stored_bytes,
-            auto_committed: summary.auto_committed,
-        }
-    }
-}
-
-impl From<FileKind> for wire::FileKind {
-    fn from(kind: FileKind) -> Self {
-        match kind {
-            FileKind::File => wire::FileKind::File,
-            FileKind::Dir => wire::FileKind::Dir,
-        }
-    }
-}
-
-impl From<FileInfo> for wire::FileInfo {
-    fn from(info: FileInfo) -> Self {
-        wire::FileInfo { path: info.path, kind: info.kind.into(), size: info.size, hash: info.hash }
-    }
-}
-
-impl From<DiffKind> for wire::DiffKind {
-    fn from(kind: DiffKind) -> Self {
-        match kind {
-            DiffKind::Added => wire::DiffKind::Added,
-            DiffKind::Removed => wire::DiffKind::Removed,
-            DiffKind::Modified => wire::DiffKind::Modified,
-        }
-    }
-}
-
-impl From<DiffEntry> for wire::DiffEntry {
-    fn from(entry: DiffEntry) -> Self {
-        wire::DiffEntry {
-            path: entry.path,
-            change: entry.change.into(),
-            old_size: entry.old_size,
-            new_size: entry.new_size,
-        }
-    }
-}
-
-impl From<GcReport> for wire::GcReport {
-    fn from(report: GcReport) -> Self {
-        wire::GcReport {
-            objects_kept: report.objects_kept,
-            objects_deleted: report.objects_deleted,
-            bytes_deleted: report.bytes_deleted,
-            bytes_kept: report.bytes_kept,
-        }
-    }
-}
-
-impl From<FsckReport> for wire::FsckReport {
-    fn from(report: FsckReport) -> Self {
-        wire::FsckReport {
-            commits_checked: report.commits_checked,
-            objects_checked: report.objects_checked,
-            problems: report.problems,
-        }
-    }
-}
-
-/// Converts each item of a domain list to its wire form.
-fn wire_list<T, W: From<T>>(items: Vec<T>) -> Vec<W> {
-    items.into_iter().map(W::from).collect()
-}
-
-/// `repo@branch` → the pair, validated.
-fn parse_branch_ref(text: &str) -> Result<BranchRef> {
-    let (repo, branch) = text
-        .split_once('@')
-        .ok_or_else(|| PfsError::invalid("provenance", format!("`{text}` is not `repo@branch`")))?;
-    Ok(BranchRef { repo: RepoName::parse(repo)?, branch: BranchName::parse(branch)? })
-}
-
-/// A write goes to a branch or to an open commit by id.
-fn target(reference: &str) -> Result<CommitTarget> {
-    if let Some(id) = (reference.len() == 32).then(|| reference.parse::<CommitId>().ok()).flatten() {
-        return Ok(CommitTarget::Commit(id));
-    }
-    BranchName::parse(reference).map(CommitTarget::Branch).map_err(|_| {
-        PfsError::invalid("commit reference", format!("writes go to a branch or an open commit id, not `{reference}`"))
-    })
-}
-
 // ---- repos -----------------------------------------------------------
 
 async fn repo_list(ws: web::Data<Workspaces>, path: web::Path<String>) -> Result<HttpResponse> {
-    let pfs = ws.get(&path)?;
-    Ok(HttpResponse::Ok().json(wire_list::<_, RepoInfo>(pfs.repo_list().await?)))
+    Ok(HttpResponse::Ok().json(api::repo_list(ws.get(&path)?).await?))
 }
 
 async fn repo_create(
@@ -256,20 +100,12 @@ async fn repo_create(
     path: web::Path<String>,
     body: web::Json<CreateRepo>,
 ) -> Result<HttpResponse> {
-    let pfs = ws.get(&path)?;
-    let name = RepoName::parse(&body.name)?;
-    let repo = pfs.repo_create(&name, &body.description).await?;
-    let summary = pfs.repo_inspect(&repo.name).await?;
-    Ok(HttpResponse::Created().json(RepoInfo::from(summary)))
+    Ok(HttpResponse::Created().json(api::repo_create(ws.get(&path)?, &body).await?))
 }
 
 async fn repo_inspect(ws: web::Data<Workspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
-    let repo = RepoName::parse(&repo)?;
-    let mut info = RepoInfo::from(pfs.repo_inspect(&repo).await?);
-    info.storage = Some(pfs.repo_storage(&repo).await?.into());
-    Ok(HttpResponse::Ok().json(info))
+    Ok(HttpResponse::Ok().json(api::repo_inspect(ws.get(&workspace)?, &repo).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,19 +126,15 @@ async fn repo_delete(
     query: web::Query<ForceQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
-    let deleted = pfs.repo_delete(&RepoName::parse(&repo)?, query.when_depended_on()).await?;
-    let deleted: Vec<String> = deleted.iter().map(RepoName::to_string).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": deleted })))
+    let deleted = api::repo_delete(ws.get(&workspace)?, &repo, query.when_depended_on()).await?;
+    Ok(HttpResponse::Ok().json(wire::ReposDeleted { deleted }))
 }
 
 // ---- branches --------------------------------------------------------
 
 async fn branch_list(ws: web::Data<Workspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
-    let branches = pfs.branch_list(&RepoName::parse(&repo)?).await?;
-    Ok(HttpResponse::Ok().json(wire_list::<_, BranchInfo>(branches)))
+    Ok(HttpResponse::Ok().json(api::branch_list(ws.get(&workspace)?, &repo).await?))
 }
 
 async fn branch_create(
@@ -311,11 +143,7 @@ async fn branch_create(
     body: web::Json<CreateBranch>,
 ) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
-    let repo = RepoName::parse(&repo)?;
-    let provenance = body.provenance.iter().map(|p| parse_branch_ref(p)).collect::<Result<Vec<_>>>()?;
-    let branch = pfs.branch_create(&repo, &body.name, body.head.as_deref(), &provenance).await?;
-    Ok(HttpResponse::Created().json(BranchInfo::from(branch)))
+    Ok(HttpResponse::Created().json(api::branch_create(ws.get(&workspace)?, &repo, &body).await?))
 }
 
 async fn branch_inspect(ws: web::Data<Workspaces>, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
@@ -354,9 +182,7 @@ async fn commit_list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
-    let commits = pfs.commit_list(&RepoName::parse(&repo)?, query.limit).await?;
-    Ok(HttpResponse::Ok().json(wire_list::<_, CommitInfo>(commits)))
+    Ok(HttpResponse::Ok().json(api::commit_list(ws.get(&workspace)?, &repo, query.limit).await?))
 }
 
 async fn commit_start(
@@ -365,9 +191,7 @@ async fn commit_start(
     body: web::Json<StartCommit>,
 ) -> Result<HttpResponse> {
     let (workspace, repo) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
-    let commit = pfs.commit_start(&RepoName::parse(&repo)?, &body.branch, &body.description).await?;
-    Ok(HttpResponse::Created().json(CommitInfo::from(commit)))
+    Ok(HttpResponse::Created().json(api::commit_start(ws.get(&workspace)?, &repo, &body).await?))
 }
 
 async fn commit_inspect(ws: web::Data<Workspaces>, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
@@ -383,12 +207,8 @@ async fn commit_finish(
     body: Option<web::Json<FinishCommit>>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
     let body = body.map(web::Json::into_inner).unwrap_or_default();
-    let commit = pfs
-        .commit_finish(&RepoName::parse(&repo)?, &reference, body.description.as_deref(), body.error.as_deref())
-        .await?;
-    Ok(HttpResponse::Ok().json(CommitInfo::from(commit)))
+    Ok(HttpResponse::Ok().json(api::commit_finish(ws.get(&workspace)?, &repo, &reference, &body).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -429,9 +249,7 @@ async fn commit_drop(ws: web::Data<Workspaces>, path: web::Path<(String, String,
 
 async fn commit_set(ws: web::Data<Workspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (workspace, id) = path.into_inner();
-    let id = id.parse::<CommitId>().map_err(|e| PfsError::invalid("commit set id", e.to_string()))?;
-    let commits = ws.get(&workspace)?.commit_set(id).await?;
-    Ok(HttpResponse::Ok().json(wire_list::<_, CommitInfo>(commits)))
+    Ok(HttpResponse::Ok().json(api::commit_set(ws.get(&workspace)?, &id).await?))
 }
 
 // ---- files: writes ---------------------------------------------------
@@ -497,7 +315,7 @@ async fn put(
 ) -> Result<HttpResponse> {
     let pfs = ws.get(workspace)?.clone();
     let repo = RepoName::parse(repo)?;
-    let summary = pfs.put(&repo, target(reference)?, path, format, mode, body_reader(payload)).await?;
+    let summary = pfs.put(&repo, api::target(reference)?, path, format, mode, body_reader(payload)).await?;
     Ok(HttpResponse::Created().json(wire::PutSummary::from(summary)))
 }
 
@@ -506,9 +324,7 @@ async fn file_delete(
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, file) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
-    let commit = pfs.delete(&RepoName::parse(&repo)?, target(&reference)?, &file).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "commit": commit.to_string() })))
+    Ok(HttpResponse::Ok().json(api::file_delete(ws.get(&workspace)?, &repo, &reference, &file).await?))
 }
 
 async fn file_copy(
@@ -521,7 +337,7 @@ async fn file_copy(
     let repo = RepoName::parse(&repo)?;
     let src_repo = RepoName::parse(&body.src_repo)?;
     let summary =
-        pfs.copy(&src_repo, &body.src_ref, &body.src_path, &repo, target(&reference)?, &body.dst_path).await?;
+        pfs.copy(&src_repo, &body.src_ref, &body.src_path, &repo, api::target(&reference)?, &body.dst_path).await?;
     Ok(HttpResponse::Created().json(wire::PutSummary::from(summary)))
 }
 
@@ -625,9 +441,7 @@ async fn file_list(
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse> {
     let (workspace, repo, reference, dir) = path.into_inner();
-    let pfs = ws.get(&workspace)?;
-    let files = pfs.file_list(&RepoName::parse(&repo)?, &reference, &dir).await?;
-    Ok(HttpResponse::Ok().json(wire_list::<_, wire::FileInfo>(files)))
+    Ok(HttpResponse::Ok().json(api::file_list(ws.get(&workspace)?, &repo, &reference, &dir).await?))
 }
 
 async fn file_inspect(
@@ -653,7 +467,7 @@ async fn file_glob(
     let (workspace, repo, reference) = path.into_inner();
     let pfs = ws.get(&workspace)?;
     let files = pfs.file_glob(&RepoName::parse(&repo)?, &reference, &query.pattern).await?;
-    Ok(HttpResponse::Ok().json(wire_list::<_, wire::FileInfo>(files)))
+    Ok(HttpResponse::Ok().json(api::wire_list::<_, wire::FileInfo>(files)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -676,7 +490,7 @@ async fn file_diff(
     };
     let old = query.old_ref.as_deref().map(|old_ref| (&old_repo, old_ref));
     let diff = pfs.file_diff(&repo, &reference, &file, old).await?;
-    Ok(HttpResponse::Ok().json(wire_list::<_, wire::DiffEntry>(diff)))
+    Ok(HttpResponse::Ok().json(api::wire_list::<_, wire::DiffEntry>(diff)))
 }
 
 async fn file_history(
@@ -688,7 +502,7 @@ async fn file_history(
     let pfs = ws.get(&workspace)?;
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
     let commits = pfs.file_history(&RepoName::parse(&repo)?, &reference, &file, limit).await?;
-    Ok(HttpResponse::Ok().json(wire_list::<_, CommitInfo>(commits)))
+    Ok(HttpResponse::Ok().json(api::wire_list::<_, CommitInfo>(commits)))
 }
 
 // ---- maintenance -----------------------------------------------------

@@ -1,8 +1,9 @@
 //! PFS: the versioned file system.
 //!
 //! The API is [`Pfs`] with the domain types of [`model`] (re-exported
-//! here), [`names`] and [`glob`]; [`http`] serves it over HTTP and is the
-//! only place that knows the wire types. Everything else is private to the
+//! here), [`names`] and [`glob`]; [`api`] answers its operations in the
+//! wire types and [`http`] serves them over HTTP: those two are the only
+//! places that know the wire types. Everything else is private to the
 //! crate:
 //!
 //! * `storage`: content-defined chunks and paged file-set indexes in the object store.
@@ -15,6 +16,7 @@
 //! at most unreferenced objects (removed by GC), never a dangling reference
 //! or a half-finished commit.
 
+pub mod api;
 mod archive;
 pub mod error;
 pub mod glob;

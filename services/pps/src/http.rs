@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use strata_api_types::pps::{CreatePipeline, PullTask, SpecFormat, TaskHeartbeat, TaskResult, WorkerLeaving};
+use strata_api_types::pps::{CreatePipeline, PullTask, TaskHeartbeat, TaskResult, WorkerLeaving};
 
 use crate::error::PpsError;
 use crate::meta::LogFilter;
@@ -44,7 +44,8 @@ impl PpsWorkspaces {
         self.by_slug.iter()
     }
 
-    fn get(&self, slug: &str) -> Result<&Pps> {
+    /// The PPS of workspace `slug`.
+    pub fn get(&self, slug: &str) -> Result<&Pps> {
         self.by_slug.get(slug).ok_or_else(|| PpsError::not_found(format!("workspace `{slug}`"), ""))
     }
 }
@@ -131,11 +132,7 @@ async fn pipeline_create(
 ) -> Result<HttpResponse> {
     let pps = ws.get(&path)?;
     let body = body.into_inner();
-    let format = body.format.map(|format| match format {
-        SpecFormat::Json => spec::Format::Json,
-        SpecFormat::Yaml => spec::Format::Yaml,
-    });
-    let created = pps.pipeline_create(body.spec, format, body.update, body.reprocess).await?;
+    let created = pps.pipeline_create(body.spec, body.format.map(Into::into), body.update, body.reprocess).await?;
     Ok(HttpResponse::Created().json(created))
 }
 

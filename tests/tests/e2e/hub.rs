@@ -354,6 +354,15 @@ on_both_backends! {
         assert_eq!((status, code.as_str()), (403, "FORBIDDEN"));
         assert!(message.contains("writer") && message.contains("reader"), "{message}");
         assert_eq!(api_error(as_bob.workspace("default").repo_delete("images", false).await).0, 403);
+        // GraphQL calls this workspace in-process, with the same decision.
+        let target = json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default" });
+        let listed = gql(&app, Some(&bob), "{ workspace(organization: \"local\", slug: \"default\") { repos { name } } }", json!({})).await;
+        assert_eq!(listed["data"]["workspace"]["repos"], json!([{ "name": "images" }]), "{listed}");
+        let error = refused(&app, Some(&bob), "createRepo", json!({ "target": target, "name": "mine" })).await;
+        assert_eq!(error["code"], "FORBIDDEN", "{error}");
+        assert!(error["message"].as_str().unwrap().contains("writer"), "{error}");
+        let error = refused(&app, Some(&bob), "deleteRepo", json!({ "target": target, "name": "images" })).await;
+        assert_eq!(error["code"], "FORBIDDEN", "{error}");
         assert_eq!(admin.repo_list().await.expect("list").len(), 1, "nothing changed");
 
         // A writer of one repo only: that repo's data, nothing else of the workspace.
@@ -370,7 +379,6 @@ on_both_backends! {
         assert_eq!(api_error(as_carol.repo_inspect("secrets").await).0, 404, "other repos are not hers");
         assert_eq!(api_error(as_carol.repo_list().await).0, 404, "nor the workspace's list");
         assert_eq!(api_error(as_carol.repo_delete("images", false).await).0, 403, "deleting needs admin");
-
         // A reader API token of the admin is capped at reader too; revoking it is immediate.
         let made = mutate(&app, Some(&person_admin_session(&app).await), "createApiToken",
             json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default", "name": "ro", "role": "READER" }), "token apiToken { id }").await;

@@ -40,10 +40,16 @@ pub(crate) async fn metric(app: &TestApp, name: &str, filter: &str) -> f64 {
         .sum()
 }
 
-/// Requests the embedded workspace's server has answered so far: every
-/// call GraphQL makes to a workspace (or the gateway forwards) is one.
+/// Requests the embedded workspace's HTTP endpoints have answered so far
+/// (what the gateway forwards to them; GraphQL calls the embedded
+/// workspace in-process).
 async fn workspace_server_requests(app: &TestApp) -> f64 {
     metric(app, "http_server_request_duration_seconds_count", "/v1/workspaces/{workspace}").await
+}
+
+/// Calls GraphQL has made to workspaces hosted by this server so far.
+async fn in_process_calls(app: &TestApp) -> f64 {
+    metric(app, "strata_graphql_workspace_calls_total", "reached=\"in_process\"").await
 }
 
 /// `n` aliased `workspace { repos { name } }` fields.
@@ -96,25 +102,44 @@ async fn a_workspace_is_resolved_once_per_request_however_many_fields_name_it() 
 #[tokio::test]
 async fn a_query_with_more_upstream_calls_than_the_cap_is_refused_before_any_call() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let before = workspace_server_requests(&app).await;
+    let before = in_process_calls(&app).await;
     let body = gql(&app, &fan_out(330)).await;
     let error = &body["errors"][0];
     assert_eq!(error["extensions"]["code"], "TOO_COMPLEX", "{body}");
     assert_eq!((error["extensions"]["cost"].as_i64(), error["extensions"]["limit"].as_i64()), (Some(330), Some(100)));
     assert!(body["data"].is_null(), "nothing ran: {body}");
-    assert_eq!(workspace_server_requests(&app).await, before, "no workspace server was called");
+    assert_eq!(in_process_calls(&app).await, before, "no workspace was called");
 
     // Fields that run once per item of a list count ten calls each: 52 per copy.
     let nested = "workspace(organization: \"local\", slug: \"default\") { repos { branches { name } commits { id } files { path } } pipelines { jobs { id datumList { id } } } }";
     let body = gql(&app, &format!("{{ a: {nested} b: {nested} }}")).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "TOO_COMPLEX", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["cost"], 104);
-    assert_eq!(workspace_server_requests(&app).await, before, "still no workspace server was called");
+    assert_eq!(in_process_calls(&app).await, before, "still no workspace was called");
 
     // Under the cap, the query runs and calls the workspace.
     let body = gql(&app, &fan_out(40)).await;
     assert!(body["errors"].is_null(), "{body}");
-    assert_eq!(workspace_server_requests(&app).await, before + 40.0);
+    assert_eq!(in_process_calls(&app).await, before + 40.0);
+}
+
+#[tokio::test]
+async fn graphql_calls_the_workspace_this_server_hosts_in_process_not_over_http() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ws = app.client().workspace("default");
+    ws.repo_create("images", "").await.unwrap();
+    let over_http = workspace_server_requests(&app).await;
+    let in_process = in_process_calls(&app).await;
+
+    let query = "{ workspace(organization: \"local\", slug: \"default\") { repos { name branches { name } } pipelines { name } } }";
+    let body = gql(&app, query).await;
+    assert_eq!(body["data"]["workspace"]["repos"][0]["name"], "images", "{body}");
+    let mutation = "mutation { createRepo(input: { target: { organization: \"local\", workspace: \"default\" }, name: \"more\" }) { repo { name } userErrors { code } } }";
+    let body = gql(&app, mutation).await;
+    assert_eq!(body["data"]["createRepo"]["repo"]["name"], "more", "{body}");
+
+    assert_eq!(in_process_calls(&app).await, in_process + 4.0, "repos, branches, pipelines, createRepo");
+    assert_eq!(workspace_server_requests(&app).await, over_http, "no HTTP request to a workspace endpoint");
 }
 
 #[tokio::test]

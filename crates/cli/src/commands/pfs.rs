@@ -572,8 +572,7 @@ pub async fn delete(global: &GlobalArgs, command: DeleteCommand) -> Result<(), F
     let target = FileRef::parse(&target).map_err(user)?;
     let path = target.required_path().map_err(user)?;
     let result = workspace(global).await?.file_delete(&target.repo, &target.reference, &path).await?;
-    print_record(global.output, &result, &[("commit", result["commit"].as_str().unwrap_or_default().to_owned())])
-        .map_err(internal)
+    print_record(global.output, &result, &[("commit", result.commit.clone())]).map_err(internal)
 }
 
 pub async fn copy(global: &GlobalArgs, command: CopyCommand) -> Result<(), Failure> {

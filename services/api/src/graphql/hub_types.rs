@@ -385,7 +385,7 @@ impl Workspace {
     #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn repo(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<data::Repo>> {
         let place = self.place();
-        let found = place.client(ctx).await?.repo_inspect(&name).await.map_err(data::from_client);
+        let found = place.client(ctx).await?.repo_inspect(&name).await;
         Ok(super::caller::optional(found)?.map(|info| data::Repo { info, place }))
     }
 
@@ -399,7 +399,7 @@ impl Workspace {
     #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn pipeline(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<data::Pipeline>> {
         let place = self.place();
-        let found = place.client(ctx).await?.pipeline_inspect(&name).await.map_err(data::from_client);
+        let found = place.client(ctx).await?.pipeline_inspect(&name).await;
         Ok(super::caller::optional(found)?.map(|info| data::Pipeline { info, place }))
     }
 
@@ -407,7 +407,7 @@ impl Workspace {
     #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn job(&self, ctx: &Context<'_>, pipeline: String, id: String) -> async_graphql::Result<Option<data::Job>> {
         let place = self.place();
-        let found = place.client(ctx).await?.job_inspect(&pipeline, &id).await.map_err(data::from_client);
+        let found = place.client(ctx).await?.job_inspect(&pipeline, &id).await;
         Ok(super::caller::optional(found)?.map(|info| data::Job { info, place }))
     }
 

@@ -11,6 +11,8 @@ mod limits;
 mod loaders;
 mod paging;
 mod reach;
+
+pub(crate) use reach::Hosted;
 mod workspace_mutations;
 mod workspace_types;
 

@@ -9,7 +9,7 @@ use strata_api_types::pps::{CreatePipeline, SpecFormat};
 use strata_hub::HubError;
 
 use super::caller::{GqlUserError, payload};
-use super::workspace_types::{Branch, Commit, Job, Pipeline, Place, Repo, from_client, workspace_client};
+use super::workspace_types::{Branch, Commit, Job, Pipeline, Place, Repo, workspace_client};
 
 /// The workspace mutations.
 #[derive(Debug, Default)]
@@ -180,7 +180,7 @@ macro_rules! on_workspace {
     ($ctx:expr, $target:expr, |$ws:ident| $call:expr) => {{
         match workspace_client($ctx, &$target.organization, &$target.workspace).await {
             Ok($ws) => {
-                let result = $call.await.map_err(from_client);
+                let result = $call.await;
                 if let Ok(hub) = $ctx.data::<strata_hub::Hub>() {
                     $ws.settle_audit(hub, result.is_ok()).await;
                 }

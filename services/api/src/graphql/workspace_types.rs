@@ -1,49 +1,26 @@
 //! What a workspace holds, as GraphQL sees it: repos, branches, commits,
 //! files, pipelines, jobs, datums and the DAG. Every field is answered by
-//! the workspace's server, reached as [`super::reach`] describes: the
-//! workspace resolved once per request, one pooled client, and the
-//! gateway's own role check on every call.
+//! the workspace, reached as [`super::reach`] describes: the workspace
+//! resolved once per request, called in-process when this server hosts it
+//! or through one pooled client, and the gateway's own role check on every
+//! call.
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use strata_api_types::ErrorCode;
 use strata_api_types::pfs::{BranchInfo, CommitInfo, FileInfo, FileKind, RepoInfo};
 use strata_api_types::pps::{DatumInfo, JobInfo, PipelineInfo};
-use strata_client::ClientError;
-use strata_hub::{HubError, UserError};
+use strata_hub::HubError;
 
 use super::paging;
 use super::reach::Reach;
 
-/// A client for the workspace `org/slug` acting as the caller.
+/// The workspace `org/slug` as the caller reaches it.
 pub(crate) async fn workspace_client(ctx: &Context<'_>, org: &str, slug: &str) -> Result<Reach, HubError> {
     super::reach::reach(ctx, org, slug).await
 }
 
-/// A workspace server's answer as a hub error, keeping its code: a refusal
-/// is a user error, a failure of that server stays its failure.
-pub(crate) fn from_client(error: ClientError) -> HubError {
-    match error {
-        ClientError::Api { status, code, message } => {
-            let code = ErrorCode::parse(&code).unwrap_or(match status {
-                401 => ErrorCode::Unauthenticated,
-                403 => ErrorCode::Forbidden,
-                404 => ErrorCode::NotFound,
-                400..500 => ErrorCode::InvalidArgument,
-                _ => ErrorCode::Internal,
-            });
-            if code.is_server_error() {
-                HubError::Remote { code, message }
-            } else {
-                HubError::User(UserError::new(None, code, message))
-            }
-        }
-        other => HubError::Internal(format!("workspace server: {other}")),
-    }
-}
-
 /// For query fields of a workspace.
-pub(crate) fn answer<T>(result: Result<T, ClientError>) -> async_graphql::Result<T> {
-    super::caller::query_result(result.map_err(from_client))
+pub(crate) fn answer<T>(result: Result<T, HubError>) -> async_graphql::Result<T> {
+    super::caller::query_result(result)
 }
 
 /// The organisation and workspace a nested field belongs to.
@@ -372,7 +349,7 @@ impl Job {
     /// The datums that ran (skipped ones are counted, not listed).
     #[graphql(complexity = "super::limits::PER_ITEM + child_complexity")]
     async fn datum_list(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Datum>> {
-        let datums = answer(self.place.client(ctx).await?.datum_list(&self.info.pipeline, &self.info.id, None).await)?;
+        let datums = answer(self.place.client(ctx).await?.datum_list(&self.info.pipeline, &self.info.id).await)?;
         Ok(datums.into_iter().map(Datum).collect())
     }
 }

@@ -285,6 +285,15 @@ pub enum Format {
     Yaml,
 }
 
+impl From<strata_api_types::pps::SpecFormat> for Format {
+    fn from(format: strata_api_types::pps::SpecFormat) -> Self {
+        match format {
+            strata_api_types::pps::SpecFormat::Json => Format::Json,
+            strata_api_types::pps::SpecFormat::Yaml => Format::Yaml,
+        }
+    }
+}
+
 impl Format {
     /// JSON when the text starts with `{` or `[` (after blanks), else YAML.
     pub fn detect(text: &str) -> Format {

@@ -1,25 +1,42 @@
-//! How GraphQL reaches a workspace's data: each workspace a request names
-//! is resolved once for that request (the caller's access, from the hub),
-//! and every call to it goes through the server's one pooled HTTP client,
-//! straight to the workspace's server, with a credential for that one
-//! call. Whether a call is allowed is decided by [`gateway::authorize`],
-//! the gateway's own decision, so roles are checked in one place.
+//! How GraphQL reaches a workspace's data. Each workspace a request names
+//! is resolved once for that request (the caller's access, from the hub).
+//! A workspace this server hosts (the embedded one) is then called
+//! in-process, straight into its PFS and PPS; any other through the
+//! server's one pooled HTTP client, straight to the workspace's server,
+//! with a credential for that one call. Either way each call is decided by
+//! [`gateway::authorize`](crate::gateway::authorize), the gateway's own
+//! decision, so roles are checked in one place ([`vouching`]); [`calls`]
+//! holds the calls.
+
+mod calls;
+mod vouching;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::Context;
+use opentelemetry::KeyValue;
 use strata_api_types::ErrorCode;
-use strata_client::{ClientError, RequestCredentials};
-use strata_hub::{Hub, HubError, Principal, UserError, WorkspaceAccess};
+use strata_hub::{Hub, HubError, UserError};
+use strata_pfs::Pfs;
+use strata_pfs::http::Workspaces;
+use strata_pps::Pps;
+use strata_pps::http::PpsWorkspaces;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit};
 
+use self::vouching::Vouching;
 use super::caller::Caller;
-use crate::gateway::{self, Upstreams};
-use crate::workspace_path::Segments;
+use crate::gateway::Upstreams;
 
 /// A workspace's link, made by the first field that needs it.
 type LinkCell = Arc<OnceCell<Arc<Link>>>;
+
+/// The workspaces this server hosts in-process, by slug.
+#[derive(Debug, Clone)]
+pub(crate) struct Hosted {
+    pub(crate) pfs: Arc<Workspaces>,
+    pub(crate) pps: Arc<PpsWorkspaces>,
+}
 
 /// The workspaces one GraphQL request has reached, by organisation and
 /// slug. Lives as long as the request, so a role change applies to the
@@ -42,8 +59,8 @@ impl Reaches {
         Reaches { upstreams, internal_token, resolved: Mutex::default() }
     }
 
-    /// A client for `org/slug` acting as the caller, holding one of the
-    /// organisation's permits for calls to workspace servers while in use.
+    /// The workspace `org/slug` as the caller reaches it, holding one of
+    /// the organisation's permits for calls to workspaces while in use.
     pub(crate) async fn reach(&self, ctx: &Context<'_>, org: &str, slug: &str) -> Result<Reach, HubError> {
         let cell = {
             let mut resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
@@ -56,6 +73,11 @@ impl Reaches {
             .acquire(org)
             .await
             .map_err(|_| UserError::new(None, ErrorCode::RateLimited, too_many_calls(org)))?;
+        let reached = match link.target {
+            Target::InProcess { .. } => "in_process",
+            Target::Remote(_) => "remote",
+        };
+        self.upstreams.graphql_calls().add(1, &[KeyValue::new("reached", reached)]);
         Ok(Reach { link, _permit: permit })
     }
 
@@ -74,52 +96,79 @@ impl Reaches {
         {
             return Err(error);
         }
-        let base = access.upstream.as_ref().map_or_else(|| self.upstreams.own().to_owned(), |u| u.endpoint.clone());
-        let slug_there = access.slug.clone();
-        let base_path =
-            reqwest::Url::parse(&base).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default();
-        let vouching = Vouching {
-            base_path,
+        let base = access.upstream.as_ref().map(|upstream| upstream.endpoint.clone());
+        let vouching = Arc::new(Vouching {
+            base_path: base.as_deref().map(base_path).unwrap_or_default(),
             principal,
             access,
             org: org.to_owned(),
             own: self.upstreams.own().to_owned(),
             internal_token: self.internal_token.clone(),
             audited: Mutex::default(),
+        });
+        let slug_there = vouching.access.slug.clone();
+        let target = match base {
+            Some(base) => {
+                let client = strata_client::StrataClient::with_http_client(&base, self.upstreams.http().clone())
+                    .map_err(|e| HubError::Internal(format!("workspace `{org}/{slug}` has an unusable endpoint: {e}")))?
+                    .with_request_credentials(vouching.clone())
+                    .workspace(&slug_there);
+                Target::Remote(client)
+            }
+            None => self.in_process(org, &slug_there)?,
         };
-        let vouching = Arc::new(vouching);
-        let client = strata_client::StrataClient::with_http_client(&base, self.upstreams.http().clone())
-            .map_err(|e| HubError::Internal(format!("workspace `{org}/{slug}` has an unusable endpoint: {e}")))?
-            .with_request_credentials(vouching.clone())
-            .workspace(&slug_there);
-        Ok(Arc::new(Link { client, vouching }))
+        Ok(Arc::new(Link { target, vouching }))
     }
+
+    /// The hosted workspace `slug`; the hub says this server hosts it.
+    fn in_process(&self, org: &str, slug: &str) -> Result<Target, HubError> {
+        let not_here = || HubError::Internal(format!("workspace `{org}/{slug}` is hosted here but not open"));
+        let hosted = self.upstreams.hosted();
+        let pfs = hosted.pfs.get(slug).map_err(|_| not_here())?.clone();
+        let pps = hosted.pps.get(slug).map_err(|_| not_here())?.clone();
+        Ok(Target::InProcess { pfs, pps })
+    }
+}
+
+/// The path of an endpoint URL, without its trailing `/`.
+fn base_path(endpoint: &str) -> String {
+    reqwest::Url::parse(endpoint).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default()
 }
 
 fn too_many_calls(org: &str) -> String {
     format!("too many calls to the workspaces of `{org}` at once; try again in 1 s")
 }
 
+/// Where a workspace's calls go.
+enum Target {
+    /// Hosted by this server: its PFS and PPS, called directly.
+    InProcess { pfs: Pfs, pps: Pps },
+    /// Served elsewhere, over HTTP.
+    Remote(strata_client::Workspace),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::InProcess { .. } => f.write_str("InProcess"),
+            Target::Remote(client) => f.debug_tuple("Remote").field(client).finish(),
+        }
+    }
+}
+
 /// One workspace as the caller reaches it.
 #[derive(Debug)]
 struct Link {
-    client: strata_client::Workspace,
+    target: Target,
     vouching: Arc<Vouching>,
 }
 
-/// A client for one workspace during one call; see [`Reaches::reach`].
+/// One workspace during one call; see [`Reaches::reach`] and, for the
+/// calls, [`calls`].
 #[derive(Debug)]
 pub(crate) struct Reach {
     link: Arc<Link>,
     _permit: OwnedSemaphorePermit,
-}
-
-impl std::ops::Deref for Reach {
-    type Target = strata_client::Workspace;
-
-    fn deref(&self) -> &Self::Target {
-        &self.link.client
-    }
 }
 
 impl Reach {
@@ -144,61 +193,6 @@ impl Reach {
     }
 }
 
-/// Decides each call's credential with the gateway's decision.
-struct Vouching {
-    /// The path of the server's endpoint, before `/v1/workspaces/…`.
-    base_path: String,
-    principal: Principal,
-    access: WorkspaceAccess,
-    org: String,
-    own: String,
-    internal_token: String,
-    /// Audited actions vouched for, recorded once they succeed.
-    audited: Mutex<Vec<(&'static str, String)>>,
-}
-
-// Written by hand so that the internal token never reaches a log line.
-impl std::fmt::Debug for Vouching {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vouching")
-            .field("org", &self.org)
-            .field("workspace", &self.access.slug)
-            .field("user", &self.principal.user_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RequestCredentials for Vouching {
-    fn bearer(&self, method: &reqwest::Method, url: &reqwest::Url) -> Result<String, ClientError> {
-        let refused = |code: ErrorCode, message: String| ClientError::Api {
-            status: code.http_status(),
-            code: code.as_str().to_owned(),
-            message,
-        };
-        let prefix = [Some("v1"), Some("workspaces"), Some(self.access.slug.as_str())];
-        let below_base = url.path().strip_prefix(self.base_path.as_str()).unwrap_or_default();
-        let (_, path) = Segments::parse(below_base)
-            .and_then(|segments| segments.below(&prefix))
-            .map_err(|error| refused(ErrorCode::InvalidPath, format!("cannot send this path: {error}")))?;
-        let forward = gateway::authorize(
-            &self.principal,
-            &self.access,
-            &self.org,
-            method,
-            &path,
-            &self.own,
-            &self.internal_token,
-        )
-        .map_err(|(code, message)| refused(code, message))?;
-        if let Ok(actix_method) = actix_web::http::Method::from_bytes(method.as_str().as_bytes())
-            && let Some(action) = path.audited_action(&actix_method)
-        {
-            self.audited.lock().unwrap_or_else(PoisonError::into_inner).push(action);
-        }
-        Ok(forward.bearer)
-    }
-}
-
 /// The per-request place of [`Reaches`] in a GraphQL context.
 pub(crate) async fn reach(ctx: &Context<'_>, org: &str, slug: &str) -> Result<Reach, HubError> {
     let reaches = ctx.data::<Reaches>().map_err(|e| HubError::Internal(e.message))?;
@@ -209,12 +203,14 @@ pub(crate) async fn reach(ctx: &Context<'_>, org: &str, slug: &str) -> Result<Re
 mod tests {
     #[test]
     fn the_internal_token_never_shows_in_debug_output() {
-        let reaches = format!("{:?}", super::Reaches::new(test_upstreams(), "sti_secret-value".to_owned()));
-        assert!(!reaches.contains("secret-value"), "{reaches}");
+        let reaches = super::Reaches::new(test_upstreams(), "sti_secret-value".to_owned());
+        let shown = format!("{reaches:?}");
+        assert!(!shown.contains("secret-value"), "{shown}");
     }
 
     fn test_upstreams() -> crate::gateway::Upstreams {
         let metrics = strata_core::telemetry::Metrics::new().expect("metrics");
-        crate::gateway::Upstreams::new("127.0.0.1:0".parse().expect("an address"), &metrics).expect("upstreams")
+        let hosted = super::Hosted { pfs: Default::default(), pps: Default::default() };
+        crate::gateway::Upstreams::new("127.0.0.1:0".parse().expect("an address"), hosted, &metrics).expect("upstreams")
     }
 }
