@@ -12,6 +12,18 @@ pub enum SandboxError {
     #[error("unknown isolation mode {value:?} (expected auto, namespace or scratch)")]
     InvalidMode { value: String },
 
+    /// The pipeline's image cannot be pulled.
+    #[error("cannot pull the image `{image}`: {reason}")]
+    ImagePull { image: String, reason: String },
+
+    /// A `runner` setting that is not one of the runners.
+    #[error("invalid runner {value:?}: use process or container")]
+    InvalidRunner { value: String },
+
+    /// A pipeline user a container cannot run user code as.
+    #[error("cannot run user code as uid {uid}: {reason}")]
+    InvalidUser { uid: u32, reason: String },
+
     /// An input name that cannot be a directory directly under `/pfs`.
     #[error("invalid input name {name:?}: {reason}")]
     InvalidInputName { name: String, reason: &'static str },
@@ -94,6 +106,7 @@ impl SandboxError {
         matches!(
             self,
             SandboxError::InvalidInputName { .. }
+                | SandboxError::InvalidUser { .. }
                 | SandboxError::EmptyCommand
                 | SandboxError::CommandNotFound { .. }
                 | SandboxError::Spawn { .. }

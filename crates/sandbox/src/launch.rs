@@ -34,13 +34,20 @@ pub(crate) fn datum_dirs(request: &Request) -> Result<Vec<(&str, PathBuf)>, Wire
     Ok(dirs)
 }
 
-/// Builds the command: exactly the request's environment (nothing inherited), its own
+/// Builds the command: exactly `base_env` and the request's environment, its own
 /// process group (so a timeout can kill everything it started), stdout and stderr
 /// appended to the log through one open file so they interleave, stdin piped only if
 /// there is text for it. With `uid`, the child switches to that uid and gid with no
 /// supplementary groups before it executes the program; a root parent's child loses its
 /// effective and permitted capabilities with that switch.
-pub(crate) fn command(request: &Request, uid: Option<u32>) -> Result<Command, WireError> {
+///
+/// `base_env` comes first and the request's variables override it: in a container, the
+/// image's environment; elsewhere nothing.
+pub(crate) fn command(
+    request: &Request,
+    uid: Option<u32>,
+    base_env: &[(String, String)],
+) -> Result<Command, WireError> {
     let Some((program, args)) = request.cmd.split_first() else {
         return Err(WireError::EmptyCommand);
     };
@@ -62,6 +69,7 @@ pub(crate) fn command(request: &Request, uid: Option<u32>) -> Result<Command, Wi
     command
         .args(args)
         .env_clear()
+        .envs(base_env.iter().map(|(k, v)| (k, v)))
         .envs(request.env.iter().map(|(k, v)| (k, v)))
         .process_group(0)
         .stdin(if request.stdin.is_some() { Stdio::piped() } else { Stdio::null() })

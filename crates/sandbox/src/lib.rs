@@ -39,6 +39,7 @@
 //! [`IsolationMode::Auto`] falls back to scratch mode: a test hook, and an operator's switch.
 
 pub mod config;
+pub mod container;
 mod error;
 mod helper;
 mod launch;
@@ -56,6 +57,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+pub use container::{ContainerLimits, ContainerRuntime, ContainerSpec, DEFAULT_CONTAINER_USER, container_uid_base};
 pub use error::SandboxError;
 pub use helper::{FORCE_FALLBACK_ENV, helper_main};
 pub use tenant::{Confinement, FIRST_TENANT_UID, TENANT_UIDS, USER_PATH, tenant_uid};
@@ -79,6 +81,9 @@ pub enum Isolation {
     /// No namespace: the same layout under `$PFS`, the datum's scratch root, as the
     /// worker's user. Only for a laptop's `strata dev`.
     Scratch,
+    /// In an OCI container made from the pipeline's image (see [`container`]): inputs at
+    /// `/pfs/<input>`, output at `/pfs/out`, the pipeline's user, no network.
+    Container,
 }
 
 impl fmt::Display for Isolation {
@@ -86,6 +91,7 @@ impl fmt::Display for Isolation {
         f.write_str(match self {
             Isolation::Namespace => "namespace",
             Isolation::Scratch => "scratch",
+            Isolation::Container => "container",
         })
     }
 }
@@ -209,7 +215,7 @@ impl RunOutcome {
 /// `<name>` at `<this>/<name>`. Callers build `<name>=<this>/<name>/<path>` variables from it.
 pub fn pfs_root_for(isolation: Isolation, root: &Path) -> PathBuf {
     match isolation {
-        Isolation::Namespace => PathBuf::from(NAMESPACE_PFS),
+        Isolation::Namespace | Isolation::Container => PathBuf::from(NAMESPACE_PFS),
         Isolation::Scratch => root.to_path_buf(),
     }
 }
@@ -229,8 +235,15 @@ enum Runner {
     /// The mutex only serialises runs, so that both modes behave the same to callers.
     Scratch(Mutex<()>),
     /// `None` while no helper is running: before a restart, or after a run was cancelled
-    /// (dropping the helper's stdin makes it kill that run and exit).
-    Namespace { command: HelperCommand, confinement: Confinement, helper: Mutex<Option<Helper>> },
+    /// (dropping the helper's stdin makes it kill that run and exit). The helper runs in
+    /// a namespace of its own, or as a container's entrypoint (`owners` then says which
+    /// host uids the container's root and user are).
+    Helper {
+        command: HelperCommand,
+        confinement: Confinement,
+        helper: Mutex<Option<Helper>>,
+        owners: Option<container::Owners>,
+    },
     /// Confinement was required and cannot be had: every run fails with this reason.
     Refused(String),
 }
@@ -268,11 +281,33 @@ impl Sandbox {
     }
 
     fn namespace(command: HelperCommand, confinement: &Confinement, helper: Helper) -> Sandbox {
+        let helper = Mutex::new(Some(helper));
         Sandbox {
             isolation: Isolation::Namespace,
             fallback_reason: None,
-            runner: Runner::Namespace { command, confinement: confinement.clone(), helper: Mutex::new(Some(helper)) },
+            runner: Runner::Helper { command, confinement: confinement.clone(), helper, owners: None },
         }
+    }
+
+    /// Starts a pipeline's container (see [`container`]) and waits until its helper is
+    /// ready. `confinement.work_dir` is given to the container's root (its host uid),
+    /// private, so that only the helper reaches it.
+    pub async fn start_container(spec: &ContainerSpec, confinement: &Confinement) -> Result<Sandbox, SandboxError> {
+        let owners = spec.owners()?;
+        container::pull(spec).await?;
+        container::give_work_dir(&confinement.work_dir, owners)?;
+        let command = spec.helper_command(confinement);
+        let helper = Helper::start(&command, confinement).await?;
+        Ok(Sandbox {
+            isolation: Isolation::Container,
+            fallback_reason: None,
+            runner: Runner::Helper {
+                command,
+                confinement: confinement.clone(),
+                helper: Mutex::new(Some(helper)),
+                owners: Some(owners),
+            },
+        })
     }
 
     /// The isolation in effect.
@@ -310,7 +345,10 @@ impl Sandbox {
                 scratch::run(&request).await
             }
             Runner::Refused(reason) => Err(SandboxError::Unconfined { reason: reason.clone() }),
-            Runner::Namespace { command, confinement, helper } => {
+            Runner::Helper { command, confinement, helper, owners } => {
+                if let Some(owners) = owners {
+                    container::give_datum_root(&request.root, &request.log, *owners)?;
+                }
                 let mut slot = helper.lock().await;
                 // Taken out for the duration of the call: if this future is dropped
                 // halfway, the helper is dropped with it rather than reused out of step.
@@ -332,7 +370,7 @@ impl Sandbox {
 
     /// Stops the helper (if any) and waits for it to exit, so that its namespace is gone.
     pub async fn close(self) {
-        if let Runner::Namespace { helper, .. } = self.runner
+        if let Runner::Helper { helper, .. } = self.runner
             && let Some(running) = helper.into_inner()
         {
             running.close().await;

@@ -10,7 +10,7 @@ use crate::{ExitKind, RunOutcome, SandboxError};
 
 pub(crate) async fn run(request: &Request) -> Result<RunOutcome, SandboxError> {
     launch::datum_dirs(request)?;
-    let mut command = tokio::process::Command::from(launch::command(request, None)?);
+    let mut command = tokio::process::Command::from(launch::command(request, None, &[])?);
     // Only reached if this future is dropped mid-run; `GroupGuard` then kills the rest.
     command.kill_on_drop(true);
     let started = Instant::now();

@@ -22,6 +22,9 @@ pub const TENANT_UIDS: u32 = 1 << 28;
 /// the workspace's uid, on the namespace's own root.
 pub(crate) const NAMESPACE_HOME: &str = "/home/strata";
 
+/// The home directory of user code in a container: its private, writable `/tmp`.
+const CONTAINER_HOME: &str = "/tmp";
+
 /// `PATH` for user code: the system directories of its root, nothing of the worker's.
 pub const USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 
@@ -38,7 +41,7 @@ pub fn tenant_uid(workspace: &str) -> u32 {
 /// FNV-1a, 64 bits: written out because the uid must never change with a Rust release,
 /// which `std`'s hashers do not promise. Not a defence against chosen collisions; a
 /// collision only makes two workspaces share a uid (see [`TENANT_UIDS`]).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
@@ -76,6 +79,15 @@ pub(crate) fn datum_env(
         // Nothing is private without a namespace; the datum's root is at least the
         // datum's own, and only its `out/` is uploaded.
         Isolation::Scratch => root.to_path_buf(),
+        // The image's `PATH`, `LANG` and the rest hold (the helper puts the image's
+        // environment under these variables); the root file system is read-only, so the
+        // home is the container's private `/tmp`.
+        Isolation::Container => {
+            let mut env = vec![("HOME".to_owned(), CONTAINER_HOME.to_owned())];
+            env.extend(vars.iter().cloned());
+            env.push(("PFS".to_owned(), pfs.to_string_lossy().into_owned()));
+            return env;
+        }
     };
     let lang = worker_lang.filter(|lang| !lang.is_empty()).unwrap_or_else(|| DEFAULT_LANG.to_owned());
     let mut env = vec![

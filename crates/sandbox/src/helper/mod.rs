@@ -25,11 +25,27 @@ pub(crate) const UID_ENV: &str = "STRATA_SANDBOX_UID";
 /// The worker's scratch directory, under which every datum root and log lies.
 pub(crate) const WORK_DIR_ENV: &str = "STRATA_SANDBOX_WORK_DIR";
 
+/// Set to `1` by the container runner (see [`crate::container`]): the helper is the
+/// entrypoint of a pipeline's container, whose namespaces the container engine made.
+pub(crate) const IN_CONTAINER_ENV: &str = "STRATA_SANDBOX_IN_CONTAINER";
+
+/// Where the worker's scratch directory is inside a container; the same place as in
+/// the helper's own namespace.
+#[cfg(target_os = "linux")]
+pub(crate) const CONTAINER_WORK_DIR: &str = namespace::WORK_DIR;
+#[cfg(not(target_os = "linux"))]
+pub(crate) const CONTAINER_WORK_DIR: &str = "/.strata/work";
+
 /// What the helper was asked for, from its environment.
 #[derive(Debug, Clone)]
 pub(crate) struct HelperConfig {
     pub uid: u32,
     pub work_dir: std::path::PathBuf,
+    /// In a container: the image's environment (what the engine gave the entrypoint,
+    /// less the helper's own `STRATA_*` settings), under every datum's variables, so
+    /// that the image's `PATH` and friends hold as they would for its own entrypoint.
+    /// Empty in the helper's own namespace, where nothing of the host is passed on.
+    pub image_env: Vec<(String, String)>,
 }
 
 impl HelperConfig {
@@ -45,8 +61,17 @@ impl HelperConfig {
             .map(std::path::PathBuf::from)
             .filter(|dir| dir.is_absolute())
             .ok_or_else(|| format!("{WORK_DIR_ENV} is missing or not an absolute path"))?;
-        Ok(HelperConfig { uid, work_dir })
+        let image_env = if in_container() {
+            std::env::vars().filter(|(key, _)| !key.starts_with("STRATA_")).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(HelperConfig { uid, work_dir, image_env })
     }
+}
+
+fn in_container() -> bool {
+    std::env::var(IN_CONTAINER_ENV).is_ok_and(|v| v == "1")
 }
 
 /// The helper's entry point; returns the process exit code.
@@ -60,7 +85,10 @@ pub fn helper_main() -> i32 {
     let entered = if forced {
         Err(format!("{FORCE_FALLBACK_ENV} is set"))
     } else {
-        HelperConfig::from_env().and_then(|config| enter_namespace(&config).map(|()| config))
+        HelperConfig::from_env().and_then(|config| {
+            let entered = if in_container() { enter_container() } else { enter_namespace(&config) };
+            entered.map(|()| config)
+        })
     };
     let (hello, config) = match entered {
         Ok(config) => (Hello::Ready, Some(config)),
@@ -83,6 +111,16 @@ fn enter_namespace(config: &HelperConfig) -> Result<(), String> {
 #[cfg(not(target_os = "linux"))]
 fn enter_namespace(_: &HelperConfig) -> Result<(), String> {
     Err("confining user code needs Linux namespaces".to_owned())
+}
+
+#[cfg(target_os = "linux")]
+fn enter_container() -> Result<(), String> {
+    namespace::enter_container()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn enter_container() -> Result<(), String> {
+    Err("containers need Linux".to_owned())
 }
 
 #[cfg(target_os = "linux")]

@@ -99,6 +99,32 @@ pub(super) fn enter(config: &HelperConfig) -> Result<(), String> {
     drop_privileges()
 }
 
+/// In a pipeline's container (see [`crate::container`]): the engine made the namespaces,
+/// the root (the image, read-only), `/tmp`, `/pfs` and [`WORK_DIR`]; what is left is to
+/// check that the work directory is the helper's alone and to drop what children must
+/// not inherit.
+pub(super) fn enter_container() -> Result<(), String> {
+    for dir in [WORK_DIR, NAMESPACE_PFS] {
+        if !Path::new(dir).is_dir() {
+            return Err(format!("the container has no {dir}; it must be started by the container runner"));
+        }
+    }
+    let mode = fs::metadata(WORK_DIR).map_err(|e| format!("cannot read {WORK_DIR}: {e}"))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(format!("{WORK_DIR} is open to others (mode {mode:o}); the runner makes it private"));
+    }
+    // The engine's tmpfs belongs to the container's root, mode 0755 whatever mode was
+    // asked for in a user namespace: open it to the pipeline's user as a /tmp is.
+    for tmp in ["/tmp", "/var/tmp"] {
+        if Path::new(tmp).is_dir() {
+            fs::set_permissions(tmp, fs::Permissions::from_mode(0o1777))
+                .map_err(|e| format!("cannot open {tmp} to user code: {e}"))?;
+        }
+    }
+    chdir("/tmp").map_err(|e| format!("cannot enter /tmp: {e}"))?;
+    drop_privileges()
+}
+
 /// A fresh name under the temp dir; the pid and clock keep concurrent helpers apart.
 fn staging_dir() -> PathBuf {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());

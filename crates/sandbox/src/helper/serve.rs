@@ -114,6 +114,7 @@ impl Runner {
             Ok(()) => self.execute(request),
             Err(error) => Step::Respond(Response::Failed(error)),
         };
+        end_leftovers();
         if let Err(error) = self.clear_pfs() {
             // The next request tries again and reports it if it still fails.
             super::report(&format!("after a datum: {}", crate::SandboxError::from(error)));
@@ -177,7 +178,7 @@ impl Runner {
     }
 
     fn execute(&mut self, request: &Request) -> Step {
-        let mut command = match launch::command(request, Some(self.config.uid)) {
+        let mut command = match launch::command(request, Some(self.config.uid), &self.config.image_env) {
             Ok(command) => command,
             Err(error) => return Step::Respond(Response::Failed(error)),
         };
@@ -331,4 +332,26 @@ fn remove_anything(path: &Path, pfs_device: u64) -> std::io::Result<()> {
         remove_anything(&inner, pfs_device)?;
     }
     fs::remove_dir(path)
+}
+
+/// Where the helper is a container's first process (its entrypoint, pid 1 of the
+/// container's pid namespace), every other process there is what a datum left: one
+/// that escaped its process group, or a killed one re-parented to us as a zombie.
+/// Each is killed and reaped, so that nothing runs on into the next datum and no
+/// zombie holds a slot of the container's pids limit. Nowhere else: in the helper's
+/// own namespaces (no pid namespace) `kill(-1)` would reach the host's processes.
+fn end_leftovers() {
+    use nix::sys::wait::waitpid;
+    use nix::unistd::{Pid, getpid};
+    if getpid() != Pid::from_raw(1) {
+        return;
+    }
+    let _none_left = nix::sys::signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            // ECHILD: none left.
+            Err(_) => return,
+        }
+    }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 mod confinement;
+mod container;
 mod helpers;
 mod namespace;
 mod scratch;

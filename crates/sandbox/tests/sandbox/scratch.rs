@@ -188,6 +188,7 @@ pub async fn check_shared_behaviour(mode: IsolationMode) {
     let default_dir = match sandbox.isolation() {
         Isolation::Scratch => std::env::current_dir().unwrap().canonicalize().unwrap(),
         Isolation::Namespace => "/home/strata".into(),
+        Isolation::Container => "/tmp".into(),
     };
     let outcome = sandbox.run(&datum.sh(r#"pwd -P > "$PFS/out/pwd""#)).await.unwrap();
     assert!(outcome.success());
@@ -197,7 +198,7 @@ pub async fn check_shared_behaviour(mode: IsolationMode) {
     assert!(sandbox.run(&run).await.unwrap().success(), "{}", datum.log_text());
     let expected = match sandbox.isolation() {
         Isolation::Scratch => datum.root.join("in").canonicalize().unwrap(),
-        Isolation::Namespace => "/pfs/in".into(),
+        Isolation::Namespace | Isolation::Container => "/pfs/in".into(),
     };
     assert_eq!(Path::new(datum.out("pwd").trim()), expected);
 

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Makes sure the container runner's parts are here and configured: podman
+# with runc, a project-owned containers.conf, the statically linked sandbox
+# helper, a local registry on loopback and the test image in it.
+# Idempotent; quick when all is in place.
+#
+# Prints, on stdout, the environment the container tests read:
+#   eval "$(scripts/containers.sh)"
+#
+# Facts of the machines this runs on (docs/pps.md, "Containers"): crun
+# fails on hybrid cgroups, so the runtime is runc; the sandbox lacks
+# CAP_SYS_RESOURCE, so containers.conf sets no default rlimits and no
+# default pids limit (a pipeline's limits are set per container).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'containers: %s\n' "$*" >&2; }
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}"
+STATE="${STRATA_CONTAINERS_DIR:-$HOME/.cache/strata/containers}"
+REGISTRY_PORT="${STRATA_TEST_REGISTRY_PORT:-5055}"
+REGISTRY="127.0.0.1:$REGISTRY_PORT"
+IMAGE_TAG="$REGISTRY/strata-test/busybox:1"
+mkdir -p "$STATE"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_missing() {
+  local missing=()
+  command -v podman >/dev/null || missing+=(podman)
+  command -v runc >/dev/null || missing+=(runc)
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
+  command -v skopeo >/dev/null || missing+=(skopeo)
+  [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 || missing+=(busybox-static)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+write_conf() {
+  cat >"$STATE/containers.conf" <<'EOF'
+# Written by scripts/containers.sh for Strata's container runner.
+[containers]
+default_ulimits = []
+pids_limit = 0
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+EOF
+}
+
+build_helper() {
+  # Static glibc: the helper runs in any image, with or without a C library.
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build --locked -q -p strata-sandbox \
+    --bin strata-sandbox-helper --target x86_64-unknown-linux-gnu
+  HELPER="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/debug/strata-sandbox-helper"
+}
+
+registry_up() { curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; }
+
+start_registry() {
+  registry_up && return 0
+  mkdir -p "$STATE/registry"
+  cat >"$STATE/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry
+http:
+  addr: $REGISTRY
+EOF
+  log "starting a registry on $REGISTRY"
+  nohup docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 &
+  for _ in $(seq 1 100); do
+    registry_up && return 0
+    sleep 0.1 # poll interval of a wait for the registry to answer, 10 s at most
+  done
+  log "the registry did not answer within 10 s; see $STATE/registry.log"
+  return 1
+}
+
+# busybox-static and its applets, as an image: no pull from the internet.
+push_test_image() {
+  if skopeo inspect --tls-verify=false "docker://$IMAGE_TAG" >/dev/null 2>&1; then return 0; fi
+  log "building $IMAGE_TAG from busybox-static"
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/usr/bin"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nuser:x:1000:\n' >"$root/etc/group"
+  tar -C "$root" -cf "$STATE/busybox.tar" .
+  rm -rf "$root"
+  podman import -q --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' "$STATE/busybox.tar" "$IMAGE_TAG" >/dev/null
+  podman push -q --tls-verify=false "$IMAGE_TAG" >/dev/null
+}
+
+install_missing
+write_conf
+export CONTAINERS_CONF="$STATE/containers.conf"
+build_helper
+start_registry
+push_test_image
+DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$IMAGE_TAG")
+echo "export STRATA_TEST_CONTAINERS_CONF='$STATE/containers.conf'"
+echo "export STRATA_TEST_HELPER_STATIC='$HELPER'"
+echo "export STRATA_TEST_IMAGE='$REGISTRY/strata-test/busybox@$DIGEST'"
