@@ -308,6 +308,9 @@ pub struct TaskAssignment {
 /// What to run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskTransform {
+    /// The image the command runs in, where the worker runs containers.
+    #[serde(default)]
+    pub image: String,
     pub cmd: Vec<String>,
     pub stdin: Vec<String>,
     pub env: BTreeMap<String, String>,

@@ -209,6 +209,7 @@ mod tests {
     fn an_invalid_value_in_any_section_is_named() {
         let cases = [
             ("STRATA_SANDBOX", "docker", "`sandbox`"),
+            ("STRATA_RUNNER", "docker", "`runner`"),
             ("STRATA_KUBERNETES_EGRESS", "db", "`kubernetes_egress`"),
             ("STRATA_WORKERS", "many", "`workers`"),
             ("STRATA_MAIL_FROM", "nobody", "`mail_from`"),

@@ -72,6 +72,9 @@ pub struct TestOptions {
     pub redis_url: Option<String>,
     /// The binary embedded workers run as `<helper> __sandbox`.
     pub sandbox_helper: Option<PathBuf>,
+    /// The whole sandbox section (e.g. the container runner's settings); with it,
+    /// `sandbox_helper` is not used.
+    pub sandbox: Option<SandboxConfig>,
     /// Embedded workers per pipeline (`auto` when `None`).
     pub workers: Option<String>,
     /// Task lease in seconds (30 when `None`).
@@ -145,7 +148,10 @@ fn test_config(database: &TestDatabase, data_dir: &std::path::Path, options: &Te
         hub: HubConfig { org_plans: options.org_plans.clone().unwrap_or_default(), ..HubConfig::default() },
         api,
         pps,
-        sandbox: SandboxConfig { sandbox_helper: options.sandbox_helper.clone(), ..SandboxConfig::default() },
+        sandbox: options.sandbox.clone().unwrap_or_else(|| SandboxConfig {
+            sandbox_helper: options.sandbox_helper.clone(),
+            ..SandboxConfig::default()
+        }),
     }
 }
 

@@ -166,6 +166,7 @@ mod tests {
             job: "j1".into(),
             output_repo: "edges".into(),
             transform: TaskTransform {
+                image: "busybox".into(),
                 cmd: vec!["true".into()],
                 stdin: Vec::new(),
                 env: BTreeMap::from([("MODE".to_owned(), "fast".to_owned())]),

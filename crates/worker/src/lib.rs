@@ -29,6 +29,7 @@ mod datum;
 mod inputs;
 mod outputs;
 mod retry;
+mod runner;
 mod task;
 
 use std::collections::HashSet;
@@ -38,10 +39,11 @@ use std::time::Duration;
 use strata_api_types::pps::{PullTask, TaskAssignment, TaskHeartbeat, WorkerLeaving};
 use strata_client::{ClientError, Workspace};
 use strata_core::error::display_chain;
-use strata_sandbox::{Confinement, HelperCommand, IsolationMode, Sandbox};
+use strata_sandbox::{Confinement, ContainerRuntime, HelperCommand, IsolationMode, Sandbox};
 use tokio_util::sync::CancellationToken;
 
 use retry::Backoff;
+use runner::Runner;
 
 /// How long a pull waits for work by default.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
@@ -77,6 +79,9 @@ pub struct WorkerConfig {
     pub tenant: String,
     /// How to start the sandbox's helper (`strata __sandbox`).
     pub sandbox_helper: HelperCommand,
+    /// Run each task in a container of its transform's image with this runtime,
+    /// instead of the process runner (`isolation` and `sandbox_helper` then unused).
+    pub containers: Option<ContainerRuntime>,
     /// The worker keeps its files in `<scratch_dir>/<worker_id>/`, which it
     /// empties when it starts and removes when it stops. Must not be a file
     /// system mounted after the worker started (see `strata_sandbox`).
@@ -97,6 +102,7 @@ impl WorkerConfig {
             worker_id: default_worker_id(),
             isolation: IsolationMode::Auto,
             sandbox_helper,
+            containers: None,
             scratch_dir: std::env::temp_dir().join("strata-worker"),
             wait: DEFAULT_WAIT,
         }
@@ -152,16 +158,27 @@ impl WorkerError {
 pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
     let home = config.scratch_dir.join(dir_name(&config.worker_id));
     empty_dir(&home).await?;
-    let sandbox = start_sandbox(&config, &home).await;
-    let note = isolation_note(&sandbox, &home);
-    match &note {
-        Some(note) => tracing::warn!(worker = %config.worker_id, "{note}"),
-        None => tracing::info!(worker = %config.worker_id, isolation = %sandbox.isolation(), "worker started"),
+    let runner = match &config.containers {
+        Some(runtime) => Runner::Container {
+            runtime: runtime.clone(),
+            confinement: Confinement::for_workspace(&config.tenant, &home),
+            tenant: config.tenant.clone(),
+            current: None,
+        },
+        None => Runner::Process(start_sandbox(&config, &home).await),
+    };
+    let note = runner.process().and_then(|sandbox| isolation_note(sandbox, &home));
+    match (&note, runner.process()) {
+        (Some(note), _) => tracing::warn!(worker = %config.worker_id, "{note}"),
+        (None, Some(sandbox)) => {
+            tracing::info!(worker = %config.worker_id, isolation = %sandbox.isolation(), "worker started");
+        }
+        (None, None) => tracing::info!(worker = %config.worker_id, isolation = "container", "worker started"),
     }
-    let mut worker = Worker { config, sandbox, home, note, noted_jobs: HashSet::new(), tasks: 0 };
+    let mut worker = Worker { config, runner, home, note, noted_jobs: HashSet::new(), tasks: 0 };
     let result = worker.serve(&stop).await;
-    let Worker { sandbox, home, config, .. } = worker;
-    sandbox.close().await;
+    let Worker { runner, home, config, .. } = worker;
+    runner.close().await;
     if let Err(error) = tokio::fs::remove_dir_all(&home).await {
         tracing::warn!(path = %home.display(), error = %error, "cannot remove the worker's scratch directory");
     }
@@ -215,7 +232,7 @@ pub fn spawn_embedded(config: WorkerConfig, stop: CancellationToken) -> tokio::t
 #[derive(Debug)]
 struct Worker {
     config: WorkerConfig,
-    sandbox: Sandbox,
+    runner: Runner,
     home: PathBuf,
     /// What to tell each job about this worker's isolation, if anything.
     note: Option<String>,

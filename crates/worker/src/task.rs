@@ -61,7 +61,7 @@ impl Worker {
     /// the inputs or outputs could not be moved, so the task is handed back
     /// (its lease runs out and another try gets it) instead of failing
     /// datums over a network blip.
-    async fn process(&self, task: &TaskAssignment, dir: &Path) -> Option<Vec<DatumResult>> {
+    async fn process(&mut self, task: &TaskAssignment, dir: &Path) -> Option<Vec<DatumResult>> {
         let download_start = Instant::now();
         let downloaded = inputs::download(&self.config.workspace, &task.delivery, dir).await;
         let download_secs = download_start.elapsed().as_secs_f64() / task.datums.len().max(1) as f64;
@@ -81,7 +81,8 @@ impl Worker {
                 let _ = tokio::fs::create_dir_all(root.join(name)).await;
             }
             let started_at = Utc::now();
-            let ran = datum::run(&self.sandbox, task, datum, &root, &self.home.join(DATUM_LOG)).await;
+            let sandbox = self.runner.for_image(&task.transform.image).await;
+            let ran = datum::run(sandbox, task, datum, &root, &self.home.join(DATUM_LOG)).await;
             let stats = DatumStats {
                 bytes_in: bytes_in.get(&datum.index).copied().unwrap_or(0),
                 download_secs,

@@ -216,7 +216,7 @@ impl AppConfig {
             hub: self.hub.resolve(&server.data_dir)?,
             api: self.api.resolve()?,
             pps: self.pps.resolve()?,
-            sandbox: self.sandbox.resolve().map_err(|error| invalid("sandbox", error.to_string()))?,
+            sandbox: self.sandbox.resolve().map_err(|(key, error)| invalid(key, error.to_string()))?,
             server,
         })
     }

@@ -161,6 +161,12 @@ impl Supervisor {
             // Embedded workspaces are this installation's own; their slug is their identity.
             tenant: self.slug.clone(),
             sandbox_helper: HelperCommand::new(helper).arg("__sandbox"),
+            containers: self
+                .config
+                .sandbox
+                .containers
+                .as_ref()
+                .map(|containers| containers.runtime(std::env::current_exe().ok().as_deref())),
             scratch_dir: self.scratch.clone(),
             wait: Duration::from_secs(5),
         })

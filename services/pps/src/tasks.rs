@@ -181,6 +181,7 @@ impl Pps {
             job: payload.job,
             output_repo: spec.name.clone(),
             transform: TaskTransform {
+                image: spec.transform.image.clone(),
                 cmd: spec.transform.cmd.clone(),
                 stdin: spec.transform.stdin.clone(),
                 env: spec.transform.env.clone(),

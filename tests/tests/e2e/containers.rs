@@ -1,0 +1,61 @@
+//! Pipelines in their declared image: with `runner = "container"`, embedded
+//! workers run each datum in a container of the pipeline's `transform.image`,
+//! where unmodified code finds its inputs at the literal `/pfs/...`.
+//!
+//! Needs podman with runc, the static helper and the test image in a local
+//! registry (`eval "$(scripts/containers.sh)"`); `scripts/test.sh` runs it in
+//! its container step. Ignored in the ordinary run, so counted as skipped.
+
+use strata_api_types::pps::{CreatePipeline, JobState};
+use strata_sandbox::config::SandboxConfig;
+use strata_testkit::{Backend, TestApp, TestOptions};
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; run `eval \"$(scripts/containers.sh)\"`"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
+async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
+    let image = var("STRATA_TEST_IMAGE");
+    let registry = image.split('/').next().unwrap_or_default().to_owned();
+    let sandbox = SandboxConfig {
+        runner: "container".to_owned(),
+        containers_conf: Some(var("STRATA_TEST_CONTAINERS_CONF").into()),
+        container_helper: Some(var("STRATA_TEST_HELPER_STATIC").into()),
+        insecure_registries: Some(registry),
+        ..SandboxConfig::default()
+    };
+    let app =
+        TestApp::spawn_with_options(Backend::Sqlite, TestOptions { sandbox: Some(sandbox), ..TestOptions::default() })
+            .await;
+    let ws = app.client().workspace("default");
+    ws.repo_create("words", "").await.expect("repo");
+    for (path, text) in [("/a.txt", "one two three"), ("/b.txt", "four five")] {
+        ws.put("words", "master", path, false, false, reqwest::Body::from(text)).await.expect("put");
+    }
+    // As a Pachyderm user writes it: literal /pfs paths, no $PFS.
+    let spec = serde_json::json!({
+        "pipeline": {"name": "count"},
+        "input": {"pfs": {"repo": "words", "glob": "/*"}},
+        "transform": {
+            "image": image,
+            "cmd": ["sh", "-c", "for f in /pfs/words/*; do wc -w < \"$f\" | tr -d ' ' > /pfs/out/$(basename \"$f\"); done; id -u > /pfs/out/uid-$(basename /pfs/words/*)"]
+        }
+    });
+    let body = CreatePipeline { spec: spec.to_string(), update: false, reprocess: false, format: None };
+    ws.pipeline_create(&body).await.expect("create pipeline");
+
+    let job = ws.job_wait("count", "latest", 300).await.expect("the job finishes");
+    assert_eq!(job.state, JobState::Success, "{job:?}");
+    let read = |path: &'static str| {
+        let ws = ws.clone();
+        async move {
+            let response = ws.get_file("count", "master", path, None, None).await.expect("an output");
+            String::from_utf8(response.bytes().await.expect("bytes").to_vec()).expect("text")
+        }
+    };
+    assert_eq!(read("/a.txt").await.trim(), "3");
+    assert_eq!(read("/b.txt").await.trim(), "2");
+    assert_eq!(read("/uid-a.txt").await.trim(), "1000", "user code is not root");
+}
