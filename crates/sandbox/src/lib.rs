@@ -23,7 +23,11 @@
 //!   where the namespace cannot be made (the reason is kept in
 //!   [`Sandbox::fallback_reason`] for the job's log).
 //!
-//! In both modes the command's environment is built from an allow-list (`PATH`, `HOME`,
+//! - [`Isolation::Container`]: the same helper is the entrypoint of a long-lived OCI
+//!   container made from the pipeline's image (see [`container`]); the container engine
+//!   makes the namespaces, and `/pfs` is laid out the same way inside it.
+//!
+//! In both process modes the command's environment is built from an allow-list (`PATH`, `HOME`,
 //! `LANG`, the caller's datum variables, `PFS`): nothing of the worker's environment,
 //! where its credential lives, reaches user code. The helper itself is started with an
 //! empty environment too.
@@ -193,6 +197,8 @@ pub enum ExitKind {
     Signalled(i32),
     /// It ran past its timeout and its process group was killed.
     TimedOut,
+    /// The kernel killed it for using more memory than its container's limit.
+    OutOfMemory,
 }
 
 /// The result of a command that was started.

@@ -144,6 +144,7 @@ pub(super) fn describe(outcome: &RunOutcome, timeout: Option<Duration>) -> Strin
     match outcome.status {
         ExitKind::Exited(code) => format!("exit code {code}"),
         ExitKind::Signalled(signal) => format!("killed by signal {signal}"),
+        ExitKind::OutOfMemory => "OOM: killed for using more memory than the pipeline's limit".to_owned(),
         ExitKind::TimedOut => match timeout {
             Some(limit) => format!("timed out after {:.1} s (datum_timeout)", limit.as_secs_f64()),
             None => "timed out".to_owned(),
@@ -218,6 +219,7 @@ mod tests {
     fn failures_are_described_for_people() {
         let outcome = |status| RunOutcome { status, elapsed: Duration::ZERO };
         assert_eq!(describe(&outcome(ExitKind::Exited(3)), None), "exit code 3");
+        assert!(describe(&outcome(ExitKind::OutOfMemory), None).starts_with("OOM"));
         assert!(describe(&outcome(ExitKind::TimedOut), Some(Duration::from_secs(1))).contains("timed out"));
         assert_eq!(joined(&["a".into(), "b".into()]).as_deref(), Some("a\nb\n"));
         assert_eq!(joined(&[]), None);

@@ -46,6 +46,8 @@ pub(crate) struct HelperConfig {
     /// that the image's `PATH` and friends hold as they would for its own entrypoint.
     /// Empty in the helper's own namespace, where nothing of the host is passed on.
     pub image_env: Vec<(String, String)>,
+    /// Whether the helper is a container's entrypoint (see [`IN_CONTAINER_ENV`]).
+    pub in_container: bool,
 }
 
 impl HelperConfig {
@@ -66,7 +68,7 @@ impl HelperConfig {
         } else {
             Vec::new()
         };
-        Ok(HelperConfig { uid, work_dir, image_env })
+        Ok(HelperConfig { uid, work_dir, image_env, in_container: in_container() })
     }
 }
 

@@ -182,6 +182,7 @@ impl Runner {
             Ok(command) => command,
             Err(error) => return Step::Respond(Response::Failed(error)),
         };
+        let oom_kills_before = self.oom_kills();
         let started = Instant::now();
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -195,6 +196,7 @@ impl Runner {
         drop(feeder);
         kill_group(group);
         let status = match ended {
+            Ok(Ended::Exited(ExitKind::Signalled(9))) if self.oom_kills() > oom_kills_before => ExitKind::OutOfMemory,
             Ok(Ended::Exited(status)) => status,
             Ok(Ended::TimedOut) => ExitKind::TimedOut,
             Ok(Ended::WorkerGone) => return Step::WorkerGone,
@@ -206,6 +208,19 @@ impl Runner {
         };
         let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         Step::Respond(Response::Finished { status, elapsed_us })
+    }
+
+    /// How many processes the kernel has killed for exceeding the container's memory
+    /// limit (the memory cgroup's `oom_kill` count, cgroup v2 or v1); `None` outside a
+    /// container, where the cgroup is not the datum's.
+    fn oom_kills(&self) -> Option<u64> {
+        if !self.config.in_container {
+            return None;
+        }
+        ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"].iter().find_map(|path| {
+            let text = fs::read_to_string(path).ok()?;
+            text.lines().find_map(|line| line.strip_prefix("oom_kill ")?.trim().parse().ok())
+        })
     }
 
     /// Waits for the child to exit, feeding its stdin meanwhile. Kills its group on

@@ -124,7 +124,7 @@ async fn a_fork_bomb_or_a_memory_hog_fails_its_datum_and_the_container_runs_the_
     // 256 MiB of memory in a 64 MiB container: killed by the kernel.
     let hog = "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo ${#x}";
     let outcome = sandbox.run(&datum.sh(hog)).await.unwrap();
-    assert_eq!(outcome.status, ExitKind::Signalled(9), "OOM-killed: {}", datum.log_text());
+    assert_eq!(outcome.status, ExitKind::OutOfMemory, "{}", datum.log_text());
 
     let outcome = sandbox.run(&datum.sh("echo still here > /pfs/out/after")).await.unwrap();
     assert!(outcome.success(), "{}", datum.log_text());
