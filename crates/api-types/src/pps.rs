@@ -311,11 +311,22 @@ pub struct TaskTransform {
     /// The image the command runs in, where the worker runs containers.
     #[serde(default)]
     pub image: String,
+    /// The pipeline's `resource_limits`, applied to its container.
+    #[serde(default)]
+    pub limits: TaskLimits,
     pub cmd: Vec<String>,
     pub stdin: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub err_cmd: Vec<String>,
     pub err_stdin: Vec<String>,
+}
+
+/// What a pipeline's container may use (from `resource_limits`); `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLimits {
+    pub memory_bytes: Option<u64>,
+    /// Thousandths of a core.
+    pub millicpus: Option<u64>,
 }
 
 /// One datum of a task; its inputs arrive in the task's input tar

@@ -44,6 +44,10 @@ pub const CONTAINER_UIDS: u32 = 1 << 16;
 /// datum sees only its own `/pfs`.
 const CONTAINER_BLOCKS: u32 = (0x8000_0000 - FIRST_CONTAINER_UID) / CONTAINER_UIDS;
 
+/// Processes and threads a container may hold unless told otherwise: a fork bomb
+/// stops here instead of exhausting the machine's pids.
+pub const DEFAULT_PIDS: u64 = 1024;
+
 /// The uid user code runs as in a container unless the pipeline names one: not root.
 pub const DEFAULT_CONTAINER_USER: u32 = 1000;
 
@@ -100,8 +104,10 @@ pub struct ContainerRuntime {
 }
 
 impl ContainerRuntime {
-    /// The container of `image` for `workspace`'s user code, run as `user`.
-    pub fn spec(&self, image: &str, workspace: &str, user: u32, limits: ContainerLimits) -> ContainerSpec {
+    /// The container of `image` for `workspace`'s user code, run as `user`, with at
+    /// most [`DEFAULT_PIDS`] processes unless `limits` says otherwise.
+    pub fn spec(&self, image: &str, workspace: &str, user: u32, mut limits: ContainerLimits) -> ContainerSpec {
+        limits.pids = limits.pids.or(Some(DEFAULT_PIDS));
         ContainerSpec {
             engine: self.engine.clone(),
             engine_env: self.engine_env.clone(),
@@ -285,6 +291,23 @@ mod tests {
         assert!(args.contains(&format!("--uidmap=0:{base}:65536")), "{args:?}");
         assert_eq!(args.last().map(String::as_str), Some("127.0.0.1:5000/busybox@sha256:abc"), "the image comes last");
         assert_eq!(command.env, vec![("CONTAINERS_CONF".into(), "/etc/strata/containers.conf".into())]);
+    }
+
+    #[test]
+    fn a_runtime_bounds_processes_unless_the_limits_say_otherwise() {
+        let runtime = ContainerRuntime {
+            engine: PathBuf::from("podman"),
+            engine_env: Vec::new(),
+            insecure_registries: vec!["127.0.0.1:5055".to_owned()],
+            helper: PathBuf::from("/opt/strata/strata-sandbox-helper"),
+        };
+        let spec = runtime.spec("127.0.0.1:5055/a:1", "ws", 1000, ContainerLimits::default());
+        assert_eq!(spec.limits.pids, Some(DEFAULT_PIDS));
+        assert_eq!(spec.run_args, ["--tls-verify=false"], "a listed registry is pulled over plain HTTP");
+        let limits = ContainerLimits { pids: Some(10), ..ContainerLimits::default() };
+        let spec = runtime.spec("docker.io/library/alpine:3.20", "ws", 1000, limits);
+        assert_eq!(spec.limits.pids, Some(10));
+        assert!(spec.run_args.is_empty(), "other registries are pulled over TLS");
     }
 
     #[test]

@@ -168,6 +168,7 @@ mod tests {
             output_repo: "edges".into(),
             transform: TaskTransform {
                 image: "busybox".into(),
+                limits: Default::default(),
                 cmd: vec!["true".into()],
                 stdin: Vec::new(),
                 env: BTreeMap::from([("MODE".to_owned(), "fast".to_owned())]),

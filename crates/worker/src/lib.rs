@@ -165,7 +165,7 @@ pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), Wo
             tenant: config.tenant.clone(),
             current: None,
         },
-        None => Runner::Process(start_sandbox(&config, &home).await),
+        None => Runner::Process(Box::new(start_sandbox(&config, &home).await)),
     };
     let note = runner.process().and_then(|sandbox| isolation_note(sandbox, &home));
     match (&note, runner.process()) {

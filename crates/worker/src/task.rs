@@ -81,7 +81,7 @@ impl Worker {
                 let _ = tokio::fs::create_dir_all(root.join(name)).await;
             }
             let started_at = Utc::now();
-            let sandbox = self.runner.for_image(&task.transform.image).await;
+            let sandbox = self.runner.for_task(&task.transform).await;
             let ran = datum::run(sandbox, task, datum, &root, &self.home.join(DATUM_LOG)).await;
             let stats = DatumStats {
                 bytes_in: bytes_in.get(&datum.index).copied().unwrap_or(0),

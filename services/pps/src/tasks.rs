@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_api_types::pps::{
-    DatumResult, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskResult, TaskTransform, WorkerLeaving,
+    DatumResult, PullTask, TaskAssignment, TaskDatum, TaskHeartbeat, TaskLimits, TaskResult, TaskTransform,
+    WorkerLeaving,
 };
 use strata_core::text::tail;
 use strata_pfs::{RepoName, TarMember};
@@ -182,6 +183,7 @@ impl Pps {
             output_repo: spec.name.clone(),
             transform: TaskTransform {
                 image: spec.transform.image.clone(),
+                limits: task_limits(spec.resource_limits.as_ref()),
                 cmd: spec.transform.cmd.clone(),
                 stdin: spec.transform.stdin.clone(),
                 env: spec.transform.env.clone(),
@@ -408,9 +410,32 @@ fn datum_row(result: &DatumResult) -> DatumRow {
     }
 }
 
+/// The container limits of a pipeline's `resource_limits`.
+fn task_limits(limits: Option<&crate::spec::Resources>) -> TaskLimits {
+    let Some(limits) = limits else { return TaskLimits::default() };
+    TaskLimits {
+        memory_bytes: limits.memory.as_ref().map(crate::spec::Quantity::bytes),
+        // At least a thousandth: a positive limit never becomes "none".
+        millicpus: limits.cpu.map(|cores| ((cores * 1000.0).round() as u64).max(1)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_limits_become_the_containers_limits() {
+        assert_eq!(task_limits(None), TaskLimits::default());
+        let limits = crate::spec::Resources {
+            cpu: Some(0.25),
+            memory: Some(crate::spec::Quantity::parse("64Mi").expect("a quantity")),
+            ..crate::spec::Resources::default()
+        };
+        assert_eq!(task_limits(Some(&limits)), TaskLimits { memory_bytes: Some(64 << 20), millicpus: Some(250) });
+        let tiny = crate::spec::Resources { cpu: Some(0.0001), ..crate::spec::Resources::default() };
+        assert_eq!(task_limits(Some(&tiny)).millicpus, Some(1), "a limit never becomes no limit");
+    }
 
     /// A PPS on a fresh SQLite database (its directory removed on drop)
     /// and memory objects.

@@ -14,6 +14,25 @@ fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; run `eval \"$(scripts/containers.sh)\"`"))
 }
 
+/// An app whose embedded workers run datums in containers of the test registry.
+async fn app_with_containers() -> TestApp {
+    let image = var("STRATA_TEST_IMAGE");
+    let registry = image.split('/').next().unwrap_or_default().to_owned();
+    let sandbox = SandboxConfig {
+        runner: "container".to_owned(),
+        containers_conf: Some(var("STRATA_TEST_CONTAINERS_CONF").into()),
+        container_helper: Some(var("STRATA_TEST_HELPER_STATIC").into()),
+        insecure_registries: Some(registry),
+        ..SandboxConfig::default()
+    };
+    TestApp::spawn_with_options(Backend::Sqlite, TestOptions { sandbox: Some(sandbox), ..TestOptions::default() }).await
+}
+
+async fn create(ws: &strata_client::Workspace, spec: serde_json::Value) {
+    let body = CreatePipeline { spec: spec.to_string(), update: false, reprocess: false, format: None };
+    ws.pipeline_create(&body).await.expect("create pipeline");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
 async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
@@ -43,8 +62,7 @@ async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
             "cmd": ["sh", "-c", "for f in /pfs/words/*; do wc -w < \"$f\" | tr -d ' ' > /pfs/out/$(basename \"$f\"); done; id -u > /pfs/out/uid-$(basename /pfs/words/*)"]
         }
     });
-    let body = CreatePipeline { spec: spec.to_string(), update: false, reprocess: false, format: None };
-    ws.pipeline_create(&body).await.expect("create pipeline");
+    create(&ws, spec).await;
 
     let job = ws.job_wait("count", "latest", 300).await.expect("the job finishes");
     assert_eq!(job.state, JobState::Success, "{job:?}");
@@ -58,4 +76,30 @@ async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
     assert_eq!(read("/a.txt").await.trim(), "3");
     assert_eq!(read("/b.txt").await.trim(), "2");
     assert_eq!(read("/uid-a.txt").await.trim(), "1000", "user code is not root");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
+async fn a_datum_over_the_pipelines_memory_limit_fails_as_oom() {
+    let app = app_with_containers().await;
+    let ws = app.client().workspace("default");
+    ws.repo_create("in", "").await.expect("repo");
+    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    let spec = serde_json::json!({
+        "pipeline": {"name": "hog"},
+        "input": {"pfs": {"repo": "in", "glob": "/"}},
+        "resource_limits": {"memory": "64Mi"},
+        "datum_tries": 1,
+        "transform": {
+            "image": var("STRATA_TEST_IMAGE"),
+            "cmd": ["sh", "-c", "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo ${#x} > /pfs/out/size"]
+        }
+    });
+    create(&ws, spec).await;
+
+    let job = ws.job_wait("hog", "latest", 300).await.expect("the job finishes");
+    assert_eq!(job.state, JobState::Failure, "{job:?}");
+    let datums = ws.datum_list("hog", &job.id, None).await.expect("datums");
+    let exit = datums[0].exit.clone().unwrap_or_default();
+    assert!(exit.starts_with("OOM"), "{exit}");
 }
