@@ -37,17 +37,7 @@ async fn create(ws: &strata_client::Workspace, spec: serde_json::Value) {
 #[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
 async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
     let image = var("STRATA_TEST_IMAGE");
-    let registry = image.split('/').next().unwrap_or_default().to_owned();
-    let sandbox = SandboxConfig {
-        runner: "container".to_owned(),
-        containers_conf: Some(var("STRATA_TEST_CONTAINERS_CONF").into()),
-        container_helper: Some(var("STRATA_TEST_HELPER_STATIC").into()),
-        insecure_registries: Some(registry),
-        ..SandboxConfig::default()
-    };
-    let app =
-        TestApp::spawn_with_options(Backend::Sqlite, TestOptions { sandbox: Some(sandbox), ..TestOptions::default() })
-            .await;
+    let app = app_with_containers().await;
     let ws = app.client().workspace("default");
     ws.repo_create("words", "").await.expect("repo");
     for (path, text) in [("/a.txt", "one two three"), ("/b.txt", "four five")] {
