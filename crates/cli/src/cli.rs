@@ -223,6 +223,25 @@ pub struct WorkerArgs {
     /// (namespace where possible, else scratch: for a laptop only).
     #[arg(long, default_value = "auto", value_name = "MODE")]
     pub isolation: String,
+    /// What runs the datums: `process` (isolated as --isolation says) or
+    /// `container` (a container of the pipeline's image, with podman and
+    /// runc: literal /pfs, no network, its own user namespace).
+    #[arg(long, default_value = "process", value_name = "RUNNER")]
+    pub runner: String,
+    /// The container engine of `--runner container`.
+    #[arg(long, default_value = "podman", value_name = "PROGRAM")]
+    pub container_engine: String,
+    /// The engine's configuration file (podman's CONTAINERS_CONF), e.g. the
+    /// one `scripts/containers.sh` writes.
+    #[arg(long, value_name = "FILE")]
+    pub containers_conf: Option<PathBuf>,
+    /// The statically linked helper containers start with
+    /// [default: strata-sandbox-helper beside this executable].
+    #[arg(long, value_name = "FILE")]
+    pub container_helper: Option<PathBuf>,
+    /// Registries (host:port, separated by `,`) pulled from over plain HTTP.
+    #[arg(long, value_name = "LIST")]
+    pub insecure_registries: Option<String>,
     /// The workspace's stable id, from which the uid of its user code is
     /// derived [default: the workspace's slug].
     #[arg(long, value_name = "ID")]

@@ -2,6 +2,7 @@
 
 use anyhow::{Context as _, anyhow};
 use strata_core::config::{LogFormat, LogSettings};
+use strata_sandbox::config::SandboxConfig;
 use strata_sandbox::{HelperCommand, IsolationMode};
 use strata_worker::{WorkerConfig, default_worker_id};
 
@@ -14,6 +15,16 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
         .isolation
         .parse()
         .map_err(|_| user(anyhow!("--isolation `{}`: use auto, namespace or scratch", args.isolation)))?;
+    let sandbox = SandboxConfig {
+        runner: args.runner.clone(),
+        sandbox: args.isolation.clone(),
+        sandbox_helper: None,
+        container_engine: args.container_engine.clone(),
+        containers_conf: args.containers_conf.clone(),
+        container_helper: args.container_helper.clone(),
+        insecure_registries: args.insecure_registries.clone(),
+    };
+    let sandbox = sandbox.resolve().map_err(|(key, error)| user(anyhow!("--{}: {error}", key.replace('_', "-"))))?;
     let ws = workspace(global).await?;
     let logging = LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() };
     let _logging = strata_core::telemetry::init_logging(&logging)?;
@@ -23,8 +34,9 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     }
     // The sandbox helper is this very binary, run as `strata __sandbox`.
     let program = std::env::current_exe().context("cannot find the strata executable").map_err(internal)?;
-    let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(program).arg("__sandbox"));
+    let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(&program).arg("__sandbox"));
     config.isolation = isolation;
+    config.containers = sandbox.containers.map(|containers| containers.runtime(Some(&program)));
     if let Some(tenant) = args.tenant {
         config.tenant = tenant;
     }
