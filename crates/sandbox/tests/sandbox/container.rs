@@ -36,6 +36,14 @@ fn spec(limits: ContainerLimits) -> ContainerSpec {
     }
 }
 
+/// The home directory of the user running the tests: it exists on the host, so it
+/// must not in the container.
+fn host_home() -> PathBuf {
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
+    assert!(home.is_dir() && home != std::path::Path::new("/"), "a real home directory: {}", home.display());
+    home
+}
+
 /// The test registry's `host:port`, a server on the host's loopback.
 fn registry_address() -> String {
     var("STRATA_TEST_IMAGE").split('/').next().unwrap().to_owned()
@@ -87,7 +95,7 @@ async fn user_code_cannot_write_the_image_see_the_host_or_reach_the_network() {
     let script = format!(
         "touch /etc/x 2>/dev/null && echo wrote-image >> /pfs/out/escapes; \
          cat {secret} 2>/dev/null && echo read-host >> /pfs/out/escapes; \
-         test -e /root/.cache && echo saw-host-home >> /pfs/out/escapes; \
+         test -e {home} && echo saw-host-home >> /pfs/out/escapes; \
          ls /.strata/work 2>/dev/null && echo saw-work-dir >> /pfs/out/escapes; \
          wget -q -T 2 -O /dev/null http://{registry}/v2/ 2>/dev/null && echo reached-host >> /pfs/out/escapes; \
          env | grep -i -e sts_ -e token -e STRATA_SANDBOX && echo leaked-env >> /pfs/out/escapes; \
@@ -95,6 +103,7 @@ async fn user_code_cannot_write_the_image_see_the_host_or_reach_the_network() {
          grep -c : /proc/net/dev > /pfs/out/interfaces; true",
         secret = secret.display(),
         registry = registry_address(),
+        home = host_home().display(),
     );
     let outcome = sandbox.run(&datum.sh(&script)).await.unwrap();
     assert!(outcome.success(), "{}", datum.log_text());
