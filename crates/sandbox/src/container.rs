@@ -69,20 +69,12 @@ pub struct ContainerLimits {
     pub pids: Option<u64>,
 }
 
-/// How to run one pipeline's container.
+/// How to run one pipeline's container; made by [`ContainerRuntime::spec`].
 #[derive(Debug, Clone)]
 pub struct ContainerSpec {
-    /// The container engine (`podman`).
-    pub engine: PathBuf,
-    /// The engine's own environment (e.g. `CONTAINERS_CONF`); it gets nothing else.
-    pub engine_env: Vec<(OsString, OsString)>,
-    /// Extra arguments of `run` before the image (e.g. `--tls-verify=false` for a
-    /// registry on loopback).
-    pub run_args: Vec<String>,
+    pub runtime: ContainerRuntime,
     /// The image, by digest where it is known (`registry/name@sha256:…`).
     pub image: String,
-    /// The statically linked helper on the host.
-    pub helper: PathBuf,
     /// The uid user code runs as, inside the container (0 is refused).
     pub user: u32,
     /// The first host uid of the container's uid block (see [`container_uid_base`]).
@@ -109,11 +101,8 @@ impl ContainerRuntime {
     pub fn spec(&self, image: &str, workspace: &str, user: u32, mut limits: ContainerLimits) -> ContainerSpec {
         limits.pids = limits.pids.or(Some(DEFAULT_PIDS));
         ContainerSpec {
-            engine: self.engine.clone(),
-            engine_env: self.engine_env.clone(),
-            run_args: if self.is_insecure(image) { vec!["--tls-verify=false".to_owned()] } else { Vec::new() },
+            runtime: self.clone(),
             image: image.to_owned(),
-            helper: self.helper.clone(),
             user,
             uid_base: container_uid_base(workspace),
             limits,
@@ -133,6 +122,12 @@ impl ContainerRuntime {
 const HELPER_CAPS: &[&str] = &["SYS_ADMIN", "CHOWN", "FOWNER", "DAC_OVERRIDE", "SETUID", "SETGID", "KILL", "SETPCAP"];
 
 impl ContainerSpec {
+    /// `--tls-verify=false` for an image of a registry pulled over plain HTTP, for
+    /// `pull` and `run` alike.
+    fn tls_args(&self) -> &'static [&'static str] {
+        if self.runtime.is_insecure(&self.image) { &["--tls-verify=false"] } else { &[] }
+    }
+
     /// The command that starts the container with the helper as its entrypoint.
     pub fn helper_command(&self, confinement: &Confinement) -> HelperCommand {
         let map = format!("0:{}:{CONTAINER_UIDS}", self.uid_base);
@@ -151,7 +146,7 @@ impl ContainerSpec {
             "--cap-drop=all".into(),
             format!("--cap-add={}", HELPER_CAPS.join(",")),
             "--security-opt=no-new-privileges".into(),
-            format!("--volume={}:{HELPER_PATH}:ro", self.helper.display()),
+            format!("--volume={}:{HELPER_PATH}:ro", self.runtime.helper.display()),
             format!("--volume={}:{}", confinement.work_dir.display(), crate::helper::CONTAINER_WORK_DIR),
             format!("--env={IN_CONTAINER_ENV}=1"),
             format!("--env={UID_ENV}={}", self.user),
@@ -169,10 +164,13 @@ impl ContainerSpec {
         if let Some(pids) = self.limits.pids {
             args.push(format!("--pids-limit={pids}"));
         }
-        args.extend(self.run_args.iter().cloned());
+        args.extend(self.tls_args().iter().map(|arg| (*arg).to_owned()));
         args.push(self.image.clone());
-        let command = args.into_iter().fold(HelperCommand::new(&self.engine), HelperCommand::arg);
-        self.engine_env.iter().fold(command, |command, (key, value)| command.env(key, value))
+        // Run in the work directory: the engine's monitor (conmon) writes its OOM
+        // markers into its working directory, which would otherwise be the worker's.
+        let command = HelperCommand::new(&self.runtime.engine).current_dir(&confinement.work_dir);
+        let command = self.runtime.engine_env.iter().fold(command, |command, (key, value)| command.env(key, value));
+        args.into_iter().fold(command, HelperCommand::arg)
     }
 }
 
@@ -182,17 +180,15 @@ const PULL_TIMEOUT: Duration = Duration::from_secs(600);
 /// Pulls the image (unless the engine has it), so that the helper's start is not raced
 /// by a long download and a missing image is reported as such.
 pub(crate) async fn pull(spec: &ContainerSpec) -> Result<(), SandboxError> {
-    let mut command = tokio::process::Command::new(&spec.engine);
-    command.env_clear().envs(spec.engine_env.iter().map(|(k, v)| (k, v))).arg("pull").arg("--quiet");
-    if spec.run_args.iter().any(|arg| arg == "--tls-verify=false") {
-        command.arg("--tls-verify=false");
-    }
-    command.arg(&spec.image).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let mut command = tokio::process::Command::new(&spec.runtime.engine);
+    command.env_clear().envs(spec.runtime.engine_env.iter().map(|(k, v)| (k, v)));
+    command.arg("pull").arg("--quiet").args(spec.tls_args()).arg(&spec.image);
+    command.stdin(std::process::Stdio::null()).kill_on_drop(true);
     let failed = |reason: String| SandboxError::ImagePull { image: spec.image.clone(), reason };
     let output = tokio::time::timeout(PULL_TIMEOUT, command.output())
         .await
         .map_err(|_| failed(format!("it took longer than {} s", PULL_TIMEOUT.as_secs())))?
-        .map_err(|e| failed(format!("cannot run {}: {e}", spec.engine.display())))?;
+        .map_err(|e| failed(format!("cannot run {}: {e}", spec.runtime.engine.display())))?;
     if output.status.success() {
         return Ok(());
     }
@@ -255,17 +251,18 @@ fn prepare_error(path: &Path, error: &dyn std::fmt::Display) -> SandboxError {
 mod tests {
     use super::*;
 
-    fn spec() -> ContainerSpec {
-        ContainerSpec {
+    fn runtime() -> ContainerRuntime {
+        ContainerRuntime {
             engine: PathBuf::from("/usr/bin/podman"),
             engine_env: vec![("CONTAINERS_CONF".into(), "/etc/strata/containers.conf".into())],
-            run_args: Vec::new(),
-            image: "127.0.0.1:5000/busybox@sha256:abc".to_owned(),
+            insecure_registries: vec!["127.0.0.1:5055".to_owned()],
             helper: PathBuf::from("/opt/strata/strata-sandbox-helper"),
-            user: 1000,
-            uid_base: container_uid_base("ws"),
-            limits: ContainerLimits { memory_bytes: Some(64 << 20), millicpus: Some(1500), pids: Some(128) },
         }
+    }
+
+    fn spec() -> ContainerSpec {
+        let limits = ContainerLimits { memory_bytes: Some(64 << 20), millicpus: Some(1500), pids: Some(128) };
+        runtime().spec("127.0.0.1:5000/busybox@sha256:abc", "ws", 1000, limits)
     }
 
     #[test]
@@ -291,23 +288,18 @@ mod tests {
         assert!(args.contains(&format!("--uidmap=0:{base}:65536")), "{args:?}");
         assert_eq!(args.last().map(String::as_str), Some("127.0.0.1:5000/busybox@sha256:abc"), "the image comes last");
         assert_eq!(command.env, vec![("CONTAINERS_CONF".into(), "/etc/strata/containers.conf".into())]);
+        assert_eq!(command.current_dir.as_deref(), Some(Path::new("/scratch/w1")), "not the worker's own directory");
     }
 
     #[test]
     fn a_runtime_bounds_processes_unless_the_limits_say_otherwise() {
-        let runtime = ContainerRuntime {
-            engine: PathBuf::from("podman"),
-            engine_env: Vec::new(),
-            insecure_registries: vec!["127.0.0.1:5055".to_owned()],
-            helper: PathBuf::from("/opt/strata/strata-sandbox-helper"),
-        };
-        let spec = runtime.spec("127.0.0.1:5055/a:1", "ws", 1000, ContainerLimits::default());
+        let spec = runtime().spec("127.0.0.1:5055/a:1", "ws", 1000, ContainerLimits::default());
         assert_eq!(spec.limits.pids, Some(DEFAULT_PIDS));
-        assert_eq!(spec.run_args, ["--tls-verify=false"], "a listed registry is pulled over plain HTTP");
+        assert_eq!(spec.tls_args(), ["--tls-verify=false"], "a listed registry is pulled over plain HTTP");
         let limits = ContainerLimits { pids: Some(10), ..ContainerLimits::default() };
-        let spec = runtime.spec("docker.io/library/alpine:3.20", "ws", 1000, limits);
+        let spec = runtime().spec("docker.io/library/alpine:3.20", "ws", 1000, limits);
         assert_eq!(spec.limits.pids, Some(10));
-        assert!(spec.run_args.is_empty(), "other registries are pulled over TLS");
+        assert!(spec.tls_args().is_empty(), "other registries are pulled over TLS");
     }
 
     #[test]

@@ -135,12 +135,21 @@ pub struct HelperCommand {
     program: PathBuf,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    /// `None`: the worker's own working directory.
+    current_dir: Option<PathBuf>,
 }
 
 impl HelperCommand {
     /// A helper started as `program` with no arguments.
     pub fn new(program: impl Into<PathBuf>) -> Self {
-        HelperCommand { program: program.into(), args: Vec::new(), env: Vec::new() }
+        HelperCommand { program: program.into(), args: Vec::new(), env: Vec::new(), current_dir: None }
+    }
+
+    /// Starts the helper in `dir`.
+    #[must_use]
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.current_dir = Some(dir.into());
+        self
     }
 
     /// Appends an argument.

@@ -47,6 +47,9 @@ impl Helper {
         }
         let work_dir = std::path::absolute(&confinement.work_dir)
             .map_err(|e| SandboxError::Prepare { path: confinement.work_dir.clone(), message: e.to_string() })?;
+        if let Some(dir) = &command.current_dir {
+            child.current_dir(dir);
+        }
         let mut child = child
             .env(UID_ENV, confinement.uid.to_string())
             .env(WORK_DIR_ENV, work_dir)

@@ -6,11 +6,11 @@
 //! `STRATA_TEST_*` variables, and `scripts/test.sh` runs these tests in a step of its
 //! own. In the ordinary run they are ignored, so nextest counts them as skipped.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use strata_sandbox::{Confinement, ContainerLimits, ContainerSpec, ExitKind, Isolation, Sandbox, container_uid_base};
+use strata_sandbox::config::ContainerSettings;
+use strata_sandbox::{Confinement, ContainerLimits, ContainerSpec, ExitKind, Isolation, Sandbox};
 
 use crate::helpers::{Datum, WORKSPACE};
 
@@ -20,20 +20,15 @@ fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; {NEEDS}"))
 }
 
+/// The test image's container, run as the configuration would run it.
 fn spec(limits: ContainerLimits) -> ContainerSpec {
-    ContainerSpec {
+    let settings = ContainerSettings {
         engine: PathBuf::from("podman"),
-        engine_env: vec![
-            (OsString::from("CONTAINERS_CONF"), OsString::from(var("STRATA_TEST_CONTAINERS_CONF"))),
-            (OsString::from("PATH"), OsString::from("/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")),
-        ],
-        run_args: vec!["--tls-verify=false".to_owned()],
-        image: var("STRATA_TEST_IMAGE"),
-        helper: PathBuf::from(var("STRATA_TEST_HELPER_STATIC")),
-        user: 1000,
-        uid_base: container_uid_base(WORKSPACE),
-        limits,
-    }
+        conf: Some(PathBuf::from(var("STRATA_TEST_CONTAINERS_CONF"))),
+        helper: Some(PathBuf::from(var("STRATA_TEST_HELPER_STATIC"))),
+        insecure_registries: vec![registry_address()],
+    };
+    settings.runtime(None).spec(&var("STRATA_TEST_IMAGE"), WORKSPACE, 1000, limits)
 }
 
 /// The home directory of the user running the tests: it exists on the host, so it
@@ -134,6 +129,14 @@ async fn a_fork_bomb_or_a_memory_hog_fails_its_datum_and_the_container_runs_the_
     let hog = "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo ${#x}";
     let outcome = sandbox.run(&datum.sh(hog)).await.unwrap();
     assert_eq!(outcome.status, ExitKind::OutOfMemory, "{}", datum.log_text());
+    // The engine's monitor marks an OOM with a file in its working directory: the
+    // container's work directory, never the worker's (here, the test's) own.
+    let markers: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("oom"))
+        .collect();
+    assert!(markers.is_empty(), "{markers:?} in the worker's working directory");
 
     let outcome = sandbox.run(&datum.sh("echo still here > /pfs/out/after")).await.unwrap();
     assert!(outcome.success(), "{}", datum.log_text());
