@@ -2,8 +2,8 @@
 
 use anyhow::{Context as _, anyhow};
 use strata_core::config::{LogFormat, LogSettings};
+use strata_sandbox::HelperCommand;
 use strata_sandbox::config::SandboxConfig;
-use strata_sandbox::{HelperCommand, IsolationMode};
 use strata_worker::{WorkerConfig, default_worker_id};
 
 use crate::cli::{GlobalArgs, WorkerArgs};
@@ -11,10 +11,6 @@ use crate::commands::pfs::workspace;
 use crate::failure::{Failure, internal, user};
 
 pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
-    let isolation: IsolationMode = args
-        .isolation
-        .parse()
-        .map_err(|_| user(anyhow!("--isolation `{}`: use auto, namespace or scratch", args.isolation)))?;
     let sandbox = SandboxConfig {
         runner: args.runner.clone(),
         sandbox: args.isolation.clone(),
@@ -24,7 +20,11 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
         container_helper: args.container_helper.clone(),
         insecure_registries: args.insecure_registries.clone(),
     };
-    let sandbox = sandbox.resolve().map_err(|(key, error)| user(anyhow!("--{}: {error}", key.replace('_', "-"))))?;
+    let sandbox = sandbox.resolve().map_err(|(key, error)| {
+        // The server's `sandbox` key is this command's `--isolation`.
+        let flag = if key == "sandbox" { "isolation" } else { key };
+        user(anyhow!("--{}: {error}", flag.replace('_', "-")))
+    })?;
     let ws = workspace(global).await?;
     let logging = LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() };
     let _logging = strata_core::telemetry::init_logging(&logging)?;
@@ -35,7 +35,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     // The sandbox helper is this very binary, run as `strata __sandbox`.
     let program = std::env::current_exe().context("cannot find the strata executable").map_err(internal)?;
     let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(&program).arg("__sandbox"));
-    config.isolation = isolation;
+    config.isolation = sandbox.isolation;
     config.containers = sandbox.containers.map(|containers| containers.runtime(Some(&program)));
     if let Some(tenant) = args.tenant {
         config.tenant = tenant;

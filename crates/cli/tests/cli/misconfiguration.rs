@@ -141,3 +141,10 @@ fn an_unknown_worker_runner_is_named_before_anything_starts() {
     let output = sandbox.run(&["worker", "--pipeline", "edges", "--runner", "docker"]);
     assert_user_error(&output, &["--runner", "docker", "process or container"]);
 }
+
+#[test]
+fn an_unknown_worker_isolation_is_named_by_its_flag() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["worker", "--pipeline", "edges", "--isolation", "docker"]);
+    assert_user_error(&output, &["--isolation", "docker", "auto, namespace or scratch"]);
+}
