@@ -168,12 +168,9 @@ pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), Wo
         None => Runner::Process(Box::new(start_sandbox(&config, &home).await)),
     };
     let note = runner.process().and_then(|sandbox| isolation_note(sandbox, &home));
-    match (&note, runner.process()) {
-        (Some(note), _) => tracing::warn!(worker = %config.worker_id, "{note}"),
-        (None, Some(sandbox)) => {
-            tracing::info!(worker = %config.worker_id, isolation = %sandbox.isolation(), "worker started");
-        }
-        (None, None) => tracing::info!(worker = %config.worker_id, isolation = "container", "worker started"),
+    match &note {
+        Some(note) => tracing::warn!(worker = %config.worker_id, "{note}"),
+        None => tracing::info!(worker = %config.worker_id, isolation = %runner.isolation(), "worker started"),
     }
     let mut worker = Worker { config, runner, home, note, noted_jobs: HashSet::new(), tasks: 0 };
     let result = worker.serve(&stop).await;

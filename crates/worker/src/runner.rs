@@ -5,7 +5,7 @@
 
 use strata_api_types::pps::TaskTransform;
 use strata_core::error::display_chain;
-use strata_sandbox::{Confinement, ContainerLimits, ContainerRuntime, DEFAULT_CONTAINER_USER, Sandbox};
+use strata_sandbox::{Confinement, ContainerLimits, ContainerRuntime, DEFAULT_CONTAINER_USER, Isolation, Sandbox};
 
 #[derive(Debug)]
 pub(super) enum Runner {
@@ -54,6 +54,14 @@ impl Runner {
                 };
                 &current.insert(running).sandbox
             }
+        }
+    }
+
+    /// The isolation user code gets.
+    pub(super) fn isolation(&self) -> Isolation {
+        match self {
+            Runner::Process(sandbox) => sandbox.isolation(),
+            Runner::Container { .. } => Isolation::Container,
         }
     }
 
