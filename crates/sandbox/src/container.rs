@@ -147,7 +147,7 @@ impl ContainerSpec {
             format!("--cap-add={}", HELPER_CAPS.join(",")),
             "--security-opt=no-new-privileges".into(),
             format!("--volume={}:{HELPER_PATH}:ro", self.runtime.helper.display()),
-            format!("--volume={}:{}", confinement.work_dir.display(), crate::helper::CONTAINER_WORK_DIR),
+            format!("--volume={}:{}", confinement.work_dir.display(), crate::helper::WORK_DIR),
             format!("--env={IN_CONTAINER_ENV}=1"),
             format!("--env={UID_ENV}={}", self.user),
             format!("--env={WORK_DIR_ENV}={}", confinement.work_dir.display()),

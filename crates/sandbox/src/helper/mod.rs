@@ -29,12 +29,9 @@ pub(crate) const WORK_DIR_ENV: &str = "STRATA_SANDBOX_WORK_DIR";
 /// entrypoint of a pipeline's container, whose namespaces the container engine made.
 pub(crate) const IN_CONTAINER_ENV: &str = "STRATA_SANDBOX_IN_CONTAINER";
 
-/// Where the worker's scratch directory is inside a container; the same place as in
-/// the helper's own namespace.
-#[cfg(target_os = "linux")]
-pub(crate) const CONTAINER_WORK_DIR: &str = namespace::WORK_DIR;
-#[cfg(not(target_os = "linux"))]
-pub(crate) const CONTAINER_WORK_DIR: &str = "/.strata/work";
+/// Where the worker's scratch directory is, as the helper sees it: in its own
+/// namespace, and in a container alike.
+pub(crate) const WORK_DIR: &str = "/.strata/work";
 
 /// What the helper was asked for, from its environment.
 #[derive(Debug, Clone)]
@@ -63,17 +60,14 @@ impl HelperConfig {
             .map(std::path::PathBuf::from)
             .filter(|dir| dir.is_absolute())
             .ok_or_else(|| format!("{WORK_DIR_ENV} is missing or not an absolute path"))?;
-        let image_env = if in_container() {
+        let in_container = std::env::var(IN_CONTAINER_ENV).is_ok_and(|v| v == "1");
+        let image_env = if in_container {
             std::env::vars().filter(|(key, _)| !key.starts_with("STRATA_")).collect()
         } else {
             Vec::new()
         };
-        Ok(HelperConfig { uid, work_dir, image_env, in_container: in_container() })
+        Ok(HelperConfig { uid, work_dir, image_env, in_container })
     }
-}
-
-fn in_container() -> bool {
-    std::env::var(IN_CONTAINER_ENV).is_ok_and(|v| v == "1")
 }
 
 /// The helper's entry point; returns the process exit code.
@@ -88,7 +82,7 @@ pub fn helper_main() -> i32 {
         Err(format!("{FORCE_FALLBACK_ENV} is set"))
     } else {
         HelperConfig::from_env().and_then(|config| {
-            let entered = if in_container() { enter_container() } else { enter_namespace(&config) };
+            let entered = if config.in_container { enter_container() } else { enter_namespace(&config) };
             entered.map(|()| config)
         })
     };

@@ -41,7 +41,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, unshare};
 use nix::unistd::{Gid, Uid, chdir, chown, geteuid, pivot_root};
 
-use super::HelperConfig;
+use super::{HelperConfig, WORK_DIR};
 use crate::NAMESPACE_PFS;
 use crate::tenant::NAMESPACE_HOME;
 
@@ -50,9 +50,6 @@ const OLD_ROOT: &str = ".strata-old-root";
 
 /// The root-only directory holding [`WORK_DIR`].
 pub(super) const PRIVATE_DIR: &str = "/.strata";
-
-/// Where the worker's scratch directory is bound inside the namespace.
-pub(super) const WORK_DIR: &str = "/.strata/work";
 
 /// Host directories bound read-only into the new root when they exist. Programs, their
 /// libraries and `/etc` (users, DNS, certificates, locales); not `/var`, `/opt`, `/srv`,

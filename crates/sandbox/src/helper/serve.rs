@@ -21,7 +21,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::{Gid, Uid, chown};
 
 use super::HelperConfig;
-use super::namespace::WORK_DIR;
+use super::WORK_DIR;
 use crate::launch::{self, group_of, kill_group};
 use crate::protocol::{Request, Response, WireError};
 use crate::{ExitKind, NAMESPACE_PFS};
