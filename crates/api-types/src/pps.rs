@@ -182,6 +182,11 @@ pub struct JobInfo {
     pub finished_at: Option<String>,
     /// Seconds from start to finish (or to now while running).
     pub duration_secs: Option<f64>,
+    /// The image the job's datums ran in, pinned by digest
+    /// (`registry/name@sha256:…`); `None` where images are not resolved
+    /// (the process runner) or the job has not started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_datums: Vec<FailedDatum>,
 }
@@ -306,7 +311,7 @@ pub struct TaskAssignment {
 }
 
 /// What to run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TaskTransform {
     /// The image the command runs in, where the worker runs containers.
     #[serde(default)]
@@ -319,6 +324,85 @@ pub struct TaskTransform {
     pub env: BTreeMap<String, String>,
     pub err_cmd: Vec<String>,
     pub err_stdin: Vec<String>,
+    /// `transform.user`: the uid the command runs as in its container.
+    #[serde(default)]
+    pub user: Option<u32>,
+    /// `transform.working_dir`: where the command starts, in the image.
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    /// `transform.accept_return_code`: exit codes besides 0 that count as success.
+    #[serde(default)]
+    pub accept_return_codes: Vec<i32>,
+    /// The values of `transform.secrets`, resolved from the workspace's secrets.
+    #[serde(default)]
+    pub secrets: TaskSecrets,
+}
+
+impl TaskTransform {
+    /// Whether a command that exited with `code` succeeded.
+    pub fn accepts(&self, code: i32) -> bool {
+        code == 0 || self.accept_return_codes.contains(&code)
+    }
+}
+
+/// A pipeline's secrets as its task carries them: variables and files, and
+/// the registry credentials for pulling its image. Only ever sent to the
+/// pipeline's own workers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSecrets {
+    /// Environment variables set from secret keys.
+    #[serde(default)]
+    pub env: BTreeMap<String, SecretText>,
+    /// Files written from secret keys, by absolute path in the container.
+    #[serde(default)]
+    pub files: BTreeMap<String, SecretText>,
+    /// A registry credentials file (the `auths` of a Docker `config.json`),
+    /// merged from `image_pull_secrets`.
+    #[serde(default)]
+    pub pull_auth: Option<SecretText>,
+}
+
+impl TaskSecrets {
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty() && self.files.is_empty() && self.pull_auth.is_none()
+    }
+}
+
+/// A secret's value: serialised as is, but never shown by `Debug`, so it
+/// cannot reach a log line by accident.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl SecretText {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
+}
+
+/// `PUT /pps/secrets/{name}`: a secret's values by key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PutSecret {
+    pub data: BTreeMap<String, SecretText>,
+    /// Replace an existing secret's values instead of refusing.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// A workspace secret as every call shows it: never its values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretInfo {
+    pub name: String,
+    /// Its key names, sorted.
+    pub keys: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 /// What a pipeline's container may use (from `resource_limits`); `None` is no limit.

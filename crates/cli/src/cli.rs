@@ -148,6 +148,10 @@ pub enum Command {
     #[command(subcommand)]
     Job(JobCommand),
 
+    /// Workspace secrets for pipelines (`transform.secrets`, `image_pull_secrets`): create, list, inspect, delete.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+
     /// The datums of a job: list, inspect (with the datum's log).
     #[command(subcommand)]
     Datum(DatumCommand),
@@ -556,6 +560,40 @@ pub enum FileCommand {
 
 /// `PIPELINE@JOB`, as the job commands take it.
 const JOB_REF_HELP: &str = "PIPELINE@JOB, where JOB is a job id (the first 12 characters are enough) or `latest`";
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Create a secret (values are write-only: nothing shows them again).
+    ///
+    /// Pipelines use it by name: `transform.secrets` sets a key as a
+    /// variable (`key` + `env_var`) or mounts every key as a file
+    /// (`mount_path`); `image_pull_secrets` reads registry credentials from
+    /// the key `.dockerconfigjson`.
+    #[command(after_help = "Examples:\n  \
+        strata secret create db --from-literal password=\"$DB_PASSWORD\"\n  \
+        strata secret create tls --from-file tls.crt=server.crt --from-file tls.key=server.key\n  \
+        strata secret create regcred --from-file .dockerconfigjson=$HOME/.docker/config.json")]
+    Create {
+        /// Lower-case letters, digits and `-`.
+        name: String,
+        /// A key and its value; repeat for more keys.
+        #[arg(long, value_name = "KEY=VALUE")]
+        from_literal: Vec<String>,
+        /// A key and a file whose text is its value; repeat for more keys.
+        #[arg(long, value_name = "KEY=PATH")]
+        from_file: Vec<String>,
+        /// Replace the values of an existing secret.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// List the secrets with their key names.
+    #[command(after_help = "Example:\n  strata secret list -o json")]
+    List,
+    /// Show a secret's key names and times (never its values).
+    Inspect { name: String },
+    /// Delete a secret; pipelines that name it fail their next job until it exists again.
+    Delete { name: String },
+}
 
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {

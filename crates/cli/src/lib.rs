@@ -37,6 +37,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Gc { grace_secs } => commands::pfs::gc(&cli.global, grace_secs).await,
         Command::Pipeline(command) => commands::pps::pipeline(&cli.global, command).await,
         Command::Job(command) => commands::pps::job(&cli.global, command).await,
+        Command::Secret(command) => commands::secrets::secret(&cli.global, command).await,
         Command::Datum(command) => commands::pps::datum(&cli.global, command).await,
         Command::Logs(args) => commands::pps::logs(&cli.global, args).await,
         Command::Worker(args) => commands::worker::run(&cli.global, args).await,

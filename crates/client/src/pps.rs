@@ -8,8 +8,8 @@ use reqwest::Method;
 use crate::client::ClientError;
 use crate::pfs::Workspace;
 use strata_api_types::pps::{
-    CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo, PullTask, TaskAssignment, TaskHeartbeat,
-    TaskResult, WorkerLeaving,
+    CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo, PullTask, PutSecret, SecretInfo,
+    TaskAssignment, TaskHeartbeat, TaskResult, WorkerLeaving,
 };
 
 /// Which log lines [`Workspace::logs`] returns. Lines come back in cursor
@@ -68,6 +68,24 @@ impl Workspace {
     /// Deletes a pipeline.
     pub async fn pipeline_delete(&self, pipeline: &str) -> Result<(), ClientError> {
         self.no_content(Method::DELETE, &["pps", "pipelines", pipeline], &[]).await
+    }
+
+    /// The workspace's secrets: names and key names, never values.
+    pub async fn secret_list(&self) -> Result<Vec<SecretInfo>, ClientError> {
+        self.get(&["pps", "secrets"], &[]).await
+    }
+
+    pub async fn secret_inspect(&self, name: &str) -> Result<SecretInfo, ClientError> {
+        self.get(&["pps", "secrets", name], &[]).await
+    }
+
+    /// Creates a secret (or replaces it when `body.overwrite`).
+    pub async fn secret_put(&self, name: &str, body: &PutSecret) -> Result<SecretInfo, ClientError> {
+        self.call(Method::PUT, &["pps", "secrets", name], &[], Some(body), &[200]).await
+    }
+
+    pub async fn secret_delete(&self, name: &str) -> Result<(), ClientError> {
+        self.no_content(Method::DELETE, &["pps", "secrets", name], &[]).await
     }
 
     /// Pauses a pipeline: no new jobs start until [`Self::pipeline_start`].

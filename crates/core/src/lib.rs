@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod id;
 pub mod master_key;
+pub mod sealing;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -185,6 +185,30 @@ impl MasterKeys {
     pub fn setting(&self) -> &'static str {
         self.setting
     }
+
+    /// Keys for one use, derived from each of these (BLAKE3's key
+    /// derivation under `context`), in the same order: rotating the master
+    /// keys rotates the derived ones, and no derived key reveals a master key
+    /// or another context's key.
+    pub fn derive(&self, context: &str) -> MasterKeys {
+        let keys = self
+            .expose()
+            .map(|key| {
+                let mut hasher = blake3::Hasher::new_derive_key("strata 2026 derived key");
+                hasher.update(context.as_bytes());
+                hasher.update(&[0]);
+                hasher.update(key);
+                SecretSlice::from(hasher.finalize().as_bytes().to_vec())
+            })
+            .collect();
+        MasterKeys { keys, setting: self.setting }
+    }
+
+    /// The keys as a list `MasterKeys::parse` reads (to hand derived keys to
+    /// a workspace server). Never log it.
+    pub fn to_list(&self) -> String {
+        self.expose().map(|key| STANDARD.encode(key)).collect::<Vec<_>>().join(",")
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,27 @@ pub struct WorkspaceServerConfig {
     pub service_secret: String,
     #[serde(with = "millis")]
     pub task_lease: Duration,
+    /// Whether jobs pin their image to its digest (when the workspace's
+    /// workers run containers), and which registries speak plain HTTP.
+    #[serde(default)]
+    pub pin_images: Option<PinImages>,
+    /// The keys its secrets are sealed with, as `MasterKeys::parse` reads
+    /// them (derived for this workspace from the installation's master keys).
+    #[serde(default)]
+    pub secrets_keys: Option<String>,
+}
+
+/// What a workspace's secrets keys are derived under (see
+/// `MasterKeys::derive`): one workspace's key opens nothing of another's.
+pub fn secrets_context(installation: &str, workspace: &str) -> String {
+    format!("strata workspace secrets {installation}/{workspace}")
+}
+
+/// Image pinning for a workspace whose workers run containers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinImages {
+    /// Registries (`host:port`) asked over plain HTTP; every other over HTTPS.
+    pub plain_http_registries: Vec<String>,
 }
 
 impl std::fmt::Debug for WorkspaceServerConfig {

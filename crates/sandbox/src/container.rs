@@ -22,6 +22,7 @@
 //! The helper must run in any image, with or without a C library: it is a statically
 //! linked build of `strata-sandbox-helper`, bound read-only into the container.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -80,7 +81,37 @@ pub struct ContainerSpec {
     /// The first host uid of the container's uid block (see [`container_uid_base`]).
     pub uid_base: u32,
     pub limits: ContainerLimits,
+    /// Secret files and registry credentials it starts with.
+    pub secrets: ContainerSecrets,
 }
+
+/// The secrets a container starts with: files bound read-only where the
+/// pipeline mounts them, and registry credentials for pulling its image.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ContainerSecrets {
+    /// File contents by absolute path in the container.
+    pub files: BTreeMap<String, String>,
+    /// A Docker `config.json` for the pull.
+    pub pull_auth: Option<String>,
+}
+
+/// Paths only: a secret's value never reaches a log line.
+impl std::fmt::Debug for ContainerSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerSecrets")
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .field("pull_auth", &self.pull_auth.is_some())
+            .finish()
+    }
+}
+
+/// Directories no secret may be mounted over: what the container is made of.
+const RESERVED_DIRS: &[&str] = &["/pfs", "/tmp", "/.strata", "/proc", "/dev", "/sys"];
+
+/// Where secret files are staged in the work directory, one directory per mount.
+const SECRETS_DIR: &str = ".secrets";
+/// The registry credentials for one pull, removed right after it.
+const PULL_AUTH_FILE: &str = ".pull-auth.json";
 
 /// What a machine runs containers with: the same for every pipeline of a worker.
 #[derive(Debug, Clone)]
@@ -106,6 +137,7 @@ impl ContainerRuntime {
             user,
             uid_base: container_uid_base(workspace),
             limits,
+            secrets: ContainerSecrets::default(),
         }
     }
 
@@ -164,6 +196,10 @@ impl ContainerSpec {
         if let Some(pids) = self.limits.pids {
             args.push(format!("--pids-limit={pids}"));
         }
+        for dir in secret_mounts(&self.secrets.files).keys() {
+            let staged = confinement.work_dir.join(SECRETS_DIR).join(staged_name(dir));
+            args.push(format!("--volume={}:{dir}:ro", staged.display()));
+        }
         args.extend(self.tls_args().iter().map(|arg| (*arg).to_owned()));
         args.push(self.image.clone());
         // Run in the work directory: the engine's monitor (conmon) writes its OOM
@@ -179,14 +215,23 @@ const PULL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Pulls the image (unless the engine has it), so that the helper's start is not raced
 /// by a long download and a missing image is reported as such.
-pub(crate) async fn pull(spec: &ContainerSpec) -> Result<(), SandboxError> {
+pub(crate) async fn pull(spec: &ContainerSpec, work_dir: &Path) -> Result<(), SandboxError> {
     let mut command = tokio::process::Command::new(&spec.runtime.engine);
     command.env_clear().envs(spec.runtime.engine_env.iter().map(|(k, v)| (k, v)));
-    command.arg("pull").arg("--quiet").args(spec.tls_args()).arg(&spec.image);
-    command.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    command.arg("pull").arg("--quiet").args(spec.tls_args());
     let failed = |reason: String| SandboxError::ImagePull { image: spec.image.clone(), reason };
-    let output = tokio::time::timeout(PULL_TIMEOUT, command.output())
-        .await
+    let auth_file = work_dir.join(PULL_AUTH_FILE);
+    if let Some(auth) = &spec.secrets.pull_auth {
+        write_private(&auth_file, auth, 0o600).map_err(|e| failed(format!("cannot stage its credentials: {e}")))?;
+        command.arg(format!("--authfile={}", auth_file.display()));
+    }
+    command.arg(&spec.image);
+    command.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let output = tokio::time::timeout(PULL_TIMEOUT, command.output()).await;
+    if spec.secrets.pull_auth.is_some() {
+        let _ = std::fs::remove_file(&auth_file);
+    }
+    let output = output
         .map_err(|_| failed(format!("it took longer than {} s", PULL_TIMEOUT.as_secs())))?
         .map_err(|e| failed(format!("cannot run {}: {e}", spec.runtime.engine.display())))?;
     if output.status.success() {
@@ -195,6 +240,86 @@ pub(crate) async fn pull(spec: &ContainerSpec) -> Result<(), SandboxError> {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("no message");
     Err(failed(last.trim().to_owned()))
+}
+
+/// The directories secret files are mounted in, each with its files.
+fn secret_mounts(files: &BTreeMap<String, String>) -> BTreeMap<String, Vec<(&str, &str)>> {
+    let mut mounts: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
+    for (path, value) in files {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        mounts.entry(if dir.is_empty() { "/".to_owned() } else { dir.to_owned() }).or_default().push((name, value));
+    }
+    mounts
+}
+
+/// A staged mount's directory name: its path with `/` made `_` and a hash, so
+/// that two mounts never share one.
+fn staged_name(dir: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in dir.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// Checks where secrets go: absolute, one plain file name each, and never over
+/// what the container is made of.
+pub(crate) fn check_secret_paths(secrets: &ContainerSecrets) -> Result<(), SandboxError> {
+    for path in secrets.files.keys() {
+        let bad = |reason: &str| SandboxError::SecretPath { path: path.clone(), reason: reason.to_owned() };
+        let Some((dir, name)) = path.rsplit_once('/') else { return Err(bad("it is not an absolute path")) };
+        if !path.starts_with('/') || name.is_empty() || name == "." || name == ".." {
+            return Err(bad("it is not an absolute path to a file"));
+        }
+        if dir.is_empty() || dir.split('/').any(|part| part == "." || part == "..") {
+            return Err(bad("secrets are mounted in a directory of their own, e.g. /var/secrets/db"));
+        }
+        if RESERVED_DIRS.iter().any(|reserved| dir == *reserved || dir.starts_with(&format!("{reserved}/"))) {
+            return Err(bad("that directory belongs to the sandbox (/pfs, /tmp, /.strata, /proc, /dev, /sys)"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the secret files into the work directory, one directory per mount, readable
+/// by the container's user only; the previous container's are removed first.
+pub(crate) fn stage_secrets(secrets: &ContainerSecrets, work_dir: &Path, owners: Owners) -> Result<(), SandboxError> {
+    let root = work_dir.join(SECRETS_DIR);
+    remove_secrets(work_dir);
+    if secrets.files.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&root).map_err(|e| prepare_error(&root, &e))?;
+    for (dir, files) in secret_mounts(&secrets.files) {
+        let staged = root.join(staged_name(&dir));
+        std::fs::create_dir_all(&staged).map_err(|e| prepare_error(&staged, &e))?;
+        for (name, value) in files {
+            let file = staged.join(name);
+            write_private(&file, value, 0o400).map_err(|e| prepare_error(&file, &e))?;
+            give(&file, owners.user, 0o400)?;
+        }
+        give(&staged, owners.user, 0o500)?;
+    }
+    Ok(())
+}
+
+/// Removes the staged secret files (when the container stops or is replaced).
+pub(crate) fn remove_secrets(work_dir: &Path) {
+    let root = work_dir.join(SECRETS_DIR);
+    if let Err(error) = std::fs::remove_dir_all(&root)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %root.display(), %error, "cannot remove staged secrets");
+    }
+}
+
+/// Creates `path` with `mode` from the start, so the value is never readable by others.
+fn write_private(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path)?;
+    file.write_all(contents.as_bytes())
 }
 
 /// The host uids of a container's root (the helper) and of its user (the datum's code).

@@ -16,6 +16,10 @@ pub enum SandboxError {
     #[error("cannot pull the image `{image}`: {reason}")]
     ImagePull { image: String, reason: String },
 
+    /// A secret file the container cannot be given at that path.
+    #[error("cannot mount a secret at {path:?}: {reason}")]
+    SecretPath { path: String, reason: String },
+
     /// A `runner` setting that is not one of the runners.
     #[error("invalid runner {value:?}: use process or container")]
     InvalidRunner { value: String },
@@ -107,6 +111,7 @@ impl SandboxError {
             self,
             SandboxError::InvalidInputName { .. }
                 | SandboxError::InvalidUser { .. }
+                | SandboxError::SecretPath { .. }
                 | SandboxError::EmptyCommand
                 | SandboxError::CommandNotFound { .. }
                 | SandboxError::Spawn { .. }

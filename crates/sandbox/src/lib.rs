@@ -61,7 +61,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-pub use container::{ContainerLimits, ContainerRuntime, ContainerSpec, DEFAULT_CONTAINER_USER, container_uid_base};
+pub use container::{
+    ContainerLimits, ContainerRuntime, ContainerSecrets, ContainerSpec, DEFAULT_CONTAINER_USER, container_uid_base,
+};
 pub use error::SandboxError;
 pub use helper::{FORCE_FALLBACK_ENV, helper_main};
 pub use tenant::{Confinement, FIRST_TENANT_UID, TENANT_UIDS, USER_PATH, tenant_uid};
@@ -309,8 +311,10 @@ impl Sandbox {
     /// private, so that only the helper reaches it.
     pub async fn start_container(spec: &ContainerSpec, confinement: &Confinement) -> Result<Sandbox, SandboxError> {
         let owners = spec.owners()?;
-        container::pull(spec).await?;
+        container::check_secret_paths(&spec.secrets)?;
+        container::pull(spec, &confinement.work_dir).await?;
         container::give_work_dir(&confinement.work_dir, owners)?;
+        container::stage_secrets(&spec.secrets, &confinement.work_dir, owners)?;
         let command = spec.helper_command(confinement);
         let helper = Helper::start(&command, confinement).await?;
         Ok(Sandbox {
@@ -385,10 +389,13 @@ impl Sandbox {
 
     /// Stops the helper (if any) and waits for it to exit, so that its namespace is gone.
     pub async fn close(self) {
-        if let Runner::Helper { helper, .. } = self.runner
-            && let Some(running) = helper.into_inner()
-        {
-            running.close().await;
+        if let Runner::Helper { helper, confinement, owners, .. } = self.runner {
+            if let Some(running) = helper.into_inner() {
+                running.close().await;
+            }
+            if owners.is_some() {
+                container::remove_secrets(&confinement.work_dir);
+            }
         }
     }
 }

@@ -142,7 +142,10 @@ fn test_config(database: &TestDatabase, data_dir: &std::path::Path, options: &Te
         metrics_token: (!options.metrics_listen).then(|| format!("metrics-{}", uuid::Uuid::new_v4().simple())),
         metrics_listen: options.metrics_listen.then(|| "127.0.0.1:0".to_owned()),
     };
-    let pps = PpsConfig { task_lease_secs: options.task_lease_secs.unwrap_or(PpsConfig::default().task_lease_secs) };
+    let pps = PpsConfig {
+        task_lease_secs: options.task_lease_secs.unwrap_or(PpsConfig::default().task_lease_secs),
+        ..PpsConfig::default()
+    };
     AppConfig {
         server,
         hub: HubConfig { org_plans: options.org_plans.clone().unwrap_or_default(), ..HubConfig::default() },

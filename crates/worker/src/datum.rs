@@ -1,11 +1,11 @@
 //! Running one datum: its environment, its tries, `err_cmd` recovery and
 //! its captured log.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use strata_api_types::pps::{DatumState, TaskAssignment, TaskDatum};
-use strata_sandbox::{DatumRun, ExitKind, RunOutcome, Sandbox};
+use strata_sandbox::{DatumRun, ExitKind, Isolation, RunOutcome, Sandbox};
 
 use strata_core::text::tail;
 
@@ -45,6 +45,8 @@ pub(super) fn environment(task: &TaskAssignment, datum: &TaskDatum, pfs: &Path) 
         }
     }
     env.extend(task.transform.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let secrets = &task.transform.secrets.env;
+    env.extend(secrets.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
     env
 }
 
@@ -68,6 +70,11 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
         tracing::warn!(path = %log.display(), %error, "cannot empty the datum log");
     }
     let log = log.to_path_buf();
+    let started = Instant::now();
+    if let Some(refusal) = refusal(sandbox, task) {
+        append(&log, &format!("strata: {refusal}\n")).await;
+        return finished(DatumState::Failed, 1, Some(refusal), &log, started).await;
+    }
     let pfs = sandbox.pfs_root(root);
     let mut run = DatumRun {
         root: root.to_path_buf(),
@@ -77,9 +84,8 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
         env: environment(task, datum, &pfs),
         timeout: task.datum_timeout_ms.map(Duration::from_millis),
         log: log.clone(),
-        workdir: None,
+        workdir: task.transform.working_dir.as_ref().map(PathBuf::from),
     };
-    let started = Instant::now();
     let tries = task.datum_tries.max(1);
     let mut exit = None;
     for attempt in 1..=tries {
@@ -87,7 +93,7 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
             clear_out(root).await;
         }
         match sandbox.run(&run).await {
-            Ok(outcome) if outcome.success() => {
+            Ok(outcome) if accepted(task, &outcome) => {
                 return finished(DatumState::Processed, attempt, None, &log, started).await;
             }
             Ok(outcome) => exit = Some(describe(&outcome, run.timeout)),
@@ -101,12 +107,33 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
         clear_out(root).await;
         run.cmd = task.transform.err_cmd.clone();
         run.stdin = joined(&task.transform.err_stdin);
-        if matches!(sandbox.run(&run).await, Ok(outcome) if outcome.success()) {
+        if matches!(sandbox.run(&run).await, Ok(outcome) if accepted(task, &outcome)) {
             clear_out(root).await;
             return finished(DatumState::Recovered, tries, exit, &log, started).await;
         }
     }
     finished(DatumState::Failed, tries, exit, &log, started).await
+}
+
+/// Whether a run counts as a success: exit 0 or a code in `accept_return_code`.
+fn accepted(task: &TaskAssignment, outcome: &RunOutcome) -> bool {
+    match outcome.status {
+        ExitKind::Exited(code) => task.transform.accepts(code),
+        _ => false,
+    }
+}
+
+/// What this sandbox cannot give the task: secret files need a container to be
+/// mounted in (the process runner shares the host's file system).
+fn refusal(sandbox: &Sandbox, task: &TaskAssignment) -> Option<String> {
+    let files = &task.transform.secrets.files;
+    (sandbox.isolation() != Isolation::Container && !files.is_empty()).then(|| {
+        format!(
+            "transform.secrets mounts files ({}), which needs the container runner; \
+             this worker runs the process runner: run workers with `--runner container`, or use `env_var`",
+            files.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 async fn finished(state: DatumState, attempts: u32, exit: Option<String>, log: &Path, started: Instant) -> Ran {
@@ -174,6 +201,7 @@ mod tests {
                 env: BTreeMap::from([("MODE".to_owned(), "fast".to_owned())]),
                 err_cmd: Vec::new(),
                 err_stdin: Vec::new(),
+                ..TaskTransform::default()
             },
             datum_tries: 3,
             datum_timeout_ms: None,
@@ -224,5 +252,26 @@ mod tests {
         assert!(describe(&outcome(ExitKind::TimedOut), Some(Duration::from_secs(1))).contains("timed out"));
         assert_eq!(joined(&["a".into(), "b".into()]).as_deref(), Some("a\nb\n"));
         assert_eq!(joined(&[]), None);
+    }
+
+    #[test]
+    fn accepted_return_codes_count_as_success_and_signals_never_do() {
+        let mut task = task();
+        task.transform.accept_return_codes = vec![3];
+        let ran = |status| RunOutcome { status, elapsed: Duration::ZERO };
+        assert!(accepted(&task, &ran(ExitKind::Exited(0))));
+        assert!(accepted(&task, &ran(ExitKind::Exited(3))));
+        assert!(!accepted(&task, &ran(ExitKind::Exited(4))));
+        assert!(!accepted(&task, &ran(ExitKind::Signalled(3))));
+        assert!(!accepted(&task, &ran(ExitKind::OutOfMemory)));
+    }
+
+    #[test]
+    fn secret_variables_join_the_environment_under_their_names() {
+        let mut task = task();
+        task.transform.secrets.env.insert("DB_PASSWORD".into(), strata_api_types::pps::SecretText("hunter2".into()));
+        let env = environment(&task, &datum(), Path::new("/pfs"));
+        assert!(env.contains(&("DB_PASSWORD".to_owned(), "hunter2".to_owned())), "{env:?}");
+        assert!(!format!("{:?}", task.transform).contains("hunter2"), "Debug of a task shows no secret value");
     }
 }

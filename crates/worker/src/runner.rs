@@ -5,7 +5,9 @@
 
 use strata_api_types::pps::TaskTransform;
 use strata_core::error::display_chain;
-use strata_sandbox::{Confinement, ContainerLimits, ContainerRuntime, DEFAULT_CONTAINER_USER, Isolation, Sandbox};
+use strata_sandbox::{
+    Confinement, ContainerLimits, ContainerRuntime, ContainerSecrets, DEFAULT_CONTAINER_USER, Isolation, Sandbox,
+};
 
 #[derive(Debug)]
 pub(super) enum Runner {
@@ -19,13 +21,41 @@ pub(super) enum Runner {
     },
 }
 
-/// The container of one image and its limits, or the reason it could not be started.
+/// The container of one image, user, limits and secrets, or the reason it could not
+/// be started.
 #[derive(Debug)]
 pub(super) struct Running {
-    image: String,
-    limits: ContainerLimits,
+    key: ContainerKey,
     sandbox: Sandbox,
     started: bool,
+}
+
+/// What a container is made with: a task that needs anything else gets a new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ContainerKey {
+    image: String,
+    user: u32,
+    limits: ContainerLimits,
+    secrets: ContainerSecrets,
+}
+
+impl ContainerKey {
+    fn of(transform: &TaskTransform) -> ContainerKey {
+        let secrets = &transform.secrets;
+        ContainerKey {
+            image: transform.image.clone(),
+            user: transform.user.unwrap_or(DEFAULT_CONTAINER_USER),
+            limits: ContainerLimits {
+                memory_bytes: transform.limits.memory_bytes,
+                millicpus: transform.limits.millicpus,
+                pids: None,
+            },
+            secrets: ContainerSecrets {
+                files: secrets.files.iter().map(|(path, value)| (path.clone(), value.expose().to_owned())).collect(),
+                pull_auth: secrets.pull_auth.as_ref().map(|auth| auth.expose().to_owned()),
+            },
+        }
+    }
 }
 
 impl Runner {
@@ -37,19 +67,14 @@ impl Runner {
         match self {
             Runner::Process(sandbox) => sandbox,
             Runner::Container { runtime, confinement, tenant, current } => {
-                let image = transform.image.as_str();
-                let limits = ContainerLimits {
-                    memory_bytes: transform.limits.memory_bytes,
-                    millicpus: transform.limits.millicpus,
-                    pids: None,
-                };
+                let key = ContainerKey::of(transform);
                 let running = match current.take() {
-                    Some(running) if running.image == image && running.limits == limits && running.started => running,
+                    Some(running) if running.key == key && running.started => running,
                     old => {
                         if let Some(old) = old {
                             old.sandbox.close().await;
                         }
-                        Box::new(start(runtime, confinement, tenant, image, limits).await)
+                        Box::new(start(runtime, confinement, tenant, key).await)
                     }
                 };
                 &current.insert(running).sandbox
@@ -86,23 +111,19 @@ impl Runner {
     }
 }
 
-async fn start(
-    runtime: &ContainerRuntime,
-    confinement: &Confinement,
-    tenant: &str,
-    image: &str,
-    limits: ContainerLimits,
-) -> Running {
-    let spec = runtime.spec(image, tenant, DEFAULT_CONTAINER_USER, limits.clone());
+async fn start(runtime: &ContainerRuntime, confinement: &Confinement, tenant: &str, key: ContainerKey) -> Running {
+    let mut spec = runtime.spec(&key.image, tenant, key.user, key.limits.clone());
+    spec.secrets = key.secrets.clone();
+    let image = key.image.as_str();
     match Sandbox::start_container(&spec, confinement).await {
         Ok(sandbox) => {
-            tracing::info!(image, "container started");
-            Running { image: image.to_owned(), limits, sandbox, started: true }
+            tracing::info!(image, user = key.user, "container started");
+            Running { key, sandbox, started: true }
         }
         Err(error) => {
             let reason = format!("cannot start a container of `{image}`: {}", display_chain(&error));
             tracing::error!(%reason, "container not started; the task's datums fail with this reason");
-            Running { image: image.to_owned(), limits, sandbox: Sandbox::refusing(reason), started: false }
+            Running { key, sandbox: Sandbox::refusing(reason), started: false }
         }
     }
 }

@@ -212,11 +212,13 @@ impl AppConfig {
     /// Validates every section. Does not touch the disk or the network.
     pub fn resolve(&self) -> strata_core::Result<AppSettings> {
         let server = self.server.resolve()?;
+        let sandbox = self.sandbox.resolve().map_err(|(key, error)| invalid(key, error.to_string()))?;
+        let insecure = sandbox.containers.as_ref().map(|c| c.insecure_registries.as_slice());
         Ok(AppSettings {
             hub: self.hub.resolve(&server.data_dir)?,
             api: self.api.resolve()?,
-            pps: self.pps.resolve()?,
-            sandbox: self.sandbox.resolve().map_err(|(key, error)| invalid(key, error.to_string()))?,
+            pps: self.pps.resolve(insecure)?,
+            sandbox,
             server,
         })
     }

@@ -31,6 +31,7 @@ use crate::config::AppSettings;
 use actix_web::{App, HttpServer, web};
 use strata_core::store::DynObjectStore;
 use strata_core::telemetry::Metrics;
+use strata_core::workspace_server::secrets_context;
 use strata_pfs::Pfs;
 use strata_pfs::http::Workspaces;
 use strata_pps::http::PpsWorkspaces;
@@ -78,7 +79,8 @@ impl Application {
         strata_core::db::migrate::<migration::Migrator>(&db, &server.database).await?;
         let instance = instance::instance_get_or_create(&db).await?;
         let store = strata_core::store::open(&server.object_store)?;
-        let (workspaces, pipelines) = embedded_workspaces(&db, &store, &metrics, &instance, settings).await?;
+        let (workspaces, pipelines) =
+            embedded_workspaces(&db, &store, &metrics, &instance, settings, &master_keys).await?;
         let listener =
             TcpListener::bind(server.listen).map_err(|source| Error::Bind { addr: server.listen, source })?;
         let port = listener.local_addr().map_err(|source| Error::Bind { addr: server.listen, source })?.port();
@@ -248,6 +250,7 @@ async fn embedded_workspaces(
     metrics: &Metrics,
     instance: &Instance,
     settings: &AppSettings,
+    master_keys: &strata_core::config::MasterKeys,
 ) -> Result<(Workspaces, PpsWorkspaces), Error> {
     let object_prefix = format!("workspaces/{EMBEDDED_WORKSPACE}");
     let queue_prefix = format!("strata:{}:{EMBEDDED_WORKSPACE}:", instance.id);
@@ -256,7 +259,10 @@ async fn embedded_workspaces(
         object_prefix: &object_prefix,
         queue_prefix: &queue_prefix,
         redis: settings.server.redis.as_ref().map(strata_core::config::SecretUrl::expose),
-        task_lease: settings.pps.lease,
+        pps: PpsSettings {
+            secrets_keys: Some(master_keys.derive(&secrets_context(&instance.id.to_string(), EMBEDDED_WORKSPACE))),
+            ..settings.pps.clone()
+        },
     }
     .open(db, store, metrics)
     .await
@@ -268,7 +274,7 @@ pub(crate) struct OpenWorkspace<'a> {
     pub object_prefix: &'a str,
     pub queue_prefix: &'a str,
     pub redis: Option<&'a str>,
-    pub task_lease: std::time::Duration,
+    pub pps: PpsSettings,
 }
 
 impl OpenWorkspace<'_> {
@@ -283,11 +289,11 @@ impl OpenWorkspace<'_> {
             std::sync::Arc::new(object_store::prefix::PrefixStore::new(store.clone(), self.object_prefix));
         let pfs = Pfs::open(db.clone(), scoped.clone()).await.map_err(Error::Pfs)?;
         let queue =
-            strata_queue::from_url(self.redis, self.queue_prefix, self.task_lease).await.map_err(Error::Queue)?;
-        let pps_settings = PpsSettings { lease: self.task_lease };
-        let pps = Pps::open(pfs.clone(), db.clone(), scoped, queue, pps_settings, Some(metrics.meter("strata-pps")))
-            .await
-            .map_err(Error::Pps)?;
+            strata_queue::from_url(self.redis, self.queue_prefix, self.pps.lease).await.map_err(Error::Queue)?;
+        let pps =
+            Pps::open(pfs.clone(), db.clone(), scoped, queue, self.pps.clone(), Some(metrics.meter("strata-pps")))
+                .await
+                .map_err(Error::Pps)?;
         let mut workspaces = Workspaces::default();
         workspaces.insert(self.slug, pfs);
         let mut pipelines = PpsWorkspaces::default();

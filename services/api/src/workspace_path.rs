@@ -236,6 +236,8 @@ impl WorkspacePath {
             (Method::POST, ["pps", "pipelines"]) => Some(("pipeline.create", "pipeline".to_owned())),
             (Method::DELETE, ["pps", "pipelines", name]) => Some(("pipeline.delete", format!("pipeline:{name}"))),
             (Method::DELETE, ["repos", name]) => Some(("repo.delete", format!("repo:{name}"))),
+            (Method::PUT, ["pps", "secrets", name]) => Some(("secret.put", format!("secret:{name}"))),
+            (Method::DELETE, ["pps", "secrets", name]) => Some(("secret.delete", format!("secret:{name}"))),
             (Method::POST, ["fsck"]) => Some(("storage.fsck", "workspace".to_owned())),
             (Method::POST, ["gc"]) => Some(("storage.gc", "workspace".to_owned())),
             _ => None,

@@ -50,6 +50,19 @@ fn pipeline_repo_and_storage_changes_are_audited() {
 }
 
 #[test]
+fn secrets_are_listed_by_readers_changed_by_writers_and_every_change_audited_by_name() {
+    assert_eq!(path("/pps/secrets").required_role(&Method::GET), WorkspaceRole::Reader);
+    assert_eq!(path("/pps/secrets/db").required_role(&Method::PUT), WorkspaceRole::Writer);
+    assert_eq!(path("/pps/secrets/db").required_role(&Method::DELETE), WorkspaceRole::Writer);
+    assert_eq!(path("/pps/secrets/db").audited_action(&Method::PUT), Some(("secret.put", "secret:db".to_owned())));
+    assert_eq!(
+        path("/pps/secrets/db").audited_action(&Method::DELETE),
+        Some(("secret.delete", "secret:db".to_owned()))
+    );
+    assert_eq!(path("/pps/secrets/db").audited_action(&Method::GET), None);
+}
+
+#[test]
 fn every_spelling_of_a_dot_segment_is_refused() {
     for tail in [
         "/repos/x/../victim",

@@ -73,7 +73,11 @@ impl WorkspaceServer {
             object_prefix: &config.object_prefix,
             queue_prefix: &config.queue_prefix,
             redis: config.redis_url.as_deref(),
-            task_lease: config.task_lease,
+            pps: strata_pps::PpsSettings {
+                lease: config.task_lease,
+                images: image_pinning(config)?,
+                secrets_keys: secrets_keys(config)?,
+            },
         }
         .open(&db, &store, &metrics)
         .await?;
@@ -306,4 +310,20 @@ pub async fn serve_from_stdin(stop: CancellationToken, announce: impl FnOnce(&st
         orphaned.cancel();
     });
     server.run_until_stopped(stop).await
+}
+
+/// Pinning as the provisioner asks for it: on where the workspace's workers run containers.
+fn image_pinning(config: &WorkspaceServerConfig) -> Result<strata_pps::ImagePinning, Error> {
+    match &config.pin_images {
+        None => Ok(strata_pps::ImagePinning::Off),
+        Some(pin) => strata_pps::ImagePinning::pin(pin.plain_http_registries.clone()).map_err(Error::Pps),
+    }
+}
+
+/// The secrets keys the provisioner derived for this workspace, if any.
+fn secrets_keys(config: &WorkspaceServerConfig) -> Result<Option<strata_core::config::MasterKeys>, Error> {
+    match &config.secrets_keys {
+        None => Ok(None),
+        Some(list) => Ok(Some(strata_core::config::MasterKeys::parse(list, "secrets_keys")?)),
+    }
 }

@@ -43,6 +43,8 @@ impl Server {
             listen: "127.0.0.1:0".parse().unwrap(),
             service_secret: SECRET.into(),
             task_lease: Duration::from_secs(30),
+            pin_images: None,
+            secrets_keys: None,
         };
         let server = WorkspaceServer::build(&config).await.expect("the workspace server starts");
         let base = format!("http://127.0.0.1:{}/v1/workspaces/{SLUG}", server.port());

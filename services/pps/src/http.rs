@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use strata_api_types::pps::{CreatePipeline, PullTask, TaskHeartbeat, TaskResult, WorkerLeaving};
+use strata_api_types::pps::{CreatePipeline, PullTask, PutSecret, TaskHeartbeat, TaskResult, WorkerLeaving};
 
 use crate::error::PpsError;
 use crate::meta::LogFilter;
@@ -92,6 +92,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/pipelines/{pipeline}/jobs/{job}/stop", web::post().to(job_stop))
         .route("/pipelines/{pipeline}/jobs/{job}/datums", web::get().to(datum_list))
         .route("/pipelines/{pipeline}/jobs/{job}/datums/{datum}", web::get().to(datum_inspect))
+        .route("/secrets", web::get().to(secret_list))
+        .route("/secrets/{name}", web::get().to(secret_inspect))
+        .route("/secrets/{name}", web::put().to(secret_put))
+        .route("/secrets/{name}", web::delete().to(secret_delete))
         .route("/load", web::get().to(load))
         .route("/logs", web::get().to(logs))
         .route("/tasks/pull", web::post().to(task_pull))
@@ -144,6 +148,55 @@ async fn pipeline_inspect(ws: web::Data<PpsWorkspaces>, path: web::Path<(String,
 async fn pipeline_delete(ws: web::Data<PpsWorkspaces>, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (workspace, pipeline) = path.into_inner();
     ws.get(&workspace)?.pipeline_delete(&pipeline).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A worker's pipeline-scoped credential runs tasks; it never manages secrets.
+fn not_a_worker(scope: Option<&web::ReqData<PipelineScope>>) -> Result<()> {
+    match scope {
+        Some(_) => Err(PpsError::not_found("secrets", "a worker's credential does not manage secrets")),
+        None => Ok(()),
+    }
+}
+
+async fn secret_list(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    scope: Option<web::ReqData<PipelineScope>>,
+) -> Result<HttpResponse> {
+    not_a_worker(scope.as_ref())?;
+    Ok(HttpResponse::Ok().json(ws.get(&path)?.secret_list().await?))
+}
+
+async fn secret_inspect(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<(String, String)>,
+    scope: Option<web::ReqData<PipelineScope>>,
+) -> Result<HttpResponse> {
+    not_a_worker(scope.as_ref())?;
+    let (workspace, name) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.secret_inspect(&name).await?))
+}
+
+async fn secret_put(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<(String, String)>,
+    body: web::Json<PutSecret>,
+    scope: Option<web::ReqData<PipelineScope>>,
+) -> Result<HttpResponse> {
+    not_a_worker(scope.as_ref())?;
+    let (workspace, name) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.secret_put(&name, body.into_inner()).await?))
+}
+
+async fn secret_delete(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<(String, String)>,
+    scope: Option<web::ReqData<PipelineScope>>,
+) -> Result<HttpResponse> {
+    not_a_worker(scope.as_ref())?;
+    let (workspace, name) = path.into_inner();
+    ws.get(&workspace)?.secret_delete(&name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

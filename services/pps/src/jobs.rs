@@ -89,6 +89,7 @@ impl Pps {
             created_at: commit.started_at,
             started_at: None,
             finished_at: None,
+            image: None,
         };
         self.meta().job_create(&row).await?;
         self.meta()
@@ -238,6 +239,7 @@ fn job_info(row: JobRow, failed_datums: Vec<FailedDatum>) -> JobInfo {
         started_at: row.started_at.map(|t| t.to_rfc3339()),
         finished_at: row.finished_at.map(|t| t.to_rfc3339()),
         duration_secs,
+        image: row.image,
         failed_datums,
     }
 }

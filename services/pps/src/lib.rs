@@ -12,16 +12,19 @@
 
 pub mod datums;
 pub mod error;
+mod exposure;
 pub mod http;
+mod images;
 mod jobs;
 mod master;
 pub mod meta;
 mod metrics;
 mod plan;
+mod secrets;
 mod service;
 pub mod spec;
 pub mod state;
 mod tasks;
 
 pub use error::PpsError;
-pub use service::{Pps, PpsConfig, PpsSettings};
+pub use service::{ImagePinning, Pps, PpsConfig, PpsSettings};

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::datums::{LeafSet, combine};
 use crate::error::PpsError;
+use crate::images::Pinned;
 use crate::meta::JobRow;
 use crate::plan::{self, LeafRecord, Plan};
 use crate::service::{Pipeline, Pps};
@@ -164,6 +165,23 @@ impl Pps {
                 return Ok(false);
             }
             inputs.push(commit);
+        }
+        let (spec, _) = self.versioned(pipeline, job.spec_version).await?;
+        match self.pin_image(&spec, job).await? {
+            Pinned::Ready => {}
+            Pinned::Failed(reason) => {
+                self.end_job(job, JobState::Failure, &reason).await?;
+                return Ok(true);
+            }
+            Pinned::Later(reason) => {
+                // The reason shows in `job inspect` while the job waits; the
+                // next tick asks the registry again.
+                if job.reason.as_deref() != Some(reason.as_str()) {
+                    self.meta().job_set_state(&job.pipeline, &job.id, JobState::Starting, Some(&reason)).await?;
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
         }
         self.plan_job(pipeline, job, &output, &inputs).await?;
         Ok(true)

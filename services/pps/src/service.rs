@@ -25,11 +25,36 @@ use crate::tasks::Lease;
 pub struct PpsSettings {
     /// How long a worker may hold a task without a heartbeat.
     pub lease: Duration,
+    /// Whether each job's image is pinned to its digest before it runs.
+    pub images: ImagePinning,
+    /// The keys the workspace's secrets are sealed with (derived from the
+    /// installation's master keys); `None` keeps no secrets.
+    pub secrets_keys: Option<strata_core::master_key::MasterKeys>,
 }
 
 impl Default for PpsSettings {
     fn default() -> Self {
-        Self { lease: Duration::from_secs(30) }
+        Self { lease: Duration::from_secs(30), images: ImagePinning::Off, secrets_keys: None }
+    }
+}
+
+/// Whether jobs run on the digest their image's tag pointed at when they
+/// started (asked of the registry), or on the tag as written.
+#[derive(Debug, Clone, Default)]
+pub enum ImagePinning {
+    /// The image is not looked up: the process runner ignores it.
+    #[default]
+    Off,
+    /// Every job records the digest, and its tasks name the image by it.
+    Pin(strata_registry::Registries),
+}
+
+impl ImagePinning {
+    /// Pinning that asks `plain_http` registries over HTTP, all others over HTTPS.
+    pub fn pin(plain_http: Vec<String>) -> Result<ImagePinning, PpsError> {
+        strata_registry::Registries::new(plain_http)
+            .map(ImagePinning::Pin)
+            .map_err(|e| PpsError::internal(format!("image pinning: {e}")))
     }
 }
 
@@ -40,21 +65,51 @@ pub struct PpsConfig {
     /// How long a worker may hold a datum task without a heartbeat before
     /// another worker gets it.
     pub task_lease_secs: u64,
+    /// Pin each job's image to its digest: `always` or `never`; unset, pin
+    /// exactly when this server's own workers run containers.
+    pub pin_images: Option<String>,
+    /// Registries (`host:port`, separated by `,`) asked over plain HTTP when
+    /// pinning; unset: the container runner's `insecure_registries`.
+    pub plain_http_registries: Option<String>,
 }
 
 impl Default for PpsConfig {
     fn default() -> Self {
-        Self { task_lease_secs: PpsSettings::default().lease.as_secs() }
+        Self { task_lease_secs: PpsSettings::default().lease.as_secs(), pin_images: None, plain_http_registries: None }
     }
 }
 
 impl PpsConfig {
     /// Checks the values; a lease of zero would hand every task out twice.
-    pub fn resolve(&self) -> strata_core::Result<PpsSettings> {
+    /// `insecure_registries` is the container runner's list when this
+    /// server's workers run containers, `None` when they do not.
+    pub fn resolve(&self, insecure_registries: Option<&[String]>) -> strata_core::Result<PpsSettings> {
         if self.task_lease_secs == 0 {
             return Err(strata_core::config::invalid("task_lease_secs", "a task lease needs at least 1 second"));
         }
-        Ok(PpsSettings { lease: Duration::from_secs(self.task_lease_secs) })
+        let pin = match self.pin_images.as_deref().map(str::trim) {
+            None | Some("") => insecure_registries.is_some(),
+            Some("always") => true,
+            Some("never") => false,
+            Some(other) => {
+                return Err(strata_core::config::invalid(
+                    "pin_images",
+                    format!(
+                        "unknown value {other:?}: use always or never, or leave it unset to pin where workers run containers"
+                    ),
+                ));
+            }
+        };
+        let images = if pin {
+            let plain_http = match &self.plain_http_registries {
+                Some(list) => list.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+                None => insecure_registries.map(<[String]>::to_vec).unwrap_or_default(),
+            };
+            ImagePinning::pin(plain_http).map_err(|e| strata_core::config::invalid("pin_images", e.to_string()))?
+        } else {
+            ImagePinning::Off
+        };
+        Ok(PpsSettings { lease: Duration::from_secs(self.task_lease_secs), images, secrets_keys: None })
     }
 }
 
@@ -92,6 +147,8 @@ pub(crate) struct Inner {
     /// workers follow at once.
     pub pipelines: tokio::sync::watch::Sender<u64>,
     pub metrics: PpsMetrics,
+    /// Seals and opens the workspace's secrets; `None` when it keeps none.
+    pub secrets: Option<strata_core::sealing::Sealer>,
 }
 
 impl std::fmt::Debug for Pps {
@@ -118,6 +175,13 @@ impl Pps {
         settings: PpsSettings,
         meter: Option<opentelemetry::metrics::Meter>,
     ) -> Result<Self, PpsError> {
+        let secrets = match &settings.secrets_keys {
+            Some(keys) => Some(
+                strata_core::sealing::Sealer::new(keys)
+                    .map_err(|e| PpsError::internal(format!("the secrets keys: {e}")))?,
+            ),
+            None => None,
+        };
         let meta = Meta::new(db);
         meta.migrate().await?;
         let depths = Arc::new(Mutex::new(HashMap::new()));
@@ -136,6 +200,7 @@ impl Pps {
             wake: Notify::new(),
             pipelines: tokio::sync::watch::Sender::new(0),
             metrics,
+            secrets,
         };
         Ok(Self { inner: Arc::new(inner) })
     }

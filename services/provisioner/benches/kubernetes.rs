@@ -61,6 +61,7 @@ async fn main() {
         server_env: BTreeMap::new(),
         redis_url: None,
         task_lease: Duration::from_secs(30),
+        master_keys: None,
         request_timeout: Duration::from_secs(10),
         policy: Default::default(),
         autoscale_every: Duration::from_millis(500),

@@ -17,6 +17,8 @@ pub(crate) struct Shared<'a> {
     pub object_store_url: &'a str,
     pub redis_url: Option<&'a str>,
     pub task_lease: std::time::Duration,
+    /// The installation's master keys, from which each workspace's secrets keys derive.
+    pub master_keys: Option<&'a strata_core::config::MasterKeys>,
 }
 
 /// A workspace server's configuration: its own metadata, prefixes and
@@ -38,6 +40,11 @@ pub(crate) fn server_config(
         listen,
         service_secret: secret.to_owned(),
         task_lease: shared.task_lease,
+        pin_images: None,
+        secrets_keys: shared.master_keys.map(|keys| {
+            let context = strata_core::workspace_server::secrets_context("hub", &workspace.id.to_string());
+            keys.derive(&context).to_list()
+        }),
     }
 }
 

@@ -92,6 +92,7 @@ impl Fixture {
             server_env: BTreeMap::from([("AWS_REGION".to_owned(), "eu-west-1".to_owned())]),
             redis_url: Some("redis://10.0.0.5:6379".into()),
             task_lease: Duration::from_secs(30),
+            master_keys: None,
             request_timeout: Duration::from_millis(300),
             policy: Default::default(),
             autoscale_every: Duration::from_millis(500),

@@ -93,3 +93,111 @@ async fn a_datum_over_the_pipelines_memory_limit_fails_as_oom() {
     let exit = datums[0].exit.clone().unwrap_or_default();
     assert!(exit.starts_with("OOM"), "{exit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
+async fn a_job_pins_its_tag_to_a_digest_and_honours_user_working_dir_and_accepted_codes() {
+    // The same image by its tag, as a user writes it; the job must name the digest.
+    let pinned = var("STRATA_TEST_IMAGE");
+    let (name, digest) = pinned.split_once('@').expect("the test image is pinned");
+    let app = app_with_containers().await;
+    let ws = app.client().workspace("default");
+    ws.repo_create("in", "").await.expect("repo");
+    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    let spec = serde_json::json!({
+        "pipeline": {"name": "who"},
+        "input": {"pfs": {"repo": "in", "glob": "/"}},
+        "datum_tries": 1,
+        "transform": {
+            "image": format!("{name}:1"),
+            "user": "1001",
+            "working_dir": "/pfs/in",
+            "accept_return_code": [3],
+            "cmd": ["sh", "-c", "pwd > /pfs/out/pwd; id -u > /pfs/out/uid; exit 3"]
+        }
+    });
+    create(&ws, spec).await;
+
+    let job = ws.job_wait("who", "latest", 300).await.expect("the job finishes");
+    assert_eq!(job.state, JobState::Success, "exit 3 is accepted: {job:?}");
+    assert_eq!(job.image.as_deref(), Some(format!("{name}@{digest}").as_str()), "the job names the digest");
+    let read = |path: &'static str| {
+        let ws = ws.clone();
+        async move {
+            let response = ws.get_file("who", "master", path, None, None).await.expect("an output");
+            String::from_utf8(response.bytes().await.expect("bytes").to_vec()).expect("text")
+        }
+    };
+    assert_eq!(read("/uid").await.trim(), "1001", "transform.user");
+    assert_eq!(read("/pwd").await.trim(), "/pfs/in", "transform.working_dir");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
+async fn a_job_whose_image_does_not_exist_fails_with_the_registrys_answer() {
+    let pinned = var("STRATA_TEST_IMAGE");
+    let (name, _) = pinned.split_once('@').expect("the test image is pinned");
+    let app = app_with_containers().await;
+    let ws = app.client().workspace("default");
+    ws.repo_create("in", "").await.expect("repo");
+    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    let spec = serde_json::json!({
+        "pipeline": {"name": "ghost"},
+        "input": {"pfs": {"repo": "in", "glob": "/"}},
+        "transform": {"image": format!("{name}:no-such-tag"), "cmd": ["true"]}
+    });
+    create(&ws, spec).await;
+
+    let job = ws.job_wait("ghost", "latest", 120).await.expect("the job ends");
+    assert_eq!(job.state, JobState::Failure, "{job:?}");
+    let reason = job.reason.unwrap_or_default();
+    assert!(reason.contains("no-such-tag") && reason.contains("does not exist"), "{reason}");
+    assert_eq!(job.image, None);
+}
+
+fn secret(pairs: &[(&str, &str)]) -> strata_api_types::pps::PutSecret {
+    let data =
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), strata_api_types::pps::SecretText((*v).to_owned()))).collect();
+    strata_api_types::pps::PutSecret { data, overwrite: false }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
+async fn secrets_reach_user_code_as_variables_and_read_only_files_and_never_come_back_out() {
+    let app = app_with_containers().await;
+    let ws = app.client().workspace("default");
+    let info = ws.secret_put("db", &secret(&[("password", "hunter2"), ("ca.pem", "CERT")])).await.expect("secret");
+    assert_eq!(info.keys, ["ca.pem", "password"]);
+    let listed = serde_json::to_string(&ws.secret_list().await.expect("list")).expect("json");
+    assert!(!listed.contains("hunter2"), "{listed}");
+    ws.repo_create("in", "").await.expect("repo");
+    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    let spec = serde_json::json!({
+        "pipeline": {"name": "uses-secrets"},
+        "input": {"pfs": {"repo": "in", "glob": "/"}},
+        "datum_tries": 1,
+        "transform": {
+            "image": var("STRATA_TEST_IMAGE"),
+            "secrets": [
+                {"name": "db", "key": "password", "env_var": "DB_PASSWORD"},
+                {"name": "db", "mount_path": "/var/secrets/db"}
+            ],
+            "cmd": ["sh", "-c", "echo \"$DB_PASSWORD\" > /pfs/out/env; cat /var/secrets/db/ca.pem > /pfs/out/file; \
+                     if echo x > /var/secrets/db/password; then echo writable; else echo read-only; fi > /pfs/out/write"]
+        }
+    });
+    create(&ws, spec).await;
+
+    let job = ws.job_wait("uses-secrets", "latest", 300).await.expect("the job finishes");
+    assert_eq!(job.state, JobState::Success, "{job:?}");
+    let read = |path: &'static str| {
+        let ws = ws.clone();
+        async move {
+            let response = ws.get_file("uses-secrets", "master", path, None, None).await.expect("an output");
+            String::from_utf8(response.bytes().await.expect("bytes").to_vec()).expect("text")
+        }
+    };
+    assert_eq!(read("/env").await.trim(), "hunter2");
+    assert_eq!(read("/file").await.trim(), "CERT");
+    assert_eq!(read("/write").await.trim(), "read-only");
+}

@@ -637,6 +637,7 @@ async fn concurrent_results_all_count(backend: Backend) {
         created_at: now,
         started_at: Some(now),
         finished_at: None,
+        image: None,
     };
     meta.job_create(&job).await.expect("job");
     let reports = (0..16).map(|n| {
@@ -988,4 +989,28 @@ mod a_worker_that_must_confine_user_code_and_cannot_fails_the_job_saying_what_to
     async fn postgres_redis() {
         a_worker_that_must_confine_user_code_and_cannot_fails_the_job_saying_what_to_do(Backend::Postgres, true).await;
     }
+}
+
+/// The process runner shares the host's file system, so it cannot mount a
+/// secret's files: the datum fails and says what to do, instead of running
+/// without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_process_runner_refuses_secret_files_and_names_the_container_runner() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ws = app.client().workspace("default");
+    let data = [("k".to_owned(), strata_api_types::pps::SecretText("v".to_owned()))].into();
+    ws.secret_put("files", &strata_api_types::pps::PutSecret { data, overwrite: false }).await.expect("secret");
+    ws.repo_create("in", "").await.expect("repo");
+    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    let spec = serde_json::json!({
+        "pipeline": {"name": "wants-files"},
+        "input": {"pfs": {"repo": "in", "glob": "/"}},
+        "transform": {"cmd": ["true"], "secrets": [{"name": "files", "mount_path": "/var/secrets/files"}]}
+    });
+    let body = CreatePipeline { spec: spec.to_string(), update: false, reprocess: false, format: None };
+    ws.pipeline_create(&body).await.expect("create");
+    let job = ws.job_wait("wants-files", "latest", 120).await.expect("the job ends");
+    assert_eq!(job.state, JobState::Failure, "{job:?}");
+    let exit = job.failed_datums.first().map(|d| d.exit.clone()).unwrap_or_default();
+    assert!(exit.contains("container runner"), "{exit}");
 }

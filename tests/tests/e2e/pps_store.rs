@@ -79,6 +79,7 @@ impl Store {
             created_at: now,
             started_at: None,
             finished_at: None,
+            image: None,
         };
         self.meta.job_create(&row).await.expect("job");
     }
@@ -263,5 +264,25 @@ on_both_backends! {
         s.datums("short", vec![datum("f", DatumState::Failed, &[], "oops\n")]).await;
         let shown = s.meta.datums_failed("p", "short", 5, 2048).await.expect("read");
         assert_eq!(shown[0].log_end, "oops\n");
+    }
+}
+
+on_both_backends! {
+    /// A job's image is pinned once: planning it again after a restart, while
+    /// the tag has moved, cannot change what its remaining datums run in.
+    async fn a_jobs_pinned_image_is_set_once_and_running_clears_a_waiting_reason(backend: Backend) {
+        let s = store(backend).await;
+        s.job("j1", 1).await;
+        assert_eq!(s.meta.job_get("p", "j1").await.expect("read").expect("job").image, None);
+        let first = format!("r.io/app@sha256:{}", "a".repeat(64));
+        let second = format!("r.io/app@sha256:{}", "b".repeat(64));
+        s.meta.job_set_image("p", "j1", &first).await.expect("pin");
+        s.meta.job_set_image("p", "j1", &second).await.expect("pin again");
+        assert_eq!(s.text("SELECT image FROM pps_jobs").await, first);
+        assert_eq!(s.meta.job_get("p", "j1").await.expect("read").expect("job").image, Some(first));
+
+        s.meta.job_set_state("p", "j1", JobState::Starting, Some("waiting to pin image")).await.expect("state");
+        s.meta.job_set_state("p", "j1", JobState::Running, None).await.expect("state");
+        assert_eq!(s.meta.job_get("p", "j1").await.expect("read").expect("job").reason, None);
     }
 }

@@ -7,6 +7,7 @@ pub mod hub;
 pub mod pfs;
 pub mod pps;
 pub mod provisioner;
+pub mod secrets;
 pub mod status;
 pub mod version;
 pub mod worker;

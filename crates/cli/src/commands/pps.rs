@@ -349,6 +349,7 @@ fn job_rows(job: &JobInfo) -> Vec<(&'static str, String)> {
         ("input", job.inputs.join(", ")),
         ("output", job.output_commit.clone()),
         ("spec version", job.spec_version.to_string()),
+        ("image", image_line(job)),
         ("created", when(Some(&job.created_at))),
         ("started", when(job.started_at.as_deref())),
         ("finished", when(job.finished_at.as_deref())),
@@ -365,6 +366,15 @@ fn job_rows(job: &JobInfo) -> Vec<(&'static str, String)> {
         ),
     ]);
     rows
+}
+
+/// The image a job ran in, by digest; or why there is none.
+fn image_line(job: &JobInfo) -> String {
+    match (&job.image, job.state) {
+        (Some(image), _) => image.clone(),
+        (None, JobState::Created | JobState::Starting) => "pinned to a digest when the job starts".to_owned(),
+        (None, _) => "not pinned (this workspace's workers run processes, which ignore the image)".to_owned(),
+    }
 }
 
 /// What `job inspect`, `job wait` and `job stop` print.
@@ -708,6 +718,7 @@ mod tests {
             started_at: Some("2024-05-01T12:00:01.5Z".into()),
             finished_at: None,
             duration_secs: Some(65.0),
+            image: Some(format!("127.0.0.1:5055/team/edges@sha256:{}", "ab".repeat(32))),
             failed_datums: vec![FailedDatum { id: "d1".into(), exit: "exit 2".into(), log_tail: "boom\n".into() }],
         }
     }
@@ -732,6 +743,17 @@ mod tests {
         assert_eq!(value("datums"), "4 total: 2 processed, 1 skipped, 1 failed, 0 recovered");
         assert_eq!(value("datum time"), "download 500ms, process 4.2s, upload 100ms");
         assert_eq!(value("finished"), "-");
+    }
+
+    #[test]
+    fn job_details_name_the_image_by_digest_or_say_why_not() {
+        let value = |job: &JobInfo| job_rows(job).into_iter().find(|(k, _)| *k == "image").map(|(_, v)| v);
+        let pinned = job(JobState::Success, None);
+        assert_eq!(value(&pinned).as_deref(), pinned.image.as_deref());
+        let unpinned = JobInfo { image: None, ..job(JobState::Success, None) };
+        assert!(value(&unpinned).expect("an image row").contains("not pinned"));
+        let starting = JobInfo { image: None, ..job(JobState::Starting, None) };
+        assert!(value(&starting).expect("an image row").contains("when the job starts"));
     }
 
     #[test]

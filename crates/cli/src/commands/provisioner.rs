@@ -34,6 +34,7 @@ fn local_config(settings: &StrataSettings) -> Result<LocalConfig, Failure> {
         object_store_url: server.object_store.describe(),
         redis_url: server.redis.as_ref().map(|url| url.expose().to_owned()),
         task_lease: settings.app.pps.lease,
+        master_keys: Some(settings.app.hub.master_key.load()?),
         policy: policy_config(settings),
         autoscale_every: std::time::Duration::from_millis(500),
         start_timeout: std::time::Duration::from_secs(20),
@@ -100,6 +101,8 @@ fn kubernetes_config(settings: &StrataSettings) -> Result<KubernetesConfig, Fail
         server_env,
         redis_url: server.redis.as_ref().map(|url| url.expose().to_owned()),
         task_lease: settings.app.pps.lease,
+        // Set once the master keys are read, after the cluster settings are checked.
+        master_keys: None,
         request_timeout: std::time::Duration::from_secs(10),
         policy: policy_config(settings),
         autoscale_every: std::time::Duration::from_millis(500),
@@ -153,7 +156,7 @@ pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), F
     let master_keys = settings.app.hub.master_key.load()?;
     let db = strata_core::db::connect(&server.database).await?;
     let mailer = Arc::new(strata_hub::OutboxMailer::new(server.data_dir.join("outbox")));
-    let hub = strata_hub::Hub::open(db.clone(), mailer, strata_hub::HubSettings::new(master_keys))
+    let hub = strata_hub::Hub::open(db.clone(), mailer, strata_hub::HubSettings::new(master_keys.clone()))
         .await
         .map_err(|error| if error.is_configuration_error() { crate::failure::user(error) } else { internal(error) })?;
     let store = strata_core::store::open(&server.object_store)?;
@@ -161,6 +164,7 @@ pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), F
     let backend: Arc<dyn strata_provisioner::Backend> = match kubernetes {
         None => Arc::new(LocalBackend::new(local_config(&settings)?, db, store, hub.clone(), metrics.clone())),
         Some((config, client)) => {
+            let config = KubernetesConfig { master_keys: Some(master_keys), ..config };
             Arc::new(KubernetesBackend::new(client, config, db, store, hub.clone(), metrics.clone()))
         }
     };

@@ -346,6 +346,12 @@ impl Job {
     async fn duration_secs(&self) -> Option<f64> {
         self.info.duration_secs
     }
+    /// The image the job's datums ran in, pinned by digest
+    /// (`registry/name@sha256:…`); null until the job starts, and where
+    /// workers run processes (which ignore the image).
+    async fn image(&self) -> Option<&str> {
+        self.info.image.as_deref()
+    }
     /// The datums that ran (skipped ones are counted, not listed).
     #[graphql(complexity = "super::limits::PER_ITEM + child_complexity")]
     async fn datum_list(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Datum>> {

@@ -67,6 +67,8 @@ pub mod job {
         pub created_at: ChronoDateTimeUtc,
         pub started_at: Option<ChronoDateTimeUtc>,
         pub finished_at: Option<ChronoDateTimeUtc>,
+        /// The image pinned by digest (migration 3).
+        pub image: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -117,6 +119,30 @@ pub mod log_line {
         pub datum: Option<String>,
         pub user: bool,
         pub message: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod secret {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "pps_secrets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        /// The key names in clear, as JSON: what `secret list` shows.
+        pub keys: String,
+        /// The id of the key that sealed `sealed`.
+        pub key_id: String,
+        /// Base64 of `nonce || ciphertext || tag` of the values as JSON.
+        pub sealed: String,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,7 +14,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Pps)]
+        vec![Box::new(M0001Pps), Box::new(M0002Secrets), Box::new(M0003JobImage)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -122,5 +122,51 @@ impl MigrationTrait for M0001Pps {
                 Index::create().name("pps_logs_by_pipeline").table("pps_logs").col("pipeline").col("cursor").to_owned(),
             )
             .await
+    }
+}
+
+/// The workspace's secrets, sealed (see `crate::secrets`).
+struct M0002Secrets;
+
+impl MigrationName for M0002Secrets {
+    fn name(&self) -> &str {
+        "m0002_secrets"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Secrets {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("pps_secrets")
+                    .col(string("name").primary_key())
+                    .col(text("keys"))
+                    .col(string("key_id"))
+                    .col(text("sealed"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("updated_at"))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The digest-pinned image of each job.
+struct M0003JobImage;
+
+/// Named by hand (as M0002): the derive names a migration after its file,
+/// and the first one already holds this file's name.
+impl MigrationName for M0003JobImage {
+    fn name(&self) -> &str {
+        "m0003_job_image"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003JobImage {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table("pps_jobs").add_column(text_null("image")).to_owned()).await
     }
 }

@@ -6,6 +6,7 @@
 
 mod entities;
 pub mod migration;
+mod secrets;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -17,6 +18,7 @@ use sea_orm::{
 use crate::error::PpsError;
 use crate::state::{DatumCounts, DatumState, DatumStats, JobState, JobStats};
 use entities::{datum, job, log_line, pipeline, pipeline_version};
+pub use secrets::SecretRow;
 
 /// A pipeline's current row.
 #[derive(Debug, Clone)]
@@ -48,6 +50,9 @@ pub struct JobRow {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The image its datums run in, pinned by digest; set when the job
+    /// starts, where images are pinned.
+    pub image: Option<String>,
 }
 
 /// A datum that ran (processed, failed or recovered).
@@ -376,6 +381,7 @@ impl Meta {
             created_at: Set(job.created_at),
             started_at: Set(None),
             finished_at: Set(None),
+            image: Set(job.image.clone()),
         };
         job::Entity::insert(row)
             .on_conflict_do_nothing_on([job::Column::Pipeline, job::Column::Id])
@@ -400,6 +406,9 @@ impl Meta {
             .filter(job::Column::State.is_not_in(JobState::terminal_names()));
         if let Some(reason) = reason {
             update = update.col_expr(job::Column::Reason, Expr::value(reason));
+        } else if state == JobState::Running {
+            // A reason given while starting (e.g. waiting for a registry) is over.
+            update = update.col_expr(job::Column::Reason, Expr::value(Option::<String>::None));
         }
         if state == JobState::Running {
             update = update.col_expr(job::Column::StartedAt, Expr::value(Utc::now()));
@@ -409,6 +418,19 @@ impl Meta {
         }
         let result = update.exec(&self.db).await?;
         Ok(result.rows_affected > 0)
+    }
+
+    /// Records the digest-pinned image a job runs in. Set once: a job
+    /// never changes image, even if the master plans it again.
+    pub async fn job_set_image(&self, pipeline: &str, id: &str, image: &str) -> Result<(), PpsError> {
+        job::Entity::update_many()
+            .col_expr(job::Column::Image, Expr::value(image))
+            .filter(job::Column::Pipeline.eq(pipeline))
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::Image.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Sets the job's planned counts (total and skipped).
@@ -666,6 +688,7 @@ fn job_row(row: job::Model) -> Result<JobRow, PpsError> {
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
+        image: row.image,
     })
 }
 

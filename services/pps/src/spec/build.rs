@@ -13,7 +13,7 @@ use strata_pfs::names::{BranchName, RepoName};
 use super::node::{Fields, Node, Shape, join, type_error};
 use super::{
     CronInput, DEFAULT_BRANCH, DEFAULT_DATUM_TRIES, DEFAULT_IMAGE, Gpu, Input, KeyTemplate, Metadata, PfsInput,
-    PipelineSpec, Quantity, Reprocess, Resources, SpecError, Transform, key, quantity, schedule,
+    PipelineSpec, Quantity, Reprocess, Resources, SecretEnv, SecretUse, SpecError, Transform, key, quantity, schedule,
 };
 
 const TOP: Shape = Shape {
@@ -87,14 +87,21 @@ const PIPELINE: Shape = Shape { fields: &["name", "project"], unsupported: &[], 
 const PROJECT: Shape = Shape { fields: &["name"], unsupported: &[], misplaced: &[] };
 
 const TRANSFORM: Shape = Shape {
-    fields: &["image", "cmd", "stdin", "env", "err_cmd", "err_stdin"],
+    fields: &[
+        "image",
+        "cmd",
+        "stdin",
+        "env",
+        "err_cmd",
+        "err_stdin",
+        "user",
+        "working_dir",
+        "accept_return_code",
+        "secrets",
+        "image_pull_secrets",
+    ],
     unsupported: &[
-        ("secrets", "pass configuration through `env`"),
-        ("image_pull_secrets", "use an image the cluster can pull"),
-        ("accept_return_code", "exit 0 from `cmd` on success, e.g. wrap it in a script"),
         ("debug", "remove it; worker logs are always kept"),
-        ("user", "remove it; set the user in the image"),
-        ("working_dir", "remove it; set WORKDIR in the image or `cd` in a script"),
         ("memory_volume", "remove it"),
         ("datum_batching", "remove it; the worker starts `cmd` once per datum"),
         ("dockerfile", "build the image beforehand and name it in `image`"),
@@ -102,6 +109,8 @@ const TRANSFORM: Shape = Shape {
     ],
     misplaced: &[],
 };
+
+const SECRET: Shape = Shape { fields: &["name", "key", "env_var", "mount_path"], unsupported: &[], misplaced: &[] };
 
 const INPUT: Shape = Shape {
     fields: &["pfs", "cross", "union", "join", "group", "cron"],
@@ -277,11 +286,11 @@ fn transform(node: &Node, path: &str) -> Result<Transform, SpecError> {
     }
     let env = f.string_map("env")?;
     if let Some(bad) = env.keys().find(|key| !is_env_name(key)) {
-        return Err(SpecError::new(
-            join(&f.path_of("env"), bad),
-            format!("`{bad}` is not a valid environment variable name"),
-        )
-        .hint("use letters, digits and `_`, not starting with a digit"));
+        return Err(env_name_error(&join(&f.path_of("env"), bad), bad));
+    }
+    let image_pull_secrets = f.string_list("image_pull_secrets")?;
+    for (i, name) in image_pull_secrets.iter().enumerate() {
+        secret_name(name, &format!("{}[{i}]", f.path_of("image_pull_secrets")))?;
     }
     Ok(Transform {
         image: f.string("image")?.filter(|i| !i.is_empty()).unwrap_or_else(|| DEFAULT_IMAGE.to_owned()),
@@ -290,7 +299,130 @@ fn transform(node: &Node, path: &str) -> Result<Transform, SpecError> {
         env,
         err_cmd,
         err_stdin,
+        user: f.string("user")?.filter(|u| !u.is_empty()).map(|u| user(&u, &f.path_of("user"))).transpose()?,
+        working_dir: f
+            .string("working_dir")?
+            .filter(|d| !d.is_empty())
+            .map(|d| absolute_path(d, &f.path_of("working_dir")))
+            .transpose()?,
+        accept_return_codes: return_codes(&f)?,
+        secrets: secrets(&f)?,
+        image_pull_secrets,
     })
+}
+
+fn env_name_error(path: &str, name: &str) -> SpecError {
+    SpecError::new(path, format!("`{name}` is not a valid environment variable name"))
+        .hint("use letters, digits and `_`, not starting with a digit")
+}
+
+/// `transform.user`: a numeric uid. Names are not looked up, because the
+/// worker must know the uid before the image's `/etc/passwd` is at hand.
+fn user(text: &str, path: &str) -> Result<u32, SpecError> {
+    let hint = "give a numeric uid from 1 to 65535, e.g. \"1000\" (user names are not looked up in the image)";
+    match text.parse::<u32>() {
+        Ok(0) => Err(SpecError::new(path, "user code never runs as root").hint(hint)),
+        Ok(uid) if uid <= 65_535 => Ok(uid),
+        Ok(uid) => Err(SpecError::new(path, format!("uid {uid} is out of range")).hint(hint)),
+        Err(_) if text == "root" => Err(SpecError::new(path, "user code never runs as root").hint(hint)),
+        Err(_) => Err(SpecError::new(path, format!("{text:?} is not a numeric uid")).hint(hint)),
+    }
+}
+
+fn absolute_path(text: String, path: &str) -> Result<String, SpecError> {
+    if !text.starts_with('/') || text.contains('\0') {
+        return Err(SpecError::new(path, format!("{text:?} is not an absolute path"))
+            .hint("give a path inside the image that starts with `/`, e.g. \"/app\""));
+    }
+    Ok(text)
+}
+
+/// A secret's directory: absolute, and not one the sandbox is made of.
+fn mount_path(text: String, path: &str) -> Result<String, SpecError> {
+    let text = absolute_path(text, path)?;
+    let dir = text.trim_end_matches('/');
+    let reserved = ["/pfs", "/tmp", "/.strata", "/proc", "/dev", "/sys"];
+    let clashes = dir.is_empty()
+        || dir.split('/').any(|part| part == "." || part == "..")
+        || reserved.iter().any(|r| dir == *r || dir.starts_with(&format!("{r}/")));
+    if clashes {
+        return Err(SpecError::new(path, format!("secrets cannot be mounted at {text:?}")).hint(
+            "mount them in a directory of their own, e.g. \"/var/secrets/db\" (not /, /pfs, /tmp, /proc, /dev or /sys)",
+        ));
+    }
+    Ok(dir.to_owned())
+}
+
+/// `transform.accept_return_code`: exit codes (0 to 255) counted as success.
+fn return_codes(f: &Fields<'_>) -> Result<Vec<i32>, SpecError> {
+    let Some(node) = f.get("accept_return_code") else { return Ok(Vec::new()) };
+    let path = f.path_of("accept_return_code");
+    let Node::Seq(items) = node else {
+        return Err(type_error(&path, "a list of exit codes", node).hint("e.g. [1, 2]"));
+    };
+    let mut codes = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        match item {
+            Node::Int(code) if (0..=255).contains(code) => codes.push(*code as i32),
+            Node::Int(code) => {
+                return Err(SpecError::new(item_path, format!("{code} is not an exit code"))
+                    .hint("exit codes run from 0 to 255"));
+            }
+            other => return Err(type_error(&item_path, "an exit code", other)),
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    Ok(codes)
+}
+
+fn secrets(f: &Fields<'_>) -> Result<Vec<SecretUse>, SpecError> {
+    let Some(node) = f.get("secrets") else { return Ok(Vec::new()) };
+    let path = f.path_of("secrets");
+    let Node::Seq(items) = node else {
+        return Err(type_error(&path, "a list of secrets", node)
+            .hint("e.g. [{\"name\": \"db\", \"key\": \"password\", \"env_var\": \"DB_PASSWORD\"}]"));
+    };
+    items.iter().enumerate().map(|(i, item)| secret_use(item, &format!("{path}[{i}]"))).collect()
+}
+
+fn secret_use(node: &Node, path: &str) -> Result<SecretUse, SpecError> {
+    let f = Fields::read(node, path, &SECRET)?;
+    let name = f.required_string("name", "name a secret made with `strata secret create`")?;
+    secret_name(&name, &f.path_of("name"))?;
+    let env = match (f.string("key")?, f.string("env_var")?) {
+        (Some(key), Some(env_var)) => {
+            if !is_env_name(&env_var) {
+                return Err(env_name_error(&f.path_of("env_var"), &env_var));
+            }
+            Some(SecretEnv { key, env_var })
+        }
+        (None, None) => None,
+        (Some(_), None) => return Err(f.missing("env_var", "name the variable the key's value is set as")),
+        (None, Some(_)) => return Err(f.missing("key", "name the key of the secret whose value the variable gets")),
+    };
+    let mount_path = f.string("mount_path")?.map(|p| mount_path(p, &f.path_of("mount_path"))).transpose()?;
+    if env.is_none() && mount_path.is_none() {
+        return Err(SpecError::new(path, "the secret is neither set as a variable nor mounted")
+            .hint("add `key` and `env_var`, or `mount_path` (each key becomes a file there)"));
+    }
+    Ok(SecretUse { name, env, mount_path })
+}
+
+/// Secret names are like repo names: they appear in paths and in Kubernetes objects.
+fn secret_name(name: &str, path: &str) -> Result<(), SpecError> {
+    check_secret_name(name).map_err(|rule| SpecError::new(path, format!("{name:?} is not a secret name")).hint(rule))
+}
+
+/// The rule for secret names (Kubernetes' DNS label), as the hint to give.
+pub(crate) fn check_secret_name(name: &str) -> Result<(), &'static str> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if valid { Ok(()) } else { Err("secret names are lower-case letters, digits and `-`, at most 63 characters") }
 }
 
 fn program_named(argv: &[String], path: &str) -> Result<(), SpecError> {

@@ -7,7 +7,7 @@
 //! (`join_on`, Pachyderm before 2.8) and camelCase (`joinOn`, since 2.8);
 //! giving both spellings of one field is an error. Unknown fields are errors
 //! that suggest the closest known field; fields Pachyderm has but Strata does
-//! not support (`egress`, `spout`, `transform.secrets`, ...) say so.
+//! not support (`egress`, `spout`, `pod_patch`, ...) say so.
 //!
 //! Every [`SpecError`] names the field path in canonical snake_case
 //! (`input.cross[1].pfs.glob`), whatever spelling the file used.
@@ -56,6 +56,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+pub(crate) use build::check_secret_name;
 pub use duration::{format_duration, parse_duration};
 pub use key::{KeyTemplate, glob_capture_groups};
 pub use limits::{MAX_SPEC_BYTES, MAX_SPEC_DEPTH};
@@ -120,6 +121,38 @@ pub struct Transform {
     pub err_cmd: Vec<String>,
     /// Lines fed to `err_cmd`'s standard input; only with `err_cmd`.
     pub err_stdin: Vec<String>,
+    /// `user`: the uid `cmd` runs as in its container; `None` is the runner's
+    /// default, a non-root uid. Root is refused.
+    pub user: Option<u32>,
+    /// `working_dir`: where `cmd` starts, an absolute path in the image;
+    /// `None` is the image's own working directory.
+    pub working_dir: Option<String>,
+    /// `accept_return_code`: exit codes besides 0 that count as success.
+    pub accept_return_codes: Vec<i32>,
+    /// `secrets`: workspace secrets given to `cmd` and `err_cmd`.
+    pub secrets: Vec<SecretUse>,
+    /// `image_pull_secrets`: workspace secrets holding registry credentials
+    /// for pulling `image`.
+    pub image_pull_secrets: Vec<String>,
+}
+
+/// One entry of `transform.secrets`: a workspace secret (made with
+/// `strata secret create`) exposed as an environment variable, as files, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUse {
+    /// The secret's name in the workspace.
+    pub name: String,
+    /// One key of the secret as one environment variable.
+    pub env: Option<SecretEnv>,
+    /// Every key of the secret as a file in this directory (an absolute path).
+    pub mount_path: Option<String>,
+}
+
+/// `key` of a secret, set as the variable `env_var`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretEnv {
+    pub key: String,
+    pub env_var: String,
 }
 
 /// The input tree: exactly one kind per node.
@@ -404,7 +437,7 @@ impl PipelineSpec {
     }
 
     /// A stable hex hash of the transform (image, cmd, stdin, env, err_cmd,
-    /// err_stdin). The pipeline salt changes when it does, so that a new
+    /// err_stdin, user, working_dir). The pipeline salt changes when it does, so that a new
     /// program reprocesses every datum; other fields (parallelism, resources)
     /// don't affect results and leave it alone.
     ///
@@ -434,6 +467,16 @@ impl PipelineSpec {
             put(key.as_bytes());
             put(value.as_bytes());
         }
+        // Added after v1: hashed only when set, so that the fingerprints of
+        // specs without them (and the salts stored from them) stay the same.
+        if let Some(user) = t.user {
+            put(b"user");
+            put(&user.to_le_bytes());
+        }
+        if let Some(dir) = &t.working_dir {
+            put(b"working_dir");
+            put(dir.as_bytes());
+        }
         hasher.finalize().to_hex().to_string()
     }
 }
@@ -450,8 +493,39 @@ impl Transform {
             if !self.env.is_empty() {
                 object.insert("env".to_owned(), json!(self.env));
             }
+            if let Some(user) = self.user {
+                object.insert("user".to_owned(), json!(user.to_string()));
+            }
+            if let Some(dir) = &self.working_dir {
+                object.insert("working_dir".to_owned(), json!(dir));
+            }
+            if !self.accept_return_codes.is_empty() {
+                object.insert("accept_return_code".to_owned(), json!(self.accept_return_codes));
+            }
+            if !self.secrets.is_empty() {
+                object.insert("secrets".to_owned(), self.secrets.iter().map(SecretUse::to_json).collect());
+            }
+            if !self.image_pull_secrets.is_empty() {
+                object.insert("image_pull_secrets".to_owned(), json!(self.image_pull_secrets));
+            }
         }
         transform
+    }
+}
+
+impl SecretUse {
+    fn to_json(&self) -> Value {
+        let mut entry = json!({"name": self.name});
+        if let Some(object) = entry.as_object_mut() {
+            if let Some(env) = &self.env {
+                object.insert("key".to_owned(), json!(env.key));
+                object.insert("env_var".to_owned(), json!(env.env_var));
+            }
+            if let Some(path) = &self.mount_path {
+                object.insert("mount_path".to_owned(), json!(path));
+            }
+        }
+        entry
     }
 }
 

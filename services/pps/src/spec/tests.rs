@@ -442,6 +442,8 @@ fn the_transform_fingerprint_tracks_the_transform_only() {
         |t: &mut Transform| drop(t.env.insert("A".to_owned(), String::new())),
         |t: &mut Transform| t.err_cmd.push("true".to_owned()),
         |t: &mut Transform| t.err_stdin.push("x".to_owned()),
+        |t: &mut Transform| t.user = Some(1001),
+        |t: &mut Transform| t.working_dir = Some("/app".to_owned()),
     ] {
         let mut changed = spec.clone();
         change(&mut changed.transform);
@@ -505,8 +507,8 @@ fn unsupported_pachyderm_fields_say_so() {
     );
     assert!(error.hint.is_some());
     rejects(
-        &json!({"pipeline": {"name": "p"}, "transform": {"cmd": ["x"], "secrets": []}, "input": pfs("a", "/*")}),
-        "transform.secrets",
+        &json!({"pipeline": {"name": "p"}, "transform": {"cmd": ["x"], "debug": true}, "input": pfs("a", "/*")}),
+        "transform.debug",
         "does not support",
     );
     rejects(
@@ -919,4 +921,94 @@ fn errors_display_path_message_and_hint() {
     let error = SpecError::new("input.pfs.glob", "bad").hint("fix it");
     assert_eq!(error.to_string(), "input.pfs.glob: bad (hint: fix it)");
     assert_eq!(SpecError::new("", "broken").to_string(), "broken");
+}
+
+fn with_transform(extra: &serde_json::Value) -> serde_json::Value {
+    let mut spec = with_input(json!({"pfs": {"repo": "images", "glob": "/*"}}));
+    for (key, value) in extra.as_object().expect("an object") {
+        spec["transform"][key] = value.clone();
+    }
+    spec
+}
+
+#[test]
+fn user_working_dir_and_accepted_codes_are_read_as_pachyderm_writes_them() {
+    let spec = parse_json(&with_transform(&json!({
+        "user": "1001", "working_dir": "/app", "accept_return_code": [3, 1, 3]
+    })));
+    assert_eq!(spec.transform.user, Some(1001));
+    assert_eq!(spec.transform.working_dir.as_deref(), Some("/app"));
+    assert_eq!(spec.transform.accept_return_codes, vec![1, 3], "sorted, each once");
+    // camelCase as Pachyderm 2.8 writes it, and the canonical JSON round-trips.
+    let camel = parse_json(&with_transform(&json!({"workingDir": "/app", "acceptReturnCode": [1, 3], "user": "1001"})));
+    assert_eq!(camel.transform, spec.transform);
+    assert_eq!(parse_json(&spec.to_json()), spec);
+}
+
+#[test]
+fn bad_users_working_dirs_and_codes_are_refused_with_the_rule() {
+    rejects(&with_transform(&json!({"user": "root"})), "transform.user", "never runs as root");
+    rejects(&with_transform(&json!({"user": "0"})), "transform.user", "never runs as root");
+    let error = rejects(&with_transform(&json!({"user": "alice"})), "transform.user", "not a numeric uid");
+    assert!(error.hint.as_deref().is_some_and(|h| h.contains("numeric uid")), "{error:?}");
+    rejects(&with_transform(&json!({"user": "70000"})), "transform.user", "out of range");
+    rejects(&with_transform(&json!({"working_dir": "app"})), "transform.working_dir", "not an absolute path");
+    rejects(
+        &with_transform(&json!({"accept_return_code": [256]})),
+        "transform.accept_return_code[0]",
+        "not an exit code",
+    );
+    rejects(&with_transform(&json!({"accept_return_code": 1})), "transform.accept_return_code", "expected a list");
+}
+
+#[test]
+fn secrets_are_variables_or_mounted_files_of_named_workspace_secrets() {
+    let spec = parse_json(&with_transform(&json!({
+        "secrets": [
+            {"name": "db", "key": "password", "env_var": "DB_PASSWORD"},
+            {"name": "tls", "mount_path": "/var/secrets/tls/"}
+        ],
+        "image_pull_secrets": ["regcred"]
+    })));
+    let secrets = &spec.transform.secrets;
+    assert_eq!(secrets[0].env, Some(SecretEnv { key: "password".to_owned(), env_var: "DB_PASSWORD".to_owned() }));
+    assert_eq!(secrets[1].mount_path.as_deref(), Some("/var/secrets/tls"), "trailing slash dropped");
+    assert_eq!(spec.transform.image_pull_secrets, vec!["regcred".to_owned()]);
+    assert_eq!(parse_json(&spec.to_json()), spec);
+}
+
+#[test]
+fn a_secret_must_say_how_it_is_exposed_and_never_over_the_sandbox() {
+    rejects(
+        &with_transform(&json!({"secrets": [{"name": "db"}]})),
+        "transform.secrets[0]",
+        "neither set as a variable nor mounted",
+    );
+    rejects(
+        &with_transform(&json!({"secrets": [{"name": "db", "key": "k"}]})),
+        "transform.secrets[0].env_var",
+        "missing",
+    );
+    rejects(
+        &with_transform(&json!({"secrets": [{"name": "db", "env_var": "X"}]})),
+        "transform.secrets[0].key",
+        "missing",
+    );
+    rejects(
+        &with_transform(&json!({"secrets": [{"name": "Db", "mount_path": "/s"}]})),
+        "transform.secrets[0].name",
+        "not a secret name",
+    );
+    for clash in ["/", "/pfs/out", "/tmp", "/proc/x", "/var/../pfs"] {
+        rejects(
+            &with_transform(&json!({"secrets": [{"name": "db", "mount_path": clash}]})),
+            "transform.secrets[0].mount_path",
+            "cannot be mounted",
+        );
+    }
+    rejects(
+        &with_transform(&json!({"image_pull_secrets": ["Reg Cred"]})),
+        "transform.image_pull_secrets[0]",
+        "not a secret name",
+    );
 }

@@ -55,6 +55,9 @@ pub struct KubernetesConfig {
     pub server_env: BTreeMap<String, String>,
     pub redis_url: Option<String>,
     pub task_lease: Duration,
+    /// The installation's master keys: each workspace server gets secrets
+    /// keys derived from them. `None`: workspaces keep no secrets.
+    pub master_keys: Option<strata_core::config::MasterKeys>,
     /// The longest one API call may take.
     pub request_timeout: Duration,
     pub policy: PolicyConfig,
@@ -276,6 +279,7 @@ impl KubernetesBackend {
             object_store_url: &self.config.object_store_url,
             redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
+            master_keys: self.config.master_keys.as_ref(),
         };
         let all_interfaces = std::net::SocketAddr::from(([0, 0, 0, 0], render::SERVER_PORT));
         let server_config = data::server_config(workspace, database_url, all_interfaces, secret, shared);

@@ -47,6 +47,9 @@ pub struct LocalConfig {
     pub object_store_url: String,
     pub redis_url: Option<String>,
     pub task_lease: Duration,
+    /// The installation's master keys: each workspace server gets secrets
+    /// keys derived from them. `None`: workspaces keep no secrets.
+    pub master_keys: Option<strata_core::config::MasterKeys>,
     pub policy: PolicyConfig,
     /// How often the autoscaler looks at each workspace's queues.
     pub autoscale_every: Duration,
@@ -101,6 +104,7 @@ impl LocalBackend {
             object_store_url: &self.config.object_store_url,
             redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
+            master_keys: self.config.master_keys.as_ref(),
         };
         let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         data::server_config(workspace, database_url, loopback, secret, shared)

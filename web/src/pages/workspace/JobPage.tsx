@@ -21,6 +21,7 @@ const JobQuery = graphql(`
         startedAt
         finishedAt
         durationSecs
+        image
         outputCommit
         datums {
           total
@@ -91,6 +92,9 @@ export function JobPage({ org, ws, pipeline, job }: { org: string; ws: string; p
               <p>
                 {duration(j.durationSecs)} · read {bytes(j.stats.bytesIn)} · wrote {bytes(j.stats.bytesOut)}
                 {secs > 0 ? ` · ${(j.datums.processed / secs).toFixed(1)} datums/s · ${bytes(j.stats.bytesIn / secs)}/s in` : ""}
+              </p>
+              <p className="hint">
+                Image: {j.image ? <code>{j.image}</code> : "not pinned (pinned when the job starts, where workers run containers)"}
               </p>
               <h2>Timeline</h2>
               <Timeline datums={j.datumList} />
