@@ -21,6 +21,11 @@ STATE="${STRATA_CONTAINERS_DIR:-$HOME/.cache/strata/containers}"
 REGISTRY_PORT="${STRATA_TEST_REGISTRY_PORT:-5055}"
 REGISTRY="127.0.0.1:$REGISTRY_PORT"
 IMAGE_TAG="$REGISTRY/strata-test/busybox:1"
+# A second registry that wants a password (htpasswd), for image_pull_secrets.
+PRIVATE_PORT="${STRATA_TEST_PRIVATE_REGISTRY_PORT:-5056}"
+PRIVATE="127.0.0.1:$PRIVATE_PORT"
+PRIVATE_IMAGE="$PRIVATE/strata-test/private:1"
+PRIVATE_USER="strata-ci"
 mkdir -p "$STATE"
 
 as_root() {
@@ -34,6 +39,7 @@ install_missing() {
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   command -v skopeo >/dev/null || missing+=(skopeo)
   [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 || missing+=(busybox-static)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -qq
@@ -86,6 +92,50 @@ EOF
   return 1
 }
 
+private_up() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$PRIVATE/v2/")" = 401 ]; }
+
+# The password is made once per machine and kept beside the registry.
+start_private_registry() {
+  local password_file="$STATE/private-registry.password"
+  if [ ! -s "$password_file" ]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$password_file")
+  fi
+  PRIVATE_PASSWORD=$(cat "$password_file")
+  private_up && return 0
+  mkdir -p "$STATE/private-registry"
+  htpasswd -Bbc "$STATE/private-registry.htpasswd" "$PRIVATE_USER" "$PRIVATE_PASSWORD" 2>/dev/null
+  cat >"$STATE/private-registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE/private-registry
+http:
+  addr: $PRIVATE
+auth:
+  htpasswd:
+    realm: strata-test
+    path: $STATE/private-registry.htpasswd
+EOF
+  log "starting a registry that wants a password on $PRIVATE"
+  nohup docker-registry serve "$STATE/private-registry.yml" >"$STATE/private-registry.log" 2>&1 &
+  for _ in $(seq 1 100); do
+    private_up && return 0
+    sleep 0.1 # poll interval of a wait for the registry to answer, 10 s at most
+  done
+  log "the private registry did not answer within 10 s; see $STATE/private-registry.log"
+  return 1
+}
+
+push_private_image() {
+  local creds="$PRIVATE_USER:$PRIVATE_PASSWORD"
+  if skopeo inspect --tls-verify=false --creds "$creds" "docker://$PRIVATE_IMAGE" >/dev/null 2>&1; then return 0; fi
+  log "copying the test image to $PRIVATE_IMAGE"
+  skopeo copy -q --src-tls-verify=false --dest-tls-verify=false --dest-creds "$creds" \
+    "docker://$IMAGE_TAG" "docker://$PRIVATE_IMAGE" >/dev/null
+}
+
 # busybox-static and its applets, as an image: no pull from the internet.
 push_test_image() {
   if skopeo inspect --tls-verify=false "docker://$IMAGE_TAG" >/dev/null 2>&1; then return 0; fi
@@ -111,7 +161,12 @@ export CONTAINERS_CONF="$STATE/containers.conf"
 build_helper
 start_registry
 push_test_image
+start_private_registry
+push_private_image
 DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$IMAGE_TAG")
 echo "export STRATA_TEST_CONTAINERS_CONF='$STATE/containers.conf'"
 echo "export STRATA_TEST_HELPER_STATIC='$HELPER'"
 echo "export STRATA_TEST_IMAGE='$REGISTRY/strata-test/busybox@$DIGEST'"
+echo "export STRATA_TEST_PRIVATE_IMAGE='$PRIVATE_IMAGE'"
+echo "export STRATA_TEST_PRIVATE_USER='$PRIVATE_USER'"
+echo "export STRATA_TEST_PRIVATE_PASSWORD='$PRIVATE_PASSWORD'"

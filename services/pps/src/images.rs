@@ -40,8 +40,7 @@ impl Pps {
             Ok(image) => image,
             Err(error) => return Ok(Pinned::Failed(format!("transform.image: {error}"))),
         };
-        let auths = match Ok::<DockerAuths, PpsError>(DockerAuths::default()) {
-            // WIP: self.pull_auths(spec).await
+        let auths = match self.pull_auths(spec).await {
             Ok(auths) => auths,
             Err(error @ (PpsError::NotFound { .. } | PpsError::InvalidArgument { .. })) => {
                 return Ok(Pinned::Failed(error.to_string()));

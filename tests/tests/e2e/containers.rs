@@ -16,8 +16,8 @@ fn var(name: &str) -> String {
 
 /// An app whose embedded workers run datums in containers of the test registry.
 async fn app_with_containers() -> TestApp {
-    let image = var("STRATA_TEST_IMAGE");
-    let registry = image.split('/').next().unwrap_or_default().to_owned();
+    let registry_of = |image: String| image.split('/').next().unwrap_or_default().to_owned();
+    let registry = [registry_of(var("STRATA_TEST_IMAGE")), registry_of(var("STRATA_TEST_PRIVATE_IMAGE"))].join(",");
     let sandbox = SandboxConfig {
         runner: "container".to_owned(),
         containers_conf: Some(var("STRATA_TEST_CONTAINERS_CONF").into()),
@@ -26,6 +26,18 @@ async fn app_with_containers() -> TestApp {
         ..SandboxConfig::default()
     };
     TestApp::spawn_with_options(Backend::Sqlite, TestOptions { sandbox: Some(sandbox), ..TestOptions::default() }).await
+}
+
+/// The text of `path` on the master branch of `repo`.
+async fn read(ws: &strata_client::Workspace, repo: &str, path: &str) -> String {
+    let response = ws.get_file(repo, "master", path, None, None).await.expect("an output");
+    String::from_utf8(response.bytes().await.expect("bytes").to_vec()).expect("text")
+}
+
+/// Repo `in` with one file: one datum for a `/` glob.
+async fn one_datum_input(ws: &strata_client::Workspace) {
+    ws.repo_create("in", "").await.expect("repo");
+    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
 }
 
 async fn create(ws: &strata_client::Workspace, spec: serde_json::Value) {
@@ -56,16 +68,9 @@ async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
 
     let job = ws.job_wait("count", "latest", 300).await.expect("the job finishes");
     assert_eq!(job.state, JobState::Success, "{job:?}");
-    let read = |path: &'static str| {
-        let ws = ws.clone();
-        async move {
-            let response = ws.get_file("count", "master", path, None, None).await.expect("an output");
-            String::from_utf8(response.bytes().await.expect("bytes").to_vec()).expect("text")
-        }
-    };
-    assert_eq!(read("/a.txt").await.trim(), "3");
-    assert_eq!(read("/b.txt").await.trim(), "2");
-    assert_eq!(read("/uid-a.txt").await.trim(), "1000", "user code is not root");
+    assert_eq!(read(&ws, "count", "/a.txt").await.trim(), "3");
+    assert_eq!(read(&ws, "count", "/b.txt").await.trim(), "2");
+    assert_eq!(read(&ws, "count", "/uid-a.txt").await.trim(), "1000", "user code is not root");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,8 +78,7 @@ async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
 async fn a_datum_over_the_pipelines_memory_limit_fails_as_oom() {
     let app = app_with_containers().await;
     let ws = app.client().workspace("default");
-    ws.repo_create("in", "").await.expect("repo");
-    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    one_datum_input(&ws).await;
     let spec = serde_json::json!({
         "pipeline": {"name": "hog"},
         "input": {"pfs": {"repo": "in", "glob": "/"}},
@@ -102,8 +106,7 @@ async fn a_job_pins_its_tag_to_a_digest_and_honours_user_working_dir_and_accepte
     let (name, digest) = pinned.split_once('@').expect("the test image is pinned");
     let app = app_with_containers().await;
     let ws = app.client().workspace("default");
-    ws.repo_create("in", "").await.expect("repo");
-    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    one_datum_input(&ws).await;
     let spec = serde_json::json!({
         "pipeline": {"name": "who"},
         "input": {"pfs": {"repo": "in", "glob": "/"}},
@@ -121,15 +124,8 @@ async fn a_job_pins_its_tag_to_a_digest_and_honours_user_working_dir_and_accepte
     let job = ws.job_wait("who", "latest", 300).await.expect("the job finishes");
     assert_eq!(job.state, JobState::Success, "exit 3 is accepted: {job:?}");
     assert_eq!(job.image.as_deref(), Some(format!("{name}@{digest}").as_str()), "the job names the digest");
-    let read = |path: &'static str| {
-        let ws = ws.clone();
-        async move {
-            let response = ws.get_file("who", "master", path, None, None).await.expect("an output");
-            String::from_utf8(response.bytes().await.expect("bytes").to_vec()).expect("text")
-        }
-    };
-    assert_eq!(read("/uid").await.trim(), "1001", "transform.user");
-    assert_eq!(read("/pwd").await.trim(), "/pfs/in", "transform.working_dir");
+    assert_eq!(read(&ws, "who", "/uid").await.trim(), "1001", "transform.user");
+    assert_eq!(read(&ws, "who", "/pwd").await.trim(), "/pfs/in", "transform.working_dir");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,8 +135,7 @@ async fn a_job_whose_image_does_not_exist_fails_with_the_registrys_answer() {
     let (name, _) = pinned.split_once('@').expect("the test image is pinned");
     let app = app_with_containers().await;
     let ws = app.client().workspace("default");
-    ws.repo_create("in", "").await.expect("repo");
-    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    one_datum_input(&ws).await;
     let spec = serde_json::json!({
         "pipeline": {"name": "ghost"},
         "input": {"pfs": {"repo": "in", "glob": "/"}},
@@ -170,8 +165,7 @@ async fn secrets_reach_user_code_as_variables_and_read_only_files_and_never_come
     assert_eq!(info.keys, ["ca.pem", "password"]);
     let listed = serde_json::to_string(&ws.secret_list().await.expect("list")).expect("json");
     assert!(!listed.contains("hunter2"), "{listed}");
-    ws.repo_create("in", "").await.expect("repo");
-    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    one_datum_input(&ws).await;
     let spec = serde_json::json!({
         "pipeline": {"name": "uses-secrets"},
         "input": {"pfs": {"repo": "in", "glob": "/"}},
@@ -190,14 +184,43 @@ async fn secrets_reach_user_code_as_variables_and_read_only_files_and_never_come
 
     let job = ws.job_wait("uses-secrets", "latest", 300).await.expect("the job finishes");
     assert_eq!(job.state, JobState::Success, "{job:?}");
-    let read = |path: &'static str| {
-        let ws = ws.clone();
-        async move {
-            let response = ws.get_file("uses-secrets", "master", path, None, None).await.expect("an output");
-            String::from_utf8(response.bytes().await.expect("bytes").to_vec()).expect("text")
-        }
+    assert_eq!(read(&ws, "uses-secrets", "/env").await.trim(), "hunter2");
+    assert_eq!(read(&ws, "uses-secrets", "/file").await.trim(), "CERT");
+    assert_eq!(read(&ws, "uses-secrets", "/write").await.trim(), "read-only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the static helper and the test registries: scripts/test.sh runs it"]
+async fn an_image_behind_a_password_is_pinned_and_pulled_with_the_pipelines_pull_secret() {
+    let image = var("STRATA_TEST_PRIVATE_IMAGE");
+    let registry = image.split('/').next().unwrap_or_default().to_owned();
+    let app = app_with_containers().await;
+    let ws = app.client().workspace("default");
+    one_datum_input(&ws).await;
+    let spec = |name: &str, pull_secrets: serde_json::Value| {
+        serde_json::json!({
+            "pipeline": {"name": name},
+            "input": {"pfs": {"repo": "in", "glob": "/"}},
+            "transform": {"image": image, "image_pull_secrets": pull_secrets, "cmd": ["sh", "-c", "echo pulled > /pfs/out/ok"]}
+        })
     };
-    assert_eq!(read("/env").await.trim(), "hunter2");
-    assert_eq!(read("/file").await.trim(), "CERT");
-    assert_eq!(read("/write").await.trim(), "read-only");
+
+    create(&ws, spec("anonymous", serde_json::json!([]))).await;
+    let refused = ws.job_wait("anonymous", "latest", 120).await.expect("the job ends");
+    assert_eq!(refused.state, JobState::Failure, "{refused:?}");
+    let reason = refused.reason.unwrap_or_default();
+    assert!(reason.contains("refused access") && reason.contains("image_pull_secrets"), "{reason}");
+
+    let config = serde_json::json!({"auths": {registry.as_str(): {
+        "username": var("STRATA_TEST_PRIVATE_USER"), "password": var("STRATA_TEST_PRIVATE_PASSWORD")
+    }}});
+    ws.secret_put("regcred", &secret(&[(".dockerconfigjson", &config.to_string())])).await.expect("pull secret");
+    create(&ws, spec("authorised", serde_json::json!(["regcred"]))).await;
+    let job = ws.job_wait("authorised", "latest", 300).await.expect("the job finishes");
+    assert_eq!(job.state, JobState::Success, "{job:?}");
+    assert!(
+        job.image.as_deref().is_some_and(|i| i.starts_with(&format!("{registry}/strata-test/private@sha256:"))),
+        "{job:?}"
+    );
+    assert_eq!(read(&ws, "authorised", "/ok").await.trim(), "pulled");
 }
