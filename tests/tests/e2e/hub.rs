@@ -758,3 +758,41 @@ on_both_backends! {
         assert!(seen.iter().all(|(_, (_, n))| *n == seen[0].1.1), "the same statements on every path: {seen:?}");
     }
 }
+
+on_both_backends! {
+    /// Secrets over GraphQL: writers put them, readers see names and keys,
+    /// nobody sees a value, and each change is audited by name only.
+    async fn secrets_are_write_only_over_graphql_readers_see_keys_and_changes_are_audited(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let target = json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default" });
+        let put = json!({ "target": target, "name": "db", "data": [{ "key": "password", "value": "hunter2" }] });
+        let made = mutate(&app, Some(&app.admin_token), "putSecret", put.clone(), "secret { name keys }").await;
+        assert_eq!(made["secret"], json!({ "name": "db", "keys": ["password"] }));
+        let again = refused(&app, Some(&app.admin_token), "putSecret", put.clone()).await;
+        assert_eq!(again["code"], "ALREADY_EXISTS", "{again}");
+
+        let bob = person(&app, "bob@b.example").await;
+        let invite = json!({ "organization": strata_hub::LOCAL_ORG, "email": "bob@b.example", "role": "MEMBER" });
+        mutate(&app, Some(&app.admin_token), "inviteMember", invite, "invitation { id }").await;
+        mutate(&app, Some(&bob), "acceptInvitation", json!({ "token": mailed_token(&app, "bob@b.example") }), "organization { slug }").await;
+        let bob_id = gql(&app, Some(&bob), "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"].clone();
+        let bind = json!({ "organization": strata_hub::LOCAL_ORG, "workspace": "default", "userId": bob_id, "role": "READER" });
+        mutate(&app, Some(&app.admin_token), "setRoleBinding", bind, "ok").await;
+        let listed = gql(&app, Some(&bob), "{ workspace(organization: \"local\", slug: \"default\") { secrets { name keys } } }", json!({})).await;
+        assert_eq!(listed["data"]["workspace"]["secrets"], json!([{ "name": "db", "keys": ["password"] }]), "{listed}");
+        assert!(!listed.to_string().contains("hunter2"));
+        let overwrite = json!({ "target": target, "name": "db", "overwrite": true, "data": [{ "key": "password", "value": "x" }] });
+        let error = refused(&app, Some(&bob), "putSecret", overwrite).await;
+        assert_eq!(error["code"], "FORBIDDEN", "{error}");
+        let error = refused(&app, Some(&bob), "deleteSecret", json!({ "target": target, "name": "db" })).await;
+        assert_eq!(error["code"], "FORBIDDEN", "{error}");
+
+        mutate(&app, Some(&app.admin_token), "deleteSecret", json!({ "target": target, "name": "db" }), "deleted").await;
+        let audit = gql(&app, Some(&person_admin_session(&app).await), "{ organization(slug: \"local\") { auditEvents(first: 20, action: \"secret.\") { edges { node { action target } } } } }", json!({})).await;
+        let events = audit["data"]["organization"]["auditEvents"]["edges"].as_array().cloned().unwrap_or_default();
+        let actions: Vec<(String, String)> = events.iter().map(|e| (e["node"]["action"].as_str().unwrap_or_default().to_owned(), e["node"]["target"].as_str().unwrap_or_default().to_owned())).collect();
+        assert!(actions.contains(&("secret.put".to_owned(), "secret:db".to_owned())), "{audit}");
+        assert!(actions.contains(&("secret.delete".to_owned(), "secret:db".to_owned())), "{audit}");
+        assert!(!audit.to_string().contains("hunter2"));
+    }
+}

@@ -396,6 +396,13 @@ impl Workspace {
         Ok(pipelines.into_iter().map(|info| data::Pipeline { info, place: place.clone() }).collect())
     }
 
+    /// The workspace's secrets for pipelines: names and key names, never values.
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
+    async fn secrets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<data::Secret>> {
+        let secrets = data::answer(self.place().client(ctx).await?.secret_list().await)?;
+        Ok(secrets.into_iter().map(data::Secret::from).collect())
+    }
+
     #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn pipeline(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<data::Pipeline>> {
         let place = self.place();

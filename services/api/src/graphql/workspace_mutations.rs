@@ -9,7 +9,7 @@ use strata_api_types::pps::{CreatePipeline, SpecFormat};
 use strata_hub::HubError;
 
 use super::caller::{GqlUserError, payload};
-use super::workspace_types::{Branch, Commit, Job, Pipeline, Place, Repo, workspace_client};
+use super::workspace_types::{Branch, Commit, Job, Pipeline, Place, Repo, Secret, workspace_client};
 
 /// The workspace mutations.
 #[derive(Debug, Default)]
@@ -156,6 +156,42 @@ pub(crate) struct PipelinesPayload {
     user_errors: Vec<GqlUserError>,
 }
 
+/// One key of a secret and its value (write-only).
+#[derive(InputObject)]
+pub(crate) struct SecretEntryInput {
+    key: String,
+    value: String,
+}
+
+/// The key only: a value never reaches a log line.
+impl std::fmt::Debug for SecretEntryInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretEntryInput").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, InputObject)]
+pub(crate) struct PutSecretInput {
+    target: WorkspaceRef,
+    name: String,
+    data: Vec<SecretEntryInput>,
+    /// Replace an existing secret's values instead of refusing.
+    #[graphql(default)]
+    overwrite: bool,
+}
+
+#[derive(Debug, InputObject)]
+pub(crate) struct DeleteSecretInput {
+    target: WorkspaceRef,
+    name: String,
+}
+
+#[derive(Debug, SimpleObject)]
+pub(crate) struct SecretPayload {
+    secret: Option<Secret>,
+    user_errors: Vec<GqlUserError>,
+}
+
 #[derive(Debug, InputObject)]
 pub(crate) struct DeletePipelineInput {
     target: WorkspaceRef,
@@ -275,6 +311,31 @@ impl WorkspaceMutation {
         input: DeletePipelineInput,
     ) -> async_graphql::Result<DeletedPayload> {
         let result = on_workspace!(ctx, input.target, |ws| ws.pipeline_delete(&input.name));
+        let (done, user_errors) = payload(result)?;
+        Ok(DeletedPayload { deleted: done.map(|()| vec![input.name.clone()]).unwrap_or_default(), user_errors })
+    }
+
+    /// Creates a workspace secret (or replaces it with `overwrite`). The
+    /// values are sealed at rest and never returned by any call.
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
+    async fn put_secret(&self, ctx: &Context<'_>, input: PutSecretInput) -> async_graphql::Result<SecretPayload> {
+        let mut data = std::collections::BTreeMap::new();
+        for entry in input.data {
+            data.insert(entry.key, strata_api_types::pps::SecretText(entry.value));
+        }
+        let body = strata_api_types::pps::PutSecret { data, overwrite: input.overwrite };
+        let result = on_workspace!(ctx, input.target, |ws| ws.secret_put(&input.name, body));
+        let (info, user_errors) = payload(result)?;
+        Ok(SecretPayload { secret: info.map(Secret::from), user_errors })
+    }
+
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
+    async fn delete_secret(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteSecretInput,
+    ) -> async_graphql::Result<DeletedPayload> {
+        let result = on_workspace!(ctx, input.target, |ws| ws.secret_delete(&input.name));
         let (done, user_errors) = payload(result)?;
         Ok(DeletedPayload { deleted: done.map(|()| vec![input.name.clone()]).unwrap_or_default(), user_errors })
     }

@@ -458,3 +458,19 @@ pub(crate) fn dag(repos: &[RepoInfo], pipelines: &[PipelineInfo]) -> Dag {
     edges.dedup_by(|a, b| a.from == b.from && a.to == b.to);
     Dag { nodes, edges }
 }
+
+/// A workspace secret as GraphQL shows it: never its values.
+#[derive(Debug, Clone, async_graphql::SimpleObject)]
+pub(crate) struct Secret {
+    pub name: String,
+    /// Its key names, sorted.
+    pub keys: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<strata_api_types::pps::SecretInfo> for Secret {
+    fn from(info: strata_api_types::pps::SecretInfo) -> Secret {
+        Secret { name: info.name, keys: info.keys, created_at: info.created_at, updated_at: info.updated_at }
+    }
+}

@@ -9,7 +9,7 @@ use strata_api_types::ErrorCode;
 use strata_api_types::pfs::{
     BranchInfo, CommitInfo, CreateBranch, CreateRepo, FileInfo, FinishCommit, RepoInfo, StartCommit,
 };
-use strata_api_types::pps::{CreatePipeline, DatumInfo, JobInfo, PipelineInfo};
+use strata_api_types::pps::{CreatePipeline, DatumInfo, JobInfo, PipelineInfo, PutSecret, SecretInfo};
 use strata_client::ClientError;
 use strata_hub::{HubError, UserError};
 use strata_pfs::{Pfs, PfsError, WhenDependedOn, api as pfs_api};
@@ -174,6 +174,28 @@ impl Reach {
         match self.way(&Method::DELETE, &["pps", "pipelines", name])? {
             Way::InProcess { pps, .. } => in_process(pps.pipeline_delete(name).await),
             Way::Remote(client) => remote(client.pipeline_delete(name).await),
+        }
+    }
+
+    /// Names and key names only: no call returns a secret's values.
+    pub(crate) async fn secret_list(&self) -> Result<Vec<SecretInfo>, HubError> {
+        match self.way(&Method::GET, &["pps", "secrets"])? {
+            Way::InProcess { pps, .. } => in_process(pps.secret_list().await),
+            Way::Remote(client) => remote(client.secret_list().await),
+        }
+    }
+
+    pub(crate) async fn secret_put(&self, name: &str, body: PutSecret) -> Result<SecretInfo, HubError> {
+        match self.way(&Method::PUT, &["pps", "secrets", name])? {
+            Way::InProcess { pps, .. } => in_process(pps.secret_put(name, body).await),
+            Way::Remote(client) => remote(client.secret_put(name, &body).await),
+        }
+    }
+
+    pub(crate) async fn secret_delete(&self, name: &str) -> Result<(), HubError> {
+        match self.way(&Method::DELETE, &["pps", "secrets", name])? {
+            Way::InProcess { pps, .. } => in_process(pps.secret_delete(name).await),
+            Way::Remote(client) => remote(client.secret_delete(name).await),
         }
     }
 
