@@ -26,6 +26,19 @@ pub struct Readiness {
     pub version: String,
     /// One entry per dependency: `database`, `object_store`, ...
     pub checks: BTreeMap<String, Check>,
+    /// How this server's own workers run user code; `None` where it runs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<RunnerInfo>,
+}
+
+/// How a server's workers run pipelines' code (`strata status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunnerInfo {
+    /// `container` (in each pipeline's image) or `process` (on the host).
+    pub runner: String,
+    /// Why this is less than a container, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// The outcome of one readiness check.

@@ -35,6 +35,7 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         status: if ready { "ready" } else { "unavailable" }.to_owned(),
         version: strata_core::VERSION.to_owned(),
         checks,
+        runner: Some(state.runner.clone()),
     };
     if ready {
         HttpResponse::Ok().json(body)

@@ -111,6 +111,9 @@ impl Application {
         let hosted = graphql::Hosted { pfs: workspaces.clone().into_inner(), pps: pipelines.clone().into_inner() };
         let upstreams = web::Data::new(gateway::Upstreams::new(own, hosted, &metrics)?);
         let state = web::Data::new(AppState::new((db, probe_db), store, metrics, instance, settings));
+        if let Some(warning) = &state.runner.warning {
+            tracing::warn!(runner = %state.runner.runner, "{warning}");
+        }
         Ok(Self {
             port,
             state,

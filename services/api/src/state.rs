@@ -22,6 +22,8 @@ pub(crate) struct AppState {
     /// Safe-for-logs descriptions of where data lives.
     pub database_description: String,
     pub object_store_description: String,
+    /// How the embedded workers run user code, for readiness and the log.
+    pub runner: strata_api_types::RunnerInfo,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             metrics_token: settings.api.metrics.token.clone(),
             database_description: settings.server.database.redacted(),
             object_store_description: settings.server.object_store.describe(),
+            runner: runner_info(&settings.sandbox),
         }
     }
 }
@@ -53,5 +56,22 @@ impl std::fmt::Debug for AppState {
             .field("database", &self.database_description)
             .field("object_store", &self.object_store_description)
             .finish_non_exhaustive()
+    }
+}
+
+/// What `strata status` and the start-up log say of the embedded workers'
+/// runner: the process runner is said loudly, because pipelines then do
+/// not run in their image and user code shares this machine.
+pub(crate) fn runner_info(sandbox: &strata_sandbox::config::SandboxSettings) -> strata_api_types::RunnerInfo {
+    match &sandbox.containers {
+        Some(_) => strata_api_types::RunnerInfo { runner: "container".to_owned(), warning: None },
+        None => strata_api_types::RunnerInfo {
+            runner: "process".to_owned(),
+            warning: Some(format!(
+                "pipelines run as processes on this machine (isolation {:?}), not in their declared image; \
+                 set runner = \"container\" (scripts/containers.sh installs podman and runc)",
+                sandbox.isolation
+            )),
+        },
     }
 }

@@ -50,6 +50,8 @@ async fn create(ws: &strata_client::Workspace, spec: serde_json::Value) {
 async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
     let image = var("STRATA_TEST_IMAGE");
     let app = app_with_containers().await;
+    let runner = app.client().readyz().await.expect("readyz").runner.expect("the embedded workers' runner");
+    assert_eq!((runner.runner.as_str(), runner.warning), ("container", None), "`strata status` says so");
     let ws = app.client().workspace("default");
     ws.repo_create("words", "").await.expect("repo");
     for (path, text) in [("/a.txt", "one two three"), ("/b.txt", "four five")] {

@@ -31,6 +31,13 @@ pub async fn run(global: &GlobalArgs) -> Result<(), Failure> {
         ("server", readiness.version.clone()),
         ("status", readiness.status.clone()),
     ];
+    if let Some(runner) = &readiness.runner {
+        let detail = match &runner.warning {
+            Some(warning) => format!("{} — WARNING: {warning}", runner.runner),
+            None => runner.runner.clone(),
+        };
+        rows.push(("runner", detail));
+    }
     for (name, check) in &readiness.checks {
         let detail = match &check.error {
             None => format!("ok ({:.1} ms)", check.latency_ms),

@@ -18,6 +18,9 @@ fn dev_serves_writes_the_context_and_stops_cleanly_on_sigint() {
     assert_eq!(status["context"], "dev");
     assert_eq!(status["endpoint"], server.url.as_str());
     assert_eq!(status["checks"]["database"]["ok"], true);
+    // `strata dev` runs processes unless told to run containers, and says so.
+    assert_eq!(status["runner"]["runner"], "process");
+    assert!(status["runner"]["warning"].as_str().is_some_and(|w| w.contains("runner = \"container\"")), "{status}");
 
     let config = std::fs::read_to_string(sandbox.cli_config()).expect("context file");
     assert!(config.contains("current_context = \"dev\""), "{config}");
