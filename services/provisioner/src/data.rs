@@ -19,6 +19,8 @@ pub(crate) struct Shared<'a> {
     pub task_lease: std::time::Duration,
     /// The installation's master keys, from which each workspace's secrets keys derive.
     pub master_keys: Option<&'a strata_core::config::MasterKeys>,
+    /// Set where the workers run containers.
+    pub pin_images: Option<&'a strata_core::workspace_server::PinImages>,
 }
 
 /// A workspace server's configuration: its own metadata, prefixes and
@@ -40,7 +42,7 @@ pub(crate) fn server_config(
         listen,
         service_secret: secret.to_owned(),
         task_lease: shared.task_lease,
-        pin_images: None,
+        pin_images: shared.pin_images.cloned(),
         secrets_keys: shared.master_keys.map(|keys| {
             let context = strata_core::workspace_server::secrets_context("hub", &workspace.id.to_string());
             keys.derive(&context).to_list()

@@ -27,6 +27,6 @@ pub use clock::{Clock, SystemClock};
 pub use config::{ProvisionerConfig, ProvisionerSettings};
 pub use error::ProvisionerError;
 pub use kubernetes::{KubernetesBackend, KubernetesConfig};
-pub use local::{LocalBackend, LocalConfig};
+pub use local::{ContainerRunner, LocalBackend, LocalConfig, LocalRunner};
 pub use metrics::ProvisionerMetrics;
 pub use reconciler::{Reconciler, ReconcilerConfig, Role};

@@ -35,10 +35,26 @@ fn local_config(settings: &StrataSettings) -> Result<LocalConfig, Failure> {
         redis_url: server.redis.as_ref().map(|url| url.expose().to_owned()),
         task_lease: settings.app.pps.lease,
         master_keys: Some(settings.app.hub.master_key.load()?),
+        runner: local_runner(settings),
         policy: policy_config(settings),
         autoscale_every: std::time::Duration::from_millis(500),
         start_timeout: std::time::Duration::from_secs(20),
     })
+}
+
+/// Provisioned workspaces run their pipelines in containers where the
+/// installation has a container runtime (`runner = "container"`), else in
+/// namespaces: never unconfined.
+fn local_runner(settings: &StrataSettings) -> strata_provisioner::LocalRunner {
+    match &settings.app.sandbox.containers {
+        Some(containers) => strata_provisioner::LocalRunner::Container(strata_provisioner::ContainerRunner {
+            engine: containers.engine.clone(),
+            containers_conf: containers.conf.clone(),
+            helper: containers.helper.clone(),
+            insecure_registries: containers.insecure_registries.clone(),
+        }),
+        None => strata_provisioner::LocalRunner::Namespace,
+    }
 }
 
 /// Object-store settings a workspace server needs in its pod, forwarded

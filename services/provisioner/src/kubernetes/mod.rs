@@ -280,6 +280,9 @@ impl KubernetesBackend {
             redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
             master_keys: self.config.master_keys.as_ref(),
+            // The worker pods run the pipeline's image in place of a sandbox
+            // container; pinning comes with the two-container pod.
+            pin_images: None,
         };
         let all_interfaces = std::net::SocketAddr::from(([0, 0, 0, 0], render::SERVER_PORT));
         let server_config = data::server_config(workspace, database_url, all_interfaces, secret, shared);

@@ -50,11 +50,74 @@ pub struct LocalConfig {
     /// The installation's master keys: each workspace server gets secrets
     /// keys derived from them. `None`: workspaces keep no secrets.
     pub master_keys: Option<strata_core::config::MasterKeys>,
+    /// How the workspaces' workers run tenant code.
+    pub runner: LocalRunner,
     pub policy: PolicyConfig,
     /// How often the autoscaler looks at each workspace's queues.
     pub autoscale_every: Duration,
     /// How long a server may take to start listening.
     pub start_timeout: Duration,
+}
+
+/// How a local workspace's workers run tenant code. Never unconfined:
+/// namespaces when no container runtime is configured, else containers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalRunner {
+    /// Processes in namespaces on this machine (`--isolation namespace`);
+    /// the pipeline's image is not used.
+    Namespace,
+    /// Containers of each pipeline's image; its jobs pin the image's digest.
+    Container(ContainerRunner),
+}
+
+/// The installation's container settings, handed to each worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerRunner {
+    pub engine: PathBuf,
+    pub containers_conf: Option<PathBuf>,
+    pub helper: Option<PathBuf>,
+    /// Registries (`host:port`) spoken to over plain HTTP.
+    pub insecure_registries: Vec<String>,
+}
+
+impl LocalRunner {
+    /// The `strata worker` flags of this runner.
+    pub(crate) fn worker_args(&self) -> Vec<std::ffi::OsString> {
+        match self {
+            // A hub-created workspace's user code runs confined or not at all, whatever
+            // the installation's `sandbox` setting (that is for `strata dev`'s own
+            // workspace): a worker that cannot confine it fails its datums with the reason.
+            LocalRunner::Namespace => vec!["--isolation".into(), "namespace".into()],
+            LocalRunner::Container(containers) => {
+                let mut args: Vec<std::ffi::OsString> = vec![
+                    "--runner".into(),
+                    "container".into(),
+                    "--container-engine".into(),
+                    containers.engine.clone().into(),
+                ];
+                if let Some(conf) = &containers.containers_conf {
+                    args.extend(["--containers-conf".into(), conf.clone().into()]);
+                }
+                if let Some(helper) = &containers.helper {
+                    args.extend(["--container-helper".into(), helper.clone().into()]);
+                }
+                if !containers.insecure_registries.is_empty() {
+                    args.extend(["--insecure-registries".into(), containers.insecure_registries.join(",").into()]);
+                }
+                args
+            }
+        }
+    }
+
+    /// Whether (and how) the workspace server pins its jobs' images.
+    pub(crate) fn pin_images(&self) -> Option<strata_core::workspace_server::PinImages> {
+        match self {
+            LocalRunner::Namespace => None,
+            LocalRunner::Container(containers) => Some(strata_core::workspace_server::PinImages {
+                plain_http_registries: containers.insecure_registries.clone(),
+            }),
+        }
+    }
 }
 
 /// The local backend.
@@ -100,11 +163,13 @@ impl LocalBackend {
     }
 
     fn server_config(&self, workspace: &DesiredWorkspace, database_url: String, secret: &str) -> WorkspaceServerConfig {
+        let pin = self.config.runner.pin_images();
         let shared = data::Shared {
             object_store_url: &self.config.object_store_url,
             redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
             master_keys: self.config.master_keys.as_ref(),
+            pin_images: pin.as_ref(),
         };
         let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         data::server_config(workspace, database_url, loopback, secret, shared)
@@ -211,5 +276,40 @@ impl Backend for LocalBackend {
 
     fn changes(&self) -> Arc<Notify> {
         self.changes.clone()
+    }
+}
+
+#[cfg(test)]
+mod runner_tests {
+    use super::*;
+
+    #[test]
+    fn workers_run_containers_where_a_runtime_is_configured_and_namespaces_otherwise() {
+        let args = |runner: &LocalRunner| {
+            runner.worker_args().into_iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(args(&LocalRunner::Namespace), ["--isolation", "namespace"]);
+        assert_eq!(LocalRunner::Namespace.pin_images(), None, "the process runner ignores images");
+        let containers = LocalRunner::Container(ContainerRunner {
+            engine: PathBuf::from("podman"),
+            containers_conf: Some(PathBuf::from("containers.conf")),
+            helper: None,
+            insecure_registries: vec!["127.0.0.1:5055".to_owned(), "127.0.0.1:5056".to_owned()],
+        });
+        assert_eq!(
+            args(&containers),
+            [
+                "--runner",
+                "container",
+                "--container-engine",
+                "podman",
+                "--containers-conf",
+                "containers.conf",
+                "--insecure-registries",
+                "127.0.0.1:5055,127.0.0.1:5056"
+            ]
+        );
+        let pin = containers.pin_images().expect("jobs pin their image");
+        assert_eq!(pin.plain_http_registries, ["127.0.0.1:5055", "127.0.0.1:5056"]);
     }
 }

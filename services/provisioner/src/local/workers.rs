@@ -102,10 +102,7 @@ impl LocalWorkers {
         command
             .arg("worker")
             .args(["--endpoint", &self.endpoint, "--workspace", &self.slug, "--pipeline", pipeline, "--id", id])
-            // A hub-created workspace's user code runs confined or not at all, whatever
-            // the installation's `sandbox` setting (that is for `strata dev`'s own
-            // workspace): a worker that cannot confine it fails its datums with the reason.
-            .args(["--isolation", "namespace"])
+            .args(self.config.runner.worker_args())
             .args(["--tenant", &self.workspace_id.to_string()])
             .arg("--scratch")
             .arg(&scratch)
