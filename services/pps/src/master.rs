@@ -183,6 +183,16 @@ impl Pps {
                 return Ok(false);
             }
         }
+        // A secret the spec names must exist before datums are queued: the
+        // job fails naming it, rather than each task being refused.
+        match self.task_secrets(&spec).await {
+            Ok(_) => {}
+            Err(error @ (PpsError::NotFound { .. } | PpsError::InvalidArgument { .. } | PpsError::Conflict(_))) => {
+                self.end_job(job, JobState::Failure, &error.to_string()).await?;
+                return Ok(true);
+            }
+            Err(other) => return Err(other),
+        }
         self.plan_job(pipeline, job, &output, &inputs).await?;
         Ok(true)
     }

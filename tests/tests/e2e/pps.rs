@@ -1014,3 +1014,25 @@ async fn the_process_runner_refuses_secret_files_and_names_the_container_runner(
     let exit = job.failed_datums.first().map(|d| d.exit.clone()).unwrap_or_default();
     assert!(exit.contains("container runner"), "{exit}");
 }
+
+/// A pipeline naming a secret the workspace does not have fails its job
+/// with the name and what to do, before any datum is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_secret_fails_the_job_naming_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ws = app.client().workspace("default");
+    ws.repo_create("in", "").await.expect("repo");
+    ws.put("in", "master", "/x", false, false, reqwest::Body::from("x")).await.expect("put");
+    let spec = serde_json::json!({
+        "pipeline": {"name": "wants-db"},
+        "input": {"pfs": {"repo": "in", "glob": "/"}},
+        "transform": {"cmd": ["true"], "secrets": [{"name": "db", "key": "password", "env_var": "DB_PASSWORD"}]}
+    });
+    let body = CreatePipeline { spec: spec.to_string(), update: false, reprocess: false, format: None };
+    ws.pipeline_create(&body).await.expect("create");
+    let job = ws.job_wait("wants-db", "latest", 120).await.expect("the job ends");
+    assert_eq!(job.state, JobState::Failure, "{job:?}");
+    let reason = job.reason.unwrap_or_default();
+    assert!(reason.contains("secret db") && reason.contains("strata secret create db"), "{reason}");
+    assert_eq!(job.datums.total, 0, "no datum was queued");
+}
