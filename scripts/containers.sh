@@ -83,12 +83,17 @@ http:
   addr: $REGISTRY
 EOF
   log "starting a registry on $REGISTRY"
-  nohup docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 &
+  serve_registry registry registry_up
+}
+
+# Starts the registry of "$STATE/$1.yml" and waits until check $2 passes.
+serve_registry() {
+  nohup docker-registry serve "$STATE/$1.yml" >"$STATE/$1.log" 2>&1 &
   for _ in $(seq 1 100); do
-    registry_up && return 0
+    "$2" && return 0
     sleep 0.1 # poll interval of a wait for the registry to answer, 10 s at most
   done
-  log "the registry did not answer within 10 s; see $STATE/registry.log"
+  log "the registry on $STATE/$1.yml did not answer within 10 s; see $STATE/$1.log"
   return 1
 }
 
@@ -119,13 +124,7 @@ auth:
     path: $STATE/private-registry.htpasswd
 EOF
   log "starting a registry that wants a password on $PRIVATE"
-  nohup docker-registry serve "$STATE/private-registry.yml" >"$STATE/private-registry.log" 2>&1 &
-  for _ in $(seq 1 100); do
-    private_up && return 0
-    sleep 0.1 # poll interval of a wait for the registry to answer, 10 s at most
-  done
-  log "the private registry did not answer within 10 s; see $STATE/private-registry.log"
-  return 1
+  serve_registry private-registry private_up
 }
 
 push_private_image() {
