@@ -79,3 +79,18 @@ export function previewKind(path: string): "image" | "csv" | "json" | "text" {
   if (ext === "json") return "json";
   return "text";
 }
+
+/** What a pipeline's effective spec says about where its code runs: image, user and limits. */
+export function runsIn(spec: unknown): string {
+  const s = (spec ?? {}) as {
+    transform?: { image?: string; user?: string };
+    resource_limits?: { cpu?: number | string; memory?: string };
+  };
+  const image = s.transform?.image ?? "the default image";
+  const user = s.transform?.user ? `uid ${s.transform.user}` : "uid 1000";
+  const limits: string[] = [];
+  if (s.resource_limits?.cpu !== undefined) limits.push(`${s.resource_limits.cpu} CPU`);
+  if (s.resource_limits?.memory !== undefined) limits.push(`${s.resource_limits.memory} memory`);
+  const bound = limits.length > 0 ? `at most ${limits.join(" and ")}` : "no CPU or memory limit";
+  return `${image} as ${user}, ${bound}`;
+}

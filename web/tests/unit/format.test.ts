@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, bytes, duration, parseCsv, previewKind } from "../../src/lib/format";
+import { ago, bytes, duration, parseCsv, previewKind, runsIn } from "../../src/lib/format";
 
 describe("format", () => {
   it("writes sizes in binary units", () => {
@@ -41,5 +41,12 @@ describe("format", () => {
     expect(previewKind("/t.csv")).toBe("csv");
     expect(previewKind("/x.json")).toBe("json");
     expect(previewKind("/README")).toBe("text");
+  });
+
+  it("says where a pipeline's code runs: image, user and limits", () => {
+    const spec = { transform: { image: "r.io/app:1", user: "1001" }, resource_limits: { cpu: 0.5, memory: "64Mi" } };
+    expect(runsIn(spec)).toBe("r.io/app:1 as uid 1001, at most 0.5 CPU and 64Mi memory");
+    expect(runsIn({ transform: { image: "busybox" } })).toBe("busybox as uid 1000, no CPU or memory limit");
+    expect(runsIn(null)).toBe("the default image as uid 1000, no CPU or memory limit");
   });
 });

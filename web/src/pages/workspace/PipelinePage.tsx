@@ -3,7 +3,7 @@ import { Crumbs } from "../../components/Crumbs";
 import { Layout } from "../../components/Layout";
 import { Empty, LoadState, StateBadge } from "../../components/ui";
 import { graphql } from "../../gql";
-import { ago, duration, gql, Link, shortId, useLoad } from "../../lib/index";
+import { ago, duration, gql, Link, runsIn, shortId, useLoad } from "../../lib/index";
 
 const PipelineQuery = graphql(`
   query PipelineDetail($org: String!, $ws: String!, $pipeline: String!) {
@@ -52,6 +52,9 @@ export function PipelinePage({ org, ws, pipeline }: { org: string; ws: string; p
               {p.description ? <p className="lead">{p.description}</p> : null}
               <p>
                 Reads {p.inputs.join(", ")}; writes <Link to={`${base}/repos/${encodeURIComponent(p.outputRepo)}`}>{p.outputRepo}</Link>; version {p.version}, up to {p.parallelism} workers.
+              </p>
+              <p className="hint">
+                Runs in {runsIn(p.spec)} where the workspace's workers run containers; each job's page names the image digest it ran.
               </p>
               <h2>Jobs</h2>
               {p.jobs.length === 0 ? (
