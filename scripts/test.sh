@@ -43,9 +43,9 @@ step "container runner (podman + runc, a registry on loopback)"
 if [ "$(id -u)" = 0 ]; then
   eval "$(scripts/containers.sh)"
   cargo nextest run --workspace --locked --profile ci --run-ignored only \
-    -E '(binary_id(strata-sandbox::sandbox) and test(/^container::/)) or (binary_id(strata-e2e::e2e) and test(/^containers::/))'
+    -E '(binary_id(strata-sandbox::sandbox) and test(/^(container|pod)::/)) or (binary_id(strata-e2e::e2e) and test(/^containers::/))'
 else
-  echo "skipped: strata-sandbox container::*, strata-e2e containers::* (the container runner maps user namespaces as root; uid $(id -u))" >&2
+  echo "skipped: strata-sandbox container::* and pod::*, strata-e2e containers::* (the container runner maps user namespaces as root; uid $(id -u))" >&2
 fi
 
 step "browser walk (Chromium)"

@@ -227,11 +227,20 @@ pub struct WorkerArgs {
     /// (namespace where possible, else scratch: for a laptop only).
     #[arg(long, default_value = "auto", value_name = "MODE")]
     pub isolation: String,
-    /// What runs the datums: `process` (isolated as --isolation says) or
+    /// What runs the datums: `process` (isolated as --isolation says),
     /// `container` (a container of the pipeline's image, with podman and
-    /// runc: literal /pfs, no network, its own user namespace).
+    /// runc: literal /pfs, no network, its own user namespace) or `pod` (the
+    /// user container beside this worker in a Kubernetes worker pod, reached
+    /// through --helper-socket).
     #[arg(long, default_value = "process", value_name = "RUNNER")]
     pub runner: String,
+    /// `--runner pod`: the socket the user container's helper listens on.
+    #[arg(long, default_value = strata_sandbox::pod::SOCKET, value_name = "FILE")]
+    pub helper_socket: PathBuf,
+    /// `--runner pod`: the image of the pod's user container; tasks of jobs
+    /// that pinned another are handed back for a pod of theirs.
+    #[arg(long, value_name = "IMAGE")]
+    pub pod_image: Option<String>,
     /// The container engine of `--runner container`.
     #[arg(long, default_value = "podman", value_name = "PROGRAM")]
     pub container_engine: String,

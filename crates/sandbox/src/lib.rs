@@ -47,6 +47,7 @@ pub mod container;
 mod error;
 mod helper;
 mod launch;
+pub mod pod;
 mod protocol;
 mod remote;
 mod scratch;
@@ -253,14 +254,9 @@ enum Runner {
     Scratch(Mutex<()>),
     /// `None` while no helper is running: before a restart, or after a run was cancelled
     /// (dropping the helper's stdin makes it kill that run and exit). The helper runs in
-    /// a namespace of its own, or as a container's entrypoint (`owners` then says which
-    /// host uids the container's root and user are).
-    Helper {
-        command: HelperCommand,
-        confinement: Confinement,
-        helper: Mutex<Option<Helper>>,
-        owners: Option<container::Owners>,
-    },
+    /// a namespace of its own, as a container's entrypoint, or in a worker pod's user
+    /// container (`site` says which, and how a datum's directories are handed over).
+    Helper { source: HelperSource, confinement: Confinement, helper: Mutex<Option<Helper>>, site: Site },
     /// Confinement was required and cannot be had: every run fails with this reason.
     Refused(String),
 }
@@ -302,7 +298,12 @@ impl Sandbox {
         Sandbox {
             isolation: Isolation::Namespace,
             fallback_reason: None,
-            runner: Runner::Helper { command, confinement: confinement.clone(), helper, owners: None },
+            runner: Runner::Helper {
+                source: HelperSource::Spawn(command),
+                confinement: confinement.clone(),
+                helper,
+                site: Site::Namespace,
+            },
         }
     }
 
@@ -321,10 +322,26 @@ impl Sandbox {
             isolation: Isolation::Container,
             fallback_reason: None,
             runner: Runner::Helper {
-                command,
+                source: HelperSource::Spawn(command),
                 confinement: confinement.clone(),
                 helper: Mutex::new(Some(helper)),
-                owners: Some(owners),
+                site: Site::Container(owners),
+            },
+        })
+    }
+
+    /// Connects to the helper of a worker pod's user container (see [`pod`]), which
+    /// listens on `socket` and sees `confinement.work_dir` at the same path.
+    pub async fn connect_pod(socket: &Path, confinement: &Confinement) -> Result<Sandbox, SandboxError> {
+        let helper = Helper::connect(socket).await?;
+        Ok(Sandbox {
+            isolation: Isolation::Container,
+            fallback_reason: None,
+            runner: Runner::Helper {
+                source: HelperSource::Socket(socket.to_path_buf()),
+                confinement: confinement.clone(),
+                helper: Mutex::new(Some(helper)),
+                site: Site::Pod,
             },
         })
     }
@@ -364,19 +381,18 @@ impl Sandbox {
                 scratch::run(&request).await
             }
             Runner::Refused(reason) => Err(SandboxError::Unconfined { reason: reason.clone() }),
-            Runner::Helper { command, confinement, helper, owners } => {
-                if let Some(owners) = owners {
-                    container::give_datum_root(&request.root, &request.log, *owners)?;
+            Runner::Helper { source, confinement, helper, site } => {
+                match site {
+                    Site::Namespace => {}
+                    Site::Container(owners) => container::give_datum_root(&request.root, &request.log, *owners)?,
+                    Site::Pod => pod::share_datum_root(&request.root, &request.log)?,
                 }
                 let mut slot = helper.lock().await;
                 // Taken out for the duration of the call: if this future is dropped
                 // halfway, the helper is dropped with it rather than reused out of step.
                 let mut running = match slot.take() {
                     Some(running) => running,
-                    None => {
-                        tracing::info!(helper = %command.program.display(), "starting a new sandbox helper");
-                        Helper::start(command, confinement).await?
-                    }
+                    None => source.start(confinement).await?,
                 };
                 let outcome = running.run(&request).await;
                 if !matches!(outcome, Err(SandboxError::HelperDied { .. } | SandboxError::Protocol { .. })) {
@@ -389,15 +405,50 @@ impl Sandbox {
 
     /// Stops the helper (if any) and waits for it to exit, so that its namespace is gone.
     pub async fn close(self) {
-        if let Runner::Helper { helper, confinement, owners, .. } = self.runner {
+        if let Runner::Helper { helper, confinement, site, .. } = self.runner {
             if let Some(running) = helper.into_inner() {
                 running.close().await;
             }
-            if owners.is_some() {
+            if matches!(site, Site::Container(_)) {
                 container::remove_secrets(&confinement.work_dir);
             }
         }
     }
+}
+
+/// Where a sandbox's helper comes from, again after it died.
+#[derive(Debug)]
+enum HelperSource {
+    /// A process this sandbox starts: the helper itself, or the container engine.
+    Spawn(HelperCommand),
+    /// A worker pod's helper, listening on this socket.
+    Socket(PathBuf),
+}
+
+impl HelperSource {
+    async fn start(&self, confinement: &Confinement) -> Result<Helper, SandboxError> {
+        match self {
+            HelperSource::Spawn(command) => {
+                tracing::info!(helper = %command.program.display(), "starting a new sandbox helper");
+                Helper::start(command, confinement).await
+            }
+            HelperSource::Socket(socket) => {
+                tracing::info!(socket = %socket.display(), "connecting to the pod's sandbox helper again");
+                Helper::connect(socket).await
+            }
+        }
+    }
+}
+
+/// Where the helper runs, for handing it each datum's directories.
+#[derive(Debug, Clone, Copy)]
+enum Site {
+    /// Its own namespaces, as root: it reaches everything.
+    Namespace,
+    /// A container whose root and user are these host uids.
+    Container(container::Owners),
+    /// A worker pod's user container, which shares only the pod's group with the worker.
+    Pod,
 }
 
 /// Checks what the caller controls before anything is started.

@@ -4,8 +4,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::process::{Child, Command};
 
 use crate::helper::{FORCE_FALLBACK_ENV, UID_ENV, WORK_DIR_ENV};
 use crate::protocol::{Hello, Request, Response};
@@ -22,13 +25,28 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 ///
 /// Dropping it closes the helper's stdin: an idle helper then exits, and a busy one kills
 /// its datum's process group first. It is not killed outright, because a SIGKILLed
-/// helper would leave its datum running.
-#[derive(Debug)]
+/// helper would leave its datum running. A pod's helper, reached through its socket,
+/// does the same when the connection closes, and then waits for the next one.
 pub(crate) struct Helper {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    link: Link,
+    writer: Box<dyn AsyncWrite + Send + Sync + Unpin>,
+    reader: BufReader<Box<dyn AsyncRead + Send + Sync + Unpin>>,
     line: String,
+}
+
+/// How the worker reaches its helper.
+#[derive(Debug)]
+enum Link {
+    /// A child process (or the container engine running it): its pipes.
+    Process(Child),
+    /// A worker pod's helper: a unix socket on the pod's shared volume.
+    Socket(PathBuf),
+}
+
+impl std::fmt::Debug for Helper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Helper").field("link", &self.link).finish_non_exhaustive()
+    }
 }
 
 impl Helper {
@@ -63,19 +81,44 @@ impl Helper {
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(SandboxError::Protocol { message: "the helper's pipes were not set up".to_owned() });
         };
-        let mut helper = Helper { child, stdin, stdout: BufReader::new(stdout), line: String::new() };
-        let hello = match tokio::time::timeout(HELLO_TIMEOUT, helper.receive::<Hello>()).await {
+        let helper = Helper {
+            link: Link::Process(child),
+            writer: Box::new(stdin),
+            reader: BufReader::new(Box::new(stdout)),
+            line: String::new(),
+        };
+        helper.greeted(&command.program).await
+    }
+
+    /// Connects to a worker pod's helper, listening on `socket`, and waits for its hello.
+    pub async fn connect(socket: &Path) -> Result<Helper, SandboxError> {
+        let stream = UnixStream::connect(socket)
+            .await
+            .map_err(|source| SandboxError::HelperStart { program: socket.to_path_buf(), source })?;
+        let (reader, writer) = stream.into_split();
+        let helper = Helper {
+            link: Link::Socket(socket.to_path_buf()),
+            writer: Box::new(writer),
+            reader: BufReader::new(Box::new(reader)),
+            line: String::new(),
+        };
+        helper.greeted(socket).await
+    }
+
+    /// Waits for the helper's first line and returns it ready, or why it is not.
+    async fn greeted(mut self, program: &Path) -> Result<Helper, SandboxError> {
+        let hello = match tokio::time::timeout(HELLO_TIMEOUT, self.receive::<Hello>()).await {
             Ok(hello) => hello?,
             Err(_) => {
                 return Err(SandboxError::Protocol {
-                    message: format!("{} did not report ready within {HELLO_TIMEOUT:?}", command.program.display()),
+                    message: format!("{} did not report ready within {HELLO_TIMEOUT:?}", program.display()),
                 });
             }
         };
         match hello {
-            Hello::Ready => Ok(helper),
+            Hello::Ready => Ok(self),
             Hello::Unavailable { reason } => {
-                helper.close().await;
+                self.close().await;
                 Err(SandboxError::NamespaceUnavailable { reason })
             }
         }
@@ -86,7 +129,7 @@ impl Helper {
         let mut line = serde_json::to_vec(request)
             .map_err(|e| SandboxError::Protocol { message: format!("cannot encode the request: {e}") })?;
         line.push(b'\n');
-        if self.stdin.write_all(&line).await.is_err() || self.stdin.flush().await.is_err() {
+        if self.writer.write_all(&line).await.is_err() || self.writer.flush().await.is_err() {
             // A broken pipe says only that the helper is gone; its exit status says why.
             return Err(self.died().await);
         }
@@ -101,7 +144,7 @@ impl Helper {
     /// Reads one line and decodes it; end of file means the helper died.
     async fn receive<T: DeserializeOwned>(&mut self) -> Result<T, SandboxError> {
         self.line.clear();
-        match self.stdout.read_line(&mut self.line).await {
+        match self.reader.read_line(&mut self.line).await {
             Ok(0) | Err(_) => return Err(self.died().await),
             Ok(_) => {}
         }
@@ -111,22 +154,31 @@ impl Helper {
 
     /// Collects the exit status of a helper whose pipes closed.
     async fn died(&mut self) -> SandboxError {
-        let status = match tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
+        let child = match &mut self.link {
+            Link::Process(child) => child,
+            Link::Socket(socket) => {
+                return SandboxError::HelperDied { status: format!("its connection at {} closed", socket.display()) };
+            }
+        };
+        let status = match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
             Ok(Ok(status)) => status.to_string(),
             Ok(Err(e)) => format!("exit status unknown: {e}"),
             Err(_) => {
-                let _already_gone = self.child.start_kill();
+                let _already_gone = child.start_kill();
                 "its output closed but it did not exit; killed".to_owned()
             }
         };
         SandboxError::HelperDied { status }
     }
 
-    /// Closes the helper's stdin and waits for it to exit.
+    /// Closes the helper's stdin (or the pod's connection) and waits for a child
+    /// helper to exit.
     pub async fn close(self) {
-        let Helper { mut child, stdin, .. } = self;
-        drop(stdin);
-        if tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_err() {
+        let Helper { link, writer, .. } = self;
+        drop(writer);
+        if let Link::Process(mut child) = link
+            && tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_err()
+        {
             let _already_gone = child.start_kill();
             let _reaped = child.wait().await;
         }

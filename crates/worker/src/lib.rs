@@ -79,9 +79,9 @@ pub struct WorkerConfig {
     pub tenant: String,
     /// How to start the sandbox's helper (`strata __sandbox`).
     pub sandbox_helper: HelperCommand,
-    /// Run each task in a container of its transform's image with this runtime,
-    /// instead of the process runner (`isolation` and `sandbox_helper` then unused).
-    pub containers: Option<ContainerRuntime>,
+    /// What runs the datums; with anything but [`RunnerKind::Process`],
+    /// `isolation` and `sandbox_helper` are unused.
+    pub runner: RunnerKind,
     /// The worker keeps its files in `<scratch_dir>/<worker_id>/`, which it
     /// empties when it starts and removes when it stops. Must not be a file
     /// system mounted after the worker started (see `strata_sandbox`).
@@ -102,12 +102,37 @@ impl WorkerConfig {
             worker_id: default_worker_id(),
             isolation: IsolationMode::Auto,
             sandbox_helper,
-            containers: None,
+            runner: RunnerKind::Process,
             scratch_dir: std::env::temp_dir().join("strata-worker"),
             wait: DEFAULT_WAIT,
         }
     }
 }
+
+/// What runs a worker's datums.
+#[derive(Debug, Clone)]
+pub enum RunnerKind {
+    /// The process runner: the sandbox helper in namespaces of its own.
+    Process,
+    /// A container of each task's image, started with this runtime.
+    Container(ContainerRuntime),
+    /// The user container of this worker's pod (see [`strata_sandbox::pod`]).
+    Pod(PodRunner),
+}
+
+/// The user container next to a worker in its pod.
+#[derive(Debug, Clone)]
+pub struct PodRunner {
+    /// Where its helper listens.
+    pub socket: PathBuf,
+    /// The image the pod's user container was made from, as the provisioner put it
+    /// in the pod (by digest once a job pinned one).
+    pub image: String,
+}
+
+/// How long a pod's worker waits between attempts to reach the helper of its user
+/// container, which the cluster may still be pulling.
+const POD_HELPER_RETRY: Duration = Duration::from_secs(2);
 
 /// `<host name>-<process id>`: unique per process on a machine and
 /// recognisable in logs.
@@ -158,14 +183,21 @@ impl WorkerError {
 pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), WorkerError> {
     let home = config.scratch_dir.join(dir_name(&config.worker_id));
     empty_dir(&home).await?;
-    let runner = match &config.containers {
-        Some(runtime) => Runner::Container {
+    let runner = match &config.runner {
+        RunnerKind::Container(runtime) => Runner::Container {
             runtime: runtime.clone(),
             confinement: Confinement::for_workspace(&config.tenant, &home),
             tenant: config.tenant.clone(),
             current: None,
         },
-        None => Runner::Process(Box::new(start_sandbox(&config, &home).await)),
+        RunnerKind::Process => Runner::Process(Box::new(start_sandbox(&config, &home).await)),
+        RunnerKind::Pod(pod) => {
+            let confinement = Confinement::for_workspace(&config.tenant, &home);
+            let Some(sandbox) = connect_pod(pod, &confinement, &stop).await else {
+                return Ok(());
+            };
+            Runner::Pod { sandbox: Box::new(sandbox), image: pod.image.clone() }
+        }
     };
     let note = runner.process().and_then(|sandbox| isolation_note(sandbox, &home));
     match &note {
@@ -198,6 +230,29 @@ async fn start_sandbox(config: &WorkerConfig, home: &Path) -> Sandbox {
                 "cannot confine user code; this worker fails every datum until it is fixed"
             );
             Sandbox::refusing(reason)
+        }
+    }
+}
+
+/// Waits until the pod's user container answers (the cluster may still be pulling its
+/// image), so that no task is taken before its datums can run; `None` if told to stop
+/// first.
+async fn connect_pod(pod: &PodRunner, confinement: &Confinement, stop: &CancellationToken) -> Option<Sandbox> {
+    let mut attempts = 0u32;
+    loop {
+        match Sandbox::connect_pod(&pod.socket, confinement).await {
+            Ok(sandbox) => return Some(sandbox),
+            Err(error) => {
+                // Once a minute is enough to see why a pod never gets going.
+                if attempts % 30 == 0 {
+                    tracing::warn!(socket = %pod.socket.display(), error = %display_chain(&error), "waiting for the user container's helper");
+                }
+                attempts += 1;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POD_HELPER_RETRY) => {}
+            () = stop.cancelled() => return None,
         }
     }
 }
@@ -262,6 +317,14 @@ impl Worker {
             };
             match pulled {
                 Ok(Some(task)) => {
+                    if let Some(reason) = self.runner.cannot_run(&task.transform) {
+                        tracing::warn!(job = %task.job, %reason, "handing the task back for a worker that can run it");
+                        hand_back(&self.config.workspace, &task, &self.config.worker_id).await;
+                        if !backoff.wait(stop).await {
+                            return Ok(());
+                        }
+                        continue;
+                    }
                     backoff.reset();
                     self.tasks += 1;
                     self.run_task(task, stop).await;

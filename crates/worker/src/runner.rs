@@ -1,7 +1,8 @@
 //! Which sandbox runs a task's datums: the process runner's, made when the
-//! worker starts, or a container made from the task's image (see
+//! worker starts, a container made from the task's image (see
 //! [`strata_sandbox::container`]), started with the first task of that image
-//! and kept for the tasks after it.
+//! and kept for the tasks after it, or the user container of the worker's own
+//! pod (see [`strata_sandbox::pod`]).
 
 use strata_api_types::pps::TaskTransform;
 use strata_core::error::display_chain;
@@ -12,6 +13,11 @@ use strata_sandbox::{
 #[derive(Debug)]
 pub(super) enum Runner {
     Process(Box<Sandbox>),
+    /// The pod's user container, made from `image` by the cluster.
+    Pod {
+        sandbox: Box<Sandbox>,
+        image: String,
+    },
     Container {
         runtime: ContainerRuntime,
         confinement: Confinement,
@@ -65,7 +71,7 @@ impl Runner {
     /// next task tries again.
     pub(super) async fn for_task(&mut self, transform: &TaskTransform) -> &Sandbox {
         match self {
-            Runner::Process(sandbox) => sandbox,
+            Runner::Process(sandbox) | Runner::Pod { sandbox, .. } => sandbox,
             Runner::Container { runtime, confinement, tenant, current } => {
                 let key = ContainerKey::of(transform);
                 let running = match current.take() {
@@ -82,11 +88,23 @@ impl Runner {
         }
     }
 
+    /// Why this worker cannot run a task of `transform` at all: a pod whose user
+    /// container is another image than the one the task's job pinned. Such a task is
+    /// handed back for a pod of the right image (the provisioner rolls the pods).
+    pub(super) fn cannot_run(&self, transform: &TaskTransform) -> Option<String> {
+        match self {
+            Runner::Pod { image, .. } if *image != transform.image => {
+                Some(format!("this pod's user container runs `{image}`, the task's job runs `{}`", transform.image))
+            }
+            _ => None,
+        }
+    }
+
     /// The isolation user code gets.
     pub(super) fn isolation(&self) -> Isolation {
         match self {
             Runner::Process(sandbox) => sandbox.isolation(),
-            Runner::Container { .. } => Isolation::Container,
+            Runner::Container { .. } | Runner::Pod { .. } => Isolation::Container,
         }
     }
 
@@ -94,14 +112,14 @@ impl Runner {
     pub(super) fn process(&self) -> Option<&Sandbox> {
         match self {
             Runner::Process(sandbox) => Some(sandbox),
-            Runner::Container { .. } => None,
+            Runner::Container { .. } | Runner::Pod { .. } => None,
         }
     }
 
     /// Stops the sandbox (the helper, or the container).
     pub(super) async fn close(self) {
         match self {
-            Runner::Process(sandbox) => sandbox.close().await,
+            Runner::Process(sandbox) | Runner::Pod { sandbox, .. } => sandbox.close().await,
             Runner::Container { current, .. } => {
                 if let Some(running) = current {
                     running.sandbox.close().await;

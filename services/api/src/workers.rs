@@ -14,7 +14,7 @@ use crate::config::EmbeddedWorkers;
 use strata_pps::Pps;
 use strata_pps::http::PpsWorkspaces;
 use strata_sandbox::HelperCommand;
-use strata_worker::{WorkerConfig, spawn_embedded};
+use strata_worker::{RunnerKind, WorkerConfig, spawn_embedded};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -161,12 +161,10 @@ impl Supervisor {
             // Embedded workspaces are this installation's own; their slug is their identity.
             tenant: self.slug.clone(),
             sandbox_helper: HelperCommand::new(helper).arg("__sandbox"),
-            containers: self
-                .config
-                .sandbox
-                .containers
-                .as_ref()
-                .map(|containers| containers.runtime(std::env::current_exe().ok().as_deref())),
+            runner: match &self.config.sandbox.containers {
+                Some(containers) => RunnerKind::Container(containers.runtime(std::env::current_exe().ok().as_deref())),
+                None => RunnerKind::Process,
+            },
             scratch_dir: self.scratch.clone(),
             wait: Duration::from_secs(5),
         })

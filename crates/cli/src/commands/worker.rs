@@ -4,15 +4,17 @@ use anyhow::{Context as _, anyhow};
 use strata_core::config::{LogFormat, LogSettings};
 use strata_sandbox::HelperCommand;
 use strata_sandbox::config::SandboxConfig;
-use strata_worker::{WorkerConfig, default_worker_id};
+use strata_worker::{PodRunner, RunnerKind, WorkerConfig, default_worker_id};
 
 use crate::cli::{GlobalArgs, WorkerArgs};
 use crate::commands::pfs::workspace;
 use crate::failure::{Failure, internal, user};
 
 pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
+    let pod = pod_runner(&args)?;
     let sandbox = SandboxConfig {
-        runner: args.runner.clone(),
+        // A pod's worker starts nothing itself; the rest of the settings still checks.
+        runner: if pod.is_some() { "process".to_owned() } else { args.runner.clone() },
         sandbox: args.isolation.clone(),
         sandbox_helper: None,
         container_engine: args.container_engine.clone(),
@@ -36,7 +38,11 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     let program = std::env::current_exe().context("cannot find the strata executable").map_err(internal)?;
     let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(&program).arg("__sandbox"));
     config.isolation = sandbox.isolation;
-    config.containers = sandbox.containers.map(|containers| containers.runtime(Some(&program)));
+    config.runner = match (pod, sandbox.containers) {
+        (Some(pod), _) => RunnerKind::Pod(pod),
+        (None, Some(containers)) => RunnerKind::Container(containers.runtime(Some(&program))),
+        (None, None) => RunnerKind::Process,
+    };
     if let Some(tenant) = args.tenant {
         config.tenant = tenant;
     }
@@ -48,6 +54,18 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
         true => user(error),
         false => internal(error),
     })
+}
+
+/// `--runner pod`: the user container next to this worker in its pod, which
+/// needs the image that container was made from.
+fn pod_runner(args: &WorkerArgs) -> Result<Option<PodRunner>, Failure> {
+    if args.runner != "pod" {
+        return Ok(None);
+    }
+    let image = args.pod_image.clone().filter(|image| !image.is_empty()).ok_or_else(|| {
+        user(anyhow!("--runner pod needs --pod-image: the image of the pod's user container, as the pod names it"))
+    })?;
+    Ok(Some(PodRunner { socket: args.helper_socket.clone(), image }))
 }
 
 /// A supervised worker's parent holds its standard input open; when the

@@ -8,6 +8,8 @@
 #[cfg(target_os = "linux")]
 mod namespace;
 #[cfg(target_os = "linux")]
+mod pod;
+#[cfg(target_os = "linux")]
 mod serve;
 
 use std::io::{self, Write};
@@ -29,45 +31,79 @@ pub(crate) const WORK_DIR_ENV: &str = "STRATA_SANDBOX_WORK_DIR";
 /// entrypoint of a pipeline's container, whose namespaces the container engine made.
 pub(crate) const IN_CONTAINER_ENV: &str = "STRATA_SANDBOX_IN_CONTAINER";
 
+/// Set by a worker pod's user container (see [`crate::pod`]): the helper listens on this
+/// unix socket instead of speaking on stdin and stdout, and runs datums as its own user.
+pub(crate) const LISTEN_ENV: &str = "STRATA_SANDBOX_LISTEN";
+
 /// Where the worker's scratch directory is, as the helper sees it: in its own
-/// namespace, and in a container alike.
+/// namespace, in a container and in a worker pod alike.
 pub(crate) const WORK_DIR: &str = "/.strata/work";
+
+/// Where the helper runs, which decides how it lays out `/pfs` and who runs the datum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Namespaces the helper made itself, as root.
+    Namespace,
+    /// The entrypoint of a container the worker started (see [`IN_CONTAINER_ENV`]).
+    Container,
+    /// The entrypoint of a worker pod's user container, listening on this socket.
+    Pod(std::path::PathBuf),
+}
 
 /// What the helper was asked for, from its environment.
 #[derive(Debug, Clone)]
 pub(crate) struct HelperConfig {
-    pub uid: u32,
+    /// The uid datums switch to; `None` in a pod, where the helper already is that user.
+    pub uid: Option<u32>,
     pub work_dir: std::path::PathBuf,
-    /// In a container: the image's environment (what the engine gave the entrypoint,
-    /// less the helper's own `STRATA_*` settings), under every datum's variables, so
-    /// that the image's `PATH` and friends hold as they would for its own entrypoint.
-    /// Empty in the helper's own namespace, where nothing of the host is passed on.
+    /// In a container or pod: the image's environment (what the engine gave the
+    /// entrypoint, less the helper's own `STRATA_*` settings), under every datum's
+    /// variables, so that the image's `PATH` and friends hold as they would for its own
+    /// entrypoint. Empty in the helper's own namespace, where nothing of the host is
+    /// passed on.
     pub image_env: Vec<(String, String)>,
-    /// Whether the helper is a container's entrypoint (see [`IN_CONTAINER_ENV`]).
-    pub in_container: bool,
+    pub placement: Placement,
 }
 
 impl HelperConfig {
     fn from_env() -> Result<HelperConfig, String> {
-        let uid = std::env::var(UID_ENV)
-            .ok()
-            .and_then(|v| v.parse::<u32>().ok())
-            .ok_or_else(|| format!("{UID_ENV} is missing or not a uid"))?;
-        if uid == 0 {
-            return Err(format!("{UID_ENV} is 0: user code never runs as root"));
-        }
         let work_dir = std::env::var_os(WORK_DIR_ENV)
             .map(std::path::PathBuf::from)
             .filter(|dir| dir.is_absolute())
             .ok_or_else(|| format!("{WORK_DIR_ENV} is missing or not an absolute path"))?;
-        let in_container = std::env::var(IN_CONTAINER_ENV).is_ok_and(|v| v == "1");
-        let image_env = if in_container {
-            std::env::vars().filter(|(key, _)| !key.starts_with("STRATA_")).collect()
-        } else {
-            Vec::new()
+        let placement = match std::env::var_os(LISTEN_ENV) {
+            Some(socket) => Placement::Pod(socket.into()),
+            None if std::env::var(IN_CONTAINER_ENV).is_ok_and(|v| v == "1") => Placement::Container,
+            None => Placement::Namespace,
         };
-        Ok(HelperConfig { uid, work_dir, image_env, in_container })
+        let uid = match placement {
+            Placement::Pod(_) => None,
+            Placement::Namespace | Placement::Container => Some(uid_from_env()?),
+        };
+        let image_env = if placement == Placement::Namespace {
+            Vec::new()
+        } else {
+            std::env::vars().filter(|(key, _)| !key.starts_with("STRATA_")).collect()
+        };
+        Ok(HelperConfig { uid, work_dir, image_env, placement })
     }
+
+    /// Whether the helper is the first process of a container, whose memory cgroup is
+    /// the datum's.
+    pub fn in_container(&self) -> bool {
+        self.placement != Placement::Namespace
+    }
+}
+
+fn uid_from_env() -> Result<u32, String> {
+    let uid = std::env::var(UID_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .ok_or_else(|| format!("{UID_ENV} is missing or not a uid"))?;
+    if uid == 0 {
+        return Err(format!("{UID_ENV} is 0: user code never runs as root"));
+    }
+    Ok(uid)
 }
 
 /// The helper's entry point; returns the process exit code.
@@ -75,28 +111,46 @@ impl HelperConfig {
 /// Call it from `main` when the binary is started as the helper (`strata __sandbox`),
 /// **before** starting any thread or runtime: a namespace cannot be made by a
 /// multi-threaded process. It speaks this crate's line protocol (one JSON value per line)
-/// on stdin/stdout and writes diagnostics to stderr.
+/// on stdin/stdout, or in a worker pod on the unix socket [`LISTEN_ENV`] names, and
+/// writes diagnostics to stderr.
 pub fn helper_main() -> i32 {
     let forced = std::env::var(FORCE_FALLBACK_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
-    let entered = if forced {
-        Err(format!("{FORCE_FALLBACK_ENV} is set"))
-    } else {
-        HelperConfig::from_env().and_then(|config| {
-            let entered = if config.in_container { enter_container() } else { enter_namespace(&config) };
-            entered.map(|()| config)
-        })
-    };
+    let config = if forced { Err(format!("{FORCE_FALLBACK_ENV} is set")) } else { HelperConfig::from_env() };
+    if let Ok(config @ HelperConfig { placement: Placement::Pod(_), .. }) = &config {
+        // In a pod there is no worker on stdin to tell: each connection gets its hello.
+        return serve_pod(config);
+    }
+    let entered = config.and_then(|config| {
+        let entered = match config.placement {
+            Placement::Container => enter_container(),
+            _ => enter_namespace(&config),
+        };
+        entered.map(|()| config)
+    });
     let (hello, config) = match entered {
         Ok(config) => (Hello::Ready, Some(config)),
         Err(reason) => (Hello::Unavailable { reason }, None),
     };
-    if let Err(e) = send(&hello) {
+    if let Err(e) = send(&mut io::stdout(), &hello) {
         return report(&format!("cannot write to the worker: {e}"));
     }
     match config {
         Some(config) => serve(&config),
         None => 0,
     }
+}
+
+#[cfg(target_os = "linux")]
+fn serve_pod(config: &HelperConfig) -> i32 {
+    match pod::serve(config) {
+        Ok(()) => 0,
+        Err(message) => report(&message),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn serve_pod(_: &HelperConfig) -> i32 {
+    report("worker pods need Linux")
 }
 
 #[cfg(target_os = "linux")]
@@ -132,13 +186,12 @@ fn serve(_: &HelperConfig) -> i32 {
     0
 }
 
-/// Writes one protocol line to stdout.
-pub(crate) fn send(value: &impl serde::Serialize) -> io::Result<()> {
+/// Writes one protocol line: to stdout, or to a pod's worker connection.
+pub(crate) fn send(to: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
     let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
     line.push(b'\n');
-    let mut stdout = io::stdout().lock();
-    stdout.write_all(&line)?;
-    stdout.flush()
+    to.write_all(&line)?;
+    to.flush()
 }
 
 /// The helper has no logger: its stderr is the worker's, so diagnostics go there.

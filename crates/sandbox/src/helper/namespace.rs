@@ -147,8 +147,9 @@ fn build_root(staging: &Path, config: &HelperConfig) -> Result<(), String> {
     let home = staging.join(NAMESPACE_HOME.trim_start_matches('/'));
     make_dir(home.parent().unwrap_or(staging), 0o755)?;
     make_dir(&home, 0o700)?;
-    let owner = (Some(Uid::from_raw(config.uid)), Some(Gid::from_raw(config.uid)));
-    chown(&home, owner.0, owner.1).map_err(|e| format!("cannot give {NAMESPACE_HOME} to uid {}: {e}", config.uid))?;
+    let uid = config.uid.ok_or("no uid for user code")?;
+    let owner = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(uid)));
+    chown(&home, owner.0, owner.1).map_err(|e| format!("cannot give {NAMESPACE_HOME} to uid {uid}: {e}"))?;
 
     make_dir(&staging.join(NAMESPACE_PFS.trim_start_matches('/')), 0o755)?;
     make_dir(&staging.join(PRIVATE_DIR.trim_start_matches('/')), 0o700)?;

@@ -6,8 +6,8 @@
 
 use std::fs;
 use std::io::{self, BufRead, ErrorKind, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin};
 use std::time::{Duration, Instant};
@@ -20,8 +20,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::{Gid, Uid, chown};
 
-use super::HelperConfig;
-use super::WORK_DIR;
+use super::{HelperConfig, Placement, WORK_DIR};
 use crate::launch::{self, group_of, kill_group};
 use crate::protocol::{Request, Response, WireError};
 use crate::{ExitKind, NAMESPACE_PFS};
@@ -33,23 +32,33 @@ const MAX_POLL: Duration = Duration::from_secs(1);
 pub(super) fn serve(config: &HelperConfig) -> Result<(), String> {
     let mut runner = Runner::new(config)?;
     let stdin = io::stdin();
-    let mut lines = stdin.lock();
+    serve_lines(&mut runner, stdin.lock(), &mut io::stdout(), stdin.as_fd())
+}
+
+/// Answers each request line of `reader` on `writer` until the worker hangs up, which
+/// `hangup` (the reading end's descriptor) reports while a datum runs.
+pub(super) fn serve_lines(
+    runner: &mut Runner,
+    mut reader: impl BufRead,
+    writer: &mut impl Write,
+    hangup: BorrowedFd<'_>,
+) -> Result<(), String> {
     let mut line = String::new();
     loop {
         line.clear();
-        match lines.read_line(&mut line) {
+        match reader.read_line(&mut line) {
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(e) => return Err(format!("cannot read a request: {e}")),
         }
         let response = match serde_json::from_str::<Request>(&line) {
-            Ok(request) => match runner.run(&request) {
+            Ok(request) => match runner.run(&request, hangup) {
                 Step::Respond(response) => response,
                 Step::WorkerGone => return Ok(()),
             },
             Err(e) => Response::Failed(WireError::Internal { message: format!("cannot decode the request: {e}") }),
         };
-        super::send(&response).map_err(|e| format!("cannot write to the worker: {e}"))?;
+        super::send(writer, &response).map_err(|e| format!("cannot write to the worker: {e}"))?;
     }
 }
 
@@ -59,14 +68,14 @@ enum Step {
     WorkerGone,
 }
 
-struct Runner {
+pub(super) struct Runner {
     sigchld: SignalFd,
     pfs: PathBuf,
     config: HelperConfig,
 }
 
 impl Runner {
-    fn new(config: &HelperConfig) -> Result<Runner, String> {
+    pub(super) fn new(config: &HelperConfig) -> Result<Runner, String> {
         let mut mask = SigSet::empty();
         mask.add(Signal::SIGCHLD);
         // Blocked so that it queues for the signalfd; std resets the mask in children.
@@ -76,9 +85,9 @@ impl Runner {
         Ok(Runner { sigchld, pfs: PathBuf::from(NAMESPACE_PFS), config: config.clone() })
     }
 
-    fn run(&mut self, request: &Request) -> Step {
+    fn run(&mut self, request: &Request, hangup: BorrowedFd<'_>) -> Step {
         match self.localise(request) {
-            Ok(local) => self.run_local(&local),
+            Ok(local) => self.run_local(&local, hangup),
             Err(error) => Step::Respond(Response::Failed(error)),
         }
     }
@@ -101,7 +110,7 @@ impl Runner {
         Ok(local)
     }
 
-    fn run_local(&mut self, request: &Request) -> Step {
+    fn run_local(&mut self, request: &Request, hangup: BorrowedFd<'_>) -> Step {
         // The previous datum's cleanup should have left nothing mounted on /pfs; make
         // sure, so that one datum can never see another's files.
         if let Err(error) = self.clear_pfs() {
@@ -110,8 +119,12 @@ impl Runner {
             let message = format!("/pfs cannot be cleared: {}", crate::SandboxError::from(error));
             return Step::Respond(Response::Failed(WireError::Internal { message }));
         }
-        let step = match self.mount_datum(request) {
-            Ok(()) => self.execute(request),
+        let laid_out = match self.config.placement {
+            Placement::Pod(_) => self.link_datum(request),
+            Placement::Namespace | Placement::Container => self.mount_datum(request),
+        };
+        let step = match laid_out {
+            Ok(()) => self.execute(request, hangup),
             Err(error) => Step::Respond(Response::Failed(error)),
         };
         end_leftovers();
@@ -124,9 +137,11 @@ impl Runner {
 
     fn mount_datum(&self, request: &Request) -> Result<(), WireError> {
         for (name, source) in launch::datum_dirs(request)? {
-            if name == crate::OUT_DIR {
+            if let Some(uid) = self.config.uid
+                && name == crate::OUT_DIR
+            {
                 // The only place user code may write (besides /tmp and its home).
-                let owner = (Some(Uid::from_raw(self.config.uid)), Some(Gid::from_raw(self.config.uid)));
+                let owner = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(uid)));
                 chown(&source, owner.0, owner.1)
                     .map_err(|e| WireError::Prepare { path: source.clone(), message: format!("chown: {e}") })?;
             }
@@ -139,6 +154,18 @@ impl Runner {
                     message: format!("bind from {}: {e}", source.display()),
                 },
             )?;
+        }
+        Ok(())
+    }
+
+    /// In a pod, where the helper may not mount: `/pfs/<input>` and `/pfs/out` are
+    /// symbolic links to the datum's directories on the volume shared with the worker,
+    /// as Pachyderm's own workers lay them out (hence `find -L` in its examples).
+    fn link_datum(&self, request: &Request) -> Result<(), WireError> {
+        for (name, source) in launch::datum_dirs(request)? {
+            let target = self.pfs.join(name);
+            std::os::unix::fs::symlink(&source, &target)
+                .map_err(|e| WireError::Mount { target: target.clone(), message: format!("link: {e}") })?;
         }
         Ok(())
     }
@@ -177,8 +204,8 @@ impl Runner {
         Ok(())
     }
 
-    fn execute(&mut self, request: &Request) -> Step {
-        let mut command = match launch::command(request, Some(self.config.uid), &self.config.image_env) {
+    fn execute(&mut self, request: &Request, hangup: BorrowedFd<'_>) -> Step {
+        let mut command = match launch::command(request, self.config.uid, &self.config.image_env) {
             Ok(command) => command,
             Err(error) => return Step::Respond(Response::Failed(error)),
         };
@@ -192,7 +219,7 @@ impl Runner {
         let mut feeder = Feeder::new(child.stdin.take(), request.stdin.as_deref());
         // A timeout too large to add is no timeout at all.
         let deadline = request.timeout().and_then(|limit| started.checked_add(limit));
-        let ended = self.wait(&mut child, &mut feeder, deadline);
+        let ended = self.wait(&mut child, &mut feeder, deadline, hangup);
         drop(feeder);
         kill_group(group);
         let status = match ended {
@@ -214,7 +241,7 @@ impl Runner {
     /// limit (the memory cgroup's `oom_kill` count, cgroup v2 or v1); `None` outside a
     /// container, where the cgroup is not the datum's.
     fn oom_kills(&self) -> Option<u64> {
-        if !self.config.in_container {
+        if !self.config.in_container() {
             return None;
         }
         ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"].iter().find_map(|path| {
@@ -225,7 +252,13 @@ impl Runner {
 
     /// Waits for the child to exit, feeding its stdin meanwhile. Kills its group on
     /// timeout or when the worker hangs up.
-    fn wait(&mut self, child: &mut Child, feeder: &mut Feeder, deadline: Option<Instant>) -> Result<Ended, String> {
+    fn wait(
+        &mut self,
+        child: &mut Child,
+        feeder: &mut Feeder,
+        deadline: Option<Instant>,
+        hangup: BorrowedFd<'_>,
+    ) -> Result<Ended, String> {
         let group = group_of(child.id());
         loop {
             // Drain first: a SIGCHLD from an earlier child must not count as this one's,
@@ -248,12 +281,11 @@ impl Runner {
             let millis = wait_for.as_micros().div_ceil(1000);
             let timeout = PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX);
 
-            let worker = io::stdin();
             let mut fds = vec![
                 PollFd::new(self.sigchld.as_fd(), PollFlags::POLLIN),
                 // No events asked: POLLHUP is always reported, and data (there should be
                 // none mid-datum) must not make poll spin.
-                PollFd::new(worker.as_fd(), PollFlags::empty()),
+                PollFd::new(hangup, PollFlags::empty()),
             ];
             if let Some(pipe) = feeder.pending() {
                 fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLOUT));
@@ -340,6 +372,11 @@ fn remove_anything(path: &Path, pfs_device: u64) -> std::io::Result<()> {
     }
     if !meta.file_type().is_dir() {
         return fs::remove_file(path);
+    }
+    // A directory user code closed to itself (mode 000) must still go; as its owner (in
+    // a pod) or root, opening it is allowed.
+    if meta.permissions().mode() & 0o700 != 0o700 {
+        let _best_effort = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
     }
     for entry in fs::read_dir(path)? {
         let inner = entry?.path();

@@ -9,5 +9,6 @@ mod confinement;
 mod container;
 mod helpers;
 mod namespace;
+mod pod;
 mod scratch;
 mod unprivileged;
