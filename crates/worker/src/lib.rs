@@ -244,7 +244,7 @@ async fn connect_pod(pod: &PodRunner, confinement: &Confinement, stop: &Cancella
             Ok(sandbox) => return Some(sandbox),
             Err(error) => {
                 // Once a minute is enough to see why a pod never gets going.
-                if attempts % 30 == 0 {
+                if attempts.is_multiple_of(30) {
                     tracing::warn!(socket = %pod.socket.display(), error = %display_chain(&error), "waiting for the user container's helper");
                 }
                 attempts += 1;
