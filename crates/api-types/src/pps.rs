@@ -45,7 +45,7 @@ impl SpecFormat {
 
 /// `GET /pps/load`: the work waiting in one pipeline, which the
 /// autoscaler turns into a number of workers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipelineLoad {
     pub pipeline: String,
     /// Datums of unfinished jobs not yet done (queued or in flight).
@@ -62,6 +62,44 @@ pub struct PipelineLoad {
     /// Workers holding a datum now, sorted; scale-down spares them.
     #[serde(default)]
     pub busy_workers: Vec<String>,
+    /// What the pipeline's worker pods are made of, where a cluster makes them.
+    #[serde(default)]
+    pub pod: WorkerPod,
+}
+
+/// A pipeline's worker pod as its effective spec and jobs describe it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerPod {
+    /// The image of the user container: by digest where the oldest unfinished
+    /// job pinned one, else `transform.image`.
+    pub image: String,
+    /// `transform.user`; `None`: the runner's default non-root user.
+    pub user: Option<u32>,
+    /// `resource_requests`.
+    pub requests: PodResources,
+    /// `resource_limits`.
+    pub limits: PodResources,
+    /// Changes whenever what the pods' secrets hold may have: the secrets the
+    /// spec uses and when each was last written. `None`: the pods use none.
+    pub secrets_version: Option<String>,
+}
+
+/// Compute resources of a worker pod's user container; `None` is unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodResources {
+    /// Thousandths of a core.
+    pub millicpus: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    /// Ephemeral storage.
+    pub disk_bytes: Option<u64>,
+    pub gpu: Option<PodGpu>,
+}
+
+/// GPUs of a Kubernetes extended resource, e.g. `nvidia.com/gpu`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodGpu {
+    pub resource: String,
+    pub count: u32,
 }
 
 /// A pipeline.

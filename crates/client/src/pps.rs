@@ -60,6 +60,12 @@ impl Workspace {
         self.get(&["pps", "load"], &[]).await
     }
 
+    /// The secret values a pipeline's worker pods reference (the Kubernetes
+    /// provisioner's pod-secrets credential only).
+    pub async fn pod_secrets(&self, pipeline: &str) -> Result<strata_api_types::pps::TaskSecrets, ClientError> {
+        self.get(&["pps", "pipelines", pipeline, "pod-secrets"], &[]).await
+    }
+
     /// One pipeline with its effective spec.
     pub async fn pipeline_inspect(&self, pipeline: &str) -> Result<PipelineInfo, ClientError> {
         self.get(&["pps", "pipelines", pipeline], &[]).await

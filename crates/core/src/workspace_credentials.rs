@@ -104,6 +104,9 @@ pub enum ServiceScope {
     Pipeline(String),
     /// The provisioner's autoscaler: read the queue load.
     Load,
+    /// The Kubernetes provisioner: read the secret values a pipeline's worker
+    /// pods reference, to store them as the pods' Kubernetes Secrets.
+    PodSecrets,
 }
 
 impl fmt::Display for ServiceScope {
@@ -111,6 +114,7 @@ impl fmt::Display for ServiceScope {
         match self {
             ServiceScope::Pipeline(name) => write!(f, "pipeline:{name}"),
             ServiceScope::Load => f.write_str("load"),
+            ServiceScope::PodSecrets => f.write_str("pod-secrets"),
         }
     }
 }
@@ -122,6 +126,7 @@ impl ServiceScope {
                 Some(ServiceScope::Pipeline(name.to_owned()))
             }
             None if text == "load" => Some(ServiceScope::Load),
+            None if text == "pod-secrets" => Some(ServiceScope::PodSecrets),
             _ => None,
         }
     }
@@ -176,6 +181,11 @@ impl CredentialIssuer {
     /// The credential of the autoscaler reading the load.
     pub fn load_reader(&self) -> String {
         ServiceScope::Load.credential(&self.secret, &self.slug)
+    }
+
+    /// The credential of the Kubernetes provisioner reading worker pods' secrets.
+    pub fn pod_secrets_reader(&self) -> String {
+        ServiceScope::PodSecrets.credential(&self.secret, &self.slug)
     }
 }
 

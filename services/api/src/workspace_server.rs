@@ -182,6 +182,11 @@ async fn service_only(
             request.extensions_mut().insert(strata_pps::http::PipelineScope(pipeline));
         }
         Ok(ServiceCaller::Scoped(ServiceScope::Load)) => {}
+        Ok(ServiceCaller::Scoped(ServiceScope::PodSecrets)) => {
+            // The only caller the pod-secrets route answers: no person, whatever
+            // their role, reads a secret's values.
+            request.extensions_mut().insert(strata_pps::http::PodSecretsReader);
+        }
         Err(denial) => return Ok(request.into_response(denial.response())),
     }
     Ok(next.call(request).await?.map_into_boxed_body())
@@ -224,9 +229,12 @@ fn admit(
         let allowed = match &scope {
             ServiceScope::Pipeline(pipeline) => pipeline_may(pipeline, method, &segments),
             ServiceScope::Load => *method == Method::GET && segments == ["pps", "load"],
+            ServiceScope::PodSecrets => {
+                *method == Method::GET && matches!(segments.as_slice(), ["pps", "pipelines", _, "pod-secrets"])
+            }
         };
         if !allowed {
-            return Err(Denial::Forbidden(format!("a {scope} credential only serves its own tasks or load")));
+            return Err(Denial::Forbidden(format!("a {scope} credential only serves its own tasks, load or pods")));
         }
         return Ok(ServiceCaller::Scoped(scope));
     }

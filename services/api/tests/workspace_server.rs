@@ -32,6 +32,10 @@ impl Drop for Server {
 
 impl Server {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    async fn start_with(secrets_keys: Option<String>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = WorkspaceServerConfig {
             slug: SLUG.into(),
@@ -44,7 +48,7 @@ impl Server {
             service_secret: SECRET.into(),
             task_lease: Duration::from_secs(30),
             pin_images: None,
-            secrets_keys: None,
+            secrets_keys,
         };
         let server = WorkspaceServer::build(&config).await.expect("the workspace server starts");
         let base = format!("http://127.0.0.1:{}/v1/workspaces/{SLUG}", server.port());
@@ -188,4 +192,38 @@ async fn a_worker_credential_serves_its_pipelines_tasks_and_nothing_else() {
     // Credentials of another workspace's secret are not this one's.
     let foreign = ServiceScope::Pipeline("b".into()).credential("sts_other", SLUG);
     assert_eq!(server.call(Method::POST, "/pps/tasks/pull", &foreign, Some(pull("b"))).await.0, 401);
+}
+
+#[tokio::test]
+async fn only_the_provisioners_pod_secrets_credential_reads_the_values_a_pipelines_pods_use() {
+    let keys = strata_core::master_key::MasterKeys::generate().derive("workspace-server test");
+    let server = Server::start_with(Some(keys.to_list())).await;
+    server.as_person("writer", Method::POST, "/repos", Some(json!({"name": "numbers"}))).await;
+    let secret = json!({"data": {"password": "hunter2"}});
+    assert_eq!(server.as_person("writer", Method::PUT, "/pps/secrets/db", Some(secret)).await.0, 200);
+    let spec = json!({"pipeline": {"name": "a"}, "input": {"pfs": {"repo": "numbers", "glob": "/*"}},
+                      "transform": {"cmd": ["true"], "secrets": [{"name": "db", "key": "password", "env_var": "PW"}]}});
+    let created =
+        server.as_person("writer", Method::POST, "/pps/pipelines", Some(json!({"spec": spec.to_string()}))).await;
+    assert_eq!(created.0, 201, "{created:?}");
+
+    let path = "/pps/pipelines/a/pod-secrets";
+    let reader = ServiceScope::PodSecrets.credential(SECRET, SLUG);
+    let (status, body) = server.call(Method::GET, path, &reader, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["env"]["PW"], "hunter2");
+    // Nobody else: not an admin the gateway vouches for, not the pipeline's workers, not the load reader.
+    let (status, body) = server.as_person("admin", Method::GET, path, None).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(!body.to_string().contains("hunter2"));
+    assert_eq!(server.call(Method::GET, path, &worker("a"), None).await.0, 403);
+    let load = ServiceScope::Load.credential(SECRET, SLUG);
+    assert_eq!(server.call(Method::GET, path, &load, None).await.0, 403);
+    // And the pod-secrets credential reads nothing else.
+    assert_eq!(server.call(Method::GET, "/pps/secrets", &reader, None).await.0, 403);
+    assert_eq!(server.call(Method::GET, "/repos", &reader, None).await.0, 403);
+    // The load says which version of the secrets the pods hold, never the values.
+    let (_, loads) = server.call(Method::GET, "/pps/load", &load, None).await;
+    assert!(loads[0]["pod"]["secrets_version"].is_string(), "{loads}");
+    assert!(!loads.to_string().contains("hunter2"));
 }

@@ -58,6 +58,11 @@ type Result<T> = std::result::Result<T, PpsError>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineScope(pub String);
 
+/// Set by the workspace server on requests of the Kubernetes provisioner's
+/// pod-secrets credential: the only caller the pod-secrets route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodSecretsReader;
+
 /// Refuses a scoped caller's request about another pipeline, exactly as a
 /// missing task is refused.
 fn within_scope(scope: Option<&web::ReqData<PipelineScope>>, pipeline: Option<&str>) -> Result<()> {
@@ -86,6 +91,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/pipelines/{pipeline}", web::delete().to(pipeline_delete))
         .route("/pipelines/{pipeline}/stop", web::post().to(pipeline_stop))
         .route("/pipelines/{pipeline}/start", web::post().to(pipeline_start))
+        .route("/pipelines/{pipeline}/pod-secrets", web::get().to(pod_secrets))
         .route("/jobs", web::get().to(job_list))
         .route("/pipelines/{pipeline}/jobs/{job}", web::get().to(job_inspect))
         .route("/pipelines/{pipeline}/jobs/{job}/wait", web::get().to(job_wait))
@@ -157,6 +163,21 @@ fn not_a_worker(scope: Option<&web::ReqData<PipelineScope>>) -> Result<()> {
         Some(_) => Err(PpsError::not_found("secrets", "a worker's credential does not manage secrets")),
         None => Ok(()),
     }
+}
+
+/// The secret values a pipeline's worker pods reference; nobody but the
+/// provisioner's credential gets an answer, and no one else learns the route
+/// exists.
+async fn pod_secrets(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<(String, String)>,
+    reader: Option<web::ReqData<PodSecretsReader>>,
+) -> Result<HttpResponse> {
+    if reader.is_none() {
+        return Err(PpsError::not_found("route", "secret values are never shown"));
+    }
+    let (workspace, pipeline) = path.into_inner();
+    Ok(HttpResponse::Ok().json(ws.get(&workspace)?.pod_secrets(&pipeline).await?))
 }
 
 async fn secret_list(

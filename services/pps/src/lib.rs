@@ -20,6 +20,7 @@ mod master;
 pub mod meta;
 mod metrics;
 mod plan;
+mod pods;
 mod secrets;
 mod service;
 pub mod spec;

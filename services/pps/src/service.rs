@@ -471,12 +471,11 @@ impl Pps {
     /// autoscaler: datums of jobs not yet over minus those already done.
     pub async fn pipeline_load(&self) -> Result<Vec<strata_api_types::pps::PipelineLoad>, PpsError> {
         let mut loads = Vec::new();
+        let secrets = self.secret_list().await?;
         for row in self.meta().pipeline_list().await? {
             let spec = PipelineSpec::from_json_value(&row.spec)?;
-            let mut outstanding = 0u64;
-            for job in self.meta().jobs_open(&row.name).await? {
-                outstanding += job.counts.outstanding();
-            }
+            let open_jobs = self.meta().jobs_open(&row.name).await?;
+            let outstanding = open_jobs.iter().map(|job| job.counts.outstanding()).sum();
             let busy_workers = self.inner.queue.busy_consumers(&row.name).await?;
             loads.push(strata_api_types::pps::PipelineLoad {
                 pipeline: row.name,
@@ -486,6 +485,7 @@ impl Pps {
                 stopped: row.stopped,
                 image: spec.transform.image.clone(),
                 busy_workers,
+                pod: crate::pods::worker_pod(&spec, &open_jobs, &secrets),
             });
         }
         Ok(loads)

@@ -245,6 +245,7 @@ mod tests {
             stopped,
             image: "ubuntu:24.04".into(),
             busy_workers: Vec::new(),
+            pod: strata_api_types::pps::WorkerPod::default(),
         }
     }
 

@@ -463,13 +463,16 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
         service_secret: "sts_EXAMPLE",
         server_env: &env,
     };
+    let pod = example_pod(None);
+    let secrets = example_secrets();
     let worker = WorkerDeployment {
         cluster: &cluster,
         workspace_id: workspace.id,
         workspace_slug: &workspace.slug,
         quota,
         pipeline: "edges",
-        image: "python:3.13-slim",
+        pod: &pod,
+        secrets: &secrets,
         replicas: 2,
         credential: "stc_pipeline:edges.EXAMPLE",
         secret_digest: &render::secret_digest("sts_EXAMPLE"),
@@ -478,6 +481,7 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
     let mut all: Vec<Value> = render::cluster_objects(&cluster, worker_size);
     all.extend(objects.render());
     all.push(worker.credential_secret());
+    all.extend(worker.pipeline_secrets());
     all.push(worker.render());
     let all: Vec<Value> = all.into_iter().map(render::with_hash).collect();
 
@@ -569,4 +573,124 @@ async fn a_rotated_service_secret_reaches_the_server_and_rolls_its_pods() {
     let stored = find("Secret", "workspace-config")["data"][render::SERVICE_SECRET_KEY].as_str().unwrap().to_owned();
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(stored).unwrap(), new_secret.as_bytes());
     assert_eq!(digest_of(&find("Deployment", "server")), json!(render::secret_digest(&new_secret)));
+}
+
+/// The `edges` pipeline's pod as the workspace server reports it: pinned to a
+/// digest, a uid of its own, requests and limits (and `gpu`, if given).
+fn example_pod(gpu: Option<strata_api_types::pps::PodGpu>) -> strata_api_types::pps::WorkerPod {
+    use strata_api_types::pps::{PodResources, WorkerPod};
+    WorkerPod {
+        image:
+            "registry.example.com/vision/opencv@sha256:8f4c9a1d0b2e3f4a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2"
+                .into(),
+        user: Some(1001),
+        requests: PodResources {
+            millicpus: Some(500),
+            memory_bytes: Some(512 << 20),
+            disk_bytes: Some(2 << 30),
+            gpu: None,
+        },
+        limits: PodResources { millicpus: Some(800), memory_bytes: Some(1 << 30), disk_bytes: None, gpu },
+        secrets_version: Some("0123456789abcdef".into()),
+    }
+}
+
+/// A variable, a file and registry credentials, as `transform.secrets` and
+/// `image_pull_secrets` resolve them.
+fn example_secrets() -> strata_api_types::pps::TaskSecrets {
+    use strata_api_types::pps::{SecretText, TaskSecrets};
+    TaskSecrets {
+        env: BTreeMap::from([("DB_PASSWORD".to_owned(), SecretText("EXAMPLE-password".into()))]),
+        files: BTreeMap::from([("/var/secrets/api/token".to_owned(), SecretText("EXAMPLE-token".into()))]),
+        pull_auth: Some(SecretText(r#"{"auths":{"registry.example.com":{"auth":"RVhBTVBMRTpFWEFNUExF"}}}"#.into())),
+    }
+}
+
+#[tokio::test]
+async fn a_worker_pod_runs_the_pipelines_image_beside_the_worker_sharing_only_its_scratch_and_socket() {
+    use strata_api_types::pps::PodGpu;
+    use strata_provisioner::kubernetes::render::WorkerDeployment;
+    let cluster = cluster();
+    let quota = strata_provisioner::plans::PlanQuota::of("team");
+    let gpu = PodGpu { resource: "nvidia.com/gpu".into(), count: 2 };
+    let pod = example_pod(Some(gpu));
+    let secrets = example_secrets();
+    let id: strata_core::id::WorkspaceId = "3f2b8c1e-5d4a-4e6b-9c7d-2a1b0c9d8e7f".parse().unwrap();
+    let worker = WorkerDeployment {
+        cluster: &cluster,
+        workspace_id: id,
+        workspace_slug: "vision",
+        quota,
+        pipeline: "edges",
+        pod: &pod,
+        secrets: &secrets,
+        replicas: 1,
+        credential: "stc_pipeline:edges.EXAMPLE",
+        secret_digest: "0123456789abcdef",
+    };
+    let deployment = worker.render();
+    let spec = &deployment["spec"]["template"]["spec"];
+    let containers = spec["containers"].as_array().unwrap();
+    let names: Vec<&str> = containers.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["worker", "user"]);
+    let (worker_c, user) = (&containers[0], &containers[1]);
+    let mounts = |c: &Value| -> BTreeMap<String, String> {
+        c["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["name"].as_str().unwrap().to_owned(), m["mountPath"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let (worker_mounts, user_mounts) = (mounts(worker_c), mounts(user));
+    assert_eq!(user_mounts["pfs"], "/pfs", "literal /pfs in the user container");
+    assert!(!worker_mounts.contains_key("pfs"));
+    for shared in ["work", "run"] {
+        assert_eq!(worker_mounts[shared], user_mounts[shared], "{shared} at the same path in both");
+    }
+    assert_ne!(worker_mounts["tmp"], "", "each has its own /tmp");
+    assert_eq!(user_mounts["user-tmp"], "/tmp");
+
+    assert_eq!(user["image"], pod.image, "the pinned digest");
+    assert_eq!(user["command"], json!(["/.strata/bin/strata", "__sandbox"]));
+    assert_eq!(user["securityContext"]["runAsUser"], 1001);
+    assert_eq!(user["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(user["resources"]["limits"]["nvidia.com/gpu"], "2");
+    assert_eq!(user["resources"]["requests"]["cpu"], "500m");
+    assert_eq!(user["resources"]["limits"]["memory"], (1u64 << 30).to_string());
+    assert_eq!(spec["nodeSelector"]["strata.dev/pool"], "workers-gpu");
+    assert!(spec["tolerations"].as_array().unwrap().iter().any(|t| t["key"] == "nvidia.com/gpu"));
+    assert_eq!(spec["imagePullSecrets"], json!([{"name": "worker-edges-pull"}]));
+
+    // The worker holds the credential; the user container holds the secrets,
+    // by reference only, and none of it stands in the Deployment.
+    let text = deployment.to_string();
+    for value in ["EXAMPLE-password", "EXAMPLE-token", "RVhBTVBMRTpFWEFNUExF", "stc_"] {
+        assert!(!text.contains(value), "{value} in the Deployment");
+    }
+    let env_names = |c: &Value| -> Vec<String> {
+        c["env"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert!(env_names(worker_c).contains(&"STRATA_TOKEN".to_owned()));
+    assert!(!env_names(user).iter().any(|name| name == "STRATA_TOKEN"), "the user container never gets the token");
+    assert!(env_names(user).contains(&"DB_PASSWORD".to_owned()));
+    assert_eq!(user_mounts.values().filter(|path| *path == "/var/secrets/api").count(), 1);
+    assert_eq!(worker.pipeline_secrets().len(), 2, "the values and the pull credentials");
+
+    // And the cluster accepts all of it: every object valid against the schemas.
+    let f = fixture(FakeApiServer::new()).await;
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(f.fake.client());
+    let namespace = serde_json::from_value(json!({"metadata": {"name": render::namespace_of(id)}})).unwrap();
+    namespaces.create(&kube::api::PostParams::default(), &namespace).await.unwrap();
+    let secrets_api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(f.fake.client(), &render::namespace_of(id));
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(f.fake.client(), &render::namespace_of(id));
+    let params = kube::api::PatchParams::apply("strata-provisioner").force();
+    for secret in worker.pipeline_secrets() {
+        let name = secret["metadata"]["name"].as_str().unwrap().to_owned();
+        secrets_api.patch(&name, &params, &kube::api::Patch::Apply(&secret)).await.unwrap();
+    }
+    deployments.patch("worker-edges", &params, &kube::api::Patch::Apply(&deployment)).await.unwrap();
+    assert!(f.fake.rejected().is_empty(), "{:?}", f.fake.rejected());
 }

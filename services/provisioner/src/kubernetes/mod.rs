@@ -415,6 +415,10 @@ impl KubernetesBackend {
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
         };
+        let secrets_client = strata_client::StrataClient::new(endpoint)
+            .map_err(|e| ProvisionerError::Config(e.to_string()))?
+            .with_token(credentials.pod_secrets_reader())
+            .workspace(&workspace.slug);
         let workers = workers::KubeWorkers::new(
             self.api.clone(),
             self.config.cluster.clone(),
@@ -422,6 +426,7 @@ impl KubernetesBackend {
             quota,
             credentials,
             secret_digest.clone(),
+            secrets_client,
         );
         let stop = CancellationToken::new();
         let task = tokio::spawn(scaler.run(workers, stop.clone()));

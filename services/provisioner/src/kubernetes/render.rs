@@ -11,8 +11,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use strata_api_types::pps::{TaskSecrets, WorkerPod};
 use strata_core::id::WorkspaceId;
 use strata_hub::DesiredWorkspace;
+use strata_sandbox::{DEFAULT_CONTAINER_USER, pod};
 
 use crate::plans::PlanQuota;
 
@@ -36,8 +38,14 @@ pub const SECRET_DIGEST: &str = "strata.dev/service-secret-digest";
 pub const SERVER_PORT: u16 = 8080;
 /// The user id of every Strata container (the distroless `nonroot` user).
 const NONROOT: u32 = 65532;
-/// Where the init container puts the `strata` binary for the user's image.
-const STRATA_BIN: &str = "/opt/strata/bin";
+/// The node label (and taint key) naming a node pool; infra/ sets the same.
+pub const POOL_LABEL: &str = "strata.dev/pool";
+/// The pool of CPU worker nodes, and of GPU ones.
+pub const WORKERS_POOL: &str = "workers-cpu";
+pub const GPU_POOL: &str = "workers-gpu";
+/// A pod-template annotation that changes when the secrets the pods
+/// reference are written, so the pods restart with the new values.
+pub const SECRETS_VERSION: &str = "strata.dev/secrets-version";
 
 /// What the objects depend on besides the workspace itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +89,9 @@ pub const SERVER_REQUEST: Size = Size { cpu_millis: 250, memory_mib: 512 };
 pub const SERVER_LIMIT: Size = Size { cpu_millis: 1000, memory_mib: 1024 };
 /// The init container that copies the binary.
 const INSTALL_SIZE: Size = Size { cpu_millis: 100, memory_mib: 64 };
+/// The Strata container of a worker pod; the user container gets the rest of
+/// the plan's worker size.
+pub const WORKER_SIDECAR: Size = Size { cpu_millis: 100, memory_mib: 128 };
 
 /// The namespace of a workspace.
 pub fn namespace_of(id: WorkspaceId) -> String {
@@ -376,9 +387,10 @@ impl WorkspaceObjects<'_> {
     }
 }
 
-/// One pipeline's workers: the user's image runs `strata worker`, which
-/// the init container copied from the Strata image into a shared volume
-/// (the container runner, docs/provisioning.md).
+/// One pipeline's workers: pods of two containers, the Strata worker and the
+/// pipeline's image with the sandbox helper as its entrypoint, which an init
+/// container copies from the Strata image (see [`strata_sandbox::pod`] and
+/// docs/provisioning.md, "Worker pods").
 #[derive(Debug)]
 pub struct WorkerDeployment<'a> {
     pub cluster: &'a Cluster,
@@ -386,8 +398,10 @@ pub struct WorkerDeployment<'a> {
     pub workspace_slug: &'a str,
     pub quota: PlanQuota,
     pub pipeline: &'a str,
-    /// The pipeline's `transform.image`.
-    pub image: &'a str,
+    /// The user container's image, user and resources.
+    pub pod: &'a WorkerPod,
+    /// The secret values the pods reference (empty when they use none).
+    pub secrets: &'a TaskSecrets,
     pub replicas: u32,
     /// The workers' credential, good for this pipeline's tasks only
     /// ([`strata_core::workspace_credentials`]); never the service secret.
@@ -401,21 +415,66 @@ impl WorkerDeployment<'_> {
         worker_deployment_name(self.pipeline)
     }
 
+    fn labels(&self) -> Value {
+        labels_with(self.workspace_id, &[(COMPONENT_LABEL, "worker"), (PIPELINE_LABEL, &dns_name(self.pipeline))])
+    }
+
+    fn secret_object(&self, name: &str, kind: &str, data: BTreeMap<String, &str>) -> Value {
+        use base64::Engine;
+        let encoded: BTreeMap<String, String> = data
+            .into_iter()
+            .map(|(key, value)| (key, base64::engine::general_purpose::STANDARD.encode(value)))
+            .collect();
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": metadata(name, &namespace_of(self.workspace_id), &self.labels()),
+            "type": kind,
+            "data": encoded,
+        })
+    }
+
     /// The Secret the workers read their pipeline's credential from (named
     /// like the Deployment), so the credential never stands in the
     /// Deployment itself; the service secret's digest on the pod template
     /// rolls the pods when it changes.
     pub fn credential_secret(&self) -> Value {
-        use base64::Engine;
-        let pipeline = dns_name(self.pipeline);
-        let labels = labels_with(self.workspace_id, &[(COMPONENT_LABEL, "worker"), (PIPELINE_LABEL, &pipeline)]);
-        json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": metadata(&self.name(), &namespace_of(self.workspace_id), &labels),
-            "type": "Opaque",
-            "data": {WORKER_TOKEN_KEY: base64::engine::general_purpose::STANDARD.encode(self.credential)},
-        })
+        self.secret_object(&self.name(), "Opaque", BTreeMap::from([(WORKER_TOKEN_KEY.to_owned(), self.credential)]))
+    }
+
+    /// The Secrets of `transform.secrets` (variables and files of the user
+    /// container) and of `image_pull_secrets` (for the kubelet's pull), each
+    /// only when the pipeline has some; with their names, for deletion.
+    pub fn pipeline_secrets(&self) -> Vec<Value> {
+        let mut objects = Vec::new();
+        let mut data: BTreeMap<String, &str> = BTreeMap::new();
+        for (var, value) in &self.secrets.env {
+            data.insert(env_key(var), value.expose());
+        }
+        for (path, value) in &self.secrets.files {
+            data.insert(file_key(path), value.expose());
+        }
+        if !data.is_empty() {
+            objects.push(self.secret_object(&self.values_secret(), "Opaque", data));
+        }
+        if let Some(auth) = &self.secrets.pull_auth {
+            let data = BTreeMap::from([(".dockerconfigjson".to_owned(), auth.expose())]);
+            objects.push(self.secret_object(&self.pull_secret(), "kubernetes.io/dockerconfigjson", data));
+        }
+        objects
+    }
+
+    /// The names of every Secret this pipeline's workers may have.
+    pub fn secret_names(&self) -> [String; 3] {
+        [self.name(), self.values_secret(), self.pull_secret()]
+    }
+
+    fn values_secret(&self) -> String {
+        format!("{}-secrets", self.name())
+    }
+
+    fn pull_secret(&self) -> String {
+        format!("{}-pull", self.name())
     }
 
     pub fn selector(&self) -> String {
@@ -424,36 +483,17 @@ impl WorkerDeployment<'_> {
 
     pub fn render(&self) -> Value {
         let pipeline = dns_name(self.pipeline);
-        let labels = labels_with(self.workspace_id, &[(COMPONENT_LABEL, "worker"), (PIPELINE_LABEL, &pipeline)]);
-        let size = Size { cpu_millis: self.quota.worker_cpu_millis, memory_mib: self.quota.worker_memory_mib };
-        let install = json!({
-            "name": "install-strata",
-            "image": self.cluster.image,
-            "args": ["__install", format!("{STRATA_BIN}/strata")],
-            "resources": resources(INSTALL_SIZE, INSTALL_SIZE),
-            "securityContext": container_security(),
-            "volumeMounts": [{"name": "strata-bin", "mountPath": STRATA_BIN}],
-        });
-        let worker = json!({
-            "name": "worker",
-            "image": self.image,
-            "command": [format!("{STRATA_BIN}/strata")],
-            "args": [
-                "worker", "--endpoint", format!("http://server:{SERVER_PORT}"), "--workspace", self.workspace_slug,
-                "--pipeline", self.pipeline, "--id", "$(POD_NAME)", "--isolation", "scratch", "--scratch", "/scratch",
-            ],
-            "env": [
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "STRATA_TOKEN", "valueFrom": {"secretKeyRef": {"name": self.name(), "key": WORKER_TOKEN_KEY}}},
-            ],
-            "resources": resources(size, size),
-            "securityContext": container_security(),
-            "volumeMounts": [
-                {"name": "strata-bin", "mountPath": STRATA_BIN, "readOnly": true},
-                {"name": "scratch", "mountPath": "/scratch"},
-                {"name": "tmp", "mountPath": "/tmp"},
-            ],
-        });
+        let labels = self.labels();
+        let mut annotations = json!({SECRET_DIGEST: self.secret_digest});
+        if let Some(version) = &self.pod.secrets_version {
+            annotations[SECRETS_VERSION] = json!(version);
+        }
+        let mut spec =
+            pod_spec(&[self.worker_container(), self.user_container()], Some(self.install()), &self.volumes());
+        self.schedule(&mut spec);
+        if self.secrets.pull_auth.is_some() {
+            spec["imagePullSecrets"] = json!([{"name": self.pull_secret()}]);
+        }
         json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -468,17 +508,180 @@ impl WorkerDeployment<'_> {
                 "selector": {"matchLabels": {COMPONENT_LABEL: "worker", PIPELINE_LABEL: pipeline}},
                 // Within the quota during a rollout: no surge pod.
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
-                "template": {
-                    "metadata": {"labels": labels, "annotations": {SECRET_DIGEST: self.secret_digest}},
-                    "spec": pod_spec(&[worker], Some(install), &json!([
-                        {"name": "strata-bin", "emptyDir": {"sizeLimit": "256Mi"}},
-                        {"name": "scratch", "emptyDir": {"sizeLimit": format!("{}Gi", (self.quota.storage_gib / 4).max(1))}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-                    ])),
-                },
+                "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec},
             },
         })
     }
+
+    /// Copies the `strata` binary (static: it runs in any image) for the
+    /// user container's entrypoint.
+    fn install(&self) -> Value {
+        json!({
+            "name": "install-strata",
+            "image": self.cluster.image,
+            "args": ["__install", format!("{}/strata", pod::HELPER_DIR)],
+            "resources": resources(INSTALL_SIZE, INSTALL_SIZE),
+            "securityContext": container_security(),
+            "volumeMounts": [{"name": "strata-bin", "mountPath": pod::HELPER_DIR}],
+        })
+    }
+
+    /// The Strata worker: tasks, inputs and outputs; the pipeline's credential.
+    fn worker_container(&self) -> Value {
+        json!({
+            "name": "worker",
+            "image": self.cluster.image,
+            "args": [
+                "worker", "--endpoint", format!("http://server:{SERVER_PORT}"), "--workspace", self.workspace_slug,
+                "--pipeline", self.pipeline, "--id", "$(POD_NAME)", "--runner", "pod", "--pod-image", self.pod.image,
+                "--helper-socket", pod::SOCKET, "--scratch", pod::WORK_DIR,
+            ],
+            "env": [
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "STRATA_TOKEN", "valueFrom": {"secretKeyRef": {"name": self.name(), "key": WORKER_TOKEN_KEY}}},
+            ],
+            "resources": resources(WORKER_SIDECAR, WORKER_SIDECAR),
+            "securityContext": container_security(),
+            "volumeMounts": [
+                {"name": "work", "mountPath": pod::WORK_DIR},
+                {"name": "run", "mountPath": pod::RUN_DIR},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        })
+    }
+
+    /// The pipeline's image, as its user, with the sandbox helper as its
+    /// entrypoint; `/pfs` its own, the datums' files on the shared volume.
+    fn user_container(&self) -> Value {
+        let user = self.pod.user.unwrap_or(DEFAULT_CONTAINER_USER);
+        let mut security = container_security();
+        security["runAsUser"] = json!(user);
+        security["runAsGroup"] = json!(user);
+        let mut env = vec![
+            json!({"name": pod::LISTEN_ENV, "value": pod::SOCKET}),
+            json!({"name": pod::WORK_DIR_ENV, "value": pod::WORK_DIR}),
+        ];
+        for var in self.secrets.env.keys() {
+            let from = json!({"secretKeyRef": {"name": self.values_secret(), "key": env_key(var)}});
+            env.push(json!({"name": var, "valueFrom": from}));
+        }
+        let mut mounts = vec![
+            json!({"name": "strata-bin", "mountPath": pod::HELPER_DIR, "readOnly": true}),
+            json!({"name": "work", "mountPath": pod::WORK_DIR}),
+            json!({"name": "run", "mountPath": pod::RUN_DIR}),
+            json!({"name": "pfs", "mountPath": "/pfs"}),
+            json!({"name": "user-tmp", "mountPath": "/tmp"}),
+        ];
+        for (i, dir) in secret_dirs(self.secrets).keys().enumerate() {
+            mounts.push(json!({"name": format!("secret-{i}"), "mountPath": dir, "readOnly": true}));
+        }
+        json!({
+            "name": "user",
+            "image": self.pod.image,
+            "command": [format!("{}/strata", pod::HELPER_DIR), "__sandbox"],
+            "env": env,
+            "resources": user_resources(self.pod, self.quota),
+            "securityContext": security,
+            "volumeMounts": mounts,
+        })
+    }
+
+    fn volumes(&self) -> Value {
+        let work_size = self
+            .pod
+            .requests
+            .disk_bytes
+            .or(self.pod.limits.disk_bytes)
+            .map_or_else(|| format!("{}Gi", (self.quota.storage_gib / 4).max(1)), |bytes| bytes.to_string());
+        let mut volumes = vec![
+            json!({"name": "strata-bin", "emptyDir": {"sizeLimit": "256Mi"}}),
+            json!({"name": "work", "emptyDir": {"sizeLimit": work_size}}),
+            // A socket, and links: nothing that needs a disk.
+            json!({"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}),
+            json!({"name": "pfs", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}),
+            json!({"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}),
+            json!({"name": "user-tmp", "emptyDir": {"sizeLimit": "1Gi"}}),
+        ];
+        for (i, (_, files)) in secret_dirs(self.secrets).iter().enumerate() {
+            let items: Vec<Value> =
+                files.iter().map(|(name, path)| json!({"key": file_key(path), "path": name})).collect();
+            // Readable through the pod's group, which the user container has.
+            let secret = json!({"secretName": self.values_secret(), "items": items, "defaultMode": 0o440});
+            volumes.push(json!({"name": format!("secret-{i}"), "secret": secret}));
+        }
+        Value::Array(volumes)
+    }
+
+    /// Worker pods go to the worker node pools; a pipeline that asks for GPUs
+    /// to the GPU pool, whose taint only such pods tolerate.
+    fn schedule(&self, spec: &mut Value) {
+        let mut tolerations =
+            vec![json!({"key": POOL_LABEL, "operator": "Equal", "value": WORKERS_POOL, "effect": "NoSchedule"})];
+        match &self.pod.limits.gpu {
+            Some(gpu) => {
+                spec["nodeSelector"] = json!({POOL_LABEL: GPU_POOL});
+                tolerations
+                    .push(json!({"key": POOL_LABEL, "operator": "Equal", "value": GPU_POOL, "effect": "NoSchedule"}));
+                tolerations.push(json!({"key": gpu.resource, "operator": "Exists", "effect": "NoSchedule"}));
+            }
+            None => {
+                let preferred = json!({"weight": 100, "preference": {"matchExpressions": [
+                    {"key": POOL_LABEL, "operator": "In", "values": [WORKERS_POOL]},
+                ]}});
+                spec["affinity"] =
+                    json!({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [preferred]}});
+            }
+        }
+        spec["tolerations"] = Value::Array(tolerations);
+    }
+}
+
+/// The user container's resources: the spec's, within what a worker of the
+/// plan may have beside its Strata container (requests = limits where the
+/// spec names only one, the plan's worker size where it names neither).
+fn user_resources(pod: &WorkerPod, quota: PlanQuota) -> Value {
+    let most_cpu = u64::from(quota.worker_cpu_millis.saturating_sub(WORKER_SIDECAR.cpu_millis).max(100));
+    let most_memory = u64::from(quota.worker_memory_mib.saturating_sub(WORKER_SIDECAR.memory_mib).max(64)) << 20;
+    let (requests, limits) = (&pod.requests, &pod.limits);
+    let cpu_limit = limits.millicpus.or(requests.millicpus).unwrap_or(most_cpu).min(most_cpu);
+    let cpu_request = requests.millicpus.unwrap_or(cpu_limit).min(cpu_limit);
+    let memory_limit = limits.memory_bytes.or(requests.memory_bytes).unwrap_or(most_memory).min(most_memory);
+    let memory_request = requests.memory_bytes.unwrap_or(memory_limit).min(memory_limit);
+    let mut resources = json!({
+        "requests": {"cpu": format!("{cpu_request}m"), "memory": memory_request.to_string()},
+        "limits": {"cpu": format!("{cpu_limit}m"), "memory": memory_limit.to_string()},
+    });
+    if let Some(disk) = requests.disk_bytes {
+        resources["requests"]["ephemeral-storage"] = json!(disk.to_string());
+    }
+    if let Some(disk) = limits.disk_bytes {
+        resources["limits"]["ephemeral-storage"] = json!(disk.to_string());
+    }
+    if let Some(gpu) = limits.gpu.as_ref().or(requests.gpu.as_ref()) {
+        resources["limits"][gpu.resource.as_str()] = json!(gpu.count.to_string());
+    }
+    resources
+}
+
+/// The directories secret files are mounted in, each with its files as
+/// (file name, full path).
+fn secret_dirs(secrets: &TaskSecrets) -> BTreeMap<&str, Vec<(&str, &str)>> {
+    let mut dirs: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for path in secrets.files.keys() {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        dirs.entry(if dir.is_empty() { "/" } else { dir }).or_default().push((name, path));
+    }
+    dirs
+}
+
+/// A Secret key for an environment variable (its name is a valid key).
+fn env_key(var: &str) -> String {
+    format!("env.{var}")
+}
+
+/// A Secret key for a file: paths hold `/`, which keys may not.
+fn file_key(path: &str) -> String {
+    format!("file.{}", &blake3::hash(path.as_bytes()).to_hex()[..16])
 }
 
 /// Objects shared by every workspace of a cluster: the PriorityClass of

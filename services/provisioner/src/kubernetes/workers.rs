@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
-use strata_api_types::pps::PipelineLoad;
+use strata_api_types::pps::{PipelineLoad, TaskSecrets};
 use strata_core::id::WorkspaceId;
 use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::DesiredWorkspace;
@@ -18,6 +18,10 @@ use super::{DEPLOYMENT, KubeApi, POD, SECRET, hash_of, name_of};
 use crate::error::Result;
 use crate::plans::PlanQuota;
 use crate::scaling::Workers;
+
+/// What a pipeline without secrets renders with.
+static NO_SECRETS: TaskSecrets =
+    TaskSecrets { env: std::collections::BTreeMap::new(), files: std::collections::BTreeMap::new(), pull_auth: None };
 
 pub const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 /// Pod deletion costs: a busy worker is the last to go.
@@ -43,6 +47,10 @@ pub(crate) struct KubeWorkers {
     secret_digest: String,
     /// What was last applied (or found) per pipeline.
     applied: HashMap<String, Applied>,
+    /// Reads the secret values of worker pods, with the pod-secrets credential.
+    secrets_client: strata_client::Workspace,
+    /// The values read per pipeline, with the version they were read at.
+    secrets: HashMap<String, (String, TaskSecrets)>,
 }
 
 impl KubeWorkers {
@@ -53,8 +61,11 @@ impl KubeWorkers {
         quota: PlanQuota,
         credentials: CredentialIssuer,
         secret_digest: String,
+        secrets_client: strata_client::Workspace,
     ) -> Self {
         KubeWorkers {
+            secrets_client,
+            secrets: HashMap::new(),
             credentials,
             api,
             cluster,
@@ -74,10 +85,29 @@ impl KubeWorkers {
             workspace_slug: &self.workspace_slug,
             quota: self.quota,
             pipeline: &load.pipeline,
-            image: &load.image,
+            pod: &load.pod,
+            secrets: self.secrets.get(&load.pipeline).map_or(&NO_SECRETS, |(_, values)| values),
             replicas,
             secret_digest: &self.secret_digest,
         }
+    }
+
+    /// Reads the pipeline's secret values again when their version changed
+    /// (and forgets them when it uses none any more).
+    async fn refresh_secrets(&mut self, load: &PipelineLoad) -> Result<()> {
+        let Some(version) = &load.pod.secrets_version else {
+            self.secrets.remove(&load.pipeline);
+            return Ok(());
+        };
+        if self.secrets.get(&load.pipeline).is_some_and(|(read, _)| read == version) {
+            return Ok(());
+        }
+        let values = self.secrets_client.pod_secrets(&load.pipeline).await.map_err(|e| {
+            let message = format!("cannot read the secrets of pipeline `{}`'s worker pods: {e}", load.pipeline);
+            crate::error::ProvisionerError::retryable("WorkerSecretsUnreadable", message)
+        })?;
+        self.secrets.insert(load.pipeline.clone(), (version.clone(), values));
+        Ok(())
     }
 
     fn namespace(&self) -> String {
@@ -125,6 +155,7 @@ impl Workers for KubeWorkers {
     }
 
     async fn resize(&mut self, load: &PipelineLoad, desired: u32) -> Result<()> {
+        self.refresh_secrets(load).await?;
         let credential = self.credentials.worker(&load.pipeline);
         let deployment = self.deployment(load, desired, &credential);
         let object = render::with_hash(deployment.render());
@@ -136,8 +167,11 @@ impl Workers for KubeWorkers {
         if before.is_some_and(|a| desired < a.replicas) {
             self.mark_deletion_costs(load).await?;
         }
-        // The credential first, so new pods find it.
+        // The Secrets first, so new pods find them.
         self.api.apply(&deployment.credential_secret()).await?;
+        for secret in deployment.pipeline_secrets() {
+            self.api.apply(&secret).await?;
+        }
         self.api.apply(&object).await?;
         self.applied.insert(load.pipeline.clone(), Applied { replicas: desired, hash });
         Ok(())
@@ -150,8 +184,12 @@ impl Workers for KubeWorkers {
 
     async fn remove(&mut self, pipeline: &str) {
         self.applied.remove(pipeline);
+        self.secrets.remove(pipeline);
         let name = render::worker_deployment_name(pipeline);
-        for kind in [DEPLOYMENT, SECRET] {
+        let load = PipelineLoad { pipeline: pipeline.to_owned(), ..PipelineLoad::default() };
+        let secrets = self.deployment(&load, 0, "").secret_names();
+        let objects = std::iter::once((DEPLOYMENT, name)).chain(secrets.into_iter().map(|secret| (SECRET, secret)));
+        for (kind, name) in objects {
             if let Err(error) = self.api.delete(kind, Some(&self.namespace()), &name).await {
                 tracing::warn!(pipeline, kind = kind.kind, %error, "cannot delete a worker object of a deleted pipeline");
             }
@@ -184,6 +222,7 @@ mod tests {
             stopped: false,
             image: "python:3.13-slim".into(),
             busy_workers: busy.iter().map(|b| (*b).to_owned()).collect(),
+            pod: strata_api_types::pps::WorkerPod { image: "python:3.13-slim".into(), ..Default::default() },
         }
     }
 
@@ -222,6 +261,8 @@ mod tests {
             PlanQuota::of("team"),
             CredentialIssuer::new("sts_test", "ci"),
             "0123456789abcdef".to_owned(),
+            // Never called: these pipelines use no secrets.
+            strata_client::StrataClient::new("http://127.0.0.1:9").unwrap().workspace("ci"),
         )
     }
 
