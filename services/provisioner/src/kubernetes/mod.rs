@@ -43,6 +43,10 @@ use crate::plans::PlanQuota;
 use crate::scaling::Scaler;
 use render::{APPLIED_HASH, COMPONENT_LABEL, Cluster, MANAGER, Size, WorkspaceObjects};
 
+/// Clusters pull over HTTPS only, so does the server that pins.
+static PIN_OVER_HTTPS: strata_core::workspace_server::PinImages =
+    strata_core::workspace_server::PinImages { plain_http_registries: Vec::new() };
+
 /// How the Kubernetes backend runs workspaces.
 #[derive(Debug, Clone)]
 pub struct KubernetesConfig {
@@ -280,9 +284,10 @@ impl KubernetesBackend {
             redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
             master_keys: self.config.master_keys.as_ref(),
-            // The worker pods run the pipeline's image in place of a sandbox
-            // container; pinning comes with the two-container pod.
-            pin_images: None,
+            // Each job records its image's digest, and the worker pods run
+            // that digest; the server needs egress to the registries over
+            // HTTPS for it (`kubernetes_egress`, docs/provisioning.md).
+            pin_images: Some(&PIN_OVER_HTTPS),
         };
         let all_interfaces = std::net::SocketAddr::from(([0, 0, 0, 0], render::SERVER_PORT));
         let server_config = data::server_config(workspace, database_url, all_interfaces, secret, shared);
