@@ -154,6 +154,39 @@ push_test_image() {
   podman push -q --tls-verify=false "$IMAGE_TAG" >/dev/null
 }
 
+# An interpreter image for Pachyderm's OpenCV example (tests/fixtures/opencv):
+# python3 with OpenCV and matplotlib, ImageMagick for the montage, and the
+# example's /edges.py, from Debian packages by mmdebstrap. Pushed under the
+# names the example's specs use, in the local registry; rebuilt only when
+# its recipe (the package list and edges.py) changes.
+OPENCV_PACKAGES="python3-opencv,python3-matplotlib,python3-numpy,imagemagick"
+OPENCV_IMAGE="$REGISTRY/pachyderm/opencv:1.0"
+IMAGEMAGICK_IMAGE="$REGISTRY/dpokidov/imagemagick:7.1.0-23"
+
+push_opencv_image() {
+  local recipe label
+  recipe=$( (echo "$OPENCV_PACKAGES"; cat tests/fixtures/opencv/edges.py) | sha256sum | cut -c1-16)
+  label=$(skopeo inspect --tls-verify=false --format '{{index .Labels "dev.strata.recipe"}}' \
+    "docker://$OPENCV_IMAGE" 2>/dev/null || true)
+  if [ "$label" != "$recipe" ]; then
+    command -v mmdebstrap >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq mmdebstrap >/dev/null; }
+    log "building $OPENCV_IMAGE from Debian packages (once; about two minutes)"
+    local rootfs="$STATE/opencv-rootfs.tar"
+    mmdebstrap --quiet --variant=essential --aptopt='Apt::Install-Recommends "false"' \
+      --include="$OPENCV_PACKAGES" \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' \
+      --customize-hook='copy-in tests/fixtures/opencv/edges.py /' \
+      bookworm "$rootfs" >&2
+    podman import -q --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change "LABEL dev.strata.recipe=$recipe" "$rootfs" "$OPENCV_IMAGE" >/dev/null
+    rm -f "$rootfs"
+    podman push -q --tls-verify=false "$OPENCV_IMAGE" >/dev/null
+    podman tag "$OPENCV_IMAGE" "$IMAGEMAGICK_IMAGE"
+    podman push -q --tls-verify=false "$IMAGEMAGICK_IMAGE" >/dev/null
+  fi
+}
+
 install_missing
 write_conf
 export CONTAINERS_CONF="$STATE/containers.conf"
@@ -162,6 +195,7 @@ start_registry
 push_test_image
 start_private_registry
 push_private_image
+push_opencv_image
 DIGEST=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$IMAGE_TAG")
 echo "export STRATA_TEST_CONTAINERS_CONF='$STATE/containers.conf'"
 echo "export STRATA_TEST_HELPER_STATIC='$HELPER'"
@@ -169,3 +203,4 @@ echo "export STRATA_TEST_IMAGE='$REGISTRY/strata-test/busybox@$DIGEST'"
 echo "export STRATA_TEST_PRIVATE_IMAGE='$PRIVATE_IMAGE'"
 echo "export STRATA_TEST_PRIVATE_USER='$PRIVATE_USER'"
 echo "export STRATA_TEST_PRIVATE_PASSWORD='$PRIVATE_PASSWORD'"
+echo "export STRATA_TEST_OPENCV_REGISTRY='$REGISTRY'"

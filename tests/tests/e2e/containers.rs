@@ -226,3 +226,47 @@ async fn an_image_behind_a_password_is_pinned_and_pulled_with_the_pipelines_pull
     );
     assert_eq!(read(&ws, "authorised", "/ok").await.trim(), "pulled");
 }
+
+/// One of Pachyderm's example specs, exactly as its users write it, but for
+/// the registry its image is pulled from: no internet here, so the test
+/// registry holds the images under the names the specs use.
+fn pachyderm_example(file: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/opencv").join(file);
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(path).expect("the example")).expect("json");
+    let image = spec["transform"]["image"].as_str().expect("an image").to_owned();
+    spec["transform"]["image"] = serde_json::json!(format!("{}/{image}", var("STRATA_TEST_OPENCV_REGISTRY")));
+    spec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the static helper and the OpenCV image: scripts/test.sh runs it"]
+async fn pachyderms_opencv_edges_and_montage_specs_run_unmodified_in_their_images() {
+    let app = app_with_containers().await;
+    let ws = app.client().workspace("default");
+    ws.repo_create("images", "").await.expect("repo");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/opencv");
+    for name in ["square.png", "ring.png"] {
+        let bytes = std::fs::read(fixtures.join(name)).expect("a picture");
+        ws.put("images", "master", &format!("/{name}"), false, false, reqwest::Body::from(bytes)).await.expect("put");
+    }
+
+    // python3 and OpenCV read /pfs/images and write /pfs/out, hard-coded in /edges.py.
+    create(&ws, pachyderm_example("edges.json")).await;
+    let edges = ws.job_wait("edges", "latest", 600).await.expect("the edges job finishes");
+    assert_eq!(edges.state, JobState::Success, "{edges:?}");
+    assert!(edges.image.as_deref().is_some_and(|image| image.contains("@sha256:")), "pinned: {edges:?}");
+    assert_eq!(edges.datums.total, 2, "one datum per image for glob /*");
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    for name in ["square.png", "ring.png"] {
+        let response = ws.get_file("edges", "master", &format!("/{name}"), None, None).await.expect("an edge map");
+        assert!(response.bytes().await.expect("bytes").starts_with(PNG), "{name} is a PNG");
+    }
+
+    // ImageMagick's montage over the cross of both repos, found with `find -L /pfs/...`.
+    create(&ws, pachyderm_example("montage.json")).await;
+    let montage = ws.job_wait("montage", "latest", 600).await.expect("the montage job finishes");
+    assert_eq!(montage.state, JobState::Success, "{montage:?}");
+    let response = ws.get_file("montage", "master", "/montage.png", None, None).await.expect("the montage");
+    let bytes = response.bytes().await.expect("bytes");
+    assert!(bytes.starts_with(PNG) && bytes.len() > 1000, "a picture of {} bytes", bytes.len());
+}
