@@ -225,6 +225,11 @@ pub struct JobInfo {
     /// (the process runner) or the job has not started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// What ran its datums, as its workers reported: `container` (its
+    /// image, literal `/pfs`), `namespace` or `scratch` (processes on the
+    /// worker's machine); `None` until a task reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_datums: Vec<FailedDatum>,
 }
@@ -478,6 +483,9 @@ pub struct TaskResult {
     /// Lines for the job's log (e.g. which isolation the worker uses).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// What ran the datums (see [`JobInfo::runner`]).
+    #[serde(default)]
+    pub runner: Option<String>,
 }
 
 /// The outcome of one datum.

@@ -266,6 +266,10 @@ pub struct WorkerArgs {
     /// The worker's name in the queue; unique per pipeline [default: host-pid].
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
+    /// Run nothing: fail every datum with this reason. Set by a provisioner
+    /// whose workspaces may not run code the way this machine could.
+    #[arg(long, hide = true, value_name = "REASON")]
+    pub refuse: Option<String>,
     /// Exit when standard input closes: set by the provisioner that starts
     /// the worker, so workers never outlive it.
     #[arg(long, hide = true)]

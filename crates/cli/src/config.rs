@@ -89,12 +89,14 @@ mod tests {
     }
 
     /// A value of the same kind as `default` that differs from it. Every
-    /// optional setting is text or a path, so `null` becomes text.
+    /// optional setting is text or a path, so `null` becomes text; a switch
+    /// flips.
     fn another(default: &Value) -> Value {
         match default {
             Value::Number(number) => Value::from(number.as_u64().expect("settings are unsigned") + 1),
             Value::String(text) => Value::from(format!("{text}-changed")),
             Value::Null => Value::from("changed"),
+            Value::Bool(flag) => Value::from(!flag),
             other => panic!("no sample for {other}; teach `another` this kind of setting"),
         }
     }

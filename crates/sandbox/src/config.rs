@@ -12,7 +12,9 @@ use crate::{ContainerRuntime, IsolationMode, SandboxError};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SandboxConfig {
-    /// What runs embedded workers' datums: `process` or `container`.
+    /// What runs embedded workers' datums: `process`, `container`, or `auto`
+    /// (containers where the engine and the static helper are found, else
+    /// processes, with a warning in the log and in `strata status`).
     pub runner: String,
     /// How the process runner isolates datums: `auto`, `namespace` or `scratch`.
     pub sandbox: String,
@@ -29,18 +31,24 @@ pub struct SandboxConfig {
     /// Registries (`host:port`, separated by `,`) images are pulled from over
     /// plain HTTP, e.g. one on loopback.
     pub insecure_registries: Option<String>,
+    /// Let workspaces made through the hub run their pipelines' code as
+    /// processes (namespace isolation) where there is no container runner.
+    /// Off: their datums fail with a reason saying what to install. Tenant
+    /// code outside a container shares the machine's kernel and programs.
+    pub insecure_workspaces_without_containers: bool,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
-            runner: "process".to_owned(),
+            runner: "auto".to_owned(),
             sandbox: "auto".to_owned(),
             sandbox_helper: None,
             container_engine: "podman".to_owned(),
             containers_conf: None,
             container_helper: None,
             insecure_registries: None,
+            insecure_workspaces_without_containers: false,
         }
     }
 }
@@ -51,8 +59,13 @@ pub struct SandboxSettings {
     pub isolation: IsolationMode,
     /// The helper binary; `None`: the running executable.
     pub helper: Option<PathBuf>,
-    /// Where `runner = "container"`: how containers are run.
+    /// Where `runner = "container"` (or `auto` found the parts): how
+    /// containers are run.
     pub containers: Option<ContainerSettings>,
+    /// Why `runner = "auto"` fell back to processes.
+    pub runner_fallback: Option<String>,
+    /// See [`SandboxConfig::insecure_workspaces_without_containers`].
+    pub insecure_workspaces_without_containers: bool,
 }
 
 /// How the container runner runs containers.
@@ -69,24 +82,41 @@ impl SandboxConfig {
     /// Checks the runner and the isolation mode; the error names the key.
     pub fn resolve(&self) -> Result<SandboxSettings, (&'static str, SandboxError)> {
         let isolation = self.sandbox.parse().map_err(|error| ("sandbox", error))?;
-        let containers = match self.runner.as_str() {
-            "process" => None,
-            "container" => Some(ContainerSettings {
-                engine: PathBuf::from(&self.container_engine),
-                conf: self.containers_conf.clone(),
-                helper: self.container_helper.clone(),
-                insecure_registries: self
-                    .insecure_registries
-                    .iter()
-                    .flat_map(|list| list.split(','))
-                    .map(str::trim)
-                    .filter(|registry| !registry.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            }),
+        let (containers, runner_fallback) = match self.runner.as_str() {
+            "process" => (None, None),
+            "container" => (Some(self.container_settings()), None),
+            "auto" => {
+                let settings = self.container_settings();
+                match settings.missing_part(std::env::current_exe().ok().as_deref()) {
+                    None => (Some(settings), None),
+                    Some(missing) => (None, Some(missing)),
+                }
+            }
             other => return Err(("runner", SandboxError::InvalidRunner { value: other.to_owned() })),
         };
-        Ok(SandboxSettings { isolation, helper: self.sandbox_helper.clone(), containers })
+        Ok(SandboxSettings {
+            isolation,
+            helper: self.sandbox_helper.clone(),
+            containers,
+            runner_fallback,
+            insecure_workspaces_without_containers: self.insecure_workspaces_without_containers,
+        })
+    }
+
+    fn container_settings(&self) -> ContainerSettings {
+        ContainerSettings {
+            engine: PathBuf::from(&self.container_engine),
+            conf: self.containers_conf.clone(),
+            helper: self.container_helper.clone(),
+            insecure_registries: self
+                .insecure_registries
+                .iter()
+                .flat_map(|list| list.split(','))
+                .map(str::trim)
+                .filter(|registry| !registry.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
     }
 }
 
@@ -107,6 +137,53 @@ impl ContainerSettings {
             helper,
         }
     }
+}
+
+impl ContainerSettings {
+    /// What of the container runner is not on this machine, in a sentence;
+    /// `None` when the engine is on the `PATH` (or at its path) and the
+    /// static helper exists.
+    pub fn missing_part(&self, current_exe: Option<&Path>) -> Option<String> {
+        let engine_found = if self.engine.components().count() > 1 {
+            self.engine.is_file()
+        } else {
+            std::env::split_paths(&std::ffi::OsString::from(ENGINE_PATH)).any(|dir| dir.join(&self.engine).is_file())
+        };
+        if !engine_found {
+            return Some(format!("no container engine `{}` on this machine", self.engine.display()));
+        }
+        let helper = self.runtime(current_exe).helper;
+        if !helper.is_file() {
+            return Some(format!("no static sandbox helper at {}", helper.display()));
+        }
+        if !is_static_executable(&helper) {
+            return Some(format!(
+                "{} is not statically linked, so it cannot run in every image (scripts/containers.sh builds one that is)",
+                helper.display()
+            ));
+        }
+        None
+    }
+}
+
+/// Whether `path` is an ELF executable that names no program interpreter
+/// (a dynamically linked one does, in a `PT_INTERP` program header).
+fn is_static_executable(path: &Path) -> bool {
+    const PT_INTERP: u32 = 3;
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    let read = |at: usize, len: usize| bytes.get(at..at + len);
+    let (Some(magic), Some(&[class, endian])) = (read(0, 4), read(4, 2)) else { return false };
+    // 64-bit little-endian: the only kind of machine this runner supports.
+    if magic != b"\x7fELF" || class != 2 || endian != 1 {
+        return false;
+    }
+    let number = |at: usize, len: usize| {
+        read(at, len).map(|b| b.iter().rev().fold(0usize, |n, byte| (n << 8) | usize::from(*byte)))
+    };
+    let (Some(offset), Some(size), Some(count)) = (number(0x20, 8), number(0x36, 2), number(0x38, 2)) else {
+        return false;
+    };
+    (0..count).all(|i| number(offset + i * size, 4).is_some_and(|kind| kind != PT_INTERP as usize))
 }
 
 /// The static helper's file name.
@@ -139,7 +216,8 @@ mod tests {
 
     #[test]
     fn the_runner_is_process_or_container_with_its_settings() {
-        assert_eq!(SandboxConfig::default().resolve().expect("the defaults").containers, None);
+        let process = SandboxConfig { runner: "process".to_owned(), ..SandboxConfig::default() };
+        assert_eq!(process.resolve().expect("process").containers, None);
         let config = SandboxConfig {
             runner: "container".to_owned(),
             containers_conf: Some("/etc/strata/containers.conf".into()),
@@ -154,6 +232,52 @@ mod tests {
         let docker = SandboxConfig { runner: "docker".to_owned(), ..SandboxConfig::default() };
         let (key, error) = docker.resolve().expect_err("not a runner");
         assert_eq!(key, "runner");
-        assert!(error.to_string().contains("process or container"), "{error}");
+        assert!(error.to_string().contains("process, container or auto"), "{error}");
+    }
+
+    #[test]
+    fn auto_falls_back_to_processes_and_says_which_part_is_missing() {
+        let no_engine = SandboxConfig { container_engine: "no-such-engine-here".into(), ..SandboxConfig::default() };
+        let settings = no_engine.resolve().expect("auto");
+        assert_eq!(settings.containers, None);
+        let reason = settings.runner_fallback.expect("a reason");
+        assert!(reason.contains("no-such-engine-here"), "{reason}");
+
+        let dir = tempfile::tempdir().expect("dir");
+        let engine = dir.path().join("podman");
+        std::fs::write(&engine, "").expect("engine");
+        let no_helper = SandboxConfig {
+            container_engine: engine.display().to_string(),
+            container_helper: Some(dir.path().join("missing-helper")),
+            ..SandboxConfig::default()
+        };
+        let reason = no_helper.resolve().expect("auto").runner_fallback.expect("a reason");
+        assert!(reason.contains("missing-helper"), "{reason}");
+
+        // This very test binary names its loader: not a helper for every image.
+        let dynamic = std::env::current_exe().expect("the test binary");
+        let linked = SandboxConfig { container_helper: Some(dynamic), ..no_helper.clone() };
+        let reason = linked.resolve().expect("auto").runner_fallback.expect("a reason");
+        assert!(reason.contains("not statically linked"), "{reason}");
+
+        let helper = dir.path().join("helper");
+        std::fs::write(&helper, static_elf()).expect("helper");
+        let complete = SandboxConfig { container_helper: Some(helper), ..no_helper };
+        let settings = complete.resolve().expect("auto");
+        assert!(settings.containers.is_some() && settings.runner_fallback.is_none(), "{settings:?}");
+    }
+
+    /// The headers of a 64-bit little-endian executable with one `PT_LOAD`
+    /// program header and no interpreter.
+    fn static_elf() -> Vec<u8> {
+        let mut bytes = vec![0u8; 0x40 + 0x38];
+        bytes[..4].copy_from_slice(b"\x7fELF");
+        bytes[4] = 2;
+        bytes[5] = 1;
+        bytes[0x20] = 0x40; // program headers right after the ELF header
+        bytes[0x36] = 0x38; // of the standard size
+        bytes[0x38] = 1; // one
+        bytes[0x40] = 1; // PT_LOAD
+        bytes
     }
 }

@@ -21,7 +21,7 @@ pub enum SandboxError {
     SecretPath { path: String, reason: String },
 
     /// A `runner` setting that is not one of the runners.
-    #[error("invalid runner {value:?}: use process or container")]
+    #[error("invalid runner {value:?}: use process, container or auto")]
     InvalidRunner { value: String },
 
     /// A pipeline user a container cannot run user code as.

@@ -151,7 +151,10 @@ fn test_config(database: &TestDatabase, data_dir: &std::path::Path, options: &Te
         hub: HubConfig { org_plans: options.org_plans.clone().unwrap_or_default(), ..HubConfig::default() },
         api,
         pps,
+        // The process runner unless a test asks for containers: what a test
+        // exercises must not depend on what the machine has installed.
         sandbox: options.sandbox.clone().unwrap_or_else(|| SandboxConfig {
+            runner: "process".to_owned(),
             sandbox_helper: options.sandbox_helper.clone(),
             ..SandboxConfig::default()
         }),

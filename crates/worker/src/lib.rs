@@ -118,6 +118,10 @@ pub enum RunnerKind {
     Container(ContainerRuntime),
     /// The user container of this worker's pod (see [`strata_sandbox::pod`]).
     Pod(PodRunner),
+    /// Nothing may run here: every datum fails with this reason, which says
+    /// what to install or set. The worker still takes tasks, so that jobs
+    /// end with the reason instead of waiting for ever.
+    Refused(String),
 }
 
 /// The user container next to a worker in its pod.
@@ -191,6 +195,7 @@ pub async fn run(config: WorkerConfig, stop: CancellationToken) -> Result<(), Wo
             current: None,
         },
         RunnerKind::Process => Runner::Process(Box::new(start_sandbox(&config, &home).await)),
+        RunnerKind::Refused(reason) => Runner::Process(Box::new(Sandbox::refusing(reason.clone()))),
         RunnerKind::Pod(pod) => {
             let confinement = Confinement::for_workspace(&config.tenant, &home);
             let Some(sandbox) = connect_pod(pod, &confinement, &stop).await else {

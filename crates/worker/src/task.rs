@@ -53,6 +53,7 @@ impl Worker {
             worker: self.config.worker_id.clone(),
             datums: results,
             notes: self.notes_for(&task.job),
+            runner: Some(self.runner.isolation().to_string()),
         };
         post_result(&self.config.workspace, &result, stop).await;
     }

@@ -63,13 +63,17 @@ impl std::fmt::Debug for AppState {
 /// runner: the process runner is said loudly, because pipelines then do
 /// not run in their image and user code shares this machine.
 pub(crate) fn runner_info(sandbox: &strata_sandbox::config::SandboxSettings) -> strata_api_types::RunnerInfo {
+    let why = match &sandbox.runner_fallback {
+        Some(missing) => format!("the container runner is not available ({missing}), so "),
+        None => String::new(),
+    };
     match &sandbox.containers {
         Some(_) => strata_api_types::RunnerInfo { runner: "container".to_owned(), warning: None },
         None => strata_api_types::RunnerInfo {
             runner: "process".to_owned(),
             warning: Some(format!(
-                "pipelines run as processes on this machine (isolation {:?}), not in their declared image; \
-                 set runner = \"container\" (scripts/containers.sh installs podman and runc)",
+                "{why}pipelines run as processes on this machine (isolation {:?}), not in their declared image; \
+                 install podman and runc (scripts/containers.sh does) and set runner = \"container\"",
                 sandbox.isolation
             )),
         },

@@ -90,6 +90,7 @@ impl Pps {
             started_at: None,
             finished_at: None,
             image: None,
+            runner: None,
         };
         self.meta().job_create(&row).await?;
         self.meta()
@@ -240,6 +241,7 @@ fn job_info(row: JobRow, failed_datums: Vec<FailedDatum>) -> JobInfo {
         finished_at: row.finished_at.map(|t| t.to_rfc3339()),
         duration_secs,
         image: row.image,
+        runner: row.runner,
         failed_datums,
     }
 }

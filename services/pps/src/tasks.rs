@@ -333,6 +333,11 @@ impl Pps {
             result.datums.iter().filter(|d| known.contains(d.id.as_str())).map(datum_row).collect();
         let added = self.meta().datums_record(&pipeline, &job, &rows).await?;
         self.record_logs(&pipeline, &job, &added, &result.notes).await?;
+        // Only the runners there are: the job page shows it as is.
+        let runner = result.runner.as_deref().filter(|r| ["container", "namespace", "scratch"].contains(r));
+        if let Some(runner) = runner {
+            self.meta().job_set_runner(&pipeline, &job, runner).await?;
+        }
         for row in &added {
             self.inner.metrics.datums(&pipeline, row.state.as_str(), 1);
             self.inner.metrics.datum_took(&pipeline, (row.finished_at - row.started_at).as_seconds_f64());

@@ -70,6 +70,7 @@ async fn a_pipeline_runs_in_its_image_with_hard_coded_pfs_paths() {
 
     let job = ws.job_wait("count", "latest", 300).await.expect("the job finishes");
     assert_eq!(job.state, JobState::Success, "{job:?}");
+    assert_eq!(job.runner.as_deref(), Some("container"), "the workers say what ran the datums");
     assert_eq!(read(&ws, "count", "/a.txt").await.trim(), "3");
     assert_eq!(read(&ws, "count", "/b.txt").await.trim(), "2");
     assert_eq!(read(&ws, "count", "/uid-a.txt").await.trim(), "1000", "user code is not root");

@@ -104,6 +104,8 @@ on_both_setups! {
 
         let first = wait(&ws, "total").await;
         assert_eq!(first.state, JobState::Success, "{first:?}");
+        let runner = first.runner.as_deref();
+        assert!(matches!(runner, Some("namespace" | "scratch")), "the process runner says so: {runner:?}");
         assert_eq!(read(&ws, "count", "master", "/a.txt").await.trim(), "3");
         assert_eq!(read(&ws, "total", "master", "/total").await.trim(), "5");
 
@@ -638,6 +640,7 @@ async fn concurrent_results_all_count(backend: Backend) {
         started_at: Some(now),
         finished_at: None,
         image: None,
+        runner: None,
     };
     meta.job_create(&job).await.expect("job");
     let reports = (0..16).map(|n| {

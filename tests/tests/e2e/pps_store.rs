@@ -80,6 +80,7 @@ impl Store {
             started_at: None,
             finished_at: None,
             image: None,
+            runner: None,
         };
         self.meta.job_create(&row).await.expect("job");
     }
@@ -280,6 +281,9 @@ on_both_backends! {
         s.meta.job_set_image("p", "j1", &second).await.expect("pin again");
         assert_eq!(s.text("SELECT image FROM pps_jobs").await, first);
         assert_eq!(s.meta.job_get("p", "j1").await.expect("read").expect("job").image, Some(first));
+        s.meta.job_set_runner("p", "j1", "container").await.expect("runner");
+        s.meta.job_set_runner("p", "j1", "scratch").await.expect("a later worker's");
+        assert_eq!(s.meta.job_get("p", "j1").await.expect("read").expect("job").runner.as_deref(), Some("container"));
 
         s.meta.job_set_state("p", "j1", JobState::Starting, Some("waiting to pin image")).await.expect("state");
         s.meta.job_set_state("p", "j1", JobState::Running, None).await.expect("state");

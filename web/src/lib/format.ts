@@ -94,3 +94,16 @@ export function runsIn(spec: unknown): string {
   const bound = limits.length > 0 ? `at most ${limits.join(" and ")}` : "no CPU or memory limit";
   return `${image} as ${user}, ${bound}`;
 }
+
+/**
+ * What ran a job's datums, as its workers reported, in a sentence; `warn` where that was
+ * not the pipeline's image (processes on the workers' machine).
+ */
+export function runnerNote(runner: string | null | undefined): { text: string; warn: boolean } {
+  if (!runner) return { text: "what runs its datums is reported once a job's first task is done.", warn: false };
+  if (runner === "container") return { text: "its datums run in containers of that image, with literal /pfs.", warn: false };
+  return {
+    text: `Its datums ran as processes on the workers' machine (${runner} runner), not in the pipeline's image: install podman and runc there and set runner = "container".`,
+    warn: true,
+  };
+}

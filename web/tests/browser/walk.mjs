@@ -48,6 +48,10 @@ function startServer() {
     STRATA_SCALE_DOWN_COOLDOWN_SECS: "2",
     // The operator gives acme the team plan, so the walk can move a workspace to it.
     STRATA_ORG_PLANS: "acme=team",
+    // The walk is about the console: its pipelines run as processes whatever
+    // the machine has, and the hub workspace it makes may run them so.
+    STRATA_RUNNER: "process",
+    STRATA_INSECURE_WORKSPACES_WITHOUT_CONTAINERS: "true",
     RUST_LOG: process.env.WALK_RUST_LOG ?? "warn",
   };
   const args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", join(work, "data"), "--database-url", databaseUrl.href, "--log-level", "warn"];
@@ -277,6 +281,9 @@ async function main() {
   step("open the pipeline from the DAG, then its job: datum counts, timeline, logs");
   await ada.locator('[data-node="pipeline:count"]').click();
   await ada.getByRole("heading", { name: "Jobs" }).waitFor();
+  // This installation runs processes (STRATA_RUNNER above): the page says so loudly.
+  const warning = await ada.getByTestId("runner-warning").innerText();
+  expect(warning.includes("not in the pipeline's image"), `the runner warning, saw ${warning}`);
   await ada.locator("table a code").first().click();
   const counts = ada.getByTestId("datum-counts");
   await counts.waitFor();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, bytes, duration, parseCsv, previewKind, runsIn } from "../../src/lib/format";
+import { ago, bytes, duration, parseCsv, previewKind, runnerNote, runsIn } from "../../src/lib/format";
 
 describe("format", () => {
   it("writes sizes in binary units", () => {
@@ -48,5 +48,13 @@ describe("format", () => {
     expect(runsIn(spec)).toBe("r.io/app:1 as uid 1001, at most 0.5 CPU and 64Mi memory");
     expect(runsIn({ transform: { image: "busybox" } })).toBe("busybox as uid 1000, no CPU or memory limit");
     expect(runsIn(null)).toBe("the default image as uid 1000, no CPU or memory limit");
+  });
+
+  it("warns when datums ran as processes instead of in the image", () => {
+    expect(runnerNote("container").warn).toBe(false);
+    expect(runnerNote(null).warn).toBe(false);
+    const process = runnerNote("namespace");
+    expect(process.warn).toBe(true);
+    expect(process.text).toContain("not in the pipeline's image");
   });
 });

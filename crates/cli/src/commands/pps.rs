@@ -350,6 +350,7 @@ fn job_rows(job: &JobInfo) -> Vec<(&'static str, String)> {
         ("output", job.output_commit.clone()),
         ("spec version", job.spec_version.to_string()),
         ("image", image_line(job)),
+        ("runner", runner_line(job.runner.as_deref())),
         ("created", when(Some(&job.created_at))),
         ("started", when(job.started_at.as_deref())),
         ("finished", when(job.finished_at.as_deref())),
@@ -374,6 +375,15 @@ fn image_line(job: &JobInfo) -> String {
         (Some(image), _) => image.clone(),
         (None, JobState::Created | JobState::Starting) => "pinned to a digest when the job starts".to_owned(),
         (None, _) => "not pinned (this workspace's workers run processes, which ignore the image)".to_owned(),
+    }
+}
+
+/// What ran the datums, and a warning where that was not the job's image.
+fn runner_line(runner: Option<&str>) -> String {
+    match runner {
+        Some("container") => "container (the pipeline's image, literal /pfs)".to_owned(),
+        Some(process) => format!("{process}: processes on the worker's machine, NOT the pipeline's image"),
+        None => "not reported yet (no task has finished)".to_owned(),
     }
 }
 
@@ -719,6 +729,7 @@ mod tests {
             finished_at: None,
             duration_secs: Some(65.0),
             image: Some(format!("127.0.0.1:5055/team/edges@sha256:{}", "ab".repeat(32))),
+            runner: Some("container".into()),
             failed_datums: vec![FailedDatum { id: "d1".into(), exit: "exit 2".into(), log_tail: "boom\n".into() }],
         }
     }
@@ -754,6 +765,14 @@ mod tests {
         assert!(value(&unpinned).expect("an image row").contains("not pinned"));
         let starting = JobInfo { image: None, ..job(JobState::Starting, None) };
         assert!(value(&starting).expect("an image row").contains("when the job starts"));
+    }
+
+    #[test]
+    fn job_details_say_loudly_when_datums_did_not_run_in_the_image() {
+        let value = |job: &JobInfo| job_rows(job).into_iter().find(|(k, _)| *k == "runner").map(|(_, v)| v);
+        assert!(value(&job(JobState::Success, None)).expect("a runner row").starts_with("container"));
+        let process = JobInfo { runner: Some("namespace".into()), ..job(JobState::Success, None) };
+        assert!(value(&process).expect("a runner row").contains("NOT the pipeline's image"));
     }
 
     #[test]

@@ -43,17 +43,31 @@ fn local_config(settings: &StrataSettings) -> Result<LocalConfig, Failure> {
 }
 
 /// Provisioned workspaces run their pipelines in containers where the
-/// installation has a container runtime (`runner = "container"`), else in
-/// namespaces: never unconfined.
+/// installation has a container runner; without one, in namespaces only if
+/// the operator set `insecure_workspaces_without_containers`, else their
+/// datums fail saying what to install.
 fn local_runner(settings: &StrataSettings) -> strata_provisioner::LocalRunner {
-    match &settings.app.sandbox.containers {
+    let sandbox = &settings.app.sandbox;
+    match &sandbox.containers {
         Some(containers) => strata_provisioner::LocalRunner::Container(strata_provisioner::ContainerRunner {
             engine: containers.engine.clone(),
             containers_conf: containers.conf.clone(),
             helper: containers.helper.clone(),
             insecure_registries: containers.insecure_registries.clone(),
         }),
-        None => strata_provisioner::LocalRunner::Namespace,
+        None if sandbox.insecure_workspaces_without_containers => {
+            tracing::warn!(
+                "insecure_workspaces_without_containers is set: hub workspaces run tenant code as processes on this machine"
+            );
+            strata_provisioner::LocalRunner::Namespace
+        }
+        None => strata_provisioner::LocalRunner::Refused(format!(
+            "workspaces made through the hub run pipelines only in containers, and this installation has no \
+             container runner ({}); install podman and runc (scripts/containers.sh does) and set \
+             runner = \"container\", or, knowing tenant code then shares this machine, set \
+             insecure_workspaces_without_containers = true",
+            sandbox.runner_fallback.as_deref().unwrap_or("runner = \"process\"")
+        )),
     }
 }
 

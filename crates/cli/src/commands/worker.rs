@@ -21,6 +21,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
         containers_conf: args.containers_conf.clone(),
         container_helper: args.container_helper.clone(),
         insecure_registries: args.insecure_registries.clone(),
+        ..SandboxConfig::default()
     };
     let sandbox = sandbox.resolve().map_err(|(key, error)| {
         // The server's `sandbox` key is this command's `--isolation`.
@@ -39,6 +40,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(&program).arg("__sandbox"));
     config.isolation = sandbox.isolation;
     config.runner = match (pod, sandbox.containers) {
+        _ if args.refuse.is_some() => RunnerKind::Refused(args.refuse.clone().unwrap_or_default()),
         (Some(pod), _) => RunnerKind::Pod(pod),
         (None, Some(containers)) => RunnerKind::Container(containers.runtime(Some(&program))),
         (None, None) => RunnerKind::Process,

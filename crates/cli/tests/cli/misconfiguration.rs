@@ -139,7 +139,7 @@ fn strata_dev_makes_a_private_master_key_once_and_a_wrong_one_is_named_never_sho
 fn an_unknown_worker_runner_is_named_before_anything_starts() {
     let sandbox = Sandbox::new();
     let output = sandbox.run(&["worker", "--pipeline", "edges", "--runner", "docker"]);
-    assert_user_error(&output, &["--runner", "docker", "process or container"]);
+    assert_user_error(&output, &["--runner", "docker", "process, container or auto"]);
 }
 
 #[test]

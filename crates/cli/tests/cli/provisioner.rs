@@ -257,3 +257,32 @@ fn the_master_key_reaches_no_workspace_server_worker_or_tenant_code() {
     }
     assert!(environment_of(dev.child.id()).contains(MASTER_KEY), "the control case: strata dev itself has it");
 }
+
+#[test]
+fn without_containers_a_hub_workspace_refuses_to_run_tenant_code_and_says_what_to_install() {
+    let sandbox = Sandbox::new();
+    let _dev = sandbox.start_dev_with_env(&[], &[("STRATA_INSECURE_WORKSPACES_WITHOUT_CONTAINERS", "false")]);
+    json(&sandbox, &["workspace", "create", "ci", "--org", "local", "--wait"]);
+    ok(&sandbox, &["workspace", "use", "local/ci"]);
+    ok(&sandbox, &["repo", "create", "numbers"]);
+    let input = sandbox.dir.path().join("1.txt");
+    std::fs::write(&input, "1\n").expect("input");
+    ok(&sandbox, &["put", "file", "numbers@master:/1.txt", "-f", path_str(&input)]);
+    let spec = sandbox.dir.path().join("copy.json");
+    std::fs::write(
+        &spec,
+        r#"{"pipeline": {"name": "copy"}, "input": {"pfs": {"repo": "numbers", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "cp /pfs/numbers/* /pfs/out/"]}, "datum_tries": 1}"#,
+    )
+    .expect("spec");
+    ok(&sandbox, &["pipeline", "create", "-f", path_str(&spec)]);
+    let output = sandbox.run(&["job", "wait", "copy@latest", "--timeout", "120", "-o", "json"]);
+    let job: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the job as JSON");
+    assert_eq!(job["state"], "FAILURE", "{job}");
+    let datums = json(&sandbox, &["datum", "list", "copy@latest"]);
+    let text = datums.to_string();
+    assert!(
+        text.contains("only in containers") && text.contains("insecure_workspaces_without_containers"),
+        "the datum says why and what to do: {text}"
+    );
+}

@@ -34,6 +34,9 @@ impl Sandbox {
             }
         }
         command.env("STRATA_CONFIG", self.cli_config());
+        // Processes, whatever this machine has installed, and hub workspaces
+        // allowed to run them (a test of the refusal unsets it).
+        command.env("STRATA_RUNNER", "process").env("STRATA_INSECURE_WORKSPACES_WITHOUT_CONTAINERS", "true");
         command
     }
 

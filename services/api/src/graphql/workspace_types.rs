@@ -352,6 +352,13 @@ impl Job {
     async fn image(&self) -> Option<&str> {
         self.info.image.as_deref()
     }
+    /// What ran its datums, as its workers reported: `container` (the
+    /// pipeline's image, literal `/pfs`), or `namespace` / `scratch`
+    /// (processes on the workers' machine, not the image); null until a task
+    /// finished.
+    async fn runner(&self) -> Option<&str> {
+        self.info.runner.as_deref()
+    }
     /// The datums that ran (skipped ones are counted, not listed).
     #[graphql(complexity = "super::limits::PER_ITEM + child_complexity")]
     async fn datum_list(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Datum>> {

@@ -69,6 +69,8 @@ pub mod job {
         pub finished_at: Option<ChronoDateTimeUtc>,
         /// The image pinned by digest (migration 3).
         pub image: Option<String>,
+        /// What ran its datums, as its workers reported it (migration 4).
+        pub runner: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

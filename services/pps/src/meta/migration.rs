@@ -14,7 +14,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Pps), Box::new(M0002Secrets), Box::new(M0003JobImage)]
+        vec![Box::new(M0001Pps), Box::new(M0002Secrets), Box::new(M0003JobImage), Box::new(M0004JobRunner)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -168,5 +168,22 @@ impl MigrationName for M0003JobImage {
 impl MigrationTrait for M0003JobImage {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.alter_table(Table::alter().table("pps_jobs").add_column(text_null("image")).to_owned()).await
+    }
+}
+
+/// What ran each job's datums.
+struct M0004JobRunner;
+
+/// Named by hand, as M0002 and M0003.
+impl MigrationName for M0004JobRunner {
+    fn name(&self) -> &str {
+        "m0004_job_runner"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004JobRunner {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table("pps_jobs").add_column(text_null("runner")).to_owned()).await
     }
 }

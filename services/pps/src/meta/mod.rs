@@ -53,6 +53,9 @@ pub struct JobRow {
     /// The image its datums run in, pinned by digest; set when the job
     /// starts, where images are pinned.
     pub image: Option<String>,
+    /// What ran its datums (`container`, `namespace`, `scratch`), from its
+    /// first task result.
+    pub runner: Option<String>,
 }
 
 /// A datum that ran (processed, failed or recovered).
@@ -382,6 +385,7 @@ impl Meta {
             started_at: Set(None),
             finished_at: Set(None),
             image: Set(job.image.clone()),
+            runner: Set(job.runner.clone()),
         };
         job::Entity::insert(row)
             .on_conflict_do_nothing_on([job::Column::Pipeline, job::Column::Id])
@@ -428,6 +432,19 @@ impl Meta {
             .filter(job::Column::Pipeline.eq(pipeline))
             .filter(job::Column::Id.eq(id))
             .filter(job::Column::Image.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Records what ran a job's datums, from its first task result; later
+    /// results of other workers do not change it.
+    pub async fn job_set_runner(&self, pipeline: &str, id: &str, runner: &str) -> Result<(), PpsError> {
+        job::Entity::update_many()
+            .col_expr(job::Column::Runner, Expr::value(runner))
+            .filter(job::Column::Pipeline.eq(pipeline))
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::Runner.is_null())
             .exec(&self.db)
             .await?;
         Ok(())
@@ -689,6 +706,7 @@ fn job_row(row: job::Model) -> Result<JobRow, PpsError> {
         started_at: row.started_at,
         finished_at: row.finished_at,
         image: row.image,
+        runner: row.runner,
     })
 }
 

@@ -59,8 +59,9 @@ pub struct LocalConfig {
     pub start_timeout: Duration,
 }
 
-/// How a local workspace's workers run tenant code. Never unconfined:
-/// namespaces when no container runtime is configured, else containers.
+/// How a local workspace's workers run tenant code: in containers, or,
+/// only where the operator set the insecure setting that allows it, in
+/// namespaces; else not at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalRunner {
     /// Processes in namespaces on this machine (`--isolation namespace`);
@@ -68,6 +69,9 @@ pub enum LocalRunner {
     Namespace,
     /// Containers of each pipeline's image; its jobs pin the image's digest.
     Container(ContainerRunner),
+    /// No container runner and no permission to do without: every datum
+    /// fails with this reason.
+    Refused(String),
 }
 
 /// The installation's container settings, handed to each worker.
@@ -88,6 +92,7 @@ impl LocalRunner {
             // the installation's `sandbox` setting (that is for `strata dev`'s own
             // workspace): a worker that cannot confine it fails its datums with the reason.
             LocalRunner::Namespace => vec!["--isolation".into(), "namespace".into()],
+            LocalRunner::Refused(reason) => vec!["--refuse".into(), reason.into()],
             LocalRunner::Container(containers) => {
                 let mut args: Vec<std::ffi::OsString> = vec![
                     "--runner".into(),
@@ -112,7 +117,7 @@ impl LocalRunner {
     /// Whether (and how) the workspace server pins its jobs' images.
     pub(crate) fn pin_images(&self) -> Option<strata_core::workspace_server::PinImages> {
         match self {
-            LocalRunner::Namespace => None,
+            LocalRunner::Namespace | LocalRunner::Refused(_) => None,
             LocalRunner::Container(containers) => Some(strata_core::workspace_server::PinImages {
                 plain_http_registries: containers.insecure_registries.clone(),
             }),

@@ -7,7 +7,7 @@ import { Logs } from "../../components/Logs";
 import { Timeline } from "../../components/Timeline";
 import { Empty, LoadState, StateBadge } from "../../components/ui";
 import { graphql } from "../../gql";
-import { bytes, duration, gql, shortId, useLoad } from "../../lib/index";
+import { bytes, duration, gql, runnerNote, shortId, useLoad } from "../../lib/index";
 
 const JobQuery = graphql(`
   query JobDetail($org: String!, $ws: String!, $pipeline: String!, $job: String!) {
@@ -22,6 +22,7 @@ const JobQuery = graphql(`
         finishedAt
         durationSecs
         image
+        runner
         outputCommit
         datums {
           total
@@ -95,6 +96,9 @@ export function JobPage({ org, ws, pipeline, job }: { org: string; ws: string; p
               </p>
               <p className="hint">
                 Image: {j.image ? <code>{j.image}</code> : "not pinned (pinned when the job starts, where workers run containers)"}
+              </p>
+              <p className={runnerNote(j.runner).warn ? "banner error" : "hint"} data-testid="job-runner">
+                {runnerNote(j.runner).text}
               </p>
               <h2>Timeline</h2>
               <Timeline datums={j.datumList} />

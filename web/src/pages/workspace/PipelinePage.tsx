@@ -3,7 +3,7 @@ import { Crumbs } from "../../components/Crumbs";
 import { Layout } from "../../components/Layout";
 import { Empty, LoadState, StateBadge } from "../../components/ui";
 import { graphql } from "../../gql";
-import { ago, duration, gql, Link, runsIn, shortId, useLoad } from "../../lib/index";
+import { ago, duration, gql, Link, runnerNote, runsIn, shortId, useLoad } from "../../lib/index";
 
 const PipelineQuery = graphql(`
   query PipelineDetail($org: String!, $ws: String!, $pipeline: String!) {
@@ -20,6 +20,7 @@ const PipelineQuery = graphql(`
         jobs(first: 30) {
           id
           state
+          runner
           createdAt
           durationSecs
           datums {
@@ -53,9 +54,18 @@ export function PipelinePage({ org, ws, pipeline }: { org: string; ws: string; p
               <p>
                 Reads {p.inputs.join(", ")}; writes <Link to={`${base}/repos/${encodeURIComponent(p.outputRepo)}`}>{p.outputRepo}</Link>; version {p.version}, up to {p.parallelism} workers.
               </p>
-              <p className="hint">
-                Runs in {runsIn(p.spec)} where the workspace's workers run containers; each job's page names the image digest it ran.
-              </p>
+              {(() => {
+                const ran = runnerNote(p.jobs.find((j) => j.runner)?.runner);
+                return ran.warn ? (
+                  <p className="banner error" role="alert" data-testid="runner-warning">
+                    {ran.text} Declared: {runsIn(p.spec)}.
+                  </p>
+                ) : (
+                  <p className="hint" data-testid="runner">
+                    Runs in {runsIn(p.spec)}; {ran.text} Each job's page names the image digest it ran.
+                  </p>
+                );
+              })()}
               <h2>Jobs</h2>
               {p.jobs.length === 0 ? (
                 <p className="hint">No jobs yet: a commit to an input starts one.</p>
