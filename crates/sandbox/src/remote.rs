@@ -75,9 +75,12 @@ impl Helper {
             .envs(command.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| SandboxError::HelperStart { program: command.program.clone(), source })?;
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(forward_diagnostics(stderr));
+        }
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(SandboxError::Protocol { message: "the helper's pipes were not set up".to_owned() });
         };
@@ -182,5 +185,16 @@ impl Helper {
             let _already_gone = child.start_kill();
             let _reaped = child.wait().await;
         }
+    }
+}
+
+/// Logs what the helper (or the container engine and its monitor) writes to
+/// stderr. A pipe rather than the worker's own stderr: the engine's monitor
+/// outlives `podman run` for a moment and must not hold the worker's output
+/// open after it.
+async fn forward_diagnostics(stderr: tokio::process::ChildStderr) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::warn!(target: "strata::sandbox", "{line}");
     }
 }
