@@ -67,15 +67,8 @@ async fn a_datum_reads_literal_pfs_and_writes_pfs_out_as_a_non_root_user() {
     assert_eq!(datum.out("caps").split_whitespace().last(), Some("0000000000000000"), "no capabilities");
     assert_eq!(datum.out("home").trim(), "/tmp");
 
-    // The same container runs the next datum, with only that datum's files in /pfs.
-    let next_root = datum.root.parent().unwrap().join("root2");
-    std::fs::create_dir_all(next_root.join("words")).unwrap();
-    std::fs::write(next_root.join("words/w.txt"), "one two").unwrap();
-    let mut run = datum.sh("ls /pfs > /pfs/out/listing");
-    run.root = next_root.clone();
-    run.inputs = vec!["words".to_owned()];
-    assert!(sandbox.run(&run).await.unwrap().success(), "{}", datum.log_text());
-    assert_eq!(std::fs::read_to_string(next_root.join("out/listing")).unwrap(), "out\nwords\n");
+    // The same sandbox runs the next datum, with only that datum's files in /pfs.
+    crate::helpers::next_datum_sees_only_its_own_input(&sandbox, &datum).await;
     sandbox.close().await;
 }
 

@@ -92,3 +92,16 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
 pub fn read_pid(path: &Path) -> u32 {
     fs::read_to_string(path).unwrap().trim().parse().unwrap()
 }
+
+/// Runs a second datum beside `datum` in the same sandbox and checks that it
+/// finds only its own input (and `out`) under `/pfs`.
+pub async fn next_datum_sees_only_its_own_input(sandbox: &Sandbox, datum: &Datum) {
+    let next = datum.root.parent().unwrap().join("root2");
+    fs::create_dir_all(next.join("words")).unwrap();
+    fs::write(next.join("words/w.txt"), "one two").unwrap();
+    let mut run = datum.sh("ls /pfs > /pfs/out/listing");
+    run.root = next.clone();
+    run.inputs = vec!["words".to_owned()];
+    assert!(sandbox.run(&run).await.unwrap().success(), "{}", datum.log_text());
+    assert_eq!(fs::read_to_string(next.join("out/listing")).unwrap(), "out\nwords\n");
+}

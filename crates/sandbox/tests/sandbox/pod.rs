@@ -138,15 +138,8 @@ async fn a_pod_datum_sees_literal_pfs_as_the_pods_user_and_cannot_change_its_inp
     let written = std::fs::metadata(datum.root.join("out/sub/file")).unwrap();
     assert_eq!((written.gid(), written.mode() & 0o040), (POD_GROUP, 0o040), "group-readable in the pod's group");
 
-    // The next datum finds only its own input under /pfs.
-    let next = datum.root.parent().unwrap().join("root2");
-    std::fs::create_dir_all(next.join("words")).unwrap();
-    std::fs::write(next.join("words/w.txt"), "one two").unwrap();
-    let mut run = datum.sh("ls /pfs > /pfs/out/listing");
-    run.root = next.clone();
-    run.inputs = vec!["words".to_owned()];
-    assert!(sandbox.run(&run).await.unwrap().success(), "{}", datum.log_text());
-    assert_eq!(std::fs::read_to_string(next.join("out/listing")).unwrap(), "out\nwords\n");
+    // The same sandbox runs the next datum, with only that datum's files in /pfs.
+    crate::helpers::next_datum_sees_only_its_own_input(&sandbox, &datum).await;
     sandbox.close().await;
 }
 

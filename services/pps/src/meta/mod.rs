@@ -427,24 +427,22 @@ impl Meta {
     /// Records the digest-pinned image a job runs in. Set once: a job
     /// never changes image, even if the master plans it again.
     pub async fn job_set_image(&self, pipeline: &str, id: &str, image: &str) -> Result<(), PpsError> {
-        job::Entity::update_many()
-            .col_expr(job::Column::Image, Expr::value(image))
-            .filter(job::Column::Pipeline.eq(pipeline))
-            .filter(job::Column::Id.eq(id))
-            .filter(job::Column::Image.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        self.job_set_once(pipeline, id, job::Column::Image, image).await
     }
 
     /// Records what ran a job's datums, from its first task result; later
     /// results of other workers do not change it.
     pub async fn job_set_runner(&self, pipeline: &str, id: &str, runner: &str) -> Result<(), PpsError> {
+        self.job_set_once(pipeline, id, job::Column::Runner, runner).await
+    }
+
+    /// Sets a nullable text column of a job unless it is set already.
+    async fn job_set_once(&self, pipeline: &str, id: &str, column: job::Column, value: &str) -> Result<(), PpsError> {
         job::Entity::update_many()
-            .col_expr(job::Column::Runner, Expr::value(runner))
+            .col_expr(column, Expr::value(value))
             .filter(job::Column::Pipeline.eq(pipeline))
             .filter(job::Column::Id.eq(id))
-            .filter(job::Column::Runner.is_null())
+            .filter(column.is_null())
             .exec(&self.db)
             .await?;
         Ok(())
