@@ -454,6 +454,9 @@ pub struct TaskLimits {
     pub memory_bytes: Option<u64>,
     /// Thousandths of a core.
     pub millicpus: Option<u64>,
+    /// `disk`: the size of the container's writable `/tmp`.
+    #[serde(default)]
+    pub disk_bytes: Option<u64>,
 }
 
 /// One datum of a task; its inputs arrive in the task's input tar

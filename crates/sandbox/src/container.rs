@@ -68,6 +68,10 @@ pub struct ContainerLimits {
     pub millicpus: Option<u64>,
     /// Processes and threads at once; a fork bomb stops here.
     pub pids: Option<u64>,
+    /// The size of the writable `/tmp` (a tmpfs, so it counts against the
+    /// memory limit too). The image's root is read-only, and `/pfs/out` is
+    /// the worker's scratch space, so this bounds what user code keeps aside.
+    pub disk_bytes: Option<u64>,
 }
 
 /// How to run one pipeline's container; made by [`ContainerRuntime::spec`].
@@ -173,7 +177,10 @@ impl ContainerSpec {
             "--user=0:0".into(),
             "--network=none".into(),
             "--read-only".into(),
-            "--mount=type=tmpfs,destination=/tmp".into(),
+            match self.limits.disk_bytes {
+                Some(bytes) => format!("--mount=type=tmpfs,destination=/tmp,tmpfs-size={bytes}"),
+                None => "--mount=type=tmpfs,destination=/tmp".into(),
+            },
             "--mount=type=tmpfs,destination=/pfs".into(),
             "--cap-drop=all".into(),
             format!("--cap-add={}", HELPER_CAPS.join(",")),
@@ -386,7 +393,12 @@ mod tests {
     }
 
     fn spec() -> ContainerSpec {
-        let limits = ContainerLimits { memory_bytes: Some(64 << 20), millicpus: Some(1500), pids: Some(128) };
+        let limits = ContainerLimits {
+            memory_bytes: Some(64 << 20),
+            millicpus: Some(1500),
+            pids: Some(128),
+            disk_bytes: Some(1 << 20),
+        };
         runtime().spec("127.0.0.1:5000/busybox@sha256:abc", "ws", 1000, limits)
     }
 
@@ -404,6 +416,7 @@ mod tests {
             "--memory-swap=67108864",
             "--cpus=1.500",
             "--pids-limit=128",
+            "--mount=type=tmpfs,destination=/tmp,tmpfs-size=1048576",
             "--entrypoint=/.strata/helper",
             "--volume=/opt/strata/strata-sandbox-helper:/.strata/helper:ro",
         ] {

@@ -55,6 +55,7 @@ impl ContainerKey {
                 memory_bytes: transform.limits.memory_bytes,
                 millicpus: transform.limits.millicpus,
                 pids: None,
+                disk_bytes: transform.limits.disk_bytes,
             },
             secrets: ContainerSecrets {
                 files: secrets.files.iter().map(|(path, value)| (path.clone(), value.expose().to_owned())).collect(),

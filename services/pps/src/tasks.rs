@@ -426,6 +426,7 @@ fn task_limits(limits: Option<&crate::spec::Resources>) -> TaskLimits {
         memory_bytes: limits.memory.as_ref().map(crate::spec::Quantity::bytes),
         // At least a thousandth: a positive limit never becomes "none".
         millicpus: limits.cpu.map(|cores| ((cores * 1000.0).round() as u64).max(1)),
+        disk_bytes: limits.disk.as_ref().map(crate::spec::Quantity::bytes),
     }
 }
 
@@ -439,9 +440,11 @@ mod tests {
         let limits = crate::spec::Resources {
             cpu: Some(0.25),
             memory: Some(crate::spec::Quantity::parse("64Mi").expect("a quantity")),
+            disk: Some(crate::spec::Quantity::parse("1Gi").expect("a quantity")),
             ..crate::spec::Resources::default()
         };
-        assert_eq!(task_limits(Some(&limits)), TaskLimits { memory_bytes: Some(64 << 20), millicpus: Some(250) });
+        let expected = TaskLimits { memory_bytes: Some(64 << 20), millicpus: Some(250), disk_bytes: Some(1 << 30) };
+        assert_eq!(task_limits(Some(&limits)), expected);
         let tiny = crate::spec::Resources { cpu: Some(0.0001), ..crate::spec::Resources::default() };
         assert_eq!(task_limits(Some(&tiny)).millicpus, Some(1), "a limit never becomes no limit");
     }

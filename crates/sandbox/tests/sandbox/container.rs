@@ -107,7 +107,7 @@ async fn user_code_cannot_write_the_image_see_the_host_or_reach_the_network() {
 #[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
 async fn a_fork_bomb_or_a_memory_hog_fails_its_datum_and_the_container_runs_the_next() {
     let datum = Datum::new(&[("in", "f", "x")]);
-    let limits = ContainerLimits { memory_bytes: Some(64 << 20), millicpus: None, pids: Some(64) };
+    let limits = ContainerLimits { memory_bytes: Some(64 << 20), millicpus: None, pids: Some(64), disk_bytes: None };
     let sandbox = container(&datum, limits).await;
 
     // 200 sleeping children against a limit of 64 processes.
@@ -150,5 +150,18 @@ async fn a_datum_timeout_kills_its_processes_inside_the_container() {
     let outcome = sandbox.run(&datum.sh("ps -o comm | grep -c sleep > /pfs/out/left; true")).await.unwrap();
     assert!(outcome.success(), "{}", datum.log_text());
     assert_eq!(datum.out("left").trim(), "0");
+    sandbox.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs podman, the static helper and the test image: scripts/test.sh runs it"]
+async fn the_disk_limit_bounds_what_user_code_can_write_to_tmp() {
+    let datum = Datum::new(&[("in", "f", "x")]);
+    let limits = ContainerLimits { disk_bytes: Some(1 << 20), ..ContainerLimits::default() };
+    let sandbox = container(&datum, limits).await;
+    let script = "head -c 4194304 /dev/zero > /tmp/big 2>/dev/null; ls -l /tmp/big | awk '{print $5}' > /pfs/out/size";
+    assert!(sandbox.run(&datum.sh(script)).await.unwrap().success(), "{}", datum.log_text());
+    let size: u64 = datum.out("size").trim().parse().unwrap();
+    assert!(size <= 1 << 20, "4 MiB asked, at most the 1 MiB limit written: {size}");
     sandbox.close().await;
 }
