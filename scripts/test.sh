@@ -50,3 +50,10 @@ fi
 
 step "browser walk (Chromium)"
 scripts/browser.sh
+
+step "the Strata image (static release build, size budget, strata dev inside it)"
+if [ "$(id -u)" = 0 ]; then
+  scripts/image.sh
+else
+  echo "skipped: scripts/image.sh (podman here runs as root; uid $(id -u))" >&2
+fi
