@@ -326,4 +326,88 @@ mod tests {
         workers.remove("Edges_v2").await;
         assert!(fake.objects().iter().all(|o| o["kind"] != "Deployment" && o["kind"] != "Secret"));
     }
+
+    /// A pipeline that uses a secret: the provisioner reads its value from a
+    /// real workspace server with its pod-secrets credential and stores it as
+    /// the pods' Secret, and reads it again when the secret is rewritten.
+    #[tokio::test]
+    async fn a_pipelines_secret_values_come_from_its_workspace_server_into_the_pods_secret() {
+        use strata_core::workspace_credentials::{FORWARD_LIFETIME_SECS, ForwardedRequest};
+        const SECRET: &str = "sts_0123456789abcdef0123456789abcdef";
+        let dir = tempfile::tempdir().unwrap();
+        let keys = strata_core::master_key::MasterKeys::generate().derive("provisioner test");
+        let config = strata_core::workspace_server::WorkspaceServerConfig {
+            slug: "ci".into(),
+            database_url: format!("sqlite://{}", dir.path().join("ws.db").display()),
+            object_store_url: format!("file://{}", dir.path().display()),
+            object_prefix: "objects".into(),
+            redis_url: None,
+            queue_prefix: "q:".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            service_secret: SECRET.into(),
+            task_lease: Duration::from_secs(30),
+            pin_images: None,
+            secrets_keys: Some(keys.to_list()),
+        };
+        let server = strata_api::workspace_server::WorkspaceServer::build(&config).await.unwrap();
+        let endpoint = format!("http://127.0.0.1:{}", server.port());
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(server.run_until_stopped(stop.clone()));
+        let as_writer = |method: &str, path: &str| {
+            let request = ForwardedRequest {
+                workspace: "ci".into(),
+                actor: "9d3c2a4e-0000-4000-8000-000000000001".into(),
+                token_id: None,
+                role: "writer".into(),
+                method: method.into(),
+                path: path.into(),
+                expires: chrono::Utc::now().timestamp() + FORWARD_LIFETIME_SECS,
+            };
+            strata_client::StrataClient::new(&endpoint).unwrap().with_token(request.seal(SECRET)).workspace("ci")
+        };
+        let put_secret = |value: &str| {
+            let body = strata_api_types::pps::PutSecret {
+                data: [("password".to_owned(), strata_api_types::pps::SecretText(value.into()))].into(),
+                overwrite: true,
+            };
+            let client = as_writer("PUT", "/pps/secrets/db");
+            async move { client.secret_put("db", &body).await.unwrap() }
+        };
+        put_secret("hunter2").await;
+        as_writer("POST", "/repos").repo_create("numbers", "").await.unwrap();
+        let spec = json!({"pipeline": {"name": "Edges_v2"}, "input": {"pfs": {"repo": "numbers", "glob": "/*"}},
+            "transform": {"cmd": ["true"], "secrets": [{"name": "db", "key": "password", "env_var": "PW"}]}});
+        let create = strata_api_types::pps::CreatePipeline {
+            spec: spec.to_string(),
+            update: false,
+            reprocess: false,
+            format: None,
+        };
+        as_writer("POST", "/pps/pipelines").pipeline_create(&create).await.unwrap();
+
+        let fake = FakeApiServer::new().with_deployment_controller();
+        let mut workers = workers(&fake).await;
+        let issuer = CredentialIssuer::new(SECRET, "ci");
+        let client = strata_client::StrataClient::new(&endpoint).unwrap();
+        workers.secrets_client = client.clone().with_token(issuer.pod_secrets_reader()).workspace("ci");
+        let loads = client.with_token(issuer.load_reader()).workspace("ci");
+        let stored = |fake: &FakeApiServer| -> String {
+            use base64::Engine;
+            let name = format!("{}-secrets", render::worker_deployment_name("Edges_v2"));
+            let secret = fake.objects().into_iter().find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == name);
+            let value = secret.expect("the values Secret")["data"]["env.PW"].as_str().unwrap().to_owned();
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(value).unwrap()).unwrap()
+        };
+
+        let load = loads.pipeline_load().await.unwrap().remove(0);
+        workers.resize(&load, 1).await.unwrap();
+        assert_eq!(stored(&fake), "hunter2");
+        assert!(fake.rejected().is_empty(), "{:?}", fake.rejected());
+
+        put_secret("correct horse").await;
+        let load = loads.pipeline_load().await.unwrap().remove(0);
+        workers.resize(&load, 1).await.unwrap();
+        assert_eq!(stored(&fake), "correct horse", "a rewritten secret is read again");
+        stop.cancel();
+    }
 }
