@@ -137,9 +137,7 @@ impl ContainerSettings {
             helper,
         }
     }
-}
 
-impl ContainerSettings {
     /// What of the container runner is not on this machine, in a sentence;
     /// `None` when the engine is on the `PATH` (or at its path) and the
     /// static helper exists.
@@ -169,8 +167,16 @@ impl ContainerSettings {
 /// Whether `path` is an ELF executable that names no program interpreter
 /// (a dynamically linked one does, in a `PT_INTERP` program header).
 fn is_static_executable(path: &Path) -> bool {
+    use std::io::Read;
     const PT_INTERP: u32 = 3;
-    let Ok(bytes) = std::fs::read(path) else { return false };
+    // The program headers follow the ELF header at the start of the file; a binary
+    // whose headers lie further in counts as not static (the check fails closed).
+    const HEADERS: u64 = 64 * 1024;
+    let mut bytes = Vec::new();
+    let read_start = std::fs::File::open(path).and_then(|file| file.take(HEADERS).read_to_end(&mut bytes));
+    if read_start.is_err() {
+        return false;
+    }
     let read = |at: usize, len: usize| bytes.get(at..at + len);
     let (Some(magic), Some(&[class, endian])) = (read(0, 4), read(4, 2)) else { return false };
     // 64-bit little-endian: the only kind of machine this runner supports.

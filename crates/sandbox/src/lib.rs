@@ -294,16 +294,19 @@ impl Sandbox {
     }
 
     fn namespace(command: HelperCommand, confinement: &Confinement, helper: Helper) -> Sandbox {
-        let helper = Mutex::new(Some(helper));
+        Self::with_helper(HelperSource::Spawn(command), confinement, helper, Site::Namespace)
+    }
+
+    /// A sandbox whose datums go to `helper`, started again from `source` if it dies.
+    fn with_helper(source: HelperSource, confinement: &Confinement, helper: Helper, site: Site) -> Sandbox {
+        let isolation = match site {
+            Site::Namespace => Isolation::Namespace,
+            Site::Container(_) | Site::Pod => Isolation::Container,
+        };
         Sandbox {
-            isolation: Isolation::Namespace,
+            isolation,
             fallback_reason: None,
-            runner: Runner::Helper {
-                source: HelperSource::Spawn(command),
-                confinement: confinement.clone(),
-                helper,
-                site: Site::Namespace,
-            },
+            runner: Runner::Helper { source, confinement: confinement.clone(), helper: Mutex::new(Some(helper)), site },
         }
     }
 
@@ -318,32 +321,14 @@ impl Sandbox {
         container::stage_secrets(&spec.secrets, &confinement.work_dir, owners)?;
         let command = spec.helper_command(confinement);
         let helper = Helper::start(&command, confinement).await?;
-        Ok(Sandbox {
-            isolation: Isolation::Container,
-            fallback_reason: None,
-            runner: Runner::Helper {
-                source: HelperSource::Spawn(command),
-                confinement: confinement.clone(),
-                helper: Mutex::new(Some(helper)),
-                site: Site::Container(owners),
-            },
-        })
+        Ok(Self::with_helper(HelperSource::Spawn(command), confinement, helper, Site::Container(owners)))
     }
 
     /// Connects to the helper of a worker pod's user container (see [`pod`]), which
     /// listens on `socket` and sees `confinement.work_dir` at the same path.
     pub async fn connect_pod(socket: &Path, confinement: &Confinement) -> Result<Sandbox, SandboxError> {
         let helper = Helper::connect(socket).await?;
-        Ok(Sandbox {
-            isolation: Isolation::Container,
-            fallback_reason: None,
-            runner: Runner::Helper {
-                source: HelperSource::Socket(socket.to_path_buf()),
-                confinement: confinement.clone(),
-                helper: Mutex::new(Some(helper)),
-                site: Site::Pod,
-            },
-        })
+        Ok(Self::with_helper(HelperSource::Socket(socket.to_path_buf()), confinement, helper, Site::Pod))
     }
 
     /// The isolation in effect.

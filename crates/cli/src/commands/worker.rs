@@ -39,11 +39,11 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     let program = std::env::current_exe().context("cannot find the strata executable").map_err(internal)?;
     let mut config = WorkerConfig::new(ws, &args.pipeline, HelperCommand::new(&program).arg("__sandbox"));
     config.isolation = sandbox.isolation;
-    config.runner = match (pod, sandbox.containers) {
-        _ if args.refuse.is_some() => RunnerKind::Refused(args.refuse.clone().unwrap_or_default()),
-        (Some(pod), _) => RunnerKind::Pod(pod),
-        (None, Some(containers)) => RunnerKind::Container(containers.runtime(Some(&program))),
-        (None, None) => RunnerKind::Process,
+    config.runner = match (args.refuse, pod, sandbox.containers) {
+        (Some(reason), _, _) => RunnerKind::Refused(reason),
+        (None, Some(pod), _) => RunnerKind::Pod(pod),
+        (None, None, Some(containers)) => RunnerKind::Container(containers.runtime(Some(&program))),
+        (None, None, None) => RunnerKind::Process,
     };
     if let Some(tenant) = args.tenant {
         config.tenant = tenant;
