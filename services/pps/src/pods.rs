@@ -8,7 +8,7 @@ use strata_api_types::pps::{PodGpu, PodResources, SecretInfo, TaskSecrets, Worke
 use crate::error::PpsError;
 use crate::meta::JobRow;
 use crate::service::{Pipeline, Pps};
-use crate::spec::{PipelineSpec, Quantity, Resources};
+use crate::spec::{PipelineSpec, Resources};
 
 impl Pps {
     /// The values a pipeline's worker pods reference, as its tasks carry them:
@@ -35,10 +35,9 @@ pub(crate) fn worker_pod(spec: &PipelineSpec, open_jobs: &[JobRow], secrets: &[S
 fn resources(resources: Option<&Resources>) -> PodResources {
     let Some(resources) = resources else { return PodResources::default() };
     PodResources {
-        // At least a thousandth: a positive amount never becomes "unset".
-        millicpus: resources.cpu.map(|cores| ((cores * 1000.0).round() as u64).max(1)),
-        memory_bytes: resources.memory.as_ref().map(Quantity::bytes),
-        disk_bytes: resources.disk.as_ref().map(Quantity::bytes),
+        millicpus: resources.millicpus(),
+        memory_bytes: resources.memory_bytes(),
+        disk_bytes: resources.disk_bytes(),
         gpu: resources.gpu.as_ref().map(|gpu| PodGpu { resource: gpu.kind.clone(), count: gpu.number }),
     }
 }

@@ -422,12 +422,7 @@ fn datum_row(result: &DatumResult) -> DatumRow {
 /// The container limits of a pipeline's `resource_limits`.
 fn task_limits(limits: Option<&crate::spec::Resources>) -> TaskLimits {
     let Some(limits) = limits else { return TaskLimits::default() };
-    TaskLimits {
-        memory_bytes: limits.memory.as_ref().map(crate::spec::Quantity::bytes),
-        // At least a thousandth: a positive limit never becomes "none".
-        millicpus: limits.cpu.map(|cores| ((cores * 1000.0).round() as u64).max(1)),
-        disk_bytes: limits.disk.as_ref().map(crate::spec::Quantity::bytes),
-    }
+    TaskLimits { memory_bytes: limits.memory_bytes(), millicpus: limits.millicpus(), disk_bytes: limits.disk_bytes() }
 }
 
 #[cfg(test)]

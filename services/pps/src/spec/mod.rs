@@ -681,6 +681,20 @@ impl fmt::Display for Reprocess {
 }
 
 impl Resources {
+    /// `cpu` in thousandths of a core; at least one, so that a positive
+    /// amount never becomes "none".
+    pub fn millicpus(&self) -> Option<u64> {
+        self.cpu.map(|cores| ((cores * 1000.0).round() as u64).max(1))
+    }
+
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.memory.as_ref().map(Quantity::bytes)
+    }
+
+    pub fn disk_bytes(&self) -> Option<u64> {
+        self.disk.as_ref().map(Quantity::bytes)
+    }
+
     fn to_json(&self) -> Value {
         let mut resources = serde_json::Map::new();
         if let Some(cpu) = self.cpu {
