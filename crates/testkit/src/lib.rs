@@ -248,3 +248,42 @@ impl TestApp {
         }
     }
 }
+
+/// A standalone workspace server, as a provisioner runs one: SQLite and a file
+/// store under `dir`, no Redis, a free loopback port. Stopped when dropped.
+#[derive(Debug)]
+pub struct TestWorkspaceServer {
+    pub port: u16,
+    _stop: DropGuard,
+}
+
+impl TestWorkspaceServer {
+    /// Starts the server of workspace `slug` with its service secret and, to
+    /// keep pipeline secrets, its sealing keys.
+    pub async fn start(
+        dir: &std::path::Path,
+        slug: &str,
+        service_secret: &str,
+        secrets_keys: Option<String>,
+    ) -> TestWorkspaceServer {
+        let config = strata_core::workspace_server::WorkspaceServerConfig {
+            slug: slug.into(),
+            database_url: format!("sqlite://{}", dir.join("ws.db").display()),
+            object_store_url: format!("file://{}", dir.display()),
+            object_prefix: "objects".into(),
+            redis_url: None,
+            queue_prefix: "q:".into(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            service_secret: service_secret.into(),
+            task_lease: std::time::Duration::from_secs(30),
+            pin_images: None,
+            secrets_keys,
+        };
+        let server =
+            strata_api::workspace_server::WorkspaceServer::build(&config).await.expect("the workspace server starts");
+        let port = server.port();
+        let stop = CancellationToken::new();
+        tokio::spawn(server.run_until_stopped(stop.clone()));
+        TestWorkspaceServer { port, _stop: stop.drop_guard() }
+    }
+}

@@ -5,29 +5,19 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::{Value, json};
-use strata_api::workspace_server::WorkspaceServer;
 use strata_core::workspace_credentials::{FORWARD_LIFETIME_SECS, ForwardedRequest, ServiceScope};
-use strata_core::workspace_server::WorkspaceServerConfig;
-use tokio_util::sync::CancellationToken;
+use strata_testkit::TestWorkspaceServer;
 
 const SLUG: &str = "wsa";
 const SECRET: &str = "sts_0123456789abcdef0123456789abcdef";
 
 struct Server {
     base: String,
-    stop: CancellationToken,
     http: reqwest::Client,
+    _server: TestWorkspaceServer,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 impl Server {
@@ -37,24 +27,9 @@ impl Server {
 
     async fn start_with(secrets_keys: Option<String>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = WorkspaceServerConfig {
-            slug: SLUG.into(),
-            database_url: format!("sqlite://{}", dir.path().join("ws.db").display()),
-            object_store_url: format!("file://{}", dir.path().display()),
-            object_prefix: "objects".into(),
-            redis_url: None,
-            queue_prefix: "q:".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            service_secret: SECRET.into(),
-            task_lease: Duration::from_secs(30),
-            pin_images: None,
-            secrets_keys,
-        };
-        let server = WorkspaceServer::build(&config).await.expect("the workspace server starts");
-        let base = format!("http://127.0.0.1:{}/v1/workspaces/{SLUG}", server.port());
-        let stop = CancellationToken::new();
-        tokio::spawn(server.run_until_stopped(stop.clone()));
-        Server { base, stop, http: reqwest::Client::new(), _dir: dir }
+        let server = TestWorkspaceServer::start(dir.path(), SLUG, SECRET, secrets_keys).await;
+        let base = format!("http://127.0.0.1:{}/v1/workspaces/{SLUG}", server.port);
+        Server { base, http: reqwest::Client::new(), _server: server, _dir: dir }
     }
 
     async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {

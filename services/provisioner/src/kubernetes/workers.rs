@@ -336,23 +336,8 @@ mod tests {
         const SECRET: &str = "sts_0123456789abcdef0123456789abcdef";
         let dir = tempfile::tempdir().unwrap();
         let keys = strata_core::master_key::MasterKeys::generate().derive("provisioner test");
-        let config = strata_core::workspace_server::WorkspaceServerConfig {
-            slug: "ci".into(),
-            database_url: format!("sqlite://{}", dir.path().join("ws.db").display()),
-            object_store_url: format!("file://{}", dir.path().display()),
-            object_prefix: "objects".into(),
-            redis_url: None,
-            queue_prefix: "q:".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            service_secret: SECRET.into(),
-            task_lease: Duration::from_secs(30),
-            pin_images: None,
-            secrets_keys: Some(keys.to_list()),
-        };
-        let server = strata_api::workspace_server::WorkspaceServer::build(&config).await.unwrap();
-        let endpoint = format!("http://127.0.0.1:{}", server.port());
-        let stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(server.run_until_stopped(stop.clone()));
+        let server = strata_testkit::TestWorkspaceServer::start(dir.path(), "ci", SECRET, Some(keys.to_list())).await;
+        let endpoint = format!("http://127.0.0.1:{}", server.port);
         let as_writer = |method: &str, path: &str| {
             let request = ForwardedRequest {
                 workspace: "ci".into(),
@@ -408,6 +393,5 @@ mod tests {
         let load = loads.pipeline_load().await.unwrap().remove(0);
         workers.resize(&load, 1).await.unwrap();
         assert_eq!(stored(&fake), "correct horse", "a rewritten secret is read again");
-        stop.cancel();
     }
 }
