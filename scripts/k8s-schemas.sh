@@ -18,7 +18,8 @@ version, out = sys.argv[1], sys.argv[2]
 root = os.path.join(os.path.dirname(kubernetes_validate.__file__), "kubernetes-json-schema", f"v{version}-local-strict")
 defs = json.load(open(os.path.join(root, "_definitions.json")))["$defs"]
 
-# The kinds the provisioner creates; the fake rejects any other.
+# The kinds the provisioner and `strata deploy render` create; the fake
+# rejects any other.
 kinds = [
     "io.k8s.api.core.v1.Namespace",
     "io.k8s.api.core.v1.ResourceQuota",
@@ -31,6 +32,13 @@ kinds = [
     "io.k8s.api.networking.v1.NetworkPolicy",
     "io.k8s.api.policy.v1.PodDisruptionBudget",
     "io.k8s.api.scheduling.v1.PriorityClass",
+    # The hub's own objects (`strata deploy render`).
+    "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
+    "io.k8s.api.networking.v1.Ingress",
+    "io.k8s.api.rbac.v1.ClusterRole",
+    "io.k8s.api.rbac.v1.ClusterRoleBinding",
+    "io.k8s.api.rbac.v1.Role",
+    "io.k8s.api.rbac.v1.RoleBinding",
 ]
 
 def strip(node):

@@ -60,6 +60,21 @@ pub enum Command {
     /// a CLI context named `dev` so other commands work right away.
     Dev(DevArgs),
 
+    /// Run the api server (gateway, GraphQL, console) of an installation.
+    ///
+    /// What a cluster runs (`strata deploy render`): unlike `strata dev` it
+    /// writes no CLI context and makes no keys or tokens; configuration
+    /// comes from the file, `STRATA_*` variables and the flags.
+    #[command(
+        after_help = "Example:\n  STRATA_DATABASE_URL=postgres://strata@db/strata STRATA_PROVISIONER=off \\\n    \
+        STRATA_MASTER_KEY=... strata serve --listen 0.0.0.0:8080"
+    )]
+    Serve(ServeArgs),
+
+    /// Deploy Strata to Kubernetes: print the hub's manifests.
+    #[command(subcommand)]
+    Deploy(DeployCommand),
+
     /// Print the version of this CLI and of the server, if reachable.
     Version,
 
@@ -289,6 +304,60 @@ pub struct DevArgs {
     /// Do not create or update the `dev` CLI context.
     #[arg(long)]
     pub no_context: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to serve on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Print the hub's Kubernetes objects as YAML (`-o json`: a JSON list):
+    /// namespace, PriorityClasses, the api (Deployment, Service, HPA, PDB,
+    /// Ingress), the provisioner with its RBAC, and a metrics Service for a
+    /// ServiceMonitor. Apply with `kubectl apply --server-side -f -`.
+    #[command(after_help = "Example:\n  strata deploy render --image registry.example.com/strata:1.2.3 \\\n    \
+        --host strata.example.com --ingress-class alb | kubectl apply --server-side -f -\n\n\
+        The pods read their configuration from the Secret named by --config-secret (STRATA_* variables);\n\
+        docs/deploy.md shows how to make it from the terraform outputs.")]
+    Render(DeployRenderArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployRenderArgs {
+    /// The Strata image (built by scripts/image.sh, pushed to your registry).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// The hub's namespace.
+    #[arg(long, default_value = "strata")]
+    pub namespace: String,
+    /// The Secret holding the configuration as STRATA_* variables.
+    #[arg(long, default_value = "strata-config", value_name = "NAME")]
+    pub config_secret: String,
+    /// Public host name of the console and API; adds an Ingress.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// The Ingress class (e.g. `alb`, `nginx`).
+    #[arg(long, default_value = "alb", value_name = "CLASS")]
+    pub ingress_class: String,
+    /// A TLS Secret for the Ingress; leave out when the load balancer holds
+    /// the certificate (ALB with ACM).
+    #[arg(long, value_name = "NAME")]
+    pub tls_secret: Option<String>,
+    /// Fewest and most api replicas (the HPA's range).
+    #[arg(long, default_value_t = 2)]
+    pub api_min_replicas: u32,
+    #[arg(long, default_value_t = 10)]
+    pub api_max_replicas: u32,
+    /// The namespace of the Prometheus allowed to scrape metrics.
+    #[arg(long, default_value = "monitoring")]
+    pub monitoring_namespace: String,
 }
 
 /// Where a server process keeps its data and how it logs; shared by

@@ -18,6 +18,8 @@ use cli::Command;
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Dev(args) => commands::dev::run(args).await,
+        Command::Serve(args) => commands::dev::serve(args).await,
+        Command::Deploy(cli::DeployCommand::Render(args)) => commands::deploy::render(&cli.global, &args),
         Command::Version => commands::version::run(&cli.global).await,
         Command::Status => commands::status::run(&cli.global).await,
         Command::Completion { shell } => commands::completion::run(shell),

@@ -97,6 +97,11 @@ fn key_value_table(rows: &[(&str, String)]) -> String {
     rows.iter().map(|(key, value)| format!("{key:<width$}  {value}\n")).collect()
 }
 
+/// Prints text that is the command's result as it is (YAML, SVG, …).
+pub fn print_text(text: &str) {
+    print!("{text}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

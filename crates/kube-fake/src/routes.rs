@@ -37,10 +37,10 @@ const fn of<K: k8s_openapi::Resource>(namespaced: bool, definition: &'static str
     }
 }
 
-/// Every kind the fake knows: those the provisioner uses, and pods (which
-/// the simulated deployment controller makes).
+/// Every kind the fake knows: those the provisioner uses, pods (which the
+/// simulated deployment controller makes) and the hub's own.
 pub const RESOURCES: &[Resource] = {
-    use k8s_openapi::api::{apps, core, networking, policy, scheduling};
+    use k8s_openapi::api::{apps, autoscaling, core, networking, policy, rbac, scheduling};
     &[
         of::<core::v1::Namespace>(false, "io.k8s.api.core.v1.Namespace"),
         of::<core::v1::ResourceQuota>(true, "io.k8s.api.core.v1.ResourceQuota"),
@@ -53,6 +53,13 @@ pub const RESOURCES: &[Resource] = {
         of::<networking::v1::NetworkPolicy>(true, "io.k8s.api.networking.v1.NetworkPolicy"),
         of::<policy::v1::PodDisruptionBudget>(true, "io.k8s.api.policy.v1.PodDisruptionBudget"),
         of::<scheduling::v1::PriorityClass>(false, "io.k8s.api.scheduling.v1.PriorityClass"),
+        // The hub's own objects (`strata deploy render`).
+        of::<autoscaling::v2::HorizontalPodAutoscaler>(true, "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler"),
+        of::<networking::v1::Ingress>(true, "io.k8s.api.networking.v1.Ingress"),
+        of::<rbac::v1::ClusterRole>(false, "io.k8s.api.rbac.v1.ClusterRole"),
+        of::<rbac::v1::ClusterRoleBinding>(false, "io.k8s.api.rbac.v1.ClusterRoleBinding"),
+        of::<rbac::v1::Role>(true, "io.k8s.api.rbac.v1.Role"),
+        of::<rbac::v1::RoleBinding>(true, "io.k8s.api.rbac.v1.RoleBinding"),
     ]
 };
 

@@ -315,6 +315,10 @@ async fn one_provisioner_leads_at_a_time(db: Db) {
     f.hub.release_lease("provisioner", "a").await.unwrap();
     f.create("shared").await;
     let stop = tokio_util::sync::CancellationToken::new();
+    // A lease far longer than the test: on a loaded machine a renewal late
+    // by the default 5 s would hand over the lease, and the new leader
+    // rightly re-applies what it has not checked itself.
+    let config = || ReconcilerConfig { lease_ttl: Duration::from_secs(120), ..config() };
     let (first, second) = (f.reconciler(config()), f.reconciler(config()));
     let mut roles = [first.role(), second.role()];
     let first = tokio::spawn(first.run(stop.clone()));

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use strata_api::Application;
 use strata_api::config::{AppSettings, MetricsToken};
 
-use crate::cli::DevArgs;
+use crate::cli::{DevArgs, ServeArgs};
 use crate::context::{CliConfig, Context, config_path};
 use crate::failure::{Failure, internal, user};
 use crate::output::say;
@@ -30,10 +30,7 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     strata_core::config::prepare_data_dir(&server.data_dir)?;
     let made_key = settings.app.hub.master_key.create_default_if_missing()?;
     let app = Application::build(&settings.app).await?;
-    let provisioner = match settings.provisioner.local {
-        true => Some(crate::commands::provisioner::start_local(&settings, &app, stop.child_token())?),
-        false => None,
-    };
+    let provisioner = start_provisioner(&settings, &app, &stop)?;
     let url = local_url(server.listen, app.port());
     tracing::info!(
         %url,
@@ -54,6 +51,50 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     if made_key && let strata_core::config::MasterKeySource::File { path, .. } = &settings.app.hub.master_key {
         say(&format!("  Made a master key for this data directory at {}; back it up apart from it.", path.display()));
     }
+    serve_until_stopped(app, stop, provisioner).await
+}
+
+/// `strata serve`: the api server of an installation. Its keys and tokens
+/// come from configuration, never made here, so every replica agrees.
+pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let settings = crate::commands::provisioner::settings(&args.server, args.listen.as_deref())?;
+    let server = settings.app.server.clone();
+    let _logging = strata_core::telemetry::init_logging(&server.log)?;
+    let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
+    if server.needs_data_dir() {
+        strata_core::config::prepare_data_dir(&server.data_dir)?;
+    }
+    let app = Application::build(&settings.app).await?;
+    let provisioner = start_provisioner(&settings, &app, &stop)?;
+    tracing::info!(
+        listen = %server.listen,
+        port = app.port(),
+        database = %server.database.redacted(),
+        object_store = %server.object_store.describe(),
+        instance = %app.instance().id,
+        "strata api is serving"
+    );
+    serve_until_stopped(app, stop, provisioner).await
+}
+
+/// The local provisioner, when the configuration has one in this process.
+fn start_provisioner(
+    settings: &crate::config::StrataSettings,
+    app: &Application,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, Failure> {
+    match settings.provisioner.local {
+        true => Ok(Some(crate::commands::provisioner::start_local(settings, app, stop.child_token())?)),
+        false => Ok(None),
+    }
+}
+
+/// Serves until a signal, then stops the provisioner and waits for it.
+async fn serve_until_stopped(
+    app: Application,
+    stop: tokio_util::sync::CancellationToken,
+    provisioner: Option<tokio::task::JoinHandle<()>>,
+) -> Result<(), Failure> {
     app.run_until_stopped(stop.clone()).await?;
     stop.cancel();
     if let Some(provisioner) = provisioner {

@@ -2,6 +2,7 @@
 
 pub mod autoscale;
 pub mod completion;
+pub mod deploy;
 pub mod dev;
 pub mod hub;
 pub mod pfs;

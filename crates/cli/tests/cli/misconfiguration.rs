@@ -148,3 +148,17 @@ fn an_unknown_worker_isolation_is_named_by_its_flag() {
     let output = sandbox.run(&["worker", "--pipeline", "edges", "--isolation", "docker"]);
     assert_user_error(&output, &["--isolation", "docker", "auto, namespace or scratch"]);
 }
+
+#[test]
+fn deploy_render_prints_the_hub_and_names_a_bad_flag() {
+    let sandbox = Sandbox::new();
+    let yaml = crate::support::ok(&sandbox, &["deploy", "render", "--image", "registry.example.com/strata:1"]);
+    assert!(yaml.contains("kind: ClusterRole") && yaml.contains("image: registry.example.com/strata:1"));
+    let list = crate::support::json(&sandbox, &["deploy", "render", "--image", "registry.example.com/strata:1"]);
+    assert_eq!(list["kind"], "List");
+    let bad = sandbox.run(&["deploy", "render", "--image", "x:1", "--namespace", "Strata_Hub"]);
+    assert_user_error(&bad, &["--namespace", "Strata_Hub"]);
+    let bad =
+        sandbox.run(&["deploy", "render", "--image", "x:1", "--api-min-replicas", "5", "--api-max-replicas", "2"]);
+    assert_user_error(&bad, &["--api-min-replicas", "--api-max-replicas"]);
+}

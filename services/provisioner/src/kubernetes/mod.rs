@@ -14,6 +14,7 @@
 //!   (conflicts, 5xx, timeouts, a quota refusal) or, for an object the
 //!   server finds invalid, to a permanent one.
 
+pub mod hub;
 pub mod render;
 mod workers;
 
@@ -80,17 +81,30 @@ pub(crate) struct Kind {
     kind: &'static str,
     plural: &'static str,
     namespaced: bool,
+    /// The API verbs the backend uses on it, which are all the RBAC rules
+    /// of the provisioner grant ([`hub`]). Server-side apply is `patch`,
+    /// and `create` where the object does not exist yet.
+    verbs: &'static [&'static str],
 }
 
+/// What the backend does with the objects it owns.
+const OWNED: &[&str] = &["get", "list", "create", "patch", "delete"];
+
 const fn kind<K: k8s_openapi::Resource>(namespaced: bool) -> Kind {
-    Kind { group: K::GROUP, version: K::VERSION, kind: K::KIND, plural: K::URL_PATH_SEGMENT, namespaced }
+    kind_with::<K>(namespaced, OWNED)
+}
+
+const fn kind_with<K: k8s_openapi::Resource>(namespaced: bool, verbs: &'static [&'static str]) -> Kind {
+    Kind { group: K::GROUP, version: K::VERSION, kind: K::KIND, plural: K::URL_PATH_SEGMENT, namespaced, verbs }
 }
 
 use k8s_openapi::api::{apps, core, networking, policy, scheduling};
 
 pub(crate) const NAMESPACE: Kind = kind::<core::v1::Namespace>(false);
 pub(crate) const DEPLOYMENT: Kind = kind::<apps::v1::Deployment>(true);
-pub(crate) const POD: Kind = kind::<core::v1::Pod>(true);
+/// Pods are the Deployments' own: the backend reads them and annotates
+/// which to remove first on scale-down, never creates or deletes one.
+pub(crate) const POD: Kind = kind_with::<core::v1::Pod>(true, &["get", "list", "patch"]);
 pub(crate) const SECRET: Kind = kind::<core::v1::Secret>(true);
 
 /// Every kind the backend sends, by the `kind` field of its objects.

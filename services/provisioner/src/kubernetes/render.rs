@@ -37,12 +37,14 @@ pub const CONFIG_SECRET: &str = "workspace-config";
 pub const SECRET_DIGEST: &str = "strata.dev/service-secret-digest";
 pub const SERVER_PORT: u16 = 8080;
 /// The user id of every Strata container (the distroless `nonroot` user).
-const NONROOT: u32 = 65532;
+pub(crate) const NONROOT: u32 = 65532;
 /// The node label (and taint key) naming a node pool; infra/ sets the same.
 pub const POOL_LABEL: &str = "strata.dev/pool";
 /// The pool of CPU worker nodes, and of GPU ones.
 pub const WORKERS_POOL: &str = "workers-cpu";
 pub const GPU_POOL: &str = "workers-gpu";
+/// The pool of the hub and the workspace servers, which never drains.
+pub const SYSTEM_POOL: &str = "system";
 /// A pod-template annotation that changes when the secrets the pods
 /// reference are written, so the pods restart with the new values.
 pub const SECRETS_VERSION: &str = "strata.dev/secrets-version";
@@ -367,6 +369,13 @@ impl WorkspaceObjects<'_> {
                 {"name": "tmp", "mountPath": "/tmp"},
             ],
         });
+        let volumes = json!([
+            {"name": "config", "secret": {"secretName": CONFIG_SECRET, "items": [{"key": "workspace.json", "path": "workspace.json"}]}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        ]);
+        let mut spec = pod_spec(SERVER_PRIORITY, &[container], None, &volumes);
+        // Servers live with the hub, off the worker pools that drain to zero.
+        spec["nodeSelector"] = json!({POOL_LABEL: SYSTEM_POOL});
         json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -377,10 +386,7 @@ impl WorkspaceObjects<'_> {
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": {
                     "metadata": {"labels": labels, "annotations": {SECRET_DIGEST: secret_digest(self.service_secret)}},
-                    "spec": pod_spec(&[container], None, &json!([
-                        {"name": "config", "secret": {"secretName": CONFIG_SECRET, "items": [{"key": "workspace.json", "path": "workspace.json"}]}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-                    ])),
+                    "spec": spec,
                 },
             },
         })
@@ -488,8 +494,12 @@ impl WorkerDeployment<'_> {
         if let Some(version) = &self.pod.secrets_version {
             annotations[SECRETS_VERSION] = json!(version);
         }
-        let mut spec =
-            pod_spec(&[self.worker_container(), self.user_container()], Some(self.install()), &self.volumes());
+        let mut spec = pod_spec(
+            WORKER_PRIORITY,
+            &[self.worker_container(), self.user_container()],
+            Some(self.install()),
+            &self.volumes(),
+        );
         self.schedule(&mut spec);
         if self.secrets.pull_auth.is_some() {
             spec["imagePullSecrets"] = json!([{"name": self.pull_secret()}]);
@@ -684,23 +694,38 @@ fn file_key(path: &str) -> String {
     format!("file.{}", &blake3::hash(path.as_bytes()).to_hex()[..16])
 }
 
-/// Objects shared by every workspace of a cluster: the PriorityClass of
-/// placeholder pods and the placeholders themselves (pause containers the
-/// size of a worker, preempted by any real pod).
+/// The priority classes of workspace pods: servers above workers (a
+/// server evicted stops every job of its workspace), workers above the
+/// placeholders, which any real pod preempts.
+pub const SERVER_PRIORITY: &str = "strata-workspace-server";
+pub const WORKER_PRIORITY: &str = "strata-worker";
+pub const PLACEHOLDER_PRIORITY: &str = "strata-placeholder";
+
+/// The PriorityClasses workspace pods name; the provisioner applies them,
+/// and the hub's manifests carry them so they exist before any workspace.
+pub fn priority_classes() -> Vec<Value> {
+    use super::hub::priority_class;
+    let mut placeholder = priority_class(
+        PLACEHOLDER_PRIORITY,
+        -10,
+        "Placeholder pods that keep room for Strata workers; any real pod preempts them.",
+    );
+    placeholder["preemptionPolicy"] = json!("Never");
+    vec![
+        priority_class(SERVER_PRIORITY, 100_000, "Strata workspace servers."),
+        priority_class(WORKER_PRIORITY, 1_000, "Strata pipeline workers."),
+        placeholder,
+    ]
+}
+
+/// Objects shared by every workspace of a cluster: the PriorityClasses and
+/// the placeholder pods (pause containers the size of a worker, preempted
+/// by any real pod).
 pub fn cluster_objects(cluster: &Cluster, worker: Size) -> Vec<Value> {
     let labels = json!({
         "app.kubernetes.io/managed-by": MANAGER,
         "app.kubernetes.io/part-of": "strata",
         "app.kubernetes.io/component": "placeholder",
-    });
-    let priority = json!({
-        "apiVersion": "scheduling.k8s.io/v1",
-        "kind": "PriorityClass",
-        "metadata": {"name": "strata-placeholder", "labels": labels},
-        "value": -10,
-        "globalDefault": false,
-        "preemptionPolicy": "Never",
-        "description": "Placeholder pods that keep room for Strata workers; any real pod preempts them.",
     });
     let container = json!({
         "name": "pause",
@@ -708,12 +733,11 @@ pub fn cluster_objects(cluster: &Cluster, worker: Size) -> Vec<Value> {
         "resources": resources(worker, worker),
         "securityContext": container_security(),
     });
-    let mut spec = pod_spec(&[container], None, &json!([]));
+    let mut spec = pod_spec(PLACEHOLDER_PRIORITY, &[container], None, &json!([]));
     if let Some(spec) = spec.as_object_mut() {
         // The hub's namespace has its own accounts; a pause container needs none.
         spec.remove("serviceAccountName");
     }
-    spec["priorityClassName"] = json!("strata-placeholder");
     spec["terminationGracePeriodSeconds"] = json!(0);
     let placeholders = json!({
         "apiVersion": "apps/v1",
@@ -725,7 +749,11 @@ pub fn cluster_objects(cluster: &Cluster, worker: Size) -> Vec<Value> {
             "template": {"metadata": {"labels": labels}, "spec": spec},
         },
     });
-    if cluster.placeholder_pods == 0 { vec![priority] } else { vec![priority, placeholders] }
+    let mut objects = priority_classes();
+    if cluster.placeholder_pods > 0 {
+        objects.push(placeholders);
+    }
+    objects
 }
 
 fn resources(request: Size, limit: Size) -> Value {
@@ -736,7 +764,7 @@ fn resources(request: Size, limit: Size) -> Value {
 }
 
 /// The container settings of the `restricted` Pod Security profile.
-fn container_security() -> Value {
+pub(crate) fn container_security() -> Value {
     json!({
         "runAsNonRoot": true,
         "allowPrivilegeEscalation": false,
@@ -746,8 +774,9 @@ fn container_security() -> Value {
     })
 }
 
-fn pod_spec(containers: &[Value], init: Option<Value>, volumes: &Value) -> Value {
+fn pod_spec(priority: &str, containers: &[Value], init: Option<Value>, volumes: &Value) -> Value {
     let mut spec = json!({
+        "priorityClassName": priority,
         "serviceAccountName": "workspace",
         "automountServiceAccountToken": false,
         "enableServiceLinks": false,
