@@ -48,6 +48,9 @@ else
   echo "skipped: strata-sandbox container::* and pod::*, strata-e2e containers::* (the container runner maps user namespaces as root; uid $(id -u))" >&2
 fi
 
+step "infrastructure as code: terraform fmt and checkov (hcl-rs tests ran above)"
+scripts/iac.sh
+
 step "browser walk (Chromium)"
 scripts/browser.sh
 
