@@ -48,6 +48,10 @@ else
   echo "skipped: strata-sandbox container::* and pod::*, strata-e2e containers::* (the container runner maps user namespaces as root; uid $(id -u))" >&2
 fi
 
+step "PFS on S3 (a real S3 server on loopback, killed and restarted mid-upload)"
+eval "$(scripts/s3.sh)"
+cargo nextest run --workspace --locked --profile ci --run-ignored only -E 'binary_id(strata-cli::cli) and test(/^s3::/)'
+
 step "infrastructure as code: terraform fmt and checkov (hcl-rs tests ran above)"
 scripts/iac.sh
 

@@ -9,4 +9,5 @@ mod pfs;
 mod pipelines;
 mod pps;
 mod provisioner;
+mod s3;
 mod support;
