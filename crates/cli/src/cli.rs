@@ -1005,5 +1005,10 @@ pub enum AutoscaleCommand {
         /// Also draw queue depth and workers over time to this SVG file.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// Compare node policies instead (the trace's `nodes` section):
+        /// node-hours, cost and p95 job latency for a pool fixed at the
+        /// peak, no buffer, a fixed buffer and the queue-driven buffer.
+        #[arg(long, conflicts_with = "svg")]
+        nodes: bool,
     },
 }

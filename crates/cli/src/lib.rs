@@ -47,8 +47,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Org(command) => commands::hub::org(&cli.global, command).await,
         Command::Workspace(command) => commands::hub::workspace(&cli.global, command).await,
         Command::Token(command) => commands::hub::token(&cli.global, command).await,
-        Command::Autoscale(cli::AutoscaleCommand::Simulate { trace, svg }) => {
-            commands::autoscale::simulate(&cli.global, &trace, svg.as_deref())
+        Command::Autoscale(cli::AutoscaleCommand::Simulate { trace, svg, nodes }) => {
+            commands::autoscale::simulate(&cli.global, &trace, svg.as_deref(), nodes)
         }
         Command::Provisioner(cli::ProvisionerCommand::Run { backend, server }) => {
             commands::provisioner::run(backend, &server).await

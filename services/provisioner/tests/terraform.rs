@@ -45,7 +45,7 @@ fn label(block: &Block, index: usize) -> &str {
 }
 
 fn attribute<'a>(block: &'a Block, key: &str) -> Option<&'a Expression> {
-    block.body().attributes().find(|a| a.key() == key).map(|a| a.expr())
+    block.body().attributes().find(|a| a.key() == key).map(hcl::Attribute::expr)
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn every_module_call_passes_every_required_input_and_nothing_unknown() {
             let called = modules.get(&target).unwrap_or_else(|| panic!("module source {source} not found"));
             let variables: BTreeMap<&str, bool> =
                 blocks(called, "variable").map(|v| (label(v, 0), attribute(v, "default").is_none())).collect();
-            let passed: BTreeSet<&str> = call.body().attributes().map(|a| a.key()).collect();
+            let passed: BTreeSet<&str> = call.body().attributes().map(hcl::Attribute::key).collect();
             for (name, required) in &variables {
                 assert!(!required || passed.contains(name), "module {} does not pass {name}", label(call, 0));
             }

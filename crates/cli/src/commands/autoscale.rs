@@ -5,7 +5,9 @@ use std::path::Path;
 
 use anyhow::{Context as _, anyhow};
 use serde::Serialize;
-use strata_provisioner::autoscaler::{Outcome, Policy, Trace, simulate as run, svg};
+use strata_provisioner::autoscaler::{
+    NodeOutcome, NodePolicy, Outcome, Policy, Trace, simulate as run, simulate_nodes, svg,
+};
 
 use crate::cli::GlobalArgs;
 use crate::failure::{Failure, internal, user};
@@ -40,13 +42,11 @@ impl From<&Outcome> for Row {
     }
 }
 
-pub fn simulate(global: &GlobalArgs, trace_path: &Path, svg_path: Option<&Path>) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(trace_path)
-        .with_context(|| format!("cannot read the trace {}", trace_path.display()))
-        .map_err(user)?;
-    let trace: Trace = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a queue trace", trace_path.display()))
-        .map_err(user)?;
+pub fn simulate(global: &GlobalArgs, trace_path: &Path, svg_path: Option<&Path>, nodes: bool) -> Result<(), Failure> {
+    let trace = read_trace(trace_path)?;
+    if nodes {
+        return simulate_with_nodes(global, &trace);
+    }
     let fixed = trace.fixed_workers.unwrap_or(trace.max_workers);
     let mut outcomes = Vec::new();
     for policy in [Policy::Strata, Policy::Fixed(fixed), Policy::KedaLike] {
@@ -77,6 +77,86 @@ pub fn simulate(global: &GlobalArgs, trace_path: &Path, svg_path: Option<&Path>)
         }
     }
     Ok(())
+}
+
+fn read_trace(path: &Path) -> Result<Trace, Failure> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the trace {}", path.display()))
+        .map_err(user)?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a queue trace", path.display())).map_err(user)
+}
+
+/// `--nodes`: the trace's nodes under each node policy.
+fn simulate_with_nodes(global: &GlobalArgs, trace: &Trace) -> Result<(), Failure> {
+    let rows = node_runs(trace)?;
+    match global.output {
+        crate::cli::OutputFormat::Json => crate::output::print_record(global.output, &rows, &[]).map_err(internal),
+        crate::cli::OutputFormat::Table => print_node_table(&rows),
+    }
+}
+
+/// The trace under each node policy, with cost and latency relative to
+/// the pool sized for the peak.
+fn node_runs(trace: &Trace) -> Result<Vec<NodeRow>, Failure> {
+    let mut outcomes = Vec::new();
+    for policy in NodePolicy::ALL {
+        outcomes.push(simulate_nodes(trace, policy).map_err(|e| user(anyhow!(e)))?);
+    }
+    let peak = outcomes.iter().find(|o| o.policy == NodePolicy::PeakFixed).cloned();
+    Ok(outcomes.iter().map(|o| NodeRow::new(o, peak.as_ref())).collect())
+}
+
+/// One node policy's figures, for the table and `-o json`.
+#[derive(Debug, Serialize)]
+struct NodeRow {
+    policy: NodePolicy,
+    instance: String,
+    node_hours: f64,
+    cost: f64,
+    p95_job_latency_secs: f64,
+    max_nodes: u32,
+    /// Cost and p95 latency as a change from the peak-fixed pool, in percent.
+    cost_vs_peak_percent: f64,
+    p95_vs_peak_percent: f64,
+}
+
+impl NodeRow {
+    fn new(o: &NodeOutcome, peak: Option<&NodeOutcome>) -> Self {
+        let change =
+            |value: f64, base: f64| if base > 0.0 { ((value / base - 1.0) * 1000.0).round() / 10.0 } else { 0.0 };
+        let hundredth = |x: f64| (x * 100.0).round() / 100.0;
+        NodeRow {
+            policy: o.policy,
+            instance: o.instance.clone(),
+            node_hours: hundredth(o.node_hours),
+            cost: hundredth(o.cost),
+            p95_job_latency_secs: (o.p95_job_latency_secs * 10.0).round() / 10.0,
+            max_nodes: o.max_nodes,
+            cost_vs_peak_percent: peak.map_or(0.0, |p| change(o.cost, p.cost)),
+            p95_vs_peak_percent: peak.map_or(0.0, |p| change(o.p95_job_latency_secs, p.p95_job_latency_secs)),
+        }
+    }
+}
+
+fn print_node_table(rows: &[NodeRow]) -> Result<(), Failure> {
+    let table = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.policy.to_string(),
+                format!("{:.2}", r.node_hours),
+                format!("{:.2}", r.cost),
+                format!("{:+.1} %", r.cost_vs_peak_percent),
+                format!("{:.1} s", r.p95_job_latency_secs),
+                format!("{:+.1} %", r.p95_vs_peak_percent),
+                r.max_nodes.to_string(),
+            ]
+        })
+        .collect();
+    let instance = rows.first().map_or("", |r| r.instance.as_str());
+    say(&format!("nodes: {instance}"));
+    let headers = ["node policy", "node-hours", "cost", "vs peak", "p95 job latency", "vs peak", "max nodes"];
+    print_table(crate::cli::OutputFormat::Table, &rows, &headers, table).map_err(internal)
 }
 
 impl Row {

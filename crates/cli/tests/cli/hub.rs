@@ -177,6 +177,15 @@ fn the_autoscaling_simulator_compares_the_policy_with_its_baselines() {
     let picture = std::fs::read_to_string(&svg).expect("the plot");
     assert_eq!(picture.matches("<polyline").count(), 3);
 
+    // With nodes: the same trace on a node pool, four node policies.
+    let nodes = json(&sandbox, &["autoscale", "simulate", "--trace", trace, "--nodes"]);
+    let nodes = nodes.as_array().expect("one row per node policy");
+    let policies: Vec<&str> = nodes.iter().map(|r| r["policy"].as_str().expect("policy")).collect();
+    assert_eq!(policies, ["peak_fixed", "no_buffer", "fixed_buffer", "queue_driven"]);
+    let cost = |n: usize| nodes[n]["cost"].as_f64().expect("cost");
+    assert!(cost(1) < cost(2) && cost(2) < cost(0), "no buffer < fixed buffer < the peak pool");
+    assert!(nodes[1]["p95_job_latency_secs"].as_f64() > nodes[0]["p95_job_latency_secs"].as_f64(), "cold nodes wait");
+
     let bad = sandbox.dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"name": "x", "worker_start_secs": 1, "max_workers": 2, "jobs": []}"#).expect("write");
     assert_user_error(&sandbox.run(&["autoscale", "simulate", "--trace", bad.to_str().expect("utf-8")]), &["no jobs"]);

@@ -3,10 +3,12 @@
 //! that same policy and two baselines (`simulate`), with an SVG of the run
 //! (`plot`).
 
+mod nodes;
 mod plot;
 mod policy;
 mod simulate;
 
+pub use nodes::{NodeModel, NodePolicy};
 pub use plot::svg;
 pub use policy::{Autoscaler, Bounds, Decision, Observation, PolicyConfig, Reason};
-pub use simulate::{Job, Outcome, Policy, Sample, SimulationError, Trace, simulate};
+pub use simulate::{Job, NodeOutcome, Outcome, Policy, Sample, SimulationError, Trace, simulate, simulate_nodes};

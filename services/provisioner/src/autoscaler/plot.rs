@@ -98,6 +98,7 @@ mod tests {
             max_workers: 3,
             cooldown_secs: 10,
             fixed_workers: None,
+            nodes: None,
             jobs: vec![Job { at: 0.0, datums: 6, secs: 3.0, durations: Vec::new() }],
         };
         let outcomes: Vec<Outcome> =

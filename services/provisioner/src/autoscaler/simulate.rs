@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::nodes::{NodeModel, NodePolicy, Nodes};
 use super::policy::{Autoscaler, Bounds, Observation, PolicyConfig};
 
 /// Steps of the simulated clock.
@@ -48,6 +49,10 @@ pub struct Trace {
     /// The fixed-parallelism baseline's worker count (default: `max_workers`).
     #[serde(default)]
     pub fixed_workers: Option<u32>,
+    /// The nodes under the workers, for `simulate_nodes`; without them
+    /// `worker_start_secs` includes any node scale-up.
+    #[serde(default)]
+    pub nodes: Option<NodeModel>,
     pub jobs: Vec<Job>,
 }
 
@@ -88,6 +93,8 @@ pub enum SimulationError {
     InvalidTrace(String),
     #[error("the {policy} run did not finish within a simulated week; is max_workers 0?")]
     Stuck { policy: String },
+    #[error("the trace has no `nodes` section (instance, workers_per_node, price_per_hour, boot_secs)")]
+    NoNodes,
 }
 
 /// The policies compared.
@@ -136,8 +143,22 @@ pub struct Outcome {
     pub samples: Vec<Sample>,
 }
 
+/// What a run cost in nodes and how long jobs took.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeOutcome {
+    pub policy: NodePolicy,
+    pub instance: String,
+    pub node_hours: f64,
+    pub cost: f64,
+    pub p95_job_latency_secs: f64,
+    pub makespan_secs: f64,
+    pub max_nodes: u32,
+    pub worker_seconds: f64,
+}
+
 #[derive(Debug)]
 struct Worker {
+    /// When it can take datums; infinite while its pod waits for a node.
     ready_at: f64,
     busy_until: Option<f64>,
     job: usize,
@@ -150,6 +171,42 @@ pub fn simulate(trace: &Trace, policy: Policy) -> Result<Outcome, SimulationErro
     let mut run = Run::new(trace, policy);
     run.go().map_err(|()| SimulationError::Stuck { policy: policy.to_string() })?;
     Ok(run.outcome())
+}
+
+/// Runs `trace` with its nodes under `node_policy`: the peak-fixed pool
+/// with fixed workers, the others with Strata's worker policy.
+pub fn simulate_nodes(trace: &Trace, node_policy: NodePolicy) -> Result<NodeOutcome, SimulationError> {
+    validate(trace)?;
+    let model = trace.nodes.clone().ok_or(SimulationError::NoNodes)?;
+    let valid = model.workers_per_node > 0
+        && model.price_per_hour.is_finite()
+        && model.price_per_hour >= 0.0
+        && model.boot_secs.is_finite()
+        && model.boot_secs >= 0.0;
+    if !valid {
+        return Err(SimulationError::InvalidTrace(
+            "nodes: workers_per_node must be at least 1, price_per_hour and boot_secs 0 or more".to_owned(),
+        ));
+    }
+    let policy = match node_policy {
+        NodePolicy::PeakFixed => Policy::Fixed(trace.max_workers),
+        _ => Policy::Strata,
+    };
+    let mut run = Run::new(trace, policy);
+    run.nodes = Some(Nodes::new(model, node_policy, trace.max_workers));
+    run.go().map_err(|()| SimulationError::Stuck { policy: node_policy.to_string() })?;
+    let nodes = run.nodes.take().ok_or(SimulationError::NoNodes)?;
+    let outcome = run.outcome();
+    Ok(NodeOutcome {
+        policy: node_policy,
+        instance: nodes.model.instance.clone(),
+        node_hours: nodes.node_seconds / 3600.0,
+        cost: nodes.cost(),
+        p95_job_latency_secs: outcome.p95_job_latency_secs,
+        makespan_secs: outcome.makespan_secs,
+        max_nodes: nodes.max_nodes,
+        worker_seconds: outcome.worker_seconds,
+    })
 }
 
 fn validate(trace: &Trace) -> Result<(), SimulationError> {
@@ -193,6 +250,8 @@ struct Run<'a> {
     worker_seconds: f64,
     max_workers: u32,
     samples: Vec<Sample>,
+    /// The nodes, when the run models them.
+    nodes: Option<Nodes>,
 }
 
 impl<'a> Run<'a> {
@@ -223,6 +282,7 @@ impl<'a> Run<'a> {
             worker_seconds: 0.0,
             max_workers: 0,
             samples: Vec::new(),
+            nodes: None,
         };
         if let Policy::Fixed(n) = policy {
             // Fixed workers are up before the trace starts.
@@ -238,8 +298,10 @@ impl<'a> Run<'a> {
             self.workers.retain(|w| !(w.leaving && w.busy_until.is_none()));
             if self.now + 1e-9 >= self.next_decision {
                 self.decide();
+                self.scale_nodes();
                 self.next_decision += self.interval;
             }
+            self.place();
             self.assign();
             if self.now + 1e-9 >= self.next_sample {
                 self.samples.push(Sample { secs: self.now, queued: self.queue.len() as u64, workers: self.count() });
@@ -251,6 +313,9 @@ impl<'a> Run<'a> {
                 return Ok(());
             }
             self.worker_seconds += f64::from(self.count()) * STEP_SECS;
+            if let Some(nodes) = &mut self.nodes {
+                nodes.tick(STEP_SECS);
+            }
             self.now += STEP_SECS;
             if self.now > MAX_SIMULATED_SECS {
                 return Err(());
@@ -306,8 +371,12 @@ impl<'a> Run<'a> {
 
     fn grow(&mut self, by: u32, now: f64) {
         for _ in 0..by {
-            let ready_at =
-                if matches!(self.policy, Policy::Fixed(_)) { now } else { now + self.trace.worker_start_secs };
+            let ready_at = match (self.policy, &self.nodes) {
+                (Policy::Fixed(_), _) => now,
+                // Pending until `place` finds it a node.
+                (_, Some(_)) => f64::INFINITY,
+                (_, None) => now + self.trace.worker_start_secs,
+            };
             self.workers.push(Worker { ready_at, busy_until: None, job: 0, leaving: false });
         }
         self.max_workers = self.max_workers.max(self.count());
@@ -318,6 +387,14 @@ impl<'a> Run<'a> {
     fn shrink(&mut self, by: u32) {
         let mut left = by as usize;
         let before = self.workers.len();
+        // Pods still waiting for a node first: they hold nothing.
+        self.workers.retain(|w| {
+            if !w.ready_at.is_finite() && !w.leaving && left > 0 {
+                left -= 1;
+                return false;
+            }
+            true
+        });
         self.workers.retain(|w| {
             let idle = w.busy_until.is_none() && !w.leaving;
             if idle && left > 0 {
@@ -333,6 +410,30 @@ impl<'a> Run<'a> {
             }
             worker.leaving = true;
             left -= 1;
+        }
+    }
+
+    /// The node count for the workers wanted now.
+    fn scale_nodes(&mut self) {
+        let wanted = u32::try_from(self.workers.iter().filter(|w| !w.leaving).count()).unwrap_or(u32::MAX);
+        let (now, peak) = (self.now, self.trace.max_workers);
+        if let Some(nodes) = &mut self.nodes {
+            nodes.scale(now, wanted, peak);
+        }
+    }
+
+    /// Pending worker pods take free slots on ready nodes, then start.
+    fn place(&mut self) {
+        let Some(nodes) = &self.nodes else { return };
+        let placed = self.workers.iter().filter(|w| w.ready_at.is_finite()).count();
+        let mut free = (nodes.ready_slots(self.now) as usize).saturating_sub(placed);
+        let start = self.now + self.trace.worker_start_secs;
+        for worker in self.workers.iter_mut().filter(|w| !w.ready_at.is_finite() && !w.leaving) {
+            if free == 0 {
+                break;
+            }
+            worker.ready_at = start;
+            free -= 1;
         }
     }
 
@@ -353,10 +454,11 @@ impl<'a> Run<'a> {
 
     /// Autoscaled runs count until the workers are back at the minimum.
     fn settled(&self) -> bool {
-        match self.policy {
+        let workers = match self.policy {
             Policy::Fixed(_) => true,
             Policy::Strata | Policy::KedaLike => self.count() <= self.trace.min_workers,
-        }
+        };
+        workers && self.nodes.as_ref().is_none_or(|nodes| nodes.settled(self.trace.max_workers))
     }
 
     fn outcome(self) -> Outcome {
@@ -402,6 +504,7 @@ mod tests {
             max_workers: 4,
             cooldown_secs: 60,
             fixed_workers: None,
+            nodes: None,
             jobs,
         }
     }
@@ -448,6 +551,57 @@ mod tests {
         assert!(error.to_string().contains("no jobs"));
         let error = simulate(&trace(vec![job(0.0, 1, -1.0)]), Policy::Strata).unwrap_err();
         assert!(error.to_string().contains("duration"));
+    }
+
+    fn with_nodes(jobs: Vec<Job>) -> Trace {
+        let nodes = NodeModel {
+            instance: "test.large".into(),
+            workers_per_node: 2,
+            price_per_hour: 3.6,
+            boot_secs: 60.0,
+            consolidate_after_secs: 30.0,
+            fixed_buffer_nodes: 1,
+            forecast_window_secs: 120.0,
+        };
+        Trace { nodes: Some(nodes), ..trace(jobs) }
+    }
+
+    #[test]
+    fn a_cold_pool_makes_the_first_job_wait_for_a_node_and_drains_to_zero_after() {
+        let trace = with_nodes(vec![job(0.0, 4, 10.0)]);
+        let peak = simulate_nodes(&trace, NodePolicy::PeakFixed).unwrap();
+        let cold = simulate_nodes(&trace, NodePolicy::NoBuffer).unwrap();
+        // Two nodes of two workers: one wave of 10 s; cold adds 60 s of boot and 5 s of start.
+        assert!((peak.p95_job_latency_secs - 10.0).abs() < 0.3, "{}", peak.p95_job_latency_secs);
+        assert!((cold.p95_job_latency_secs - 75.0).abs() < 1.5, "{}", cold.p95_job_latency_secs);
+        assert_eq!((peak.max_nodes, cold.max_nodes), (2, 2));
+        // Cold nodes live from the request to 30 s after the cooldown's end, then go.
+        assert!(cold.node_hours > 0.0 && cold.cost > 0.0);
+    }
+
+    #[test]
+    fn a_fixed_buffer_takes_the_first_datums_at_once() {
+        let trace = with_nodes(vec![job(0.0, 2, 10.0)]);
+        let buffered = simulate_nodes(&trace, NodePolicy::FixedBuffer).unwrap();
+        // The spare node holds both workers: only their 5 s start.
+        assert!((buffered.p95_job_latency_secs - 15.0).abs() < 0.5, "{}", buffered.p95_job_latency_secs);
+    }
+
+    #[test]
+    fn the_queue_driven_buffer_keeps_room_between_the_jobs_of_a_burst() {
+        // The first job's workers leave 60 s after it ends (75 s), their
+        // nodes 30 s later; the second job comes at 200 s, still within
+        // the 120 s the forecast looks back over the first one's demand.
+        let trace = with_nodes(vec![job(0.0, 4, 10.0), job(200.0, 4, 10.0)]);
+        let none = simulate_nodes(&trace, NodePolicy::NoBuffer).unwrap();
+        let queue = simulate_nodes(&trace, NodePolicy::QueueDriven).unwrap();
+        assert!(queue.makespan_secs < none.makespan_secs, "{} vs {}", queue.makespan_secs, none.makespan_secs);
+    }
+
+    #[test]
+    fn node_policies_need_the_traces_nodes() {
+        let error = simulate_nodes(&trace(vec![job(0.0, 1, 1.0)]), NodePolicy::NoBuffer).unwrap_err();
+        assert!(error.to_string().contains("nodes"));
     }
 
     #[test]
