@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{KINDS, Kind};
-use crate::kubernetes::render::{self, MANAGER, NONROOT, POOL_LABEL, SYSTEM_POOL, container_security};
+use crate::kubernetes::render::{self, MANAGER, POOL_LABEL, SYSTEM_POOL, container_security, pod_security};
 
 /// The port the api serves on, and the one only the scraper reaches.
 pub const API_PORT: u16 = 8080;
@@ -288,13 +288,7 @@ impl HubManifest {
                         "priorityClassName": "strata-hub",
                         "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
                         "topologySpreadConstraints": [spread],
-                        "securityContext": {
-                            "runAsNonRoot": true,
-                            "runAsUser": NONROOT,
-                            "runAsGroup": NONROOT,
-                            "fsGroup": NONROOT,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": pod_security(),
                         "containers": [container],
                         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
                     },

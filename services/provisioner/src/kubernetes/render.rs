@@ -37,7 +37,7 @@ pub const CONFIG_SECRET: &str = "workspace-config";
 pub const SECRET_DIGEST: &str = "strata.dev/service-secret-digest";
 pub const SERVER_PORT: u16 = 8080;
 /// The user id of every Strata container (the distroless `nonroot` user).
-pub(crate) const NONROOT: u32 = 65532;
+const NONROOT: u32 = 65532;
 /// The node label (and taint key) naming a node pool; infra/ sets the same.
 pub const POOL_LABEL: &str = "strata.dev/pool";
 /// The pool of CPU worker nodes, and of GPU ones.
@@ -763,6 +763,18 @@ fn resources(request: Size, limit: Size) -> Value {
     })
 }
 
+/// The pod settings of the `restricted` Pod Security profile, as the
+/// non-root user of the Strata image.
+pub(crate) fn pod_security() -> Value {
+    json!({
+        "runAsNonRoot": true,
+        "runAsUser": NONROOT,
+        "runAsGroup": NONROOT,
+        "fsGroup": NONROOT,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
 /// The container settings of the `restricted` Pod Security profile.
 pub(crate) fn container_security() -> Value {
     json!({
@@ -780,13 +792,7 @@ fn pod_spec(priority: &str, containers: &[Value], init: Option<Value>, volumes: 
         "serviceAccountName": "workspace",
         "automountServiceAccountToken": false,
         "enableServiceLinks": false,
-        "securityContext": {
-            "runAsNonRoot": true,
-            "runAsUser": NONROOT,
-            "runAsGroup": NONROOT,
-            "fsGroup": NONROOT,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security(),
         "containers": containers,
         "volumes": volumes,
     });
