@@ -159,10 +159,17 @@ async fn clear_out(root: &Path) {
     let _ = tokio::fs::remove_dir_all(root.join("out")).await;
 }
 
+/// Appends `text` to the datum log. The flush matters: a `tokio::fs::File` hands a
+/// write to a blocking thread and returns, so without it the log may be read back
+/// (by `finished`) before the line is in it.
 async fn append(log: &Path, text: &str) {
     use tokio::io::AsyncWriteExt;
-    if let Ok(mut file) = tokio::fs::OpenOptions::new().create(true).append(true).open(log).await {
-        let _ = file.write_all(text.as_bytes()).await;
+    let written = match tokio::fs::OpenOptions::new().create(true).append(true).open(log).await {
+        Ok(mut file) => file.write_all(text.as_bytes()).await.and(file.flush().await),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = written {
+        tracing::warn!(path = %log.display(), %error, "cannot write to the datum log");
     }
 }
 
@@ -186,6 +193,20 @@ mod tests {
     use strata_api_types::pps::{DatumInput, TaskTransform};
 
     use super::*;
+
+    /// The log is read back right after the worker's own lines are appended (a refused
+    /// datum fails at once), so an append must have landed when it returns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_appended_line_is_in_the_log_when_append_returns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("datum.log");
+        for attempt in 0..200 {
+            tokio::fs::File::create(&log).await.expect("empty the log");
+            append(&log, "strata: refused\n").await;
+            let text = tokio::fs::read_to_string(&log).await.expect("read the log");
+            assert_eq!(text, "strata: refused\n", "attempt {attempt}");
+        }
+    }
 
     fn task() -> TaskAssignment {
         TaskAssignment {
