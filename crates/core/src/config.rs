@@ -418,6 +418,24 @@ impl ObjectStoreUrl {
         }
     }
 
+    /// The store below `prefix` of this one, as a store of its own: what a workspace
+    /// server is given, so that its configuration names no object of another
+    /// workspace. `prefix` is made by the platform (never by a tenant), one or more
+    /// plain path segments.
+    pub fn below(&self, prefix: &str) -> ObjectStoreUrl {
+        let prefix = prefix.trim_matches('/');
+        match self {
+            Self::Local(dir) => Self::Local(dir.join(prefix)),
+            // A memory store lives in one process: whoever opens it sees only its own.
+            Self::Memory => Self::Memory,
+            Self::Cloud(url) => {
+                let mut below = url.clone();
+                below.set_path(&format!("{}/{prefix}", url.path().trim_end_matches('/')));
+                Self::Cloud(below)
+            }
+        }
+    }
+
     /// A description for logs and errors.
     pub fn describe(&self) -> String {
         match self {
@@ -631,5 +649,15 @@ mod tests {
         assert!(matches!(ObjectStoreUrl::parse("gs://bucket"), Ok(ObjectStoreUrl::Cloud(_))));
         assert!(matches!(ObjectStoreUrl::parse("az://container/p"), Ok(ObjectStoreUrl::Cloud(_))));
         assert!(ObjectStoreUrl::parse("s3://").is_err());
+    }
+
+    #[test]
+    fn a_store_below_a_prefix_is_a_store_of_its_own() {
+        let below = |url: &str, prefix: &str| ObjectStoreUrl::parse(url).expect("url").below(prefix).describe();
+        assert_eq!(below("s3://bucket", "ws/ws-1"), "s3://bucket/ws/ws-1");
+        assert_eq!(below("s3://bucket/strata/", "/ws/ws-1/"), "s3://bucket/strata/ws/ws-1");
+        assert_eq!(below("gs://bucket/a", "workspaces/2"), "gs://bucket/a/workspaces/2");
+        assert_eq!(below("file:///data/objects", "workspaces/2"), "file:///data/objects/workspaces/2");
+        assert_eq!(below("memory://", "workspaces/2"), "memory://");
     }
 }

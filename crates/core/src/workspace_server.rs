@@ -18,9 +18,10 @@ pub struct WorkspaceServerConfig {
     /// The workspace's own metadata database: a SQLite file, or PostgreSQL
     /// with `options[search_path]` naming its schema.
     pub database_url: String,
-    /// The installation's object store; the server keeps to `object_prefix`.
+    /// The workspace's own part of the installation's object store (a
+    /// directory, or a bucket and prefix): nothing in the configuration names
+    /// another workspace's objects.
     pub object_store_url: String,
-    pub object_prefix: String,
     /// Redis for the task queue (`None`: the in-process queue).
     pub redis_url: Option<String>,
     pub queue_prefix: String,
@@ -58,7 +59,6 @@ impl std::fmt::Debug for WorkspaceServerConfig {
             .field("slug", &self.slug)
             .field("database_url", &crate::config::redact_url(&self.database_url))
             .field("object_store_url", &self.object_store_url)
-            .field("object_prefix", &self.object_prefix)
             .field("queue_prefix", &self.queue_prefix)
             .field("listen", &self.listen)
             .finish_non_exhaustive()

@@ -269,8 +269,7 @@ impl TestWorkspaceServer {
         let config = strata_core::workspace_server::WorkspaceServerConfig {
             slug: slug.into(),
             database_url: format!("sqlite://{}", dir.join("ws.db").display()),
-            object_store_url: format!("file://{}", dir.display()),
-            object_prefix: "objects".into(),
+            object_store_url: format!("file://{}", dir.join("objects").display()),
             redis_url: None,
             queue_prefix: "q:".into(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

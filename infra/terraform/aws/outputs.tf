@@ -77,10 +77,16 @@ output "strata_config" {
     public_url               = "https://${var.domain}"
     kubernetes_image         = var.strata_image
     kubernetes_hub_namespace = var.hub_namespace
-    # Workspace servers reach PostgreSQL and Redis inside the VPC, S3
-    # (gateway endpoint: S3's public addresses) over 443, and the node's EKS
-    # Pod Identity agent (link-local, port 80) for their credentials.
-    kubernetes_egress = "${module.network.vpc_cidr}:5432,6379;0.0.0.0/0:443;169.254.170.23/32:80"
+    # Workspace servers reach PostgreSQL and Redis inside the VPC and S3
+    # (gateway endpoint: S3's public addresses) over 443; Strata adds the
+    # node's EKS Pod Identity agent (169.254.170.23:80) itself.
+    kubernetes_egress = "${module.network.vpc_cidr}:5432,6379;0.0.0.0/0:443"
+    # Each workspace namespace gets the workspace role, limited to
+    # s3://BUCKET/ws/<namespace>/ (module aws-workspace-identity).
+    kubernetes_workspace_credentials = "pod-identity"
+    kubernetes_eks_cluster           = module.cluster.cluster_name
+    kubernetes_eks_region            = var.region
+    kubernetes_workspace_role_arn    = module.workspace_identity.workspace_role_arn
     # Not a Strata key: the AWS SDK's region for the object store.
     aws_region = var.region
   }

@@ -255,11 +255,13 @@ async fn embedded_workspaces(
     settings: &AppSettings,
     master_keys: &strata_core::config::MasterKeys,
 ) -> Result<(Workspaces, PpsWorkspaces), Error> {
-    let object_prefix = format!("workspaces/{EMBEDDED_WORKSPACE}");
+    let own: DynObjectStore = std::sync::Arc::new(object_store::prefix::PrefixStore::new(
+        store.clone(),
+        format!("workspaces/{EMBEDDED_WORKSPACE}"),
+    ));
     let queue_prefix = format!("strata:{}:{EMBEDDED_WORKSPACE}:", instance.id);
     OpenWorkspace {
         slug: EMBEDDED_WORKSPACE,
-        object_prefix: &object_prefix,
         queue_prefix: &queue_prefix,
         redis: settings.server.redis.as_ref().map(strata_core::config::SecretUrl::expose),
         pps: PpsSettings {
@@ -267,29 +269,27 @@ async fn embedded_workspaces(
             ..settings.pps.clone()
         },
     }
-    .open(db, store, metrics)
+    .open(db, own, metrics)
     .await
 }
 
 /// Where one workspace's PFS and PPS keep their data.
 pub(crate) struct OpenWorkspace<'a> {
     pub slug: &'a str,
-    pub object_prefix: &'a str,
     pub queue_prefix: &'a str,
     pub redis: Option<&'a str>,
     pub pps: PpsSettings,
 }
 
 impl OpenWorkspace<'_> {
-    /// Opens (and migrates) PFS and PPS on `db`, below the prefixes.
+    /// Opens (and migrates) PFS and PPS on `db`, keeping their objects in
+    /// `scoped` (the workspace's own store) and tasks below the queue prefix.
     pub(crate) async fn open(
         &self,
         db: &sea_orm::DatabaseConnection,
-        store: &DynObjectStore,
+        scoped: DynObjectStore,
         metrics: &Metrics,
     ) -> Result<(Workspaces, PpsWorkspaces), Error> {
-        let scoped: DynObjectStore =
-            std::sync::Arc::new(object_store::prefix::PrefixStore::new(store.clone(), self.object_prefix));
         let pfs = Pfs::open(db.clone(), scoped.clone()).await.map_err(Error::Pfs)?;
         let queue =
             strata_queue::from_url(self.redis, self.queue_prefix, self.pps.lease).await.map_err(Error::Queue)?;

@@ -70,7 +70,6 @@ impl WorkspaceServer {
         let store = strata_core::store::open(&ObjectStoreUrl::parse(&config.object_store_url)?)?;
         let opened = crate::OpenWorkspace {
             slug: &config.slug,
-            object_prefix: &config.object_prefix,
             queue_prefix: &config.queue_prefix,
             redis: config.redis_url.as_deref(),
             pps: strata_pps::PpsSettings {
@@ -79,7 +78,7 @@ impl WorkspaceServer {
                 secrets_keys: secrets_keys(config)?,
             },
         }
-        .open(&db, &store, &metrics)
+        .open(&db, store, &metrics)
         .await?;
         let listener =
             TcpListener::bind(config.listen).map_err(|source| Error::Bind { addr: config.listen, source })?;

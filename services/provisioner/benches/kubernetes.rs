@@ -17,6 +17,7 @@ use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
 use strata_hub::{Hub, HubSettings, NewWorkspace, OutboxMailer};
 use strata_kube_fake::FakeApiServer;
 use strata_provisioner::config::EgressRule;
+use strata_provisioner::kubernetes::identity::WorkspaceCredentials;
 use strata_provisioner::kubernetes::render::Cluster;
 use strata_provisioner::{Backend, KubernetesBackend, KubernetesConfig, ProvisionerMetrics};
 use strata_testkit::{Backend as Db, TestDatabase};
@@ -57,8 +58,9 @@ async fn main() {
             placeholder_pods: 1,
         },
         database: postgres,
-        object_store_url: "s3://strata-workspaces".into(),
-        server_env: BTreeMap::new(),
+        object_store: ObjectStoreUrl::parse("s3://strata-workspaces").unwrap(),
+        // What is measured is the Kubernetes API; EKS calls are the tests' business.
+        credentials: WorkspaceCredentials::SharedKeys(BTreeMap::new()),
         redis_url: None,
         task_lease: Duration::from_secs(30),
         master_keys: None,

@@ -34,6 +34,19 @@ pub struct ProvisionerConfig {
     /// Kubernetes backend: low-priority placeholder pods kept so new
     /// workers find room at once (0: none).
     pub kubernetes_placeholder_pods: u32,
+    /// Kubernetes backend: how workspace servers get object-store
+    /// credentials: `pod-identity` (EKS Pod Identity, each namespace limited
+    /// to its own prefix) or `shared-keys` (the provisioner's own keys in
+    /// every workspace's Secret: any workspace can read all others').
+    pub kubernetes_workspace_credentials: String,
+    /// Pod Identity: the EKS cluster's name.
+    pub kubernetes_eks_cluster: String,
+    /// Pod Identity: the cluster's region (default: `AWS_REGION`).
+    pub kubernetes_eks_region: String,
+    /// Pod Identity: the workspace role's ARN (terraform output `workspace_role_arn`).
+    pub kubernetes_workspace_role_arn: String,
+    /// Pod Identity: the EKS API endpoint, if not `https://eks.<region>.amazonaws.com`.
+    pub kubernetes_eks_endpoint: String,
 }
 
 impl Default for ProvisionerConfig {
@@ -47,6 +60,11 @@ impl Default for ProvisionerConfig {
             kubernetes_hub_namespace: "strata".to_owned(),
             kubernetes_egress: String::new(),
             kubernetes_placeholder_pods: 1,
+            kubernetes_workspace_credentials: "pod-identity".to_owned(),
+            kubernetes_eks_cluster: String::new(),
+            kubernetes_eks_region: String::new(),
+            kubernetes_workspace_role_arn: String::new(),
+            kubernetes_eks_endpoint: String::new(),
         }
     }
 }
@@ -71,6 +89,21 @@ pub struct KubernetesSettings {
     pub hub_namespace: String,
     pub egress: Vec<EgressRule>,
     pub placeholder_pods: u32,
+    pub credentials: CredentialsMode,
+}
+
+/// How workspace servers on Kubernetes get object-store credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsMode {
+    /// EKS Pod Identity; the settings are checked when the backend starts,
+    /// so that `strata dev` does not need them.
+    PodIdentity {
+        cluster: String,
+        region: String,
+        role_arn: String,
+        endpoint: Option<String>,
+    },
+    SharedKeys,
 }
 
 /// Destinations outside the cluster as a CIDR and TCP ports.
@@ -101,8 +134,28 @@ impl ProvisionerConfig {
                 hub_namespace: self.kubernetes_hub_namespace.clone(),
                 egress: parse_egress(&self.kubernetes_egress)?,
                 placeholder_pods: self.kubernetes_placeholder_pods,
+                credentials: self.credentials_mode()?,
             },
         })
+    }
+
+    fn credentials_mode(&self) -> strata_core::Result<CredentialsMode> {
+        let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        match self.kubernetes_workspace_credentials.as_str() {
+            "pod-identity" => Ok(CredentialsMode::PodIdentity {
+                cluster: self.kubernetes_eks_cluster.trim().to_owned(),
+                region: text(&self.kubernetes_eks_region)
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .unwrap_or_default(),
+                role_arn: self.kubernetes_workspace_role_arn.trim().to_owned(),
+                endpoint: text(&self.kubernetes_eks_endpoint),
+            }),
+            "shared-keys" => Ok(CredentialsMode::SharedKeys),
+            other => Err(invalid(
+                "kubernetes_workspace_credentials",
+                format!("`{other}` is not one of: pod-identity, shared-keys"),
+            )),
+        }
     }
 }
 

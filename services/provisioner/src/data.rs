@@ -3,7 +3,7 @@
 //! store and a prefix of the task queues; and freeing them for good.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use strata_core::config::SecretUrl;
+use strata_core::config::{ObjectStoreUrl, SecretUrl};
 use strata_core::id::WorkspaceId;
 use strata_core::store::DynObjectStore;
 use strata_core::workspace_server::WorkspaceServerConfig;
@@ -14,7 +14,8 @@ use crate::error::{ProvisionerError, Result};
 /// What every workspace server shares, whichever backend starts it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shared<'a> {
-    pub object_store_url: &'a str,
+    /// The installation's object store; each server gets only its part of it.
+    pub object_store: &'a ObjectStoreUrl,
     pub redis_url: Option<&'a str>,
     pub task_lease: std::time::Duration,
     /// The installation's master keys, from which each workspace's secrets keys derive.
@@ -23,20 +24,21 @@ pub(crate) struct Shared<'a> {
     pub pin_images: Option<&'a strata_core::workspace_server::PinImages>,
 }
 
-/// A workspace server's configuration: its own metadata, prefixes and
+/// A workspace server's configuration: its own metadata, its own part of the
+/// object store (`object_prefix`, which differs by backend), queue prefix and
 /// secret, and what all share.
 pub(crate) fn server_config(
     workspace: &DesiredWorkspace,
     database_url: String,
     listen: std::net::SocketAddr,
     secret: &str,
+    object_prefix: &str,
     shared: Shared<'_>,
 ) -> WorkspaceServerConfig {
     WorkspaceServerConfig {
         slug: workspace.slug.clone(),
         database_url,
-        object_store_url: shared.object_store_url.to_owned(),
-        object_prefix: object_prefix(workspace.id),
+        object_store_url: shared.object_store.below(object_prefix).describe(),
         redis_url: shared.redis_url.map(str::to_owned),
         queue_prefix: queue_prefix(workspace.id),
         listen,
@@ -54,7 +56,8 @@ pub(crate) fn schema_name(id: WorkspaceId) -> String {
     format!("ws_{}", id.as_uuid().simple())
 }
 
-pub(crate) fn object_prefix(id: WorkspaceId) -> String {
+/// Where the local backend keeps a workspace's objects.
+pub(crate) fn local_object_prefix(id: WorkspaceId) -> String {
     format!("workspaces/{id}")
 }
 
@@ -85,11 +88,10 @@ pub(crate) async fn drop_postgres_schema(db: &DatabaseConnection, id: WorkspaceI
     Ok(())
 }
 
-/// Deletes every object below the workspace's prefix.
-pub(crate) async fn delete_objects(store: &DynObjectStore, id: WorkspaceId) -> Result<()> {
+/// Deletes every object below a workspace's prefix.
+pub(crate) async fn delete_objects(store: &DynObjectStore, prefix: &str) -> Result<()> {
     use futures::{StreamExt, TryStreamExt};
-    let prefix = object_prefix(id);
-    let path = object_store::path::Path::from(prefix.as_str());
+    let path = object_store::path::Path::from(prefix);
     let locations = store.list(Some(&path)).map_ok(|meta| meta.location).boxed();
     let mut deleted = store.delete_stream(locations);
     while let Some(outcome) = deleted.next().await {
@@ -104,4 +106,46 @@ pub(crate) async fn delete_objects(store: &DynObjectStore, id: WorkspaceId) -> R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_core::id::{OrganizationId, WorkspaceId};
+
+    use super::*;
+
+    #[test]
+    fn a_local_workspace_server_is_given_its_own_directory_of_the_store_and_nothing_above_it() {
+        let id = WorkspaceId::new();
+        let workspace = DesiredWorkspace {
+            id,
+            org_id: OrganizationId::new(),
+            org_slug: "acme".into(),
+            slug: "ci".into(),
+            plan: "team".into(),
+            region: "local".into(),
+            state: strata_hub::WorkspaceState::Pending,
+            generation: 1,
+            observed_generation: 0,
+            endpoint: None,
+            conditions: Vec::new(),
+            service_secret: None,
+            updated_at: chrono::Utc::now(),
+            data_freed_at: None,
+        };
+        let store = ObjectStoreUrl::parse("file:///srv/strata/objects").expect("url");
+        let shared = Shared {
+            object_store: &store,
+            redis_url: None,
+            task_lease: std::time::Duration::from_secs(30),
+            master_keys: None,
+            pin_images: None,
+        };
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let config =
+            server_config(&workspace, "sqlite://ws.db".into(), listen, "sts_x", &local_object_prefix(id), shared);
+        assert_eq!(config.object_store_url, format!("file:///srv/strata/objects/workspaces/{id}"));
+        let text = serde_json::to_string(&config).expect("json");
+        assert_eq!(text.matches("/srv/strata/objects").count(), 1, "the store is named once, narrowed: {text}");
+    }
 }

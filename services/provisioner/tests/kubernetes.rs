@@ -4,16 +4,20 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 mod common;
+mod eks_fake;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use eks_fake::EksFake;
+use object_store::aws::AwsCredential;
 use serde_json::{Value, json};
 use strata_core::config::{DatabaseUrl, ObjectStoreUrl, SecretUrl};
 use strata_hub::{ConditionType, Hub, HubSettings, NewWorkspace, OutboxMailer, Principal, WorkspaceState};
 use strata_kube_fake::{Effect, FakeApiServer, Fault, Verb};
 use strata_provisioner::kubernetes::hub::to_yaml;
+use strata_provisioner::kubernetes::identity::{PodIdentity, PodIdentitySettings, WorkspaceCredentials};
 use strata_provisioner::kubernetes::render::{self, Cluster, Egress};
 use strata_provisioner::{
     Backend, KubernetesBackend, KubernetesConfig, ProvisionerMetrics, Reconciler, ReconcilerConfig,
@@ -31,8 +35,12 @@ struct Fixture {
     dir: tempfile::TempDir,
     /// The reconcilers' time, moved on by the tests.
     clock: Arc<ManualClock>,
+    /// EKS, where the backend associates the workspace role with each namespace.
+    eks: EksFake,
     _database: TestDatabase,
 }
+
+const WORKSPACE_ROLE: &str = "arn:aws:iam::111122223333:role/strata-workspace";
 
 fn cluster() -> Cluster {
     Cluster {
@@ -64,7 +72,8 @@ async fn fixture(fake: FakeApiServer) -> Fixture {
     let token = hub.local_admin_token("tests").await.unwrap();
     let admin = hub.authenticate(&token.secret).await.unwrap();
     let clock = Arc::new(ManualClock::new());
-    Fixture { hub, admin, fake, database_url: database.url(), db, dir, clock, _database: database }
+    let eks = EksFake::start().await;
+    Fixture { hub, admin, fake, database_url: database.url(), db, dir, clock, eks, _database: database }
 }
 
 fn postgres(url: &str) -> SecretUrl {
@@ -85,12 +94,29 @@ fn reconciler_config() -> ReconcilerConfig {
 }
 
 impl Fixture {
+    /// EKS Pod Identity against the fake, signing with the test key.
+    fn pod_identity(&self, cluster: &str) -> WorkspaceCredentials {
+        let settings = PodIdentitySettings {
+            cluster: cluster.into(),
+            region: eks_fake::REGION.into(),
+            role_arn: WORKSPACE_ROLE.into(),
+            endpoint: Some(self.eks.endpoint.clone()),
+        };
+        let key = AwsCredential { key_id: eks_fake::KEY_ID.into(), secret_key: "test-secret".into(), token: None };
+        let credentials = Arc::new(object_store::StaticCredentialProvider::new(key));
+        WorkspaceCredentials::PodIdentity(PodIdentity::new(settings, credentials, Duration::from_secs(5)).unwrap())
+    }
+
     fn backend(&self) -> Arc<KubernetesBackend> {
+        self.backend_with(self.pod_identity(eks_fake::CLUSTER))
+    }
+
+    fn backend_with(&self, credentials: WorkspaceCredentials) -> Arc<KubernetesBackend> {
         let config = KubernetesConfig {
             cluster: cluster(),
             database: postgres(&self.database_url),
-            object_store_url: "s3://strata-workspaces".into(),
-            server_env: BTreeMap::from([("AWS_REGION".to_owned(), "eu-west-1".to_owned())]),
+            object_store: ObjectStoreUrl::parse("s3://strata-workspaces").unwrap(),
+            credentials,
             redis_url: Some("redis://10.0.0.5:6379".into()),
             task_lease: Duration::from_secs(30),
             master_keys: None,
@@ -154,6 +180,7 @@ fn the_objects_of_a_workspace() -> BTreeSet<(String, String)> {
         ("NetworkPolicy", "allow-worker-egress"),
         ("NetworkPolicy", "allow-server-egress"),
         ("ServiceAccount", "workspace"),
+        ("ServiceAccount", "worker"),
         ("Secret", "workspace-config"),
         ("Service", "server"),
         ("PodDisruptionBudget", "workers"),
@@ -293,6 +320,98 @@ async fn a_slow_server_is_looked_at_less_and_less_often_but_a_delete_goes_throug
         f.clock.advance(poll);
         waited += poll;
     }
+}
+
+/// The server of a workspace gets only its own prefix of the bucket, through
+/// the workspace role EKS Pod Identity gives its namespace's account: no key
+/// of the hub's is in the namespace, worker pods (tenant code) have no cloud
+/// identity, and the association goes with the workspace.
+#[tokio::test]
+async fn workspace_servers_reach_only_their_prefix_through_pod_identity_never_the_hubs_keys() {
+    use base64::Engine;
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    let mut reconciler = f.reconciler(reconciler_config());
+    reconciler.pass().await;
+    assert_eq!(f.get("ci").await.state, WorkspaceState::Ready);
+    let namespace = format!("ws-{}", created.id);
+
+    let associations = f.eks.associations();
+    assert_eq!(associations.len(), 1, "{associations:?}");
+    let association = &associations[0];
+    assert_eq!(
+        (association.namespace.as_str(), association.service_account.as_str()),
+        (namespace.as_str(), "workspace")
+    );
+    assert_eq!(association.role_arn, WORKSPACE_ROLE);
+    assert_eq!(association.tags["strata.dev/workspace"], created.id.to_string());
+
+    let secret = f.fake.get("v1", "Secret", Some(&namespace), "workspace-config").unwrap();
+    let keys: BTreeSet<&str> = secret["data"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, BTreeSet::from(["service-secret", "workspace.json"]), "only the server's own settings");
+    let config = base64::engine::general_purpose::STANDARD.decode(secret["data"]["workspace.json"].as_str().unwrap());
+    let config: Value = serde_json::from_slice(&config.unwrap()).unwrap();
+    assert_eq!(config["object_store_url"], format!("s3://strata-workspaces/ws/{namespace}"));
+    assert!(config.get("object_prefix").is_none(), "the server is told of its own prefix only: {config}");
+
+    let server = f.fake.get("apps/v1", "Deployment", Some(&namespace), "server").unwrap();
+    assert_eq!(server["spec"]["template"]["spec"]["serviceAccountName"], "workspace");
+    assert!(f.fake.get("v1", "ServiceAccount", Some(&namespace), "worker").is_some());
+
+    // A resync by this process asks EKS nothing; a new process looks, and makes nothing.
+    let desired = f.hub.provisioner_workspace(created.id).await.unwrap().unwrap();
+    let secret = desired.service_secret.clone().unwrap();
+    let backend = f.backend();
+    f.eks.clear_calls();
+    backend.apply(&desired, &secret).await.unwrap();
+    assert!(f.eks.calls().iter().all(|(method, _)| method == "GET"), "{:?}", f.eks.calls());
+    f.eks.clear_calls();
+    backend.apply(&desired, &secret).await.unwrap();
+    assert!(f.eks.calls().is_empty(), "{:?}", f.eks.calls());
+    assert_eq!(f.eks.associations().len(), 1);
+
+    f.hub.delete_workspace(&f.admin, strata_hub::LOCAL_ORG, "ci", "ci").await.unwrap();
+    reconciler.pass().await;
+    assert_eq!(f.hub.provisioner_workspace(created.id).await.unwrap().unwrap().state, WorkspaceState::Deleted);
+    assert!(f.eks.associations().is_empty(), "the association goes with the workspace");
+}
+
+/// An association of an earlier role is taken over; EKS refusing the
+/// provisioner's role shows as a condition naming the permission, and a
+/// cluster EKS does not know fails the workspace naming the setting.
+#[tokio::test]
+async fn pod_identity_takes_over_a_stale_role_and_names_what_to_fix_when_eks_refuses() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    let namespace = format!("ws-{}", created.id);
+    f.eks.insert(&namespace, "arn:aws:iam::111122223333:role/earlier-workspace-role");
+    let mut reconciler = f.reconciler(reconciler_config());
+    reconciler.pass().await;
+    assert_eq!(f.get("ci").await.state, WorkspaceState::Ready);
+    let roles: Vec<String> = f.eks.associations().into_iter().map(|a| a.role_arn).collect();
+    assert_eq!(roles, [WORKSPACE_ROLE]);
+
+    f.eks.fail_with(
+        403,
+        "User: arn:aws:sts::111122223333:assumed-role/strata-hub is not authorized to perform: iam:PassRole",
+    );
+    f.create("refused").await;
+    reconciler.pass().await;
+    let refused = f.get("refused").await;
+    assert_eq!(refused.state, WorkspaceState::Provisioning, "a permission can still be granted");
+    let degraded = condition(&refused, ConditionType::Degraded);
+    assert_eq!(degraded.reason, "PodIdentityForbidden", "{degraded:?}");
+    assert!(degraded.message.contains("iam:PassRole on the workspace role"), "{degraded:?}");
+
+    let other = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    other.create("lost").await;
+    let backend = other.backend_with(other.pod_identity("no-such-cluster"));
+    let mut lost = Reconciler::new(other.hub.clone(), backend, reconciler_config(), ProvisionerMetrics::disabled())
+        .with_clock(other.clock.clone());
+    lost.pass().await;
+    let failed = other.get("lost").await;
+    assert_eq!(failed.state, WorkspaceState::Failed, "{:?}", failed.conditions);
+    assert!(condition(&failed, ConditionType::Degraded).message.contains("kubernetes_eks_cluster"));
 }
 
 /// Each fault: the reason it shows, and whether the workspace is FAILED
@@ -455,8 +574,9 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
     };
     let cluster = cluster();
     let quota = strata_provisioner::plans::PlanQuota::of(&workspace.plan);
-    let env = BTreeMap::from([("AWS_REGION".to_owned(), "eu-west-1".to_owned())]);
-    let server_config = r#"{"slug":"vision","database_url":"postgres://strata:EXAMPLE@db.internal:5432/strata?options[search_path]=ws_3f2b8c1e5d4a4e6b9c7d2a1b0c9d8e7f","object_store_url":"s3://strata-workspaces","object_prefix":"workspaces/3f2b8c1e-5d4a-4e6b-9c7d-2a1b0c9d8e7f","redis_url":"redis://redis.internal:6379","queue_prefix":"strata:ws:3f2b8c1e5d4a4e6b9c7d2a1b0c9d8e7f:","listen":"0.0.0.0:8080","service_secret":"sts_EXAMPLE","task_lease":{"secs":30,"nanos":0}}"#;
+    // EKS Pod Identity: no object-store keys in the Secret.
+    let env = BTreeMap::new();
+    let server_config = r#"{"slug":"vision","database_url":"postgres://strata:EXAMPLE@db.internal:5432/strata?options[search_path]=ws_3f2b8c1e5d4a4e6b9c7d2a1b0c9d8e7f","object_store_url":"s3://strata-workspaces/ws/ws-3f2b8c1e-5d4a-4e6b-9c7d-2a1b0c9d8e7f","redis_url":"redis://redis.internal:6379","queue_prefix":"strata:ws:3f2b8c1e5d4a4e6b9c7d2a1b0c9d8e7f:","listen":"0.0.0.0:8080","service_secret":"sts_EXAMPLE","task_lease":{"secs":30,"nanos":0}}"#;
     let objects = WorkspaceObjects {
         cluster: &cluster,
         workspace: &workspace,
@@ -706,6 +826,7 @@ async fn a_worker_pod_runs_the_pipelines_image_beside_the_worker_sharing_only_it
     let containers = spec["containers"].as_array().unwrap();
     let names: Vec<&str> = containers.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["worker", "user"]);
+    assert_eq!(spec["serviceAccountName"], "worker", "tenant code gets no cloud identity");
     let (worker_c, user) = (&containers[0], &containers[1]);
     let mounts = |c: &Value| -> BTreeMap<String, String> {
         c["volumeMounts"]

@@ -239,3 +239,34 @@ fn node_pools_use_the_provisioners_labels_and_taints() {
     }
     assert!(text.contains("{key=local.gpu_resource,value=\"true\",effect=\"NoSchedule\"}"));
 }
+
+/// The workspace role allows `<workspace_prefix>/<namespace>/*` to each
+/// namespace's sessions; the provisioner gives each workspace server exactly
+/// that prefix, and the configuration output names the keys Pod Identity needs.
+#[test]
+fn the_workspace_roles_prefix_is_the_one_each_server_is_given() {
+    use strata_provisioner::kubernetes::identity::object_prefix;
+    let modules = modules();
+    let identity = modules.get(&terraform_root().join("modules/aws-workspace-identity")).unwrap();
+    let prefix = blocks(identity, "variable")
+        .find(|v| label(v, 0) == "workspace_prefix")
+        .and_then(|v| attribute(v, "default"))
+        .and_then(|d| match d {
+            Expression::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(object_prefix("ws-1234"), format!("{prefix}/ws-1234"));
+
+    let outputs = std::fs::read_to_string(terraform_root().join("aws/outputs.tf")).unwrap();
+    for key in [
+        "kubernetes_workspace_credentials",
+        "kubernetes_eks_cluster",
+        "kubernetes_eks_region",
+        "kubernetes_workspace_role_arn",
+    ] {
+        assert!(outputs.contains(key), "strata_config lacks {key}");
+        let config = strata_provisioner::config::ProvisionerConfig::default();
+        assert!(serde_json::to_value(&config).unwrap().get(key).is_some(), "{key} is not a Strata setting");
+    }
+}

@@ -7,6 +7,8 @@ use anyhow::Context as _;
 use strata_api::Application;
 use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
 use strata_provisioner::autoscaler::PolicyConfig;
+use strata_provisioner::config::CredentialsMode;
+use strata_provisioner::kubernetes::identity::{PodIdentity, PodIdentitySettings, WorkspaceCredentials};
 use strata_provisioner::kubernetes::render::Cluster;
 use strata_provisioner::{
     KubernetesBackend, KubernetesConfig, LocalBackend, LocalConfig, ProvisionerMetrics, Reconciler, ReconcilerConfig,
@@ -31,7 +33,7 @@ fn local_config(settings: &StrataSettings) -> Result<LocalConfig, Failure> {
         binary,
         data_dir: server.data_dir.clone(),
         database: server.database.clone(),
-        object_store_url: server.object_store.describe(),
+        object_store: server.object_store.clone(),
         redis_url: server.redis.as_ref().map(|url| url.expose().to_owned()),
         task_lease: settings.app.pps.lease,
         master_keys: Some(settings.app.hub.master_key.load()?),
@@ -71,8 +73,9 @@ fn local_runner(settings: &StrataSettings) -> strata_provisioner::LocalRunner {
     }
 }
 
-/// Object-store settings a workspace server needs in its pod, forwarded
-/// from the provisioner's environment when set.
+/// With `kubernetes_workspace_credentials = "shared-keys"`: the object-store
+/// settings forwarded from the provisioner's environment into every workspace's
+/// Secret.
 const FORWARDED_ENV: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -115,29 +118,88 @@ fn kubernetes_config(settings: &StrataSettings) -> Result<KubernetesConfig, Fail
              of the database, Redis and object store, e.g. STRATA_KUBERNETES_EGRESS='10.0.0.0/16:5432,6379;0.0.0.0/0:443'",
         ));
     }
-    let server_env = FORWARDED_ENV
-        .iter()
-        .filter_map(|key| std::env::var(key).ok().map(|value| ((*key).to_owned(), value)))
-        .collect();
+    let request_timeout = std::time::Duration::from_secs(10);
+    let credentials = workspace_credentials(&server.object_store, &kubernetes.credentials, request_timeout)?;
+    let mut egress = kubernetes.egress.clone();
+    if matches!(credentials, WorkspaceCredentials::PodIdentity(_)) {
+        egress.push(strata_provisioner::kubernetes::identity::agent_egress());
+    }
     Ok(KubernetesConfig {
         cluster: Cluster {
             image: kubernetes.image.clone(),
             hub_namespace: kubernetes.hub_namespace.clone(),
-            egress: kubernetes.egress.clone(),
+            egress,
             placeholder_pods: kubernetes.placeholder_pods,
         },
         database: database.clone(),
-        object_store_url: server.object_store.describe(),
-        server_env,
+        object_store: server.object_store.clone(),
+        credentials,
         redis_url: server.redis.as_ref().map(|url| url.expose().to_owned()),
         task_lease: settings.app.pps.lease,
         // Set once the master keys are read, after the cluster settings are checked.
         master_keys: None,
-        request_timeout: std::time::Duration::from_secs(10),
+        request_timeout,
         policy: policy_config(settings),
         autoscale_every: std::time::Duration::from_millis(500),
         autoscale: true,
     })
+}
+
+/// How workspace servers get object-store credentials: an EKS Pod Identity
+/// client signing with the provisioner's own AWS identity, or (chosen
+/// explicitly) the provisioner's keys copied into every workspace.
+fn workspace_credentials(
+    store: &ObjectStoreUrl,
+    mode: &CredentialsMode,
+    timeout: std::time::Duration,
+) -> Result<WorkspaceCredentials, Failure> {
+    let user = |message: String| Failure::User(anyhow::anyhow!("{message}"));
+    let CredentialsMode::PodIdentity { cluster, region, role_arn, endpoint } = mode else {
+        tracing::warn!(
+            "kubernetes_workspace_credentials = \"shared-keys\": every workspace gets the provisioner's \
+             object-store keys and can read every other workspace's objects"
+        );
+        let env = FORWARDED_ENV
+            .iter()
+            .filter_map(|key| std::env::var(key).ok().map(|value| ((*key).to_owned(), value)))
+            .collect();
+        return Ok(WorkspaceCredentials::SharedKeys(env));
+    };
+    let ObjectStoreUrl::Cloud(url) = store else {
+        return Err(user("EKS Pod Identity needs an s3:// object_store_url".to_owned()));
+    };
+    if url.scheme() != "s3" || !url.path().trim_matches('/').is_empty() {
+        return Err(user(format!(
+            "with EKS Pod Identity the workspace role allows s3://BUCKET/ws/<namespace>/, so object_store_url must \
+             be a bucket without a prefix (s3://BUCKET), not {url}; on GCS or Azure set \
+             kubernetes_workspace_credentials = \"shared-keys\" (docs/provisioning.md)"
+        )));
+    }
+    let missing: Vec<&str> = [
+        ("kubernetes_eks_cluster", cluster.is_empty()),
+        ("kubernetes_eks_region (or AWS_REGION)", region.is_empty()),
+        ("kubernetes_workspace_role_arn", !role_arn.starts_with("arn:")),
+    ]
+    .into_iter()
+    .filter_map(|(key, missing)| missing.then_some(key))
+    .collect();
+    if !missing.is_empty() {
+        return Err(user(format!(
+            "workspace servers get object-store credentials through EKS Pod Identity: set {} (terraform outputs \
+             cluster_name, region and workspace_role_arn), or, knowing every workspace then holds the \
+             provisioner's keys, set kubernetes_workspace_credentials = \"shared-keys\"",
+            missing.join(", ")
+        )));
+    }
+    let settings = PodIdentitySettings {
+        cluster: cluster.clone(),
+        region: region.clone(),
+        role_arn: role_arn.clone(),
+        endpoint: endpoint.clone(),
+    };
+    let identity =
+        PodIdentity::with_own_credentials(settings, url.as_str(), timeout).map_err(|e| user(e.to_string()))?;
+    Ok(WorkspaceCredentials::PodIdentity(identity))
 }
 
 fn policy_config(settings: &StrataSettings) -> PolicyConfig {

@@ -6,7 +6,7 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::{Sandbox, assert_user_error, json, ok, path_str};
+use crate::support::{Sandbox, assert_user_error, json, ok, path_str, stderr};
 
 /// True while something accepts connections at `http://HOST:PORT`.
 fn answers(endpoint: &str) -> bool {
@@ -167,7 +167,24 @@ fn the_kubernetes_backend_says_what_it_is_missing_before_it_starts() {
     let bucket = [&postgres[..], &["--object-store-url", "s3://strata-workspaces"]].concat();
     assert_user_error(&run(&bucket, &[]), &["kubernetes_egress", "e.g."]);
     let egress = [("STRATA_KUBERNETES_EGRESS", "10.0.0.0/16:5432")];
-    assert_user_error(&run(&bucket, &egress), &["cannot reach Kubernetes", "KUBECONFIG"]);
+    assert_user_error(&run(&bucket, &egress), &["EKS Pod Identity", "kubernetes_eks_cluster", "shared-keys"]);
+    let pod_identity = [
+        egress[0],
+        ("STRATA_KUBERNETES_EKS_CLUSTER", "strata"),
+        ("STRATA_KUBERNETES_EKS_REGION", "eu-west-1"),
+        ("STRATA_KUBERNETES_WORKSPACE_ROLE_ARN", "arn:aws:iam::111122223333:role/strata-workspace"),
+    ];
+    assert_user_error(&run(&bucket, &pod_identity), &["cannot reach Kubernetes", "KUBECONFIG"]);
+    let prefixed = [&postgres[..], &["--object-store-url", "s3://strata-workspaces/strata"]].concat();
+    assert_user_error(&run(&prefixed, &pod_identity), &["without a prefix", "ws/<namespace>"]);
+    let shared = [egress[0], ("STRATA_KUBERNETES_WORKSPACE_CREDENTIALS", "shared-keys")];
+    let sharing = run(&bucket, &shared);
+    let said = stderr(&sharing);
+    assert_eq!(sharing.status.code(), Some(1), "{said}");
+    assert!(said.contains("can read every other workspace's objects"), "the operator is warned: {said}");
+    assert!(said.lines().last().is_some_and(|l| l.contains("cannot reach Kubernetes")), "{said}");
+    let unknown = [egress[0], ("STRATA_KUBERNETES_WORKSPACE_CREDENTIALS", "keys")];
+    assert_user_error(&run(&bucket, &unknown), &["kubernetes_workspace_credentials", "pod-identity, shared-keys"]);
     let bad_egress = [("STRATA_KUBERNETES_EGRESS", "10.0.0.0:5432")];
     assert_user_error(&run(&bucket, &bad_egress), &["kubernetes_egress", "not a CIDR"]);
 }

@@ -171,7 +171,7 @@ data "aws_iam_policy_document" "hub" {
   # The provisioner gives each workspace namespace the workspace role.
   statement {
     sid       = "ManageWorkspaceAssociations"
-    actions   = ["eks:CreatePodIdentityAssociation", "eks:DescribePodIdentityAssociation", "eks:DeletePodIdentityAssociation", "eks:ListPodIdentityAssociations"]
+    actions   = ["eks:CreatePodIdentityAssociation", "eks:DescribePodIdentityAssociation", "eks:UpdatePodIdentityAssociation", "eks:DeletePodIdentityAssociation", "eks:ListPodIdentityAssociations", "eks:TagResource"]
     resources = [var.cluster_arn, local.associations_arn]
   }
 

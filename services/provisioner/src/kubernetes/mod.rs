@@ -15,10 +15,11 @@
 //!   server finds invalid, to a permanent one.
 
 pub mod hub;
+pub mod identity;
 pub mod render;
 mod workers;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use strata_core::id::WorkspaceId;
@@ -28,7 +29,7 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch
 use kube::core::GroupVersionKind;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
-use strata_core::config::SecretUrl;
+use strata_core::config::{ObjectStoreUrl, SecretUrl};
 use strata_core::store::DynObjectStore;
 use strata_hub::{DesiredWorkspace, Hub};
 use tokio::sync::{Mutex, Notify};
@@ -42,6 +43,7 @@ use crate::error::{ProvisionerError, Result};
 use crate::metrics::ProvisionerMetrics;
 use crate::plans::PlanQuota;
 use crate::scaling::Scaler;
+use identity::WorkspaceCredentials;
 use render::{APPLIED_HASH, COMPONENT_LABEL, Cluster, MANAGER, Size, WorkspaceObjects};
 
 /// Clusters pull over HTTPS only, so does the server that pins.
@@ -54,10 +56,11 @@ pub struct KubernetesConfig {
     pub cluster: Cluster,
     /// The control-plane PostgreSQL: each workspace gets a schema in it.
     pub database: SecretUrl,
-    pub object_store_url: String,
-    /// Environment of workspace servers (object-store credentials), kept
-    /// in each workspace's Secret.
-    pub server_env: BTreeMap<String, String>,
+    /// The installation's bucket; each workspace server is given only its
+    /// prefix `ws/<namespace>/` ([`identity::object_prefix`]).
+    pub object_store: ObjectStoreUrl,
+    /// How workspace servers get credentials for their prefix.
+    pub credentials: WorkspaceCredentials,
     pub redis_url: Option<String>,
     pub task_lease: Duration,
     /// The installation's master keys: each workspace server gets secrets
@@ -294,7 +297,7 @@ impl KubernetesBackend {
     /// The objects of a workspace as this backend would apply them.
     pub fn render(&self, workspace: &DesiredWorkspace, secret: &str, database_url: String) -> Result<Vec<Value>> {
         let shared = data::Shared {
-            object_store_url: &self.config.object_store_url,
+            object_store: &self.config.object_store,
             redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
             master_keys: self.config.master_keys.as_ref(),
@@ -304,7 +307,8 @@ impl KubernetesBackend {
             pin_images: Some(&PIN_OVER_HTTPS),
         };
         let all_interfaces = std::net::SocketAddr::from(([0, 0, 0, 0], render::SERVER_PORT));
-        let server_config = data::server_config(workspace, database_url, all_interfaces, secret, shared);
+        let prefix = identity::object_prefix(&render::namespace_of(workspace.id));
+        let server_config = data::server_config(workspace, database_url, all_interfaces, secret, &prefix, shared);
         let server_config =
             serde_json::to_string(&server_config).map_err(|e| ProvisionerError::Config(e.to_string()))?;
         let objects = WorkspaceObjects {
@@ -313,7 +317,7 @@ impl KubernetesBackend {
             quota: PlanQuota::of(&workspace.plan),
             server_config,
             service_secret: secret,
-            server_env: &self.config.server_env,
+            server_env: &self.config.credentials.server_env(),
         };
         Ok(objects.render().into_iter().map(render::with_hash).collect())
     }
@@ -485,6 +489,9 @@ impl Backend for KubernetesBackend {
         let database_url = data::schema_url(&self.config.database, workspace.id);
         let objects = self.render(workspace, secret, database_url)?;
         let server = self.sync(workspace.id, &objects).await?;
+        if let WorkspaceCredentials::PodIdentity(identity) = &self.config.credentials {
+            identity.associate(&render::namespace_of(workspace.id), workspace.id).await?;
+        }
         let endpoint = render::endpoint_of(workspace.id);
         if let Some(waiting) = server_waiting(server.as_ref()) {
             return Ok(Applied { endpoint, notes: Vec::new(), waiting: Some(waiting) });
@@ -496,6 +503,9 @@ impl Backend for KubernetesBackend {
     async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<Teardown> {
         self.stop_scaler(workspace.id).await;
         let namespace = render::namespace_of(workspace.id);
+        if let WorkspaceCredentials::PodIdentity(identity) = &self.config.credentials {
+            identity.dissociate(&namespace).await?;
+        }
         let Some(found) = self.api.get(NAMESPACE, None, &namespace).await? else {
             return Ok(Teardown::Done);
         };
@@ -516,7 +526,7 @@ impl Backend for KubernetesBackend {
     async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()> {
         self.schemas.lock().await.remove(&workspace.id);
         data::drop_postgres_schema(&self.db, workspace.id).await?;
-        data::delete_objects(&self.store, workspace.id).await
+        data::delete_objects(&self.store, &identity::object_prefix(&render::namespace_of(workspace.id))).await
     }
 
     async fn shutdown(&self) {

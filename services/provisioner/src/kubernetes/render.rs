@@ -26,6 +26,11 @@ pub const APPLIED_HASH: &str = "strata.dev/applied-hash";
 pub const WORKSPACE_LABEL: &str = "strata.dev/workspace";
 pub const COMPONENT_LABEL: &str = "strata.dev/component";
 pub const PIPELINE_LABEL: &str = "strata.dev/pipeline";
+/// The account workspace servers run as (the one EKS Pod Identity gives the
+/// workspace role).
+pub const SERVER_ACCOUNT: &str = super::identity::SERVICE_ACCOUNT;
+/// The account worker pods run as: no cloud identity.
+pub const WORKER_ACCOUNT: &str = "worker";
 /// The Secret key of the service secret the workers present.
 pub const SERVICE_SECRET_KEY: &str = "service-secret";
 /// The key of a worker Secret that holds its pipeline's credential.
@@ -148,8 +153,8 @@ impl WorkspaceObjects<'_> {
     pub fn render(&self) -> Vec<Value> {
         let mut objects = vec![self.namespace(), self.quota(), self.limits()];
         objects.extend(self.network_policies());
+        objects.extend(self.service_accounts());
         objects.extend([
-            self.service_account(),
             self.secret(),
             self.server_service(),
             self.worker_disruption_budget(),
@@ -296,14 +301,18 @@ impl WorkspaceObjects<'_> {
         ]
     }
 
-    /// Pods run as this account; no API token is mounted, since nothing in
-    /// a workspace talks to Kubernetes.
-    fn service_account(&self) -> Value {
-        json!({
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": metadata("workspace", &self.ns(), &labels_with(self.workspace.id, &[])),
-            "automountServiceAccountToken": false,
+    /// The server's and the workers' accounts. No API token is mounted, since
+    /// nothing in a workspace talks to Kubernetes; only the server's account gets
+    /// the object-store role ([`super::identity`]), so tenant code in worker pods
+    /// never holds object-store credentials.
+    fn service_accounts(&self) -> [Value; 2] {
+        [SERVER_ACCOUNT, WORKER_ACCOUNT].map(|name| {
+            json!({
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": metadata(name, &self.ns(), &labels_with(self.workspace.id, &[])),
+                "automountServiceAccountToken": false,
+            })
         })
     }
 
@@ -373,7 +382,7 @@ impl WorkspaceObjects<'_> {
             {"name": "config", "secret": {"secretName": CONFIG_SECRET, "items": [{"key": "workspace.json", "path": "workspace.json"}]}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
         ]);
-        let mut spec = pod_spec(SERVER_PRIORITY, &[container], None, &volumes);
+        let mut spec = pod_spec(SERVER_PRIORITY, Some(SERVER_ACCOUNT), &[container], None, &volumes);
         // Servers live with the hub, off the worker pools that drain to zero.
         spec["nodeSelector"] = json!({POOL_LABEL: SYSTEM_POOL});
         json!({
@@ -496,6 +505,7 @@ impl WorkerDeployment<'_> {
         }
         let mut spec = pod_spec(
             WORKER_PRIORITY,
+            Some(WORKER_ACCOUNT),
             &[self.worker_container(), self.user_container()],
             Some(self.install()),
             &self.volumes(),
@@ -733,11 +743,8 @@ pub fn cluster_objects(cluster: &Cluster, worker: Size) -> Vec<Value> {
         "resources": resources(worker, worker),
         "securityContext": container_security(),
     });
-    let mut spec = pod_spec(PLACEHOLDER_PRIORITY, &[container], None, &json!([]));
-    if let Some(spec) = spec.as_object_mut() {
-        // The hub's namespace has its own accounts; a pause container needs none.
-        spec.remove("serviceAccountName");
-    }
+    // The hub's namespace has its own accounts; a pause container needs none.
+    let mut spec = pod_spec(PLACEHOLDER_PRIORITY, None, &[container], None, &json!([]));
     spec["terminationGracePeriodSeconds"] = json!(0);
     let placeholders = json!({
         "apiVersion": "apps/v1",
@@ -786,10 +793,16 @@ pub(crate) fn container_security() -> Value {
     })
 }
 
-fn pod_spec(priority: &str, containers: &[Value], init: Option<Value>, volumes: &Value) -> Value {
+/// A pod of `account` (`None`: the namespace's default account).
+fn pod_spec(
+    priority: &str,
+    account: Option<&str>,
+    containers: &[Value],
+    init: Option<Value>,
+    volumes: &Value,
+) -> Value {
     let mut spec = json!({
         "priorityClassName": priority,
-        "serviceAccountName": "workspace",
         "automountServiceAccountToken": false,
         "enableServiceLinks": false,
         "securityContext": pod_security(),
@@ -798,6 +811,9 @@ fn pod_spec(priority: &str, containers: &[Value], init: Option<Value>, volumes: 
     });
     if let Some(init) = init {
         spec["initContainers"] = json!([init]);
+    }
+    if let Some(account) = account {
+        spec["serviceAccountName"] = json!(account);
     }
     spec
 }

@@ -19,7 +19,7 @@ use strata_core::id::WorkspaceId;
 use strata_core::workspace_credentials::CredentialIssuer;
 
 use sea_orm::DatabaseConnection;
-use strata_core::config::DatabaseUrl;
+use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
 use strata_core::store::DynObjectStore;
 use strata_core::workspace_server::WorkspaceServerConfig;
 use strata_hub::{DesiredWorkspace, Hub};
@@ -43,8 +43,9 @@ pub struct LocalConfig {
     /// The control-plane database: SQLite gives each workspace its own
     /// file, PostgreSQL its own schema.
     pub database: DatabaseUrl,
-    /// The object store (as a URL); each workspace keeps to its prefix.
-    pub object_store_url: String,
+    /// The installation's object store; each workspace server is given only
+    /// its own part, `workspaces/<id>/`.
+    pub object_store: ObjectStoreUrl,
     pub redis_url: Option<String>,
     pub task_lease: Duration,
     /// The installation's master keys: each workspace server gets secrets
@@ -170,14 +171,15 @@ impl LocalBackend {
     fn server_config(&self, workspace: &DesiredWorkspace, database_url: String, secret: &str) -> WorkspaceServerConfig {
         let pin = self.config.runner.pin_images();
         let shared = data::Shared {
-            object_store_url: &self.config.object_store_url,
+            object_store: &self.config.object_store,
             redis_url: self.config.redis_url.as_deref(),
             task_lease: self.config.task_lease,
             master_keys: self.config.master_keys.as_ref(),
             pin_images: pin.as_ref(),
         };
         let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        data::server_config(workspace, database_url, loopback, secret, shared)
+        let prefix = data::local_object_prefix(workspace.id);
+        data::server_config(workspace, database_url, loopback, secret, &prefix, shared)
     }
 
     async fn start(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<ServerProcess> {
@@ -271,7 +273,7 @@ impl Backend for LocalBackend {
                 ));
             }
         }
-        data::delete_objects(&self.store, workspace.id).await
+        data::delete_objects(&self.store, &data::local_object_prefix(workspace.id)).await
     }
 
     async fn shutdown(&self) {
