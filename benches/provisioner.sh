@@ -11,7 +11,12 @@
 #     (an upper bound: it includes job creation and the CLI's polling).
 #     ROUNDS rounds, each after the pipeline is back at zero. Prints the
 #     median and the worst, next to KEDA's default 30 s polling interval.
-#  3. Kubernetes backend (services/provisioner/benches/kubernetes.rs):
+#  3. Wake latency of a sleeping workspace: a second `strata dev` puts idle
+#     workspaces to sleep after 3 s; ROUNDS times, once the workspace is
+#     SLEEPING and its server gone, the wall time of `strata get file` (the
+#     request that wakes it), next to the same command on the awake
+#     workspace. Prints p50/p95 of both against the 2 s goal.
+#  4. Kubernetes backend (services/provisioner/benches/kubernetes.rs):
 #     time and API requests to reconcile COUNT new workspaces and then the
 #     same workspaces again with nothing to change, against kube-fake and
 #     PostgreSQL.
@@ -40,12 +45,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The operator lets `local` hold the bench's workspaces (free allows 3).
-STRATA_ORG_PLANS=local=enterprise STRATA_SCALE_DOWN_COOLDOWN_SECS=1 STRATA_SANDBOX=scratch "$BIN" dev --listen 127.0.0.1:0 --data-dir "$WORK/data" \
-  --log-level warn > "$WORK/dev.out" 2> "$WORK/dev.err" &
-SERVER_PID=$!
-for _ in $(seq 1 200); do grep -q "running at" "$WORK/dev.out" 2>/dev/null && break; sleep 0.05; done
-grep -q "running at" "$WORK/dev.out" || { echo "strata dev did not start:"; cat "$WORK/dev.err"; exit 1; }
+# Starts `strata dev` on the data directory $1 with the environment "$@"
+# after it; the operator lets `local` hold the bench's workspaces (free allows 3).
+start_dev() {
+  local data=$1; shift
+  env STRATA_ORG_PLANS=local=enterprise STRATA_SCALE_DOWN_COOLDOWN_SECS=1 STRATA_SANDBOX=scratch "$@" \
+    "$BIN" dev --listen 127.0.0.1:0 --data-dir "$data" --log-level warn > "$WORK/dev.out" 2> "$WORK/dev.err" &
+  SERVER_PID=$!
+  for _ in $(seq 1 200); do grep -q "running at" "$WORK/dev.out" 2>/dev/null && break; sleep 0.05; done
+  grep -q "running at" "$WORK/dev.out" || { echo "strata dev did not start:"; cat "$WORK/dev.err"; exit 1; }
+}
+start_dev "$WORK/data"
 
 # Seconds between two RFC 3339 times.
 seconds() { python3 -c 'import sys,datetime as d; p=lambda s: d.datetime.fromisoformat(s.replace("Z","+00:00")); print((p(sys.argv[2])-p(sys.argv[1])).total_seconds())' "$1" "$2"; }
@@ -97,6 +107,43 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 stats < "$WORK/react.txt"
 echo "(KEDA's default polling interval: 30000 ms)"
+
+echo "== Wake latency of a sleeping workspace, $ROUNDS rounds (idle_sleep_after_secs = 3)"
+kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
+start_dev "$WORK/data-sleep" STRATA_IDLE_SLEEP_AFTER_SECS=3
+endpoint=$("$BIN" -o json workspace create napper --org local --wait | jq -r .endpoint)
+"$BIN" workspace use local/napper >/dev/null
+"$BIN" repo create notes >/dev/null
+echo "kept while asleep" > "$WORK/note.txt"
+"$BIN" put file notes@master:/note.txt -f "$WORK/note.txt" >/dev/null
+# Wall time of one `get file`, checking what it answers.
+timed_get() {
+  local from answer
+  from=$(date +%s.%N)
+  answer=$("$BIN" get file notes@master:/note.txt) || fail "get file failed"
+  [ "$answer" = "kept while asleep" ] || fail "get file answered '$answer'"
+  awk -v from="$from" -v to="$(date +%s.%N)" 'BEGIN { print to - from }'
+}
+: > "$WORK/wake.txt"; : > "$WORK/awake.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  asleep=
+  for _ in $(seq 1 600); do
+    [ "$("$BIN" -o json workspace inspect napper --org local | jq -r .state)" = SLEEPING ] && { asleep=yes; break; }
+    sleep 0.1
+  done
+  [ -n "$asleep" ] || fail "round $round: the workspace did not fall asleep within 60 s"
+  # Its server gone: nothing listens at the address it had.
+  for _ in $(seq 1 200); do curl -s -o /dev/null "$endpoint/healthz" || break; sleep 0.05; done
+  curl -s -o /dev/null "$endpoint/healthz" && fail "round $round: the sleeping workspace's server still answers"
+  timed_get >> "$WORK/wake.txt"
+  [ "$("$BIN" -o json workspace inspect napper --org local | jq -r .state)" = READY ] || fail "round $round: not READY after the wake"
+  endpoint=$("$BIN" -o json workspace inspect napper --org local | jq -r .endpoint)
+  timed_get >> "$WORK/awake.txt"
+done
+printf "first request to a sleeping workspace: "; stats < "$WORK/wake.txt"
+printf "same request, workspace awake:          "; stats < "$WORK/awake.txt"
+p95=$(sort -n "$WORK/wake.txt" | awk '{ v[NR] = $1 } END { print v[int(NR * 0.95 + 0.999)] }')
+awk -v p="$p95" 'BEGIN { exit !(p <= 2.0) }' && echo "(goal: wake to first answer <= 2000 ms: met)" || echo "(goal: wake to first answer <= 2000 ms: NOT met)"
 
 echo "== Kubernetes backend: reconcile cost, $COUNT workspaces (kube-fake + PostgreSQL)"
 COUNT="$COUNT" cargo bench --locked -q -p strata-provisioner --bench kubernetes

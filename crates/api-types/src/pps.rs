@@ -65,6 +65,10 @@ pub struct PipelineLoad {
     /// What the pipeline's worker pods are made of, where a cluster makes them.
     #[serde(default)]
     pub pod: WorkerPod,
+    /// Whether a cron input makes commits on its own schedule: the
+    /// workspace server must keep running for it, so it never sleeps.
+    #[serde(default)]
+    pub scheduled: bool,
 }
 
 /// A pipeline's worker pod as its effective spec and jobs describe it.

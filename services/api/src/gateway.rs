@@ -130,8 +130,9 @@ pub(crate) async fn forward(
         Ok(principal) => principal,
         Err(response) => return response,
     };
-    let access = match hub.workspace_access(&principal, org, slug).await {
-        Ok(access) => access,
+    // Wakes a sleeping workspace and keeps it awake until the answer is sent.
+    let strata_hub::Reached { access, activity } = match hub.reach_workspace(&principal, org, slug).await {
+        Ok(reached) => reached,
         Err(error) => return refusal(&error, org, slug),
     };
     let Forward { base, bearer: credential, route } =
@@ -171,7 +172,7 @@ pub(crate) async fn forward(
     if response.status().is_success() {
         audit(&hub, &principal, route.workspace_id, request.method(), path).await;
     }
-    relay(response)
+    relay(response, activity)
 }
 
 /// A gateway request, parsed once from the raw path.
@@ -342,7 +343,9 @@ async fn send(
 }
 
 /// The upstream answer, streamed back with its status and headers.
-fn relay(response: reqwest::Response) -> HttpResponse {
+/// The workspace server's answer, streamed on; `activity` is held until the
+/// last byte is sent (a long download keeps its workspace awake).
+fn relay(response: reqwest::Response, activity: strata_hub::ActivityGuard) -> HttpResponse {
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut answer = HttpResponse::build(status);
     for (name, value) in response.headers() {
@@ -354,7 +357,10 @@ fn relay(response: reqwest::Response) -> HttpResponse {
         return answer.finish();
     }
     let length = response.content_length();
-    let stream = response.bytes_stream().map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
+    let stream = response.bytes_stream().map(move |chunk| {
+        let _awake = &activity;
+        chunk.map_err(|e| std::io::Error::other(e.to_string()))
+    });
     match length {
         Some(length) => answer.no_chunking(length).streaming(stream),
         None => answer.streaming(stream),

@@ -189,6 +189,8 @@ pub mod workspace {
         pub service_secret_sealed: Option<Vec<u8>>,
         /// The master key that sealed it.
         pub service_secret_key: Option<String>,
+        /// The last request through the gateway (noted at most every few seconds).
+        pub last_active_at: Option<ChronoDateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ pub mod provisioning;
 pub mod roles;
 mod sealing;
 mod secrets;
+mod sleep;
 pub mod validate;
 mod workspaces;
 
@@ -48,6 +49,7 @@ pub use provisioning::{
 };
 pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
 pub use secrets::API_TOKEN_PREFIX;
+pub use sleep::{ActivityGuard, Reached, SLEEP_AFTER_MIN, WAKE_TIMEOUT};
 pub use workspaces::{NewWorkspace, RoleBinding, Workspace, WorkspaceState};
 
 /// Settings of the hub.
@@ -94,6 +96,11 @@ pub struct Hub {
     /// Woken when a workspace is created or deleted, so a provisioner in
     /// the same process starts at once instead of at its next poll.
     workspace_changes: Arc<tokio::sync::Notify>,
+    /// Woken (all waiters) whenever the provisioner records a workspace's
+    /// status here, so a request waiting for a workspace to wake sees it at once.
+    status_changes: Arc<tokio::sync::Notify>,
+    /// The requests this process serves per workspace (see `sleep`).
+    activity: Arc<sleep::Activity>,
 }
 
 impl Hub {
@@ -119,6 +126,8 @@ impl Hub {
             principals: Arc::default(),
             users: Arc::default(),
             workspace_changes: Arc::default(),
+            status_changes: Arc::default(),
+            activity: Arc::default(),
         };
         hub.reseal_service_secrets().await?;
         Ok(hub)

@@ -72,6 +72,7 @@ impl Hub {
             service_secret_sealed: Set(None),
             service_secret_key: Set(None),
             data_freed_at: Set(None),
+            last_active_at: Set(None),
         };
         Ok(workspace::Entity::insert(row).exec_with_returning(&self.db).await?.id)
     }

@@ -15,7 +15,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Hub), Box::new(M0002Provisioning), Box::new(M0003SealedSecrets)]
+        vec![Box::new(M0001Hub), Box::new(M0002Provisioning), Box::new(M0003SealedSecrets), Box::new(M0004Activity)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -408,5 +408,27 @@ impl MigrationTrait for M0003SealedSecrets {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// When a workspace was last asked for something through the gateway: what
+/// puts an idle workspace to sleep.
+struct M0004Activity;
+
+impl MigrationName for M0004Activity {
+    fn name(&self) -> &str {
+        "m0004_activity"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004Activity {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut column = ColumnDef::new("last_active_at").timestamp_with_time_zone().null().to_owned();
+        manager.alter_table(Table::alter().table("hub_workspaces").add_column(&mut column).to_owned()).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table("hub_workspaces").drop_column("last_active_at").to_owned()).await
     }
 }

@@ -24,6 +24,9 @@ pub enum WorkspaceState {
     Pending,
     Provisioning,
     Ready,
+    /// Stopped after a quiet spell (the plan's `sleep_after`), data kept;
+    /// the first request through the gateway or the console wakes it.
+    Sleeping,
     Failed,
     Suspended,
     Deleting,
@@ -36,6 +39,7 @@ impl WorkspaceState {
             WorkspaceState::Pending => "PENDING",
             WorkspaceState::Provisioning => "PROVISIONING",
             WorkspaceState::Ready => "READY",
+            WorkspaceState::Sleeping => "SLEEPING",
             WorkspaceState::Failed => "FAILED",
             WorkspaceState::Suspended => "SUSPENDED",
             WorkspaceState::Deleting => "DELETING",
@@ -58,6 +62,7 @@ impl FromStr for WorkspaceState {
             "PENDING" => WorkspaceState::Pending,
             "PROVISIONING" => WorkspaceState::Provisioning,
             "READY" => WorkspaceState::Ready,
+            "SLEEPING" => WorkspaceState::Sleeping,
             "FAILED" => WorkspaceState::Failed,
             "SUSPENDED" => WorkspaceState::Suspended,
             "DELETING" => WorkspaceState::Deleting,
@@ -195,6 +200,8 @@ impl Hub {
             service_secret_sealed: Set(None),
             service_secret_key: Set(None),
             data_freed_at: Set(None),
+            // Creating it counts as using it: a new workspace is not idle.
+            last_active_at: Set(Some(now)),
         };
         let created = match workspace::Entity::insert(row).exec_with_returning(&self.db).await {
             Ok(created) => created,

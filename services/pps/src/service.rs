@@ -486,6 +486,11 @@ impl Pps {
                 image: spec.transform.image.clone(),
                 busy_workers,
                 pod: crate::pods::worker_pod(&spec, &open_jobs, &secrets),
+                scheduled: spec
+                    .input
+                    .leaves()
+                    .iter()
+                    .any(|leaf| matches!(leaf, spec::Leaf::Cron(cron) if !cron.spec.is_never())),
             });
         }
         Ok(loads)

@@ -66,6 +66,7 @@ async fn main() {
         master_keys: None,
         request_timeout: Duration::from_secs(10),
         policy: Default::default(),
+        idle_sleep: Default::default(),
         autoscale_every: Duration::from_millis(500),
         autoscale: false,
     };

@@ -50,6 +50,13 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// server, then what isolates it). Its data stays.
     async fn teardown(&self, workspace: &DesiredWorkspace) -> Result<Teardown>;
 
+    /// Stops the workspace's server and workers after a quiet spell, keeping
+    /// everything it needs to wake quickly (its data, and on Kubernetes its
+    /// namespace). By default the same as a teardown.
+    async fn sleep(&self, workspace: &DesiredWorkspace) -> Result<Teardown> {
+        self.teardown(workspace).await
+    }
+
     /// Deletes the workspace's data (metadata, objects) for good.
     async fn free_data(&self, workspace: &DesiredWorkspace) -> Result<()>;
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use strata_core::config::invalid;
 
+use crate::plans::IdleSleep;
+
 /// The provisioner's keys as written by the user, before validation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -21,6 +23,11 @@ pub struct ProvisionerConfig {
     pub scale_down_cooldown_secs: u64,
     /// How long a deleted workspace's data is kept before it is freed.
     pub deletion_grace_secs: u64,
+    /// How long a workspace may be idle (no request, no outstanding datum)
+    /// before its server stops until the next request, for every plan:
+    /// unset, each plan's own (free 15 min, team 60 min, enterprise never);
+    /// `0`, never.
+    pub idle_sleep_after_secs: Option<u64>,
     /// Kubernetes backend: the Strata image workspace servers run and
     /// worker pods copy the binary from.
     pub kubernetes_image: String,
@@ -56,6 +63,7 @@ impl Default for ProvisionerConfig {
             datums_per_worker: 1,
             scale_down_cooldown_secs: 60,
             deletion_grace_secs: 3600,
+            idle_sleep_after_secs: None,
             kubernetes_image: format!("ghcr.io/strata-dev/strata:{}", env!("CARGO_PKG_VERSION")),
             kubernetes_hub_namespace: "strata".to_owned(),
             kubernetes_egress: String::new(),
@@ -78,6 +86,7 @@ pub struct ProvisionerSettings {
     pub datums_per_worker: u32,
     pub scale_down_cooldown: Duration,
     pub deletion_grace: Duration,
+    pub idle_sleep: IdleSleep,
     pub kubernetes: KubernetesSettings,
 }
 
@@ -129,6 +138,7 @@ impl ProvisionerConfig {
             datums_per_worker: self.datums_per_worker,
             scale_down_cooldown: Duration::from_secs(self.scale_down_cooldown_secs),
             deletion_grace: Duration::from_secs(self.deletion_grace_secs),
+            idle_sleep: self.idle_sleep()?,
             kubernetes: KubernetesSettings {
                 image: self.kubernetes_image.clone(),
                 hub_namespace: self.kubernetes_hub_namespace.clone(),
@@ -137,6 +147,21 @@ impl ProvisionerConfig {
                 credentials: self.credentials_mode()?,
             },
         })
+    }
+
+    fn idle_sleep(&self) -> strata_core::Result<IdleSleep> {
+        let shortest = strata_hub::SLEEP_AFTER_MIN.as_secs();
+        match self.idle_sleep_after_secs {
+            None => Ok(IdleSleep::Plan),
+            Some(0) => Ok(IdleSleep::Never),
+            Some(secs) if secs < shortest => Err(invalid(
+                "idle_sleep_after_secs",
+                format!(
+                    "{secs} s is shorter than the {shortest} s a request's activity takes to be noted; use 0 (never) or at least {shortest}"
+                ),
+            )),
+            Some(secs) => Ok(IdleSleep::After(Duration::from_secs(secs))),
+        }
     }
 
     fn credentials_mode(&self) -> strata_core::Result<CredentialsMode> {
@@ -207,10 +232,14 @@ mod tests {
 
     #[test]
     fn invalid_values_are_rejected_with_their_key() {
-        let cases: [(&str, ProvisionerConfig); 3] = [
+        let cases: [(&str, ProvisionerConfig); 4] = [
             ("provisioner", ProvisionerConfig { provisioner: "remote".into(), ..ProvisionerConfig::default() }),
             ("datums_per_worker", ProvisionerConfig { datums_per_worker: 0, ..ProvisionerConfig::default() }),
             ("kubernetes_egress", ProvisionerConfig { kubernetes_egress: "db".into(), ..ProvisionerConfig::default() }),
+            (
+                "idle_sleep_after_secs",
+                ProvisionerConfig { idle_sleep_after_secs: Some(1), ..ProvisionerConfig::default() },
+            ),
         ];
         for (key, config) in cases {
             let error = config.resolve().expect_err(key);

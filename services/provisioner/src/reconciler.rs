@@ -237,7 +237,7 @@ impl Reconciler {
         match workspace.state {
             WorkspaceState::Pending | WorkspaceState::Provisioning | WorkspaceState::Deleting => true,
             WorkspaceState::Deleted => workspace.data_freed_at.is_none() && self.grace_over(workspace),
-            WorkspaceState::Ready | WorkspaceState::Suspended | WorkspaceState::Failed => {
+            WorkspaceState::Ready | WorkspaceState::Sleeping | WorkspaceState::Suspended | WorkspaceState::Failed => {
                 workspace.generation > workspace.observed_generation || stale
             }
         }
@@ -263,6 +263,19 @@ impl Reconciler {
                 }
                 let ready = Condition::new(ConditionType::Ready, false, "Suspended", "the workspace is suspended");
                 self.record(workspace, WorkspaceState::Suspended, None, vec![ready]).await?;
+                Ok(Outcome::Settled)
+            }
+            WorkspaceState::Sleeping => {
+                if let Teardown::Waiting(why) = self.backend.sleep(workspace).await? {
+                    return self.still_going(workspace, "FallingAsleep", why).await;
+                }
+                let message = "asleep after a quiet spell; the next request wakes it";
+                let ready = Condition::new(ConditionType::Ready, false, "Sleeping", message);
+                let progressing = Condition::new(ConditionType::Progressing, false, "Sleeping", "nothing left to do");
+                if workspace.observed_generation < workspace.generation {
+                    tracing::info!(workspace = %workspace.id, "workspace asleep");
+                }
+                self.record(workspace, WorkspaceState::Sleeping, None, vec![ready, progressing]).await?;
                 Ok(Outcome::Settled)
             }
             _ => self.provision(workspace).await,

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::autoscaler::{Autoscaler, Bounds, Decision, Observation, PolicyConfig};
 use crate::error::Result;
 use crate::metrics::{ProvisionerMetrics, Scaling};
-use crate::plans::PlanQuota;
+use crate::plans::{IdleSleep, PlanQuota};
 
 /// What runs a workspace's workers: child processes or Deployments.
 #[async_trait::async_trait]
@@ -49,6 +49,8 @@ pub(crate) struct Scaler {
     pub quota: tokio::sync::watch::Receiver<PlanQuota>,
     pub hub: Hub,
     pub metrics: ProvisionerMetrics,
+    /// When the workspace sleeps once nothing is left to do.
+    pub idle_sleep: IdleSleep,
 }
 
 /// One pipeline's policy state.
@@ -67,9 +69,14 @@ impl Scaler {
         // Rows of pipelines deleted while no provisioner ran are dropped on
         // the first tick; after that only when a pipeline goes.
         let mut rows_in_step = false;
+        // Since when no pipeline has had anything to do, as seen here.
+        let mut quiet_since: Option<Instant> = None;
         loop {
             match self.client.pipeline_load().await {
-                Ok(loads) => self.tick(&mut workers, &mut pipelines, &loads, started, &mut rows_in_step).await,
+                Ok(loads) => {
+                    self.tick(&mut workers, &mut pipelines, &loads, started, &mut rows_in_step).await;
+                    self.consider_sleep(&loads, &mut quiet_since).await;
+                }
                 Err(error) => tracing::debug!(workspace = %self.label, %error, "cannot read pipeline load"),
             }
             tokio::select! {
@@ -78,6 +85,33 @@ impl Scaler {
             }
         }
         workers.stop().await;
+    }
+
+    /// Asks the hub to put the workspace to sleep once no pipeline has had
+    /// a datum to process, a worker busy or a cron schedule to keep for the
+    /// plan's quiet spell; the hub refuses when a request came meanwhile.
+    async fn consider_sleep(&self, loads: &[PipelineLoad], quiet_since: &mut Option<Instant>) {
+        let busy = loads.iter().any(|load| {
+            load.outstanding_datums > 0 || !load.busy_workers.is_empty() || (load.scheduled && !load.stopped)
+        });
+        if busy {
+            *quiet_since = None;
+            return;
+        }
+        let since = *quiet_since.get_or_insert_with(Instant::now);
+        let quota = *self.quota.borrow();
+        let Some(after) = self.idle_sleep.after(&quota) else { return };
+        if since.elapsed() < after {
+            return;
+        }
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+        match self.hub.request_sleep(self.workspace_id, cutoff).await {
+            Ok(true) => {
+                tracing::info!(workspace = %self.label, idle_secs = after.as_secs(), "idle workspace going to sleep");
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(workspace = %self.label, %error, "cannot put an idle workspace to sleep"),
+        }
     }
 
     async fn tick(
@@ -246,6 +280,7 @@ mod tests {
             image: "ubuntu:24.04".into(),
             busy_workers: Vec::new(),
             pod: strata_api_types::pps::WorkerPod::default(),
+            scheduled: false,
         }
     }
 
@@ -285,30 +320,96 @@ mod tests {
         async fn stop(&mut self) {}
     }
 
-    #[tokio::test]
-    async fn parallelism_above_the_quota_is_clamped_shared_and_reported() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let database = strata_testkit::TestDatabase::create(strata_testkit::Backend::Sqlite, dir.path()).await;
+    /// A hub on SQLite under `dir` with one READY workspace, and a scaler for it.
+    async fn scaler_of_a_ready_workspace(dir: &std::path::Path, idle_sleep: IdleSleep) -> (Hub, Scaler) {
+        let database = strata_testkit::TestDatabase::create(strata_testkit::Backend::Sqlite, dir).await;
         let url = strata_core::config::DatabaseUrl::parse(&database.url()).expect("url");
         let db = strata_core::db::connect(&url).await.expect("connect");
-        let mailer = std::sync::Arc::new(strata_hub::OutboxMailer::new(dir.path().join("outbox")));
+        let mailer = std::sync::Arc::new(strata_hub::OutboxMailer::new(dir.join("outbox")));
         let hub = Hub::open(db, mailer, strata_hub::HubSettings::new(strata_core::config::MasterKeys::generate()))
             .await
             .expect("hub");
-        let workspace =
-            hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.expect("ws");
+        hub.ensure_hosted_workspace(strata_hub::LOCAL_ORG, "default", "http://127.0.0.1:1").await.expect("org");
+        let token = hub.local_admin_token("tests").await.expect("token");
+        let admin = hub.authenticate(&token.secret).await.expect("admin");
+        let new = strata_hub::NewWorkspace {
+            org_slug: strata_hub::LOCAL_ORG.into(),
+            slug: "ci".into(),
+            ..Default::default()
+        };
+        let workspace = hub.create_workspace(&admin, &new).await.expect("create").id;
+        let ready = strata_hub::ObservedStatus {
+            state: strata_hub::WorkspaceState::Ready,
+            endpoint: Some("http://127.0.0.1:9".into()),
+            conditions: Vec::new(),
+        };
+        hub.record_status(workspace, 1, ready).await.expect("ready");
         let (_, updates) = tokio::sync::watch::channel(PlanQuota::of("free"));
-        let client = strata_client::StrataClient::new("http://127.0.0.1:9").expect("client").workspace("default");
+        let client = strata_client::StrataClient::new("http://127.0.0.1:9").expect("client").workspace("ci");
         let scaler = Scaler {
             workspace_id: workspace,
-            label: "local/default".into(),
+            label: "local/ci".into(),
             client,
             every: Duration::from_millis(10),
             policy: PolicyConfig::default(),
             quota: updates,
             hub: hub.clone(),
             metrics: ProvisionerMetrics::disabled(),
+            idle_sleep,
         };
+        (hub, scaler)
+    }
+
+    async fn state_of(hub: &Hub, scaler: &Scaler) -> strata_hub::WorkspaceState {
+        hub.provisioner_workspace(scaler.workspace_id).await.expect("read").expect("there").state
+    }
+
+    #[tokio::test]
+    async fn a_workspace_sleeps_only_when_no_pipeline_has_work_a_schedule_or_a_busy_worker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (hub, scaler) = scaler_of_a_ready_workspace(dir.path(), IdleSleep::After(Duration::ZERO)).await;
+        let idle = PipelineLoad { outstanding_datums: 0, ..load(2, true, false) };
+        let busy_loads = [
+            PipelineLoad { outstanding_datums: 1, ..idle.clone() },
+            PipelineLoad { scheduled: true, ..idle.clone() },
+            PipelineLoad { busy_workers: vec!["w-1".into()], ..idle.clone() },
+        ];
+        for busy in busy_loads {
+            let mut quiet_since = None;
+            scaler.consider_sleep(&[idle.clone(), busy.clone()], &mut quiet_since).await;
+            assert_eq!(quiet_since, None, "{busy:?}");
+            assert_eq!(state_of(&hub, &scaler).await, strata_hub::WorkspaceState::Ready, "{busy:?}");
+        }
+        let stopped_cron = PipelineLoad { scheduled: true, stopped: true, ..idle.clone() };
+        scaler.consider_sleep(&[idle, stopped_cron], &mut None).await;
+        assert_eq!(state_of(&hub, &scaler).await, strata_hub::WorkspaceState::Sleeping);
+    }
+
+    #[tokio::test]
+    async fn a_request_noted_during_the_quiet_spell_keeps_the_workspace_awake() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (hub, scaler) = scaler_of_a_ready_workspace(dir.path(), IdleSleep::After(Duration::ZERO)).await;
+        let token = hub.local_admin_token("reader").await.expect("token");
+        let admin = hub.authenticate(&token.secret).await.expect("admin");
+        let reached = hub.reach_workspace(&admin, strata_hub::LOCAL_ORG, "ci").await.expect("reach");
+        assert_eq!(reached.access.state, strata_hub::WorkspaceState::Ready);
+        // The scaler's cutoff (now minus a zero spell) is after the request: it sleeps.
+        scaler.consider_sleep(&[], &mut None).await;
+        assert_eq!(state_of(&hub, &scaler).await, strata_hub::WorkspaceState::Sleeping);
+        // A cutoff from before the request (a spell longer than the time since) refuses.
+        assert!(hub.wake(scaler.workspace_id).await.expect("wake"));
+        let before = chrono::Utc::now() - chrono::Duration::seconds(60);
+        assert!(!hub.request_sleep(scaler.workspace_id, before).await.expect("sleep"), "woken just now");
+        let never = Scaler { idle_sleep: IdleSleep::Never, ..scaler };
+        never.consider_sleep(&[], &mut Some(Instant::now() - Duration::from_secs(3600))).await;
+        assert_ne!(state_of(&hub, &never).await, strata_hub::WorkspaceState::Sleeping);
+    }
+
+    #[tokio::test]
+    async fn parallelism_above_the_quota_is_clamped_shared_and_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (hub, scaler) = scaler_of_a_ready_workspace(dir.path(), IdleSleep::Never).await;
+        let workspace = scaler.workspace_id;
         let wide =
             |name: &str| PipelineLoad { pipeline: name.into(), outstanding_datums: 100, ..load(50, true, false) };
         let loads = [wide("a"), wide("b")];

@@ -122,6 +122,7 @@ impl Fixture {
             master_keys: None,
             request_timeout: Duration::from_millis(300),
             policy: Default::default(),
+            idle_sleep: Default::default(),
             autoscale_every: Duration::from_millis(500),
             autoscale: false,
         };
@@ -229,6 +230,54 @@ async fn a_created_workspace_becomes_ready_as_a_namespace_of_valid_objects() {
     let placeholders = f.fake.get("apps/v1", "Deployment", Some("strata"), "strata-placeholders").unwrap();
     assert_eq!(placeholders["spec"]["replicas"], 2);
     assert_eq!(placeholders["spec"]["template"]["spec"]["priorityClassName"], "strata-placeholder");
+}
+
+/// Sleep keeps the namespace (policies, Secrets, pod identity) and scales
+/// the server to zero; waking is one scale-up of the same Deployment.
+#[tokio::test]
+async fn a_sleeping_workspace_keeps_its_namespace_with_no_pods_and_wakes_by_scaling_up() {
+    let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
+    let created = f.create("ci").await;
+    let mut reconciler = f.reconciler(reconciler_config());
+    reconciler.pass().await;
+    assert_eq!(f.get("ci").await.state, WorkspaceState::Ready);
+    let namespace = format!("ws-{}", created.id);
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(f.fake.client(), &namespace);
+    let worker = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "worker-edges", "labels": {render::COMPONENT_LABEL: "worker"}},
+        "spec": {"selector": {"matchLabels": {"w": "edges"}}, "template": {
+            "metadata": {"labels": {"w": "edges"}}, "spec": {"containers": [{"name": "w", "image": "busybox"}]}}},
+    });
+    deployments.create(&kube::api::PostParams::default(), &serde_json::from_value(worker).unwrap()).await.unwrap();
+
+    let quiet_since = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert!(f.hub.request_sleep(created.id, quiet_since).await.unwrap());
+    reconciler.pass().await;
+    let asleep = f.get("ci").await;
+    assert_eq!(asleep.state, WorkspaceState::Sleeping, "{:?}", asleep.conditions);
+    assert_eq!(condition(&asleep, ConditionType::Ready).reason, "Sleeping");
+    assert_eq!(asleep.endpoint, None);
+    let server = f.fake.get("apps/v1", "Deployment", Some(&namespace), "server").unwrap();
+    assert_eq!((server["spec"]["replicas"].as_i64(), server["status"]["replicas"].as_i64()), (Some(0), Some(0)));
+    assert!(f.fake.get("apps/v1", "Deployment", Some(&namespace), "worker-edges").is_none(), "workers go");
+    // (The fake has no garbage collector: the deleted worker Deployment's pod lingers there.)
+    let not_pods = |objects: BTreeSet<(String, String)>| -> BTreeSet<(String, String)> {
+        objects.into_iter().filter(|(kind, _)| kind != "Pod").collect()
+    };
+    assert_eq!(not_pods(f.objects_in(&namespace)), not_pods(the_objects_of_a_workspace()), "all but pods stay");
+    assert!(!normalised(f.objects_in(&namespace)).contains(&("Pod".to_owned(), "server".to_owned())));
+    assert!(f.fake.rejected().is_empty(), "the API server refused: {:?}", f.fake.rejected());
+
+    assert!(f.hub.wake(created.id).await.unwrap());
+    reconciler.pass().await;
+    let awake = f.get("ci").await;
+    assert_eq!(awake.state, WorkspaceState::Ready, "{:?}", awake.conditions);
+    assert_eq!(awake.endpoint, Some(format!("http://server.{namespace}.svc:8080")));
+    let server = f.fake.get("apps/v1", "Deployment", Some(&namespace), "server").unwrap();
+    assert_eq!(server["status"]["availableReplicas"].as_i64(), Some(1));
+    assert!(!f.hub.wake(created.id).await.unwrap(), "only a sleeping workspace wakes");
 }
 
 #[tokio::test]
@@ -571,6 +620,7 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
         service_secret: None,
         updated_at: chrono::Utc::now(),
         data_freed_at: None,
+        last_active_at: None,
     };
     let cluster = cluster();
     let quota = strata_provisioner::plans::PlanQuota::of(&workspace.plan);

@@ -130,7 +130,10 @@ function planLabel(plan: string): string {
   return workers ? `${name}: up to ${workers} workers` : name;
 }
 
-const SETTLED = ["READY", "FAILED", "SUSPENDED", "DELETED"];
+const SETTLED = ["READY", "SLEEPING", "FAILED", "SUSPENDED", "DELETED"];
+
+/** States whose workspace opens: a sleeping one wakes on the first request. */
+const OPENS = ["READY", "SLEEPING"];
 
 export function WorkspacesPage({ org }: { org: string }) {
   const state = useLoad(
@@ -209,7 +212,7 @@ export function WorkspacesPage({ org }: { org: string }) {
                   <tbody>
                     {data.organization.workspaces.nodes.map((w) => (
                       <tr key={w.id} data-testid={`workspace-${w.slug}`}>
-                        <td>{w.state === "READY" ? <Link to={`/w/${org}/${w.slug}`}>{w.slug}</Link> : w.slug}</td>
+                        <td>{OPENS.includes(w.state) ? <Link to={`/w/${org}/${w.slug}`}>{w.slug}</Link> : w.slug}</td>
                         <td>
                           <StateBadge state={w.state} /> {w.statusMessage ? <span className="hint">{w.statusMessage}</span> : null}
                         </td>

@@ -39,6 +39,7 @@ fn local_config(settings: &StrataSettings) -> Result<LocalConfig, Failure> {
         master_keys: Some(settings.app.hub.master_key.load()?),
         runner: local_runner(settings),
         policy: policy_config(settings),
+        idle_sleep: settings.provisioner.idle_sleep,
         autoscale_every: std::time::Duration::from_millis(500),
         start_timeout: std::time::Duration::from_secs(20),
     })
@@ -140,6 +141,7 @@ fn kubernetes_config(settings: &StrataSettings) -> Result<KubernetesConfig, Fail
         master_keys: None,
         request_timeout,
         policy: policy_config(settings),
+        idle_sleep: settings.provisioner.idle_sleep,
         autoscale_every: std::time::Duration::from_millis(500),
         autoscale: true,
     })

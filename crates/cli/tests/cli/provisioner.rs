@@ -130,6 +130,43 @@ fn a_created_workspace_runs_on_its_own_server_and_its_workers_follow_the_queue()
     });
 }
 
+/// The state and endpoint of `local/<slug>`, as `workspace inspect` shows them.
+fn state_of(sandbox: &Sandbox, slug: &str) -> (String, Option<String>) {
+    let inspected = json(sandbox, &["workspace", "inspect", slug, "--org", "local"]);
+    let state = inspected["state"].as_str().unwrap_or_default().to_owned();
+    (state, inspected["endpoint"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn an_idle_workspace_sleeps_with_its_server_stopped_and_the_next_request_wakes_it_with_its_data() {
+    let sandbox = Sandbox::new();
+    let _dev = sandbox.start_dev_with_env(&[], &[("STRATA_IDLE_SLEEP_AFTER_SECS", "3")]);
+    let created = json(&sandbox, &["workspace", "create", "napper", "--org", "local", "--wait"]);
+    let endpoint = created["endpoint"].as_str().expect("endpoint").to_owned();
+    ok(&sandbox, &["workspace", "use", "local/napper"]);
+    ok(&sandbox, &["repo", "create", "notes"]);
+    let note = sandbox.dir.path().join("note.txt");
+    std::fs::write(&note, "kept while asleep\n").expect("note");
+    ok(&sandbox, &["put", "file", "notes@master:/note.txt", "-f", path_str(&note)]);
+
+    // Looking at the workspace in the hub is not using it: it falls asleep.
+    wait_until("the idle workspace sleeping", Duration::from_secs(60), || state_of(&sandbox, "napper").0 == "SLEEPING");
+    assert_eq!(state_of(&sandbox, "napper").1, None, "a sleeping workspace has no endpoint");
+    wait_until("its server stopping", Duration::from_secs(20), || !answers(&endpoint));
+    let listed = json(&sandbox, &["workspace", "list", "--org", "local"]);
+    let napper = listed.as_array().expect("list").iter().find(|w| w["slug"] == "napper").cloned().expect("listed");
+    assert_eq!(napper["state"], "SLEEPING", "{napper}");
+
+    // The first request through the gateway wakes it and is answered, data intact.
+    assert_eq!(ok(&sandbox, &["get", "file", "notes@master:/note.txt"]), "kept while asleep\n");
+    let (state, woken) = state_of(&sandbox, "napper");
+    assert_eq!(state, "READY");
+    assert!(woken.as_deref().is_some_and(answers), "the server serves again at {woken:?}");
+    ok(&sandbox, &["put", "file", "notes@master:/after.txt", "-f", path_str(&note)]);
+    let files = json(&sandbox, &["list", "file", "notes@master:/"]);
+    assert_eq!(files.as_array().map(Vec::len), Some(2), "{files}");
+}
+
 #[test]
 fn workspace_servers_do_not_outlive_a_killed_strata_dev() {
     let sandbox = Sandbox::new();

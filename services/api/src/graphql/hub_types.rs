@@ -77,6 +77,8 @@ pub(crate) enum GqlWorkspaceState {
     Pending,
     Provisioning,
     Ready,
+    /// Stopped after a quiet spell, data kept; the next request wakes it.
+    Sleeping,
     Failed,
     Suspended,
     Deleting,
@@ -89,6 +91,7 @@ impl From<WorkspaceState> for GqlWorkspaceState {
             WorkspaceState::Pending => GqlWorkspaceState::Pending,
             WorkspaceState::Provisioning => GqlWorkspaceState::Provisioning,
             WorkspaceState::Ready => GqlWorkspaceState::Ready,
+            WorkspaceState::Sleeping => GqlWorkspaceState::Sleeping,
             WorkspaceState::Failed => GqlWorkspaceState::Failed,
             WorkspaceState::Suspended => GqlWorkspaceState::Suspended,
             WorkspaceState::Deleting => GqlWorkspaceState::Deleting,

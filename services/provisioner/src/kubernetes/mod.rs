@@ -69,6 +69,8 @@ pub struct KubernetesConfig {
     /// The longest one API call may take.
     pub request_timeout: Duration,
     pub policy: PolicyConfig,
+    /// When idle workspaces sleep (their plan's setting unless overridden).
+    pub idle_sleep: crate::plans::IdleSleep,
     pub autoscale_every: Duration,
     /// Whether to run the worker autoscaler of READY workspaces (it reaches
     /// their servers by cluster DNS, so only inside the cluster).
@@ -437,6 +439,7 @@ impl KubernetesBackend {
             quota: quota_updates,
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
+            idle_sleep: self.config.idle_sleep,
         };
         let secrets_client = strata_client::StrataClient::new(endpoint)
             .map_err(|e| ProvisionerError::Config(e.to_string()))?
@@ -520,6 +523,31 @@ impl Backend for KubernetesBackend {
         match self.api.get(NAMESPACE, None, &namespace).await? {
             None => Ok(Teardown::Done),
             Some(_) => Ok(Teardown::Waiting(format!("namespace {namespace} is terminating"))),
+        }
+    }
+
+    /// Scales the server to zero and deletes the worker Deployments; the
+    /// namespace, its policies, Secrets and the pod identity stay, so waking
+    /// is one scale-up. The server is rendered at zero replicas (not
+    /// patched), so the wake's render differs and is applied.
+    async fn sleep(&self, workspace: &DesiredWorkspace) -> Result<Teardown> {
+        self.stop_scaler(workspace.id).await;
+        let namespace = render::namespace_of(workspace.id);
+        if self.api.get(NAMESPACE, None, &namespace).await?.is_none() {
+            return Ok(Teardown::Done);
+        }
+        let workers = format!("{COMPONENT_LABEL}=worker");
+        for worker in self.api.list(DEPLOYMENT, &namespace, &workers).await? {
+            self.api.delete(DEPLOYMENT, Some(&namespace), name_of(&worker)).await?;
+        }
+        let secret = self.hub.ensure_service_secret(workspace.id).await?;
+        let database_url = data::schema_url(&self.config.database, workspace.id);
+        let objects = self.render(workspace, &secret, database_url)?;
+        let server = self.sync(workspace.id, &objects).await?;
+        let running = server.as_ref().and_then(|s| s.pointer("/status/replicas")).and_then(Value::as_i64).unwrap_or(0);
+        match running {
+            0 => Ok(Teardown::Done),
+            n => Ok(Teardown::Waiting(format!("the workspace server is stopping ({n} pod left)"))),
         }
     }
 

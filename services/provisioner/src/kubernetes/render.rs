@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use strata_api_types::pps::{TaskSecrets, WorkerPod};
 use strata_core::id::WorkspaceId;
-use strata_hub::DesiredWorkspace;
+use strata_hub::{DesiredWorkspace, WorkspaceState};
 use strata_sandbox::{DEFAULT_CONTAINER_USER, pod};
 
 use crate::plans::PlanQuota;
@@ -385,12 +385,15 @@ impl WorkspaceObjects<'_> {
         let mut spec = pod_spec(SERVER_PRIORITY, Some(SERVER_ACCOUNT), &[container], None, &volumes);
         // Servers live with the hub, off the worker pools that drain to zero.
         spec["nodeSelector"] = json!({POOL_LABEL: SYSTEM_POOL});
+        // A sleeping workspace keeps its namespace and Deployment at zero
+        // replicas, so waking it is one scale-up, not a rebuild.
+        let replicas = u32::from(self.workspace.state != WorkspaceState::Sleeping);
         json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": metadata("server", &self.ns(), &labels),
             "spec": {
-                "replicas": 1,
+                "replicas": replicas,
                 "selector": {"matchLabels": role("server")},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": {

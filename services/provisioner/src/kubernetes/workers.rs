@@ -223,6 +223,7 @@ mod tests {
             image: "python:3.13-slim".into(),
             busy_workers: busy.iter().map(|b| (*b).to_owned()).collect(),
             pod: strata_api_types::pps::WorkerPod { image: "python:3.13-slim".into(), ..Default::default() },
+            scheduled: false,
         }
     }
 
@@ -242,6 +243,7 @@ mod tests {
             service_secret: None,
             updated_at: chrono::Utc::now(),
             data_freed_at: None,
+            last_active_at: None,
         };
         let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(fake.client());
         let namespace =

@@ -54,6 +54,8 @@ pub struct LocalConfig {
     /// How the workspaces' workers run tenant code.
     pub runner: LocalRunner,
     pub policy: PolicyConfig,
+    /// When idle workspaces sleep (their plan's setting unless overridden).
+    pub idle_sleep: crate::plans::IdleSleep,
     /// How often the autoscaler looks at each workspace's queues.
     pub autoscale_every: Duration,
     /// How long a server may take to start listening.
@@ -204,6 +206,7 @@ impl LocalBackend {
             quota: server.quota_updates(crate::plans::PlanQuota::of(&workspace.plan)),
             hub: self.hub.clone(),
             metrics: self.metrics.clone(),
+            idle_sleep: self.config.idle_sleep,
         };
         let workers = workers::LocalWorkers {
             workspace_id: workspace.id,

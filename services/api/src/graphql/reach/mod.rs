@@ -89,7 +89,8 @@ impl Reaches {
             .map_err(HubError::User)?
             .clone();
         let hub = ctx.data::<Hub>().map_err(|e| HubError::Internal(e.message))?;
-        let access = hub.workspace_access(&principal, org, slug).await?;
+        // Wakes a sleeping workspace; it stays awake while the call holds the link.
+        let strata_hub::Reached { access, activity } = hub.reach_workspace(&principal, org, slug).await?;
         // A workspace without a server answers nothing: say so once, here.
         if let Err(error) = access.route(None)
             && error.user_error().is_some_and(|user| user.code == ErrorCode::WorkspaceNotReady)
@@ -117,7 +118,7 @@ impl Reaches {
             }
             None => self.in_process(org, &slug_there)?,
         };
-        Ok(Arc::new(Link { target, vouching }))
+        Ok(Arc::new(Link { target, vouching, _activity: activity }))
     }
 
     /// The hosted workspace `slug`; the hub says this server hosts it.
@@ -161,6 +162,7 @@ impl std::fmt::Debug for Target {
 struct Link {
     target: Target,
     vouching: Arc<Vouching>,
+    _activity: strata_hub::ActivityGuard,
 }
 
 /// One workspace during one call; see [`Reaches::reach`] and, for the
