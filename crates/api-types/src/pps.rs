@@ -355,6 +355,11 @@ pub struct TaskAssignment {
     /// Milliseconds within which the worker must heartbeat.
     pub lease_ms: u64,
     pub datums: Vec<TaskDatum>,
+    /// The W3C `traceparent` of the request that started the job's commit
+    /// set, when the server still knows it: the worker's span for the task
+    /// continues that trace.
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 /// What to run.

@@ -7,6 +7,7 @@
 //! * Metrics: OpenTelemetry instruments, read by a Prometheus registry for
 //!   `/metrics` and, when the OTLP endpoint is set, pushed by OTLP as well.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use opentelemetry::metrics::{Meter, MeterProvider};
@@ -15,6 +16,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -28,12 +30,40 @@ pub const OTLP_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
 const SERVICE_NAME: &str = "strata";
 
+/// The `service.name` of this process's spans and metrics, set once by
+/// [`init_logging`], so a trace shows which process did what.
+static SERVICE: OnceLock<&'static str> = OnceLock::new();
+
 fn otlp_enabled() -> bool {
     std::env::var_os(OTLP_ENDPOINT_VAR).is_some_and(|value| !value.is_empty())
 }
 
 fn resource() -> Resource {
-    Resource::builder().with_service_name(SERVICE_NAME).build()
+    Resource::builder().with_service_name(*SERVICE.get().unwrap_or(&SERVICE_NAME)).build()
+}
+
+/// The current span's trace context as W3C headers (`traceparent`, and
+/// `tracestate` when there is one), for a request this process sends on.
+pub fn trace_headers() -> HashMap<String, String> {
+    let context = tracing::Span::current().context();
+    let mut headers = HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| propagator.inject_context(&context, &mut headers));
+    headers
+}
+
+/// The current span's W3C `traceparent`, to hand to work that continues
+/// elsewhere (a datum a worker runs); `None` outside a traced span.
+pub fn current_traceparent() -> Option<String> {
+    trace_headers().remove("traceparent")
+}
+
+/// Makes `span` a child of the span a `traceparent` names (as handed on by
+/// [`current_traceparent`]); a malformed value leaves it a new root.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
+    // Fails only when the span is disabled by the filter: nothing to join then.
+    let _ = span.set_parent(parent);
 }
 
 /// Keeps the tracer provider alive; dropping it flushes pending spans.
@@ -50,8 +80,10 @@ impl Drop for LoggingGuard {
 }
 
 /// Installs the process-wide subscriber: logs to stderr plus the
-/// OpenTelemetry layer. Call once, first thing in `main`.
-pub fn init_logging(settings: &LogSettings) -> Result<LoggingGuard> {
+/// OpenTelemetry layer, its spans named as `service` (`strata-api`,
+/// `strata-workspace`, `strata-worker`…). Call once, first thing in `main`.
+pub fn init_logging(settings: &LogSettings, service: &'static str) -> Result<LoggingGuard> {
+    let _ = SERVICE.set(service);
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let tracer_provider = tracer_provider()?;
     // Traces do not depend on the log level: spans at INFO and above always
@@ -98,7 +130,7 @@ pub fn init_for_tests() {
     static ONCE: OnceLock<Option<LoggingGuard>> = OnceLock::new();
     ONCE.get_or_init(|| {
         let settings = LogSettings { format: LogFormat::Pretty, filter: "warn".to_owned() };
-        init_logging(&settings).ok()
+        init_logging(&settings, "strata-test").ok()
     });
 }
 
@@ -181,6 +213,25 @@ mod tests {
         let text = metrics.render().expect("render");
         assert!(text.contains("# HELP widgets_made_total Widgets made"), "{text}");
         assert!(text.contains("widgets_made_total{colour=\"blue\""), "{text}");
+    }
+
+    #[test]
+    fn a_traceparent_handed_on_makes_the_next_span_a_child_in_the_same_trace() {
+        use opentelemetry::trace::TraceContextExt as _;
+        init_for_tests();
+        let request = tracing::info_span!("request");
+        let handed_on = request.in_scope(current_traceparent).expect("a traced span has a traceparent");
+        let datum = tracing::info_span!("datum");
+        continue_trace(&datum, &handed_on);
+        let (parent, child) = (request.context(), datum.context());
+        let (parent, child) = (parent.span().span_context().clone(), child.span().span_context().clone());
+        assert_eq!(child.trace_id(), parent.trace_id(), "one trace");
+        assert!(handed_on.contains(&parent.span_id().to_string()), "{handed_on} names the request's span");
+        assert!(
+            tracing::info_span!("outside")
+                .in_scope(current_traceparent)
+                .is_some_and(|t| !t.contains(&parent.trace_id().to_string()))
+        );
     }
 
     #[test]

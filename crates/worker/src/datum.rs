@@ -228,6 +228,7 @@ mod tests {
             datum_timeout_ms: None,
             lease_ms: 30_000,
             datums: Vec::new(),
+            traceparent: None,
         }
     }
 

@@ -8,6 +8,7 @@ use strata_api_types::pps::{DatumResult, DatumState, DatumStats, TaskAssignment,
 use strata_client::Workspace;
 use strata_core::error::display_chain;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::retry::{self, Backoff};
 use super::{Worker, datum, inputs, outputs};
@@ -20,8 +21,18 @@ const RESULT_TRIES: u32 = 8;
 
 impl Worker {
     /// Runs a task to its result, or abandons it when the server says it is
-    /// over (410) or the worker stops.
+    /// over (410) or the worker stops; traced as a child of the request that
+    /// started the job's commit set, when the server handed its trace on.
     pub(super) async fn run_task(&mut self, task: TaskAssignment, stop: &CancellationToken) {
+        let span =
+            tracing::info_span!("pps.task", pipeline = %task.pipeline, job = %task.job, datums = task.datums.len());
+        if let Some(traceparent) = &task.traceparent {
+            strata_core::telemetry::continue_trace(&span, traceparent);
+        }
+        self.run_task_in_span(task, stop).instrument(span).await;
+    }
+
+    async fn run_task_in_span(&mut self, task: TaskAssignment, stop: &CancellationToken) {
         let dir = self.home.join(format!("task-{}", self.tasks));
         let abandon = stop.child_token();
         let heartbeat = tokio::spawn(heartbeat(

@@ -107,6 +107,10 @@ const NOT_FORWARDED: &[&str] = &[
     "host",
     "authorization",
     "cookie",
+    // Replaced by this server's own span, so the workspace server's work
+    // shows as a child of the gateway's in the trace.
+    "traceparent",
+    "tracestate",
 ];
 
 /// Every method on `/v1/orgs/{org}/workspaces/{workspace}/{tail:.*}`.
@@ -338,6 +342,9 @@ async fn send(
         if !NOT_FORWARDED.contains(&name.as_str()) {
             upstream = upstream.header(name.as_str(), value.as_bytes());
         }
+    }
+    for (name, value) in strata_core::telemetry::trace_headers() {
+        upstream = upstream.header(name, value);
     }
     upstream.body(reqwest::Body::wrap_stream(receiver)).send().await
 }

@@ -176,6 +176,7 @@ impl Pps {
         let lease =
             Lease { pipeline: spec.name.clone(), job: payload.job.clone(), delivery, datums: payload.datums.clone() };
         self.inner.leases.lock().insert(token.clone(), lease);
+        let traceparent = payload.job.parse().ok().and_then(|commit_set| self.pfs().trace_of(commit_set));
         Ok(Some(TaskAssignment {
             delivery: token,
             pipeline: spec.name.clone(),
@@ -198,6 +199,7 @@ impl Pps {
             datum_timeout_ms: spec.datum_timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             lease_ms: u64::try_from(self.inner.settings.lease.as_millis()).unwrap_or(u64::MAX),
             datums,
+            traceparent,
         }))
     }
 

@@ -21,7 +21,7 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     let mut settings = crate::commands::provisioner::settings(&args.server, args.listen.as_deref())?;
     let metrics_token_file = dev_metrics_token(&mut settings.app)?;
     let server = settings.app.server.clone();
-    let _logging = strata_core::telemetry::init_logging(&server.log)?;
+    let _logging = strata_core::telemetry::init_logging(&server.log, "strata-api")?;
     // Handle signals from here on: one sent as soon as the URL is printed
     // must stop the server gracefully, not kill it.
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
@@ -59,7 +59,7 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
 pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let settings = crate::commands::provisioner::settings(&args.server, args.listen.as_deref())?;
     let server = settings.app.server.clone();
-    let _logging = strata_core::telemetry::init_logging(&server.log)?;
+    let _logging = strata_core::telemetry::init_logging(&server.log, "strata-api")?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
     if server.needs_data_dir() {
         strata_core::config::prepare_data_dir(&server.data_dir)?;

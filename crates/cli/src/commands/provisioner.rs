@@ -237,7 +237,7 @@ pub(crate) fn start_local(
 pub async fn run(backend: ProvisionerBackend, args: &ServerArgs) -> Result<(), Failure> {
     let settings = settings(args, None)?;
     let server = &settings.app.server;
-    let _logging = strata_core::telemetry::init_logging(&server.log)?;
+    let _logging = strata_core::telemetry::init_logging(&server.log, "strata-provisioner")?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
     // Settings the cluster needs are checked before anything connects.
     let kubernetes = match backend {
@@ -273,7 +273,7 @@ pub async fn workspace_server(config_file: Option<&std::path::Path>) -> Result<(
         format: strata_core::config::LogFormat::Pretty,
         filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
     };
-    let _logging = strata_core::telemetry::init_logging(&logging)?;
+    let _logging = strata_core::telemetry::init_logging(&logging, "strata-workspace")?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
     match config_file {
         Some(path) => strata_api::workspace_server::serve_from_file(path, stop).await?,

@@ -30,7 +30,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerArgs) -> Result<(), Failure> {
     })?;
     let ws = workspace(global).await?;
     let logging = LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() };
-    let _logging = strata_core::telemetry::init_logging(&logging)?;
+    let _logging = strata_core::telemetry::init_logging(&logging, "strata-worker")?;
     let stop = strata_core::shutdown::on_signal().context("cannot listen for signals").map_err(internal)?;
     if args.supervised {
         tokio::spawn(stop_when_stdin_closes(stop.clone()));

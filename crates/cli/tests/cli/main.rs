@@ -11,3 +11,4 @@ mod pps;
 mod provisioner;
 mod s3;
 mod support;
+mod traces;

@@ -106,6 +106,7 @@ impl Pfs {
         self.repo(repo).await?;
         BranchName::parse(branch)?;
         let id = CommitId::new();
+        self.traces.note(id);
         self.start_on_branch(repo, branch, id, Origin::User, description, Vec::new()).await?;
         self.propagate(repo, branch, id).await?;
         self.commit_row(repo, id).await
@@ -119,6 +120,7 @@ impl Pfs {
         let current = self.branch_get(repo, branch).await?;
         let provenance = self.heads_of(&current.provenance).await?;
         let id = CommitId::new();
+        self.traces.note(id);
         self.start_on_branch(repo, branch, id, Origin::Auto, "", provenance).await?;
         self.propagate(repo, branch, id).await?;
         self.commit_row(repo, id).await

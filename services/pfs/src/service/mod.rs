@@ -7,6 +7,7 @@ mod files;
 mod maintenance;
 mod reads;
 mod repos;
+mod traces;
 
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ pub struct Pfs {
     /// Bumped whenever a commit starts, finishes or leaves history, so PPS
     /// and `commit_wait` react at once instead of polling.
     changes: Arc<watch::Sender<u64>>,
+    /// The trace of the request that started each recent commit set.
+    traces: Arc<traces::CommitTraces>,
 }
 
 impl std::fmt::Debug for Pfs {
@@ -50,7 +53,15 @@ impl Pfs {
             index: IndexStore::new(ObjectArea::new(store)),
             gc_lock: Arc::default(),
             changes: Arc::new(watch::Sender::new(0)),
+            traces: Arc::default(),
         })
+    }
+
+    /// The W3C `traceparent` of the request that started the commit set
+    /// `id`, while this process remembers it: the job filling the set and
+    /// its datums continue that trace.
+    pub fn trace_of(&self, id: strata_core::id::CommitId) -> Option<String> {
+        self.traces.of(id)
     }
 
     /// A receiver that sees a new value whenever a commit starts, finishes
