@@ -26,8 +26,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-s3-bench.XXXXXX")
 export STRATA_CONFIG="$WORK/cli.toml"
 SERVER_PID= S3_PID=
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null
+  for pid in $SERVER_PID $S3_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -7,33 +7,57 @@ use futures::{Stream, StreamExt};
 use crate::error::PfsError;
 use crate::model::TarMember;
 use crate::service::Pfs;
-use crate::storage::Hash;
 use crate::storage::fileset::Span;
 
-/// Streams the bytes of spans, reading each chunk once even when several
-/// consecutive spans (small files) share it.
+/// Chunks read ahead of the one being sent. An object store answers one GET
+/// in milliseconds (tens on S3) but many at once nearly as fast, so a large
+/// file streams at the store's throughput, not at one chunk per round trip;
+/// memory stays bounded by this many chunks.
+const READ_AHEAD: usize = 8;
+
+/// Streams the bytes of spans in order, reading each chunk once even when
+/// several consecutive spans (small files) share it, and up to
+/// [`READ_AHEAD`] chunks ahead. Ends after the first error.
 pub(crate) fn span_stream(pfs: Pfs, spans: Vec<Span>) -> impl Stream<Item = Result<Bytes, PfsError>> {
-    futures::stream::unfold((pfs, spans.into_iter(), None::<(Hash, Bytes)>), |(pfs, mut spans, cached)| async move {
-        let span = spans.next()?;
-        let chunk = match cached {
-            Some((hash, bytes)) if hash == span.chunk => bytes,
-            _ => match pfs.read_chunk(&span.chunk).await {
-                Ok(bytes) => bytes,
-                Err(error) => return Some((Err(error), (pfs, Vec::new().into_iter(), None))),
-            },
-        };
-        let start = span.offset as usize;
-        let end = start + span.len as usize;
-        let piece = if end <= chunk.len() {
-            Ok(chunk.slice(start..end))
-        } else {
-            Err(PfsError::Corrupted {
-                object: format!("chunks/{}", span.chunk),
-                reason: "shorter than the file's span".into(),
-            })
-        };
-        Some((piece, (pfs, spans, Some((span.chunk, chunk)))))
-    })
+    let mut runs: Vec<Vec<Span>> = Vec::new();
+    for span in spans {
+        match runs.last_mut() {
+            Some(run) if run[0].chunk == span.chunk => run.push(span),
+            _ => runs.push(vec![span]),
+        }
+    }
+    futures::stream::iter(runs)
+        .map(move |run| {
+            let pfs = pfs.clone();
+            async move {
+                let chunk = pfs.read_chunk(&run[0].chunk).await?;
+                run.iter().map(|span| piece_of(&chunk, span)).collect::<Result<Vec<Bytes>, PfsError>>()
+            }
+        })
+        .buffered(READ_AHEAD)
+        .scan(false, |failed, run| {
+            let item = (!*failed).then_some(run);
+            *failed |= item.as_ref().is_some_and(Result::is_err);
+            futures::future::ready(item)
+        })
+        .flat_map(|run| match run {
+            Ok(pieces) => futures::stream::iter(pieces.into_iter().map(Ok)).left_stream(),
+            Err(error) => futures::stream::once(futures::future::ready(Err(error))).right_stream(),
+        })
+}
+
+/// The bytes of `span` in its chunk.
+fn piece_of(chunk: &Bytes, span: &Span) -> Result<Bytes, PfsError> {
+    let start = span.offset as usize;
+    let end = start + span.len as usize;
+    if end <= chunk.len() {
+        Ok(chunk.slice(start..end))
+    } else {
+        Err(PfsError::Corrupted {
+            object: format!("chunks/{}", span.chunk),
+            reason: "shorter than the file's span".into(),
+        })
+    }
 }
 
 /// Streams `members` as a tar archive, reading each file's chunks as it

@@ -39,7 +39,12 @@ async fn main() {
     let hub = Hub::open(
         db.clone(),
         Arc::new(OutboxMailer::new(dir.path().join("outbox"))),
-        HubSettings::new(strata_core::config::MasterKeys::generate()),
+        // The operator lets `local` hold the bench's workspaces (free allows 3).
+        HubSettings {
+            org_plans: strata_hub::plans::OrgPlans::new(&[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())])
+                .unwrap(),
+            ..HubSettings::new(strata_core::config::MasterKeys::generate())
+        },
     )
     .await
     .unwrap();
@@ -69,6 +74,8 @@ async fn main() {
         idle_sleep: Default::default(),
         autoscale_every: Duration::from_millis(500),
         autoscale: false,
+        placeholder_max: 0,
+        placeholder_window: Duration::from_secs(300),
     };
     let store = strata_core::store::open(&ObjectStoreUrl::Local(dir.path().join("objects"))).unwrap();
     let backend = KubernetesBackend::new(fake.client(), config, db, store, hub.clone(), ProvisionerMetrics::disabled());

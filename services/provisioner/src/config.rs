@@ -41,6 +41,12 @@ pub struct ProvisionerConfig {
     /// Kubernetes backend: low-priority placeholder pods kept so new
     /// workers find room at once (0: none).
     pub kubernetes_placeholder_pods: u32,
+    /// Kubernetes backend: the most placeholder pods the queue's forecast
+    /// may keep (room for the recent peak of wanted workers); 0 keeps only
+    /// `kubernetes_placeholder_pods`.
+    pub kubernetes_placeholder_max: u32,
+    /// Kubernetes backend: how long the forecast remembers a peak.
+    pub kubernetes_placeholder_window_secs: u64,
     /// Kubernetes backend: how workspace servers get object-store
     /// credentials: `pod-identity` (EKS Pod Identity, each namespace limited
     /// to its own prefix) or `shared-keys` (the provisioner's own keys in
@@ -68,6 +74,8 @@ impl Default for ProvisionerConfig {
             kubernetes_hub_namespace: "strata".to_owned(),
             kubernetes_egress: String::new(),
             kubernetes_placeholder_pods: 1,
+            kubernetes_placeholder_max: 16,
+            kubernetes_placeholder_window_secs: 300,
             kubernetes_workspace_credentials: "pod-identity".to_owned(),
             kubernetes_eks_cluster: String::new(),
             kubernetes_eks_region: String::new(),
@@ -98,6 +106,8 @@ pub struct KubernetesSettings {
     pub hub_namespace: String,
     pub egress: Vec<EgressRule>,
     pub placeholder_pods: u32,
+    pub placeholder_max: u32,
+    pub placeholder_window: Duration,
     pub credentials: CredentialsMode,
 }
 
@@ -144,6 +154,8 @@ impl ProvisionerConfig {
                 hub_namespace: self.kubernetes_hub_namespace.clone(),
                 egress: parse_egress(&self.kubernetes_egress)?,
                 placeholder_pods: self.kubernetes_placeholder_pods,
+                placeholder_max: self.kubernetes_placeholder_max,
+                placeholder_window: Duration::from_secs(self.kubernetes_placeholder_window_secs),
                 credentials: self.credentials_mode()?,
             },
         })

@@ -125,6 +125,8 @@ impl Fixture {
             idle_sleep: Default::default(),
             autoscale_every: Duration::from_millis(500),
             autoscale: false,
+            placeholder_max: 0,
+            placeholder_window: Duration::from_secs(300),
         };
         let store = strata_core::store::open(&ObjectStoreUrl::Local(self.dir.path().join("objects"))).unwrap();
         let backend = KubernetesBackend::new(

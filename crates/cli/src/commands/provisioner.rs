@@ -144,6 +144,8 @@ fn kubernetes_config(settings: &StrataSettings) -> Result<KubernetesConfig, Fail
         idle_sleep: settings.provisioner.idle_sleep,
         autoscale_every: std::time::Duration::from_millis(500),
         autoscale: true,
+        placeholder_max: kubernetes.placeholder_max,
+        placeholder_window: kubernetes.placeholder_window,
     })
 }
 

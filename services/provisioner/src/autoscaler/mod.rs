@@ -3,11 +3,13 @@
 //! that same policy and two baselines (`simulate`), with an SVG of the run
 //! (`plot`).
 
+mod forecast;
 mod nodes;
 mod plot;
 mod policy;
 mod simulate;
 
+pub use forecast::RecentPeak;
 pub use nodes::{NodeModel, NodePolicy};
 pub use plot::svg;
 pub use policy::{Autoscaler, Bounds, Decision, Observation, PolicyConfig, Reason};

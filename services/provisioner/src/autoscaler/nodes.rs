@@ -14,9 +14,9 @@
 //!   burst finds warm nodes, and nothing once the queue has been empty for
 //!   that long.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
+
+use super::forecast::RecentPeak;
 
 /// The nodes of a trace: one instance shape and how the cluster behaves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,8 +88,8 @@ pub(super) struct Nodes {
     ready_at: Vec<f64>,
     /// Since when there have been more nodes than the target.
     excess_since: Option<f64>,
-    /// The workers wanted at each decision within the forecast window.
-    recent: VecDeque<(f64, u32)>,
+    /// The most workers wanted within the forecast window.
+    recent: RecentPeak,
     pub node_seconds: f64,
     pub max_nodes: u32,
 }
@@ -99,7 +99,7 @@ impl Nodes {
         let mut nodes = Nodes {
             ready_at: Vec::new(),
             excess_since: None,
-            recent: VecDeque::new(),
+            recent: RecentPeak::new(model.forecast_window_secs),
             node_seconds: 0.0,
             max_nodes: 0,
             model,
@@ -138,18 +138,12 @@ impl Nodes {
     /// Sets the node count for `workers` pods (placed or pending), as the
     /// policy wants it at `now`.
     pub fn scale(&mut self, now: f64, workers: u32, peak_workers: u32) {
-        self.recent.push_back((now, workers));
-        while self.recent.front().is_some_and(|(at, _)| *at < now - self.model.forecast_window_secs) {
-            self.recent.pop_front();
-        }
+        let forecast = self.recent.observe(now, workers);
         let needed = match self.policy {
             NodePolicy::PeakFixed => 0,
             NodePolicy::NoBuffer => self.for_workers(workers),
             NodePolicy::FixedBuffer => self.for_workers(workers) + self.model.fixed_buffer_nodes,
-            NodePolicy::QueueDriven => {
-                let forecast = self.recent.iter().map(|(_, w)| *w).max().unwrap_or(0);
-                self.for_workers(workers.max(forecast))
-            }
+            NodePolicy::QueueDriven => self.for_workers(workers.max(forecast)),
         };
         let target = needed.max(self.floor(peak_workers));
         let count = self.count();

@@ -16,6 +16,7 @@
 
 pub mod hub;
 pub mod identity;
+mod placeholders;
 pub mod render;
 mod workers;
 
@@ -44,6 +45,7 @@ use crate::metrics::ProvisionerMetrics;
 use crate::plans::PlanQuota;
 use crate::scaling::Scaler;
 use identity::WorkspaceCredentials;
+use placeholders::{Demand, PlaceholderPlan, Placeholders};
 use render::{APPLIED_HASH, COMPONENT_LABEL, Cluster, MANAGER, Size, WorkspaceObjects};
 
 /// Clusters pull over HTTPS only, so does the server that pins.
@@ -73,8 +75,14 @@ pub struct KubernetesConfig {
     pub idle_sleep: crate::plans::IdleSleep,
     pub autoscale_every: Duration,
     /// Whether to run the worker autoscaler of READY workspaces (it reaches
-    /// their servers by cluster DNS, so only inside the cluster).
+    /// their servers by cluster DNS, so only inside the cluster), and with
+    /// it the placeholder pods that follow the queue.
     pub autoscale: bool,
+    /// The most placeholder pods the queue's forecast may ask for (0: only
+    /// `cluster.placeholder_pods`, fixed).
+    pub placeholder_max: u32,
+    /// How long the forecast remembers a peak of wanted workers.
+    pub placeholder_window: Duration,
 }
 
 /// A kind the backend applies, with its REST coordinates as k8s-openapi
@@ -269,6 +277,10 @@ pub struct KubernetesBackend {
     /// found), so a resync does not repeat the DDL.
     schemas: Mutex<HashSet<WorkspaceId>>,
     scalers: Mutex<HashMap<WorkspaceId, RunningScaler>>,
+    /// What every workspace's workers want, for the placeholder pods.
+    demand: Demand,
+    /// The loop sizing the placeholder pods, once started.
+    placeholders: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
     changes: Arc<Notify>,
 }
 
@@ -292,6 +304,8 @@ impl KubernetesBackend {
             cluster_applied: Mutex::new(None),
             schemas: Mutex::default(),
             scalers: Mutex::default(),
+            demand: Demand::new(placeholder_slot()),
+            placeholders: Mutex::default(),
             changes: Arc::default(),
         }
     }
@@ -336,10 +350,10 @@ impl KubernetesBackend {
     /// The PriorityClass and placeholder pods, applied once per process
     /// (and again if what they render changes).
     async fn ensure_cluster_objects(&self) -> Result<()> {
-        let free = PlanQuota::of("team");
-        let worker = Size { cpu_millis: free.worker_cpu_millis, memory_mib: free.worker_memory_mib };
-        let objects: Vec<Value> =
-            render::cluster_objects(&self.config.cluster, worker).into_iter().map(render::with_hash).collect();
+        let objects: Vec<Value> = render::cluster_objects(&self.config.cluster, placeholder_slot())
+            .into_iter()
+            .map(render::with_hash)
+            .collect();
         let hash = render::applied_hash(&Value::Array(objects.clone()));
         let mut applied = self.cluster_applied.lock().await;
         if applied.as_deref() == Some(hash.as_str()) {
@@ -354,7 +368,29 @@ impl KubernetesBackend {
             }
         }
         *applied = Some(hash);
+        self.start_placeholders().await;
         Ok(())
+    }
+
+    /// Starts the loop that sizes the placeholder pods from the queue's
+    /// forecast, once, where the autoscaler runs.
+    async fn start_placeholders(&self) {
+        let mut running = self.placeholders.lock().await;
+        if running.is_some() || !self.config.autoscale || self.config.placeholder_max == 0 {
+            return;
+        }
+        let floor = self.config.cluster.placeholder_pods;
+        let placeholders = Placeholders {
+            api: self.api.clone(),
+            cluster: self.config.cluster.clone(),
+            slot: placeholder_slot(),
+            // What ensure_cluster_objects has just applied.
+            applied: Some(floor),
+        };
+        let plan = PlaceholderPlan::new(floor, self.config.placeholder_max, self.config.placeholder_window);
+        let stop = CancellationToken::new();
+        let task = placeholders.run(self.demand.clone(), plan, self.config.autoscale_every, stop.clone());
+        *running = Some((stop, tokio::spawn(task)));
     }
 
     /// Applies what is missing or differs and deletes what is no longer
@@ -453,7 +489,8 @@ impl KubernetesBackend {
             credentials,
             secret_digest.clone(),
             secrets_client,
-        );
+        )
+        .reporting_to(self.demand.clone());
         let stop = CancellationToken::new();
         let task = tokio::spawn(scaler.run(workers, stop.clone()));
         scalers.insert(workspace.id, RunningScaler { stop, task, quota: quota_sender, secret_digest });
@@ -461,12 +498,19 @@ impl KubernetesBackend {
     }
 
     async fn stop_scaler(&self, id: WorkspaceId) {
+        self.demand.forget_workspace(id);
         let running = self.scalers.lock().await.remove(&id);
         if let Some(running) = running {
             running.stop.cancel();
             let _ = running.task.await;
         }
     }
+}
+
+/// One placeholder pod: a team-plan worker.
+fn placeholder_slot() -> Size {
+    let team = PlanQuota::of("team");
+    Size { cpu_millis: team.worker_cpu_millis, memory_mib: team.worker_memory_mib }
 }
 
 /// Why the server is not serving yet, if it is not.
@@ -558,6 +602,10 @@ impl Backend for KubernetesBackend {
     }
 
     async fn shutdown(&self) {
+        if let Some((stop, task)) = self.placeholders.lock().await.take() {
+            stop.cancel();
+            let _ = task.await;
+        }
         let running: Vec<RunningScaler> = self.scalers.lock().await.drain().map(|(_, s)| s).collect();
         for scaler in running {
             scaler.stop.cancel();

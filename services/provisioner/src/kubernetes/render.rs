@@ -731,10 +731,21 @@ pub fn priority_classes() -> Vec<Value> {
     ]
 }
 
-/// Objects shared by every workspace of a cluster: the PriorityClasses and
-/// the placeholder pods (pause containers the size of a worker, preempted
-/// by any real pod).
+/// Objects shared by every workspace of a cluster: the PriorityClasses and,
+/// when `cluster.placeholder_pods` is above 0, that many placeholder pods
+/// (the floor the provisioner raises with the queue's forecast).
 pub fn cluster_objects(cluster: &Cluster, worker: Size) -> Vec<Value> {
+    let mut objects = priority_classes();
+    if cluster.placeholder_pods > 0 {
+        objects.push(placeholders(cluster, worker, cluster.placeholder_pods));
+    }
+    objects
+}
+
+/// `replicas` placeholder pods: pause containers the size of a worker on the
+/// CPU worker pool, preempted by any real pod, so the pool keeps that much
+/// room warm (docs/provisioning.md, "Nodes").
+pub fn placeholders(cluster: &Cluster, worker: Size, replicas: u32) -> Value {
     let labels = json!({
         "app.kubernetes.io/managed-by": MANAGER,
         "app.kubernetes.io/part-of": "strata",
@@ -749,22 +760,24 @@ pub fn cluster_objects(cluster: &Cluster, worker: Size) -> Vec<Value> {
     // The hub's namespace has its own accounts; a pause container needs none.
     let mut spec = pod_spec(PLACEHOLDER_PRIORITY, None, &[container], None, &json!([]));
     spec["terminationGracePeriodSeconds"] = json!(0);
-    let placeholders = json!({
+    // On the pool the workers need room in, never on the system nodes.
+    spec["nodeSelector"] = json!({POOL_LABEL: WORKERS_POOL});
+    spec["tolerations"] =
+        json!([{"key": POOL_LABEL, "operator": "Equal", "value": WORKERS_POOL, "effect": "NoSchedule"}]);
+    json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "strata-placeholders", "namespace": cluster.hub_namespace, "labels": labels},
+        "metadata": {"name": PLACEHOLDERS, "namespace": cluster.hub_namespace, "labels": labels},
         "spec": {
-            "replicas": cluster.placeholder_pods,
+            "replicas": replicas,
             "selector": {"matchLabels": {"app.kubernetes.io/component": "placeholder"}},
             "template": {"metadata": {"labels": labels}, "spec": spec},
         },
-    });
-    let mut objects = priority_classes();
-    if cluster.placeholder_pods > 0 {
-        objects.push(placeholders);
-    }
-    objects
+    })
 }
+
+/// The placeholder Deployment's name, in the hub's namespace.
+pub const PLACEHOLDERS: &str = "strata-placeholders";
 
 fn resources(request: Size, limit: Size) -> Value {
     json!({

@@ -13,6 +13,7 @@ use strata_core::id::WorkspaceId;
 use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::DesiredWorkspace;
 
+use super::placeholders::Demand;
 use super::render::{self, Cluster, WorkerDeployment};
 use super::{DEPLOYMENT, KubeApi, POD, SECRET, hash_of, name_of};
 use crate::error::Result;
@@ -51,6 +52,8 @@ pub(crate) struct KubeWorkers {
     secrets_client: strata_client::Workspace,
     /// The values read per pipeline, with the version they were read at.
     secrets: HashMap<String, (String, TaskSecrets)>,
+    /// Where the workers wanted are reported, for the placeholder pods.
+    demand: Option<Demand>,
 }
 
 impl KubeWorkers {
@@ -64,6 +67,7 @@ impl KubeWorkers {
         secrets_client: strata_client::Workspace,
     ) -> Self {
         KubeWorkers {
+            demand: None,
             secrets_client,
             secrets: HashMap::new(),
             credentials,
@@ -75,6 +79,12 @@ impl KubeWorkers {
             secret_digest,
             applied: HashMap::new(),
         }
+    }
+
+    /// Reports the workers each pipeline wants to `demand`.
+    pub(crate) fn reporting_to(mut self, demand: Demand) -> Self {
+        self.demand = Some(demand);
+        self
     }
 
     fn deployment<'a>(&'a self, load: &'a PipelineLoad, replicas: u32, credential: &'a str) -> WorkerDeployment<'a> {
@@ -155,6 +165,9 @@ impl Workers for KubeWorkers {
     }
 
     async fn resize(&mut self, load: &PipelineLoad, desired: u32) -> Result<()> {
+        if let Some(demand) = &self.demand {
+            demand.report(self.workspace_id, &load.pipeline, desired, &self.quota);
+        }
         self.refresh_secrets(load).await?;
         let credential = self.credentials.worker(&load.pipeline);
         let deployment = self.deployment(load, desired, &credential);
@@ -183,6 +196,9 @@ impl Workers for KubeWorkers {
     }
 
     async fn remove(&mut self, pipeline: &str) {
+        if let Some(demand) = &self.demand {
+            demand.forget_pipeline(self.workspace_id, pipeline);
+        }
         self.applied.remove(pipeline);
         self.secrets.remove(pipeline);
         let name = render::worker_deployment_name(pipeline);
@@ -282,10 +298,12 @@ mod tests {
     #[tokio::test]
     async fn replicas_follow_the_decisions_and_a_steady_pipeline_costs_no_writes() {
         let fake = FakeApiServer::new().with_deployment_controller();
-        let mut workers = workers(&fake).await;
+        let demand = Demand::new(render::Size { cpu_millis: 1000, memory_mib: 4096 });
+        let mut workers = workers(&fake).await.reporting_to(demand.clone());
         assert_eq!(workers.current(&load(&[])).await, 0);
         workers.resize(&load(&[]), 3).await.unwrap();
         assert_eq!(workers.current(&load(&[])).await, 3);
+        assert_eq!(demand.total(), 3, "three team workers wanted, for the placeholder pods");
         assert_eq!(pods(&fake).len(), 3);
         assert!(fake.rejected().is_empty(), "{:?}", fake.rejected());
 
@@ -298,6 +316,7 @@ mod tests {
         assert_eq!(again.current(&load(&[])).await, 3);
         again.resize(&load(&[]), 0).await.unwrap();
         assert!(pods(&fake).is_empty());
+        assert_eq!(demand.total(), 0);
     }
 
     #[tokio::test]
