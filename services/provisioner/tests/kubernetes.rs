@@ -150,6 +150,17 @@ impl Fixture {
         self.hub.create_workspace(&self.admin, &new).await.unwrap()
     }
 
+    /// Creates `slug` and reconciles it READY: its row, the reconciler that
+    /// did it, and its namespace.
+    async fn ready(&self, slug: &str) -> (strata_hub::Workspace, Reconciler, String) {
+        let created = self.create(slug).await;
+        let mut reconciler = self.reconciler(reconciler_config());
+        reconciler.pass().await;
+        assert_eq!(self.get(slug).await.state, WorkspaceState::Ready);
+        let namespace = format!("ws-{}", created.id);
+        (created, reconciler, namespace)
+    }
+
     async fn get(&self, slug: &str) -> strata_hub::Workspace {
         self.hub.workspace(&self.admin, strata_hub::LOCAL_ORG, slug).await.unwrap()
     }
@@ -239,11 +250,7 @@ async fn a_created_workspace_becomes_ready_as_a_namespace_of_valid_objects() {
 #[tokio::test]
 async fn a_sleeping_workspace_keeps_its_namespace_with_no_pods_and_wakes_by_scaling_up() {
     let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
-    let created = f.create("ci").await;
-    let mut reconciler = f.reconciler(reconciler_config());
-    reconciler.pass().await;
-    assert_eq!(f.get("ci").await.state, WorkspaceState::Ready);
-    let namespace = format!("ws-{}", created.id);
+    let (created, mut reconciler, namespace) = f.ready("ci").await;
     let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
         kube::Api::namespaced(f.fake.client(), &namespace);
     let worker = json!({
@@ -381,11 +388,7 @@ async fn a_slow_server_is_looked_at_less_and_less_often_but_a_delete_goes_throug
 async fn workspace_servers_reach_only_their_prefix_through_pod_identity_never_the_hubs_keys() {
     use base64::Engine;
     let f = fixture(FakeApiServer::new().with_deployment_controller()).await;
-    let created = f.create("ci").await;
-    let mut reconciler = f.reconciler(reconciler_config());
-    reconciler.pass().await;
-    assert_eq!(f.get("ci").await.state, WorkspaceState::Ready);
-    let namespace = format!("ws-{}", created.id);
+    let (created, mut reconciler, namespace) = f.ready("ci").await;
 
     let associations = f.eks.associations();
     assert_eq!(associations.len(), 1, "{associations:?}");

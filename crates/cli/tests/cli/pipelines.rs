@@ -8,19 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::support::{Sandbox, json, ok, stdout};
-
-fn write_spec(sandbox: &Sandbox, name: &str, text: &str) -> String {
-    let path = sandbox.dir.path().join(name);
-    std::fs::write(&path, text).expect("write spec");
-    path.to_str().expect("utf-8").to_owned()
-}
-
-fn put(sandbox: &Sandbox, target: &str, content: &str) {
-    let file = sandbox.dir.path().join("upload.txt");
-    std::fs::write(&file, content).expect("write");
-    ok(sandbox, &["put", "file", target, "-f", file.to_str().expect("utf-8")]);
-}
+use crate::support::{Sandbox, json, ok, put, stdout, write_spec};
 
 const COUNT_YAML: &str = r#"
 pipeline:

@@ -6,7 +6,7 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::{Sandbox, assert_user_error, json, ok, path_str, stderr};
+use crate::support::{Sandbox, assert_user_error, json, ok, path_str, stderr, write_spec};
 
 /// True while something accepts connections at `http://HOST:PORT`.
 fn answers(endpoint: &str) -> bool {
@@ -56,17 +56,16 @@ fn a_created_workspace_runs_on_its_own_server_and_its_workers_follow_the_queue()
     let default_repos = json(&sandbox, &["repo", "list", "--workspace", "local/default"]);
     assert_eq!(default_repos.as_array().map(Vec::len), Some(0), "the default workspace sees nothing of ci");
 
-    let spec = sandbox.dir.path().join("slow.json");
-    std::fs::write(
-        &spec,
+    let spec = write_spec(
+        &sandbox,
+        "slow.json",
         r#"{"pipeline": {"name": "slow"},
             "input": {"pfs": {"repo": "numbers", "glob": "/*"}},
             "transform": {"cmd": ["sh", "-c", "sleep 1; cp $PFS/numbers/* $PFS/out/"]},
             "parallelism_spec": {"constant": 3},
             "autoscaling": true}"#,
-    )
-    .expect("spec");
-    ok(&sandbox, &["pipeline", "create", "-f", path_str(&spec)]);
+    );
+    ok(&sandbox, &["pipeline", "create", "-f", &spec]);
 
     // Record the replica counts over time until the job is done and the
     // workers are gone again.
@@ -98,17 +97,16 @@ fn a_created_workspace_runs_on_its_own_server_and_its_workers_follow_the_queue()
     let token = json(&sandbox, &["token", "create", "ci-job", "--role", "writer", "--org", "local"]);
     let words = sandbox.dir.path().join("words.txt");
     std::fs::write(&words, "the quick brown fox\n").expect("words");
-    let count = sandbox.dir.path().join("count.json");
-    std::fs::write(
-        &count,
+    let count = write_spec(
+        &sandbox,
+        "count.json",
         r#"{"pipeline": {"name": "count"}, "input": {"pfs": {"repo": "docs", "glob": "/*"}},
             "transform": {"cmd": ["sh", "-c", "wc -w < $PFS/docs/words.txt > $PFS/out/words"]}}"#,
-    )
-    .expect("spec");
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/ci/strata-ci.sh");
     let ci = std::process::Command::new("bash")
         .arg(script)
-        .args(["docs", path_str(&words), path_str(&count)])
+        .args(["docs", path_str(&words), &count])
         .env("STRATA_ENDPOINT", &dev.url)
         .env("STRATA_TOKEN", token["token"].as_str().expect("secret"))
         .env("STRATA_ORG", "local")

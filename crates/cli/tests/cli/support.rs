@@ -140,3 +140,18 @@ pub fn json(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
+
+/// Writes a pipeline spec (or any text) named `name` into the sandbox and
+/// answers its path.
+pub fn write_spec(sandbox: &Sandbox, name: &str, text: &str) -> String {
+    let path = sandbox.dir.path().join(name);
+    std::fs::write(&path, text).expect("write spec");
+    path_str(&path).to_owned()
+}
+
+/// `strata put file TARGET` of `content`.
+pub fn put(sandbox: &Sandbox, target: &str, content: &str) {
+    let file = sandbox.dir.path().join("upload.txt");
+    std::fs::write(&file, content).expect("write");
+    ok(sandbox, &["put", "file", target, "-f", path_str(&file)]);
+}

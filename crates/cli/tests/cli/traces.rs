@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{Tra
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 
-use crate::support::{Sandbox, json, ok, path_str};
+use crate::support::{Sandbox, json, ok, put, write_spec};
 
 /// One span as the receiver got it.
 #[derive(Debug, Clone)]
@@ -130,17 +130,14 @@ fn one_put_file_and_its_datum_make_one_trace_across_gateway_workspace_server_and
     json(&sandbox, &["workspace", "create", "traced", "--org", "local", "--wait"]);
     ok(&sandbox, &["workspace", "use", "local/traced"]);
     ok(&sandbox, &["repo", "create", "letters"]);
-    let spec = sandbox.dir.path().join("copy.json");
-    std::fs::write(
-        &spec,
+    let spec = write_spec(
+        &sandbox,
+        "copy.json",
         r#"{"pipeline": {"name": "copy"}, "input": {"pfs": {"repo": "letters", "glob": "/*"}},
             "transform": {"cmd": ["sh", "-c", "cp $PFS/letters/* $PFS/out/"]}}"#,
-    )
-    .expect("spec");
-    ok(&sandbox, &["pipeline", "create", "-f", path_str(&spec)]);
-    let letter = sandbox.dir.path().join("a.txt");
-    std::fs::write(&letter, "a\n").expect("letter");
-    ok(&sandbox, &["put", "file", "letters@master:/a.txt", "-f", path_str(&letter)]);
+    );
+    ok(&sandbox, &["pipeline", "create", "-f", &spec]);
+    put(&sandbox, "letters@master:/a.txt", "a\n");
     let job = json(&sandbox, &["job", "wait", "-p", "copy"]);
     assert_eq!(job["state"], "SUCCESS", "{job}");
     assert_eq!(ok(&sandbox, &["get", "file", "copy@master:/a.txt"]), "a\n");
