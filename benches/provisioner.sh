@@ -108,9 +108,9 @@ done
 stats < "$WORK/react.txt"
 echo "(KEDA's default polling interval: 30000 ms)"
 
-echo "== Wake latency of a sleeping workspace, $ROUNDS rounds (idle_sleep_after_secs = 3)"
+echo "== Wake latency of a sleeping workspace, $ROUNDS rounds (idle_sleep_after = 3)"
 kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
-start_dev "$WORK/data-sleep" STRATA_IDLE_SLEEP_AFTER_SECS=3
+start_dev "$WORK/data-sleep" STRATA_IDLE_SLEEP_AFTER=3
 endpoint=$("$BIN" -o json workspace create napper --org local --wait | jq -r .endpoint)
 "$BIN" workspace use local/napper >/dev/null
 "$BIN" repo create notes >/dev/null

@@ -61,6 +61,7 @@ async fn main() {
             hub_namespace: "strata".into(),
             egress: vec![EgressRule { cidr: "10.0.0.0/8".into(), ports: vec![5432, 6379, 443] }],
             placeholder_pods: 1,
+            telemetry_env: Default::default(),
         },
         database: postgres,
         object_store: ObjectStoreUrl::parse("s3://strata-workspaces").unwrap(),

@@ -24,10 +24,11 @@ pub struct ProvisionerConfig {
     /// How long a deleted workspace's data is kept before it is freed.
     pub deletion_grace_secs: u64,
     /// How long a workspace may be idle (no request, no outstanding datum)
-    /// before its server stops until the next request, for every plan:
-    /// unset, each plan's own (free 15 min, team 60 min, enterprise never);
-    /// `0`, never.
-    pub idle_sleep_after_secs: Option<u64>,
+    /// before its server stops until the next request: `plan` (each plan's
+    /// own: free 15 min, team 60 min, enterprise never), `never`, or whole
+    /// seconds for every plan.
+    #[serde(deserialize_with = "text_or_number")]
+    pub idle_sleep_after: String,
     /// Kubernetes backend: the Strata image workspace servers run and
     /// worker pods copy the binary from.
     pub kubernetes_image: String,
@@ -69,7 +70,7 @@ impl Default for ProvisionerConfig {
             datums_per_worker: 1,
             scale_down_cooldown_secs: 60,
             deletion_grace_secs: 3600,
-            idle_sleep_after_secs: None,
+            idle_sleep_after: "plan".to_owned(),
             kubernetes_image: format!("ghcr.io/strata-dev/strata:{}", env!("CARGO_PKG_VERSION")),
             kubernetes_hub_namespace: "strata".to_owned(),
             kubernetes_egress: String::new(),
@@ -163,16 +164,19 @@ impl ProvisionerConfig {
 
     fn idle_sleep(&self) -> strata_core::Result<IdleSleep> {
         let shortest = strata_hub::SLEEP_AFTER_MIN.as_secs();
-        match self.idle_sleep_after_secs {
-            None => Ok(IdleSleep::Plan),
-            Some(0) => Ok(IdleSleep::Never),
-            Some(secs) if secs < shortest => Err(invalid(
-                "idle_sleep_after_secs",
-                format!(
-                    "{secs} s is shorter than the {shortest} s a request's activity takes to be noted; use 0 (never) or at least {shortest}"
-                ),
-            )),
-            Some(secs) => Ok(IdleSleep::After(Duration::from_secs(secs))),
+        let wrong = |why: String| {
+            invalid("idle_sleep_after", format!("{why}; use `plan`, `never` or whole seconds of at least {shortest}"))
+        };
+        match self.idle_sleep_after.trim() {
+            "plan" => Ok(IdleSleep::Plan),
+            "never" => Ok(IdleSleep::Never),
+            text => match text.parse::<u64>() {
+                Ok(secs) if secs >= shortest => Ok(IdleSleep::After(Duration::from_secs(secs))),
+                Ok(secs) => Err(wrong(format!(
+                    "{secs} s is shorter than the {shortest} s a request's activity takes to be noted"
+                ))),
+                Err(_) => Err(wrong(format!("`{text}` is not a number of seconds"))),
+            },
         }
     }
 
@@ -194,6 +198,21 @@ impl ProvisionerConfig {
             )),
         }
     }
+}
+
+/// A setting that is a word or a number (`never` or `900`): variables and
+/// TOML give a number for the latter, kept as its text.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match TextOrNumber::deserialize(deserializer)? {
+        TextOrNumber::Text(text) => text,
+        TextOrNumber::Number(number) => number.to_string(),
+    })
 }
 
 /// `CIDR:PORT,PORT;CIDR:PORT`.
@@ -243,15 +262,27 @@ mod tests {
     }
 
     #[test]
+    fn idle_sleep_is_the_plans_never_or_seconds() {
+        let resolved = |text: &str| {
+            let config = ProvisionerConfig { idle_sleep_after: text.into(), ..ProvisionerConfig::default() };
+            config.resolve().map(|settings| settings.idle_sleep)
+        };
+        assert_eq!(resolved("plan").ok(), Some(IdleSleep::Plan));
+        assert_eq!(resolved(" never ").ok(), Some(IdleSleep::Never));
+        assert_eq!(resolved("600").ok(), Some(IdleSleep::After(Duration::from_secs(600))));
+        for bad in ["2", "15m", ""] {
+            let error = resolved(bad).expect_err(bad).to_string();
+            assert!(error.contains("`idle_sleep_after`") && error.contains("`plan`, `never`"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn invalid_values_are_rejected_with_their_key() {
         let cases: [(&str, ProvisionerConfig); 4] = [
             ("provisioner", ProvisionerConfig { provisioner: "remote".into(), ..ProvisionerConfig::default() }),
             ("datums_per_worker", ProvisionerConfig { datums_per_worker: 0, ..ProvisionerConfig::default() }),
             ("kubernetes_egress", ProvisionerConfig { kubernetes_egress: "db".into(), ..ProvisionerConfig::default() }),
-            (
-                "idle_sleep_after_secs",
-                ProvisionerConfig { idle_sleep_after_secs: Some(1), ..ProvisionerConfig::default() },
-            ),
+            ("idle_sleep_after", ProvisionerConfig { idle_sleep_after: "1".into(), ..ProvisionerConfig::default() }),
         ];
         for (key, config) in cases {
             let error = config.resolve().expect_err(key);

@@ -23,7 +23,7 @@ pub struct PlanQuota {
 }
 
 /// When idle workspaces sleep: as their plan says, or as the operator
-/// overrides for every plan (`idle_sleep_after_secs`).
+/// overrides for every plan (`idle_sleep_after`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdleSleep {
     #[default]

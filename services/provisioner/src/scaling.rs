@@ -104,7 +104,9 @@ impl Scaler {
         if since.elapsed() < after {
             return;
         }
-        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+        let spell = chrono::Duration::from_std(after).ok();
+        // A spell too long to subtract from now never ends.
+        let Some(cutoff) = spell.and_then(|spell| chrono::Utc::now().checked_sub_signed(spell)) else { return };
         match self.hub.request_sleep(self.workspace_id, cutoff).await {
             Ok(true) => {
                 tracing::info!(workspace = %self.label, idle_secs = after.as_secs(), "idle workspace going to sleep");

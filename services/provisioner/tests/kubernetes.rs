@@ -48,6 +48,7 @@ fn cluster() -> Cluster {
         hub_namespace: "strata".into(),
         egress: vec![Egress { cidr: "10.0.0.0/8".into(), ports: vec![5432, 6379, 443] }],
         placeholder_pods: 2,
+        telemetry_env: Default::default(),
     }
 }
 
@@ -627,7 +628,10 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
         data_freed_at: None,
         last_active_at: None,
     };
-    let cluster = cluster();
+    // Spans go to the operator's collector: the server gets the variable.
+    let endpoint = "http://otel-collector.observability:4317";
+    let telemetry_env = BTreeMap::from([("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), endpoint.to_owned())]);
+    let cluster = Cluster { telemetry_env, ..cluster() };
     let quota = strata_provisioner::plans::PlanQuota::of(&workspace.plan);
     // EKS Pod Identity: no object-store keys in the Secret.
     let env = BTreeMap::new();
@@ -661,6 +665,12 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
     all.extend(worker.pipeline_secrets());
     all.push(worker.render());
     let all: Vec<Value> = all.into_iter().map(render::with_hash).collect();
+    let env_of = |name: &str| -> String {
+        let deployment = all.iter().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == name).unwrap();
+        deployment["spec"]["template"]["spec"]["containers"].to_string()
+    };
+    assert!(env_of("server").contains(endpoint), "the server exports its spans");
+    assert!(!env_of(&worker.name()).contains("OTEL_"), "worker pods (tenant code's network) never get the collector");
 
     let fake = FakeApiServer::new();
     // The hub's namespace, where the placeholders go, exists (deploy render).

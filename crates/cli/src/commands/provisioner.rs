@@ -131,6 +131,7 @@ fn kubernetes_config(settings: &StrataSettings) -> Result<KubernetesConfig, Fail
             hub_namespace: kubernetes.hub_namespace.clone(),
             egress,
             placeholder_pods: kubernetes.placeholder_pods,
+            telemetry_env: Cluster::telemetry_from_env(),
         },
         database: database.clone(),
         object_store: server.object_store.clone(),

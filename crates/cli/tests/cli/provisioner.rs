@@ -138,7 +138,7 @@ fn state_of(sandbox: &Sandbox, slug: &str) -> (String, Option<String>) {
 #[test]
 fn an_idle_workspace_sleeps_with_its_server_stopped_and_the_next_request_wakes_it_with_its_data() {
     let sandbox = Sandbox::new();
-    let _dev = sandbox.start_dev_with_env(&[], &[("STRATA_IDLE_SLEEP_AFTER_SECS", "3")]);
+    let _dev = sandbox.start_dev_with_env(&[], &[("STRATA_IDLE_SLEEP_AFTER", "3")]);
     let created = json(&sandbox, &["workspace", "create", "napper", "--org", "local", "--wait"]);
     let endpoint = created["endpoint"].as_str().expect("endpoint").to_owned();
     ok(&sandbox, &["workspace", "use", "local/napper"]);

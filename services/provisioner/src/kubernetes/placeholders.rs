@@ -181,6 +181,7 @@ mod tests {
             hub_namespace: "strata".into(),
             egress: Vec::new(),
             placeholder_pods: 1,
+            telemetry_env: Default::default(),
         };
         let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(fake.client());
         let hub = serde_json::from_value(serde_json::json!({"metadata": {"name": "strata"}})).unwrap();

@@ -69,6 +69,31 @@ pub struct Cluster {
     /// Placeholder pods kept in the hub namespace so that a new job's first
     /// workers find a node at once (0 turns them off).
     pub placeholder_pods: u32,
+    /// Where workspace servers export their spans: the provisioner's own
+    /// [`TELEMETRY_VARS`], passed on (worker pods get none: tenant code
+    /// shares their network, which reaches only the workspace server).
+    pub telemetry_env: BTreeMap<String, String>,
+}
+
+/// The OpenTelemetry variables passed on to workspace servers. Not
+/// `OTEL_EXPORTER_OTLP_HEADERS`: it may carry the collector's credentials.
+pub const TELEMETRY_VARS: [&str; 6] = [
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+];
+
+impl Cluster {
+    /// [`TELEMETRY_VARS`] as set in this process's environment.
+    pub fn telemetry_from_env() -> BTreeMap<String, String> {
+        TELEMETRY_VARS
+            .iter()
+            .filter_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()).map(|value| ((*var).to_owned(), value)))
+            .collect()
+    }
 }
 
 /// Destinations as a CIDR and TCP ports (the `kubernetes_egress` setting).
@@ -358,6 +383,11 @@ impl WorkspaceObjects<'_> {
     }
 
     fn server_deployment(&self) -> Value {
+        let server_env = |telemetry: &BTreeMap<String, String>| {
+            let mut env = vec![json!({"name": "RUST_LOG", "value": "info"})];
+            env.extend(telemetry.iter().map(|(name, value)| json!({"name": name, "value": value})));
+            Value::Array(env)
+        };
         let id = self.workspace.id;
         let labels = labels_with(id, &[(COMPONENT_LABEL, "server")]);
         let probe = |path: &str, period: u32| json!({"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 2});
@@ -367,7 +397,7 @@ impl WorkspaceObjects<'_> {
             "args": ["__workspace-server", "--config-file", "/etc/strata/workspace.json"],
             "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
             "envFrom": [{"secretRef": {"name": CONFIG_SECRET}}],
-            "env": [{"name": "RUST_LOG", "value": "info"}],
+            "env": server_env(&self.cluster.telemetry_env),
             "readinessProbe": probe("/healthz", 2),
             "livenessProbe": probe("/healthz", 10),
             "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1, "failureThreshold": 60},

@@ -270,6 +270,7 @@ mod tests {
             hub_namespace: "strata".into(),
             egress: vec![Egress { cidr: "10.0.0.0/8".into(), ports: vec![443] }],
             placeholder_pods: 0,
+            telemetry_env: Default::default(),
         };
         let api = KubeApi { client: fake.client(), timeout: Duration::from_secs(5) };
         KubeWorkers::new(
