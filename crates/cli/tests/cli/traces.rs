@@ -5,7 +5,7 @@
 //! workspace's server and its worker.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
@@ -25,10 +25,10 @@ struct Received {
     attributes: HashMap<String, String>,
 }
 
-/// Keeps every span exported to it.
+/// Keeps every span exported to it, and signals each export.
 #[derive(Debug, Clone, Default)]
 struct Receiver {
-    spans: Arc<Mutex<Vec<Received>>>,
+    spans: Arc<(Mutex<Vec<Received>>, Condvar)>,
 }
 
 #[tonic::async_trait]
@@ -52,7 +52,9 @@ impl TraceService for Receiver {
                 });
             }
         }
-        self.spans.lock().unwrap_or_else(PoisonError::into_inner).extend(received);
+        let (spans, exported) = &*self.spans;
+        spans.lock().unwrap_or_else(PoisonError::into_inner).extend(received);
+        exported.notify_all();
         Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
     }
 }
@@ -97,8 +99,22 @@ impl Receiver {
         (receiver, port)
     }
 
-    fn spans(&self) -> Vec<Received> {
-        self.spans.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    /// What `found` answers on the spans received so far, as soon as it
+    /// answers anything (woken by each export); panics naming `what` and
+    /// the spans received when `within` runs out.
+    fn wait_for<T>(&self, what: &str, within: Duration, found: impl Fn(&[Received]) -> Option<T>) -> T {
+        let deadline = Instant::now() + within;
+        let (spans, exported) = &*self.spans;
+        let mut received = spans.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(answer) = found(&received) {
+                return answer;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let names: Vec<(&str, &str)> = received.iter().map(|s| (s.service.as_str(), s.name.as_str())).collect();
+            assert!(!left.is_zero(), "{what} within {within:?}; received {names:?}");
+            received = exported.wait_timeout(received, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
     }
 }
 
@@ -142,16 +158,8 @@ fn one_put_file_and_its_datum_make_one_trace_across_gateway_workspace_server_and
     assert_eq!(job["state"], "SUCCESS", "{job}");
     assert_eq!(ok(&sandbox, &["get", "file", "copy@master:/a.txt"]), "a\n");
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (task, server, gateway) = loop {
-        if let Some(found) = chain(&receiver.spans()) {
-            break found;
-        }
-        let names: Vec<(String, String)> = receiver.spans().into_iter().map(|s| (s.service, s.name)).collect();
-        assert!(Instant::now() < deadline, "no task span chained to the gateway; received {names:?}");
-        // Poll interval of a wait-for-condition loop, not synchronisation.
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (task, server, gateway) =
+        receiver.wait_for("a task span chained to the gateway", Duration::from_secs(60), chain);
     assert_eq!(task.service, "strata-worker", "{task:?}");
     assert_eq!((server.service.as_str(), server.name.as_str()), ("strata-workspace", "http.request"), "{server:?}");
     assert_eq!((gateway.service.as_str(), gateway.name.as_str()), ("strata-api", "http.request"), "{gateway:?}");
@@ -163,22 +171,15 @@ fn one_put_file_and_its_datum_make_one_trace_across_gateway_workspace_server_and
     assert!([&server, &gateway].iter().all(|span| span.trace_id == task.trace_id), "one trace");
 
     // The worker's own calls to the server (inputs, result) are the task's children.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let spans = receiver.spans();
-        let calls =
-            spans.iter().filter(|s| s.service == "strata-workspace" && s.parent_span_id == task.span_id).count();
-        if calls > 0 {
-            let services: Vec<&str> =
-                spans.iter().filter(|s| s.trace_id == task.trace_id).map(|s| s.service.as_str()).collect();
-            assert!(
-                services.iter().all(|s| ["strata-api", "strata-workspace", "strata-worker"].contains(s)),
-                "{services:?}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "the worker's calls to the server are not in the task's trace");
-        // Poll interval of a wait-for-condition loop, not synchronisation.
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let services =
+        receiver.wait_for("the worker's calls to the server in the task's trace", Duration::from_secs(30), |spans| {
+            let calls = spans.iter().any(|s| s.service == "strata-workspace" && s.parent_span_id == task.span_id);
+            calls.then(|| {
+                spans.iter().filter(|s| s.trace_id == task.trace_id).map(|s| s.service.clone()).collect::<Vec<_>>()
+            })
+        });
+    assert!(
+        services.iter().all(|s| ["strata-api", "strata-workspace", "strata-worker"].contains(&s.as_str())),
+        "{services:?}"
+    );
 }
