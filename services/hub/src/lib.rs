@@ -49,7 +49,7 @@ pub use provisioning::{
 };
 pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
 pub use secrets::API_TOKEN_PREFIX;
-pub use sleep::{ActivityGuard, Reached, SLEEP_AFTER_MIN, WAKE_TIMEOUT};
+pub use sleep::{ActivityGuard, Reached, SLEEP_AFTER_MIN};
 pub use workspaces::{NewWorkspace, RoleBinding, Workspace, WorkspaceState};
 
 /// Settings of the hub.

@@ -129,8 +129,6 @@ pub struct DesiredWorkspace {
     pub service_secret: Option<String>,
     pub updated_at: DateTime<Utc>,
     pub data_freed_at: Option<DateTime<Utc>>,
-    /// The last request through the gateway, if any was noted.
-    pub last_active_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for DesiredWorkspace {
@@ -223,11 +221,6 @@ pub struct WorkspaceAccess {
 }
 
 impl WorkspaceAccess {
-    /// Whether the caller holds any role on the workspace or one of its repos.
-    pub fn is_member(&self) -> bool {
-        self.roles.workspace.is_some() || !self.roles.repos.is_empty()
-    }
-
     /// The caller's role for a request about `repo`; `None` when they may
     /// not even learn the workspace exists for it.
     pub fn role(&self, repo: Option<&str>) -> Option<WorkspaceRole> {
@@ -333,7 +326,6 @@ impl Hub {
                     service_secret,
                     updated_at: row.updated_at,
                     data_freed_at: row.data_freed_at,
-                    last_active_at: row.last_active_at,
                 })
             })
             .collect()

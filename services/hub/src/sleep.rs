@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
 use strata_core::id::WorkspaceId;
 
@@ -130,39 +130,30 @@ impl Hub {
         let quiet = Condition::any()
             .add(workspace::Column::LastActiveAt.is_null())
             .add(workspace::Column::LastActiveAt.lt(quiet_since));
-        let result = workspace::Entity::update_many()
-            .col_expr(workspace::Column::State, Expr::value(WorkspaceState::Sleeping.as_str()))
-            .col_expr(workspace::Column::Endpoint, Expr::value(None::<String>))
-            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
-            .col_expr(workspace::Column::StatusMessage, Expr::value(Some("going to sleep: idle".to_owned())))
-            .col_expr(workspace::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(workspace::Column::Id.eq(id))
-            .filter(workspace::Column::State.eq(WorkspaceState::Ready.as_str()))
+        let only_if = Condition::all()
+            .add(workspace::Column::State.eq(WorkspaceState::Ready.as_str()))
             // A workspace served in-process lives as long as its server.
-            .filter(workspace::Column::ManagedBy.eq(MANAGED_BY_PROVISIONER))
-            .filter(quiet)
-            .exec(&self.db)
-            .await?;
-        self.workspace_changes.notify_one();
-        Ok(result.rows_affected == 1)
+            .add(workspace::Column::ManagedBy.eq(MANAGED_BY_PROVISIONER))
+            .add(quiet);
+        let changes = vec![
+            (workspace::Column::State, Expr::value(WorkspaceState::Sleeping.as_str())),
+            (workspace::Column::Endpoint, Expr::value(None::<String>)),
+            (workspace::Column::StatusMessage, Expr::value(Some("going to sleep: idle".to_owned()))),
+        ];
+        self.change_wish_if(id, changes, only_if, Utc::now()).await
     }
 
     /// Wakes a SLEEPING workspace: PENDING with a new generation, so the
     /// provisioner starts its server at once. `false` when it was not asleep.
     pub async fn wake(&self, id: WorkspaceId) -> Result<bool> {
         let now = Utc::now();
-        let result = workspace::Entity::update_many()
-            .col_expr(workspace::Column::State, Expr::value(WorkspaceState::Pending.as_str()))
-            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
-            .col_expr(workspace::Column::StatusMessage, Expr::value(Some("waking up".to_owned())))
-            .col_expr(workspace::Column::LastActiveAt, Expr::value(Some(now)))
-            .col_expr(workspace::Column::UpdatedAt, Expr::value(now))
-            .filter(workspace::Column::Id.eq(id))
-            .filter(workspace::Column::State.eq(WorkspaceState::Sleeping.as_str()))
-            .exec(&self.db)
-            .await?;
-        self.workspace_changes.notify_one();
-        Ok(result.rows_affected == 1)
+        let changes = vec![
+            (workspace::Column::State, Expr::value(WorkspaceState::Pending.as_str())),
+            (workspace::Column::StatusMessage, Expr::value(Some("waking up".to_owned()))),
+            (workspace::Column::LastActiveAt, Expr::value(Some(now))),
+        ];
+        let asleep = Condition::all().add(workspace::Column::State.eq(WorkspaceState::Sleeping.as_str()));
+        self.change_wish_if(id, changes, asleep, now).await
     }
 
     /// [`Hub::workspace_access`] for a request that is about to be served:

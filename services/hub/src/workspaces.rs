@@ -357,15 +357,29 @@ impl Hub {
         value: SimpleExpr,
     ) -> Result<DateTime<Utc>> {
         let now = Utc::now();
-        workspace::Entity::update_many()
-            .col_expr(column, value)
-            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
-            .col_expr(workspace::Column::UpdatedAt, Expr::value(now))
-            .filter(workspace::Column::Id.eq(id))
-            .exec(&self.db)
-            .await?;
-        self.workspace_changes.notify_one();
+        self.change_wish_if(id, vec![(column, value)], sea_orm::Condition::all(), now).await?;
         Ok(now)
+    }
+
+    /// [`Hub::change_wish`] of several columns at `now`, only where the row
+    /// also meets `only_if` (one conditional update, so a concurrent change
+    /// wins or loses as a whole); `true` when the row changed.
+    pub(crate) async fn change_wish_if(
+        &self,
+        id: WorkspaceId,
+        changes: Vec<(workspace::Column, SimpleExpr)>,
+        only_if: sea_orm::Condition,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut update = workspace::Entity::update_many()
+            .col_expr(workspace::Column::Generation, Expr::col(workspace::Column::Generation).add(1))
+            .col_expr(workspace::Column::UpdatedAt, Expr::value(now));
+        for (column, value) in changes {
+            update = update.col_expr(column, value);
+        }
+        let result = update.filter(workspace::Column::Id.eq(id)).filter(only_if).exec(&self.db).await?;
+        self.workspace_changes.notify_one();
+        Ok(result.rows_affected == 1)
     }
 
     /// Starts deleting a workspace; `confirm` must repeat its slug.

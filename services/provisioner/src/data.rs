@@ -132,7 +132,6 @@ mod tests {
             service_secret: None,
             updated_at: chrono::Utc::now(),
             data_freed_at: None,
-            last_active_at: None,
         };
         let store = ObjectStoreUrl::parse("file:///srv/strata/objects").expect("url");
         let shared = Shared {

@@ -626,7 +626,6 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
         service_secret: None,
         updated_at: chrono::Utc::now(),
         data_freed_at: None,
-        last_active_at: None,
     };
     // Spans go to the operator's collector: the server gets the variable.
     let endpoint = "http://otel-collector.observability:4317";

@@ -338,6 +338,20 @@ impl KubernetesBackend {
         Ok(objects.render().into_iter().map(render::with_hash).collect())
     }
 
+    /// [`Self::render`] with the workspace's own schema of the database.
+    fn objects_of(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Vec<Value>> {
+        self.render(workspace, secret, data::schema_url(&self.config.database, workspace.id))
+    }
+
+    /// Deletes the worker Deployments of `namespace` (their pods go with them).
+    async fn delete_workers(&self, namespace: &str) -> Result<()> {
+        let workers = format!("{COMPONENT_LABEL}=worker");
+        for worker in self.api.list(DEPLOYMENT, namespace, &workers).await? {
+            self.api.delete(DEPLOYMENT, Some(namespace), name_of(&worker)).await?;
+        }
+        Ok(())
+    }
+
     async fn ensure_schema(&self, id: WorkspaceId) -> Result<()> {
         let mut schemas = self.schemas.lock().await;
         if !schemas.contains(&id) {
@@ -533,9 +547,7 @@ impl Backend for KubernetesBackend {
     async fn apply(&self, workspace: &DesiredWorkspace, secret: &str) -> Result<Applied> {
         self.ensure_cluster_objects().await?;
         self.ensure_schema(workspace.id).await?;
-        let database_url = data::schema_url(&self.config.database, workspace.id);
-        let objects = self.render(workspace, secret, database_url)?;
-        let server = self.sync(workspace.id, &objects).await?;
+        let server = self.sync(workspace.id, &self.objects_of(workspace, secret)?).await?;
         if let WorkspaceCredentials::PodIdentity(identity) = &self.config.credentials {
             identity.associate(&render::namespace_of(workspace.id), workspace.id).await?;
         }
@@ -557,10 +569,7 @@ impl Backend for KubernetesBackend {
             return Ok(Teardown::Done);
         };
         if found.pointer("/metadata/deletionTimestamp").is_none() {
-            let workers = format!("{COMPONENT_LABEL}=worker");
-            for worker in self.api.list(DEPLOYMENT, &namespace, &workers).await? {
-                self.api.delete(DEPLOYMENT, Some(&namespace), name_of(&worker)).await?;
-            }
+            self.delete_workers(&namespace).await?;
             self.api.delete(DEPLOYMENT, Some(&namespace), "server").await?;
             self.api.delete(NAMESPACE, None, &namespace).await?;
         }
@@ -580,14 +589,9 @@ impl Backend for KubernetesBackend {
         if self.api.get(NAMESPACE, None, &namespace).await?.is_none() {
             return Ok(Teardown::Done);
         }
-        let workers = format!("{COMPONENT_LABEL}=worker");
-        for worker in self.api.list(DEPLOYMENT, &namespace, &workers).await? {
-            self.api.delete(DEPLOYMENT, Some(&namespace), name_of(&worker)).await?;
-        }
+        self.delete_workers(&namespace).await?;
         let secret = self.hub.ensure_service_secret(workspace.id).await?;
-        let database_url = data::schema_url(&self.config.database, workspace.id);
-        let objects = self.render(workspace, &secret, database_url)?;
-        let server = self.sync(workspace.id, &objects).await?;
+        let server = self.sync(workspace.id, &self.objects_of(workspace, &secret)?).await?;
         let running = server.as_ref().and_then(|s| s.pointer("/status/replicas")).and_then(Value::as_i64).unwrap_or(0);
         match running {
             0 => Ok(Teardown::Done),

@@ -259,7 +259,6 @@ mod tests {
             service_secret: None,
             updated_at: chrono::Utc::now(),
             data_freed_at: None,
-            last_active_at: None,
         };
         let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(fake.client());
         let namespace =
