@@ -57,6 +57,9 @@ pub enum ErrorCode {
     LastOwner,
     /// The organisation's plan allows no more; the message names the limit.
     QuotaExceeded,
+    /// The organisation requires single sign-on and the session did not
+    /// come from its identity provider; log in with SSO.
+    SsoRequired,
     /// A link or invitation past its expiry or already used.
     Expired,
     /// A worker's task whose job ended or whose lease passed on.
@@ -75,7 +78,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::Csrf,
@@ -99,6 +102,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::LastOwner,
         ErrorCode::QuotaExceeded,
+        ErrorCode::SsoRequired,
         ErrorCode::Expired,
         ErrorCode::Gone,
         ErrorCode::Timeout,
@@ -134,6 +138,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::LastOwner => "LAST_OWNER",
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::SsoRequired => "SSO_REQUIRED",
             ErrorCode::Expired => "EXPIRED",
             ErrorCode::Gone => "GONE",
             ErrorCode::Timeout => "TIMEOUT",
@@ -162,7 +167,7 @@ impl ErrorCode {
             | ErrorCode::ConfirmationMismatch
             | ErrorCode::UploadInterrupted => 400,
             ErrorCode::Unauthenticated => 401,
-            ErrorCode::Forbidden | ErrorCode::Csrf | ErrorCode::QuotaExceeded => 403,
+            ErrorCode::Forbidden | ErrorCode::Csrf | ErrorCode::QuotaExceeded | ErrorCode::SsoRequired => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Timeout => 408,

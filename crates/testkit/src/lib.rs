@@ -15,6 +15,7 @@
 //! `scripts/services.sh` starts both.
 
 mod database;
+pub mod dns;
 mod redis_prefix;
 
 use std::path::PathBuf;

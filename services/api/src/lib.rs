@@ -18,6 +18,7 @@ mod middleware;
 pub mod migration;
 mod rate_limit;
 mod session_cookies;
+mod sso_routes;
 mod state;
 mod upstream_limit;
 mod workers;
@@ -367,7 +368,9 @@ async fn open_hub(
         }
     };
     let org_plans = settings.hub.org_plans.clone();
-    let hub_settings = strata_hub::HubSettings { public_url, org_plans, ..strata_hub::HubSettings::new(master_keys) };
+    let sso = settings.hub.sso.clone();
+    let hub_settings =
+        strata_hub::HubSettings { public_url, org_plans, sso, ..strata_hub::HubSettings::new(master_keys) };
     strata_hub::Hub::open(db.clone(), mailer, hub_settings).await.map_err(Error::Hub)
 }
 
@@ -379,6 +382,7 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(session_cookies::jwks))
         .route("/auth/refresh", web::post().to(session_cookies::refresh))
         .route("/auth/link", web::get().to(session_cookies::login_link))
+        .configure(sso_routes::configure)
         .service(
             web::resource("/graphql")
                 .route(web::get().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::explorer_page))

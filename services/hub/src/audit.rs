@@ -110,6 +110,21 @@ impl Hub {
         self.record(Record::plain(org_id, Some(user), action, target, ip)).await
     }
 
+    /// Records what happened in an organisation without a request principal
+    /// (an SSO login, a SCIM client's change).
+    pub(crate) async fn audit_org(
+        &self,
+        org_id: OrganizationId,
+        user: Option<UserId>,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let mut record = Record::plain(Some(org_id), user, action, target, None);
+        record.detail = detail;
+        self.record(record).await
+    }
+
     /// Records an action by nobody known yet (sign-up, failed login).
     pub(crate) async fn audit_anonymous(&self, action: &str, target: &str, ip: Option<&str>) -> Result<()> {
         self.record(Record::plain(None, None, action, target, ip)).await

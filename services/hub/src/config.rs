@@ -9,6 +9,7 @@ use strata_core::config::{MASTER_KEY_ENV, MasterKeySource, SecretUrl, invalid, r
 use url::Url;
 
 use crate::plans::{OrgPlans, PLANS, Plan};
+use crate::sso::{Reach, SsoSettings};
 
 /// The hub's keys as written by the user, before validation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,14 @@ pub struct HubConfig {
     /// A file holding the master key(s); default
     /// `<data_dir>/keys/master.key`.
     pub master_key_file: Option<PathBuf>,
+    /// Which identity providers organisations may connect: `public` (only
+    /// issuers on public addresses; the default, so an admin's issuer URL
+    /// cannot reach the platform's network) or `any` (also private and
+    /// loopback addresses, for an IdP inside the company network).
+    pub sso_issuers: String,
+    /// The DNS server (`IP:PORT`) that domain verification asks; default:
+    /// the system's resolvers.
+    pub sso_dns_server: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -44,6 +53,8 @@ impl Default for HubConfig {
             org_plans: String::new(),
             master_key: None,
             master_key_file: None,
+            sso_issuers: "public".to_owned(),
+            sso_dns_server: None,
         }
     }
 }
@@ -58,6 +69,8 @@ pub struct HubStartSettings {
     pub org_plans: OrgPlans,
     /// What the hub encrypts its signing keys and service secrets with.
     pub master_key: MasterKeySource,
+    /// How identity providers and DNS are reached.
+    pub sso: SsoSettings,
 }
 
 /// Where links point and how mail leaves.
@@ -75,7 +88,30 @@ impl HubConfig {
     pub fn resolve(&self, data_dir: &Path) -> strata_core::Result<HubStartSettings> {
         let org_plans = OrgPlans::new(&parse_org_plans(&self.org_plans)?)
             .map_err(|error| invalid("org_plans", error.to_string()))?;
-        Ok(HubStartSettings { mail: self.mail_settings()?, org_plans, master_key: self.master_key_source(data_dir)? })
+        Ok(HubStartSettings {
+            mail: self.mail_settings()?,
+            org_plans,
+            master_key: self.master_key_source(data_dir)?,
+            sso: self.sso_settings()?,
+        })
+    }
+
+    fn sso_settings(&self) -> strata_core::Result<SsoSettings> {
+        let reach = match self.sso_issuers.trim() {
+            "public" => Reach::PublicOnly,
+            "any" => Reach::AllowPrivate,
+            other => return Err(invalid("sso_issuers", format!("`{other}` is neither `public` nor `any`"))),
+        };
+        let dns_server = self
+            .sso_dns_server
+            .as_deref()
+            .map(|text| {
+                text.trim()
+                    .parse::<std::net::SocketAddr>()
+                    .map_err(|_| invalid("sso_dns_server", format!("`{text}` is not IP:PORT, e.g. 10.0.0.2:53")))
+            })
+            .transpose()?;
+        Ok(SsoSettings { reach, dns_server, ..SsoSettings::default() })
     }
 
     fn mail_settings(&self) -> strata_core::Result<MailSettings> {
@@ -154,7 +190,9 @@ mod tests {
 
     #[test]
     fn invalid_values_are_rejected_with_their_key() {
-        let cases: [(&str, HubConfig); 5] = [
+        let cases: [(&str, HubConfig); 7] = [
+            ("sso_issuers", HubConfig { sso_issuers: "private".into(), ..HubConfig::default() }),
+            ("sso_dns_server", HubConfig { sso_dns_server: Some("dns.example.com".into()), ..HubConfig::default() }),
             ("public_url", HubConfig { public_url: Some("strata.example.com".into()), ..HubConfig::default() }),
             ("smtp_url", HubConfig { smtp_url: Some("https://user:hunter2@mail".into()), ..HubConfig::default() }),
             ("mail_from", HubConfig { mail_from: "nobody".into(), ..HubConfig::default() }),

@@ -47,7 +47,7 @@ pub mod email_token {
 
 pub mod session {
     use sea_orm::entity::prelude::*;
-    use strata_core::id::UserId;
+    use strata_core::id::{OrganizationId, UserId};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "hub_sessions")]
@@ -61,6 +61,8 @@ pub mod session {
         pub revoked_at: Option<ChronoDateTimeUtc>,
         pub created_at: ChronoDateTimeUtc,
         pub last_used_at: ChronoDateTimeUtc,
+        /// The organisation whose identity provider opened the session.
+        pub sso_org_id: Option<OrganizationId>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -104,6 +106,8 @@ pub mod org {
         pub slug: String,
         pub name: String,
         pub created_at: ChronoDateTimeUtc,
+        /// Sessions not opened by the org's identity provider cannot act in it.
+        pub sso_required: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -310,6 +314,266 @@ pub mod workspace_workers {
         pub reason: String,
         pub message: Option<String>,
         pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod sso_connection {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::OrganizationId;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_sso_connections")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: OrganizationId,
+        pub issuer: String,
+        pub client_id: String,
+        /// Sealed (`sealing`), bound to the org id.
+        pub client_secret_sealed: Vec<u8>,
+        pub client_secret_key: String,
+        /// Space-separated, besides `openid`.
+        pub scopes: String,
+        pub claim_email: String,
+        pub claim_name: String,
+        pub claim_groups: String,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod sso_login {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::OrganizationId;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_sso_logins")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub state_hash: String,
+        pub org_id: OrganizationId,
+        pub browser_hash: String,
+        pub nonce: String,
+        pub pkce_sealed: Vec<u8>,
+        pub pkce_key: String,
+        pub return_to: String,
+        pub expires_at: ChronoDateTimeUtc,
+        pub used_at: Option<ChronoDateTimeUtc>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod domain {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::OrganizationId;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_domains")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub org_id: OrganizationId,
+        pub domain: String,
+        pub token: String,
+        pub verified_at: Option<ChronoDateTimeUtc>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod team {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::OrganizationId;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_teams")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub org_id: OrganizationId,
+        pub slug: String,
+        pub name: String,
+        pub external_id: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod team_member {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::UserId;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_team_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub team_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: UserId,
+        pub source: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod team_binding {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::WorkspaceId;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_team_bindings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub workspace_id: WorkspaceId,
+        pub repo: String,
+        pub team_id: Uuid,
+        pub role: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod group_mapping {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::OrganizationId;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_group_mappings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub org_id: OrganizationId,
+        pub group_name: String,
+        pub team_id: Option<Uuid>,
+        pub org_role: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod scim_token {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::{OrganizationId, UserId};
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_scim_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: OrganizationId,
+        pub token_hash: String,
+        pub prefix: String,
+        pub created_by: UserId,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod scim_user {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::{OrganizationId, UserId};
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_scim_users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: OrganizationId,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: UserId,
+        pub external_id: Option<String>,
+        pub active: bool,
+        pub role: String,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod cli_login {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::{OrganizationId, UserId};
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_cli_logins")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        /// `loopback` or `device`.
+        pub kind: String,
+        pub user_code: Option<String>,
+        pub challenge: Option<String>,
+        pub user_id: Option<UserId>,
+        pub sso_org_id: Option<OrganizationId>,
+        pub expires_at: ChronoDateTimeUtc,
+        pub approved_at: Option<ChronoDateTimeUtc>,
+        pub used_at: Option<ChronoDateTimeUtc>,
+        pub last_polled_at: Option<ChronoDateTimeUtc>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod identity {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::UserId;
+
+    /// A way to log in besides a password: `provider` is the OIDC issuer,
+    /// `subject` its `sub` for the person.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_identities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: UserId,
+        pub provider: String,
+        pub subject: String,
+        pub created_at: ChronoDateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

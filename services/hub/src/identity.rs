@@ -9,7 +9,7 @@ use argon2::{Argon2, Params};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use strata_core::id::UserId;
+use strata_core::id::{OrganizationId, UserId};
 use uuid::Uuid;
 
 use crate::entities::{api_token, email_token, session, user};
@@ -375,8 +375,15 @@ impl Hub {
     }
 
     /// Opens a session for an already authenticated user (password login,
-    /// `strata dev`'s one-time link, SSO later).
+    /// `strata dev`'s one-time link).
     pub async fn open_session(&self, user: User) -> Result<Tokens> {
+        self.open_session_via(user, None).await
+    }
+
+    /// Opens a session; `sso_org` is the organisation whose identity
+    /// provider authenticated the user, which organisations that require
+    /// single sign-on look for.
+    pub(crate) async fn open_session_via(&self, user: User, sso_org: Option<OrganizationId>) -> Result<Tokens> {
         let refresh = secrets::random_secret();
         let now = Utc::now();
         let id = Uuid::new_v4();
@@ -390,6 +397,7 @@ impl Hub {
             revoked_at: Set(None),
             created_at: Set(now),
             last_used_at: Set(now),
+            sso_org_id: Set(sso_org),
         })
         .exec(&self.db)
         .await?;
@@ -478,7 +486,7 @@ impl Hub {
         Ok(())
     }
 
-    async fn revoke_sessions_of(&self, user_id: UserId) -> Result<()> {
+    pub(crate) async fn revoke_sessions_of(&self, user_id: UserId) -> Result<()> {
         session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(Some(Utc::now())))
             .filter(session::Column::UserId.eq(user_id))
@@ -542,15 +550,14 @@ impl Hub {
             .filter(session::Column::RevokedAt.is_null())
             .one(&self.db)
             .await?;
-        if live.is_none() {
-            return Err(denied());
-        }
+        let Some(live) = live else { return Err(denied()) };
         let user = self.user(user_id).await.map_err(|_| denied())?;
         Ok(Principal {
             user_id,
             email: user.email,
             email_verified: user.email_verified,
             credential: Credential::Session { session_id },
+            sso_org_id: live.sso_org_id,
             ip: None,
         })
     }
@@ -585,6 +592,7 @@ impl Hub {
                 workspace_id: token.workspace_id,
                 role,
             },
+            sso_org_id: None,
             ip: None,
         })
     }

@@ -25,6 +25,7 @@ pub mod roles;
 mod sealing;
 mod secrets;
 mod sleep;
+pub mod sso;
 pub mod validate;
 mod workspaces;
 
@@ -50,6 +51,12 @@ pub use provisioning::{
 pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
 pub use secrets::API_TOKEN_PREFIX;
 pub use sleep::{ActivityGuard, Reached, SLEEP_AFTER_MIN};
+pub use sso::cli::{DeviceAuthorization, DevicePoll};
+pub use sso::domains::Domain;
+pub use sso::login::{Realm, ReturnTo, SsoCallback, SsoFinished, SsoStarted};
+pub use sso::scim::{MemberChange, ScimGroup, ScimLookup, ScimPerson, ScimPersonChange};
+pub use sso::teams::{GroupMapping, Team, TeamBinding, TeamMember};
+pub use sso::{SsoConnection, SsoConnectionInput, SsoSettings};
 pub use workspaces::{NewWorkspace, RoleBinding, Workspace, WorkspaceState};
 
 /// Settings of the hub.
@@ -64,6 +71,10 @@ pub struct HubSettings {
     pub org_plans: plans::OrgPlans,
     /// What signing keys and service secrets are encrypted with at rest.
     pub master_keys: MasterKeys,
+    /// How identity providers and DNS are reached for single sign-on.
+    pub sso: SsoSettings,
+    /// How often the CLI polls a device login (RFC 8628's `interval`).
+    pub device_poll_interval: Duration,
 }
 
 impl HubSettings {
@@ -77,6 +88,8 @@ impl HubSettings {
             invitation_ttl: Duration::days(7),
             org_plans: plans::OrgPlans::default(),
             master_keys,
+            sso: SsoSettings::default(),
+            device_poll_interval: Duration::seconds(5),
         }
     }
 }
@@ -101,6 +114,10 @@ pub struct Hub {
     status_changes: Arc<tokio::sync::Notify>,
     /// The requests this process serves per workspace (see `sleep`).
     activity: Arc<sleep::Activity>,
+    /// The OpenID Connect relying party, with its per-issuer caches.
+    relying_party: Arc<strata_sso::oidc::RelyingParty>,
+    /// Looks up the TXT records that prove domains.
+    txt: strata_sso::dns::TxtResolver,
 }
 
 impl Hub {
@@ -117,6 +134,13 @@ impl Hub {
             forget_removed_bytes(&db).await;
         }
         let keys = KeyRing::load(db.clone(), sealer.clone()).await?;
+        let relying_party = strata_sso::oidc::RelyingParty::new(settings.sso.reach, settings.sso.cache)
+            .map_err(|e| HubError::Crypto(format!("cannot set up single sign-on: {e}")))?;
+        let txt = match settings.sso.dns_server {
+            Some(server) => strata_sso::dns::TxtResolver::at(server),
+            None => strata_sso::dns::TxtResolver::system(),
+        }
+        .map_err(|e| HubError::Crypto(format!("cannot set up DNS lookups: {e}")))?;
         let hub = Hub {
             db,
             keys,
@@ -128,6 +152,8 @@ impl Hub {
             workspace_changes: Arc::default(),
             status_changes: Arc::default(),
             activity: Arc::default(),
+            relying_party: Arc::new(relying_party),
+            txt,
         };
         hub.reseal_service_secrets().await?;
         Ok(hub)

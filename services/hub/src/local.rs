@@ -32,6 +32,7 @@ impl Hub {
                     slug: Set(org_slug.to_owned()),
                     name: Set("Local".to_owned()),
                     created_at: Set(now),
+                    sso_required: Set(false),
                 };
                 org::Entity::insert(row).exec_with_returning(&self.db).await?.id
             }
@@ -114,6 +115,7 @@ impl Hub {
             email: admin.email,
             email_verified: true,
             credential: Credential::Session { session_id: Uuid::nil() },
+            sso_org_id: None,
             ip: None,
         };
         self.create_api_token(&principal, LOCAL_ORG, None, name, WorkspaceRole::Admin, None).await
@@ -164,9 +166,7 @@ impl Hub {
         repo: Option<&str>,
     ) -> Result<Option<WorkspaceRole>> {
         let workspace_id = row.id;
-        let member = membership::Entity::find_by_id((row.org_id, principal.user_id)).one(&self.db).await?;
-        let Some(member) = member else { return Ok(None) };
-        let org_role: OrgRole = member.role.parse()?;
+        let Some(org_role) = self.member_role(principal, row.org_id).await? else { return Ok(None) };
         let bindings = self.caller_bindings(principal, workspace_id, repo).await?;
         crate::workspaces::effective_role(principal, row.org_id, workspace_id, org_role, bindings.iter())
     }
@@ -182,14 +182,9 @@ impl Hub {
         org_id: OrganizationId,
         workspace_id: WorkspaceId,
     ) -> Result<Option<crate::provisioning::WorkspaceRoles>> {
-        let member = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await?;
-        let bindings = role_binding::Entity::find()
-            .filter(role_binding::Column::WorkspaceId.eq(workspace_id))
-            .filter(role_binding::Column::UserId.eq(principal.user_id))
-            .all(&self.db)
-            .await?;
-        let Some(member) = member else { return Ok(None) };
-        let org_role: OrgRole = member.role.parse()?;
+        let member = self.member_role(principal, org_id).await;
+        let bindings = self.user_bindings(principal.user_id, vec![workspace_id], None).await?;
+        let Some(org_role) = member? else { return Ok(None) };
         let role_with = |scope: &str| {
             let relevant = bindings.iter().filter(|b| b.repo.is_empty() || b.repo == scope);
             crate::workspaces::effective_role(principal, org_id, workspace_id, org_role, relevant)
@@ -214,12 +209,7 @@ impl Hub {
         workspace_id: WorkspaceId,
         repo: Option<&str>,
     ) -> Result<Vec<role_binding::Model>> {
-        let scopes: Vec<&str> = std::iter::once("").chain(repo).collect();
-        Ok(role_binding::Entity::find()
-            .filter(role_binding::Column::WorkspaceId.eq(workspace_id))
-            .filter(role_binding::Column::UserId.eq(principal.user_id))
-            .filter(role_binding::Column::Repo.is_in(scopes))
-            .all(&self.db)
-            .await?)
+        let scopes: Vec<String> = std::iter::once("").chain(repo).map(str::to_owned).collect();
+        self.user_bindings(principal.user_id, vec![workspace_id], Some(scopes)).await
     }
 }

@@ -4,7 +4,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_pk_auto, binary, integer, string, string_null, text, text_null, timestamp_with_time_zone,
+    big_integer, big_pk_auto, binary, boolean, integer, string, string_null, text, text_null, timestamp_with_time_zone,
     timestamp_with_time_zone_null, uuid, uuid_null,
 };
 
@@ -15,7 +15,13 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Hub), Box::new(M0002Provisioning), Box::new(M0003SealedSecrets), Box::new(M0004Activity)]
+        vec![
+            Box::new(M0001Hub),
+            Box::new(M0002Provisioning),
+            Box::new(M0003SealedSecrets),
+            Box::new(M0004Activity),
+            Box::new(M0005Sso),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -430,5 +436,175 @@ impl MigrationTrait for M0004Activity {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.alter_table(Table::alter().table("hub_workspaces").drop_column("last_active_at").to_owned()).await
+    }
+}
+
+/// Single sign-on: an OpenID Connect connection per organisation (its client
+/// secret sealed), login attempts in flight, claimed domains, teams with
+/// their members and role bindings, IdP group mappings, SCIM tokens and
+/// users, and the one-time codes that hand a login to the CLI. Sessions
+/// remember which organisation's provider opened them; organisations may
+/// require that.
+struct M0005Sso;
+
+impl MigrationName for M0005Sso {
+    fn name(&self) -> &str {
+        "m0005_sso"
+    }
+}
+
+fn sso_tables() -> Vec<TableCreateStatement> {
+    vec![
+        Table::create()
+            .table("hub_sso_connections")
+            .col(uuid("org_id").primary_key())
+            .col(string("issuer"))
+            .col(string("client_id"))
+            // Sealed, bound to the org id; never returned by any API.
+            .col(binary("client_secret_sealed"))
+            .col(string("client_secret_key"))
+            .col(string("scopes"))
+            .col(string("claim_email"))
+            .col(string("claim_name"))
+            .col(string("claim_groups"))
+            .col(timestamp_with_time_zone("created_at"))
+            .col(timestamp_with_time_zone("updated_at"))
+            .to_owned(),
+        // A login sent to an IdP; `state` and the browser's cookie are kept as hashes.
+        Table::create()
+            .table("hub_sso_logins")
+            .col(string("state_hash").primary_key())
+            .col(uuid("org_id"))
+            .col(string("browser_hash"))
+            .col(string("nonce"))
+            .col(binary("pkce_sealed"))
+            .col(string("pkce_key"))
+            .col(text("return_to"))
+            .col(timestamp_with_time_zone("expires_at"))
+            .col(timestamp_with_time_zone_null("used_at"))
+            .col(timestamp_with_time_zone("created_at"))
+            .to_owned(),
+        Table::create()
+            .table("hub_domains")
+            .col(uuid("id").primary_key())
+            .col(uuid("org_id"))
+            .col(string("domain"))
+            .col(string("token"))
+            .col(timestamp_with_time_zone_null("verified_at"))
+            .col(timestamp_with_time_zone("created_at"))
+            .to_owned(),
+        Table::create()
+            .table("hub_teams")
+            .col(uuid("id").primary_key())
+            .col(uuid("org_id"))
+            .col(string("slug"))
+            .col(string("name"))
+            .col(string_null("external_id"))
+            .col(timestamp_with_time_zone("created_at"))
+            .to_owned(),
+        // `source`: who added the member (`manual`, `idp` at login, `scim`).
+        Table::create()
+            .table("hub_team_members")
+            .col(uuid("team_id"))
+            .col(uuid("user_id"))
+            .col(string("source"))
+            .col(timestamp_with_time_zone("created_at"))
+            .primary_key(Index::create().col("team_id").col("user_id"))
+            .to_owned(),
+        // As hub_role_bindings, for a team: repo = '' for the whole workspace.
+        Table::create()
+            .table("hub_team_bindings")
+            .col(uuid("id").primary_key())
+            .col(uuid("workspace_id"))
+            .col(string("repo"))
+            .col(uuid("team_id"))
+            .col(string("role"))
+            .col(timestamp_with_time_zone("created_at"))
+            .to_owned(),
+        // An IdP group names a team to join and/or an org role to hold.
+        Table::create()
+            .table("hub_group_mappings")
+            .col(uuid("id").primary_key())
+            .col(uuid("org_id"))
+            .col(string("group_name"))
+            .col(uuid_null("team_id"))
+            .col(string_null("org_role"))
+            .col(timestamp_with_time_zone("created_at"))
+            .to_owned(),
+        Table::create()
+            .table("hub_scim_tokens")
+            .col(uuid("org_id").primary_key())
+            .col(string("token_hash"))
+            .col(string("prefix"))
+            .col(uuid("created_by"))
+            .col(timestamp_with_time_zone("created_at"))
+            .to_owned(),
+        // A person as the org's SCIM client manages them; `role` is what a
+        // deactivated member held, restored on reactivation.
+        Table::create()
+            .table("hub_scim_users")
+            .col(uuid("org_id"))
+            .col(uuid("user_id"))
+            .col(string_null("external_id"))
+            .col(boolean("active"))
+            .col(string("role"))
+            .col(timestamp_with_time_zone("created_at"))
+            .col(timestamp_with_time_zone("updated_at"))
+            .primary_key(Index::create().col("org_id").col("user_id"))
+            .to_owned(),
+        // One-time codes that hand a browser login to the CLI: by loopback
+        // redirect (`challenge` is the CLI's PKCE S256) or by device code.
+        Table::create()
+            .table("hub_cli_logins")
+            .col(string("code_hash").primary_key())
+            .col(string("kind"))
+            .col(string_null("user_code"))
+            .col(string_null("challenge"))
+            .col(uuid_null("user_id"))
+            .col(uuid_null("sso_org_id"))
+            .col(timestamp_with_time_zone("expires_at"))
+            .col(timestamp_with_time_zone_null("approved_at"))
+            .col(timestamp_with_time_zone_null("used_at"))
+            .col(timestamp_with_time_zone_null("last_polled_at"))
+            .col(timestamp_with_time_zone("created_at"))
+            .to_owned(),
+    ]
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005Sso {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in sso_tables() {
+            manager.create_table(table).await?;
+        }
+        let indexes = [
+            unique("hub_domains", "hub_domains_org_domain", &["org_id", "domain"]),
+            index("hub_domains", "hub_domains_domain", &["domain"]),
+            unique("hub_teams", "hub_teams_slug", &["org_id", "slug"]),
+            index("hub_team_members", "hub_team_members_user", &["user_id"]),
+            unique("hub_team_bindings", "hub_team_bindings_subject", &["workspace_id", "repo", "team_id"]),
+            index("hub_team_bindings", "hub_team_bindings_team", &["team_id"]),
+            unique("hub_group_mappings", "hub_group_mappings_group", &["org_id", "group_name"]),
+            unique("hub_scim_tokens", "hub_scim_tokens_hash", &["token_hash"]),
+            unique("hub_cli_logins", "hub_cli_logins_user_code", &["user_code"]),
+        ];
+        for index in indexes {
+            manager.create_index(index).await?;
+        }
+        let mut required = ColumnDef::new("sso_required").boolean().not_null().default(false).to_owned();
+        manager.alter_table(Table::alter().table("hub_orgs").add_column(&mut required).to_owned()).await?;
+        let mut via = ColumnDef::new("sso_org_id").uuid().null().to_owned();
+        manager.alter_table(Table::alter().table("hub_sessions").add_column(&mut via).to_owned()).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table("hub_sessions").drop_column("sso_org_id").to_owned()).await?;
+        manager.alter_table(Table::alter().table("hub_orgs").drop_column("sso_required").to_owned()).await?;
+        for table in sso_tables().iter().rev() {
+            if let Some(name) = table.get_table_name() {
+                manager.drop_table(Table::drop().table(name.clone()).to_owned()).await?;
+            }
+        }
+        Ok(())
     }
 }

@@ -23,6 +23,8 @@ pub struct Org {
     pub slug: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Whether members must come through the organisation's identity provider.
+    pub sso_required: bool,
 }
 
 /// A member of an organisation.
@@ -49,7 +51,7 @@ pub struct Invitation {
 }
 
 fn org_from(row: org::Model) -> Org {
-    Org { id: row.id, slug: row.slug, name: row.name, created_at: row.created_at }
+    Org { id: row.id, slug: row.slug, name: row.name, created_at: row.created_at, sso_required: row.sso_required }
 }
 
 fn invitation_from(row: invitation::Model) -> Result<Invitation> {
@@ -90,6 +92,7 @@ impl Hub {
             slug: Set(slug.clone()),
             name: Set(name),
             created_at: Set(now),
+            sso_required: Set(false),
         };
         let txn = self.db.begin().await?;
         let created = match org::Entity::insert(row).exec_with_returning(&txn).await {
@@ -155,6 +158,7 @@ impl Hub {
         };
         let membership = membership::Entity::find_by_id((row.id, principal.user_id)).one(&self.db).await?;
         let own: OrgRole = membership.ok_or_else(missing)?.role.parse()?;
+        crate::sso::sso_gate(principal, &row, own)?;
         let capped = principal.cap_org_role(row.id, own).ok_or_else(missing)?;
         Ok((org_from(row), capped, own))
     }
@@ -168,9 +172,8 @@ impl Hub {
 
     /// The caller's role in an organisation, capped by their credential.
     pub(crate) async fn org_role(&self, principal: &Principal, org_id: OrganizationId) -> Result<Option<OrgRole>> {
-        let membership = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await?;
-        let Some(membership) = membership else { return Ok(None) };
-        Ok(principal.cap_org_role(org_id, membership.role.parse()?))
+        let Some(own) = self.member_role(principal, org_id).await? else { return Ok(None) };
+        Ok(principal.cap_org_role(org_id, own))
     }
 
     /// The members of an organisation, for any of its members.
@@ -198,7 +201,12 @@ impl Hub {
         Ok(members)
     }
 
-    async fn managed_org(&self, principal: &Principal, org_slug: &str, what: &str) -> Result<(Org, OrgRole)> {
+    pub(crate) async fn managed_org(
+        &self,
+        principal: &Principal,
+        org_slug: &str,
+        what: &str,
+    ) -> Result<(Org, OrgRole)> {
         let (org, role) = self.org_for(principal, org_slug).await?;
         if !role.manages_org() {
             return Err(UserError::forbidden(format!("only owners and admins of `{}` can {what}", org.slug)).into());

@@ -84,6 +84,9 @@ pub struct Principal {
     pub email: String,
     pub email_verified: bool,
     pub credential: Credential,
+    /// For a session opened by single sign-on: the organisation whose
+    /// identity provider vouched for the user.
+    pub sso_org_id: Option<OrganizationId>,
     /// The client's address, for the audit log (set by the transport).
     pub ip: Option<String>,
 }
@@ -142,6 +145,7 @@ mod tests {
                 workspace_id: workspace,
                 role,
             },
+            sso_org_id: None,
             ip: None,
         }
     }

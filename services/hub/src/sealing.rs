@@ -18,6 +18,10 @@ pub(crate) enum Purpose {
     SigningKey,
     /// `hub_workspaces.service_secret_sealed`, bound to the workspace id.
     ServiceSecret,
+    /// `hub_sso_connections.client_secret_sealed`, bound to the org id.
+    SsoClientSecret,
+    /// `hub_sso_logins.pkce_sealed`, bound to the login's state hash.
+    SsoPkce,
 }
 
 impl Purpose {
@@ -25,6 +29,8 @@ impl Purpose {
         match self {
             Purpose::SigningKey => "hub_signing_keys.private_sealed",
             Purpose::ServiceSecret => "hub_workspaces.service_secret_sealed",
+            Purpose::SsoClientSecret => "hub_sso_connections.client_secret_sealed",
+            Purpose::SsoPkce => "hub_sso_logins.pkce_sealed",
         }
     }
 
@@ -33,6 +39,8 @@ impl Purpose {
         match self {
             Purpose::SigningKey => format!("signing key {row}"),
             Purpose::ServiceSecret => format!("the service secret of workspace {row}"),
+            Purpose::SsoClientSecret => format!("the SSO client secret of organisation {row}"),
+            Purpose::SsoPkce => format!("the PKCE verifier of SSO login {row}"),
         }
     }
 }

@@ -14,6 +14,13 @@ pub(crate) enum Purpose {
     Refresh,
     EmailLink,
     Invitation,
+    /// The `state` of a login sent to an identity provider.
+    SsoState,
+    /// The cookie that binds such a login to the browser that started it.
+    SsoBrowser,
+    /// A one-time code handing a login to the CLI (loopback or device).
+    CliLogin,
+    ScimToken,
 }
 
 impl Purpose {
@@ -23,12 +30,19 @@ impl Purpose {
             Purpose::Refresh => "strata 2026 refresh token",
             Purpose::EmailLink => "strata 2026 email link",
             Purpose::Invitation => "strata 2026 invitation",
+            Purpose::SsoState => "strata 2026 sso state",
+            Purpose::SsoBrowser => "strata 2026 sso browser binding",
+            Purpose::CliLogin => "strata 2026 cli login code",
+            Purpose::ScimToken => "strata 2026 scim token",
         }
     }
 }
 
 /// Prefix of API tokens, so that secret scanners (and people) recognise them.
 pub const API_TOKEN_PREFIX: &str = "stp_";
+
+/// Prefix of SCIM tokens (one per organisation, for its identity provider).
+pub const SCIM_TOKEN_PREFIX: &str = "sts_";
 
 /// 32 random bytes as 64 lower-case hex characters.
 pub(crate) fn random_secret() -> String {

@@ -289,11 +289,7 @@ impl Hub {
     }
 
     async fn bindings_of(&self, user_id: UserId, workspaces: Vec<WorkspaceId>) -> Result<Vec<role_binding::Model>> {
-        Ok(role_binding::Entity::find()
-            .filter(role_binding::Column::UserId.eq(user_id))
-            .filter(role_binding::Column::WorkspaceId.is_in(workspaces))
-            .all(&self.db)
-            .await?)
+        self.user_bindings(user_id, workspaces, None).await
     }
 
     /// Refuses a workspace `plan` above the organisation's, and (for a new

@@ -15,6 +15,9 @@ use strata_hub::{
 };
 use strata_testkit::{Backend, TestDatabase};
 
+#[path = "hub/sso.rs"]
+mod sso;
+
 struct Fixture {
     hub: Hub,
     db: DatabaseConnection,

@@ -7,7 +7,10 @@
 //! - [`scim`]: SCIM 2.0 users and groups as Okta and Microsoft Entra send
 //!   them (filters, PATCH operations, list responses, errors).
 //! - [`dns`]: TXT lookups that prove an organisation owns a domain.
+//! - [`net`]: the HTTP client for identity providers, kept off private
+//!   networks.
 
 pub mod dns;
+pub mod net;
 pub mod oidc;
 pub mod scim;

@@ -104,8 +104,8 @@ impl std::fmt::Debug for RefreshSessionPayload {
 
 #[derive(Debug, SimpleObject)]
 pub(crate) struct OkPayload {
-    ok: bool,
-    user_errors: Vec<GqlUserError>,
+    pub(crate) ok: bool,
+    pub(crate) user_errors: Vec<GqlUserError>,
 }
 
 #[derive(Debug, InputObject)]
@@ -262,7 +262,7 @@ pub(crate) struct SetRoleBindingInput {
     role: Option<GqlWorkspaceRole>,
 }
 
-fn user_id(id: &ID, field: &str) -> Result<strata_core::id::UserId, HubError> {
+pub(crate) fn user_id(id: &ID, field: &str) -> Result<strata_core::id::UserId, HubError> {
     ids::decode_id(id, Kind::User).ok_or_else(|| HubError::User(UserError::invalid(field, "not a user id")))
 }
 
@@ -321,7 +321,7 @@ fn ip(ctx: &Context<'_>) -> Option<String> {
 }
 
 /// The principal with the request's address, for the audit log.
-fn with_ip(ctx: &Context<'_>) -> async_graphql::Result<Result<strata_hub::Principal, HubError>> {
+pub(crate) fn with_ip(ctx: &Context<'_>) -> async_graphql::Result<Result<strata_hub::Principal, HubError>> {
     Ok(acting(ctx)?.map(|principal| strata_hub::Principal { ip: ip(ctx), ..principal.clone() }))
 }
 

@@ -168,6 +168,26 @@ impl Organization {
     async fn assignable_plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<&'static str>> {
         Ok(hub(ctx)?.org_plan(&self.org.slug).assignable().map(|plan| plan.name).collect())
     }
+    /// Whether members must log in through the organisation's identity
+    /// provider (owners keep password access; API tokens keep working).
+    async fn sso_required(&self) -> bool {
+        self.org.sso_required
+    }
+    /// The OpenID Connect connection; for owners and admins.
+    async fn sso_connection(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<super::sso::SsoConnection>> {
+        super::sso::organization::connection(ctx, &self.org.slug).await
+    }
+    /// Claimed domains and their verification; for owners and admins.
+    async fn domains(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::sso::Domain>> {
+        super::sso::organization::domains(ctx, &self.org.slug).await
+    }
+    async fn teams(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::sso::Team>> {
+        super::sso::organization::teams(ctx, &self.org.slug).await
+    }
+    /// What the identity provider's groups mean here; for owners and admins.
+    async fn group_mappings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::sso::GroupMapping>> {
+        super::sso::organization::group_mappings(ctx, &self.org.slug).await
+    }
     /// How many live workspaces its plan allows.
     async fn workspace_limit(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         Ok(hub(ctx)?.org_plan(&self.org.slug).max_workspaces)
@@ -379,6 +399,11 @@ impl Workspace {
 
     /// Its repos (answered by the workspace's server, as are the fields below).
     #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
+    /// The roles teams hold here (people's are under `members`).
+    async fn team_role_bindings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::sso::TeamRoleBinding>> {
+        super::sso::organization::team_bindings(ctx, self.ws.id).await
+    }
+
     async fn repos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<data::Repo>> {
         let place = self.place();
         let repos = data::answer(place.client(ctx).await?.repo_list().await)?;

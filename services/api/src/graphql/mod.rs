@@ -11,6 +11,7 @@ mod limits;
 mod loaders;
 mod paging;
 mod reach;
+mod sso;
 
 pub(crate) use reach::Hosted;
 mod workspace_mutations;
@@ -37,7 +38,7 @@ pub type StrataSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Every mutation: the hub's and the workspaces'.
 #[derive(Debug, Default, async_graphql::MergedObject)]
-pub struct Mutation(HubMutation, workspace_mutations::WorkspaceMutation);
+pub struct Mutation(HubMutation, workspace_mutations::WorkspaceMutation, sso::SsoMutation);
 
 /// Deeper queries are almost always mistakes or attacks.
 const MAX_DEPTH: usize = 12;
