@@ -88,6 +88,10 @@ pub struct TestOptions {
     pub metrics_listen: bool,
     /// The operator's `org_plans` setting (`ORG=PLAN,...`).
     pub org_plans: Option<String>,
+    /// Allow identity providers on loopback (`sso_issuers = "any"`).
+    pub private_issuers: bool,
+    /// The DNS server domain verification asks (`sso_dns_server`).
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 /// A running application with its own data directory and database.
@@ -149,7 +153,12 @@ fn test_config(database: &TestDatabase, data_dir: &std::path::Path, options: &Te
     };
     AppConfig {
         server,
-        hub: HubConfig { org_plans: options.org_plans.clone().unwrap_or_default(), ..HubConfig::default() },
+        hub: HubConfig {
+            org_plans: options.org_plans.clone().unwrap_or_default(),
+            sso_issuers: if options.private_issuers { "any" } else { "public" }.to_owned(),
+            sso_dns_server: options.dns_server.map(|addr| addr.to_string()),
+            ..HubConfig::default()
+        },
         api,
         pps,
         // The process runner unless a test asks for containers: what a test

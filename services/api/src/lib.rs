@@ -17,6 +17,7 @@ mod instance;
 mod middleware;
 pub mod migration;
 mod rate_limit;
+mod scim_routes;
 mod session_cookies;
 mod sso_routes;
 mod state;
@@ -383,6 +384,7 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/auth/refresh", web::post().to(session_cookies::refresh))
         .route("/auth/link", web::get().to(session_cookies::login_link))
         .configure(sso_routes::configure)
+        .route("/scim/v2/{org}/{tail:.*}", web::route().to(scim_routes::serve))
         .service(
             web::resource("/graphql")
                 .route(web::get().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::explorer_page))

@@ -10,3 +10,4 @@ mod limits;
 mod pfs;
 mod pps;
 mod pps_store;
+mod scim;

@@ -217,10 +217,17 @@ pub(crate) struct SsoConnectionPayload {
     user_errors: Vec<GqlUserError>,
 }
 
-#[derive(Debug, InputObject)]
-pub(crate) struct OrganizationInput {
-    organization: String,
+/// Inputs that name only an organisation, one type per mutation.
+macro_rules! organization_inputs {
+    ($($name:ident),+) => {$(
+        #[derive(Debug, InputObject)]
+        pub(crate) struct $name {
+            organization: String,
+        }
+    )+};
 }
+
+organization_inputs!(RemoveSsoInput, TestSsoInput, IssueScimTokenInput);
 
 #[derive(Debug, SimpleObject)]
 pub(crate) struct TestSsoPayload {
@@ -238,11 +245,18 @@ pub(crate) struct SetSsoRequiredInput {
     required: bool,
 }
 
-#[derive(Debug, InputObject)]
-pub(crate) struct DomainInput {
-    organization: String,
-    domain: String,
+/// Inputs that name an organisation's domain, one type per mutation.
+macro_rules! domain_inputs {
+    ($($name:ident),+) => {$(
+        #[derive(Debug, InputObject)]
+        pub(crate) struct $name {
+            organization: String,
+            domain: String,
+        }
+    )+};
 }
+
+domain_inputs!(ClaimDomainInput, VerifyDomainInput, RemoveDomainInput);
 
 #[derive(SimpleObject)]
 pub(crate) struct DomainPayload {
@@ -264,7 +278,7 @@ pub(crate) struct TeamPayload {
 }
 
 #[derive(Debug, InputObject)]
-pub(crate) struct TeamInput {
+pub(crate) struct DeleteTeamInput {
     organization: String,
     team: String,
 }
@@ -362,7 +376,7 @@ impl SsoMutation {
     }
 
     /// Removes the SSO connection (and turns "SSO required" off).
-    async fn remove_sso(&self, ctx: &Context<'_>, input: OrganizationInput) -> async_graphql::Result<OkPayload> {
+    async fn remove_sso(&self, ctx: &Context<'_>, input: RemoveSsoInput) -> async_graphql::Result<OkPayload> {
         let result = match with_ip(ctx)? {
             Ok(principal) => hub(ctx)?.remove_sso(&principal, &input.organization).await,
             Err(error) => Err(error),
@@ -371,7 +385,7 @@ impl SsoMutation {
     }
 
     /// Fetches the provider's discovery document and keys afresh.
-    async fn test_sso(&self, ctx: &Context<'_>, input: OrganizationInput) -> async_graphql::Result<TestSsoPayload> {
+    async fn test_sso(&self, ctx: &Context<'_>, input: TestSsoInput) -> async_graphql::Result<TestSsoPayload> {
         let result = match with_ip(ctx)? {
             Ok(principal) => hub(ctx)?.test_sso(&principal, &input.organization).await,
             Err(error) => Err(error),
@@ -402,7 +416,7 @@ impl SsoMutation {
     }
 
     /// Claims a domain; the payload says which TXT record proves it.
-    async fn claim_domain(&self, ctx: &Context<'_>, input: DomainInput) -> async_graphql::Result<DomainPayload> {
+    async fn claim_domain(&self, ctx: &Context<'_>, input: ClaimDomainInput) -> async_graphql::Result<DomainPayload> {
         let result = match with_ip(ctx)? {
             Ok(principal) => hub(ctx)?.claim_domain(&principal, &input.organization, &input.domain).await,
             Err(error) => Err(error),
@@ -412,7 +426,7 @@ impl SsoMutation {
     }
 
     /// Looks the TXT record up and marks the domain verified when it is there.
-    async fn verify_domain(&self, ctx: &Context<'_>, input: DomainInput) -> async_graphql::Result<DomainPayload> {
+    async fn verify_domain(&self, ctx: &Context<'_>, input: VerifyDomainInput) -> async_graphql::Result<DomainPayload> {
         let result = match with_ip(ctx)? {
             Ok(principal) => hub(ctx)?.verify_domain(&principal, &input.organization, &input.domain).await,
             Err(error) => Err(error),
@@ -421,7 +435,7 @@ impl SsoMutation {
         Ok(DomainPayload { domain: domain.map(Domain), user_errors })
     }
 
-    async fn remove_domain(&self, ctx: &Context<'_>, input: DomainInput) -> async_graphql::Result<OkPayload> {
+    async fn remove_domain(&self, ctx: &Context<'_>, input: RemoveDomainInput) -> async_graphql::Result<OkPayload> {
         let result = match with_ip(ctx)? {
             Ok(principal) => hub(ctx)?.remove_domain(&principal, &input.organization, &input.domain).await,
             Err(error) => Err(error),
@@ -440,7 +454,7 @@ impl SsoMutation {
         Ok(TeamPayload { team: team.map(Team), user_errors })
     }
 
-    async fn delete_team(&self, ctx: &Context<'_>, input: TeamInput) -> async_graphql::Result<OkPayload> {
+    async fn delete_team(&self, ctx: &Context<'_>, input: DeleteTeamInput) -> async_graphql::Result<OkPayload> {
         let result = match with_ip(ctx)? {
             Ok(principal) => hub(ctx)?.delete_team(&principal, &input.organization, &input.team).await,
             Err(error) => Err(error),
@@ -510,7 +524,7 @@ impl SsoMutation {
     async fn issue_scim_token(
         &self,
         ctx: &Context<'_>,
-        input: OrganizationInput,
+        input: IssueScimTokenInput,
     ) -> async_graphql::Result<ScimTokenPayload> {
         let hub = hub(ctx)?;
         let result = match with_ip(ctx)? {
