@@ -1,8 +1,10 @@
 import { useEffect } from "react";
 import { ErrorBoundary } from "./components/ui";
-import { match, navigate, useLocation } from "./lib/index";
-import { AcceptInvitationPage, CheckEmailPage, LogInPage, ResetPasswordPage, SignUpPage, VerifyEmailPage } from "./pages/Auth";
+import { loginPath, match, navigate, useLocation } from "./lib/index";
+import { AcceptInvitationPage, CheckEmailPage, DevicePage, LogInPage, ResetPasswordPage, SignUpPage, VerifyEmailPage } from "./pages/Auth";
 import { AuditPage, CreateOrganizationPage, MembersPage, TokensPage, WorkspacesPage } from "./pages/Org";
+import { SsoPage } from "./pages/Sso";
+import { TeamsPage } from "./pages/Teams";
 import { FilesPage } from "./pages/workspace/FilesPage";
 import { JobPage } from "./pages/workspace/JobPage";
 import { PipelinePage } from "./pages/workspace/PipelinePage";
@@ -24,8 +26,11 @@ type Params = Record<string, string>;
 
 /** Pages for people logged in, most specific first. */
 const PRIVATE: [string, (p: Params) => React.ReactElement][] = [
+  ["/device", () => <DevicePage />],
   ["/orgs/new", () => <CreateOrganizationPage />],
   ["/orgs/:org/members", (p) => <MembersPage org={p.org} />],
+  ["/orgs/:org/teams", (p) => <TeamsPage org={p.org} />],
+  ["/orgs/:org/sso", (p) => <SsoPage org={p.org} />],
   ["/orgs/:org/tokens", (p) => <TokensPage org={p.org} />],
   ["/orgs/:org/audit", (p) => <AuditPage org={p.org} />],
   ["/orgs/:org", (p) => <WorkspacesPage org={p.org} />],
@@ -48,7 +53,8 @@ export function App() {
   const page = PUBLIC[path];
   if (page) return <ErrorBoundary key={path}>{page()}</ErrorBoundary>;
   if (session.status === "loading") return <p className="loading">Loading…</p>;
-  if (session.status === "anonymous") return <Redirect to={`/login`} />;
+  // Back to the page asked for once logged in (with a password or through SSO).
+  if (session.status === "anonymous") return <Redirect to={loginPath(path + location.search)} />;
   if (path === "/") {
     const first = session.viewer?.organizations.edges[0]?.node.slug;
     return <Redirect to={first ? `/orgs/${first}` : "/orgs/new"} />;

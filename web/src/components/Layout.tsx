@@ -12,7 +12,9 @@ export function Layout({ org, children }: { org?: string; children: ReactNode })
     ? [
         { to: `/orgs/${org}`, label: "Workspaces" },
         { to: `/orgs/${org}/members`, label: "Members", admin: true },
+        { to: `/orgs/${org}/teams`, label: "Teams" },
         { to: `/orgs/${org}/tokens`, label: "API tokens" },
+        { to: `/orgs/${org}/sso`, label: "Single sign-on", admin: true },
         { to: `/orgs/${org}/audit`, label: "Audit log", admin: true },
       ].filter((s) => !s.admin || admin)
     : [];

@@ -1,5 +1,5 @@
 import { Component, useId, useState, type ReactNode } from "react";
-import { NetworkFailure, type Loaded, type UserError } from "../lib/index";
+import { ApiFailure, loginPath, NetworkFailure, orgOfPath, ssoOrgStartUrl, useLocation, type Loaded, type UserError } from "../lib/index";
 
 /** A labelled input with its error beside it. */
 export function Field(props: {
@@ -77,10 +77,26 @@ function RetryBanner({ error, retry }: { error: Error; retry: () => void }) {
   return (
     <div className="banner error" role="alert">
       <p>{network ? `The server is not answering: ${error.message}.` : error.message}</p>
-      <button type="button" onClick={retry}>
-        Retry
-      </button>
+      {error instanceof ApiFailure && error.code === "SSO_REQUIRED" ? (
+        <SsoAgain />
+      ) : (
+        <button type="button" onClick={retry}>
+          Retry
+        </button>
+      )}
     </div>
+  );
+}
+
+/** The organisation of this page requires single sign-on: through its identity provider and back here. */
+function SsoAgain() {
+  const { path } = useLocation();
+  const here = path + window.location.search;
+  const org = orgOfPath(path);
+  return (
+    <a className="button" href={org ? ssoOrgStartUrl(org, here) : loginPath(here, true)}>
+      Log in with single sign-on
+    </a>
   );
 }
 

@@ -3,3 +3,4 @@ export * from "./files";
 export * from "./hooks";
 export * from "./format";
 export * from "./router";
+export * from "./sso";

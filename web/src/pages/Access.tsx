@@ -1,10 +1,10 @@
 // Who may do what in a workspace: role bindings (Pachyderm's repoReader,
-// repoWriter, repoOwner), for the whole workspace or one repo. Shown to the
-// workspace's admins; the server checks it again.
+// repoWriter, repoOwner) of people and of teams, for the whole workspace or
+// one repo. Shown to the workspace's admins; the server checks it again.
 import { useState, type FormEvent } from "react";
 import { FormErrors, LoadState } from "../components/ui";
 import { graphql } from "../gql";
-import type { WorkspaceRole as Role } from "../gql/graphql";
+import type { WorkspaceAccessQuery, WorkspaceRole as Role } from "../gql/graphql";
 import { useForm } from "../lib/forms";
 import { errorFor, generalErrors, gql, useLoad } from "../lib/index";
 
@@ -18,11 +18,20 @@ const AccessQuery = graphql(`
         repo
         role
       }
+      teamRoleBindings {
+        team
+        repo
+        role
+      }
       repos {
         name
       }
     }
     organization(slug: $org) {
+      teams {
+        slug
+        name
+      }
       members(first: 100) {
         nodes {
           userId
@@ -118,20 +127,13 @@ export function AccessSection({ org, ws }: { org: string; ws: string }) {
                   <div className="field">
                     <label htmlFor="access-role">Role</label>
                     <select id="access-role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
-                      <option value="READER">reader: read everything</option>
-                      <option value="WRITER">writer: data and pipelines</option>
-                      <option value="ADMIN">admin: everything, including access</option>
+                      <RoleOptions />
                     </select>
                   </div>
                   <div className="field">
                     <label htmlFor="access-repo">On</label>
                     <select id="access-repo" value={repo} onChange={(e) => setRepo(e.target.value)}>
-                      <option value="">the whole workspace</option>
-                      {(data.workspace?.repos ?? []).map((r) => (
-                        <option key={r.name} value={r.name}>
-                          repo {r.name}
-                        </option>
-                      ))}
+                      <RepoOptions repos={data.workspace?.repos ?? []} />
                     </select>
                     {errorFor(form.errors, "repo") ? <p className="field-error">{errorFor(form.errors, "repo")}</p> : null}
                   </div>
@@ -140,10 +142,134 @@ export function AccessSection({ org, ws }: { org: string; ws: string }) {
                   </button>
                 </form>
               )}
+              <TeamAccess org={org} ws={ws} data={data} changed={state.reload} />
             </>
           );
         }}
       </LoadState>
+    </section>
+  );
+}
+
+function RoleOptions() {
+  return (
+    <>
+      <option value="READER">reader: read everything</option>
+      <option value="WRITER">writer: data and pipelines</option>
+      <option value="ADMIN">admin: everything, including access</option>
+    </>
+  );
+}
+
+function RepoOptions({ repos }: { repos: { name: string }[] }) {
+  return (
+    <>
+      <option value="">the whole workspace</option>
+      {repos.map((r) => (
+        <option key={r.name} value={r.name}>
+          repo {r.name}
+        </option>
+      ))}
+    </>
+  );
+}
+
+const BindTeam = graphql(`
+  mutation SetTeamRoleBinding($input: SetTeamRoleBindingInput!) {
+    setTeamRoleBinding(input: $input) {
+      ok
+      userErrors {
+        ...Problems
+      }
+    }
+  }
+`);
+
+/** The roles teams hold here (their members hold them too), with grant and revoke. */
+function TeamAccess({ org, ws, data, changed }: { org: string; ws: string; data: WorkspaceAccessQuery; changed: () => void }) {
+  const [team, setTeam] = useState("");
+  const [role, setRole] = useState<Role>("READER");
+  const [repo, setRepo] = useState("");
+  const form = useForm();
+  const bind = (event: FormEvent, input: { team: string; role: Role | null; repo: string | null }) =>
+    form.run(event, async () => {
+      const { setTeamRoleBinding } = await gql(BindTeam, { input: { organization: org, workspace: ws, ...input } });
+      if (setTeamRoleBinding.ok) changed();
+      return setTeamRoleBinding.userErrors;
+    });
+  const teams = data.organization?.teams ?? [];
+  const bound = data.workspace?.teamRoleBindings ?? [];
+  return (
+    <section aria-labelledby="team-access-title">
+      <h3 id="team-access-title">Teams</h3>
+      <FormErrors errors={generalErrors(form.errors, ["team", "role", "repo"])} />
+      {bound.length > 0 ? (
+        <table className="table">
+          <thead>
+            <tr>
+              <th scope="col">Team</th>
+              <th scope="col">Role</th>
+              <th scope="col">On</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {bound.map((b) => (
+              <tr key={`${b.team}-${b.repo ?? ""}`} data-testid={`team-binding-${b.team}`}>
+                <td>{teams.find((t) => t.slug === b.team)?.name || b.team}</td>
+                <td>{b.role.toLowerCase()}</td>
+                <td>{b.repo ? `repo ${b.repo}` : "the whole workspace"}</td>
+                <td>
+                  <form onSubmit={(event) => bind(event, { team: b.team, role: null, repo: b.repo ?? null })}>
+                    <button type="submit" className="secondary danger">
+                      Revoke
+                    </button>
+                  </form>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p className="hint">No team holds a role here.</p>
+      )}
+      {teams.length === 0 ? (
+        <p className="hint">Create teams on the organisation's Teams page; then give them roles here.</p>
+      ) : (
+        <form className="card" onSubmit={(event) => bind(event, { team, role, repo: repo || null })}>
+          <h3>Give a team a role</h3>
+          <div className="field">
+            <label htmlFor="team-access-team">Team</label>
+            <select id="team-access-team" value={team} onChange={(e) => setTeam(e.target.value)} required>
+              <option value="">Choose a team</option>
+              {teams.map((t) => (
+                <option key={t.slug} value={t.slug}>
+                  {t.name || t.slug}
+                </option>
+              ))}
+            </select>
+            {errorFor(form.errors, "team") ? <p className="field-error">{errorFor(form.errors, "team")}</p> : null}
+          </div>
+          <div className="field">
+            <label htmlFor="team-access-role">Team's role</label>
+            <select id="team-access-role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
+              <RoleOptions />
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="team-access-repo">Team's role on</label>
+            <select id="team-access-repo" value={repo} onChange={(e) => setRepo(e.target.value)}>
+              <RepoOptions repos={data.workspace?.repos ?? []} />
+            </select>
+            {errorFor(form.errors, "repo") ? <p className="field-error">{errorFor(form.errors, "repo")}</p> : null}
+          </div>
+          <button type="submit" disabled={form.busy || !team}>
+            Grant to team
+          </button>
+        </form>
+      )}
     </section>
   );
 }

@@ -1,9 +1,25 @@
-// Sign up, email verification, log in, password reset, invitations.
-import { useEffect, useState, type ReactNode } from "react";
+// Sign up, email verification, log in (with a password or single sign-on),
+// password reset, invitations, and approving a CLI's device login.
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Field, FormErrors } from "../components/ui";
 import { graphql } from "../gql";
-import { useSubmit } from "../lib/forms";
-import { errorFor, generalErrors, gql, Link, navigate, setSession, useLocation } from "../lib/index";
+import { useForm, useSubmit } from "../lib/forms";
+import {
+  deviceCode,
+  discoverSso,
+  emailDomain,
+  errorFor,
+  generalErrors,
+  gql,
+  Link,
+  loginPath,
+  navigate,
+  safeReturnPath,
+  setSession,
+  ssoStartUrl,
+  useHomeRealm,
+  useLocation,
+} from "../lib/index";
 import { useSession } from "../session";
 
 function AuthFrame({ title, children }: { title: string; children: ReactNode }) {
@@ -31,31 +47,114 @@ const LogIn = graphql(`
 `);
 
 export function LogInPage() {
+  const { query } = useLocation();
+  const next = safeReturnPath(query.get("next"));
+  const ssoOnly = query.get("sso") === "1";
+  const ssoError = query.get("ssoError");
+  return (
+    <AuthFrame title={ssoOnly ? "Log in with single sign-on" : "Log in"}>
+      {ssoError ? (
+        <div className="banner error" role="alert" data-testid="sso-error">
+          <p>Single sign-on failed: {ssoError}</p>
+        </div>
+      ) : null}
+      {ssoOnly ? <SsoLogIn next={next} /> : <PasswordLogIn next={next} />}
+      {ssoOnly ? (
+        <p>
+          <Link to={loginPath(next)}>Log in with a password</Link>
+        </p>
+      ) : (
+        <p>
+          New here? <Link to="/signup">Create an account</Link> · <Link to="/reset-password">Forgot your password?</Link> ·{" "}
+          <Link to={loginPath(next, true)}>Log in with SSO</Link>
+        </p>
+      )}
+    </AuthFrame>
+  );
+}
+
+/** Off to the identity provider of the email's organisation (a full page load). */
+function startSso(email: string, next: string) {
+  window.location.assign(ssoStartUrl(email, next));
+}
+
+/**
+ * Email and password, unless the email's domain logs in with single sign-on
+ * (home-realm discovery): then a button to the identity provider, with the
+ * password still at hand for owners (their break-glass access).
+ */
+function PasswordLogIn({ next }: { next: string }) {
   const session = useSession();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  const [withPassword, setWithPassword] = useState(false);
+  const sso = useHomeRealm(email) === "sso" && !withPassword;
   const form = useSubmit(
     async () => (await gql(LogIn, { input: { email, password, client: "WEB" } })).logIn,
     async (payload) => {
       if (payload.accessToken) setSession(payload.accessToken.token, payload.accessToken.expiresAt);
       await session.reload();
-      navigate("/", true);
+      navigate(next, true);
     },
   );
+  const submit = (event: FormEvent) => {
+    if (!sso) return form.submit(event);
+    event.preventDefault();
+    startSso(email, next);
+  };
   return (
-    <AuthFrame title="Log in">
-      <form onSubmit={form.submit} noValidate>
-        <FormErrors errors={generalErrors(form.errors, ["email", "password"])} />
-        <Field label="Email" name="email" type="email" autoComplete="username" value={email} onChange={setEmail} error={errorFor(form.errors, "email")} required />
-        <Field label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={setPassword} error={errorFor(form.errors, "password")} required />
-        <button type="submit" disabled={form.busy}>
-          Log in
-        </button>
-      </form>
-      <p>
-        New here? <Link to="/signup">Create an account</Link> · <Link to="/reset-password">Forgot your password?</Link>
-      </p>
-    </AuthFrame>
+    <form onSubmit={submit} noValidate>
+      <FormErrors errors={generalErrors(form.errors, ["email", "password"])} />
+      <Field label="Email" name="email" type="email" autoComplete="username" value={email} onChange={setEmail} error={errorFor(form.errors, "email")} required />
+      {sso ? (
+        <>
+          <p className="hint" role="status">
+            {emailDomain(email)} logs in through its organisation's identity provider.
+          </p>
+          <p>
+            <button type="submit">Continue with single sign-on</button>
+          </p>
+          <p className="hint">
+            An organisation owner?{" "}
+            <button type="button" className="link" onClick={() => setWithPassword(true)}>
+              Use your password instead
+            </button>
+          </p>
+        </>
+      ) : (
+        <>
+          <Field label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={setPassword} error={errorFor(form.errors, "password")} required />
+          <button type="submit" disabled={form.busy}>
+            Log in
+          </button>
+        </>
+      )}
+    </form>
+  );
+}
+
+/** "Log in with SSO": the email only, checked against discovery before leaving. */
+function SsoLogIn({ next }: { next: string }) {
+  const [email, setEmail] = useState("");
+  const form = useForm();
+  const submit = (event: FormEvent) =>
+    form.run(event, async () => {
+      const domain = emailDomain(email);
+      if (!domain) return [{ field: "email", code: "INVALID_ARGUMENT", message: "Enter your work email address." }];
+      if (!(await discoverSso(email))) {
+        return [{ field: "email", code: "NOT_FOUND", message: `No organisation logs in with single sign-on for ${domain}: log in with your password.` }];
+      }
+      startSso(email, next);
+      return [];
+    });
+  return (
+    <form onSubmit={submit} noValidate>
+      <FormErrors errors={generalErrors(form.errors, ["email"])} />
+      <Field label="Email" name="email" type="email" autoComplete="username" value={email} onChange={setEmail} error={errorFor(form.errors, "email")} hint="Your work address: it tells us your organisation." required />
+      <button type="submit" disabled={form.busy}>
+        Continue with single sign-on
+      </button>
+    </form>
   );
 }
 
@@ -274,6 +373,50 @@ export function AcceptInvitationPage() {
         <button type="submit" disabled={form.busy}>
           Accept the invitation
         </button>
+      </form>
+    </AuthFrame>
+  );
+}
+
+const ApproveDevice = graphql(`
+  mutation ApproveDeviceLogin($input: ApproveDeviceLoginInput!) {
+    approveDeviceLogin(input: $input) {
+      ok
+      userErrors {
+        ...Problems
+      }
+    }
+  }
+`);
+
+/** `/device`: lets a CLI waiting on `strata auth login --device` in as the logged-in person. */
+export function DevicePage() {
+  const session = useSession();
+  const { query } = useLocation();
+  const [code, setCode] = useState(query.get("code") ?? "");
+  const [approved, setApproved] = useState(false);
+  const form = useSubmit(async () => (await gql(ApproveDevice, { input: { userCode: code } })).approveDeviceLogin, () => setApproved(true));
+  if (approved) {
+    return (
+      <AuthFrame title="The CLI is logged in">
+        <div className="banner ok" role="status" data-testid="device-approved">
+          <p>Go back to your terminal: the CLI acts as {session.viewer?.email} now. You may close this tab.</p>
+        </div>
+      </AuthFrame>
+    );
+  }
+  return (
+    <AuthFrame title="Log in the CLI">
+      <form onSubmit={form.submit} noValidate>
+        <p>
+          Enter the code shown by the CLI. Approve only a login you started yourself just now: the CLI will act as <strong>{session.viewer?.email}</strong>.
+        </p>
+        <FormErrors errors={generalErrors(form.errors, ["userCode"])} />
+        <Field label="Code" name="userCode" autoComplete="one-time-code" value={code} onChange={setCode} error={errorFor(form.errors, "userCode")} hint="Eight letters, e.g. BCDF-GHJK." required />
+        <button type="submit" disabled={form.busy || !deviceCode(code)}>
+          Approve
+        </button>{" "}
+        <Link to="/">Cancel</Link>
       </form>
     </AuthFrame>
   );

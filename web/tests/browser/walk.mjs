@@ -3,8 +3,11 @@
 // sign up → verify → create an organisation → create a workspace → READY →
 // files and a two-stage pipeline (CLI) → DAG → job → file preview and
 // download → API tokens → a second user invited as a reader, in a second
-// browser context.
-// Screenshots of the main pages go to docs/images/; figures are printed.
+// browser context → teams (one given a role on the workspace) → the local
+// admin's single sign-on settings (third context) → the login page's SSO
+// parts and a CLI device login approved on /device.
+// Screenshots of the main pages go to docs/images/ (or $WALK_SHOTS); figures
+// are printed.
 //
 //   STRATA_BIN=path/to/strata node tests/browser/walk.mjs
 import { spawn, execFileSync } from "node:child_process";
@@ -16,7 +19,8 @@ import { chromium } from "playwright-core";
 const web = resolve(new URL("../..", import.meta.url).pathname);
 const root = resolve(web, "..");
 const bin = process.env.STRATA_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug", "strata");
-const shots = join(root, "docs", "images");
+// WALK_SHOTS puts the screenshots elsewhere (a trial run leaves docs/ alone).
+const shots = process.env.WALK_SHOTS ?? join(root, "docs", "images");
 const postgres = process.env.STRATA_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const PASSWORD = "correct horse battery staple";
@@ -27,6 +31,7 @@ const figures = [];
 let server;
 let browser;
 let serverLog = "";
+let serverOut = "";
 
 function step(text) {
   console.log(`- ${text}`);
@@ -66,6 +71,7 @@ function startServer() {
     const timer = setTimeout(() => reject(new Error(`strata dev did not start:\n${stderr}`)), 60_000);
     server.stdout.on("data", (chunk) => {
       out += chunk;
+      serverOut += chunk;
       const found = out.match(/running at (http:\/\/[^\s]+)/);
       if (found) {
         clearTimeout(timer);
@@ -140,6 +146,183 @@ async function signUpAndVerify(page, base, email) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/** The one-time link `strata dev` prints to log the browser in as its local administrator, on this server. */
+async function localAdminLink(base) {
+  for (let i = 0; i < 100; i++) {
+    const found = serverOut.match(/one-time link\): (\S+)/);
+    if (found) {
+      const url = new URL(found[1]);
+      return `${base}${url.pathname}${url.search}`;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`strata dev printed no login link:\n${serverOut}`);
+}
+
+/** Polls `check` until it is true (e.g. a control a reload updates). */
+async function until(check, what, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// Teams, single sign-on and device logins: steps of this walk that the SSO
+// walk against a real identity provider reuses.
+
+/** Creates a team on the organisation's Teams page; resolves with its card. */
+async function createTeam(page, base, org, { slug, name = "" }) {
+  await page.goto(`${base}/orgs/${org}/teams`);
+  const form = page.locator("form", { has: page.getByRole("heading", { name: "New team" }) });
+  await form.getByLabel("Slug").fill(slug);
+  await form.getByLabel("Name").fill(name);
+  await form.getByRole("button", { name: "Create team" }).click();
+  const card = page.getByTestId(`team-${slug}`);
+  await card.waitFor();
+  return card;
+}
+
+/** Adds an organisation member to a team, on the Teams page (open). */
+async function addTeamMember(page, team, email) {
+  const card = page.getByTestId(`team-${team}`);
+  await card.getByLabel("Add a member").selectOption({ label: email });
+  await card.getByRole("button", { name: "Add", exact: true }).click();
+  await card.getByRole("row", { name: new RegExp(email) }).waitFor();
+}
+
+/** Gives a team a role (READER, WRITER, ADMIN) on a workspace, or one repo, on its Access section. */
+async function grantTeamRole(page, base, org, ws, { team, role, repo = "" }) {
+  await page.goto(`${base}/w/${org}/${ws}`);
+  await page.getByLabel("Team", { exact: true }).selectOption(team);
+  await page.getByLabel("Team's role", { exact: true }).selectOption(role);
+  if (repo) await page.getByLabel("Team's role on").selectOption(repo);
+  await page.getByRole("button", { name: "Grant to team" }).click();
+  await page.getByTestId(`team-binding-${team}`).waitFor();
+}
+
+/** Opens an organisation's Single sign-on page (owners and admins); resolves with its connection form. */
+async function openSsoSettings(page, base, org) {
+  await page.goto(`${base}/orgs/${org}/sso`);
+  await page.getByRole("heading", { level: 1, name: "Single sign-on" }).waitFor();
+  const form = page.getByRole("form", { name: "Connection", exact: true });
+  await form.getByLabel("Issuer URL").waitFor();
+  return form;
+}
+
+/**
+ * Saves the connection on the open Single sign-on page; an empty
+ * `clientSecret` keeps the stored one, and fields left out stay as they
+ * are. Resolves with the redirect URI to register at the provider.
+ */
+async function configureSso(page, { issuer, clientId, clientSecret = "", scopes, emailClaim, nameClaim, groupsClaim }) {
+  const form = page.getByRole("form", { name: "Connection", exact: true });
+  await form.getByLabel("Issuer URL").fill(issuer);
+  await form.getByLabel("Client ID").fill(clientId);
+  await form.getByLabel("Client secret").fill(clientSecret);
+  const optional = { Scopes: scopes, "Email claim": emailClaim, "Name claim": nameClaim, "Groups claim": groupsClaim };
+  for (const [label, value] of Object.entries(optional)) if (value !== undefined) await form.getByLabel(label).fill(value);
+  await form.getByRole("button", { name: "Save connection" }).click();
+  await form.getByText("Saved.").waitFor();
+  // The stored connection is back from the server once it can be removed.
+  await form.getByRole("button", { name: "Remove…" }).waitFor();
+  return (await form.locator(".command code").innerText()).trim();
+}
+
+/** "Test connection" on the open Single sign-on page: `ok` with what the provider offers, or the error. */
+async function testSso(page, { timeout = 60_000 } = {}) {
+  const form = page.getByRole("form", { name: "Test the connection" });
+  await form.getByRole("button", { name: "Test connection" }).click();
+  const result = form.getByTestId("sso-test-result").or(form.locator(".banner.error"));
+  await result.first().waitFor({ timeout });
+  return { ok: (await form.getByTestId("sso-test-result").count()) > 0, text: await result.first().innerText() };
+}
+
+/** Claims a domain on the open Single sign-on page; resolves with the TXT record that proves it. */
+async function claimDomain(page, domain) {
+  const section = page.getByRole("region", { name: "Domains" });
+  await section.getByLabel("Domain").fill(domain);
+  await section.getByRole("button", { name: "Add domain" }).click();
+  const row = section.getByTestId(`domain-${domain}`);
+  await row.waitFor();
+  const codes = row.locator(".record dd > code");
+  return { name: (await codes.nth(0).innerText()).trim(), value: (await codes.nth(1).innerText()).trim() };
+}
+
+/** "Verify" on a claimed domain whose TXT record is published; waits until it shows verified. */
+async function verifyDomain(page, domain) {
+  const row = page.getByTestId(`domain-${domain}`);
+  await row.getByRole("button", { name: "Verify" }).click();
+  await row.locator(".state-verified").waitFor();
+}
+
+/** Maps an identity provider group to a team and/or an org role (MEMBER or ADMIN) on the open Single sign-on page. */
+async function mapGroup(page, { group, team, orgRole }) {
+  const section = page.getByRole("region", { name: "Identity provider groups" });
+  await section.getByLabel("Group", { exact: true }).fill(group);
+  await section.getByLabel("Joins team").selectOption(team ?? "");
+  await section.getByLabel("Org role").selectOption(orgRole ?? "");
+  await section.getByRole("button", { name: "Map group" }).click();
+  const row = section.getByTestId(`mapping-${group}`);
+  await row.waitFor();
+  return (await row.innerText()).trim();
+}
+
+/** Turns "Require single sign-on" on or off on the open Single sign-on page, once the server kept it. */
+async function setSsoRequired(page, required) {
+  const toggle = page.getByRole("switch", { name: "Members must log in with single sign-on" });
+  if ((await toggle.isChecked()) !== required) await saved(page, "SetSsoRequired", () => toggle.click());
+  await until(async () => (await toggle.isChecked()) === required, `Require SSO ${required ? "on" : "off"}`);
+}
+
+/** Issues the SCIM token on the open Single sign-on page; resolves with it and the SCIM base URL (shown once). */
+async function issueScimToken(page) {
+  const form = page.getByRole("form", { name: "SCIM provisioning" });
+  await form.getByRole("button", { name: "Issue SCIM token" }).click();
+  const shown = form.getByTestId("scim-token");
+  await shown.waitFor();
+  const [baseUrl, token] = (await shown.locator("pre code").allInnerTexts()).map((t) => t.trim());
+  return { token, baseUrl };
+}
+
+/**
+ * Starts a single sign-on login on the console's login page for `email`
+ * (whose domain an organisation with a connection verified): resolves once
+ * the browser left for the identity provider. `returnTo` is the console
+ * page to come back to.
+ */
+async function startSsoLogin(page, base, email, returnTo = "/") {
+  await page.goto(`${base}/login${returnTo === "/" ? "" : `?next=${encodeURIComponent(returnTo)}`}`);
+  await page.getByLabel("Email").fill(email);
+  const button = page.getByRole("button", { name: "Continue with single sign-on" });
+  await button.waitFor();
+  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), button.click()]);
+}
+
+/** Starts a device login as the CLI does (`strata auth login --device`): its codes. */
+async function startDeviceLogin(base) {
+  const response = await fetch(`${base}/auth/device`, { method: "POST" });
+  expect(response.ok, `POST /auth/device answered ${response.status}`);
+  return response.json();
+}
+
+/** One poll of a device login as the CLI does: the tokens once approved, else the OAuth error. */
+async function pollDeviceLogin(base, deviceCode) {
+  const response = await fetch(`${base}/auth/device/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ device_code: deviceCode }),
+  });
+  return response.json();
+}
+
+/** Approves a device login's code on /device (logged in). */
+async function approveDeviceLogin(page, base, userCode) {
+  await page.goto(`${base}/device?code=${encodeURIComponent(userCode)}`);
+  await page.getByRole("button", { name: "Approve" }).click();
+  await page.getByTestId("device-approved").waitFor();
 }
 
 const axePath = new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname;
@@ -332,6 +515,19 @@ async function main() {
   await ada.getByTestId("binding-grace@example.com").waitFor();
   await shot(ada, "access");
 
+  step("Ada creates a team, adds Grace and gives the team a role on the workspace");
+  await createTeam(ada, base, "acme", { slug: "research", name: "Research" });
+  await audit(ada, "teams");
+  await addTeamMember(ada, "research", "grace@example.com");
+  const source = await ada.getByTestId("team-research").getByRole("row", { name: /grace@example.com/ }).innerText();
+  expect(source.includes("added by hand"), `Grace is in the team by hand: ${source}`);
+  await shot(ada, "teams");
+  // A reader, as Grace is already: the checks of her below stay what they say.
+  await grantTeamRole(ada, base, "acme", "vision", { team: "research", role: "READER", repo: "documents" });
+  const teamBinding = await ada.getByTestId("team-binding-research").innerText();
+  expect(/reader/.test(teamBinding) && /repo documents/.test(teamBinding), `the team's binding: ${teamBinding}`);
+  await audit(ada, "workspace access with teams");
+
   step("Grace, a reader: no admin pages, no changes");
   await grace.reload();
   await grace.getByTestId("workspace-vision").waitFor();
@@ -342,6 +538,12 @@ async function main() {
   await grace.getByText("Only owners and admins manage members").waitFor();
   await grace.goto(`${base}/orgs/acme/audit`);
   await grace.getByText("Only owners and admins read the audit log").waitFor();
+  expect((await grace.getByRole("link", { name: "Single sign-on" }).count()) === 0, "no Single sign-on link for a member");
+  await grace.goto(`${base}/orgs/acme/sso`);
+  await grace.getByText("Only owners and admins manage single sign-on").waitFor();
+  await grace.goto(`${base}/orgs/acme/teams`);
+  await grace.getByTestId("team-research").getByRole("row", { name: /grace@example.com/ }).waitFor();
+  expect((await grace.getByRole("button", { name: /Create team|Delete team|Remove/ }).count()) === 0, "a member sees teams without changing them");
   const refused = await gqlAs(grace, "mutation { createWorkspace(input: {organization: \"acme\", slug: \"sneaky\"}) { userErrors { code } } }", {});
   expect(refused.data.createWorkspace.userErrors[0]?.code === "FORBIDDEN", `createWorkspace as a member: ${JSON.stringify(refused)}`);
   const deleteRepo = await gqlAs(
@@ -363,6 +565,61 @@ async function main() {
   await ada.getByRole("row", { name: /grace@example.com/ }).waitFor({ state: "detached" });
   const gone = await gqlAs(grace, "{ organization(slug: \"acme\") { slug } }", {});
   expect(gone.data.organization === null, `a removed member sees nothing of the organisation: ${JSON.stringify(gone)}`);
+
+  step("the local admin's Single sign-on page: connection form, a save refused without the secret, a saved one kept write-only");
+  const admin = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  watch(admin);
+  await admin.goto(await localAdminLink(base));
+  await admin.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
+  await createTeam(admin, base, "local", { slug: "platform", name: "Platform" });
+  const connection = await openSsoSettings(admin, base, "local");
+  await audit(admin, "sso-settings");
+  await connection.getByLabel("Issuer URL").fill("https://login.acme.example");
+  await connection.getByLabel("Client ID").fill("strata-console");
+  await connection.getByRole("button", { name: "Save connection" }).click();
+  await connection.locator(".field-error", { hasText: "client secret" }).waitFor();
+  const sso = { issuer: "https://login.acme.example", clientId: "strata-console", groupsClaim: "roles" };
+  const redirectUri = await configureSso(admin, { ...sso, clientSecret: "not-a-real-secret" });
+  expect(redirectUri.endsWith("/auth/sso/callback"), `the redirect URI to register: ${redirectUri}`);
+  expect((await connection.getByLabel("Client secret").inputValue()) === "", "the client secret is never shown again");
+  await admin.reload();
+  expect((await connection.getByLabel("Groups claim").inputValue()) === "roles", "the groups claim is kept");
+  // Saved again with the secret left empty: the stored one is kept.
+  await configureSso(admin, { ...sso, clientId: "strata-console-2" });
+
+  step("the local admin claims a domain (its TXT record shown), maps a group, issues a SCIM token");
+  const record = await claimDomain(admin, "acme.example");
+  expect(record.name === "_strata-challenge.acme.example", `the TXT record's name: ${record.name}`);
+  expect(record.value.startsWith("strata-domain-verification="), `the TXT record's value: ${record.value}`);
+  await admin.getByTestId("domain-acme.example").locator(".state-pending").waitFor();
+  const mapping = await mapGroup(admin, { group: "strata-admins", team: "platform", orgRole: "ADMIN" });
+  expect(mapping.includes("joins team platform and is admin of the organisation"), `the group mapping: ${mapping}`);
+  const scim = await issueScimToken(admin);
+  expect(scim.token.length >= 20 && scim.baseUrl.endsWith("/scim/v2/local"), `a SCIM token and base URL: ${JSON.stringify({ baseUrl: scim.baseUrl })}`);
+  await shot(admin, "sso-settings");
+
+  step("Require SSO: a member's password session is refused and offered the organisation's single sign-on; the owner keeps access");
+  await admin.goto(`${base}/orgs/local/members`);
+  await admin.getByLabel("Email").fill("grace@example.com");
+  await admin.getByRole("button", { name: "Send invitation" }).click();
+  await admin.getByText("grace@example.com as member").waitFor();
+  await grace.goto(mailLink("grace@example.com", "accept-invitation", base));
+  await grace.getByRole("button", { name: "Accept the invitation" }).click();
+  await grace.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
+  await openSsoSettings(admin, base, "local");
+  await setSsoRequired(admin, true);
+  // The owner's email-link session still acts (break-glass).
+  await admin.reload();
+  await admin.getByRole("switch", { name: "Members must log in with single sign-on" }).waitFor();
+  await grace.goto(`${base}/orgs/local`);
+  await grace.getByText("requires single sign-on").waitFor();
+  const again = await grace.getByRole("link", { name: "Log in with single sign-on" }).getAttribute("href");
+  expect(again === "/auth/sso/start?org=local&return_to=%2Forgs%2Flocal", `the way to the organisation's SSO: ${again}`);
+  await audit(grace, "sso required");
+  await setSsoRequired(admin, false);
+  await grace.reload();
+  await grace.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
+  await admin.context().close();
 
   step("a DAG of 50 pipelines: layout and render time");
   cli(base, secret, ["repo", "create", "raw"]);
@@ -411,6 +668,66 @@ async function main() {
   await ada.getByLabel("Password").fill(`${PASSWORD} again`);
   await ada.getByRole("button", { name: "Log in" }).click();
   await ada.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
+
+  step("the login page: an SSO failure is shown; 'Log in with SSO' asks for the email only and says when its domain has none");
+  await ada.getByRole("button", { name: "Log out" }).click();
+  await ada.getByRole("heading", { name: "Log in" }).waitFor();
+  await ada.goto(`${base}/login?ssoError=${encodeURIComponent("the identity provider refused: access_denied")}`);
+  await ada.getByTestId("sso-error").getByText("access_denied").waitFor();
+  await audit(ada, "login with an SSO error");
+  await ada.getByRole("link", { name: "Log in with SSO" }).click();
+  await ada.getByRole("heading", { name: "Log in with single sign-on" }).waitFor();
+  expect((await ada.getByLabel("Password").count()) === 0, "SSO login asks for the email only");
+  await ada.getByLabel("Email").fill("ada@example.com");
+  await ada.getByRole("button", { name: "Continue with single sign-on" }).click();
+  await ada.locator(".field-error", { hasText: "example.com" }).waitFor();
+
+  step("home-realm discovery, the server's answer stubbed in the browser (no identity provider here): 'Continue with single sign-on' starts at /auth/sso/start with the way back");
+  const isDiscover = (url) => url.pathname === "/auth/sso/discover";
+  const isStart = (url) => url.pathname === "/auth/sso/start";
+  const discover = (route) => route.fulfill({ json: { sso: new URL(route.request().url()).searchParams.get("email").endsWith("@sso.example") } });
+  const provider = (route) => route.fulfill({ status: 200, contentType: "text/plain", body: "the identity provider" });
+  await ada.route(isDiscover, discover);
+  await ada.route(isStart, provider);
+  await ada.goto(`${base}/login?next=${encodeURIComponent("/orgs/acme/teams")}`);
+  await ada.getByLabel("Email").fill("lin@sso.example");
+  const continueSso = ada.getByRole("button", { name: "Continue with single sign-on" });
+  await continueSso.waitFor();
+  expect((await ada.getByLabel("Password").count()) === 0, "an SSO domain's login asks for no password");
+  await audit(ada, "login with SSO");
+  const [startRequest] = await Promise.all([ada.waitForRequest((request) => isStart(new URL(request.url()))), continueSso.click()]);
+  const startQuery = new URL(startRequest.url()).searchParams;
+  expect(startQuery.get("email") === "lin@sso.example" && startQuery.get("return_to") === "/orgs/acme/teams", `the SSO start: ${startRequest.url()}`);
+  // Owners keep their password (break-glass); other domains log in as before.
+  await ada.goto(`${base}/login`);
+  await ada.getByLabel("Email").fill("lin@sso.example");
+  await ada.getByRole("button", { name: "Use your password instead" }).click();
+  await ada.getByLabel("Password").waitFor();
+  await ada.getByLabel("Email").fill("ada@example.com");
+  await ada.getByLabel("Password").waitFor();
+  await ada.unroute(isDiscover, discover);
+  await ada.unroute(isStart, provider);
+
+  step("a CLI's device login: /device while logged out goes to the login page and back, then approves the code");
+  const device = await startDeviceLogin(base);
+  const pending = await pollDeviceLogin(base, device.device_code);
+  expect(pending.error === "authorization_pending", `before approval: ${JSON.stringify(pending)}`);
+  await ada.goto(`${base}/device?code=${encodeURIComponent(device.user_code)}`);
+  await ada.getByRole("heading", { name: "Log in" }).waitFor();
+  expect(new URL(ada.url()).searchParams.get("next") === `/device?code=${device.user_code}`, `the login page keeps the way back: ${ada.url()}`);
+  await ada.getByLabel("Email").fill("ada@example.com");
+  await ada.getByLabel("Password").fill(`${PASSWORD} again`);
+  await ada.getByRole("button", { name: "Log in" }).click();
+  await ada.getByRole("heading", { name: "Log in the CLI" }).waitFor();
+  expect((await ada.getByLabel("Code").inputValue()) === device.user_code, "the code is filled in from the link");
+  await audit(ada, "device");
+  await ada.getByRole("button", { name: "Approve" }).click();
+  await ada.getByTestId("device-approved").waitFor();
+  const approved = await pollDeviceLogin(base, device.device_code);
+  expect(approved.email === "ada@example.com" && typeof approved.accessToken === "string", `the CLI's tokens after approval: ${Object.keys(approved)}`);
+  await ada.goto(`${base}/device?code=${encodeURIComponent(device.user_code)}`);
+  await ada.getByRole("button", { name: "Approve" }).click();
+  await ada.locator(".field-error", { hasText: "no login waits for this code" }).waitFor();
 
   expect(cspViolations.length === 0, `no Content-Security-Policy violations: ${cspViolations.join("; ")}`);
   console.log("\nfigures:");

@@ -397,13 +397,13 @@ impl Workspace {
         Ok(members.unwrap_or_default())
     }
 
-    /// Its repos (answered by the workspace's server, as are the fields below).
-    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     /// The roles teams hold here (people's are under `members`).
     async fn team_role_bindings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::sso::TeamRoleBinding>> {
         super::sso::organization::team_bindings(ctx, self.ws.id).await
     }
 
+    /// Its repos (answered by the workspace's server, as are the fields below).
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
     async fn repos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<data::Repo>> {
         let place = self.place();
         let repos = data::answer(place.client(ctx).await?.repo_list().await)?;
