@@ -10,6 +10,8 @@
 //!   cargo bench -p strata-e2e --bench scim                 # COUNT=1000 CONCURRENCY=8
 //!   COUNT=200 CONCURRENCY=1 cargo bench -p strata-e2e --bench scim
 
+#![allow(clippy::print_stdout, reason = "a benchmark's report is its output")]
+
 use std::time::Instant;
 
 use futures::StreamExt;

@@ -164,8 +164,9 @@ async fn list_users(hub: &Hub, org: OrganizationId, base: &str, query: &str) -> 
     let filter = list.filter.as_ref();
     let (_, found) = hub.scim_people(org, &lookup(filter), 0, usize::MAX).await.map_err(|e| from_hub(&e))?;
     let matching: Vec<&ScimPerson> = found.iter().filter(|p| person_matches(filter, p)).collect();
-    let page = page_of(&matching, list.paging).into_iter().map(|p| person_json(base, p)).collect();
-    Ok(scim(200, &list_response(page, matching.len() as u64, list.paging)))
+    let page: Vec<serde_json::Value> =
+        page_of(&matching, list.paging).into_iter().map(|p| person_json(base, p)).collect();
+    Ok(scim(200, &list_response(&page, matching.len() as u64, list.paging)))
 }
 
 fn page_of<T: Copy>(items: &[T], paging: strata_sso::scim::Paging) -> Vec<T> {
@@ -179,8 +180,9 @@ async fn list_groups(hub: &Hub, org: OrganizationId, base: &str, query: &str) ->
     let filter = list.filter.as_ref();
     let (_, found) = hub.scim_groups(org, &lookup(filter), 0, usize::MAX).await.map_err(|e| from_hub(&e))?;
     let matching: Vec<&ScimGroup> = found.iter().filter(|g| group_matches(filter, g)).collect();
-    let page = page_of(&matching, list.paging).into_iter().map(|g| group_json(base, g)).collect();
-    Ok(scim(200, &list_response(page, matching.len() as u64, list.paging)))
+    let page: Vec<serde_json::Value> =
+        page_of(&matching, list.paging).into_iter().map(|g| group_json(base, g)).collect();
+    Ok(scim(200, &list_response(&page, matching.len() as u64, list.paging)))
 }
 
 async fn create_user(hub: &Hub, org: OrganizationId, base: &str, body: &[u8]) -> Answer {

@@ -258,9 +258,9 @@ impl RelyingParty {
                         "it is signed by a key the provider does not publish".into(),
                     ));
                 };
-                identity(connection, check(connection, &refreshed, &token, nonce).map_err(invalid)?)
+                identity(connection, &check(connection, &refreshed, &token, nonce).map_err(invalid)?)
             }
-            checked => identity(connection, checked.map_err(invalid)?),
+            checked => identity(connection, &checked.map_err(invalid)?),
         }
     }
 
@@ -469,7 +469,7 @@ fn invalid(error: ClaimsVerificationError) -> OidcError {
 }
 
 /// The identity in verified claims, read through the claim mapping.
-fn identity(connection: &Connection, claims: serde_json::Value) -> Result<Identity> {
+fn identity(connection: &Connection, claims: &serde_json::Value) -> Result<Identity> {
     let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
     let subject = text("sub").ok_or_else(|| OidcError::MissingClaim("sub".to_owned()))?;
     let issuer = text("iss").ok_or_else(|| OidcError::MissingClaim("iss".to_owned()))?;
@@ -546,7 +546,7 @@ mod tests {
             "iss": "https://idp", "sub": "u1", "upn": " Ada@Example.COM ", "email_verified": "True",
             "name": "Ada", "roles": ["eng", 7, "ops"]
         });
-        let identity = identity(&connection, claims).unwrap();
+        let identity = identity(&connection, &claims).unwrap();
         assert_eq!(identity.email.as_deref(), Some("ada@example.com"));
         assert!(identity.email_verified);
         assert_eq!(identity.groups, vec!["eng".to_owned(), "ops".to_owned()]);

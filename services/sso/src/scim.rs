@@ -1019,7 +1019,7 @@ fn query_integer(name: &str, text: &str) -> Result<i64, ScimError> {
 
 /// A list response: `resources` are the rendered resources of this page,
 /// `total_results` counts all that match the filter.
-pub fn list_response(resources: Vec<Value>, total_results: u64, paging: Paging) -> Value {
+pub fn list_response(resources: &[Value], total_results: u64, paging: Paging) -> Value {
     json!({
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total_results,

@@ -290,7 +290,7 @@ impl Hub {
                 known.push(id);
             }
         }
-        known.sort_by_key(|id| id.to_string());
+        known.sort_by_key(ToString::to_string);
         Ok(known)
     }
 

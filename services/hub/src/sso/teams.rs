@@ -454,8 +454,7 @@ impl Hub {
     pub(crate) async fn apply_groups(&self, org_id: OrganizationId, user_id: UserId, groups: &[String]) -> Result<()> {
         let mappings =
             group_mapping::Entity::find().filter(group_mapping::Column::OrgId.eq(org_id)).all(&self.db).await?;
-        let matched: Vec<&group_mapping::Model> =
-            mappings.iter().filter(|m| groups.iter().any(|g| *g == m.group_name)).collect();
+        let matched: Vec<&group_mapping::Model> = mappings.iter().filter(|m| groups.contains(&m.group_name)).collect();
         let wanted: Vec<Uuid> = matched.iter().filter_map(|m| m.team_id).collect();
         for team_id in &wanted {
             self.add_to_team(*team_id, user_id, MemberSource::Idp).await?;

@@ -174,7 +174,7 @@ async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fu
         }
         "/authorize" => authorize(state, &query),
         "/token" => {
-            let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = request.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
             let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
             token(state, &form)
         }
