@@ -12,6 +12,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "services"
 scripts/services.sh
+scripts/oidc.sh   # the OpenID provider that the single sign-on tests sign in through
 
 step "format"
 cargo fmt --all -- --check

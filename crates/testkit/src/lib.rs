@@ -16,6 +16,7 @@
 
 mod database;
 pub mod dns;
+pub mod oidc;
 mod redis_prefix;
 
 use std::path::PathBuf;

@@ -11,3 +11,4 @@ mod pfs;
 mod pps;
 mod pps_store;
 mod scim;
+mod sso;
