@@ -177,13 +177,17 @@ pub enum Command {
     /// Run a worker for one pipeline: pull its datums, run them, upload the output.
     Worker(WorkerArgs),
 
-    /// Accounts: sign up, log in and out, see who you are.
+    /// Accounts: sign up, log in (password, single sign-on, device code) and out, see who you are.
     #[command(subcommand)]
     Auth(AuthCommand),
 
-    /// Organisations: create, list, members, invitations.
+    /// Organisations: create, list, members, invitations, single sign-on.
     #[command(subcommand)]
     Org(OrgCommand),
+
+    /// Teams: groups of members who share roles on workspaces and repos.
+    #[command(subcommand)]
+    Team(TeamCommand),
 
     /// Workspaces: create, list, inspect, delete, and pick the one commands use.
     #[command(subcommand)]
@@ -868,17 +872,49 @@ pub enum AuthCommand {
     },
     /// Confirm your email with the token from the link.
     Verify { token: String },
-    /// Log in; the session is stored in the current CLI context.
-    Login {
-        #[arg(long)]
-        email: String,
-        #[command(flatten)]
-        password: PasswordArgs,
-    },
+    /// Log in with a password, your organisation's identity provider
+    /// (--sso) or a code approved in a browser elsewhere (--device); the
+    /// session is stored in the current CLI context.
+    Login(LoginArgs),
     /// End the session and forget its tokens.
     Logout,
     /// Show who the current credentials belong to.
     Whoami,
+}
+
+/// Flags of `strata auth login`.
+#[derive(Debug, Clone, Args)]
+#[command(group = ArgGroup::new("browser").args(["sso", "device"]).multiple(true))]
+#[command(after_help = "Examples:\n  \
+    strata auth login --email ada@example.com          # with a password\n  \
+    strata auth login --sso --org acme                 # acme's identity provider, in a browser\n  \
+    strata auth login --sso --email ada@acme.example   # the same, found by your email's domain\n  \
+    strata auth login --device                         # no browser here: approve on another device\n\n\
+    --sso opens a browser (the program in $BROWSER if set) and always prints the URL too;\n\
+    the browser comes back to a one-off listener on 127.0.0.1.")]
+pub struct LoginArgs {
+    /// Your account's email; with --sso, it finds the organisation whose
+    /// identity provider to use (by its verified domain).
+    #[arg(long, value_name = "ADDR", required_unless_present_any = ["sso", "device"])]
+    pub email: Option<String>,
+    /// Log in through your organisation's identity provider (single
+    /// sign-on) in a browser; needs --org or --email.
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub sso: bool,
+    /// With --sso: the organisation whose identity provider to use.
+    #[arg(long, value_name = "SLUG", requires = "sso", conflicts_with = "email")]
+    pub org: Option<String>,
+    /// For a machine without a browser (SSH, containers): print a code to
+    /// approve in a browser where you are logged in, on any device, and
+    /// wait for the approval (RFC 8628 device flow).
+    #[arg(long, conflicts_with_all = ["password_stdin", "email", "org"])]
+    pub device: bool,
+    /// How long to wait for the browser, in seconds [default: 300 with
+    /// --sso; until the code expires with --device].
+    #[arg(long, value_name = "SECS", requires = "browser")]
+    pub timeout: Option<u64>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -908,6 +944,279 @@ pub enum OrgCommand {
     },
     /// Accept an invitation with the token from its link.
     Accept { token: String },
+    /// Single sign-on: the identity provider, required SSO, domains, group
+    /// mappings and the SCIM token; for owners and admins.
+    #[command(subcommand)]
+    Sso(SsoCommand),
+}
+
+/// On or off, for switches such as `strata org sso require`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// An organisation role an identity provider group may grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrgRoleArg {
+    Member,
+    Admin,
+}
+
+impl OrgRoleArg {
+    /// The GraphQL enum value.
+    pub fn graphql(self) -> &'static str {
+        match self {
+            OrgRoleArg::Member => "MEMBER",
+            OrgRoleArg::Admin => "ADMIN",
+        }
+    }
+}
+
+/// A role on a workspace or repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkspaceRoleArg {
+    /// Read data and pipelines.
+    Reader,
+    /// Also write data and change pipelines.
+    Writer,
+    /// Also manage roles, secrets and the workspace itself.
+    Admin,
+}
+
+impl WorkspaceRoleArg {
+    /// The GraphQL enum value.
+    pub fn graphql(self) -> &'static str {
+        match self {
+            WorkspaceRoleArg::Reader => "READER",
+            WorkspaceRoleArg::Writer => "WRITER",
+            WorkspaceRoleArg::Admin => "ADMIN",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SsoCommand {
+    /// Show the connection, whether SSO is required, domains and group mappings.
+    #[command(after_help = "Example:\n  strata org sso show -o json")]
+    Show {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Connect the organisation to an OpenID Connect identity provider, or change the connection.
+    ///
+    /// Register the redirect URI it prints as the callback at the provider.
+    /// The client secret is read from stdin or a file, never from a flag
+    /// (it would land in shell history); leave both out to keep the stored
+    /// one. Flags left out keep their stored values.
+    #[command(after_help = "Examples:\n  \
+        strata org sso configure --issuer https://acme.okta.com --client-id 0oa1b2c3 --client-secret-stdin < secret.txt\n  \
+        strata org sso configure --client-secret-file new-secret.txt      # rotate the secret\n  \
+        strata org sso configure --groups-claim roles --scopes 'email profile roles'")]
+    Configure(SsoConfigureArgs),
+    /// Check the connection: fetch the provider's discovery document and signing keys.
+    Test {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Disconnect the identity provider (this also turns "SSO required" off).
+    Remove {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Require members to log in through the identity provider, or stop requiring it.
+    ///
+    /// Owners keep password access (so an outage of the provider cannot lock
+    /// the organisation out); API tokens keep working.
+    #[command(after_help = "Example:\n  strata org sso require on")]
+    Require {
+        #[arg(value_enum)]
+        state: Switch,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Domains: claim one, prove it with a DNS TXT record, remove it.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Map an identity provider group to a team and/or an org role.
+    ///
+    /// The group's members get them when they next log in with SSO. This
+    /// replaces the group's earlier mapping.
+    #[command(group = ArgGroup::new("grants").required(true).multiple(true).args(["team", "role"]))]
+    #[command(after_help = "Examples:\n  \
+        strata org sso map engineering --team eng\n  \
+        strata org sso map strata-admins --role admin")]
+    Map {
+        /// The group's name as the provider sends it in the groups claim.
+        group: String,
+        /// The team its members join.
+        #[arg(long, value_name = "SLUG")]
+        team: Option<String>,
+        /// The organisation role its members hold.
+        #[arg(long, value_enum)]
+        role: Option<OrgRoleArg>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Remove a group's mapping; members keep what it gave them until their next SSO login.
+    Unmap {
+        group: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Issue the token the identity provider's SCIM client uses, replacing
+    /// the previous one; printed once, with the SCIM base URL.
+    ScimToken {
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+/// Flags of `strata org sso configure`.
+#[derive(Debug, Clone, Args)]
+#[command(group = ArgGroup::new("secret").args(["client_secret_stdin", "client_secret_file"]))]
+pub struct SsoConfigureArgs {
+    /// The provider's issuer URL (its discovery document is at
+    /// <URL>/.well-known/openid-configuration).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// The client (application) id the provider issued.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Read the client secret from the first line of stdin.
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// Read the client secret from this file.
+    #[arg(long, value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes to ask for besides `openid`, separated by spaces or commas
+    /// [default: email profile groups].
+    #[arg(long, value_name = "SCOPES")]
+    pub scopes: Option<String>,
+    /// The ID token claim with the person's email [default: email].
+    #[arg(long, value_name = "CLAIM")]
+    pub email_claim: Option<String>,
+    /// The claim with their name [default: name].
+    #[arg(long, value_name = "CLAIM")]
+    pub name_claim: Option<String>,
+    /// The claim with their groups [default: groups].
+    #[arg(long, value_name = "CLAIM")]
+    pub groups_claim: Option<String>,
+    #[arg(long)]
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Claim a domain; prints the DNS TXT record that proves it is yours.
+    ///
+    /// Once it is verified, people with an email at the domain find the
+    /// organisation's identity provider by their email, and accounts of
+    /// such emails can be linked to it.
+    #[command(after_help = "Example:\n  strata org sso domain add acme.example")]
+    Add {
+        /// E.g. `acme.example`.
+        domain: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Look the TXT record up and mark the domain verified when it is there.
+    Verify {
+        /// E.g. `acme.example`.
+        domain: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Give a domain up.
+    Remove {
+        /// E.g. `acme.example`.
+        domain: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+/// The team commands. A workspace is named with the global `--workspace`
+/// (else the context's), which is why grant and revoke have no flag of their own.
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create a team: members of the organisation who share roles on workspaces and repos.
+    #[command(after_help = "Example:\n  strata team create data-eng --name \"Data engineering\"")]
+    Create {
+        /// Lower-case letters, digits and `-`.
+        slug: String,
+        /// Its name as people see it [default: the slug].
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Teams of the organisation with their member counts.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Members of a team and how they joined (by hand, an IdP group or SCIM).
+    Members {
+        /// The team's slug.
+        team: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Add a member of the organisation to a team, by email.
+    #[command(after_help = "Example:\n  strata team add data-eng ada@example.com")]
+    Add {
+        /// The team's slug.
+        team: String,
+        /// Their email, as `strata org members` lists it.
+        email: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Remove someone from a team, by email.
+    Remove {
+        /// The team's slug.
+        team: String,
+        /// Their email, as `strata org members` lists it.
+        email: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Delete a team; the roles it held go with it.
+    Delete {
+        /// The team's slug.
+        team: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Give a team a role on a workspace (--workspace, else the context's)
+    /// or on one repo of it; replaces the team's earlier role there.
+    #[command(after_help = "Examples:\n  \
+        strata team grant data-eng --workspace research --role writer\n  \
+        strata team grant auditors --workspace research --repo invoices --role reader")]
+    Grant {
+        /// The team's slug.
+        team: String,
+        /// Only this repo of the workspace.
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long, value_enum)]
+        role: WorkspaceRoleArg,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Take a team's role on a workspace (--workspace, else the context's) or on one repo of it away.
+    #[command(after_help = "Example:\n  strata team revoke data-eng --workspace research")]
+    Revoke {
+        /// The team's slug.
+        team: String,
+        /// The repo the role was granted on.
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod config;
 mod context;
 mod failure;
 mod fileref;
+mod loopback;
 mod output;
 mod session;
 
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Worker(args) => commands::worker::run(&cli.global, args).await,
         Command::Auth(command) => commands::hub::auth(&cli.global, command).await,
         Command::Org(command) => commands::hub::org(&cli.global, command).await,
+        Command::Team(command) => commands::team::team(&cli.global, command).await,
         Command::Workspace(command) => commands::hub::workspace(&cli.global, command).await,
         Command::Token(command) => commands::hub::token(&cli.global, command).await,
         Command::Autoscale(cli::AutoscaleCommand::Simulate { trace, svg, nodes }) => {

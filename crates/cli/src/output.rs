@@ -91,6 +91,14 @@ pub fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
+/// A line for people on stderr: instructions and progress that must not
+/// mix with the result a script reads from stdout.
+pub fn note(line: &str) {
+    use std::io::Write;
+    // As in `say`: a closed stderr is no reason to fail the command.
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Renders `key  value` lines with the values aligned.
 fn key_value_table(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(key, _)| key.len()).max().unwrap_or(0);

@@ -161,7 +161,7 @@ impl StrataClient {
         if errors.is_empty() { Ok(payload) } else { Err(ClientError::Refused(errors)) }
     }
 
-    async fn query_field<T: DeserializeOwned>(
+    pub(crate) async fn query_field<T: DeserializeOwned>(
         &self,
         query: &str,
         variables: Value,
@@ -335,12 +335,12 @@ impl StrataClient {
     }
 }
 
-fn decode<T: DeserializeOwned>(client: &StrataClient, value: &Value) -> Result<T, ClientError> {
+pub(crate) fn decode<T: DeserializeOwned>(client: &StrataClient, value: &Value) -> Result<T, ClientError> {
     T::deserialize(value)
         .map_err(|e| ClientError::Protocol { endpoint: client.endpoint().to_string(), reason: e.to_string() })
 }
 
-fn not_found_org(org: &str) -> ClientError {
+pub(crate) fn not_found_org(org: &str) -> ClientError {
     ClientError::Refused(vec![FieldError {
         field: Some("organization".to_owned()),
         message: format!("no organisation `{org}`, or you are not a member (see `strata org list`)"),

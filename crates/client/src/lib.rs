@@ -7,6 +7,7 @@ mod client;
 pub mod hub;
 mod pfs;
 mod pps;
+pub mod sso;
 
 pub use client::{ClientError, RequestCredentials, StrataClient};
 pub use pfs::Workspace;

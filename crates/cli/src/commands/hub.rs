@@ -10,13 +10,13 @@ use crate::cli::{AuthCommand, GlobalArgs, OrgCommand, OutputFormat, PasswordArgs
 use crate::context::{CliConfig, config_path, resolve_target};
 use crate::failure::{Failure, internal, user};
 use crate::output::{print_record, print_table, say, when};
-use crate::session::{connect, organization, save_tokens};
+use crate::session::{connect, organization};
 
 /// How often `workspace create --wait` looks again.
 const WAIT_POLL: Duration = Duration::from_millis(250);
 
 /// The password: stdin, `STRATA_PASSWORD`, or a prompt without echo.
-fn password(args: &PasswordArgs) -> Result<String, Failure> {
+pub(crate) fn password(args: &PasswordArgs) -> Result<String, Failure> {
     if args.password_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin").map_err(user)?;
@@ -34,9 +34,10 @@ fn password(args: &PasswordArgs) -> Result<String, Failure> {
 }
 
 pub async fn auth(global: &GlobalArgs, command: AuthCommand) -> Result<(), Failure> {
-    let (client, target) = connect(global).await?;
     match command {
+        AuthCommand::Login(args) => super::login::login(global, args).await,
         AuthCommand::Signup { email, name, password: args } => {
+            let (client, _) = connect(global).await?;
             let secret = password(&args)?;
             client.sign_up(&email, &secret, name.as_deref()).await?;
             let next = "open the link we emailed you (or, if you have an account already, the note we sent)";
@@ -45,26 +46,16 @@ pub async fn auth(global: &GlobalArgs, command: AuthCommand) -> Result<(), Failu
                 &serde_json::json!({ "email": email, "next": next }),
                 &[("email", email.clone()), ("next", next.to_owned())],
             )
-            .map_err(internal)?;
+            .map_err(internal)
         }
         AuthCommand::Verify { token } => {
+            let (client, _) = connect(global).await?;
             let user = client.verify_email(&token).await?;
             print_record(global.output, &user, &[("email", user.email.clone()), ("confirmed", "yes".to_owned())])
-                .map_err(internal)?;
-        }
-        AuthCommand::Login { email, password: args } => {
-            let secret = password(&args)?;
-            let session = client.log_in(&email, &secret).await?;
-            let context = target.context_name.clone().unwrap_or_else(|| "default".to_owned());
-            store_login(&context, &target.endpoint, &session.access_token, &session.refresh_token).map_err(user)?;
-            print_record(
-                global.output,
-                &session.user,
-                &[("logged in as", session.user.email.clone()), ("context", context)],
-            )
-            .map_err(internal)?;
+                .map_err(internal)
         }
         AuthCommand::Logout => {
+            let (client, target) = connect(global).await?;
             if target.refresh_token.is_some() {
                 // The server ends the session; a failure there must not keep tokens here.
                 let ended = client.log_out().await;
@@ -74,8 +65,10 @@ pub async fn auth(global: &GlobalArgs, command: AuthCommand) -> Result<(), Failu
                 forget_tokens(target.context_name.as_deref()).map_err(user)?;
             }
             say("logged out");
+            Ok(())
         }
         AuthCommand::Whoami => {
+            let (client, target) = connect(global).await?;
             let viewer = client.viewer().await?;
             let rows = [
                 ("email", viewer.email.clone()),
@@ -84,27 +77,9 @@ pub async fn auth(global: &GlobalArgs, command: AuthCommand) -> Result<(), Failu
                 ("organization", target.organization.clone().unwrap_or_else(|| "(none)".to_owned())),
                 ("workspace", target.workspace.clone().unwrap_or_else(|| "(none)".to_owned())),
             ];
-            print_record(global.output, &viewer, &rows).map_err(internal)?;
+            print_record(global.output, &viewer, &rows).map_err(internal)
         }
     }
-    Ok(())
-}
-
-/// Saves a login in `context` (creating it for `endpoint` if needed) and makes it current.
-fn store_login(context: &str, endpoint: &str, access: &str, refresh: &str) -> anyhow::Result<()> {
-    let path = config_path()?;
-    let mut config = CliConfig::load(&path)?;
-    let mut entry = config.contexts.get(context).cloned().unwrap_or(crate::context::Context {
-        endpoint: endpoint.to_owned(),
-        workspace: None,
-        token: None,
-        organization: None,
-        refresh_token: None,
-    });
-    entry.endpoint = endpoint.to_owned();
-    config.upsert_current(context, entry);
-    config.save(&path)?;
-    save_tokens(Some(context), access, refresh)
 }
 
 fn forget_tokens(context: Option<&str>) -> anyhow::Result<()> {
@@ -175,6 +150,7 @@ pub async fn org(global: &GlobalArgs, command: OrgCommand) -> Result<(), Failure
             ];
             print_record(global.output, &invitation, &rows).map_err(internal)?;
         }
+        OrgCommand::Sso(command) => super::sso::sso(global, &client, &target, command).await?,
         OrgCommand::Accept { token } => {
             let org = client.accept_invitation(&token).await?;
             use_in_context(global, &org.slug, None).map_err(user)?;

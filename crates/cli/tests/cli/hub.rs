@@ -1,32 +1,9 @@
 //! Accounts, organisations, workspaces and tokens through the `strata`
 //! binary, as a user and a CI script drive them.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use nix::sys::signal::Signal;
 
-use crate::support::{Sandbox, assert_user_error, json, ok};
-
-/// `strata ARGS` with `password` on stdin.
-fn with_password(sandbox: &Sandbox, args: &[&str], password: &str) -> std::process::Output {
-    let mut child = sandbox
-        .command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write");
-    child.wait_with_output().expect("wait")
-}
-
-/// The token of the newest mail to `to` in the dev outbox.
-fn mailed_token(sandbox: &Sandbox, to: &str) -> String {
-    let outbox = strata_hub::OutboxMailer::new(sandbox.data_dir().join("outbox"));
-    let link = outbox.messages_to(to).pop().expect("a mail").link.expect("a link");
-    link.split("token=").nth(1).expect("token").to_owned()
-}
+use crate::support::{Sandbox, assert_user_error, json, mailed_token, ok, with_stdin_line};
 
 #[test]
 fn the_dev_admin_manages_tokens_that_ci_scripts_use() {
@@ -68,22 +45,23 @@ fn the_dev_admin_manages_tokens_that_ci_scripts_use() {
 fn a_new_user_signs_up_verifies_logs_in_and_creates_an_organisation() {
     let sandbox = Sandbox::new();
     let server = sandbox.start_dev(&[]);
-    let weak = with_password(&sandbox, &["auth", "signup", "--email", "ada@example.com", "--password-stdin"], "short");
+    let weak =
+        with_stdin_line(&sandbox, &["auth", "signup", "--email", "ada@example.com", "--password-stdin"], "short");
     assert_user_error(&weak, &["password", "at least"]);
-    let signed = with_password(
+    let signed = with_stdin_line(
         &sandbox,
         &["auth", "signup", "--email", "ada@example.com", "--password-stdin"],
         "a long passphrase 42",
     );
     assert_eq!(signed.status.code(), Some(0), "{}", String::from_utf8_lossy(&signed.stderr));
     ok(&sandbox, &["auth", "verify", &mailed_token(&sandbox, "ada@example.com")]);
-    let wrong = with_password(
+    let wrong = with_stdin_line(
         &sandbox,
         &["auth", "login", "--email", "ada@example.com", "--password-stdin"],
         "not the password",
     );
     assert_user_error(&wrong, &["wrong email or password"]);
-    let login = with_password(
+    let login = with_stdin_line(
         &sandbox,
         &["auth", "login", "--email", "ada@example.com", "--password-stdin"],
         "a long passphrase 42",
@@ -122,16 +100,17 @@ fn passwords_and_tokens_never_reach_the_server_log() {
     let server = sandbox.start_dev(&["--log-level", "debug"]);
     let password = "a very secret passphrase 77";
     let signed =
-        with_password(&sandbox, &["auth", "signup", "--email", "eve@example.com", "--password-stdin"], password);
+        with_stdin_line(&sandbox, &["auth", "signup", "--email", "eve@example.com", "--password-stdin"], password);
     assert_eq!(signed.status.code(), Some(0));
     let verification = mailed_token(&sandbox, "eve@example.com");
     ok(&sandbox, &["auth", "verify", &verification]);
-    let _ = with_password(
+    let _ = with_stdin_line(
         &sandbox,
         &["auth", "login", "--email", "eve@example.com", "--password-stdin"],
         "wrong secret guess 1",
     );
-    let login = with_password(&sandbox, &["auth", "login", "--email", "eve@example.com", "--password-stdin"], password);
+    let login =
+        with_stdin_line(&sandbox, &["auth", "login", "--email", "eve@example.com", "--password-stdin"], password);
     assert_eq!(login.status.code(), Some(0));
     ok(&sandbox, &["org", "create", "eve-org"]);
     let made = json(&sandbox, &["token", "create", "ci", "--role", "writer"]);

@@ -1,6 +1,6 @@
 //! Running the real `strata` binary in a private environment.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -154,4 +154,25 @@ pub fn put(sandbox: &Sandbox, target: &str, content: &str) {
     let file = sandbox.dir.path().join("upload.txt");
     std::fs::write(&file, content).expect("write");
     ok(sandbox, &["put", "file", target, "-f", path_str(&file)]);
+}
+
+/// `strata ARGS` with `line` and a newline on stdin: how passwords and
+/// other secrets reach the CLI.
+pub fn with_stdin_line(sandbox: &Sandbox, args: &[&str], line: &str) -> Output {
+    let mut child = sandbox
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(format!("{line}\n").as_bytes()).expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+/// The token of the newest mail to `to` in the dev outbox.
+pub fn mailed_token(sandbox: &Sandbox, to: &str) -> String {
+    let outbox = strata_hub::OutboxMailer::new(sandbox.data_dir().join("outbox"));
+    let link = outbox.messages_to(to).pop().expect("a mail").link.expect("a link");
+    link.split("token=").nth(1).expect("token").to_owned()
 }
