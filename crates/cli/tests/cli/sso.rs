@@ -154,3 +154,70 @@ fn a_device_login_approved_in_a_browser_session_logs_the_cli_in() {
     assert_eq!(json(&sandbox, &["auth", "whoami"])["email"], email);
     server.stop_with(Signal::SIGTERM);
 }
+
+/// `strata auth login --sso` end to end against a real OpenID provider:
+/// the CLI prints the URL, a browser (here the test's stand-in) signs in
+/// at the provider's login page, the server hands the login to the CLI's
+/// loopback listener, and the CLI is logged in as the new person.
+#[test]
+fn auth_login_sso_signs_in_through_the_provider_by_loopback() {
+    use strata_testkit::oidc::{Account, Client, IdpBrowser, OidcProvider, ProviderConfig};
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dns = runtime.block_on(strata_testkit::dns::TestDns::start());
+    let sandbox = Sandbox::new();
+    let dns_server = dns.addr().to_string();
+    let env = [("STRATA_SSO_ISSUERS", "any"), ("STRATA_SSO_DNS_SERVER", dns_server.as_str())];
+    let server = sandbox.start_dev_with_env(&[], &env);
+    // Links and redirects use the public URL, which names `localhost`.
+    let public = server.url.replace("127.0.0.1", "localhost");
+    let secret = "the provider's secret for strata";
+    let idp = runtime.block_on(OidcProvider::start(ProviderConfig {
+        clients: vec![Client::new("strata", secret, &format!("{public}/auth/sso/callback"))],
+        accounts: vec![Account::new("ada-1", "ada@acme.test", "ada's password")],
+        keys: None,
+    }));
+    let configure =
+        ["org", "sso", "configure", "--issuer", idp.issuer(), "--client-id", "strata", "--client-secret-stdin"];
+    let configured = with_stdin_line(&sandbox, &configure, secret);
+    assert_eq!(configured.status.code(), Some(0), "{}", stderr(&configured));
+    let domain = json(&sandbox, &["org", "sso", "domain", "add", "acme.test"]);
+    let (name, value) = (domain["recordName"].as_str().expect("name"), domain["recordValue"].as_str().expect("value"));
+    dns.set_txt(name, vec![value.to_owned()]);
+    ok(&sandbox, &["org", "sso", "domain", "verify", "acme.test"]);
+
+    let mut cli = sandbox
+        .command(&["auth", "login", "--sso", "--email", "ada@acme.test", "-o", "json"])
+        .env("BROWSER", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strata auth login --sso");
+    let mut notes = BufReader::new(cli.stderr.take().expect("stderr"));
+    let url = loop {
+        let mut line = String::new();
+        assert_ne!(notes.read_line(&mut line).expect("read stderr"), 0, "the CLI ended without a URL");
+        if let Some(url) = line.trim().strip_prefix("Open this URL to log in: ") {
+            break url.replacen("127.0.0.1", "localhost", 1);
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = notes.read_to_string(&mut rest);
+        rest
+    });
+    runtime.block_on(async {
+        let browser = IdpBrowser::new();
+        let outcome =
+            browser.sign_in_via(&url, idp.issuer(), "ada@acme.test", "ada's password").await.expect("sign in");
+        let back = browser.client().get(outcome.redirect.clone()).send().await.expect("the callback");
+        let loopback = back.headers()["location"].to_str().expect("a redirect").to_owned();
+        assert!(loopback.starts_with("http://127.0.0.1:"), "to the CLI's listener: {loopback}");
+        let page = browser.client().get(&loopback).send().await.expect("the CLI's page").text().await.expect("text");
+        assert!(page.contains("logged in"), "{page}");
+    });
+    let output = cli.wait_with_output().expect("wait for the CLI");
+    let rest = rest.join().expect("stderr reader");
+    assert_eq!(output.status.code(), Some(0), "stderr: {rest}");
+    let me = json(&sandbox, &["auth", "whoami"]);
+    assert!(me.to_string().contains("ada@acme.test"), "{me}");
+}
