@@ -314,7 +314,7 @@ impl Hub {
             .as_deref()
             .ok_or_else(|| refused("your identity provider sent no email; ask your admin to map the email claim"))
             .and_then(|e| validate::email(e).map_err(HubError::User))?;
-        if !identity.email_verified {
+        if !identity.email_verified && !self.provisioned_by_scim(org_id, &email).await? {
             return Err(refused(format!(
                 "your identity provider does not vouch for `{email}` (email_verified is false)"
             )));
@@ -331,6 +331,15 @@ impl Hub {
         };
         self.link_identity(user.id, identity).await?;
         Ok(user)
+    }
+
+    /// Whether the organisation's SCIM client provisioned this address (and
+    /// keeps it active): the same IdP vouched for it then, which is how
+    /// providers that send no `email_verified` (Entra) link their people.
+    async fn provisioned_by_scim(&self, org_id: OrganizationId, email: &str) -> Result<bool> {
+        let Some(person) = self.user_by_email(email).await? else { return Ok(false) };
+        let row = scim_user::Entity::find_by_id((org_id, person.id)).one(&self.db).await?;
+        Ok(row.is_some_and(|row| row.active))
     }
 
     async fn create_sso_user(&self, email: &str, name: Option<&str>) -> Result<User> {

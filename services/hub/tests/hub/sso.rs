@@ -300,6 +300,18 @@ mod refusals {
     }
 
     #[tokio::test]
+    async fn without_email_verified_a_person_provisioned_by_scim_is_linked() {
+        let sso = acme(Backend::Sqlite).await;
+        let token = sso.f.hub.issue_scim_token(&sso.admin, "acme").await.unwrap();
+        let org = sso.f.hub.scim_org("acme", &token).await.unwrap();
+        let change = ScimPersonChange { email: Some("ada@acme.test".into()), ..ScimPersonChange::default() };
+        let provisioned = sso.f.hub.scim_create_person(org, change).await.unwrap();
+        sso.idp.set_account(Account { email_verified: false, ..ada() });
+        let ada = sso.sign_in("ada@acme.test").await.unwrap();
+        assert_eq!(ada.user_id, provisioned.user_id);
+    }
+
+    #[tokio::test]
     async fn a_domain_not_verified() {
         let sso = acme(Backend::Sqlite).await;
         sso.idp.set_account(Account { email: "eve@unverified.test".into(), ..ada() });
