@@ -49,24 +49,7 @@ async fn world(backend: Backend) -> World {
     assert_eq!(configured["connection"]["redirectUri"], callback.as_str());
     let tested = mutate(&app, admin, "testSso", json!({ "organization": "local" }), "ok signingKeys").await;
     assert_eq!(tested["ok"], true, "{tested}");
-    let claimed = mutate(
-        &app,
-        admin,
-        "claimDomain",
-        json!({ "organization": "local", "domain": "acme.test" }),
-        "domain { recordName recordValue }",
-    )
-    .await;
-    let record = &claimed["domain"];
-    dns.set_txt(record["recordName"].as_str().unwrap(), vec![record["recordValue"].as_str().unwrap().to_owned()]);
-    mutate(
-        &app,
-        admin,
-        "verifyDomain",
-        json!({ "organization": "local", "domain": "acme.test" }),
-        "domain { verified }",
-    )
-    .await;
+    crate::scim::verify_domain(&app, &dns, "acme.test").await;
     mutate(&app, admin, "createTeam", json!({ "organization": "local", "slug": "engineering" }), "team { slug }").await;
     mutate(
         &app,

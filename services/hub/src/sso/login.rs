@@ -327,7 +327,7 @@ impl Hub {
         }
         let user = match self.user_by_email(&email).await? {
             Some(existing) => existing,
-            None => self.create_sso_user(&email, identity.name.as_deref()).await?,
+            None => self.create_provisioned_user(&email, identity.name.as_deref()).await?,
         };
         self.link_identity(user.id, identity).await?;
         Ok(user)
@@ -342,7 +342,9 @@ impl Hub {
         Ok(row.is_some_and(|row| row.active))
     }
 
-    async fn create_sso_user(&self, email: &str, name: Option<&str>) -> Result<User> {
+    /// An account without a password whose address the organisation's IdP
+    /// vouches for (a first SSO sign-in, or SCIM).
+    pub(crate) async fn create_provisioned_user(&self, email: &str, name: Option<&str>) -> Result<User> {
         let display_name = name
             .and_then(|n| validate::name("displayName", n).ok())
             .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
@@ -392,17 +394,7 @@ impl Hub {
             if self.verified_owner_of(domain_name).await? != Some(org_id) {
                 return Err(refused("you are not a member of this organisation; ask its admins for an invitation"));
             }
-            let row = membership::ActiveModel {
-                org_id: Set(org_id),
-                user_id: Set(user.id),
-                role: Set(OrgRole::Member.as_str().to_owned()),
-                created_at: Set(Utc::now()),
-            };
-            match membership::Entity::insert(row).exec(&self.db).await {
-                Ok(_) => {}
-                Err(error) if crate::identity::is_unique_violation(&error) => {}
-                Err(error) => return Err(error.into()),
-            }
+            self.ensure_member(org_id, user.id, OrgRole::Member).await?;
             self.audit_org(org_id, Some(user.id), "sso.join", &format!("user:{}", user.id), serde_json::Value::Null)
                 .await?;
         }

@@ -134,7 +134,7 @@ impl Hub {
         }
         let person = match self.user_by_email(&email).await? {
             Some(existing) => existing,
-            None => self.create_scim_user(&email, change.display_name.as_deref()).await?,
+            None => self.create_provisioned_user(&email, change.display_name.as_deref()).await?,
         };
         if scim_user::Entity::find_by_id((org_id, person.id)).one(&self.db).await?.is_some() {
             return Err(scim_error(ErrorCode::AlreadyExists, "userName", format!("`{email}` is provisioned already")));
@@ -171,30 +171,8 @@ impl Hub {
         self.scim_person(org_id, person.id).await
     }
 
-    async fn create_scim_user(&self, email: &str, display_name: Option<&str>) -> Result<crate::identity::User> {
-        let name = display_name
-            .and_then(|n| crate::validate::name("displayName", n).ok())
-            .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-        let now = Utc::now();
-        let row = user::ActiveModel {
-            id: Set(UserId::new()),
-            email: Set(email.to_owned()),
-            display_name: Set(name),
-            password_hash: Set(None),
-            // The organisation verified the domain; its IdP vouches for the address.
-            email_verified_at: Set(Some(now)),
-            created_at: Set(now),
-            deleted_at: Set(None),
-        };
-        match user::Entity::insert(row).exec(&self.db).await {
-            Ok(_) => {}
-            Err(error) if crate::identity::is_unique_violation(&error) => {}
-            Err(error) => return Err(error.into()),
-        }
-        self.user_by_email(email).await?.ok_or_else(|| UserError::not_found("user").into())
-    }
-
-    async fn ensure_member(&self, org_id: OrganizationId, user_id: UserId, role: OrgRole) -> Result<()> {
+    /// Makes the person a member with `role` unless they are one already.
+    pub(crate) async fn ensure_member(&self, org_id: OrganizationId, user_id: UserId, role: OrgRole) -> Result<()> {
         if membership::Entity::find_by_id((org_id, user_id)).one(&self.db).await?.is_some() {
             return Ok(());
         }
