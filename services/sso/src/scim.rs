@@ -850,12 +850,7 @@ fn parse_term(resource: ResourceType, tokens: &mut Tokens) -> Result<Vec<Filter>
     let compared = match tokens.peek() {
         Some(Token::Word(word)) if !word.eq_ignore_ascii_case("and") && !word.eq_ignore_ascii_case("or") => {
             expect_eq(tokens, &path.text)?;
-            match parse_literal(tokens, &path.text)? {
-                Literal::Str(text) => Some(text),
-                Literal::Bare(word) => {
-                    return Err(format!("compare `{}` with a quoted string, not `{word}`", path.text));
-                }
-            }
+            Some(parse_literal(tokens, &path.text)?)
         }
         _ => None,
     };
@@ -868,7 +863,7 @@ fn parse_term(resource: ResourceType, tokens: &mut Tokens) -> Result<Vec<Filter>
     }
 }
 
-fn user_terms(path: &AttrPath, compared: Option<String>) -> Result<Vec<Filter>, String> {
+fn user_terms(path: &AttrPath, compared: Option<Literal>) -> Result<Vec<Filter>, String> {
     match path.attribute.to_ascii_lowercase().as_str() {
         "id" => plain_term(path, FilterAttribute::Id, compared),
         "username" => plain_term(path, FilterAttribute::UserName, compared),
@@ -881,7 +876,7 @@ fn user_terms(path: &AttrPath, compared: Option<String>) -> Result<Vec<Filter>, 
     }
 }
 
-fn group_terms(path: &AttrPath, compared: Option<String>) -> Result<Vec<Filter>, String> {
+fn group_terms(path: &AttrPath, compared: Option<Literal>) -> Result<Vec<Filter>, String> {
     match path.attribute.to_ascii_lowercase().as_str() {
         "id" => plain_term(path, FilterAttribute::Id, compared),
         "displayname" => plain_term(path, FilterAttribute::DisplayName, compared),
@@ -894,13 +889,23 @@ fn group_terms(path: &AttrPath, compared: Option<String>) -> Result<Vec<Filter>,
     }
 }
 
-fn plain_term(path: &AttrPath, attribute: FilterAttribute, compared: Option<String>) -> Result<Vec<Filter>, String> {
+fn plain_term(path: &AttrPath, attribute: FilterAttribute, compared: Option<Literal>) -> Result<Vec<Filter>, String> {
     if !path.is_plain() {
         return Err(format!("`{}` has no sub-attributes", path.text));
     }
-    match compared {
+    match quoted(path, compared)? {
         Some(value) => Ok(vec![Filter::Eq { attribute, value }]),
         None => Err(format!("`{}` must be followed by `eq` and a value", path.text)),
+    }
+}
+
+/// The compared value, checked only once the attribute is known to be
+/// supported, so that the message names the real problem.
+fn quoted(path: &AttrPath, compared: Option<Literal>) -> Result<Option<String>, String> {
+    match compared {
+        Some(Literal::Bare(word)) => Err(format!("compare `{}` with a quoted string, not `{word}`", path.text)),
+        Some(Literal::Str(text)) => Ok(Some(text)),
+        None => Ok(None),
     }
 }
 
@@ -909,7 +914,7 @@ fn plain_term(path: &AttrPath, attribute: FilterAttribute, compared: Option<Stri
 fn multi_valued_terms(
     path: &AttrPath,
     attribute: FilterAttribute,
-    compared: Option<String>,
+    compared: Option<Literal>,
 ) -> Result<Vec<Filter>, String> {
     if path.sub.is_some() && !path.sub_is("value") {
         return Err(format!("`{}` is not supported; compare `{}.value`", path.text, path.attribute));
@@ -928,7 +933,7 @@ fn multi_valued_terms(
             }
         }
     }
-    values.extend(compared);
+    values.extend(quoted(path, compared)?);
     if values.is_empty() {
         return Err(format!("`{}` compares nothing; add `eq` and a value", path.text));
     }
@@ -1475,4 +1480,981 @@ pub fn service_provider_config(base: &str) -> Value {
             "location": format!("{}/ServiceProviderConfig", base.trim_end_matches('/')),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const BASE: &str = "https://strata.example/scim/v2/acme/";
+
+    fn body(value: &Value) -> Vec<u8> {
+        serde_json::to_vec(value).unwrap()
+    }
+
+    fn stored(id: &str) -> Stored<'_> {
+        Stored {
+            base: BASE,
+            id,
+            created: Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap(),
+            last_modified: Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 5).unwrap(),
+            version: None,
+        }
+    }
+
+    fn eq(attribute: FilterAttribute, value: &str) -> Filter {
+        Filter::Eq { attribute, value: value.into() }
+    }
+
+    fn patch(operations: &Value) -> Vec<u8> {
+        body(&json!({ "schemas": [PATCH_OP_SCHEMA], "Operations": operations }))
+    }
+
+    #[track_caller]
+    fn assert_scim_error(error: &ScimError, status: u16, scim_type: Option<ScimType>, mentions: &str) {
+        assert_eq!((error.status(), error.scim_type()), (status, scim_type), "{error}");
+        assert!(error.detail().contains(mentions), "`{}` should mention `{mentions}`", error.detail());
+    }
+
+    // -- Errors ------------------------------------------------------------
+
+    #[test]
+    fn error_body_has_the_error_schema_a_string_status_and_the_scim_type() {
+        let error = ScimError::invalid_filter("the filter `title pr` is not supported");
+        assert_eq!(
+            error.to_json(),
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "400",
+                "scimType": "invalidFilter",
+                "detail": "the filter `title pr` is not supported",
+            })
+        );
+        assert_eq!(error.to_string(), "the filter `title pr` is not supported");
+    }
+
+    #[test]
+    fn error_constructors_give_the_statuses_clients_expect() {
+        let not_found = ScimError::not_found("User 2819c223");
+        assert_scim_error(&not_found, 404, None, "User 2819c223 not found");
+        assert_eq!(
+            not_found.to_json(),
+            json!({ "schemas": [ERROR_SCHEMA], "status": "404", "detail": "User 2819c223 not found" })
+        );
+        assert_scim_error(
+            &ScimError::uniqueness("userName `a@b.c` is taken"),
+            409,
+            Some(ScimType::Uniqueness),
+            "taken",
+        );
+        assert_eq!(ScimError::uniqueness("x").to_json()["scimType"], "uniqueness");
+        assert_scim_error(&ScimError::unauthorized(), 401, None, "bearer token");
+        assert_scim_error(&ScimError::forbidden("example.org is not verified"), 403, None, "verified");
+        assert_scim_error(&ScimError::internal(), 500, None, "internal");
+        for (error, kind) in [
+            (ScimError::invalid_syntax("x"), "invalidSyntax"),
+            (ScimError::invalid_path("x"), "invalidPath"),
+            (ScimError::no_target("x"), "noTarget"),
+            (ScimError::invalid_value("x"), "invalidValue"),
+            (ScimError::mutability("x"), "mutability"),
+        ] {
+            assert_eq!(error.status(), 400);
+            assert_eq!(error.to_json()["scimType"], kind);
+        }
+    }
+
+    // -- Filters -----------------------------------------------------------
+
+    #[test]
+    fn user_filters_that_okta_and_entra_send_are_parsed() {
+        let cases = [
+            (r#"userName eq "ada.lovelace@example.com""#, eq(FilterAttribute::UserName, "ada.lovelace@example.com")),
+            (r#"externalId eq "00u1abcd2EFGH3ijk4x7""#, eq(FilterAttribute::ExternalId, "00u1abcd2EFGH3ijk4x7")),
+            (r#"emails.value eq "ada@example.com""#, eq(FilterAttribute::Email, "ada@example.com")),
+            (r#"emails[type eq "work"].value eq "ada@example.com""#, eq(FilterAttribute::Email, "ada@example.com")),
+            (r#"emails[value eq "ada@example.com"]"#, eq(FilterAttribute::Email, "ada@example.com")),
+            (r#"emails[type eq "work" and value eq "ada@example.com"]"#, eq(FilterAttribute::Email, "ada@example.com")),
+            (
+                r#"id eq "2819c223-7f76-453a-919d-413861904646""#,
+                eq(FilterAttribute::Id, "2819c223-7f76-453a-919d-413861904646"),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Filter::parse(ResourceType::User, input).unwrap(), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn group_filters_that_okta_and_entra_send_are_parsed() {
+        let cases = [
+            (r#"displayName eq "Engineering""#, eq(FilterAttribute::DisplayName, "Engineering")),
+            (r#"externalId eq "00g1emaKYZTWRYYRRTSK""#, eq(FilterAttribute::ExternalId, "00g1emaKYZTWRYYRRTSK")),
+            (r#"id eq "5e1c7c9a""#, eq(FilterAttribute::Id, "5e1c7c9a")),
+            (r#"members[value eq "2819c223"]"#, eq(FilterAttribute::Member, "2819c223")),
+            (r#"members.value eq "2819c223""#, eq(FilterAttribute::Member, "2819c223")),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Filter::parse(ResourceType::Group, input).unwrap(), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn filter_conditions_joined_by_and_are_flattened() {
+        let filter = Filter::parse(
+            ResourceType::Group,
+            r#"id eq "5e1c7c9a" and members[value eq "2819c223"] AND displayName eq "Engineering""#,
+        )
+        .unwrap();
+        assert_eq!(
+            filter,
+            Filter::And(vec![
+                eq(FilterAttribute::Id, "5e1c7c9a"),
+                eq(FilterAttribute::Member, "2819c223"),
+                eq(FilterAttribute::DisplayName, "Engineering"),
+            ])
+        );
+        assert_eq!(
+            filter.conditions(),
+            vec![
+                (FilterAttribute::Id, "5e1c7c9a"),
+                (FilterAttribute::Member, "2819c223"),
+                (FilterAttribute::DisplayName, "Engineering")
+            ]
+        );
+    }
+
+    #[test]
+    fn filter_attribute_names_and_operators_are_case_insensitive_and_may_carry_the_core_schema() {
+        for input in [
+            r#"USERNAME EQ "ada@example.com""#,
+            r#"username eq "ada@example.com""#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "ada@example.com""#,
+        ] {
+            assert_eq!(
+                Filter::parse(ResourceType::User, input).unwrap(),
+                eq(FilterAttribute::UserName, "ada@example.com"),
+                "{input}"
+            );
+        }
+        let entra = Filter::parse(ResourceType::User, r#"Emails[Type eq "Work"].Value eq "ada@example.com""#).unwrap();
+        assert_eq!(entra, eq(FilterAttribute::Email, "ada@example.com"));
+    }
+
+    #[test]
+    fn filter_strings_use_json_escapes() {
+        let filter = Filter::parse(ResourceType::Group, r#"displayName eq "R&D \"core\" \u00e9quipe""#).unwrap();
+        assert_eq!(filter, eq(FilterAttribute::DisplayName, "R&D \"core\" équipe"));
+    }
+
+    #[test]
+    fn user_name_and_email_compare_case_insensitively_ids_exactly() {
+        assert!(FilterAttribute::UserName.matches("Ada.Lovelace@Example.com", "ada.lovelace@example.com"));
+        assert!(FilterAttribute::Email.matches("ADA@EXAMPLE.COM", "ada@example.com"));
+        assert!(FilterAttribute::DisplayName.matches("engineering", "Engineering"));
+        assert!(!FilterAttribute::ExternalId.matches("00U1ABCD", "00u1abcd"));
+        assert!(!FilterAttribute::Id.matches("ABC", "abc"));
+        assert!(FilterAttribute::Member.matches("abc", "abc"));
+    }
+
+    #[test]
+    fn unsupported_filters_are_invalid_filter_errors_naming_what_is_not_supported() {
+        let cases = [
+            (ResourceType::User, r#"userName eq "a" or userName eq "b""#, "`or` is not supported"),
+            (ResourceType::User, r#"not (userName eq "a")"#, "`not` is not supported"),
+            (ResourceType::User, r#"(userName eq "a")"#, "parentheses are not supported"),
+            (ResourceType::User, r#"userName co "ada""#, "the `co` operator is not supported"),
+            (ResourceType::User, r#"userName sw "ada""#, "the `sw` operator is not supported"),
+            (ResourceType::User, "title pr", "the `pr` operator is not supported"),
+            (ResourceType::User, r#"title eq "Countess""#, "Users cannot be filtered by `title`"),
+            (
+                ResourceType::User,
+                r#"meta.lastModified gt "2026-01-01T00:00:00Z""#,
+                "the `gt` operator is not supported",
+            ),
+            (
+                ResourceType::User,
+                r#"meta.lastModified eq "2026-01-01T00:00:00Z""#,
+                "Users cannot be filtered by `meta.lastModified`",
+            ),
+            (ResourceType::User, r#"displayName eq "Ada""#, "Users cannot be filtered by `displayName`"),
+            (ResourceType::Group, r#"userName eq "ada""#, "Groups cannot be filtered by `userName`"),
+            (ResourceType::User, "active eq true", "Users cannot be filtered by `active`"),
+            (ResourceType::User, "userName eq ada", "compare `userName` with a quoted string"),
+            (ResourceType::User, r#"userName eq "ada"#, "has no closing quote"),
+            (ResourceType::User, r#"userName eq "ada" and"#, "a condition is missing"),
+            (ResourceType::User, "", "a condition is missing"),
+            (ResourceType::User, "userName", "`userName` must be followed by `eq` and a value"),
+            (ResourceType::User, r#"userName eq "a" "b""#, "unexpected \"b\""),
+            (
+                ResourceType::User,
+                r#"emails[type eq "home"].value eq "a@b.c""#,
+                "`type eq \"home\"` inside `emails[ ]` is not supported",
+            ),
+            (ResourceType::User, r#"emails[type eq "work"]"#, "compares nothing"),
+            (ResourceType::User, r#"emails.type eq "work""#, "compare `emails.value`"),
+            (ResourceType::User, r#"emails[value eq "a@b.c""#, "has no closing `]`"),
+            (ResourceType::User, r#"userName.x eq "a""#, "has no sub-attributes"),
+            (
+                ResourceType::User,
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "R&D""#,
+                "not in the User schema",
+            ),
+        ];
+        for (resource, input, mentions) in cases {
+            let error = Filter::parse(resource, input).unwrap_err();
+            assert_scim_error(&error, 400, Some(ScimType::InvalidFilter), mentions);
+            assert_eq!(error.to_json()["scimType"], "invalidFilter");
+        }
+    }
+
+    // -- Lists -------------------------------------------------------------
+
+    #[test]
+    fn okta_list_query_with_percent_encoded_filter_and_paging() {
+        let query = "startIndex=1&count=100&filter=userName%20eq%20%22ada.lovelace%40example.com%22";
+        let list = ListQuery::parse(ResourceType::User, query).unwrap();
+        assert_eq!(list.filter, Some(eq(FilterAttribute::UserName, "ada.lovelace@example.com")));
+        assert_eq!((list.paging.start_index(), list.paging.count(), list.paging.offset()), (1, 100, 0));
+    }
+
+    #[test]
+    fn entra_list_query_with_plus_encoded_filter_and_excluded_attributes() {
+        let query = "excludedAttributes=members&filter=displayName+eq+%22Engineering%22";
+        let list = ListQuery::parse(ResourceType::Group, query).unwrap();
+        assert_eq!(list.filter, Some(eq(FilterAttribute::DisplayName, "Engineering")));
+        assert_eq!(list.paging, Paging::default());
+    }
+
+    #[test]
+    fn list_query_without_parameters_lists_the_first_page_of_everything() {
+        let list = ListQuery::parse(ResourceType::User, "").unwrap();
+        assert_eq!(list, ListQuery { filter: None, paging: Paging::default() });
+        assert_eq!((list.paging.start_index(), list.paging.count()), (1, 100));
+        assert_eq!(ListQuery::parse(ResourceType::User, "filter=").unwrap().filter, None);
+    }
+
+    #[test]
+    fn paging_clamps_start_index_and_count() {
+        let cases = [
+            ("startIndex=0", 1, 100),
+            ("startIndex=-5&count=10", 1, 10),
+            ("startIndex=51&count=25", 51, 25),
+            ("count=500", 1, 200),
+            ("count=-3", 1, 0),
+            ("count=0", 1, 0),
+            ("startIndex=99999999999999999999&count=99999999999999999999", i64::MAX as u64, 200),
+            ("startindex=3&COUNT=7", 3, 7),
+        ];
+        for (query, start_index, count) in cases {
+            let paging = ListQuery::parse(ResourceType::User, query).unwrap().paging;
+            assert_eq!((paging.start_index(), paging.count()), (start_index, count), "{query}");
+        }
+        assert_eq!(Paging::new(51, 25).offset(), 50);
+    }
+
+    #[test]
+    fn list_query_errors_name_the_bad_parameter() {
+        let error = ListQuery::parse(ResourceType::User, "count=ten").unwrap_err();
+        assert_scim_error(&error, 400, Some(ScimType::InvalidValue), "`count` must be an integer, not `ten`");
+        let error = ListQuery::parse(ResourceType::User, "startIndex=1.5").unwrap_err();
+        assert_scim_error(&error, 400, Some(ScimType::InvalidValue), "`startIndex`");
+        let error = ListQuery::parse(ResourceType::User, "filter=title+pr").unwrap_err();
+        assert_scim_error(&error, 400, Some(ScimType::InvalidFilter), "title");
+    }
+
+    #[test]
+    fn list_response_counts_the_page_and_the_total() {
+        let resources = vec![json!({ "id": "a" }), json!({ "id": "b" })];
+        let response = list_response(&resources, 7, Paging::new(3, 2));
+        assert_eq!(
+            response,
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": 7,
+                "startIndex": 3,
+                "itemsPerPage": 2,
+                "Resources": [{ "id": "a" }, { "id": "b" }],
+            })
+        );
+        let empty = list_response(&[], 0, Paging::default());
+        assert_eq!(
+            (empty["totalResults"].clone(), empty["itemsPerPage"].clone(), empty["Resources"].clone()),
+            (json!(0), json!(0), json!([]))
+        );
+    }
+
+    // -- Users -------------------------------------------------------------
+
+    fn okta_create_user() -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada.lovelace@example.com",
+            "name": { "givenName": "Ada", "familyName": "Lovelace" },
+            "emails": [{ "primary": true, "value": "ada.lovelace@example.com", "type": "work" }],
+            "displayName": "Ada Lovelace",
+            "locale": "en-US",
+            "externalId": "00u1abcd2EFGH3ijk4x7",
+            "groups": [],
+            "password": "1mz050nq",
+            "active": true
+        })
+    }
+
+    fn entra_create_user() -> Value {
+        json!({
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+            ],
+            "externalId": "grace",
+            "userName": "Grace.Hopper@contoso.onmicrosoft.com",
+            "active": true,
+            "addresses": [{ "primary": true, "type": "work", "formatted": "1 Microsoft Way", "country": "US" }],
+            "displayName": "Grace Hopper",
+            "emails": [
+                { "primary": false, "type": "other", "value": "grace@navy.example" },
+                { "primary": true, "type": "work", "value": "grace@contoso.com" }
+            ],
+            "meta": { "resourceType": "User" },
+            "name": { "familyName": "Hopper", "givenName": "Grace", "formatted": "Grace B. Hopper" },
+            "phoneNumbers": [{ "type": "work", "value": "+1 555 0100" }],
+            "title": "Rear Admiral",
+            "preferredLanguage": "en-US",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                "employeeNumber": "701984",
+                "department": "Navy",
+                "manager": { "value": "b8a9e7d2" }
+            }
+        })
+    }
+
+    #[test]
+    fn okta_user_creation_is_read() {
+        let user = UserResource::parse(&body(&okta_create_user())).unwrap();
+        assert_eq!(
+            user,
+            UserResource {
+                user_name: "ada.lovelace@example.com".into(),
+                display_name: "Ada Lovelace".into(),
+                given_name: Some("Ada".into()),
+                family_name: Some("Lovelace".into()),
+                email: "ada.lovelace@example.com".into(),
+                external_id: Some("00u1abcd2EFGH3ijk4x7".into()),
+                active: true,
+            }
+        );
+    }
+
+    #[test]
+    fn entra_user_creation_is_read_and_extensions_ignored() {
+        let user = UserResource::parse(&body(&entra_create_user())).unwrap();
+        assert_eq!(user.user_name, "Grace.Hopper@contoso.onmicrosoft.com");
+        assert_eq!(user.display_name, "Grace Hopper");
+        assert_eq!(user.email, "grace@contoso.com", "the primary email wins over the first");
+        assert_eq!(user.external_id.as_deref(), Some("grace"));
+        assert!(user.active);
+    }
+
+    #[test]
+    fn user_display_name_falls_back_to_formatted_then_name_parts_then_the_user_name() {
+        let cases = [
+            (json!({ "userName": "a@x.io", "name": { "formatted": "Dr Ada L", "givenName": "Ada" } }), "Dr Ada L"),
+            (json!({ "userName": "a@x.io", "name": { "givenName": "Ada", "familyName": "Lovelace" } }), "Ada Lovelace"),
+            (json!({ "userName": "a@x.io", "name": { "familyName": "Lovelace" } }), "Lovelace"),
+            (json!({ "userName": "ada.lovelace@x.io", "displayName": "  " }), "ada.lovelace"),
+            (json!({ "userName": "ada" }), "ada"),
+        ];
+        for (user, display_name) in cases {
+            assert_eq!(UserResource::parse(&body(&user)).unwrap().display_name, display_name, "{user}");
+        }
+    }
+
+    #[test]
+    fn user_email_falls_back_to_the_first_email_then_the_user_name() {
+        let first = json!({ "userName": "ada@x.io", "emails": [{ "value": "one@x.io" }, { "value": "two@x.io" }] });
+        assert_eq!(UserResource::parse(&body(&first)).unwrap().email, "one@x.io");
+        let string_primary = json!({ "userName": "ada@x.io", "emails": [{ "value": "one@x.io" }, { "value": "two@x.io", "primary": "True" }] });
+        assert_eq!(UserResource::parse(&body(&string_primary)).unwrap().email, "two@x.io");
+        let none = json!({ "userName": "ada@x.io", "emails": [] });
+        assert_eq!(UserResource::parse(&body(&none)).unwrap().email, "ada@x.io");
+        assert_eq!(UserResource::parse(&body(&json!({ "userName": "ada@x.io" }))).unwrap().email, "ada@x.io");
+    }
+
+    #[test]
+    fn user_active_defaults_to_true_and_accepts_string_booleans() {
+        assert!(UserResource::parse(&body(&json!({ "userName": "ada@x.io" }))).unwrap().active);
+        assert!(!UserResource::parse(&body(&json!({ "userName": "ada@x.io", "active": "False" }))).unwrap().active);
+        assert!(!UserResource::parse(&body(&json!({ "userName": "ada@x.io", "active": false }))).unwrap().active);
+    }
+
+    #[test]
+    fn user_attribute_names_are_case_insensitive() {
+        let user = json!({ "USERNAME": "ada@x.io", "DisplayName": "Ada", "ExternalID": "e1", "Active": false });
+        let user = UserResource::parse(&body(&user)).unwrap();
+        assert_eq!(
+            (user.user_name.as_str(), user.display_name.as_str(), user.external_id.as_deref(), user.active),
+            ("ada@x.io", "Ada", Some("e1"), false)
+        );
+    }
+
+    #[test]
+    fn user_bodies_without_a_user_name_or_with_wrong_types_are_refused() {
+        let cases = [
+            (json!({ "displayName": "Ada" }), ScimType::InvalidValue, "`userName` is required"),
+            (json!({ "userName": "" }), ScimType::InvalidValue, "`userName` cannot be empty"),
+            (json!({ "userName": 42 }), ScimType::InvalidValue, "`userName` must be a string"),
+            (
+                json!({ "userName": "a@x.io", "active": "maybe" }),
+                ScimType::InvalidValue,
+                "`active` must be true or false",
+            ),
+            (json!({ "userName": "a@x.io", "emails": "a@x.io" }), ScimType::InvalidValue, "`emails` must be a list"),
+            (json!({ "userName": "a@x.io", "name": "Ada" }), ScimType::InvalidValue, "`name` must be an object"),
+            (json!(["userName"]), ScimType::InvalidSyntax, "must be a JSON object"),
+        ];
+        for (user, kind, mentions) in cases {
+            assert_scim_error(&UserResource::parse(&body(&user)).unwrap_err(), 400, Some(kind), mentions);
+        }
+        assert_scim_error(
+            &UserResource::parse(b"{\"userName\":").unwrap_err(),
+            400,
+            Some(ScimType::InvalidSyntax),
+            "not valid JSON",
+        );
+    }
+
+    #[test]
+    fn users_render_as_scim_clients_read_them() {
+        let user = UserResource::parse(&body(&okta_create_user())).unwrap();
+        let groups = [ResourceRef { value: "g1".into(), display: Some("Engineering".into()) }];
+        assert_eq!(
+            user.render(&stored("2819c223"), &groups),
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "id": "2819c223",
+                "externalId": "00u1abcd2EFGH3ijk4x7",
+                "userName": "ada.lovelace@example.com",
+                "name": { "formatted": "Ada Lovelace", "givenName": "Ada", "familyName": "Lovelace" },
+                "displayName": "Ada Lovelace",
+                "emails": [{ "value": "ada.lovelace@example.com", "type": "work", "primary": true }],
+                "active": true,
+                "groups": [{ "value": "g1", "display": "Engineering", "$ref": "https://strata.example/scim/v2/acme/Groups/g1" }],
+                "meta": {
+                    "resourceType": "User",
+                    "created": "2026-03-01T09:30:00.000Z",
+                    "lastModified": "2026-03-02T10:00:05.000Z",
+                    "location": "https://strata.example/scim/v2/acme/Users/2819c223",
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn a_user_without_optional_parts_renders_without_them() {
+        let user = UserResource {
+            user_name: "ada@x.io".into(),
+            display_name: "Ada".into(),
+            given_name: None,
+            family_name: None,
+            email: "ada@x.io".into(),
+            external_id: None,
+            active: false,
+        };
+        let stored = Stored { version: Some("W/\"3\""), ..stored("a b/c") };
+        let rendered = user.render(&stored, &[]);
+        assert_eq!(rendered["name"], json!({ "formatted": "Ada" }));
+        assert_eq!(rendered["active"], json!(false));
+        assert!(rendered.get("groups").is_none() && rendered.get("externalId").is_none());
+        assert_eq!(rendered["meta"]["version"], "W/\"3\"");
+        assert_eq!(rendered["meta"]["location"], "https://strata.example/scim/v2/acme/Users/a%20b%2Fc");
+    }
+
+    #[test]
+    fn a_rendered_user_reads_back_as_the_same_user() {
+        let user = UserResource::parse(&body(&entra_create_user())).unwrap();
+        let again = UserResource::parse(&body(&user.render(&stored("u1"), &[]))).unwrap();
+        assert_eq!(again, user);
+    }
+
+    // -- Groups ------------------------------------------------------------
+
+    #[test]
+    fn okta_and_entra_group_creations_are_read() {
+        let okta = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering",
+            "members": [
+                { "value": "2819c223", "display": "ada.lovelace@example.com" },
+                { "value": "902c246b" }
+            ]
+        });
+        assert_eq!(
+            GroupResource::parse(&body(&okta)).unwrap(),
+            GroupResource {
+                display_name: "Engineering".into(),
+                external_id: None,
+                members: vec![
+                    ResourceRef { value: "2819c223".into(), display: Some("ada.lovelace@example.com".into()) },
+                    ResourceRef { value: "902c246b".into(), display: None },
+                ],
+            }
+        );
+        let entra = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+            "displayName": "Group1DisplayName",
+            "meta": { "resourceType": "Group" }
+        });
+        let group = GroupResource::parse(&body(&entra)).unwrap();
+        assert_eq!(group.external_id.as_deref(), Some("8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"));
+        assert!(group.members.is_empty());
+    }
+
+    #[test]
+    fn group_bodies_without_a_name_or_with_members_without_ids_are_refused() {
+        let error = GroupResource::parse(&body(&json!({ "members": [] }))).unwrap_err();
+        assert_scim_error(&error, 400, Some(ScimType::InvalidValue), "`displayName` is required");
+        let error =
+            GroupResource::parse(&body(&json!({ "displayName": "E", "members": [{ "display": "Ada" }] }))).unwrap_err();
+        assert_scim_error(&error, 400, Some(ScimType::InvalidValue), "each member needs a `value`");
+        let error = GroupResource::parse(&body(&json!({ "displayName": "E", "members": ["2819c223"] }))).unwrap_err();
+        assert_scim_error(&error, 400, Some(ScimType::InvalidValue), "`members` must be an object");
+    }
+
+    #[test]
+    fn groups_render_with_member_references() {
+        let group = GroupResource {
+            display_name: "Engineering".into(),
+            external_id: Some("00g1emaKYZTWRYYRRTSK".into()),
+            members: vec![ResourceRef { value: "2819c223".into(), display: Some("Ada Lovelace".into()) }],
+        };
+        assert_eq!(
+            group.render(&stored("5e1c7c9a")),
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "id": "5e1c7c9a",
+                "externalId": "00g1emaKYZTWRYYRRTSK",
+                "displayName": "Engineering",
+                "members": [{ "value": "2819c223", "display": "Ada Lovelace", "$ref": "https://strata.example/scim/v2/acme/Users/2819c223" }],
+                "meta": {
+                    "resourceType": "Group",
+                    "created": "2026-03-01T09:30:00.000Z",
+                    "lastModified": "2026-03-02T10:00:05.000Z",
+                    "location": "https://strata.example/scim/v2/acme/Groups/5e1c7c9a",
+                },
+            })
+        );
+        let empty = GroupResource { display_name: "E".into(), external_id: None, members: Vec::new() };
+        assert_eq!(empty.render(&stored("g")).get("members"), Some(&json!([])));
+    }
+
+    // -- User PATCH --------------------------------------------------------
+
+    #[test]
+    fn okta_deactivation_with_a_value_object_sets_active_false() {
+        let body = patch(&json!([{ "op": "replace", "value": { "active": false } }]));
+        assert_eq!(UserPatch::parse(&body).unwrap(), UserPatch { active: Some(false), ..UserPatch::default() });
+    }
+
+    #[test]
+    fn entra_deactivation_with_a_path_and_a_string_boolean_sets_active_false() {
+        let body = patch(&json!([{ "op": "Replace", "path": "active", "value": "False" }]));
+        assert_eq!(UserPatch::parse(&body).unwrap().active, Some(false));
+        let body = patch(&json!([{ "op": "Replace", "path": "active", "value": "True" }]));
+        assert_eq!(UserPatch::parse(&body).unwrap().active, Some(true));
+    }
+
+    #[test]
+    fn entra_attribute_updates_by_path_are_collected() {
+        let body = patch(&json!([
+            { "op": "Replace", "path": "userName", "value": "ada.king@example.com" },
+            { "op": "Replace", "path": "displayName", "value": "Ada King" },
+            { "op": "Replace", "path": "name.givenName", "value": "Augusta Ada" },
+            { "op": "Replace", "path": "name.familyName", "value": "King" },
+            { "op": "Add", "path": "externalId", "value": "ada-king" },
+            { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ada.king@example.com" },
+            { "op": "Replace", "path": "title", "value": "Countess" },
+            { "op": "Add", "path": "phoneNumbers[type eq \"work\"].value", "value": "+44 20 7946 0000" },
+            { "op": "Add", "path": "addresses[type eq \"work\"].locality", "value": "London" },
+            { "op": "Replace", "path": "preferredLanguage", "value": "en-GB" },
+            { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Analytical Engines" },
+            { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "b8a9e7d2" },
+            { "op": "Replace", "path": "emails[type eq \"home\"].value", "value": "ada@home.example" },
+            { "op": "Replace", "path": "name.formatted", "value": "Augusta Ada King" }
+        ]));
+        assert_eq!(
+            UserPatch::parse(&body).unwrap(),
+            UserPatch {
+                active: None,
+                user_name: Some("ada.king@example.com".into()),
+                display_name: Some("Ada King".into()),
+                given_name: Some(Some("Augusta Ada".into())),
+                family_name: Some(Some("King".into())),
+                email: Some("ada.king@example.com".into()),
+                external_id: Some(Some("ada-king".into())),
+            }
+        );
+    }
+
+    #[test]
+    fn a_value_object_sets_every_attribute_it_holds_whatever_the_key_style() {
+        let body = patch(&json!([{
+            "op": "add",
+            "value": {
+                "name.givenName": "Grace",
+                "name": { "familyName": "Hopper" },
+                "emails[type eq \"work\"].value": "grace@contoso.com",
+                "urn:ietf:params:scim:schemas:core:2.0:User:displayName": "Grace Hopper",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "department": "Navy" },
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "701984",
+                "id": "2819c223",
+                "schemas": [USER_SCHEMA]
+            }
+        }]));
+        assert_eq!(
+            UserPatch::parse(&body).unwrap(),
+            UserPatch {
+                display_name: Some("Grace Hopper".into()),
+                given_name: Some(Some("Grace".into())),
+                family_name: Some(Some("Hopper".into())),
+                email: Some("grace@contoso.com".into()),
+                ..UserPatch::default()
+            }
+        );
+    }
+
+    #[test]
+    fn replacing_the_emails_list_keeps_the_primary_address() {
+        let body = patch(&json!([{
+            "op": "replace",
+            "path": "emails",
+            "value": [{ "value": "ada@home.example", "type": "home" }, { "value": "ada@example.com", "type": "work", "primary": true }]
+        }]));
+        assert_eq!(UserPatch::parse(&body).unwrap().email, Some("ada@example.com".into()));
+        let body = patch(
+            &json!([{ "op": "replace", "value": { "emails": [{ "value": "ada@example.com", "primary": true }] } }]),
+        );
+        assert_eq!(UserPatch::parse(&body).unwrap().email, Some("ada@example.com".into()));
+    }
+
+    #[test]
+    fn removing_or_emptying_optional_user_attributes_clears_them() {
+        let body = patch(&json!([
+            { "op": "Remove", "path": "externalId" },
+            { "op": "Remove", "path": "name.givenName" },
+            { "op": "Replace", "path": "name.familyName", "value": "" },
+            { "op": "Remove", "path": "title" },
+            { "op": "Remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager" }
+        ]));
+        assert_eq!(
+            UserPatch::parse(&body).unwrap(),
+            UserPatch {
+                given_name: Some(None),
+                family_name: Some(None),
+                external_id: Some(None),
+                ..UserPatch::default()
+            }
+        );
+        let body = patch(&json!([{ "op": "remove", "path": "name" }]));
+        assert_eq!(
+            UserPatch::parse(&body).unwrap(),
+            UserPatch { given_name: Some(None), family_name: Some(None), ..UserPatch::default() }
+        );
+    }
+
+    #[test]
+    fn the_last_operation_on_an_attribute_wins() {
+        let body = patch(&json!([
+            { "op": "replace", "path": "active", "value": false },
+            { "op": "replace", "value": { "active": true } }
+        ]));
+        assert_eq!(UserPatch::parse(&body).unwrap().active, Some(true));
+    }
+
+    #[test]
+    fn patch_ops_and_keys_are_case_insensitive_and_schemas_may_be_missing() {
+        let body = body(&json!({ "operations": [{ "OP": "REPLACE", "PATH": "Active", "Value": "false" }] }));
+        assert_eq!(UserPatch::parse(&body).unwrap().active, Some(false));
+    }
+
+    #[test]
+    fn user_patches_that_cannot_be_honoured_are_refused_with_the_right_scim_type() {
+        let cases = [
+            (json!([{ "op": "remove", "value": { "externalId": "x" } }]), ScimType::NoTarget, "needs a `path`"),
+            (json!([{ "op": "remove", "path": "userName" }]), ScimType::InvalidValue, "`userName` cannot be removed"),
+            (json!([{ "op": "remove", "path": "active" }]), ScimType::InvalidValue, "`active` cannot be removed"),
+            (
+                json!([{ "op": "Remove", "path": "emails[type eq \"work\"].value" }]),
+                ScimType::InvalidValue,
+                "cannot be removed",
+            ),
+            (
+                json!([{ "op": "move", "path": "active", "value": false }]),
+                ScimType::InvalidSyntax,
+                "`move` is not a PATCH op",
+            ),
+            (json!([{ "path": "active", "value": false }]), ScimType::InvalidSyntax, "needs an `op`"),
+            (
+                json!([{ "op": "replace", "path": "favouriteColour", "value": "green" }]),
+                ScimType::InvalidPath,
+                "`favouriteColour` is not an attribute of a User",
+            ),
+            (
+                json!([{ "op": "replace", "path": "name.nickname", "value": "Ada" }]),
+                ScimType::InvalidPath,
+                "`name.nickname`",
+            ),
+            (
+                json!([{ "op": "replace", "path": "userName.value", "value": "a" }]),
+                ScimType::InvalidPath,
+                "has no sub-attributes",
+            ),
+            (
+                json!([{ "op": "replace", "path": "emails[display eq \"x\"].value", "value": "a@x.io" }]),
+                ScimType::InvalidPath,
+                "type eq \"work\"",
+            ),
+            (
+                json!([{ "op": "replace", "path": "emails[type eq \"work\"]", "value": "a@x.io" }]),
+                ScimType::InvalidPath,
+                "name the address",
+            ),
+            (
+                json!([{ "op": "replace", "path": "emails[type eq \"work\"", "value": "a@x.io" }]),
+                ScimType::InvalidPath,
+                "no closing `]`",
+            ),
+            (
+                json!([{ "op": "replace", "path": "active eq", "value": true }]),
+                ScimType::InvalidPath,
+                "unexpected `eq`",
+            ),
+            (json!([{ "op": "replace", "path": 7, "value": true }]), ScimType::InvalidPath, "`path` must be a string"),
+            (json!([{ "op": "replace", "path": "id", "value": "x" }]), ScimType::Mutability, "`id` is read-only"),
+            (
+                json!([{ "op": "add", "path": "groups", "value": [{ "value": "g1" }] }]),
+                ScimType::Mutability,
+                "`groups` is read-only",
+            ),
+            (json!([{ "op": "replace", "path": "active" }]), ScimType::InvalidValue, "needs a `value`"),
+            (
+                json!([{ "op": "replace", "path": "active", "value": "maybe" }]),
+                ScimType::InvalidValue,
+                "`active` must be true or false",
+            ),
+            (
+                json!([{ "op": "replace", "path": "userName", "value": " " }]),
+                ScimType::InvalidValue,
+                "`userName` cannot be empty",
+            ),
+            (
+                json!([{ "op": "replace", "path": "displayName", "value": ["Ada"] }]),
+                ScimType::InvalidValue,
+                "must be a string",
+            ),
+            (json!([{ "op": "replace", "value": "inactive" }]), ScimType::InvalidValue, "needs an object `value`"),
+            (
+                json!([{ "op": "replace", "path": "emails", "value": [] }]),
+                ScimType::InvalidValue,
+                "`emails` has no address",
+            ),
+            (json!(["replace"]), ScimType::InvalidSyntax, "must be an object"),
+        ];
+        for (operations, kind, mentions) in cases {
+            let error = UserPatch::parse(&patch(&operations)).unwrap_err();
+            assert_scim_error(&error, 400, Some(kind), mentions);
+        }
+    }
+
+    #[test]
+    fn patch_bodies_that_are_not_patch_messages_are_invalid_syntax() {
+        let wrong_schema = body(&json!({ "schemas": [USER_SCHEMA], "Operations": [] }));
+        assert_scim_error(
+            &UserPatch::parse(&wrong_schema).unwrap_err(),
+            400,
+            Some(ScimType::InvalidSyntax),
+            PATCH_OP_SCHEMA,
+        );
+        let no_operations = body(&json!({ "schemas": [PATCH_OP_SCHEMA] }));
+        assert_scim_error(
+            &GroupPatch::parse(&no_operations).unwrap_err(),
+            400,
+            Some(ScimType::InvalidSyntax),
+            "`Operations` array",
+        );
+        assert_scim_error(
+            &GroupPatch::parse(b"not json").unwrap_err(),
+            400,
+            Some(ScimType::InvalidSyntax),
+            "not valid JSON",
+        );
+        assert_eq!(UserPatch::parse(&patch(&json!([]))).unwrap(), UserPatch::default());
+    }
+
+    // -- Group PATCH -------------------------------------------------------
+
+    #[test]
+    fn okta_member_additions_and_removals_keep_their_order() {
+        let body = patch(&json!([
+            { "op": "add", "path": "members", "value": [{ "value": "2819c223", "display": "ada@example.com" }, { "value": "902c246b" }] },
+            { "op": "remove", "path": "members[value eq \"2819c223\"]" }
+        ]));
+        assert_eq!(
+            GroupPatch::parse(&body).unwrap().members,
+            vec![MemberOp::Add(vec!["2819c223".into(), "902c246b".into()]), MemberOp::Remove(vec!["2819c223".into()])]
+        );
+    }
+
+    #[test]
+    fn entra_member_additions_and_removals_with_value_lists() {
+        let body = patch(&json!([
+            { "op": "Add", "path": "members", "value": [{ "value": "2819c223" }] },
+            { "op": "Remove", "path": "members", "value": [{ "value": "902c246b" }, { "value": "e9e30dba" }] }
+        ]));
+        assert_eq!(
+            GroupPatch::parse(&body).unwrap().members,
+            vec![MemberOp::Add(vec!["2819c223".into()]), MemberOp::Remove(vec!["902c246b".into(), "e9e30dba".into()])]
+        );
+    }
+
+    #[test]
+    fn okta_replacing_members_replaces_the_whole_set() {
+        let body = patch(
+            &json!([{ "op": "replace", "path": "members", "value": [{ "value": "2819c223" }, { "value": "902c246b" }] }]),
+        );
+        assert_eq!(
+            GroupPatch::parse(&body).unwrap().members,
+            vec![MemberOp::Replace(vec!["2819c223".into(), "902c246b".into()])]
+        );
+        let body = patch(&json!([{ "op": "replace", "path": "members", "value": [] }]));
+        assert_eq!(GroupPatch::parse(&body).unwrap().members, vec![MemberOp::Replace(Vec::new())]);
+    }
+
+    #[test]
+    fn removing_members_without_a_value_removes_everyone() {
+        let body = patch(&json!([{ "op": "remove", "path": "members" }]));
+        assert_eq!(GroupPatch::parse(&body).unwrap().members, vec![MemberOp::RemoveAll]);
+    }
+
+    #[test]
+    fn okta_rename_with_a_value_object_ignores_the_echoed_id() {
+        let body =
+            patch(&json!([{ "op": "replace", "value": { "id": "5e1c7c9a", "displayName": "Platform Engineering" } }]));
+        assert_eq!(
+            GroupPatch::parse(&body).unwrap(),
+            GroupPatch { display_name: Some("Platform Engineering".into()), ..GroupPatch::default() }
+        );
+    }
+
+    #[test]
+    fn renames_and_external_ids_by_path() {
+        let body = patch(&json!([
+            { "op": "Replace", "path": "displayName", "value": "Platform" },
+            { "op": "Add", "path": "externalId", "value": "8aa1a0c0" },
+            { "op": "Add", "path": "urn:example:custom:2.0:Group:costCentre", "value": "42" }
+        ]));
+        assert_eq!(
+            GroupPatch::parse(&body).unwrap(),
+            GroupPatch {
+                display_name: Some("Platform".into()),
+                external_id: Some(Some("8aa1a0c0".into())),
+                members: Vec::new()
+            }
+        );
+        let body = patch(&json!([{ "op": "remove", "path": "externalId" }]));
+        assert_eq!(GroupPatch::parse(&body).unwrap().external_id, Some(None));
+    }
+
+    #[test]
+    fn a_value_object_may_add_or_replace_members() {
+        let body = patch(&json!([
+            { "op": "add", "value": { "members": [{ "value": "2819c223" }] } },
+            { "op": "replace", "value": { "members": [{ "value": "902c246b" }], "displayName": "Ops" } }
+        ]));
+        let patch = GroupPatch::parse(&body).unwrap();
+        assert_eq!(
+            patch.members,
+            vec![MemberOp::Add(vec!["2819c223".into()]), MemberOp::Replace(vec!["902c246b".into()])]
+        );
+        assert_eq!(patch.display_name.as_deref(), Some("Ops"));
+    }
+
+    #[test]
+    fn empty_member_lists_in_add_and_remove_change_nothing() {
+        let body = patch(&json!([
+            { "op": "add", "path": "members", "value": [] },
+            { "op": "remove", "path": "members", "value": [] }
+        ]));
+        assert_eq!(GroupPatch::parse(&body).unwrap(), GroupPatch::default());
+    }
+
+    #[test]
+    fn group_patches_that_cannot_be_honoured_are_refused_with_the_right_scim_type() {
+        let cases = [
+            (json!([{ "op": "remove" }]), ScimType::NoTarget, "needs a `path`"),
+            (
+                json!([{ "op": "add", "path": "members[value eq \"2819c223\"]", "value": [{ "value": "2819c223" }] }]),
+                ScimType::InvalidPath,
+                "can only be removed",
+            ),
+            (
+                json!([{ "op": "remove", "path": "members[display eq \"Ada\"]" }]),
+                ScimType::InvalidPath,
+                "members[value eq",
+            ),
+            (json!([{ "op": "remove", "path": "members.display" }]), ScimType::InvalidPath, "is not supported"),
+            (
+                json!([{ "op": "replace", "path": "owner", "value": "ada" }]),
+                ScimType::InvalidPath,
+                "`owner` is not an attribute of a Group",
+            ),
+            (json!([{ "op": "replace", "path": "id", "value": "x" }]), ScimType::Mutability, "`id` is read-only"),
+            (
+                json!([{ "op": "remove", "path": "displayName" }]),
+                ScimType::InvalidValue,
+                "`displayName` cannot be removed",
+            ),
+            (
+                json!([{ "op": "replace", "path": "displayName", "value": "" }]),
+                ScimType::InvalidValue,
+                "`displayName` cannot be empty",
+            ),
+            (
+                json!([{ "op": "add", "path": "members", "value": [{ "display": "Ada" }] }]),
+                ScimType::InvalidValue,
+                "each member needs a `value`",
+            ),
+            (
+                json!([{ "op": "add", "path": "members", "value": "2819c223" }]),
+                ScimType::InvalidValue,
+                "`members` must be a list",
+            ),
+            (json!([{ "op": "add", "path": "members" }]), ScimType::InvalidValue, "needs a `value`"),
+            (
+                json!([{ "op": "Merge", "path": "members", "value": [] }]),
+                ScimType::InvalidSyntax,
+                "`Merge` is not a PATCH op",
+            ),
+        ];
+        for (operations, kind, mentions) in cases {
+            let error = GroupPatch::parse(&patch(&operations)).unwrap_err();
+            assert_scim_error(&error, 400, Some(kind), mentions);
+        }
+    }
+
+    // -- Discovery ---------------------------------------------------------
+
+    #[test]
+    fn service_provider_config_announces_what_is_supported() {
+        let config = service_provider_config(BASE);
+        assert_eq!(config["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]));
+        assert_eq!(config["patch"], json!({ "supported": true }));
+        assert_eq!(config["filter"], json!({ "supported": true, "maxResults": 200 }));
+        for unsupported in ["bulk", "sort", "etag", "changePassword"] {
+            assert_eq!(config[unsupported]["supported"], json!(false), "{unsupported}");
+        }
+        assert_eq!(config["authenticationSchemes"][0]["type"], "oauthbearertoken");
+        assert_eq!(config["meta"]["location"], "https://strata.example/scim/v2/acme/ServiceProviderConfig");
+    }
 }
