@@ -116,8 +116,9 @@ pub struct Hub {
     activity: Arc<sleep::Activity>,
     /// The OpenID Connect relying party, with its per-issuer caches.
     relying_party: Arc<strata_sso::oidc::RelyingParty>,
-    /// Looks up the TXT records that prove domains.
-    txt: strata_sso::dns::TxtResolver,
+    /// Looks up the TXT records that prove domains; `None` on a machine
+    /// without resolvers (domain checks then say to set `sso_dns_server`).
+    txt: Option<strata_sso::dns::TxtResolver>,
 }
 
 impl Hub {
@@ -140,7 +141,8 @@ impl Hub {
             Some(server) => strata_sso::dns::TxtResolver::at(server),
             None => strata_sso::dns::TxtResolver::system(),
         }
-        .map_err(|e| HubError::Crypto(format!("cannot set up DNS lookups: {e}")))?;
+        .inspect_err(|error| tracing::warn!(%error, "domain verification is off until `sso_dns_server` is set"))
+        .ok();
         let hub = Hub {
             db,
             keys,

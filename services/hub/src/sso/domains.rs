@@ -113,7 +113,15 @@ impl Hub {
         if row.verified_at.is_some() {
             return Ok(domain_from(row));
         }
-        let found = self.txt.has_challenge(&row.domain, &row.token).await.map_err(|e| {
+        let Some(txt) = &self.txt else {
+            return Err(UserError::new(
+                Some("domain"),
+                ErrorCode::WorkspaceUnavailable,
+                "this server has no DNS resolver; its operator must set `sso_dns_server`",
+            )
+            .into());
+        };
+        let found = txt.has_challenge(&row.domain, &row.token).await.map_err(|e| {
             UserError::new(
                 Some("domain"),
                 ErrorCode::WorkspaceUnavailable,
