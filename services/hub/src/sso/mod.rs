@@ -278,12 +278,14 @@ impl Hub {
     /// The caller's own role in the organisation (uncapped), or `None`
     /// when they are not a member; `SSO_REQUIRED` when the organisation
     /// requires single sign-on and the caller's session did not come from it.
+    /// Both statements run whether or not the caller is a member (or the
+    /// organisation exists), so that the time taken tells nothing.
     pub(crate) async fn member_role(&self, principal: &Principal, org_id: OrganizationId) -> Result<Option<OrgRole>> {
-        let Some(member) = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await? else {
-            return Ok(None);
-        };
+        let member = membership::Entity::find_by_id((org_id, principal.user_id)).one(&self.db).await?;
+        let org = org::Entity::find_by_id(org_id).one(&self.db).await?;
+        let Some(member) = member else { return Ok(None) };
         let role: OrgRole = member.role.parse()?;
-        if let Some(org) = org::Entity::find_by_id(org_id).one(&self.db).await? {
+        if let Some(org) = org {
             sso_gate(principal, &org, role)?;
         }
         Ok(Some(role))

@@ -368,9 +368,7 @@ impl Hub {
             .into_iter()
             .map(|m| m.team_id)
             .collect();
-        if teams.is_empty() {
-            return Ok(bindings);
-        }
+        // Sent even without teams: the statements must not tell who has any.
         let mut via_teams = team_binding::Entity::find()
             .filter(team_binding::Column::TeamId.is_in(teams))
             .filter(team_binding::Column::WorkspaceId.is_in(workspaces));
