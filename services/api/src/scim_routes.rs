@@ -162,7 +162,7 @@ type Answer = Result<HttpResponse, ScimError>;
 async fn list_users(hub: &Hub, org: OrganizationId, base: &str, query: &str) -> Answer {
     let list = ListQuery::parse(ResourceType::User, query)?;
     let filter = list.filter.as_ref();
-    let (_, found) = hub.scim_people(org, &lookup(filter), 0, usize::MAX).await.map_err(|e| from_hub(&e))?;
+    let found = hub.scim_people(org, &lookup(filter)).await.map_err(|e| from_hub(&e))?;
     let matching: Vec<&ScimPerson> = found.iter().filter(|p| person_matches(filter, p)).collect();
     let page: Vec<serde_json::Value> =
         page_of(&matching, list.paging).into_iter().map(|p| person_json(base, p)).collect();
@@ -178,7 +178,7 @@ fn page_of<T: Copy>(items: &[T], paging: strata_sso::scim::Paging) -> Vec<T> {
 async fn list_groups(hub: &Hub, org: OrganizationId, base: &str, query: &str) -> Answer {
     let list = ListQuery::parse(ResourceType::Group, query)?;
     let filter = list.filter.as_ref();
-    let (_, found) = hub.scim_groups(org, &lookup(filter), 0, usize::MAX).await.map_err(|e| from_hub(&e))?;
+    let found = hub.scim_groups(org, &lookup(filter)).await.map_err(|e| from_hub(&e))?;
     let matching: Vec<&ScimGroup> = found.iter().filter(|g| group_matches(filter, g)).collect();
     let page: Vec<serde_json::Value> =
         page_of(&matching, list.paging).into_iter().map(|g| group_json(base, g)).collect();

@@ -51,7 +51,6 @@ pub enum ScimLookup {
     Email(String),
     ExternalId(String),
     Id(Uuid),
-    DisplayName(String),
     /// A filter that can match nothing (e.g. two different ids).
     Nothing,
 }
@@ -208,27 +207,19 @@ impl Hub {
         }
     }
 
-    /// The people of the organisation a lookup selects, in a stable order,
-    /// and their total; `start` is 0-based.
-    pub async fn scim_people(
-        &self,
-        org_id: OrganizationId,
-        lookup: &ScimLookup,
-        start: usize,
-        count: usize,
-    ) -> Result<(usize, Vec<ScimPerson>)> {
-        let ids = self.scim_person_ids(org_id, lookup).await?;
-        let total = ids.len();
-        let mut page = Vec::new();
-        for id in ids.into_iter().skip(start).take(count) {
-            page.push(self.scim_person(org_id, id).await?);
+    /// The people of the organisation a lookup selects, in a stable order
+    /// (the SCIM layer filters further, then pages).
+    pub async fn scim_people(&self, org_id: OrganizationId, lookup: &ScimLookup) -> Result<Vec<ScimPerson>> {
+        let mut people = Vec::new();
+        for id in self.scim_person_ids(org_id, lookup).await? {
+            people.push(self.scim_person(org_id, id).await?);
         }
-        Ok((total, page))
+        Ok(people)
     }
 
     async fn scim_person_ids(&self, org_id: OrganizationId, lookup: &ScimLookup) -> Result<Vec<UserId>> {
         let candidates: Vec<UserId> = match lookup {
-            ScimLookup::Nothing | ScimLookup::DisplayName(_) => return Ok(Vec::new()),
+            ScimLookup::Nothing => return Ok(Vec::new()),
             ScimLookup::Id(id) => vec![UserId::from_uuid(*id)],
             ScimLookup::Email(email) => {
                 let email = email.trim().to_lowercase();
@@ -485,29 +476,21 @@ impl Hub {
         Ok(ScimGroup { team: team_from(row), members })
     }
 
-    /// The groups a lookup selects, and their total; `start` is 0-based.
-    pub async fn scim_groups(
-        &self,
-        org_id: OrganizationId,
-        lookup: &ScimLookup,
-        start: usize,
-        count: usize,
-    ) -> Result<(usize, Vec<ScimGroup>)> {
+    /// The groups a lookup selects, by slug (the SCIM layer filters
+    /// further, then pages).
+    pub async fn scim_groups(&self, org_id: OrganizationId, lookup: &ScimLookup) -> Result<Vec<ScimGroup>> {
         let mut query = team::Entity::find().filter(team::Column::OrgId.eq(org_id));
         query = match lookup {
             ScimLookup::All => query,
-            ScimLookup::DisplayName(name) => query.filter(team::Column::Name.eq(name.clone())),
             ScimLookup::ExternalId(external) => query.filter(team::Column::ExternalId.eq(external.clone())),
             ScimLookup::Id(id) => query.filter(team::Column::Id.eq(*id)),
-            ScimLookup::Email(_) | ScimLookup::Nothing => return Ok((0, Vec::new())),
+            ScimLookup::Email(_) | ScimLookup::Nothing => return Ok(Vec::new()),
         };
-        let rows = query.order_by_asc(team::Column::Slug).all(&self.db).await?;
-        let total = rows.len();
-        let mut page = Vec::new();
-        for row in rows.into_iter().skip(start).take(count) {
-            page.push(self.scim_group(org_id, row.id).await?);
+        let mut groups = Vec::new();
+        for row in query.order_by_asc(team::Column::Slug).all(&self.db).await? {
+            groups.push(self.scim_group(org_id, row.id).await?);
         }
-        Ok((total, page))
+        Ok(groups)
     }
 
     /// Renames a group and/or changes its members.
