@@ -242,6 +242,18 @@ impl ServerSettings {
     pub fn needs_data_dir(&self) -> bool {
         matches!(self.database, DatabaseUrl::Sqlite(_)) || matches!(self.object_store, ObjectStoreUrl::Local(_))
     }
+
+    /// The URL clients on this machine use to reach the server bound to
+    /// `port`: a wildcard listen address is reached through IPv4 loopback.
+    /// Printed by `strata dev` and, without `public_url`, the start of every
+    /// link and redirect, so a browser keeps its cookies on one host.
+    pub fn local_url(&self, port: u16) -> String {
+        let host = match self.listen.ip() {
+            ip if ip.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(host, port))
+    }
 }
 
 /// Creates the data directory if needed and proves it is writable, so a
@@ -529,6 +541,15 @@ mod tests {
         assert!(matches!(settings.database, DatabaseUrl::Sqlite(ref p) if p == Path::new(".strata/strata.db")));
         assert!(matches!(settings.object_store, ObjectStoreUrl::Local(ref p) if p == Path::new(".strata/objects")));
         assert!(settings.redis.is_none());
+    }
+
+    #[test]
+    fn the_local_url_reaches_a_wildcard_address_through_loopback() {
+        let at = |listen: &str| ServerConfig { listen: listen.into(), ..ServerConfig::default() }.resolve();
+        assert_eq!(at("0.0.0.0:0").expect("valid").local_url(8080), "http://127.0.0.1:8080");
+        assert_eq!(at("[::]:0").expect("valid").local_url(8080), "http://127.0.0.1:8080");
+        assert_eq!(at("[::1]:0").expect("valid").local_url(9), "http://[::1]:9");
+        assert_eq!(at("10.1.2.3:80").expect("valid").local_url(80), "http://10.1.2.3:80");
     }
 
     #[test]

@@ -360,13 +360,7 @@ async fn open_hub(
     };
     let public_url = match &mail.public_url {
         Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-        None => {
-            let host = match settings.server.listen.ip() {
-                ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
-                ip => ip.to_string(),
-            };
-            format!("http://{host}:{port}")
-        }
+        None => settings.server.local_url(port),
     };
     let org_plans = settings.hub.org_plans.clone();
     let sso = settings.hub.sso.clone();

@@ -16,7 +16,7 @@ use crate::sso::{Reach, SsoSettings};
 #[serde(default)]
 pub struct HubConfig {
     /// The URL people reach the server at, for links in emails; default:
-    /// `http://localhost:<port>` (or the listen address).
+    /// the listen address (`http://127.0.0.1:<port>` for a wildcard one).
     pub public_url: Option<String>,
     /// `smtps://USER:PASSWORD@HOST:465` or `smtp://...?tls=required`; default:
     /// mail is written to `<data_dir>/outbox/` as JSON files.

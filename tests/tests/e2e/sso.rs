@@ -29,8 +29,7 @@ async fn world(backend: Backend) -> World {
     let dns = TestDns::start().await;
     let options = TestOptions { private_issuers: true, dns_server: Some(dns.addr()), ..TestOptions::default() };
     let app = TestApp::spawn_with_options(backend, options).await;
-    // Links and redirects use the public URL, `localhost` by default.
-    let callback = format!("{}/auth/sso/callback", browser_base(&app));
+    let callback = format!("{}/auth/sso/callback", app.address);
     let idp = OidcProvider::start(ProviderConfig {
         clients: vec![Client::new("strata", SECRET, &callback)],
         accounts: vec![Account::new("ada-1", "ada@acme.test", "ada's idp password").with_groups(&["eng"])],
@@ -64,17 +63,11 @@ async fn world(backend: Backend) -> World {
     World { app, idp, _dns: dns }
 }
 
-/// The server as a browser reaches it: at its public URL, so that the
-/// cookie set at the start comes back with the provider's redirect.
-fn browser_base(app: &TestApp) -> String {
-    app.address.replace("127.0.0.1", "localhost")
-}
-
 /// Signs in through the provider's login page as a browser would, and
 /// returns the access token the console then gets from its cookies.
 async fn sign_in(world: &World, password: &str) -> Result<String, String> {
     let browser = IdpBrowser::new();
-    let start = format!("{}/auth/sso/start?email=ada%40acme.test&return_to=%2Forgs%2Flocal", browser_base(&world.app));
+    let start = format!("{}/auth/sso/start?email=ada%40acme.test&return_to=%2Forgs%2Flocal", world.app.address);
     let outcome = browser.sign_in_via(&start, world.idp.issuer(), "ada@acme.test", password).await?;
     let back = browser.client().get(outcome.redirect.clone()).send().await.map_err(|e| e.to_string())?;
     assert_eq!(back.status(), 303);

@@ -1,7 +1,5 @@
 //! `strata dev`: the whole product in one process.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
 use anyhow::Context as _;
 use strata_api::Application;
 use strata_api::config::{AppSettings, MetricsToken};
@@ -31,7 +29,7 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     let made_key = settings.app.hub.master_key.create_default_if_missing()?;
     let app = Application::build(&settings.app).await?;
     let provisioner = start_provisioner(&settings, &app, &stop)?;
-    let url = local_url(server.listen, app.port());
+    let url = server.local_url(app.port());
     tracing::info!(
         %url,
         database = %server.database.redacted(),
@@ -151,17 +149,6 @@ fn metrics_hint(app: &Application, url: &str, token_file: Option<&std::path::Pat
     }
 }
 
-/// The URL clients on this machine should use: a wildcard listen address is
-/// reached through loopback.
-fn local_url(listen: SocketAddr, port: u16) -> String {
-    let host = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!("http://{}", SocketAddr::new(host, port))
-}
-
 /// Creates or updates the `dev` context and makes it current. A login
 /// session already in it (the local admin's from an earlier start, or one
 /// of `strata auth login`) is renewed; otherwise the local admin gets a new
@@ -192,17 +179,4 @@ async fn write_dev_context(app: &Application, url: &str) -> Result<(), Failure> 
     config.save(&path).map_err(user)?;
     tracing::info!(path = %path.display(), "CLI context `dev` is now current");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_wildcard_listen_address_is_reached_through_loopback() {
-        let any: SocketAddr = "0.0.0.0:0".parse().expect("addr");
-        assert_eq!(local_url(any, 8080), "http://127.0.0.1:8080");
-        let loopback6: SocketAddr = "[::1]:0".parse().expect("addr");
-        assert_eq!(local_url(loopback6, 9), "http://[::1]:9");
-    }
 }

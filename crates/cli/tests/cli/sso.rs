@@ -168,11 +168,9 @@ fn auth_login_sso_signs_in_through_the_provider_by_loopback() {
     let dns_server = dns.addr().to_string();
     let env = [("STRATA_SSO_ISSUERS", "any"), ("STRATA_SSO_DNS_SERVER", dns_server.as_str())];
     let server = sandbox.start_dev_with_env(&[], &env);
-    // Links and redirects use the public URL, which names `localhost`.
-    let public = server.url.replace("127.0.0.1", "localhost");
     let secret = "the provider's secret for strata";
     let idp = runtime.block_on(OidcProvider::start(ProviderConfig {
-        clients: vec![Client::new("strata", secret, &format!("{public}/auth/sso/callback"))],
+        clients: vec![Client::new("strata", secret, &format!("{}/auth/sso/callback", server.url))],
         accounts: vec![Account::new("ada-1", "ada@acme.test", "ada's password")],
         keys: None,
     }));
@@ -197,7 +195,7 @@ fn auth_login_sso_signs_in_through_the_provider_by_loopback() {
         let mut line = String::new();
         assert_ne!(notes.read_line(&mut line).expect("read stderr"), 0, "the CLI ended without a URL");
         if let Some(url) = line.trim().strip_prefix("Open this URL to log in: ") {
-            break url.replacen("127.0.0.1", "localhost", 1);
+            break url.to_owned();
         }
     };
     let rest = std::thread::spawn(move || {
