@@ -4,8 +4,11 @@
 // files and a two-stage pipeline (CLI) → DAG → job → file preview and
 // download → API tokens → a second user invited as a reader, in a second
 // browser context → teams (one given a role on the workspace) → the local
-// admin's single sign-on settings (third context) → the login page's SSO
-// parts and a CLI device login approved on /device.
+// admin's single sign-on settings (third context) against a real OpenID
+// provider and a DNS server on loopback → a new person signs in through the
+// provider's login page, lands in a team with a workspace role and is
+// deprovisioned by SCIM (fourth context) → the login page's SSO parts and a
+// CLI device login approved on /device.
 // Screenshots of the main pages go to docs/images/ (or $WALK_SHOTS); figures
 // are printed.
 //
@@ -16,6 +19,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
+import { startDns } from "./dns.mjs";
+import { startProvider } from "./idp.mjs";
+
 const web = resolve(new URL("../..", import.meta.url).pathname);
 const root = resolve(web, "..");
 const bin = process.env.STRATA_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug", "strata");
@@ -24,12 +30,15 @@ const shots = process.env.WALK_SHOTS ?? join(root, "docs", "images");
 const postgres = process.env.STRATA_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const PASSWORD = "correct horse battery staple";
+const LIN_PASSWORD = "lin's password at the provider";
 
 const work = mkdtempSync(join(tmpdir(), "strata-browser-"));
 const database = `strata_browser_${process.pid}_${Date.now()}`;
 const figures = [];
 let server;
 let browser;
+let dns;
+let idp;
 let serverLog = "";
 let serverOut = "";
 
@@ -41,8 +50,8 @@ function psql(sql) {
   execFileSync("psql", [postgres, "-q", "-c", sql], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
-/** Starts `strata dev` and resolves with its URL. */
-function startServer() {
+/** Starts `strata dev` (SSO domains checked at `dnsServer`) and resolves with its URL. */
+function startServer(dnsServer) {
   const databaseUrl = new URL(postgres);
   databaseUrl.pathname = `/${database}`;
   const env = {
@@ -57,6 +66,10 @@ function startServer() {
     // the machine has, and the hub workspace it makes may run them so.
     STRATA_RUNNER: "process",
     STRATA_INSECURE_WORKSPACES_WITHOUT_CONTAINERS: "true",
+    // The test identity provider listens on loopback, which the default
+    // (public issuers only) refuses; domains are proven on the walk's DNS.
+    STRATA_SSO_ISSUERS: "any",
+    STRATA_SSO_DNS_SERVER: dnsServer,
     RUST_LOG: process.env.WALK_RUST_LOG ?? "warn",
   };
   const args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", join(work, "data"), "--database-url", databaseUrl.href, "--log-level", "warn"];
@@ -301,6 +314,27 @@ async function startSsoLogin(page, base, email, returnTo = "/") {
   await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), button.click()]);
 }
 
+/** Signs in on the identity provider's own login page (open in `page`). */
+async function signInAtProvider(page, provider, login, password) {
+  await page.waitForURL((url) => url.origin === provider.issuer && url.pathname.startsWith("/interaction/"));
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** Deactivates a person as an identity provider's SCIM app does: finds them by userName, then PATCHes active off. */
+async function scimDeactivate({ baseUrl, token }, userName) {
+  const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/scim+json" };
+  const filter = encodeURIComponent(`userName eq "${userName}"`);
+  const found = await (await fetch(`${baseUrl}/Users?filter=${filter}`, { headers })).json();
+  const id = found.Resources?.[0]?.id;
+  expect(typeof id === "string", `SCIM finds ${userName}: ${JSON.stringify(found)}`);
+  const patch = { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "replace", value: { active: false } }] };
+  const answer = await fetch(`${baseUrl}/Users/${id}`, { method: "PATCH", headers, body: JSON.stringify(patch) });
+  const body = await answer.json();
+  expect(answer.status === 200 && body.active === false, `SCIM deactivation answered ${answer.status}: ${JSON.stringify(body)}`);
+}
+
 /** Starts a device login as the CLI does (`strata auth login --device`): its codes. */
 async function startDeviceLogin(base) {
   const response = await fetch(`${base}/auth/device`, { method: "POST" });
@@ -361,7 +395,8 @@ function expect(condition, message) {
 
 async function main() {
   psql(`CREATE DATABASE ${database}`);
-  const base = await startServer();
+  dns = await startDns();
+  const base = await startServer(dns.address);
   step(`strata dev at ${base} on PostgreSQL database ${database}`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -572,30 +607,43 @@ async function main() {
   await admin.goto(await localAdminLink(base));
   await admin.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
   await createTeam(admin, base, "local", { slug: "platform", name: "Platform" });
+  await grantTeamRole(admin, base, "local", "default", { team: "platform", role: "WRITER" });
   const connection = await openSsoSettings(admin, base, "local");
   await audit(admin, "sso-settings");
   await connection.getByLabel("Issuer URL").fill("https://login.acme.example");
   await connection.getByLabel("Client ID").fill("strata-console");
   await connection.getByRole("button", { name: "Save connection" }).click();
   await connection.locator(".field-error", { hasText: "client secret" }).waitFor();
-  const sso = { issuer: "https://login.acme.example", clientId: "strata-console", groupsClaim: "roles" };
-  const redirectUri = await configureSso(admin, { ...sso, clientSecret: "not-a-real-secret" });
-  expect(redirectUri.endsWith("/auth/sso/callback"), `the redirect URI to register: ${redirectUri}`);
+  const placeholder = { issuer: "https://login.acme.example", clientId: "strata-console", groupsClaim: "roles" };
+  const redirectUri = await configureSso(admin, { ...placeholder, clientSecret: "not-a-real-secret" });
+  expect(redirectUri === `${base}/auth/sso/callback`, `the redirect URI to register: ${redirectUri}`);
   expect((await connection.getByLabel("Client secret").inputValue()) === "", "the client secret is never shown again");
   await admin.reload();
   expect((await connection.getByLabel("Groups claim").inputValue()) === "roles", "the groups claim is kept");
   // Saved again with the secret left empty: the stored one is kept.
-  await configureSso(admin, { ...sso, clientId: "strata-console-2" });
+  await configureSso(admin, { ...placeholder, clientId: "strata-console-2" });
 
-  step("the local admin claims a domain (its TXT record shown), maps a group, issues a SCIM token");
+  step("the connection pointed at a real OpenID provider on loopback, with the redirect URI the page showed; 'Test connection' reaches it");
+  const idpSecret = "the provider's secret for strata";
+  const lin = { sub: "lin-1", email: "lin@acme.example", email_verified: true, name: "Lin", groups: ["eng"], password: LIN_PASSWORD };
+  idp = await startProvider({ root, work, callback: redirectUri, clientId: "strata-console", clientSecret: idpSecret, accounts: [lin] });
+  await configureSso(admin, { issuer: idp.issuer, clientId: "strata-console", clientSecret: idpSecret, groupsClaim: "groups" });
+  const tested = await testSso(admin);
+  expect(tested.ok && tested.text.includes(`Reached ${idp.issuer}`) && tested.text.includes("1 key."), `Test connection: ${tested.text}`);
+
+  step("the local admin claims acme.example (its TXT record shown), publishes the record and verifies it; maps groups to teams; issues a SCIM token");
   const record = await claimDomain(admin, "acme.example");
   expect(record.name === "_strata-challenge.acme.example", `the TXT record's name: ${record.name}`);
   expect(record.value.startsWith("strata-domain-verification="), `the TXT record's value: ${record.value}`);
   await admin.getByTestId("domain-acme.example").locator(".state-pending").waitFor();
+  dns.setTxt(record.name, [record.value]);
+  await verifyDomain(admin, "acme.example");
   const mapping = await mapGroup(admin, { group: "strata-admins", team: "platform", orgRole: "ADMIN" });
   expect(mapping.includes("joins team platform and is admin of the organisation"), `the group mapping: ${mapping}`);
+  const engineers = await mapGroup(admin, { group: "eng", team: "platform" });
+  expect(engineers.includes("joins team platform"), `the group mapping: ${engineers}`);
   const scim = await issueScimToken(admin);
-  expect(scim.token.length >= 20 && scim.baseUrl.endsWith("/scim/v2/local"), `a SCIM token and base URL: ${JSON.stringify({ baseUrl: scim.baseUrl })}`);
+  expect(scim.token.length >= 20 && scim.baseUrl === `${base}/scim/v2/local`, `a SCIM token and base URL: ${JSON.stringify({ baseUrl: scim.baseUrl })}`);
   await shot(admin, "sso-settings");
 
   step("Require SSO: a member's password session is refused and offered the organisation's single sign-on; the owner keeps access");
@@ -616,6 +664,37 @@ async function main() {
   const again = await grace.getByRole("link", { name: "Log in with single sign-on" }).getAttribute("href");
   expect(again === "/auth/sso/start?org=local&return_to=%2Forgs%2Flocal", `the way to the organisation's SSO: ${again}`);
   await audit(grace, "sso required");
+
+  step("Lin, new to Strata, signs in through the provider's login page (a wrong password is refused there) and lands on the workspace she asked for, a writer through team platform; SSO required lets her SSO session pass");
+  const linPage = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  watch(linPage);
+  const signInStarted = Date.now();
+  await startSsoLogin(linPage, base, lin.email, "/w/local/default");
+  await signInAtProvider(linPage, idp, lin.email, "not her password");
+  await linPage.getByRole("alert").getByText("Invalid email or password.").waitFor();
+  await signInAtProvider(linPage, idp, lin.email, LIN_PASSWORD);
+  await linPage.waitForURL(`${base}/w/local/default`);
+  await linPage.getByRole("heading", { level: 1, name: /^default/ }).waitFor();
+  figures.push(`SSO sign-in in Chromium (console login page → provider's login page, one wrong password → workspace page shown): ${Date.now() - signInStarted} ms`);
+  const viewer = await gqlAs(linPage, '{ viewer { email } organization(slug: "local") { viewerRole workspace(slug: "default") { viewerRole } } }', {});
+  expect(viewer.data?.viewer.email === lin.email, `signed in as Lin: ${JSON.stringify(viewer)}`);
+  expect(viewer.data.organization.viewerRole === "MEMBER", `Lin joined the organisation as a member: ${JSON.stringify(viewer)}`);
+  expect(viewer.data.organization.workspace.viewerRole === "WRITER", `Lin is a writer through her team: ${JSON.stringify(viewer)}`);
+  await linPage.goto(`${base}/orgs/local/teams`);
+  const linRow = await linPage.getByTestId("team-platform").getByRole("row", { name: /lin@acme.example/ }).innerText();
+  expect(linRow.includes("from an identity provider group"), `Lin is in team platform through her group: ${linRow}`);
+
+  step("SCIM (as the provider's provisioning app) deactivates Lin: her next page asks her to log in, and signing in again is refused");
+  await scimDeactivate(scim, lin.email);
+  await linPage.reload();
+  await linPage.getByRole("heading", { name: "Log in" }).waitFor();
+  await linPage.getByLabel("Email").fill(lin.email);
+  await linPage.getByRole("button", { name: "Continue with single sign-on" }).click();
+  // The provider remembers her, so it sends her straight back; Strata refuses.
+  await linPage.getByTestId("sso-error").getByText("deactivated").waitFor();
+  await linPage.context().close();
+
+  step("Require SSO off: Grace's password session works again");
   await setSsoRequired(admin, false);
   await grace.reload();
   await grace.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
@@ -682,31 +761,25 @@ async function main() {
   await ada.getByRole("button", { name: "Continue with single sign-on" }).click();
   await ada.locator(".field-error", { hasText: "example.com" }).waitFor();
 
-  step("home-realm discovery, the server's answer stubbed in the browser (no identity provider here): 'Continue with single sign-on' starts at /auth/sso/start with the way back");
-  const isDiscover = (url) => url.pathname === "/auth/sso/discover";
+  step("home-realm discovery: an address of a domain with SSO gets 'Continue with single sign-on', which starts at /auth/sso/start with the way back; a password stays possible");
   const isStart = (url) => url.pathname === "/auth/sso/start";
-  const discover = (route) => route.fulfill({ json: { sso: new URL(route.request().url()).searchParams.get("email").endsWith("@sso.example") } });
-  const provider = (route) => route.fulfill({ status: 200, contentType: "text/plain", body: "the identity provider" });
-  await ada.route(isDiscover, discover);
-  await ada.route(isStart, provider);
   await ada.goto(`${base}/login?next=${encodeURIComponent("/orgs/acme/teams")}`);
-  await ada.getByLabel("Email").fill("lin@sso.example");
+  await ada.getByLabel("Email").fill("lin@acme.example");
   const continueSso = ada.getByRole("button", { name: "Continue with single sign-on" });
   await continueSso.waitFor();
   expect((await ada.getByLabel("Password").count()) === 0, "an SSO domain's login asks for no password");
   await audit(ada, "login with SSO");
   const [startRequest] = await Promise.all([ada.waitForRequest((request) => isStart(new URL(request.url()))), continueSso.click()]);
   const startQuery = new URL(startRequest.url()).searchParams;
-  expect(startQuery.get("email") === "lin@sso.example" && startQuery.get("return_to") === "/orgs/acme/teams", `the SSO start: ${startRequest.url()}`);
+  expect(startQuery.get("email") === "lin@acme.example" && startQuery.get("return_to") === "/orgs/acme/teams", `the SSO start: ${startRequest.url()}`);
+  await ada.waitForURL((url) => url.origin === idp.issuer);
   // Owners keep their password (break-glass); other domains log in as before.
   await ada.goto(`${base}/login`);
-  await ada.getByLabel("Email").fill("lin@sso.example");
+  await ada.getByLabel("Email").fill("lin@acme.example");
   await ada.getByRole("button", { name: "Use your password instead" }).click();
   await ada.getByLabel("Password").waitFor();
   await ada.getByLabel("Email").fill("ada@example.com");
   await ada.getByLabel("Password").waitFor();
-  await ada.unroute(isDiscover, discover);
-  await ada.unroute(isStart, provider);
 
   step("a CLI's device login: /device while logged out goes to the login page and back, then approves the code");
   const device = await startDeviceLogin(base);
@@ -787,6 +860,8 @@ try {
 } finally {
   await browser?.close().catch(() => {});
   server?.kill("SIGTERM");
+  idp?.stop();
+  dns?.stop();
   await new Promise((r) => setTimeout(r, 300));
   try {
     psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
