@@ -19,37 +19,15 @@ use serde_json::{Value, json};
 use strata_testkit::dns::TestDns;
 use strata_testkit::{Backend, TestApp, TestOptions};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+mod support;
 
-async fn graphql(app: &TestApp, query: &str, input: Value) -> Value {
-    let body = json!({ "query": query, "variables": { "input": input } });
-    let response = reqwest::Client::new()
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(&app.admin_token)
-        .json(&body)
-        .send()
-        .await
-        .expect("POST /graphql");
-    response.json().await.expect("a JSON answer")
-}
+use support::env;
 
 /// Verifies `bench.test` for the local organisation and returns a SCIM token.
 async fn set_up(app: &TestApp, dns: &TestDns) -> String {
-    let claim =
-        "mutation($input: ClaimDomainInput!) { claimDomain(input: $input) { domain { recordName recordValue } } }";
-    let claimed = graphql(app, claim, json!({ "organization": "local", "domain": "bench.test" })).await;
-    let record = &claimed["data"]["claimDomain"]["domain"];
-    dns.set_txt(
-        record["recordName"].as_str().expect("a record name"),
-        vec![record["recordValue"].as_str().expect("a value").to_owned()],
-    );
-    let verify = "mutation($input: VerifyDomainInput!) { verifyDomain(input: $input) { domain { verified } } }";
-    let verified = graphql(app, verify, json!({ "organization": "local", "domain": "bench.test" })).await;
-    assert_eq!(verified["data"]["verifyDomain"]["domain"]["verified"], true, "{verified}");
+    support::verify_domain(app, dns, "bench.test").await;
     let issue = "mutation($input: IssueScimTokenInput!) { issueScimToken(input: $input) { token } }";
-    let issued = graphql(app, issue, json!({ "organization": "local" })).await;
+    let issued = support::graphql(app, issue, json!({ "organization": "local" })).await;
     issued["data"]["issueScimToken"]["token"].as_str().expect("a SCIM token").to_owned()
 }
 

@@ -15,7 +15,8 @@
 //   {"issuer":"http://127.0.0.1:PORT","port":PORT,"keys":[...private JWKs in use...]}
 // so the caller learns the port and can restart it later with the same port
 // and a new key in front of the old ones (key rotation). It stops when stdin
-// closes or on SIGTERM.
+// closes or on SIGTERM. GET /_test/requests answers how many discovery, JWKS
+// and token requests it served.
 
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -164,8 +165,19 @@ async function interaction(req, res, uid, action) {
   res.end(`unexpected ${req.method} for prompt ${prompt.name}`);
 }
 
+// What relying parties fetched, for the tests that bound it (one discovery
+// per cache period, one JWKS per rotation): GET /_test/requests.
+const requests = { discovery: 0, jwks: 0, token: 0 };
+const counted = { '/.well-known/openid-configuration': 'discovery', '/jwks': 'jwks', '/token': 'token' };
+
 const callback = provider.callback();
 route = (req, res) => {
+  const path = req.url.split('?')[0];
+  if (path === '/_test/requests') {
+    res.setHeader('Content-Type', 'application/json');
+    return res.end(JSON.stringify(requests));
+  }
+  if (counted[path]) requests[counted[path]] += 1;
   const match = /^\/interaction\/([^/?]+)(?:\/([^/?]+))?(?:\?|$)/.exec(req.url);
   if (!match) return callback(req, res);
   return interaction(req, res, match[1], match[2]).catch((err) => {

@@ -275,6 +275,14 @@ impl OidcProvider {
         &self.config
     }
 
+    /// How many discovery, JWKS and token requests it has served since it
+    /// (re)started: what relying parties really fetched.
+    pub async fn requests(&self) -> ProviderRequests {
+        let url = format!("{}/_test/requests", self.issuer);
+        let answer = reqwest::get(&url).await.unwrap_or_else(|err| panic!("GET {url}: {err}"));
+        answer.json().await.unwrap_or_else(|err| panic!("the provider's request counts: {err}"))
+    }
+
     /// `<issuer>/.well-known/openid-configuration`
     pub fn discovery_url(&self) -> String {
         format!("{}/.well-known/openid-configuration", self.issuer)
@@ -316,6 +324,17 @@ impl OidcProvider {
         assert!(output.status.success(), "making a key failed: {}", String::from_utf8_lossy(&output.stderr));
         serde_json::from_slice(&output.stdout).expect("provider.mjs --generate-key prints a JWK")
     }
+}
+
+/// Requests the provider served, by kind ([`OidcProvider::requests`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct ProviderRequests {
+    /// `GET /.well-known/openid-configuration`
+    pub discovery: u64,
+    /// `GET /jwks`
+    pub jwks: u64,
+    /// `POST /token` (one per sign-in)
+    pub token: u64,
 }
 
 /// Where [`IdpBrowser::sign_in`] left the provider: the first redirect to

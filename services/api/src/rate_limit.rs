@@ -82,6 +82,14 @@ fn wait_after(failures: u32) -> Duration {
 /// Sign-ups and reset mails per address.
 pub(crate) const MAIL_PER_IP: Limit = Limit { name: "mail-ip", max: 20, window: Duration::from_secs(60 * 60) };
 
+/// Single sign-on and device logins started per address: each one keeps a
+/// row until it is used or expires.
+pub(crate) const SSO_START_PER_IP: Limit = Limit { name: "sso-start-ip", max: 30, window: Duration::from_secs(60) };
+
+/// Anonymous SSO lookups per address: home-realm discovery, and the CLI's
+/// code exchanges and device polls (one every 5 s per waiting CLI).
+pub(crate) const SSO_LOOKUP_PER_IP: Limit = Limit { name: "sso-lookup-ip", max: 120, window: Duration::from_secs(60) };
+
 /// The outcome of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decision {
@@ -333,6 +341,38 @@ pub(crate) async fn limit_requests(
         }
     }
     Ok(next.call(request).await?.map_into_boxed_body())
+}
+
+/// `limit` per client address on the routes it wraps (the general limit
+/// still applies on top).
+async fn limit_per_address(
+    limit: Limit,
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(limiter) = request.app_data::<web::Data<RateLimiter>>() {
+        let address = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        if let Decision::Limited(retry_after) = limiter.check(limit, &address).await {
+            return Ok(request.into_response(too_many(retry_after)));
+        }
+    }
+    Ok(next.call(request).await?.map_into_boxed_body())
+}
+
+/// [`SSO_START_PER_IP`] as route middleware.
+pub(crate) async fn limit_sso_starts(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    limit_per_address(SSO_START_PER_IP, request, next).await
+}
+
+/// [`SSO_LOOKUP_PER_IP`] as route middleware.
+pub(crate) async fn limit_sso_lookups(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    limit_per_address(SSO_LOOKUP_PER_IP, request, next).await
 }
 
 #[cfg(test)]

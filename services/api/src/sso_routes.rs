@@ -9,12 +9,14 @@
 
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::header;
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use strata_api_types::ErrorCode;
 use strata_http::reject;
 use strata_hub::{DevicePoll, Hub, HubError, Realm, ReturnTo, SsoCallback, SsoFinished, Tokens};
 
+use crate::rate_limit;
 use crate::session_cookies::{self, RequestMeta};
 
 const BINDING_COOKIE: &str = "strata_sso";
@@ -216,13 +218,17 @@ pub(crate) async fn device_token(hub: web::Data<Hub>, body: web::Json<DevicePoll
     }
 }
 
-/// The routes of this module.
+/// The routes of this module. They answer anyone, so each has a limit per
+/// client address: starting a login keeps a row until it expires, and the
+/// lookups would otherwise let one address probe domains or codes freely.
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
+    let starts = || from_fn(rate_limit::limit_sso_starts);
+    let lookups = || from_fn(rate_limit::limit_sso_lookups);
     config
-        .route("/auth/sso/discover", web::get().to(discover))
-        .route("/auth/sso/start", web::get().to(start))
+        .service(web::resource("/auth/sso/discover").wrap(lookups()).route(web::get().to(discover)))
+        .service(web::resource("/auth/sso/start").wrap(starts()).route(web::get().to(start)))
         .route("/auth/sso/callback", web::get().to(callback))
-        .route("/auth/cli/token", web::post().to(cli_token))
-        .route("/auth/device", web::post().to(device_start))
-        .route("/auth/device/token", web::post().to(device_token));
+        .service(web::resource("/auth/cli/token").wrap(lookups()).route(web::post().to(cli_token)))
+        .service(web::resource("/auth/device").wrap(starts()).route(web::post().to(device_start)))
+        .service(web::resource("/auth/device/token").wrap(lookups()).route(web::post().to(device_token)));
 }

@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003SealedSecrets),
             Box::new(M0004Activity),
             Box::new(M0005Sso),
+            Box::new(M0006SsoExpiry),
         ]
     }
 
@@ -606,5 +607,28 @@ impl MigrationTrait for M0005Sso {
             }
         }
         Ok(())
+    }
+}
+
+/// Logins in flight are swept once long expired (on every new one), by
+/// their expiry.
+struct M0006SsoExpiry;
+
+impl MigrationName for M0006SsoExpiry {
+    fn name(&self) -> &str {
+        "m0006_sso_expiry"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006SsoExpiry {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.create_index(index("hub_sso_logins", "hub_sso_logins_expires", &["expires_at"])).await?;
+        manager.create_index(index("hub_cli_logins", "hub_cli_logins_expires", &["expires_at"])).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(Index::drop().name("hub_cli_logins_expires").table("hub_cli_logins").to_owned()).await?;
+        manager.drop_index(Index::drop().name("hub_sso_logins_expires").table("hub_sso_logins").to_owned()).await
     }
 }

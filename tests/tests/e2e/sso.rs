@@ -113,10 +113,15 @@ on_both_backends!(a_person_signs_in_through_the_provider_joins_the_team_and_is_d
 
 async fn a_person_signs_in_through_the_provider_joins_the_team_and_is_deprovisioned_by_scim(backend: Backend) {
     let world = world(backend).await;
+    // "Test connection" fetched discovery and keys afresh; logins reuse them.
+    let tested = world.idp.requests().await;
     let wrong = sign_in(&world, "not the password").await.unwrap_err();
     assert!(wrong.contains("login refused"), "{wrong}");
 
     let token = sign_in(&world, "ada's idp password").await.unwrap();
+    let fetched = world.idp.requests().await;
+    assert_eq!((fetched.discovery, fetched.jwks), (tested.discovery, tested.jwks), "cached: {fetched:?}");
+    assert_eq!(fetched.token, tested.token + 1, "one code redeemed");
     assert_eq!(role_on_default(&world.app, &token).await, "WRITER", "through the team its group maps to");
     let admin = Some(world.app.admin_token.as_str());
     mutate(&world.app, admin, "setSsoRequired", json!({ "organization": "local", "required": true }), "ok").await;
@@ -143,4 +148,55 @@ async fn a_person_signs_in_through_the_provider_joins_the_team_and_is_deprovisio
     assert_eq!(after["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "the next request is refused: {after}");
     let again = sign_in(&world, "ada's idp password").await.unwrap_err();
     assert!(again.contains("deactivated"), "{again}");
+}
+
+/// Sends `count` requests from `source` (a loopback address) and returns
+/// how many were answered before the first 429, with that 429's
+/// Retry-After and body.
+async fn until_limited(
+    source: [u8; 4],
+    count: usize,
+    request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+) -> (usize, Option<(String, Value)>) {
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(source))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for answered in 0..count {
+        let response = request(&client).send().await.unwrap();
+        if response.status() == 429 {
+            let retry_after = response.headers()["retry-after"].to_str().unwrap().to_owned();
+            return (answered, Some((retry_after, response.json().await.unwrap())));
+        }
+    }
+    (count, None)
+}
+
+/// The endpoints anyone may call are limited per address: 30 logins
+/// started a minute (each keeps a row until it expires), 120 lookups
+/// (discovery, code exchanges, device polls). Other addresses are not
+/// affected.
+#[tokio::test]
+async fn anonymous_sso_endpoints_are_limited_per_address() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let device = |client: &reqwest::Client| client.post(format!("{}/auth/device", app.address));
+    let (started, refused) = until_limited([127, 0, 0, 3], 40, device).await;
+    assert_eq!(started, 30, "logins started before the limit");
+    let (retry_after, body) = refused.unwrap();
+    assert!((1..=60).contains(&retry_after.parse::<u64>().unwrap()), "Retry-After: {retry_after}");
+    assert_eq!(body["code"], "RATE_LIMITED", "{body}");
+    let start = |client: &reqwest::Client| client.get(format!("{}/auth/sso/start?org=local", app.address));
+    assert_eq!(until_limited([127, 0, 0, 3], 1, start).await.0, 0, "SSO starts share the count");
+    assert_eq!(until_limited([127, 0, 0, 4], 1, device).await, (1, None), "another address is not limited");
+
+    let discover =
+        |client: &reqwest::Client| client.get(format!("{}/auth/sso/discover?email=a%40acme.test", app.address));
+    let (looked_up, refused) = until_limited([127, 0, 0, 5], 130, discover).await;
+    assert_eq!(looked_up, 120, "lookups before the limit");
+    assert_eq!(refused.unwrap().1["code"], "RATE_LIMITED");
+    let poll = |client: &reqwest::Client| {
+        client.post(format!("{}/auth/device/token", app.address)).json(&json!({ "device_code": "unknown" }))
+    };
+    assert_eq!(until_limited([127, 0, 0, 5], 1, poll).await.0, 0, "device polls share the lookups' count");
 }

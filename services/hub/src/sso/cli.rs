@@ -89,6 +89,7 @@ impl Hub {
     ) -> Result<String> {
         let code = secrets::random_secret();
         let now = Utc::now();
+        self.sweep_expired_logins().await?;
         cli_login::Entity::insert(cli_login::ActiveModel {
             code_hash: Set(secrets::hash(Purpose::CliLogin, &code)),
             kind: Set("loopback".to_owned()),
@@ -158,6 +159,7 @@ impl Hub {
         let device_code = secrets::random_secret();
         let user_code = new_user_code();
         let now = Utc::now();
+        self.sweep_expired_logins().await?;
         cli_login::Entity::insert(cli_login::ActiveModel {
             code_hash: Set(secrets::hash(Purpose::CliLogin, &device_code)),
             kind: Set("device".to_owned()),

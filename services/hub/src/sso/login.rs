@@ -137,6 +137,7 @@ impl Hub {
         let pkce = self.sealer.seal(Sealing::SsoPkce, &state_hash, started.pkce_verifier.as_bytes())?;
         let now = Utc::now();
         let return_to = serde_json::to_string(&return_to).map_err(|e| HubError::Crypto(e.to_string()))?;
+        self.sweep_expired_logins().await?;
         sso_login::Entity::insert(sso_login::ActiveModel {
             state_hash: Set(state_hash),
             org_id: Set(org_id),

@@ -17,7 +17,7 @@ use strata_api_types::ErrorCode;
 use strata_core::id::OrganizationId;
 use strata_sso::oidc::{CachePolicy, ClaimMapping, Connection, ProviderSummary};
 
-use crate::entities::{membership, org, sso_connection};
+use crate::entities::{cli_login, membership, org, sso_connection, sso_login};
 use crate::error::{HubError, Result, UserError};
 use crate::roles::{Credential, OrgRole, Principal};
 use crate::sealing::{Purpose, Sealed};
@@ -74,6 +74,10 @@ impl std::fmt::Debug for SsoConnectionInput {
 }
 
 const DEFAULT_SCOPES: [&str; 3] = ["email", "profile", "groups"];
+
+/// How long an expired login in flight is kept, so that using it late
+/// still says "took too long" rather than "unknown".
+pub const EXPIRED_LOGINS_KEPT: chrono::Duration = chrono::Duration::hours(1);
 
 fn connection_from(row: &sso_connection::Model) -> SsoConnection {
     SsoConnection {
@@ -247,6 +251,19 @@ impl Hub {
             .filter(org::Column::Id.eq(org_id))
             .exec(&self.db)
             .await?;
+        Ok(())
+    }
+
+    /// Deletes the logins in flight (browser, loopback and device) that
+    /// expired more than [`EXPIRED_LOGINS_KEPT`] ago. Every new login calls
+    /// it, so the tables hold no more than the logins of that last stretch
+    /// (which the anonymous endpoints' rate limits bound), with no
+    /// background task to forget.
+    pub(crate) async fn sweep_expired_logins(&self) -> Result<()> {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let horizon = Utc::now() - EXPIRED_LOGINS_KEPT;
+        sso_login::Entity::delete_many().filter(sso_login::Column::ExpiresAt.lt(horizon)).exec(&self.db).await?;
+        cli_login::Entity::delete_many().filter(cli_login::Column::ExpiresAt.lt(horizon)).exec(&self.db).await?;
         Ok(())
     }
 

@@ -137,10 +137,50 @@ impl Sso {
 }
 
 strata_testkit::on_both_backends!(
+    logins_in_flight_are_swept_by_the_next_login_once_long_expired,
     a_new_person_of_a_verified_domain_joins_with_the_team_and_role_their_groups_map_to,
     scim_deactivation_ends_the_session_at_once_and_refuses_the_next_login,
     sso_required_refuses_password_sessions_of_members_but_not_owners_sso_sessions_or_tokens,
 );
+
+/// Moves the expiry of every login in flight to `ago` before now.
+async fn expire_all_logins(sso: &Sso, ago: chrono::Duration) {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use strata_hub::entities::{cli_login, sso_login};
+    let at = chrono::Utc::now() - ago;
+    let browser = sso_login::ActiveModel { expires_at: Set(at), ..Default::default() };
+    sso_login::Entity::update_many().set(browser).exec(&sso.f.db).await.unwrap();
+    let cli = cli_login::ActiveModel { expires_at: Set(at), ..Default::default() };
+    cli_login::Entity::update_many().set(cli).exec(&sso.f.db).await.unwrap();
+}
+
+async fn logins_in_flight(sso: &Sso) -> (u64, u64) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use strata_hub::entities::{cli_login, sso_login};
+    (
+        sso_login::Entity::find().count(&sso.f.db).await.unwrap(),
+        cli_login::Entity::find().count(&sso.f.db).await.unwrap(),
+    )
+}
+
+async fn logins_in_flight_are_swept_by_the_next_login_once_long_expired(backend: Backend) {
+    use strata_hub::sso::EXPIRED_LOGINS_KEPT;
+    let sso = acme(backend).await;
+    let start = || sso.f.hub.start_sso(Realm::Email("ada@acme.test".into()), ReturnTo::console(None));
+    start().await.unwrap();
+    start().await.unwrap();
+    sso.f.hub.start_device_login().await.unwrap();
+    assert_eq!(logins_in_flight(&sso).await, (2, 1));
+
+    // Expired, but recently enough that a late use still says "expired".
+    expire_all_logins(&sso, EXPIRED_LOGINS_KEPT - chrono::Duration::minutes(1)).await;
+    start().await.unwrap();
+    assert_eq!(logins_in_flight(&sso).await, (3, 1), "kept");
+
+    expire_all_logins(&sso, EXPIRED_LOGINS_KEPT + chrono::Duration::minutes(1)).await;
+    sso.f.hub.start_device_login().await.unwrap();
+    assert_eq!(logins_in_flight(&sso).await, (0, 1), "only the new device login is left");
+}
 
 async fn a_new_person_of_a_verified_domain_joins_with_the_team_and_role_their_groups_map_to(backend: Backend) {
     let sso = acme(backend).await;
