@@ -158,6 +158,7 @@ impl Hub {
             txt,
         };
         hub.reseal_service_secrets().await?;
+        hub.reseal_sso_client_secrets().await?;
         Ok(hub)
     }
 

@@ -213,6 +213,27 @@ async fn signing_key(f: &Fixture) -> (String, EncodingKey) {
     (kid, EncodingKey::from_ed_der(&der))
 }
 
+/// An organisation with an SSO connection whose client secret is `secret`; its id.
+async fn sso_connection_of_a_new_org(f: &Fixture, secret: &str) -> String {
+    let owner = person(f, "owner@sso.example").await;
+    let org = f.hub.create_organization(&owner, "with-sso", None).await.unwrap();
+    let input = strata_hub::SsoConnectionInput {
+        issuer: "https://login.sso.example".into(),
+        client_id: "strata".into(),
+        client_secret: Some(secret.into()),
+        ..strata_hub::SsoConnectionInput::default()
+    };
+    f.hub.configure_sso(&owner, "with-sso", input).await.unwrap();
+    org.id.to_string()
+}
+
+/// The sealing key id and sealed bytes of the one SSO client secret stored.
+async fn sso_client_secret_row(f: &Fixture) -> (String, Vec<u8>) {
+    let rows = raw_rows(&f.db, "SELECT client_secret_key, client_secret_sealed FROM hub_sso_connections").await;
+    let row = rows.unwrap().into_iter().next().expect("one SSO connection");
+    (row.try_get("", "client_secret_key").unwrap(), row.try_get("", "client_secret_sealed").unwrap())
+}
+
 /// Decrypts a sealed column as documented (docs/configuration.md#master-key):
 /// AES-256-GCM, `nonce || ciphertext || tag`, the column, row and master key
 /// id as associated data.
@@ -842,6 +863,7 @@ async fn a_wrong_master_key_stops_the_hub_naming_the_setting_and_an_old_one_rota
     let f = fixture(backend).await;
     let [(one, one_secret), _] = two_workspaces(&f).await;
     let principal = person(&f, "bob@example.com").await;
+    let sso_org = sso_connection_of_a_new_org(&f, "the IdP's client secret").await;
     let open = |keys: String| {
         let db = f.db.clone();
         let outbox = f.outbox.clone();
@@ -863,6 +885,9 @@ async fn a_wrong_master_key_stops_the_hub_naming_the_setting_and_an_old_one_rota
     let tokens = rotated.log_in("bob@example.com", "a long passphrase 42", None).await.unwrap();
     let only_new = open(wrong.clone()).await.unwrap();
     assert_eq!(only_new.ensure_service_secret(one).await.unwrap(), one_secret);
+    let (key_id, sealed) = sso_client_secret_row(&f).await;
+    let secret = unseal(&wrong, "hub_sso_connections.client_secret_sealed", &sso_org, &key_id, &sealed);
+    assert_eq!(secret.as_deref(), Some(&b"the IdP's client secret"[..]), "the SSO client secret is sealed again");
     assert_eq!(only_new.authenticate(&tokens.access_token).await.unwrap().user_id, principal.user_id);
     let error = open(f.master_key.clone()).await.unwrap_err();
     assert!(error.is_configuration_error(), "the old key alone no longer opens anything: {error:?}");

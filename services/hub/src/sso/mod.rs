@@ -267,6 +267,34 @@ impl Hub {
         Ok(())
     }
 
+    /// Seals again, with the current master key, the SSO client secrets an
+    /// older master key sealed, so that key can leave the configuration.
+    /// Logins in flight keep their PKCE verifier under the key that sealed
+    /// it; they expire within ten minutes.
+    pub(crate) async fn reseal_sso_client_secrets(&self) -> Result<()> {
+        use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+        let stale = sso_connection::Entity::find()
+            .filter(sso_connection::Column::ClientSecretKey.ne(self.sealer.sealing_key_id()))
+            .all(&self.db)
+            .await?;
+        for row in stale {
+            let org = row.org_id.to_string();
+            let sealed = Sealed { key_id: row.client_secret_key.clone(), bytes: row.client_secret_sealed.clone() };
+            let secret = self.sealer.open(Purpose::SsoClientSecret, &org, &sealed)?;
+            let fresh = self.sealer.seal(Purpose::SsoClientSecret, &org, &secret)?;
+            // Conditional: a replica that resealed it meanwhile wins, which is as good.
+            sso_connection::Entity::update_many()
+                .col_expr(sso_connection::Column::ClientSecretSealed, Expr::value(fresh.bytes))
+                .col_expr(sso_connection::Column::ClientSecretKey, Expr::value(fresh.key_id))
+                .filter(sso_connection::Column::OrgId.eq(row.org_id))
+                .filter(sso_connection::Column::ClientSecretKey.eq(row.client_secret_key.clone()))
+                .exec(&self.db)
+                .await?;
+            tracing::info!(org = %row.org_id, "SSO client secret sealed again with the current master key");
+        }
+        Ok(())
+    }
+
     /// What the relying party fetched from identity providers so far.
     pub fn sso_fetch_counts(&self) -> strata_sso::oidc::FetchCounts {
         self.relying_party.fetch_counts()
