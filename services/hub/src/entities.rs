@@ -413,6 +413,8 @@ pub mod team {
         pub name: String,
         pub external_id: Option<String>,
         pub created_at: ChronoDateTimeUtc,
+        /// Made by the organisation's SCIM client, which manages its members.
+        pub scim_managed: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,7 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003SealedSecrets),
             Box::new(M0004Activity),
             Box::new(M0005Sso),
-            Box::new(M0006SsoExpiry),
+            Box::new(M0006SsoUpkeep),
         ]
     }
 
@@ -611,23 +611,34 @@ impl MigrationTrait for M0005Sso {
 }
 
 /// Logins in flight are swept once long expired (on every new one), by
-/// their expiry.
-struct M0006SsoExpiry;
+/// their expiry; teams the SCIM client made say so whether or not it sent
+/// an `externalId`.
+struct M0006SsoUpkeep;
 
-impl MigrationName for M0006SsoExpiry {
+impl MigrationName for M0006SsoUpkeep {
     fn name(&self) -> &str {
-        "m0006_sso_expiry"
+        "m0006_sso_upkeep"
     }
 }
 
 #[async_trait::async_trait]
-impl MigrationTrait for M0006SsoExpiry {
+impl MigrationTrait for M0006SsoUpkeep {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.create_index(index("hub_sso_logins", "hub_sso_logins_expires", &["expires_at"])).await?;
-        manager.create_index(index("hub_cli_logins", "hub_cli_logins_expires", &["expires_at"])).await
+        manager.create_index(index("hub_cli_logins", "hub_cli_logins_expires", &["expires_at"])).await?;
+        let mut managed = ColumnDef::new("scim_managed").boolean().not_null().default(false).to_owned();
+        manager.alter_table(Table::alter().table("hub_teams").add_column(&mut managed).to_owned()).await?;
+        // Before this column, a SCIM team was told apart by its externalId.
+        let backfill = Query::update()
+            .table("hub_teams")
+            .value("scim_managed", true)
+            .and_where(Expr::col("external_id").is_not_null())
+            .to_owned();
+        manager.exec_stmt(backfill).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table("hub_teams").drop_column("scim_managed").to_owned()).await?;
         manager.drop_index(Index::drop().name("hub_cli_logins_expires").table("hub_cli_logins").to_owned()).await?;
         manager.drop_index(Index::drop().name("hub_sso_logins_expires").table("hub_sso_logins").to_owned()).await
     }

@@ -85,6 +85,7 @@ strata_testkit::on_both_backends!(
     signing_keys_and_service_secrets_are_stored_encrypted_and_bound_to_their_row,
     a_wrong_master_key_stops_the_hub_naming_the_setting_and_an_old_one_rotates_out,
     an_upgrade_rotates_every_plain_secret_and_signing_key,
+    an_upgrade_marks_the_teams_scim_made_with_an_external_id_as_scim_managed,
     corrupt_workspace_conditions_are_an_error_naming_the_row,
 );
 
@@ -891,6 +892,35 @@ async fn a_wrong_master_key_stops_the_hub_naming_the_setting_and_an_old_one_rota
     assert_eq!(only_new.authenticate(&tokens.access_token).await.unwrap().user_id, principal.user_id);
     let error = open(f.master_key.clone()).await.unwrap_err();
     assert!(error.is_configuration_error(), "the old key alone no longer opens anything: {error:?}");
+}
+
+async fn an_upgrade_marks_the_teams_scim_made_with_an_external_id_as_scim_managed(backend: Backend) {
+    use sea_orm_migration::MigratorTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(backend, dir.path()).await;
+    let db = strata_core::db::connect(&DatabaseUrl::parse(&database.url()).unwrap()).await.unwrap();
+    // The schema with SSO, before teams said who made them.
+    strata_hub::migration::Migrator::up(&db, Some(5)).await.unwrap();
+    let org = uuid::Uuid::new_v4();
+    let insert =
+        "INSERT INTO hub_teams (id, org_id, slug, name, external_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    for (slug, external_id) in [("by-hand", None), ("from-okta", Some("00g1abc"))] {
+        let values = vec![
+            uuid::Uuid::new_v4().into(),
+            org.into(),
+            slug.into(),
+            slug.into(),
+            sea_orm::Value::String(external_id.map(str::to_owned)),
+            Utc::now().into(),
+        ];
+        execute(&db, insert, values).await;
+    }
+    strata_hub::migration::Migrator::up(&db, None).await.unwrap();
+    use sea_orm::{EntityTrait, QueryOrder};
+    use strata_hub::entities::team;
+    let teams = team::Entity::find().order_by_asc(team::Column::Slug).all(&db).await.unwrap();
+    let managed: Vec<(&str, bool)> = teams.iter().map(|t| (t.slug.as_str(), t.scim_managed)).collect();
+    assert_eq!(managed, [("by-hand", false), ("from-okta", true)]);
 }
 
 async fn an_upgrade_rotates_every_plain_secret_and_signing_key(backend: Backend) {

@@ -137,8 +137,18 @@ async fn people_are_provisioned_found_deactivated_and_deleted(backend: Backend) 
 async fn groups_are_teams_with_members_patched_as_idps_send(backend: Backend) {
     use reqwest::Method;
     let scim = provisioned(backend).await;
+    let admin = Some(scim.app.admin_token.as_str());
+    crate::hub::mutate(
+        &scim.app,
+        admin,
+        "createTeam",
+        json!({ "organization": "local", "slug": "by-hand" }),
+        "team { slug }",
+    )
+    .await;
     let (_, ada) = scim.call(Method::POST, "/Users", Some(okta_user("ada@acme.test"))).await;
     let id = ada["id"].as_str().unwrap().to_owned();
+    // No externalId (Okta sends none): still the SCIM client's team.
     let group = json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Data Engineering", "members": [{ "value": id }] });
     let (status, made) = scim.call(Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, 201, "{made}");
@@ -147,11 +157,13 @@ async fn groups_are_teams_with_members_patched_as_idps_send(backend: Backend) {
     let teams = crate::hub::gql(
         &scim.app,
         Some(&scim.app.admin_token),
-        "{ organization(slug: \"local\") { teams { slug } } }",
+        "{ organization(slug: \"local\") { teams { slug managedByScim } } }",
         json!({}),
     )
     .await;
-    assert_eq!(teams["data"]["organization"]["teams"], json!([{ "slug": "data-engineering" }]));
+    let expected =
+        json!([{ "slug": "by-hand", "managedByScim": false }, { "slug": "data-engineering", "managedByScim": true }]);
+    assert_eq!(teams["data"]["organization"]["teams"], expected);
 
     // Okta removes one member by a filtered path, and renames with a value object.
     let remove = json!({ "schemas": [PATCH_OP], "Operations": [

@@ -90,7 +90,7 @@ impl Team {
     }
     /// True when the organisation's SCIM client manages this team.
     async fn managed_by_scim(&self) -> bool {
-        self.0.external_id.is_some()
+        self.0.managed_by_scim
     }
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TeamMember>> {
         let org = org_slug(ctx, self.0.org_id).await?;

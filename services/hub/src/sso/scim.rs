@@ -20,7 +20,7 @@ use crate::entities::{api_token, membership, org, scim_token, scim_user, team, t
 use crate::error::{HubError, Result, UserError};
 use crate::roles::{OrgRole, Principal};
 use crate::secrets::{self, Purpose, SCIM_TOKEN_PREFIX};
-use crate::sso::teams::{MemberSource, Team, team_from};
+use crate::sso::teams::{MemberSource, Team, TeamOrigin, team_from};
 
 /// A person as the organisation's SCIM client sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -425,7 +425,7 @@ impl Hub {
             ));
         }
         let slug = self.free_team_slug(org_id, &name).await?;
-        let created = self.insert_team(org_id, &slug, &name, external_id).await?;
+        let created = self.insert_team(org_id, &slug, &name, TeamOrigin::Scim { external_id }).await?;
         self.change_group_members(org_id, created.id, MemberChange::Add(members)).await?;
         self.audit_org(
             org_id,

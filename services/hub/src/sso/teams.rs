@@ -40,9 +40,19 @@ pub struct Team {
     pub org_id: OrganizationId,
     pub slug: String,
     pub name: String,
-    /// Set when a SCIM client manages the team.
+    /// The SCIM client's id for the group, when it sent one.
     pub external_id: Option<String>,
+    /// Made by the organisation's SCIM client, which manages its members.
+    pub managed_by_scim: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// Who makes a team: an admin (console, CLI, GraphQL) or the organisation's
+/// SCIM client, with its own id for the group if it sends one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TeamOrigin<'a> {
+    Admin,
+    Scim { external_id: Option<&'a str> },
 }
 
 /// One member of a team.
@@ -79,6 +89,7 @@ pub(crate) fn team_from(row: team::Model) -> Team {
         slug: row.slug,
         name: row.name,
         external_id: row.external_id,
+        managed_by_scim: row.scim_managed,
         created_at: row.created_at,
     }
 }
@@ -107,7 +118,7 @@ impl Hub {
             Some(name) if !name.trim().is_empty() => validate::name("name", name)?,
             _ => slug.clone(),
         };
-        let team = self.insert_team(org.id, &slug, &name, None).await?;
+        let team = self.insert_team(org.id, &slug, &name, TeamOrigin::Admin).await?;
         self.audit(
             principal,
             Some(org.id),
@@ -124,15 +135,20 @@ impl Hub {
         org_id: OrganizationId,
         slug: &str,
         name: &str,
-        external_id: Option<&str>,
+        origin: TeamOrigin<'_>,
     ) -> Result<Team> {
+        let (external_id, scim_managed) = match origin {
+            TeamOrigin::Admin => (None, false),
+            TeamOrigin::Scim { external_id } => (external_id.map(str::to_owned), true),
+        };
         let row = team::ActiveModel {
             id: Set(Uuid::new_v4()),
             org_id: Set(org_id),
             slug: Set(slug.to_owned()),
             name: Set(name.to_owned()),
-            external_id: Set(external_id.map(str::to_owned)),
+            external_id: Set(external_id),
             created_at: Set(Utc::now()),
+            scim_managed: Set(scim_managed),
         };
         match team::Entity::insert(row).exec_with_returning(&self.db).await {
             Ok(row) => Ok(team_from(row)),
