@@ -603,6 +603,20 @@ pub(crate) fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
     matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// Inserts `row` unless one with the same key (primary or unique) exists:
+/// for rows two requests may add at once (two first logins, a login and a
+/// SCIM call), where the other one's insert is the same outcome.
+pub(crate) async fn insert_unless_present<A>(db: &sea_orm::DatabaseConnection, row: A) -> crate::Result<()>
+where
+    A: sea_orm::ActiveModelTrait,
+{
+    match A::Entity::insert(row).exec_without_returning(db).await {
+        Ok(_) => Ok(()),
+        Err(error) if is_unique_violation(&error) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

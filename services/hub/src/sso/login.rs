@@ -359,12 +359,8 @@ impl Hub {
             created_at: Set(now),
             deleted_at: Set(None),
         };
-        match user::Entity::insert(row).exec(&self.db).await {
-            Ok(_) => {}
-            // Two first logins at once: the other one created the account.
-            Err(error) if crate::identity::is_unique_violation(&error) => {}
-            Err(error) => return Err(error.into()),
-        }
+        // Two first logins at once: the other one may have made the account.
+        crate::identity::insert_unless_present(&self.db, row).await?;
         self.user_by_email(email).await?.ok_or_else(|| refused("this account was deleted"))
     }
 
@@ -376,11 +372,7 @@ impl Hub {
             subject: Set(identity.subject.clone()),
             created_at: Set(Utc::now()),
         };
-        match identity::Entity::insert(row).exec(&self.db).await {
-            Ok(_) => Ok(()),
-            Err(error) if crate::identity::is_unique_violation(&error) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        crate::identity::insert_unless_present(&self.db, row).await
     }
 
     /// Makes the person a member (just in time) unless SCIM deactivated

@@ -181,11 +181,7 @@ impl Hub {
             role: Set(role.as_str().to_owned()),
             created_at: Set(Utc::now()),
         };
-        match membership::Entity::insert(row).exec(&self.db).await {
-            Ok(_) => Ok(()),
-            Err(error) if crate::identity::is_unique_violation(&error) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        crate::identity::insert_unless_present(&self.db, row).await
     }
 
     /// One provisioned person (or a member not provisioned yet, as active).

@@ -257,12 +257,7 @@ impl Hub {
             source: Set(source.as_str().to_owned()),
             created_at: Set(Utc::now()),
         };
-        match team_member::Entity::insert(row).exec(&self.db).await {
-            Ok(_) => {}
-            // A concurrent login added them: the same outcome.
-            Err(error) if crate::identity::is_unique_violation(&error) => {}
-            Err(error) => return Err(error.into()),
-        }
+        crate::identity::insert_unless_present(&self.db, row).await?;
         self.principals.forget(|p| p.user_id == user_id);
         Ok(())
     }
