@@ -48,7 +48,12 @@ async fn main() {
     let dns = TestDns::start().await;
     let app = TestApp::spawn_with_options(
         Backend::Postgres,
-        TestOptions { dns_server: Some(dns.addr()), ..TestOptions::default() },
+        // The enterprise plan's seats hold every person the bench makes.
+        TestOptions {
+            dns_server: Some(dns.addr()),
+            org_plans: Some("local=enterprise".into()),
+            ..TestOptions::default()
+        },
     )
     .await;
     let token = set_up(&app, &dns).await;

@@ -119,7 +119,10 @@ fn report(label: &str, logins: &[Login]) {
 async fn main() {
     let count = env("LOGINS", 100);
     let dns = TestDns::start().await;
-    let options = TestOptions { private_issuers: true, dns_server: Some(dns.addr()), ..TestOptions::default() };
+    // The enterprise plan's seats hold every person the bench signs in.
+    let org_plans = Some("local=enterprise".to_owned());
+    let options =
+        TestOptions { private_issuers: true, dns_server: Some(dns.addr()), org_plans, ..TestOptions::default() };
     let app = TestApp::spawn_with_options(Backend::Postgres, options).await;
     let accounts =
         (0..count).map(|n| Account::new(&format!("person-{n}"), &email(n), PASSWORD).with_groups(&["eng"])).collect();

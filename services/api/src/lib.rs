@@ -362,10 +362,10 @@ async fn open_hub(
         Some(url) => url.as_str().trim_end_matches('/').to_owned(),
         None => settings.server.local_url(port),
     };
-    let org_plans = settings.hub.org_plans.clone();
+    let (plans, org_plans) = (settings.hub.plans.clone(), settings.hub.org_plans.clone());
     let sso = settings.hub.sso.clone();
     let hub_settings =
-        strata_hub::HubSettings { public_url, org_plans, sso, ..strata_hub::HubSettings::new(master_keys) };
+        strata_hub::HubSettings { public_url, plans, org_plans, sso, ..strata_hub::HubSettings::new(master_keys) };
     strata_hub::Hub::open(db.clone(), mailer, hub_settings).await.map_err(Error::Hub)
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use strata_core::config::{MASTER_KEY_ENV, MasterKeySource, SecretUrl, invalid, redact_url};
 use url::Url;
 
-use crate::plans::{OrgPlans, PLANS, Plan};
+use crate::plans::{Catalogue, OrgPlans};
 use crate::sso::{Reach, SsoSettings};
 
 /// The hub's keys as written by the user, before validation.
@@ -25,8 +25,12 @@ pub struct HubConfig {
     pub mail_from: String,
     /// The plan each organisation may use, set by the operator until billing
     /// assigns plans: `ORG=PLAN` entries separated by `,`, e.g.
-    /// `acme=team,bigco=enterprise`. Others get the `free` plan.
+    /// `acme=team,bigco=enterprise`. Others get the first plan.
     pub org_plans: String,
+    /// A TOML file of the plans this installation offers (the format of
+    /// `crates/plans/plans.toml`); default: free, team and enterprise as
+    /// shipped.
+    pub plans_file: Option<PathBuf>,
     /// The master key(s) themselves, base64, the encrypting one first
     /// (`STRATA_MASTER_KEY`); never written back out.
     #[serde(serialize_with = "strata_core::config::serialize_secret")]
@@ -51,6 +55,7 @@ impl Default for HubConfig {
             smtp_url: None,
             mail_from: "Strata <noreply@strata.localhost>".to_owned(),
             org_plans: String::new(),
+            plans_file: None,
             master_key: None,
             master_key_file: None,
             sso_issuers: "public".to_owned(),
@@ -59,13 +64,15 @@ impl Default for HubConfig {
     }
 }
 
-/// [`HubConfig`] validated, before anything is read from disk: the master
-/// key is loaded and the public URL completed with the bound port when the
-/// hub opens.
+/// [`HubConfig`] validated, with the plans file read: the master key is
+/// loaded and the public URL completed with the bound port when the hub
+/// opens.
 #[derive(Debug, Clone)]
 pub struct HubStartSettings {
     pub mail: MailSettings,
-    /// The plan each listed organisation may use (others: `free`).
+    /// The plans this installation offers.
+    pub plans: std::sync::Arc<Catalogue>,
+    /// The plan each listed organisation may use (others: the first).
     pub org_plans: OrgPlans,
     /// What the hub encrypts its signing keys and service secrets with.
     pub master_key: MasterKeySource,
@@ -86,10 +93,15 @@ pub struct MailSettings {
 impl HubConfig {
     /// Validates every value; the master key file defaults to one in `data_dir`.
     pub fn resolve(&self, data_dir: &Path) -> strata_core::Result<HubStartSettings> {
-        let org_plans = OrgPlans::new(&parse_org_plans(&self.org_plans)?)
+        let plans = match &self.plans_file {
+            Some(path) => Catalogue::load(path).map_err(|error| invalid("plans_file", error.to_string()))?,
+            None => Catalogue::built_in(),
+        };
+        let org_plans = OrgPlans::new(&plans, &parse_org_plans(&self.org_plans)?)
             .map_err(|error| invalid("org_plans", error.to_string()))?;
         Ok(HubStartSettings {
             mail: self.mail_settings()?,
+            plans: std::sync::Arc::new(plans),
             org_plans,
             master_key: self.master_key_source(data_dir)?,
             sso: self.sso_settings()?,
@@ -159,23 +171,14 @@ fn parse_smtp_url(text: &str) -> strata_core::Result<SecretUrl> {
     Ok(SecretUrl::new(text))
 }
 
-/// `ORG=PLAN,ORG=PLAN`, each plan one of [`PLANS`].
+/// `ORG=PLAN,ORG=PLAN`; [`OrgPlans::new`] checks the plans exist.
 fn parse_org_plans(text: &str) -> strata_core::Result<Vec<(String, String)>> {
     text.split([',', ';'])
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            let pair = entry.split_once('=').map(|(org, plan)| (org.trim(), plan.trim()));
-            match pair {
-                Some((org, plan)) if !org.is_empty() && Plan::named(plan).is_some() => {
-                    Ok((org.to_owned(), plan.to_owned()))
-                }
-                Some((org, plan)) if !org.is_empty() && !plan.is_empty() => {
-                    let known: Vec<&str> = PLANS.iter().map(|plan| plan.name).collect();
-                    Err(invalid("org_plans", format!("`{entry}`: no plan `{plan}`; use one of {}", known.join(", "))))
-                }
-                _ => Err(invalid("org_plans", format!("`{entry}` is not ORG=PLAN, e.g. acme=team"))),
-            }
+        .map(|entry| match entry.split_once('=').map(|(org, plan)| (org.trim(), plan.trim())) {
+            Some((org, plan)) if !org.is_empty() && !plan.is_empty() => Ok((org.to_owned(), plan.to_owned())),
+            _ => Err(invalid("org_plans", format!("`{entry}` is not ORG=PLAN, e.g. acme=team"))),
         })
         .collect()
 }

@@ -67,6 +67,8 @@ pub struct HubSettings {
     pub session_ttl: Duration,
     pub email_link_ttl: Duration,
     pub invitation_ttl: Duration,
+    /// The plans this installation offers (the plans file).
+    pub plans: std::sync::Arc<plans::Catalogue>,
     /// The operator's plan per organisation (the `org_plans` setting).
     pub org_plans: plans::OrgPlans,
     /// What signing keys and service secrets are encrypted with at rest.
@@ -86,6 +88,7 @@ impl HubSettings {
             session_ttl: Duration::days(30),
             email_link_ttl: Duration::hours(24),
             invitation_ttl: Duration::days(7),
+            plans: std::sync::Arc::new(plans::Catalogue::built_in()),
             org_plans: plans::OrgPlans::default(),
             master_keys,
             sso: SsoSettings::default(),
@@ -164,8 +167,18 @@ impl Hub {
 
     /// The plan of the organisation `org_slug`, which bounds its workspaces'
     /// plans and their number.
-    pub fn org_plan(&self, org_slug: &str) -> &'static plans::Plan {
-        self.settings.org_plans.of(org_slug)
+    pub fn org_plan(&self, org_slug: &str) -> &plans::Plan {
+        self.settings.org_plans.of(&self.settings.plans, org_slug)
+    }
+
+    /// The plans this installation offers, smallest first.
+    pub fn plans(&self) -> &plans::Catalogue {
+        &self.settings.plans
+    }
+
+    /// The plans a workspace of `org_slug` may be on.
+    pub fn assignable_plans(&self, org_slug: &str) -> Vec<&plans::Plan> {
+        plans::assignable(&self.settings.plans, self.org_plan(org_slug))
     }
 
     /// The signing keys (for the JWKS endpoint and rotation).

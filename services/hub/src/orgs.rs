@@ -214,6 +214,38 @@ impl Hub {
         Ok((org, role))
     }
 
+    /// Refuses one more member of `org_id` beyond the seats of its plan
+    /// (`QUOTA_EXCEEDED` on `field`, naming the plan that has more). Open
+    /// invitations hold a seat each when `invitations_hold_seats`: they are
+    /// counted when inviting, not again when one is accepted.
+    pub(crate) async fn check_seats(
+        &self,
+        org_id: OrganizationId,
+        field: &str,
+        invitations_hold_seats: bool,
+    ) -> Result<()> {
+        use sea_orm::PaginatorTrait;
+        let org =
+            org::Entity::find_by_id(org_id).one(&self.db).await?.ok_or_else(|| UserError::not_found("organisation"))?;
+        let members = membership::Entity::find().filter(membership::Column::OrgId.eq(org_id)).count(&self.db).await?;
+        let invited = match invitations_hold_seats {
+            true => {
+                invitation::Entity::find()
+                    .filter(invitation::Column::OrgId.eq(org_id))
+                    .filter(invitation::Column::AcceptedAt.is_null())
+                    .filter(invitation::Column::RevokedAt.is_null())
+                    .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
+                    .count(&self.db)
+                    .await?
+            }
+            false => 0,
+        };
+        let plan = self.org_plan(&org.slug);
+        self.plans()
+            .check_limit(plan, crate::plans::Limit::Seats, members + invited + 1)
+            .map_err(|exceeded| crate::plans::quota_exceeded(field, &org.slug, &exceeded).into())
+    }
+
     /// Invites someone by email; the link in the message accepts it.
     pub async fn invite_member(
         &self,
@@ -237,6 +269,7 @@ impl Hub {
             )
             .into());
         }
+        self.check_seats(org.id, "email", true).await?;
         let secret = secrets::random_secret();
         let now = Utc::now();
         let row = invitation::ActiveModel {
@@ -304,6 +337,9 @@ impl Hub {
             .into());
         }
         let role: OrgRole = row.role.parse()?;
+        // Its seat was counted when it was sent; a plan made smaller since
+        // may have no room left.
+        self.check_seats(row.org_id, "token", false).await?;
         let txn = self.db.begin().await?;
         let spent = invitation::Entity::update_many()
             .col_expr(invitation::Column::AcceptedAt, Expr::value(Some(Utc::now())))

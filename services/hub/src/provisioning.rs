@@ -118,7 +118,8 @@ pub struct DesiredWorkspace {
     pub org_id: OrganizationId,
     pub org_slug: String,
     pub slug: String,
-    pub plan: String,
+    /// Its plan as the plans file says now (what its quota comes from).
+    pub plan: crate::plans::Plan,
     pub region: String,
     pub state: WorkspaceState,
     pub generation: i64,
@@ -136,7 +137,7 @@ impl std::fmt::Debug for DesiredWorkspace {
         f.debug_struct("DesiredWorkspace")
             .field("id", &self.id)
             .field("workspace", &format_args!("{}/{}", self.org_slug, self.slug))
-            .field("plan", &self.plan)
+            .field("plan", &self.plan.name)
             .field("state", &self.state)
             .field("generation", &self.generation)
             .field("observed_generation", &self.observed_generation)
@@ -316,7 +317,8 @@ impl Hub {
                     org_id: row.org_id,
                     org_slug,
                     slug: row.slug,
-                    plan: row.plan,
+                    // A plan the file no longer has runs as the smallest.
+                    plan: self.plans().named_or_default(&row.plan).clone(),
                     region: row.region,
                     state: row.state.parse()?,
                     generation: row.generation,

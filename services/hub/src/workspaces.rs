@@ -116,10 +116,6 @@ pub struct NewWorkspace {
     pub idempotency_key: Option<String>,
 }
 
-const PLANS: &[&str] = &{
-    let [free, team, enterprise] = crate::plans::PLANS;
-    [free.name, team.name, enterprise.name]
-};
 const REGIONS: &[&str] = &["local", "eu-west", "us-east"];
 const IDEMPOTENCY_KEY_MAX: usize = 200;
 
@@ -164,7 +160,7 @@ impl Hub {
             .into());
         }
         let slug = validate::slug("slug", &new.slug)?;
-        let plan = one_of("plan", new.plan.as_deref(), PLANS)?;
+        let plan = one_of("plan", new.plan.as_deref(), &self.plan_names())?;
         let region = one_of("region", new.region.as_deref(), REGIONS)?;
         let key = new.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
         if key.is_some_and(|k| k.len() > IDEMPOTENCY_KEY_MAX) {
@@ -295,19 +291,27 @@ impl Hub {
     /// Refuses a workspace `plan` above the organisation's, and (for a new
     /// workspace) one more workspace than the organisation's plan allows.
     async fn check_plan(&self, org_slug: &str, org_id: OrganizationId, plan: &str, new: bool) -> Result<()> {
+        let catalogue = self.plans();
         let org_plan = self.org_plan(org_slug);
-        let wanted = crate::plans::Plan::named(plan)
-            .ok_or_else(|| HubError::Internal(format!("plan `{plan}` is listed but unknown")))?;
-        crate::plans::check_assignable(org_slug, org_plan, wanted)?;
+        let wanted =
+            catalogue.named(plan).ok_or_else(|| HubError::Internal(format!("plan `{plan}` is listed but unknown")))?;
+        crate::plans::check_assignable(catalogue, org_slug, org_plan, wanted)?;
         if new {
             let live = workspace::Entity::find()
                 .filter(workspace::Column::OrgId.eq(org_id))
                 .filter(workspace::Column::LiveSlug.is_not_null())
                 .count(&self.db)
                 .await?;
-            crate::plans::check_room(org_slug, org_plan, live)?;
+            catalogue
+                .check_limit(org_plan, crate::plans::Limit::Workspaces, live + 1)
+                .map_err(|exceeded| crate::plans::quota_exceeded("slug", org_slug, &exceeded))?;
         }
         Ok(())
+    }
+
+    /// The names of the plans, smallest (the default) first.
+    fn plan_names(&self) -> Vec<&str> {
+        self.plans().plans().iter().map(|plan| plan.name.as_str()).collect()
     }
 
     /// Moves a workspace to another plan (owners and admins of its
@@ -327,7 +331,7 @@ impl Hub {
                 UserError::forbidden(format!("only owners and admins of `{}` can change plans", org.slug)).into()
             );
         }
-        let plan = one_of("plan", Some(plan), PLANS)?;
+        let plan = one_of("plan", Some(plan), &self.plan_names())?;
         self.check_plan(&org.slug, org.id, &plan, false).await?;
         let workspace = self.workspace(principal, &org.slug, slug).await?;
         if matches!(workspace.state, WorkspaceState::Deleting | WorkspaceState::Deleted) {

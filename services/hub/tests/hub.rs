@@ -81,6 +81,7 @@ strata_testkit::on_both_backends!(
     api_tokens_are_scoped_capped_and_revocable,
     signing_up_with_a_taken_email_creates_nothing_and_mails_its_owner,
     organisations_get_the_plans_and_workspace_counts_the_operator_gave_them,
+    invitations_hold_seats_up_to_the_plan,
     a_workspace_route_costs_the_same_statements_whatever_exists,
     signing_keys_and_service_secrets_are_stored_encrypted_and_bound_to_their_row,
     a_wrong_master_key_stops_the_hub_naming_the_setting_and_an_old_one_rotates_out,
@@ -681,7 +682,11 @@ async fn signing_up_with_a_taken_email_creates_nothing_and_mails_its_owner(backe
 /// A self-service organisation is on `free`: free workspaces only, three at
 /// most; the operator's `org_plans` allows more, up to the plan given.
 async fn organisations_get_the_plans_and_workspace_counts_the_operator_gave_them(backend: Backend) {
-    let org_plans = strata_hub::plans::OrgPlans::new(&[("big".to_owned(), "team".to_owned())]).unwrap();
+    let org_plans = strata_hub::plans::OrgPlans::new(
+        &strata_hub::plans::Catalogue::built_in(),
+        &[("big".to_owned(), "team".to_owned())],
+    )
+    .unwrap();
     let f = fixture_with(backend, |settings| HubSettings { org_plans, ..settings }).await;
     let alice = person(&f, "alice@example.com").await;
     f.hub.create_organization(&alice, "mine", None).await.unwrap();
@@ -702,7 +707,8 @@ async fn organisations_get_the_plans_and_workspace_counts_the_operator_gave_them
     let full = f.hub.create_workspace(&alice, &new("mine", "ws-d", None)).await.unwrap_err();
     let full = full.user_error().unwrap();
     assert_eq!(full.code, ErrorCode::QuotaExceeded);
-    assert!(full.message.contains("free plan") && full.message.contains("(3)"), "names the plan and the limit: {full}");
+    let names = ["the free plan allows 3 workspaces", "needs 4", "the team plan lifts it"];
+    assert!(names.iter().all(|part| full.message.contains(part)), "names the plan, the limit and the lift: {full}");
     assert_eq!(code(f.hub.set_workspace_plan(&alice, "mine", "ws-a", "team").await), ErrorCode::Forbidden);
 
     let team = f.hub.create_workspace(&alice, &new("big", "ws-t", Some("team"))).await.unwrap();
@@ -712,7 +718,33 @@ async fn organisations_get_the_plans_and_workspace_counts_the_operator_gave_them
         ErrorCode::Forbidden
     );
     assert_eq!(code(f.hub.set_workspace_plan(&alice, "big", "ws-t", "enterprise").await), ErrorCode::Forbidden);
-    assert_eq!(f.hub.org_plan("big").max_workspaces, strata_hub::plans::Plan::named("team").unwrap().max_workspaces);
+    assert_eq!(f.hub.org_plan("big").workspaces, f.hub.plans().named("team").unwrap().workspaces);
+}
+
+/// Members and open invitations hold seats: a free organisation (5 seats)
+/// with its owner may invite four people; the fifth is refused, naming the
+/// plan that has more; on that plan, the same invitations fit.
+async fn invitations_hold_seats_up_to_the_plan(backend: Backend) {
+    let org_plans = strata_hub::plans::OrgPlans::new(
+        &strata_hub::plans::Catalogue::built_in(),
+        &[("roomy".to_owned(), "team".to_owned())],
+    )
+    .unwrap();
+    let f = fixture_with(backend, |settings| HubSettings { org_plans, ..settings }).await;
+    let owner = person(&f, "owner@example.com").await;
+    f.hub.create_organization(&owner, "small", None).await.unwrap();
+    f.hub.create_organization(&owner, "roomy", None).await.unwrap();
+    for n in 1..=4 {
+        f.hub.invite_member(&owner, "small", &format!("p{n}@example.com"), OrgRole::Member).await.unwrap();
+    }
+    let refused = f.hub.invite_member(&owner, "small", "p5@example.com", OrgRole::Member).await.unwrap_err();
+    let refused = refused.user_error().unwrap();
+    assert_eq!((refused.field.as_deref(), refused.code), (Some("email"), ErrorCode::QuotaExceeded));
+    assert!(refused.message.contains("`small`: the free plan allows 5 seats and this needs 6"), "{refused}");
+    assert!(refused.message.contains("the team plan lifts it"), "{refused}");
+    for n in 1..=5 {
+        f.hub.invite_member(&owner, "roomy", &format!("p{n}@example.com"), OrgRole::Member).await.unwrap();
+    }
 }
 
 /// Statements sent so far on `db` (its metric callback counts them).

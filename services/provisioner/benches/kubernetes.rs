@@ -41,8 +41,11 @@ async fn main() {
         Arc::new(OutboxMailer::new(dir.path().join("outbox"))),
         // The operator lets `local` hold the bench's workspaces (free allows 3).
         HubSettings {
-            org_plans: strata_hub::plans::OrgPlans::new(&[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())])
-                .unwrap(),
+            org_plans: strata_hub::plans::OrgPlans::new(
+                &strata_hub::plans::Catalogue::built_in(),
+                &[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())],
+            )
+            .unwrap(),
             ..HubSettings::new(strata_core::config::MasterKeys::generate())
         },
     )

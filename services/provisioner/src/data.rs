@@ -122,7 +122,7 @@ mod tests {
             org_id: OrganizationId::new(),
             org_slug: "acme".into(),
             slug: "ci".into(),
-            plan: "team".into(),
+            plan: strata_plans::Catalogue::built_in().named_or_default("team").clone(),
             region: "local".into(),
             state: strata_hub::WorkspaceState::Pending,
             generation: 1,

@@ -44,31 +44,23 @@ impl IdleSleep {
 }
 
 impl PlanQuota {
-    /// The quota of `plan`; an unknown plan gets the smallest.
-    pub fn of(plan: &str) -> PlanQuota {
-        match plan {
-            "enterprise" => PlanQuota {
-                max_workers: 256,
-                worker_cpu_millis: 2000,
-                worker_memory_mib: 8192,
-                storage_gib: 1000,
-                sleep_after: None,
-            },
-            "team" => PlanQuota {
-                max_workers: 32,
-                worker_cpu_millis: 1000,
-                worker_memory_mib: 4096,
-                storage_gib: 200,
-                sleep_after: Some(Duration::from_secs(60 * 60)),
-            },
-            _ => PlanQuota {
-                max_workers: 4,
-                worker_cpu_millis: 500,
-                worker_memory_mib: 1024,
-                storage_gib: 10,
-                sleep_after: Some(Duration::from_secs(15 * 60)),
-            },
+    /// What `plan` (from the plans file) allows one workspace; numbers
+    /// beyond what the runtime takes are capped, not wrapped.
+    pub fn of(plan: &strata_plans::Plan) -> PlanQuota {
+        let small = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
+        PlanQuota {
+            max_workers: small(plan.workers),
+            worker_cpu_millis: small(plan.worker_cpu_millis),
+            worker_memory_mib: small(plan.worker_memory_mib),
+            storage_gib: small(plan.storage_gib),
+            sleep_after: plan.sleep_after(),
         }
+    }
+
+    /// The quota of the shipped catalogue's plan `name` (the smallest for
+    /// an unknown name): for tests and benchmarks.
+    pub fn built_in(name: &str) -> PlanQuota {
+        PlanQuota::of(strata_plans::Catalogue::built_in().named_or_default(name))
     }
 }
 
@@ -78,14 +70,15 @@ mod tests {
 
     #[test]
     fn bigger_plans_allow_more_and_unknown_plans_the_least() {
-        assert!(PlanQuota::of("team").max_workers > PlanQuota::of("free").max_workers);
-        assert!(PlanQuota::of("enterprise").max_workers > PlanQuota::of("team").max_workers);
-        assert_eq!(PlanQuota::of("no-such-plan"), PlanQuota::of("free"));
+        assert!(PlanQuota::built_in("team").max_workers > PlanQuota::built_in("free").max_workers);
+        assert!(PlanQuota::built_in("enterprise").max_workers > PlanQuota::built_in("team").max_workers);
+        assert_eq!(PlanQuota::built_in("no-such-plan"), PlanQuota::built_in("free"));
     }
 
     #[test]
     fn small_plans_sleep_sooner_and_the_operator_may_override_every_plan() {
-        let (free, team, enterprise) = (PlanQuota::of("free"), PlanQuota::of("team"), PlanQuota::of("enterprise"));
+        let (free, team, enterprise) =
+            (PlanQuota::built_in("free"), PlanQuota::built_in("team"), PlanQuota::built_in("enterprise"));
         assert!(free.sleep_after < team.sleep_after);
         assert_eq!(IdleSleep::Plan.after(&enterprise), None, "enterprise workspaces never sleep");
         assert_eq!(IdleSleep::Never.after(&free), None);

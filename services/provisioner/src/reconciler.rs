@@ -327,7 +327,7 @@ impl Reconciler {
             format!(
                 "the {} plan allows {} workers at once and {running} run now; nothing is deleted: \
                  the autoscaler stops the workers above the quota and they hand their datums back",
-                workspace.plan, quota.max_workers
+                workspace.plan.name, quota.max_workers
             )
         }))
     }

@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn bounds_follow_the_spec_within_the_quota() {
-        let free = PlanQuota::of("free");
+        let free = PlanQuota::built_in("free");
         assert_eq!(bounds_of(&load(3, true, false), &free), (Bounds { min: 0, max: 3 }, None));
         assert_eq!(bounds_of(&load(3, false, false), &free).0, Bounds { min: 3, max: 3 });
         assert_eq!(bounds_of(&load(3, true, true), &free).0, Bounds { min: 0, max: 0 }, "stopped");
@@ -346,7 +346,7 @@ mod tests {
             conditions: Vec::new(),
         };
         hub.record_status(workspace, 1, ready).await.expect("ready");
-        let (_, updates) = tokio::sync::watch::channel(PlanQuota::of("free"));
+        let (_, updates) = tokio::sync::watch::channel(PlanQuota::built_in("free"));
         let client = strata_client::StrataClient::new("http://127.0.0.1:9").expect("client").workspace("ci");
         let scaler = Scaler {
             workspace_id: workspace,
@@ -420,7 +420,7 @@ mod tests {
             scaler.tick(&mut workers, &mut pipelines, &loads, Instant::now(), &mut in_step).await;
         }
         assert_eq!((workers.sizes["a"], workers.sizes["b"]), (2, 2), "the free plan's 4 workers, shared");
-        assert_eq!(workers.quota, Some(PlanQuota::of("free")));
+        assert_eq!(workers.quota, Some(PlanQuota::built_in("free")));
         let rows = hub.workers_of(workspace).await.expect("rows");
         assert_eq!(rows.len(), 2);
         for row in rows {

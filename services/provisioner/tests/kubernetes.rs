@@ -55,7 +55,10 @@ fn cluster() -> Cluster {
 /// The operator lets the local organisation use every plan and hold the
 /// workspaces these tests make (`org_plans`).
 fn operator_settings() -> HubSettings {
-    let org_plans = strata_hub::plans::OrgPlans::new(&[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())]);
+    let org_plans = strata_hub::plans::OrgPlans::new(
+        &strata_hub::plans::Catalogue::built_in(),
+        &[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())],
+    );
     HubSettings { org_plans: org_plans.unwrap(), ..HubSettings::new(strata_core::config::MasterKeys::generate()) }
 }
 
@@ -616,7 +619,7 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
         org_id: strata_core::id::OrganizationId::from_uuid(uuid::Uuid::nil()),
         org_slug: "acme".into(),
         slug: "vision".into(),
-        plan: "team".into(),
+        plan: strata_plans::Catalogue::built_in().named_or_default("team").clone(),
         region: "eu-west-1".into(),
         state: WorkspaceState::Pending,
         generation: 1,
@@ -868,7 +871,7 @@ async fn a_worker_pod_runs_the_pipelines_image_beside_the_worker_sharing_only_it
     use strata_api_types::pps::PodGpu;
     use strata_provisioner::kubernetes::render::WorkerDeployment;
     let cluster = cluster();
-    let quota = strata_provisioner::plans::PlanQuota::of("team");
+    let quota = strata_provisioner::plans::PlanQuota::built_in("team");
     let gpu = PodGpu { resource: "nvidia.com/gpu".into(), count: 2 };
     let pod = example_pod(Some(gpu));
     let secrets = example_secrets();

@@ -99,7 +99,10 @@ struct Fixture {
 /// The operator lets the local organisation use every plan and hold the
 /// workspaces these tests make (`org_plans`).
 fn operator_settings() -> HubSettings {
-    let org_plans = strata_hub::plans::OrgPlans::new(&[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())]);
+    let org_plans = strata_hub::plans::OrgPlans::new(
+        &strata_hub::plans::Catalogue::built_in(),
+        &[(strata_hub::LOCAL_ORG.to_owned(), "enterprise".to_owned())],
+    );
     HubSettings { org_plans: org_plans.unwrap(), ..HubSettings::new(strata_core::config::MasterKeys::generate()) }
 }
 

@@ -170,7 +170,7 @@ on_both_backends! {
         }
         let error = refused(&app, Some(&token), "createWorkspace", json!({ "organization": "selfserve", "slug": "ws-d" })).await;
         assert_eq!(error["code"], "QUOTA_EXCEEDED", "{error}");
-        assert!(error["message"].as_str().unwrap().contains("free plan allows (3)"), "names the plan and the limit: {error}");
+        assert!(error["message"].as_str().unwrap().contains("the free plan allows 3 workspaces"), "names the plan and the limit: {error}");
 
         // No credentials: mutations say so in userErrors, queries in errors.
         let error = refused(&app, None, "createOrganization", json!({ "slug": "anon" })).await;

@@ -160,13 +160,13 @@ impl Organization {
         self.role.into()
     }
     /// The organisation's plan, set by the operator (`org_plans`) until
-    /// billing assigns plans; `free` unless set.
-    async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<&'static str> {
-        Ok(hub(ctx)?.org_plan(&self.org.slug).name)
+    /// billing assigns plans; the plans file's first plan (`free`) unless set.
+    async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(hub(ctx)?.org_plan(&self.org.slug).name.clone())
     }
     /// The plans its workspaces may use: its own plan and the smaller ones.
-    async fn assignable_plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<&'static str>> {
-        Ok(hub(ctx)?.org_plan(&self.org.slug).assignable().map(|plan| plan.name).collect())
+    async fn assignable_plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        Ok(hub(ctx)?.assignable_plans(&self.org.slug).into_iter().map(|plan| plan.name.clone()).collect())
     }
     /// Whether members must log in through the organisation's identity
     /// provider (owners keep password access; API tokens keep working).
@@ -190,7 +190,7 @@ impl Organization {
     }
     /// How many live workspaces its plan allows.
     async fn workspace_limit(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(hub(ctx)?.org_plan(&self.org.slug).max_workspaces)
+        Ok(hub(ctx)?.org_plan(&self.org.slug).workspaces)
     }
 
     async fn members(

@@ -131,7 +131,17 @@ impl Hub {
                 format!("`{domain_name}` is not a verified domain of this organisation"),
             ));
         }
-        let person = match self.user_by_email(&email).await? {
+        let existing = self.user_by_email(&email).await?;
+        let member = match &existing {
+            Some(person) => membership::Entity::find_by_id((org_id, person.id)).one(&self.db).await?,
+            None => None,
+        };
+        let active = change.active.unwrap_or(true);
+        // Before anything is written: a person who would not fit leaves no trace.
+        if member.is_none() && active {
+            self.check_seats(org_id, "userName", false).await?;
+        }
+        let person = match existing {
             Some(existing) => existing,
             None => self.create_provisioned_user(&email, change.display_name.as_deref()).await?,
         };
@@ -139,11 +149,7 @@ impl Hub {
             return Err(scim_error(ErrorCode::AlreadyExists, "userName", format!("`{email}` is provisioned already")));
         }
         let now = Utc::now();
-        let active = change.active.unwrap_or(true);
-        let role = match membership::Entity::find_by_id((org_id, person.id)).one(&self.db).await? {
-            Some(member) => member.role,
-            None => OrgRole::Member.as_str().to_owned(),
-        };
+        let role = member.map_or_else(|| OrgRole::Member.as_str().to_owned(), |member| member.role);
         scim_user::Entity::insert(scim_user::ActiveModel {
             org_id: Set(org_id),
             user_id: Set(person.id),
@@ -155,7 +161,9 @@ impl Hub {
         })
         .exec(&self.db)
         .await?;
-        self.ensure_member(org_id, person.id, OrgRole::Member).await?;
+        if active {
+            self.ensure_member(org_id, person.id, OrgRole::Member).await?;
+        }
         self.audit_org(
             org_id,
             Some(person.id),
@@ -175,6 +183,7 @@ impl Hub {
         if membership::Entity::find_by_id((org_id, user_id)).one(&self.db).await?.is_some() {
             return Ok(());
         }
+        self.check_seats(org_id, "userName", false).await?;
         let row = membership::ActiveModel {
             org_id: Set(org_id),
             user_id: Set(user_id),

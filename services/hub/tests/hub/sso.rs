@@ -137,11 +137,35 @@ impl Sso {
 }
 
 strata_testkit::on_both_backends!(
+    seats_bound_scim_and_just_in_time_joins_and_a_refusal_leaves_no_account,
     logins_in_flight_are_swept_by_the_next_login_once_long_expired,
     a_new_person_of_a_verified_domain_joins_with_the_team_and_role_their_groups_map_to,
     scim_deactivation_ends_the_session_at_once_and_refuses_the_next_login,
     sso_required_refuses_password_sessions_of_members_but_not_owners_sso_sessions_or_tokens,
 );
+
+/// `acme` is on the free plan (5 seats) and has its owner: four people fit.
+async fn seats_bound_scim_and_just_in_time_joins_and_a_refusal_leaves_no_account(backend: Backend) {
+    let sso = acme(backend).await;
+    let token = sso.f.hub.issue_scim_token(&sso.admin, "acme").await.unwrap();
+    let org = sso.f.hub.scim_org("acme", &token).await.unwrap();
+    let person = |n: u32| ScimPersonChange { email: Some(format!("p{n}@acme.test")), ..ScimPersonChange::default() };
+    let mut provisioned = Vec::new();
+    for n in 1..=4 {
+        provisioned.push(sso.f.hub.scim_create_person(org, person(n)).await.unwrap());
+    }
+    let full = sso.f.hub.scim_create_person(org, person(5)).await.unwrap_err();
+    let full = full.user_error().unwrap();
+    assert_eq!(full.code, ErrorCode::QuotaExceeded);
+    assert!(full.message.contains("allows 5 seats") && full.message.contains("team plan lifts it"), "{full}");
+    assert!(sso.f.hub.user_by_email("p5@acme.test").await.unwrap().is_none(), "no account was made");
+
+    let (code, message) = sso.refusal().await;
+    assert_eq!(code, ErrorCode::QuotaExceeded, "no seat for a just-in-time join: {message}");
+    let off = ScimPersonChange { active: Some(false), ..ScimPersonChange::default() };
+    sso.f.hub.scim_change_person(org, provisioned[0].user_id, off).await.unwrap();
+    sso.sign_in("ada@acme.test").await.expect("a deactivated person's seat is free again");
+}
 
 /// Moves the expiry of every login in flight to `ago` before now.
 async fn expire_all_logins(sso: &Sso, ago: chrono::Duration) {

@@ -523,7 +523,7 @@ impl KubernetesBackend {
 
 /// One placeholder pod: a team-plan worker.
 fn placeholder_slot() -> Size {
-    let team = PlanQuota::of("team");
+    let team = PlanQuota::built_in("team");
     Size { cpu_millis: team.worker_cpu_millis, memory_mib: team.worker_memory_mib }
 }
 

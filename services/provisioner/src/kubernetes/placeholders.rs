@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn workers_count_in_slots_by_cpu_or_memory() {
-        let (free, team, enterprise) = (PlanQuota::of("free"), PlanQuota::of("team"), PlanQuota::of("enterprise"));
+        let (free, team, enterprise) =
+            (PlanQuota::built_in("free"), PlanQuota::built_in("team"), PlanQuota::built_in("enterprise"));
         assert_eq!(slots_for(4, &free, SLOT), 2, "free workers are half a slot");
         assert_eq!(slots_for(3, &team, SLOT), 3);
         assert_eq!(slots_for(1, &enterprise, SLOT), 2);

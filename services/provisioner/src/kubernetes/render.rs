@@ -198,7 +198,7 @@ impl WorkspaceObjects<'_> {
         labels.extend([
             ("strata.dev/org".to_owned(), self.workspace.org_slug.clone()),
             ("strata.dev/workspace-slug".to_owned(), self.workspace.slug.clone()),
-            ("strata.dev/plan".to_owned(), self.workspace.plan.clone()),
+            ("strata.dev/plan".to_owned(), self.workspace.plan.name.clone()),
         ]);
         for mode in ["enforce", "audit", "warn"] {
             labels.insert(format!("pod-security.kubernetes.io/{mode}"), "restricted".to_owned());

@@ -249,7 +249,7 @@ mod tests {
             org_id: OrganizationId::new(),
             org_slug: "acme".into(),
             slug: "ci".into(),
-            plan: "team".into(),
+            plan: strata_plans::Catalogue::built_in().named_or_default("team").clone(),
             region: "local".into(),
             state: strata_hub::WorkspaceState::Ready,
             generation: 1,
@@ -276,7 +276,7 @@ mod tests {
             api,
             cluster,
             &workspace,
-            PlanQuota::of("team"),
+            PlanQuota::built_in("team"),
             CredentialIssuer::new("sts_test", "ci"),
             "0123456789abcdef".to_owned(),
             // Never called: these pipelines use no secrets.
