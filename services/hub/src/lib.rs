@@ -43,7 +43,7 @@ pub use identity::{Session, SignUp, Tokens, User};
 pub use keys::{Jwks, KeyRing};
 pub use local::{LOCAL_ADMIN_EMAIL, LOCAL_ORG};
 pub use mailer::{Mail, Mailer, OutboxMailer, SmtpMailer};
-pub use orgs::{Invitation, Member, Org};
+pub use orgs::{Invitation, Member, Org, OrgUsage};
 pub use provisioning::{
     Condition, ConditionType, DesiredWorkspace, ObservedStatus, PipelineWorkers, Upstream, WorkspaceAccess,
     WorkspaceRoles, WorkspaceRoute,

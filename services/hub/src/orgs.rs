@@ -74,6 +74,22 @@ fn must_be_verified(principal: &Principal) -> Result<()> {
     }
 }
 
+/// What an organisation holds against its plan's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgUsage {
+    pub members: u64,
+    /// Each holds a seat until it is accepted, revoked or expires.
+    pub open_invitations: u64,
+    pub live_workspaces: u64,
+}
+
+impl OrgUsage {
+    /// Seats taken: members and open invitations.
+    pub fn seats(&self) -> u64 {
+        self.members + self.open_invitations
+    }
+}
+
 impl Hub {
     /// Creates an organisation owned by the caller.
     pub async fn create_organization(&self, principal: &Principal, slug: &str, name: Option<&str>) -> Result<Org> {
@@ -224,26 +240,45 @@ impl Hub {
         field: &str,
         invitations_hold_seats: bool,
     ) -> Result<()> {
-        use sea_orm::PaginatorTrait;
         let org =
             org::Entity::find_by_id(org_id).one(&self.db).await?.ok_or_else(|| UserError::not_found("organisation"))?;
-        let members = membership::Entity::find().filter(membership::Column::OrgId.eq(org_id)).count(&self.db).await?;
+        let members = self.count_members(org_id).await?;
         let invited = match invitations_hold_seats {
-            true => {
-                invitation::Entity::find()
-                    .filter(invitation::Column::OrgId.eq(org_id))
-                    .filter(invitation::Column::AcceptedAt.is_null())
-                    .filter(invitation::Column::RevokedAt.is_null())
-                    .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
-                    .count(&self.db)
-                    .await?
-            }
+            true => self.count_open_invitations(org_id).await?,
             false => 0,
         };
         let plan = self.org_plan(&org.slug);
         self.plans()
             .check_limit(plan, crate::plans::Limit::Seats, members + invited + 1)
             .map_err(|exceeded| crate::plans::quota_exceeded(field, &org.slug, &exceeded).into())
+    }
+
+    async fn count_members(&self, org_id: OrganizationId) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(membership::Entity::find().filter(membership::Column::OrgId.eq(org_id)).count(&self.db).await?)
+    }
+
+    /// Invitations neither accepted, revoked nor expired.
+    async fn count_open_invitations(&self, org_id: OrganizationId) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        let open = invitation::Entity::find()
+            .filter(invitation::Column::OrgId.eq(org_id))
+            .filter(invitation::Column::AcceptedAt.is_null())
+            .filter(invitation::Column::RevokedAt.is_null())
+            .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
+            .count(&self.db)
+            .await?;
+        Ok(open)
+    }
+
+    /// What an organisation holds against its plan's limits; for its members.
+    pub async fn org_usage(&self, principal: &Principal, org_slug: &str) -> Result<OrgUsage> {
+        let (org, _) = self.org_for(principal, org_slug).await?;
+        Ok(OrgUsage {
+            members: self.count_members(org.id).await?,
+            open_invitations: self.count_open_invitations(org.id).await?,
+            live_workspaces: self.count_live_workspaces(org.id).await?,
+        })
     }
 
     /// Invites someone by email; the link in the message accepts it.

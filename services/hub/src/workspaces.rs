@@ -297,16 +297,22 @@ impl Hub {
             catalogue.named(plan).ok_or_else(|| HubError::Internal(format!("plan `{plan}` is listed but unknown")))?;
         crate::plans::check_assignable(catalogue, org_slug, org_plan, wanted)?;
         if new {
-            let live = workspace::Entity::find()
-                .filter(workspace::Column::OrgId.eq(org_id))
-                .filter(workspace::Column::LiveSlug.is_not_null())
-                .count(&self.db)
-                .await?;
+            let live = self.count_live_workspaces(org_id).await?;
             catalogue
                 .check_limit(org_plan, crate::plans::Limit::Workspaces, live + 1)
                 .map_err(|exceeded| crate::plans::quota_exceeded("slug", org_slug, &exceeded))?;
         }
         Ok(())
+    }
+
+    /// Workspaces of the organisation that are not deleted.
+    pub(crate) async fn count_live_workspaces(&self, org_id: OrganizationId) -> Result<u64> {
+        let live = workspace::Entity::find()
+            .filter(workspace::Column::OrgId.eq(org_id))
+            .filter(workspace::Column::LiveSlug.is_not_null())
+            .count(&self.db)
+            .await?;
+        Ok(live)
     }
 
     /// The names of the plans, smallest (the default) first.

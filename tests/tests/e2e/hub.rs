@@ -171,6 +171,13 @@ on_both_backends! {
         let error = refused(&app, Some(&token), "createWorkspace", json!({ "organization": "selfserve", "slug": "ws-d" })).await;
         assert_eq!(error["code"], "QUOTA_EXCEEDED", "{error}");
         assert!(error["message"].as_str().unwrap().contains("the free plan allows 3 workspaces"), "names the plan and the limit: {error}");
+        // Usage against the plan, for the console and scripts; the plans themselves need no login.
+        let usage = "{ organization(slug: \"selfserve\") { usage { plan { name seats } seats { used limit } workspaces { used limit } } } }";
+        let usage = gql(&app, Some(&token), usage, json!({})).await;
+        let expected = json!({ "plan": { "name": "free", "seats": 5 }, "seats": { "used": 1, "limit": 5 }, "workspaces": { "used": 3, "limit": 3 } });
+        assert_eq!(usage["data"]["organization"]["usage"], expected, "{usage}");
+        let plans = gql(&app, None, "{ plans { name workers sleepAfterMinutes } }", json!({})).await;
+        assert_eq!(plans["data"]["plans"][2], json!({ "name": "enterprise", "workers": 256, "sleepAfterMinutes": null }), "{plans}");
 
         // No credentials: mutations say so in userErrors, queries in errors.
         let error = refused(&app, None, "createOrganization", json!({ "slug": "anon" })).await;

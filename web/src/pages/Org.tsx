@@ -54,13 +54,30 @@ export function CreateOrganizationPage() {
 
 const Workspaces = graphql(`
   query OrgWorkspaces($org: String!) {
+    plans {
+      name
+      title
+      workers
+    }
     organization(slug: $org) {
       slug
       name
       viewerRole
       plan
       assignablePlans
-      workspaceLimit
+      usage {
+        plan {
+          title
+        }
+        seats {
+          used
+          limit
+        }
+        workspaces {
+          used
+          limit
+        }
+      }
       workspaces(first: 100) {
         nodes {
           id
@@ -116,18 +133,15 @@ const SetPlan = graphql(`
   }
 `);
 
-/** What each plan allows one workspace (docs/provisioning.md#plans). */
-const PLAN_WORKERS: Record<string, number> = { free: 4, team: 32, enterprise: 256 };
-
 /** The plans a workspace may move to; its current one stays listed even if the operator took it away. */
 function choicesFor(current: string, assignable: string[]): string[] {
   return assignable.includes(current) ? assignable : [current, ...assignable];
 }
 
-function planLabel(plan: string): string {
-  const workers = PLAN_WORKERS[plan];
-  const name = plan.charAt(0).toUpperCase() + plan.slice(1);
-  return workers ? `${name}: up to ${workers} workers` : name;
+/** A plan as the picker shows it: its title and what it allows one workspace. */
+function planLabel(plan: string, plans: ReadonlyArray<{ name: string; title: string; workers: number }>): string {
+  const known = plans.find((p) => p.name === plan);
+  return known ? `${known.title}: up to ${known.workers} workers` : plan;
 }
 
 const SETTLED = ["READY", "SLEEPING", "FAILED", "SUSPENDED", "DELETED"];
@@ -188,6 +202,10 @@ export function WorkspacesPage({ org }: { org: string }) {
           ) : (
             <>
               <h1>{data.organization.name || data.organization.slug}: workspaces</h1>
+              <p className="hint" data-testid="org-usage">
+                {data.organization.usage.plan.title} plan: {data.organization.usage.workspaces.used} of {data.organization.usage.workspaces.limit} workspaces,{" "}
+                {data.organization.usage.seats.used} of {data.organization.usage.seats.limit} seats (members and open invitations).
+              </p>
               <FormErrors errors={planErrors} />
               {data.organization.workspaces.nodes.length === 0 ? (
                 <Empty title="No workspaces yet">
@@ -267,12 +285,12 @@ export function WorkspacesPage({ org }: { org: string }) {
                     <select id="plan" value={plan} onChange={(e) => setPlan(e.target.value)}>
                       {data.organization.assignablePlans.map((p) => (
                         <option key={p} value={p}>
-                          {planLabel(p)}
+                          {planLabel(p, data.plans)}
                         </option>
                       ))}
                     </select>
                     <p className="hint">
-                      {org} is on the {data.organization.plan} plan: up to {data.organization.workspaceLimit} workspaces. Bigger plans are set by the operator.
+                      {org} is on the {data.organization.usage.plan.title} plan: up to {data.organization.usage.workspaces.limit} workspaces. Bigger plans are set by the operator.
                     </p>
                     {errorFor(create.errors, "plan") ? <p className="field-error">{errorFor(create.errors, "plan")}</p> : null}
                   </div>

@@ -429,6 +429,9 @@ async function main() {
   await ada.getByRole("button", { name: "Create workspace" }).click();
   const row = ada.getByTestId("workspace-vision");
   await row.locator(".state-ready").waitFor({ timeout: 30_000 });
+  await ada.reload();
+  const usage = await ada.getByTestId("org-usage").innerText();
+  expect(usage.includes("Team plan: 1 of 25 workspaces, 1 of 50 seats"), `the organisation's usage of its plan: ${usage}`);
   await audit(ada, "workspaces");
   await shot(ada, "workspaces");
 

@@ -188,6 +188,10 @@ impl Organization {
     async fn group_mappings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::sso::GroupMapping>> {
         super::sso::organization::group_mappings(ctx, &self.org.slug).await
     }
+    /// Its plan, and how much of its seats and workspaces it uses.
+    async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<super::plans::OrganizationUsage> {
+        super::plans::usage(ctx, &self.org.slug).await
+    }
     /// How many live workspaces its plan allows.
     async fn workspace_limit(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         Ok(hub(ctx)?.org_plan(&self.org.slug).workspaces)

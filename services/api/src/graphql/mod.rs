@@ -10,6 +10,7 @@ mod ids;
 mod limits;
 mod loaders;
 mod paging;
+mod plans;
 mod reach;
 mod sso;
 
@@ -80,6 +81,12 @@ impl Query {
     /// The server's version. Needs no authentication.
     async fn version(&self) -> Version {
         Version { server: strata_core::VERSION.to_owned(), api: 1 }
+    }
+
+    /// The plans this installation offers, smallest first. Needs no
+    /// authentication (they are what a sign-up page shows).
+    async fn plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<plans::Plan>> {
+        plans::all(ctx)
     }
 
     /// The person behind the request's token.
