@@ -11,6 +11,8 @@ use serde::Serialize;
 pub struct PlanQuota {
     /// Workers across all pipelines of the workspace.
     pub max_workers: u32,
+    /// Workers of one pipeline.
+    pub max_parallelism: u32,
     /// CPU and memory of one worker (requests = limits).
     pub worker_cpu_millis: u32,
     pub worker_memory_mib: u32,
@@ -50,6 +52,7 @@ impl PlanQuota {
         let small = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
         PlanQuota {
             max_workers: small(plan.workers),
+            max_parallelism: small(plan.max_parallelism),
             worker_cpu_millis: small(plan.worker_cpu_millis),
             worker_memory_mib: small(plan.worker_memory_mib),
             storage_gib: small(plan.storage_gib),

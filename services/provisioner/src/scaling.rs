@@ -232,10 +232,14 @@ pub(crate) fn bounds_of(load: &PipelineLoad, quota: &PlanQuota) -> (Bounds, Opti
         return (Bounds { min: 0, max: 0 }, None);
     }
     let wanted = load.parallelism.max(1);
-    let max = wanted.min(quota.max_workers);
+    let max = wanted.min(quota.max_workers).min(quota.max_parallelism);
     let min = if load.autoscaling { 0 } else { max };
-    let note = (max < wanted)
-        .then(|| format!("parallelism {wanted} is above this plan's quota of {} workers; clamped", quota.max_workers));
+    let note = (max < wanted).then(|| match quota.max_parallelism < quota.max_workers {
+        true => {
+            format!("parallelism {wanted} is above this plan's {} workers per pipeline; clamped", quota.max_parallelism)
+        }
+        false => format!("parallelism {wanted} is above this plan's quota of {} workers; clamped", quota.max_workers),
+    });
     (Bounds { min, max }, note)
 }
 
@@ -295,6 +299,14 @@ mod tests {
         let (clamped, note) = bounds_of(&load(50, true, false), &free);
         assert_eq!(clamped, Bounds { min: 0, max: free.max_workers });
         assert!(note.is_some_and(|n| n.contains("quota")));
+    }
+
+    #[test]
+    fn a_plan_may_cap_one_pipeline_below_the_workspace() {
+        let quota = PlanQuota { max_parallelism: 2, ..PlanQuota::built_in("team") };
+        let (bounds, note) = bounds_of(&load(3, false, false), &quota);
+        assert_eq!(bounds, Bounds { min: 2, max: 2 });
+        assert_eq!(note.as_deref(), Some("parallelism 3 is above this plan's 2 workers per pipeline; clamped"));
     }
 
     /// Remembers what the scaler asked for.
