@@ -328,7 +328,11 @@ impl Hub {
         }
         let user = match self.user_by_email(&email).await? {
             Some(existing) => existing,
-            None => self.create_provisioned_user(&email, identity.name.as_deref()).await?,
+            None => {
+                // A newcomer joins just in time: no account unless a seat is free.
+                self.check_seats(org_id, "email", false).await?;
+                self.create_provisioned_user(&email, identity.name.as_deref()).await?
+            }
         };
         self.link_identity(user.id, identity).await?;
         Ok(user)

@@ -162,6 +162,7 @@ async fn seats_bound_scim_and_just_in_time_joins_and_a_refusal_leaves_no_account
 
     let (code, message) = sso.refusal().await;
     assert_eq!(code, ErrorCode::QuotaExceeded, "no seat for a just-in-time join: {message}");
+    assert!(sso.f.hub.user_by_email("ada@acme.test").await.unwrap().is_none(), "no account was made");
     let off = ScimPersonChange { active: Some(false), ..ScimPersonChange::default() };
     sso.f.hub.scim_change_person(org, provisioned[0].user_id, off).await.unwrap();
     sso.sign_in("ada@acme.test").await.expect("a deactivated person's seat is free again");
