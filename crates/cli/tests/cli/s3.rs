@@ -177,7 +177,7 @@ fn an_s3_server_killed_and_restarted_mid_upload_loses_nothing() {
     // commit was finished and the error says so.
     let error = String::from_utf8_lossy(&finished.stderr).into_owned();
     let commits = json(&sandbox, &["commit", "list", "raw"]);
-    let finished_commits = commits.as_array().expect("array").iter().filter(|c| !c["finished"].is_null()).count();
+    let finished_commits = commits.as_array().expect("array").iter().filter(|c| !c["finished_at"].is_null()).count();
     if finished.status.success() {
         assert_eq!(finished_commits, 1);
     } else {
