@@ -219,8 +219,9 @@ pub(crate) async fn device_token(hub: web::Data<Hub>, body: web::Json<DevicePoll
 }
 
 /// The routes of this module. They answer anyone, so each has a limit per
-/// client address: starting a login keeps a row until it expires, and the
-/// lookups would otherwise let one address probe domains or codes freely.
+/// client address (the callback only finishes a login its start counted):
+/// starting a login keeps a row until it expires, and the lookups would
+/// otherwise let one address probe domains or codes freely.
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
     let starts = || from_fn(rate_limit::limit_sso_starts);
     let lookups = || from_fn(rate_limit::limit_sso_lookups);
