@@ -1,4 +1,5 @@
 import { Component, useId, useState, type ReactNode } from "react";
+import { useForm } from "../lib/forms";
 import { ApiFailure, loginPath, NetworkFailure, orgOfPath, ssoOrgStartUrl, useLocation, type Loaded, type UserError } from "../lib/index";
 
 /** A labelled input with its error beside it. */
@@ -167,4 +168,48 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, { error?: 
     }
     return this.props.children;
   }
+}
+
+/**
+ * A destructive action asked for twice: `label` opens a banner that says
+ * what follows (`question`) with the `confirm` button and Cancel. `done`
+ * runs once the server did it; its refusals show in the banner. `inline`
+ * places the first button in a line of others, otherwise on its own.
+ */
+export function AskFirst(props: {
+  label: string;
+  question: ReactNode;
+  confirm: string;
+  run: () => Promise<{ ok: boolean; userErrors: UserError[] }>;
+  done: () => void;
+  inline?: boolean;
+}) {
+  const [asking, setAsking] = useState(false);
+  const form = useForm();
+  const go = () =>
+    form.act(async () => {
+      const { ok, userErrors } = await props.run();
+      if (ok) props.done();
+      return userErrors;
+    });
+  if (!asking) {
+    const button = (
+      <button type="button" className="secondary danger" onClick={() => setAsking(true)}>
+        {props.label}
+      </button>
+    );
+    return props.inline ? <> {button}</> : <p>{button}</p>;
+  }
+  return (
+    <div className="banner error" role="alert">
+      <FormErrors errors={form.errors} />
+      <p>{props.question}</p>
+      <button type="button" className="danger" onClick={go}>
+        {props.confirm}
+      </button>
+      <button type="button" className="secondary" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+    </div>
+  );
 }

@@ -12,12 +12,15 @@ export const Problems = graphql(`
   }
 `);
 
-/** A form's state: the errors of its last submit and whether one runs. */
+/**
+ * A form's state: the errors of its last submit and whether one runs.
+ * `run` submits a form; `act` runs the same way for a control outside one
+ * (a button, a switch, a select that saves on change).
+ */
 export function useForm() {
   const [errors, setErrors] = useState<UserError[]>([]);
   const [busy, setBusy] = useState(false);
-  const run = async (event: FormEvent, action: () => Promise<UserError[]>) => {
-    event.preventDefault();
+  const act = async (action: () => Promise<UserError[]>) => {
     setBusy(true);
     try {
       setErrors(await action());
@@ -27,7 +30,11 @@ export function useForm() {
       setBusy(false);
     }
   };
-  return { errors, busy, run };
+  const run = async (event: FormEvent, action: () => Promise<UserError[]>) => {
+    event.preventDefault();
+    await act(action);
+  };
+  return { errors, busy, run, act };
 }
 
 /** A form whose mutation returns a payload: `done` runs when it succeeded. */

@@ -162,14 +162,9 @@ export function WorkspacesPage({ org }: { org: string }) {
   const [confirm, setConfirm] = useState("");
   const create = useForm();
   const remove = useForm();
-  const [planErrors, setPlanErrors] = useState<UserError[]>([]);
+  const planChange = useForm();
   const changePlan = async (slug: string, plan: string) => {
-    try {
-      const { setWorkspacePlan } = await gql(SetPlan, { input: { organization: org, slug, plan } });
-      setPlanErrors(setWorkspacePlan.userErrors);
-    } catch (error) {
-      setPlanErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
-    }
+    await planChange.act(async () => (await gql(SetPlan, { input: { organization: org, slug, plan } })).setWorkspacePlan.userErrors);
     state.reload();
   };
   const submit = (event: FormEvent) =>
@@ -206,7 +201,7 @@ export function WorkspacesPage({ org }: { org: string }) {
                 {data.organization.usage.plan.title} plan: {data.organization.usage.workspaces.used} of {data.organization.usage.workspaces.limit} workspaces,{" "}
                 {data.organization.usage.seats.used} of {data.organization.usage.seats.limit} seats (members and open invitations).
               </p>
-              <FormErrors errors={planErrors} />
+              <FormErrors errors={planChange.errors} />
               {data.organization.workspaces.nodes.length === 0 ? (
                 <Empty title="No workspaces yet">
                   <p>A workspace is an isolated data and pipeline environment. Create one below, or from a terminal:</p>

@@ -4,7 +4,7 @@
 // token. The server checks every change again.
 import { useState, type FormEvent } from "react";
 import { Layout } from "../components/Layout";
-import { Command, CopyButton, Empty, Field, FormErrors, LoadState, StateBadge } from "../components/ui";
+import { AskFirst, Command, CopyButton, Empty, Field, FormErrors, LoadState, StateBadge } from "../components/ui";
 import { graphql } from "../gql";
 import type { OrgRole, SsoSettingsQuery } from "../gql/graphql";
 import { useForm, useSubmit } from "../lib/forms";
@@ -18,7 +18,6 @@ import {
   mappingText,
   useLoad,
   type ConnectionFields,
-  type UserError,
 } from "../lib/index";
 import { useManages } from "../session";
 
@@ -195,38 +194,16 @@ function ConnectionForm({ org, connection, saved }: { org: string; connection: C
 }
 
 function RemoveConnection({ org, removed }: { org: string; removed: () => void }) {
-  const [asking, setAsking] = useState(false);
-  const [errors, setErrors] = useState<UserError[]>([]);
-  const remove = async () => {
-    try {
-      const { removeSso } = await gql(Remove, { input: { organization: org } });
-      setErrors(removeSso.userErrors);
-      if (removeSso.ok) removed();
-    } catch (error) {
-      setErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
-    }
-  };
-  if (!asking) {
-    return (
-      <>
-        {" "}
-        <button type="button" className="secondary danger" onClick={() => setAsking(true)}>
-          Remove…
-        </button>
-      </>
-    );
-  }
+  const run = async () => (await gql(Remove, { input: { organization: org } })).removeSso;
   return (
-    <div className="banner error" role="alert">
-      <FormErrors errors={errors} />
-      <p>Remove the connection? Members then log in with passwords; "SSO required" is turned off.</p>
-      <button type="button" className="danger" onClick={remove}>
-        Remove connection
-      </button>
-      <button type="button" className="secondary" onClick={() => setAsking(false)}>
-        Cancel
-      </button>
-    </div>
+    <AskFirst
+      inline
+      label="Remove…"
+      question={'Remove the connection? Members then log in with passwords; "SSO required" is turned off.'}
+      confirm="Remove connection"
+      run={run}
+      done={removed}
+    />
   );
 }
 
@@ -503,19 +480,10 @@ const SetRequired = graphql(`
 `);
 
 function RequireSso({ org, required, configured, changed }: { org: string; required: boolean; configured: boolean; changed: () => void }) {
-  const [errors, setErrors] = useState<UserError[]>([]);
-  const [busy, setBusy] = useState(false);
+  const form = useForm();
   const toggle = async (next: boolean) => {
-    setBusy(true);
-    try {
-      const { setSsoRequired } = await gql(SetRequired, { input: { organization: org, required: next } });
-      setErrors(setSsoRequired.userErrors);
-    } catch (error) {
-      setErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
-    } finally {
-      setBusy(false);
-      changed();
-    }
+    await form.act(async () => (await gql(SetRequired, { input: { organization: org, required: next } })).setSsoRequired.userErrors);
+    changed();
   };
   return (
     <section className="card danger-zone" aria-labelledby="sso-required-title">
@@ -527,9 +495,9 @@ function RequireSso({ org, required, configured, changed }: { org: string; requi
         </p>
         <p>Owners keep password access as break-glass accounts; API tokens keep working.</p>
       </div>
-      <FormErrors errors={errors} />
+      <FormErrors errors={form.errors} />
       <label className="switch">
-        <input type="checkbox" role="switch" checked={required} disabled={busy || (!configured && !required)} onChange={(e) => toggle(e.target.checked)} />
+        <input type="checkbox" role="switch" checked={required} disabled={form.busy || (!configured && !required)} onChange={(e) => toggle(e.target.checked)} />
         Members must log in with single sign-on
       </label>
       {configured ? null : <p className="hint">Configure and test a connection first.</p>}

@@ -4,11 +4,11 @@
 // provider's SCIM app manages are filled from there.
 import { useState, type FormEvent } from "react";
 import { Layout } from "../components/Layout";
-import { Empty, Field, FormErrors, LoadState } from "../components/ui";
+import { AskFirst, Empty, Field, FormErrors, LoadState } from "../components/ui";
 import { graphql } from "../gql";
 import type { OrgTeamsQuery } from "../gql/graphql";
 import { useForm } from "../lib/forms";
-import { addableMembers, errorFor, generalErrors, gql, memberSource, useLoad, type UserError } from "../lib/index";
+import { addableMembers, errorFor, generalErrors, gql, memberSource, useLoad } from "../lib/index";
 import { useManages } from "../session";
 
 const Teams = graphql(`
@@ -169,37 +169,15 @@ const Delete = graphql(`
 `);
 
 function DeleteTeam({ org, team, deleted }: { org: string; team: string; deleted: () => void }) {
-  const [asking, setAsking] = useState(false);
-  const [errors, setErrors] = useState<UserError[]>([]);
-  const remove = async () => {
-    try {
-      const { deleteTeam } = await gql(Delete, { input: { organization: org, team } });
-      setErrors(deleteTeam.userErrors);
-      if (deleteTeam.ok) deleted();
-    } catch (error) {
-      setErrors([{ field: null, code: "NETWORK", message: (error as Error).message }]);
-    }
-  };
-  if (!asking) {
-    return (
-      <p>
-        <button type="button" className="secondary danger" onClick={() => setAsking(true)}>
-          Delete team…
-        </button>
-      </p>
-    );
-  }
+  const run = async () => (await gql(Delete, { input: { organization: org, team } })).deleteTeam;
   return (
-    <div className="banner error" role="alert">
-      <FormErrors errors={errors} />
-      <p>Delete {team}? Its members lose the roles it gives them; group mappings to it no longer add anyone.</p>
-      <button type="button" className="danger" onClick={remove}>
-        Delete team
-      </button>
-      <button type="button" className="secondary" onClick={() => setAsking(false)}>
-        Cancel
-      </button>
-    </div>
+    <AskFirst
+      label="Delete team…"
+      question={`Delete ${team}? Its members lose the roles it gives them; group mappings to it no longer add anyone.`}
+      confirm="Delete team"
+      run={run}
+      done={deleted}
+    />
   );
 }
 

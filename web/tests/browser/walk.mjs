@@ -610,6 +610,12 @@ async function main() {
   await admin.goto(await localAdminLink(base));
   await admin.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
   await createTeam(admin, base, "local", { slug: "platform", name: "Platform" });
+  // Deleting asks first, and says what follows.
+  const scratch = await createTeam(admin, base, "local", { slug: "scratch" });
+  await scratch.getByRole("button", { name: "Delete team…" }).click();
+  await scratch.getByRole("alert").getByText("Its members lose the roles it gives them").waitFor();
+  await scratch.getByRole("button", { name: "Delete team", exact: true }).click();
+  await scratch.waitFor({ state: "detached" });
   await grantTeamRole(admin, base, "local", "default", { team: "platform", role: "WRITER" });
   const connection = await openSsoSettings(admin, base, "local");
   await audit(admin, "sso-settings");
