@@ -25,9 +25,9 @@ use support::env;
 
 /// Verifies `bench.test` for the local organisation and returns a SCIM token.
 async fn set_up(app: &TestApp, dns: &TestDns) -> String {
-    support::verify_domain(app, dns, "bench.test").await;
+    app.verify_local_domain(dns, "bench.test").await;
     let issue = "mutation($input: IssueScimTokenInput!) { issueScimToken(input: $input) { token } }";
-    let issued = support::graphql(app, issue, json!({ "organization": "local" })).await;
+    let issued = app.admin_graphql(issue, json!({ "organization": "local" })).await;
     issued["data"]["issueScimToken"]["token"].as_str().expect("a SCIM token").to_owned()
 }
 

@@ -30,7 +30,7 @@ use serde_json::json;
 use strata_testkit::dns::TestDns;
 use strata_testkit::oidc::{Account, Client, IdpBrowser, OidcProvider, ProviderConfig};
 use strata_testkit::{Backend, TestApp, TestOptions};
-use support::{env, graphql, quantile_ms};
+use support::{env, quantile_ms};
 
 const SECRET: &str = "the provider's secret for strata";
 const PASSWORD: &str = "a person's password at the provider";
@@ -52,15 +52,15 @@ async fn set_up(app: &TestApp, dns: &TestDns, idp: &OidcProvider) {
     let configure = "mutation($input: ConfigureSsoInput!) { configureSso(input: $input) { connection { issuer } } }";
     let connection =
         json!({ "organization": "local", "issuer": idp.issuer(), "clientId": "strata", "clientSecret": SECRET });
-    graphql(app, configure, connection).await;
-    support::verify_domain(app, dns, "bench.test").await;
+    app.admin_graphql(configure, connection).await;
+    app.verify_local_domain(dns, "bench.test").await;
     let team = "mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { slug } } }";
-    graphql(app, team, json!({ "organization": "local", "slug": "engineering" })).await;
+    app.admin_graphql(team, json!({ "organization": "local", "slug": "engineering" })).await;
     let map = "mutation($input: SetGroupMappingInput!) { setGroupMapping(input: $input) { ok } }";
-    graphql(app, map, json!({ "organization": "local", "group": "eng", "team": "engineering" })).await;
+    app.admin_graphql(map, json!({ "organization": "local", "group": "eng", "team": "engineering" })).await;
     let bind = "mutation($input: SetTeamRoleBindingInput!) { setTeamRoleBinding(input: $input) { ok } }";
     let binding = json!({ "organization": "local", "workspace": "default", "team": "engineering", "role": "WRITER" });
-    graphql(app, bind, binding).await;
+    app.admin_graphql(bind, binding).await;
 }
 
 /// One login in a fresh browser; panics unless it ends in a session.

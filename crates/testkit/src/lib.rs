@@ -297,3 +297,38 @@ impl TestWorkspaceServer {
         TestWorkspaceServer { port, _stop: stop.drop_guard() }
     }
 }
+
+impl TestApp {
+    /// Claims `domain` for the local organisation, publishes its TXT record
+    /// on `dns` (the server's `sso_dns_server`) and verifies it, as an admin
+    /// does over GraphQL. Panics if any step does not answer as it should.
+    pub async fn verify_local_domain(&self, dns: &dns::TestDns, domain: &str) {
+        let input = serde_json::json!({ "organization": "local", "domain": domain });
+        let claim = "mutation($input: ClaimDomainInput!) { claimDomain(input: $input) { domain { recordName recordValue verified } } }";
+        let claimed = self.admin_graphql(claim, input.clone()).await;
+        let record = &claimed["data"]["claimDomain"]["domain"];
+        assert_eq!(record["verified"], false, "{claimed}");
+        let name = record["recordName"].as_str().unwrap_or_else(|| panic!("no TXT record name: {claimed}"));
+        let value = record["recordValue"].as_str().unwrap_or_else(|| panic!("no TXT record value: {claimed}"));
+        dns.set_txt(name, vec![value.to_owned()]);
+        let verify = "mutation($input: VerifyDomainInput!) { verifyDomain(input: $input) { domain { verified } } }";
+        let verified = self.admin_graphql(verify, input).await;
+        assert_eq!(verified["data"]["verifyDomain"]["domain"]["verified"], true, "{verified}");
+    }
+
+    /// One GraphQL operation with `input` as `$input`, as the local
+    /// administrator; panics on a transport error or top-level `errors`.
+    pub async fn admin_graphql(&self, query: &str, input: serde_json::Value) -> serde_json::Value {
+        let body = serde_json::json!({ "query": query, "variables": { "input": input } });
+        let response = reqwest::Client::new()
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /graphql: {e}"));
+        let answer: serde_json::Value = response.json().await.unwrap_or_else(|e| panic!("a JSON answer: {e}"));
+        assert!(answer.get("errors").is_none(), "{query}: {answer}");
+        answer
+    }
+}

@@ -21,26 +21,13 @@ struct Scim {
     http: reqwest::Client,
 }
 
-/// Claims `domain` for the local organisation, publishes its TXT record on
-/// `dns` and verifies it, as an admin does.
-pub(crate) async fn verify_domain(app: &TestApp, dns: &TestDns, domain: &str) {
-    let admin = Some(app.admin_token.as_str());
-    let input = json!({ "organization": "local", "domain": domain });
-    let claimed = mutate(app, admin, "claimDomain", input.clone(), "domain { recordName recordValue verified }").await;
-    let record = &claimed["domain"];
-    assert_eq!(record["verified"], false);
-    dns.set_txt(record["recordName"].as_str().unwrap(), vec![record["recordValue"].as_str().unwrap().to_owned()]);
-    let verified = mutate(app, admin, "verifyDomain", input, "domain { verified }").await;
-    assert_eq!(verified["domain"]["verified"], true);
-}
-
 /// The local organisation with `acme.test` verified and a SCIM token.
 async fn provisioned(backend: Backend) -> Scim {
     let dns = TestDns::start().await;
     let options = TestOptions { dns_server: Some(dns.addr()), ..TestOptions::default() };
     let app = TestApp::spawn_with_options(backend, options).await;
     let admin = Some(app.admin_token.as_str());
-    verify_domain(&app, &dns, "acme.test").await;
+    app.verify_local_domain(&dns, "acme.test").await;
     let issued = mutate(&app, admin, "issueScimToken", json!({ "organization": "local" }), "token baseUrl").await;
     let token = issued["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("sts_"));

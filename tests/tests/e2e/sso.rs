@@ -48,7 +48,7 @@ async fn world(backend: Backend) -> World {
     assert_eq!(configured["connection"]["redirectUri"], callback.as_str());
     let tested = mutate(&app, admin, "testSso", json!({ "organization": "local" }), "ok signingKeys").await;
     assert_eq!(tested["ok"], true, "{tested}");
-    crate::scim::verify_domain(&app, &dns, "acme.test").await;
+    app.verify_local_domain(&dns, "acme.test").await;
     mutate(&app, admin, "createTeam", json!({ "organization": "local", "slug": "engineering" }), "team { slug }").await;
     mutate(
         &app,
