@@ -4,14 +4,8 @@
 # Idempotent: `npm ci` only runs when the packages are missing or
 # package-lock.json changed since the last install (a stamp in node_modules).
 set -euo pipefail
+"$(dirname "$0")/npm.sh"
 cd "$(dirname "$0")/../tests/oidc"
-if ! command -v npm >/dev/null; then
-  echo "installing Node.js and npm with apt" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null || {
-    echo "npm is missing: install Node.js 20 or later" >&2
-    exit 1
-  }
-fi
 stamp=node_modules/.strata-lock.sha256
 wanted="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ ! -d node_modules/oidc-provider ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then

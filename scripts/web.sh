@@ -4,14 +4,8 @@
 # from docs/schema.graphql, type-checks, bundles, and enforces the size
 # budget.
 set -euo pipefail
+"$(dirname "$0")/npm.sh"
 cd "$(dirname "$0")/../web"
-if ! command -v npm >/dev/null; then
-  echo "installing Node.js and npm with apt" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null || {
-    echo "npm is missing: install Node.js 20 or later" >&2
-    exit 1
-  }
-fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
