@@ -3,7 +3,8 @@
 //! (npm `oidc-provider`, tests/oidc) and its login page, against the real
 //! application on PostgreSQL. Logins run one at a time, each in a fresh
 //! browser (no provider session), so each one shows the provider's login
-//! page and posts the password. `LOGINS` people sign in for the first time
+//! page and posts the password; each person signs in from a loopback
+//! address of their own (127.1.x.y), as people on their own machines do. `LOGINS` people sign in for the first time
 //! (their account is made, they join the organisation and the team their
 //! group maps to), then each signs in again.
 //!
@@ -63,9 +64,18 @@ async fn set_up(app: &TestApp, dns: &TestDns, idp: &OidcProvider) {
     app.admin_graphql(bind, binding).await;
 }
 
-/// One login in a fresh browser; panics unless it ends in a session.
-async fn log_in(app: &TestApp, person: &str) -> Login {
-    let browser = IdpBrowser::new();
+/// The loopback address person `n` signs in from: each person is on a
+/// machine of their own, as the per-address limits on starting a login
+/// (30 a minute) expect of real people.
+fn machine_of(n: usize) -> std::net::IpAddr {
+    let [_, _, high, low] = u32::try_from(n + 1).expect("fewer people than addresses").to_be_bytes();
+    std::net::IpAddr::from([127, 1, high, low])
+}
+
+/// One login of person `n` in a fresh browser; panics unless it ends in a session.
+async fn log_in(app: &TestApp, n: usize) -> Login {
+    let person = &email(n);
+    let browser = IdpBrowser::from_address(machine_of(n));
     let http = browser.client();
     let start = format!("{}/auth/sso/start?email={}&return_to=%2F", app.address, person.replace('@', "%40"));
     let began = Instant::now();
@@ -135,11 +145,11 @@ async fn main() {
     let discovery = floor(&idp.discovery_url(), 50).await;
     let mut first = Vec::with_capacity(count);
     for n in 0..count {
-        first.push(log_in(&app, &email(n)).await);
+        first.push(log_in(&app, n).await);
     }
     let mut again = Vec::with_capacity(count);
     for n in 0..count {
-        again.push(log_in(&app, &email(n)).await);
+        again.push(log_in(&app, n).await);
     }
     let fetched = idp.requests().await;
     let discovery_fetches = fetched.discovery - 50;

@@ -381,10 +381,22 @@ impl IdpBrowser {
 
     /// A browser using `jar` (shared with whatever else holds it).
     pub fn with_jar(jar: Arc<Jar>) -> IdpBrowser {
+        Self::build(jar, None)
+    }
+
+    /// A browser with an empty cookie jar whose requests come from
+    /// `address` (a loopback one such as 127.1.0.7): another person's
+    /// machine, as per-address rate limits see it.
+    pub fn from_address(address: std::net::IpAddr) -> IdpBrowser {
+        Self::build(Arc::new(Jar::default()), Some(address))
+    }
+
+    fn build(jar: Arc<Jar>, address: Option<std::net::IpAddr>) -> IdpBrowser {
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(Policy::none())
             .timeout(Duration::from_secs(30))
+            .local_address(address)
             .build()
             .expect("build the browser's HTTP client");
         IdpBrowser { client, jar }
