@@ -57,6 +57,9 @@ pub enum ErrorCode {
     LastOwner,
     /// The organisation's plan allows no more; the message names the limit.
     QuotaExceeded,
+    /// The organisation's payment is overdue past its grace period, so its
+    /// workspaces are suspended; the message links the billing portal.
+    PaymentRequired,
     /// The organisation requires single sign-on and the session did not
     /// come from its identity provider; log in with SSO.
     SsoRequired,
@@ -78,7 +81,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::Csrf,
@@ -102,6 +105,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::LastOwner,
         ErrorCode::QuotaExceeded,
+        ErrorCode::PaymentRequired,
         ErrorCode::SsoRequired,
         ErrorCode::Expired,
         ErrorCode::Gone,
@@ -138,6 +142,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::LastOwner => "LAST_OWNER",
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::PaymentRequired => "PAYMENT_REQUIRED",
             ErrorCode::SsoRequired => "SSO_REQUIRED",
             ErrorCode::Expired => "EXPIRED",
             ErrorCode::Gone => "GONE",
@@ -167,6 +172,7 @@ impl ErrorCode {
             | ErrorCode::ConfirmationMismatch
             | ErrorCode::UploadInterrupted => 400,
             ErrorCode::Unauthenticated => 401,
+            ErrorCode::PaymentRequired => 402,
             ErrorCode::Forbidden | ErrorCode::Csrf | ErrorCode::QuotaExceeded | ErrorCode::SsoRequired => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,

@@ -28,7 +28,7 @@ pub enum Error {
 }
 
 /// One plan, as the file writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// What APIs and the configuration call it, e.g. `team`.
@@ -56,6 +56,45 @@ pub struct Plan {
     pub sleep_after_minutes: Option<u64>,
     /// How long a failed payment leaves the workspaces running.
     pub grace_period_days: u64,
+    /// What usage costs on this plan (none: it is free).
+    #[serde(default)]
+    pub prices: Prices,
+}
+
+/// A plan's prices in US dollars: seats by the month, usage by the unit.
+/// A job's cost is its usage at these prices (docs/billing.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prices {
+    pub seat_month: f64,
+    /// One CPU-hour of a worker (3,600 CPU-seconds used).
+    pub cpu_hour: f64,
+    /// One GiB of worker memory held for an hour.
+    pub memory_gib_hour: f64,
+    /// One GiB stored for a month (730 hours).
+    pub storage_gib_month: f64,
+    /// One GiB read out of a workspace through the gateway.
+    pub egress_gib: f64,
+}
+
+impl Prices {
+    /// The price of `usage`, in US dollars.
+    pub fn of(&self, usage: &Usage) -> f64 {
+        const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+        usage.cpu_seconds / 3600.0 * self.cpu_hour
+            + usage.memory_gib_seconds / 3600.0 * self.memory_gib_hour
+            + usage.storage_gib_hours / 730.0 * self.storage_gib_month
+            + usage.egress_bytes as f64 / GIB * self.egress_gib
+    }
+}
+
+/// Metered usage, as a price applies to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    pub cpu_seconds: f64,
+    pub memory_gib_seconds: f64,
+    pub storage_gib_hours: f64,
+    pub egress_bytes: u64,
 }
 
 /// A limit a plan sets, as a refusal names it.
@@ -157,7 +196,7 @@ struct File {
 }
 
 /// Every plan, smallest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Catalogue {
     plans: Vec<Plan>,
 }

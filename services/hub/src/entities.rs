@@ -583,3 +583,54 @@ pub mod identity {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod billing_account {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::OrganizationId;
+
+    /// An organisation's plan and, when billing is on, its Stripe customer
+    /// and subscription as last seen.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_billing_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: OrganizationId,
+        #[sea_orm(unique)]
+        pub customer_id: Option<String>,
+        pub subscription_id: Option<String>,
+        pub plan: String,
+        /// Stripe's subscription status, or `none`.
+        pub status: String,
+        /// When a payment first failed and is still due.
+        pub past_due_since: Option<ChronoDateTimeUtc>,
+        pub suspended_at: Option<ChronoDateTimeUtc>,
+        /// When the subscription state applied was read from Stripe; older
+        /// reads are not applied over it.
+        pub synced_at: Option<ChronoDateTimeUtc>,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod billing_event {
+    use sea_orm::entity::prelude::*;
+
+    /// A webhook event handled, so a second delivery is acknowledged only.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_billing_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub kind: String,
+        pub received_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

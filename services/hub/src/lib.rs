@@ -9,6 +9,7 @@
 
 mod api_tokens;
 mod audit;
+pub mod billing;
 mod cache;
 pub mod config;
 pub mod entities;
@@ -34,10 +35,11 @@ use std::sync::Arc;
 use chrono::Duration;
 use sea_orm::DatabaseConnection;
 use strata_core::config::MasterKeys;
-use strata_core::id::UserId;
+use strata_core::id::{OrganizationId, UserId};
 
 pub use api_tokens::{ApiToken, NewApiToken};
 pub use audit::{AuditEvent, AuditFilter};
+pub use billing::{Applied, BillingAccount, BillingStatus, SubscriptionSnapshot};
 pub use error::{HubError, Result, UserError};
 pub use identity::{Session, SignUp, Tokens, User};
 pub use keys::{Jwks, KeyRing};
@@ -165,10 +167,15 @@ impl Hub {
         Ok(hub)
     }
 
-    /// The plan of the organisation `org_slug`, which bounds its workspaces'
-    /// plans and their number.
-    pub fn org_plan(&self, org_slug: &str) -> &plans::Plan {
-        self.settings.org_plans.of(&self.settings.plans, org_slug)
+    /// The plan of the organisation `org_id` (`org_slug`), which bounds its
+    /// workspaces' plans and their number: the operator's for it if set,
+    /// else the one billing granted.
+    pub async fn org_plan(&self, org_id: OrganizationId, org_slug: &str) -> Result<&plans::Plan> {
+        if let Some(plan) = self.settings.org_plans.of(&self.settings.plans, org_slug) {
+            return Ok(plan);
+        }
+        let account = self.billing_account(org_id).await?;
+        Ok(self.settings.plans.named_or_default(&account.plan))
     }
 
     /// The plans this installation offers, smallest first.
@@ -176,9 +183,9 @@ impl Hub {
         &self.settings.plans
     }
 
-    /// The plans a workspace of `org_slug` may be on.
-    pub fn assignable_plans(&self, org_slug: &str) -> Vec<&plans::Plan> {
-        plans::assignable(&self.settings.plans, self.org_plan(org_slug))
+    /// The plans a workspace of the organisation `org_id` may be on.
+    pub async fn assignable_plans(&self, org_id: OrganizationId, org_slug: &str) -> Result<Vec<&plans::Plan>> {
+        Ok(plans::assignable(&self.settings.plans, self.org_plan(org_id, org_slug).await?))
     }
 
     /// The signing keys (for the JWKS endpoint and rotation).

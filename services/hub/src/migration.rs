@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0004Activity),
             Box::new(M0005Sso),
             Box::new(M0006SsoUpkeep),
+            Box::new(M0007Billing),
         ]
     }
 
@@ -641,5 +642,47 @@ impl MigrationTrait for M0006SsoUpkeep {
         manager.alter_table(Table::alter().table("hub_teams").drop_column("scim_managed").to_owned()).await?;
         manager.drop_index(Index::drop().name("hub_cli_logins_expires").table("hub_cli_logins").to_owned()).await?;
         manager.drop_index(Index::drop().name("hub_sso_logins_expires").table("hub_sso_logins").to_owned()).await
+    }
+}
+
+/// Billing: each organisation's plan and Stripe subscription, and the
+/// webhook events already handled.
+struct M0007Billing;
+
+impl MigrationName for M0007Billing {
+    fn name(&self) -> &str {
+        "m0007_billing"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0007Billing {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let accounts = Table::create()
+            .table("hub_billing_accounts")
+            .col(uuid("org_id").primary_key())
+            .col(string_null("customer_id"))
+            .col(string_null("subscription_id"))
+            .col(string("plan"))
+            .col(string("status"))
+            .col(timestamp_with_time_zone_null("past_due_since"))
+            .col(timestamp_with_time_zone_null("suspended_at"))
+            .col(timestamp_with_time_zone_null("synced_at"))
+            .col(timestamp_with_time_zone("updated_at"))
+            .to_owned();
+        manager.create_table(accounts).await?;
+        manager.create_index(unique("hub_billing_accounts", "hub_billing_accounts_customer", &["customer_id"])).await?;
+        let events = Table::create()
+            .table("hub_billing_events")
+            .col(string("id").primary_key())
+            .col(string("kind"))
+            .col(timestamp_with_time_zone("received_at"))
+            .to_owned();
+        manager.create_table(events).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table("hub_billing_events").to_owned()).await?;
+        manager.drop_table(Table::drop().table("hub_billing_accounts").to_owned()).await
     }
 }

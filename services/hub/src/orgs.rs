@@ -50,7 +50,7 @@ pub struct Invitation {
     pub created_at: DateTime<Utc>,
 }
 
-fn org_from(row: org::Model) -> Org {
+pub(crate) fn org_from(row: org::Model) -> Org {
     Org { id: row.id, slug: row.slug, name: row.name, created_at: row.created_at, sso_required: row.sso_required }
 }
 
@@ -247,7 +247,7 @@ impl Hub {
             true => self.count_open_invitations(org_id).await?,
             false => 0,
         };
-        let plan = self.org_plan(&org.slug);
+        let plan = self.org_plan(org.id, &org.slug).await?;
         self.plans()
             .check_limit(plan, crate::plans::Limit::Seats, members + invited + 1)
             .map_err(|exceeded| crate::plans::quota_exceeded(field, &org.slug, &exceeded).into())

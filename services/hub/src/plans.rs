@@ -3,8 +3,9 @@
 //! the plans file ([`strata_plans::Catalogue`]); the provisioner applies a
 //! workspace's share of them.
 //!
-//! Until billing assigns plans, the operator does, with the `org_plans`
-//! setting; every other organisation is on the catalogue's first plan. A
+//! An organisation's plan is the one the operator set for it (the
+//! `org_plans` setting), else the one billing granted it (`billing`), else
+//! the catalogue's first. A
 //! workspace may be on its organisation's plan or a smaller one, so a fresh
 //! self-service account cannot give itself an `enterprise` workspace, nor
 //! any number of them.
@@ -39,12 +40,9 @@ impl OrgPlans {
         Ok(OrgPlans(plans))
     }
 
-    /// The plan of the organisation `slug` in `catalogue`.
-    pub fn of<'c>(&self, catalogue: &'c Catalogue, slug: &str) -> &'c Plan {
-        match self.0.get(slug) {
-            Some(name) => catalogue.named_or_default(name),
-            None => catalogue.default_plan(),
-        }
+    /// The plan the operator set for the organisation `slug`, if any.
+    pub fn of<'c>(&self, catalogue: &'c Catalogue, slug: &str) -> Option<&'c Plan> {
+        self.0.get(slug).map(|name| catalogue.named_or_default(name))
     }
 }
 
@@ -88,9 +86,9 @@ mod tests {
     fn listed_orgs_get_their_plan_and_others_the_first_one() {
         let catalogue = Catalogue::built_in();
         let plans = OrgPlans::new(&catalogue, &[("acme".into(), "team".into())]).unwrap();
-        assert_eq!(plans.of(&catalogue, "acme").name, "team");
-        assert_eq!(plans.of(&catalogue, "anyone").name, "free");
-        let team = plans.of(&catalogue, "acme");
+        assert_eq!(plans.of(&catalogue, "acme").unwrap().name, "team");
+        assert!(plans.of(&catalogue, "anyone").is_none());
+        let team = plans.of(&catalogue, "acme").unwrap();
         let names: Vec<&str> = assignable(&catalogue, team).iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["free", "team"]);
         let error = OrgPlans::new(&catalogue, &[("acme".into(), "gold".into())]).unwrap_err();

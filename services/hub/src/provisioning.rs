@@ -232,6 +232,9 @@ impl WorkspaceAccess {
     /// it, `WORKSPACE_NOT_READY` while the workspace has no server.
     pub fn route(&self, repo: Option<&str>) -> Result<WorkspaceRoute> {
         let role = self.role(repo).ok_or_else(|| HubError::User(UserError::not_found("workspace")))?;
+        if self.state == WorkspaceState::Suspended {
+            return Err(crate::billing::payment_required(&self.slug));
+        }
         if !self.hosted {
             return Err(HubError::User(UserError::new(
                 Some("workspace"),

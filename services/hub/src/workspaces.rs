@@ -292,7 +292,7 @@ impl Hub {
     /// workspace) one more workspace than the organisation's plan allows.
     async fn check_plan(&self, org_slug: &str, org_id: OrganizationId, plan: &str, new: bool) -> Result<()> {
         let catalogue = self.plans();
-        let org_plan = self.org_plan(org_slug);
+        let org_plan = self.org_plan(org_id, org_slug).await?;
         let wanted =
             catalogue.named(plan).ok_or_else(|| HubError::Internal(format!("plan `{plan}` is listed but unknown")))?;
         crate::plans::check_assignable(catalogue, org_slug, org_plan, wanted)?;

@@ -718,7 +718,11 @@ async fn organisations_get_the_plans_and_workspace_counts_the_operator_gave_them
         ErrorCode::Forbidden
     );
     assert_eq!(code(f.hub.set_workspace_plan(&alice, "big", "ws-t", "enterprise").await), ErrorCode::Forbidden);
-    assert_eq!(f.hub.org_plan("big").workspaces, f.hub.plans().named("team").unwrap().workspaces);
+    let big = f.hub.org_for(&alice, "big").await.unwrap().0;
+    assert_eq!(
+        f.hub.org_plan(big.id, "big").await.unwrap().workspaces,
+        f.hub.plans().named("team").unwrap().workspaces
+    );
 }
 
 /// Members and open invitations hold seats: a free organisation (5 seats)

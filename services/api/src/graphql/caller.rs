@@ -117,6 +117,7 @@ pub(crate) enum GqlErrorCode {
     Conflict,
     LastOwner,
     QuotaExceeded,
+    PaymentRequired,
     SsoRequired,
     Expired,
     Gone,

@@ -159,14 +159,16 @@ impl Organization {
     async fn viewer_role(&self) -> GqlOrgRole {
         self.role.into()
     }
-    /// The organisation's plan, set by the operator (`org_plans`) until
-    /// billing assigns plans; the plans file's first plan (`free`) unless set.
+    /// The organisation's plan: the operator's for it (`org_plans`), else
+    /// the one its subscription pays for (or the administrator assigned,
+    /// where billing is off), else the plans file's first (`free`).
     async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(hub(ctx)?.org_plan(&self.org.slug).name.clone())
+        Ok(query_result(hub(ctx)?.org_plan(self.org.id, &self.org.slug).await)?.name.clone())
     }
     /// The plans its workspaces may use: its own plan and the smaller ones.
     async fn assignable_plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        Ok(hub(ctx)?.assignable_plans(&self.org.slug).into_iter().map(|plan| plan.name.clone()).collect())
+        let plans = query_result(hub(ctx)?.assignable_plans(self.org.id, &self.org.slug).await)?;
+        Ok(plans.into_iter().map(|plan| plan.name.clone()).collect())
     }
     /// Whether members must log in through the organisation's identity
     /// provider (owners keep password access; API tokens keep working).
@@ -190,11 +192,11 @@ impl Organization {
     }
     /// Its plan, and how much of its seats and workspaces it uses.
     async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<super::plans::OrganizationUsage> {
-        super::plans::usage(ctx, &self.org.slug).await
+        super::plans::usage(ctx, &self.org).await
     }
     /// How many live workspaces its plan allows.
     async fn workspace_limit(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(hub(ctx)?.org_plan(&self.org.slug).workspaces)
+        Ok(query_result(hub(ctx)?.org_plan(self.org.id, &self.org.slug).await)?.workspaces)
     }
 
     async fn members(

@@ -71,11 +71,11 @@ pub(crate) fn all(ctx: &Context<'_>) -> async_graphql::Result<Vec<Plan>> {
     Ok(hub(ctx)?.plans().plans().iter().map(Plan::from).collect())
 }
 
-/// `org_slug`'s usage against its plan (the caller is a member).
-pub(crate) async fn usage(ctx: &Context<'_>, org_slug: &str) -> async_graphql::Result<OrganizationUsage> {
+/// `org`'s usage against its plan (the caller is a member).
+pub(crate) async fn usage(ctx: &Context<'_>, org: &strata_hub::Org) -> async_graphql::Result<OrganizationUsage> {
     let hub = hub(ctx)?;
-    let used = query_result(hub.org_usage(principal(ctx)?, org_slug).await)?;
-    let plan = hub.org_plan(org_slug);
+    let used = query_result(hub.org_usage(principal(ctx)?, &org.slug).await)?;
+    let plan = query_result(hub.org_plan(org.id, &org.slug).await)?;
     Ok(OrganizationUsage {
         plan: Plan::from(plan),
         seats: Allowance { used: used.seats(), limit: plan.seats },
