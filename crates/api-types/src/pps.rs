@@ -194,6 +194,9 @@ pub struct JobStats {
     pub download_secs: f64,
     pub process_secs: f64,
     pub upload_secs: f64,
+    /// CPU time (user + system) its datums' commands used.
+    #[serde(default)]
+    pub cpu_secs: f64,
 }
 
 /// A failed datum as `job inspect` shows it.
@@ -284,6 +287,9 @@ pub struct DatumStats {
     pub download_secs: f64,
     pub process_secs: f64,
     pub upload_secs: f64,
+    /// CPU time (user + system) of its command and what it started.
+    #[serde(default)]
+    pub cpu_secs: f64,
 }
 
 /// A datum of a job.

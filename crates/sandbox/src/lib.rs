@@ -220,6 +220,11 @@ pub struct RunOutcome {
     pub status: ExitKind,
     /// Wall time from start to exit (or to the kill on timeout).
     pub elapsed: Duration,
+    /// CPU time (user + system) of the command and everything it started,
+    /// as the kernel accounted it to the sandbox helper's children. Without
+    /// a sandbox (scratch mode) there is no per-datum account: the wall
+    /// time stands in for it.
+    pub cpu: Duration,
 }
 
 impl RunOutcome {

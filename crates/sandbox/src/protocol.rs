@@ -69,7 +69,14 @@ fn absolute(path: &Path) -> Result<PathBuf, SandboxError> {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Response {
-    Finished { status: ExitKind, elapsed_us: u64 },
+    /// `cpu_us`: user and system CPU time of the command and every process
+    /// it started, from the kernel's accounting of the helper's children.
+    Finished {
+        status: ExitKind,
+        elapsed_us: u64,
+        #[serde(default)]
+        cpu_us: u64,
+    },
     Failed(WireError),
 }
 

@@ -137,9 +137,11 @@ impl Helper {
             return Err(self.died().await);
         }
         match self.receive::<Response>().await? {
-            Response::Finished { status, elapsed_us } => {
-                Ok(RunOutcome { status, elapsed: Duration::from_micros(elapsed_us) })
-            }
+            Response::Finished { status, elapsed_us, cpu_us } => Ok(RunOutcome {
+                status,
+                elapsed: Duration::from_micros(elapsed_us),
+                cpu: Duration::from_micros(cpu_us),
+            }),
             Response::Failed(error) => Err(error.into()),
         }
     }

@@ -18,6 +18,7 @@ mod database;
 pub mod dns;
 pub mod oidc;
 mod redis_prefix;
+pub mod stripe;
 
 use std::path::PathBuf;
 
@@ -93,6 +94,11 @@ pub struct TestOptions {
     pub private_issuers: bool,
     /// The DNS server domain verification asks (`sso_dns_server`).
     pub dns_server: Option<std::net::SocketAddr>,
+    /// The plans file (`plans_file`); the built-in plans when `None`.
+    pub plans_file: Option<PathBuf>,
+    /// Billing's settings (e.g. [`stripe::StripeDouble::billing_config`]);
+    /// billing is off when `None`.
+    pub billing: Option<strata_api::config::BillingConfig>,
 }
 
 /// A running application with its own data directory and database.
@@ -156,10 +162,12 @@ fn test_config(database: &TestDatabase, data_dir: &std::path::Path, options: &Te
         server,
         hub: HubConfig {
             org_plans: options.org_plans.clone().unwrap_or_default(),
+            plans_file: options.plans_file.clone(),
             sso_issuers: if options.private_issuers { "any" } else { "public" }.to_owned(),
             sso_dns_server: options.dns_server.map(|addr| addr.to_string()),
             ..HubConfig::default()
         },
+        billing: options.billing.clone().unwrap_or_default(),
         api,
         pps,
         // The process runner unless a test asks for containers: what a test

@@ -20,6 +20,8 @@ pub(super) struct Ran {
     pub exit: Option<String>,
     pub log: String,
     pub process_secs: f64,
+    /// CPU time of every try (and of `err_cmd`).
+    pub cpu_secs: f64,
 }
 
 /// The environment of a datum, as Pachyderm sets it, plus Strata's names
@@ -73,7 +75,7 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
     let started = Instant::now();
     if let Some(refusal) = refusal(sandbox, task) {
         append(&log, &format!("strata: {refusal}\n")).await;
-        return finished(DatumState::Failed, 1, Some(refusal), &log, started).await;
+        return finished(DatumState::Failed, 1, Some(refusal), &log, (started, Duration::ZERO)).await;
     }
     let pfs = sandbox.pfs_root(root);
     let mut run = DatumRun {
@@ -88,15 +90,20 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
     };
     let tries = task.datum_tries.max(1);
     let mut exit = None;
+    let mut cpu = Duration::ZERO;
     for attempt in 1..=tries {
         if attempt > 1 {
             clear_out(root).await;
         }
         match sandbox.run(&run).await {
             Ok(outcome) if accepted(task, &outcome) => {
-                return finished(DatumState::Processed, attempt, None, &log, started).await;
+                cpu += outcome.cpu;
+                return finished(DatumState::Processed, attempt, None, &log, (started, cpu)).await;
             }
-            Ok(outcome) => exit = Some(describe(&outcome, run.timeout)),
+            Ok(outcome) => {
+                cpu += outcome.cpu;
+                exit = Some(describe(&outcome, run.timeout));
+            }
             Err(error) => {
                 append(&log, &format!("strata: {error}\n")).await;
                 exit = Some(error.to_string());
@@ -107,12 +114,19 @@ pub(super) async fn run(sandbox: &Sandbox, task: &TaskAssignment, datum: &TaskDa
         clear_out(root).await;
         run.cmd = task.transform.err_cmd.clone();
         run.stdin = joined(&task.transform.err_stdin);
-        if matches!(sandbox.run(&run).await, Ok(outcome) if accepted(task, &outcome)) {
+        let recovered = match sandbox.run(&run).await {
+            Ok(outcome) => {
+                cpu += outcome.cpu;
+                accepted(task, &outcome)
+            }
+            Err(_) => false,
+        };
+        if recovered {
             clear_out(root).await;
-            return finished(DatumState::Recovered, tries, exit, &log, started).await;
+            return finished(DatumState::Recovered, tries, exit, &log, (started, cpu)).await;
         }
     }
-    finished(DatumState::Failed, tries, exit, &log, started).await
+    finished(DatumState::Failed, tries, exit, &log, (started, cpu)).await
 }
 
 /// Whether a run counts as a success: exit 0 or a code in `accept_return_code`.
@@ -136,7 +150,14 @@ fn refusal(sandbox: &Sandbox, task: &TaskAssignment) -> Option<String> {
     })
 }
 
-async fn finished(state: DatumState, attempts: u32, exit: Option<String>, log: &Path, started: Instant) -> Ran {
+/// `spent`: when the datum started, and the CPU time its runs used.
+async fn finished(
+    state: DatumState,
+    attempts: u32,
+    exit: Option<String>,
+    log: &Path,
+    (started, cpu): (Instant, Duration),
+) -> Ran {
     let text = tokio::fs::read(log).await.unwrap_or_default();
     Ran {
         state,
@@ -144,6 +165,7 @@ async fn finished(state: DatumState, attempts: u32, exit: Option<String>, log: &
         exit,
         log: tail(&String::from_utf8_lossy(&text), LOG_LIMIT),
         process_secs: started.elapsed().as_secs_f64(),
+        cpu_secs: cpu.as_secs_f64(),
     }
 }
 
@@ -268,7 +290,7 @@ mod tests {
 
     #[test]
     fn failures_are_described_for_people() {
-        let outcome = |status| RunOutcome { status, elapsed: Duration::ZERO };
+        let outcome = |status| RunOutcome { status, elapsed: Duration::ZERO, cpu: Duration::ZERO };
         assert_eq!(describe(&outcome(ExitKind::Exited(3)), None), "exit code 3");
         assert!(describe(&outcome(ExitKind::OutOfMemory), None).starts_with("OOM"));
         assert!(describe(&outcome(ExitKind::TimedOut), Some(Duration::from_secs(1))).contains("timed out"));
@@ -280,7 +302,7 @@ mod tests {
     fn accepted_return_codes_count_as_success_and_signals_never_do() {
         let mut task = task();
         task.transform.accept_return_codes = vec![3];
-        let ran = |status| RunOutcome { status, elapsed: Duration::ZERO };
+        let ran = |status| RunOutcome { status, elapsed: Duration::ZERO, cpu: Duration::ZERO };
         assert!(accepted(&task, &ran(ExitKind::Exited(0))));
         assert!(accepted(&task, &ran(ExitKind::Exited(3))));
         assert!(!accepted(&task, &ran(ExitKind::Exited(4))));

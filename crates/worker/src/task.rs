@@ -99,6 +99,7 @@ impl Worker {
                 bytes_in: bytes_in.get(&datum.index).copied().unwrap_or(0),
                 download_secs,
                 process_secs: ran.process_secs,
+                cpu_secs: ran.cpu_secs,
                 ..DatumStats::default()
             };
             results.push(DatumResult {

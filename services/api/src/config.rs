@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use strata_core::config::{Layers, field_names, invalid};
 // The sections an api server reads, re-exported so that whoever composes
 // one (the CLI, the test kit) names them here.
+pub use strata_billing::{BillingConfig, BillingSettings};
 pub use strata_core::config::{ServerConfig, ServerSettings};
 pub use strata_hub::config::{HubConfig, HubStartSettings};
 pub use strata_pps::{PpsConfig, PpsSettings};
@@ -162,6 +163,7 @@ impl ApiConfig {
 pub struct AppConfig {
     pub server: ServerConfig,
     pub hub: HubConfig,
+    pub billing: BillingConfig,
     pub api: ApiConfig,
     pub pps: PpsConfig,
     pub sandbox: SandboxConfig,
@@ -172,6 +174,7 @@ pub struct AppConfig {
 pub struct AppSettings {
     pub server: ServerSettings,
     pub hub: HubStartSettings,
+    pub billing: BillingSettings,
     pub api: ApiSettings,
     pub pps: PpsSettings,
     pub sandbox: SandboxSettings,
@@ -191,6 +194,7 @@ impl AppConfig {
         [
             field_names::<ServerConfig>(),
             field_names::<HubConfig>(),
+            field_names::<BillingConfig>(),
             field_names::<ApiConfig>(),
             field_names::<PpsConfig>(),
             field_names::<SandboxConfig>(),
@@ -203,6 +207,7 @@ impl AppConfig {
         Ok(Self {
             server: layers.extract()?,
             hub: layers.extract()?,
+            billing: layers.extract()?,
             api: layers.extract()?,
             pps: layers.extract()?,
             sandbox: layers.extract()?,
@@ -214,8 +219,10 @@ impl AppConfig {
         let server = self.server.resolve()?;
         let sandbox = self.sandbox.resolve().map_err(|(key, error)| invalid(key, error.to_string()))?;
         let insecure = sandbox.containers.as_ref().map(|c| c.insecure_registries.as_slice());
+        let hub = self.hub.resolve(&server.data_dir)?;
         Ok(AppSettings {
-            hub: self.hub.resolve(&server.data_dir)?,
+            billing: self.billing.resolve(&hub.plans)?,
+            hub,
             api: self.api.resolve()?,
             pps: self.pps.resolve(insecure)?,
             sandbox,

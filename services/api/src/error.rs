@@ -33,6 +33,10 @@ pub enum Error {
     #[error("the hub could not start")]
     Hub(#[source] strata_hub::HubError),
 
+    /// Billing could not be set up (the Stripe client).
+    #[error("billing could not start")]
+    Billing(#[source] strata_billing::BillingError),
+
     /// Redis for rate limits could not be reached.
     #[error("rate limiter could not reach Redis")]
     RateLimiter(#[source] redis::RedisError),
@@ -79,6 +83,7 @@ impl Error {
             | Error::Pfs(_)
             | Error::Pps(_)
             | Error::Queue(_)
+            | Error::Billing(_)
             | Error::RateLimiter(_) => false,
         }
     }

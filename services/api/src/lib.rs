@@ -7,6 +7,7 @@
 //! database, migrations, object store, binding the port) so that
 //! configuration mistakes are reported before anything is served.
 
+mod billing_routes;
 pub mod config;
 mod console;
 mod error;
@@ -53,6 +54,7 @@ pub struct Application {
     workspaces: web::Data<Workspaces>,
     pipelines: web::Data<PpsWorkspaces>,
     hub: web::Data<strata_hub::Hub>,
+    billing: web::Data<strata_billing::Billing>,
     guard: web::Data<workspace_auth::WorkspaceGuard>,
     limiter: web::Data<rate_limit::RateLimiter>,
     upstreams: web::Data<gateway::Upstreams>,
@@ -91,6 +93,9 @@ impl Application {
             None => None,
         };
         let hub = open_hub(&db, settings, master_keys, port).await?;
+        let links = strata_billing::BillingLinks { console: public_url(settings, port) };
+        let billing =
+            strata_billing::Billing::from_settings(hub.clone(), links, &settings.billing).map_err(Error::Billing)?;
         let hosted = hub
             .ensure_hosted_workspace(strata_hub::LOCAL_ORG, EMBEDDED_WORKSPACE, &format!("http://127.0.0.1:{port}"))
             .await
@@ -122,6 +127,7 @@ impl Application {
             workspaces,
             pipelines,
             hub: web::Data::new(hub),
+            billing: web::Data::new(billing),
             guard: web::Data::new(guard),
             limiter: web::Data::new(limiter),
             upstreams,
@@ -175,11 +181,13 @@ impl Application {
         let workspaces = self.workspaces.clone();
         let pipelines = self.pipelines.clone();
         let hub = self.hub.clone();
+        let billing = self.billing.clone();
         let guard = self.guard.clone();
         let limiter = self.limiter.clone();
         let upstreams = self.upstreams.clone();
         let console = self.console.clone();
         let background = self.background.start(stop.child_token());
+        let billing_upkeep = tokio::spawn(billing_upkeep(billing.clone(), stop.child_token()));
         let metrics_server =
             self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), stop.clone())));
         let server = HttpServer::new(move || {
@@ -188,6 +196,7 @@ impl Application {
                 .app_data(workspaces.clone())
                 .app_data(pipelines.clone())
                 .app_data(hub.clone())
+                .app_data(billing.clone())
                 .app_data(guard.clone())
                 .app_data(limiter.clone())
                 .app_data(upstreams.clone())
@@ -203,6 +212,9 @@ impl Application {
         .run();
         let served = serve_until(server, stop, &self.pipelines).await;
         background.stop().await;
+        if let Err(error) = billing_upkeep.await {
+            tracing::error!(%error, "the billing upkeep panicked");
+        }
         if let Some(metrics_server) = metrics_server {
             match metrics_server.await {
                 Ok(Err(error)) => {
@@ -358,15 +370,41 @@ async fn open_hub(
         ),
         None => std::sync::Arc::new(strata_hub::OutboxMailer::new(settings.server.data_dir.join("outbox"))),
     };
-    let public_url = match &mail.public_url {
-        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-        None => settings.server.local_url(port),
-    };
+    let public_url = public_url(settings, port);
     let (plans, org_plans) = (settings.hub.plans.clone(), settings.hub.org_plans.clone());
     let sso = settings.hub.sso.clone();
     let hub_settings =
         strata_hub::HubSettings { public_url, plans, org_plans, sso, ..strata_hub::HubSettings::new(master_keys) };
     strata_hub::Hub::open(db.clone(), mailer, hub_settings).await.map_err(Error::Hub)
+}
+
+/// The URL people reach the console at: `public_url`, else the listen address.
+fn public_url(settings: &AppSettings, port: u16) -> String {
+    match &settings.hub.mail.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => settings.server.local_url(port),
+    }
+}
+
+/// How often overdue organisations are looked for (their grace periods
+/// are days long; a webhook that makes one overdue also looks at once).
+const BILLING_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Suspends organisations whose payment is overdue past their grace
+/// period, every [`BILLING_UPKEEP_EVERY`] until `stop`.
+async fn billing_upkeep(billing: web::Data<strata_billing::Billing>, stop: CancellationToken) {
+    if !billing.is_enabled() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(BILLING_UPKEEP_EVERY) => {}
+        }
+        if let Err(error) = billing.upkeep(chrono::Utc::now()).await {
+            tracing::error!(error = %strata_core::error::display_chain(&error), "billing upkeep failed");
+        }
+    }
 }
 
 fn routes(config: &mut web::ServiceConfig) {
@@ -379,6 +417,11 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/auth/link", web::get().to(session_cookies::login_link))
         .configure(sso_routes::configure)
         .route("/scim/v2/{org}/{tail:.*}", web::route().to(scim_routes::serve))
+        .service(
+            web::resource("/webhooks/stripe")
+                .app_data(web::PayloadConfig::new(billing_routes::MAX_EVENT_BYTES))
+                .route(web::post().to(billing_routes::stripe)),
+        )
         .service(
             web::resource("/graphql")
                 .route(web::get().guard(actix_web::guard::fn_guard(graphql::accepts_html)).to(graphql::explorer_page))

@@ -14,6 +14,14 @@ use crate::error::{BillingError, Result};
 use crate::fixtures;
 use crate::provider::{BillingProvider, CheckoutRequest, MeterEvent, Subscription};
 
+/// A paid checkout: the webhooks Stripe sends, and where the payer's
+/// browser goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    pub deliveries: Vec<Delivery>,
+    pub success_url: String,
+}
+
 /// A webhook delivery: the body and its `Stripe-Signature` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -52,9 +60,15 @@ pub struct InMemoryProvider {
 impl InMemoryProvider {
     /// A provider whose webhooks are signed with `webhook_secret`.
     pub fn new(webhook_secret: &str) -> Self {
+        Self::with_pages(webhook_secret, "https://billing.invalid")
+    }
+
+    /// A provider whose checkout and portal pages are under `page_base`
+    /// (the local Stripe double serves them).
+    pub fn with_pages(webhook_secret: &str, page_base: &str) -> Self {
         InMemoryProvider {
             webhook_secret: webhook_secret.to_owned(),
-            page_base: "https://billing.invalid".to_owned(),
+            page_base: page_base.trim_end_matches('/').to_owned(),
             state: Mutex::default(),
         }
     }
@@ -66,6 +80,11 @@ impl InMemoryProvider {
     /// Pays the checkout `session` (the id at the end of its URL): makes its
     /// subscription, active, and returns the webhooks Stripe sends for it.
     pub fn complete_checkout(&self, session_url: &str, now: i64) -> Result<Vec<Delivery>> {
+        Ok(self.pay_checkout(session_url, now)?.deliveries)
+    }
+
+    /// [`Self::complete_checkout`], with where the payer goes next.
+    pub fn pay_checkout(&self, session_url: &str, now: i64) -> Result<Completed> {
         let session = session_url.rsplit('/').next().unwrap_or_default().to_owned();
         let (request, subscription) = {
             let mut state = self.state();
@@ -92,10 +111,11 @@ impl InMemoryProvider {
             cancel_url: &request.cancel_url,
             created: now,
         });
-        Ok(vec![
+        let deliveries = vec![
             self.delivery("customer.subscription.created", &self.subscription_object(&subscription, now), now),
             self.delivery("checkout.session.completed", &session_object, now),
-        ])
+        ];
+        Ok(Completed { deliveries, success_url: request.success_url })
     }
 
     /// Changes a subscription's status as Stripe's dunning would, and
@@ -136,6 +156,17 @@ impl InMemoryProvider {
         let body = fixtures::event(&id, kind, object, now).to_string().into_bytes();
         let signature = fixtures::signature(&body, &self.webhook_secret, now);
         Delivery { body, signature }
+    }
+
+    /// The subscription `id` in Stripe's shape, as of `now`.
+    pub fn subscription_json(&self, id: &str, now: i64) -> Option<serde_json::Value> {
+        let found = self.state().subscriptions.get(id).cloned()?;
+        Some(self.subscription_object(&found, now))
+    }
+
+    /// The checkout waiting at `session`, if it is open.
+    pub fn open_checkout(&self, session: &str) -> Option<CheckoutRequest> {
+        self.state().checkouts.get(session).cloned()
     }
 
     fn subscription_object(&self, subscription: &Subscription, now: i64) -> serde_json::Value {

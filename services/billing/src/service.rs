@@ -254,9 +254,14 @@ impl Billing {
                 observed_at: Utc::now(),
             },
         };
+        let overdue = matches!(snapshot.status, BillingStatus::PastDue | BillingStatus::Unpaid);
         let applied = self.hub.apply_subscription(org_id, &snapshot).await?;
         if applied.resumed {
             tracing::info!(org = %org_id, "payment received: workspaces resumed");
+        }
+        if overdue {
+            // A plan without a grace period suspends now, not at the next upkeep.
+            self.hub.suspend_overdue(Utc::now()).await?;
         }
         Ok(WebhookOutcome::Applied)
     }

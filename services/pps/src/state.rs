@@ -191,6 +191,9 @@ pub struct JobStats {
     pub download_secs: f64,
     pub process_secs: f64,
     pub upload_secs: f64,
+    /// Stored since billing; rows from before read as zero.
+    #[serde(default)]
+    pub cpu_secs: f64,
 }
 
 impl JobStats {
@@ -201,6 +204,7 @@ impl JobStats {
         self.download_secs += datum.download_secs;
         self.process_secs += datum.process_secs;
         self.upload_secs += datum.upload_secs;
+        self.cpu_secs += datum.cpu_secs;
     }
 }
 
@@ -212,6 +216,7 @@ impl From<JobStats> for wire::JobStats {
             download_secs: s.download_secs,
             process_secs: s.process_secs,
             upload_secs: s.upload_secs,
+            cpu_secs: s.cpu_secs,
         }
     }
 }
@@ -224,6 +229,8 @@ pub struct DatumStats {
     pub download_secs: f64,
     pub process_secs: f64,
     pub upload_secs: f64,
+    #[serde(default)]
+    pub cpu_secs: f64,
 }
 
 impl From<DatumStats> for wire::DatumStats {
@@ -234,6 +241,7 @@ impl From<DatumStats> for wire::DatumStats {
             download_secs: s.download_secs,
             process_secs: s.process_secs,
             upload_secs: s.upload_secs,
+            cpu_secs: s.cpu_secs,
         }
     }
 }
@@ -246,6 +254,7 @@ impl From<wire::DatumStats> for DatumStats {
             download_secs: s.download_secs,
             process_secs: s.process_secs,
             upload_secs: s.upload_secs,
+            cpu_secs: s.cpu_secs,
         }
     }
 }
@@ -291,11 +300,29 @@ mod tests {
     /// wire type, whose field names may change without touching these.
     #[test]
     fn stored_stats_keep_their_json_field_names() {
-        let stats = JobStats { bytes_in: 1, bytes_out: 2, download_secs: 0.5, process_secs: 1.5, upload_secs: 2.5 };
-        let stored = r#"{"bytes_in":1,"bytes_out":2,"download_secs":0.5,"process_secs":1.5,"upload_secs":2.5}"#;
+        let stats = JobStats {
+            bytes_in: 1,
+            bytes_out: 2,
+            download_secs: 0.5,
+            process_secs: 1.5,
+            upload_secs: 2.5,
+            cpu_secs: 0.25,
+        };
+        let stored =
+            r#"{"bytes_in":1,"bytes_out":2,"download_secs":0.5,"process_secs":1.5,"upload_secs":2.5,"cpu_secs":0.25}"#;
         assert_eq!(serde_json::to_string(&stats).unwrap(), stored);
         assert_eq!(serde_json::from_str::<JobStats>(stored).unwrap(), stats);
-        let datum = DatumStats { bytes_in: 1, bytes_out: 2, download_secs: 0.5, process_secs: 1.5, upload_secs: 2.5 };
+        // Rows written before CPU time was measured read as none used.
+        let before = r#"{"bytes_in":1,"bytes_out":2,"download_secs":0.5,"process_secs":1.5,"upload_secs":2.5}"#;
+        assert_eq!(serde_json::from_str::<JobStats>(before).unwrap(), JobStats { cpu_secs: 0.0, ..stats });
+        let datum = DatumStats {
+            bytes_in: 1,
+            bytes_out: 2,
+            download_secs: 0.5,
+            process_secs: 1.5,
+            upload_secs: 2.5,
+            cpu_secs: 0.25,
+        };
         assert_eq!(serde_json::to_string(&datum).unwrap(), stored);
     }
 

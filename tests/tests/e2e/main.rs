@@ -1,6 +1,7 @@
 //! End-to-end tests: the real application over HTTP, on SQLite and on
 //! PostgreSQL. One binary, one module per area.
 
+mod billing;
 mod containers;
 mod foundation;
 mod gateway_paths;

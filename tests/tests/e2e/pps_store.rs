@@ -145,13 +145,13 @@ on_both_backends! {
         assert_eq!(job.state, JobState::Killed);
         assert_eq!(
             job.stats,
-            JobStats { bytes_in: 7, bytes_out: 8, download_secs: 0.5, process_secs: 1.5, upload_secs: 2.5 }
+            JobStats { bytes_in: 7, bytes_out: 8, download_secs: 0.5, process_secs: 1.5, upload_secs: 2.5, cpu_secs: 1.25 }
         );
         let [datum] = &s.meta.datum_rows("p", "j1").await.expect("read")[..] else { panic!("one datum") };
         assert_eq!(datum.state, DatumState::Recovered);
         assert_eq!(
             datum.stats,
-            DatumStats { bytes_in: 3, bytes_out: 4, download_secs: 0.25, process_secs: 0.5, upload_secs: 0.75 }
+            DatumStats { bytes_in: 3, bytes_out: 4, download_secs: 0.25, process_secs: 0.5, upload_secs: 0.75, cpu_secs: 0.375 }
         );
         assert_eq!(datum.outputs, ["/out/x", "/out/y"]);
     }

@@ -210,6 +210,7 @@ impl Runner {
             Err(error) => return Step::Respond(Response::Failed(error)),
         };
         let oom_kills_before = self.oom_kills();
+        let cpu_before = children_cpu();
         let started = Instant::now();
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -234,7 +235,10 @@ impl Runner {
             }
         };
         let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        Step::Respond(Response::Finished { status, elapsed_us })
+        // The helper runs one datum at a time and reaps every orphan, so the
+        // growth of its children's CPU time is this datum's.
+        let cpu_us = u64::try_from(children_cpu().saturating_sub(cpu_before).as_micros()).unwrap_or(u64::MAX);
+        Step::Respond(Response::Finished { status, elapsed_us, cpu_us })
     }
 
     /// How many processes the kernel has killed for exceeding the container's memory
@@ -406,4 +410,16 @@ fn end_leftovers() {
             Err(_) => return,
         }
     }
+}
+
+/// User and system CPU time of every child the helper has waited for
+/// (`getrusage(RUSAGE_CHILDREN)`); zero if the kernel will not say.
+fn children_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) else { return Duration::ZERO };
+    let micros = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(u64::try_from(t.tv_sec()).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec()).unwrap_or(0))
+    };
+    micros(usage.user_time()) + micros(usage.system_time())
 }

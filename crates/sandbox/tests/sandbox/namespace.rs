@@ -182,3 +182,23 @@ async fn background_processes_are_killed_when_the_datum_ends() {
     assert!(eventually(|| process_is_dead(pid)).await, "background sleep {pid} survived");
     sandbox.close().await;
 }
+
+/// Billing meters CPU time per datum: a busy loop's shows, an idle wait's
+/// does not, and the next datum does not inherit the first one's.
+#[tokio::test]
+async fn each_datum_reports_the_cpu_time_its_processes_used() {
+    let sandbox = sandbox(IsolationMode::Namespace).await;
+    let busy = Datum::new(&[("in", "f", "x")]);
+    let burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
+    let outcome = sandbox.run(&busy.sh(&format!("{burn} & {burn}; wait"))).await.unwrap();
+    assert!(outcome.success(), "{outcome:?}: {}", busy.log_text());
+    assert!(outcome.cpu > Duration::from_millis(50), "two busy shells: {outcome:?}");
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) as u32;
+    assert!(outcome.cpu <= outcome.elapsed * cores + Duration::from_millis(20), "{outcome:?}");
+
+    let idle = Datum::new(&[("in", "f", "x")]);
+    let outcome = sandbox.run(&idle.sh("echo quiet > /pfs/out/q")).await.unwrap();
+    assert!(outcome.success(), "{outcome:?}: {}", idle.log_text());
+    assert!(outcome.cpu < Duration::from_millis(50), "an idle datum is not billed the busy one's time: {outcome:?}");
+    sandbox.close().await;
+}

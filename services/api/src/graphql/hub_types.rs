@@ -194,6 +194,11 @@ impl Organization {
     async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<super::plans::OrganizationUsage> {
         super::plans::usage(ctx, &self.org).await
     }
+    /// Its subscription and payment state; for its owners (`null` for
+    /// other members).
+    async fn billing(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<super::billing::OrganizationBilling>> {
+        super::billing::of_org(ctx, &self.org).await
+    }
     /// How many live workspaces its plan allows.
     async fn workspace_limit(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         Ok(query_result(hub(ctx)?.org_plan(self.org.id, &self.org.slug).await)?.workspaces)

@@ -2,6 +2,7 @@
 //! organisations, members, workspaces, API tokens, audit) and, through it,
 //! each workspace.
 
+mod billing;
 mod caller;
 mod explorer;
 mod hub_mutations;
@@ -39,7 +40,7 @@ pub type StrataSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Every mutation: the hub's and the workspaces'.
 #[derive(Debug, Default, async_graphql::MergedObject)]
-pub struct Mutation(HubMutation, workspace_mutations::WorkspaceMutation, sso::SsoMutation);
+pub struct Mutation(HubMutation, workspace_mutations::WorkspaceMutation, sso::SsoMutation, billing::BillingMutation);
 
 /// Deeper queries are almost always mistakes or attacks.
 const MAX_DEPTH: usize = 12;
@@ -184,6 +185,7 @@ pub(crate) fn accepts_html(context: &GuardContext<'_>) -> bool {
 pub(crate) async fn execute(
     state: web::Data<AppState>,
     hub: web::Data<Hub>,
+    billing: web::Data<strata_billing::Billing>,
     limiter: web::Data<crate::rate_limit::RateLimiter>,
     upstreams: web::Data<crate::gateway::Upstreams>,
     guard: web::Data<crate::workspace_auth::WorkspaceGuard>,
@@ -203,8 +205,13 @@ pub(crate) async fn execute(
     }
     let caller = caller_of(&http, &hub).await;
     let reaches = reach::Reaches::new(upstreams.get_ref().clone(), guard.internal_token().to_owned());
-    let request =
-        request.data(hub.get_ref().clone()).data(caller).data(reaches).data(limiter).data(RequestMeta::of(&http));
+    let request = request
+        .data(hub.get_ref().clone())
+        .data(billing.get_ref().clone())
+        .data(caller)
+        .data(reaches)
+        .data(limiter)
+        .data(RequestMeta::of(&http));
     // Per request: a loader batches within one query and must not cache across callers.
     let bindings = async_graphql::dataloader::DataLoader::new(
         loaders::BindingsLoader(hub.get_ref().clone()),
