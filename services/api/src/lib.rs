@@ -8,6 +8,7 @@
 //! configuration mistakes are reported before anything is served.
 
 mod billing_routes;
+mod metering;
 pub mod config;
 mod console;
 mod error;
@@ -55,6 +56,8 @@ pub struct Application {
     pipelines: web::Data<PpsWorkspaces>,
     hub: web::Data<strata_hub::Hub>,
     billing: web::Data<strata_billing::Billing>,
+    /// The workspace served in-process, whose usage billing meters here.
+    hosted_workspace: strata_core::id::WorkspaceId,
     guard: web::Data<workspace_auth::WorkspaceGuard>,
     limiter: web::Data<rate_limit::RateLimiter>,
     upstreams: web::Data<gateway::Upstreams>,
@@ -100,6 +103,7 @@ impl Application {
             .ensure_hosted_workspace(strata_hub::LOCAL_ORG, EMBEDDED_WORKSPACE, &format!("http://127.0.0.1:{port}"))
             .await
             .map_err(Error::Hub)?;
+        let hosted_workspace = hosted;
         let guard = workspace_auth::WorkspaceGuard::new([(EMBEDDED_WORKSPACE.to_owned(), hosted)].into());
         let redis = server.redis.as_ref().map(strata_core::config::SecretUrl::expose);
         let limiter = rate_limit::RateLimiter::connect(
@@ -128,6 +132,7 @@ impl Application {
             pipelines,
             hub: web::Data::new(hub),
             billing: web::Data::new(billing),
+            hosted_workspace,
             guard: web::Data::new(guard),
             limiter: web::Data::new(limiter),
             upstreams,
@@ -187,7 +192,11 @@ impl Application {
         let upstreams = self.upstreams.clone();
         let console = self.console.clone();
         let background = self.background.start(stop.child_token());
-        let billing_upkeep = tokio::spawn(billing_upkeep(billing.clone(), stop.child_token()));
+        let usage = self.pipelines.get(EMBEDDED_WORKSPACE).ok().map(|pps| metering::EmbeddedUsage {
+            workspace: self.hosted_workspace,
+            pps: pps.clone(),
+        });
+        let billing_upkeep = tokio::spawn(billing_upkeep(billing.clone(), usage, stop.child_token()));
         let metrics_server =
             self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), stop.clone())));
         let server = HttpServer::new(move || {
@@ -386,13 +395,18 @@ fn public_url(settings: &AppSettings, port: u16) -> String {
     }
 }
 
-/// How often overdue organisations are looked for (their grace periods
-/// are days long; a webhook that makes one overdue also looks at once).
-const BILLING_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often usage is metered and overdue organisations looked for
+/// (grace periods are days long; a webhook that makes an organisation
+/// overdue also looks at once).
+const BILLING_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Suspends organisations whose payment is overdue past their grace
-/// period, every [`BILLING_UPKEEP_EVERY`] until `stop`.
-async fn billing_upkeep(billing: web::Data<strata_billing::Billing>, stop: CancellationToken) {
+/// Meters usage and suspends organisations whose payment is overdue past
+/// their grace period, every [`BILLING_UPKEEP_EVERY`] until `stop`.
+async fn billing_upkeep(
+    billing: web::Data<strata_billing::Billing>,
+    usage: Option<metering::EmbeddedUsage>,
+    stop: CancellationToken,
+) {
     if !billing.is_enabled() {
         return;
     }
@@ -401,7 +415,13 @@ async fn billing_upkeep(billing: web::Data<strata_billing::Billing>, stop: Cance
             () = stop.cancelled() => return,
             () = tokio::time::sleep(BILLING_UPKEEP_EVERY) => {}
         }
-        if let Err(error) = billing.upkeep(chrono::Utc::now()).await {
+        let now = chrono::Utc::now();
+        if let Some(usage) = &usage
+            && let Err(error) = billing.meter(usage, now).await
+        {
+            tracing::error!(error = %strata_core::error::display_chain(&error), "metering failed; it resumes where it stopped");
+        }
+        if let Err(error) = billing.upkeep(now).await {
             tracing::error!(error = %strata_core::error::display_chain(&error), "billing upkeep failed");
         }
     }

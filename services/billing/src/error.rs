@@ -13,6 +13,9 @@ pub enum BillingError {
     /// message never holds a key.
     #[error("the payment provider failed: {0}")]
     Provider(String),
+    /// A workspace's usage records could not be read.
+    #[error("usage could not be read: {0}")]
+    Usage(String),
     /// A webhook request that is not a verified event from the provider.
     #[error("webhook refused: {0}")]
     Webhook(String),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod fixtures;
 pub mod memory;
+pub mod metering;
 pub mod provider;
 mod service;
 pub mod stripe;

@@ -266,6 +266,15 @@ impl Billing {
         Ok(WebhookOutcome::Applied)
     }
 
+    /// One round of metering: counts new usage from every workspace and
+    /// sends the buckets of hours over at `now`. Nothing while billing is off.
+    pub async fn meter(&self, source: &dyn crate::metering::UsageSource, now: chrono::DateTime<Utc>) -> Result<crate::metering::Round> {
+        let Some(enabled) = &self.enabled else { return Ok(crate::metering::Round::default()) };
+        let counted = crate::metering::count(&self.hub, source).await?;
+        let sent = crate::metering::send(&self.hub, enabled.provider.as_ref(), now).await?;
+        Ok(crate::metering::Round { counted, sent })
+    }
+
     /// Suspends organisations whose payment is overdue past their grace
     /// period; run periodically.
     pub async fn upkeep(&self, now: chrono::DateTime<Utc>) -> Result<Vec<OrganizationId>> {

@@ -634,3 +634,52 @@ pub mod billing_event {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod usage_cursor {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::WorkspaceId;
+
+    /// The last usage record of a workspace that metering counted.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_usage_cursors")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: WorkspaceId,
+        pub last_seq: i64,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod meter_bucket {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::OrganizationId;
+
+    /// An organisation's usage of one meter in one hour: `open` while it
+    /// grows, `sending` once frozen (its value never changes again), then
+    /// `sent` (or `unbilled`, for an organisation without a customer).
+    /// Usage that arrives for a frozen hour opens the next `part`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_meter_buckets")]
+    pub struct Model {
+        /// Also the meter event's identifier at the payment provider.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: OrganizationId,
+        pub meter: String,
+        pub hour: ChronoDateTimeUtc,
+        pub part: i32,
+        pub value: i64,
+        pub state: String,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

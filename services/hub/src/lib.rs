@@ -17,6 +17,7 @@ pub mod error;
 mod identity;
 pub mod keys;
 mod local;
+pub mod metering;
 pub mod mailer;
 pub mod migration;
 mod orgs;

@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0005Sso),
             Box::new(M0006SsoUpkeep),
             Box::new(M0007Billing),
+            Box::new(M0008Metering),
         ]
     }
 
@@ -684,5 +685,46 @@ impl MigrationTrait for M0007Billing {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table("hub_billing_events").to_owned()).await?;
         manager.drop_table(Table::drop().table("hub_billing_accounts").to_owned()).await
+    }
+}
+
+/// Metering: how far each workspace's usage was counted, and usage per
+/// organisation, meter and hour on its way to the payment provider.
+struct M0008Metering;
+
+impl MigrationName for M0008Metering {
+    fn name(&self) -> &str {
+        "m0008_metering"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0008Metering {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let cursors = Table::create()
+            .table("hub_usage_cursors")
+            .col(uuid("workspace_id").primary_key())
+            .col(big_integer("last_seq"))
+            .col(timestamp_with_time_zone("updated_at"))
+            .to_owned();
+        manager.create_table(cursors).await?;
+        let buckets = Table::create()
+            .table("hub_meter_buckets")
+            .col(string("id").primary_key())
+            .col(uuid("org_id"))
+            .col(string("meter"))
+            .col(timestamp_with_time_zone("hour"))
+            .col(integer("part"))
+            .col(big_integer("value"))
+            .col(string("state"))
+            .col(timestamp_with_time_zone("updated_at"))
+            .to_owned();
+        manager.create_table(buckets).await?;
+        manager.create_index(index("hub_meter_buckets", "hub_meter_buckets_state", &["state", "hour"])).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table("hub_meter_buckets").to_owned()).await?;
+        manager.drop_table(Table::drop().table("hub_usage_cursors").to_owned()).await
     }
 }

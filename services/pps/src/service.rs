@@ -228,6 +228,11 @@ impl Pps {
         &self.inner.meta
     }
 
+    /// Billing's outbox: usage records after `after`, oldest first.
+    pub async fn usage_after(&self, after: i64, limit: u64) -> Result<Vec<crate::meta::UsageRecord>, PpsError> {
+        self.meta().usage_after(after, limit).await
+    }
+
     pub(crate) async fn pipeline(&self, name: &str) -> Result<Pipeline, PpsError> {
         let row = self.meta().pipeline_get(name).await?.ok_or_else(|| {
             PpsError::not_found(format!("pipeline `{name}`"), "`strata pipeline list` shows the pipelines")

@@ -152,3 +152,28 @@ pub mod secret {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod usage {
+    use sea_orm::entity::prelude::*;
+
+    /// What one batch of datum results used (billing's outbox).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "pps_usage")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub pipeline: String,
+        pub job: String,
+        pub datums: i64,
+        pub cpu_ms: i64,
+        pub process_ms: i64,
+        pub bytes_in: i64,
+        pub bytes_out: i64,
+        pub recorded_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -14,7 +14,13 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Pps), Box::new(M0002Secrets), Box::new(M0003JobImage), Box::new(M0004JobRunner)]
+        vec![
+            Box::new(M0001Pps),
+            Box::new(M0002Secrets),
+            Box::new(M0003JobImage),
+            Box::new(M0004JobRunner),
+            Box::new(M0005Usage),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -185,5 +191,38 @@ impl MigrationName for M0004JobRunner {
 impl MigrationTrait for M0004JobRunner {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.alter_table(Table::alter().table("pps_jobs").add_column(text_null("runner")).to_owned()).await
+    }
+}
+
+/// Billing's outbox: what each batch of datum results used, written in the
+/// transaction that records the datums (docs/billing.md, "Metering").
+struct M0005Usage;
+
+impl MigrationName for M0005Usage {
+    fn name(&self) -> &str {
+        "m0005_usage"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005Usage {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let usage = Table::create()
+            .table("pps_usage")
+            .col(big_pk_auto("seq"))
+            .col(string("pipeline"))
+            .col(string("job"))
+            .col(big_integer("datums"))
+            .col(big_integer("cpu_ms"))
+            .col(big_integer("process_ms"))
+            .col(big_integer("bytes_in"))
+            .col(big_integer("bytes_out"))
+            .col(timestamp_with_time_zone("recorded_at"))
+            .to_owned();
+        manager.create_table(usage).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table("pps_usage").to_owned()).await
     }
 }

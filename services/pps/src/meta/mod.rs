@@ -17,7 +17,7 @@ use sea_orm::{
 
 use crate::error::PpsError;
 use crate::state::{DatumCounts, DatumState, DatumStats, JobState, JobStats};
-use entities::{datum, job, log_line, pipeline, pipeline_version};
+use entities::{datum, job, log_line, pipeline, pipeline_version, usage};
 pub use secrets::SecretRow;
 
 /// A pipeline's current row.
@@ -32,6 +32,22 @@ pub struct PipelineRow {
     pub stopped: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What one batch of datum results used, as billing reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UsageRecord {
+    /// Increases with each record; billing reads on from the last it saw.
+    pub seq: i64,
+    pub pipeline: String,
+    pub job: String,
+    pub datums: u64,
+    pub cpu_ms: u64,
+    /// Wall time of the datums' commands (memory is held this long).
+    pub process_ms: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// A job's row.
@@ -468,6 +484,32 @@ impl Meta {
         Ok(())
     }
 
+    /// Usage records after `after` (a `seq`), oldest first, at most `limit`.
+    pub async fn usage_after(&self, after: i64, limit: u64) -> Result<Vec<UsageRecord>, PpsError> {
+        use sea_orm::QuerySelect as _;
+        let rows = usage::Entity::find()
+            .filter(usage::Column::Seq.gt(after))
+            .order_by_asc(usage::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let unsigned = |value: i64| u64::try_from(value).unwrap_or(0);
+        Ok(rows
+            .into_iter()
+            .map(|row| UsageRecord {
+                seq: row.seq,
+                pipeline: row.pipeline,
+                job: row.job,
+                datums: unsigned(row.datums),
+                cpu_ms: unsigned(row.cpu_ms),
+                process_ms: unsigned(row.process_ms),
+                bytes_in: unsigned(row.bytes_in),
+                bytes_out: unsigned(row.bytes_out),
+                recorded_at: row.recorded_at,
+            })
+            .collect())
+    }
+
     /// Stores the results of datums that ran, once each: a datum already
     /// recorded (a task redelivered after a lost heartbeat) is ignored.
     /// Returns the rows actually added. One transaction.
@@ -490,6 +532,7 @@ impl Meta {
         }
         if !added.is_empty() {
             add_to_job(&txn, pipeline, job_id, &added).await?;
+            record_usage(&txn, pipeline, job_id, &added).await?;
         }
         txn.commit().await?;
         Ok(added)
@@ -622,6 +665,37 @@ impl Meta {
 }
 
 /// Adds freshly recorded datums to the job's counters and stats.
+/// Billing's outbox row for datums just recorded, in the same transaction:
+/// a batch is metered exactly when its datums are stored, and once.
+async fn record_usage(
+    txn: &impl ConnectionTrait,
+    pipeline: &str,
+    job_id: &str,
+    added: &[DatumRow],
+) -> Result<(), PpsError> {
+    let millis = |secs: f64| (secs * 1000.0).round() as i64;
+    let mut total = DatumStats::default();
+    for datum in added {
+        total.cpu_secs += datum.stats.cpu_secs;
+        total.process_secs += datum.stats.process_secs;
+        total.bytes_in += datum.stats.bytes_in;
+        total.bytes_out += datum.stats.bytes_out;
+    }
+    let row = usage::ActiveModel {
+        seq: sea_orm::ActiveValue::NotSet,
+        pipeline: Set(pipeline.to_owned()),
+        job: Set(job_id.to_owned()),
+        datums: Set(added.len() as i64),
+        cpu_ms: Set(millis(total.cpu_secs)),
+        process_ms: Set(millis(total.process_secs)),
+        bytes_in: Set(signed(total.bytes_in)),
+        bytes_out: Set(signed(total.bytes_out)),
+        recorded_at: Set(Utc::now()),
+    };
+    usage::Entity::insert(row).exec_without_returning(txn).await?;
+    Ok(())
+}
+
 async fn add_to_job(
     txn: &impl ConnectionTrait,
     pipeline: &str,
