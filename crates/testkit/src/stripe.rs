@@ -81,10 +81,16 @@ impl StripeDouble {
 
     /// The billing settings that point a server at this double.
     pub fn billing_config(&self) -> BillingConfig {
+        Self::config_for(&self.address)
+    }
+
+    /// The billing settings that point a server at a double at `address`
+    /// (`http://127.0.0.1:<port>`), e.g. one in another process.
+    pub fn config_for(address: &str) -> BillingConfig {
         BillingConfig {
             stripe_secret_key: Some(SECRET_KEY.into()),
             stripe_webhook_secret: Some(WEBHOOK_SECRET.into()),
-            stripe_api_base: Some(format!("{}/", self.address)),
+            stripe_api_base: Some(format!("{}/", address.trim_end_matches('/'))),
             stripe_seat_prices: SEAT_PRICES.to_owned(),
             stripe_metered_prices: METERED_PRICES.to_owned(),
         }

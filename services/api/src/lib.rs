@@ -8,7 +8,6 @@
 //! configuration mistakes are reported before anything is served.
 
 mod billing_routes;
-mod metering;
 pub mod config;
 mod console;
 mod error;
@@ -16,6 +15,7 @@ mod gateway;
 mod graphql;
 mod health;
 mod instance;
+mod metering;
 mod middleware;
 pub mod migration;
 mod rate_limit;
@@ -192,10 +192,11 @@ impl Application {
         let upstreams = self.upstreams.clone();
         let console = self.console.clone();
         let background = self.background.start(stop.child_token());
-        let usage = self.pipelines.get(EMBEDDED_WORKSPACE).ok().map(|pps| metering::EmbeddedUsage {
-            workspace: self.hosted_workspace,
-            pps: pps.clone(),
-        });
+        let usage = self
+            .pipelines
+            .get(EMBEDDED_WORKSPACE)
+            .ok()
+            .map(|pps| metering::EmbeddedUsage { workspace: self.hosted_workspace, pps: pps.clone() });
         let billing_upkeep = tokio::spawn(billing_upkeep(billing.clone(), usage, stop.child_token()));
         let metrics_server =
             self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), stop.clone())));

@@ -142,8 +142,10 @@ mod tests {
 
     #[test]
     fn records_add_up_per_meter_and_hour() {
-        let at = |h: u32, m: u32| DateTime::parse_from_rfc3339(&format!("2026-12-04T{h:02}:{m:02}:00Z")).unwrap().to_utc();
-        let record = |seq, cpu_ms, process_ms, recorded_at| UsageRecord { seq, datums: 2, cpu_ms, process_ms, recorded_at };
+        let at =
+            |h: u32, m: u32| DateTime::parse_from_rfc3339(&format!("2026-12-04T{h:02}:{m:02}:00Z")).unwrap().to_utc();
+        let record =
+            |seq, cpu_ms, process_ms, recorded_at| UsageRecord { seq, datums: 2, cpu_ms, process_ms, recorded_at };
         let records = [record(1, 100, 1000, at(10, 5)), record(2, 50, 500, at(10, 59)), record(3, 7, 70, at(11, 0))];
         let amounts = amounts(&records, 1024);
         let find = |meter: &str, hour| amounts.iter().find(|a| a.meter == meter && a.hour == hour).unwrap().value;

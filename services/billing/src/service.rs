@@ -268,7 +268,11 @@ impl Billing {
 
     /// One round of metering: counts new usage from every workspace and
     /// sends the buckets of hours over at `now`. Nothing while billing is off.
-    pub async fn meter(&self, source: &dyn crate::metering::UsageSource, now: chrono::DateTime<Utc>) -> Result<crate::metering::Round> {
+    pub async fn meter(
+        &self,
+        source: &dyn crate::metering::UsageSource,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<crate::metering::Round> {
         let Some(enabled) = &self.enabled else { return Ok(crate::metering::Round::default()) };
         let counted = crate::metering::count(&self.hub, source).await?;
         let sent = crate::metering::send(&self.hub, enabled.provider.as_ref(), now).await?;

@@ -14,14 +14,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use strata_core::id::{OrganizationId, WorkspaceId};
 
+use crate::Hub;
 use crate::entities::{meter_bucket, usage_cursor, workspace};
 use crate::error::Result;
-use crate::Hub;
 
 /// Bucket states.
 const OPEN: &str = "open";
@@ -93,11 +92,8 @@ impl Hub {
         let txn = self.db.begin().await?;
         let now = Utc::now();
         let moved = if from == 0 {
-            let row = usage_cursor::ActiveModel {
-                workspace_id: Set(workspace),
-                last_seq: Set(to),
-                updated_at: Set(now),
-            };
+            let row =
+                usage_cursor::ActiveModel { workspace_id: Set(workspace), last_seq: Set(to), updated_at: Set(now) };
             match usage_cursor::Entity::insert(row).exec_without_returning(&txn).await {
                 Ok(_) => true,
                 Err(error) if crate::identity::is_unique_violation(&error) => false,
