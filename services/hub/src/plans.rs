@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use strata_api_types::ErrorCode;
-pub use strata_plans::{Catalogue, Limit, Plan, QuotaExceeded};
+pub use strata_plans::{Catalogue, Limit, Plan, Prices, QuotaExceeded, Usage};
 
 use crate::error::{HubError, Result, UserError};
 

@@ -45,6 +45,7 @@ fn no_redirects() -> reqwest::Client {
 on_both_backends!(
     checkout_upgrades_only_when_the_signed_webhook_arrives_and_dunning_suspends_and_resumes,
     the_webhook_endpoint_refuses_unsigned_and_forged_requests,
+    a_pipeline_run_is_metered_exactly_and_its_job_shows_its_cost,
 );
 
 async fn checkout_upgrades_only_when_the_signed_webhook_arrives_and_dunning_suspends_and_resumes(backend: Backend) {
@@ -151,4 +152,119 @@ async fn the_webhook_endpoint_refuses_unsigned_and_forged_requests(backend: Back
     assert_eq!(answer.status(), 200);
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["outcome"], "Ignored", "{body}");
+}
+
+/// The embedded workspace's usage outbox, read straight from the app's
+/// database (where the server's own metering reads it through PPS).
+struct OutboxTable(sea_orm::DatabaseConnection, strata_core::id::WorkspaceId);
+
+#[async_trait::async_trait]
+impl strata_billing::metering::UsageSource for OutboxTable {
+    async fn usage_after(
+        &self,
+        workspace: strata_core::id::WorkspaceId,
+        after: i64,
+        limit: u64,
+    ) -> strata_billing::Result<Option<Vec<strata_billing::metering::UsageRecord>>> {
+        use sea_orm::{ConnectionTrait, Statement};
+        if workspace != self.1 {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT seq, datums, cpu_ms, process_ms, recorded_at FROM pps_usage WHERE seq > {after} ORDER BY seq LIMIT {limit}"
+        );
+        let rows = self.0.query_all_raw(Statement::from_string(self.0.get_database_backend(), sql)).await.unwrap();
+        Ok(Some(
+            rows.iter()
+                .map(|row| strata_billing::metering::UsageRecord {
+                    seq: row.try_get("", "seq").unwrap(),
+                    datums: row.try_get::<i64>("", "datums").unwrap() as u64,
+                    cpu_ms: row.try_get::<i64>("", "cpu_ms").unwrap() as u64,
+                    process_ms: row.try_get::<i64>("", "process_ms").unwrap() as u64,
+                    recorded_at: row.try_get("", "recorded_at").unwrap(),
+                })
+                .collect(),
+        ))
+    }
+}
+
+async fn sum_of(app: &TestApp, column: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = format!("SELECT CAST(COALESCE(SUM({column}), 0) AS BIGINT) AS total FROM pps_usage");
+    let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get("", "total").unwrap()
+}
+
+async fn a_pipeline_run_is_metered_exactly_and_its_job_shows_its_cost(backend: Backend) {
+    let stripe = StripeDouble::start().unwrap();
+    let options = TestOptions {
+        billing: Some(stripe.billing_config()),
+        sandbox_helper: Some(env!("CARGO_BIN_EXE_strata-e2e-sandbox").into()),
+        ..TestOptions::default()
+    };
+    let app = TestApp::spawn_with_options(backend, options).await;
+    stripe.deliver_to(&app.address);
+    let admin = app.admin_token.clone();
+    let local = strata_hub::LOCAL_ORG;
+    let started =
+        mutate(&app, Some(&admin), "startCheckout", json!({ "organization": local, "plan": "team" }), "url").await;
+    let paid = no_redirects().post(format!("{}/pay", started["url"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(paid.status(), 303);
+    // Paid for: the organisation may now move its workspace to the team plan.
+    let moved = json!({ "organization": local, "slug": "default", "plan": "team" });
+    mutate(&app, Some(&admin), "setWorkspacePlan", moved, "workspace { plan }").await;
+
+    let ws = app.client().workspace("default");
+    ws.repo_create("numbers", "").await.unwrap();
+    for n in 0..12 {
+        let body = reqwest::Body::from(format!("{n}\n"));
+        ws.put("numbers", "master", &format!("/n{n}"), false, false, body).await.unwrap();
+    }
+    let spec = json!({
+        "pipeline": { "name": "burn" },
+        "input": { "pfs": { "repo": "numbers", "glob": "/*" } },
+        "transform": { "cmd": ["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; cp /pfs/numbers/* /pfs/out/"] }
+    });
+    let create =
+        strata_api_types::pps::CreatePipeline { spec: spec.to_string(), update: false, reprocess: false, format: None };
+    ws.pipeline_create(&create).await.unwrap();
+    let job = ws.job_wait("burn", "latest", 120).await.unwrap();
+    assert_eq!(job.state, strata_api_types::pps::JobState::Success, "{job:?}");
+    assert_eq!(job.datums.processed, 12);
+    assert!(job.stats.cpu_secs > 0.0, "the job's datums used CPU: {:?}", job.stats);
+
+    // The job page's figures: its usage and its price on the team plan.
+    let query = format!(
+        "{{ organization(slug: \"{local}\") {{ workspace(slug: \"default\") {{ job(pipeline: \"burn\", id: \"{}\") {{ cost {{ plan cpuSeconds memoryGibSeconds priceUsd }} }} }} }} }}",
+        job.id
+    );
+    let answer = gql(&app, Some(&admin), &query, json!({})).await;
+    let cost = &answer["data"]["organization"]["workspace"]["job"]["cost"];
+    assert_eq!(cost["plan"], "team", "{answer}");
+    assert!((cost["cpuSeconds"].as_f64().unwrap() - job.stats.cpu_secs).abs() < 1e-9, "{cost}");
+    let memory = job.stats.process_secs * 4096.0 / 1024.0;
+    assert!((cost["memoryGibSeconds"].as_f64().unwrap() - memory).abs() < 1e-9, "{cost}");
+    let price = job.stats.cpu_secs / 3600.0 * 0.06 + memory / 3600.0 * 0.008;
+    assert!((cost["priceUsd"].as_f64().unwrap() - price).abs() < 1e-12, "the team plan's prices: {cost}");
+
+    // Metering: the outbox's units reach Stripe's meters exactly once.
+    let hub = crate::hub::strata_hub_for(&app).await;
+    let hosted = hub.metered_workspaces().await.unwrap();
+    let links = strata_billing::BillingLinks { console: app.address.clone() };
+    let billing = strata_billing::Billing::from_settings(hub.clone(), links, &app.settings.billing).unwrap();
+    for workspace in &hosted {
+        let source = OutboxTable(app.db.clone(), workspace.id);
+        billing.meter(&source, chrono::Utc::now() + chrono::Duration::hours(2)).await.unwrap();
+        billing.meter(&source, chrono::Utc::now() + chrono::Duration::hours(2)).await.unwrap();
+    }
+    let totals = stripe.provider().meter_totals();
+    let of = |meter: &str| totals.iter().find(|((name, _), _)| name == meter).map(|(_, total)| *total);
+    assert_eq!(of("strata_datums"), Some(12), "{totals:?}");
+    assert_eq!(of("strata_cpu_ms"), Some(sum_of(&app, "cpu_ms").await as u64), "{totals:?}");
+    assert_eq!(of("strata_memory_mib_ms"), Some(sum_of(&app, "process_ms").await as u64 * 4096), "{totals:?}");
+    let job_cpu_ms = job.stats.cpu_secs * 1000.0;
+    assert!(
+        (of("strata_cpu_ms").unwrap() as f64 - job_cpu_ms).abs() <= 12.0,
+        "within rounding of each batch: {totals:?} vs {job_cpu_ms}"
+    );
 }

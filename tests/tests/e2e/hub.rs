@@ -407,7 +407,7 @@ pub(crate) async fn person_admin_session(app: &TestApp) -> String {
 }
 
 /// A second handle on the app's hub (same database, same keys).
-async fn strata_hub_for(app: &TestApp) -> strata_hub::Hub {
+pub(crate) async fn strata_hub_for(app: &TestApp) -> strata_hub::Hub {
     let outbox = strata_hub::OutboxMailer::new(app.data_dir.join("outbox"));
     let master_keys = app.settings.hub.master_key.load().expect("the app's master key");
     strata_hub::Hub::open(app.db.clone(), std::sync::Arc::new(outbox), strata_hub::HubSettings::new(master_keys))

@@ -291,6 +291,40 @@ impl WorkStats {
     }
 }
 
+/// A job's usage and its price.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct JobCost {
+    /// The plan whose prices apply.
+    pub plan: String,
+    /// CPU time its datums' commands used.
+    pub cpu_seconds: f64,
+    /// Worker memory held while its datums ran (the plan's worker memory ×
+    /// run time).
+    pub memory_gib_seconds: f64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// In US dollars, unrounded (the console shows cents).
+    pub price_usd: f64,
+}
+
+impl JobCost {
+    pub(crate) fn of(stats: &strata_api_types::pps::JobStats, plan: &strata_hub::plans::Plan) -> Self {
+        let usage = strata_hub::plans::Usage {
+            cpu_seconds: stats.cpu_secs,
+            memory_gib_seconds: stats.process_secs * plan.worker_memory_mib as f64 / 1024.0,
+            ..strata_hub::plans::Usage::default()
+        };
+        JobCost {
+            plan: plan.name.clone(),
+            cpu_seconds: usage.cpu_seconds,
+            memory_gib_seconds: usage.memory_gib_seconds,
+            bytes_in: stats.bytes_in,
+            bytes_out: stats.bytes_out,
+            price_usd: plan.prices.of(&usage),
+        }
+    }
+}
+
 /// A job: one run of a pipeline for one commit set.
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
@@ -326,6 +360,15 @@ impl Job {
     async fn stats(&self) -> WorkStats {
         let s = self.info.stats;
         WorkStats::new(s.bytes_in, s.bytes_out, [s.download_secs, s.process_secs, s.upload_secs])
+    }
+    /// What the job used and what that costs at its workspace's plan's
+    /// prices (docs/billing.md, "What a job costs").
+    async fn cost(&self, ctx: &Context<'_>) -> async_graphql::Result<JobCost> {
+        let hub = super::caller::hub(ctx)?;
+        let principal = super::caller::principal(ctx)?;
+        let workspace =
+            super::caller::query_result(hub.workspace(principal, &self.place.org, &self.place.workspace).await)?;
+        Ok(JobCost::of(&self.info.stats, hub.plans().named_or_default(&workspace.plan)))
     }
     /// `repo@commit` of every input.
     async fn inputs(&self) -> &[String] {
