@@ -2,6 +2,7 @@ import { useEffect } from "react";
 import { ErrorBoundary } from "./components/ui";
 import { loginPath, match, navigate, useLocation } from "./lib/index";
 import { AcceptInvitationPage, CheckEmailPage, DevicePage, LogInPage, ResetPasswordPage, SignUpPage, VerifyEmailPage } from "./pages/Auth";
+import { BillingPage } from "./pages/Billing";
 import { AuditPage, CreateOrganizationPage, MembersPage, TokensPage, WorkspacesPage } from "./pages/Org";
 import { SsoPage } from "./pages/Sso";
 import { TeamsPage } from "./pages/Teams";
@@ -33,6 +34,7 @@ const PRIVATE: [string, (p: Params) => React.ReactElement][] = [
   ["/orgs/:org/sso", (p) => <SsoPage org={p.org} />],
   ["/orgs/:org/tokens", (p) => <TokensPage org={p.org} />],
   ["/orgs/:org/audit", (p) => <AuditPage org={p.org} />],
+  ["/orgs/:org/billing", (p) => <BillingPage org={p.org} />],
   ["/orgs/:org", (p) => <WorkspacesPage org={p.org} />],
   ["/w/:org/:ws/pipelines/:pipeline/jobs/:job", (p) => <JobPage org={p.org} ws={p.ws} pipeline={p.pipeline} job={p.job} />],
   ["/w/:org/:ws/pipelines/:pipeline", (p) => <PipelinePage org={p.org} ws={p.ws} pipeline={p.pipeline} />],

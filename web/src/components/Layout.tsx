@@ -16,6 +16,7 @@ export function Layout({ org, children }: { org?: string; children: ReactNode })
         { to: `/orgs/${org}/tokens`, label: "API tokens" },
         { to: `/orgs/${org}/sso`, label: "Single sign-on", admin: true },
         { to: `/orgs/${org}/audit`, label: "Audit log", admin: true },
+        { to: `/orgs/${org}/billing`, label: "Billing", admin: true },
       ].filter((s) => !s.admin || admin)
     : [];
   return (

@@ -107,3 +107,11 @@ export function runnerNote(runner: string | null | undefined): { text: string; w
     warn: true,
   };
 }
+
+/** US dollars: cents from a cent up, two significant digits below (a small job's price), `$0.00` for nothing. */
+export function usd(amount: number): string {
+  if (!Number.isFinite(amount) || amount < 0) return "—";
+  if (amount === 0) return "$0.00";
+  if (amount < 0.01) return `$${amount.toPrecision(2)}`;
+  return `$${amount.toFixed(2)}`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, bytes, duration, parseCsv, previewKind, runnerNote, runsIn } from "../../src/lib/format";
+import { ago, bytes, duration, parseCsv, previewKind, runnerNote, runsIn, usd } from "../../src/lib/format";
 
 describe("format", () => {
   it("writes sizes in binary units", () => {
@@ -56,5 +56,14 @@ describe("format", () => {
     const process = runnerNote("namespace");
     expect(process.warn).toBe(true);
     expect(process.text).toContain("not in the pipeline's image");
+  });
+});
+
+describe("usd", () => {
+  it("shows cents, and two significant digits for a small job's price", () => {
+    expect(usd(0)).toBe("$0.00");
+    expect(usd(12.345)).toBe("$12.35");
+    expect(usd(0.0000123)).toBe("$0.000012");
+    expect(usd(-1)).toBe("—");
   });
 });

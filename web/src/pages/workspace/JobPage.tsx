@@ -7,7 +7,7 @@ import { Logs } from "../../components/Logs";
 import { Timeline } from "../../components/Timeline";
 import { Empty, LoadState, StateBadge } from "../../components/ui";
 import { graphql } from "../../gql";
-import { bytes, duration, gql, runnerNote, shortId, useLoad } from "../../lib/index";
+import { bytes, duration, gql, runnerNote, shortId, usd, useLoad } from "../../lib/index";
 
 const JobQuery = graphql(`
   query JobDetail($org: String!, $ws: String!, $pipeline: String!, $job: String!) {
@@ -37,6 +37,12 @@ const JobQuery = graphql(`
           downloadSecs
           processSecs
           uploadSecs
+        }
+        cost {
+          plan
+          cpuSeconds
+          memoryGibSeconds
+          priceUsd
         }
         datumList {
           id
@@ -93,6 +99,10 @@ export function JobPage({ org, ws, pipeline, job }: { org: string; ws: string; p
               <p>
                 {duration(j.durationSecs)} · read {bytes(j.stats.bytesIn)} · wrote {bytes(j.stats.bytesOut)}
                 {secs > 0 ? ` · ${(j.datums.processed / secs).toFixed(1)} datums/s · ${bytes(j.stats.bytesIn / secs)}/s in` : ""}
+              </p>
+              <p data-testid="job-cost">
+                Cost: <strong>{usd(j.cost.priceUsd)}</strong> at the {j.cost.plan} plan's prices · {j.cost.cpuSeconds.toFixed(2)} CPU-seconds ·{" "}
+                {j.cost.memoryGibSeconds.toFixed(2)} GiB-seconds of worker memory
               </p>
               <p className="hint">
                 Image: {j.image ? <code>{j.image}</code> : "not pinned (pinned when the job starts, where workers run containers)"}
