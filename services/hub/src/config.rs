@@ -23,9 +23,9 @@ pub struct HubConfig {
     pub smtp_url: Option<String>,
     /// The sender of mail, e.g. `Strata <noreply@example.com>`.
     pub mail_from: String,
-    /// The plan each organisation may use, set by the operator until billing
-    /// assigns plans: `ORG=PLAN` entries separated by `,`, e.g.
-    /// `acme=team,bigco=enterprise`. Others get the first plan.
+    /// The plan the operator gives an organisation, over any it bought:
+    /// `ORG=PLAN` entries separated by `,`, e.g. `acme=team,bigco=enterprise`.
+    /// Others are on the plan billing grants, else the first.
     pub org_plans: String,
     /// A TOML file of the plans this installation offers (the format of
     /// `crates/plans/plans.toml`); default: free, team and enterprise as
