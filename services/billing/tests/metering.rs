@@ -174,6 +174,7 @@ async fn an_abort_at_any_step_of_metering_counts_each_unit_once(backend: Backend
 /// rebuilds the parent's outbox from its environment and meters once.
 #[tokio::test]
 #[ignore = "a child process of the metering crash test, which runs it"]
+#[allow(clippy::print_stderr, reason = "says why it skips when run on its own")]
 async fn metering_round_in_a_child() {
     let Ok(database) = std::env::var("METERING_CHILD_DATABASE") else {
         eprintln!("SKIPPED: runs only as the child of an_abort_at_any_step_of_metering_counts_each_unit_once");

@@ -185,7 +185,6 @@ pub(crate) fn accepts_html(context: &GuardContext<'_>) -> bool {
 pub(crate) async fn execute(
     state: web::Data<AppState>,
     hub: web::Data<Hub>,
-    billing: web::Data<strata_billing::Billing>,
     limiter: web::Data<crate::rate_limit::RateLimiter>,
     upstreams: web::Data<crate::gateway::Upstreams>,
     guard: web::Data<crate::workspace_auth::WorkspaceGuard>,
@@ -205,9 +204,13 @@ pub(crate) async fn execute(
     }
     let caller = caller_of(&http, &hub).await;
     let reaches = reach::Reaches::new(upstreams.get_ref().clone(), guard.internal_token().to_owned());
+    let mut request = request.data(hub.get_ref().clone());
+    // Every app registers billing (on or off); read here to keep the
+    // handler's extractors few.
+    if let Some(billing) = http.app_data::<web::Data<strata_billing::Billing>>() {
+        request = request.data(billing.get_ref().clone());
+    }
     let request = request
-        .data(hub.get_ref().clone())
-        .data(billing.get_ref().clone())
         .data(caller)
         .data(reaches)
         .data(limiter)
