@@ -297,6 +297,7 @@ impl Hub {
         let rows = workspace::Entity::find()
             .filter(workspace::Column::OrgId.eq(org_id))
             .filter(workspace::Column::Plan.is_in(above))
+            .filter(workspace::Column::State.ne(WorkspaceState::Deleted.as_str()))
             .all(&self.db)
             .await?;
         for row in rows {
