@@ -210,11 +210,7 @@ pub(crate) async fn execute(
     if let Some(billing) = http.app_data::<web::Data<strata_billing::Billing>>() {
         request = request.data(billing.get_ref().clone());
     }
-    let request = request
-        .data(caller)
-        .data(reaches)
-        .data(limiter)
-        .data(RequestMeta::of(&http));
+    let request = request.data(caller).data(reaches).data(limiter).data(RequestMeta::of(&http));
     // Per request: a loader batches within one query and must not cache across callers.
     let bindings = async_graphql::dataloader::DataLoader::new(
         loaders::BindingsLoader(hub.get_ref().clone()),
