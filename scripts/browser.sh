@@ -2,7 +2,8 @@
 # The console's browser walk (web/tests/browser/walk.mjs): Debian's Chromium
 # (installed with apt when missing) drives the built console against a real
 # `strata dev` on PostgreSQL, signing in through the test OpenID provider
-# (installed by scripts/oidc.sh). Expects the console built (scripts/web.sh)
+# (installed by scripts/oidc.sh) and paying through the local Stripe double
+# (crates/testkit). Expects the console built (scripts/web.sh)
 # and the debug `strata` binary in $CARGO_TARGET_DIR (the test run builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +15,6 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 scripts/oidc.sh
 [ -x "$CARGO_TARGET_DIR/debug/strata" ] || cargo build --locked --bin strata
+# The local Stripe double the walk upgrades a plan through.
+[ -x "$CARGO_TARGET_DIR/debug/stripe-double" ] || cargo build --locked -p strata-testkit --bin stripe-double
 STRATA_BIN="$CARGO_TARGET_DIR/debug/strata" node web/tests/browser/walk.mjs

@@ -8,7 +8,8 @@
 //!   `/v1/billing/meter_events`; `GET` and `DELETE /v1/subscriptions/{id}`
 //! - `GET /checkout/{id}` (the page), `POST /checkout/{id}/pay`
 //! - `POST /_test/subscriptions/{id}/{status}` (e.g. `past_due`, `active`)
-//! - `GET /_test/meter_totals`, `GET /_test/deliveries`
+//! - `GET /_test/meter_totals`
+//! - `POST /_test/webhook_target` (the server's base URL as the body)
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -98,8 +99,7 @@ impl StripeDouble {
 
     /// Sends webhooks to `server` (its base URL) from now on.
     pub fn deliver_to(&self, server: &str) {
-        let url = format!("{}/webhooks/stripe", server.trim_end_matches('/'));
-        *self.shared.webhook_url.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url);
+        self.shared.deliver_to(server);
     }
 
     /// The provider state behind the double.
@@ -121,6 +121,11 @@ impl StripeDouble {
 }
 
 impl Shared {
+    fn deliver_to(&self, server: &str) {
+        let url = format!("{}/webhooks/stripe", server.trim().trim_end_matches('/'));
+        *self.webhook_url.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url);
+    }
+
     async fn deliver(&self, deliveries: &[Delivery]) -> Result<(), String> {
         let url = self.webhook_url.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let Some(url) = url else { return Err("no webhook endpoint: call deliver_to first".to_owned()) };
@@ -173,7 +178,8 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/checkout/{id}/pay", web::post().to(pay))
         .route("/portal/{customer}/{id}", web::get().to(portal_page))
         .route("/_test/subscriptions/{id}/{status}", web::post().to(test_status))
-        .route("/_test/meter_totals", web::get().to(meter_totals));
+        .route("/_test/meter_totals", web::get().to(meter_totals))
+        .route("/_test/webhook_target", web::post().to(webhook_target));
 }
 
 async fn create_customer(shared: web::Data<Shared>, form: Form) -> HttpResponse {
@@ -330,4 +336,12 @@ async fn meter_totals(shared: web::Data<Shared>) -> HttpResponse {
         .map(|((event, customer), total)| (format!("{event}/{customer}"), total))
         .collect();
     HttpResponse::Ok().json(serde_json::json!({ "totals": totals, "calls": shared.stripe.meter_calls() }))
+}
+
+async fn webhook_target(shared: web::Data<Shared>, body: String) -> HttpResponse {
+    if !body.trim().starts_with("http") {
+        return stripe_error(400, "the body is the server's base URL");
+    }
+    shared.deliver_to(&body);
+    HttpResponse::NoContent().finish()
 }

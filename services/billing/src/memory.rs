@@ -164,6 +164,14 @@ impl InMemoryProvider {
         Some(self.subscription_object(&found, now))
     }
 
+    /// The ids of every subscription, oldest first.
+    pub fn subscription_ids(&self) -> Vec<String> {
+        let state = self.state();
+        let mut ids: Vec<String> = state.subscriptions.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// The checkout waiting at `session`, if it is open.
     pub fn open_checkout(&self, session: &str) -> Option<CheckoutRequest> {
         self.state().checkouts.get(session).cloned()

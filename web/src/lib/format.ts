@@ -108,10 +108,9 @@ export function runnerNote(runner: string | null | undefined): { text: string; w
   };
 }
 
-/** US dollars: cents from a cent up, two significant digits below (a small job's price), `$0.00` for nothing. */
+/** US dollars to the cent; a price above nothing but under a cent (most small jobs) reads `<$0.01`. */
 export function usd(amount: number): string {
   if (!Number.isFinite(amount) || amount < 0) return "—";
-  if (amount === 0) return "$0.00";
-  if (amount < 0.01) return `$${amount.toPrecision(2)}`;
+  if (amount > 0 && amount < 0.005) return "<$0.01";
   return `$${amount.toFixed(2)}`;
 }

@@ -16,7 +16,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
 import { startDns } from "./dns.mjs";
@@ -36,6 +36,7 @@ const work = mkdtempSync(join(tmpdir(), "strata-browser-"));
 const database = `strata_browser_${process.pid}_${Date.now()}`;
 const figures = [];
 let server;
+let stripeDouble;
 let browser;
 let dns;
 let idp;
@@ -50,8 +51,25 @@ function psql(sql) {
   execFileSync("psql", [postgres, "-q", "-c", sql], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
-/** Starts `strata dev` (SSO domains checked at `dnsServer`) and resolves with its URL. */
-function startServer(dnsServer) {
+/** Starts the local Stripe double (crates/testkit) and resolves with its URL. */
+function startStripeDouble() {
+  const path = join(dirname(bin), "stripe-double");
+  stripeDouble = spawn(path, [], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the Stripe double (${path}) did not start`)), 30_000);
+    stripeDouble.stdout.on("data", (chunk) => {
+      const found = String(chunk).match(/stripe double at (http:\/\/[^\s]+)/);
+      if (found) {
+        clearTimeout(timer);
+        resolvePromise(found[1]);
+      }
+    });
+    stripeDouble.on("exit", (code) => reject(new Error(`the Stripe double exited (${code})`)));
+  });
+}
+
+/** Starts `strata dev` (SSO domains checked at `dnsServer`, Stripe at `stripe`) and resolves with its URL. */
+function startServer(dnsServer, stripe) {
   const databaseUrl = new URL(postgres);
   databaseUrl.pathname = `/${database}`;
   const env = {
@@ -70,6 +88,12 @@ function startServer(dnsServer) {
     // (public issuers only) refuses; domains are proven on the walk's DNS.
     STRATA_SSO_ISSUERS: "any",
     STRATA_SSO_DNS_SERVER: dnsServer,
+    // Billing on, against the local Stripe double (its test keys and prices).
+    STRATA_STRIPE_SECRET_KEY: "sk_test_strata_double",
+    STRATA_STRIPE_WEBHOOK_SECRET: "whsec_strata_double",
+    STRATA_STRIPE_API_BASE: `${stripe}/`,
+    STRATA_STRIPE_SEAT_PRICES: "team=price_team_seat,enterprise=price_enterprise_seat",
+    STRATA_STRIPE_METERED_PRICES: "price_cpu_seconds,price_memory_gib_seconds",
     RUST_LOG: process.env.WALK_RUST_LOG ?? "warn",
   };
   const args = ["dev", "--listen", "127.0.0.1:0", "--data-dir", join(work, "data"), "--database-url", databaseUrl.href, "--log-level", "warn"];
@@ -396,7 +420,10 @@ function expect(condition, message) {
 async function main() {
   psql(`CREATE DATABASE ${database}`);
   dns = await startDns();
-  const base = await startServer(dns.address);
+  const stripe = await startStripeDouble();
+  const base = await startServer(dns.address, stripe);
+  const target = await fetch(`${stripe}/_test/webhook_target`, { method: "POST", body: base });
+  expect(target.status === 204, `the Stripe double delivers webhooks to ${base}`);
   step(`strata dev at ${base} on PostgreSQL database ${database}`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -511,8 +538,29 @@ async function main() {
   const total = await counts.locator("div", { hasText: "total" }).locator("dd").innerText();
   expect(total.trim() === "3", `3 datums in the job, saw ${total}`);
   await ada.getByTestId("timeline").waitFor();
+  const cost = await ada.getByTestId("job-cost").innerText();
+  expect(/Cost: <?\$[0-9.]+ at the team plan's prices/.test(cost) && cost.includes("CPU-seconds"), `the job's cost, saw ${cost}`);
   await audit(ada, "job");
   await shot(ada, "job");
+
+  step("a second organisation starts on free and upgrades through Stripe Checkout; the plan changes when the signed webhook arrives");
+  await ada.goto(`${base}/orgs/new`);
+  await ada.getByLabel("Slug").fill("beta");
+  await ada.getByRole("button", { name: "Create organisation" }).click();
+  await ada.getByRole("heading", { level: 1, name: /: workspaces$/ }).waitFor();
+  await ada.goto(`${base}/orgs/beta/billing`);
+  const before = await ada.getByTestId("billing-plan").innerText();
+  expect(before.includes("Free"), `a new organisation is on the free plan, saw ${before}`);
+  await audit(ada, "billing");
+  await ada.getByTestId("upgrade-team").click();
+  await ada.getByRole("heading", { name: "Subscribe to the team plan" }).waitFor();
+  await ada.getByRole("button", { name: "Pay" }).click();
+  await ada.getByTestId("checkout-outcome").waitFor();
+  await ada.waitForFunction(() => document.querySelector('[data-testid="billing-plan"]')?.textContent?.includes("Team"));
+  const after = await ada.getByTestId("billing-plan").innerText();
+  expect(after.includes("subscription active"), `the subscription, saw ${after}`);
+  await ada.getByTestId("open-portal").waitFor();
+  await shot(ada, "billing");
 
   step("browse a file at a commit and preview it");
   await ada.goto(`${base}/w/acme/vision/repos/top`);
@@ -869,6 +917,7 @@ try {
 } finally {
   await browser?.close().catch(() => {});
   server?.kill("SIGTERM");
+  stripeDouble?.kill("SIGTERM");
   idp?.stop();
   dns?.stop();
   await new Promise((r) => setTimeout(r, 300));

@@ -60,10 +60,11 @@ describe("format", () => {
 });
 
 describe("usd", () => {
-  it("shows cents, and two significant digits for a small job's price", () => {
+  it("shows cents, and says when a price is under a cent", () => {
     expect(usd(0)).toBe("$0.00");
     expect(usd(12.345)).toBe("$12.35");
-    expect(usd(0.0000123)).toBe("$0.000012");
+    expect(usd(0.0000123)).toBe("<$0.01");
+    expect(usd(0.007)).toBe("$0.01");
     expect(usd(-1)).toBe("—");
   });
 });
