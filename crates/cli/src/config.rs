@@ -75,6 +75,7 @@ mod tests {
         let sections = [
             serde_json::to_value(&app.server),
             serde_json::to_value(&app.hub),
+            serde_json::to_value(&app.billing),
             serde_json::to_value(&app.api),
             serde_json::to_value(&app.pps),
             serde_json::to_value(&app.sandbox),

@@ -132,7 +132,7 @@ on_both_backends! {
         assert_eq!(s.text("SELECT state FROM pps_jobs").await, "FAILURE");
         assert_eq!(
             s.text("SELECT stats FROM pps_jobs").await,
-            r#"{"bytes_in":10,"bytes_out":0,"download_secs":0.0,"process_secs":0.0,"upload_secs":0.0}"#
+            r#"{"bytes_in":10,"bytes_out":0,"download_secs":0.0,"process_secs":0.0,"upload_secs":0.0,"cpu_secs":0.0}"#
         );
         assert_eq!(s.text("SELECT inputs FROM pps_jobs").await, r#"["in@c1"]"#);
         assert_eq!(s.text("SELECT state FROM pps_datums").await, "processed");
@@ -143,15 +143,16 @@ on_both_backends! {
         s.exec(r#"UPDATE pps_datums SET state = 'recovered', stats = '{"bytes_in":3,"bytes_out":4,"download_secs":0.25,"process_secs":0.5,"upload_secs":0.75}', outputs = '["/out/x","/out/y"]'"#).await;
         let job = s.meta.job_get("p", "j1").await.expect("read").expect("the job");
         assert_eq!(job.state, JobState::Killed);
+        // Written before CPU time was measured: none used.
         assert_eq!(
             job.stats,
-            JobStats { bytes_in: 7, bytes_out: 8, download_secs: 0.5, process_secs: 1.5, upload_secs: 2.5, cpu_secs: 1.25 }
+            JobStats { bytes_in: 7, bytes_out: 8, download_secs: 0.5, process_secs: 1.5, upload_secs: 2.5, cpu_secs: 0.0 }
         );
         let [datum] = &s.meta.datum_rows("p", "j1").await.expect("read")[..] else { panic!("one datum") };
         assert_eq!(datum.state, DatumState::Recovered);
         assert_eq!(
             datum.stats,
-            DatumStats { bytes_in: 3, bytes_out: 4, download_secs: 0.25, process_secs: 0.5, upload_secs: 0.75, cpu_secs: 0.375 }
+            DatumStats { bytes_in: 3, bytes_out: 4, download_secs: 0.25, process_secs: 0.5, upload_secs: 0.75, cpu_secs: 0.0 }
         );
         assert_eq!(datum.outputs, ["/out/x", "/out/y"]);
     }

@@ -92,7 +92,7 @@ mod stub {
             "reason": if state == "FAILURE" { Some("1 datum failed") } else { None },
             "spec_version": 1,
             "datums": {"total": 2, "processed": 1, "skipped": 0, "failed": 1, "recovered": 0},
-            "stats": {"bytes_in": 10, "bytes_out": 5, "download_secs": 0.1, "process_secs": 1.0, "upload_secs": 0.1},
+            "stats": {"bytes_in": 10, "bytes_out": 5, "download_secs": 0.1, "process_secs": 1.0, "upload_secs": 0.1, "cpu_secs": 0.75},
             "inputs": ["images@c1"], "output_commit": format!("edges@{id}"),
             "created_at": "2024-05-01T12:00:00Z", "started_at": "2024-05-01T12:00:01Z",
             "finished_at": null, "duration_secs": 3.5,

@@ -189,10 +189,10 @@ async fn background_processes_are_killed_when_the_datum_ends() {
 async fn each_datum_reports_the_cpu_time_its_processes_used() {
     let sandbox = sandbox(IsolationMode::Namespace).await;
     let busy = Datum::new(&[("in", "f", "x")]);
-    let burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
-    let outcome = sandbox.run(&busy.sh(&format!("{burn} & {burn}; wait"))).await.unwrap();
+    let burn = "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done";
+    let outcome = sandbox.run(&busy.sh(burn)).await.unwrap();
     assert!(outcome.success(), "{outcome:?}: {}", busy.log_text());
-    assert!(outcome.cpu > Duration::from_millis(50), "two busy shells: {outcome:?}");
+    assert!(outcome.cpu > Duration::from_millis(20), "a busy shell: {outcome:?}");
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) as u32;
     assert!(outcome.cpu <= outcome.elapsed * cores + Duration::from_millis(20), "{outcome:?}");
 
