@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use strata_billing::memory::{Delivery, InMemoryProvider};
+use strata_billing::memory::{Delivery, InMemoryProvider, session_id};
 use strata_billing::{BillingConfig, BillingProvider, CheckoutRequest, MeterEvent, fixtures};
 use strata_hub::BillingStatus;
 
@@ -211,7 +211,7 @@ async fn create_checkout(shared: web::Data<Shared>, form: Form) -> HttpResponse 
         Ok(url) => url,
         Err(error) => return stripe_error(400, &error.to_string()),
     };
-    let id = url.rsplit('/').next().unwrap_or_default().to_owned();
+    let id = session_id(&url).to_owned();
     HttpResponse::Ok().json(fixtures::checkout_session(&fixtures::CheckoutSessionFixture {
         id: &id,
         customer: &request.customer,
@@ -230,7 +230,7 @@ async fn create_portal(shared: web::Data<Shared>, form: Form) -> HttpResponse {
     let return_url = field(&form, "return_url").unwrap_or_default();
     match shared.stripe.portal(customer, return_url).await {
         Ok(url) => {
-            let id = url.rsplit('/').next().unwrap_or_default().to_owned();
+            let id = session_id(&url).to_owned();
             HttpResponse::Ok().json(fixtures::portal_session(&id, customer, &url, return_url, now()))
         }
         Err(error) => stripe_error(400, &error.to_string()),

@@ -154,8 +154,6 @@ pub fn event(id: &str, kind: &str, object: &Value, created: i64) -> Value {
 pub fn signature(body: &[u8], secret: &str, timestamp: i64) -> String {
     use aws_lc_rs::hmac;
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let mut signed = timestamp.to_string().into_bytes();
-    signed.push(b'.');
-    signed.extend_from_slice(body);
+    let signed = crate::webhook::signed_payload(timestamp, body);
     format!("t={timestamp},v1={}", hex::encode(hmac::sign(&key, &signed).as_ref()))
 }

@@ -48,6 +48,11 @@ impl State {
     }
 }
 
+/// The session id a checkout or portal page URL ends with.
+pub fn session_id(page_url: &str) -> &str {
+    page_url.rsplit('/').next().unwrap_or_default()
+}
+
 /// See the module documentation.
 #[derive(Debug)]
 pub struct InMemoryProvider {
@@ -85,7 +90,7 @@ impl InMemoryProvider {
 
     /// [`Self::complete_checkout`], with where the payer goes next.
     pub fn pay_checkout(&self, session_url: &str, now: i64) -> Result<Completed> {
-        let session = session_url.rsplit('/').next().unwrap_or_default().to_owned();
+        let session = session_id(session_url).to_owned();
         let (request, subscription) = {
             let mut state = self.state();
             let request = state

@@ -44,10 +44,7 @@ pub struct Event {
 pub fn verify(body: &[u8], header: &str, secret: &str, now: i64) -> Result<Event> {
     let (timestamp, signatures) = parse_header(header)?;
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let mut signed = Vec::with_capacity(body.len() + 16);
-    signed.extend_from_slice(timestamp.to_string().as_bytes());
-    signed.push(b'.');
-    signed.extend_from_slice(body);
+    let signed = signed_payload(timestamp, body);
     let genuine = signatures.iter().any(|signature| hmac::verify(&key, &signed, signature).is_ok());
     if !genuine {
         return Err(BillingError::Webhook("the signature does not match this endpoint's secret".to_owned()));
@@ -59,6 +56,15 @@ pub fn verify(body: &[u8], header: &str, secret: &str, now: i64) -> Result<Event
         )));
     }
     parse_event(body)
+}
+
+/// What Stripe's `v1` scheme signs: `<timestamp>.<body>`.
+pub(crate) fn signed_payload(timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut signed = Vec::with_capacity(body.len() + 16);
+    signed.extend_from_slice(timestamp.to_string().as_bytes());
+    signed.push(b'.');
+    signed.extend_from_slice(body);
+    signed
 }
 
 /// `t=<seconds>,v1=<hex>[,v1=<hex>...]`; other schemes (`v0`) are ignored.

@@ -147,7 +147,12 @@ impl Hub {
     /// on the default plan.
     pub async fn billing_account(&self, org_id: OrganizationId) -> Result<BillingAccount> {
         let row = billing_account::Entity::find_by_id(org_id).one(&self.db).await?;
-        Ok(row.map(BillingAccount::from).unwrap_or_else(|| BillingAccount {
+        Ok(row.map(BillingAccount::from).unwrap_or_else(|| self.unbilled_account(org_id)))
+    }
+
+    /// The account of an organisation that never paid: the default plan.
+    fn unbilled_account(&self, org_id: OrganizationId) -> BillingAccount {
+        BillingAccount {
             org_id,
             customer_id: None,
             subscription_id: None,
@@ -155,7 +160,7 @@ impl Hub {
             status: BillingStatus::None,
             past_due_since: None,
             suspended_at: None,
-        }))
+        }
     }
 
     /// The organisation `org_slug` for someone about to pay for it or see
@@ -187,14 +192,15 @@ impl Hub {
     }
 
     async fn ensure_billing_row(&self, org_id: OrganizationId) -> Result<()> {
+        let account = self.unbilled_account(org_id);
         let row = billing_account::ActiveModel {
-            org_id: Set(org_id),
-            customer_id: Set(None),
-            subscription_id: Set(None),
-            plan: Set(self.plans().default_plan().name.clone()),
-            status: Set(BillingStatus::None.as_str().to_owned()),
-            past_due_since: Set(None),
-            suspended_at: Set(None),
+            org_id: Set(account.org_id),
+            customer_id: Set(account.customer_id),
+            subscription_id: Set(account.subscription_id),
+            plan: Set(account.plan),
+            status: Set(account.status.as_str().to_owned()),
+            past_due_since: Set(account.past_due_since),
+            suspended_at: Set(account.suspended_at),
             synced_at: Set(None),
             updated_at: Set(Utc::now()),
         };
@@ -390,24 +396,16 @@ impl Hub {
             .one(&self.db)
             .await?
             .ok_or_else(|| UserError::not_found("organisation"))?;
-        let Some(plan) = self.plans().named(plan) else {
-            let known: Vec<&str> = self.plans().plans().iter().map(|p| p.name.as_str()).collect();
-            return Err(UserError::new(
-                Some("plan"),
-                ErrorCode::InvalidArgument,
-                format!("no plan `{plan}`; use one of {}", known.join(", ")),
-            )
-            .into());
-        };
+        let plan = crate::workspaces::one_of("plan", Some(plan), &self.plan_names())?;
         self.ensure_billing_row(org.id).await?;
         billing_account::Entity::update_many()
-            .col_expr(billing_account::Column::Plan, Expr::value(plan.name.clone()))
+            .col_expr(billing_account::Column::Plan, Expr::value(plan.clone()))
             .col_expr(billing_account::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(billing_account::Column::OrgId.eq(org.id))
             .exec(&self.db)
             .await?;
-        self.fit_workspaces_to(org.id, &plan.name).await?;
-        let detail = serde_json::json!({ "plan": plan.name });
+        self.fit_workspaces_to(org.id, &plan).await?;
+        let detail = serde_json::json!({ "plan": plan });
         self.audit(principal, Some(org.id), "org.plan", &format!("org:{}", org.id), detail).await?;
         self.billing_account(org.id).await
     }

@@ -138,7 +138,7 @@ fn workspace_from(row: workspace::Model, role: WorkspaceRole) -> Result<Workspac
     })
 }
 
-fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<String, UserError> {
+pub(crate) fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<String, UserError> {
     let value = value.map_or(allowed[0], str::trim);
     if allowed.contains(&value) {
         Ok(value.to_owned())
@@ -316,7 +316,7 @@ impl Hub {
     }
 
     /// The names of the plans, smallest (the default) first.
-    fn plan_names(&self) -> Vec<&str> {
+    pub(crate) fn plan_names(&self) -> Vec<&str> {
         self.plans().plans().iter().map(|plan| plan.name.as_str()).collect()
     }
 
