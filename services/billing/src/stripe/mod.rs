@@ -2,28 +2,39 @@
 //! secret key. Each call that creates something carries an idempotency key
 //! derived from what it creates, so a retry after a lost answer does not
 //! make a second one; meter events carry their own identifier.
+//!
+//! Requests go over the platform's HTTP client ([`transport`]); answers
+//! are read into the few fields used here ([`answers`]) rather than
+//! async-stripe's full objects, which reach most of Stripe's API through
+//! their expandable fields (binary size: docs/billing.md, "Stripe client").
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use secrecy::ExposeSecret;
 use strata_hub::BillingStatus;
-use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::subscription::{CancelSubscription, RetrieveSubscription};
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
 };
+use stripe_client_core::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_core::customer::CreateCustomer;
 
 use crate::config::StripeSettings;
 use crate::error::{BillingError, Result};
 use crate::provider::{BillingProvider, CheckoutRequest, MeterEvent, Subscription};
 
+mod transport;
+
+use transport::{CallError, Transport};
+
+/// Where Stripe's API is unless the configuration names a stand-in.
+const STRIPE_API: &str = "https://api.stripe.com/";
+
 /// See the module documentation.
 pub struct StripeProvider {
-    client: Client,
+    client: Transport,
 }
 
 impl std::fmt::Debug for StripeProvider {
@@ -35,30 +46,24 @@ impl std::fmt::Debug for StripeProvider {
 impl StripeProvider {
     /// A client of the account whose key `settings` holds.
     pub fn new(settings: &StripeSettings) -> Result<Self> {
-        let mut builder = ClientBuilder::new(settings.secret_key.expose_secret())
-            .app_info("strata", Some(env!("CARGO_PKG_VERSION").to_owned()), None)
-            .timeout(std::time::Duration::from_secs(30));
-        if let Some(base) = &settings.api_base {
-            builder = builder.url(base.clone());
-        }
-        let client = builder.build().map_err(provider_error)?;
+        let base = settings.api_base.as_deref().unwrap_or(STRIPE_API);
+        let timeout = std::time::Duration::from_secs(30);
+        let client = Transport::new(base, settings.secret_key.clone(), timeout).map_err(BillingError::from)?;
         Ok(StripeProvider { client })
     }
 }
 
 /// Stripe's error without anything of the request (its key never appears
-/// in one; the answer's message and type are kept).
-fn provider_error(error: StripeError) -> BillingError {
-    let message = match error {
-        StripeError::Stripe(errors, status) => {
-            format!("Stripe answered {status}: {}", errors.message.as_deref().unwrap_or("no message"))
-        }
-        StripeError::JSONDeserialize(what) => format!("Stripe's answer did not parse: {what}"),
-        StripeError::ClientError(what) => format!("Stripe could not be reached: {what}"),
-        StripeError::ConfigError(what) => format!("the Stripe client is misconfigured: {what}"),
-        StripeError::Timeout => "Stripe did not answer in time".to_owned(),
-    };
-    BillingError::Provider(message)
+/// in one; the answer's status, type and message are kept).
+impl From<CallError> for BillingError {
+    fn from(error: CallError) -> Self {
+        BillingError::Provider(error.to_string())
+    }
+}
+
+/// True for Stripe's answer that the object does not exist.
+fn missing(error: &CallError) -> bool {
+    matches!(error, CallError::Api { status: 404, .. })
 }
 
 fn idempotent(key: &str) -> Result<RequestStrategy> {
@@ -66,19 +71,51 @@ fn idempotent(key: &str) -> Result<RequestStrategy> {
     Ok(RequestStrategy::Idempotent(key))
 }
 
-fn status_of(status: &stripe_shared::SubscriptionStatus) -> BillingStatus {
-    use stripe_shared::SubscriptionStatus as S;
-    match status {
-        S::Active => BillingStatus::Active,
-        S::Canceled => BillingStatus::Canceled,
-        S::IncompleteExpired => BillingStatus::IncompleteExpired,
-        S::PastDue => BillingStatus::PastDue,
-        S::Paused => BillingStatus::Paused,
-        S::Trialing => BillingStatus::Trialing,
-        S::Unpaid => BillingStatus::Unpaid,
-        // Incomplete, or a status newer than this client: no plan until it
-        // is understood.
-        _ => BillingStatus::Incomplete,
+/// Stripe's subscription status; Stripe's names are ours.
+fn status_of(status: &str) -> BillingStatus {
+    match status.parse() {
+        // `none` is not Stripe's; a status newer than this client gets no
+        // plan until it is understood.
+        Ok(BillingStatus::None) | Err(_) => BillingStatus::Incomplete,
+        Ok(known) => known,
+    }
+}
+
+/// The fields of Stripe's answers that are used here; the rest of each
+/// object is skipped unread.
+mod answers {
+    #[derive(miniserde::Deserialize)]
+    pub(super) struct Created {
+        pub id: String,
+    }
+
+    #[derive(miniserde::Deserialize)]
+    pub(super) struct Session {
+        pub url: Option<String>,
+    }
+
+    #[derive(miniserde::Deserialize)]
+    pub(super) struct MeterEventCreated {
+        pub identifier: String,
+    }
+
+    /// A subscription with its customer not expanded (an id).
+    #[derive(miniserde::Deserialize)]
+    pub(super) struct Subscription {
+        pub id: String,
+        pub customer: String,
+        pub status: String,
+        pub items: Items,
+    }
+
+    #[derive(miniserde::Deserialize)]
+    pub(super) struct Items {
+        pub data: Vec<Item>,
+    }
+
+    #[derive(miniserde::Deserialize)]
+    pub(super) struct Item {
+        pub price: Created,
     }
 }
 
@@ -89,12 +126,13 @@ impl BillingProvider for StripeProvider {
         let customer = CreateCustomer::new()
             .name(org_name)
             .metadata(metadata)
-            .customize()
+            .build()
+            .customize::<answers::Created>()
             .request_strategy(idempotent(&format!("strata-customer-{org_id}"))?)
             .send(&self.client)
             .await
-            .map_err(provider_error)?;
-        Ok(customer.id.as_str().to_owned())
+            .map_err(BillingError::from)?;
+        Ok(customer.id)
     }
 
     async fn checkout(&self, request: &CheckoutRequest) -> Result<String> {
@@ -112,49 +150,46 @@ impl BillingProvider for StripeProvider {
             ("strata_org".to_owned(), request.org_id.clone()),
             ("plan".to_owned(), request.plan.clone()),
         ]));
-        let session = CreateCheckoutSession::new()
+        let create = CreateCheckoutSession::new()
             .mode(stripe_shared::CheckoutSessionMode::Subscription)
             .customer(request.customer.clone())
             .client_reference_id(request.org_id.clone())
             .line_items(items)
             .subscription_data(subscription)
             .success_url(request.success_url.clone())
-            .cancel_url(request.cancel_url.clone())
-            .send(&self.client)
-            .await
-            .map_err(provider_error)?;
+            .cancel_url(request.cancel_url.clone());
+        let session =
+            create.build().customize::<answers::Session>().send(&self.client).await.map_err(BillingError::from)?;
         session.url.ok_or_else(|| BillingError::Provider("Stripe made a checkout session without a URL".to_owned()))
     }
 
     async fn portal(&self, customer: &str, return_url: &str) -> Result<String> {
-        let session = CreateBillingPortalSession::new()
-            .customer(customer)
-            .return_url(return_url)
-            .send(&self.client)
-            .await
-            .map_err(provider_error)?;
-        Ok(session.url)
+        let create = CreateBillingPortalSession::new().customer(customer).return_url(return_url);
+        let session =
+            create.build().customize::<answers::Session>().send(&self.client).await.map_err(BillingError::from)?;
+        session.url.ok_or_else(|| BillingError::Provider("Stripe made a portal session without a URL".to_owned()))
     }
 
     async fn subscription(&self, id: &str) -> Result<Option<Subscription>> {
-        let found = RetrieveSubscription::new(id).send(&self.client).await;
+        let found = RetrieveSubscription::new(id).build().customize::<answers::Subscription>().send(&self.client).await;
         let subscription = match found {
             Ok(subscription) => subscription,
-            Err(StripeError::Stripe(_, 404)) => return Ok(None),
-            Err(error) => return Err(provider_error(error)),
+            Err(error) if missing(&error) => return Ok(None),
+            Err(error) => return Err(error.into()),
         };
         Ok(Some(Subscription {
-            id: subscription.id.as_str().to_owned(),
-            customer: subscription.customer.id().as_str().to_owned(),
+            id: subscription.id,
+            customer: subscription.customer,
             status: status_of(&subscription.status),
-            prices: subscription.items.data.iter().map(|item| item.price.id.as_str().to_owned()).collect(),
+            prices: subscription.items.data.into_iter().map(|item| item.price.id).collect(),
         }))
     }
 
     async fn cancel_subscription(&self, id: &str) -> Result<()> {
-        match CancelSubscription::new(id).send(&self.client).await {
-            Ok(_) | Err(StripeError::Stripe(_, 404)) => Ok(()),
-            Err(error) => Err(provider_error(error)),
+        match CancelSubscription::new(id).build().customize::<answers::Created>().send(&self.client).await {
+            Ok(_) => Ok(()),
+            Err(error) if missing(&error) => Ok(()),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -163,14 +198,22 @@ impl BillingProvider for StripeProvider {
             ("stripe_customer_id".to_owned(), event.customer.clone()),
             ("value".to_owned(), event.value.to_string()),
         ]);
-        CreateBillingMeterEvent::new(event.event_name.clone(), payload)
+        let create = CreateBillingMeterEvent::new(event.event_name.clone(), payload)
             .identifier(event.identifier.clone())
-            .timestamp(event.timestamp)
-            .customize()
+            .timestamp(event.timestamp);
+        let created = create
+            .build()
+            .customize::<answers::MeterEventCreated>()
             .request_strategy(idempotent(&format!("strata-meter-{}", event.identifier))?)
             .send(&self.client)
             .await
-            .map_err(provider_error)?;
+            .map_err(BillingError::from)?;
+        if created.identifier != event.identifier {
+            return Err(BillingError::Provider(format!(
+                "Stripe recorded meter event `{}` for `{}`",
+                created.identifier, event.identifier
+            )));
+        }
         Ok(())
     }
 }
