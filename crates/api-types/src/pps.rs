@@ -199,6 +199,39 @@ pub struct JobStats {
     pub cpu_secs: f64,
 }
 
+/// What one batch of datum results used: a row of the usage outbox billing
+/// meters (`GET /pps/usage/records`, for billing's credential only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// Increases with each record; billing reads on from the last it saw.
+    pub seq: i64,
+    pub pipeline: String,
+    pub job: String,
+    pub datums: u64,
+    pub cpu_ms: u64,
+    /// Wall time of the datums' commands (memory is held this long).
+    pub process_ms: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What one pipeline's datums used over a span of time (from the records
+/// billing meters, so the two always agree).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelineUsage {
+    pub pipeline: String,
+    /// Jobs with datums recorded in the span.
+    pub jobs: u64,
+    pub datums: u64,
+    /// CPU time (user + system) of the datums' commands.
+    pub cpu_secs: f64,
+    /// Wall time of the datums' commands (a worker's memory is held this long).
+    pub process_secs: f64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
 /// A failed datum as `job inspect` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailedDatum {

@@ -944,6 +944,14 @@ pub enum OrgCommand {
     },
     /// Accept an invitation with the token from its link.
     Accept { token: String },
+    /// Delete an organisation you own, once its workspaces are deleted. Its
+    /// subscription is cancelled first; its audit log is kept.
+    Delete {
+        slug: String,
+        /// The slug again, to confirm.
+        #[arg(long)]
+        confirm: String,
+    },
     /// Single sign-on: the identity provider, required SSO, domains, group
     /// mappings and the SCIM token; for owners and admins.
     #[command(subcommand)]

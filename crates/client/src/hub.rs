@@ -312,6 +312,13 @@ impl StrataClient {
         decode(self, &payload["workspace"])
     }
 
+    /// Deletes organisation `org` (`confirm` repeats its slug); returns its id.
+    pub async fn delete_organization(&self, org: &str, confirm: &str) -> Result<String, ClientError> {
+        let input = json!({ "organization": org, "confirm": confirm });
+        let payload = self.mutate("deleteOrganization", input, "deletedOrganizationId").await?;
+        decode(self, &payload["deletedOrganizationId"])
+    }
+
     pub async fn create_api_token(
         &self,
         org: &str,

@@ -8,8 +8,8 @@ use reqwest::Method;
 use crate::client::ClientError;
 use crate::pfs::Workspace;
 use strata_api_types::pps::{
-    CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo, PullTask, PutSecret, SecretInfo,
-    TaskAssignment, TaskHeartbeat, TaskResult, WorkerLeaving,
+    CreatePipeline, DatumInfo, DatumState, JobInfo, LogLine, PipelineInfo, PipelineUsage, PullTask, PutSecret,
+    SecretInfo, TaskAssignment, TaskHeartbeat, TaskResult, UsageRecord, WorkerLeaving,
 };
 
 /// Which log lines [`Workspace::logs`] returns. Lines come back in cursor
@@ -109,6 +109,22 @@ impl Workspace {
         let mut query = vec![("limit", limit.to_string())];
         query.extend(pipeline.map(|p| ("pipeline", p.to_owned())));
         self.get(&["pps", "jobs"], &query).await
+    }
+
+    /// What each pipeline used in `[from, to)`, by name.
+    pub async fn usage_by_pipeline(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PipelineUsage>, ClientError> {
+        let query = [("from", from.to_rfc3339()), ("to", to.to_rfc3339())];
+        self.get(&["pps", "usage"], &query).await
+    }
+
+    /// The usage outbox after record `after`, oldest first, at most `limit`
+    /// (billing's credential only).
+    pub async fn usage_records(&self, after: i64, limit: u64) -> Result<Vec<UsageRecord>, ClientError> {
+        self.get(&["pps", "usage", "records"], &[("after", after.to_string()), ("limit", limit.to_string())]).await
     }
 
     /// One job, by id or `latest`.

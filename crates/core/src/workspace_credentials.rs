@@ -107,6 +107,8 @@ pub enum ServiceScope {
     /// The Kubernetes provisioner: read the secret values a pipeline's worker
     /// pods reference, to store them as the pods' Kubernetes Secrets.
     PodSecrets,
+    /// Billing: read the usage outbox it meters.
+    Usage,
 }
 
 impl fmt::Display for ServiceScope {
@@ -115,6 +117,7 @@ impl fmt::Display for ServiceScope {
             ServiceScope::Pipeline(name) => write!(f, "pipeline:{name}"),
             ServiceScope::Load => f.write_str("load"),
             ServiceScope::PodSecrets => f.write_str("pod-secrets"),
+            ServiceScope::Usage => f.write_str("usage"),
         }
     }
 }
@@ -127,6 +130,7 @@ impl ServiceScope {
             }
             None if text == "load" => Some(ServiceScope::Load),
             None if text == "pod-secrets" => Some(ServiceScope::PodSecrets),
+            None if text == "usage" => Some(ServiceScope::Usage),
             _ => None,
         }
     }
@@ -186,6 +190,11 @@ impl CredentialIssuer {
     /// The credential of the Kubernetes provisioner reading worker pods' secrets.
     pub fn pod_secrets_reader(&self) -> String {
         ServiceScope::PodSecrets.credential(&self.secret, &self.slug)
+    }
+
+    /// The credential of billing reading the usage outbox.
+    pub fn usage_reader(&self) -> String {
+        ServiceScope::Usage.credential(&self.secret, &self.slug)
     }
 }
 

@@ -192,11 +192,10 @@ impl Application {
         let upstreams = self.upstreams.clone();
         let console = self.console.clone();
         let background = self.background.start(stop.child_token());
-        let usage = self
-            .pipelines
-            .get(EMBEDDED_WORKSPACE)
-            .ok()
-            .map(|pps| metering::EmbeddedUsage { workspace: self.hosted_workspace, pps: pps.clone() });
+        let usage = metering::WorkspaceUsage {
+            embedded: self.pipelines.get(EMBEDDED_WORKSPACE).ok().map(|pps| (self.hosted_workspace, pps.clone())),
+            servers: strata_billing::metering::WorkspaceServers::new(self.upstreams.http().clone()),
+        };
         let billing_upkeep = tokio::spawn(billing_upkeep(billing.clone(), usage, stop.child_token()));
         let metrics_server =
             self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), stop.clone())));
@@ -405,7 +404,7 @@ const BILLING_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// their grace period, every [`BILLING_UPKEEP_EVERY`] until `stop`.
 async fn billing_upkeep(
     billing: web::Data<strata_billing::Billing>,
-    usage: Option<metering::EmbeddedUsage>,
+    usage: metering::WorkspaceUsage,
     stop: CancellationToken,
 ) {
     if !billing.is_enabled() {
@@ -417,9 +416,7 @@ async fn billing_upkeep(
             () = tokio::time::sleep(BILLING_UPKEEP_EVERY) => {}
         }
         let now = chrono::Utc::now();
-        if let Some(usage) = &usage
-            && let Err(error) = billing.meter(usage, now).await
-        {
+        if let Err(error) = billing.meter(&usage, now).await {
             tracing::error!(error = %strata_core::error::display_chain(&error), "metering failed; it resumes where it stopped");
         }
         if let Err(error) = billing.upkeep(now).await {

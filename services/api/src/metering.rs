@@ -1,44 +1,33 @@
-//! Where billing reads usage: the workspace this server hosts in-process
-//! (its PPS outbox, directly).
+//! Where billing reads usage: the workspace this server hosts, from its PPS
+//! directly; provisioned workspaces, from their own servers.
 
 use async_trait::async_trait;
-use strata_billing::metering::{UsageRecord, UsageSource};
+use strata_billing::metering::{UsageRecord, UsageSource, WorkspaceServers};
 use strata_core::id::WorkspaceId;
+use strata_hub::metering::MeteredWorkspace;
 use strata_pps::Pps;
 
-/// The embedded workspace's usage; other workspaces are not reachable here.
-pub(crate) struct EmbeddedUsage {
-    pub workspace: WorkspaceId,
-    pub pps: Pps,
+/// Every workspace's usage outbox, wherever it is.
+pub(crate) struct WorkspaceUsage {
+    /// The workspace served in-process, if any.
+    pub embedded: Option<(WorkspaceId, Pps)>,
+    pub servers: WorkspaceServers,
 }
 
 #[async_trait]
-impl UsageSource for EmbeddedUsage {
+impl UsageSource for WorkspaceUsage {
     async fn usage_after(
         &self,
-        workspace: WorkspaceId,
+        workspace: &MeteredWorkspace,
         after: i64,
         limit: u64,
     ) -> strata_billing::Result<Option<Vec<UsageRecord>>> {
-        if workspace != self.workspace {
-            return Ok(None);
+        match &self.embedded {
+            Some((id, pps)) if *id == workspace.id => {
+                let records = pps.usage_after(after, limit).await;
+                records.map(Some).map_err(|error| strata_billing::BillingError::Usage(error.to_string()))
+            }
+            _ => self.servers.usage_after(workspace, after, limit).await,
         }
-        let records = self
-            .pps
-            .usage_after(after, limit)
-            .await
-            .map_err(|error| strata_billing::BillingError::Usage(error.to_string()))?;
-        Ok(Some(
-            records
-                .into_iter()
-                .map(|record| UsageRecord {
-                    seq: record.seq,
-                    datums: record.datums,
-                    cpu_ms: record.cpu_ms,
-                    process_ms: record.process_ms,
-                    recorded_at: record.recorded_at,
-                })
-                .collect(),
-        ))
     }
 }

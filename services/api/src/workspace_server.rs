@@ -147,7 +147,8 @@ async fn render_metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, Err
 /// [`strata_core::workspace_credentials`]): requests the gateway forwarded
 /// for a person, checked again against the role they carry and bound to
 /// their method and path; workers, for their own pipeline's tasks only; the
-/// provisioner, for the load. The service secret itself is not a credential.
+/// provisioner, for the load; billing, for the usage outbox. The service
+/// secret itself is not a credential.
 async fn service_only(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -180,7 +181,7 @@ async fn service_only(
         Ok(ServiceCaller::Scoped(ServiceScope::Pipeline(pipeline))) => {
             request.extensions_mut().insert(strata_pps::http::PipelineScope(pipeline));
         }
-        Ok(ServiceCaller::Scoped(ServiceScope::Load)) => {}
+        Ok(ServiceCaller::Scoped(ServiceScope::Load | ServiceScope::Usage)) => {}
         Ok(ServiceCaller::Scoped(ServiceScope::PodSecrets)) => {
             // The only caller the pod-secrets route answers: no person, whatever
             // their role, reads a secret's values.
@@ -231,9 +232,12 @@ fn admit(
             ServiceScope::PodSecrets => {
                 *method == Method::GET && matches!(segments.as_slice(), ["pps", "pipelines", _, "pod-secrets"])
             }
+            ServiceScope::Usage => *method == Method::GET && segments == ["pps", "usage", "records"],
         };
         if !allowed {
-            return Err(Denial::Forbidden(format!("a {scope} credential only serves its own tasks, load or pods")));
+            return Err(Denial::Forbidden(format!(
+                "a {scope} credential only serves its own tasks, the load, pods' secrets or the usage outbox"
+            )));
         }
         return Ok(ServiceCaller::Scoped(scope));
     }

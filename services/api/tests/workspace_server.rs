@@ -45,7 +45,10 @@ impl Server {
 
     /// A request as the gateway forwards it for someone with `role`.
     async fn as_person(&self, role: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let token = vouched(role, method.as_str(), path, chrono::Utc::now().timestamp() + FORWARD_LIFETIME_SECS);
+        // The gateway vouches for the path; the query is not part of it.
+        let vouched_path = path.split('?').next().unwrap_or(path);
+        let token =
+            vouched(role, method.as_str(), vouched_path, chrono::Utc::now().timestamp() + FORWARD_LIFETIME_SECS);
         self.call(method, path, &token, body).await
     }
 }
@@ -201,4 +204,30 @@ async fn only_the_provisioners_pod_secrets_credential_reads_the_values_a_pipelin
     let (_, loads) = server.call(Method::GET, "/pps/load", &load, None).await;
     assert!(loads[0]["pod"]["secrets_version"].is_string(), "{loads}");
     assert!(!loads.to_string().contains("hunter2"));
+}
+
+#[tokio::test]
+async fn the_usage_credential_reads_the_usage_outbox_and_nothing_else() {
+    let server = Server::start().await;
+    let usage = ServiceScope::Usage.credential(SECRET, SLUG);
+    let (status, records) = server.call(Method::GET, "/pps/usage/records?after=0", &usage, None).await;
+    assert_eq!(status, 200, "{records}");
+    assert_eq!(records, json!([]), "a fresh workspace has recorded no usage");
+    for path in ["/pps/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z", "/pps/load", "/pps/secrets", "/repos"]
+    {
+        assert_eq!(server.call(Method::GET, path, &usage, None).await.0, 403, "{path}");
+    }
+    assert_eq!(server.call(Method::POST, "/repos", &usage, Some(json!({"name": "x"}))).await.0, 403);
+    // Another workspace's usage credential is no credential here.
+    let elsewhere = ServiceScope::Usage.credential(SECRET, "another");
+    assert_eq!(server.call(Method::GET, "/pps/usage/records", &elsewhere, None).await.0, 401);
+    // A pipeline's workers do not read it.
+    assert_eq!(server.call(Method::GET, "/pps/usage/records", &worker("a"), None).await.0, 403);
+    // A reader the gateway vouches for sees the month's usage by pipeline.
+    let month = "/pps/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z";
+    let (status, by_pipeline) = server.as_person("reader", Method::GET, month, None).await;
+    assert_eq!((status, by_pipeline), (200, json!([])));
+    let backwards = "/pps/usage?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z";
+    let (status, refused) = server.as_person("reader", Method::GET, backwards, None).await;
+    assert_eq!(status, 400, "{refused}");
 }

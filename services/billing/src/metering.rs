@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, DurationRound, Utc};
-use strata_core::id::WorkspaceId;
+use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::Hub;
 use strata_hub::metering::{MeterAmount, MeteredWorkspace};
 
@@ -35,22 +35,60 @@ pub const SETTLE: chrono::Duration = chrono::Duration::minutes(5);
 /// Records read per request to a workspace.
 const PAGE: u64 = 1000;
 
-/// One usage record of a workspace, as metering reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageRecord {
-    pub seq: i64,
-    pub datums: u64,
-    pub cpu_ms: u64,
-    pub process_ms: u64,
-    pub recorded_at: DateTime<Utc>,
-}
+/// One usage record of a workspace (a row of its PPS outbox).
+pub use strata_api_types::pps::UsageRecord;
 
 /// Where workspaces' usage records are read.
 #[async_trait]
 pub trait UsageSource: Send + Sync {
     /// Records of `workspace` after `after`, oldest first, at most `limit`;
     /// `None` while the workspace cannot be asked (no server running).
-    async fn usage_after(&self, workspace: WorkspaceId, after: i64, limit: u64) -> Result<Option<Vec<UsageRecord>>>;
+    async fn usage_after(
+        &self,
+        workspace: &MeteredWorkspace,
+        after: i64,
+        limit: u64,
+    ) -> Result<Option<Vec<UsageRecord>>>;
+}
+
+/// Usage read from each provisioned workspace's own server, with billing's
+/// usage credential (good for the usage outbox and nothing else).
+#[derive(Debug, Clone)]
+pub struct WorkspaceServers {
+    http: reqwest::Client,
+}
+
+impl WorkspaceServers {
+    /// Calls go through `http` (pooled, shared with the gateway).
+    pub fn new(http: reqwest::Client) -> Self {
+        WorkspaceServers { http }
+    }
+}
+
+#[async_trait]
+impl UsageSource for WorkspaceServers {
+    async fn usage_after(
+        &self,
+        workspace: &MeteredWorkspace,
+        after: i64,
+        limit: u64,
+    ) -> Result<Option<Vec<UsageRecord>>> {
+        let Some(upstream) = &workspace.upstream else { return Ok(None) };
+        let credential = CredentialIssuer::new(&upstream.secret, &workspace.slug).usage_reader();
+        let records = match strata_client::StrataClient::with_http_client(&upstream.endpoint, self.http.clone()) {
+            Ok(client) => client.with_token(credential).workspace(&workspace.slug).usage_records(after, limit).await,
+            Err(error) => Err(error),
+        };
+        match records {
+            Ok(records) => Ok(Some(records)),
+            Err(error) => {
+                // One workspace's server being away must not hold up the
+                // others' metering; its records wait for the next round.
+                tracing::warn!(workspace = %workspace.id, error = %error, "usage not read; retried next round");
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// What a round of metering did.
@@ -84,7 +122,7 @@ async fn count_workspace(hub: &Hub, source: &dyn UsageSource, workspace: &Metere
     let mut counted = 0;
     loop {
         let from = hub.usage_cursor(workspace.id).await?;
-        let Some(records) = source.usage_after(workspace.id, from, PAGE).await? else { return Ok(counted) };
+        let Some(records) = source.usage_after(workspace, from, PAGE).await? else { return Ok(counted) };
         let Some(last) = records.last().map(|record| record.seq) else { return Ok(counted) };
         let amounts = amounts(&records, workspace.worker_memory_mib);
         crash_point("before_count");
@@ -144,8 +182,17 @@ mod tests {
     fn records_add_up_per_meter_and_hour() {
         let at =
             |h: u32, m: u32| DateTime::parse_from_rfc3339(&format!("2026-12-04T{h:02}:{m:02}:00Z")).unwrap().to_utc();
-        let record =
-            |seq, cpu_ms, process_ms, recorded_at| UsageRecord { seq, datums: 2, cpu_ms, process_ms, recorded_at };
+        let record = |seq, cpu_ms, process_ms, recorded_at| UsageRecord {
+            seq,
+            pipeline: "edges".to_owned(),
+            job: "j1".to_owned(),
+            datums: 2,
+            cpu_ms,
+            process_ms,
+            bytes_in: 0,
+            bytes_out: 0,
+            recorded_at,
+        };
         let records = [record(1, 100, 1000, at(10, 5)), record(2, 50, 500, at(10, 59)), record(3, 7, 70, at(11, 0))];
         let amounts = amounts(&records, 1024);
         let find = |meter: &str, hour| amounts.iter().find(|a| a.meter == meter && a.hour == hour).unwrap().value;

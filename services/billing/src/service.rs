@@ -9,7 +9,7 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 use strata_api_types::ErrorCode;
 use strata_core::id::OrganizationId;
-use strata_hub::{BillingAccount, BillingStatus, Hub, Principal, SubscriptionSnapshot};
+use strata_hub::{BillingAccount, BillingStatus, Hub, Org, Principal, SubscriptionSnapshot};
 
 use crate::config::{BillingSettings, StripeSettings};
 use crate::error::{BillingError, Result};
@@ -177,6 +177,17 @@ impl Billing {
             ));
         }
         Ok(self.hub.assign_org_plan(principal, org_slug, plan).await?)
+    }
+
+    /// Deletes an organisation (its owners, once its workspaces are gone),
+    /// cancelling its subscription first: a refusal from the payment
+    /// provider leaves the organisation as it was, to try again.
+    pub async fn delete_organization(&self, principal: &Principal, org_slug: &str, confirm: &str) -> Result<Org> {
+        let found = self.hub.org_to_delete(principal, org_slug, confirm).await?;
+        if let (Some(enabled), Some(subscription)) = (&self.enabled, &found.subscription_id) {
+            enabled.provider.cancel_subscription(subscription).await?;
+        }
+        Ok(self.hub.delete_org(principal, org_slug, confirm).await?)
     }
 
     /// Handles one webhook request: verifies it, skips an event handled

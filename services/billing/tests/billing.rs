@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use strata_api_types::ErrorCode;
 use strata_billing::memory::{Delivery, InMemoryProvider};
-use strata_billing::{Billing, BillingError, BillingLinks, StripeSettings, WebhookOutcome};
+use strata_billing::{Billing, BillingError, BillingLinks, BillingProvider, StripeSettings, WebhookOutcome};
 use strata_core::config::{DatabaseUrl, MasterKeys};
 use strata_hub::{BillingStatus, Hub, HubSettings, NewWorkspace, OutboxMailer, Principal, SignUp, WorkspaceState};
 use strata_testkit::{Backend, TestDatabase};
@@ -107,7 +107,46 @@ strata_testkit::on_both_backends!(
     events_out_of_order_apply_the_latest_subscription,
     a_cancelled_subscription_returns_to_free_and_lowers_its_workspaces,
     only_owners_pay_and_billing_off_leaves_plans_to_the_administrator,
+    deleting_an_organisation_cancels_its_subscription_once_its_workspaces_are_gone,
 );
+
+async fn deleting_an_organisation_cancels_its_subscription_once_its_workspaces_are_gone(backend: Backend) {
+    let f = fixture(backend).await;
+    let owner = person(&f, "owner@acme.test").await;
+    let org = f.hub.create_organization(&owner, "acme", None).await.unwrap();
+    let subscription = subscribe(&f, &owner, "acme").await;
+    let new = NewWorkspace { org_slug: "acme".into(), slug: "prod".into(), ..Default::default() };
+    let workspace = f.hub.create_workspace(&owner, &new).await.unwrap();
+    let admin = person(&f, "admin@acme.test").await;
+    f.hub.invite_member(&owner, "acme", "admin@acme.test", strata_hub::OrgRole::Admin).await.unwrap();
+    let link = f.outbox.messages_to("admin@acme.test").pop().unwrap().link.unwrap();
+    f.hub.accept_invitation(&admin, link.split("token=").nth(1).unwrap()).await.unwrap();
+
+    // Refused, and nothing cancelled: a live workspace, a wrong slug, an admin.
+    let refused = f.billing.delete_organization(&owner, "acme", "acme").await.unwrap_err();
+    assert_eq!(user_code(refused), ErrorCode::Conflict);
+    f.hub.delete_workspace(&owner, "acme", "prod", "prod").await.unwrap();
+    let deleted = strata_hub::ObservedStatus { state: WorkspaceState::Deleted, endpoint: None, conditions: Vec::new() };
+    f.hub.record_status(workspace.id, workspace.generation + 1, deleted).await.unwrap();
+    let refused = f.billing.delete_organization(&owner, "acme", "acm").await.unwrap_err();
+    assert_eq!(user_code(refused), ErrorCode::ConfirmationMismatch);
+    let refused = f.billing.delete_organization(&admin, "acme", "acme").await.unwrap_err();
+    assert_eq!(user_code(refused), ErrorCode::Forbidden);
+    assert_eq!(f.stripe.subscription(&subscription).await.unwrap().unwrap().status, BillingStatus::Active);
+
+    let gone = f.billing.delete_organization(&owner, "acme", "acme").await.unwrap();
+    assert_eq!(gone.id, org.id);
+    assert_eq!(f.stripe.subscription(&subscription).await.unwrap().unwrap().status, BillingStatus::Canceled);
+    for someone in [&owner, &admin] {
+        let missing = f.hub.org_for(someone, "acme").await.unwrap_err();
+        assert_eq!(missing.user_error().unwrap().code, ErrorCode::NotFound);
+    }
+    // Stripe's cancellation event finds no organisation; the slug is free.
+    let cancelled = f.stripe.set_status(&subscription, BillingStatus::Canceled, now()).unwrap();
+    assert!(deliver(&f, &cancelled).await.iter().all(|outcome| *outcome == WebhookOutcome::Ignored));
+    f.hub.create_organization(&admin, "acme", None).await.unwrap();
+    assert_eq!(plan_of(&f, &admin, "acme").await, "free", "a new organisation of that name starts afresh");
+}
 
 async fn a_new_organisation_is_free_and_gets_the_team_plan_only_from_the_signed_webhook(backend: Backend) {
     let f = fixture(backend).await;

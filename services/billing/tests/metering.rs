@@ -14,6 +14,7 @@ use strata_billing::metering::{self, UsageRecord, UsageSource, meters};
 use strata_billing::stripe::StripeProvider;
 use strata_core::config::{DatabaseUrl, MasterKeys};
 use strata_core::id::WorkspaceId;
+use strata_hub::metering::MeteredWorkspace;
 use strata_hub::{Hub, HubSettings, NewWorkspace, OutboxMailer, SignUp};
 use strata_testkit::stripe::StripeDouble;
 use strata_testkit::{Backend, TestDatabase};
@@ -30,7 +31,18 @@ impl Outbox {
     fn push(&self, workspace: WorkspaceId, cpu_ms: u64, process_ms: u64, at: DateTime<Utc>) {
         let mut records = self.records.lock().unwrap();
         let seq = records.iter().filter(|(w, _)| *w == workspace).count() as i64 + 1;
-        records.push((workspace, UsageRecord { seq, datums: 3, cpu_ms, process_ms, recorded_at: at }));
+        let record = UsageRecord {
+            seq,
+            pipeline: "edges".to_owned(),
+            job: format!("job{seq}"),
+            datums: 3,
+            cpu_ms,
+            process_ms,
+            bytes_in: 0,
+            bytes_out: 0,
+            recorded_at: at,
+        };
+        records.push((workspace, record));
     }
 
     fn cpu_total(&self) -> u64 {
@@ -42,12 +54,12 @@ impl Outbox {
 impl UsageSource for Outbox {
     async fn usage_after(
         &self,
-        workspace: WorkspaceId,
+        workspace: &MeteredWorkspace,
         after: i64,
         limit: u64,
     ) -> strata_billing::Result<Option<Vec<UsageRecord>>> {
         let records = self.records.lock().unwrap();
-        let found = records.iter().filter(|(w, r)| *w == workspace && r.seq > after).take(limit as usize);
+        let found = records.iter().filter(|(w, r)| *w == workspace.id && r.seq > after).take(limit as usize);
         Ok(Some(found.map(|(_, r)| r.clone()).collect()))
     }
 }
@@ -88,6 +100,7 @@ fn hour(h: u32) -> DateTime<Utc> {
 strata_testkit::on_both_backends!(
     usage_is_counted_once_across_replicas_and_late_records_open_a_new_part,
     an_abort_at_any_step_of_metering_counts_each_unit_once,
+    a_provisioned_workspaces_usage_is_read_from_its_own_server_once_it_is_ready,
 );
 
 async fn usage_is_counted_once_across_replicas_and_late_records_open_a_new_part(backend: Backend) {
@@ -125,6 +138,55 @@ async fn usage_is_counted_once_across_replicas_and_late_records_open_a_new_part(
     let org = hub.org_of_customer(&customer).await.unwrap().unwrap();
     let counted = hub.metered_totals(org.id).await.unwrap();
     assert!(counted.contains(&(meters::CPU_MS.to_owned(), outbox.cpu_total())), "{counted:?}");
+}
+
+/// Writes usage records into a workspace server's own outbox (its SQLite
+/// database), as its PPS does when datum results are stored.
+async fn write_outbox(server_dir: &std::path::Path, cpu_ms: &[u64]) {
+    use sea_orm::{ConnectionTrait, Statement, Value};
+    let url = format!("sqlite://{}", server_dir.join("ws.db").display());
+    let db = strata_core::db::connect(&DatabaseUrl::parse(&url).unwrap()).await.unwrap();
+    for (n, cpu) in cpu_ms.iter().enumerate() {
+        let sql = "INSERT INTO pps_usage (pipeline, job, datums, cpu_ms, process_ms, bytes_in, bytes_out, recorded_at) \
+                   VALUES ('edges', ?, 2, ?, 40, 10, 20, ?)";
+        let values: [Value; 3] =
+            [format!("job{n}").into(), (*cpu as i64).into(), (hour(10) + Duration::seconds(n as i64)).into()];
+        db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await.unwrap();
+    }
+}
+
+async fn a_provisioned_workspaces_usage_is_read_from_its_own_server_once_it_is_ready(backend: Backend) {
+    use strata_billing::metering::WorkspaceServers;
+    use strata_hub::{ObservedStatus, WorkspaceState};
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(backend, dir.path()).await;
+    let hub = open_hub(&database.url(), dir.path()).await;
+    let (workspace, customer) = organisation(&hub, dir.path()).await;
+    // The provisioner's part: a service secret, and the workspace's own server.
+    let secret = hub.ensure_service_secret(workspace).await.unwrap();
+    let server_dir = dir.path().join("prod");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    let server = strata_testkit::TestWorkspaceServer::start(&server_dir, "prod", &secret, None).await;
+    let cpu_ms: Vec<u64> = (0..40).map(|n| 100 + n).collect();
+    write_outbox(&server_dir, &cpu_ms).await;
+
+    let servers = WorkspaceServers::new(reqwest::Client::new());
+    assert_eq!(metering::count(&hub, &servers).await.unwrap(), 0, "a pending workspace has no server to ask yet");
+    let generation = hub.provisioner_workspace(workspace).await.unwrap().unwrap().generation;
+    let ready = ObservedStatus {
+        state: WorkspaceState::Ready,
+        endpoint: Some(format!("http://127.0.0.1:{}", server.port)),
+        conditions: Vec::new(),
+    };
+    assert!(hub.record_status(workspace, generation, ready).await.unwrap());
+    assert_eq!(metering::count(&hub, &servers).await.unwrap(), 40, "read with billing's usage credential");
+    assert_eq!(metering::count(&hub, &servers).await.unwrap(), 0, "each record once");
+
+    let stripe = StripeDouble::start().unwrap();
+    metering::send(&hub, &provider(&format!("{}/", stripe.address)), hour(23)).await.unwrap();
+    let totals = stripe.provider().meter_totals();
+    assert_eq!(totals[&(meters::CPU_MS.to_owned(), customer.clone())], cpu_ms.iter().sum::<u64>());
+    assert_eq!(totals[&(meters::DATUMS.to_owned(), customer)], 80);
 }
 
 /// Runs one metering round in a child process that aborts at `point`

@@ -20,6 +20,7 @@ mod local;
 pub mod mailer;
 pub mod metering;
 pub mod migration;
+mod org_deletion;
 mod orgs;
 pub mod plans;
 pub mod provisioning;
@@ -46,6 +47,7 @@ pub use identity::{Session, SignUp, Tokens, User};
 pub use keys::{Jwks, KeyRing};
 pub use local::{LOCAL_ADMIN_EMAIL, LOCAL_ORG};
 pub use mailer::{Mail, Mailer, OutboxMailer, SmtpMailer};
+pub use org_deletion::OrgToDelete;
 pub use orgs::{Invitation, Member, Org, OrgUsage};
 pub use provisioning::{
     Condition, ConditionType, DesiredWorkspace, ObservedStatus, PipelineWorkers, Upstream, WorkspaceAccess,
@@ -182,11 +184,6 @@ impl Hub {
     /// The plans this installation offers, smallest first.
     pub fn plans(&self) -> &plans::Catalogue {
         &self.settings.plans
-    }
-
-    /// The plans a workspace of the organisation `org_id` may be on.
-    pub async fn assignable_plans(&self, org_id: OrganizationId, org_slug: &str) -> Result<Vec<&plans::Plan>> {
-        Ok(plans::assignable(&self.settings.plans, self.org_plan(org_id, org_slug).await?))
     }
 
     /// The signing keys (for the JWKS endpoint and rotation).

@@ -49,12 +49,18 @@ pub struct DueBucket {
 }
 
 /// A workspace whose usage is metered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MeteredWorkspace {
     pub id: WorkspaceId,
     pub org_id: OrganizationId,
+    pub slug: String,
     /// Its plan's worker memory, which datums hold while they run.
     pub worker_memory_mib: u64,
+    /// Its server, while one runs elsewhere (a provisioned workspace that
+    /// is ready); `None` for the one this server hosts, and while asleep
+    /// (a sleeping server records nothing; what it recorded is read when
+    /// it wakes).
+    pub upstream: Option<crate::provisioning::Upstream>,
 }
 
 impl Hub {
@@ -62,14 +68,19 @@ impl Hub {
     /// whose data is freed.
     pub async fn metered_workspaces(&self) -> Result<Vec<MeteredWorkspace>> {
         let rows = workspace::Entity::find().filter(workspace::Column::DataFreedAt.is_null()).all(&self.db).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| MeteredWorkspace {
+        let mut metered = Vec::with_capacity(rows.len());
+        for row in rows {
+            let ready = row.state == crate::WorkspaceState::Ready.as_str();
+            let upstream = if ready { self.upstream_of(&row)? } else { None };
+            metered.push(MeteredWorkspace {
                 id: row.id,
                 org_id: row.org_id,
                 worker_memory_mib: self.plans().named_or_default(&row.plan).worker_memory_mib,
-            })
-            .collect())
+                slug: row.slug,
+                upstream,
+            });
+        }
+        Ok(metered)
     }
 
     /// The last usage record of `workspace` counted (0: none).

@@ -358,6 +358,16 @@ impl Hub {
     }
 
     /// Opens the row's sealed service secret, if it has one.
+    /// Where a provisioned workspace's server answers, and its secret;
+    /// `None` for one this server hosts or one without a server yet.
+    pub(crate) fn upstream_of(&self, row: &workspace::Model) -> Result<Option<Upstream>> {
+        if row.managed_by == MANAGED_BY_SERVER {
+            return Ok(None);
+        }
+        let Some(endpoint) = row.endpoint.clone() else { return Ok(None) };
+        Ok(self.service_secret_of(row)?.map(|secret| Upstream { endpoint, secret }))
+    }
+
     fn service_secret_of(&self, row: &workspace::Model) -> Result<Option<String>> {
         let (Some(bytes), Some(key_id)) = (&row.service_secret_sealed, &row.service_secret_key) else {
             return Ok(None);
@@ -559,15 +569,7 @@ impl Hub {
         let roles = self.roles_on_workspace(principal, org_id, workspace_id).await?;
         let Some(row) = row else { return Err(missing()) };
         let Some(roles) = roles else { return Err(missing()) };
-        let secret = match row.managed_by.as_str() {
-            MANAGED_BY_SERVER => None,
-            _ => self.service_secret_of(&row)?,
-        };
-        let upstream = match (row.managed_by.as_str(), row.endpoint, secret) {
-            (MANAGED_BY_SERVER, _, _) => None,
-            (_, Some(endpoint), Some(secret)) => Some(Upstream { endpoint, secret }),
-            _ => None,
-        };
+        let upstream = self.upstream_of(&row)?;
         let state: WorkspaceState = row.state.parse()?;
         let hosted = row.managed_by == MANAGED_BY_SERVER || upstream.is_some();
         Ok(WorkspaceAccess { workspace_id: row.id, slug: row.slug, state, upstream, hosted, roles })

@@ -103,6 +103,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/secrets/{name}", web::put().to(secret_put))
         .route("/secrets/{name}", web::delete().to(secret_delete))
         .route("/load", web::get().to(load))
+        .route("/usage", web::get().to(usage))
+        .route("/usage/records", web::get().to(usage_records))
         .route("/logs", web::get().to(logs))
         .route("/tasks/pull", web::post().to(task_pull))
         .route("/tasks/leave", web::post().to(task_leave))
@@ -133,6 +135,42 @@ async fn pipeline_list(ws: web::Data<PpsWorkspaces>, path: web::Path<String>) ->
 
 async fn load(ws: web::Data<PpsWorkspaces>, path: web::Path<String>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(ws.get(&path)?.pipeline_load().await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct UsageQuery {
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+}
+
+async fn usage(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    query: web::Query<UsageQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(ws.get(&path)?.usage_by_pipeline(query.from, query.to).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct RecordsQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_records")]
+    limit: u64,
+}
+
+fn default_records() -> u64 {
+    1000
+}
+
+/// The usage outbox after `after`, oldest first (what billing meters).
+async fn usage_records(
+    ws: web::Data<PpsWorkspaces>,
+    path: web::Path<String>,
+    query: web::Query<RecordsQuery>,
+) -> Result<HttpResponse> {
+    let limit = query.limit.clamp(1, 10_000);
+    Ok(HttpResponse::Ok().json(ws.get(&path)?.usage_after(query.after, limit).await?))
 }
 
 async fn pipeline_create(

@@ -233,6 +233,18 @@ impl Pps {
         self.meta().usage_after(after, limit).await
     }
 
+    /// What each pipeline used in `[from, to)` (`GET /pps/usage`).
+    pub async fn usage_by_pipeline(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<strata_api_types::pps::PipelineUsage>, PpsError> {
+        if from >= to {
+            return Err(PpsError::invalid("from", "must be before `to`"));
+        }
+        self.meta().usage_by_pipeline(from, to).await
+    }
+
     pub(crate) async fn pipeline(&self, name: &str) -> Result<Pipeline, PpsError> {
         let row = self.meta().pipeline_get(name).await?.ok_or_else(|| {
             PpsError::not_found(format!("pipeline `{name}`"), "`strata pipeline list` shows the pipelines")

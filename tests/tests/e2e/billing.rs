@@ -162,22 +162,24 @@ struct OutboxTable(sea_orm::DatabaseConnection, strata_core::id::WorkspaceId);
 impl strata_billing::metering::UsageSource for OutboxTable {
     async fn usage_after(
         &self,
-        workspace: strata_core::id::WorkspaceId,
+        workspace: &strata_hub::metering::MeteredWorkspace,
         after: i64,
         limit: u64,
     ) -> strata_billing::Result<Option<Vec<strata_billing::metering::UsageRecord>>> {
         use sea_orm::{ConnectionTrait, Statement};
-        if workspace != self.1 {
+        if workspace.id != self.1 {
             return Ok(None);
         }
-        let sql = format!(
-            "SELECT seq, datums, cpu_ms, process_ms, recorded_at FROM pps_usage WHERE seq > {after} ORDER BY seq LIMIT {limit}"
-        );
+        let sql = format!("SELECT * FROM pps_usage WHERE seq > {after} ORDER BY seq LIMIT {limit}");
         let rows = self.0.query_all_raw(Statement::from_string(self.0.get_database_backend(), sql)).await.unwrap();
         Ok(Some(
             rows.iter()
                 .map(|row| strata_billing::metering::UsageRecord {
                     seq: row.try_get("", "seq").unwrap(),
+                    pipeline: row.try_get("", "pipeline").unwrap(),
+                    job: row.try_get("", "job").unwrap(),
+                    bytes_in: row.try_get::<i64>("", "bytes_in").unwrap() as u64,
+                    bytes_out: row.try_get::<i64>("", "bytes_out").unwrap() as u64,
                     datums: row.try_get::<i64>("", "datums").unwrap() as u64,
                     cpu_ms: row.try_get::<i64>("", "cpu_ms").unwrap() as u64,
                     process_ms: row.try_get::<i64>("", "process_ms").unwrap() as u64,
@@ -193,6 +195,44 @@ async fn sum_of(app: &TestApp, column: &str) -> i64 {
     let sql = format!("SELECT CAST(COALESCE(SUM({column}), 0) AS BIGINT) AS total FROM pps_usage");
     let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(), sql)).await.unwrap().unwrap();
     row.try_get("", "total").unwrap()
+}
+
+/// `monthlyCost` sums the records billing meters: one pipeline, one job,
+/// twelve datums this month, none in another; a malformed month is a typed
+/// error.
+async fn the_month_sums_the_pipeline_from_the_metered_records(app: &TestApp, admin: &str) {
+    let local = strata_hub::LOCAL_ORG;
+    let month = |month: &str| {
+        format!(
+            "{{ organization(slug: \"{local}\") {{ workspace(slug: \"default\") {{ monthlyCost{month} {{ month total {{ priceUsd cpuSeconds }} pipelines {{ pipeline jobs datums cost {{ plan cpuSeconds memoryGibSeconds priceUsd }} }} }} }} }} }}"
+        )
+    };
+    let answer = gql(app, Some(admin), &month(""), json!({})).await;
+    let this_month = &answer["data"]["organization"]["workspace"]["monthlyCost"];
+    assert_eq!(this_month["month"], chrono::Utc::now().format("%Y-%m").to_string(), "{answer}");
+    let burn = &this_month["pipelines"][0];
+    assert_eq!(
+        (burn["pipeline"].as_str(), burn["jobs"].as_u64(), burn["datums"].as_u64()),
+        (Some("burn"), Some(1), Some(12))
+    );
+    let cpu_secs = sum_of(app, "cpu_ms").await as f64 / 1000.0;
+    assert!((burn["cost"]["cpuSeconds"].as_f64().unwrap() - cpu_secs).abs() < 1e-9, "{burn}");
+    let memory = sum_of(app, "process_ms").await as f64 / 1000.0 * 4096.0 / 1024.0;
+    assert!((burn["cost"]["memoryGibSeconds"].as_f64().unwrap() - memory).abs() < 1e-9, "{burn}");
+    assert_eq!(burn["cost"]["plan"], "team");
+    assert_eq!(this_month["total"]["priceUsd"], burn["cost"]["priceUsd"], "one pipeline: {this_month}");
+
+    let answer = gql(app, Some(admin), &month("(month: \"2020-01\")"), json!({})).await;
+    let long_ago = &answer["data"]["organization"]["workspace"]["monthlyCost"];
+    assert_eq!(
+        (long_ago["month"].as_str(), long_ago["pipelines"].as_array().map(Vec::len)),
+        (Some("2020-01"), Some(0))
+    );
+    assert_eq!(long_ago["total"]["priceUsd"], 0.0, "{answer}");
+
+    let answer = gql(app, Some(admin), &month("(month: \"December\")"), json!({})).await;
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "INVALID_ARGUMENT", "{answer}");
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("YYYY-MM"), "{answer}");
 }
 
 async fn a_pipeline_run_is_metered_exactly_and_its_job_shows_its_cost(backend: Backend) {
@@ -246,6 +286,7 @@ async fn a_pipeline_run_is_metered_exactly_and_its_job_shows_its_cost(backend: B
     assert!((cost["memoryGibSeconds"].as_f64().unwrap() - memory).abs() < 1e-9, "{cost}");
     let price = job.stats.cpu_secs / 3600.0 * 0.06 + memory / 3600.0 * 0.008;
     assert!((cost["priceUsd"].as_f64().unwrap() - price).abs() < 1e-12, "the team plan's prices: {cost}");
+    the_month_sums_the_pipeline_from_the_metered_records(&app, &admin).await;
 
     // Metering: the outbox's units reach Stripe's meters exactly once.
     let hub = crate::hub::strata_hub_for(&app).await;

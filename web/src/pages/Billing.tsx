@@ -5,7 +5,8 @@ import { Layout } from "../components/Layout";
 import { Empty, FormErrors, LoadState } from "../components/ui";
 import { graphql } from "../gql";
 import { useForm } from "../lib/forms";
-import { gql, useLoad } from "../lib/index";
+import { usd } from "../lib/format";
+import { gql, Link, useLoad } from "../lib/index";
 
 const BillingQuery = graphql(`
   query OrgBilling($org: String!) {
@@ -19,6 +20,12 @@ const BillingQuery = graphql(`
     organization(slug: $org) {
       slug
       plan
+      workspaces(first: 100) {
+        nodes {
+          slug
+          state
+        }
+      }
       billing {
         enabled
         plan
@@ -52,6 +59,86 @@ const OpenPortal = graphql(`
     }
   }
 `);
+
+const MonthlyCostQuery = graphql(`
+  query WorkspaceMonthlyCost($org: String!, $ws: String!) {
+    workspace(organization: $org, slug: $ws) {
+      monthlyCost {
+        month
+        total {
+          plan
+          priceUsd
+          cpuSeconds
+          memoryGibSeconds
+        }
+        pipelines {
+          pipeline
+          jobs
+          datums
+          cost {
+            priceUsd
+            cpuSeconds
+            memoryGibSeconds
+          }
+        }
+      }
+    }
+  }
+`);
+
+/** Workspaces whose server answers (a sleeping one wakes for the query). */
+const ANSWERING = ["READY", "SLEEPING"];
+
+/** One workspace's usage this month, pipeline by pipeline. */
+function WorkspaceMonth({ org, ws }: { org: string; ws: string }) {
+  const state = useLoad(() => gql(MonthlyCostQuery, { org, ws }), `monthly-cost:${org}/${ws}`);
+  return (
+    <LoadState state={state}>
+      {(data) => {
+        const month = data.workspace?.monthlyCost;
+        if (!month) return null;
+        return (
+          <section data-testid={`monthly-cost-${ws}`}>
+            <h3>
+              {ws}: <strong>{usd(month.total.priceUsd)}</strong> in {month.month} at the {month.total.plan} plan's prices
+            </h3>
+            {month.pipelines.length === 0 ? (
+              <p className="hint">No datums ran this month.</p>
+            ) : (
+              <table className="table">
+                <caption className="visually-hidden">Usage of {ws} by pipeline</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Pipeline</th>
+                    <th scope="col">Jobs</th>
+                    <th scope="col">Datums</th>
+                    <th scope="col">CPU-seconds</th>
+                    <th scope="col">Memory GiB-seconds</th>
+                    <th scope="col">Cost</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {month.pipelines.map((p) => (
+                    <tr key={p.pipeline}>
+                      <td>
+                        <Link to={`/w/${org}/${ws}/pipelines/${p.pipeline}`}>{p.pipeline}</Link>
+                      </td>
+                      <td>{p.jobs}</td>
+                      <td>{p.datums}</td>
+                      <td>{p.cost.cpuSeconds.toFixed(2)}</td>
+                      <td>{p.cost.memoryGibSeconds.toFixed(2)}</td>
+                      <td>{usd(p.cost.priceUsd)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+        );
+      }}
+    </LoadState>
+  );
+}
 
 /** What `?checkout=` on the way back from Stripe says. */
 function checkoutOutcome(): string | null {
@@ -123,6 +210,13 @@ export function BillingPage({ org }: { org: string }) {
                   ))}
                 </div>
               )}
+              <h2>This month's usage</h2>
+              <p className="hint">What each workspace's pipelines used, at its plan's prices; seats are billed apart.</p>
+              {data.organization.workspaces.nodes
+                .filter((w) => ANSWERING.includes(w.state))
+                .map((w) => (
+                  <WorkspaceMonth key={w.slug} org={org} ws={w.slug} />
+                ))}
             </>
           );
         }}

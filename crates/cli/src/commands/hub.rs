@@ -161,6 +161,11 @@ pub async fn org(global: &GlobalArgs, command: OrgCommand) -> Result<(), Failure
             )
             .map_err(internal)?;
         }
+        OrgCommand::Delete { slug, confirm } => {
+            let id = client.delete_organization(&slug, &confirm).await?;
+            let deleted = serde_json::json!({ "deleted": slug, "id": id });
+            print_record(global.output, &deleted, &[("deleted", slug.clone())]).map_err(internal)?;
+        }
     }
     Ok(())
 }

@@ -97,6 +97,19 @@ pub(crate) struct BillingPagePayload {
     user_errors: Vec<GqlUserError>,
 }
 
+#[derive(Debug, InputObject)]
+pub(crate) struct DeleteOrganizationInput {
+    organization: String,
+    /// The organisation's slug again, to confirm.
+    confirm: String,
+}
+
+#[derive(Debug, SimpleObject)]
+pub(crate) struct DeleteOrganizationPayload {
+    deleted_organization_id: Option<async_graphql::ID>,
+    user_errors: Vec<GqlUserError>,
+}
+
 #[derive(Debug, SimpleObject)]
 pub(crate) struct AssignPlanPayload {
     billing: Option<OrganizationBilling>,
@@ -122,6 +135,25 @@ impl BillingMutation {
         };
         let (url, user_errors) = payload(result)?;
         Ok(BillingPagePayload { url, user_errors })
+    }
+
+    /// Deletes an organisation (its owners, logged in; its workspaces must
+    /// be deleted first), cancelling its subscription first. Its audit log
+    /// stays; its slug is free again.
+    async fn delete_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteOrganizationInput,
+    ) -> async_graphql::Result<DeleteOrganizationPayload> {
+        let result = match with_ip(ctx)? {
+            Ok(principal) => {
+                let deleted = billing(ctx)?.delete_organization(&principal, &input.organization, &input.confirm).await;
+                as_hub(deleted).map(|org| super::ids::encode(super::ids::Kind::Organization, org.id))
+            }
+            Err(error) => Err(error),
+        };
+        let (deleted_organization_id, user_errors) = payload(result)?;
+        Ok(DeleteOrganizationPayload { deleted_organization_id, user_errors })
     }
 
     /// Opens Stripe's customer portal: payment methods, invoices, plan

@@ -438,7 +438,7 @@ impl HubMutation {
         };
         let (org, user_errors) = payload(result)?;
         Ok(OrganizationPayload {
-            organization: org.map(|org| Organization { org, role: strata_hub::OrgRole::Owner }),
+            organization: org.map(|org| Organization::new(org, strata_hub::OrgRole::Owner)),
             user_errors,
         })
     }
@@ -468,7 +468,7 @@ impl HubMutation {
             Err(error) => Err(error),
         };
         let (joined, user_errors) = payload(result)?;
-        Ok(OrganizationPayload { organization: joined.map(|(org, role)| Organization { org, role }), user_errors })
+        Ok(OrganizationPayload { organization: joined.map(|(org, role)| Organization::new(org, role)), user_errors })
     }
 
     async fn update_member_role(

@@ -130,7 +130,7 @@ impl User {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Organization>> {
         let orgs = query_result(hub(ctx)?.organizations(principal(ctx)?).await)?;
-        paging::page(orgs.into_iter().map(|(org, role)| Organization { org, role }).collect(), first, after)
+        paging::page(orgs.into_iter().map(|(org, role)| Organization::new(org, role)).collect(), first, after)
     }
 }
 
@@ -139,6 +139,28 @@ impl User {
 pub(crate) struct Organization {
     pub org: strata_hub::Org,
     pub role: OrgRole,
+    /// Its plan's name, read once per query however many fields need it.
+    plan: tokio::sync::OnceCell<String>,
+}
+
+impl Organization {
+    pub(crate) fn new(org: strata_hub::Org, role: OrgRole) -> Self {
+        Organization { org, role, plan: tokio::sync::OnceCell::new() }
+    }
+
+    /// The organisation's plan (see [`strata_hub::Hub::org_plan`]).
+    pub(crate) async fn plan_of<'h>(
+        &self,
+        hub: &'h strata_hub::Hub,
+    ) -> async_graphql::Result<&'h strata_hub::plans::Plan> {
+        let name = self
+            .plan
+            .get_or_try_init(|| async {
+                query_result(hub.org_plan(self.org.id, &self.org.slug).await).map(|plan| plan.name.clone())
+            })
+            .await?;
+        Ok(hub.plans().named_or_default(name))
+    }
 }
 
 #[Object]
@@ -163,11 +185,12 @@ impl Organization {
     /// the one its subscription pays for (or the administrator assigned,
     /// where billing is off), else the plans file's first (`free`).
     async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(query_result(hub(ctx)?.org_plan(self.org.id, &self.org.slug).await)?.name.clone())
+        Ok(self.plan_of(hub(ctx)?).await?.name.clone())
     }
     /// The plans its workspaces may use: its own plan and the smaller ones.
     async fn assignable_plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        let plans = query_result(hub(ctx)?.assignable_plans(self.org.id, &self.org.slug).await)?;
+        let hub = hub(ctx)?;
+        let plans = strata_hub::plans::assignable(hub.plans(), self.plan_of(hub).await?);
         Ok(plans.into_iter().map(|plan| plan.name.clone()).collect())
     }
     /// Whether members must log in through the organisation's identity
@@ -192,7 +215,7 @@ impl Organization {
     }
     /// Its plan, and how much of its seats and workspaces it uses.
     async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<super::plans::OrganizationUsage> {
-        super::plans::usage(ctx, &self.org).await
+        super::plans::usage(ctx, self).await
     }
     /// Its subscription and payment state; for its owners (`null` for
     /// other members).
@@ -201,7 +224,7 @@ impl Organization {
     }
     /// How many live workspaces its plan allows.
     async fn workspace_limit(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(query_result(hub(ctx)?.org_plan(self.org.id, &self.org.slug).await)?.workspaces)
+        Ok(self.plan_of(hub(ctx)?).await?.workspaces)
     }
 
     async fn members(
@@ -463,6 +486,16 @@ impl Workspace {
     async fn commit_set(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Vec<data::Commit>> {
         let commits = data::answer(self.place().client(ctx).await?.commit_set(&id).await)?;
         Ok(commits.into_iter().map(data::Commit).collect())
+    }
+
+    /// What its pipelines used in `month` (`YYYY-MM`, UTC; this month when
+    /// absent) at its plan's prices: "where did our bill come from".
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
+    async fn monthly_cost(&self, ctx: &Context<'_>, month: Option<String>) -> async_graphql::Result<data::MonthlyCost> {
+        let (month, [from, to]) = query_result(data::month_span(month.as_deref()))?;
+        let used = data::answer(self.place().client(ctx).await?.usage_by_pipeline(from, to).await)?;
+        let plan = hub(ctx)?.plans().named_or_default(&self.ws.plan);
+        Ok(data::MonthlyCost::of(month, &used, plan))
     }
 
     /// The pipeline graph for the console.

@@ -99,7 +99,7 @@ impl Query {
     /// An organisation the caller belongs to; null for any other slug.
     async fn organization(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Organization>> {
         let found = optional(hub(ctx)?.org_for(principal(ctx)?, &slug).await)?;
-        Ok(found.map(|(org, role)| Organization { org, role }))
+        Ok(found.map(|(org, role)| Organization::new(org, role)))
     }
 
     /// Any object by its global id; null when it does not exist or is not
@@ -114,7 +114,7 @@ impl Query {
                 optional(hub.user(principal.user_id).await)?.map(|u| Node::User(User(u)))
             }
             ids::Kind::Organization => optional(hub.org_by_id(principal, OrganizationId::from_uuid(uuid)).await)?
-                .map(|(org, role)| Node::Organization(Organization { org, role })),
+                .map(|(org, role)| Node::Organization(Organization::new(org, role))),
             ids::Kind::Workspace => optional(hub.workspace_by_id(principal, WorkspaceId::from_uuid(uuid)).await)?
                 .map(|(ws, org_slug)| Node::Workspace(Workspace { ws, org_slug })),
             ids::Kind::ApiToken => optional(hub.api_token(principal, ApiTokenId::from_uuid(uuid)).await)?

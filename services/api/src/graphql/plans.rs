@@ -72,10 +72,13 @@ pub(crate) fn all(ctx: &Context<'_>) -> async_graphql::Result<Vec<Plan>> {
 }
 
 /// `org`'s usage against its plan (the caller is a member).
-pub(crate) async fn usage(ctx: &Context<'_>, org: &strata_hub::Org) -> async_graphql::Result<OrganizationUsage> {
+pub(crate) async fn usage(
+    ctx: &Context<'_>,
+    org: &super::hub_types::Organization,
+) -> async_graphql::Result<OrganizationUsage> {
     let hub = hub(ctx)?;
-    let used = query_result(hub.org_usage(principal(ctx)?, &org.slug).await)?;
-    let plan = query_result(hub.org_plan(org.id, &org.slug).await)?;
+    let used = query_result(hub.org_usage(principal(ctx)?, &org.org.slug).await)?;
+    let plan = org.plan_of(hub).await?;
     Ok(OrganizationUsage {
         plan: Plan::from(plan),
         seats: Allowance { used: used.seats(), limit: plan.seats },

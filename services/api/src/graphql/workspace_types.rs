@@ -6,9 +6,10 @@
 //! call.
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
+use chrono::{DateTime, Utc};
 use strata_api_types::pfs::{BranchInfo, CommitInfo, FileInfo, FileKind, RepoInfo};
 use strata_api_types::pps::{DatumInfo, JobInfo, PipelineInfo};
-use strata_hub::HubError;
+use strata_hub::{HubError, UserError};
 
 use super::paging;
 use super::reach::Reach;
@@ -291,14 +292,14 @@ impl WorkStats {
     }
 }
 
-/// A job's usage and its price.
+/// Usage and its price: of a job, or of a pipeline or workspace over a month.
 #[derive(Debug, Clone, SimpleObject)]
-pub(crate) struct JobCost {
+pub(crate) struct UsageCost {
     /// The plan whose prices apply.
     pub plan: String,
-    /// CPU time its datums' commands used.
+    /// CPU time the datums' commands used.
     pub cpu_seconds: f64,
-    /// Worker memory held while its datums ran (the plan's worker memory ×
+    /// Worker memory held while the datums ran (the plan's worker memory ×
     /// run time).
     pub memory_gib_seconds: f64,
     pub bytes_in: u64,
@@ -307,22 +308,94 @@ pub(crate) struct JobCost {
     pub price_usd: f64,
 }
 
-impl JobCost {
-    pub(crate) fn of(stats: &strata_api_types::pps::JobStats, plan: &strata_hub::plans::Plan) -> Self {
+impl UsageCost {
+    /// The price of `cpu_secs` of CPU and `process_secs` of a worker's
+    /// memory under `plan` (docs/billing.md, "What a job costs").
+    pub(crate) fn of(
+        cpu_secs: f64,
+        process_secs: f64,
+        [bytes_in, bytes_out]: [u64; 2],
+        plan: &strata_hub::plans::Plan,
+    ) -> Self {
         let usage = strata_hub::plans::Usage {
-            cpu_seconds: stats.cpu_secs,
-            memory_gib_seconds: stats.process_secs * plan.worker_memory_mib as f64 / 1024.0,
+            cpu_seconds: cpu_secs,
+            memory_gib_seconds: process_secs * plan.worker_memory_mib as f64 / 1024.0,
             ..strata_hub::plans::Usage::default()
         };
-        JobCost {
+        UsageCost {
             plan: plan.name.clone(),
             cpu_seconds: usage.cpu_seconds,
             memory_gib_seconds: usage.memory_gib_seconds,
-            bytes_in: stats.bytes_in,
-            bytes_out: stats.bytes_out,
+            bytes_in,
+            bytes_out,
             price_usd: plan.prices.of(&usage),
         }
     }
+}
+
+/// What one pipeline's jobs used in a month, and its price.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct PipelineCost {
+    pub pipeline: String,
+    /// Jobs with datums that ran in the month.
+    pub jobs: u64,
+    pub datums: u64,
+    pub cost: UsageCost,
+}
+
+/// Where a workspace's bill for a month came from: each pipeline's usage
+/// and price, and their sum.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct MonthlyCost {
+    /// `YYYY-MM`, in UTC.
+    pub month: String,
+    pub total: UsageCost,
+    /// The costliest first.
+    pub pipelines: Vec<PipelineCost>,
+}
+
+impl MonthlyCost {
+    pub(crate) fn of(
+        month: String,
+        used: &[strata_api_types::pps::PipelineUsage],
+        plan: &strata_hub::plans::Plan,
+    ) -> Self {
+        let mut pipelines: Vec<PipelineCost> = used
+            .iter()
+            .map(|p| PipelineCost {
+                pipeline: p.pipeline.clone(),
+                jobs: p.jobs,
+                datums: p.datums,
+                cost: UsageCost::of(p.cpu_secs, p.process_secs, [p.bytes_in, p.bytes_out], plan),
+            })
+            .collect();
+        pipelines.sort_by(|a, b| b.cost.price_usd.total_cmp(&a.cost.price_usd).then(a.pipeline.cmp(&b.pipeline)));
+        let sum = |field: fn(&strata_api_types::pps::PipelineUsage) -> f64| used.iter().map(field).sum::<f64>();
+        let bytes = [used.iter().map(|p| p.bytes_in).sum(), used.iter().map(|p| p.bytes_out).sum()];
+        let total = UsageCost::of(sum(|p| p.cpu_secs), sum(|p| p.process_secs), bytes, plan);
+        MonthlyCost { month, total, pipelines }
+    }
+}
+
+/// A calendar month in UTC, as `YYYY-MM`: its first instant and the next
+/// month's.
+pub(crate) fn month_span(month: Option<&str>) -> Result<(String, [DateTime<Utc>; 2]), HubError> {
+    use chrono::{Datelike as _, NaiveDate, TimeZone as _};
+    let invalid = || UserError::invalid("month", "use a month as `YYYY-MM`, e.g. `2026-12`");
+    let first = match month.map(str::trim) {
+        None | Some("") => {
+            let now = Utc::now();
+            NaiveDate::from_ymd_opt(now.year(), now.month(), 1)
+        }
+        Some(text) if text.len() == "YYYY-MM".len() => {
+            NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").ok()
+        }
+        Some(_) => None,
+    }
+    .ok_or_else(invalid)?;
+    let next = first.checked_add_months(chrono::Months::new(1)).ok_or_else(invalid)?;
+    let start = |day: NaiveDate| Utc.from_utc_datetime(&day.and_time(chrono::NaiveTime::MIN));
+    Ok((first.format("%Y-%m").to_string(), [start(first), start(next)]))
 }
 
 /// A job: one run of a pipeline for one commit set.
@@ -363,12 +436,14 @@ impl Job {
     }
     /// What the job used and what that costs at its workspace's plan's
     /// prices (docs/billing.md, "What a job costs").
-    async fn cost(&self, ctx: &Context<'_>) -> async_graphql::Result<JobCost> {
+    async fn cost(&self, ctx: &Context<'_>) -> async_graphql::Result<UsageCost> {
         let hub = super::caller::hub(ctx)?;
         let principal = super::caller::principal(ctx)?;
         let workspace =
             super::caller::query_result(hub.workspace(principal, &self.place.org, &self.place.workspace).await)?;
-        Ok(JobCost::of(&self.info.stats, hub.plans().named_or_default(&workspace.plan)))
+        let stats = &self.info.stats;
+        let plan = hub.plans().named_or_default(&workspace.plan);
+        Ok(UsageCost::of(stats.cpu_secs, stats.process_secs, [stats.bytes_in, stats.bytes_out], plan))
     }
     /// `repo@commit` of every input.
     async fn inputs(&self) -> &[String] {
@@ -522,5 +597,28 @@ pub(crate) struct Secret {
 impl From<strata_api_types::pps::SecretInfo> for Secret {
     fn from(info: strata_api_types::pps::SecretInfo) -> Secret {
         Secret { name: info.name, keys: info.keys, created_at: info.created_at, updated_at: info.updated_at }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::month_span;
+
+    #[test]
+    fn a_month_spans_from_its_first_instant_to_the_next_months() {
+        let (name, [from, to]) = month_span(Some("2026-12")).unwrap();
+        assert_eq!(name, "2026-12");
+        assert_eq!(from.to_rfc3339(), "2026-12-01T00:00:00+00:00");
+        assert_eq!(to.to_rfc3339(), "2027-01-01T00:00:00+00:00");
+        let (name, [from, to]) = month_span(None).unwrap();
+        assert!(from <= chrono::Utc::now() && chrono::Utc::now() < to, "{name}");
+    }
+
+    #[test]
+    fn a_month_that_is_not_yyyy_mm_is_refused_naming_the_form() {
+        for bad in ["December", "2026-13", "2026", "2026-12-01", "26-12"] {
+            let refused = month_span(Some(bad)).unwrap_err().to_string();
+            assert!(refused.contains("YYYY-MM"), "{bad}: {refused}");
+        }
     }
 }

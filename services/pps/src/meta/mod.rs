@@ -19,6 +19,7 @@ use crate::error::PpsError;
 use crate::state::{DatumCounts, DatumState, DatumStats, JobState, JobStats};
 use entities::{datum, job, log_line, pipeline, pipeline_version, usage};
 pub use secrets::SecretRow;
+pub use strata_api_types::pps::UsageRecord;
 
 /// A pipeline's current row.
 #[derive(Debug, Clone)]
@@ -32,22 +33,6 @@ pub struct PipelineRow {
     pub stopped: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// What one batch of datum results used, as billing reads it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct UsageRecord {
-    /// Increases with each record; billing reads on from the last it saw.
-    pub seq: i64,
-    pub pipeline: String,
-    pub job: String,
-    pub datums: u64,
-    pub cpu_ms: u64,
-    /// Wall time of the datums' commands (memory is held this long).
-    pub process_ms: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub recorded_at: DateTime<Utc>,
 }
 
 /// A job's row.
@@ -510,6 +495,58 @@ impl Meta {
             .collect())
     }
 
+    /// Usage per pipeline of the records made in `[from, to)`, by name.
+    pub async fn usage_by_pipeline(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<strata_api_types::pps::PipelineUsage>, PpsError> {
+        use sea_orm::{FromQueryResult, QuerySelect as _};
+        #[derive(FromQueryResult)]
+        struct Sums {
+            pipeline: String,
+            jobs: i64,
+            datums: i64,
+            cpu_ms: i64,
+            process_ms: i64,
+            bytes_in: i64,
+            bytes_out: i64,
+        }
+        // SUM of a BIGINT is NUMERIC on PostgreSQL; the cast reads the same
+        // on both databases.
+        let sum = |column: &str| Expr::cust(format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)"));
+        let rows = usage::Entity::find()
+            .select_only()
+            .column(usage::Column::Pipeline)
+            .column_as(Expr::cust("COUNT(DISTINCT job)"), "jobs")
+            .column_as(sum("datums"), "datums")
+            .column_as(sum("cpu_ms"), "cpu_ms")
+            .column_as(sum("process_ms"), "process_ms")
+            .column_as(sum("bytes_in"), "bytes_in")
+            .column_as(sum("bytes_out"), "bytes_out")
+            .filter(usage::Column::RecordedAt.gte(from))
+            .filter(usage::Column::RecordedAt.lt(to))
+            .group_by(usage::Column::Pipeline)
+            .order_by_asc(usage::Column::Pipeline)
+            .into_model::<Sums>()
+            .all(&self.db)
+            .await?;
+        let unsigned = |value: i64| u64::try_from(value).unwrap_or(0);
+        let secs = |millis: i64| unsigned(millis) as f64 / 1000.0;
+        Ok(rows
+            .into_iter()
+            .map(|row| strata_api_types::pps::PipelineUsage {
+                jobs: unsigned(row.jobs),
+                datums: unsigned(row.datums),
+                cpu_secs: secs(row.cpu_ms),
+                process_secs: secs(row.process_ms),
+                bytes_in: unsigned(row.bytes_in),
+                bytes_out: unsigned(row.bytes_out),
+                pipeline: row.pipeline,
+            })
+            .collect())
+    }
+
     /// Stores the results of datums that ran, once each: a datum already
     /// recorded (a task redelivered after a lost heartbeat) is ignored.
     /// Returns the rows actually added. One transaction.
@@ -664,7 +701,6 @@ impl Meta {
     }
 }
 
-/// Adds freshly recorded datums to the job's counters and stats.
 /// Billing's outbox row for datums just recorded, in the same transaction:
 /// a batch is metered exactly when its datums are stored, and once.
 async fn record_usage(
@@ -674,12 +710,9 @@ async fn record_usage(
     added: &[DatumRow],
 ) -> Result<(), PpsError> {
     let millis = |secs: f64| (secs * 1000.0).round() as i64;
-    let mut total = DatumStats::default();
+    let mut total = JobStats::default();
     for datum in added {
-        total.cpu_secs += datum.stats.cpu_secs;
-        total.process_secs += datum.stats.process_secs;
-        total.bytes_in += datum.stats.bytes_in;
-        total.bytes_out += datum.stats.bytes_out;
+        total.add(&datum.stats);
     }
     let row = usage::ActiveModel {
         seq: sea_orm::ActiveValue::NotSet,
@@ -696,6 +729,7 @@ async fn record_usage(
     Ok(())
 }
 
+/// Adds freshly recorded datums to the job's counters and stats.
 async fn add_to_job(
     txn: &impl ConnectionTrait,
     pipeline: &str,

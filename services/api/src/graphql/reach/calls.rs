@@ -9,7 +9,7 @@ use strata_api_types::ErrorCode;
 use strata_api_types::pfs::{
     BranchInfo, CommitInfo, CreateBranch, CreateRepo, FileInfo, FinishCommit, RepoInfo, StartCommit,
 };
-use strata_api_types::pps::{CreatePipeline, DatumInfo, JobInfo, PipelineInfo, PutSecret, SecretInfo};
+use strata_api_types::pps::{CreatePipeline, DatumInfo, JobInfo, PipelineInfo, PipelineUsage, PutSecret, SecretInfo};
 use strata_client::ClientError;
 use strata_hub::{HubError, UserError};
 use strata_pfs::{Pfs, PfsError, WhenDependedOn, api as pfs_api};
@@ -196,6 +196,17 @@ impl Reach {
         match self.way(&Method::DELETE, &["pps", "secrets", name])? {
             Way::InProcess { pps, .. } => in_process(pps.secret_delete(name).await),
             Way::Remote(client) => remote(client.secret_delete(name).await),
+        }
+    }
+
+    pub(crate) async fn usage_by_pipeline(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PipelineUsage>, HubError> {
+        match self.way(&Method::GET, &["pps", "usage"])? {
+            Way::InProcess { pps, .. } => in_process(pps.usage_by_pipeline(from, to).await),
+            Way::Remote(client) => remote(client.usage_by_pipeline(from, to).await),
         }
     }
 
