@@ -85,7 +85,23 @@ fn a_new_user_signs_up_verifies_logs_in_and_creates_an_organisation() {
         &sandbox.run(&["workspace", "delete", "research", "--confirm", "nope"]),
         &["confirm", "research"],
     );
+    assert_user_error(
+        &sandbox.run(&["org", "delete", "ada-labs", "--confirm", "ada-labs"]),
+        &["still has 1 workspace", "delete them first"],
+    );
     assert_eq!(json(&sandbox, &["workspace", "delete", "research", "--confirm", "research"])["state"], "DELETING");
+
+    // The organisation goes once its workspace is gone (the provisioner's part).
+    assert_user_error(&sandbox.run(&["org", "delete", "ada-labs", "--confirm", "ada"]), &["confirm", "ada-labs"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while json(&sandbox, &["workspace", "list"]).as_array().is_some_and(|list| !list.is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "the deleted workspace never left the list");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let deleted = json(&sandbox, &["org", "delete", "ada-labs", "--confirm", "ada-labs"]);
+    assert_eq!(deleted["deleted"], "ada-labs", "{deleted}");
+    assert_eq!(json(&sandbox, &["org", "list"]), serde_json::json!([]));
 
     // Ada is not in the local organisation: its workspace is invisible to her.
     assert_user_error(&sandbox.run(&["repo", "list"]), &["no workspace `default`"]);
