@@ -357,7 +357,6 @@ impl Hub {
             .ok_or_else(|| HubError::Internal(format!("workspace {id} vanished while making its secret")))
     }
 
-    /// Opens the row's sealed service secret, if it has one.
     /// Where a provisioned workspace's server answers, and its secret;
     /// `None` for one this server hosts or one without a server yet.
     pub(crate) fn upstream_of(&self, row: &workspace::Model) -> Result<Option<Upstream>> {
@@ -368,6 +367,7 @@ impl Hub {
         Ok(self.service_secret_of(row)?.map(|secret| Upstream { endpoint, secret }))
     }
 
+    /// Opens the row's sealed service secret, if it has one.
     fn service_secret_of(&self, row: &workspace::Model) -> Result<Option<String>> {
         let (Some(bytes), Some(key_id)) = (&row.service_secret_sealed, &row.service_secret_key) else {
             return Ok(None);
