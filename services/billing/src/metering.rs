@@ -35,6 +35,9 @@ pub const SETTLE: chrono::Duration = chrono::Duration::minutes(5);
 /// Records read per request to a workspace.
 const PAGE: u64 = 1000;
 
+/// How long a workspace server may take to answer one page of records.
+const USAGE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One usage record of a workspace (a row of its PPS outbox).
 pub use strata_api_types::pps::UsageRecord;
 
@@ -75,13 +78,23 @@ impl UsageSource for WorkspaceServers {
     ) -> Result<Option<Vec<UsageRecord>>> {
         let Some(upstream) = &workspace.upstream else { return Ok(None) };
         let credential = CredentialIssuer::new(&upstream.secret, &workspace.slug).usage_reader();
-        let records = match strata_client::StrataClient::with_http_client(&upstream.endpoint, self.http.clone()) {
-            Ok(client) => client.with_token(credential).workspace(&workspace.slug).usage_records(after, limit).await,
-            Err(error) => Err(error),
-        };
-        match records {
-            Ok(records) => Ok(Some(records)),
+        let client = match strata_client::StrataClient::with_http_client(&upstream.endpoint, self.http.clone()) {
+            Ok(client) => client.with_token(credential).workspace(&workspace.slug),
             Err(error) => {
+                tracing::warn!(workspace = %workspace.id, error = %error, "usage not read; retried next round");
+                return Ok(None);
+            }
+        };
+        // The shared client has no overall timeout (uploads take long); a
+        // server that hangs must not stall the round for every workspace.
+        let read = tokio::time::timeout(USAGE_READ_TIMEOUT, client.usage_records(after, limit)).await;
+        match read {
+            Ok(Ok(records)) => Ok(Some(records)),
+            Err(_) => {
+                tracing::warn!(workspace = %workspace.id, "usage read timed out; retried next round");
+                Ok(None)
+            }
+            Ok(Err(error)) => {
                 // One workspace's server being away must not hold up the
                 // others' metering; its records wait for the next round.
                 tracing::warn!(workspace = %workspace.id, error = %error, "usage not read; retried next round");
