@@ -196,7 +196,9 @@ impl Application {
             embedded: self.pipelines.get(EMBEDDED_WORKSPACE).ok().map(|pps| (self.hosted_workspace, pps.clone())),
             servers: strata_billing::metering::WorkspaceServers::new(self.upstreams.http().clone()),
         };
-        let billing_upkeep = tokio::spawn(billing_upkeep(billing.clone(), usage, stop.child_token()));
+        let billing_metrics = web::Data::new(billing_routes::BillingMetrics::new(&state.metrics));
+        let billing_upkeep =
+            tokio::spawn(billing_upkeep(billing.clone(), usage, billing_metrics.get_ref().clone(), stop.child_token()));
         let metrics_server =
             self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), stop.clone())));
         let server = HttpServer::new(move || {
@@ -206,6 +208,7 @@ impl Application {
                 .app_data(pipelines.clone())
                 .app_data(hub.clone())
                 .app_data(billing.clone())
+                .app_data(billing_metrics.clone())
                 .app_data(guard.clone())
                 .app_data(limiter.clone())
                 .app_data(upstreams.clone())
@@ -405,6 +408,7 @@ const BILLING_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs
 async fn billing_upkeep(
     billing: web::Data<strata_billing::Billing>,
     usage: metering::WorkspaceUsage,
+    metrics: billing_routes::BillingMetrics,
     stop: CancellationToken,
 ) {
     if !billing.is_enabled() {
@@ -416,8 +420,11 @@ async fn billing_upkeep(
             () = tokio::time::sleep(BILLING_UPKEEP_EVERY) => {}
         }
         let now = chrono::Utc::now();
-        if let Err(error) = billing.meter(&usage, now).await {
-            tracing::error!(error = %strata_core::error::display_chain(&error), "metering failed; it resumes where it stopped");
+        match billing.meter(&usage, now).await {
+            Ok(round) => metrics.metered(round),
+            Err(error) => {
+                tracing::error!(error = %strata_core::error::display_chain(&error), "metering failed; it resumes where it stopped");
+            }
         }
         if let Err(error) = billing.upkeep(now).await {
             tracing::error!(error = %strata_core::error::display_chain(&error), "billing upkeep failed");

@@ -152,6 +152,12 @@ async fn the_webhook_endpoint_refuses_unsigned_and_forged_requests(backend: Back
     assert_eq!(answer.status(), 200);
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["outcome"], "Ignored", "{body}");
+    // Each request counted by its outcome on /metrics.
+    for outcome in ["unsigned", "refused", "ignored"] {
+        let filter = format!("outcome=\"{outcome}\"");
+        let counted = crate::limits::metric(&app, "strata_billing_webhooks_total", &filter).await;
+        assert_eq!(counted, 1.0, "{outcome}");
+    }
 }
 
 /// The embedded workspace's usage outbox, read straight from the app's
