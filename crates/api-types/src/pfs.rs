@@ -176,6 +176,14 @@ pub struct GcReport {
     pub bytes_kept: u64,
 }
 
+/// The bytes a workspace stores (chunks and index, after deduplication
+/// and compression): what its plan's storage limit and the storage meter
+/// count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTotal {
+    pub bytes: u64,
+}
+
 /// What fsck found; `problems` empty means healthy.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FsckReport {

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::client::{ClientError, StrataClient};
 use strata_api_types::pfs::{
     BranchInfo, CommitInfo, CopyFile, CreateBranch, CreateRepo, DiffEntry, FileDeleted, FileInfo, FinishCommit,
-    FsckReport, GcReport, PutSummary, RepoInfo, ReposDeleted, StartCommit,
+    FsckReport, GcReport, PutSummary, RepoInfo, ReposDeleted, StartCommit, StoredTotal,
 };
 
 /// PFS of one workspace: `client.workspace("default").repo_list()`.
@@ -275,6 +275,11 @@ impl Workspace {
 
     pub async fn gc(&self, grace_secs: u64) -> Result<GcReport, ClientError> {
         self.call(Method::POST, &["gc"], &[("grace_secs", grace_secs.to_string())], None::<&()>, &[200]).await
+    }
+
+    /// The bytes the workspace stores, as its storage limit counts them.
+    pub async fn stored_total(&self) -> Result<StoredTotal, ClientError> {
+        self.get(&["storage", "total"], &[]).await
     }
 
     pub async fn storage(&self) -> Result<std::collections::BTreeMap<String, u64>, ClientError> {

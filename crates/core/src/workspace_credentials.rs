@@ -60,6 +60,10 @@ pub struct ForwardedRequest {
     pub path: String,
     /// Unix seconds.
     pub expires: i64,
+    /// What the workspace's plan allows as the gateway sees it now (plans
+    /// change between requests; the server keeps the latest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::workspace_server::PlanLimits>,
 }
 
 impl ForwardedRequest {
@@ -226,6 +230,7 @@ mod tests {
             method: "DELETE".into(),
             path: "/repos/victim".into(),
             expires,
+            limits: None,
         }
     }
 

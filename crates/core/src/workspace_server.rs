@@ -38,6 +38,63 @@ pub struct WorkspaceServerConfig {
     /// them (derived for this workspace from the installation's master keys).
     #[serde(default)]
     pub secrets_keys: Option<String>,
+    /// What its plan allows when it starts; each request the gateway
+    /// forwards carries the limits as of that request, which replace these.
+    #[serde(default)]
+    pub limits: Option<PlanLimits>,
+}
+
+/// What a workspace's plan allows it, as its own server enforces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanLimits {
+    pub storage: StorageLimit,
+    /// How long job and datum logs are kept.
+    pub log_retention_days: u64,
+}
+
+impl PlanLimits {
+    pub fn log_retention(&self) -> Duration {
+        Duration::from_secs(self.log_retention_days.saturating_mul(24 * 60 * 60))
+    }
+}
+
+/// How much a workspace may store, under which plan, and the smallest plan
+/// that allows more (`None`: no plan does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageLimit {
+    pub bytes: u64,
+    pub plan: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted_by: Option<String>,
+}
+
+impl StorageLimit {
+    /// The refusal of a write that would bring the workspace to `needed`
+    /// bytes stored, in words that name the limit and what lifts it.
+    pub fn refusal(&self, needed: u64) -> String {
+        let lift = match &self.lifted_by {
+            Some(plan) => format!("the {plan} plan lifts it, or delete data the workspace no longer needs"),
+            None => "no plan allows more: delete data the workspace no longer needs, or ask the operator".to_owned(),
+        };
+        format!(
+            "workspace storage is full: the {} plan allows {} and this write would bring it to {}; {lift}",
+            self.plan,
+            in_gib(self.bytes),
+            in_gib(needed)
+        )
+    }
+}
+
+/// Bytes as GiB for people, rounded up so that a need just over a limit
+/// never reads as the limit itself.
+fn in_gib(bytes: u64) -> String {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    let gib = bytes as f64 / GIB;
+    if gib.fract() == 0.0 || gib >= 10.0 {
+        format!("{} GiB", gib.ceil())
+    } else {
+        format!("{:.2} GiB", (gib * 100.0).ceil() / 100.0)
+    }
 }
 
 /// What a workspace's secrets keys are derived under (see
@@ -79,5 +136,24 @@ mod millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(deserializer)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_refusal_names_the_limit_the_need_and_the_plan_that_lifts_it() {
+        const GIB: u64 = 1 << 30;
+        let free = StorageLimit { bytes: GIB, plan: "free".into(), lifted_by: Some("team".into()) };
+        assert_eq!(
+            free.refusal(GIB + 1),
+            "workspace storage is full: the free plan allows 1 GiB and this write would bring it to 1.01 GiB; \
+             the team plan lifts it, or delete data the workspace no longer needs"
+        );
+        let top = StorageLimit { bytes: 500 * GIB, plan: "enterprise".into(), lifted_by: None };
+        let refusal = top.refusal(500 * GIB + GIB / 2);
+        assert!(refusal.contains("allows 500 GiB and this write would bring it to 501 GiB; no plan"), "{refusal}");
     }
 }

@@ -296,6 +296,7 @@ impl TestWorkspaceServer {
             task_lease: std::time::Duration::from_secs(30),
             pin_images: None,
             secrets_keys,
+            limits: None,
         };
         let server =
             strata_api::workspace_server::WorkspaceServer::build(&config).await.expect("the workspace server starts");

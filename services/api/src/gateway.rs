@@ -263,6 +263,7 @@ fn vouch(
         method: method.as_str().to_owned(),
         path: path.encoded(),
         expires: chrono::Utc::now().timestamp() + FORWARD_LIFETIME_SECS,
+        limits: Some(route.limits.clone()),
     }
 }
 

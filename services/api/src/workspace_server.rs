@@ -19,7 +19,7 @@ use actix_web::middleware::Next;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use strata_core::config::{DatabaseUrl, ObjectStoreUrl};
 use strata_core::telemetry::Metrics;
-use strata_core::workspace_server::WorkspaceServerConfig;
+use strata_core::workspace_server::{PlanLimits, WorkspaceServerConfig};
 use strata_pfs::http::Workspaces;
 use strata_pps::http::PpsWorkspaces;
 use tokio_util::sync::CancellationToken;
@@ -80,6 +80,9 @@ impl WorkspaceServer {
         }
         .open(&db, store, &metrics)
         .await?;
+        if let Some(limits) = &config.limits {
+            apply_limits(&opened.0, &opened.1, &config.slug, limits);
+        }
         let listener =
             TcpListener::bind(config.listen).map_err(|source| Error::Bind { addr: config.listen, source })?;
         let port = listener.local_addr().map_err(|source| Error::Bind { addr: config.listen, source })?.port();
@@ -170,6 +173,15 @@ async fn service_only(
     };
     match admit(&identity, request.method(), &path, token, chrono::Utc::now().timestamp()) {
         Ok(ServiceCaller::Forwarded(forwarded)) => {
+            // The hub's word on the plan, as of this request; workers' writes
+            // are held to the latest one too.
+            if let (Some(limits), Some(pfs), Some(pps)) = (
+                &forwarded.limits,
+                request.app_data::<web::Data<Workspaces>>(),
+                request.app_data::<web::Data<PpsWorkspaces>>(),
+            ) {
+                apply_limits(pfs, pps, &slug, limits);
+            }
             if let Some((action, target)) = path.audited_action(request.method()) {
                 tracing::info!(
                     target: "strata::audit", workspace = %slug, actor = %forwarded.actor,
@@ -190,6 +202,16 @@ async fn service_only(
         Err(denial) => return Ok(request.into_response(denial.response())),
     }
     Ok(next.call(request).await?.map_into_boxed_body())
+}
+
+/// Holds the workspace to what its plan allows.
+fn apply_limits(pfs: &Workspaces, pps: &PpsWorkspaces, slug: &str, limits: &PlanLimits) {
+    if let Ok(pfs) = pfs.get(slug) {
+        pfs.set_storage_limit(Some(limits.storage.clone()));
+    }
+    if let Ok(pps) = pps.get(slug) {
+        pps.set_log_retention(Some(limits.log_retention()));
+    }
 }
 
 /// Who a request comes from, once its credential has been checked.
@@ -232,7 +254,10 @@ fn admit(
             ServiceScope::PodSecrets => {
                 *method == Method::GET && matches!(segments.as_slice(), ["pps", "pipelines", _, "pod-secrets"])
             }
-            ServiceScope::Usage => *method == Method::GET && segments == ["pps", "usage", "records"],
+            ServiceScope::Usage => {
+                *method == Method::GET
+                    && matches!(segments.as_slice(), ["pps", "usage", "records"] | ["storage", "total"])
+            }
         };
         if !allowed {
             return Err(Denial::Forbidden(format!(

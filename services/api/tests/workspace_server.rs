@@ -62,6 +62,7 @@ fn vouched(role: &str, method: &str, path: &str, expires: i64) -> String {
         method: method.into(),
         path: path.into(),
         expires,
+        limits: None,
     }
     .seal(SECRET)
 }

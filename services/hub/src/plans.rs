@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use strata_api_types::ErrorCode;
+pub use strata_core::workspace_server::{PlanLimits, StorageLimit};
 pub use strata_plans::{Catalogue, Limit, Plan, Prices, QuotaExceeded, Usage};
 
 use crate::error::{HubError, Result, UserError};
@@ -73,6 +74,14 @@ pub(crate) fn check_assignable(
     ))
 }
 
+/// What a workspace on `plan` is allowed, as its own server enforces it.
+pub fn workspace_limits(catalogue: &Catalogue, plan: &Plan) -> PlanLimits {
+    const GIB: u64 = 1 << 30;
+    let lifted_by = catalogue.plans().iter().find(|p| p.storage_gib > plan.storage_gib).map(|p| p.name.clone());
+    let storage = StorageLimit { bytes: plan.storage_gib.saturating_mul(GIB), plan: plan.name.clone(), lifted_by };
+    PlanLimits { storage, log_retention_days: plan.log_retention_days }
+}
+
 /// `QUOTA_EXCEEDED` for a limit of `org_slug`'s plan, on `field`.
 pub(crate) fn quota_exceeded(field: &str, org_slug: &str, exceeded: &QuotaExceeded) -> UserError {
     UserError::new(Some(field), ErrorCode::QuotaExceeded, format!("`{org_slug}`: {exceeded}"))
@@ -92,6 +101,13 @@ mod tests {
         let names: Vec<&str> = assignable(&catalogue, team).iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["free", "team"]);
         let error = OrgPlans::new(&catalogue, &[("acme".into(), "gold".into())]).unwrap_err();
+        let free_plan = catalogue.named_or_default("free");
+        let free = workspace_limits(&catalogue, free_plan);
+        assert_eq!((free.storage.plan.as_str(), free.storage.lifted_by.as_deref()), ("free", Some("team")));
+        assert_eq!(free.storage.bytes, free_plan.storage_gib << 30);
+        assert_eq!(free.log_retention_days, free_plan.log_retention_days);
+        let top = catalogue.plans().last().unwrap();
+        assert_eq!(workspace_limits(&catalogue, top).storage.lifted_by, None);
         assert!(
             error.to_string().contains("org_plans") && error.to_string().contains("free, team, enterprise"),
             "{error}"

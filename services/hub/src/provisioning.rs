@@ -120,6 +120,8 @@ pub struct DesiredWorkspace {
     pub slug: String,
     /// Its plan as the plans file says now (what its quota comes from).
     pub plan: crate::plans::Plan,
+    /// What its server allows it under that plan.
+    pub limits: crate::plans::PlanLimits,
     pub region: String,
     pub state: WorkspaceState,
     pub generation: i64,
@@ -181,6 +183,8 @@ pub struct WorkspaceRoute {
     pub upstream: Option<Upstream>,
     /// The caller's role (with the repo's bindings when a repo was named).
     pub role: WorkspaceRole,
+    /// What the workspace's plan allows it now.
+    pub limits: crate::plans::PlanLimits,
 }
 
 /// The caller's roles on one workspace: on the workspace itself, and on
@@ -216,6 +220,8 @@ pub struct WorkspaceAccess {
     /// `None` for the workspace this server hosts in-process, and for one
     /// without a server (see `hosted`).
     pub upstream: Option<Upstream>,
+    /// What the workspace's plan allows it now.
+    pub limits: crate::plans::PlanLimits,
     /// Whether requests can be served: hosted in-process, or a server is up.
     hosted: bool,
     roles: WorkspaceRoles,
@@ -248,6 +254,7 @@ impl WorkspaceAccess {
             state: self.state,
             upstream: self.upstream.clone(),
             role,
+            limits: self.limits.clone(),
         })
     }
 }
@@ -315,13 +322,15 @@ impl Hub {
                     tracing::error!(workspace = %row.id, error = %error, "cannot read the service secret");
                     None
                 });
+                // A plan the file no longer has runs as the smallest.
+                let plan = self.plans().named_or_default(&row.plan).clone();
                 Ok(DesiredWorkspace {
                     id: row.id,
                     org_id: row.org_id,
                     org_slug,
                     slug: row.slug,
-                    // A plan the file no longer has runs as the smallest.
-                    plan: self.plans().named_or_default(&row.plan).clone(),
+                    limits: crate::plans::workspace_limits(self.plans(), &plan),
+                    plan,
                     region: row.region,
                     state: row.state.parse()?,
                     generation: row.generation,
@@ -572,7 +581,8 @@ impl Hub {
         let upstream = self.upstream_of(&row)?;
         let state: WorkspaceState = row.state.parse()?;
         let hosted = row.managed_by == MANAGED_BY_SERVER || upstream.is_some();
-        Ok(WorkspaceAccess { workspace_id: row.id, slug: row.slug, state, upstream, hosted, roles })
+        let limits = crate::plans::workspace_limits(self.plans(), self.plans().named_or_default(&row.plan));
+        Ok(WorkspaceAccess { workspace_id: row.id, slug: row.slug, state, upstream, limits, hosted, roles })
     }
 }
 

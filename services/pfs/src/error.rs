@@ -47,6 +47,10 @@ pub enum PfsError {
     #[error("upload interrupted: {0}; nothing was committed, retry the upload")]
     Upload(String),
 
+    /// A write would take the workspace past its plan's storage.
+    #[error("{0}")]
+    QuotaExceeded(String),
+
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -76,6 +80,7 @@ impl PfsError {
             PfsError::Corrupted { .. } => ErrorCode::DataCorrupted,
             PfsError::ObjectStore { .. } => ErrorCode::StorageUnavailable,
             PfsError::Upload(_) => ErrorCode::UploadInterrupted,
+            PfsError::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             PfsError::Database(_) | PfsError::Internal(_) => ErrorCode::Internal,
         }
     }

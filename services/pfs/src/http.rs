@@ -86,7 +86,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/repos/{repo}/refs/{reference}/copy", web::post().to(file_copy))
         .route("/fsck", web::post().to(fsck))
         .route("/gc", web::post().to(gc))
-        .route("/storage", web::get().to(storage));
+        .route("/storage", web::get().to(storage))
+        .route("/storage/total", web::get().to(storage_total));
 }
 
 // ---- repos -----------------------------------------------------------
@@ -529,6 +530,10 @@ async fn gc(ws: web::Data<Workspaces>, path: web::Path<String>, query: web::Quer
 
 async fn storage(ws: web::Data<Workspaces>, path: web::Path<String>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(ws.get(&path)?.stored_bytes().await?))
+}
+
+async fn storage_total(ws: web::Data<Workspaces>, path: web::Path<String>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(wire::StoredTotal { bytes: ws.get(&path)?.stored_total().await? }))
 }
 
 // ---- errors ------------------------------------------------------------

@@ -36,6 +36,8 @@ pub struct Uploaded {
     pub entries: Vec<FileEntry>,
     /// Bytes newly written to the object store (after dedup and compression).
     pub stored_bytes: u64,
+    /// The chunks newly written, with their stored sizes.
+    pub new_chunks: Vec<(Hash, u64)>,
 }
 
 /// Chunks everything `reader` yields and stores the chunks.
@@ -61,20 +63,25 @@ pub async fn upload(
         let mut results = futures::stream::poll_fn(|cx| rx.poll_recv(cx))
             .map(|(hash, data)| {
                 let objects = objects.clone();
-                async move { objects.put(CHUNKS, hash, data).await }
+                async move { objects.put(CHUNKS, hash, data).await.map(|size| (hash, size)) }
             })
             .buffer_unordered(CONCURRENT_WRITES);
+        let mut new_chunks = Vec::new();
         while let Some(result) = results.next().await {
-            stored += result?;
+            let (hash, size) = result?;
+            if size > 0 {
+                stored += size;
+                new_chunks.push((hash, size));
+            }
         }
-        Ok::<u64, PfsError>(stored)
+        Ok::<_, PfsError>((stored, new_chunks))
     };
     let (entries, stored) = tokio::join!(chunker, writes);
     let entries = entries.map_err(|e| PfsError::Internal(format!("chunker task: {e}")))?;
     // A failed object write stops the chunker (its channel closes); report
     // the write error, which is the cause.
-    let stored_bytes = stored?;
-    Ok(Uploaded { entries: entries?, stored_bytes })
+    let (stored_bytes, new_chunks) = stored?;
+    Ok(Uploaded { entries: entries?, stored_bytes, new_chunks })
 }
 
 /// Adapts the writer to `std::io::Write` for `io::copy`.

@@ -21,6 +21,7 @@ pub mod meta;
 mod metrics;
 mod plan;
 mod pods;
+mod retention;
 mod secrets;
 mod service;
 pub mod spec;

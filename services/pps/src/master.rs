@@ -48,6 +48,9 @@ impl Pps {
 
     /// One pass over every pipeline.
     pub async fn tick(&self) -> Result<(), PpsError> {
+        if let Err(error) = self.forget_old_logs_when_due().await {
+            tracing::warn!(error = %strata_core::error::display_chain(&error), "forgetting old logs failed; retried within the hour");
+        }
         for name in self.pipeline_names().await? {
             let pipeline = match self.pipeline(&name).await {
                 Ok(pipeline) => pipeline,

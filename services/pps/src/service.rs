@@ -149,6 +149,8 @@ pub(crate) struct Inner {
     pub metrics: PpsMetrics,
     /// Seals and opens the workspace's secrets; `None` when it keeps none.
     pub secrets: Option<strata_core::sealing::Sealer>,
+    /// How long logs are kept.
+    pub retention: crate::retention::LogRetention,
 }
 
 impl std::fmt::Debug for Pps {
@@ -201,6 +203,7 @@ impl Pps {
             pipelines: tokio::sync::watch::Sender::new(0),
             metrics,
             secrets,
+            retention: crate::retention::LogRetention::default(),
         };
         Ok(Self { inner: Arc::new(inner) })
     }

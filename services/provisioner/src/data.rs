@@ -49,6 +49,7 @@ pub(crate) fn server_config(
             let context = strata_core::workspace_server::secrets_context("hub", &workspace.id.to_string());
             keys.derive(&context).to_list()
         }),
+        limits: Some(workspace.limits.clone()),
     }
 }
 
@@ -123,6 +124,10 @@ mod tests {
             org_slug: "acme".into(),
             slug: "ci".into(),
             plan: strata_plans::Catalogue::built_in().named_or_default("team").clone(),
+            limits: strata_hub::plans::workspace_limits(
+                &strata_plans::Catalogue::built_in(),
+                strata_plans::Catalogue::built_in().named_or_default("team"),
+            ),
             region: "local".into(),
             state: strata_hub::WorkspaceState::Pending,
             generation: 1,

@@ -620,6 +620,10 @@ async fn the_documented_yaml_is_what_the_backend_renders_and_is_valid() {
         org_slug: "acme".into(),
         slug: "vision".into(),
         plan: strata_plans::Catalogue::built_in().named_or_default("team").clone(),
+        limits: strata_hub::plans::workspace_limits(
+            &strata_plans::Catalogue::built_in(),
+            strata_plans::Catalogue::built_in().named_or_default("team"),
+        ),
         region: "eu-west-1".into(),
         state: WorkspaceState::Pending,
         generation: 1,

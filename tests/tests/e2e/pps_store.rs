@@ -291,3 +291,47 @@ on_both_backends! {
         assert_eq!(s.meta.job_get("p", "j1").await.expect("read").expect("job").reason, None);
     }
 }
+
+on_both_backends! {
+    /// Logs past the plan's retention go; the work they describe stays.
+    async fn logs_before_the_retention_cutoff_are_forgotten_and_their_datums_kept(backend: Backend) {
+        use strata_pps::meta::{ForgottenLogs, LogFilter, LogRow};
+        let s = store(backend).await;
+        let now = Utc::now();
+        let days_ago = |days: i64| now - chrono::Duration::days(days);
+        s.job("j1", 1).await;
+        let aged = |mut row: DatumRow, days: i64| {
+            (row.started_at, row.finished_at) = (days_ago(days), days_ago(days));
+            row
+        };
+        s.datums("j1", vec![
+            aged(datum("old", DatumState::Failed, &[], "old output"), 40),
+            aged(datum("new", DatumState::Failed, &[], "new output"), 2),
+        ]).await;
+        let line = |days: i64, message: &str| LogRow {
+            cursor: 0,
+            ts: days_ago(days),
+            pipeline: "p".into(),
+            job: Some("j1".into()),
+            datum: None,
+            user: true,
+            message: message.into(),
+        };
+        s.meta.log_append(vec![line(40, "then"), line(31, "a month ago"), line(2, "lately")]).await.expect("logs");
+
+        let forgotten = s.meta.logs_forget_before(days_ago(30)).await.expect("forget");
+        assert_eq!(forgotten, ForgottenLogs { lines: 2, datum_logs: 1 });
+        let filter = LogFilter { pipeline: "p".into(), limit: 10, ..LogFilter::default() };
+        let kept: Vec<String> = s.meta.log_query(&filter).await.expect("read").into_iter().map(|l| l.message).collect();
+        assert_eq!(kept, ["lately"]);
+        let datums = s.meta.datum_rows("p", "j1").await.expect("read");
+        let logs: Vec<(&str, &str)> = datums.iter().map(|d| (d.id.as_str(), d.log.as_str())).collect();
+        assert!(logs.contains(&("old", "")) && logs.contains(&("new", "new output")), "{logs:?}");
+        assert_eq!(datums.len(), 2, "the datums themselves stay");
+        assert_eq!(
+            s.meta.logs_forget_before(days_ago(30)).await.expect("again"),
+            ForgottenLogs::default(),
+            "nothing is forgotten twice"
+        );
+    }
+}

@@ -32,6 +32,7 @@ impl Pfs {
             return Err(PfsError::invalid("path", "a file needs a path other than `/`"));
         }
         self.check_writable(repo, &target).await?;
+        self.count_before_upload().await?;
         let upload_guard = self.gc_lock.read().await;
         let source = match format {
             PutFormat::File => Source::File(path),
@@ -42,6 +43,7 @@ impl Pfs {
         // pipeline could see, not even a commit that is undone a moment
         // later. Chunks of a refused upload are garbage that GC reclaims.
         let uploaded = upload(self.objects(), source, reader).await?;
+        self.admit_upload(&uploaded).await?;
         let (commit, auto) = self.open_commit_for_write(repo, &target).await?;
         let layered = self.add_put_layer(&commit, uploaded.entries, mode).await;
         drop(upload_guard);

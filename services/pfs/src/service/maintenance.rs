@@ -43,6 +43,7 @@ impl Pfs {
             }
         }
         self.objects().forget_known();
+        self.recount_stored(report.bytes_kept).await;
         tracing::info!(?report, "PFS garbage collection finished");
         Ok(report)
     }

@@ -5,6 +5,7 @@
 mod commits;
 mod files;
 mod maintenance;
+mod quota;
 mod reads;
 mod repos;
 mod traces;
@@ -35,6 +36,8 @@ pub struct Pfs {
     changes: Arc<watch::Sender<u64>>,
     /// The trace of the request that started each recent commit set.
     traces: Arc<traces::CommitTraces>,
+    /// What the workspace may store, and what it stores.
+    quota: Arc<quota::StorageQuota>,
 }
 
 impl std::fmt::Debug for Pfs {
@@ -54,6 +57,7 @@ impl Pfs {
             gc_lock: Arc::default(),
             changes: Arc::new(watch::Sender::new(0)),
             traces: Arc::default(),
+            quota: Arc::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 
 mod history;
 mod listing;
+mod quota;
 mod squash;
 mod wait;
 

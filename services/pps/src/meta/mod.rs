@@ -112,6 +112,13 @@ pub struct LogFilter {
     pub limit: u64,
 }
 
+/// What [`Meta::logs_forget_before`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForgottenLogs {
+    pub lines: u64,
+    pub datum_logs: u64,
+}
+
 /// The PPS tables.
 #[derive(Debug, Clone)]
 pub struct Meta {
@@ -673,6 +680,20 @@ impl Meta {
         });
         log_line::Entity::insert_many(models).exec(&self.db).await?;
         Ok(())
+    }
+
+    /// Forgets the logs of work before `before`: log lines written then,
+    /// and the captured output of datums that finished then (their rows,
+    /// states and figures stay). Returns how many of each it removed.
+    pub async fn logs_forget_before(&self, before: DateTime<Utc>) -> Result<ForgottenLogs, PpsError> {
+        let lines = log_line::Entity::delete_many().filter(log_line::Column::Ts.lt(before)).exec(&self.db).await?;
+        let datums = datum::Entity::update_many()
+            .col_expr(datum::Column::Log, Expr::value(""))
+            .filter(datum::Column::FinishedAt.lt(before))
+            .filter(datum::Column::Log.ne(""))
+            .exec(&self.db)
+            .await?;
+        Ok(ForgottenLogs { lines: lines.rows_affected, datum_logs: datums.rows_affected })
     }
 
     pub async fn log_query(&self, filter: &LogFilter) -> Result<Vec<LogRow>, PpsError> {

@@ -250,6 +250,10 @@ mod tests {
             org_slug: "acme".into(),
             slug: "ci".into(),
             plan: strata_plans::Catalogue::built_in().named_or_default("team").clone(),
+            limits: strata_hub::plans::workspace_limits(
+                &strata_plans::Catalogue::built_in(),
+                strata_plans::Catalogue::built_in().named_or_default("team"),
+            ),
             region: "local".into(),
             state: strata_hub::WorkspaceState::Ready,
             generation: 1,
@@ -368,6 +372,7 @@ mod tests {
                 method: method.into(),
                 path: path.into(),
                 expires: chrono::Utc::now().timestamp() + FORWARD_LIFETIME_SECS,
+                limits: None,
             };
             strata_client::StrataClient::new(&endpoint).unwrap().with_token(request.seal(SECRET)).workspace("ci")
         };
