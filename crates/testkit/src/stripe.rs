@@ -126,6 +126,10 @@ impl Shared {
         *self.webhook_url.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url);
     }
 
+    fn has_endpoint(&self) -> bool {
+        self.webhook_url.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some()
+    }
+
     async fn deliver(&self, deliveries: &[Delivery]) -> Result<(), String> {
         let url = self.webhook_url.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let Some(url) = url else { return Err("no webhook endpoint: call deliver_to first".to_owned()) };
@@ -174,6 +178,7 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/v1/billing/meter_events", web::post().to(meter_event))
         .route("/v1/subscriptions/{id}", web::get().to(subscription))
         .route("/v1/subscriptions/{id}", web::delete().to(cancel))
+        .route("/v1/subscription_items/{id}", web::post().to(update_item))
         .route("/checkout/{id}", web::get().to(checkout_page))
         .route("/checkout/{id}/pay", web::post().to(pay))
         .route("/portal/{customer}/{id}", web::get().to(portal_page))
@@ -273,6 +278,24 @@ async fn cancel(shared: web::Data<Shared>, id: web::Path<String>) -> HttpRespons
         Ok(()) => subscription(shared, id).await,
         Err(error) => stripe_error(400, &error.to_string()),
     }
+}
+
+/// Stripe answers the update, then sends `customer.subscription.updated`;
+/// the double sends it before answering, so a test sees its effect at once.
+async fn update_item(shared: web::Data<Shared>, id: web::Path<String>, form: Form) -> HttpResponse {
+    let Some(Ok(quantity)) = field(&form, "quantity").map(str::parse::<u64>) else {
+        return stripe_error(400, "Invalid integer: quantity");
+    };
+    let delivery = match shared.stripe.update_item(&id, quantity, now()) {
+        Ok(delivery) => delivery,
+        Err(error) => return stripe_error(404, &error.to_string()),
+    };
+    if shared.has_endpoint()
+        && let Err(error) = shared.deliver(&[delivery]).await
+    {
+        return HttpResponse::BadGateway().body(error);
+    }
+    HttpResponse::Ok().json(serde_json::json!({ "id": *id, "object": "subscription_item", "quantity": quantity }))
 }
 
 async fn checkout_page(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {

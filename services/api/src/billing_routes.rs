@@ -15,11 +15,13 @@ use strata_core::telemetry::Metrics;
 pub(crate) const MAX_EVENT_BYTES: usize = 512 * 1024;
 
 /// Billing's counters on `/metrics`: `strata_billing_webhooks_total{outcome}`,
-/// `strata_billing_usage_records_total` and `strata_billing_meter_events_total`.
+/// `strata_billing_usage_records_total`, `strata_billing_storage_samples_total`
+/// and `strata_billing_meter_events_total`.
 #[derive(Debug, Clone)]
 pub(crate) struct BillingMetrics {
     webhooks: Counter<u64>,
     records: Counter<u64>,
+    storage_samples: Counter<u64>,
     meter_events: Counter<u64>,
 }
 
@@ -32,6 +34,7 @@ impl BillingMetrics {
         BillingMetrics {
             webhooks: counter("strata.billing.webhooks", "Stripe webhook requests, by outcome"),
             records: counter("strata.billing.usage.records", "Usage records counted into meter buckets"),
+            storage_samples: counter("strata.billing.storage.samples", "Hourly storage samples of workspaces counted"),
             meter_events: counter("strata.billing.meter.events", "Meter events sent to Stripe"),
         }
     }
@@ -39,6 +42,7 @@ impl BillingMetrics {
     /// What one metering round did.
     pub(crate) fn metered(&self, round: Round) {
         self.records.add(round.counted, &[]);
+        self.storage_samples.add(round.sampled, &[]);
         self.meter_events.add(round.sent, &[]);
     }
 

@@ -429,6 +429,9 @@ async fn billing_upkeep(
         if let Err(error) = billing.upkeep(now).await {
             tracing::error!(error = %strata_core::error::display_chain(&error), "billing upkeep failed");
         }
+        if let Err(error) = billing.sync_seats().await {
+            tracing::error!(error = %strata_core::error::display_chain(&error), "seat quantities not synced");
+        }
     }
 }
 

@@ -30,4 +30,14 @@ impl UsageSource for WorkspaceUsage {
             _ => self.servers.usage_after(workspace, after, limit).await,
         }
     }
+
+    async fn stored_bytes(&self, workspace: &MeteredWorkspace) -> strata_billing::Result<Option<u64>> {
+        match &self.embedded {
+            Some((id, pps)) if *id == workspace.id => {
+                let bytes = pps.pfs().stored_total().await;
+                bytes.map(Some).map_err(|error| strata_billing::BillingError::Usage(error.to_string()))
+            }
+            _ => self.servers.stored_bytes(workspace).await,
+        }
+    }
 }

@@ -12,7 +12,7 @@ use strata_hub::BillingStatus;
 
 use crate::error::{BillingError, Result};
 use crate::fixtures;
-use crate::provider::{BillingProvider, CheckoutRequest, MeterEvent, Subscription};
+use crate::provider::{BillingProvider, CheckoutRequest, MeterEvent, Subscription, SubscriptionItem};
 
 /// A paid checkout: the webhooks Stripe sends, and where the payer's
 /// browser goes next.
@@ -39,6 +39,8 @@ struct State {
     /// Meter events sent, counting repeats of an identifier.
     meter_calls: u64,
     cancelled: Vec<String>,
+    /// Quantity changes made through [`BillingProvider::set_item_quantity`].
+    quantity_changes: u64,
 }
 
 impl State {
@@ -98,10 +100,19 @@ impl InMemoryProvider {
                 .remove(&session)
                 .ok_or_else(|| BillingError::Provider(format!("no open checkout `{session}`")))?;
             let id = state.id("sub");
-            let mut prices = vec![request.seat_price.clone()];
-            prices.extend(request.metered_prices.iter().cloned());
+            let seats = SubscriptionItem {
+                id: format!("si_{id}_0"),
+                price: request.seat_price.clone(),
+                quantity: Some(request.seats.max(1)),
+            };
+            let metered = request.metered_prices.iter().enumerate().map(|(n, price)| SubscriptionItem {
+                id: format!("si_{id}_{}", n + 1),
+                price: price.clone(),
+                quantity: None,
+            });
+            let items = std::iter::once(seats).chain(metered).collect();
             let subscription =
-                Subscription { id, customer: request.customer.clone(), status: BillingStatus::Active, prices };
+                Subscription { id, customer: request.customer.clone(), status: BillingStatus::Active, items };
             state.subscriptions.insert(subscription.id.clone(), subscription.clone());
             (request, subscription)
         };
@@ -182,16 +193,41 @@ impl InMemoryProvider {
         self.state().checkouts.get(session).cloned()
     }
 
+    /// Sets the quantity of the subscription item `item`, as Stripe's
+    /// `POST /v1/subscription_items/{id}` does, and returns the
+    /// `customer.subscription.updated` webhook it sends.
+    pub fn update_item(&self, item: &str, quantity: u64, now: i64) -> Result<Delivery> {
+        let changed = {
+            let mut state = self.state();
+            let found = state
+                .subscriptions
+                .values_mut()
+                .find(|subscription| subscription.items.iter().any(|i| i.id == item))
+                .ok_or_else(|| BillingError::Provider(format!("no subscription item `{item}`")))?;
+            for entry in found.items.iter_mut().filter(|i| i.id == item) {
+                entry.quantity = Some(quantity);
+            }
+            let changed = found.clone();
+            state.quantity_changes += 1;
+            changed
+        };
+        Ok(self.delivery("customer.subscription.updated", &self.subscription_object(&changed, now), now))
+    }
+
+    /// Quantity changes received.
+    pub fn quantity_changes(&self) -> u64 {
+        self.state().quantity_changes
+    }
+
     fn subscription_object(&self, subscription: &Subscription, now: i64) -> serde_json::Value {
         let items: Vec<fixtures::Item> = subscription
-            .prices
+            .items
             .iter()
-            .enumerate()
-            .map(|(n, price)| fixtures::Item {
-                id: format!("si_{}_{n}", subscription.id),
-                price: price.clone(),
-                usage_type: if n == 0 { "licensed" } else { "metered" },
-                quantity: (n == 0).then_some(1),
+            .map(|item| fixtures::Item {
+                id: item.id.clone(),
+                price: item.price.clone(),
+                usage_type: if item.quantity.is_some() { "licensed" } else { "metered" },
+                quantity: item.quantity,
             })
             .collect();
         fixtures::subscription(&subscription.id, &subscription.customer, subscription.status.as_str(), &items, now)
@@ -252,6 +288,10 @@ impl BillingProvider for InMemoryProvider {
         }
         state.cancelled.push(id.to_owned());
         Ok(())
+    }
+
+    async fn set_item_quantity(&self, item: &str, quantity: u64) -> Result<()> {
+        self.update_item(item, quantity, chrono::Utc::now().timestamp()).map(drop)
     }
 
     async fn send_meter_event(&self, event: &MeterEvent) -> Result<()> {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, DurationRound, Utc};
 use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::Hub;
-use strata_hub::metering::{MeterAmount, MeteredWorkspace};
+use strata_hub::metering::{MeterAmount, MeteredWorkspace, StorageSample};
 
 use crate::error::Result;
 use crate::provider::{BillingProvider, MeterEvent};
@@ -25,6 +25,8 @@ pub mod meters {
     pub const MEMORY_MIB_MS: &str = "strata_memory_mib_ms";
     /// Datums processed (run, whatever their outcome).
     pub const DATUMS: &str = "strata_datums";
+    /// Bytes a workspace stores, sampled once an hour: MiB × hours.
+    pub const STORAGE_MIB_HOURS: &str = "strata_storage_mib_hours";
 }
 
 /// How long after an hour ends its buckets wait for late records before
@@ -52,6 +54,9 @@ pub trait UsageSource: Send + Sync {
         after: i64,
         limit: u64,
     ) -> Result<Option<Vec<UsageRecord>>>;
+
+    /// The bytes `workspace` stores now; `None` while it cannot be asked.
+    async fn stored_bytes(&self, workspace: &MeteredWorkspace) -> Result<Option<u64>>;
 }
 
 /// Usage read from each provisioned workspace's own server, with billing's
@@ -68,6 +73,43 @@ impl WorkspaceServers {
     }
 }
 
+impl WorkspaceServers {
+    /// A client of `workspace`'s server with billing's usage credential;
+    /// `None` while it has no server.
+    fn client(&self, workspace: &MeteredWorkspace) -> Option<strata_client::Workspace> {
+        let upstream = workspace.upstream.as_ref()?;
+        let credential = CredentialIssuer::new(&upstream.secret, &workspace.slug).usage_reader();
+        match strata_client::StrataClient::with_http_client(&upstream.endpoint, self.http.clone()) {
+            Ok(client) => Some(client.with_token(credential).workspace(&workspace.slug)),
+            Err(error) => {
+                tracing::warn!(workspace = %workspace.id, error = %error, "usage not read; retried next round");
+                None
+            }
+        }
+    }
+}
+
+/// A read from a workspace server, bounded in time: the shared client has
+/// no overall timeout (uploads take long), and one server that hangs or is
+/// away must not hold up the others' metering; what it holds waits for the
+/// next round.
+async fn bounded<T>(
+    workspace: &MeteredWorkspace,
+    read: impl std::future::Future<Output = std::result::Result<T, strata_client::ClientError>>,
+) -> Option<T> {
+    match tokio::time::timeout(USAGE_READ_TIMEOUT, read).await {
+        Ok(Ok(answer)) => Some(answer),
+        Err(_) => {
+            tracing::warn!(workspace = %workspace.id, "usage read timed out; retried next round");
+            None
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(workspace = %workspace.id, error = %error, "usage not read; retried next round");
+            None
+        }
+    }
+}
+
 #[async_trait]
 impl UsageSource for WorkspaceServers {
     async fn usage_after(
@@ -76,31 +118,13 @@ impl UsageSource for WorkspaceServers {
         after: i64,
         limit: u64,
     ) -> Result<Option<Vec<UsageRecord>>> {
-        let Some(upstream) = &workspace.upstream else { return Ok(None) };
-        let credential = CredentialIssuer::new(&upstream.secret, &workspace.slug).usage_reader();
-        let client = match strata_client::StrataClient::with_http_client(&upstream.endpoint, self.http.clone()) {
-            Ok(client) => client.with_token(credential).workspace(&workspace.slug),
-            Err(error) => {
-                tracing::warn!(workspace = %workspace.id, error = %error, "usage not read; retried next round");
-                return Ok(None);
-            }
-        };
-        // The shared client has no overall timeout (uploads take long); a
-        // server that hangs must not stall the round for every workspace.
-        let read = tokio::time::timeout(USAGE_READ_TIMEOUT, client.usage_records(after, limit)).await;
-        match read {
-            Ok(Ok(records)) => Ok(Some(records)),
-            Err(_) => {
-                tracing::warn!(workspace = %workspace.id, "usage read timed out; retried next round");
-                Ok(None)
-            }
-            Ok(Err(error)) => {
-                // One workspace's server being away must not hold up the
-                // others' metering; its records wait for the next round.
-                tracing::warn!(workspace = %workspace.id, error = %error, "usage not read; retried next round");
-                Ok(None)
-            }
-        }
+        let Some(client) = self.client(workspace) else { return Ok(None) };
+        Ok(bounded(workspace, client.usage_records(after, limit)).await)
+    }
+
+    async fn stored_bytes(&self, workspace: &MeteredWorkspace) -> Result<Option<u64>> {
+        let Some(client) = self.client(workspace) else { return Ok(None) };
+        Ok(bounded(workspace, client.stored_total()).await.map(|total| total.bytes))
     }
 }
 
@@ -111,6 +135,8 @@ pub struct Round {
     pub counted: u64,
     /// Buckets sent as meter events.
     pub sent: u64,
+    /// Workspaces whose storage was sampled for the hour.
+    pub sampled: u64,
 }
 
 /// A crash point for the crash tests: the process aborts there when
@@ -148,6 +174,37 @@ async fn count_workspace(hub: &Hub, source: &dyn UsageSource, workspace: &Metere
             return Ok(counted);
         }
     }
+}
+
+/// Samples each workspace's storage once in the hour of `now` and counts
+/// it into its organisation's storage bucket. A workspace that cannot be
+/// asked (asleep, say) is charged its last sample, as its data has not
+/// changed without a server; one never sampled waits for its server.
+pub async fn sample_storage(hub: &Hub, source: &dyn UsageSource, now: DateTime<Utc>) -> Result<u64> {
+    let hour = now.duration_trunc(chrono::Duration::hours(1)).unwrap_or(now);
+    let mut sampled = 0;
+    for workspace in hub.metered_workspaces().await? {
+        if hub.storage_sampled(workspace.id, hour).await? {
+            continue;
+        }
+        let sample = match source.stored_bytes(&workspace).await? {
+            Some(bytes) => StorageSample { bytes, measured: true },
+            None => match hub.last_storage_sample(workspace.id).await? {
+                Some(bytes) => StorageSample { bytes, measured: false },
+                None => continue,
+            },
+        };
+        let amount = MeterAmount { meter: meters::STORAGE_MIB_HOURS.to_owned(), hour, value: mib_hours(sample.bytes) };
+        if hub.record_storage_sample(&workspace, &sample, &amount).await? {
+            sampled += 1;
+        }
+    }
+    Ok(sampled)
+}
+
+/// An hour of `bytes` in the storage meter's unit, rounded up.
+fn mib_hours(bytes: u64) -> u64 {
+    bytes.div_ceil(1024 * 1024)
 }
 
 /// The records' usage per meter and hour.

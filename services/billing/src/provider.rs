@@ -31,8 +31,16 @@ pub struct Subscription {
     pub id: String,
     pub customer: String,
     pub status: BillingStatus,
-    /// The prices of its items.
-    pub prices: Vec<String>,
+    pub items: Vec<SubscriptionItem>,
+}
+
+/// One price of a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionItem {
+    pub id: String,
+    pub price: String,
+    /// How many are billed (a seat price's seats); `None` for a metered price.
+    pub quantity: Option<u64>,
 }
 
 /// One usage record for a meter. The provider counts an `identifier` once,
@@ -61,6 +69,9 @@ pub trait BillingProvider: Send + Sync + Debug {
     async fn subscription(&self, id: &str) -> Result<Option<Subscription>>;
     /// Ends the subscription `id` now.
     async fn cancel_subscription(&self, id: &str) -> Result<()>;
+    /// Bills `quantity` of the subscription item `item` from now on (the
+    /// provider prorates the change).
+    async fn set_item_quantity(&self, item: &str, quantity: u64) -> Result<()>;
     /// Records usage.
     async fn send_meter_event(&self, event: &MeterEvent) -> Result<()>;
 }

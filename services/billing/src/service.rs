@@ -9,11 +9,11 @@ use chrono::Utc;
 use secrecy::ExposeSecret;
 use strata_api_types::ErrorCode;
 use strata_core::id::OrganizationId;
-use strata_hub::{BillingAccount, BillingStatus, Hub, Org, Principal, SubscriptionSnapshot};
+use strata_hub::{BillingAccount, BillingStatus, Hub, Org, Principal, SeatsToBill, SubscriptionSnapshot};
 
 use crate::config::{BillingSettings, StripeSettings};
 use crate::error::{BillingError, Result};
-use crate::provider::{BillingProvider, CheckoutRequest};
+use crate::provider::{BillingProvider, CheckoutRequest, Subscription, SubscriptionItem};
 use crate::stripe::StripeProvider;
 use crate::webhook::{self, Notice};
 
@@ -48,6 +48,13 @@ pub enum WebhookOutcome {
 struct Enabled {
     settings: StripeSettings,
     provider: Arc<dyn BillingProvider>,
+}
+
+impl Enabled {
+    /// The item of a subscription whose price is a plan's seat price.
+    fn seat_item<'s>(&self, subscription: &'s Subscription) -> Option<&'s SubscriptionItem> {
+        subscription.items.iter().find(|item| self.settings.plan_of_price(&item.price).is_some())
+    }
 }
 
 /// See the module documentation.
@@ -252,16 +259,21 @@ impl Billing {
                 tracing::warn!(subscription, "a subscription of another customer; ignored");
                 return Ok(WebhookOutcome::Ignored);
             }
-            Some(found) => SubscriptionSnapshot {
-                plan: found.prices.iter().find_map(|price| enabled.settings.plan_of_price(price)).map(str::to_owned),
-                id: found.id,
-                status: found.status,
-                observed_at: Utc::now(),
-            },
+            Some(found) => {
+                let seat_item = enabled.seat_item(&found);
+                SubscriptionSnapshot {
+                    plan: seat_item.and_then(|item| enabled.settings.plan_of_price(&item.price)).map(str::to_owned),
+                    seats: seat_item.and_then(|item| item.quantity),
+                    id: found.id,
+                    status: found.status,
+                    observed_at: Utc::now(),
+                }
+            }
             None => SubscriptionSnapshot {
                 id: subscription.to_owned(),
                 status: BillingStatus::Canceled,
                 plan: None,
+                seats: None,
                 observed_at: Utc::now(),
             },
         };
@@ -286,8 +298,43 @@ impl Billing {
     ) -> Result<crate::metering::Round> {
         let Some(enabled) = &self.enabled else { return Ok(crate::metering::Round::default()) };
         let counted = crate::metering::count(&self.hub, source).await?;
+        let sampled = crate::metering::sample_storage(&self.hub, source, now).await?;
         let sent = crate::metering::send(&self.hub, enabled.provider.as_ref(), now).await?;
-        Ok(crate::metering::Round { counted, sent })
+        Ok(crate::metering::Round { counted, sent, sampled })
+    }
+
+    /// Sets each subscription's seat quantity to its organisation's members
+    /// where they differ; returns how many were changed. One organisation's
+    /// failure is logged and retried at the next call, not the others'.
+    pub async fn sync_seats(&self) -> Result<u64> {
+        let Some(enabled) = &self.enabled else { return Ok(0) };
+        let mut changed = 0;
+        for due in self.hub.seats_to_bill().await? {
+            match self.sync_seats_of(enabled, &due).await {
+                Ok(true) => changed += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(org = %due.org_id, error = %strata_core::error::display_chain(&error), "seat quantity not updated; retried at the next upkeep");
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Whether the provider's quantity had to change.
+    async fn sync_seats_of(&self, enabled: &Enabled, due: &SeatsToBill) -> Result<bool> {
+        let Some(subscription) = enabled.provider.subscription(&due.subscription_id).await? else { return Ok(false) };
+        let Some(item) = enabled.seat_item(&subscription) else {
+            tracing::warn!(subscription = %due.subscription_id, "the subscription has no seat price of a plan; seats left as they are");
+            return Ok(false);
+        };
+        let differs = item.quantity != Some(due.seats);
+        if differs {
+            enabled.provider.set_item_quantity(&item.id, due.seats).await?;
+            tracing::info!(org = %due.org_id, from = ?item.quantity, to = due.seats, "seat quantity updated");
+        }
+        self.hub.record_seats_billed(due.org_id, &due.subscription_id, due.seats).await?;
+        Ok(differs)
     }
 
     /// Suspends organisations whose payment is overdue past their grace

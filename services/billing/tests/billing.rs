@@ -108,6 +108,7 @@ strata_testkit::on_both_backends!(
     a_cancelled_subscription_returns_to_free_and_lowers_its_workspaces,
     only_owners_pay_and_billing_off_leaves_plans_to_the_administrator,
     deleting_an_organisation_cancels_its_subscription_once_its_workspaces_are_gone,
+    the_seat_quantity_follows_the_members_once_per_change,
 );
 
 async fn deleting_an_organisation_cancels_its_subscription_once_its_workspaces_are_gone(backend: Backend) {
@@ -284,6 +285,7 @@ async fn events_out_of_order_apply_the_latest_subscription(backend: Backend) {
         id: subscription.clone(),
         status: BillingStatus::Canceled,
         plan: None,
+        seats: None,
         observed_at: Utc::now() - Duration::minutes(5),
     };
     assert!(!f.hub.apply_subscription(org.id, &stale).await.unwrap().fresh);
@@ -334,4 +336,48 @@ async fn only_owners_pay_and_billing_off_leaves_plans_to_the_administrator(backe
     let admin = person(&f, strata_hub::LOCAL_ADMIN_EMAIL).await;
     assert_eq!(off.assign_plan(&admin, "acme", "team").await.unwrap().plan, "team");
     assert_eq!(plan_of(&f, &owner, "acme").await, "team");
+}
+
+/// The seat quantity of the subscription as the provider has it.
+async fn seats_on(f: &Fixture, subscription: &str) -> Option<u64> {
+    let found = f.stripe.subscription(subscription).await.unwrap().unwrap();
+    found.items.iter().find(|item| item.price == "price_team").and_then(|item| item.quantity)
+}
+
+async fn the_seat_quantity_follows_the_members_once_per_change(backend: Backend) {
+    let f = fixture(backend).await;
+    let owner = person(&f, "owner@acme.test").await;
+    f.hub.create_organization(&owner, "acme", None).await.unwrap();
+    let subscription = subscribe(&f, &owner, "acme").await;
+    assert_eq!(seats_on(&f, &subscription).await, Some(1), "checkout bills the one member");
+    assert_eq!(f.billing.sync_seats().await.unwrap(), 0, "nothing to change");
+    assert_eq!(f.stripe.quantity_changes(), 0);
+
+    let mut joined = Vec::new();
+    for email in ["ada@acme.test", "grace@acme.test"] {
+        let member = person(&f, email).await;
+        f.hub.invite_member(&owner, "acme", email, strata_hub::OrgRole::Member).await.unwrap();
+        let link = f.outbox.messages_to(email).pop().unwrap().link.unwrap();
+        f.hub.accept_invitation(&member, link.split("token=").nth(1).unwrap()).await.unwrap();
+        joined.push(member);
+    }
+    f.hub.invite_member(&owner, "acme", "later@acme.test", strata_hub::OrgRole::Member).await.unwrap();
+    assert_eq!(f.billing.sync_seats().await.unwrap(), 1);
+    assert_eq!(seats_on(&f, &subscription).await, Some(3), "members are billed, open invitations are not");
+    assert_eq!(f.billing.sync_seats().await.unwrap(), 0, "pushed once");
+    assert_eq!(f.stripe.quantity_changes(), 1);
+
+    // Stripe's event for the change reads back what was set: still in step.
+    let updated = f.stripe.update_item(&format!("si_{subscription}_0"), 3, now()).unwrap();
+    deliver(&f, &[updated]).await;
+    assert_eq!(f.billing.sync_seats().await.unwrap(), 0);
+    // A quantity changed elsewhere (the portal) is put back to the members.
+    let elsewhere = f.stripe.update_item(&format!("si_{subscription}_0"), 10, now()).unwrap();
+    deliver(&f, &[elsewhere]).await;
+    assert_eq!(f.billing.sync_seats().await.unwrap(), 1);
+    assert_eq!(seats_on(&f, &subscription).await, Some(3));
+
+    f.hub.remove_member(&owner, "acme", joined[0].user_id).await.unwrap();
+    assert_eq!(f.billing.sync_seats().await.unwrap(), 1);
+    assert_eq!(seats_on(&f, &subscription).await, Some(2));
 }

@@ -25,6 +25,8 @@ const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 #[derive(Default)]
 struct Outbox {
     records: Mutex<Vec<(WorkspaceId, UsageRecord)>>,
+    /// Bytes stored per workspace; a workspace missing here cannot be asked.
+    stored: Mutex<std::collections::HashMap<WorkspaceId, u64>>,
 }
 
 impl Outbox {
@@ -45,6 +47,15 @@ impl Outbox {
         records.push((workspace, record));
     }
 
+    /// `Some`: the workspace's server answers with these bytes; `None`: asleep.
+    fn set_stored(&self, workspace: WorkspaceId, bytes: Option<u64>) {
+        let mut stored = self.stored.lock().unwrap();
+        match bytes {
+            Some(bytes) => stored.insert(workspace, bytes),
+            None => stored.remove(&workspace),
+        };
+    }
+
     fn cpu_total(&self) -> u64 {
         self.records.lock().unwrap().iter().map(|(_, r)| r.cpu_ms).sum()
     }
@@ -61,6 +72,10 @@ impl UsageSource for Outbox {
         let records = self.records.lock().unwrap();
         let found = records.iter().filter(|(w, r)| *w == workspace.id && r.seq > after).take(limit as usize);
         Ok(Some(found.map(|(_, r)| r.clone()).collect()))
+    }
+
+    async fn stored_bytes(&self, workspace: &MeteredWorkspace) -> strata_billing::Result<Option<u64>> {
+        Ok(self.stored.lock().unwrap().get(&workspace.id).copied())
     }
 }
 
@@ -101,7 +116,37 @@ strata_testkit::on_both_backends!(
     usage_is_counted_once_across_replicas_and_late_records_open_a_new_part,
     an_abort_at_any_step_of_metering_counts_each_unit_once,
     a_provisioned_workspaces_usage_is_read_from_its_own_server_once_it_is_ready,
+    storage_is_sampled_once_an_hour_and_carried_over_while_the_workspace_sleeps,
 );
+
+async fn storage_is_sampled_once_an_hour_and_carried_over_while_the_workspace_sleeps(backend: Backend) {
+    const MIB: u64 = 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(backend, dir.path()).await;
+    let hub = open_hub(&database.url(), dir.path()).await;
+    let replica = open_hub(&database.url(), dir.path()).await;
+    let (workspace, customer) = organisation(&hub, dir.path()).await;
+    let outbox = Outbox::default();
+    let minutes = |h: u32, m: i64| hour(h) + Duration::minutes(m);
+    assert_eq!(metering::sample_storage(&hub, &outbox, minutes(9, 1)).await.unwrap(), 0, "never answered: no sample");
+
+    outbox.set_stored(workspace, Some(3 * MIB + 1));
+    let (a, b) = tokio::join!(
+        metering::sample_storage(&hub, &outbox, minutes(10, 1)),
+        metering::sample_storage(&replica, &outbox, minutes(10, 1))
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "two replicas take one sample");
+    assert_eq!(metering::sample_storage(&hub, &outbox, minutes(10, 30)).await.unwrap(), 0, "once an hour");
+    outbox.set_stored(workspace, None);
+    assert_eq!(metering::sample_storage(&hub, &outbox, minutes(11, 1)).await.unwrap(), 1, "asleep: carried over");
+    outbox.set_stored(workspace, Some(10 * MIB));
+    assert_eq!(metering::sample_storage(&hub, &outbox, minutes(12, 1)).await.unwrap(), 1);
+
+    let stripe = StripeDouble::start().unwrap();
+    metering::send(&hub, &provider(&format!("{}/", stripe.address)), hour(23)).await.unwrap();
+    let totals = stripe.provider().meter_totals();
+    assert_eq!(totals[&(meters::STORAGE_MIB_HOURS.to_owned(), customer)], 4 + 4 + 10, "MiB-hours, rounded up");
+}
 
 async fn usage_is_counted_once_across_replicas_and_late_records_open_a_new_part(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
@@ -181,6 +226,9 @@ async fn a_provisioned_workspaces_usage_is_read_from_its_own_server_once_it_is_r
     assert!(hub.record_status(workspace, generation, ready).await.unwrap());
     assert_eq!(metering::count(&hub, &servers).await.unwrap(), 40, "read with billing's usage credential");
     assert_eq!(metering::count(&hub, &servers).await.unwrap(), 0, "each record once");
+    let sampled = metering::sample_storage(&hub, &servers, hour(10)).await.unwrap();
+    assert_eq!(sampled, 1, "the storage read with the same credential");
+    assert_eq!(hub.last_storage_sample(workspace).await.unwrap(), Some(0), "an empty workspace stores nothing");
 
     let stripe = StripeDouble::start().unwrap();
     metering::send(&hub, &provider(&format!("{}/", stripe.address)), hour(23)).await.unwrap();

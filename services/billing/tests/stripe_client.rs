@@ -111,8 +111,27 @@ async fn subscriptions_are_read_with_their_status_and_prices() {
     let found = stripe.subscription("sub_1").await.unwrap().unwrap();
     assert_eq!(found.status, BillingStatus::PastDue);
     assert_eq!(found.customer, "cus_1");
-    assert_eq!(found.prices, ["price_team", "price_cpu"]);
+    let items: Vec<(&str, &str, Option<u64>)> =
+        found.items.iter().map(|item| (item.id.as_str(), item.price.as_str(), item.quantity)).collect();
+    assert_eq!(items, [("si_1", "price_team", Some(3)), ("si_2", "price_cpu", None)]);
     assert_eq!(stripe.subscription("sub_gone").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_seat_quantity_is_set_on_its_subscription_item() {
+    let server = MockServer::start().await;
+    let answer = serde_json::json!({ "id": "si_1", "object": "subscription_item", "quantity": 4 });
+    Mock::given(method("POST"))
+        .and(path("/v1/subscription_items/si_1"))
+        .and(header("authorization", "Bearer sk_test_local"))
+        .and(body_string_contains("quantity=4"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .expect(1)
+        .mount(&server)
+        .await;
+    provider(&server).set_item_quantity("si_1", 4).await.unwrap_or_else(|error| panic!("{error}"));
+    let missing = provider(&server).set_item_quantity("si_gone", 4).await.unwrap_err();
+    assert!(missing.to_string().contains("404"), "{missing}");
 }
 
 #[tokio::test]

@@ -69,7 +69,7 @@ impl BillingStatus {
 
     /// Whether the subscription's plan applies: paid up, or trying to be
     /// (past due and unpaid keep the plan through the grace period).
-    fn grants_plan(self) -> bool {
+    pub(crate) fn grants_plan(self) -> bool {
         matches!(self, BillingStatus::Trialing | BillingStatus::Active | BillingStatus::PastDue | BillingStatus::Unpaid)
     }
 
@@ -117,6 +117,8 @@ pub struct SubscriptionSnapshot {
     pub status: BillingStatus,
     /// The plan its price stands for; `None` when no price maps to a plan.
     pub plan: Option<String>,
+    /// The quantity of its seat price.
+    pub seats: Option<u64>,
     pub observed_at: DateTime<Utc>,
 }
 
@@ -203,6 +205,7 @@ impl Hub {
             suspended_at: Set(account.suspended_at),
             synced_at: Set(None),
             updated_at: Set(Utc::now()),
+            seats_billed: Set(None),
         };
         billing_account::Entity::insert(row)
             .on_conflict(OnConflict::column(billing_account::Column::OrgId).do_nothing().to_owned())
@@ -276,6 +279,7 @@ impl Hub {
             suspended_at: Set(if resumed { None } else { current.suspended_at }),
             synced_at: Set(Some(snapshot.observed_at)),
             updated_at: Set(Utc::now()),
+            seats_billed: Set(snapshot.seats.and_then(|seats| i64::try_from(seats).ok())),
             ..Default::default()
         };
         billing_account::Entity::update(update).exec(&txn).await?;

@@ -608,6 +608,8 @@ pub mod billing_account {
         /// reads are not applied over it.
         pub synced_at: Option<ChronoDateTimeUtc>,
         pub updated_at: ChronoDateTimeUtc,
+        /// The seat quantity of the subscription as last read or set.
+        pub seats_billed: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -676,6 +678,34 @@ pub mod meter_bucket {
         pub value: i64,
         pub state: String,
         pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod storage_sample {
+    use sea_orm::entity::prelude::*;
+    use strata_core::id::{OrganizationId, WorkspaceId};
+
+    /// A workspace's bytes stored, sampled once an hour; counted into its
+    /// organisation's storage bucket in the transaction that writes it.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "hub_storage_samples")]
+    pub struct Model {
+        /// `{workspace}-{hour as Unix seconds}`: one sample per workspace and hour.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub workspace_id: WorkspaceId,
+        pub org_id: OrganizationId,
+        pub hour: ChronoDateTimeUtc,
+        pub bytes: i64,
+        /// Whether the server was asked (else the last sample was carried
+        /// over: a sleeping workspace's data does not change).
+        pub measured: bool,
+        pub sampled_at: ChronoDateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

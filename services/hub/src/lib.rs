@@ -26,6 +26,7 @@ pub mod plans;
 pub mod provisioning;
 pub mod roles;
 mod sealing;
+mod seat_billing;
 mod secrets;
 mod sleep;
 pub mod sso;
@@ -54,6 +55,7 @@ pub use provisioning::{
     WorkspaceRoles, WorkspaceRoute,
 };
 pub use roles::{Credential, OrgRole, Principal, WorkspaceRole};
+pub use seat_billing::SeatsToBill;
 pub use secrets::API_TOKEN_PREFIX;
 pub use sleep::{ActivityGuard, Reached, SLEEP_AFTER_MIN};
 pub use sso::cli::{DeviceAuthorization, DevicePoll};

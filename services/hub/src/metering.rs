@@ -19,7 +19,7 @@ use sea_orm::{
 use strata_core::id::{OrganizationId, WorkspaceId};
 
 use crate::Hub;
-use crate::entities::{meter_bucket, usage_cursor, workspace};
+use crate::entities::{meter_bucket, storage_sample, usage_cursor, workspace};
 use crate::error::Result;
 
 /// Bucket states.
@@ -35,6 +35,18 @@ pub struct MeterAmount {
     /// The start of the hour.
     pub hour: DateTime<Utc>,
     pub value: u64,
+}
+
+/// A workspace's bytes stored in one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageSample {
+    pub bytes: u64,
+    /// `false`: carried over from the last sample (the server was asleep).
+    pub measured: bool,
+}
+
+fn sample_id(workspace: WorkspaceId, hour: DateTime<Utc>) -> String {
+    format!("{workspace}-{}", hour.timestamp())
 }
 
 /// A frozen bucket, ready to send.
@@ -125,6 +137,54 @@ impl Hub {
         }
         for amount in amounts.iter().filter(|amount| amount.value > 0) {
             add_to_bucket(&txn, org_id, amount, now).await?;
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Whether `workspace`'s storage was sampled in `hour` already.
+    pub async fn storage_sampled(&self, workspace: WorkspaceId, hour: DateTime<Utc>) -> Result<bool> {
+        Ok(storage_sample::Entity::find_by_id(sample_id(workspace, hour)).one(&self.db).await?.is_some())
+    }
+
+    /// The bytes of `workspace`'s latest storage sample.
+    pub async fn last_storage_sample(&self, workspace: WorkspaceId) -> Result<Option<u64>> {
+        let latest = storage_sample::Entity::find()
+            .filter(storage_sample::Column::WorkspaceId.eq(workspace))
+            .order_by_desc(storage_sample::Column::Hour)
+            .one(&self.db)
+            .await?;
+        Ok(latest.and_then(|row| u64::try_from(row.bytes).ok()))
+    }
+
+    /// Records `sample` as `workspace`'s storage in its hour and adds it to
+    /// the organisation's bucket of `meter` (as `amount` units), in one
+    /// transaction. `false` (nothing changed) when the hour has its sample
+    /// already: a second replica, or a retry, counts nothing twice.
+    pub async fn record_storage_sample(
+        &self,
+        workspace: &MeteredWorkspace,
+        sample: &StorageSample,
+        amount: &MeterAmount,
+    ) -> Result<bool> {
+        let txn = self.db.begin().await?;
+        let now = Utc::now();
+        let row = storage_sample::ActiveModel {
+            id: Set(sample_id(workspace.id, amount.hour)),
+            workspace_id: Set(workspace.id),
+            org_id: Set(workspace.org_id),
+            hour: Set(amount.hour),
+            bytes: Set(i64::try_from(sample.bytes).unwrap_or(i64::MAX)),
+            measured: Set(sample.measured),
+            sampled_at: Set(now),
+        };
+        match storage_sample::Entity::insert(row).exec_without_returning(&txn).await {
+            Ok(_) => {}
+            Err(error) if crate::identity::is_unique_violation(&error) => return Ok(false),
+            Err(error) => return Err(error.into()),
+        }
+        if amount.value > 0 {
+            add_to_bucket(&txn, workspace.org_id, amount, now).await?;
         }
         txn.commit().await?;
         Ok(true)

@@ -4,8 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_pk_auto, binary, boolean, integer, string, string_null, text, text_null, timestamp_with_time_zone,
-    timestamp_with_time_zone_null, uuid, uuid_null,
+    big_integer, big_integer_null, big_pk_auto, binary, boolean, integer, string, string_null, text, text_null,
+    timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
 };
 
 /// Applies the hub migrations.
@@ -24,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0006SsoUpkeep),
             Box::new(M0007Billing),
             Box::new(M0008Metering),
+            Box::new(M0009SeatsAndStorage),
         ]
     }
 
@@ -726,5 +727,43 @@ impl MigrationTrait for M0008Metering {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table("hub_meter_buckets").to_owned()).await?;
         manager.drop_table(Table::drop().table("hub_usage_cursors").to_owned()).await
+    }
+}
+
+/// Billing: the seat quantity last set on each subscription, so member
+/// changes are pushed to the payment provider once; and each workspace's
+/// hourly storage samples.
+struct M0009SeatsAndStorage;
+
+impl MigrationName for M0009SeatsAndStorage {
+    fn name(&self) -> &str {
+        "m0009_seats_and_storage"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0009SeatsAndStorage {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let add = Table::alter().table("hub_billing_accounts").add_column(big_integer_null("seats_billed")).to_owned();
+        manager.alter_table(add).await?;
+        let samples = Table::create()
+            .table("hub_storage_samples")
+            .col(string("id").primary_key())
+            .col(uuid("workspace_id"))
+            .col(uuid("org_id"))
+            .col(timestamp_with_time_zone("hour"))
+            .col(big_integer("bytes"))
+            .col(boolean("measured"))
+            .col(timestamp_with_time_zone("sampled_at"))
+            .to_owned();
+        manager.create_table(samples).await?;
+        manager
+            .create_index(index("hub_storage_samples", "hub_storage_samples_workspace", &["workspace_id", "hour"]))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table("hub_storage_samples").to_owned()).await?;
+        manager.alter_table(Table::alter().table("hub_billing_accounts").drop_column("seats_billed").to_owned()).await
     }
 }

@@ -253,7 +253,7 @@ impl Hub {
             .map_err(|exceeded| crate::plans::quota_exceeded(field, &org.slug, &exceeded).into())
     }
 
-    async fn count_members(&self, org_id: OrganizationId) -> Result<u64> {
+    pub(crate) async fn count_members(&self, org_id: OrganizationId) -> Result<u64> {
         use sea_orm::PaginatorTrait;
         Ok(membership::Entity::find().filter(membership::Column::OrgId.eq(org_id)).count(&self.db).await?)
     }

@@ -8,7 +8,7 @@ use strata_hub::BillingStatus;
 use strata_testkit::stripe::StripeDouble;
 use strata_testkit::{Backend, TestApp, TestOptions, on_both_backends};
 
-use crate::hub::{gql, mutate, person};
+use crate::hub::{api_error, gql, mutate, person};
 
 /// The shipped plans, with no grace period on the team plan, so a failed
 /// payment suspends at once.
@@ -46,6 +46,7 @@ on_both_backends!(
     checkout_upgrades_only_when_the_signed_webhook_arrives_and_dunning_suspends_and_resumes,
     the_webhook_endpoint_refuses_unsigned_and_forged_requests,
     a_pipeline_run_is_metered_exactly_and_its_job_shows_its_cost,
+    a_write_past_the_workspace_storage_is_refused_until_the_plan_allows_more,
 );
 
 async fn checkout_upgrades_only_when_the_signed_webhook_arrives_and_dunning_suspends_and_resumes(backend: Backend) {
@@ -194,6 +195,14 @@ impl strata_billing::metering::UsageSource for OutboxTable {
                 .collect(),
         ))
     }
+
+    /// This test checks the outbox's meters only.
+    async fn stored_bytes(
+        &self,
+        _workspace: &strata_hub::metering::MeteredWorkspace,
+    ) -> strata_billing::Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 async fn sum_of(app: &TestApp, column: &str) -> i64 {
@@ -314,4 +323,70 @@ async fn a_pipeline_run_is_metered_exactly_and_its_job_shows_its_cost(backend: B
         (of("strata_cpu_ms").unwrap() as f64 - job_cpu_ms).abs() <= 12.0,
         "within rounding of each batch: {totals:?} vs {job_cpu_ms}"
     );
+}
+
+/// The shipped plans with no storage on the free plan, so the first byte
+/// written to a free workspace meets its limit.
+fn plans_without_free_storage(dir: &std::path::Path) -> std::path::PathBuf {
+    let shipped = include_str!("../../../crates/plans/plans.toml");
+    assert!(shipped.contains("name = \"free\""), "the free plan comes first");
+    let path = dir.join("plans.toml");
+    std::fs::write(&path, shipped.replacen("storage_gib = 10\n", "storage_gib = 0\n", 1)).unwrap();
+    path
+}
+
+/// Marks `org/slug` ready at `endpoint` (its current generation), as the
+/// provisioner does once its server answers.
+async fn ready_at(hub: &strata_hub::Hub, id: strata_core::id::WorkspaceId, endpoint: &str) {
+    let generation = hub.provisioner_workspace(id).await.unwrap().unwrap().generation;
+    let status = strata_hub::ObservedStatus {
+        state: strata_hub::WorkspaceState::Ready,
+        endpoint: Some(endpoint.to_owned()),
+        conditions: Vec::new(),
+    };
+    assert!(hub.record_status(id, generation, status).await.unwrap());
+}
+
+async fn a_write_past_the_workspace_storage_is_refused_until_the_plan_allows_more(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = TestOptions { plans_file: Some(plans_without_free_storage(dir.path())), ..TestOptions::default() };
+    let app = TestApp::spawn_with_options(backend, options).await;
+    let owner = person(&app, "owner@acme.test").await;
+    mutate(&app, Some(&owner), "createOrganization", json!({ "slug": "acme" }), "organization { id }").await;
+    let created = json!({ "organization": "acme", "slug": "data" });
+    mutate(&app, Some(&owner), "createWorkspace", created, "workspace { id }").await;
+    // The provisioner's part: the workspace's own server, ready.
+    let hub = crate::hub::strata_hub_for(&app).await;
+    let id = hub.provisioner_workspaces().await.unwrap().iter().find(|w| w.slug == "data").unwrap().id;
+    let secret = hub.ensure_service_secret(id).await.unwrap();
+    let server_dir = dir.path().join("data");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    let server = strata_testkit::TestWorkspaceServer::start(&server_dir, "data", &secret, None).await;
+    let endpoint = format!("http://127.0.0.1:{}", server.port);
+    ready_at(&hub, id, &endpoint).await;
+
+    let ws = app.anonymous_client().with_token(owner.clone()).org_workspace("acme", "data");
+    ws.repo_create("raw", "").await.unwrap();
+    let put = || ws.put("raw", "master", "/rows.csv", false, false, reqwest::Body::from("1,2,3\n"));
+    let (status, code, message) = api_error(put().await);
+    assert_eq!((status, code.as_str()), (403, "QUOTA_EXCEEDED"), "{message}");
+    assert!(message.contains("the free plan allows 0 GiB") && message.contains("the team plan lifts it"), "{message}");
+    assert!(ws.commit_list("raw", 10).await.unwrap().is_empty(), "the refused write made no commit");
+
+    // Billing is off here: the local admin moves the organisation to team,
+    // and its owner the workspace; the next request carries the new limit.
+    let assign = json!({ "organization": "acme", "plan": "team" });
+    mutate(&app, Some(&app.admin_token), "assignPlan", assign, "billing { plan }").await;
+    let moved = json!({ "organization": "acme", "slug": "data", "plan": "team" });
+    mutate(&app, Some(&owner), "setWorkspacePlan", moved, "workspace { plan }").await;
+    ready_at(&hub, id, &endpoint).await;
+    let written = put().await.expect("within the team plan's storage");
+    assert_eq!(written.files, 1);
+    assert_eq!(ws.file_inspect("raw", "master", "/rows.csv").await.unwrap().size, 6);
+
+    // Usage against the limit, as the console's Billing page shows it.
+    let query = "{ workspace(organization: \"acme\", slug: \"data\") { storage { usedBytes limitBytes } } }";
+    let storage = gql(&app, Some(&owner), query, json!({})).await["data"]["workspace"]["storage"].clone();
+    assert_eq!(storage["limitBytes"], 200_u64 << 30, "the team plan's 200 GiB: {storage}");
+    assert!(storage["usedBytes"].as_u64().unwrap() > 0, "{storage}");
 }

@@ -318,7 +318,7 @@ on_both_backends! {
     }
 }
 
-fn api_error(result: Result<impl std::fmt::Debug, strata_client::ClientError>) -> (u16, String, String) {
+pub(crate) fn api_error(result: Result<impl std::fmt::Debug, strata_client::ClientError>) -> (u16, String, String) {
     match result {
         Err(strata_client::ClientError::Api { status, code, message }) => (status, code, message),
         other => panic!("expected an API error, got {other:?}"),

@@ -5,7 +5,7 @@ import { Layout } from "../components/Layout";
 import { Empty, FormErrors, LoadState } from "../components/ui";
 import { graphql } from "../gql";
 import { useForm } from "../lib/forms";
-import { usd } from "../lib/format";
+import { bytes, usd } from "../lib/format";
 import { gql, Link, useLoad } from "../lib/index";
 
 const BillingQuery = graphql(`
@@ -63,6 +63,10 @@ const OpenPortal = graphql(`
 const MonthlyCostQuery = graphql(`
   query WorkspaceMonthlyCost($org: String!, $ws: String!) {
     workspace(organization: $org, slug: $ws) {
+      storage {
+        usedBytes
+        limitBytes
+      }
       monthlyCost {
         month
         total {
@@ -96,12 +100,19 @@ function WorkspaceMonth({ org, ws }: { org: string; ws: string }) {
     <LoadState state={state}>
       {(data) => {
         const month = data.workspace?.monthlyCost;
+        const storage = data.workspace?.storage;
         if (!month) return null;
         return (
           <section data-testid={`monthly-cost-${ws}`}>
             <h3>
               {ws}: <strong>{usd(month.total.priceUsd)}</strong> in {month.month} at the {month.total.plan} plan's prices
             </h3>
+            {storage && (
+              <p data-testid={`storage-${ws}`}>
+                Storage: {bytes(storage.usedBytes)}
+                {storage.limitBytes != null ? ` of ${bytes(storage.limitBytes)} on its plan` : " (no plan limit)"}
+              </p>
+            )}
             {month.pipelines.length === 0 ? (
               <p className="hint">No datums ran this month.</p>
             ) : (

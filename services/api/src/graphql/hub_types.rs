@@ -498,6 +498,15 @@ impl Workspace {
         Ok(data::MonthlyCost::of(month, &used, plan))
     }
 
+    /// What the workspace stores (after deduplication and compression)
+    /// against its plan's storage.
+    #[graphql(complexity = "super::limits::ONE_CALL + child_complexity")]
+    async fn storage(&self, ctx: &Context<'_>) -> async_graphql::Result<data::StorageUsage> {
+        let client = self.place().client(ctx).await?;
+        let total = data::answer(client.stored_total().await)?;
+        Ok(data::StorageUsage { used_bytes: total.bytes, limit_bytes: client.storage_limit() })
+    }
+
     /// The pipeline graph for the console.
     #[graphql(complexity = "2 * super::limits::ONE_CALL + child_complexity")]
     async fn dag(&self, ctx: &Context<'_>) -> async_graphql::Result<data::Dag> {

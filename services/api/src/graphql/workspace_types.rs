@@ -343,6 +343,15 @@ pub(crate) struct PipelineCost {
     pub cost: UsageCost,
 }
 
+/// A workspace's storage against its plan's.
+#[derive(Debug, Clone, Copy, SimpleObject)]
+pub(crate) struct StorageUsage {
+    pub used_bytes: u64,
+    /// What a write may take it to; none for the server's own workspace
+    /// (`local/default`), which no plan limits.
+    pub limit_bytes: Option<u64>,
+}
+
 /// Where a workspace's bill for a month came from: each pipeline's usage
 /// and price, and their sum.
 #[derive(Debug, Clone, SimpleObject)]

@@ -15,6 +15,7 @@ use strata_hub::BillingStatus;
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::subscription::{CancelSubscription, RetrieveSubscription};
+use stripe_billing::subscription_item::UpdateSubscriptionItem;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
 };
@@ -23,7 +24,7 @@ use stripe_core::customer::CreateCustomer;
 
 use crate::config::StripeSettings;
 use crate::error::{BillingError, Result};
-use crate::provider::{BillingProvider, CheckoutRequest, MeterEvent, Subscription};
+use crate::provider::{BillingProvider, CheckoutRequest, MeterEvent, Subscription, SubscriptionItem};
 
 mod transport;
 
@@ -115,7 +116,9 @@ mod answers {
 
     #[derive(miniserde::Deserialize)]
     pub(super) struct Item {
+        pub id: String,
         pub price: Created,
+        pub quantity: Option<u64>,
     }
 }
 
@@ -181,7 +184,12 @@ impl BillingProvider for StripeProvider {
             id: subscription.id,
             customer: subscription.customer,
             status: status_of(&subscription.status),
-            prices: subscription.items.data.into_iter().map(|item| item.price.id).collect(),
+            items: subscription
+                .items
+                .data
+                .into_iter()
+                .map(|item| SubscriptionItem { id: item.id, price: item.price.id, quantity: item.quantity })
+                .collect(),
         }))
     }
 
@@ -191,6 +199,20 @@ impl BillingProvider for StripeProvider {
             Err(error) if missing(&error) => Ok(()),
             Err(error) => Err(error.into()),
         }
+    }
+
+    async fn set_item_quantity(&self, item: &str, quantity: u64) -> Result<()> {
+        // No idempotency key: setting a quantity is idempotent by itself, and
+        // a key reused within Stripe's 24 hours would replay an older answer
+        // for a later change back to the same number.
+        UpdateSubscriptionItem::new(item)
+            .quantity(quantity)
+            .build()
+            .customize::<answers::Created>()
+            .send(&self.client)
+            .await
+            .map_err(BillingError::from)?;
+        Ok(())
     }
 
     async fn send_meter_event(&self, event: &MeterEvent) -> Result<()> {

@@ -7,7 +7,7 @@
 use reqwest::Method;
 use strata_api_types::ErrorCode;
 use strata_api_types::pfs::{
-    BranchInfo, CommitInfo, CreateBranch, CreateRepo, FileInfo, FinishCommit, RepoInfo, StartCommit,
+    BranchInfo, CommitInfo, CreateBranch, CreateRepo, FileInfo, FinishCommit, RepoInfo, StartCommit, StoredTotal,
 };
 use strata_api_types::pps::{CreatePipeline, DatumInfo, JobInfo, PipelineInfo, PipelineUsage, PutSecret, SecretInfo};
 use strata_client::ClientError;
@@ -42,6 +42,23 @@ impl Reach {
         match self.way(&Method::GET, &["repos"])? {
             Way::InProcess { pfs, .. } => in_process(pfs_api::repo_list(pfs).await),
             Way::Remote(client) => remote(client.repo_list().await),
+        }
+    }
+
+    /// The bytes the workspace stores.
+    pub(crate) async fn stored_total(&self) -> Result<StoredTotal, HubError> {
+        match self.way(&Method::GET, &["storage", "total"])? {
+            Way::InProcess { pfs, .. } => in_process(pfs.stored_total().await.map(|bytes| StoredTotal { bytes })),
+            Way::Remote(client) => remote(client.stored_total().await),
+        }
+    }
+
+    /// The storage its server holds it to: its plan's, for a workspace on
+    /// its own server; none for the one this server hosts.
+    pub(crate) fn storage_limit(&self) -> Option<u64> {
+        match &self.link.target {
+            Target::InProcess { .. } => None,
+            Target::Remote(_) => Some(self.link.vouching.access.limits.storage.bytes),
         }
     }
 
