@@ -124,6 +124,7 @@ pub(crate) async fn forward(
     hub: web::Data<Hub>,
     guard: web::Data<WorkspaceGuard>,
     upstreams: web::Data<Upstreams>,
+    billing: web::Data<strata_billing::Billing>,
 ) -> HttpResponse {
     let target = match GatewayRequest::parse(request.method(), request.uri().path()) {
         Ok(target) => target,
@@ -176,7 +177,43 @@ pub(crate) async fn forward(
     if response.status().is_success() {
         audit(&hub, &principal, route.workspace_id, request.method(), path).await;
     }
-    relay(response, activity)
+    let egress = Egress { billing: billing.into_inner(), workspace: route.workspace_id, bytes: 0 };
+    relay(response, activity, egress)
+}
+
+/// The bytes of one answer sent out of a workspace, counted into billing's
+/// egress meter once the answer's stream ends (sent whole or cut off).
+struct Egress {
+    billing: std::sync::Arc<strata_billing::Billing>,
+    workspace: strata_core::id::WorkspaceId,
+    bytes: u64,
+}
+
+impl Egress {
+    /// Takes `&mut self` so that the stream's closure owns the whole
+    /// counter (a closure using only the field would copy it, and the
+    /// counter would be dropped, at zero, when the answer starts).
+    fn sent(&mut self, bytes: usize) {
+        self.bytes += bytes as u64;
+    }
+}
+
+impl Drop for Egress {
+    fn drop(&mut self) {
+        if self.bytes == 0 || !self.billing.is_enabled() {
+            return;
+        }
+        let (billing, workspace, bytes) = (self.billing.clone(), self.workspace, self.bytes);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(%workspace, bytes, "egress not counted: no runtime");
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(error) = billing.count_egress(workspace, bytes).await {
+                tracing::error!(%workspace, bytes, error = %strata_core::error::display_chain(&error), "egress not counted");
+            }
+        });
+    }
 }
 
 /// A gateway request, parsed once from the raw path.
@@ -352,8 +389,9 @@ async fn send(
 
 /// The upstream answer, streamed back with its status and headers.
 /// The workspace server's answer, streamed on; `activity` is held until the
-/// last byte is sent (a long download keeps its workspace awake).
-fn relay(response: reqwest::Response, activity: strata_hub::ActivityGuard) -> HttpResponse {
+/// last byte is sent (a long download keeps its workspace awake), and the
+/// bytes sent are counted for billing once the stream ends.
+fn relay(response: reqwest::Response, activity: strata_hub::ActivityGuard, mut egress: Egress) -> HttpResponse {
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut answer = HttpResponse::build(status);
     for (name, value) in response.headers() {
@@ -367,6 +405,9 @@ fn relay(response: reqwest::Response, activity: strata_hub::ActivityGuard) -> Ht
     let length = response.content_length();
     let stream = response.bytes_stream().map(move |chunk| {
         let _awake = &activity;
+        if let Ok(bytes) = &chunk {
+            egress.sent(bytes.len());
+        }
         chunk.map_err(|e| std::io::Error::other(e.to_string()))
     });
     match length {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, DurationRound, Utc};
+use strata_core::id::WorkspaceId;
 use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::Hub;
 use strata_hub::metering::{MeterAmount, MeteredWorkspace, StorageSample};
@@ -27,6 +28,8 @@ pub mod meters {
     pub const DATUMS: &str = "strata_datums";
     /// Bytes a workspace stores, sampled once an hour: MiB × hours.
     pub const STORAGE_MIB_HOURS: &str = "strata_storage_mib_hours";
+    /// Bytes of answers sent out of a workspace through the gateway.
+    pub const EGRESS_BYTES: &str = "strata_egress_bytes";
 }
 
 /// How long after an hour ends its buckets wait for late records before
@@ -200,6 +203,14 @@ pub async fn sample_storage(hub: &Hub, source: &dyn UsageSource, now: DateTime<U
         }
     }
     Ok(sampled)
+}
+
+/// Counts `bytes` sent out of `workspace` at `at` into its organisation's
+/// egress bucket.
+pub async fn count_egress(hub: &Hub, workspace: WorkspaceId, bytes: u64, at: DateTime<Utc>) -> Result<()> {
+    let hour = at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at);
+    let amount = MeterAmount { meter: meters::EGRESS_BYTES.to_owned(), hour, value: bytes };
+    Ok(hub.count_workspace_amount(workspace, &amount).await?)
 }
 
 /// An hour of `bytes` in the storage meter's unit, rounded up.

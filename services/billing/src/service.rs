@@ -337,6 +337,15 @@ impl Billing {
         Ok(differs)
     }
 
+    /// Counts `bytes` sent out of `workspace` through the gateway (nothing
+    /// while billing is off).
+    pub async fn count_egress(&self, workspace: strata_core::id::WorkspaceId, bytes: u64) -> Result<()> {
+        if self.enabled.is_none() {
+            return Ok(());
+        }
+        crate::metering::count_egress(&self.hub, workspace, bytes, Utc::now()).await
+    }
+
     /// Suspends organisations whose payment is overdue past their grace
     /// period; run periodically.
     pub async fn upkeep(&self, now: chrono::DateTime<Utc>) -> Result<Vec<OrganizationId>> {

@@ -142,6 +142,19 @@ impl Hub {
         Ok(true)
     }
 
+    /// Adds `amount` to the bucket of `workspace`'s organisation (usage
+    /// measured as it happens, such as bytes sent out through the gateway).
+    pub async fn count_workspace_amount(&self, workspace: WorkspaceId, amount: &MeterAmount) -> Result<()> {
+        if amount.value == 0 {
+            return Ok(());
+        }
+        let Some(row) = workspace::Entity::find_by_id(workspace).one(&self.db).await? else { return Ok(()) };
+        let txn = self.db.begin().await?;
+        add_to_bucket(&txn, row.org_id, amount, Utc::now()).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Whether `workspace`'s storage was sampled in `hour` already.
     pub async fn storage_sampled(&self, workspace: WorkspaceId, hour: DateTime<Utc>) -> Result<bool> {
         Ok(storage_sample::Entity::find_by_id(sample_id(workspace, hour)).one(&self.db).await?.is_some())

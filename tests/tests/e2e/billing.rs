@@ -47,6 +47,7 @@ on_both_backends!(
     the_webhook_endpoint_refuses_unsigned_and_forged_requests,
     a_pipeline_run_is_metered_exactly_and_its_job_shows_its_cost,
     a_write_past_the_workspace_storage_is_refused_until_the_plan_allows_more,
+    bytes_sent_out_through_the_gateway_are_metered_to_the_byte,
 );
 
 async fn checkout_upgrades_only_when_the_signed_webhook_arrives_and_dunning_suspends_and_resumes(backend: Backend) {
@@ -389,4 +390,35 @@ async fn a_write_past_the_workspace_storage_is_refused_until_the_plan_allows_mor
     let storage = gql(&app, Some(&owner), query, json!({})).await["data"]["workspace"]["storage"].clone();
     assert_eq!(storage["limitBytes"], 200_u64 << 30, "the team plan's 200 GiB: {storage}");
     assert!(storage["usedBytes"].as_u64().unwrap() > 0, "{storage}");
+}
+
+async fn bytes_sent_out_through_the_gateway_are_metered_to_the_byte(backend: Backend) {
+    let (app, _stripe, _dir) = app_with_stripe(backend).await;
+    // Written on the server's own routes, which are not the gateway.
+    let direct = app.client().workspace("default");
+    direct.repo_create("images", "").await.unwrap();
+    let payload: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|n: u32| (n % 251) as u8).collect();
+    direct.put("images", "master", "/big.bin", false, false, reqwest::Body::from(payload.clone())).await.unwrap();
+
+    let hub = crate::hub::strata_hub_for(&app).await;
+    let (org, _) = hub.org_for(&app_admin(&app, &hub).await, strata_hub::LOCAL_ORG).await.unwrap();
+    let egress = || async {
+        let totals = hub.metered_totals(org.id).await.unwrap();
+        totals.iter().find(|(meter, _)| meter == strata_billing::metering::meters::EGRESS_BYTES).map_or(0, |(_, n)| *n)
+    };
+    assert_eq!(egress().await, 0);
+    let through_gateway = app.client().org_workspace(strata_hub::LOCAL_ORG, "default");
+    let download = through_gateway.get_file("images", "master", "/big.bin", None, None).await.unwrap();
+    assert_eq!(download.bytes().await.unwrap().len(), payload.len());
+    // Counted once the answer's stream has ended, off the answer's path.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while egress().await < payload.len() as u64 && tokio::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(egress().await, payload.len() as u64, "every byte of the answer, once");
+}
+
+/// The local administrator as the hub sees them.
+async fn app_admin(app: &TestApp, hub: &strata_hub::Hub) -> strata_hub::Principal {
+    hub.authenticate(&app.admin_token).await.unwrap()
 }
