@@ -208,14 +208,16 @@ async fn only_the_provisioners_pod_secrets_credential_reads_the_values_a_pipelin
 }
 
 #[tokio::test]
-async fn the_usage_credential_reads_the_usage_outbox_and_nothing_else() {
+async fn the_usage_credential_reads_the_usage_outbox_and_the_storage_total_and_nothing_else() {
     let server = Server::start().await;
     let usage = ServiceScope::Usage.credential(SECRET, SLUG);
     let (status, records) = server.call(Method::GET, "/pps/usage/records?after=0", &usage, None).await;
     assert_eq!(status, 200, "{records}");
     assert_eq!(records, json!([]), "a fresh workspace has recorded no usage");
-    for path in ["/pps/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z", "/pps/load", "/pps/secrets", "/repos"]
-    {
+    let (status, stored) = server.call(Method::GET, "/storage/total", &usage, None).await;
+    assert_eq!((status, stored), (200, json!({ "bytes": 0 })));
+    let month = "/pps/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z";
+    for path in [month, "/pps/load", "/pps/secrets", "/repos", "/storage"] {
         assert_eq!(server.call(Method::GET, path, &usage, None).await.0, 403, "{path}");
     }
     assert_eq!(server.call(Method::POST, "/repos", &usage, Some(json!({"name": "x"}))).await.0, 403);
@@ -225,7 +227,6 @@ async fn the_usage_credential_reads_the_usage_outbox_and_nothing_else() {
     // A pipeline's workers do not read it.
     assert_eq!(server.call(Method::GET, "/pps/usage/records", &worker("a"), None).await.0, 403);
     // A reader the gateway vouches for sees the month's usage by pipeline.
-    let month = "/pps/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z";
     let (status, by_pipeline) = server.as_person("reader", Method::GET, month, None).await;
     assert_eq!((status, by_pipeline), (200, json!([])));
     let backwards = "/pps/usage?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z";

@@ -4,6 +4,7 @@
 
 mod crash;
 mod dev;
+mod dunning;
 mod hub;
 mod misconfiguration;
 mod pfs;

@@ -3,25 +3,9 @@
 //! back to zero, it is isolated from its neighbours, deleting it stops its
 //! server, and no child outlives a killed `strata dev`.
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::{Sandbox, assert_user_error, json, ok, path_str, stderr, write_spec};
-
-/// True while something accepts connections at `http://HOST:PORT`.
-fn answers(endpoint: &str) -> bool {
-    let address = endpoint.trim_start_matches("http://");
-    TcpStream::connect_timeout(&address.parse().expect("socket address"), Duration::from_millis(200)).is_ok()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} did not happen within {timeout:?}");
-        // Poll interval of a wait-for-condition loop, not synchronisation.
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use crate::support::{Sandbox, answers, assert_user_error, json, ok, path_str, stderr, wait_until, write_spec};
 
 /// (desired, current) workers of `pipeline`, once the autoscaler has a row.
 fn workers(sandbox: &Sandbox, pipeline: &str) -> Option<(u64, u64)> {

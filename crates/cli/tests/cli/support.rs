@@ -176,3 +176,18 @@ pub fn mailed_token(sandbox: &Sandbox, to: &str) -> String {
     let link = outbox.messages_to(to).pop().expect("a mail").link.expect("a link");
     link.split("token=").nth(1).expect("token").to_owned()
 }
+
+/// True while something accepts connections at `http://HOST:PORT`.
+pub fn answers(endpoint: &str) -> bool {
+    let address = endpoint.trim_start_matches("http://");
+    std::net::TcpStream::connect_timeout(&address.parse().expect("socket address"), Duration::from_millis(200)).is_ok()
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} did not happen within {timeout:?}");
+        // Poll interval of a wait-for-condition loop, not synchronisation.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
