@@ -14,6 +14,18 @@ pub(crate) struct WorkspaceUsage {
     pub servers: WorkspaceServers,
 }
 
+impl WorkspaceUsage {
+    /// The PPS of `workspace` when it is the one served in-process.
+    fn embedded(&self, workspace: &MeteredWorkspace) -> Option<&Pps> {
+        self.embedded.as_ref().filter(|(id, _)| *id == workspace.id).map(|(_, pps)| pps)
+    }
+}
+
+/// A read of the workspace served in-process, as billing's result.
+fn read<T, E: std::fmt::Display>(result: Result<T, E>) -> strata_billing::Result<Option<T>> {
+    result.map(Some).map_err(|error| strata_billing::BillingError::Usage(error.to_string()))
+}
+
 #[async_trait]
 impl UsageSource for WorkspaceUsage {
     async fn usage_after(
@@ -22,22 +34,16 @@ impl UsageSource for WorkspaceUsage {
         after: i64,
         limit: u64,
     ) -> strata_billing::Result<Option<Vec<UsageRecord>>> {
-        match &self.embedded {
-            Some((id, pps)) if *id == workspace.id => {
-                let records = pps.usage_after(after, limit).await;
-                records.map(Some).map_err(|error| strata_billing::BillingError::Usage(error.to_string()))
-            }
-            _ => self.servers.usage_after(workspace, after, limit).await,
+        match self.embedded(workspace) {
+            Some(pps) => read(pps.usage_after(after, limit).await),
+            None => self.servers.usage_after(workspace, after, limit).await,
         }
     }
 
     async fn stored_bytes(&self, workspace: &MeteredWorkspace) -> strata_billing::Result<Option<u64>> {
-        match &self.embedded {
-            Some((id, pps)) if *id == workspace.id => {
-                let bytes = pps.pfs().stored_total().await;
-                bytes.map(Some).map_err(|error| strata_billing::BillingError::Usage(error.to_string()))
-            }
-            _ => self.servers.stored_bytes(workspace).await,
+        match self.embedded(workspace) {
+            Some(pps) => read(pps.pfs().stored_total().await),
+            None => self.servers.stored_bytes(workspace).await,
         }
     }
 }

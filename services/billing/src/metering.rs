@@ -74,9 +74,7 @@ impl WorkspaceServers {
     pub fn new(http: reqwest::Client) -> Self {
         WorkspaceServers { http }
     }
-}
 
-impl WorkspaceServers {
     /// A client of `workspace`'s server with billing's usage credential;
     /// `None` while it has no server.
     fn client(&self, workspace: &MeteredWorkspace) -> Option<strata_client::Workspace> {
@@ -184,7 +182,7 @@ async fn count_workspace(hub: &Hub, source: &dyn UsageSource, workspace: &Metere
 /// asked (asleep, say) is charged its last sample, as its data has not
 /// changed without a server; one never sampled waits for its server.
 pub async fn sample_storage(hub: &Hub, source: &dyn UsageSource, now: DateTime<Utc>) -> Result<u64> {
-    let hour = now.duration_trunc(chrono::Duration::hours(1)).unwrap_or(now);
+    let hour = hour_of(now);
     let mut sampled = 0;
     for workspace in hub.metered_workspaces().await? {
         if hub.storage_sampled(workspace.id, hour).await? {
@@ -208,9 +206,13 @@ pub async fn sample_storage(hub: &Hub, source: &dyn UsageSource, now: DateTime<U
 /// Counts `bytes` sent out of `workspace` at `at` into its organisation's
 /// egress bucket.
 pub async fn count_egress(hub: &Hub, workspace: WorkspaceId, bytes: u64, at: DateTime<Utc>) -> Result<()> {
-    let hour = at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at);
-    let amount = MeterAmount { meter: meters::EGRESS_BYTES.to_owned(), hour, value: bytes };
+    let amount = MeterAmount { meter: meters::EGRESS_BYTES.to_owned(), hour: hour_of(at), value: bytes };
     Ok(hub.count_workspace_amount(workspace, &amount).await?)
+}
+
+/// The start of the hour `at` falls in: a bucket's hour.
+fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at)
 }
 
 /// An hour of `bytes` in the storage meter's unit, rounded up.
@@ -222,7 +224,7 @@ fn mib_hours(bytes: u64) -> u64 {
 fn amounts(records: &[UsageRecord], worker_memory_mib: u64) -> Vec<MeterAmount> {
     let mut sums: BTreeMap<(&'static str, DateTime<Utc>), u64> = BTreeMap::new();
     for record in records {
-        let hour = record.recorded_at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(record.recorded_at);
+        let hour = hour_of(record.recorded_at);
         *sums.entry((meters::CPU_MS, hour)).or_default() += record.cpu_ms;
         *sums.entry((meters::MEMORY_MIB_MS, hour)).or_default() += record.process_ms.saturating_mul(worker_memory_mib);
         *sums.entry((meters::DATUMS, hour)).or_default() += record.datums;

@@ -3,7 +3,7 @@
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Sandbox, assert_user_error, json, mailed_token, ok, with_stdin_line};
+use crate::support::{Sandbox, assert_user_error, json, mailed_token, ok, wait_until, with_stdin_line};
 
 #[test]
 fn the_dev_admin_manages_tokens_that_ci_scripts_use() {
@@ -93,12 +93,9 @@ fn a_new_user_signs_up_verifies_logs_in_and_creates_an_organisation() {
 
     // The organisation goes once its workspace is gone (the provisioner's part).
     assert_user_error(&sandbox.run(&["org", "delete", "ada-labs", "--confirm", "ada"]), &["confirm", "ada-labs"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while json(&sandbox, &["workspace", "list"]).as_array().is_some_and(|list| !list.is_empty()) {
-        assert!(std::time::Instant::now() < deadline, "the deleted workspace never left the list");
-        // Poll interval of a wait-for-condition loop, not synchronisation.
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_until("the deleted workspace leaving the list", std::time::Duration::from_secs(30), || {
+        json(&sandbox, &["workspace", "list"]).as_array().is_some_and(Vec::is_empty)
+    });
     let deleted = json(&sandbox, &["org", "delete", "ada-labs", "--confirm", "ada-labs"]);
     assert_eq!(deleted["deleted"], "ada-labs", "{deleted}");
     assert_eq!(json(&sandbox, &["org", "list"]), serde_json::json!([]));
