@@ -177,7 +177,7 @@ pub(crate) async fn forward(
     if response.status().is_success() {
         audit(&hub, &principal, route.workspace_id, request.method(), path).await;
     }
-    let egress = Egress { billing: billing.into_inner(), workspace: route.workspace_id, bytes: 0 };
+    let egress = Egress { billing: billing.into_inner(), workspace: route.workspace_id, org: route.org_id, bytes: 0 };
     relay(response, activity, egress)
 }
 
@@ -185,7 +185,9 @@ pub(crate) async fn forward(
 /// egress meter once the answer's stream ends (sent whole or cut off).
 struct Egress {
     billing: std::sync::Arc<strata_billing::Billing>,
+    /// For the log, should counting fail.
     workspace: strata_core::id::WorkspaceId,
+    org: strata_core::id::OrganizationId,
     bytes: u64,
 }
 
@@ -203,13 +205,13 @@ impl Drop for Egress {
         if self.bytes == 0 || !self.billing.is_enabled() {
             return;
         }
-        let (billing, workspace, bytes) = (self.billing.clone(), self.workspace, self.bytes);
+        let (billing, workspace, org, bytes) = (self.billing.clone(), self.workspace, self.org, self.bytes);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::error!(%workspace, bytes, "egress not counted: no runtime");
             return;
         };
         runtime.spawn(async move {
-            if let Err(error) = billing.count_egress(workspace, bytes).await {
+            if let Err(error) = billing.count_egress(org, bytes).await {
                 tracing::error!(%workspace, bytes, error = %strata_core::error::display_chain(&error), "egress not counted");
             }
         });

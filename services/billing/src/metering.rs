@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, DurationRound, Utc};
-use strata_core::id::WorkspaceId;
+use strata_core::id::OrganizationId;
 use strata_core::workspace_credentials::CredentialIssuer;
 use strata_hub::Hub;
 use strata_hub::metering::{MeterAmount, MeteredWorkspace, StorageSample};
@@ -203,11 +203,11 @@ pub async fn sample_storage(hub: &Hub, source: &dyn UsageSource, now: DateTime<U
     Ok(sampled)
 }
 
-/// Counts `bytes` sent out of `workspace` at `at` into its organisation's
-/// egress bucket.
-pub async fn count_egress(hub: &Hub, workspace: WorkspaceId, bytes: u64, at: DateTime<Utc>) -> Result<()> {
+/// Counts `bytes` sent out of a workspace of `org` at `at` into the
+/// organisation's egress bucket.
+pub async fn count_egress(hub: &Hub, org: OrganizationId, bytes: u64, at: DateTime<Utc>) -> Result<()> {
     let amount = MeterAmount { meter: meters::EGRESS_BYTES.to_owned(), hour: hour_of(at), value: bytes };
-    Ok(hub.count_workspace_amount(workspace, &amount).await?)
+    Ok(hub.count_amount(org, &amount).await?)
 }
 
 /// The start of the hour `at` falls in: a bucket's hour.

@@ -337,13 +337,13 @@ impl Billing {
         Ok(differs)
     }
 
-    /// Counts `bytes` sent out of `workspace` through the gateway (nothing
-    /// while billing is off).
-    pub async fn count_egress(&self, workspace: strata_core::id::WorkspaceId, bytes: u64) -> Result<()> {
+    /// Counts `bytes` sent out of a workspace of `org` through the gateway
+    /// (nothing while billing is off).
+    pub async fn count_egress(&self, org: OrganizationId, bytes: u64) -> Result<()> {
         if self.enabled.is_none() {
             return Ok(());
         }
-        crate::metering::count_egress(&self.hub, workspace, bytes, Utc::now()).await
+        crate::metering::count_egress(&self.hub, org, bytes, Utc::now()).await
     }
 
     /// Suspends organisations whose payment is overdue past their grace

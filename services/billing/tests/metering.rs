@@ -117,7 +117,31 @@ strata_testkit::on_both_backends!(
     an_abort_at_any_step_of_metering_counts_each_unit_once,
     a_provisioned_workspaces_usage_is_read_from_its_own_server_once_it_is_ready,
     storage_is_sampled_once_an_hour_and_carried_over_while_the_workspace_sleeps,
+    egress_counted_at_once_by_many_answers_adds_up,
 );
+
+async fn egress_counted_at_once_by_many_answers_adds_up(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(backend, dir.path()).await;
+    let hub = open_hub(&database.url(), dir.path()).await;
+    let (_, customer) = organisation(&hub, dir.path()).await;
+    let org = hub.org_of_customer(&customer).await.unwrap().unwrap().id;
+    // Answers ending together, in an hour with no bucket yet: each may be
+    // the first to open it; every one counts, once, in one bucket.
+    let mut counts = tokio::task::JoinSet::new();
+    for n in 1..=64_u64 {
+        let hub = hub.clone();
+        counts.spawn(async move { metering::count_egress(&hub, org, n * 1000, hour(10)).await });
+    }
+    while let Some(counted) = counts.join_next().await {
+        counted.unwrap().unwrap();
+    }
+    let stripe = StripeDouble::start().unwrap();
+    metering::send(&hub, &provider(&format!("{}/", stripe.address)), hour(23)).await.unwrap();
+    assert_eq!(stripe.provider().meter_calls(), 1, "one open bucket for the hour, sent once");
+    let totals = stripe.provider().meter_totals();
+    assert_eq!(totals[&(meters::EGRESS_BYTES.to_owned(), customer)], (1..=64).sum::<u64>() * 1000);
+}
 
 async fn storage_is_sampled_once_an_hour_and_carried_over_while_the_workspace_sleeps(backend: Backend) {
     const MIB: u64 = 1024 * 1024;

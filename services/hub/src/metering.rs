@@ -20,7 +20,7 @@ use strata_core::id::{OrganizationId, WorkspaceId};
 
 use crate::Hub;
 use crate::entities::{meter_bucket, storage_sample, usage_cursor, workspace};
-use crate::error::Result;
+use crate::error::{HubError, Result};
 
 /// Bucket states.
 const OPEN: &str = "open";
@@ -142,17 +142,26 @@ impl Hub {
         Ok(true)
     }
 
-    /// Adds `amount` to the bucket of `workspace`'s organisation (usage
-    /// measured as it happens, such as bytes sent out through the gateway).
-    pub async fn count_workspace_amount(&self, workspace: WorkspaceId, amount: &MeterAmount) -> Result<()> {
+    /// Adds `amount` to `org_id`'s bucket: usage measured as it happens,
+    /// such as bytes sent out through the gateway, by many requests at once.
+    pub async fn count_amount(&self, org_id: OrganizationId, amount: &MeterAmount) -> Result<()> {
         if amount.value == 0 {
             return Ok(());
         }
-        let Some(row) = workspace::Entity::find_by_id(workspace).one(&self.db).await? else { return Ok(()) };
-        let txn = self.db.begin().await?;
-        add_to_bucket(&txn, row.org_id, amount, Utc::now()).await?;
-        txn.commit().await?;
-        Ok(())
+        // Two first amounts of an hour may both open its bucket; the one
+        // that loses finds it open when it tries again.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let txn = self.db.begin().await?;
+            match add_to_bucket(&txn, org_id, amount, Utc::now()).await {
+                Ok(()) => return Ok(txn.commit().await?),
+                Err(HubError::Database(error)) if tries < 3 && crate::identity::is_unique_violation(&error) => {
+                    txn.rollback().await?;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Whether `workspace`'s storage was sampled in `hour` already.
@@ -285,8 +294,12 @@ async fn add_to_bucket(
     if added.rows_affected > 0 {
         return Ok(());
     }
-    let parts = meter_bucket::Entity::find().filter(same_hour()).all(txn).await?;
-    let part = parts.iter().map(|bucket| bucket.part + 1).max().unwrap_or(0);
+    // The next part counts the frozen ones only: two writers that both find
+    // no open bucket pick the same part, so one insert fails on its id
+    // instead of both opening a part (amounts added to every open part of
+    // the hour would then count twice).
+    let frozen = meter_bucket::Entity::find().filter(same_hour()).filter(meter_bucket::Column::State.ne(OPEN));
+    let part = frozen.all(txn).await?.iter().map(|bucket| bucket.part + 1).max().unwrap_or(0);
     let row = meter_bucket::ActiveModel {
         id: Set(format!("strata-{org_id}-{}-{}-{part}", amount.meter, amount.hour.timestamp())),
         org_id: Set(org_id),

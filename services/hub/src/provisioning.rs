@@ -177,6 +177,7 @@ pub struct PipelineWorkers {
 #[derive(Clone)]
 pub struct WorkspaceRoute {
     pub workspace_id: WorkspaceId,
+    pub org_id: OrganizationId,
     pub slug: String,
     pub state: WorkspaceState,
     /// `None` for the workspace this server hosts in-process.
@@ -215,6 +216,7 @@ impl WorkspaceRoles {
 #[derive(Debug, Clone)]
 pub struct WorkspaceAccess {
     pub workspace_id: WorkspaceId,
+    pub org_id: OrganizationId,
     pub slug: String,
     pub state: WorkspaceState,
     /// `None` for the workspace this server hosts in-process, and for one
@@ -250,6 +252,7 @@ impl WorkspaceAccess {
         }
         Ok(WorkspaceRoute {
             workspace_id: self.workspace_id,
+            org_id: self.org_id,
             slug: self.slug.clone(),
             state: self.state,
             upstream: self.upstream.clone(),
@@ -582,7 +585,16 @@ impl Hub {
         let state: WorkspaceState = row.state.parse()?;
         let hosted = row.managed_by == MANAGED_BY_SERVER || upstream.is_some();
         let limits = crate::plans::workspace_limits(self.plans(), self.plans().named_or_default(&row.plan));
-        Ok(WorkspaceAccess { workspace_id: row.id, slug: row.slug, state, upstream, limits, hosted, roles })
+        Ok(WorkspaceAccess {
+            workspace_id: row.id,
+            org_id: row.org_id,
+            slug: row.slug,
+            state,
+            upstream,
+            limits,
+            hosted,
+            roles,
+        })
     }
 }
 

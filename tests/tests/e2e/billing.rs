@@ -407,15 +407,24 @@ async fn bytes_sent_out_through_the_gateway_are_metered_to_the_byte(backend: Bac
         totals.iter().find(|(meter, _)| meter == strata_billing::metering::meters::EGRESS_BYTES).map_or(0, |(_, n)| *n)
     };
     assert_eq!(egress().await, 0);
+    // Several downloads at once, before the hour has a bucket: all of them
+    // count, though each may be the first to open it.
+    const DOWNLOADS: u64 = 6;
     let through_gateway = app.client().org_workspace(strata_hub::LOCAL_ORG, "default");
-    let download = through_gateway.get_file("images", "master", "/big.bin", None, None).await.unwrap();
-    assert_eq!(download.bytes().await.unwrap().len(), payload.len());
-    // Counted once the answer's stream has ended, off the answer's path.
+    let downloads = (0..DOWNLOADS).map(|_| async {
+        let download = through_gateway.get_file("images", "master", "/big.bin", None, None).await.unwrap();
+        download.bytes().await.unwrap().len()
+    });
+    for received in futures::future::join_all(downloads).await {
+        assert_eq!(received, payload.len());
+    }
+    // Counted once each answer's stream has ended, off the answer's path.
+    let expected = DOWNLOADS * payload.len() as u64;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while egress().await < payload.len() as u64 && tokio::time::Instant::now() < deadline {
+    while egress().await < expected && tokio::time::Instant::now() < deadline {
         tokio::task::yield_now().await;
     }
-    assert_eq!(egress().await, payload.len() as u64, "every byte of the answer, once");
+    assert_eq!(egress().await, expected, "every byte of every answer, once");
 }
 
 /// The local administrator as the hub sees them.
